@@ -1,0 +1,106 @@
+"""perception: design-based analysis of community perception surveys.
+
+Import as ``import perception as pc``. The public names below are loaded on first use,
+so ``import perception`` stays fast and plotting libraries load only when a figure is drawn.
+
+Examples
+--------
+>>> import perception as pc
+>>> demo = pc.demo_survey(seed=1)                      # doctest: +SKIP
+>>> pc.mean(demo.design(), "trust_police_high", by="wave")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    DesignError,
+    DisclosureError,
+    EstimationError,
+    PerceptionError,
+    QuestionnaireError,
+    WaveValidationError,
+    WeightingError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (the API contract, ../shared/design/api.md)
+_EXPORTS: dict[str, str] = {
+    # 1. questionnaires and waves
+    "Questionnaire": "perception.questionnaire",
+    "load_questionnaire": "perception.questionnaire",
+    "ValidationReport": "perception.schema",
+    "validate": "perception.schema",
+    "read_wave": "perception.io",
+    "recode_missing": "perception.schema",
+    "demo_survey": "perception.simulate",
+    "DemoSurvey": "perception.simulate",
+    # 2. designs
+    "SurveyDesign": "perception.design",
+    "ReplicateDesign": "perception.design",
+    # 3. estimates
+    "mean": "perception.estimate",
+    "total": "perception.estimate",
+    "ratio": "perception.estimate",
+    "proportion": "perception.estimate",
+    "quantile": "perception.estimate",
+    "vcov": "perception.estimate",
+    # 4. models, tests, contrasts
+    "glm": "perception.models",
+    "GLMResult": "perception.models",
+    "chisq": "perception.tests_design",
+    "contrast": "perception.contrast",
+    "adjust_pvalues": "perception.contrast",
+    # 5. weighting
+    "poststratify": "perception.weighting",
+    "rake": "perception.weighting",
+    "calibrate": "perception.weighting",
+    "trim_weights": "perception.weighting",
+    "adjust_nonresponse": "perception.weighting",
+    "weight_diagnostics": "perception.weighting",
+    # 6. before and after
+    "change": "perception.change",
+    "did": "perception.change",
+    "DiDResult": "perception.change",
+    "icc": "perception.power",
+    "mde": "perception.power",
+    "sample_size": "perception.power",
+    # 7. scales and indices
+    "likert": "perception.indices",
+    "index": "perception.indices",
+    "cronbach_alpha": "perception.indices",
+    "item_nonresponse": "perception.indices",
+    # 8. files and protection
+    "questionnaire_from_xlsform": "perception.xlsform",
+    "disclosure_check": "perception.privacy",
+    "suppress_small_cells": "perception.privacy",
+}
+
+__all__ = sorted(
+    [
+        *_EXPORTS,
+        "PerceptionError",
+        "QuestionnaireError",
+        "WaveValidationError",
+        "DesignError",
+        "EstimationError",
+        "WeightingError",
+        "DisclosureError",
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'perception' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1 @@
+"""Subcommands of the `perception` command line, one module each."""
