@@ -250,7 +250,7 @@ def _assemble(
     rows = []
     for d in range(D):
         by_values = dom.frame.iloc[d].to_dict() if dom.frame.shape[1] else {}
-        for j, label in enumerate(labels):
+        for label in labels:
             rows.append({**by_values, **label})
     table = pd.DataFrame(rows)
     table["estimate"] = np.asarray(estimate, dtype=float).ravel()
