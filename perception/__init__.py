@@ -13,6 +13,8 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from .errors import (
@@ -52,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "glm": "perception.models",
     "GLMResult": "perception.models",
     "chisq": "perception.tests_design",
+    "ChisqResult": "perception.tests_design",
     "contrast": "perception.contrast",
     "adjust_pvalues": "perception.contrast",
     # 5. weighting
@@ -61,10 +64,13 @@ _EXPORTS: dict[str, str] = {
     "trim_weights": "perception.weighting",
     "adjust_nonresponse": "perception.weighting",
     "weight_diagnostics": "perception.weighting",
+    "read_margins": "perception.weighting",
+    "PopulationMargins": "perception.weighting",
     # 6. before and after
     "change": "perception.change",
     "did": "perception.change",
     "DiDResult": "perception.change",
+    "attrition": "perception.change",
     "icc": "perception.power",
     "mde": "perception.power",
     "sample_size": "perception.power",
@@ -104,3 +110,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Facade(types.ModuleType):
+    """The package module: keeps a public function bound when its namesake submodule loads.
+
+    Importing ``perception.change`` (or ``perception.contrast``) makes Python bind the
+    submodule to the package attribute of the same name, which would hide the public
+    function ``pc.change``; bind the function instead.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade

@@ -9,6 +9,8 @@ never formed. Scales follow R's ``as.svrepdesign`` (``jk1weights``, ``jknweights
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from .errors import DesignError
@@ -53,8 +55,12 @@ def jk1(design):
 
 def jkn(design):
     stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(design)
-    if stage.n_strata < 2 and n_h[0] == stage.n_clusters and stage.n_strata == 1:
-        pass  # one stratum: JKn equals JK1 with rscales in place of scale
+    if not design._strata_columns:
+        # R: as.svrepdesign(type = "JKn") refuses designs without strata
+        raise DesignError(
+            "JKn is the jackknife of stratified designs and this design has no strata: "
+            "use method='jk1' (or 'bootstrap')"
+        )
     lonely = _lonely(stage, n_h, design.lonely_psu, "JKn")
     n_psu = stage.n_clusters
     columns: list[np.ndarray] = []
@@ -180,3 +186,65 @@ def from_design(design, method: str, replicates=None, seed=None, fay_rho=0.3, ms
         None,
     )
     return rep._with(_in_domain=design.in_domain.copy())
+
+
+def qr_rank(matrix: np.ndarray, tol: float = 1e-5) -> int:
+    """Rank as R's ``qr(x, tol = 1e-5)$rank`` (LINPACK ``dqrdc2``, limited pivoting).
+
+    Columns are taken in order; a column counts when the part of it orthogonal to the
+    columns already counted keeps at least ``tol`` of its original norm.
+
+    Examples
+    --------
+    >>> qr_rank(np.array([[1.0, 2.0, 0.0], [1.0, 2.0, 1.0]]))
+    2
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    n, p = matrix.shape
+    basis = np.zeros((n, 0))
+    for j in range(p):
+        if basis.shape[1] >= n:
+            break
+        column = matrix[:, j]
+        norm = np.linalg.norm(column)
+        if norm == 0:
+            continue
+        residual = column - basis @ (basis.T @ column)
+        residual = residual - basis @ (basis.T @ residual)  # re-orthogonalise once
+        rest = np.linalg.norm(residual)
+        if rest >= tol * norm:
+            basis = np.column_stack([basis, residual / rest])
+    return basis.shape[1]
+
+
+def replicate_degf(design, rows: np.ndarray) -> int:
+    """R's ``degf`` of a replicate design cut to ``rows``: rank of its weights minus 1.
+
+    The rank is taken on a matrix with the same cross-products as the (rows x R)
+    analysis weights (for designs built from replicate factors: one row per PSU, scaled
+    by the root of the sum of its squared weights), reduced to R rows by a QR
+    factorisation, so no (n x R) matrix is formed. Results are kept on the design
+    (which is immutable) for each set of rows.
+    """
+    # copies made by design._with() share this dict: an entry holds the arrays it was
+    # computed from and is used only while the copy still has those very arrays
+    memo = design.__dict__.setdefault("_degf_memo", {})
+    key = hashlib.blake2b(np.packbits(rows).tobytes(), digest_size=16).hexdigest()
+    sources = (design._w, design._factors, design._repw)
+    hit = memo.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+        return hit[1]
+    w = design._w
+    keep = rows & (w != 0)
+    if design._factors is not None:
+        psu = design._factor_index[keep]
+        mass = np.bincount(psu, weights=w[keep] ** 2, minlength=design._factors.shape[0])
+        used = mass > 0
+        matrix = design._factors[used] * np.sqrt(mass[used])[:, None]
+    else:
+        matrix = design._repw[keep]
+    if matrix.shape[0] > matrix.shape[1]:
+        matrix = np.linalg.qr(matrix, mode="r")
+    result = qr_rank(matrix) - 1 if matrix.size else -1
+    memo[key] = (sources, result)
+    return result

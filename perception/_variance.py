@@ -119,19 +119,29 @@ def group_totals(
     domain: np.ndarray | None = None,
     n_domains: int = 1,
 ) -> np.ndarray:
-    """Totals of ``scores`` (n, k) by ``group`` and domain: (n_groups, n_domains * k)."""
+    """Totals of ``scores`` (n, k) by ``group`` and domain: (n_groups, n_domains * k).
+
+    Column ``d * k + j`` holds the totals of score ``j`` over the rows of domain ``d``;
+    rows with ``domain < 0`` are left out. One ``bincount`` per score column: no
+    indicator matrix is built, so the cost is a single pass over the rows.
+    """
+    scores = np.asarray(scores, dtype=float)
     n, k = scores.shape
     if domain is None:
-        keep = np.ones(n, dtype=bool)
-        rows = group
+        index = np.asarray(group)
+        size = n_groups
     else:
         keep = domain >= 0
-        rows = group[keep] * n_domains + domain[keep]
-    indicator = sp.csr_matrix(
-        (np.ones(int(keep.sum())), (rows, np.flatnonzero(keep))),
-        shape=(n_groups * n_domains, n),
-    )
-    out = np.asarray(indicator @ scores)
+        if keep.all():
+            index = group * n_domains + domain
+        else:
+            index = group[keep] * n_domains + domain[keep]
+            scores = scores[keep]
+        size = n_groups * n_domains
+    out = np.empty((size, k))
+    columns = scores.T if scores.flags.f_contiguous or k == 1 else np.ascontiguousarray(scores.T)
+    for j in range(k):
+        out[:, j] = np.bincount(index, weights=columns[j], minlength=size)
     return out.reshape(n_groups, n_domains * k)
 
 
@@ -142,26 +152,58 @@ def _stratum_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.nd
     return out
 
 
+def stratum_presence(
+    stage: Stage, domain: np.ndarray | None = None, n_domains: int = 1
+) -> np.ndarray:
+    """(H, n_domains) mask: does stratum h hold at least one row of domain d?
+
+    R estimates a domain on the design cut to the domain's rows, so a stratum without
+    such rows does not count among the strata of R's ``onestage`` (which matters for
+    ``lonely_psu="average"``).
+    """
+    present = np.zeros((stage.n_strata, n_domains), dtype=bool)
+    if domain is None:
+        present[stage.stratum, :] = True
+    else:
+        rows = domain >= 0
+        present[stage.stratum[rows], domain[rows]] = True
+    return present
+
+
 def onestage_vcov(
     totals: np.ndarray,
     stage: Stage,
     lonely_psu: str,
     parent_multiplier: np.ndarray | None = None,
     n_parents: int = 1,
+    present: np.ndarray | None = None,
 ) -> np.ndarray:
     """Between-cluster covariance at one stage, summed over strata (R's ``onestage``).
 
     Parameters
     ----------
-    totals : (C, k) cluster totals of the scores at this stage.
+    totals : (C, B * k) cluster totals of the scores at this stage, one block of k
+        columns per domain (B = 1 without domains).
     stage : the stage's coding.
     lonely_psu : R's ``survey.lonely.psu`` option.
     parent_multiplier : (n_parents,) factor applied to each enclosing cluster's
         contribution (the sampling fraction of the previous stage, as in R's
         ``multistage``); ``None`` at the first stage.
     n_parents : number of enclosing clusters (1 at the first stage).
+    present : (H, B) mask of the strata holding rows of each domain block (see
+        :func:`stratum_presence`); only ``lonely_psu="average"`` uses it.
+
+    Notes
+    -----
+    R: ``survey:::onestage`` and ``survey:::onestrat`` with
+    ``options(survey.adjust.domain.lonely = FALSE)``. A stratum with one PSU sampled
+    that is not exhaustively sampled is "lonely": "fail" raises, "remove" and
+    "certainty" centre it on itself (no contribution), "adjust" centres it at zero
+    (the grand mean of the scores), "average" leaves it out and scales the other
+    strata of the same enclosing cluster by (strata / strata with variance), counting
+    only strata that hold rows of the domain; with no stratum left the variance is NaN.
     """
-    k = totals.shape[1]
+    width = totals.shape[1]
     n_strata = stage.n_strata
     n_h = stage.n_sampled
     popsize = stage.popsize
@@ -180,32 +222,51 @@ def onestage_vcov(
         # R centres a lonely PSU at zero here (it is not swept): its total enters whole
         centre = np.where(lonely[stage.cluster_stratum][:, None], 0.0, centre)
     dev = totals - centre
-    if lonely.any():
-        if lonely_psu == "fail":
-            bad = [str(stage.stratum_labels[h]) for h in np.flatnonzero(lonely)]
-            raise DesignError(
-                f"stratum {', '.join(bad)} has only one PSU, so its variance cannot be "
-                "estimated. Fix: merge it with a similar stratum, or choose lonely_psu="
-                "'adjust' (centre at the grand mean), 'average', 'certainty' or 'remove'."
-            )
+    if lonely.any() and lonely_psu == "fail":
+        bad = [str(stage.stratum_labels[h]) for h in np.flatnonzero(lonely)]
+        raise DesignError(
+            f"stratum {', '.join(bad)} has only one PSU, so its variance cannot be "
+            "estimated. Fix: merge it with a similar stratum, or choose lonely_psu="
+            "'adjust' (centre at the grand mean), 'average', 'certainty' or 'remove'."
+        )
     row_scale = scale[stage.cluster_stratum]
     if parent_multiplier is not None:
         row_scale = row_scale * parent_multiplier[stage.cluster_parent]
     weighted = dev * np.sqrt(row_scale)[:, None]
     if lonely_psu == "average" and lonely.any():
-        # R: lonely strata are NA; the others are scaled by n_strata / n_ok_strata,
-        # counted within each enclosing cluster (each call of R's onestage)
-        ok_cluster = ~lonely[stage.cluster_stratum]
-        weighted = np.where(ok_cluster[:, None], weighted, 0.0)
-        parent_of_stratum = np.zeros(n_strata, dtype=np.int64)
-        parent_of_stratum[stage.cluster_stratum] = stage.cluster_parent
-        n_str = np.bincount(parent_of_stratum, minlength=n_parents).astype(float)
-        n_ok = np.bincount(parent_of_stratum[~lonely], minlength=n_parents).astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(n_ok > 0, n_str / n_ok, 0.0)
-        weighted = weighted * np.sqrt(ratio[stage.cluster_parent])[:, None]
-    out = weighted.T @ weighted
-    return out if out.shape == (k, k) else np.zeros((k, k))
+        weighted = _average_lonely(weighted, stage, lonely, n_parents, present)
+    return weighted.T @ weighted
+
+
+def _average_lonely(
+    weighted: np.ndarray,
+    stage: Stage,
+    lonely: np.ndarray,
+    n_parents: int,
+    present: np.ndarray | None,
+) -> np.ndarray:
+    """R's "average": drop lonely strata, scale the rest by n_strata / n_ok_strata.
+
+    The counts are taken within each enclosing cluster (each call of R's ``onestage``)
+    and each domain block (R cuts the design to the domain's rows).
+    """
+    n_strata = stage.n_strata
+    n_blocks = 1 if present is None else present.shape[1]
+    k = weighted.shape[1] // n_blocks
+    if present is None:
+        present = np.ones((n_strata, 1), dtype=bool)
+    weighted = np.where(lonely[stage.cluster_stratum][:, None], 0.0, weighted)
+    parent_of_stratum = np.zeros(n_strata, dtype=np.int64)
+    parent_of_stratum[stage.cluster_stratum] = stage.cluster_parent
+    n_str = np.zeros((n_parents, n_blocks))
+    n_ok = np.zeros((n_parents, n_blocks))
+    np.add.at(n_str, parent_of_stratum, present.astype(float))
+    np.add.at(n_ok, parent_of_stratum, (present & ~lonely[:, None]).astype(float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # no stratum with variance left: R's 0 * n_strata / 0 is NaN
+        ratio = np.where(n_str == 0, 1.0, np.where(n_ok > 0, n_str / n_ok, np.nan))
+    factor = np.repeat(np.sqrt(ratio), k, axis=1)  # (n_parents, n_blocks * k)
+    return weighted * factor[stage.cluster_parent]
 
 
 def taylor_vcov(
@@ -230,13 +291,24 @@ def taylor_vcov(
     >>> st = make_stage(np.zeros(4, int), np.arange(4), np.zeros(4, int), None, ("all",))
     >>> float(taylor_vcov(np.array([[1.0], [2.0], [3.0], [4.0]]), (st,), "fail", False)[0, 0])
     5.0
+
+    Notes
+    -----
+    R: ``survey:::svyrecvar`` (``multistage``, ``onestage``, ``onestrat``).
     """
     scores = np.asarray(scores, dtype=float)
     if scores.ndim == 1:
         scores = scores[:, None]
+    n_blocks = 1 if domain is None else n_domains
+
+    def present(stage: Stage) -> np.ndarray | None:
+        if lonely_psu != "average":
+            return None
+        return stratum_presence(stage, domain, n_blocks)
+
     first = stages[0]
     totals = first.cluster_totals(scores, domain, n_domains)
-    v = onestage_vcov(totals, first, lonely_psu)
+    v = onestage_vcov(totals, first, lonely_psu, present=present(first))
     if multistage and len(stages) > 1:
         previous = first
         # product of the sampling fractions n/N of every enclosing cluster (R multiplies
@@ -249,7 +321,8 @@ def taylor_vcov(
             multiplier = multiplier * frac[previous.cluster_stratum]
             totals = stage.cluster_totals(scores, domain, n_domains)
             v = v + onestage_vcov(
-                totals, stage, lonely_psu, multiplier, n_parents=previous.n_clusters
+                totals, stage, lonely_psu, multiplier, n_parents=previous.n_clusters,
+                present=present(stage),
             )
             multiplier = multiplier[stage.cluster_parent]
             previous = stage
@@ -274,6 +347,10 @@ def replicate_vcov(
     finite = np.all(np.isfinite(replicates), axis=1)
     reps = replicates[finite]
     rs = np.asarray(rscales, dtype=float)[finite]
-    centre = np.asarray(estimate, dtype=float) if mse else reps.mean(axis=0)
+    if mse:
+        centre = np.asarray(estimate, dtype=float)
+    else:
+        # R's svrVar: the mean of the replicates that carry weight (rscales > 0)
+        centre = reps[rs > 0].mean(axis=0)
     dev = reps - centre
     return scale * (dev * rs[:, None]).T @ dev

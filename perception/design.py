@@ -429,6 +429,22 @@ class SurveyDesign(_BaseDesign):
             np.unique(first.cluster[inset]).size - np.unique(first.stratum[inset]).size
         )
 
+    def _domain_degf(self, domain: np.ndarray, n_domains: int) -> np.ndarray:
+        """Degrees of freedom of each domain's rows: PSUs minus strata among the rows with
+        ``domain == d`` and a non-zero weight (R's ``degf`` of the design cut to them)."""
+        first = self._stages[0]
+        rows = (domain >= 0) & (self._w != 0)
+        d = domain[rows]
+        n_psu = np.bincount(
+            np.unique(d * first.n_clusters + first.cluster[rows]) // first.n_clusters,
+            minlength=n_domains,
+        )
+        n_strata = np.bincount(
+            np.unique(d * first.n_strata + first.stratum[rows]) // first.n_strata,
+            minlength=n_domains,
+        )
+        return (n_psu - n_strata).astype(int)
+
     @property
     def lonely_psu(self) -> str:
         return self._lonely_psu
@@ -522,8 +538,13 @@ class ReplicateDesign(_BaseDesign):
         selects them (e.g. ``"rw[0-9]+"``). They are the full replicate weights (R's
         ``combined.weights=TRUE``).
     scale, rscales : variance is ``scale * sum(rscales * (theta_r - centre)^2)``.
+        ``scale=None`` takes R's default for ``type``: ``1/(R-1)`` for "bootstrap",
+        ``(R-1)/R`` for "jk1", ``1/R`` for "brr", else 1.
     mse : centre at the full-sample estimate (True) or the replicates' mean (False).
-    degf : degrees of freedom; default the rank of the replicate weights minus one.
+    degf : degrees of freedom; default the rank of the replicate weights minus one
+        (R's ``degf``), recomputed on the rows of a subset.
+    type : "bootstrap", "jk1", "jkn", "brr", "fay" or "other" (R's ``type``); it only
+        chooses the default ``scale``.
 
     Examples
     --------
@@ -543,7 +564,7 @@ class ReplicateDesign(_BaseDesign):
         data: pd.DataFrame,
         weights: str,
         replicate_weights: str | Sequence[str],
-        scale: float = 1.0,
+        scale: float | None = None,
         rscales: float | Sequence[float] = 1.0,
         mse: bool = False,
         degf: int | None = None,
@@ -582,7 +603,20 @@ class ReplicateDesign(_BaseDesign):
                 raise DesignError(
                     f"{name} have negative values in rows {format_rows(data.index[neg])}"
                 )
-        rscales_arr = np.broadcast_to(np.asarray(rscales, dtype=float), (len(cols),)).copy()
+        n_rep = len(cols)
+        if scale is None:
+            defaults = {"bootstrap": 1 / (n_rep - 1), "jk1": (n_rep - 1) / n_rep,
+                        "brr": 1 / n_rep}
+            scale = defaults.get(str(type).lower(), 1.0)
+        if not np.isfinite(scale) or scale <= 0:
+            raise DesignError(f"scale must be a positive number, got {scale!r}")
+        try:
+            rscales_arr = np.broadcast_to(np.asarray(rscales, dtype=float), (n_rep,)).copy()
+        except ValueError:
+            raise DesignError(
+                f"rscales has {np.size(rscales)} values for {n_rep} replicate-weight "
+                "columns: give one value, or one per replicate"
+            ) from None
         self._data = data.copy(deep=False)
         self._w = w
         self._in_domain = np.ones(len(data), dtype=bool)
@@ -631,14 +665,21 @@ class ReplicateDesign(_BaseDesign):
 
     @property
     def degf(self) -> int:
-        """Degrees of freedom: as given, else rank of the replicate weights minus one."""
-        if self._degf is not None:
+        """Degrees of freedom: as given, else the rank of the replicate weights of the rows
+        in the domain minus one (R's ``degf``, ``qr(weights, tol = 1e-5)$rank - 1``)."""
+        if self._degf is not None and self._in_domain.all():
             return int(self._degf)
-        if self._factors is not None:
-            mat = self._factors
-        else:
-            mat = self._repw
-        return int(np.linalg.matrix_rank(mat, tol=1e-5 * np.abs(mat).max()) - 1)
+        from ._replicates import replicate_degf
+
+        return replicate_degf(self, self._in_domain)
+
+    def _domain_degf(self, domain: np.ndarray, n_domains: int) -> np.ndarray:
+        """Degrees of freedom of each domain's rows (R's ``degf`` of the cut design)."""
+        from ._replicates import replicate_degf
+
+        if n_domains == 1 and np.array_equal(domain >= 0, self._in_domain):
+            return np.array([self.degf])
+        return np.array([replicate_degf(self, domain == d) for d in range(n_domains)])
 
     @property
     def replicate_weights(self) -> pd.DataFrame:

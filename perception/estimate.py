@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from . import intervals
 from ._variance import group_totals
@@ -158,12 +159,20 @@ def _sums(values: np.ndarray, dom: _Domains) -> np.ndarray:
                         ).reshape(dom.count, values.shape[1])
 
 
-def ratio_engine(design, num: np.ndarray, den: np.ndarray | None, dom: _Domains) -> _Ratio:
+def ratio_engine(
+    design, num: np.ndarray, den: np.ndarray | None, dom: _Domains, ratio_deff: bool = False
+) -> _Ratio:
     """Estimates N/D (or N when ``den`` is None) per domain with their covariance.
 
     ``num`` and ``den`` are (n, k) with zeros in rows outside ``dom``. Taylor scores are
     ``w (num - theta den) / D`` (R's ``svymean``/``svyratio``); replicate designs
     recompute the ratio with every replicate's totals (R's ``svrVar``).
+
+    ``deff`` is the design variance over the with-replacement SRS variance (R's
+    ``deff = "replace"``). With ``ratio_deff`` on a replicate design its numerator is the
+    replicate variance of the total of the residuals ``(num - theta den) / D``, as R's
+    ``svyratio.svyrep.design`` computes it (``svymean`` uses the variance of the
+    replicate means instead); both are the same for linearisation designs.
     """
     inside = dom.codes >= 0
     w = np.where(inside, design._w, 0.0)
@@ -191,8 +200,14 @@ def ratio_engine(design, num: np.ndarray, den: np.ndarray | None, dom: _Domains)
             with np.errstate(divide="ignore", invalid="ignore"):
                 reps = rep_num / rep_den
         vcov = design._vcov_replicates(reps, theta.ravel())
+        deff_var = np.diag(vcov)
+        if ratio_deff and den is not None:
+            rep_resid = design._replicate_totals(resid, dom.codes, dom.count)
+            full = _sums(w[:, None] * resid, dom).ravel()
+            deff_var = np.diag(design._vcov_replicates(rep_resid, full))
     else:
         vcov = design._vcov(w[:, None] * resid, dom.codes, dom.count)
+        deff_var = np.diag(vcov)
 
     # deff (R's deff="replace"): design variance over the with-replacement SRS variance
     nonzero = (w != 0).astype(float)
@@ -208,9 +223,9 @@ def ratio_engine(design, num: np.ndarray, den: np.ndarray | None, dom: _Domains)
             * (n_nonzero / (n_nonzero - 1))[:, None]
         )
         vsrs = svyvar * (weight_sum**2 / n_nonzero)[:, None]
-        deff = np.diag(vcov).reshape(dom.count, k) / vsrs
+        deff = deff_var.reshape(dom.count, k) / vsrs
     n_rows = _sums(inside.astype(float)[:, None], dom)[:, 0]
-    _ = denom
+    del denom
     return _Ratio(theta, vcov, deff, n_rows.astype(int))
 
 
@@ -238,13 +253,20 @@ def _assemble(
     low: np.ndarray | None = None,
     high: np.ndarray | None = None,
     se: np.ndarray | None = None,
+    df: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Tidy table: by columns, label columns, estimate, se, ci, df, deff, n."""
+    """Tidy table: by columns, label columns, estimate, se, ci, df, deff, n.
+
+    ``df`` (one value per domain) defaults to the design's degrees of freedom.
+    """
     k = len(labels)
     D = dom.count
     if se is None:
         se = np.sqrt(np.clip(np.diag(vcov), 0, None)).reshape(D, k)
-    df = design.degf
+    if df is None:
+        df = design.degf
+    else:
+        df = np.asarray(df)[:, None]
     if low is None:
         low, high = intervals.t_interval(estimate, se, df, level)
     rows = []
@@ -257,7 +279,7 @@ def _assemble(
     table["se"] = np.asarray(se, dtype=float).ravel()
     table["ci_low"] = np.asarray(low, dtype=float).ravel()
     table["ci_high"] = np.asarray(high, dtype=float).ravel()
-    table["df"] = df
+    table["df"] = np.broadcast_to(df, (D, k)).ravel() if np.ndim(df) else df
     table["deff"] = np.asarray(deff, dtype=float).ravel()
     table["n"] = np.repeat(np.asarray(n, dtype=int), k) if np.ndim(n) == 1 else np.asarray(
         n, dtype=int).ravel()
@@ -380,7 +402,7 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
         den = np.ones_like(num)
     elif den is not None:
         den = np.where(active[:, None], den, 0.0)
-    result = ratio_engine(design, num, den, dom)
+    result = ratio_engine(design, num, den, dom, ratio_deff=kind == "ratio")
     if kind == "ratio":
         labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
     else:
@@ -464,29 +486,98 @@ def proportion(
     result = ratio_engine(design, num, den, dom)
     k = num.shape[1]
     se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
-    n_rows = np.repeat(result.n[:, None], k, axis=1)
-    low, high = intervals.proportion_interval(
-        result.estimate, se, design.degf, n_rows, method, level
-    )
+    # R's svyciprop on the domain's design: df and nrow of the rows of the domain
+    # (also those missing the variable, which svyciprop leaves to svymean's na.rm)
+    rows_codes = _domain_rows(design, by_names, dom)
+    df = design._domain_degf(rows_codes, dom.count)
+    n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
+    if method == "logit" and design.is_replicate:
+        low, high = _replicate_logit_interval(design, num, den, dom, result.estimate, df,
+                                              level)
+    else:
+        low, high = intervals.proportion_interval(
+            result.estimate, se, df[:, None], n_design[:, None], method, level
+        )
     table = _assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
-                      result.n, level, low, high, se)
+                      result.n, level, low, high, se, df=df)
     table.attrs["method"] = method
     return table
 
 
+def _domain_rows(design, by: list[str], dom: _Domains) -> np.ndarray:
+    """Domain code of every row of the design's domain, whatever its missing values.
+
+    ``dom.codes`` leaves out rows missing the analysed variables; this keeps them (R's
+    ``svyby`` cuts the design by the ``by`` variables alone).
+    """
+    rows = design.in_domain & ~_by_missing(design, by)
+    if not by:
+        return np.where(rows, 0, -1)
+    if len(by) == 1:
+        lookup = pd.Index(dom.frame[by[0]])
+        codes = lookup.get_indexer(design.data[by[0]])
+    else:
+        lookup = pd.MultiIndex.from_frame(dom.frame)
+        codes = lookup.get_indexer(pd.MultiIndex.from_frame(design.data[by]))
+    return np.where(rows, codes, -1).astype(np.int64)
+
+
+def _replicate_logit_interval(design, num, den, dom, estimate, df, level):
+    """R's logit interval on a replicate design: SE of logit(p) from its replicates.
+
+    R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
+    replicate is logit of the replicate's proportion.
+    """
+    reps = design._replicate_totals(num, dom.codes, dom.count) / design._replicate_totals(
+        den, dom.codes, dom.count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit_reps = special.logit(reps)
+        centre = special.logit(estimate)
+    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
+    se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
+    crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
+    return special.expit(centre - crit * se), special.expit(centre + crit * se)
+
+
 # ------------------------------------------------------------------- quantiles --
-def _qrule_math(sorted_x: np.ndarray, cumw: np.ndarray, total: float, p: float) -> float:
-    """Smallest x with weighted F(x) >= p (R's ``qrule_math``), on sorted data."""
-    if not (0 <= p <= 1) or np.isnan(p):
-        return float("nan")
-    below = np.flatnonzero(cumw <= p * total)
-    if below.size == 0:
-        return float(sorted_x[0])
-    pos = int(below[-1])
-    nxt = min(pos + 1, sorted_x.size - 1)
-    if p - cumw[pos] / total == 0:
-        return float(sorted_x[pos])
-    return float(sorted_x[nxt])
+QuantileInterval = Literal["mean", "beta", "xlogit", "asin", "score", "quantile"]
+
+
+@dataclass(frozen=True)
+class _CDF:
+    """Weighted empirical CDF of one variable in one domain, built as R's ``qs`` does."""
+
+    x: np.ndarray  # values with a non-zero weight, sorted (ties kept in row order)
+    cumw: np.ndarray  # running sums of their weights
+    total: float  # sum of the weights
+
+    @classmethod
+    def build(cls, x: np.ndarray, w: np.ndarray) -> _CDF:
+        keep = w != 0
+        x, w = x[keep], w[keep]
+        order = np.argsort(x, kind="stable")
+        # R's cumsum() and sum() accumulate in long double, in these orders
+        total = float(np.cumsum(w.astype(np.longdouble))[-1]) if w.size else 0.0
+        cumw = np.cumsum(w[order].astype(np.longdouble)).astype(float)
+        return cls(x[order], cumw, total)
+
+    def quantile(self, p: float) -> float:
+        """R's ``qrule_math``: the value at the last cumulative weight <= p W when that
+        weight is exactly p W, else the next value."""
+        if not np.isfinite(p) or self.x.size == 0:
+            return float("nan")
+        target = p * self.total
+        if self.cumw.size < 2 or np.all(self.cumw[1:] >= self.cumw[:-1]):
+            pos = int(np.searchsorted(self.cumw, target, side="right")) - 1
+        else:  # negative weights (e.g. linear calibration): not monotone
+            hits = np.flatnonzero(self.cumw <= target)
+            pos = int(hits[-1]) if hits.size else -1
+        # R's last() returns the first position when no cumulative weight is <= p W,
+        # so such p give the second smallest value, as in R
+        pos = max(pos, 0)
+        if p - self.cumw[pos] / self.total == 0:
+            return float(self.x[pos])
+        return float(self.x[min(pos + 1, self.x.size - 1)])
 
 
 def quantile(
@@ -496,19 +587,30 @@ def quantile(
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
-    interval_type: Literal["mean", "beta", "xlogit", "asin"] = "mean",
+    interval_type: QuantileInterval = "mean",
 ) -> pd.DataFrame:
     """Quantiles by the inverse weighted CDF, with Woodruff intervals.
 
-    The estimate is the smallest x with F(x) >= p (R's ``qrule="math"``). The interval
-    inverts a confidence interval for F at the estimate (Woodruff), computed with the
-    design's SE of the proportion below it (``interval_type`` picks that interval as in
-    :func:`proportion`); ``se`` is the interval's width over 2 t(df).
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    variables : numeric column(s).
+    quantiles : probabilities between 0 and 1.
+    by : domain column(s); each domain is estimated on the design cut to the domain.
+    na_rm : leave out rows missing a value of ``variables`` (or ``by``).
+    level : confidence level.
+    interval_type : "mean" (Woodruff with a Wald interval for F, the default), "beta",
+        "xlogit", "asin" (Woodruff with that interval for F, as :func:`proportion`),
+        "score" (R's Francisco–Fuller score interval; linearisation designs) or
+        "quantile" (replicate designs: the SE from the replicate quantiles).
 
     Returns
     -------
     DataFrame: ``by`` columns, ``variable``, ``quantile``, ``estimate``, ``se``,
-    ``ci_low``, ``ci_high``, ``df``, ``deff`` (not defined: NaN), ``n``.
+    ``ci_low``, ``ci_high``, ``df``, ``deff`` (not defined: NaN), ``n``. ``se`` is the
+    interval's width over 2 t(df); ``df`` is the degrees of freedom of the rows that
+    enter each domain's estimate (R's ``degf`` of the design cut to them). A bound whose
+    probability falls outside [0, 1] is NaN, as in R.
 
     Examples
     --------
@@ -516,22 +618,33 @@ def quantile(
 
     Notes
     -----
-    R: ``svyquantile(~api00, design, c(.25, .5, .75), qrule="math", ci=TRUE, se=TRUE)``
-    (``interval.type="mean"``, the Woodruff interval; called "mixed" in older versions).
+    R: ``svyquantile(~api00, design, c(.25, .5, .75), qrule = "math", ci = TRUE,
+    se = TRUE, interval.type = "mean")`` (survey >= 4.1; "mean" is the Woodruff
+    interval called "mixed" in older versions, accepted here as an alias), and
+    ``svyby(~api00, ~stype, design, svyquantile, ...)``. The estimate is the smallest x
+    with F(x) >= p, except that R returns the second smallest value when p is below
+    the first cumulative weight (``survey:::qs``); this is kept so numbers equal R's.
     """
     _check_design(design)
     intervals.check_level(level)
     if interval_type == "mixed":
         interval_type = "mean"
-    if interval_type not in ("mean", "beta", "xlogit", "asin"):
+    allowed = ("mean", "beta", "xlogit", "asin",
+               "quantile" if design.is_replicate else "score")
+    if interval_type not in allowed:
         raise EstimationError(
-            f"interval_type={interval_type!r}; choose 'mean', 'beta', 'xlogit' or 'asin'"
+            f"interval_type={interval_type!r} is not available for this "
+            f"{type(design).__name__}; choose one of {', '.join(map(repr, allowed))}"
         )
     names = _names(variables, "variables")
+    if not names:
+        raise EstimationError("give at least one variable")
     probs = [float(quantiles)] if np.isscalar(quantiles) else [float(q) for q in quantiles]
     bad = [q for q in probs if not 0 <= q <= 1]
     if bad or not probs:
-        raise EstimationError(f"quantiles must lie between 0 and 1, got {bad or probs}")
+        raise EstimationError(
+            f"quantiles must be probabilities between 0 and 1, got {bad or probs}"
+        )
     by_names = _names(by, "by")
     _check_present(design, names, "variables")
     _check_present(design, by_names, "by")
@@ -545,53 +658,149 @@ def quantile(
     _check_domain_weights(design, dom, by_names)
     w = np.where(active, design._w, 0.0)
     k, P, D = len(names), len(probs), dom.count
-    # per domain and variable: sorted values and cumulative weights (zero weights out)
-    order_cache = {}
+    cdfs = {}
     qhat = np.empty((D, k, P))
     for d in range(D):
-        rows = np.flatnonzero((dom.codes == d) & (w != 0))
+        rows = dom.codes == d
         for j in range(k):
-            x = values[rows, j]
-            order = np.argsort(x, kind="stable")
-            xs, cw = x[order], np.cumsum(w[rows][order])
-            order_cache[d, j] = (xs, cw, cw[-1])
-            for q in range(P):
-                qhat[d, j, q] = _qrule_math(xs, cw, cw[-1], probs[q])
-    # proportion of the domain at or below each estimate, with its design SE
-    safe = np.where(active, dom.codes, 0)
-    below = (values[:, :, None] <= qhat[safe]).reshape(len(data), k * P).astype(float)
-    below = np.where(active[:, None], below, 0.0)
-    den = np.where(active[:, None], 1.0, 0.0) * np.ones_like(below)
+            cdfs[d, j] = _CDF.build(values[rows, j], w[rows])
+            qhat[d, j] = [cdfs[d, j].quantile(p) for p in probs]
+    # R cuts the design to the domain's complete rows: its df and nrow are theirs
+    df = design._domain_degf(dom.codes, D)
+    n_design = np.bincount(dom.codes[dom.codes >= 0], minlength=D)
+    crit = intervals.t_quantile(level, df.astype(float))
+    if interval_type == "quantile":
+        low, high = _replicate_quantile_interval(design, values, dom, probs, qhat, crit)
+        count = n_design
+    else:
+        if interval_type == "score":
+            low, high = _score_interval(design, values, dom, probs, cdfs, crit, n_design)
+        else:
+            low, high = _woodruff_interval(design, values, dom, probs, qhat, cdfs, df,
+                                           n_design, interval_type, level)
+        count = n_design
+    with np.errstate(invalid="ignore"):
+        se = (high - low) / (2 * crit[:, None, None])
+    labels = [{"variable": v, "quantile": p} for v in names for p in probs]
+    table = _assemble(
+        design, dom, labels, qhat.reshape(D, k * P), np.diag(se.ravel() ** 2),
+        np.full((D, k * P), np.nan), count, level,
+        low.reshape(D, k * P), high.reshape(D, k * P), se.reshape(D, k * P), df=df,
+    )
+    # the covariance of quantiles is not estimated; only their variances are known
+    table.attrs["vcov"] = None
+    table.attrs["interval_type"] = interval_type
+    return table
+
+
+def _woodruff_interval(design, values, dom, probs, qhat, cdfs, df, n_design, method, level):
+    """Woodruff: invert an interval for F(qhat) through the weighted CDF (R's
+    ``woodruffCI``)."""
+    D, k, P = qhat.shape
+    safe = np.where(dom.codes >= 0, dom.codes, 0)
+    inside = dom.codes >= 0
+    below = (values[:, :, None] <= qhat[safe]).reshape(len(values), k * P).astype(float)
+    below = np.where(inside[:, None], below, 0.0)
+    den = np.where(inside[:, None], 1.0, 0.0) * np.ones_like(below)
     result = ratio_engine(design, below, den, dom)
     se_p = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(D, k * P)
-    n_rows = np.repeat(result.n[:, None], k * P, axis=1)
-    if interval_type == "mean":
-        p_low, p_high = intervals.t_interval(result.estimate, se_p, design.degf, level)
+    if method == "mean":
+        p_low, p_high = intervals.t_interval(result.estimate, se_p, df[:, None], level)
     else:
         p_low, p_high = intervals.proportion_interval(
-            result.estimate, se_p, design.degf, n_rows, interval_type, level
+            result.estimate, se_p, df[:, None], n_design[:, None], method, level
         )
     p_low = p_low.reshape(D, k, P)
     p_high = p_high.reshape(D, k, P)
     low = np.full((D, k, P), np.nan)
     high = np.full((D, k, P), np.nan)
-    for (d, j), (xs, cw, tot) in order_cache.items():
+    for (d, j), cdf in cdfs.items():
         for q in range(P):
             if np.isfinite(p_low[d, j, q]) and p_low[d, j, q] >= 0:
-                low[d, j, q] = _qrule_math(xs, cw, tot, p_low[d, j, q])
+                low[d, j, q] = cdf.quantile(p_low[d, j, q])
             if np.isfinite(p_high[d, j, q]) and p_high[d, j, q] <= 1:
-                high[d, j, q] = _qrule_math(xs, cw, tot, p_high[d, j, q])
-    crit = intervals.t_quantile(level, design.degf)
-    se = (high - low) / (2 * crit)
-    labels = [{"variable": v, "quantile": p} for v in names for p in probs]
-    table = _assemble(
-        design, dom, labels, qhat.reshape(D, k * P), np.diag(se.ravel() ** 2),
-        np.full((D, k * P), np.nan), result.n, level,
-        low.reshape(D, k * P), high.reshape(D, k * P), se.reshape(D, k * P),
-    )
-    # the covariance of quantiles is not estimated; only their variances are known
-    table.attrs["vcov"] = None
-    return table
+                high[d, j, q] = cdf.quantile(p_high[d, j, q])
+    return low, high
+
+
+def _type7_iqr(x: np.ndarray) -> float:
+    """R's ``IQR(x)`` (``quantile`` type 7), with R's arithmetic."""
+    xs = np.sort(x)
+    out = []
+    for prob in (0.25, 0.75):
+        index = 1 + (xs.size - 1) * prob
+        lo, hi = int(np.floor(index)), int(np.ceil(index))
+        value = xs[lo - 1]
+        h = index - lo
+        if index > lo and xs[hi - 1] != value:
+            value = (1 - h) * value + h * xs[hi - 1]
+        out.append(value)
+    return float(out[1] - out[0])
+
+
+def _score_interval(design, values, dom, probs, cdfs, crit, n_design):
+    """R's ``ffullerCI``: invert the design-based score test of F(theta) = p.
+
+    The roots are found by :func:`perception.intervals.uniroot` (R's ``uniroot``), then
+    mapped back through the share of rows (unweighted, as R does) at or below them.
+    """
+    D = dom.count
+    k, P = values.shape[1], len(probs)
+    low = np.full((D, k, P), np.nan)
+    high = np.full((D, k, P), np.nan)
+    frame = pd.DataFrame(index=range(1))
+    for d in range(D):
+        rows = dom.codes == d
+        single = _Domains(np.where(rows, 0, -1), frame, 1)
+        den = rows.astype(float)[:, None]
+        tol = 1 / (100 * np.sqrt(n_design[d]))
+        for j in range(k):
+            x_all = values[:, j]
+            x = x_all[rows]
+            iqr = _type7_iqr(x)
+            lower, upper = x.min() + iqr / 100, x.max() - iqr / 100
+            for q, p in enumerate(probs):
+
+                def score(theta, limit, p=p, x_all=x_all, rows=rows, single=single, den=den):
+                    u = np.where(rows, (x_all > theta) - (1 - p), 0.0)[:, None]
+                    r = ratio_engine(design, u, den, single)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        return r.estimate[0, 0] / np.sqrt(r.vcov[0, 0]) - limit
+
+                if not lower < upper:
+                    continue
+                root_low = intervals.uniroot(lambda t, s=score, c=crit[d]: s(t, c),
+                                             lower, upper, tol)
+                root_high = intervals.uniroot(lambda t, s=score, c=crit[d]: s(t, -c),
+                                              lower, upper, tol)
+                if np.isfinite(root_low):
+                    low[d, j, q] = cdfs[d, j].quantile(float(np.mean(x <= root_low)))
+                if np.isfinite(root_high):
+                    high[d, j, q] = cdfs[d, j].quantile(float(np.mean(x <= root_high)))
+    return low, high
+
+
+def _replicate_quantile_interval(design, values, dom, probs, qhat, crit):
+    """R's ``repCI``: the quantile in every replicate, their replicate variance, and
+    qhat ± t(df)·SE."""
+    D, k, P = qhat.shape
+    weights = design._replicate_matrix()
+    low = np.full((D, k, P), np.nan)
+    high = np.full((D, k, P), np.nan)
+    for d in range(D):
+        rows = np.flatnonzero(dom.codes == d)
+        w_rows = weights[rows]
+        for j in range(k):
+            x = values[rows, j]
+            reps = np.empty((w_rows.shape[1], P))
+            for r in range(w_rows.shape[1]):
+                cdf = _CDF.build(x, w_rows[:, r])
+                reps[r] = [cdf.quantile(p) for p in probs]
+            var = np.diag(design._vcov_replicates(reps, qhat[d, j]))
+            se = np.sqrt(np.clip(var, 0, None))
+            low[d, j] = qhat[d, j] - crit[d] * se
+            high[d, j] = qhat[d, j] + crit[d] * se
+    return low, high
 
 
 def vcov(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,1473 @@
+"""Weighting: post-stratification, raking, calibration, trimming, nonresponse, diagnostics.
+
+Every adjustment takes a design and returns a **new** design (the input is untouched)
+whose weights equal those of R's ``survey`` package (``postStratify``, ``rake``,
+``calibrate``, ``trimWeights``) and whose standard errors account for the adjustment
+as R's do:
+
+- ``SurveyDesign`` (Taylor linearisation): the adjustment appends a step to the
+  design's calibration chain; before the PSU and stratum sums, ``design._vcov`` passes the
+  linearised scores through every step (R's ``svyrecvar`` with ``design$postStrata``):
+  post-stratification removes the post-stratum means of the scores, calibration takes the
+  residuals of a weighted regression on the calibration variables (``qr.resid``), raking
+  removes the margins' means ten times over.
+- ``ReplicateDesign``: every replicate's weights are adjusted the same way (R's
+  ``postStratify``/``rake``/``calibrate`` methods for ``svyrep.design``), and the result
+  holds the materialised replicate weights.
+
+Margins are given as ``{column: {level: population count}}``; numeric calibration totals
+as ``{column: total}``. Levels are matched to the data by value, so ``{1: 120, 2: 130}``
+fits a column coded 1/2 whether it holds integers, floats or the strings "1"/"2".
+
+Examples
+--------
+>>> import perception as pc                                   # doctest: +SKIP
+>>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
+...                     "sch.wide": {"No": 1072, "Yes": 5122}})  # doctest: +SKIP
+>>> pc.weight_diagnostics(raked)                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .design import ReplicateDesign, SurveyDesign, _BaseDesign
+from .errors import WeightingError, format_rows
+
+__all__ = [
+    "poststratify",
+    "rake",
+    "calibrate",
+    "trim_weights",
+    "adjust_nonresponse",
+    "weight_diagnostics",
+    "read_margins",
+    "PopulationMargins",
+]
+
+Design = SurveyDesign | ReplicateDesign
+CalibrationMethod = Literal["linear", "raking", "logit"]
+
+#: relative difference allowed between the totals of two margins (they describe one
+#: population, so they must add up to the same number)
+MARGIN_TOTAL_RTOL = 1e-6
+#: R's ``svyrecvar`` sweeps the raking margins this many times for the variance
+RAKING_VARIANCE_PASSES = 10
+#: ``grake`` rescales the weights when every population/sample ratio exceeds this
+#: (R's ``SOMETHRESHOLD``)
+GRAKE_RESCALE_THRESHOLD = 20.0
+#: tolerance of the generalised inverse in ``grake`` (R: ``MASS::ginv(tol=256 * eps)``)
+GINV_RTOL = 256 * np.finfo(float).eps
+#: relative tolerance for the rank of the calibration model matrix (R's ``qr`` tol)
+QR_RTOL = 1e-7
+#: most passes of strict trimming before giving up
+MAX_TRIM_PASSES = 10_000
+#: name of the intercept column in calibration totals (R's model-matrix name)
+INTERCEPT = "(Intercept)"
+
+
+# ====================================================================== variance steps
+# Each step holds what R keeps in ``design$postStrata`` and turns linearised scores
+# (n, k), already multiplied by the adjusted weights, into the scores whose design
+# covariance is the variance of the adjusted estimator.
+
+
+def _group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sums of the rows of ``values`` (n, k) by ``codes`` (rows with code -1 left out)."""
+    keep = codes >= 0
+    out = np.zeros((n_groups, values.shape[1]))
+    np.add.at(out, codes[keep], values[keep])
+    return out
+
+
+def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class _PostStratification:
+    """Post-stratification step (an element of R's ``postStrata`` made by ``postStratify``).
+
+    Scores lose their post-stratum means: ``x - psw * sum(x * oldw / psw) / sum(oldw)``.
+    """
+
+    codes: np.ndarray  # (n,) post-stratum of each row, -1 outside the adjusted domain
+    n_levels: int
+    weights: np.ndarray  # weights after the adjustment (R's attr "weights")
+    oldweights: np.ndarray  # weights before it (R's attr "oldweights")
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        psw = self.weights.copy()
+        oldw = self.oldweights
+        psw[(psw == 0) & (oldw == 0)] = 1.0  # R: zeroes <- which(psw == 0 & oldw == 0)
+        num = _group_sums(self.codes, scores * _safe_divide(oldw, psw)[:, None], self.n_levels)
+        den = _group_sums(self.codes, oldw[:, None], self.n_levels)[:, 0]
+        means = _safe_divide(num, den[:, None])
+        inside = self.codes >= 0
+        out = scores.copy()
+        out[inside] -= means[self.codes[inside]] * psw[inside, None]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Raking:
+    """Raking step (R's ``postStrata`` element of class ``"raking"``).
+
+    For each margin, in turn and ``RAKING_VARIANCE_PASSES`` times:
+    ``x <- x - psw * ave(x / psw, margin)``, with ``psw`` the weights right after that
+    margin's last post-stratification.
+    """
+
+    margins: tuple  # of (codes (n,), n_levels, psw (n,))
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        x = scores.copy()
+        for _ in range(RAKING_VARIANCE_PASSES):
+            for codes, n_levels, psw in self.margins:
+                use = (codes >= 0) & (psw != 0)
+                ratio = np.where(use[:, None], _safe_divide(x, psw[:, None]), 0.0)
+                sums = _group_sums(np.where(use, codes, -1), ratio, n_levels)
+                counts = np.bincount(codes[use], minlength=n_levels).astype(float)
+                means = _safe_divide(sums, counts[:, None])
+                x[use] -= psw[use, None] * means[codes[use]]
+        return x
+
+
+@dataclass(frozen=True, eq=False)
+class _GregCalibration:
+    """Calibration step (R's ``greg_calibration`` at stage 0).
+
+    ``x <- qr.resid(qr(mm * sqrt(w0)), x / (g * sqrt(w0))) * (g * sqrt(w0))``: residuals of
+    a regression of the scores on the calibration variables weighted by the weights
+    before calibration ``w0``; ``g`` are the calibration factors.
+    """
+
+    basis: np.ndarray  # (n, r) orthonormal basis of the columns of mm * sqrt(w0)
+    scale: np.ndarray  # (n,) g * sqrt(w0)
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        z = _safe_divide(scores, self.scale[:, None])
+        z = z - self.basis @ (self.basis.T @ z)
+        return z * self.scale[:, None]
+
+
+@dataclass(frozen=True, eq=False)
+class _NonresponseAdjustment:
+    """Weighting-class nonresponse adjustment, linearised.
+
+    The adjusted total of a variable v is ``sum_c (N_c / R_c) * sum_{resp in c} d_i v_i``
+    with ``N_c`` and ``R_c`` the base-weight totals of everyone sampled and of the
+    respondents in class c. Its linearised score is ``d_i m_c + a_i f_c d_i (v_i - m_c)``
+    (``m_c`` the respondents' weighted mean of v in the class): respondents keep their
+    deviation, and every sampled unit, nonrespondents included, carries the class mean,
+    because the class totals ``N_c`` are themselves estimated.
+    """
+
+    codes: np.ndarray  # (n,) class of each sampled row, -1 outside
+    n_classes: int
+    base: np.ndarray  # (n,) weights before the adjustment
+    adjusted: np.ndarray  # (n,) weights after it (0 for nonrespondents)
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        totals = _group_sums(self.codes, scores, self.n_classes)
+        sampled = _group_sums(self.codes, self.base[:, None], self.n_classes)[:, 0]
+        means = _safe_divide(totals, sampled[:, None])
+        inside = self.codes >= 0
+        out = scores.copy()
+        out[inside] += (self.base - self.adjusted)[inside, None] * means[self.codes[inside]]
+        return out
+
+
+def _append_step(design: SurveyDesign, step) -> tuple:
+    """The design's calibration chain with ``step`` added.
+
+    R applies ``postStrata`` in the order they were added; a nonresponse adjustment is
+    the innermost adjustment of the weights, so steps added after it are applied
+    before it.
+    """
+    chain = tuple(design._calibration)
+    if isinstance(step, _NonresponseAdjustment):
+        return (*chain, step)
+    first_nr = next(
+        (i for i, s in enumerate(chain) if isinstance(s, _NonresponseAdjustment)), len(chain)
+    )
+    return (*chain[:first_nr], step, *chain[first_nr:])
+
+
+# ====================================================================== input checks
+def _check_design(design, function: str) -> None:
+    if not isinstance(design, _BaseDesign):
+        raise WeightingError(
+            f"{function}() needs a perception.SurveyDesign or ReplicateDesign as its first "
+            f"argument, got {type(design).__name__}; build one with "
+            "pc.SurveyDesign(data, weights=..., strata=..., psu=...)"
+        )
+
+
+def _column_names(spec, argument: str) -> list[str]:
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, tuple | list) and spec and all(isinstance(c, str) for c in spec):
+        return list(spec)
+    raise WeightingError(
+        f"{argument} must be a column name or a list of column names, got {spec!r}"
+    )
+
+
+def _check_columns(design, names: Sequence[str], argument: str) -> None:
+    import difflib
+
+    for name in names:
+        if name not in design.data.columns:
+            close = difflib.get_close_matches(str(name), [str(c) for c in design.data.columns],
+                                              n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise WeightingError(
+                f"unknown column {name!r} in {argument}: the design's data has no such "
+                f"column.{hint}"
+            )
+
+
+def _key(value: Any) -> str:
+    """Canonical text of a level, so that 1, 1.0, np.int64(1) and "1" match."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else repr(f)
+    return str(value).strip()
+
+
+def _count(value: Any, where: str) -> float:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        try:
+            value = float(value)  # e.g. a numeric string from a file
+        except (TypeError, ValueError):
+            raise WeightingError(
+                f"{where} must be a number (a population count), got {value!r}"
+            ) from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise WeightingError(f"{where} is {value}: give a finite population count")
+    if value < 0:
+        raise WeightingError(
+            f"{where} is negative ({value:g}): population counts must be >= 0"
+        )
+    return value
+
+
+def _level_order(margin) -> list[int]:
+    """Indices of a margin's levels in sorted order (R's factor levels)."""
+    try:
+        return sorted(range(margin.n_levels), key=lambda i: margin.levels[i])
+    except TypeError:
+        return sorted(range(margin.n_levels), key=lambda i: str(margin.levels[i]))
+
+
+@dataclass(frozen=True)
+class _Margin:
+    """One categorical margin matched to the rows."""
+
+    label: str  # for messages: "stype" or "stype x sch.wide"
+    columns: tuple[str, ...]
+    codes: np.ndarray  # (n,) level code, -1 outside the domain
+    levels: list  # level labels as given in the margin (after dropping empty ones)
+    targets: np.ndarray  # (L,) population counts
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+
+def _level_table(margin, columns: list[str], argument: str) -> dict:
+    """Margin as ``{level (tuple for several columns): count}``."""
+    if isinstance(margin, pd.Series):
+        margin = margin.to_dict()
+    if isinstance(margin, pd.DataFrame):
+        missing = [c for c in columns if c not in margin.columns]
+        if missing:
+            raise WeightingError(
+                f"the population table of {argument} has no column {missing[0]!r}; it needs "
+                f"the columns {', '.join(columns)} and one column of counts"
+            )
+        counts = [c for c in margin.columns if c not in columns]
+        if len(counts) != 1:
+            raise WeightingError(
+                f"the population table of {argument} must have the columns "
+                f"{', '.join(columns)} and exactly one more column of counts (e.g. 'Freq'); "
+                f"it has {list(margin.columns)}"
+            )
+        keys = margin[columns].itertuples(index=False, name=None)
+        if len(columns) == 1:
+            keys = (k[0] for k in keys)
+        table: dict = {}
+        for key, count in zip(keys, margin[counts[0]].tolist(), strict=True):
+            if key in table:
+                raise WeightingError(
+                    f"level {key!r} appears twice in the population table of {argument}"
+                )
+            table[key] = count
+        return table
+    if not isinstance(margin, Mapping):
+        raise WeightingError(
+            f"the margin of {argument} must be a mapping {{level: population count}} or a "
+            f"DataFrame of levels and counts, got {type(margin).__name__}"
+        )
+    if not margin:
+        raise WeightingError(f"the margin of {argument} is empty: give its levels and counts")
+    return dict(margin)
+
+
+def _match_margin(design, columns: list[str], margin, argument: str) -> _Margin:
+    """Match a margin's levels to the rows of the design's domain, checking everything."""
+    _check_columns(design, columns, argument)
+    label = " x ".join(columns)
+    table = _level_table(margin, columns, argument)
+    # margin keys -> canonical keys
+    keyed: dict[tuple, tuple[Any, float]] = {}
+    for level, value in table.items():
+        parts = level if isinstance(level, tuple) else (level,)
+        if len(parts) != len(columns):
+            raise WeightingError(
+                f"level {level!r} of the margin of {label} should have {len(columns)} parts, "
+                f"one per column ({', '.join(columns)})"
+            )
+        canon = tuple(_key(p) for p in parts)
+        if canon in keyed:
+            raise WeightingError(
+                f"the margin of {label} gives level {level!r} twice (as "
+                f"{keyed[canon][0]!r} and {level!r})"
+            )
+        keyed[canon] = (level, _count(value, f"the count of level {level!r} of {label}"))
+
+    data = design.data
+    inside = design.in_domain
+    n = len(data)
+    missing = data[columns].isna().any(axis=1).to_numpy() & inside
+    if missing.any():
+        raise WeightingError(
+            f"column {label!r} (margin) has {int(missing.sum())} missing value(s) in rows "
+            f"{format_rows(data.index[missing])}; every weighted row needs a level. Impute "
+            "or recode them (e.g. a level 'unknown' with its own population count), or "
+            "leave those rows out of the design."
+        )
+    # canonical key of every row in the domain
+    # canonical key of every row in the domain, then integer codes of the distinct keys
+    idx = np.flatnonzero(inside)
+    row_keys = [data[c].iloc[idx].map(_key).tolist() for c in columns]
+    keys_in = list(zip(*row_keys, strict=True))
+    sample_code, sample_keys = pd.factorize(pd.Series(keys_in, dtype=object))
+    sample_keys = list(sample_keys)
+    unknown = [i for i, k in enumerate(sample_keys) if k not in keyed]
+    if unknown:
+        rows = data.index[idx[np.isin(sample_code, unknown)]]
+        shown = ", ".join(
+            repr(sample_keys[i][0] if len(columns) == 1 else sample_keys[i])
+            for i in unknown[:10]
+        )
+        raise WeightingError(
+            f"column {label!r} has level(s) {shown} in rows {format_rows(rows)} that the "
+            f"margin does not give (it gives {', '.join(repr(v[0]) for v in keyed.values())}). "
+            "Add those levels with their population counts, or recode them."
+        )
+    n_sample = len(sample_keys)
+    weight_of = np.bincount(sample_code, design._w[idx], minlength=n_sample)
+    rows_of = np.bincount(sample_code, minlength=n_sample)
+    position = {k: i for i, k in enumerate(sample_keys)}
+    level_of_sample = np.full(n_sample, -1, dtype=np.int64)
+    levels, targets, absent = [], [], []
+    for canon, (level, count) in keyed.items():
+        j = position.get(canon)
+        if j is None or weight_of[j] <= 0:
+            if count == 0:
+                continue  # absent from sample and population: dropped, as R does
+            absent.append((level, count, 0 if j is None else int(rows_of[j])))
+            continue
+        if count == 0:
+            rows = data.index[idx[sample_code == j]]
+            raise WeightingError(
+                f"level {level!r} of {label} has population count 0 but {len(rows)} "
+                f"sampled row(s) ({format_rows(rows)}); a level present in the sample needs "
+                "a positive count. Fix the margin or recode those rows."
+            )
+        level_of_sample[j] = len(levels)
+        levels.append(level)
+        targets.append(count)
+    if absent:
+        shown = ", ".join(
+            f"{lv!r} (population {c:g}"
+            + (f", {r} row(s) all with weight 0)" if r else ", no sampled row)")
+            for lv, c, r in absent[:10]
+        )
+        raise WeightingError(
+            f"the margin of {label} names level(s) absent from the sample: {shown}. "
+            "No weight can be moved onto them: merge them with a neighbouring level in "
+            "the margin and in the data, or drop them from the margin."
+        )
+    codes = np.full(n, -1, dtype=np.int64)
+    # rows of a level with zero weight only (present, count 0 excluded above) keep -1
+    codes[idx] = level_of_sample[sample_code]
+    return _Margin(label, tuple(columns), codes, levels, np.asarray(targets, dtype=float))
+
+
+def _check_totals(margins: list[_Margin], function: str) -> float:
+    totals = [(m.label, float(m.targets.sum())) for m in margins]
+    first_label, first = totals[0]
+    for label, total in totals[1:]:
+        if not math.isclose(total, first, rel_tol=MARGIN_TOTAL_RTOL, abs_tol=0.0):
+            raise WeightingError(
+                f"the margins of {function}() describe different populations: {first_label!r} "
+                f"adds up to {first:,.6g} but {label!r} to {total:,.6g}. Every margin must add "
+                "up to the same population total; fix the counts (e.g. rescale one margin)."
+            )
+    return first
+
+
+def _margin_spec(margins, function: str) -> list[tuple[list[str], Any]]:
+    if isinstance(margins, Mapping):
+        items = list(margins.items())
+    else:
+        raise WeightingError(
+            f"{function}() takes margins as a mapping {{column: {{level: count}}}}, got "
+            f"{type(margins).__name__}"
+        )
+    if not items:
+        raise WeightingError(f"{function}() needs at least one margin")
+    out = []
+    for key, margin in items:
+        columns = list(key) if isinstance(key, tuple) else [key]
+        if not all(isinstance(c, str) for c in columns):
+            raise WeightingError(
+                f"margin key {key!r} must be a column name or a tuple of column names"
+            )
+        out.append((columns, margin))
+    return out
+
+
+# ===================================================================== weight kernels
+def _poststratify_vector(w: np.ndarray, margin: _Margin) -> np.ndarray:
+    totals = _group_sums(margin.codes, w[:, None], margin.n_levels)[:, 0]
+    factor = _safe_divide(margin.targets, totals)
+    inside = margin.codes >= 0
+    return np.where(inside, w * factor[np.where(inside, margin.codes, 0)], w)
+
+
+def _poststratify_matrix(W: np.ndarray, margin: _Margin, function: str) -> np.ndarray:
+    """Post-stratify every replicate (column of ``W``) to the margin."""
+    totals = _group_sums(margin.codes, W, margin.n_levels)  # (L, R)
+    empty = (totals <= 0) & (margin.targets[:, None] > 0)
+    if empty.any():
+        lv, r = np.argwhere(empty)[0]
+        raise WeightingError(
+            f"{function}(): replicate {r + 1} has no weight in level "
+            f"{margin.levels[lv]!r} of {margin.label} (its only PSUs are dropped in that "
+            "replicate), so it cannot be adjusted to the margin. Merge that level with "
+            "another one."
+        )
+    factor = _safe_divide(margin.targets[:, None], totals)
+    inside = margin.codes >= 0
+    out = W.copy()
+    out[inside] = W[inside] * factor[margin.codes[inside]]
+    return out
+
+
+def _replicate_result(design: ReplicateDesign, w: np.ndarray, repw: np.ndarray,
+                      recompute_degf: bool) -> ReplicateDesign:
+    changes: dict[str, Any] = dict(_w=w, _repw=repw, _factors=None, _factor_index=None)
+    if recompute_degf:
+        # R recomputes degf (rank of the replicate weights minus one); computed once here
+        changes["_degf"] = int(
+            np.linalg.matrix_rank(repw, tol=1e-5 * np.abs(repw).max()) - 1
+        )
+    return design._with(**changes)
+
+
+# ====================================================================== poststratify
+def poststratify(
+    design: Design,
+    strata: str | Sequence[str],
+    population: Mapping | pd.DataFrame | pd.Series,
+) -> Design:
+    """Post-stratify the weights to known population counts (R's ``postStratify``).
+
+    Within each post-stratum the weights are multiplied by the population count over the
+    sum of the weights, so the weighted counts equal the population's exactly.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    strata : column, or list of columns whose combinations are the post-strata.
+    population : ``{level: count}`` (for several columns, keys are tuples of levels), or
+        a DataFrame with the strata columns and one column of counts (R's ``Freq``).
+
+    Returns
+    -------
+    A new design of the same type. Its Taylor variance removes the post-stratum means of
+    the scores; a replicate design has every replicate post-stratified.
+
+    Raises
+    ------
+    WeightingError
+        For a level of the data missing from ``population`` or a level of ``population``
+        absent from the sample (naming them), negative counts, missing values in the
+        strata columns, or a replicate without weight in some post-stratum.
+
+    Examples
+    --------
+    >>> ps = pc.poststratify(d, "stype", {"E": 4421, "H": 755, "M": 1018})   # doctest: +SKIP
+    >>> pc.total(ps, "stype")                                                # doctest: +SKIP
+
+    Notes
+    -----
+    R: ``postStratify(design, ~stype, data.frame(stype=c("E","H","M"),
+    Freq=c(4421,755,1018)))``.
+    """
+    _check_design(design, "poststratify")
+    columns = _column_names(strata, "strata")
+    margin = _match_margin(design, columns, population, "population")
+    w = design._w
+    new_w = _poststratify_vector(w, margin)
+    if design.is_replicate:
+        repw = _poststratify_matrix(design._replicate_matrix(), margin, "poststratify")
+        return _replicate_result(design, new_w, repw, recompute_degf=True)
+    step = _PostStratification(margin.codes, margin.n_levels, new_w.copy(), w.copy())
+    return design._with(_w=new_w, _calibration=_append_step(design, step))
+
+
+# ============================================================================= rake
+def _joint_codes(margins: list[_Margin]) -> tuple[np.ndarray, int]:
+    """Codes of the cells of the cross-table of all margins (R's ``svytable(ff)``)."""
+    stacked = np.column_stack([m.codes for m in margins])
+    inside = (stacked >= 0).all(axis=1)
+    codes = np.full(stacked.shape[0], -1, dtype=np.int64)
+    if inside.any():
+        _, inverse = np.unique(stacked[inside], axis=0, return_inverse=True)
+        codes[inside] = inverse.ravel()
+        return codes, int(inverse.max()) + 1
+    return codes, 0
+
+
+def _margin_misfit(w: np.ndarray, margins: list[_Margin]) -> tuple[float, str]:
+    worst, where = 0.0, ""
+    for m in margins:
+        achieved = _group_sums(m.codes, w[:, None], m.n_levels)[:, 0]
+        diff = np.abs(achieved - m.targets)
+        i = int(np.argmax(diff))
+        if diff[i] >= worst:
+            worst = float(diff[i])
+            where = f"{m.label} = {m.levels[i]!r} (weighted {achieved[i]:,.6g}, target " \
+                    f"{m.targets[i]:,.6g})"
+    return worst, where
+
+
+def rake(
+    design: Design,
+    margins: Mapping,
+    tol: float = 1e-8,
+    max_iter: int = 100,
+) -> Design:
+    """Rake the weights to several margins by iterative proportional fitting (R's ``rake``).
+
+    Each pass post-stratifies to every margin in turn. Passes stop when no cell of the
+    cross-table of all margin variables changes by ``tol`` or more between two passes.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    margins : ``{column: {level: count}}``; a key may be a tuple of columns whose
+        combinations form the margin (e.g. ``("wave", "sex")`` to rake each wave).
+        Every margin must add up to the same population total.
+    tol : convergence threshold on the change of the weighted cross-table between two
+        passes: relative to the sum of the weights when below 1, a count otherwise
+        (R's ``control$epsilon``). The default meets every margin to about 1e-8 of the
+        population; R's default is ``tol=1, max_iter=10``, which leaves the earlier margins
+        off by up to one unit — pass those values to reproduce R's default weights.
+    max_iter : largest number of passes (R's ``control$maxit``).
+
+    Returns
+    -------
+    A new design: weights raked; the Taylor variance sweeps the scores through the
+    margins as R's ``svyrecvar`` does; a replicate design has every replicate raked with
+    the same number of passes.
+
+    Raises
+    ------
+    WeightingError
+        When the margins do not add up to the same total, name unknown levels, have
+        negative counts, the columns have missing values, or raking does not converge in
+        ``max_iter`` passes (the message names the worst margin and its discrepancy).
+
+    Examples
+    --------
+    >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
+    ...                     "sch.wide": {"No": 1072, "Yes": 5122}})        # doctest: +SKIP
+
+    Notes
+    -----
+    R: ``rake(design, list(~stype, ~sch.wide), list(pop.types, pop.schwide),
+    control=list(maxit=100, epsilon=1e-8))``.
+    """
+    _check_design(design, "rake")
+    if not (isinstance(tol, numbers.Real) and tol > 0):
+        raise WeightingError(f"tol must be a positive number, got {tol!r}")
+    if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
+        raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
+    spec = _margin_spec(margins, "rake")
+    matched = [_match_margin(design, cols, m, "margins") for cols, m in spec]
+    _check_totals(matched, "rake")
+    w0 = design._w
+    epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
+    joint, n_cells = _joint_codes(matched)
+
+    def table(w):
+        return _group_sums(joint, w[:, None], n_cells)[:, 0]
+
+    W = design._replicate_matrix() if design.is_replicate else None
+    w = w0
+    old = table(w)
+    converged = False
+    passes = 0
+    last_pass: list[tuple] = []
+    while passes < max_iter:
+        last_pass = []
+        for m in matched:
+            w = _poststratify_vector(w, m)
+            if W is not None:
+                W = _poststratify_matrix(W, m, "rake")
+            last_pass.append((m.codes, m.n_levels, w.copy()))
+        new = table(w)
+        delta = float(np.max(np.abs(old - new))) if n_cells else 0.0
+        if delta < epsilon:
+            converged = True
+            break
+        old = new
+        passes += 1
+    if not converged:
+        worst, where = _margin_misfit(w, matched)
+        raise WeightingError(
+            f"raking to the margins {', '.join(m.label for m in matched)} did not converge in "
+            f"{max_iter} passes: the weighted cross-table still changed by {delta:.3g} in the "
+            f"last pass (threshold {epsilon:.3g}), and the largest discrepancy is {worst:.4g} "
+            f"at {where}. Raise max_iter, loosen tol, or merge sparse levels (empty cells of "
+            "the cross-table can make the margins incompatible)."
+        )
+    if W is not None:
+        return _replicate_result(design, w, W, recompute_degf=True)
+    step = _Raking(tuple(last_pass))
+    return design._with(_w=w, _calibration=_append_step(design, step))
+
+
+# ======================================================================== calibrate
+def _calfun(method: str, lower: float, upper: float):
+    """``(Fm1, dF)`` of R's ``cal.linear``, ``cal.raking``, ``cal.logit``."""
+    if method == "linear":
+        def fm1(u):
+            return np.minimum(np.maximum(u + 1, lower), upper) - 1
+
+        def df(u):
+            return ((u < upper - 1) & (u > lower - 1)).astype(float)
+    elif method == "raking":
+        def fm1(u):
+            return np.minimum(np.maximum(np.exp(u), lower), upper) - 1
+
+        def df(u):
+            return np.where((u < upper - 1) & (u > lower - 1), np.exp(u), 0.0)
+    else:
+        a = (upper - lower) / ((upper - 1) * (1 - lower))
+
+        def fm1(u):
+            e = np.exp(a * u)
+            return (lower * (upper - 1) + upper * (1 - lower) * e) / (
+                upper - 1 + (1 - lower) * e) - 1
+
+        def df(u):
+            e = np.exp(a * u)
+            den = upper - 1 + (1 - lower) * e
+            return (upper * (1 - lower) * e * a / den
+                    - (lower * (upper - 1) + upper * (1 - lower) * e) * ((1 - lower) * e * a)
+                    / den**2)
+    return fm1, df
+
+
+@dataclass(frozen=True)
+class _GrakeResult:
+    g: np.ndarray
+    failed: float | None  # largest relative misfit when not converged
+    iterations: int
+
+
+def _grake(mm: np.ndarray, ww: np.ndarray, method: str, lower: float, upper: float,
+           population: np.ndarray, tol: float, max_iter: int) -> _GrakeResult:
+    """Port of R's ``grake`` (Newton-Raphson with step halving, sigma2 = 1)."""
+    fm1, df = _calfun(method, lower, upper)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        sample_total = mm.T @ ww
+        eta = np.zeros(mm.shape[1])
+        xeta = mm @ eta
+        g = 1 + fm1(xeta)
+        deriv = df(xeta)
+        iteration = 1
+        scales = population / sample_total
+        scale = None
+        if np.min(scales) > GRAKE_RESCALE_THRESHOLD:
+            scale = float(np.mean(scales))
+            ww = ww * scale
+            sample_total = sample_total * scale
+        failed = None
+        while True:
+            tmat = (mm * (ww * deriv)[:, None]).T @ mm
+            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
+            if not (np.all(np.isfinite(tmat)) and np.all(np.isfinite(misfit))):
+                failed = float("inf")
+                break
+            deta = np.linalg.pinv(tmat, rtol=GINV_RTOL) @ misfit
+            eta = eta + deta
+            xeta = mm @ eta
+            g = 1 + fm1(xeta)
+            deriv = df(xeta)
+            while iteration < max_iter and not (
+                np.all(np.isfinite(g)) and np.all(np.isfinite(deriv))
+            ):
+                iteration += 1
+                deta = deta / 2
+                eta = eta - deta
+                xeta = mm @ eta
+                g = 1 + fm1(xeta)
+                deriv = df(xeta)
+            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
+            relative = np.abs(misfit) / (1 + np.abs(population))
+            if np.all(relative < tol):
+                break
+            iteration += 1
+            if iteration > max_iter:
+                failed = float(np.nanmax(relative)) if np.any(np.isfinite(relative)) else float(
+                    "inf")
+                break
+    if scale is not None:
+        g = g * scale
+    return _GrakeResult(g, failed, iteration)
+
+
+def _regcalibrate(mm: np.ndarray, ww: np.ndarray, population: np.ndarray,
+                  names: list[str]) -> np.ndarray:
+    """Port of R's ``regcalibrate`` (linear calibration without bounds): closed form."""
+    whalf = np.sqrt(ww)
+    sample_total = mm.T @ ww
+    tmat = (mm * whalf[:, None]).T @ (mm * whalf[:, None])
+    try:
+        # R's solve() refuses a matrix whose reciprocal condition number is below eps
+        if 1.0 / np.linalg.cond(tmat, 1) < np.finfo(float).eps:
+            raise np.linalg.LinAlgError
+        coef = np.linalg.solve(tmat, population - sample_total)
+    except np.linalg.LinAlgError:
+        raise WeightingError(
+            "the calibration variables are collinear in the sample "
+            f"({', '.join(names)}): one is a combination of the others (e.g. a numeric "
+            "total that is constant within a categorical margin's levels). Drop one."
+        ) from None
+    return 1 + mm @ coef
+
+
+@dataclass(frozen=True)
+class _ModelMatrix:
+    matrix: np.ndarray  # (n, p), zero rows outside the domain
+    totals: np.ndarray  # (p,)
+    names: list[str]  # R's column names: (Intercept), stypeH, ..., api99
+
+
+def _numeric_column(design, name: str) -> np.ndarray:
+    data = design.data
+    column = data[name]
+    if pd.api.types.is_bool_dtype(column):
+        values = column.astype(float).to_numpy()
+    else:
+        converted = pd.to_numeric(column, errors="coerce")
+        bad = converted.isna() & column.notna() & design.in_domain
+        if bad.any():
+            raise WeightingError(
+                f"column {name!r} has a numeric calibration total but holds non-numbers in "
+                f"rows {format_rows(data.index[bad.to_numpy()])} (e.g. "
+                f"{column[bad].iloc[0]!r}). Give a categorical column a margin "
+                "{level: count} instead of a number."
+            )
+        values = converted.to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(values) & design.in_domain
+    if missing.any():
+        raise WeightingError(
+            f"column {name!r} (calibration total) has {int(missing.sum())} missing value(s) "
+            f"in rows {format_rows(data.index[missing])}; impute them or leave those rows "
+            "out of the design before calibrating"
+        )
+    return np.where(design.in_domain, values, 0.0)
+
+
+def _model_matrix(design, population: Mapping) -> _ModelMatrix:
+    """R's ``model.matrix(~ a + b + x)``: an intercept, treatment dummies, numeric columns."""
+    if not isinstance(population, Mapping) or not population:
+        raise WeightingError(
+            "calibrate() takes population as a non-empty mapping: {column: {level: count}} "
+            "for a categorical margin, {column: total} for a numeric one"
+        )
+    categorical: list[_Margin] = []
+    numeric: list[tuple[str, float]] = []
+    intercept: float | None = None
+    order: list[tuple[str, Any]] = []
+    for key, value in population.items():
+        if key == INTERCEPT:
+            intercept = _count(value, f"population[{INTERCEPT!r}]")
+            continue
+        columns = list(key) if isinstance(key, tuple) else [key]
+        if not all(isinstance(c, str) for c in columns):
+            raise WeightingError(f"population key {key!r} must be a column name")
+        if isinstance(value, Mapping | pd.Series | pd.DataFrame):
+            m = _match_margin(design, columns, value, "population")
+            categorical.append(m)
+            order.append(("cat", m))
+        else:
+            _check_columns(design, columns, "population")
+            if len(columns) != 1:
+                raise WeightingError(
+                    f"a numeric calibration total belongs to one column, got key {key!r}"
+                )
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(
+                    float(value)):
+                raise WeightingError(
+                    f"population[{key!r}] must be a finite number (the population total of "
+                    f"{key!r}) or a mapping {{level: count}}, got {value!r}"
+                )
+            numeric.append((columns[0], float(value)))
+            order.append(("num", columns[0]))
+    if categorical:
+        total = _check_totals(categorical, "calibrate")
+        if intercept is not None and not math.isclose(intercept, total,
+                                                      rel_tol=MARGIN_TOTAL_RTOL):
+            raise WeightingError(
+                f"population[{INTERCEPT!r}] is {intercept:,.6g} but the margin of "
+                f"{categorical[0].label!r} adds up to {total:,.6g}; they must agree"
+            )
+        intercept = total
+    n = len(design.data)
+    inside = design.in_domain
+    columns: list[np.ndarray] = []
+    totals: list[float] = []
+    names: list[str] = []
+    if intercept is not None:
+        columns.append(inside.astype(float))
+        totals.append(intercept)
+        names.append(INTERCEPT)
+    numeric_values = dict(numeric)
+    for kind, item in order:
+        if kind == "cat":
+            m: _Margin = item
+            # R drops the first level (factor levels in sorted order)
+            ranked = _level_order(m)
+            for i in ranked[1:]:
+                col = np.zeros(n)
+                col[m.codes == i] = 1.0
+                columns.append(col)
+                totals.append(float(m.targets[i]))
+                names.append(f"{m.label}{m.levels[i]}")
+        else:
+            columns.append(_numeric_column(design, item))
+            totals.append(numeric_values[item])
+            names.append(item)
+    return _ModelMatrix(np.column_stack(columns), np.asarray(totals), names)
+
+
+def _check_bounds(method: str, bounds) -> tuple[float, float]:
+    if bounds is None:
+        lower, upper = -np.inf, np.inf
+    else:
+        try:
+            lower, upper = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise WeightingError(
+                f"bounds must be a pair (low, high) of limits on the g-weights, got {bounds!r}"
+            ) from None
+        if not lower < upper:
+            raise WeightingError(f"bounds=({lower:g}, {upper:g}): low must be below high")
+        if not lower <= 1 <= upper:
+            raise WeightingError(
+                f"bounds=({lower:g}, {upper:g}) exclude 1: the g-weights (adjusted over "
+                "original weights) start at 1, so the bounds must contain it"
+            )
+    if method == "logit":
+        if not (np.isfinite(lower) and np.isfinite(upper)):
+            raise WeightingError(
+                "method='logit' needs finite bounds on the g-weights, e.g. bounds=(0.5, 2.5) "
+                "(R: logit calibration requires finite bounds)"
+            )
+        if not lower < 1 < upper:
+            raise WeightingError(
+                f"method='logit' needs bounds strictly around 1, got ({lower:g}, {upper:g})"
+            )
+    return lower, upper
+
+
+def _calibration_factors(mm: _ModelMatrix, ww: np.ndarray, method: str, lower: float,
+                         upper: float, tol: float, max_iter: int, what: str) -> np.ndarray:
+    if method == "linear" and not np.isfinite(lower) and not np.isfinite(upper):
+        return _regcalibrate(mm.matrix, ww, mm.totals, mm.names)
+    result = _grake(mm.matrix, ww, method, lower, upper, mm.totals, tol, max_iter)
+    if result.failed is not None:
+        bounded = np.isfinite(lower) or np.isfinite(upper)
+        cause = (
+            f"calibration cannot meet the bounds ({lower:g}, {upper:g}) on the g-weights: "
+            if bounded else "calibration did not converge: "
+        )
+        fix = ("Widen the bounds, or drop or merge margins that the sample cannot reach."
+               if bounded else "Raise max_iter, or check the totals against the sample.")
+        raise WeightingError(
+            f"{cause}{what} still misses the totals by a relative {result.failed:.3g} "
+            f"(tolerance {tol:g}) after {max_iter} iterations ({method} method, totals "
+            f"{', '.join(mm.names)}). {fix}"
+        )
+    return result.g
+
+
+def _orthonormal_basis(matrix: np.ndarray) -> np.ndarray:
+    if matrix.shape[1] == 0:
+        return matrix
+    u, s, _ = np.linalg.svd(matrix, full_matrices=False)
+    keep = s > QR_RTOL * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    return u[:, keep]
+
+
+def calibrate(
+    design: Design,
+    population: Mapping,
+    method: CalibrationMethod = "linear",
+    bounds: tuple[float, float] | None = None,
+    tol: float = 1e-7,
+    max_iter: int = 50,
+) -> Design:
+    """Calibrate the weights to population margins and totals (R's ``calibrate``).
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    population : ``{column: {level: count}}`` for categorical margins and
+        ``{column: total}`` for numeric ones. As in R's ``model.matrix``, the model has an
+        intercept (its total is the margins' common total) and each categorical margin
+        enters as dummies for all its levels but the first (in sorted order): the full
+        dummy coding of every margin gives the same weights. With numeric totals only,
+        the model has no intercept unless ``"(Intercept)"`` gives the population size.
+    method : "linear" (GREG; without bounds, R's closed-form ``regcalibrate``),
+        "raking" (multiplicative, g = exp(x'λ)) or "logit" (g bounded, needs ``bounds``).
+    bounds : ``(low, high)`` on the g-weights (calibrated over original weights), as R's
+        ``bounds=``; ``None`` for no bounds.
+    tol : convergence: every total met to ``tol * (1 + |total|)`` (R's ``epsilon``).
+    max_iter : largest number of Newton iterations (R's ``maxit``).
+
+    Returns
+    -------
+    A new design. Taylor variances use the residuals of the scores on the calibration
+    variables (R's ``greg_calibration``); a replicate design has every replicate
+    calibrated.
+
+    Raises
+    ------
+    WeightingError
+        For inconsistent or unknown margins, missing values, collinear variables, bounds
+        that calibration cannot meet, or non-convergence.
+
+    Examples
+    --------
+    >>> cal = pc.calibrate(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
+    ...                        "api99": 3914069}, method="logit", bounds=(0.7, 1.7))
+    ...                                                               # doctest: +SKIP
+
+    Notes
+    -----
+    R: ``calibrate(design, ~stype + api99, population=c(`(Intercept)`=6194, stypeH=755,
+    stypeM=1018, api99=3914069), calfun="logit", bounds=c(0.7, 1.7))``. Like R's
+    ``grake``, when every population total exceeds 20 times its sample estimate the
+    weights are first rescaled, and the bounds then apply to the rescaled weights.
+    """
+    _check_design(design, "calibrate")
+    if method not in ("linear", "raking", "logit"):
+        raise WeightingError(
+            f"method={method!r} is not a calibration method; choose 'linear', 'raking' or "
+            "'logit'"
+        )
+    lower, upper = _check_bounds(method, bounds)
+    if not (isinstance(tol, numbers.Real) and tol > 0):
+        raise WeightingError(f"tol must be a positive number, got {tol!r}")
+    if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
+        raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
+    mm = _model_matrix(design, population)
+    w0 = design._w
+    g = _calibration_factors(mm, w0, method, lower, upper, tol, max_iter, "the sample")
+    new_w = w0 * g
+    if design.is_replicate:
+        W = design._replicate_matrix()
+        out = np.empty_like(W)
+        for r in range(W.shape[1]):
+            gr = _calibration_factors(mm, W[:, r], method, lower, upper, tol, max_iter,
+                                      f"replicate {r + 1}")
+            out[:, r] = W[:, r] * gr
+        linear_closed_form = method == "linear" and bounds is None
+        return _replicate_result(design, new_w, out, recompute_degf=linear_closed_form)
+    whalf = np.sqrt(w0)
+    step = _GregCalibration(_orthonormal_basis(mm.matrix * whalf[:, None]), g * whalf)
+    return design._with(_w=new_w, _calibration=_append_step(design, step))
+
+
+# ===================================================================== trim_weights
+def _trim_vector(w: np.ndarray, active: np.ndarray, lower: float, upper: float,
+                 strict: bool, what: str) -> np.ndarray:
+    """R's ``trimWeights``: cap, then share what was cut equally among the others."""
+    values = w[active].copy()
+    total = values.sum()
+    n = values.size
+    if upper * n < total * (1 - 1e-12):
+        raise WeightingError(
+            f"upper={upper:g} is impossible for {what}: {n} rows capped at {upper:g} hold at "
+            f"most {upper * n:,.6g}, below the weights' total {total:,.6g}; raise upper"
+        )
+    if lower * n > total * (1 + 1e-12):
+        raise WeightingError(
+            f"lower={lower:g} is impossible for {what}: {n} rows at {lower:g} already hold "
+            f"{lower * n:,.6g}, above the weights' total {total:,.6g}; lower it"
+        )
+    for _ in range(MAX_TRIM_PASSES):
+        outside = (values < lower) | (values > upper)
+        if not outside.any():
+            break
+        new = np.clip(values, lower, upper)
+        cut = values - new
+        if (~outside).any():
+            new[~outside] += cut.sum() / (~outside).sum()
+        values = new
+        if not strict:
+            break
+    else:
+        raise WeightingError(
+            f"strict trimming of {what} did not settle in {MAX_TRIM_PASSES} passes; use "
+            "strict=False or wider limits"
+        )
+    out = w.copy()
+    out[active] = values
+    return out
+
+
+def trim_weights(
+    design: Design,
+    upper: float | None = None,
+    lower: float | None = None,
+    strict: bool = False,
+) -> Design:
+    """Trim extreme weights and share the excess among the others (R's ``trimWeights``).
+
+    Weights above ``upper`` are set to ``upper`` and those below ``lower`` to ``lower``;
+    the amount cut (or added) is spread **equally** over the weights that were inside the
+    limits, so the total is kept. That can push some of them over a limit: with
+    ``strict=True`` the trimming is repeated until every weight is within the limits.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    upper, lower : limits on the weights (absolute values, not ratios). At least one.
+    strict : repeat until no weight is outside the limits.
+
+    Returns
+    -------
+    A new design. A Taylor design keeps its earlier adjustment steps (as R does: trimming
+    adds no variance term). A replicate design has each replicate trimmed the same way
+    among its rows of positive weight.
+
+    Examples
+    --------
+    >>> trimmed = pc.trim_weights(raked, upper=38, lower=30)             # doctest: +SKIP
+
+    Notes
+    -----
+    R: ``trimWeights(design, upper=38, lower=30, strict=FALSE)``. Two differences,
+    both where R's result is not meaningful: only rows inside the design's domain
+    (``subset``) take part, where R would also give weight to rows outside it; and for
+    replicate designs, R's ``trimWeights.svyrep.design`` (survey 4.1) leaves the
+    full-sample weights untrimmed, whereas here the full-sample weights and every
+    replicate are trimmed.
+    """
+    _check_design(design, "trim_weights")
+    if upper is None and lower is None:
+        raise WeightingError("trim_weights() needs upper=, lower= or both")
+    hi = np.inf if upper is None else float(upper)
+    lo = -np.inf if lower is None else float(lower)
+    if np.isnan(hi) or np.isnan(lo) or not lo < hi:
+        raise WeightingError(f"trim_weights(): lower={lower!r} must be below upper={upper!r}")
+    if hi <= 0:
+        raise WeightingError(f"trim_weights(): upper={upper!r} must be positive")
+    inside = design.in_domain
+    new_w = _trim_vector(design._w, inside, lo, hi, strict, "the weights")
+    if design.is_replicate:
+        W = design._replicate_matrix()
+        out = W.copy()
+        for r in range(W.shape[1]):
+            rows = inside & (W[:, r] > 0)
+            out[:, r] = _trim_vector(W[:, r], rows, lo, hi, strict, f"replicate {r + 1}")
+        return _replicate_result(design, new_w, out, recompute_degf=False)
+    return design._with(_w=new_w)
+
+
+# ============================================================== adjust_nonresponse
+def _response_indicator(design, responded) -> np.ndarray:
+    data = design.data
+    if isinstance(responded, str):
+        _check_columns(design, [responded], "responded")
+        column = data[responded]
+        name = f"column {responded!r} (responded)"
+    else:
+        column = pd.Series(np.asarray(responded), index=data.index) if not isinstance(
+            responded, pd.Series) else responded.reindex(data.index)
+        name = "responded"
+        if len(column) != len(data):
+            raise WeightingError(
+                f"responded has {len(column)} values but the design has {len(data)} rows"
+            )
+    inside = design.in_domain
+    missing = column.isna().to_numpy() & inside
+    if missing.any():
+        raise WeightingError(
+            f"{name} is missing in rows {format_rows(data.index[missing])}; "
+            "give 1/True for respondents and 0/False for nonrespondents in every row"
+        )
+    values = column.where(~column.isna(), 0)
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=bool)
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = ~numeric.isin([0, 1]).to_numpy() & inside
+    if bad.any():
+        raise WeightingError(
+            f"{name} must hold 0/1 or True/False, but rows "
+            f"{format_rows(data.index[bad])} hold other values, e.g. {column[bad].iloc[0]}"
+        )
+    return numeric.to_numpy(dtype=float) == 1
+
+
+def adjust_nonresponse(
+    design: Design,
+    responded: str | Sequence | pd.Series,
+    classes: str | Sequence[str],
+) -> Design:
+    """Weighting-class nonresponse adjustment: respondents carry the nonrespondents' weight.
+
+    Within each class (a combination of the ``classes`` columns, known for everyone
+    sampled), respondents' weights are multiplied by the weight of everyone sampled in the
+    class over the weight of its respondents. Nonrespondents leave the design's domain
+    (their weight becomes 0, as with ``subset``), so every PSU stays in the variance.
+
+    Parameters
+    ----------
+    design : design of **all sampled units**, respondents and nonrespondents.
+    responded : column (or values) of 1/True for respondents, 0/False otherwise.
+    classes : column(s) of the weighting classes.
+
+    Returns
+    -------
+    A new design of the respondents. Its Taylor variance linearises the adjustment (the
+    class totals of the sample are estimates): each sampled unit also carries its class's
+    mean score. A replicate design has the adjustment redone within every replicate.
+
+    Raises
+    ------
+    WeightingError
+        For a class with no respondent (naming it and how many were sampled there),
+        missing values in ``responded`` or ``classes``, or non-0/1 response codes.
+
+    Examples
+    --------
+    >>> resp = pc.adjust_nonresponse(d_sampled, "responded", ["cercle", "sex"])  # doctest: +SKIP
+
+    Notes
+    -----
+    R has no single function for this; the weights are ``w * ave(w, class) /
+    ave(w * responded, class)`` for respondents, and the standard errors equal the delta
+    method on ``svytotal`` of the class totals (``svycontrast`` of
+    ``sum_c N_c * Y_c / R_c``), or ``withReplicates`` redoing the adjustment.
+    """
+    _check_design(design, "adjust_nonresponse")
+    columns = _column_names(classes, "classes")
+    _check_columns(design, columns, "classes")
+    resp = _response_indicator(design, responded)
+    data = design.data
+    inside = design.in_domain
+    missing = data[columns].isna().any(axis=1).to_numpy() & inside
+    if missing.any():
+        raise WeightingError(
+            f"classes column(s) {', '.join(columns)} have missing values in rows "
+            f"{format_rows(data.index[missing])}; every sampled unit needs a class"
+        )
+    frame = data.loc[inside, columns]
+    if len(columns) == 1:
+        codes_in, uniques = pd.factorize(frame.iloc[:, 0], sort=True)
+        labels = list(uniques)
+    else:
+        index = pd.MultiIndex.from_frame(frame)
+        codes_in, uniques = index.factorize(sort=True)
+        labels = list(uniques)
+    codes = np.full(len(data), -1, dtype=np.int64)
+    codes[inside] = codes_in
+    n_classes = len(labels)
+    w = np.where(inside, design._w, 0.0)
+    respondent = resp & inside
+    if not respondent.any():
+        raise WeightingError("adjust_nonresponse(): no row is a respondent")
+
+    def factors(weights: np.ndarray, what: str) -> np.ndarray:
+        sampled = _group_sums(codes, weights[:, None], n_classes)[:, 0]
+        answered = _group_sums(codes, (weights * respondent)[:, None], n_classes)[:, 0]
+        empty = (answered <= 0) & (sampled > 0)
+        if empty.any():
+            c = int(np.flatnonzero(empty)[0])
+            n_sampled = int(((codes == c) & (weights > 0)).sum())
+            label = labels[c]
+            shown = ", ".join(f"{col}={v!r}" for col, v in zip(
+                columns, label if isinstance(label, tuple) else (label,), strict=True))
+            raise WeightingError(
+                f"class {shown} has no respondent{' in ' + what if what else ''} "
+                f"({n_sampled} sampled with positive weight): its weight cannot be carried "
+                "by anyone. Merge it with a neighbouring class."
+            )
+        return _safe_divide(sampled, answered)
+
+    f = factors(w, "")
+    new_w = np.where(respondent, w * f[np.where(codes >= 0, codes, 0)], 0.0)
+    new_domain = inside & resp
+    if design.is_replicate:
+        W = design._replicate_matrix()
+        out = np.zeros_like(W)
+        for r in range(W.shape[1]):
+            fr = factors(W[:, r], f"replicate {r + 1}")
+            out[:, r] = np.where(respondent, W[:, r] * fr[np.where(codes >= 0, codes, 0)], 0.0)
+        result = _replicate_result(design, new_w, out, recompute_degf=False)
+        return result._with(_in_domain=new_domain)
+    step = _NonresponseAdjustment(codes, n_classes, w.copy(), new_w.copy())
+    return design._with(_w=new_w, _in_domain=new_domain,
+                        _calibration=_append_step(design, step))
+
+
+# =============================================================== weight_diagnostics
+DIAGNOSTIC_COLUMNS = ["n", "sum_weights", "min_weight", "max_weight", "mean_weight", "cv",
+                      "deff_kish", "n_effective"]
+#: label of the overall row in the ``by`` columns of :func:`weight_diagnostics`
+OVERALL = "(all)"
+
+
+def _weight_summary(w: np.ndarray) -> dict[str, float]:
+    n = w.size
+    total = float(w.sum())
+    mean = total / n
+    cv = float(np.sqrt(np.mean((w - mean) ** 2)) / mean) if mean != 0 else float("nan")
+    square = float(np.sum(w**2))
+    return {
+        "n": n,
+        "sum_weights": total,
+        "min_weight": float(w.min()),
+        "max_weight": float(w.max()),
+        "mean_weight": mean,
+        "cv": cv,
+        "deff_kish": n * square / total**2 if total else float("nan"),
+        "n_effective": total**2 / square if square else float("nan"),
+    }
+
+
+def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Summary of the weights: spread, Kish design effect and effective sample size.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign (rows in its domain are summarised).
+    by : column(s) to summarise within. Default: the design's first-stage strata columns
+        (none for a replicate design).
+
+    Returns
+    -------
+    DataFrame with the ``by`` columns (``"(all)"`` on the first, overall row), then
+    ``n`` (rows), ``sum_weights``, ``min_weight``, ``max_weight``, ``mean_weight``,
+    ``cv`` (coefficient of variation of the weights, population standard deviation over
+    mean), ``deff_kish`` (Kish's design effect due to unequal weighting,
+    ``n sum(w^2) / (sum w)^2 = 1 + cv^2``) and ``n_effective`` (``n / deff_kish``).
+
+    Examples
+    --------
+    >>> pc.weight_diagnostics(d, by="stype")                              # doctest: +SKIP
+         stype    n  sum_weights  ...  deff_kish  n_effective
+
+    Notes
+    -----
+    R: ``w <- weights(design); length(w) * sum(w^2) / sum(w)^2`` (Kish 1965), within
+    ``split(w, stratum)`` for the rows by stratum.
+    """
+    _check_design(design, "weight_diagnostics")
+    if by is None:
+        by_names = list(getattr(design, "_strata_columns", [])[:1])
+    else:
+        by_names = _column_names(by, "by")
+        _check_columns(design, by_names, "by")
+    inside = design.in_domain
+    w = design._w[inside]
+    rows = [{**{b: OVERALL for b in by_names}, **_weight_summary(w)}]
+    if by_names:
+        frame = design.data.loc[inside, by_names].reset_index(drop=True)
+        missing = frame.isna().any(axis=1)
+        if missing.any():
+            raise WeightingError(
+                f"by column(s) {', '.join(by_names)} have missing values in rows "
+                f"{format_rows(design.data.index[inside][missing.to_numpy()])}"
+            )
+        groups = frame.groupby(by_names, sort=True).indices
+        for key, idx in groups.items():
+            values = key if isinstance(key, tuple) else (key,)
+            rows.append({**dict(zip(by_names, values, strict=True)), **_weight_summary(w[idx])})
+    table = pd.DataFrame(rows, columns=[*by_names, *DIAGNOSTIC_COLUMNS])
+    for b in by_names:
+        table[b] = table[b].astype(object)
+    table["n"] = table["n"].astype(int)
+    return table
+
+
+# ===================================================================== margins files
+MARGINS_FORMAT = "perception-margins/1"
+
+
+@dataclass(frozen=True)
+class PopulationMargins:
+    """Population margins read from a YAML file (see ``docs/weighting.md``).
+
+    Attributes
+    ----------
+    margins : ``{column: {level: count}}`` for raking and calibration.
+    totals : ``{column: total}`` numeric totals (calibration only).
+    source : where the numbers come from (required in the file).
+    version : version label of the margins.
+    title : what population they describe.
+    path : the file read.
+    """
+
+    margins: dict
+    totals: dict
+    source: str
+    version: str
+    title: str
+    path: Path | None = None
+
+    @property
+    def population(self) -> dict:
+        """Margins and totals in one mapping, as :func:`calibrate` takes them."""
+        return {**self.margins, **self.totals}
+
+    def crossed_with(self, column: str, levels: Sequence) -> dict:
+        """The margins repeated for each level of ``column`` (e.g. each survey wave).
+
+        Returns ``{(column, margin_column): {(level, margin_level): count}}`` for
+        :func:`rake`, so that every wave is raked to the full population.
+        """
+        out: dict = {}
+        for name, margin in self.margins.items():
+            out[(column, name)] = {
+                (lv, key): count for lv in levels for key, count in margin.items()
+            }
+        return out
+
+
+def read_margins(path: str | Path) -> PopulationMargins:
+    """Read a population-margins YAML file (format ``perception-margins/1``).
+
+    Parameters
+    ----------
+    path : the YAML file. It holds ``format``, ``version``, ``title``, ``source``,
+        ``margins`` (``column: {level: count}``) and optionally ``totals``
+        (``column: number``) and ``population_total`` (checked against every margin).
+
+    Returns
+    -------
+    PopulationMargins
+
+    Raises
+    ------
+    WeightingError
+        When the file is missing or malformed, a count is negative or not a number, or the
+        margins do not add up to the same total.
+
+    Examples
+    --------
+    >>> m = pc.read_margins("questionnaires/margins_centre_mali_2009.yaml")  # doctest: +SKIP
+    >>> pc.rake(design, m.margins)                                          # doctest: +SKIP
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightingError(
+            f"margins file not found: {path}. Give the path of a YAML file in the "
+            f"{MARGINS_FORMAT} format (see docs/weighting.md)."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise WeightingError(f"{path} is not valid UTF-8 YAML: {exc}") from None
+    if not isinstance(raw, Mapping):
+        raise WeightingError(f"{path}: the file must hold a mapping with a 'margins' section")
+    if raw.get("format") != MARGINS_FORMAT:
+        raise WeightingError(
+            f"{path}: format is {raw.get('format')!r}; this reader takes "
+            f"format: {MARGINS_FORMAT}"
+        )
+    for field in ("version", "source"):
+        if not raw.get(field):
+            raise WeightingError(
+                f"{path}: the '{field}' field is required (margins must say where their "
+                "numbers come from and which version they are)"
+            )
+    source = raw["source"]
+    if isinstance(source, Mapping):
+        source = "; ".join(f"{k}: {v}" for k, v in source.items())
+    margins_raw = raw.get("margins")
+    if not isinstance(margins_raw, Mapping) or not margins_raw:
+        raise WeightingError(f"{path}: 'margins' must map each column to {{level: count}}")
+    margins: dict = {}
+    for column, levels in margins_raw.items():
+        if not isinstance(levels, Mapping) or not levels:
+            raise WeightingError(
+                f"{path}: margin {column!r} must map each level to its population count"
+            )
+        margins[str(column)] = {
+            level: _count(count, f"{path}: margins.{column}.{level}")
+            for level, count in levels.items()
+        }
+    totals_raw = raw.get("totals") or {}
+    if not isinstance(totals_raw, Mapping):
+        raise WeightingError(f"{path}: 'totals' must map numeric columns to their totals")
+    totals = {}
+    for column, value in totals_raw.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise WeightingError(f"{path}: totals.{column} must be a number, got {value!r}")
+        totals[str(column)] = float(value)
+    sums = {name: sum(m.values()) for name, m in margins.items()}
+    first_name, first = next(iter(sums.items()))
+    for name, total in sums.items():
+        if not math.isclose(total, first, rel_tol=MARGIN_TOTAL_RTOL):
+            raise WeightingError(
+                f"{path}: margin {first_name!r} adds up to {first:,.6g} but {name!r} to "
+                f"{total:,.6g}; every margin must add up to the same population total"
+            )
+    declared = raw.get("population_total")
+    if declared is not None and not math.isclose(
+            _count(declared, f"{path}: population_total"), first, rel_tol=MARGIN_TOTAL_RTOL):
+        raise WeightingError(
+            f"{path}: population_total is {declared:,} but the margins add up to {first:,.6g}"
+        )
+    return PopulationMargins(margins, totals, str(source), str(raw["version"]),
+                             str(raw.get("title", "")), path)
