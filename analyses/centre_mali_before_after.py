@@ -85,8 +85,13 @@ def subgroup_effects(design, item: str, post: list, periods: list) -> pd.DataFra
     rows = []
     last = periods[-1]
     for label, column in SUBGROUPS.items():
-        result = pc.did(design, item, treated="treated", period="period", by=column,
-                        post_periods=post, na_rm=True)
+        try:
+            result = pc.did(design, item, treated="treated", period="period", by=column,
+                            post_periods=post, na_rm=True)
+        except pc.EstimationError as exc:  # e.g. a cercle with one village in a cell
+            rows.append({"subgroup": label, "group": "not estimable", "note": str(exc),
+                         "n": 0})
+            continue
         cells = result.cells.groupby(column)["n"].min()
         effects = result.effects[result.effects["period"] == last]
         joint = result.heterogeneity.iloc[0]
@@ -121,7 +126,7 @@ def next_wave_power(design, items: list[str], summary: pd.DataFrame) -> pd.DataF
 def headline(data, design, changes, result, truth, power) -> pd.DataFrame:
     """One row per FSI item: shares at baseline and last wave, DiD, truth, MDE."""
     periods = list(data["period"].cat.categories)
-    cells = result.cells.set_index(["variable", "treated", "period"])
+    cells = result.cells.set_index(["variable", "treated", "period"]).sort_index()
     effects = result.effects.set_index(["variable", "period"])
     rows = []
     for item in FSI_ITEMS:
@@ -215,10 +220,13 @@ def report(tables: dict[str, pd.DataFrame]) -> str:
     sub = tables["subgroups"]
     lines += ["", f"Trust in the police by subgroup ({last} DiD, points):"]
     for r in sub.itertuples(index=False):
+        if r.group == "not estimable":
+            lines.append(f"  {r.subgroup:<10}not estimable: {r.note}")
+            continue
         mark = "  (suppressed)" if r.suppressed else ""
         lines.append(f"  {r.subgroup:<10}{str(r.group):<12}{_pct(r.estimate)} "
                      f"[{_pct(r.ci_low)}, {_pct(r.ci_high)}]  n>={r.n}{mark}")
-    for subgroup, part in sub.groupby("subgroup", sort=False):
+    for subgroup, part in sub.dropna(subset=["equal_effects_p"]).groupby("subgroup", sort=False):
         lines.append(f"  equal effects across {subgroup}: p = {part['equal_effects_p'].iloc[0]:.3f}")
     power = tables["power"].iloc[0]
     lines += ["", "Next wave (villages revisited, same design): detectable DiD at 80% power, "

@@ -311,15 +311,25 @@ class _LinearFit:
     df_residual: int
 
 
-def _aliased_columns(X: np.ndarray, terms: list[str]) -> list[str]:
-    """Columns that add nothing to the rank of the columns before them."""
-    aliased, kept = [], []
+def _aliased_columns(X: np.ndarray, terms: list[str], tol: float = 1e-10) -> list[str]:
+    """Columns that add nothing to the span of the columns before them.
+
+    Sequential Gram-Schmidt on ``X'X``: column j is aliased when its squared distance to
+    the span of the kept columns is below ``tol`` times its squared norm.
+    """
+    gram = X.T @ X
+    kept: list[int] = []
+    aliased: list[str] = []
     for j in range(X.shape[1]):
-        trial = X[:, [*kept, j]]
-        if np.linalg.matrix_rank(trial) > len(kept):
-            kept.append(j)
-        else:
+        norm2 = gram[j, j]
+        resid = norm2
+        if kept and norm2 > 0:
+            g = gram[kept, j]
+            resid = norm2 - g @ np.linalg.solve(gram[np.ix_(kept, kept)], g)
+        if norm2 <= 0 or resid <= tol * norm2:
             aliased.append(terms[j])
+        else:
+            kept.append(j)
     return aliased
 
 

@@ -367,105 +367,148 @@ def _collect(node: Node, names: set[str]) -> bool:
 
 
 # ------------------------------------------------------------------------ evaluation
+#
+# Values are numpy arrays, one element per row -- float64 (numbers, NaN = missing),
+# bool (truth values), datetime64[ns] (dates, NaT = missing) or object (text, None =
+# missing) -- or Python scalars for literals, which broadcast.
 
-_Value = Union[pd.Series, float, str]
-
-
-def _is_numeric(value: _Value) -> bool:
-    if isinstance(value, pd.Series):
-        return pd.api.types.is_numeric_dtype(value.dtype) or pd.api.types.is_bool_dtype(value.dtype)
-    return isinstance(value, float)
+_Value = Union[np.ndarray, float, str]
 
 
-def _is_datetime(value: _Value) -> bool:
-    return isinstance(value, pd.Series) and pd.api.types.is_datetime64_any_dtype(value.dtype)
+def _column(series: pd.Series) -> np.ndarray:
+    """A column as an evaluation array."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return series.to_numpy(dtype="datetime64[ns]")
+    out = series.to_numpy(dtype=object, copy=True)
+    out[series.isna().to_numpy()] = None
+    return out
 
 
-def _numeric(value: _Value, index: pd.Index) -> pd.Series:
-    if isinstance(value, pd.Series):
-        if pd.api.types.is_bool_dtype(value.dtype):
-            return value.astype("float64")
-        return pd.to_numeric(value, errors="coerce").astype("float64")
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = np.nan
-        return pd.Series(number, index=index, dtype="float64")
-    return pd.Series(float(value), index=index, dtype="float64")
-
-
-def _text(value: _Value, index: pd.Index) -> pd.Series:
-    if isinstance(value, pd.Series):
-        out = value.astype(object)
-        return out.where(value.notna(), None).map(_cell_text, na_action="ignore")
-    return pd.Series(_cell_text(value), index=index, dtype=object)
+def _kind(value: _Value) -> str:
+    if isinstance(value, np.ndarray):
+        if value.dtype == bool:
+            return "bool"
+        if value.dtype.kind == "f":
+            return "number"
+        if value.dtype.kind == "M":
+            return "date"
+        return "text"
+    return "number" if isinstance(value, float) else "text"
 
 
 def _cell_text(cell: object) -> str:
-    if isinstance(cell, float) and cell.is_integer():
+    if isinstance(cell, (float, np.floating)) and float(cell).is_integer():
         return str(int(cell))
     return str(cell)
 
 
-def _missing(series: pd.Series) -> pd.Series:
-    return series.isna()
-
-
-def _truth(value: _Value, index: pd.Index) -> pd.Series:
-    if isinstance(value, pd.Series):
-        if pd.api.types.is_bool_dtype(value.dtype):
-            return value.fillna(False).astype(bool)
-        if pd.api.types.is_numeric_dtype(value.dtype):
-            numbers = value.astype("float64")
-            return (numbers.notna() & (numbers != 0)).astype(bool)
-        text = _text(value, index)
-        return (text.notna() & (text.str.len() > 0)).fillna(False).astype(bool)
+def _numeric(value: _Value, n: int) -> np.ndarray | float:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return value
+        if value.dtype == bool:
+            return value.astype("float64")
+        if value.dtype.kind == "M":
+            return np.full(n, np.nan)
+        return pd.to_numeric(pd.Series(value, dtype=object), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
     if isinstance(value, str):
-        return pd.Series(bool(value), index=index)
-    return pd.Series(bool(value) and not np.isnan(value), index=index)
+        try:
+            return float(value)
+        except ValueError:
+            return np.nan
+    return float(value)
 
 
-def _compare(op: str, left: _Value, right: _Value, index: pd.Index) -> pd.Series:
-    if _is_datetime(left) or _is_datetime(right):
-        a = _dates(left, index)
-        b = _dates(right, index)
-    elif _is_numeric(left) or _is_numeric(right):
-        a = _numeric(left, index)
-        b = _numeric(right, index)
+def _text(value: _Value, n: int) -> np.ndarray | str:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return np.array([None if v != v else _cell_text(v) for v in value], dtype=object)
+        if value.dtype.kind == "M":
+            return np.array(
+                [None if pd.isna(v) else str(pd.Timestamp(v).date()) for v in value], dtype=object
+            )
+        if value.dtype == bool:
+            return np.array(["true" if v else "false" for v in value], dtype=object)
+        return np.array([None if v is None else _cell_text(v) for v in value], dtype=object)
+    return _cell_text(value)
+
+
+def _dates(value: _Value, n: int) -> np.ndarray | np.datetime64:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "M":
+            return value
+        return pd.to_datetime(pd.Series(value), errors="coerce").to_numpy(dtype="datetime64[ns]")
+    stamp = pd.to_datetime(str(value), errors="coerce")
+    return np.datetime64("NaT") if pd.isna(stamp) else np.datetime64(stamp.to_datetime64(), "ns")
+
+
+def _present(value: np.ndarray | float | str | np.datetime64, n: int) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return ~np.isnan(value)
+        if value.dtype.kind == "M":
+            return ~np.isnat(value)
+        return np.array([v is not None for v in value], dtype=bool)
+    if isinstance(value, float):
+        return np.full(n, not np.isnan(value))
+    if isinstance(value, np.datetime64):
+        return np.full(n, not np.isnat(value))
+    return np.full(n, True)
+
+
+def _truth(value: _Value, n: int) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        if value.dtype == bool:
+            return value
+        if value.dtype.kind == "f":
+            return ~np.isnan(value) & (value != 0)
+        if value.dtype.kind == "M":
+            return ~np.isnat(value)
+        return np.array([isinstance(v, str) and v != "" for v in value], dtype=bool)
+    if isinstance(value, str):
+        return np.full(n, value != "")
+    return np.full(n, bool(value) and not np.isnan(value))
+
+
+_COMPARE = {
+    "=": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
+
+
+def _compare(op: str, left: _Value, right: _Value, n: int) -> np.ndarray:
+    kinds = {_kind(left), _kind(right)}
+    if "date" in kinds:
+        a, b = _dates(left, n), _dates(right, n)
+    elif kinds & {"number", "bool"}:
+        a, b = _numeric(left, n), _numeric(right, n)
     else:
-        a = _text(left, index)
-        b = _text(right, index)
-    present = a.notna() & b.notna()
+        a, b = _text(left, n), _text(right, n)
+    present = _present(a, n) & _present(b, n)
+    if not present.any():
+        return present
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        a = np.where(present, a, "")
+    if isinstance(b, np.ndarray) and b.dtype == object:
+        b = np.where(present, b, "")
     with np.errstate(invalid="ignore"):
-        if op == "=":
-            result = a == b
-        elif op == "!=":
-            result = a != b
-        else:
-            a_obj, b_obj = a.where(present), b.where(present)
-            if a.dtype == object or b.dtype == object:
-                a_obj = a_obj.where(present, "")
-                b_obj = b_obj.where(present, "")
-            result = {
-                "<": lambda: a_obj < b_obj,
-                "<=": lambda: a_obj <= b_obj,
-                ">": lambda: a_obj > b_obj,
-                ">=": lambda: a_obj >= b_obj,
-            }[op]()
-    return (result.astype(bool) & present).astype(bool)
+        result = np.asarray(_COMPARE[op](a, b), dtype=bool)
+    return np.broadcast_to(result, (n,)) & present
 
 
-def _dates(value: _Value, index: pd.Index) -> pd.Series:
-    if isinstance(value, pd.Series):
-        return pd.to_datetime(value, errors="coerce")
-    return pd.Series(pd.to_datetime(str(value), errors="coerce"), index=index)
-
-
-def _arith(op: str, left: _Value, right: _Value, index: pd.Index) -> pd.Series:
-    a = _numeric(left, index)
-    b = _numeric(right, index)
-    with np.errstate(divide="ignore", invalid="ignore"):
+def _arith(op: str, left: _Value, right: _Value, n: int) -> np.ndarray:
+    a = np.broadcast_to(np.asarray(_numeric(left, n), dtype="float64"), (n,))
+    b = np.broadcast_to(np.asarray(_numeric(right, n), dtype="float64"), (n,))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if op == "+":
             out = a + b
         elif op == "-":
@@ -475,13 +518,17 @@ def _arith(op: str, left: _Value, right: _Value, index: pd.Index) -> pd.Series:
         elif op == "div":
             out = a / b
         else:  # mod: XPath keeps the sign of the dividend
-            out = pd.Series(np.fmod(a.to_numpy(), b.to_numpy()), index=index)
-    return out.replace([np.inf, -np.inf], np.nan)
+            out = np.fmod(a, b)
+    out = np.array(out, dtype="float64")
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
-def _tokens_of(value: _Value, index: pd.Index) -> pd.Series:
-    text = _text(value, index)
-    return text.map(lambda s: s.split(), na_action="ignore")
+def _tokens(value: _Value, n: int) -> list[list[str] | None]:
+    text = _text(value, n)
+    if not isinstance(text, np.ndarray):
+        return [text.split()] * n
+    return [None if t is None else t.split() for t in text]
 
 
 @dataclass(frozen=True)
@@ -525,7 +572,14 @@ class Expr:
         Returns
         -------
         Series
-            Aligned with ``df.index``.
+            Aligned with ``df.index``; numbers as float64 (NaN when missing), text as
+            object (None when missing), conditions as bool.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> parse_expression("${a} * 2 + 1").values(pd.DataFrame({"a": [1, None]})).tolist()
+        [3.0, nan]
         """
         missing = sorted(name for name in self.variables if name not in df.columns)
         if missing:
@@ -534,12 +588,15 @@ class Expr:
                 "that the data does not contain. Fix: add the column(s) or correct the "
                 "expression."
             )
+        n = len(df)
+        columns = {name: _column(df[name]) for name in self.variables}
         if isinstance(current, str):
             current = df[current]
-        value = self._eval(self.root, df, current)
-        if not isinstance(value, pd.Series):
-            value = pd.Series([value] * len(df), index=df.index)
-        return value
+        dot = None if current is None else _column(current)
+        value = self._eval(self.root, columns, dot, n)
+        if not isinstance(value, np.ndarray):
+            value = np.array([value] * n, dtype=object if isinstance(value, str) else None)
+        return pd.Series(np.broadcast_to(value, (n,)).copy(), index=df.index)
 
     def evaluate(self, df: pd.DataFrame, *, current: str | pd.Series | None = None) -> pd.Series:
         """Evaluate the expression as a condition, row by row.
@@ -563,46 +620,55 @@ class Expr:
         ...                                      current="age").tolist()
         [False, True]
         """
-        return _truth(self.values(df, current=current), df.index).astype(bool)
+        values = self.values(df, current=current)
+        truth = _truth(values.to_numpy(), len(df))
+        return pd.Series(np.asarray(truth, dtype=bool), index=df.index)
 
-    def _eval(self, node: Node, df: pd.DataFrame, current: pd.Series | None) -> _Value:
-        index = df.index
+    def _eval(
+        self, node: Node, columns: dict[str, np.ndarray], dot: np.ndarray | None, n: int
+    ) -> _Value:
         if isinstance(node, Number):
             return node.value
         if isinstance(node, String):
             return node.value
         if isinstance(node, Var):
-            return df[node.name]
+            return columns[node.name]
         if isinstance(node, Current):
-            if current is None:
+            if dot is None:
                 raise QuestionnaireError(
                     f"expression {self.text!r} uses '.', which only has a meaning in a "
                     "constraint. Fix: refer to the variable as ${name}."
                 )
-            return current
+            return dot
         if isinstance(node, Negate):
-            return -_numeric(self._eval(node.operand, df, current), index)
+            return -np.broadcast_to(
+                np.asarray(_numeric(self._eval(node.operand, columns, dot, n), n)), (n,)
+            )
         if isinstance(node, BinOp):
-            if node.op in ("and", "or"):
-                left = _truth(self._eval(node.left, df, current), index)
-                right = _truth(self._eval(node.right, df, current), index)
-                return (left & right) if node.op == "and" else (left | right)
-            left = self._eval(node.left, df, current)
-            right = self._eval(node.right, df, current)
-            if node.op in ("=", "!=", "<", "<=", ">", ">="):
-                return _compare(node.op, left, right, index)
-            return _arith(node.op, left, right, index)
+            left = self._eval(node.left, columns, dot, n)
+            right = self._eval(node.right, columns, dot, n)
+            if node.op == "and":
+                return _truth(left, n) & _truth(right, n)
+            if node.op == "or":
+                return _truth(left, n) | _truth(right, n)
+            if node.op in _COMPARE:
+                return _compare(node.op, left, right, n)
+            return _arith(node.op, left, right, n)
         if isinstance(node, Call):
-            args = [self._eval(arg, df, current) for arg in node.args]
+            args = [self._eval(arg, columns, dot, n) for arg in node.args]
             if node.name == "not":
-                return ~_truth(args[0], index)
-            tokens = _tokens_of(args[0], index)
+                return ~_truth(args[0], n)
+            tokens = _tokens(args[0], n)
             if node.name == "count-selected":
-                return tokens.map(len, na_action="ignore").fillna(0).astype("float64")
-            wanted = _text(args[1], index)
-            pairs = zip(tokens.tolist(), wanted.tolist(), strict=True)
-            flags = [isinstance(t, list) and isinstance(w, str) and w in t for t, w in pairs]
-            return pd.Series(flags, index=index, dtype=bool)
+                return np.array([0.0 if t is None else len(t) for t in tokens], dtype="float64")
+            wanted = _text(args[1], n)
+            if not isinstance(wanted, np.ndarray):
+                wanted = np.array([wanted] * n, dtype=object)
+            flags = [
+                t is not None and w is not None and w in t
+                for t, w in zip(tokens, wanted, strict=True)
+            ]
+            return np.array(flags, dtype=bool)
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
 
 

@@ -812,9 +812,8 @@ def _option_flags(path: Path, series: pd.Series, column: str) -> pd.Series:
             path,
             f"select_multiple option column {column!r} must hold 0 or 1, but rows "
             f"{format_rows([r for r, _ in bad])} hold {', '.join(repr(v) for _, v in bad[:5])}",
-            "export the form with option columns as 0/1 (KoboToolbox: 'Store date and "
-            "number responses as' numbers; 'Export select_multiple responses: separate "
-            "columns'), or export the space-separated column",
+            "export the option columns as 0/1 (KoboToolbox: select_multiple responses as "
+            "separate columns, values not labels), or export the space-separated column",
         )
     return pd.Series(out, index=series.index, dtype="boolean")
 
@@ -868,7 +867,9 @@ def _combine_options(
                 )
             report[var_name] = {"columns": columns, "source": "both (agree)"}
         else:
-            frame = frame.assign(**{var_name: combined})
+            position = min(list(frame.columns).index(c) for c in columns)
+            frame = frame.copy()
+            frame.insert(position, var_name, combined)
             report[var_name] = {"columns": columns, "source": "option columns"}
         drop.extend(columns)
     return frame.drop(columns=drop), report

@@ -286,15 +286,21 @@ def context_from_waves(
 
 
 # ------------------------------------------------------------ tables of a figure --
-def weight_distribution(design, bins: int = 20, by: str | Sequence[str] | None = None
-                        ) -> pd.DataFrame:
+def weight_distribution(design, bins: int = 20, by: str | Sequence[str] | None = None,
+                        min_count: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
     """Binned survey weights: the table behind a weight histogram.
+
+    Equal-width bins over the range of the weights; a bin holding fewer than
+    ``min_count`` respondents (in any domain) is merged with its neighbour towards the
+    middle, so the long tail of large weights ends in one wider bin instead of many
+    suppressed ones.
 
     Parameters
     ----------
     design : a design; rows outside its domain are left out.
-    bins : number of equal-width bins over the range of the weights.
+    bins : number of equal-width bins to start from.
     by : domain column(s) (e.g. ``wave``): one set of bins per domain, same edges.
+    min_count : smallest number of respondents of a bin.
 
     Returns
     -------
@@ -313,18 +319,38 @@ def weight_distribution(design, bins: int = 20, by: str | Sequence[str] | None =
     edges = np.linspace(w.min(), w.max(), bins + 1)
     if edges[0] == edges[-1]:
         edges = np.array([edges[0] * 0.95, edges[0] * 1.05])
-    frame = design.data.loc[inside, by_names].copy() if by_names else pd.DataFrame(
-        index=design.data.index[inside])
-    frame["__bin__"] = np.clip(np.searchsorted(edges, w, side="right") - 1, 0, len(edges) - 2)
-    groups = [((), frame)] if not by_names else frame.groupby(by_names, sort=True)
+    if by_names:
+        frame = design.data.loc[inside, by_names]
+        codes = frame.groupby(by_names, sort=True).ngroup().to_numpy()
+        labels = frame.drop_duplicates().sort_values(by_names)
+        groups = [tuple(r) for r in labels.itertuples(index=False)]
+    else:
+        codes = np.zeros(len(w), dtype=int)
+        groups = [()]
+
+    def counts_of(e):
+        idx = np.clip(np.searchsorted(e, w, side="right") - 1, 0, len(e) - 2)
+        return {g: np.bincount(idx[codes == i], minlength=len(e) - 1)
+                for i, g in enumerate(groups)}
+
+    counts = counts_of(edges)
+    while len(edges) > 2:
+        smallest = np.min(np.vstack(list(counts.values())), axis=0)
+        small = np.flatnonzero(smallest < min_count)
+        if small.size == 0:
+            break
+        b = int(small[0]) if small[0] < (len(edges) - 1) / 2 else int(small[-1])
+        # merge bin b with its neighbour towards the middle
+        drop = b + 1 if b < (len(edges) - 1) / 2 else b
+        edges = np.delete(edges, drop)
+        counts = counts_of(edges)
     rows = []
-    for key, sub in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        counts = np.bincount(sub["__bin__"], minlength=len(edges) - 1)
-        for b, count in enumerate(counts):
-            rows.append({**dict(zip(by_names, key, strict=True)), "bin_low": edges[b],
+    for g in groups:
+        total = counts[g].sum()
+        for b, count in enumerate(counts[g]):
+            rows.append({**dict(zip(by_names, g, strict=True)), "bin_low": edges[b],
                          "bin_high": edges[b + 1], "n": int(count),
-                         "estimate": count / counts.sum()})
+                         "estimate": count / total if total else np.nan})
     return pd.DataFrame(rows)
 
 

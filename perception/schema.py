@@ -242,8 +242,8 @@ def _column_rules(var: Variable, q: Questionnaire) -> list[_Rule]:
             allowed_f = [float(c) for c in allowed]
 
             def codes_ok(s: pd.Series) -> pd.Series:
-                x = _numbers(s)
-                return s.isna() | (x.isna() & s.notna()) | x.isin(allowed_f)
+                x = _numbers(s).to_numpy()  # text that is not a number: a dtype error
+                return pd.Series(np.isnan(x) | np.isin(x, allowed_f), index=s.index)
 
         else:
             allowed_t = {str(c) for c in allowed}
@@ -289,8 +289,9 @@ def _column_rules(var: Variable, q: Questionnaire) -> list[_Rule]:
     if var.type == "integer":
 
         def integer_ok(s: pd.Series) -> pd.Series:
-            x = _numbers(s)
-            return x.isna() | (np.floor(x) == x)
+            x = _numbers(s).to_numpy()
+            with np.errstate(invalid="ignore"):
+                return pd.Series(np.isnan(x) | (np.floor(x) == x), index=s.index)
 
         add("integer", f"{name} must be a whole number", "round or correct the value", integer_ok)
 
@@ -300,8 +301,10 @@ def _column_rules(var: Variable, q: Questionnaire) -> list[_Rule]:
         missing_f = [float(c) for c in var.missing]
 
         def range_ok(s: pd.Series) -> pd.Series:
-            x = _numbers(s)
-            return x.isna() | x.between(lo, hi) | x.isin(missing_f)
+            x = _numbers(s).to_numpy()
+            with np.errstate(invalid="ignore"):
+                ok = np.isnan(x) | ((x >= lo) & (x <= hi)) | np.isin(x, missing_f)
+            return pd.Series(ok, index=s.index)
 
         add(
             "range",

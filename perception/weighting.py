@@ -33,13 +33,15 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from .design import ReplicateDesign, SurveyDesign, _BaseDesign
+from . import _calibration as _c
+from . import _margins as _m
+from ._margins import MARGIN_TOTAL_RTOL, PopulationMargins, read_margins
+from .design import ReplicateDesign, SurveyDesign
 from .errors import WeightingError, format_rows
 
 __all__ = [
@@ -56,416 +58,23 @@ __all__ = [
 Design = SurveyDesign | ReplicateDesign
 CalibrationMethod = Literal["linear", "raking", "logit"]
 
-#: relative difference allowed between the totals of two margins (they describe one
-#: population, so they must add up to the same number)
-MARGIN_TOTAL_RTOL = 1e-6
-#: R's ``svyrecvar`` sweeps the raking margins this many times for the variance
-RAKING_VARIANCE_PASSES = 10
-#: ``grake`` rescales the weights when every population/sample ratio exceeds this
-#: (R's ``SOMETHRESHOLD``)
-GRAKE_RESCALE_THRESHOLD = 20.0
-#: tolerance of the generalised inverse in ``grake`` (R: ``MASS::ginv(tol=256 * eps)``)
-GINV_RTOL = 256 * np.finfo(float).eps
-#: relative tolerance for the rank of the calibration model matrix (R's ``qr`` tol)
-QR_RTOL = 1e-7
 #: most passes of strict trimming before giving up
 MAX_TRIM_PASSES = 10_000
 #: name of the intercept column in calibration totals (R's model-matrix name)
 INTERCEPT = "(Intercept)"
 
 
-# ====================================================================== variance steps
-# Each step holds what R keeps in ``design$postStrata`` and turns linearised scores
-# (n, k), already multiplied by the adjusted weights, into the scores whose design
-# covariance is the variance of the adjusted estimator.
-
-
-def _group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sums of the rows of ``values`` (n, k) by ``codes`` (rows with code -1 left out)."""
-    keep = codes >= 0
-    out = np.zeros((n_groups, values.shape[1]))
-    np.add.at(out, codes[keep], values[keep])
-    return out
-
-
-def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
-
-
-@dataclass(frozen=True, eq=False)
-class _PostStratification:
-    """Post-stratification step (an element of R's ``postStrata`` made by ``postStratify``).
-
-    Scores lose their post-stratum means: ``x - psw * sum(x * oldw / psw) / sum(oldw)``.
-    """
-
-    codes: np.ndarray  # (n,) post-stratum of each row, -1 outside the adjusted domain
-    n_levels: int
-    weights: np.ndarray  # weights after the adjustment (R's attr "weights")
-    oldweights: np.ndarray  # weights before it (R's attr "oldweights")
-
-    def residualize(self, scores: np.ndarray) -> np.ndarray:
-        psw = self.weights.copy()
-        oldw = self.oldweights
-        psw[(psw == 0) & (oldw == 0)] = 1.0  # R: zeroes <- which(psw == 0 & oldw == 0)
-        num = _group_sums(self.codes, scores * _safe_divide(oldw, psw)[:, None], self.n_levels)
-        den = _group_sums(self.codes, oldw[:, None], self.n_levels)[:, 0]
-        means = _safe_divide(num, den[:, None])
-        inside = self.codes >= 0
-        out = scores.copy()
-        out[inside] -= means[self.codes[inside]] * psw[inside, None]
-        return out
-
-
-@dataclass(frozen=True, eq=False)
-class _Raking:
-    """Raking step (R's ``postStrata`` element of class ``"raking"``).
-
-    For each margin, in turn and ``RAKING_VARIANCE_PASSES`` times:
-    ``x <- x - psw * ave(x / psw, margin)``, with ``psw`` the weights right after that
-    margin's last post-stratification.
-    """
-
-    margins: tuple  # of (codes (n,), n_levels, psw (n,))
-
-    def residualize(self, scores: np.ndarray) -> np.ndarray:
-        x = scores.copy()
-        for _ in range(RAKING_VARIANCE_PASSES):
-            for codes, n_levels, psw in self.margins:
-                use = (codes >= 0) & (psw != 0)
-                ratio = np.where(use[:, None], _safe_divide(x, psw[:, None]), 0.0)
-                sums = _group_sums(np.where(use, codes, -1), ratio, n_levels)
-                counts = np.bincount(codes[use], minlength=n_levels).astype(float)
-                means = _safe_divide(sums, counts[:, None])
-                x[use] -= psw[use, None] * means[codes[use]]
-        return x
-
-
-@dataclass(frozen=True, eq=False)
-class _GregCalibration:
-    """Calibration step (R's ``greg_calibration`` at stage 0).
-
-    ``x <- qr.resid(qr(mm * sqrt(w0)), x / (g * sqrt(w0))) * (g * sqrt(w0))``: residuals of
-    a regression of the scores on the calibration variables weighted by the weights
-    before calibration ``w0``; ``g`` are the calibration factors.
-    """
-
-    basis: np.ndarray  # (n, r) orthonormal basis of the columns of mm * sqrt(w0)
-    scale: np.ndarray  # (n,) g * sqrt(w0)
-
-    def residualize(self, scores: np.ndarray) -> np.ndarray:
-        z = _safe_divide(scores, self.scale[:, None])
-        z = z - self.basis @ (self.basis.T @ z)
-        return z * self.scale[:, None]
-
-
-@dataclass(frozen=True, eq=False)
-class _NonresponseAdjustment:
-    """Weighting-class nonresponse adjustment, linearised.
-
-    The adjusted total of a variable v is ``sum_c (N_c / R_c) * sum_{resp in c} d_i v_i``
-    with ``N_c`` and ``R_c`` the base-weight totals of everyone sampled and of the
-    respondents in class c. Its linearised score is ``d_i m_c + a_i f_c d_i (v_i - m_c)``
-    (``m_c`` the respondents' weighted mean of v in the class): respondents keep their
-    deviation, and every sampled unit, nonrespondents included, carries the class mean,
-    because the class totals ``N_c`` are themselves estimated.
-    """
-
-    codes: np.ndarray  # (n,) class of each sampled row, -1 outside
-    n_classes: int
-    base: np.ndarray  # (n,) weights before the adjustment
-    adjusted: np.ndarray  # (n,) weights after it (0 for nonrespondents)
-
-    def residualize(self, scores: np.ndarray) -> np.ndarray:
-        totals = _group_sums(self.codes, scores, self.n_classes)
-        sampled = _group_sums(self.codes, self.base[:, None], self.n_classes)[:, 0]
-        means = _safe_divide(totals, sampled[:, None])
-        inside = self.codes >= 0
-        out = scores.copy()
-        out[inside] += (self.base - self.adjusted)[inside, None] * means[self.codes[inside]]
-        return out
-
-
-def _append_step(design: SurveyDesign, step) -> tuple:
-    """The design's calibration chain with ``step`` added.
-
-    R applies ``postStrata`` in the order they were added; a nonresponse adjustment is
-    the innermost adjustment of the weights, so steps added after it are applied
-    before it.
-    """
-    chain = tuple(design._calibration)
-    if isinstance(step, _NonresponseAdjustment):
-        return (*chain, step)
-    first_nr = next(
-        (i for i, s in enumerate(chain) if isinstance(s, _NonresponseAdjustment)), len(chain)
-    )
-    return (*chain[:first_nr], step, *chain[first_nr:])
-
-
-# ====================================================================== input checks
-def _check_design(design, function: str) -> None:
-    if not isinstance(design, _BaseDesign):
-        raise WeightingError(
-            f"{function}() needs a perception.SurveyDesign or ReplicateDesign as its first "
-            f"argument, got {type(design).__name__}; build one with "
-            "pc.SurveyDesign(data, weights=..., strata=..., psu=...)"
-        )
-
-
-def _column_names(spec, argument: str) -> list[str]:
-    if isinstance(spec, str):
-        return [spec]
-    if isinstance(spec, tuple | list) and spec and all(isinstance(c, str) for c in spec):
-        return list(spec)
-    raise WeightingError(
-        f"{argument} must be a column name or a list of column names, got {spec!r}"
-    )
-
-
-def _check_columns(design, names: Sequence[str], argument: str) -> None:
-    import difflib
-
-    for name in names:
-        if name not in design.data.columns:
-            close = difflib.get_close_matches(str(name), [str(c) for c in design.data.columns],
-                                              n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise WeightingError(
-                f"unknown column {name!r} in {argument}: the design's data has no such "
-                f"column.{hint}"
-            )
-
-
-def _key(value: Any) -> str:
-    """Canonical text of a level, so that 1, 1.0, np.int64(1) and "1" match."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        f = float(value)
-        return str(int(f)) if f.is_integer() else repr(f)
-    return str(value).strip()
-
-
-def _count(value: Any, where: str) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        try:
-            value = float(value)  # e.g. a numeric string from a file
-        except (TypeError, ValueError):
-            raise WeightingError(
-                f"{where} must be a number (a population count), got {value!r}"
-            ) from None
-    value = float(value)
-    if not math.isfinite(value):
-        raise WeightingError(f"{where} is {value}: give a finite population count")
-    if value < 0:
-        raise WeightingError(
-            f"{where} is negative ({value:g}): population counts must be >= 0"
-        )
-    return value
-
-
-def _level_order(margin) -> list[int]:
-    """Indices of a margin's levels in sorted order (R's factor levels)."""
-    try:
-        return sorted(range(margin.n_levels), key=lambda i: margin.levels[i])
-    except TypeError:
-        return sorted(range(margin.n_levels), key=lambda i: str(margin.levels[i]))
-
-
-@dataclass(frozen=True)
-class _Margin:
-    """One categorical margin matched to the rows."""
-
-    label: str  # for messages: "stype" or "stype x sch.wide"
-    columns: tuple[str, ...]
-    codes: np.ndarray  # (n,) level code, -1 outside the domain
-    levels: list  # level labels as given in the margin (after dropping empty ones)
-    targets: np.ndarray  # (L,) population counts
-
-    @property
-    def n_levels(self) -> int:
-        return len(self.levels)
-
-
-def _level_table(margin, columns: list[str], argument: str) -> dict:
-    """Margin as ``{level (tuple for several columns): count}``."""
-    if isinstance(margin, pd.Series):
-        margin = margin.to_dict()
-    if isinstance(margin, pd.DataFrame):
-        missing = [c for c in columns if c not in margin.columns]
-        if missing:
-            raise WeightingError(
-                f"the population table of {argument} has no column {missing[0]!r}; it needs "
-                f"the columns {', '.join(columns)} and one column of counts"
-            )
-        counts = [c for c in margin.columns if c not in columns]
-        if len(counts) != 1:
-            raise WeightingError(
-                f"the population table of {argument} must have the columns "
-                f"{', '.join(columns)} and exactly one more column of counts (e.g. 'Freq'); "
-                f"it has {list(margin.columns)}"
-            )
-        keys = margin[columns].itertuples(index=False, name=None)
-        if len(columns) == 1:
-            keys = (k[0] for k in keys)
-        table: dict = {}
-        for key, count in zip(keys, margin[counts[0]].tolist(), strict=True):
-            if key in table:
-                raise WeightingError(
-                    f"level {key!r} appears twice in the population table of {argument}"
-                )
-            table[key] = count
-        return table
-    if not isinstance(margin, Mapping):
-        raise WeightingError(
-            f"the margin of {argument} must be a mapping {{level: population count}} or a "
-            f"DataFrame of levels and counts, got {type(margin).__name__}"
-        )
-    if not margin:
-        raise WeightingError(f"the margin of {argument} is empty: give its levels and counts")
-    return dict(margin)
-
-
-def _match_margin(design, columns: list[str], margin, argument: str) -> _Margin:
-    """Match a margin's levels to the rows of the design's domain, checking everything."""
-    _check_columns(design, columns, argument)
-    label = " x ".join(columns)
-    table = _level_table(margin, columns, argument)
-    # margin keys -> canonical keys
-    keyed: dict[tuple, tuple[Any, float]] = {}
-    for level, value in table.items():
-        parts = level if isinstance(level, tuple) else (level,)
-        if len(parts) != len(columns):
-            raise WeightingError(
-                f"level {level!r} of the margin of {label} should have {len(columns)} parts, "
-                f"one per column ({', '.join(columns)})"
-            )
-        canon = tuple(_key(p) for p in parts)
-        if canon in keyed:
-            raise WeightingError(
-                f"the margin of {label} gives level {level!r} twice (as "
-                f"{keyed[canon][0]!r} and {level!r})"
-            )
-        keyed[canon] = (level, _count(value, f"the count of level {level!r} of {label}"))
-
-    data = design.data
-    inside = design.in_domain
-    n = len(data)
-    missing = data[columns].isna().any(axis=1).to_numpy() & inside
-    if missing.any():
-        raise WeightingError(
-            f"column {label!r} (margin) has {int(missing.sum())} missing value(s) in rows "
-            f"{format_rows(data.index[missing])}; every weighted row needs a level. Impute "
-            "or recode them (e.g. a level 'unknown' with its own population count), or "
-            "leave those rows out of the design."
-        )
-    # canonical key of every row in the domain
-    # canonical key of every row in the domain, then integer codes of the distinct keys
-    idx = np.flatnonzero(inside)
-    row_keys = [data[c].iloc[idx].map(_key).tolist() for c in columns]
-    keys_in = list(zip(*row_keys, strict=True))
-    sample_code, sample_keys = pd.factorize(pd.Series(keys_in, dtype=object))
-    sample_keys = list(sample_keys)
-    unknown = [i for i, k in enumerate(sample_keys) if k not in keyed]
-    if unknown:
-        rows = data.index[idx[np.isin(sample_code, unknown)]]
-        shown = ", ".join(
-            repr(sample_keys[i][0] if len(columns) == 1 else sample_keys[i])
-            for i in unknown[:10]
-        )
-        raise WeightingError(
-            f"column {label!r} has level(s) {shown} in rows {format_rows(rows)} that the "
-            f"margin does not give (it gives {', '.join(repr(v[0]) for v in keyed.values())}). "
-            "Add those levels with their population counts, or recode them."
-        )
-    n_sample = len(sample_keys)
-    weight_of = np.bincount(sample_code, design._w[idx], minlength=n_sample)
-    rows_of = np.bincount(sample_code, minlength=n_sample)
-    position = {k: i for i, k in enumerate(sample_keys)}
-    level_of_sample = np.full(n_sample, -1, dtype=np.int64)
-    levels, targets, absent = [], [], []
-    for canon, (level, count) in keyed.items():
-        j = position.get(canon)
-        if j is None or weight_of[j] <= 0:
-            if count == 0:
-                continue  # absent from sample and population: dropped, as R does
-            absent.append((level, count, 0 if j is None else int(rows_of[j])))
-            continue
-        if count == 0:
-            rows = data.index[idx[sample_code == j]]
-            raise WeightingError(
-                f"level {level!r} of {label} has population count 0 but {len(rows)} "
-                f"sampled row(s) ({format_rows(rows)}); a level present in the sample needs "
-                "a positive count. Fix the margin or recode those rows."
-            )
-        level_of_sample[j] = len(levels)
-        levels.append(level)
-        targets.append(count)
-    if absent:
-        shown = ", ".join(
-            f"{lv!r} (population {c:g}"
-            + (f", {r} row(s) all with weight 0)" if r else ", no sampled row)")
-            for lv, c, r in absent[:10]
-        )
-        raise WeightingError(
-            f"the margin of {label} names level(s) absent from the sample: {shown}. "
-            "No weight can be moved onto them: merge them with a neighbouring level in "
-            "the margin and in the data, or drop them from the margin."
-        )
-    codes = np.full(n, -1, dtype=np.int64)
-    # rows of a level with zero weight only (present, count 0 excluded above) keep -1
-    codes[idx] = level_of_sample[sample_code]
-    return _Margin(label, tuple(columns), codes, levels, np.asarray(targets, dtype=float))
-
-
-def _check_totals(margins: list[_Margin], function: str) -> float:
-    totals = [(m.label, float(m.targets.sum())) for m in margins]
-    first_label, first = totals[0]
-    for label, total in totals[1:]:
-        if not math.isclose(total, first, rel_tol=MARGIN_TOTAL_RTOL, abs_tol=0.0):
-            raise WeightingError(
-                f"the margins of {function}() describe different populations: {first_label!r} "
-                f"adds up to {first:,.6g} but {label!r} to {total:,.6g}. Every margin must add "
-                "up to the same population total; fix the counts (e.g. rescale one margin)."
-            )
-    return first
-
-
-def _margin_spec(margins, function: str) -> list[tuple[list[str], Any]]:
-    if isinstance(margins, Mapping):
-        items = list(margins.items())
-    else:
-        raise WeightingError(
-            f"{function}() takes margins as a mapping {{column: {{level: count}}}}, got "
-            f"{type(margins).__name__}"
-        )
-    if not items:
-        raise WeightingError(f"{function}() needs at least one margin")
-    out = []
-    for key, margin in items:
-        columns = list(key) if isinstance(key, tuple) else [key]
-        if not all(isinstance(c, str) for c in columns):
-            raise WeightingError(
-                f"margin key {key!r} must be a column name or a tuple of column names"
-            )
-        out.append((columns, margin))
-    return out
-
-
 # ===================================================================== weight kernels
-def _poststratify_vector(w: np.ndarray, margin: _Margin) -> np.ndarray:
-    totals = _group_sums(margin.codes, w[:, None], margin.n_levels)[:, 0]
-    factor = _safe_divide(margin.targets, totals)
+def _poststratify_vector(w: np.ndarray, margin: _m.Margin) -> np.ndarray:
+    totals = _c.group_sums(margin.codes, w[:, None], margin.n_levels)[:, 0]
+    factor = _c.safe_divide(margin.targets, totals)
     inside = margin.codes >= 0
     return np.where(inside, w * factor[np.where(inside, margin.codes, 0)], w)
 
 
-def _poststratify_matrix(W: np.ndarray, margin: _Margin, function: str) -> np.ndarray:
+def _poststratify_matrix(W: np.ndarray, margin: _m.Margin, function: str) -> np.ndarray:
     """Post-stratify every replicate (column of ``W``) to the margin."""
-    totals = _group_sums(margin.codes, W, margin.n_levels)  # (L, R)
+    totals = _c.group_sums(margin.codes, W, margin.n_levels)  # (L, R)
     empty = (totals <= 0) & (margin.targets[:, None] > 0)
     if empty.any():
         lv, r = np.argwhere(empty)[0]
@@ -475,7 +84,7 @@ def _poststratify_matrix(W: np.ndarray, margin: _Margin, function: str) -> np.nd
             "replicate), so it cannot be adjusted to the margin. Merge that level with "
             "another one."
         )
-    factor = _safe_divide(margin.targets[:, None], totals)
+    factor = _c.safe_divide(margin.targets[:, None], totals)
     inside = margin.codes >= 0
     out = W.copy()
     out[inside] = W[inside] * factor[margin.codes[inside]]
@@ -533,20 +142,20 @@ def poststratify(
     R: ``postStratify(design, ~stype, data.frame(stype=c("E","H","M"),
     Freq=c(4421,755,1018)))``.
     """
-    _check_design(design, "poststratify")
-    columns = _column_names(strata, "strata")
-    margin = _match_margin(design, columns, population, "population")
+    _m.check_design(design, "poststratify")
+    columns = _m.column_names(strata, "strata")
+    margin = _m.match_margin(design, columns, population, "population")
     w = design._w
     new_w = _poststratify_vector(w, margin)
     if design.is_replicate:
         repw = _poststratify_matrix(design._replicate_matrix(), margin, "poststratify")
         return _replicate_result(design, new_w, repw, recompute_degf=True)
-    step = _PostStratification(margin.codes, margin.n_levels, new_w.copy(), w.copy())
-    return design._with(_w=new_w, _calibration=_append_step(design, step))
+    step = _c.PostStratification(margin.codes, margin.n_levels, new_w.copy(), w.copy())
+    return design._with(_w=new_w, _calibration=_c.append_step(design, step))
 
 
 # ============================================================================= rake
-def _joint_codes(margins: list[_Margin]) -> tuple[np.ndarray, int]:
+def _joint_codes(margins: list[_m.Margin]) -> tuple[np.ndarray, int]:
     """Codes of the cells of the cross-table of all margins (R's ``svytable(ff)``)."""
     stacked = np.column_stack([m.codes for m in margins])
     inside = (stacked >= 0).all(axis=1)
@@ -558,16 +167,16 @@ def _joint_codes(margins: list[_Margin]) -> tuple[np.ndarray, int]:
     return codes, 0
 
 
-def _margin_misfit(w: np.ndarray, margins: list[_Margin]) -> tuple[float, str]:
+def _margin_misfit(w: np.ndarray, margins: list[_m.Margin]) -> tuple[float, str]:
     worst, where = 0.0, ""
     for m in margins:
-        achieved = _group_sums(m.codes, w[:, None], m.n_levels)[:, 0]
+        achieved = _c.group_sums(m.codes, w[:, None], m.n_levels)[:, 0]
         diff = np.abs(achieved - m.targets)
         i = int(np.argmax(diff))
         if diff[i] >= worst:
             worst = float(diff[i])
-            where = f"{m.label} = {m.levels[i]!r} (weighted {achieved[i]:,.6g}, target " \
-                    f"{m.targets[i]:,.6g})"
+            where = f"{m.label} = {m.levels[i]!r} (weighted {_m.number(achieved[i])}, target " \
+                    f"{_m.number(m.targets[i])})"
     return worst, where
 
 
@@ -618,20 +227,20 @@ def rake(
     R: ``rake(design, list(~stype, ~sch.wide), list(pop.types, pop.schwide),
     control=list(maxit=100, epsilon=1e-8))``.
     """
-    _check_design(design, "rake")
+    _m.check_design(design, "rake")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
         raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
-    spec = _margin_spec(margins, "rake")
-    matched = [_match_margin(design, cols, m, "margins") for cols, m in spec]
-    _check_totals(matched, "rake")
+    spec = _m.margin_spec(margins, "rake")
+    matched = [_m.match_margin(design, cols, m, "margins") for cols, m in spec]
+    _m.check_totals(matched, "rake")
     w0 = design._w
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
     joint, n_cells = _joint_codes(matched)
 
     def table(w):
-        return _group_sums(joint, w[:, None], n_cells)[:, 0]
+        return _c.group_sums(joint, w[:, None], n_cells)[:, 0]
 
     W = design._replicate_matrix() if design.is_replicate else None
     w = w0
@@ -664,121 +273,11 @@ def rake(
         )
     if W is not None:
         return _replicate_result(design, w, W, recompute_degf=True)
-    step = _Raking(tuple(last_pass))
-    return design._with(_w=w, _calibration=_append_step(design, step))
+    step = _c.Raking(tuple(last_pass))
+    return design._with(_w=w, _calibration=_c.append_step(design, step))
 
 
 # ======================================================================== calibrate
-def _calfun(method: str, lower: float, upper: float):
-    """``(Fm1, dF)`` of R's ``cal.linear``, ``cal.raking``, ``cal.logit``."""
-    if method == "linear":
-        def fm1(u):
-            return np.minimum(np.maximum(u + 1, lower), upper) - 1
-
-        def df(u):
-            return ((u < upper - 1) & (u > lower - 1)).astype(float)
-    elif method == "raking":
-        def fm1(u):
-            return np.minimum(np.maximum(np.exp(u), lower), upper) - 1
-
-        def df(u):
-            return np.where((u < upper - 1) & (u > lower - 1), np.exp(u), 0.0)
-    else:
-        a = (upper - lower) / ((upper - 1) * (1 - lower))
-
-        def fm1(u):
-            e = np.exp(a * u)
-            return (lower * (upper - 1) + upper * (1 - lower) * e) / (
-                upper - 1 + (1 - lower) * e) - 1
-
-        def df(u):
-            e = np.exp(a * u)
-            den = upper - 1 + (1 - lower) * e
-            return (upper * (1 - lower) * e * a / den
-                    - (lower * (upper - 1) + upper * (1 - lower) * e) * ((1 - lower) * e * a)
-                    / den**2)
-    return fm1, df
-
-
-@dataclass(frozen=True)
-class _GrakeResult:
-    g: np.ndarray
-    failed: float | None  # largest relative misfit when not converged
-    iterations: int
-
-
-def _grake(mm: np.ndarray, ww: np.ndarray, method: str, lower: float, upper: float,
-           population: np.ndarray, tol: float, max_iter: int) -> _GrakeResult:
-    """Port of R's ``grake`` (Newton-Raphson with step halving, sigma2 = 1)."""
-    fm1, df = _calfun(method, lower, upper)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        sample_total = mm.T @ ww
-        eta = np.zeros(mm.shape[1])
-        xeta = mm @ eta
-        g = 1 + fm1(xeta)
-        deriv = df(xeta)
-        iteration = 1
-        scales = population / sample_total
-        scale = None
-        if np.min(scales) > GRAKE_RESCALE_THRESHOLD:
-            scale = float(np.mean(scales))
-            ww = ww * scale
-            sample_total = sample_total * scale
-        failed = None
-        while True:
-            tmat = (mm * (ww * deriv)[:, None]).T @ mm
-            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
-            if not (np.all(np.isfinite(tmat)) and np.all(np.isfinite(misfit))):
-                failed = float("inf")
-                break
-            deta = np.linalg.pinv(tmat, rtol=GINV_RTOL) @ misfit
-            eta = eta + deta
-            xeta = mm @ eta
-            g = 1 + fm1(xeta)
-            deriv = df(xeta)
-            while iteration < max_iter and not (
-                np.all(np.isfinite(g)) and np.all(np.isfinite(deriv))
-            ):
-                iteration += 1
-                deta = deta / 2
-                eta = eta - deta
-                xeta = mm @ eta
-                g = 1 + fm1(xeta)
-                deriv = df(xeta)
-            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
-            relative = np.abs(misfit) / (1 + np.abs(population))
-            if np.all(relative < tol):
-                break
-            iteration += 1
-            if iteration > max_iter:
-                failed = float(np.nanmax(relative)) if np.any(np.isfinite(relative)) else float(
-                    "inf")
-                break
-    if scale is not None:
-        g = g * scale
-    return _GrakeResult(g, failed, iteration)
-
-
-def _regcalibrate(mm: np.ndarray, ww: np.ndarray, population: np.ndarray,
-                  names: list[str]) -> np.ndarray:
-    """Port of R's ``regcalibrate`` (linear calibration without bounds): closed form."""
-    whalf = np.sqrt(ww)
-    sample_total = mm.T @ ww
-    tmat = (mm * whalf[:, None]).T @ (mm * whalf[:, None])
-    try:
-        # R's solve() refuses a matrix whose reciprocal condition number is below eps
-        if 1.0 / np.linalg.cond(tmat, 1) < np.finfo(float).eps:
-            raise np.linalg.LinAlgError
-        coef = np.linalg.solve(tmat, population - sample_total)
-    except np.linalg.LinAlgError:
-        raise WeightingError(
-            "the calibration variables are collinear in the sample "
-            f"({', '.join(names)}): one is a combination of the others (e.g. a numeric "
-            "total that is constant within a categorical margin's levels). Drop one."
-        ) from None
-    return 1 + mm @ coef
-
-
 @dataclass(frozen=True)
 class _ModelMatrix:
     matrix: np.ndarray  # (n, p), zero rows outside the domain
@@ -819,23 +318,23 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
             "calibrate() takes population as a non-empty mapping: {column: {level: count}} "
             "for a categorical margin, {column: total} for a numeric one"
         )
-    categorical: list[_Margin] = []
+    categorical: list[_m.Margin] = []
     numeric: list[tuple[str, float]] = []
     intercept: float | None = None
     order: list[tuple[str, Any]] = []
     for key, value in population.items():
         if key == INTERCEPT:
-            intercept = _count(value, f"population[{INTERCEPT!r}]")
+            intercept = _m.parse_count(value, f"population[{INTERCEPT!r}]")
             continue
         columns = list(key) if isinstance(key, tuple) else [key]
         if not all(isinstance(c, str) for c in columns):
             raise WeightingError(f"population key {key!r} must be a column name")
         if isinstance(value, Mapping | pd.Series | pd.DataFrame):
-            m = _match_margin(design, columns, value, "population")
+            m = _m.match_margin(design, columns, value, "population")
             categorical.append(m)
             order.append(("cat", m))
         else:
-            _check_columns(design, columns, "population")
+            _m.check_columns(design, columns, "population")
             if len(columns) != 1:
                 raise WeightingError(
                     f"a numeric calibration total belongs to one column, got key {key!r}"
@@ -849,12 +348,12 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
             numeric.append((columns[0], float(value)))
             order.append(("num", columns[0]))
     if categorical:
-        total = _check_totals(categorical, "calibrate")
+        total = _m.check_totals(categorical, "calibrate")
         if intercept is not None and not math.isclose(intercept, total,
                                                       rel_tol=MARGIN_TOTAL_RTOL):
             raise WeightingError(
-                f"population[{INTERCEPT!r}] is {intercept:,.6g} but the margin of "
-                f"{categorical[0].label!r} adds up to {total:,.6g}; they must agree"
+                f"population[{INTERCEPT!r}] is {_m.number(intercept)} but the margin of "
+                f"{categorical[0].label!r} adds up to {_m.number(total)}; they must agree"
             )
         intercept = total
     n = len(design.data)
@@ -869,9 +368,9 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
     numeric_values = dict(numeric)
     for kind, item in order:
         if kind == "cat":
-            m: _Margin = item
+            m: _m.Margin = item
             # R drops the first level (factor levels in sorted order)
-            ranked = _level_order(m)
+            ranked = _m.level_order(m)
             for i in ranked[1:]:
                 col = np.zeros(n)
                 col[m.codes == i] = 1.0
@@ -918,8 +417,8 @@ def _check_bounds(method: str, bounds) -> tuple[float, float]:
 def _calibration_factors(mm: _ModelMatrix, ww: np.ndarray, method: str, lower: float,
                          upper: float, tol: float, max_iter: int, what: str) -> np.ndarray:
     if method == "linear" and not np.isfinite(lower) and not np.isfinite(upper):
-        return _regcalibrate(mm.matrix, ww, mm.totals, mm.names)
-    result = _grake(mm.matrix, ww, method, lower, upper, mm.totals, tol, max_iter)
+        return _c.regcalibrate(mm.matrix, ww, mm.totals, mm.names)
+    result = _c.grake(mm.matrix, ww, method, lower, upper, mm.totals, tol, max_iter)
     if result.failed is not None:
         bounded = np.isfinite(lower) or np.isfinite(upper)
         cause = (
@@ -934,14 +433,6 @@ def _calibration_factors(mm: _ModelMatrix, ww: np.ndarray, method: str, lower: f
             f"{', '.join(mm.names)}). {fix}"
         )
     return result.g
-
-
-def _orthonormal_basis(matrix: np.ndarray) -> np.ndarray:
-    if matrix.shape[1] == 0:
-        return matrix
-    u, s, _ = np.linalg.svd(matrix, full_matrices=False)
-    keep = s > QR_RTOL * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
-    return u[:, keep]
 
 
 def calibrate(
@@ -995,7 +486,7 @@ def calibrate(
     ``grake``, when every population total exceeds 20 times its sample estimate the
     weights are first rescaled, and the bounds then apply to the rescaled weights.
     """
-    _check_design(design, "calibrate")
+    _m.check_design(design, "calibrate")
     if method not in ("linear", "raking", "logit"):
         raise WeightingError(
             f"method={method!r} is not a calibration method; choose 'linear', 'raking' or "
@@ -1020,8 +511,8 @@ def calibrate(
         linear_closed_form = method == "linear" and bounds is None
         return _replicate_result(design, new_w, out, recompute_degf=linear_closed_form)
     whalf = np.sqrt(w0)
-    step = _GregCalibration(_orthonormal_basis(mm.matrix * whalf[:, None]), g * whalf)
-    return design._with(_w=new_w, _calibration=_append_step(design, step))
+    step = _c.GregCalibration(_c.orthonormal_basis(mm.matrix * whalf[:, None]), g * whalf)
+    return design._with(_w=new_w, _calibration=_c.append_step(design, step))
 
 
 # ===================================================================== trim_weights
@@ -1034,12 +525,12 @@ def _trim_vector(w: np.ndarray, active: np.ndarray, lower: float, upper: float,
     if upper * n < total * (1 - 1e-12):
         raise WeightingError(
             f"upper={upper:g} is impossible for {what}: {n} rows capped at {upper:g} hold at "
-            f"most {upper * n:,.6g}, below the weights' total {total:,.6g}; raise upper"
+            f"most {_m.number(upper * n)}, below the weights' total {_m.number(total)}; raise upper"
         )
     if lower * n > total * (1 + 1e-12):
         raise WeightingError(
             f"lower={lower:g} is impossible for {what}: {n} rows at {lower:g} already hold "
-            f"{lower * n:,.6g}, above the weights' total {total:,.6g}; lower it"
+            f"{_m.number(lower * n)}, above the weights' total {_m.number(total)}; lower it"
         )
     for _ in range(MAX_TRIM_PASSES):
         outside = (values < lower) | (values > upper)
@@ -1100,7 +591,7 @@ def trim_weights(
     full-sample weights untrimmed, whereas here the full-sample weights and every
     replicate are trimmed.
     """
-    _check_design(design, "trim_weights")
+    _m.check_design(design, "trim_weights")
     if upper is None and lower is None:
         raise WeightingError("trim_weights() needs upper=, lower= or both")
     hi = np.inf if upper is None else float(upper)
@@ -1125,7 +616,7 @@ def trim_weights(
 def _response_indicator(design, responded) -> np.ndarray:
     data = design.data
     if isinstance(responded, str):
-        _check_columns(design, [responded], "responded")
+        _m.check_columns(design, [responded], "responded")
         column = data[responded]
         name = f"column {responded!r} (responded)"
     else:
@@ -1197,9 +688,9 @@ def adjust_nonresponse(
     method on ``svytotal`` of the class totals (``svycontrast`` of
     ``sum_c N_c * Y_c / R_c``), or ``withReplicates`` redoing the adjustment.
     """
-    _check_design(design, "adjust_nonresponse")
-    columns = _column_names(classes, "classes")
-    _check_columns(design, columns, "classes")
+    _m.check_design(design, "adjust_nonresponse")
+    columns = _m.column_names(classes, "classes")
+    _m.check_columns(design, columns, "classes")
     resp = _response_indicator(design, responded)
     data = design.data
     inside = design.in_domain
@@ -1226,8 +717,8 @@ def adjust_nonresponse(
         raise WeightingError("adjust_nonresponse(): no row is a respondent")
 
     def factors(weights: np.ndarray, what: str) -> np.ndarray:
-        sampled = _group_sums(codes, weights[:, None], n_classes)[:, 0]
-        answered = _group_sums(codes, (weights * respondent)[:, None], n_classes)[:, 0]
+        sampled = _c.group_sums(codes, weights[:, None], n_classes)[:, 0]
+        answered = _c.group_sums(codes, (weights * respondent)[:, None], n_classes)[:, 0]
         empty = (answered <= 0) & (sampled > 0)
         if empty.any():
             c = int(np.flatnonzero(empty)[0])
@@ -1240,7 +731,7 @@ def adjust_nonresponse(
                 f"({n_sampled} sampled with positive weight): its weight cannot be carried "
                 "by anyone. Merge it with a neighbouring class."
             )
-        return _safe_divide(sampled, answered)
+        return _c.safe_divide(sampled, answered)
 
     f = factors(w, "")
     new_w = np.where(respondent, w * f[np.where(codes >= 0, codes, 0)], 0.0)
@@ -1253,9 +744,9 @@ def adjust_nonresponse(
             out[:, r] = np.where(respondent, W[:, r] * fr[np.where(codes >= 0, codes, 0)], 0.0)
         result = _replicate_result(design, new_w, out, recompute_degf=False)
         return result._with(_in_domain=new_domain)
-    step = _NonresponseAdjustment(codes, n_classes, w.copy(), new_w.copy())
+    step = _c.NonresponseAdjustment(codes, n_classes, w.copy(), new_w.copy())
     return design._with(_w=new_w, _in_domain=new_domain,
-                        _calibration=_append_step(design, step))
+                        _calibration=_c.append_step(design, step))
 
 
 # =============================================================== weight_diagnostics
@@ -1310,12 +801,12 @@ def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) ->
     R: ``w <- weights(design); length(w) * sum(w^2) / sum(w)^2`` (Kish 1965), within
     ``split(w, stratum)`` for the rows by stratum.
     """
-    _check_design(design, "weight_diagnostics")
+    _m.check_design(design, "weight_diagnostics")
     if by is None:
         by_names = list(getattr(design, "_strata_columns", [])[:1])
     else:
-        by_names = _column_names(by, "by")
-        _check_columns(design, by_names, "by")
+        by_names = _m.column_names(by, "by")
+        _m.check_columns(design, by_names, "by")
     inside = design.in_domain
     w = design._w[inside]
     rows = [{**{b: OVERALL for b in by_names}, **_weight_summary(w)}]
@@ -1337,137 +828,3 @@ def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) ->
     table["n"] = table["n"].astype(int)
     return table
 
-
-# ===================================================================== margins files
-MARGINS_FORMAT = "perception-margins/1"
-
-
-@dataclass(frozen=True)
-class PopulationMargins:
-    """Population margins read from a YAML file (see ``docs/weighting.md``).
-
-    Attributes
-    ----------
-    margins : ``{column: {level: count}}`` for raking and calibration.
-    totals : ``{column: total}`` numeric totals (calibration only).
-    source : where the numbers come from (required in the file).
-    version : version label of the margins.
-    title : what population they describe.
-    path : the file read.
-    """
-
-    margins: dict
-    totals: dict
-    source: str
-    version: str
-    title: str
-    path: Path | None = None
-
-    @property
-    def population(self) -> dict:
-        """Margins and totals in one mapping, as :func:`calibrate` takes them."""
-        return {**self.margins, **self.totals}
-
-    def crossed_with(self, column: str, levels: Sequence) -> dict:
-        """The margins repeated for each level of ``column`` (e.g. each survey wave).
-
-        Returns ``{(column, margin_column): {(level, margin_level): count}}`` for
-        :func:`rake`, so that every wave is raked to the full population.
-        """
-        out: dict = {}
-        for name, margin in self.margins.items():
-            out[(column, name)] = {
-                (lv, key): count for lv in levels for key, count in margin.items()
-            }
-        return out
-
-
-def read_margins(path: str | Path) -> PopulationMargins:
-    """Read a population-margins YAML file (format ``perception-margins/1``).
-
-    Parameters
-    ----------
-    path : the YAML file. It holds ``format``, ``version``, ``title``, ``source``,
-        ``margins`` (``column: {level: count}``) and optionally ``totals``
-        (``column: number``) and ``population_total`` (checked against every margin).
-
-    Returns
-    -------
-    PopulationMargins
-
-    Raises
-    ------
-    WeightingError
-        When the file is missing or malformed, a count is negative or not a number, or the
-        margins do not add up to the same total.
-
-    Examples
-    --------
-    >>> m = pc.read_margins("questionnaires/margins_centre_mali_2009.yaml")  # doctest: +SKIP
-    >>> pc.rake(design, m.margins)                                          # doctest: +SKIP
-    """
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightingError(
-            f"margins file not found: {path}. Give the path of a YAML file in the "
-            f"{MARGINS_FORMAT} format (see docs/weighting.md)."
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise WeightingError(f"{path} is not valid UTF-8 YAML: {exc}") from None
-    if not isinstance(raw, Mapping):
-        raise WeightingError(f"{path}: the file must hold a mapping with a 'margins' section")
-    if raw.get("format") != MARGINS_FORMAT:
-        raise WeightingError(
-            f"{path}: format is {raw.get('format')!r}; this reader takes "
-            f"format: {MARGINS_FORMAT}"
-        )
-    for field in ("version", "source"):
-        if not raw.get(field):
-            raise WeightingError(
-                f"{path}: the '{field}' field is required (margins must say where their "
-                "numbers come from and which version they are)"
-            )
-    source = raw["source"]
-    if isinstance(source, Mapping):
-        source = "; ".join(f"{k}: {v}" for k, v in source.items())
-    margins_raw = raw.get("margins")
-    if not isinstance(margins_raw, Mapping) or not margins_raw:
-        raise WeightingError(f"{path}: 'margins' must map each column to {{level: count}}")
-    margins: dict = {}
-    for column, levels in margins_raw.items():
-        if not isinstance(levels, Mapping) or not levels:
-            raise WeightingError(
-                f"{path}: margin {column!r} must map each level to its population count"
-            )
-        margins[str(column)] = {
-            level: _count(count, f"{path}: margins.{column}.{level}")
-            for level, count in levels.items()
-        }
-    totals_raw = raw.get("totals") or {}
-    if not isinstance(totals_raw, Mapping):
-        raise WeightingError(f"{path}: 'totals' must map numeric columns to their totals")
-    totals = {}
-    for column, value in totals_raw.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise WeightingError(f"{path}: totals.{column} must be a number, got {value!r}")
-        totals[str(column)] = float(value)
-    sums = {name: sum(m.values()) for name, m in margins.items()}
-    first_name, first = next(iter(sums.items()))
-    for name, total in sums.items():
-        if not math.isclose(total, first, rel_tol=MARGIN_TOTAL_RTOL):
-            raise WeightingError(
-                f"{path}: margin {first_name!r} adds up to {first:,.6g} but {name!r} to "
-                f"{total:,.6g}; every margin must add up to the same population total"
-            )
-    declared = raw.get("population_total")
-    if declared is not None and not math.isclose(
-            _count(declared, f"{path}: population_total"), first, rel_tol=MARGIN_TOTAL_RTOL):
-        raise WeightingError(
-            f"{path}: population_total is {declared:,} but the margins add up to {first:,.6g}"
-        )
-    return PopulationMargins(margins, totals, str(source), str(raw["version"]),
-                             str(raw.get("title", "")), path)

@@ -98,7 +98,7 @@ def test_calibration_with_bounds_and_trimming(waves, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--method", "logit"], "finite bounds"),
+    (["--method", "logit"], "needs finite bounds"),
     (["--weight-name", "w_final"], "already has a column 'w_final'"),
     (["--weights", "w_missing"], "--weights 'w_missing'"),
 ])

@@ -20,6 +20,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
+from .._margins import level_key
 from ..design import SurveyDesign
 from ..errors import WeightingError
 from ..io import read_table, read_wave
@@ -27,7 +28,6 @@ from ..privacy import DEFAULT_MIN_CELL, suppress_small_cells
 from ..questionnaire import load_questionnaire
 from ..weighting import (
     DIAGNOSTIC_COLUMNS,
-    _key,
     calibrate,
     rake,
     read_margins,
@@ -122,7 +122,7 @@ def _weight_one(data: pd.DataFrame, weights, strata, psu, margins, args) -> np.n
 
 def _display(values: pd.Series) -> pd.Series:
     """Labels for printing: 11.0 -> "11"."""
-    return values.map(_key, na_action="ignore")
+    return values.map(level_key, na_action="ignore")
 
 
 def _diagnostics(data: pd.DataFrame, weights: np.ndarray, by: str | None, min_cell: int
@@ -149,17 +149,22 @@ def _margin_check(data: pd.DataFrame, weights: np.ndarray, margins, wave_column)
         for column, margin in margins.margins.items():
             achieved = pd.Series(weights[in_g]).groupby(
                 _display(data.loc[in_g, column]).to_numpy()).sum()
-            gaps = [abs(float(achieved.get(_key(level), 0.0)) - count) / count
+            gaps = [abs(float(achieved.get(level_key(level), 0.0)) - count) / count
                     for level, count in margin.items() if count > 0]
             row = {"margin": column, "max_relative_gap": max(gaps) if gaps else 0.0}
             if wave_column is not None:
-                row = {wave_column: _key(g), **row}
+                row = {wave_column: level_key(g), **row}
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def run(args: argparse.Namespace) -> int:
     """Weight the wave, write the output, print diagnostics; return 0."""
+    if args.method == "logit" and not args.bounds:
+        raise WeightingError(
+            "--method logit needs finite bounds on the adjustment factors: add --bounds "
+            "LOW HIGH, e.g. --bounds 0.3 3"
+        )
     q = load_questionnaire(args.questionnaire)
     margins = read_margins(args.margins)
     data, raw, dropped = _read(args.wave, q)

@@ -250,11 +250,11 @@ def plot_weight_distribution(
                                  linewidth=0.6, zorder=2)
                 stub.set_gid("suppressed")
                 ax.add_patch(stub)
-            label = lab.value(group_col, grp) if group_col else ""
+            label = lab.value(group_col, grp) if group_col else _common.text("all", lang)
+            label += f" ({_common.fmt_n(sub['n'].sum(), lang)})"
             if diagnostics is not None:
-                label = (label + " — " if label else "") + _diagnostics_text(
-                    diagnostics, group_col, grp, lang)
-            label += (" — " if label else "") + _common.fmt_n(sub["n"].sum(), lang)
+                extra = _diagnostics_text(diagnostics, group_col, grp, lang)
+                label += f"\n{extra}" if extra else ""
             handles.append(Patch(facecolor=colour, label=label))
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0, top * 1.15)

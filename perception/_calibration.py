@@ -1,0 +1,273 @@
+"""Variance steps and calibration kernels of :mod:`perception.weighting`.
+
+A weighting adjustment of a ``SurveyDesign`` appends a *step* to ``design._calibration``;
+``design._vcov`` passes the linearised scores (n, k), already multiplied by the adjusted
+weights, through every step before the PSU and stratum sums. The steps hold what R keeps
+in ``design$postStrata`` and transform the scores as R's ``svyrecvar`` does.
+
+The calibration kernels are ports of R's ``grake`` (with ``cal.linear``, ``cal.raking``,
+``cal.logit``) and ``regcalibrate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import WeightingError
+
+#: R's ``svyrecvar`` sweeps the raking margins this many times for the variance
+RAKING_VARIANCE_PASSES = 10
+#: ``grake`` rescales the weights when every population/sample ratio exceeds this
+#: (R's ``SOMETHRESHOLD``)
+GRAKE_RESCALE_THRESHOLD = 20.0
+#: tolerance of the generalised inverse in ``grake`` (R: ``MASS::ginv(tol=256 * eps)``)
+GINV_RTOL = 256 * np.finfo(float).eps
+#: relative tolerance for the rank of the calibration model matrix (R's ``qr`` tol)
+QR_RTOL = 1e-7
+
+
+# ====================================================================== variance steps
+def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sums of the rows of ``values`` (n, k) by ``codes`` (rows with code -1 left out)."""
+    keep = codes >= 0
+    out = np.zeros((n_groups, values.shape[1]))
+    np.add.at(out, codes[keep], values[keep])
+    return out
+
+
+def safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class PostStratification:
+    """Post-stratification step (an element of R's ``postStrata`` made by ``postStratify``).
+
+    Scores lose their post-stratum means: ``x - psw * sum(x * oldw / psw) / sum(oldw)``.
+    """
+
+    codes: np.ndarray  # (n,) post-stratum of each row, -1 outside the adjusted domain
+    n_levels: int
+    weights: np.ndarray  # weights after the adjustment (R's attr "weights")
+    oldweights: np.ndarray  # weights before it (R's attr "oldweights")
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        psw = self.weights.copy()
+        oldw = self.oldweights
+        psw[(psw == 0) & (oldw == 0)] = 1.0  # R: zeroes <- which(psw == 0 & oldw == 0)
+        num = group_sums(self.codes, scores * safe_divide(oldw, psw)[:, None], self.n_levels)
+        den = group_sums(self.codes, oldw[:, None], self.n_levels)[:, 0]
+        means = safe_divide(num, den[:, None])
+        inside = self.codes >= 0
+        out = scores.copy()
+        out[inside] -= means[self.codes[inside]] * psw[inside, None]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Raking:
+    """Raking step (R's ``postStrata`` element of class ``"raking"``).
+
+    For each margin, in turn and ``RAKING_VARIANCE_PASSES`` times:
+    ``x <- x - psw * ave(x / psw, margin)``, with ``psw`` the weights right after that
+    margin's last post-stratification.
+    """
+
+    margins: tuple  # of (codes (n,), n_levels, psw (n,))
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        x = scores.copy()
+        for _ in range(RAKING_VARIANCE_PASSES):
+            for codes, n_levels, psw in self.margins:
+                use = (codes >= 0) & (psw != 0)
+                ratio = np.where(use[:, None], safe_divide(x, psw[:, None]), 0.0)
+                sums = group_sums(np.where(use, codes, -1), ratio, n_levels)
+                counts = np.bincount(codes[use], minlength=n_levels).astype(float)
+                means = safe_divide(sums, counts[:, None])
+                x[use] -= psw[use, None] * means[codes[use]]
+        return x
+
+
+@dataclass(frozen=True, eq=False)
+class GregCalibration:
+    """Calibration step (R's ``greg_calibration`` at stage 0).
+
+    ``x <- qr.resid(qr(mm * sqrt(w0)), x / (g * sqrt(w0))) * (g * sqrt(w0))``: residuals of
+    a regression of the scores on the calibration variables weighted by the weights
+    before calibration ``w0``; ``g`` are the calibration factors.
+    """
+
+    basis: np.ndarray  # (n, r) orthonormal basis of the columns of mm * sqrt(w0)
+    scale: np.ndarray  # (n,) g * sqrt(w0)
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        z = safe_divide(scores, self.scale[:, None])
+        z = z - self.basis @ (self.basis.T @ z)
+        return z * self.scale[:, None]
+
+
+@dataclass(frozen=True, eq=False)
+class NonresponseAdjustment:
+    """Weighting-class nonresponse adjustment, linearised.
+
+    The adjusted total of a variable v is ``sum_c (N_c / R_c) * sum_{resp in c} d_i v_i``
+    with ``N_c`` and ``R_c`` the base-weight totals of everyone sampled and of the
+    respondents in class c. Its linearised score is ``d_i m_c + a_i f_c d_i (v_i - m_c)``
+    (``m_c`` the respondents' weighted mean of v in the class): respondents keep their
+    deviation, and every sampled unit, nonrespondents included, carries the class mean,
+    because the class totals ``N_c`` are themselves estimated.
+    """
+
+    codes: np.ndarray  # (n,) class of each sampled row, -1 outside
+    n_classes: int
+    base: np.ndarray  # (n,) weights before the adjustment
+    adjusted: np.ndarray  # (n,) weights after it (0 for nonrespondents)
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        totals = group_sums(self.codes, scores, self.n_classes)
+        sampled = group_sums(self.codes, self.base[:, None], self.n_classes)[:, 0]
+        means = safe_divide(totals, sampled[:, None])
+        inside = self.codes >= 0
+        out = scores.copy()
+        out[inside] += (self.base - self.adjusted)[inside, None] * means[self.codes[inside]]
+        return out
+
+
+def append_step(design, step) -> tuple:
+    """The design's calibration chain with ``step`` added.
+
+    R applies ``postStrata`` in the order they were added; a nonresponse adjustment is
+    the innermost adjustment of the weights, so steps added after it are applied
+    before it.
+    """
+    chain = tuple(design._calibration)
+    if isinstance(step, NonresponseAdjustment):
+        return (*chain, step)
+    first_nr = next(
+        (i for i, s in enumerate(chain) if isinstance(s, NonresponseAdjustment)), len(chain)
+    )
+    return (*chain[:first_nr], step, *chain[first_nr:])
+
+
+# ======================================================================== kernels
+def calfun(method: str, lower: float, upper: float):
+    """``(Fm1, dF)`` of R's ``cal.linear``, ``cal.raking``, ``cal.logit``."""
+    if method == "linear":
+        def fm1(u):
+            return np.minimum(np.maximum(u + 1, lower), upper) - 1
+
+        def df(u):
+            return ((u < upper - 1) & (u > lower - 1)).astype(float)
+    elif method == "raking":
+        def fm1(u):
+            return np.minimum(np.maximum(np.exp(u), lower), upper) - 1
+
+        def df(u):
+            return np.where((u < upper - 1) & (u > lower - 1), np.exp(u), 0.0)
+    else:
+        a = (upper - lower) / ((upper - 1) * (1 - lower))
+
+        def fm1(u):
+            e = np.exp(a * u)
+            return (lower * (upper - 1) + upper * (1 - lower) * e) / (
+                upper - 1 + (1 - lower) * e) - 1
+
+        def df(u):
+            e = np.exp(a * u)
+            den = upper - 1 + (1 - lower) * e
+            return (upper * (1 - lower) * e * a / den
+                    - (lower * (upper - 1) + upper * (1 - lower) * e) * ((1 - lower) * e * a)
+                    / den**2)
+    return fm1, df
+
+
+@dataclass(frozen=True)
+class GrakeResult:
+    """Calibration factors ``g`` and whether ``grake`` converged."""
+
+    g: np.ndarray
+    failed: float | None  # largest relative misfit when not converged
+    iterations: int
+
+
+def grake(mm: np.ndarray, ww: np.ndarray, method: str, lower: float, upper: float,
+          population: np.ndarray, tol: float, max_iter: int) -> GrakeResult:
+    """Port of R's ``grake`` (Newton-Raphson with step halving, sigma2 = 1)."""
+    fm1, df = calfun(method, lower, upper)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        sample_total = mm.T @ ww
+        eta = np.zeros(mm.shape[1])
+        xeta = mm @ eta
+        g = 1 + fm1(xeta)
+        deriv = df(xeta)
+        iteration = 1
+        scales = population / sample_total
+        scale = None
+        if np.min(scales) > GRAKE_RESCALE_THRESHOLD:
+            scale = float(np.mean(scales))
+            ww = ww * scale
+            sample_total = sample_total * scale
+        failed = None
+        while True:
+            tmat = (mm * (ww * deriv)[:, None]).T @ mm
+            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
+            if not (np.all(np.isfinite(tmat)) and np.all(np.isfinite(misfit))):
+                failed = float("inf")
+                break
+            deta = np.linalg.pinv(tmat, rtol=GINV_RTOL) @ misfit
+            eta = eta + deta
+            xeta = mm @ eta
+            g = 1 + fm1(xeta)
+            deriv = df(xeta)
+            while iteration < max_iter and not (
+                np.all(np.isfinite(g)) and np.all(np.isfinite(deriv))
+            ):
+                iteration += 1
+                deta = deta / 2
+                eta = eta - deta
+                xeta = mm @ eta
+                g = 1 + fm1(xeta)
+                deriv = df(xeta)
+            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
+            relative = np.abs(misfit) / (1 + np.abs(population))
+            if np.all(relative < tol):
+                break
+            iteration += 1
+            if iteration > max_iter:
+                failed = float(np.nanmax(relative)) if np.any(np.isfinite(relative)) else float(
+                    "inf")
+                break
+    if scale is not None:
+        g = g * scale
+    return GrakeResult(g, failed, iteration)
+
+
+def regcalibrate(mm: np.ndarray, ww: np.ndarray, population: np.ndarray,
+                 names: list[str]) -> np.ndarray:
+    """Port of R's ``regcalibrate`` (linear calibration without bounds): closed form."""
+    whalf = np.sqrt(ww)
+    sample_total = mm.T @ ww
+    tmat = (mm * whalf[:, None]).T @ (mm * whalf[:, None])
+    try:
+        # R's solve() refuses a matrix whose reciprocal condition number is below eps
+        if 1.0 / np.linalg.cond(tmat, 1) < np.finfo(float).eps:
+            raise np.linalg.LinAlgError
+        coef = np.linalg.solve(tmat, population - sample_total)
+    except np.linalg.LinAlgError:
+        raise WeightingError(
+            "the calibration variables are collinear in the sample "
+            f"({', '.join(names)}): one is a combination of the others (e.g. a numeric "
+            "total that is constant within a categorical margin's levels). Drop one."
+        ) from None
+    return 1 + mm @ coef
+
+
+def orthonormal_basis(matrix: np.ndarray) -> np.ndarray:
+    if matrix.shape[1] == 0:
+        return matrix
+    u, s, _ = np.linalg.svd(matrix, full_matrices=False)
+    keep = s > QR_RTOL * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    return u[:, keep]
