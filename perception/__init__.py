@@ -76,13 +76,21 @@ _EXPORTS: dict[str, str] = {
     "sample_size": "perception.power",
     # 7. scales and indices
     "likert": "perception.indices",
+    "top_box": "perception.indices",
+    "top_box_scores": "perception.indices",
     "index": "perception.indices",
+    "index_scores": "perception.indices",
     "cronbach_alpha": "perception.indices",
     "item_nonresponse": "perception.indices",
     # 8. files and protection
     "questionnaire_from_xlsform": "perception.xlsform",
     "disclosure_check": "perception.privacy",
     "suppress_small_cells": "perception.privacy",
+    "protect_table": "perception.privacy",
+    "drop_pii": "perception.privacy",
+    "hash_pii": "perception.privacy",
+    "k_anonymity": "perception.privacy",
+    "anonymise_wave": "perception.privacy",
 }
 
 __all__ = sorted(

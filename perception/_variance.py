@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DesignError
+from .errors import DesignError, format_rows
 
 LONELY_PSU_OPTIONS = ("fail", "remove", "certainty", "adjust", "average")
 
@@ -36,6 +36,9 @@ class Stage:
     n_sampled : (H,) number of clusters sampled in each stratum (R's ``fpc$sampsize``).
     popsize : (H,) population number of clusters in each stratum, ``inf`` when unknown.
     stratum_labels : labels of the strata, for error messages.
+    description : what the stage is, for error messages ("stage 1: strata 'stype',
+        PSUs 'dnum'").
+    row_labels : the data's row labels (index), for error messages.
     """
 
     stratum: np.ndarray
@@ -46,6 +49,8 @@ class Stage:
     popsize: np.ndarray
     stratum_labels: tuple
     indicator: sp.csr_matrix = field(repr=False, compare=False)
+    description: str = ""
+    row_labels: object = field(default=None, repr=False, compare=False)
 
     @property
     def n_clusters(self) -> int:
@@ -76,6 +81,8 @@ def make_stage(
     parent: np.ndarray,
     popsize_rows: np.ndarray | None,
     stratum_labels: tuple,
+    description: str = "",
+    row_labels=None,
 ) -> Stage:
     """Build a :class:`Stage` from per-row integer codes.
 
@@ -109,6 +116,8 @@ def make_stage(
         popsize=popsize,
         stratum_labels=stratum_labels,
         indicator=indicator,
+        description=description,
+        row_labels=row_labels,
     )
 
 
@@ -131,18 +140,14 @@ def group_totals(
         index = np.asarray(group)
         size = n_groups
     else:
-        keep = domain >= 0
-        if keep.all():
-            index = group * n_domains + domain
-        else:
-            index = group[keep] * n_domains + domain[keep]
-            scores = scores[keep]
+        # rows outside every domain go to an extra last bin, dropped below
         size = n_groups * n_domains
-    out = np.empty((size, k))
+        index = np.where(domain >= 0, group * n_domains + domain, size)
+    out = np.empty((size + 1, k))
     columns = scores.T if scores.flags.f_contiguous or k == 1 else np.ascontiguousarray(scores.T)
     for j in range(k):
-        out[:, j] = np.bincount(index, weights=columns[j], minlength=size)
-    return out.reshape(n_groups, n_domains * k)
+        out[:, j] = np.bincount(index, weights=columns[j], minlength=size + 1)
+    return out[:size].reshape(n_groups, n_domains * k)
 
 
 def _stratum_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -223,12 +228,7 @@ def onestage_vcov(
         centre = np.where(lonely[stage.cluster_stratum][:, None], 0.0, centre)
     dev = totals - centre
     if lonely.any() and lonely_psu == "fail":
-        bad = [str(stage.stratum_labels[h]) for h in np.flatnonzero(lonely)]
-        raise DesignError(
-            f"stratum {', '.join(bad)} has only one PSU, so its variance cannot be "
-            "estimated. Fix: merge it with a similar stratum, or choose lonely_psu="
-            "'adjust' (centre at the grand mean), 'average', 'certainty' or 'remove'."
-        )
+        raise DesignError(lonely_message(stage, lonely))
     row_scale = scale[stage.cluster_stratum]
     if parent_multiplier is not None:
         row_scale = row_scale * parent_multiplier[stage.cluster_parent]
@@ -267,6 +267,22 @@ def _average_lonely(
         ratio = np.where(n_str == 0, 1.0, np.where(n_ok > 0, n_str / n_ok, np.nan))
     factor = np.repeat(np.sqrt(ratio), k, axis=1)  # (n_parents, n_blocks * k)
     return weighted * factor[stage.cluster_parent]
+
+
+def lonely_message(stage: Stage, lonely: np.ndarray) -> str:
+    """Error message for strata with a single sampled unit under lonely_psu="fail"."""
+    bad = np.flatnonzero(lonely)
+    names = ", ".join(repr(stage.stratum_labels[h]) for h in bad[:5])
+    more = f" (and {bad.size - 5} more)" if bad.size > 5 else ""
+    rows = np.flatnonzero(np.isin(stage.stratum, bad))
+    labels = stage.row_labels[rows] if stage.row_labels is not None else rows
+    where = f" ({stage.description})" if stage.description else ""
+    return (
+        f"stratum {names}{more}{where} has only one PSU (sampled unit), so its variance "
+        f"cannot be estimated (rows {format_rows(labels)}). Fix: merge it with a similar "
+        "stratum, or choose lonely_psu='adjust' (centre at the grand mean), 'average', "
+        "'certainty' or 'remove' when building the design."
+    )
 
 
 def taylor_vcov(
@@ -351,6 +367,7 @@ def replicate_vcov(
         centre = np.asarray(estimate, dtype=float)
     else:
         # R's svrVar: the mean of the replicates that carry weight (rscales > 0)
-        centre = reps[rs > 0].mean(axis=0)
+        used = reps[rs > 0]
+        centre = used.mean(axis=0) if used.shape[0] else np.full(reps.shape[1], np.nan)
     dev = reps - centre
     return scale * (dev * rs[:, None]).T @ dev

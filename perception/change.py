@@ -81,8 +81,8 @@ def linear_combination(
     Notes
     -----
     R: ``svycontrast(stat, L)`` (``contrast``: ``L %*% coef``, ``L %*% V %*% t(L)``).
-    The single place where :func:`change` combines rows, so it can be swapped for
-    :func:`perception.contrast`.
+    The single place where :func:`change` and :func:`did` combine estimates, so it can
+    be swapped for :func:`perception.contrast`.
     """
     L = np.atleast_2d(np.asarray(weights, dtype=float))
     theta = np.asarray(estimates, dtype=float)
@@ -386,7 +386,7 @@ def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
 
 
 # -------------------------------------------------------------------------- DiD --
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DiDResult:
     """Difference-in-differences (event study) estimates of :func:`did`.
 
@@ -546,12 +546,17 @@ def did(
     estimate._check_present(design, [period], "period")
     estimate._check_present(design, by_names, "by")
     estimate._check_present(design, cov_names, "covariates")
-    clash = {treated, period} & set(by_names + cov_names)
-    if clash or treated == period:
+    roles = [*names, treated, period, *by_names, *cov_names]
+    clash = sorted({c for c in roles if roles.count(c) > 1})
+    if clash:
         raise EstimationError(
-            f"column(s) {', '.join(sorted(clash or {treated}))} appear in more than one of "
+            f"column(s) {', '.join(map(repr, clash))} appear in more than one of var=, "
             "treated=, period=, by=, covariates=; each column has one role"
         )
+    if post_periods is not None and (
+            isinstance(post_periods, str) or not isinstance(
+                post_periods, Sequence | np.ndarray | pd.Index | set)):
+        post_periods = [post_periods]
 
     effects, cells, pretrends, hetero, coefs, vcovs = [], [], [], [], [], {}
     periods: list = []
@@ -581,7 +586,7 @@ def did(
         covariates=tuple(cov_names),
         periods=tuple(periods),
         post_periods=None if post_periods is None else tuple(
-            p for p in periods if p in set(post_periods)),
+            p for p in periods if p in {_label(q) for q in post_periods}),
         level=level,
     )
 
@@ -651,7 +656,7 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
             "a village should share it; check the treated codes of those PSUs (the DiD is "
             "still computed, with respondents classified by their own code).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -808,9 +813,6 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
 
 
 def _post_codes(periods: list, post_periods, period: str) -> set[int]:
-    if isinstance(post_periods, str) or not isinstance(post_periods, Sequence | np.ndarray
-                                                       | pd.Index | set):
-        post_periods = [post_periods]
     post_list = list(post_periods)
     lookup = {_label(p): k for k, p in enumerate(periods)}
     unknown = [p for p in post_list if _label(p) not in lookup]

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 
 from .errors import PerceptionError
 
-# subcommand name -> module; the order is the order of `perception --help`
-COMMANDS: dict[str, str] = {
-    "validate": "perception.commands.validate",
-    "estimate": "perception.commands.estimate",
-    "figures": "perception.commands.figures",
-    "simulate": "perception.commands.simulate",
-    "weights": "perception.commands.weights",
-    "questionnaire": "perception.commands.questionnaire",
-    "export": "perception.commands.export",
+# subcommand name -> (module, one-line help); the order is the order of `perception --help`
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("perception.commands.validate", "validate a wave against its questionnaire"),
+    "estimate": ("perception.commands.estimate", "print or write design-based estimate tables"),
+    "figures": ("perception.commands.figures", "write the figure set, its tables and a report"),
+    "simulate": ("perception.commands.simulate", "write the built-in Central Mali demo waves"),
+    "weights": ("perception.commands.weights", "rake a wave to population margins"),
+    "questionnaire": ("perception.commands.questionnaire", "import an XLSForm questionnaire"),
+    "export": ("perception.commands.export", "write an anonymised, shareable wave"),
 }
 
 
@@ -32,7 +32,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. Only ``command``'s module is imported (each command pulls in
+    its own dependencies, e.g. matplotlib for figures); the others are listed by name.
+    ``command=None`` imports them all."""
     parser = _Parser(
         prog="perception",
         description="Analyse community perception surveys: validate waves, estimate, "
@@ -40,20 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # subcommand not available in this build
-            raise
+    for name, (module_name, help_text) in COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)
         module.add_parser(sub)
     return parser
 
 
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    for token in argv:
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 success, 1 failed check, 2 error)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_chosen_command(argv) or "")
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

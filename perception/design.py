@@ -89,9 +89,38 @@ def _codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
     if frame.shape[1] == 1:
         codes, uniques = pd.factorize(frame.iloc[:, 0], sort=False)
         return codes.astype(np.int64), list(uniques)
-    index = pd.MultiIndex.from_frame(frame)
-    codes, uniques = index.factorize(sort=False)
-    return codes.astype(np.int64), list(uniques)
+    # combine the columns' codes pairwise, renumbering by first appearance each time
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for j in range(frame.shape[1]):
+        column, uniques = pd.factorize(frame.iloc[:, j], sort=False)
+        codes, _ = pd.factorize(codes * max(len(uniques), 1) + column, sort=False)
+    first = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes.astype(np.int64), list(frame.iloc[first].itertuples(index=False, name=None))
+
+
+def _plain(value):
+    """A data value without its numpy wrapper, for messages (401, not np.int64(401))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _stratum_labels(data, strata_cols, psu_cols, stage, codes, n_strata) -> tuple:
+    """Readable label of each stratum of a stage: its value, and at later stages the
+    enclosing units ("E dnum=401")."""
+    first = np.full(n_strata, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    labels = []
+    for row in first:
+        parts = []
+        if strata_cols:
+            parts.append(str(_plain(data[strata_cols[min(stage, len(strata_cols) - 1)]].iloc[row])))
+        if stage > 0:
+            parts.append(", ".join(f"{c}={_plain(data[c].iloc[row])}" for c in psu_cols[:stage]))
+        labels.append(" ".join(parts) if parts else "all")
+    if stage == 0 and strata_cols:
+        # first-stage strata are their own values (as R prints them)
+        return tuple(_plain(data[strata_cols[0]].iloc[row]) for row in first)
+    return tuple(labels)
 
 
 def expand_domains(scores: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:
@@ -287,6 +316,7 @@ class SurveyDesign(_BaseDesign):
             if len(crossing):
                 example = crossing.index[0]
                 where = first.loc[first["psu"] == example, "stratum"].unique()
+                example = _plain(example)
                 raise DesignError(
                     f"PSU {example!r} of column {psu_cols[0]!r} appears in strata "
                     f"{', '.join(map(repr, where[:5]))} of column {strata_cols[0]!r} "
@@ -317,9 +347,8 @@ class SurveyDesign(_BaseDesign):
                     [stratum_key, pd.DataFrame({"__parent__": parent}, index=data.index)], axis=1
                 )
             stratum_codes, stratum_uniques = _codes(stratum_key)
-            labels = tuple(
-                u[0] if isinstance(u, tuple) and len(u) == 1 else u for u in stratum_uniques
-            )
+            labels = _stratum_labels(data, strata_cols, psu_cols, s, stratum_codes,
+                                     len(stratum_uniques))
             n_sampled = pd.Series(cluster_codes).groupby(stratum_codes).nunique()
             sampsize_rows.append(n_sampled.to_numpy(dtype=float)[stratum_codes])
             stage_data.append((stratum_codes, cluster_codes, labels))
@@ -335,16 +364,22 @@ class SurveyDesign(_BaseDesign):
         given = [v for v in popsize_rows_all if v is not None]
         if given:
             allv = np.concatenate(given)
-            if np.any(allv <= 0) or not np.all(np.isfinite(allv)):
-                raise DesignError(
-                    "fpc must be positive and finite: population sizes (>= 1) or sampling "
-                    "fractions (between 0 and 1)"
-                )
+            for s, values in enumerate(given):
+                bad = (values <= 0) | ~np.isfinite(values)
+                if bad.any():
+                    raise DesignError(
+                        f"fpc column {fpc_cols[s]!r} has zero, negative or infinite values in "
+                        f"rows {format_rows(data.index[bad])}: give population sizes (>= 1) "
+                        "or sampling fractions (between 0 and 1)"
+                    )
             is_popsize = bool(np.any(allv > 1))
             if is_popsize and np.any(allv < 1):
+                s = next(i for i, v in enumerate(given) if np.any(v < 1))
+                rows = data.index[given[s] < 1]
                 raise DesignError(
-                    "fpc mixes population sizes (> 1) and sampling fractions (< 1): give "
-                    "all stages the same kind"
+                    f"fpc mixes population sizes (> 1) and sampling fractions (< 1): column "
+                    f"{fpc_cols[s]!r} has fractions in rows {format_rows(rows)}. Give every "
+                    "stage the same kind (R: 'Must have all fpc>=1 or all fpc<=1')."
                 )
             for s, values in enumerate(popsize_rows_all):
                 if values is None:
@@ -374,9 +409,14 @@ class SurveyDesign(_BaseDesign):
         parent = np.zeros(n, dtype=np.int64)
         for s in range(n_stages):
             stratum_codes, cluster_codes, labels = stage_data[s]
+            what = [f"stage {s + 1}"]
+            if strata_cols:
+                what.append(f"strata column {strata_cols[min(s, len(strata_cols) - 1)]!r}")
+            what.append(f"PSU column {psu_cols[s]!r}" if psu_cols else "each row its own PSU")
             stages.append(
                 _variance.make_stage(
-                    stratum_codes, cluster_codes, parent, popsize_rows_all[s], labels
+                    stratum_codes, cluster_codes, parent, popsize_rows_all[s], labels,
+                    description=", ".join(what), row_labels=data.index,
                 )
             )
             parent = cluster_codes
@@ -396,18 +436,19 @@ class SurveyDesign(_BaseDesign):
             if inf.any():
                 raise DesignError(
                     f"weights column {weights!r} has infinite values in rows "
-                    f"{format_rows(data.index[inf])}"
+                    f"{format_rows(data.index[inf])}; fix or drop those rows"
                 )
             neg = w < 0
             if neg.any():
                 raise DesignError(
                     f"weights column {weights!r} has negative values in rows "
-                    f"{format_rows(data.index[neg])}; sampling weights must be >= 0"
+                    f"{format_rows(data.index[neg])}; sampling weights must be >= 0: fix "
+                    "those rows (or drop them) before building the design"
                 )
             if not np.any(w > 0):
                 raise DesignError(
-                    f"weights column {weights!r} sums to zero: at least one weight must "
-                    "be positive"
+                    f"weights column {weights!r} sums to zero (all {len(w)} rows have weight "
+                    "0): at least one weight must be positive"
                 )
         elif given:
             w = np.ones(n)
@@ -425,9 +466,9 @@ class SurveyDesign(_BaseDesign):
         """Design degrees of freedom: PSUs minus strata among rows in the domain (R's ``degf``)."""
         inset = self._w != 0
         first = self._stages[0]
-        return int(
-            np.unique(first.cluster[inset]).size - np.unique(first.stratum[inset]).size
-        )
+        n_psu = np.count_nonzero(np.bincount(first.cluster[inset], minlength=first.n_clusters))
+        n_strata = np.count_nonzero(np.bincount(first.stratum[inset], minlength=first.n_strata))
+        return int(n_psu - n_strata)
 
     def _domain_degf(self, domain: np.ndarray, n_domains: int) -> np.ndarray:
         """Degrees of freedom of each domain's rows: PSUs minus strata among the rows with
@@ -435,15 +476,16 @@ class SurveyDesign(_BaseDesign):
         first = self._stages[0]
         rows = (domain >= 0) & (self._w != 0)
         d = domain[rows]
-        n_psu = np.bincount(
-            np.unique(d * first.n_clusters + first.cluster[rows]) // first.n_clusters,
-            minlength=n_domains,
-        )
-        n_strata = np.bincount(
-            np.unique(d * first.n_strata + first.stratum[rows]) // first.n_strata,
-            minlength=n_domains,
-        )
-        return (n_psu - n_strata).astype(int)
+
+        def distinct(codes: np.ndarray, size: int) -> np.ndarray:
+            pairs = d * size + codes[rows]
+            if n_domains * size > 4 * len(pairs) + 1024:  # sparse: avoid a huge table
+                return np.bincount(np.unique(pairs) // size, minlength=n_domains)
+            present = np.bincount(pairs, minlength=n_domains * size) > 0
+            return present.reshape(n_domains, size).sum(axis=1)
+
+        return (distinct(first.cluster, first.n_clusters)
+                - distinct(first.stratum, first.n_strata)).astype(int)
 
     @property
     def lonely_psu(self) -> str:

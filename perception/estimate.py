@@ -67,6 +67,8 @@ def _check_present(design, names: Sequence[str], argument: str) -> None:
 
 def _numeric_values(data: pd.DataFrame, name: str) -> np.ndarray:
     col = data[name]
+    if col.dtype == np.float64:
+        return col.to_numpy()
     if pd.api.types.is_bool_dtype(col):
         return col.astype(float).to_numpy()
     if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
@@ -100,6 +102,21 @@ def _active_rows(design, columns: Sequence[str], missing: np.ndarray, na_rm: boo
                         "many rows entered), or recode them first."
                     )
     return inside & ~missing
+
+
+def _no_rows(design, names: Sequence[str], by: Sequence[str]) -> EstimationError:
+    """The error for an estimate without any row to use, saying why."""
+    what = ", ".join(map(repr, names))
+    if design.n == 0:
+        return EstimationError(
+            f"no rows to estimate {what}: the design's domain is empty (the subset mask "
+            "selects no row). Check the condition given to design.subset()."
+        )
+    by_text = f" or the by column(s) {', '.join(map(repr, by))}" if by else ""
+    return EstimationError(
+        f"no rows to estimate {what}: all {design.n} rows of the design's domain miss a "
+        f"value of {what}{by_text}. Check the columns, or recode missing-value codes."
+    )
 
 
 @dataclass(frozen=True)
@@ -139,9 +156,15 @@ def _domains(design, by: list[str], active: np.ndarray) -> _Domains:
 
 
 def _by_missing(design, by: list[str]) -> np.ndarray:
-    if not by:
-        return np.zeros(len(design.data), dtype=bool)
-    return design.data[by].isna().any(axis=1).to_numpy()
+    missing = np.zeros(len(design.data), dtype=bool)
+    for name in by:
+        missing |= design.data[name].isna().to_numpy()
+    return missing
+
+
+def _plain(value):
+    """A python scalar for a numpy one (tables hold the same values as the data)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 # ---------------------------------------------------------------------- engine --
@@ -159,6 +182,39 @@ def _sums(values: np.ndarray, dom: _Domains) -> np.ndarray:
                         ).reshape(dom.count, values.shape[1])
 
 
+def _bins(dom: _Domains) -> np.ndarray:
+    """Domain codes with the rows outside every domain in an extra last bin."""
+    return np.where(dom.codes >= 0, dom.codes, dom.count)
+
+
+def _domain_sums(bins: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """Sum of ``values`` (n,) per domain, with a zero extra bin for rows outside."""
+    out = np.bincount(bins, weights=values, minlength=count + 1)
+    out[count] = 0.0
+    return out
+
+
+def _matrix(data: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric columns as an (n, k) column-major array, and the rows missing any."""
+    out = np.empty((len(data), len(names)), order="F")
+    missing = np.zeros(len(data), dtype=bool)
+    for j, name in enumerate(names):
+        out[:, j] = _numeric_values(data, name)
+        missing |= np.isnan(out[:, j])
+    return out, missing
+
+
+def _indicator(rows: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) read-only view repeating the 0/1 indicator of ``rows`` (a mean's
+    denominator), recognised by :func:`ratio_engine` as one shared column."""
+    return np.broadcast_to(rows.astype(float)[:, None], (len(rows), k))
+
+
+def _same_columns(den: np.ndarray) -> bool:
+    """``den`` repeats one column (a broadcast view, as means pass it)."""
+    return den.ndim == 2 and (den.shape[1] == 1 or den.strides[1] == 0)
+
+
 def ratio_engine(
     design, num: np.ndarray, den: np.ndarray | None, dom: _Domains, ratio_deff: bool = False
 ) -> _Ratio:
@@ -173,59 +229,113 @@ def ratio_engine(
     replicate variance of the total of the residuals ``(num - theta den) / D``, as R's
     ``svyratio.svyrep.design`` computes it (``svymean`` uses the variance of the
     replicate means instead); both are the same for linearisation designs.
-    """
-    inside = dom.codes >= 0
-    w = np.where(inside, design._w, 0.0)
-    k = num.shape[1]
-    totals_num = _sums(w[:, None] * num, dom)
-    if den is None:
-        theta = totals_num
-        resid = num
-        denom = None
-    else:
-        totals_den = _sums(w[:, None] * den, dom)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            theta = totals_num / totals_den
-        safe = np.where(inside, dom.codes, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            resid = (num - theta[safe] * den) / totals_den[safe]
-        resid = np.where(inside[:, None], resid, 0.0)
-        denom = totals_den
-    if design.is_replicate:
-        rep_num = design._replicate_totals(num, dom.codes, dom.count)
-        if den is None:
-            reps = rep_num
-        else:
-            rep_den = design._replicate_totals(den, dom.codes, dom.count)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                reps = rep_num / rep_den
-        vcov = design._vcov_replicates(reps, theta.ravel())
-        deff_var = np.diag(vcov)
-        if ratio_deff and den is not None:
-            rep_resid = design._replicate_totals(resid, dom.codes, dom.count)
-            full = _sums(w[:, None] * resid, dom).ravel()
-            deff_var = np.diag(design._vcov_replicates(rep_resid, full))
-    else:
-        vcov = design._vcov(w[:, None] * resid, dom.codes, dom.count)
-        deff_var = np.diag(vcov)
 
-    # deff (R's deff="replace"): design variance over the with-replacement SRS variance
-    nonzero = (w != 0).astype(float)
-    n_nonzero = _sums(nonzero[:, None], dom)[:, 0]
-    weight_sum = _sums(w[:, None], dom)[:, 0]
-    r = resid if den is not None else num
-    safe = np.where(inside, dom.codes, 0)
+    The work is done one column at a time on vectors of length n (the score matrix is
+    the only (n, k) array formed, in column-major order), which keeps large surveys
+    fast; a ``den`` that repeats one column (``np.broadcast_to``) is summed once.
+    """
+    num = np.asarray(num, dtype=float)
+    n, k = num.shape
+    count = dom.count
+    inside = dom.codes >= 0
+    bins = _bins(dom)
+    w = np.where(inside, design._w, 0.0)
+    whole = count == 1 and bool(inside.all())
+
+    def dsum(values: np.ndarray) -> np.ndarray:
+        """Per-domain sums (count + 1 bins, the last one zero)."""
+        if whole:
+            return np.array([values.sum(), 0.0])
+        return _domain_sums(bins, values, count)
+
+    def wsum(values: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+        """Per-domain sums of w * values (* other)."""
+        if whole:
+            first = w @ values if other is None else (w * values) @ other
+            return np.array([first, 0.0])
+        product = w * values if other is None else w * values * other
+        return _domain_sums(bins, product, count)
+
+    weight_sum = dsum(w)
+    n_nonzero = dsum((w != 0).astype(float))
+    n_rows = dsum(inside.astype(float))[:count]
+    shared_den = den is not None and _same_columns(den)
+
+    theta = np.empty((count, k))
+    deff_vsrs = np.empty((count, k))
+    scores = np.empty((n, k), order="F")
+    resid_matrix = np.empty((n, k), order="F") if design.is_replicate and ratio_deff else None
+    resid = np.empty(n)  # work vectors, reused for every column
+    buffer = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r_mean = _sums(w[:, None] * r, dom) / weight_sum[:, None]
-        dev = np.where(inside[:, None], r - r_mean[safe], 0.0)
-        svyvar = (
-            _sums(w[:, None] * dev**2, dom) / weight_sum[:, None]
-            * (n_nonzero / (n_nonzero - 1))[:, None]
-        )
-        vsrs = svyvar * (weight_sum**2 / n_nonzero)[:, None]
-        deff = deff_var.reshape(dom.count, k) / vsrs
-    n_rows = _sums(inside.astype(float)[:, None], dom)[:, 0]
-    del denom
+        if shared_den:
+            den_col = np.asarray(den[:, 0], dtype=float)
+            den_totals = wsum(den_col)
+            if not np.any(den_col != inside):  # den is the domain indicator: a mean
+                den_col = None
+        for j in range(k):
+            x = num[:, j]
+            totals = wsum(x)
+            if den is None:
+                estimate = totals
+                resid[:] = x
+            else:
+                if shared_den:
+                    d_col, d_totals = den_col, den_totals
+                else:
+                    d_col = np.asarray(den[:, j], dtype=float)
+                    d_totals = wsum(d_col)
+                estimate = totals / d_totals
+                estimate[count] = 0.0
+                if whole:
+                    theta_row, d_row = estimate[0], d_totals[0]
+                else:
+                    theta_row, d_row = estimate[bins], d_totals[bins]
+                # residual (x - theta den) / D; a mean's den is 1
+                if d_col is None:
+                    np.subtract(x, theta_row, out=resid)
+                else:
+                    np.multiply(d_col, theta_row, out=resid)
+                    np.subtract(x, resid, out=resid)
+                np.divide(resid, d_row, out=resid)
+                if not whole:
+                    resid[~inside] = 0.0
+            theta[:, j] = estimate[:count]
+            column = scores[:, j]
+            np.multiply(w, resid, out=column)
+            if resid_matrix is not None:
+                resid_matrix[:, j] = resid
+            # deff (R's deff="replace"): svyvar of the residuals over the domain's rows
+            r_mean = dsum(column) / weight_sum
+            np.subtract(resid, r_mean[0] if whole else r_mean[bins], out=resid)
+            if whole:
+                np.multiply(w, resid, out=buffer)
+                spread = np.array([buffer @ resid, 0.0])
+            else:
+                np.multiply(resid, resid, out=buffer)
+                spread = wsum(buffer)
+            svyvar = spread / weight_sum * n_nonzero / (n_nonzero - 1)
+            deff_vsrs[:, j] = (svyvar * weight_sum**2 / n_nonzero)[:count]
+
+        if design.is_replicate:
+            reps = design._replicate_totals(num, dom.codes, count)
+            if den is not None:
+                den_for_reps = np.asarray(den[:, :1]) if shared_den else den
+                rep_den = design._replicate_totals(den_for_reps, dom.codes, count)
+                if shared_den:
+                    rep_den = np.repeat(rep_den.reshape(-1, count, 1), k, axis=2).reshape(
+                        -1, count * k)
+                reps = reps / rep_den
+            vcov = design._vcov_replicates(reps, theta.ravel())
+            deff_var = np.diag(vcov)
+            if resid_matrix is not None and den is not None:
+                rep_resid = design._replicate_totals(resid_matrix, dom.codes, count)
+                full = _sums(scores, dom).ravel()
+                deff_var = np.diag(design._vcov_replicates(rep_resid, full))
+        else:
+            vcov = design._vcov(scores, dom.codes, count)
+            deff_var = np.diag(vcov)
+        deff = deff_var.reshape(count, k) / deff_vsrs
     return _Ratio(theta, vcov, deff, n_rows.astype(int))
 
 
@@ -269,20 +379,23 @@ def _assemble(
         df = np.asarray(df)[:, None]
     if low is None:
         low, high = intervals.t_interval(estimate, se, df, level)
-    rows = []
-    for d in range(D):
-        by_values = dom.frame.iloc[d].to_dict() if dom.frame.shape[1] else {}
-        for label in labels:
-            rows.append({**by_values, **label})
-    table = pd.DataFrame(rows)
-    table["estimate"] = np.asarray(estimate, dtype=float).ravel()
-    table["se"] = np.asarray(se, dtype=float).ravel()
-    table["ci_low"] = np.asarray(low, dtype=float).ravel()
-    table["ci_high"] = np.asarray(high, dtype=float).ravel()
-    table["df"] = np.broadcast_to(df, (D, k)).ravel() if np.ndim(df) else df
-    table["deff"] = np.asarray(deff, dtype=float).ravel()
-    table["n"] = np.repeat(np.asarray(n, dtype=int), k) if np.ndim(n) == 1 else np.asarray(
-        n, dtype=int).ravel()
+    columns: dict[str, object] = {}
+    repeat = np.repeat(np.arange(D), k)
+    for name in dom.frame.columns:
+        values = pd.Series([_plain(v) for v in dom.frame[name]])  # python values, as before
+        columns[name] = values.iloc[repeat].to_numpy() if D * k else values.to_numpy()
+    for key in labels[0]:
+        column = pd.Series([label[key] for label in labels])
+        columns[key] = np.tile(column.to_numpy(), D) if len(column) else column.to_numpy()
+    columns["estimate"] = np.asarray(estimate, dtype=float).ravel()
+    columns["se"] = np.asarray(se, dtype=float).ravel()
+    columns["ci_low"] = np.asarray(low, dtype=float).ravel()
+    columns["ci_high"] = np.asarray(high, dtype=float).ravel()
+    columns["df"] = np.broadcast_to(np.asarray(df), (D, k)).ravel()
+    columns["deff"] = np.asarray(deff, dtype=float).ravel()
+    columns["n"] = (np.repeat(np.asarray(n, dtype=int), k) if np.ndim(n) == 1
+                    else np.asarray(n, dtype=int).ravel())
+    table = pd.DataFrame(columns)
     table.attrs["vcov"] = np.asarray(vcov)
     table.attrs["level"] = level
     return table
@@ -382,26 +495,24 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
     _check_present(design, den_names, "denominator")
     _check_present(design, by_names, "by")
     data = design.data
-    num = np.column_stack([_numeric_values(data, c) for c in names])
-    den = np.column_stack([_numeric_values(data, c) for c in den_names]) if den_names else None
-    missing = np.isnan(num).any(axis=1)
-    if den is not None:
-        missing |= np.isnan(den).any(axis=1)
+    num, missing = _matrix(data, names)
+    den = None
+    if den_names:
+        den, den_missing = _matrix(data, den_names)
+        missing |= den_missing
     missing |= _by_missing(design, by_names)
     active = _active_rows(design, [*names, *den_names, *by_names], missing, na_rm,
                           "variables" if kind != "ratio" else "ratio")
     if not active.any():
-        raise EstimationError(
-            f"no rows left to estimate {', '.join(names)}: every row in the design's domain "
-            "is missing"
-        )
+        raise _no_rows(design, names, by_names)
     dom = _domains(design, by_names, active)
     _check_domain_weights(design, dom, by_names)
-    num = np.where(active[:, None], num, 0.0)
+    if not active.all():
+        num[~active] = 0.0
+        if den is not None:
+            den[~active] = 0.0
     if kind == "mean":
-        den = np.ones_like(num)
-    elif den is not None:
-        den = np.where(active[:, None], den, 0.0)
+        den = _indicator(active, num.shape[1])
     result = ratio_engine(design, num, den, dom, ratio_deff=kind == "ratio")
     if kind == "ratio":
         labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
@@ -440,7 +551,11 @@ def proportion(
     -------
     DataFrame: ``by`` columns, ``variable``, ``category``, ``estimate``, ``se``,
     ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``. Levels are the categories of a
-    categorical column, otherwise the sorted values present.
+    categorical column, otherwise the sorted values present in the data (also outside
+    a subset, as R keeps a factor's levels). The intervals use the degrees of freedom
+    and row count of each domain (R's ``svyciprop`` on ``subset(design, ...)``); the
+    "logit" interval of a replicate design takes the SE of logit(p) from the replicates,
+    as R's ``svyglm`` does.
 
     Examples
     --------
@@ -468,21 +583,25 @@ def proportion(
     missing = data[names].isna().any(axis=1).to_numpy() | _by_missing(design, by_names)
     active = _active_rows(design, [*names, *by_names], missing, na_rm, "variables")
     if not active.any():
-        raise EstimationError(f"no rows left to estimate {', '.join(names)}")
+        raise _no_rows(design, names, by_names)
     dom = _domains(design, by_names, active)
     _check_domain_weights(design, dom, by_names)
     labels: list[dict] = []
     columns = []
     for name in names:
         values = data[name]
-        levels = _levels(values, active)
+        # the levels of the whole data, as an R factor keeps its levels in a subset or
+        # a domain: a level absent from a domain gets a proportion of 0 there
+        levels = _levels(values, values.notna().to_numpy())
         if len(levels) == 0:
             raise EstimationError(f"column {name!r} has no non-missing values in the domain")
         for level_value in levels:
             columns.append(((values == level_value).to_numpy(dtype=bool) & active).astype(float))
             labels.append({"variable": name, "category": level_value})
-    num = np.column_stack(columns)
-    den = np.where(active[:, None], 1.0, 0.0) * np.ones_like(num)
+    num = np.empty((len(data), len(columns)), order="F")
+    for j, column in enumerate(columns):
+        num[:, j] = column
+    den = _indicator(active, num.shape[1])
     result = ratio_engine(design, num, den, dom)
     k = num.shape[1]
     se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
@@ -533,7 +652,12 @@ def _replicate_logit_interval(design, num, den, dom, estimate, df, level):
     with np.errstate(divide="ignore", invalid="ignore"):
         logit_reps = special.logit(reps)
         centre = special.logit(estimate)
-    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
+    # one variance per (domain, level), as R's svyciprop fits each on its own: a replicate
+    # dropped for a level whose replicate share is 0 or 1 (logit infinite) stays in the
+    # variance of every other level and domain
+    flat_reps, flat_centre = logit_reps.reshape(logit_reps.shape[0], -1), centre.ravel()
+    var = np.array([design._vcov_replicates(flat_reps[:, [j]], flat_centre[[j]])[0, 0]
+                    for j in range(flat_centre.size)])
     se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
     crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
     return special.expit(centre - crit * se), special.expit(centre + crit * se)
@@ -653,7 +777,7 @@ def quantile(
     missing = np.isnan(values).any(axis=1) | _by_missing(design, by_names)
     active = _active_rows(design, [*names, *by_names], missing, na_rm, "variables")
     if not active.any():
-        raise EstimationError(f"no rows left to estimate {', '.join(names)}")
+        raise _no_rows(design, names, by_names)
     dom = _domains(design, by_names, active)
     _check_domain_weights(design, dom, by_names)
     w = np.where(active, design._w, 0.0)
@@ -701,7 +825,7 @@ def _woodruff_interval(design, values, dom, probs, qhat, cdfs, df, n_design, met
     inside = dom.codes >= 0
     below = (values[:, :, None] <= qhat[safe]).reshape(len(values), k * P).astype(float)
     below = np.where(inside[:, None], below, 0.0)
-    den = np.where(inside[:, None], 1.0, 0.0) * np.ones_like(below)
+    den = _indicator(inside, below.shape[1])
     result = ratio_engine(design, below, den, dom)
     se_p = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(D, k * P)
     if method == "mean":

@@ -330,13 +330,10 @@ def top_box(
     by_names = _by_names(by)
     _check_columns(design.data, names, "items")
     _check_by(design, by_names)
-    top_codes = [float(c) for c in (top if not np.isscalar(top) else [top])]
-    if not top_codes:
-        raise EstimationError("top must name at least one answer code, e.g. top=(2, 3)")
     data = design.data
     tables = []
     for name in names:
-        indicator = top_box_scores(data, name, top_codes, dont_know, q=q, missing=missing)
+        indicator = top_box_scores(data, name, top, dont_know, q=q, missing=missing)
         if not (indicator.notna().to_numpy() & design.in_domain).any():
             raise EstimationError(
                 f"item {name!r} has no substantive answer in the design's domain"
@@ -352,8 +349,8 @@ def top_box(
         table = table[table["category"].astype(float) == 1.0].drop(columns="category")
         tables.append(table)
     out = _concat(tables)
-    out.attrs = {"level": level, "method": method, "top": tuple(int(c) for c in top_codes),
-                 "dont_know": dont_know}
+    out.attrs = {"level": level, "method": method, "dont_know": dont_know,
+                 "top": tuple(int(c) for c in (top if not np.isscalar(top) else [top]))}
     return out
 
 

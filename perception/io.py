@@ -26,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import zipfile
-from io import StringIO
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 from typing import Any, Literal
 

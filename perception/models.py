@@ -23,6 +23,7 @@ import io
 import keyword
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from . import intervals
+from ._replicates import qr_rank
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
@@ -43,6 +45,9 @@ COEFFICIENT_COLUMNS = ["estimate", "se", "t", "p", "ci_low", "ci_high"]
 # R's glm.control(): epsilon = 1e-8, maxit = 25
 _EPSILON = 1e-8
 _MAXIT = 25
+#: R's glm.fit QR tolerance, min(1e-7, epsilon / 1000): a replicate whose weighted model
+#: matrix is rank-deficient at it gives NA coefficients
+_QR_TOL = min(1e-7, _EPSILON / 1000)
 # R's glm.fit QR tolerance is min(1e-7, epsilon / 1000); a column whose part not
 # explained by the previous columns is below this fraction of its norm is aliased
 _ALIAS_TOL = 1e-7
@@ -714,7 +719,19 @@ def glm(
             total = wr.sum()
             if total <= 0:
                 continue
+            inside = wr > 0
+            if qr_rank(mf.x[inside] * np.sqrt(wr[inside] / total)[:, None], _QR_TOL) < p:
+                # a term has no weight in this replicate: R's glm.fit gives NA and
+                # svrVar discards the replicate (with a warning)
+                continue
             betas[r] = _irls(mf.x, mf.y, wr / total, fam, start=fit.coef).coef
+        discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
+        if discarded:
+            warnings.warn(
+                f"{discarded} replicate(s) gave NA results (a term of {formula!r} has no "
+                "weight in them) and were discarded from the variance, as R's svrVar does",
+                UserWarning, stacklevel=2,
+            )
         vcov = design._vcov_replicates(betas, fit.coef)
     else:
         fit_design = design if mf.rows.all() or np.array_equal(

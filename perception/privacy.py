@@ -223,12 +223,15 @@ def hash_pii(df: pd.DataFrame, q: Questionnaire, key: str | bytes) -> pd.DataFra
     Uses :func:`perception.io.hash_value` (HMAC-SHA256, RFC 2104), as
     ``read_wave(keep_pii="hash")`` does. R: ``digest::hmac(key, value, "sha256")``.
     """
+    _check_frame(df, q, "hash_pii")
+    return _hash_columns(df, [c for c in q.pii if c in df.columns], _key(key))
+
+
+def _hash_columns(df: pd.DataFrame, columns: Sequence[str], secret: bytes) -> pd.DataFrame:
     from .io import hash_value
 
-    _check_frame(df, q, "hash_pii")
-    secret = _key(key)
     out = df.copy()
-    for column in (c for c in q.pii if c in df.columns):
+    for column in columns:
         out[column] = pd.Series(
             [hash_value(v, secret) for v in df[column].tolist()], index=df.index, dtype="str"
         )
@@ -244,9 +247,9 @@ _NON_KEY = frozenset({*VALUE_COLUMNS, "df", "n", "suppressed", "suppression", "f
 _RULE_ORDER = {"small_cell": 0, "small_count": 1, "complementary": 2, "high_cv": 3}
 
 
-def _describe_cell(row: pd.Series, keys: Sequence[str]) -> str:
-    parts = [f"{k}={row[k]}" for k in keys if k in row.index]
-    return ", ".join(parts) if parts else f"row {row.name}"
+def _describe_cell(values: Sequence[Any], keys: Sequence[str], label: Any) -> str:
+    parts = [f"{k}={v}" for k, v in zip(keys, values, strict=True)]
+    return ", ".join(parts) if parts else f"row {label}"
 
 
 def _assess(
@@ -291,7 +294,11 @@ def _assess(
         approx = True
 
     records: list[dict[str, Any]] = []
-    rows = [table.iloc[i] for i in range(len(table))]
+    key_values = table[keys].to_numpy(dtype=object) if keys else np.empty((len(table), 0))
+
+    def describe(i: int) -> str:
+        return _describe_cell(key_values[i], keys, table.index[i])
+
     suppressed = np.zeros(len(table), dtype=bool)
 
     def add(pos: int, rule: str, value: float, threshold: float, action: str, message: str):
@@ -299,7 +306,7 @@ def _assess(
                         "action": action, "message": message})
 
     for i in range(len(table)):
-        cell = _describe_cell(rows[i], keys)
+        cell = describe(i)
         if not n[i] >= min_cell:  # NaN counts as small
             suppressed[i] = True
             add(i, "small_cell", n[i], min_cell, "suppress",
@@ -319,14 +326,16 @@ def _assess(
     for b in by if margins else []:
         lines.append(([c for c in keys if c != b], f"the other {b} domains and their margin"))
     size = count if count is not None else n
+    line_groups = [
+        ([np.asarray(g) for g in table.groupby(columns, dropna=False, sort=False).indices.values()]
+         if columns else [np.arange(len(table))], what)
+        for columns, what in lines
+    ]
     changed = True
     while changed:
         changed = False
-        for columns, what in lines:
-            groups = (table.groupby(columns, dropna=False, sort=False).indices.values()
-                      if columns else [np.arange(len(table))])
+        for groups, what in line_groups:
             for idx in groups:
-                idx = np.asarray(idx)
                 if len(idx) < 2 or suppressed[idx].sum() != 1:
                     continue
                 hidden = idx[suppressed[idx]][0]
@@ -336,7 +345,7 @@ def _assess(
                 suppressed[j] = True
                 changed = True
                 add(j, "complementary", size[j], float("nan"), "suppress",
-                    f"{_describe_cell(rows[j], keys)}: {_describe_cell(rows[hidden], keys)} is "
+                    f"{describe(j)}: {describe(hidden)} is "
                     f"suppressed, and {what} would reveal it: suppress this cell too")
     if max_cv is not None and estimate is not None and "se" in table.columns:
         se = pd.to_numeric(table["se"], errors="coerce").to_numpy(dtype=float)
@@ -344,7 +353,7 @@ def _assess(
             cv = se / np.abs(estimate)
         for i in np.flatnonzero((cv > max_cv) & ~suppressed):
             add(int(i), "high_cv", float(cv[i]), float(max_cv), "flag",
-                f"{_describe_cell(rows[i], keys)}: coefficient of variation {cv[i]:.0%} above "
+                f"{describe(int(i))}: coefficient of variation {cv[i]:.0%} above "
                 f"{max_cv:.0%}: publish it only with a warning (unreliable)")
     records.sort(key=lambda r: (r["pos"], _RULE_ORDER[r["rule"]]))
     return records, keys
@@ -748,7 +757,7 @@ def anonymise_wave(
         if key is None:
             raise DisclosureError("pii='hash' needs key=<secret> (at least 16 bytes). Fix: "
                                   "pass key=..., or pii='drop'.")
-        out = hash_pii(out, q, key)
+        out = _hash_columns(out, pii_columns, _key(key))
         for column in pii_columns:
             note("pii", column, "hashed", df[column].notna().sum(),
                  "personal data replaced by its keyed HMAC-SHA256 hash")

@@ -377,21 +377,48 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(path: Path) -> _Raw:
+def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
     text = _decode(path, path.read_bytes())
     if not text.strip():
         raise _fail(path, "the file holds only blank space", "export the file again")
     sep = "\t" if path.suffix.lower() == ".tsv" else _delimiter(text)
-    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep))
-    names = _check_header(path, header)
+    body = text.lstrip("\r\n")
+    skipped = text[: len(text) - len(body)].count("\n")  # blank lines before the header
+    rows = csv.reader(io.StringIO(body), delimiter=sep)
+    ragged: list[tuple[int, int]] = []
+    blank = 0
+    try:
+        names = _check_header(path, next(rows))
+        for row in rows:
+            if len(row) <= 1 and not "".join(row).strip():
+                blank += 1
+            elif len(row) != len(names) and (
+                len(row) < len(names) or "".join(row[len(names):]).strip()
+            ):
+                ragged.append((rows.line_num + skipped, len(row)))
+    except csv.Error as exc:
+        raise _fail(path, f"unreadable CSV (line {rows.line_num}: {exc})",
+                    "check the quotes on that line") from None
+    if ragged:
+        shown = ", ".join(f"line {line} has {n}" for line, n in ragged[:10])
+        more = f" (and {len(ragged) - 10} more lines)" if len(ragged) > 10 else ""
+        raise _fail(
+            path,
+            f"the header has {len(names)} fields but {shown}{more}",
+            "check the separators and quotes on those lines (a value holding the separator "
+            "must be quoted); no field may be lost or shifted",
+        )
+    # text variables stay text (leading zeros); pandas' C parser reads the numbers
+    text_columns = {name: str for name in names if _raw_kind(name, q) == "text"}
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=sep,
-            dtype=str,
+            dtype=text_columns,
             keep_default_na=False,
             na_values=sorted(NA_STRINGS),
             skip_blank_lines=True,
+            index_col=False,
         )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -401,9 +428,10 @@ def _read_csv(path: Path) -> _Raw:
             "check the separators and quotes on that line: every row must have as many "
             "fields as the header",
         ) from None
+    if frame.shape[1] != len(names):
+        raise _fail(path, f"the header has {len(names)} fields but the data {frame.shape[1]}",
+                    "check the separators and quotes of the header line")
     frame.columns = names
-    n_lines = sum(1 for line in text.splitlines()[1:] if line.strip())
-    blank = max(0, len(text.splitlines()) - 1 - n_lines)
     return _Raw(frame, {"delimiter": sep, "encoding": "utf-8", "blank_rows_skipped": blank},
                 {}, {}, {}, text_source=True)
 
@@ -446,6 +474,16 @@ def open_workbook(
     """
     import openpyxl
 
+    with path.open("rb") as handle:
+        kind = sniff(handle.read(8192))
+    if kind != "zip":
+        raise _fail(
+            path,
+            f"not an XLSX workbook: its content is {_describe_kind(kind)}",
+            "open it in Excel/LibreOffice and save it as .xlsx"
+            if kind == "xls" else "give the .xlsx workbook itself",
+            error,
+        )
     _zip_guard(path, max_bytes, error)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -626,6 +664,8 @@ def _canonical(
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         if kind == "text":
             return _as_text(series.astype(object).where(series.notna(), None), index)
+        if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
+            return series.astype("int64")  # no detour through floats: long ids stay exact
         out = _numeric_rule(series.to_numpy(dtype="float64", na_value=np.nan))
         out.index = index
         return out
@@ -661,14 +701,14 @@ def _canonical_strings(
     n_present = int((~missing).sum())
     if n_present == 0:
         return pd.Series(np.nan, index=series.index, dtype="float64")
-    present = values[~missing].str.strip()
-    if kind == "date" and bool(present.str.match(_ISO_DATE.pattern).all()):
+    if kind == "date" and bool(values[~missing].str.strip().str.match(_ISO_DATE.pattern).all()):
         parsed = pd.to_datetime(values.str.strip(), errors="coerce", format="ISO8601")
         if int(parsed.notna().sum()) == n_present:
             return parsed.astype("datetime64[ns]")
     numbers = pd.to_numeric(values, errors="coerce")
     if int(numbers.notna().sum()) != n_present and decimal_comma and bool(
-        present.str.match(f"(?:{_DECIMAL_COMMA.pattern})|(?:{_PLAIN_NUMBER.pattern})").all()
+        values[~missing].str.match(
+            f"(?:{_DECIMAL_COMMA.pattern})|(?:{_PLAIN_NUMBER.pattern})").all()
     ):
         numbers = pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce")
     if int(numbers.notna().sum()) == n_present:
@@ -714,6 +754,18 @@ def _as_dates(cells: list[Any]) -> pd.Series | None:
         else:
             return None
     return pd.Series(values, dtype="datetime64[ns]")
+
+
+def _raw_kind(name: str, q: Questionnaire | None) -> Literal["auto", "text", "date"]:
+    """The kind of a file column, its group prefix removed (see _normalise_names)."""
+    if q is None:
+        return "auto"
+    if name in q:
+        return _kind_of(q.variable(name))
+    parts = _split_name(name)
+    if len(parts) > 1 and parts[-1] in q:
+        return _kind_of(q.variable(parts[-1]))
+    return "auto"
 
 
 def _kind_of(var: Variable | None) -> Literal["auto", "text", "date"]:
@@ -811,7 +863,8 @@ def _option_flags(path: Path, series: pd.Series, column: str) -> pd.Series:
         raise _fail(
             path,
             f"select_multiple option column {column!r} must hold 0 or 1, but rows "
-            f"{format_rows([r for r, _ in bad])} hold {', '.join(repr(v) for _, v in bad[:5])}",
+            f"{format_rows([r for r, _ in bad])} hold "
+            f"{', '.join(repr(_cell_text(v)) for _, v in bad[:5])}",
             "export the option columns as 0/1 (KoboToolbox: select_multiple responses as "
             "separate columns, values not labels), or export the space-separated column",
         )
@@ -1108,7 +1161,7 @@ def read_table(
         raise PerceptionError(f"sheet={sheet!r} only applies to .xlsx files, not {path.name}")
     _check_content(path, fmt)
     if fmt == "csv":
-        raw = _read_csv(path)
+        raw = _read_csv(path, questionnaire)
     elif fmt == "xlsx":
         raw = _read_xlsx(path, sheet, max_bytes)
     else:

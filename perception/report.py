@@ -24,7 +24,6 @@ import base64
 import copy
 import difflib
 import html
-import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +38,7 @@ from .change import change, did
 from .design import SurveyDesign
 from .errors import PerceptionError
 from .figures._common import wrap as _wrap
-from .estimate import proportion
-from .indices import index, item_nonresponse, likert, top_box, top_box_scores
+from .indices import _concat, index, item_nonresponse, likert, top_box, top_box_scores
 from .privacy import DEFAULT_MIN_CELL, suppress_small_cells
 from .weighting import weight_diagnostics
 
@@ -406,6 +404,12 @@ def _last_wave_label(ctx: ReportContext) -> str:
     return Labeller(ctx.labels, ctx.lang).value(ctx.wave, ctx.waves[-1])
 
 
+def _label(ctx: ReportContext, name: str) -> str:
+    from .figures._common import Labeller
+
+    return Labeller(ctx.labels, ctx.lang).variable(name)
+
+
 def _t(ctx: ReportContext, fr: str, en: str) -> str:
     return fr if ctx.lang == "fr" else en
 
@@ -487,8 +491,10 @@ def _spec_list() -> list[FigureSpec]:
                              "by domain, with the whole sample",
             lambda c: [c.config["outcome"], c.config["domain"], c.wave],
             lambda c: _change_tables(c),
-            lambda c, t: F.plot_change(t[""], overall=t["overall"], over=c.wave,
-                                       **_common(c)),
+            lambda c, t: F.plot_change(t[""], overall=t["overall"], over=c.wave, title=_t(
+                c, f"Évolution de la confiance par cercle : {_label(c, c.config['outcome'])}",
+                f"Change in trust by cercle: {_label(c, c.config['outcome'])}"),
+                **_common(c)),
         ),
         FigureSpec(
             "did_outcome", "Intervention and comparison areas over the waves, with the DiD",
@@ -496,7 +502,11 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: {"": _did_outcome(c).cells,
                        "effects": _with_effect_n(_did_outcome(c), [])},
             lambda c, t: F.plot_did(t[""], effects=t["effects"], treated=c.treated,
-                                    period=c.wave, **_common(c)),
+                                    period=c.wave, title=_t(
+                c, f"Confiance dans les zones d'intervention et de comparaison : "
+                   f"{_label(c, c.config['outcome'])}",
+                f"Trust in intervention and comparison areas: {_label(c, c.config['outcome'])}"),
+                **_common(c)),
         ),
         FigureSpec(
             "did_items", "DiD effect on each FSI trust item",
@@ -589,18 +599,8 @@ def _subgroup_effects(ctx: ReportContext) -> pd.DataFrame:
 
 def _shares(ctx: ReportContext, spec: Mapping[str, Sequence[int]], by: list[str]
             ) -> pd.DataFrame:
-    tables = [top_box(ctx.design, item, top=list(top), by=by, q=ctx.questionnaire)
-              for item, top in spec.items()]
-    return pd.concat([t.assign() for t in _bare(tables)], ignore_index=True)
-
-
-def _bare(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    out = []
-    for t in tables:
-        t = t.copy(deep=False)
-        t.attrs = {}
-        out.append(t)
-    return out
+    return _concat([top_box(ctx.design, item, top=list(top), by=by, q=ctx.questionnaire)
+                    for item, top in spec.items()])
 
 
 #: the figure set, in report order: name -> FigureSpec
@@ -725,9 +725,9 @@ def write_report(
     out = prepare_output(out)
     files = ReportFiles()
     built: list[BuiltFigure] = []
-    bar = tqdm(total=len(names) + 1, desc="perception figures", unit="figure",
-               file=sys.stderr, disable=not progress, leave=False)
-    try:
+    with _saving_style(), tqdm(total=len(names) + 1, desc="perception figures",
+                               unit="figure", file=sys.stderr, disable=not progress,
+                               leave=False) as bar:
         for name in names:
             bar.set_postfix_str(name)
             item = build_figure(name, ctx)
@@ -750,12 +750,16 @@ def write_report(
                 pdf.savefig(item.figure)
             for item in built:
                 for part, table in item.tables.items():
-                    for page in _table_pages(item, part, table, ctx):
-                        pdf.savefig(page)
+                    pdf.savefig(_table_page(item, part, table))
         bar.update(1)
-    finally:
-        bar.close()
     return files
+
+
+def _saving_style():
+    """Fonts embedded as TrueType in PDF and kept as text in SVG while saving."""
+    import matplotlib as mpl
+
+    return mpl.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none"})
 
 
 def _metadata(fmt: str, title: str) -> dict[str, str] | None:
@@ -861,22 +865,22 @@ def _pdf_title_page(pdf, ctx: ReportContext, built: list[BuiltFigure]) -> None:
     pdf.savefig(fig)
 
 
-def _table_pages(item: BuiltFigure, part: str, table: pd.DataFrame, ctx: ReportContext,
-                 rows_per_page: int = 60):
-    """Pages of a table for the PDF report, as monospaced text (one artist per page)."""
+def _table_page(item: BuiltFigure, part: str, table: pd.DataFrame,
+                rows: int = 45):
+    """A page of the PDF report with (the head of) a table, as monospaced text; the
+    full table is the CSV beside the report."""
     from matplotlib.figure import Figure
 
-    shown = _display_table(table)
-    n_pages = max(1, math.ceil(len(shown) / rows_per_page))
     name = f"{item.name}.csv" if not part else f"{item.name}_{part}.csv"
-    for page in range(n_pages):
-        chunk = shown.iloc[page * rows_per_page:(page + 1) * rows_per_page]
-        fig = Figure(figsize=(11.69, 8.27))
-        fig.text(0.03, 0.96, f"{item.title} — {name}"
-                 + (f" ({page + 1}/{n_pages})" if n_pages > 1 else ""),
-                 fontsize=10, fontweight="bold", va="top")
-        body = chunk.to_string(index=False, na_rep="", max_colwidth=24)
-        width = max((len(line) for line in body.splitlines()), default=1)
-        fig.text(0.03, 0.92, body, family="DejaVu Sans Mono", va="top",
-                 fontsize=min(7.0, 7.0 * 150 / max(width, 1)))
-        yield fig
+    shown = _display_table(table, rows)
+    fig = Figure(figsize=(11.69, 8.27))
+    fig.text(0.03, 0.96, f"{item.title} — tables/{name}", fontsize=10, fontweight="bold",
+             va="top")
+    body = shown.to_string(index=False, na_rep="", max_colwidth=24)
+    if len(table) > rows:
+        body += f"\n... {len(table) - rows} more rows: tables/{name}"
+    width = max((len(line) for line in body.splitlines()), default=1)
+    # monospaced characters are 0.6 em wide: fit the widest line in the page width
+    fig.text(0.03, 0.92, body, family="DejaVu Sans Mono", va="top",
+             fontsize=min(9.0, 0.94 * 11.69 * 72 / (0.6 * max(width, 1))))
+    return fig

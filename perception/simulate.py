@@ -12,7 +12,8 @@ The population model
 --------------------
 - Geography: each cercle has its communes (about as many as in 2009); the first
   commune is the cercle's urban chef-lieu. The programme treats a subset of communes in
-  every cercle (the chef-lieu, where FSI posts are, and about a third of the others).
+  every cercle (the chef-lieu, where FSI posts are, and a fifth of the others, chosen
+  with probability proportional to size).
   Communes hold villages (urban quartiers in the chef-lieu), the primary sampling units.
 - People: households of census size; adults with sex (cercle × sex totals of the census
   kept exactly), age (census age shares), education, activity, displacement and
@@ -24,9 +25,16 @@ The population model
   (giving an intra-village correlation of about ``icc`` on the binary
   "somewhat/a lot" indicator within strata), a person effect persisting across waves and
   a wave-specific error. The time trend and the programme effect are shifts of the
-  latent scale, solved on the finite population so that each group's expected share
-  rises by ``trend`` and the treated communes' share by a further ``effect`` at the last
-  wave (half of each at a midline). Other items are drawn for respondents only.
+  latent scale, solved on the finite population so that in each arm the share of
+  positive answers rises by exactly ``trend`` and in the treated communes by a further
+  ``effect`` at the last wave (half of each at a midline): the true DiD and effect on
+  the treated equal the configured values (to one adult). Other items are drawn for
+  respondents only, from their profile, cercle, arm, wave and view of the FSI.
+- Nonresponse depends on sex, age and insecurity; panel attrition also on
+  displacement. ``w_nr`` corrects it (weighting classes cercle × sex × age band; for
+  panel follow-ups, a logistic retention propensity), ``w_final`` post-stratifies to
+  the census adults by cercle × sex. Weighted estimates are unbiased for the truth
+  (checked by Monte Carlo).
 
 Notes
 -----
@@ -40,14 +48,13 @@ Examples
 >>> sorted(demo.waves["wave"].unique().tolist())
 [0, 1]
 >>> t = demo.truth
->>> float(t.query("quantity == 'did' and variable == 'trust_police'")["value"].iloc[0])  # doctest: +SKIP
-0.079...
+>>> round(float(t.query("quantity == 'did' and variable == 'trust_police'")["value"].iloc[0]), 3)
+0.08
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -232,6 +239,7 @@ class _Population:
     scale: int
     n_waves: int
     cercle_names: list[str]
+    cercle_regions: list[str]
     # communes
     commune_cercle: np.ndarray
     commune_treated: np.ndarray
@@ -255,12 +263,14 @@ class _Population:
     household: np.ndarray
     line: np.ndarray  # adult's line number in the household roster
     sex: np.ndarray
-    age: np.ndarray
+    age: np.ndarray  # completed years at the baseline interview
+    birthday: np.ndarray  # time to the next birthday, in years (0..1)
     educ: np.ndarray
     activity: np.ndarray
     displaced: np.ndarray
     ethnic: np.ndarray
-    # answers: item -> (waves, N) codes; counterfactual levels for the treated
+    # answers: item -> (waves, N) codes; positive_cf: the treated adults' positive
+    # answers without the programme (same errors)
     answers: dict[str, np.ndarray] = field(default_factory=dict)
     positive: dict[str, np.ndarray] = field(default_factory=dict)  # (waves, N) bool
     substantive: dict[str, np.ndarray] = field(default_factory=dict)  # (waves, N) bool
@@ -313,7 +323,7 @@ def _build_geography(rng: np.random.Generator, census: pd.DataFrame, scale: int)
         n_adults = int(round(row.adults18_men_est / scale)) + int(round(row.adults18_women_est / scale))
         adults_per_hh = (row.adults18_men_est + row.adults18_women_est) / row.households
         children_per_hh = row.population_2009 / row.households - adults_per_hh
-        # communes: the chef-lieu (rank 0) is urban and treated; a third of the others too
+        # communes: the chef-lieu (rank 0) is urban and treated; a fifth of the others too
         k = prof.communes
         rural_w = rng.lognormal(0.0, 0.45, k - 1)
         commune_adults = np.empty(k)
@@ -354,7 +364,7 @@ def _build_geography(rng: np.random.Generator, census: pd.DataFrame, scale: int)
         village_of_hh = np.searchsorted(np.cumsum(share), start, side="right")
         village_of_hh = np.minimum(village_of_hh, vc.shape[0] - 1)
         hh_count = np.bincount(village_of_hh, minlength=vc.shape[0])
-        # a village with (almost) no household would be a degenerate PSU: merge into next
+        # drop the (rare) villages that received no household
         keep = hh_count >= 1
         remap = np.cumsum(keep) - 1
         village_of_hh = remap[village_of_hh]
@@ -407,15 +417,18 @@ def _build_people(rng: np.random.Generator, census: pd.DataFrame, geo: dict, sca
         order = idx[np.argsort(key, kind="stable")]
         sex[order[:n_men]] = 1
         sex[order[n_men:]] = 2
-    # age: census age groups, uniform within a group, 65+ with a decaying tail
+    # age: census age groups ("18-24", ..., "65+"), uniform within a group, the open
+    # group with a decaying tail
     ages = _age_shares()
-    bounds = [(18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 95)]
-    grp = rng.choice(len(bounds), n, p=ages["share_adults_18plus"].to_numpy() / ages["share_adults_18plus"].sum())
-    lo = np.array([b[0] for b in bounds])[grp]
-    hi = np.array([b[1] for b in bounds])[grp]
-    age = lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(int)
-    old = grp == 5
-    age[old] = np.minimum(65 + np.floor(rng.exponential(6.0, old.sum())).astype(int), 100)
+    labels = ages["age_group"].astype(str).tolist()
+    lo = np.array([int(g.rstrip("+").split("-")[0]) for g in labels])
+    hi = np.array([int(g.split("-")[1]) if "-" in g else int(g.rstrip("+")) for g in labels])
+    shares = ages["share_adults_18plus"].to_numpy()
+    grp = rng.choice(len(labels), n, p=shares / shares.sum())
+    age = lo[grp] + np.floor(rng.random(n) * (hi[grp] - lo[grp] + 1)).astype(int)
+    open_group = np.array([g.endswith("+") for g in labels])[grp]
+    age[open_group] = np.minimum(
+        lo[grp][open_group] + np.floor(rng.exponential(6.0, open_group.sum())).astype(int), 100)
     # education: ordinal latent by sex, age and urban milieu
     z = (-0.55 * (sex == 2) + 0.5 * (age < 35) - 0.35 * (age >= 55) + 0.8 * urban
          + rng.standard_normal(n))
@@ -464,8 +477,8 @@ def _build_people(rng: np.random.Generator, census: pd.DataFrame, geo: dict, sca
     activity = (_draw_categorical(rng, p) + 1).astype(np.int8)
     return dict(
         village=village, household=household, line=line, hh_first=hh_first, sex=sex,
-        age=age.astype(np.int16), educ=educ, activity=activity, displaced=displaced,
-        ethnic=ethnic,
+        age=age.astype(np.int16), birthday=rng.random(n, dtype=np.float32), educ=educ,
+        activity=activity, displaced=displaced, ethnic=ethnic,
     )
 
 
@@ -505,17 +518,22 @@ def _levels(latent: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return level
 
 
-def _shift_for_count(values: np.ndarray, cut: float, count: int) -> float:
-    """Shift ``d`` such that exactly ``count`` of ``values + d`` exceed ``cut``."""
+def _shifts_for_counts(values: np.ndarray, cut: float, counts: list[int]) -> list[float]:
+    """Shifts ``d`` such that exactly ``count`` of ``values + d`` exceed ``cut``, for
+    each count (one partial sort for all)."""
     n = values.shape[0]
-    count = min(max(count, 0), n)
-    if count == 0:
-        return float(cut - values.max() - 1e-3)
-    if count == n:
-        return float(cut - values.min() + 1e-3)
-    lo, hi = n - count - 1, n - count  # order statistics around the boundary
-    part = np.partition(values, [lo, hi])
-    return float(cut - 0.5 * (float(part[lo]) + float(part[hi])))
+    counts = [min(max(c, 0), n) for c in counts]
+    kth = sorted({k for c in counts if 0 < c < n for k in (n - c - 1, n - c)})
+    part = np.partition(values, kth) if kth else values
+    out = []
+    for c in counts:
+        if c == 0:
+            out.append(float(cut - values.max() - 1e-3))
+        elif c == n:
+            out.append(float(cut - values.min() + 1e-3))
+        else:  # midway between the order statistics around the boundary
+            out.append(float(cut - 0.5 * (float(part[n - c - 1]) + float(part[n - c]))))
+    return out
 
 
 def _build_answers(rng: np.random.Generator, pop: _Population, *, effect: float,
@@ -585,14 +603,15 @@ def _build_answers(rng: np.random.Generator, pop: _Population, *, effect: float,
             if t > 0:
                 for a, arm in enumerate(arms):
                     n_ans = int(answered[arm].sum())
-                    target = share0[a] + item.trend * trend * frac[t]
+                    no_programme = share0[a] + item.trend * trend * frac[t]
+                    targets = [no_programme]
+                    if a == 0:  # treated arm: with the programme, and without it
+                        targets = [no_programme + item.effect * effect * frac[t], no_programme]
+                    shifts = _shifts_for_counts(latent[arm & eligible], cut_pos,
+                                                [int(round(x * n_ans)) for x in targets])
+                    shift[arm] = shifts[0]
                     if a == 0:
-                        target += item.effect * effect * frac[t]
-                        shift_cf = _shift_for_count(
-                            latent[arm & eligible], cut_pos,
-                            int(round((share0[a] + item.trend * trend * frac[t]) * n_ans)))
-                    d = _shift_for_count(latent[arm & eligible], cut_pos, int(round(target * n_ans)))
-                    shift[arm] = d
+                        shift_cf = shifts[1]
                 latent += shift
             level = _levels(latent, cuts)
             value = codes[level]
@@ -624,6 +643,7 @@ def _build_population(rng: np.random.Generator, *, n_waves: int, effect: float, 
     labels = rng.permutation(n_villages) + 10_000
     pop = _Population(
         scale=scale, n_waves=n_waves, cercle_names=census["cercle"].tolist(),
+        cercle_regions=census["region"].tolist(),
         commune_cercle=geo["commune_cercle"], commune_treated=geo["commune_treated"],
         commune_rank=geo["commune_rank"], commune_fsi_post=geo["commune_fsi_post"],
         village_commune=geo["village_commune"], village_urban=geo["village_urban"],
@@ -651,11 +671,12 @@ class _Selection:
 
 
 def _allocate(pop: _Population, n_villages: int) -> np.ndarray:
-    """Villages to draw per stratum (cercle * 2 + treated): a floor of 4 per stratum, the
-    rest in proportion to the cercle's adults, split equally between arms."""
+    """Villages to draw per stratum (cercle * 2 + treated): a floor of 4 per stratum (2
+    when fewer than 240 villages are drawn), the rest in proportion to the cercle's
+    adults, split equally between arms (the treated arm is oversampled)."""
     n_cercles = len(pop.cercle_names)
     adults = np.bincount(pop.cercle, minlength=n_cercles).astype(float)
-    floor = 8
+    floor = 8 if n_villages >= 16 * n_cercles else 4
     extra = max(n_villages - floor * n_cercles, 0) * adults / adults.sum()
     n_c = floor + np.floor(extra).astype(int)
     short = n_villages - n_c.sum()
@@ -904,8 +925,7 @@ def _interview(rng: np.random.Generator, pop: _Population, sel: _Selection, wave
     ci = pop.commune_cercle[commune]
     names = pop.cercle_names
     cercle_code = np.array([_CERCLES[c].code for c in names])[ci]
-    census_region = _census()["region"].to_numpy()
-    region = np.array([_REGION_CODE[r] for r in census_region])[ci]
+    region = np.array([_REGION_CODE[r] for r in pop.cercle_regions])[ci]
     treated = pop.commune_treated[commune].astype(np.int64)
     conf = np.array([_CERCLES[c].conflict for c in names])[ci]
     urban = pop.village_urban[v]
@@ -915,8 +935,9 @@ def _interview(rng: np.random.Generator, pop: _Population, sel: _Selection, wave
     women = sex == 2
     ethnic = pop.ethnic[p].astype(np.int64)
     pastoral = np.isin(ethnic, [_PEULH, _TAMASHEQ])
-    years = 1 if (n_waves == 2 and t == 1) or (n_waves == 3 and t == 2) else 0
-    age = pop.age[p].astype(np.int64) + years
+    elapsed = (np.datetime64(_FIELDWORK_START[n_waves][t]) - np.datetime64(_FIELDWORK_START[n_waves][0]))
+    years = elapsed.astype("timedelta64[D]").astype(int) / 365.25
+    age = pop.age[p].astype(np.int64) + np.floor(years + 1.0 - pop.birthday[p]).astype(np.int64)
     age_grp = np.searchsorted([25, 35, 45, 55], age, side="right") + 1
     hh = pop.household[p]
 
@@ -1112,12 +1133,13 @@ def _truth(pop: _Population) -> pd.DataFrame:
         name = item.name
         share = np.empty((pop.n_waves, len(groups)))
         for t in range(pop.n_waves):
-            pos = np.bincount(cell, pop.positive[name][t], n_cells)
-            sub = np.bincount(cell, pop.substantive[name][t], n_cells)
-            dk = np.bincount(cell, pop.answers[name][t] == _DK, n_cells)
+            answered = pop.substantive[name][t]
+            pos = np.bincount(cell[pop.positive[name][t]], minlength=n_cells)
+            sub = np.bincount(cell[answered], minlength=n_cells)
+            dk = np.bincount(cell[pop.answers[name][t] == _DK], minlength=n_cells)
             is_trust = name.startswith("trust_")
             if is_trust:
-                total = np.bincount(cell, np.where(pop.substantive[name][t], pop.answers[name][t], 0), n_cells)
+                total = np.bincount(cell[answered], pop.answers[name][t][answered], n_cells)
             for gi, (label, g) in enumerate(groups):
                 share[t, gi] = pos[g].sum() / sub[g].sum()
                 rows.append(("share", name, t, label, share[t, gi]))
@@ -1155,9 +1177,11 @@ class DemoSurvey:
         :attr:`questionnaire`. Beyond the questionnaire's variables it holds the design
         columns ``hh_id``, ``n_elig_adults`` (adults in the household, Kish),
         ``w_base`` (inverse selection probability, expanded to census adults), ``w_nr``
-        (after a nonresponse adjustment within cercle × sex × age-band classes: 18-24,
-        25-54, 55+) and
-        ``w_final`` (``w_nr`` post-stratified to the census adults by cercle × sex).
+        (after a nonresponse adjustment within cercle × sex × age-band classes, 18-24,
+        25-54, 55+; panel follow-ups divide the previous wave's ``w_nr`` by a logistic
+        retention propensity on sex, age band, displacement and cercle) and ``w_final``
+        (``w_nr`` post-stratified to the census adults by cercle × sex). Skipped
+        questions are empty (``<NA>``); ``ca_type`` holds space-separated codes.
     truth : pandas.DataFrame
         The finite population's true values, tidy: ``quantity``, ``variable``, ``wave``,
         ``group``, ``value``. Quantities: ``share`` (share of "positive" answers among
@@ -1260,7 +1284,9 @@ def demo_survey(seed: int = 1, *, n_per_wave: int = 4000, waves: int = 2, panel:
         Seed of the random generator; the same seed gives identical results.
     n_per_wave : int
         Target number of respondents per wave (achieved within a few percent; a panel
-        loses respondents to attrition after the baseline).
+        loses respondents to attrition after the baseline). Every stratum gets at least
+        two villages, so about 750 respondents (with 15 households per village) is the
+        smallest sample drawn.
     waves : {2, 3}
         Baseline and endline, or baseline, midline and endline.
     panel : bool

@@ -28,8 +28,8 @@ BOOT_SCALE = 15 / 686  # n / ((n - 1)(R - 1)) for 15 PSUs and 50 replicates
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a data file exactly (round-trip float parsing, ``cds`` kept as text)."""
-    return pd.read_csv(path, float_precision="round_trip", dtype={"cds": str})
+    """Read a data file (pandas 3 parses floats exactly; ``cds`` kept as text)."""
+    return pd.read_csv(path, dtype={"cds": str})
 
 
 @cache
@@ -44,7 +44,7 @@ def reference_data(name: str) -> pd.DataFrame:
 
 def read_reference(path: Path) -> dict[str, dict[str, float]]:
     """``{case: {key: value}}`` from a long reference file."""
-    table = pd.read_csv(path, dtype={"case": str, "key": str}, float_precision="round_trip")
+    table = pd.read_csv(path, dtype={"case": str, "key": str})
     out: dict[str, dict[str, float]] = {}
     for case, key, value in table.itertuples(index=False):
         out.setdefault(case, {})[key] = float(value)
@@ -349,3 +349,43 @@ def extra_estimates(case: str) -> dict[str, float]:
         estimator = pc.mean if parts[1] == "by_schwide_mean" else pc.total
         return _by(estimator(d, "api00", by="sch.wide"), ["sch.wide"])
     raise KeyError(case)
+
+
+# ------------------------------------------------------------------- comparison --
+EST_RTOL = 1e-8  # estimates, weights sums, scales: relative difference to R
+SE_RTOL = 1e-6  # standard errors, covariances, deffs, interval bounds
+ZERO_ATOL = 1e-12  # both sides numerically zero (structural zeros R prints as 0 or 1e-16)
+EXACT_KEYS = ("degf", "n", "n_replicates", "mse", "df")
+
+
+def tolerance(key: str) -> float:
+    """Relative tolerance of one reference key ("api00:se", "E:est", "degf", ...)."""
+    last = key.split(":")[-1]
+    if key in EXACT_KEYS or last in EXACT_KEYS:
+        return 0.0
+    if last == "est" or key in ("sum_weights", "scale") or key.startswith(("rscales", "p:")):
+        return EST_RTOL
+    return SE_RTOL
+
+
+def mismatches(ours: dict, theirs: dict, skip: tuple[str, ...] = ()) -> list[str]:
+    """Keys whose values differ beyond :func:`tolerance` (or are missing)."""
+    problems = []
+    for key, expected in theirs.items():
+        if key in skip:
+            continue
+        if key not in ours:
+            problems.append(f"{key}: not computed (R: {expected!r})")
+            continue
+        got = float(ours[key])
+        if np.isnan(expected) or np.isnan(got):
+            if not (np.isnan(expected) and np.isnan(got)):
+                problems.append(f"{key}: ours {got!r}, R {expected!r}")
+            continue
+        if abs(got) < ZERO_ATOL and abs(expected) < ZERO_ATOL:
+            continue
+        rtol = tolerance(key)
+        if not relative_difference(got, expected) <= rtol:
+            problems.append(f"{key}: ours {got!r}, R {expected!r} "
+                            f"(relative difference {relative_difference(got, expected):.2e} > {rtol:g})")
+    return problems

@@ -268,3 +268,15 @@ def test_attrition_errors():
         pc.attrition(data, id="person")
     with pytest.raises(pc.EstimationError, match="single value"):
         pc.attrition(data[data["wave"] == 1])
+
+
+def test_pc_change_stays_the_function_whatever_the_import_order():
+    """Importing the submodule perception.change must not hide the function pc.change."""
+    import subprocess
+    import sys
+
+    code = ("import perception.change\nimport perception as pc\npc.did\n"
+            "from perception.change import CHANGE_COLUMNS\nprint(pc.change.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "change"

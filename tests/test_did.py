@@ -99,6 +99,14 @@ def test_event_study_and_pretrend_equal_r(y):
     assert close(F, ref(f"panel3/{y}/regtermtest_interactions", "F"))
 
 
+def test_single_post_period_may_be_a_scalar():
+    design = panel_design(3)
+    scalar = pc.did(design, "trust", post_periods=2)
+    listed = pc.did(design, "trust", post_periods=[2])
+    assert scalar.post_periods == (2,)
+    pd.testing.assert_frame_equal(scalar.pretrend, listed.pretrend)
+
+
 def test_no_pretrend_without_two_pre_periods():
     design = panel_design(3)
     assert pc.did(design, "trust").pretrend is None
@@ -212,6 +220,19 @@ def test_several_outcomes_summary_and_no_mutation():
 
     half = stats.t.ppf(0.95, row["df"]) * row["se"]
     assert np.isclose(row["ci_high"] - row["estimate"], half, rtol=1e-12)
+
+
+def test_row_order_and_weight_scale_do_not_matter():
+    data = panel_data(3)
+    data["w10"] = data["w"] * 10
+    base = pc.did(pc.SurveyDesign(data, weights="w", strata="stratum", psu="psu"), "score",
+                  by="region")
+    shuffled = data.sample(frac=1.0, random_state=5)
+    other = pc.did(pc.SurveyDesign(shuffled, weights="w10", strata="stratum", psu="psu"),
+                   "score", by="region")
+    pd.testing.assert_frame_equal(base.effects, other.effects, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(base.heterogeneity, other.heterogeneity,
+                                  check_exact=False, rtol=1e-9)
 
 
 # ------------------------------------------------------------------------ errors --

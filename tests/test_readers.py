@@ -392,6 +392,13 @@ def test_missing_file_and_bad_header(tmp_path):
         read_table(path)
 
 
+def test_ragged_csv_rows_are_refused(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2,\n3,4,5\n6\n", encoding="utf-8")  # a trailing comma is fine
+    with pytest.raises(FileReadError, match="header has 2 fields but line 3 has 3, line 4 has 1"):
+        read_table(path)
+
+
 def test_sniff_old_stata_versions():
     assert sniff(bytes([114, 2, 1, 0])) == "dta"
     assert sniff(b"<stata_dta><header>") == "dta"

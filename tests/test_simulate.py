@@ -62,14 +62,19 @@ def _share_scores(df, item, mask):
 # ------------------------------------------------------------------ reproducibility
 
 
-def test_same_seed_identical_different_seed_differs(demo):
+def test_same_seed_gives_identical_frames(demo):
     again = demo_survey(seed=1)
     pd.testing.assert_frame_equal(demo.waves, again.waves)
     pd.testing.assert_frame_equal(demo.truth, again.truth)
-    other = demo_survey(seed=2, n_per_wave=1000)
+
+
+def test_other_seed_and_parameters(demo):
+    other = demo_survey(seed=2, n_per_wave=1000, effect=0.0, trend=-0.05)
     assert not demo.waves["resp_id"].head(100).equals(other.waves["resp_id"].head(100))
-    assert not np.isclose(demo.waves["w_final"].sum() / len(demo.waves),
-                          other.waves["w_final"].sum() / len(other.waves))
+    assert not np.isclose(demo.waves["w_final"].mean(), other.waves["w_final"].mean())
+    assert other.waves.groupby("wave").size().between(850, 1150).all()
+    assert abs(_truth(other, "did", "trust_police", 1, "treated=1 - treated=0")) < TRUTH_EXACT
+    assert abs(_truth(other, "change", "trust_police", 1, "all") + 0.05) < TRUTH_EXACT
 
 
 def test_bad_arguments_name_the_argument():
@@ -122,6 +127,13 @@ def test_psus_in_one_stratum_and_revisited(demo):
     assert again.mean() < 0.02
 
 
+def test_design_uses_final_weights_strata_and_revisited_psus(demo):
+    d = demo.design()
+    w = demo.waves
+    assert d.degf == w["psu_id"].nunique() - w["stratum"].nunique()
+    np.testing.assert_array_equal(np.asarray(d.weights), w["w_final"].to_numpy())
+
+
 def test_panel_reinterviews_with_attrition(panel):
     w = panel.waves
     n = w.groupby("wave").size()
@@ -163,10 +175,19 @@ def test_truth_holds_the_configured_effects(demo, panel):
     assert len(by_cercle) == 15 and by_cercle.max() - by_cercle.min() > 0.15
 
 
-def test_other_effects_are_configurable():
-    small = demo_survey(seed=4, n_per_wave=500, effect=0.0, trend=-0.05)
-    assert abs(_truth(small, "did", "trust_police", 1, "treated=1 - treated=0")) < TRUTH_EXACT
-    assert abs(_truth(small, "change", "trust_police", 1, "all") + 0.05) < TRUTH_EXACT
+def test_truth_equals_shares_of_the_population_table(demo):
+    pop = demo.population
+    assert len(pop) * demo.params["scale"] == _truth(demo, "n_adults", "adults", 0, "all")
+    for t in (0, 1):
+        codes = pop[f"trust_police_w{t}"]
+        treated = pop["treated"] == 1
+        answered = codes.isin([0, 1, 2, 3]) & treated
+        share = (codes[answered] >= 2).mean()
+        assert share == pytest.approx(_truth(demo, "share", "trust_police", t, "treated=1"), abs=1e-12)
+        safe = pop[f"safe_night_w{t}"]
+        answered = safe.isin([1, 2, 3, 4, 5])
+        assert (safe[answered] <= 2).mean() == pytest.approx(
+            _truth(demo, "share", "safe_night", t, "all"), abs=1e-12)
 
 
 # ------------------------------------------------------------------ estimates vs truth

@@ -20,6 +20,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from ..errors import DisclosureError, WaveValidationError
 from ..privacy import DEFAULT_K, anonymise_wave
 from ..questionnaire import load_questionnaire
@@ -62,6 +65,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+def _whole_numbers_as_integers(df: pd.DataFrame) -> pd.DataFrame:
+    """Codes stored as floats because of empty cells are written 3, not 3.0."""
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_float_dtype(values.dtype):
+            present = values.dropna()
+            if len(present) and bool((present == np.floor(present)).all()) and bool(
+                    (present.abs() < 2**53).all()):
+                out[column] = values.astype("Int64")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Anonymise the wave, write the CSV, print the report; return 0."""
     wave_path, out = Path(args.wave), Path(args.out)
@@ -86,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         df, q, k=args.k, gps=args.gps, keep_commune=args.keep_commune, dates=args.dates
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    shared.to_csv(out, index=False, lineterminator="\n", encoding="utf-8")
+    _whole_numbers_as_integers(shared).to_csv(out, index=False, lineterminator="\n",
+                                              encoding="utf-8")
     print(f"wrote {out}: {len(shared)} rows, {shared.shape[1]} columns (from {wave_path}, "
           f"{df.shape[1]} columns)")
     paradata = list(meta["paradata"].columns)

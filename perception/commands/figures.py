@@ -29,24 +29,24 @@ _WAVE_CODES = {"baseline": 0, "midline": 1, "endline": 2}
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``figures`` subcommand."""
-    from ..report import FIGURES
-
     parser = subparsers.add_parser(
         "figures",
         help="draw the figure set, its tables and a report (HTML and PDF)",
         description="Draw the figure set of a survey (or of the built-in demo): every "
         "figure, the table behind each one as CSV, and one report in HTML and PDF. Cells "
         "resting on fewer than --min-cell respondents are suppressed and marked. "
-        f"Figures: {', '.join(FIGURES)}.",
+        "--list shows the figures.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--list", action="store_true",
+                        help="list the figures of the set and exit")
     source.add_argument("--data", nargs="+", metavar="WAVE", type=Path,
                         help="wave files (.csv, .xlsx, .sav, .dta), one per wave or stacked")
     source.add_argument("--demo", action="store_true",
                         help="use the built-in Central Mali example (seed 1)")
     parser.add_argument("-q", "--questionnaire", metavar="Q", type=Path,
                         help="questionnaire file (.yaml); required with --data")
-    parser.add_argument("--out", required=True, metavar="DIR", type=Path,
+    parser.add_argument("--out", metavar="DIR", type=Path,
                         help="folder to write to (created if needed)")
     parser.add_argument("--lang", choices=("fr", "en"), default=None,
                         help="language of the labels (default: the configuration's, fr)")
@@ -118,8 +118,22 @@ def _data_context(args, config):
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure set; return 0."""
-    from ..report import check_figure_names, check_formats, load_config, prepare_output, write_report
+    from ..report import (
+        FIGURES,
+        check_figure_names,
+        check_formats,
+        load_config,
+        prepare_output,
+        write_report,
+    )
 
+    if args.list:
+        width = max(len(name) for name in FIGURES)
+        for name, spec in FIGURES.items():
+            print(f"{name:<{width}}  {spec.description}")
+        return 0
+    if args.out is None:
+        raise PerceptionError("--out DIR is required: the folder to write the figures to")
     if args.min_cell is not None and args.min_cell < 1:
         raise PerceptionError(f"--min-cell must be at least 1, got {args.min_cell}")
     config = load_config(args.config)

@@ -35,8 +35,9 @@ TEXT: dict[str, dict[str, str]] = {
     "effect": {"fr": "Effet estimé (points de pourcentage)",
                "en": "Estimated effect (percentage points)"},
     "index": {"fr": "Indice (0–100)", "en": "Index (0–100)"},
-    "suppressed": {"fr": "masqué (n < {min_cell})", "en": "suppressed (n < {min_cell})"},
-    "suppressed_short": {"fr": "n < {min_cell}", "en": "n < {min_cell}"},
+    "suppressed": {"fr": "masqué (n\u00a0<\u00a0{min_cell})",
+                   "en": "suppressed (n\u00a0<\u00a0{min_cell})"},
+    "suppressed_short": {"fr": "n\u00a0<\u00a0{min_cell}", "en": "n\u00a0<\u00a0{min_cell}"},
     "source": {
         "fr": "Source : enquête de perception, estimations pondérées (plan de sondage "
               "complexe), intervalles de confiance à 95 %.",
@@ -81,6 +82,22 @@ def fmt_number(value: float, lang: str, decimals: int = 0) -> str:
     if lang == "fr":
         out = out.replace(",", "\u202f").replace(".", ",")
     return out
+
+
+def fmt_tick(value: float, lang: str) -> str:
+    """An axis tick: as few decimals as the value needs, a decimal comma in French."""
+    for decimals in (0, 1, 2):
+        if abs(round(value, decimals) - value) < 1e-9:
+            break
+    out = fmt_number(value, lang, decimals)
+    return out.replace("-", "\u2212")
+
+
+def number_axis(axis, lang: str) -> None:
+    """Format an axis's tick labels in the conventions of ``lang``."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda x, _: fmt_tick(x, lang)))
 
 
 def fmt_pct(value: float, lang: str, decimals: int = 0, sign: bool = False) -> str:
@@ -186,7 +203,8 @@ def prepare(table: pd.DataFrame, min_cell: int, required: Sequence[str],
             f"{figure} takes a result table (a pandas DataFrame such as pc.mean(...) "
             f"returns), got {type(table).__name__}"
         )
-    missing = [c for c in required if c not in table.columns]
+    # a missing ``n`` is left to suppress_small_cells: a DisclosureError that says why
+    missing = [c for c in required if c not in table.columns and c != "n"]
     if missing:
         raise PerceptionError(
             f"{figure}: the table has no column(s) {', '.join(map(repr, missing))}; it needs "

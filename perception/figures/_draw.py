@@ -89,6 +89,7 @@ def dot_whisker(
     ax.set_ylim(positions.min() - 0.6, positions.max() + 0.6)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="y", visible=False)
+    _common.number_axis(ax.xaxis, lang)
     if zero_line:
         ax.axvline(0, color="#333333", linewidth=0.9, zorder=1)
     if xlim is not None:
@@ -165,6 +166,7 @@ def grouped_bars(
     ax.set_yticks(positions, [_common.wrap(label, 30) for label in row_labels])
     ax.set_ylim(positions.min() - 0.55, positions.max() + 0.55)
     ax.set_xlim(0, top * 1.3)
+    _common.number_axis(ax.xaxis, lang)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)

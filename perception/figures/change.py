@@ -227,8 +227,8 @@ def plot_effects(
     subtitle = None
     if "period" in table.columns and group != "period" and table["period"].nunique() == 1:
         period = table["period"].iloc[0]
-        subtitle = {"fr": f"Vague {lab.value('wave', period)} par rapport à la première",
-                    "en": f"Wave {lab.value('wave', period)} relative to the first"}[lang]
+        subtitle = {"fr": f"{lab.value('wave', period)}, par rapport à la première vague",
+                    "en": f"{lab.value('wave', period)}, relative to the first wave"}[lang]
     return _forest(table, lang=lang, labels=labels, ax=ax, source_note=source_note,
                    min_cell=min_cell, group_col=group, title=title or default,
                    xlabel=_common.text("effect", lang), subtitle=subtitle)
@@ -320,6 +320,7 @@ def plot_did(
         ax.set_xticks(x, [lab.value(period, p) for p in periods])
         ax.set_xlim(-0.5, len(periods) - 0.5)
         ax.set_ylabel(_common.text("share_valid", lang))
+        _common.number_axis(ax.yaxis, lang)
         lows = cells["ci_low"].dropna() * 100
         highs = cells["ci_high"].dropna() * 100
         if len(lows):

@@ -167,11 +167,13 @@ def plot_index(
     if group_col is not None and group_col not in table.columns:
         raise PerceptionError(f"group={group_col!r} is not a column of the table")
     lab = _common.Labeller(labels, lang)
-    variable = lab.variable(str(table["variable"].iloc[0]))
-    default = {"fr": f"Indice de confiance ({variable})", "en": f"Trust index ({variable})"}[lang]
-    if variable == str(table["variable"].iloc[0]) and variable.startswith(("index", "trust")):
-        default = {"fr": "Indice de confiance envers les FSI (0–100)",
-                   "en": "Index of trust in the security forces (0–100)"}[lang]
+    name = str(table["variable"].iloc[0])
+    default = lab.variable(name)
+    if default == name:  # no label known: a generic title
+        default = {"fr": "Indice (0–100)", "en": "Index (0–100)"}[lang]
+    if row_col != "variable":
+        default += {"fr": f" par {lab.variable(row_col).lower()}",
+                    "en": f" by {lab.variable(row_col).lower()}"}[lang]
     return _dot_figure(
         table, row_col=row_col, group_col=group_col, title=title or default,
         xlabel=_common.text("index", lang), lang=lang, labels=labels, ax=ax,

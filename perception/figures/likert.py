@@ -302,6 +302,7 @@ def plot_nonresponse(
                        fontsize=7.5, fontweight="bold", color="#555555")
         head.set_gid("n_header")
         ax.set_xlim(0, max(top * 100 * 1.18, 1.0))
+        _common.number_axis(ax.xaxis, lang)
         ax.set_yticks(positions, [_common.wrap(lab.variable(v), 36) for v in variables])
         ax.set_ylim(positions.min() - 0.6, positions.max() + 0.6)
         ax.tick_params(axis="y", length=0)

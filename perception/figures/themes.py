@@ -61,7 +61,7 @@ def _bars_figure(
                                                       if len(groups) > 1 else 0)
     with style.house_style():
         fig, ax = _common.figure_and_axes(ax, height)
-        ax.set_xlabel(_common.text("share", lang))
+        ax.set_xlabel(_common.text("share_valid", lang))
         suppressed = _draw.grouped_bars(
             ax, rows, [lab.variable(r) for r in rows], groups, group_labels, cells, lang=lang,
             min_cell=min_cell, colour_of=colour_of, hatch_of=hatch_of,
@@ -259,6 +259,8 @@ def plot_weight_distribution(
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0, top * 1.15)
         ax.set_xlabel(_common.text("weight", lang))
+        _common.number_axis(ax.xaxis, lang)
+        _common.number_axis(ax.yaxis, lang)
         ax.set_ylabel(_common.text("respondents_share", lang))
         ax.legend(handles=handles, loc="upper right", fontsize=7.5)
         default = {"fr": "Distribution des poids de sondage",
