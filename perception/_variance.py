@@ -208,7 +208,6 @@ def onestage_vcov(
     strata of the same enclosing cluster by (strata / strata with variance), counting
     only strata that hold rows of the domain; with no stratum left the variance is NaN.
     """
-    width = totals.shape[1]
     n_strata = stage.n_strata
     n_h = stage.n_sampled
     popsize = stage.popsize
@@ -356,18 +355,35 @@ def replicate_vcov(
 
     ``c`` is the mean of the replicate estimates, or the full-sample estimate when
     ``mse`` is true. Replicates whose estimate is not finite are dropped, as R does.
+
+    A replicate can be non-finite in some columns only (a small domain, or a rare level,
+    left without weight by that replicate): it is dropped from those columns alone, as
+    R's ``svyby`` estimates each domain (and ``svyciprop`` each level) on its own, so
+    one empty domain never changes the variance of another. Each column's centre comes
+    from its own finite replicates; a covariance uses the replicates finite in both.
     """
     replicates = np.asarray(replicates, dtype=float)
     if replicates.ndim == 1:
         replicates = replicates[:, None]
-    finite = np.all(np.isfinite(replicates), axis=1)
-    reps = replicates[finite]
-    rs = np.asarray(rscales, dtype=float)[finite]
+    rs_all = np.asarray(rscales, dtype=float)
+    finite = np.isfinite(replicates)
+    rows = finite.all(axis=1)
+    if (finite == rows[:, None]).all():  # each replicate finite everywhere or nowhere
+        reps = replicates[rows]
+        rs = rs_all[rows]
+        if mse:
+            centre = np.asarray(estimate, dtype=float)
+        else:
+            # R's svrVar: the mean of the replicates that carry weight (rscales > 0)
+            used = reps[rs > 0]
+            centre = used.mean(axis=0) if used.shape[0] else np.full(reps.shape[1], np.nan)
+        dev = reps - centre
+        return scale * (dev * rs[:, None]).T @ dev
     if mse:
         centre = np.asarray(estimate, dtype=float)
     else:
-        # R's svrVar: the mean of the replicates that carry weight (rscales > 0)
-        used = reps[rs > 0]
-        centre = used.mean(axis=0) if used.shape[0] else np.full(reps.shape[1], np.nan)
-    dev = reps - centre
-    return scale * (dev * rs[:, None]).T @ dev
+        weighted = finite & (rs_all > 0)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centre = np.where(weighted, replicates, 0.0).sum(axis=0) / weighted.sum(axis=0)
+    dev = np.where(finite, replicates - centre, 0.0)
+    return scale * (dev * rs_all[:, None]).T @ dev

@@ -652,12 +652,7 @@ def _replicate_logit_interval(design, num, den, dom, estimate, df, level):
     with np.errstate(divide="ignore", invalid="ignore"):
         logit_reps = special.logit(reps)
         centre = special.logit(estimate)
-    # one variance per (domain, level), as R's svyciprop fits each on its own: a replicate
-    # dropped for a level whose replicate share is 0 or 1 (logit infinite) stays in the
-    # variance of every other level and domain
-    flat_reps, flat_centre = logit_reps.reshape(logit_reps.shape[0], -1), centre.ravel()
-    var = np.array([design._vcov_replicates(flat_reps[:, [j]], flat_centre[[j]])[0, 0]
-                    for j in range(flat_centre.size)])
+    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
     se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
     crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
     return special.expit(centre - crit * se), special.expit(centre + crit * se)

@@ -242,7 +242,13 @@ def likert(
         is_nan = np.isnan(values)
         valid = ~is_missing_code & ~is_nan
         if q is not None:
-            scale = sorted(float(c) for c in _questionnaire_codes(q, name, "valid"))
+            try:
+                scale = sorted(float(c) for c in _questionnaire_codes(q, name, "valid"))
+            except (TypeError, ValueError):
+                raise EstimationError(
+                    f"item {name!r} has text codes in the questionnaire; likert() needs "
+                    "numeric answer codes (e.g. 0-3)"
+                ) from None
             _check_scale_values(
                 data, name, values, valid & inside, np.isin(values, scale),
                 "the questionnaire's codes " + ", ".join(f"{c:g}" for c in scale),
@@ -266,6 +272,9 @@ def likert(
                 f"item {name!r} has no substantive answer in the design's domain, so its "
                 "distribution cannot be estimated; check the missing codes"
             )
+        # categories come from the rows of the domain; rows outside it (weight zero)
+        # may hold other codes and are blanked, which changes no estimate
+        coded = np.where(inside, coded, np.nan)
         column = pd.Series(
             pd.Categorical(coded, categories=categories), index=data.index, name=name
         )

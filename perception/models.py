@@ -251,9 +251,64 @@ def _patsy_error(exc: Exception, formula: str, data: pd.DataFrame) -> Estimation
     return EstimationError(f"cannot build the model matrix of formula {formula!r}: {message}")
 
 
+#: what a formula may call besides the data's columns: patsy's helpers and the
+#: functions of _FORMULA_NAMESPACE (patsy evaluates formulas as Python, with builtins)
+_FORMULA_FUNCTIONS = frozenset({
+    "C", "Q", "I", "Treatment", "Sum", "Poly", "Diff", "Helmert", "center", "standardize",
+    "scale", "bs", "cr", "cc", "te", *_FORMULA_NAMESPACE,
+})
+#: numpy functions a formula may call as np.<name>
+_FORMULA_NUMPY = frozenset({
+    "log", "log1p", "log2", "log10", "exp", "expm1", "sqrt", "abs", "square", "power",
+    "clip", "where", "round", "floor", "ceil", "isnan", "minimum", "maximum", "sign",
+    "pi", "e", "nan",
+})
+_FORMULA_KEYWORDS = frozenset({"True", "False", "None", "and", "or", "not", "in", "is"})
+
+
+def _check_formula(formula: str, data: pd.DataFrame) -> None:
+    """Refuse a formula naming anything but columns, keyword arguments and the allowed
+    functions: patsy evaluates formulas as Python code, so ``__import__('os')`` in a
+    formula (from a configuration file, say) would run."""
+    columns = {str(c) for c in data.columns}
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(formula).readline)
+                  if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return  # patsy reports the syntax error
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME:
+            continue
+        before = tokens[i - 1].string if i else ""
+        after = tokens[i + 1].string if i + 1 < len(tokens) else ""
+        if before == ".":
+            if i >= 2 and tokens[i - 2].string == "np" and tok.string in _FORMULA_NUMPY:
+                continue
+            raise EstimationError(
+                f"formula {formula!r} uses the attribute {tok.string!r}: a formula may only "
+                f"call np.{', np.'.join(sorted(_FORMULA_NUMPY))} besides the columns. Fix: "
+                "compute the variable in the data first, then use its column."
+            )
+        if (tok.string in columns or tok.string in _FORMULA_FUNCTIONS
+                or tok.string in _FORMULA_KEYWORDS or after == "="):
+            continue
+        close = difflib.get_close_matches(tok.string, sorted(columns), n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        dotted = sorted(c for c in columns if c.startswith(tok.string + "."))
+        if dotted:
+            hint += (f" A column name with a dot such as {dotted[0]!r} must be quoted in a "
+                     f'formula: Q("{dotted[0]}").')
+        raise EstimationError(
+            f"unknown column {tok.string!r} in formula {formula!r}: the design's data has no "
+            f"such column, and it is not a function a formula may use "
+            f"({', '.join(sorted(_FORMULA_FUNCTIONS))}).{hint}"
+        )
+
+
 def _dmatrices(formula: str, frame: pd.DataFrame, na_drop: bool):
     import patsy
 
+    _check_formula(formula, frame)
     env = patsy.EvalEnvironment([_FORMULA_NAMESPACE])
     na_action = "drop" if na_drop else patsy.NAAction(NA_types=[])
     try:

@@ -188,6 +188,7 @@ _REGION_CODE = {"Mopti": 1, "Ségou": 2}
 _TREATED_SHARE = 0.2  # share of non-chef-lieu communes the programme treats
 _RURAL_VILLAGE_ADULTS = 600  # mean adults (census scale) per rural village
 _URBAN_QUARTIER_ADULTS = 1500  # mean adults per urban quartier
+_MIN_PSU_HOUSEHOLDS = 45  # households (simulated) per PSU at least: 3 waves x 15, no overlap
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,6 +313,29 @@ def _draw_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray
     return (u[:, None] >= cum).sum(axis=1)
 
 
+def _group_small_villages(commune: np.ndarray, households: np.ndarray, minimum: int) -> np.ndarray:
+    """PSU number of each village (villages in commune order): consecutive villages of a
+    commune are grouped until the group has ``minimum`` households; a commune's last
+    group, if too small, joins the one before it."""
+    group = np.empty(commune.shape[0], dtype=np.int64)
+    g, size, first_of_commune = -1, minimum, 0
+    for j in range(commune.shape[0]):
+        new_commune = j == 0 or commune[j] != commune[j - 1]
+        if new_commune or size >= minimum:
+            if new_commune and j > 0 and size < minimum and g > first_of_commune:
+                group[group == g] = g - 1  # previous commune's short last group
+                g -= 1
+            g += 1
+            size = 0
+            if new_commune:
+                first_of_commune = g
+        group[j] = g
+        size += int(households[j])
+    if size < minimum and g > first_of_commune:
+        group[group == g] = g - 1
+    return np.unique(group, return_inverse=True)[1]
+
+
 def _build_geography(rng: np.random.Generator, census: pd.DataFrame, scale: int) -> dict:
     """Communes, villages and households of every cercle."""
     c_cercle, c_treated, c_rank, c_post = [], [], [], []
@@ -364,12 +388,12 @@ def _build_geography(rng: np.random.Generator, census: pd.DataFrame, scale: int)
         village_of_hh = np.searchsorted(np.cumsum(share), start, side="right")
         village_of_hh = np.minimum(village_of_hh, vc.shape[0] - 1)
         hh_count = np.bincount(village_of_hh, minlength=vc.shape[0])
-        # drop the (rare) villages that received no household
-        keep = hh_count >= 1
-        remap = np.cumsum(keep) - 1
-        village_of_hh = remap[village_of_hh]
-        vc = vc[keep]
-        hh_count = hh_count[keep]
+        # as census frames group hamlets into enumeration areas, small villages join a
+        # neighbour of their commune so that every PSU has enough households
+        group = _group_small_villages(vc, hh_count, _MIN_PSU_HOUSEHOLDS)
+        village_of_hh = group[village_of_hh]
+        vc = vc[np.unique(group, return_index=True)[1]]
+        hh_count = np.bincount(village_of_hh)
         rank = np.arange(n_h) - np.repeat(np.cumsum(hh_count) - hh_count, hh_count)
         kids = rng.poisson(children_per_hh * sizes / adults_per_hh)
         lat = prof.lat + rng.normal(0.0, 0.22, vc.shape[0])
@@ -754,20 +778,25 @@ def _age_band3(age: np.ndarray) -> np.ndarray:
 
 
 def _logistic_fit(x: np.ndarray, y: np.ndarray, max_iter: int = 30) -> np.ndarray:
-    """Fitted probabilities of a logistic regression of ``y`` on ``x`` (with an
-    intercept), by Newton-Raphson; bounded below by 0.05."""
-    design = np.column_stack([np.ones(x.shape[0]), x.astype(float)])
+    """Fitted probabilities of a logistic regression of ``y`` on the binary columns
+    ``x`` (with an intercept), by Newton-Raphson on the distinct covariate patterns
+    (exact maximum likelihood, no BLAS call); bounded below by 0.05."""
+    patterns, row_pattern = np.unique(x.astype(bool), axis=0, return_inverse=True)
+    row_pattern = row_pattern.ravel()
+    size = np.bincount(row_pattern).astype(float)
+    hits = np.bincount(row_pattern, y.astype(float))
+    design = np.column_stack([np.ones(patterns.shape[0]), patterns.astype(float)])
     beta = np.zeros(design.shape[1])
-    target = y.astype(float)
     ridge = 1e-6 * np.eye(design.shape[1])
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(design @ beta)))
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + ridge
-        step = np.linalg.solve(hessian, design.T @ (target - p))
+        p = 1.0 / (1.0 + np.exp(-np.einsum("ij,j->i", design, beta)))
+        hessian = np.einsum("ij,ik,i->jk", design, design, size * p * (1 - p)) + ridge
+        step = np.linalg.solve(hessian, np.einsum("ij,i->j", design, hits - size * p))
         beta += step
         if np.abs(step).max() < 1e-8:
             break
-    return np.maximum(1.0 / (1.0 + np.exp(-(design @ beta))), 0.05)
+    fitted = 1.0 / (1.0 + np.exp(-np.einsum("ij,j->i", design, beta)))
+    return np.maximum(fitted[row_pattern], 0.05)
 
 
 @dataclass
@@ -790,7 +819,7 @@ def _draw_waves(rng: np.random.Generator, pop: _Population, sel: _Selection, *,
     hh_start = np.concatenate([[0], np.cumsum(pop.village_households)[:-1]])
     # one random order of each selected village's households; wave t takes the t-th
     # block of it, so every wave is a simple random sample of households (probability
-    # m / H) and the waves do not overlap while the village has enough households
+    # m / H) and waves share no household while t * m <= H (PSUs have >= 45 households)
     orders = [rng.permutation(pop.village_households[v]) for v in sel.village]
     totals = np.zeros((len(pop.cercle_names), 2))
     totals[:, 0] = census["adults18_men_est"].to_numpy()

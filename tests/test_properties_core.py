@@ -76,7 +76,7 @@ def _close(a: pd.DataFrame, b: pd.DataFrame, scale: float = 1.0, columns=VALUES)
         )
 
 
-@settings(max_examples=25)
+@settings(max_examples=15)
 @given(data=surveys(), factor=st.sampled_from([0.001, 3.7, 1000.0]), replicate=st.booleans())
 def test_scaling_the_weights(data, factor, replicate):
     base = _tables(_design(data, replicate))
@@ -89,7 +89,7 @@ def test_scaling_the_weights(data, factor, replicate):
     np.testing.assert_allclose(base["total"]["deff"], scaled["total"]["deff"], rtol=RTOL)
 
 
-@settings(max_examples=20)
+@settings(max_examples=12)
 @given(data=surveys(), seed=st.integers(0, 2**32 - 1), replicate=st.booleans())
 def test_row_order_does_not_matter(data, seed, replicate):
     shuffled = data.sample(frac=1.0, random_state=np.random.RandomState(seed))
@@ -101,6 +101,7 @@ def test_row_order_does_not_matter(data, seed, replicate):
             assert (base[name]["n"].to_numpy() == other[name]["n"].to_numpy()).all()
 
 
+@settings(max_examples=20)
 @given(data=surveys(), replicate=st.booleans())
 def test_domain_totals_add_up(data, replicate):
     design = _design(data, replicate)
@@ -116,7 +117,7 @@ def test_domain_totals_add_up(data, replicate):
         assert parts["n"].sum() == overall["n"].iloc[0]
 
 
-@settings(max_examples=20)
+@settings(max_examples=12)
 @given(data=surveys(), replicate=st.booleans())
 def test_domain_estimate_equals_restricted_design(data, replicate):
     design = _design(data, replicate)
@@ -146,7 +147,7 @@ def test_domain_estimate_equals_restricted_design(data, replicate):
             _close(part, other, columns=["estimate", "se"])
 
 
-@settings(max_examples=10)
+@settings(max_examples=8)
 @given(data=surveys(), replicate=st.booleans())
 def test_inputs_are_never_modified(data, replicate):
     original = data.copy(deep=True)

@@ -56,6 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         f"(default {DEFAULT_MIN_CELL})")
     parser.add_argument("--level", type=float, default=0.95,
                         help="confidence level (default 0.95)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop with an error instead of leaving out any row (a "
+                        "missing-value code, an empty answer or an empty --by column)")
     parser.set_defaults(run=run)
     return parser
 
@@ -91,10 +94,19 @@ def run(args: argparse.Namespace) -> int:
             )
     recoded, counts = pc.recode_missing(data[[*names, *by]], q)
     counts = counts[counts["column"].isin(names)] if len(counts) else counts
+    left_out = _left_out(data, recoded, names, by, counts)
+    if left_out and args.strict:
+        raise PerceptionError(
+            "--strict: rows would be left out of the estimates: " + "; ".join(left_out)
+            + ". Fix: recode or impute those answers (or choose other --var/--by), or run "
+            "without --strict to leave them out with their count reported."
+        )
     if len(counts):
         listed = ", ".join(f"{r.column}={r.code}: {r.count}" for r in counts.itertuples())
         print(f"perception estimate: left out {int(counts['count'].sum())} answer(s) with "
               f"a missing-value code ({listed})", file=sys.stderr)
+    for line in left_out:
+        print(f"perception estimate: left out of {line}", file=sys.stderr)
     data = data.assign(**{c: recoded[c] for c in names})
     design = design_from_questionnaire(data, q, {})
     estimator = {"mean": pc.mean, "proportion": pc.proportion, "total": pc.total}[args.stat]
@@ -120,3 +132,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"perception estimate: {hidden} cell(s) with fewer than {args.min_cell} "
               "respondents suppressed", file=sys.stderr)
     return 0
+
+
+def _left_out(data, recoded, names: list[str], by: list[str], counts) -> list[str]:
+    """One line per variable that loses rows: how many of the rows, and why (a
+    missing-value code, an empty answer, an empty --by column)."""
+    by_empty = recoded[by].isna().any(axis=1) if by else None
+    lines = []
+    for name in names:
+        empty = data[name].isna()
+        coded = recoded[name].isna() & ~empty
+        reasons = []
+        if coded.any():
+            reasons.append(f"{int(coded.sum())} with a missing-value code")
+        if empty.any():
+            reasons.append(f"{int(empty.sum())} empty (not asked or not recorded)")
+        lost = recoded[name].isna()
+        if by_empty is not None and (by_empty & ~lost).any():
+            reasons.append(f"{int((by_empty & ~lost).sum())} with an empty --by column "
+                           f"({', '.join(by)})")
+            lost = lost | by_empty
+        if lost.any():
+            lines.append(f"{name}: {int(lost.sum())} of {len(data)} rows ({', '.join(reasons)})")
+    return lines

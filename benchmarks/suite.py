@@ -1,0 +1,655 @@
+"""Benchmark suite of ``perception`` against plain numpy, svy, samplics and R ``survey``.
+
+Synthetic stratified two-stage survey: 20 strata x 50 PSUs (villages), rows spread at
+random over the PSUs, 15 numeric items with a village effect, 5 categorical items
+(levels 1-5), a 20-level domain, two waves, a treated arm (constant within PSU) and three
+raking variables. Tasks:
+
+- T1: ``pc.mean`` of the 15 items, Taylor SEs (full 15 x 15 covariance), whole sample;
+- T2: the same by the 20-level domain (300 estimates, 300 x 300 covariance);
+- T3: the same as T1 with 200 bootstrap replicates
+  (``design.replicate("bootstrap", 200, seed=1)``, built outside the timing);
+- T4: ``pc.proportion`` of the 5 categorical items by domain (logit intervals);
+- T5: ``pc.rake`` to 3 margins (sex, age group, zone), then T1 on the raked design;
+- T6: ``pc.did`` of q1, treated x wave (two waves);
+- T7: ``perception figures --demo`` (the demo figure set; independent of --rows, run at
+  the first size only).
+
+Each (task, size) runs in its own subprocess, which makes the data, builds the design,
+then times ``perception`` (best of --repeat, ``time.perf_counter``) interleaved with a
+plain-numpy computation of the SAME numbers (T1-T4: estimate, SE, deff, df and, for T4,
+the logit interval), asserted to agree to ``AGREE_RTOL``. Memory: the subprocess's peak
+resident set (``getrusage`` maxrss, data included) right after perception's first run,
+and the peak of the allocations made by one run of each implementation (tracemalloc).
+Peers, when installed (svy, samplics: imported in the same subprocess; R ``survey``:
+``Rscript benchmarks/peers.R`` on the same data written to a temporary CSV, timed inside
+R with ``system.time``), are timed on the same tasks; absent peers are skipped with a
+note. Peers run the defaults a user would write (no deff, no covariance between domains),
+which is less work than perception does: the ratios are conservative.
+
+Run (not part of the test suite)::
+
+    .venv/bin/python benchmarks/suite.py --rows 1e4,1e5,1e6 --tasks T1,T2,T3 --repeat 3
+    .venv/bin/python benchmarks/suite.py --rows 1e7 --tasks T1,T2 --peers none
+
+BLAS threads are pinned to one (``OPENBLAS_NUM_THREADS=1`` and friends, unless already
+set): on a shared 2-core machine extra threads only add noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import perception as pc  # noqa: E402
+
+STRATA, PSUS_PER_STRATUM, ITEMS, CATEGORICAL, DOMAINS, LEVELS = 20, 50, 15, 5, 20, 5
+N_PSU = STRATA * PSUS_PER_STRATUM
+REPLICATES = 200
+SEED = 1
+#: perception and the numpy reference must agree to this relative difference
+AGREE_RTOL = 1e-10
+ITEM_NAMES = [f"q{j + 1}" for j in range(ITEMS)]
+CAT_NAMES = [f"c{j + 1}" for j in range(CATEGORICAL)]
+RAKE_MARGINS = {"sex": 2, "agegrp": 4, "zone": 5}
+DESIGN_COLUMNS = ["stratum", "psu", "w"]
+TASKS = {
+    "T1": "mean, 15 items, Taylor",
+    "T2": "mean, 15 items x 20 domains",
+    "T3": "mean, 15 items, 200 bootstrap",
+    "T4": "proportion, 5 items x 20 domains",
+    "T5": "rake to 3 margins + T1",
+    "T6": "DiD of q1 (treated x wave)",
+    "T7": "demo figure set (CLI)",
+}
+TASK_COLUMNS = {
+    "T1": ITEM_NAMES,
+    "T2": [*ITEM_NAMES, "domain"],
+    "T3": ITEM_NAMES,
+    "T4": [*CAT_NAMES, "domain"],
+    "T5": [*ITEM_NAMES, *RAKE_MARGINS],
+    "T6": ["q1", "wave", "treated"],
+    "T7": [],
+}
+PEERS = ("svy", "samplics", "R")
+#: largest size at which each peer runs by default (they are slow or hold n x R matrices)
+PEER_MAX_ROWS = {"svy": 10**7, "samplics": 10**6, "R": 10**6}
+
+
+# ------------------------------------------------------------------------- data --
+def _rng(name: str, seed: int) -> np.random.Generator:
+    """One random stream per column, so a column is the same whatever else is made."""
+    return np.random.default_rng([seed, sum(ord(c) * 31**i for i, c in enumerate(name))])
+
+
+def make_data(n_rows: int, columns: list[str] | None = None, seed: int = SEED) -> pd.DataFrame:
+    """The synthetic survey (design columns plus ``columns``; all columns when None).
+
+    Columns are drawn one at a time from their own random stream and not copied into
+    a block (``copy=False``), so making the data needs little more than its own size.
+    """
+    everything = [*ITEM_NAMES, *CAT_NAMES, "domain", "wave", "treated", *RAKE_MARGINS]
+    wanted = everything if columns is None else list(columns)
+    psu = _rng("psu", seed).integers(0, N_PSU, n_rows)
+    frame: dict[str, np.ndarray] = {
+        "stratum": psu // PSUS_PER_STRATUM,
+        "psu": psu,
+        "w": _rng("w", seed).uniform(50, 150, n_rows),
+    }
+    village = _rng("village", seed).normal(0, 1, N_PSU)
+    for name in wanted:
+        rng = _rng(name, seed)
+        if name.startswith("q"):
+            j = int(name[1:])
+            column = rng.normal(0, 1, n_rows)
+            column += 3 + 0.3 * village[psu] + 0.02 * j
+        elif name.startswith("c"):
+            column = rng.integers(1, LEVELS + 1, n_rows)
+        elif name == "domain":
+            column = rng.integers(1, DOMAINS + 1, n_rows)
+        elif name == "wave":
+            column = rng.integers(0, 2, n_rows)
+        elif name == "treated":
+            column = (psu % 2).astype(np.int64)
+        elif name in RAKE_MARGINS:
+            column = rng.integers(1, RAKE_MARGINS[name] + 1, n_rows)
+        else:
+            raise ValueError(f"unknown benchmark column {name!r}")
+        frame[name] = column
+    return pd.DataFrame(frame, copy=False)
+
+
+def rake_margins(data: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """Population margins for T5: the weighted counts of the sample tilted by a few
+    per cent (so raking moves the weights), all adding up to the same total."""
+    total = float(data["w"].sum()) * 1.1
+    margins = {}
+    for name, levels in RAKE_MARGINS.items():
+        counts = np.bincount(data[name].to_numpy(), weights=data["w"].to_numpy(),
+                             minlength=levels + 1)[1:]
+        tilt = 1 + 0.05 * np.cos(np.arange(levels))
+        shares = counts * tilt / (counts * tilt).sum()
+        margins[name] = {level + 1: float(total * shares[level]) for level in range(levels)}
+    return margins
+
+
+# ------------------------------------------------------------------ perception --
+def design_of(data: pd.DataFrame) -> pc.SurveyDesign:
+    return pc.SurveyDesign(data, weights="w", strata="stratum", psu="psu")
+
+
+def run_figures() -> None:
+    from perception.cli import main
+
+    with tempfile.TemporaryDirectory() as out:
+        code = main(["figures", "--demo", "--out", out])
+    if code != 0:
+        raise RuntimeError(f"perception figures --demo exited with {code}")
+
+
+def perception_task(task: str, design, data: pd.DataFrame, extra: dict) -> Callable:
+    """The perception call of a task (a function of no argument)."""
+    if task == "T1":
+        return lambda: pc.mean(design, ITEM_NAMES)
+    if task == "T2":
+        return lambda: pc.mean(design, ITEM_NAMES, by="domain")
+    if task == "T3":
+        return lambda: pc.mean(extra["replicate"], ITEM_NAMES)
+    if task == "T4":
+        return lambda: pc.proportion(design, CAT_NAMES, by="domain")
+    if task == "T5":
+        return lambda: pc.mean(pc.rake(design, extra["margins"]), ITEM_NAMES)
+    if task == "T6":
+        return lambda: pc.did(design, "q1", treated="treated", period="wave").effects
+    if task == "T7":
+        return run_figures
+    raise ValueError(task)
+
+
+# ----------------------------------------------------------- plain numpy references --
+# What a numpy programmer writes for the same numbers: PSU totals by np.bincount, the
+# with-replacement stratified variance of those totals, deff as R's deff = "replace".
+def _psu_stratum(psu: np.ndarray, stratum: np.ndarray) -> np.ndarray:
+    out = np.zeros(N_PSU, dtype=np.int64)
+    out[psu] = stratum
+    return out
+
+
+def _stratified_vcov(totals: np.ndarray, psu_stratum: np.ndarray) -> np.ndarray:
+    """sum_h n_h/(n_h-1) sum_i (t_hi - mean_h)(t_hi - mean_h)' over PSU totals (P, k)."""
+    n_h = np.bincount(psu_stratum, minlength=STRATA).astype(float)
+    sums = np.zeros((STRATA, totals.shape[1]))
+    np.add.at(sums, psu_stratum, totals)
+    dev = totals - (sums / n_h[:, None])[psu_stratum]
+    dev *= np.sqrt(n_h / (n_h - 1))[psu_stratum][:, None]
+    return dev.T @ dev
+
+
+def _bincount_columns(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    out = np.empty((size, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(index, weights=values[:, j], minlength=size)
+    return out
+
+
+def _degf(psu: np.ndarray, psu_stratum: np.ndarray, domain: np.ndarray | None = None,
+          n_domains: int = 1) -> np.ndarray:
+    """PSUs minus strata holding rows of each domain."""
+    if domain is None:
+        present = np.bincount(psu, minlength=N_PSU)[None, :] > 0
+    else:
+        present = (np.bincount(domain * N_PSU + psu, minlength=n_domains * N_PSU) > 0
+                   ).reshape(n_domains, N_PSU)
+    strata = np.zeros((present.shape[0], STRATA), dtype=bool)
+    for h in range(STRATA):
+        strata[:, h] = present[:, psu_stratum == h].any(axis=1)
+    return present.sum(axis=1) - strata.sum(axis=1)
+
+
+def numpy_means(data: pd.DataFrame, items: list[str], by: str | None = None) -> dict:
+    """Domain means, their covariance, deff and df, from plain numpy."""
+    Y = np.asfortranarray(data[items].to_numpy(dtype=float))
+    w = data["w"].to_numpy()
+    psu = data["psu"].to_numpy()
+    psu_stratum = _psu_stratum(psu, data["stratum"].to_numpy())
+    n, k = Y.shape
+    if by is None:
+        W = w.sum()
+        theta = (w @ Y)[None, :] / W
+        R = Y - theta[0]
+        R /= W
+        S = R * w[:, None]
+        totals = _bincount_columns(psu, S, N_PSU)
+        vcov = _stratified_vcov(totals, psu_stratum)
+        var_r = (w @ (R * R)) / W * n / (n - 1)
+        vsrs = (var_r * W**2 / n)[None, :]
+        df = _degf(psu, psu_stratum)
+    else:
+        codes, levels = pd.factorize(data[by], sort=True)
+        D = len(levels)
+        Wd = np.bincount(codes, weights=w, minlength=D)
+        nd = np.bincount(codes, minlength=D).astype(float)
+        theta = _bincount_columns(codes, Y * w[:, None], D) / Wd[:, None]
+        R = Y - theta[codes]
+        R /= Wd[codes][:, None]
+        S = R * w[:, None]
+        totals = _bincount_columns(psu * D + codes, S, N_PSU * D).reshape(N_PSU, D * k)
+        vcov = _stratified_vcov(totals, psu_stratum)
+        var_r = _bincount_columns(codes, R * S, D) / Wd[:, None] * (nd / (nd - 1))[:, None]
+        vsrs = var_r * (Wd**2 / nd)[:, None]
+        df = _degf(psu, psu_stratum, codes, D)
+    se = np.sqrt(np.diag(vcov)).reshape(theta.shape)
+    return {"estimate": theta.ravel(), "se": se.ravel(),
+            "deff": (se**2 / vsrs).ravel(), "df": np.repeat(df, k).astype(float)}
+
+
+def numpy_proportions(data: pd.DataFrame, items: list[str], by: str) -> dict:
+    """Level shares of categorical items by domain, with R's svyciprop logit interval."""
+    from scipy import special, stats
+
+    values = data[items].to_numpy()
+    indicators = np.empty((len(data), len(items) * LEVELS), order="F")
+    for j in range(len(items)):
+        for level in range(LEVELS):
+            indicators[:, j * LEVELS + level] = values[:, j] == level + 1
+    frame = pd.DataFrame(indicators, copy=False)
+    frame[["w", "psu", "stratum", by]] = data[["w", "psu", "stratum", by]]
+    out = numpy_means(frame, list(range(indicators.shape[1])), by=by)
+    # svyciprop(method = "logit"): interval for logit(p) with se/(p(1-p)), df per domain
+    p, se = out["estimate"], out["se"]
+    crit = stats.t.ppf(0.975, out["df"])
+    half = crit * se / (p * (1 - p))
+    out["ci_low"] = special.expit(special.logit(p) - half)
+    out["ci_high"] = special.expit(special.logit(p) + half)
+    return out
+
+
+def numpy_bootstrap_means(data: pd.DataFrame, items: list[str], factors: np.ndarray
+                          ) -> dict:
+    """Means and their bootstrap SEs from per-PSU replicate factors (P, R), rows in PSU
+    value order: replicate totals are factors' @ PSU totals."""
+    Y = np.asfortranarray(data[items].to_numpy(dtype=float))
+    w = data["w"].to_numpy()
+    psu = data["psu"].to_numpy()
+    totals = _bincount_columns(psu, Y * w[:, None], N_PSU)
+    weight = np.bincount(psu, weights=w, minlength=N_PSU)
+    theta = totals.sum(axis=0) / weight.sum()
+    reps = (factors.T @ totals) / (factors.T @ weight)[:, None]
+    dev = reps - reps.mean(axis=0)
+    var = (dev * dev).sum(axis=0) / (factors.shape[1] - 1)
+    # deff: replicate variance over the SRS variance of the mean
+    n = len(w)
+    W = w.sum()
+    R = (Y - theta) / W
+    var_r = (w @ (R * R)) / W * n / (n - 1)
+    return {"estimate": theta, "se": np.sqrt(var), "deff": var / (var_r * W**2 / n)}
+
+
+def numpy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
+    if task == "T1":
+        return lambda: numpy_means(data, ITEM_NAMES)
+    if task == "T2":
+        return lambda: numpy_means(data, ITEM_NAMES, by="domain")
+    if task == "T3":
+        return lambda: numpy_bootstrap_means(data, ITEM_NAMES, extra["factors"])
+    if task == "T4":
+        return lambda: numpy_proportions(data, CAT_NAMES, by="domain")
+    return None
+
+
+def compare(table: pd.DataFrame, reference: dict) -> float:
+    """Largest relative difference between a perception table and a numpy result."""
+    worst = 0.0
+    for column, values in reference.items():
+        ours = table[column].to_numpy(dtype=float)
+        theirs = np.asarray(values, dtype=float)
+        scale = np.maximum(np.abs(theirs), 1e-300)
+        worst = max(worst, float(np.max(np.abs(ours - theirs) / scale)))
+    return worst
+
+
+# ------------------------------------------------------------------- python peers --
+def svy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import polars as pl
+            import svy
+    except ImportError:
+        return None
+    frame = pl.from_pandas(data)
+    sample = svy.Sample(frame, svy.Design(stratum="stratum", psu="psu", wgt="w"))
+    if task == "T1":
+        return lambda: sample.estimation.mean(ITEM_NAMES)
+    if task == "T2":
+        return lambda: sample.estimation.mean(ITEM_NAMES, by="domain")
+    if task == "T3":
+        rep = sample.weighting.create_bs_wgts(n_reps=REPLICATES, rstate=SEED)
+        return lambda: rep.estimation.mean(ITEM_NAMES, method="replication")
+    if task == "T4":
+        return lambda: [sample.estimation.prop(c, by="domain") for c in CAT_NAMES]
+    return None
+
+
+def samplics_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from samplics.estimation import TaylorEstimator
+    except ImportError:
+        return None
+    w = data["w"].to_numpy()
+    stratum = data["stratum"].to_numpy()
+    psu = data["psu"].to_numpy()
+
+    def taylor(param: str, names: list[str], domain: np.ndarray | None = None) -> list:
+        out = []
+        for name in names:
+            est = TaylorEstimator(param)
+            est.estimate(y=data[name].to_numpy(), samp_weight=w, stratum=stratum, psu=psu,
+                         domain=domain)
+            out.append(est)
+        return out
+
+    if task == "T1":
+        return lambda: taylor("mean", ITEM_NAMES)
+    if task == "T2":
+        return lambda: taylor("mean", ITEM_NAMES, data["domain"].to_numpy())
+    if task == "T4":
+        return lambda: taylor("proportion", CAT_NAMES, data["domain"].to_numpy())
+    return None
+
+
+# ------------------------------------------------------------------------ timing --
+def peak_rss_mib() -> float:
+    """Peak resident set of this process so far (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def traced_peak_mib(function: Callable) -> tuple[float, object]:
+    """Peak of the memory allocated by one call (tracemalloc; numpy reports its arrays)."""
+    tracemalloc.start()
+    try:
+        result = function()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20, result
+
+
+def interleaved_best(functions: dict[str, Callable], repeat: int, budget: float
+                     ) -> dict[str, float]:
+    """Best time of each function over ``repeat`` rounds, the functions taking turns
+    inside each round (so a noisy moment hits them alike). A function whose runs have
+    taken more than ``budget`` seconds in all is not run again."""
+    best = {name: math.inf for name in functions}
+    spent = dict.fromkeys(functions, 0.0)
+    for _ in range(repeat):
+        for name, function in functions.items():
+            if spent[name] > budget:
+                continue
+            start = time.perf_counter()
+            function()
+            elapsed = time.perf_counter() - start
+            spent[name] += elapsed
+            best[name] = min(best[name], elapsed)
+    return best
+
+
+def worker(task: str, n_rows: int, repeat: int, peers: list[str], budget: float) -> dict:
+    """Run one task at one size in this process; returns the measurements."""
+    result: dict = {"task": task, "rows": n_rows, "notes": []}
+    columns = TASK_COLUMNS[task]
+    data = make_data(n_rows, columns) if task != "T7" else make_data(10, [])
+    result["data_mib"] = float(data.memory_usage(deep=True).sum()) / 2**20
+    start = time.perf_counter()
+    design = design_of(data)
+    result["design_s"] = time.perf_counter() - start
+    extra: dict = {}
+    if task == "T3":
+        start = time.perf_counter()
+        extra["replicate"] = design.replicate("bootstrap", REPLICATES, seed=SEED)
+        result["replicate_build_s"] = time.perf_counter() - start
+        # the same draws for numpy, rows ordered by PSU value
+        first = np.full(N_PSU, -1, dtype=np.int64)
+        first[design.psu_codes[::-1]] = np.arange(n_rows - 1, -1, -1)
+        order = design.psu_codes[first]
+        extra["factors"] = np.ascontiguousarray(extra["replicate"]._factors[order])
+    if task == "T5":
+        extra["margins"] = rake_margins(data)
+    result["rss_before_mib"] = peak_rss_mib()
+
+    ours = perception_task(task, design, data, extra)
+    result["perception_alloc_mib"], table = traced_peak_mib(ours)
+    result["peak_rss_mib"] = peak_rss_mib()
+    functions = {"perception": ours}
+
+    plain = numpy_task(task, data, extra)
+    if plain is not None:
+        result["numpy_alloc_mib"], reference = traced_peak_mib(plain)
+        diff = compare(table, reference)
+        result["numpy_max_rel_diff"] = diff
+        if not diff <= AGREE_RTOL:
+            raise AssertionError(
+                f"{task} at {n_rows} rows: perception and numpy differ by {diff:.3g} "
+                f"(relative), more than {AGREE_RTOL:g}"
+            )
+        functions["numpy"] = plain
+    peer_makers = {"svy": svy_task, "samplics": samplics_task}
+    for peer in peers:
+        if peer not in peer_makers:
+            continue
+        if n_rows > PEER_MAX_ROWS[peer]:
+            result["notes"].append(f"{peer} skipped above {PEER_MAX_ROWS[peer]:.0e} rows")
+            continue
+        function = peer_makers[peer](task, data, extra)
+        if function is None:
+            continue
+        try:
+            function()  # warm-up (and a check that it runs)
+        except Exception as error:  # a peer's failure is reported, not fatal
+            result["notes"].append(f"{peer} failed: {type(error).__name__}: {error}"[:200])
+            continue
+        functions[peer] = function
+    times = interleaved_best(functions, repeat, budget)
+    for name, seconds in times.items():
+        result[f"{name}_s"] = seconds
+    return result
+
+
+# ------------------------------------------------------------------------- R peer --
+R_SCRIPT = HERE / "peers.R"
+
+
+def run_r(n_rows: int, tasks: list[str], repeat: int, workdir: Path, budget: float
+          ) -> dict[str, float]:
+    """Time the R tasks on the same data (CSV in ``workdir``); {task: seconds}."""
+    r_tasks = [t for t in tasks if t in ("T1", "T2", "T3", "T4", "T5", "T6")]
+    if not r_tasks:
+        return {}
+    data = make_data(n_rows)
+    csv = workdir / f"data_{n_rows}.csv"
+    data.to_csv(csv, index=False)
+    margins = workdir / f"margins_{n_rows}.csv"
+    rows = [(name, level, count) for name, levels in rake_margins(data).items()
+            for level, count in levels.items()]
+    pd.DataFrame(rows, columns=["variable", "level", "count"]).to_csv(margins, index=False)
+    out = workdir / f"r_{n_rows}.csv"
+    command = ["Rscript", str(R_SCRIPT), str(csv), str(margins), ",".join(r_tasks),
+               str(repeat), str(out), str(budget), str(REPLICATES)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  note: R failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return {}
+    table = pd.read_csv(out)
+    return dict(zip(table["task"], table["seconds"], strict=True))
+
+
+def r_available() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    check = subprocess.run(["Rscript", "-e", "library(survey); library(data.table)"],
+                           capture_output=True)
+    return check.returncode == 0
+
+
+# ------------------------------------------------------------------------ driver --
+def parse_rows(text: str) -> list[int]:
+    return [int(float(part)) for part in text.split(",") if part.strip()]
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "pandas": pd.__version__, "perception": pc.__version__}
+    for name in ("scipy", "svy", "samplics", "pyarrow"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "?")
+        except Exception:
+            pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": memory, "load": load, **versions}
+
+
+def format_row(r: dict) -> str:
+    def t(key):
+        value = r.get(key)
+        return f"{value:9.4f}" if isinstance(value, float) and math.isfinite(value) else \
+            f"{'-':>9s}"
+
+    def ratio(a, b, inverse=False):
+        x, y = r.get(a), r.get(b)
+        if not (isinstance(x, float) and isinstance(y, float) and math.isfinite(x)
+                and math.isfinite(y) and x > 0 and y > 0):
+            return f"{'-':>7s}"
+        return f"{(y / x if inverse else x / y):6.2f}x"
+
+    return (f"{r['task']:3s} {r['rows']:>9,d} {t('perception_s')} {t('numpy_s')} "
+            f"{ratio('perception_s', 'numpy_s')} {t('svy_s')} "
+            f"{ratio('perception_s', 'svy_s', True)} {t('samplics_s')} "
+            f"{ratio('perception_s', 'samplics_s', True)} {t('R_s')} "
+            f"{ratio('perception_s', 'R_s', True)} {r.get('peak_rss_mib', 0):8.0f} "
+            f"{r.get('perception_alloc_mib', 0):8.0f} {r.get('numpy_alloc_mib', 0):8.0f}")
+
+
+HEADER = (f"{'task':3s} {'rows':>9s} {'ours s':>9s} {'numpy s':>9s} {'/numpy':>7s} "
+          f"{'svy s':>9s} {'svy/us':>7s} {'samplics':>9s} {'smp/us':>7s} {'R s':>9s} "
+          f"{'R/us':>7s} {'peakRSS':>8s} {'ours MiB':>8s} {'np MiB':>8s}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1e4,1e5,1e6",
+                        help="comma-separated sizes, e.g. 1e4,1e5,1e6,1e7")
+    parser.add_argument("--tasks", default=",".join(TASKS),
+                        help="comma-separated tasks among " + ", ".join(TASKS))
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument("--peers", default="svy,samplics,R",
+                        help="peers to time: svy, samplics, R, or none")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="seconds after which a slow implementation is not re-run")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--worker", nargs=2, metavar=("TASK", "ROWS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    peers = [] if args.peers.strip().lower() == "none" else [
+        p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        parser.error(f"unknown peer(s) {unknown}; choose among {', '.join(PEERS)} or none")
+
+    if args.worker:
+        task, rows = args.worker
+        print(json.dumps(worker(task, int(rows), args.repeat, peers, args.budget)))
+        return 0
+
+    tasks = [t.strip().upper() for t in args.tasks.split(",") if t.strip()]
+    bad = [t for t in tasks if t not in TASKS]
+    if bad:
+        parser.error(f"unknown task(s) {bad}; choose among {', '.join(TASKS)}")
+    sizes = parse_rows(args.rows)
+    info = machine()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    for peer in ("svy", "samplics"):
+        if peer in peers:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    __import__(peer)
+            except ImportError:
+                print(f"note: {peer} is not installed: skipped (pip install -e '.[bench]')")
+    use_r = "R" in peers and r_available()
+    if "R" in peers and not use_r:
+        print("note: Rscript with the survey and data.table packages not found: R skipped")
+    print(HEADER)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, n_rows in enumerate(sizes):
+            r_times = {}
+            if use_r and n_rows <= PEER_MAX_ROWS["R"]:
+                r_times = run_r(n_rows, tasks, args.repeat, Path(tmp), args.budget)
+            for task in tasks:
+                if task == "T7" and index > 0:
+                    continue
+                command = [sys.executable, str(Path(__file__).resolve()), "--worker", task,
+                           str(n_rows), "--repeat", str(args.repeat), "--budget",
+                           str(args.budget), "--peers", ",".join(
+                               p for p in peers if p != "R") or "none"]
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(f"{task} {n_rows:,}: FAILED\n{done.stderr.strip()[-2000:]}")
+                    results.append({"task": task, "rows": n_rows, "failed": True})
+                    continue
+                record = json.loads(done.stdout.strip().splitlines()[-1])
+                if task in r_times:
+                    record["R_s"] = float(r_times[task])
+                results.append(record)
+                print(format_row(record), flush=True)
+                for note in record.get("notes", []):
+                    print(f"    note: {note}")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
+    return 1 if any(r.get("failed") for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
