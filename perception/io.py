@@ -6,9 +6,8 @@ validates it against the questionnaire (raising
 the columns flagged ``pii: true`` -- or replaces them by a keyed HMAC-SHA256 hash -- and
 optionally recodes declared missing-value codes to NaN.
 
-:func:`read_table` only reads (no validation); the format is chosen in one small
-function, :func:`_reader_for`, so that new sources (KoboToolbox/ODK exports...) can be
-added in one place.
+:func:`read_table` only reads (no validation); the formats, including KoboToolbox/ODK
+exports, live in :mod:`perception.readers`.
 
 Examples
 --------
@@ -25,286 +24,58 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import zipfile
-from collections.abc import Callable
-from io import StringIO
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from . import readers
 from .errors import PerceptionError, WaveValidationError
 from .questionnaire import Questionnaire
 from .schema import _cell_text, _validate, recode_missing
 
-__all__ = ["read_wave", "read_table", "hash_value", "MAX_WAVE_BYTES", "SUPPORTED_SUFFIXES"]
+__all__ = ["read_wave", "read_table", "hash_value", "MAX_WAVE_BYTES"]
 
-#: largest wave file accepted by default (bytes)
-MAX_WAVE_BYTES = 200_000_000
+from .readers import MAX_WAVE_BYTES
+
 #: shortest HMAC key accepted (bytes)
 MIN_KEY_BYTES = 16
-# an XLSX is a ZIP: refuse archives that expand to more than this many times max_bytes
-_ZIP_EXPANSION_LIMIT = 20
-
-Reader = Callable[[Path, "Questionnaire | None"], pd.DataFrame]
-
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "a ZIP archive (e.g. an XLSX workbook)"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls / OLE2 file"),
-    (b"$FL2", "an SPSS .sav file"),
-    (b"$FL3", "an SPSS compressed .zsav file"),
-    (b"<stata_dta>", "a Stata .dta file"),
-    (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"PAR1", "a Parquet file"),
-    (b"SQLite format 3", "an SQLite database"),
-)
-
-
-def _sniff(head: bytes) -> str | None:
-    """Describe what the first bytes of a file say it is (None for plain text)."""
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return kind
-    # old Stata formats: version byte, byte order 1/2, file type 1
-    if len(head) >= 3 and head[0] in (0x71, 0x72, 0x73) and head[1] in (1, 2) and head[2] == 1:
-        return "a Stata .dta file"
-    if b"\x00" in head:
-        return "a binary file"
-    return None
-
-
-def _head(path: Path, n: int = 64) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(n)
-
-
-def _fail(path: Path, problem: str, fix: str) -> WaveValidationError:
-    return WaveValidationError(f"{path}: {problem}. Fix: {fix}.")
-
-
-def _text_columns(q: Questionnaire | None) -> dict[str, Any]:
-    """Columns to read as text so that ids keep leading zeros and '1 3' stays a string."""
-    if q is None:
-        return {}
-    return {v.name: str for v in q.variable_list if v.type in ("text", "select_multiple")}
-
-
-# -------------------------------------------------------------------------- readers
-
-
-def _read_csv(path: Path, q: Questionnaire | None) -> pd.DataFrame:
-    raw = path.read_bytes()
-    kind = _sniff(raw[:64])
-    if kind is not None:
-        raise _fail(
-            path,
-            f"the file has the extension .csv but its content is {kind}, not text",
-            "export the data again as CSV (UTF-8), or give the file its real extension",
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        bad = raw[exc.start : exc.start + 4]
-        guess = ""
-        try:
-            raw.decode("cp1252")
-            guess = " It looks like Windows-1252/Latin-1 (common for Excel CSV exports)."
-        except UnicodeDecodeError:
-            pass
-        raise WaveValidationError(
-            f"{path}: not UTF-8 text: invalid byte sequence {bad!r} at byte offset "
-            f"{exc.start} (line {line}).{guess} Fix: re-encode the file as UTF-8, e.g. "
-            f"`iconv -f WINDOWS-1252 -t UTF-8 '{path.name}' > fixed.csv`, or in Excel "
-            "'Save as > CSV UTF-8'."
-        ) from None
-    if not text.strip():
-        raise _fail(path, "the file is empty", "export the wave again")
-    first_line = text.lstrip().splitlines()[0]
-    sep = max((",", ";", "\t"), key=first_line.count)
-    decimal = "," if sep == ";" else "."
-    try:
-        return pd.read_csv(
-            StringIO(text),
-            sep=sep,
-            decimal=decimal,
-            dtype=_text_columns(q),
-            skipinitialspace=False,
-        )
-    except pd.errors.EmptyDataError:
-        raise _fail(path, "the file has no header and no data", "export the wave again") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        message = str(exc).strip().splitlines()[0]
-        raise _fail(
-            path,
-            f"unreadable CSV ({message})",
-            "check the separators and quotes on that line (every row must have as many "
-            "fields as the header)",
-        ) from None
-
-
-def _read_xlsx(path: Path, q: Questionnaire | None) -> pd.DataFrame:
-    kind = _sniff(_head(path))
-    if kind is None or not kind.startswith("a ZIP"):
-        raise _fail(
-            path,
-            f"the file has the extension .xlsx but its content is {kind or 'text'}, not an "
-            "XLSX workbook",
-            "open it and save it as .xlsx, or give the file its real extension",
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            expanded = sum(info.file_size for info in archive.infolist())
-            names = set(archive.namelist())
-    except zipfile.BadZipFile:
-        raise _fail(
-            path, "corrupt XLSX workbook (damaged ZIP container)", "save the workbook again"
-        ) from None
-    limit = _ZIP_EXPANSION_LIMIT * max(path.stat().st_size, 1_000_000)
-    if expanded > limit:
-        raise _fail(
-            path,
-            f"the workbook expands to {expanded:,} bytes, more than {limit:,}",
-            "check the file; export the wave as CSV",
-        )
-    if "xl/workbook.xml" not in names:
-        raise _fail(
-            path,
-            "a ZIP archive but not an XLSX workbook (no xl/workbook.xml)",
-            "save the data as an Excel .xlsx workbook or as CSV",
-        )
-    try:
-        return pd.read_excel(path, sheet_name=0, engine="openpyxl", dtype=_text_columns(q))
-    except Exception as exc:  # openpyxl raises many types for damaged workbooks
-        raise _fail(
-            path,
-            f"unreadable XLSX workbook ({type(exc).__name__}: {str(exc)[:200]})",
-            "open the workbook in Excel/LibreOffice and save it again, or export CSV",
-        ) from None
-
-
-def _read_stat(path: Path, kind: Literal["sav", "dta"]) -> pd.DataFrame:
-    import pyreadstat
-
-    expected = "an SPSS" if kind == "sav" else "a Stata"
-    found = _sniff(_head(path))
-    if found is None or not found.startswith(expected):
-        raise _fail(
-            path,
-            f"the file has the extension .{kind} but its content is {found or 'text'}",
-            f"export the data again as .{kind}, or give the file its real extension",
-        )
-    try:
-        if kind == "sav":
-            df, meta = pyreadstat.read_sav(
-                str(path), user_missing=True, dates_as_pandas_datetime=True
-            )
-        else:
-            df, meta = pyreadstat.read_dta(str(path), dates_as_pandas_datetime=True)
-    except Exception as exc:  # pyreadstat raises ReadstatError/PyreadstatError/OSError
-        raise _fail(
-            path,
-            f"unreadable or corrupt .{kind} file ({type(exc).__name__}: {str(exc)[:200]})",
-            "export the file again from SPSS/Stata",
-        ) from None
-    # keep value labels available (code -> label) for display; the codes stay the data
-    df.attrs["value_labels"] = {
-        col: {(_cell_text(k)): str(v) for k, v in labels.items()}
-        for col, labels in (meta.variable_value_labels or {}).items()
-    }
-    df.attrs["column_labels"] = {
-        name: label
-        for name, label in zip(meta.column_names, meta.column_labels or [], strict=False)
-        if label
-    }
-    return df
-
-
-def _read_sav(path: Path, q: Questionnaire | None) -> pd.DataFrame:
-    return _read_stat(path, "sav")
-
-
-def _read_dta(path: Path, q: Questionnaire | None) -> pd.DataFrame:
-    return _read_stat(path, "dta")
-
-
-_READERS: dict[str, Reader] = {
-    ".csv": _read_csv,
-    ".xlsx": _read_xlsx,
-    ".sav": _read_sav,
-    ".zsav": _read_sav,
-    ".dta": _read_dta,
-}
-#: file extensions :func:`read_wave` understands
-SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(_READERS)
-
-
-def _reader_for(path: Path) -> Reader:
-    """Choose the reader of a file from its extension (the one place to add formats)."""
-    suffix = path.suffix.lower()
-    reader = _READERS.get(suffix)
-    if reader is None:
-        hint = " (save old .xls workbooks as .xlsx)" if suffix == ".xls" else ""
-        raise _fail(
-            path,
-            f"unsupported file type {suffix or '(no extension)'!r}{hint}",
-            f"give a {', '.join(SUPPORTED_SUFFIXES)} file",
-        )
-    return reader
 
 
 def read_table(
-    path: str | Path, q: Questionnaire | None = None, *, max_bytes: int = MAX_WAVE_BYTES
+    path: str | Path,
+    q: Questionnaire | None = None,
+    *,
+    max_bytes: int = MAX_WAVE_BYTES,
+    sheet: str | int | None = None,
 ) -> pd.DataFrame:
     """Read a wave file as it is, without validating it.
 
-    Parameters
-    ----------
-    path : str or Path
-        A ``.csv`` (UTF-8; ``,`` ``;`` or tab separated), ``.xlsx`` (first sheet),
-        ``.sav``/``.zsav`` or ``.dta`` file.
-    q : Questionnaire, optional
-        When given, text and select_multiple variables are read as text (so ids keep
-        their leading zeros).
-    max_bytes : int
-        Largest file accepted.
-
-    Returns
-    -------
-    DataFrame
-        SPSS/Stata value labels are in ``df.attrs["value_labels"]``.
+    A thin layer over :func:`perception.readers.read_table` (CSV, XLSX, SPSS, Stata and
+    KoboToolbox/ODK exports): the frame is returned with the value labels of SPSS/Stata
+    files in ``df.attrs["value_labels"]``; Kobo/ODK paradata (device ids, GPS) are never
+    attached.
 
     Raises
     ------
     WaveValidationError
         If the file is missing, empty, too large, not what its extension says, not
-        UTF-8 (CSV: the byte offset is given), or corrupt. ``.report`` is None.
+        UTF-8 (CSV: the byte offset is given), corrupt, or its value labels contradict
+        the questionnaire. ``.report`` is None.
     """
-    path = Path(path)
-    if not path.exists():
-        raise _fail(
-            path, "file not found", f"check the path (the current directory is {Path.cwd()})"
-        )
-    if not path.is_file():
-        raise _fail(path, "not a file", "give the path of a data file")
-    size = path.stat().st_size
-    if size == 0:
-        raise _fail(path, "the file is empty (0 bytes)", "export the wave again")
-    if size > max_bytes:
-        raise _fail(
-            path,
-            f"file of {size:,} bytes exceeds the limit of {max_bytes:,} bytes",
-            "check this is the right file, or pass a larger max_bytes",
-        )
-    df = _reader_for(path)(path, q)
+    df, meta = readers.read_table(path, questionnaire=q, max_bytes=max_bytes, sheet=sheet)
     if df.shape[1] == 0 or len(df) == 0:
-        raise _fail(
-            path,
-            f"no data rows (found {len(df)} rows and {df.shape[1]} columns)",
-            "export the wave again with its data",
+        raise WaveValidationError(
+            f"{path}: no data rows (found {len(df)} rows and {df.shape[1]} columns). Fix: "
+            "export the wave again with its data."
         )
+    df = df.copy(deep=False)
+    df.attrs = {}
+    if meta.get("value_labels"):
+        df.attrs["value_labels"] = meta["value_labels"]
+    if meta.get("renamed"):
+        df.attrs["renamed"] = meta["renamed"]
     return df
 
 

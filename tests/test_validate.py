@@ -293,7 +293,7 @@ def _xlsx_bytes(wave: pd.DataFrame, tmp_path: Path) -> bytes:
 
 FILE_CASES = [
     ("empty.csv", lambda w, t: b"", "the file is empty"),
-    ("blank.csv", lambda w, t: b"  \n\n", "the file is empty"),
+    ("blank.csv", lambda w, t: b"  \n\n", "the file holds only blank space"),
     (
         "header_only.csv",
         lambda w, t: VALID.read_bytes().splitlines(keepends=True)[0],
@@ -304,16 +304,16 @@ FILE_CASES = [
         lambda w, t: VALID.read_bytes().replace(
             "Pelengana".encode(), "Pélengana".encode("latin-1")
         ),
-        "not UTF-8 text: invalid byte sequence",
+        "not UTF-8 text: invalid byte",
     ),
     (
         "ragged.csv",
         lambda w, t: VALID.read_bytes() + b"R999,0,1,11,extra,fields\n" + b"1," * 80 + b"1\n",
-        "unreadable CSV",
+        "but line",
     ),
     ("workbook.csv", _xlsx_bytes, "extension .csv but its content is a ZIP archive"),
     ("text.xlsx", lambda w, t: VALID.read_bytes(), "extension .xlsx but its content is text"),
-    ("truncated.xlsx", lambda w, t: _xlsx_bytes(w, t)[:300], "corrupt XLSX workbook"),
+    ("truncated.xlsx", lambda w, t: _xlsx_bytes(w, t)[:300], "corrupt workbook"),
     ("pdf.sav", lambda w, t: b"%PDF-1.4 not data", "extension .sav but its content is a PDF"),
     ("broken.sav", lambda w, t: b"$FL2" + b"\x00garbage" * 10, "unreadable or corrupt .sav"),
     ("text.dta", lambda w, t: VALID.read_bytes(), "extension .dta but its content is text"),
@@ -343,7 +343,7 @@ def test_non_utf8_names_byte_offset(q, tmp_path) -> None:
     with pytest.raises(WaveValidationError) as info:
         pc.read_wave(path, q)
     line = data[:offset].count(b"\n") + 1
-    assert f"at byte offset {offset} (line {line})" in str(info.value)
+    assert f"at byte offset {offset}, line {line}" in str(info.value)
     assert "re-encode the file as UTF-8" in str(info.value)
     assert "Windows-1252" in str(info.value)
 
@@ -359,7 +359,7 @@ def test_zip_that_is_not_a_workbook(q, tmp_path) -> None:
 def test_missing_and_too_large_files(q, tmp_path) -> None:
     with pytest.raises(WaveValidationError, match="file not found"):
         pc.read_wave(tmp_path / "absent.csv", q)
-    with pytest.raises(WaveValidationError, match="exceeds the limit of 100 bytes"):
+    with pytest.raises(WaveValidationError, match="more than the limit of 100 bytes"):
         pc.read_wave(VALID, q, max_bytes=100)
 
 
@@ -444,7 +444,7 @@ def test_xlsx_sav_dta_round_trip(q, wave, tmp_path) -> None:
         pd.testing.assert_series_equal(df["trust_police"], expected["trust_police"])
         # SPSS user-missing values stay codes until recoded
         assert set(df["age"]) == set(expected["age"]), path
-    assert pc.read_wave(sav, q).attrs["value_labels"]["sex"] == {"1": "Homme", "2": "Femme"}
+    assert pc.read_wave(sav, q).attrs["value_labels"]["sex"] == {1: "Homme", 2: "Femme"}
 
 
 # ------------------------------------------------------------------ recoding and mutation
