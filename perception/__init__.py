@@ -18,13 +18,25 @@ import types
 from typing import Any
 
 from .errors import (
-    DesignError,
-    DisclosureError,
-    EstimationError,
-    PerceptionError,
-    QuestionnaireError,
-    WaveValidationError,
-    WeightingError,
+    DesignError as DesignError,
+)
+from .errors import (
+    DisclosureError as DisclosureError,
+)
+from .errors import (
+    EstimationError as EstimationError,
+)
+from .errors import (
+    PerceptionError as PerceptionError,
+)
+from .errors import (
+    QuestionnaireError as QuestionnaireError,
+)
+from .errors import (
+    WaveValidationError as WaveValidationError,
+)
+from .errors import (
+    WeightingError as WeightingError,
 )
 
 __version__ = "0.1.0"
@@ -82,6 +94,11 @@ _EXPORTS: dict[str, str] = {
     "index_scores": "perception.indices",
     "cronbach_alpha": "perception.indices",
     "item_nonresponse": "perception.indices",
+    # data larger than memory: per-PSU totals from Parquet batches or Dask partitions
+    "mean_from_parquet": "perception.chunked",
+    "total_from_parquet": "perception.chunked",
+    "mean_from_dask": "perception.chunked",
+    "total_from_dask": "perception.chunked",
     # 8. files and protection
     "questionnaire_from_xlsform": "perception.xlsform",
     "disclosure_check": "perception.privacy",
