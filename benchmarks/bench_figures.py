@@ -53,15 +53,11 @@ def phases(n: int, formats: list[str]) -> dict[str, Clock]:
 
     import perception as pc
     from perception import report
-    from perception.commands.figures import _WAVE_CODES
 
     clocks = {k: Clock() for k in ("simulate", "tables+draw", "save images", "report")}
     with clocks["simulate"]:
         demo = pc.demo_survey(seed=1, n_per_wave=n)
-        q = demo.questionnaire
-        labels = {lang: {"wave": {k: q.labels("wave", lang)[_WAVE_CODES[v]]
-                                  for k, v in demo.wave_names.items()}} for lang in q.languages}
-        ctx = report.context_from_waves(demo.waves, q, extra_labels=labels)
+        ctx = report.context_from_waves(demo.waves, demo.questionnaire)
     built = []
     for name in report.FIGURES:
         with clocks["tables+draw"]:

@@ -647,9 +647,9 @@ def _replicate_logit_interval(design, num, den, dom, estimate, df, level):
     R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
     replicate is logit of the replicate's proportion.
     """
-    reps = design._replicate_totals(num, dom.codes, dom.count) / design._replicate_totals(
-        den, dom.codes, dom.count)
     with np.errstate(divide="ignore", invalid="ignore"):
+        reps = design._replicate_totals(num, dom.codes, dom.count) / design._replicate_totals(
+            den, dom.codes, dom.count)
         logit_reps = special.logit(reps)
         centre = special.logit(estimate)
     var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))

@@ -81,7 +81,8 @@ def suppress_small_cells(
 
     Returns a new table (the input is untouched) with the values of small cells set to
     NaN and a boolean ``suppressed`` column. The ``n`` column stays so the rule can be
-    checked. Covariances carried in ``attrs`` are dropped: they would reveal the cells.
+    checked. Only plain settings survive in ``attrs``: covariances and nested tables
+    would reveal the cells.
 
     Parameters
     ----------
@@ -102,7 +103,11 @@ def suppress_small_cells(
             "'n' column of estimate tables in every output table"
         )
     out = table.copy()
-    out.attrs = {k: v for k, v in table.attrs.items() if k != "vcov"}
+    # keep only plain settings (level, method...): covariances and the per-wave tables
+    # that change() carries would reveal the suppressed cells
+    out.attrs = {
+        k: v for k, v in table.attrs.items() if isinstance(v, str | int | float | bool)
+    }
     counts = pd.to_numeric(out[n_column], errors="coerce")
     small = (counts < min_cell) | counts.isna()
     for column in value_columns:

@@ -3,7 +3,6 @@ to the library's estimates, small cells suppressed), the report, and clear error
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,6 @@ DEMO_N = 1000
 CSV_RTOL = 1e-12
 #: the full figure set of the small demo must take less than this (CPU seconds: the
 #: wall clock depends on what else the machine runs)
-FULL_SET_SECONDS = 40
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -39,13 +37,13 @@ def demo():
 
 @pytest.fixture(scope="module")
 def full_set(tmp_path_factory):
-    """The whole demo figure set (small demo), run once: (folder, CPU seconds)."""
+    """The whole demo figure set (small demo), run once (its speed is measured in
+    benchmarks/bench_figures.py, never here)."""
     out = tmp_path_factory.mktemp("figures")
-    start = time.process_time()
     code = main(["figures", "--demo", "--demo-n", str(DEMO_N), "--out", str(out),
                  "--no-progress"])
     assert code == 0
-    return out, time.process_time() - start
+    return out
 
 
 def _design(demo):
@@ -118,8 +116,7 @@ def test_change_and_did_csv_equal_the_library(full_set, demo):
 
 
 def test_full_demo_set(full_set):
-    folder, cpu_seconds = full_set
-    assert cpu_seconds < FULL_SET_SECONDS, f"full demo set took {cpu_seconds:.1f} s of CPU"
+    folder = full_set
     pngs = sorted(p.stem for p in folder.glob("*.png"))
     assert pngs == sorted(report.FIGURES) and len(pngs) >= 12
     for name in report.FIGURES:

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 def _left_out(data, recoded, names: list[str], by: list[str], counts) -> list[str]:
     """One line per variable that loses rows: how many of the rows, and why (a
     missing-value code, an empty answer, an empty --by column)."""
-    by_empty = recoded[by].isna().any(axis=1) if by else None
+    by_empty = data[by].isna().any(axis=1) if by else None
     lines = []
     for name in names:
         empty = data[name].isna()

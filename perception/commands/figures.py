@@ -23,9 +23,6 @@ from pathlib import Path
 from ..errors import PerceptionError
 from ..privacy import DEFAULT_MIN_CELL
 
-#: wave names of the demo -> codes of the questionnaire's ``wave`` variable
-_WAVE_CODES = {"baseline": 0, "midline": 1, "endline": 2}
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``figures`` subcommand."""
@@ -59,6 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--min-cell", type=int, default=None, metavar="N",
                         help=f"smallest number of respondents a shown cell may rest on "
                         f"(default {DEFAULT_MIN_CELL})")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop with an error instead of leaving any answer out of the "
+                        "estimates (a missing-value code such as 9 don't know, or an empty "
+                        "cell); without it their count is reported on stderr")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar on stderr")
     # hidden: a smaller demo for quick runs and tests
@@ -76,14 +77,6 @@ def _demo_context(args, config):
     kwargs = {"n_per_wave": args.demo_n} if args.demo_n is not None else {}
     demo = pc.demo_survey(seed=args.demo_seed, **kwargs)
     q = demo.questionnaire
-    # the demo's waves are numbered 0, 1[, 2]: label them by their names
-    wave_labels = {}
-    wave_column = q.roles.get("wave", "wave")
-    for lang in q.languages:
-        codes = q.labels(wave_column, lang)
-        wave_labels[lang] = {wave_column: {
-            number: codes.get(_WAVE_CODES.get(name), name)
-            for number, name in demo.wave_names.items()}}
     note = {
         "fr": "Source : exemple intégré de perception (données simulées, graine "
               f"{args.demo_seed}), estimations pondérées, intervalles de confiance à 95 %.",
@@ -94,7 +87,6 @@ def _demo_context(args, config):
     return context_from_waves(
         demo.waves, q, config, lang=lang, min_cell=args.min_cell,
         source_note=None if config.get("source_note") else note[lang],
-        extra_labels=wave_labels,
     )
 
 
@@ -144,9 +136,61 @@ def run(args: argparse.Namespace) -> int:
         ctx = _demo_context(args, config)
     else:
         ctx = _data_context(args, config)
+    left_out = _left_out(ctx, names if names is not None else check_figure_names(
+        ctx.config.get("figures")))
+    if left_out and args.strict:
+        raise PerceptionError(
+            "--strict: answers would be left out of the estimates: " + "; ".join(left_out)
+            + ". Fix: recode or impute them, choose other items in the configuration, or "
+            "run without --strict to leave them out with their count reported."
+        )
+    for line in left_out:
+        print(f"perception figures: left out of the estimates: {line}", file=sys.stderr)
     files = write_report(ctx, args.out, names=names, formats=formats,
                          progress=not args.no_progress)
     n = len(files.figures)
     print(f"wrote {n} figure(s), their tables and the report to {args.out} "
           f"({files.html.name}, {files.pdf.name})", file=sys.stderr)
     return 0
+
+
+#: figures that show missing-value codes as categories of their own: they leave no
+#: answer out (the Likert distributions, the item nonresponse, the weights)
+_SHOW_MISSING = frozenset({"trust_likert", "fsi_relations", "nonresponse", "weights"})
+
+
+def _left_out(ctx, names) -> list[str]:
+    """One line per variable whose answers some of the figures ``names`` leave out of
+    their estimates: how many, why (each missing-value code, or empty), and which
+    figures."""
+    import pandas as pd
+
+    from ..report import FIGURES
+
+    data = ctx.design.data
+    q = ctx.questionnaire
+    used: dict[str, list[str]] = {}
+    for name in names:
+        if name in _SHOW_MISSING:
+            continue
+        for column in FIGURES[name].columns(ctx):
+            if column in data.columns and name not in used.setdefault(column, []):
+                used[column].append(name)
+    lines = []
+    for column, figures in used.items():
+        values = data[column]
+        empty = values.isna()
+        reasons = []
+        codes = q.missing_codes(column) if column in q else []
+        numeric = pd.to_numeric(values, errors="coerce") if codes else None
+        for code in codes:
+            count = int((numeric == float(code)).sum())
+            if count:
+                reasons.append(f"code {code}: {count}")
+        if empty.any():
+            reasons.append(f"empty: {int(empty.sum())}")
+        if reasons:
+            total = sum(int(r.rsplit(": ", 1)[1]) for r in reasons)
+            lines.append(f"{column}: {total} of {len(data)} answers ({', '.join(reasons)}) "
+                         f"in {', '.join(figures)}")
+    return lines
