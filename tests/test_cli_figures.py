@@ -80,14 +80,14 @@ def test_only_one_figure_quickly(tmp_path, capsys):
 
 
 def test_trust_csv_equals_the_library(full_set, demo):
-    csv = pd.read_csv(full_set[0] / "tables" / "trust_actors.csv")
+    csv = pd.read_csv(full_set / "tables" / "trust_actors.csv")
     expected = indices.top_box(_design(demo), report.DEFAULT_CONFIG["trust_items"],
                                by="wave", q=demo.questionnaire)
     _compare(csv, expected, ["wave", "variable"])
 
 
 def test_heatmap_csv_equals_the_library_with_suppression(full_set, demo):
-    csv = pd.read_csv(full_set[0] / "tables" / "trust_heatmap.csv")
+    csv = pd.read_csv(full_set / "tables" / "trust_heatmap.csv")
     design = _design(demo)
     last = design.subset((design.data["wave"] == 1).to_numpy())
     expected = indices.top_box(last, report.DEFAULT_CONFIG["trust_items"], by="cercle",
@@ -96,7 +96,7 @@ def test_heatmap_csv_equals_the_library_with_suppression(full_set, demo):
 
 
 def test_change_and_did_csv_equal_the_library(full_set, demo):
-    folder = full_set[0]
+    folder = full_set
     design = _design(demo)
     csv = pd.read_csv(folder / "tables" / "change_domain.csv")
     expected = pc.change(design, "trust_police_high", over="wave", by="cercle", na_rm=True)
