@@ -114,15 +114,7 @@ def summarise(results: pd.DataFrame) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Monte Carlo study of pc.did and pc.mde")
-    parser.add_argument("--pairs", type=int, default=300)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--n-per-wave", type=int, default=1500)
-    parser.add_argument("--out", default=None, help="CSV of every replicate")
-    args = parser.parse_args(argv)
-    start = time.time()
-
+def coverage_study(args) -> tuple[bool, pd.DataFrame]:
     coverage = simulate(range(1, args.pairs + 1), args.n_per_wave, 0.08, args.workers)
     cov = summarise(coverage)
     print(f"1. Coverage ({cov['pairs']} survey pairs, n_per_wave={args.n_per_wave}, effect 0.08)")
@@ -130,7 +122,10 @@ def main(argv=None) -> int:
           f"(MC SE {100 * cov['coverage_mc_se']:.1f}; target {100 * COVERAGE_BAND[0]:.0f}-"
           f"{100 * COVERAGE_BAND[1]:.0f}%)")
     print(f"   mean SE / SD of errors {cov['se_ratio']:.3f}; bias {100 * cov['bias']:+.2f} points")
+    return COVERAGE_BAND[0] <= cov["coverage"] <= COVERAGE_BAND[1], coverage
 
+
+def power_study(args) -> tuple[bool, pd.DataFrame]:
     plan = planning_inputs(args.n_per_wave)
     mde_row = pc.mde(plan["villages_per_arm"], plan["per_village"], max(plan["icc"], 0.0),
                      p=0.5, deff_weighting=plan["deff_weighting"], design="did",
@@ -147,13 +142,30 @@ def main(argv=None) -> int:
     print(f"   simulated power {100 * pw['rejection_rate']:.1f}% (target "
           f"{100 * POWER_TARGET:.0f} +/- {100 * POWER_TOLERANCE:.0f}); coverage "
           f"{100 * pw['coverage']:.1f}%")
-    coverage_ok = COVERAGE_BAND[0] <= cov["coverage"] <= COVERAGE_BAND[1]
-    power_ok = abs(pw["rejection_rate"] - POWER_TARGET) <= POWER_TOLERANCE
+    return abs(pw["rejection_rate"] - POWER_TARGET) <= POWER_TOLERANCE, power
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Monte Carlo study of pc.did and pc.mde")
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--n-per-wave", type=int, default=1500)
+    parser.add_argument("--out", default=None, help="CSV of every replicate")
+    parser.add_argument("--study", choices=("both", "coverage", "power"), default="both")
+    args = parser.parse_args(argv)
+    start = time.time()
+    coverage_ok = power_ok = True
+    results = []
+    if args.study in ("both", "coverage"):
+        coverage_ok, table = coverage_study(args)
+        results.append(table.assign(study="coverage"))
+    if args.study in ("both", "power"):
+        power_ok, table = power_study(args)
+        results.append(table.assign(study="power"))
     print(f"coverage {'OK' if coverage_ok else 'OUTSIDE BAND'}; "
           f"power {'OK' if power_ok else 'OUTSIDE BAND'}; {time.time() - start:.0f} s")
     if args.out:
-        pd.concat([coverage.assign(study="coverage"), power.assign(study="power")]).to_csv(
-            args.out, index=False)
+        pd.concat(results).to_csv(args.out, index=False)
     return 0 if coverage_ok and power_ok else 1
 
 

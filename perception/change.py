@@ -516,7 +516,14 @@ def did(
     ------
     EstimationError
         ``period`` with one value; ``treated`` not 0/1; a treated group absent from a
-        period; a treated x period cell with fewer than two PSUs; collinear covariates.
+        period; a treated x period cell with fewer than two PSUs (checked when the
+        design knows its PSUs: not for replicate weights given as columns); collinear
+        covariates.
+
+    Warns
+    -----
+    UserWarning
+        ``treated`` not constant within a PSU, naming the PSUs.
 
     Examples
     --------

@@ -550,7 +550,8 @@ class SurveyDesign(_BaseDesign):
 
         Parameters
         ----------
-        method : "jk1" (unstratified jackknife), "jkn" (stratified jackknife),
+        method : "jk1" (unstratified jackknife), "jkn" (stratified jackknife; R refuses
+            it for designs without strata, and so does this),
             "bootstrap" (Rao–Wu rescaling bootstrap: n_h - 1 PSUs drawn with replacement
             in each stratum, with the first-stage fpc when known), "brr" and "fay"
             (balanced repeated replication for two PSUs per stratum).
@@ -561,6 +562,16 @@ class SurveyDesign(_BaseDesign):
         Examples
         --------
         >>> rep = design.replicate("bootstrap", replicates=500, seed=1)   # doctest: +SKIP
+
+        Notes
+        -----
+        R: ``as.svrepdesign(design, type = "JK1" | "JKn" | "bootstrap" | "BRR" | "Fay")``.
+        JK1 and JKn weights, scales, rscales and degrees of freedom equal R's. BRR and
+        Fay use a Sylvester Hadamard matrix (the smallest power of 2 above the number
+        of strata) where R uses its own tables (``survey:::hadamard``): both are fully
+        balanced, so variances of totals (and of any linear statistic) are the same,
+        those of ratios differ slightly. The bootstrap is Rao–Wu's rescaling bootstrap
+        with random draws of its own.
         """
         from . import _replicates
 

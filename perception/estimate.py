@@ -306,7 +306,8 @@ def ratio_engine(
             if resid_matrix is not None:
                 resid_matrix[:, j] = resid
             # deff (R's deff="replace"): svyvar of the residuals over the domain's rows
-            r_mean = dsum(column) / weight_sum
+            # (for a total the residual is x itself: its weighted sum is already known)
+            r_mean = (totals if den is None else dsum(column)) / weight_sum
             np.subtract(resid, r_mean[0] if whole else r_mean[bins], out=resid)
             if whole:
                 np.multiply(w, resid, out=buffer)

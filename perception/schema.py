@@ -927,6 +927,10 @@ def _blank_to_missing(data: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:
         ):
             continue
         blank = ~_present(series) & series.notna()
+        if series.dtype == object:
+            # pd.NA, None and NaT in an object column: one kind of missing (np.nan) that
+            # pandera can coerce (it reports a pd.NA cell as "not a number")
+            blank |= series.isna()
         if blank.any():
             data[column] = series.astype(object).mask(blank, np.nan)
     return data
@@ -951,6 +955,21 @@ def _position(index: Any) -> int | None:
         return int(index)
     except (TypeError, ValueError):
         return None
+
+
+def _uncoercible(series: pd.Series, var: Variable) -> list[int]:
+    """Positions of the cells that cannot be cast one by one to the variable's type
+    (pandera names no row when casting the whole column raised, e.g. on ``inf``)."""
+    dtype = "datetime64[ns]" if var.type == "date" else "float64"
+    rows = []
+    for pos, value in enumerate(series.astype(object)):
+        if np.ndim(value) == 0 and pd.isna(value):
+            continue
+        try:
+            pd.Series([value], dtype=object).astype(dtype)
+        except (TypeError, ValueError, OverflowError):
+            rows.append(pos)
+    return rows
 
 
 def _translate(
@@ -1000,8 +1019,11 @@ def _translate(
                 fix = (
                     "enter the number; if the file holds labels instead of codes, export the codes"
                 )
-            value = original(column, pos, rec["failure_case"])
-            out.append(_Failure(pos, column, "dtype", value, problem, fix))
+            rows = _uncoercible(data[column], var) if pos is None and column in data else []
+            for p in rows or [pos]:  # pandera gives no row when the whole cast raised
+                coerce_failed.add((column, p))
+                value = original(column, p, rec["failure_case"])
+                out.append(_Failure(p, column, "dtype", value, problem, fix))
 
     details: dict[str, dict[int, str]] = {}
     for rec in records:

@@ -163,3 +163,30 @@ def test_jkn_needs_strata_as_in_r():
     # R: "Must use JK1 or bootstrap for an unstratified design" (r_refused.csv)
     with pytest.raises(pc.DesignError, match="jk1"):
         taylor_design("clus1_nofpc").replicate("jkn")
+
+
+# ------------------------------------------------------------------------ bootstrap --
+BOOTSTRAP_RTOL = 0.05  # 2000 replicates: the SE of a bootstrap SE is about 1.6%
+
+
+@pytest.mark.parametrize("name", ["strat", "clus1", "clus1_nofpc"])
+def test_bootstrap_agrees_with_linearisation(name):
+    design = taylor_design(name)
+    boot = design.replicate("bootstrap", replicates=2000, seed=3)
+    linear = pc.mean(design, ["api00", "api99"])["se"].to_numpy()
+    ours = pc.mean(boot, ["api00", "api99"])["se"].to_numpy()
+    np.testing.assert_allclose(ours, linear, rtol=BOOTSTRAP_RTOL)
+    assert boot.scale == pytest.approx(1 / 1999)
+    # R's degf: rank of the replicate weights - 1; each stratum's factors sum to n_h
+    assert boot.degf == design.degf
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("bootstrap", 1 / 14), ("jk1", 14 / 15),
+                                                ("brr", 1 / 15), ("other", 1.0)])
+def test_replicate_design_default_scale(kind, expected):
+    # R's svrepdesign(type=) defaults: 1/(R-1), (R-1)/R, 1/R and 1
+    weights = reference_data("jk1_clus1_repweights.csv")
+    design = pc.ReplicateDesign(weights, weights="pw", replicate_weights="rep[0-9]+",
+                                type=kind)
+    assert design.scale == pytest.approx(expected, rel=1e-15)
+    assert design.n_replicates == 15 and design.degf == 14

@@ -16,7 +16,7 @@
 #   ties/...                qrule = "math" where p * sum(w) hits a cumulative weight
 #   clus2_lonely_<option>/  two-stage design with lonely second-stage units
 #   lonely_schwide_<option> domains crossing strata on the lonely-PSU data
-#   rep_degf/<design>/<level>  degf of replicate designs restricted to a domain
+#   domain_degf/<design>    degf(subset(design, stype == level)), linearisation and replicate
 
 suppressPackageStartupMessages(library(survey))
 
