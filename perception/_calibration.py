@@ -30,10 +30,14 @@ QR_RTOL = 1e-7
 
 # ====================================================================== variance steps
 def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sums of the rows of ``values`` (n, k) by ``codes`` (rows with code -1 left out)."""
-    keep = codes >= 0
-    out = np.zeros((n_groups, values.shape[1]))
-    np.add.at(out, codes[keep], values[keep])
+    """Sums of the rows of ``values`` (n, k) by ``codes`` (rows with code -1 left out).
+
+    One ``np.bincount`` per column (rows in order, as ``np.add.at`` adds them, so the
+    sums are the same to the last bit; ``np.add.at`` is some 20 times slower)."""
+    bins = np.where(codes >= 0, codes, n_groups)  # rows left out go to an extra bin
+    out = np.empty((n_groups, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(bins, weights=values[:, j], minlength=n_groups + 1)[:n_groups]
     return out
 
 
@@ -79,15 +83,26 @@ class Raking:
     margins: tuple  # of (codes (n,), n_levels, psw (n,))
 
     def residualize(self, scores: np.ndarray) -> np.ndarray:
-        x = scores.copy()
+        # column by column on a column-major copy, each margin's codes prepared once:
+        # the same arithmetic as x[use] -= psw * ave(x / psw), in the same order
+        x = np.array(scores, dtype=float, order="F", copy=True)
+        prepared = []
+        for codes, n_levels, psw in self.margins:
+            use = (codes >= 0) & (psw != 0)
+            bins = np.where(use, codes, n_levels)  # rows left out: an extra level
+            counts = np.bincount(codes[use], minlength=n_levels).astype(float)
+            prepared.append((bins, n_levels, np.where(use, psw, 1.0), use.astype(float),
+                             np.where(use, psw, 0.0), counts))
+        ratio = np.empty(x.shape[0])
         for _ in range(RAKING_VARIANCE_PASSES):
-            for codes, n_levels, psw in self.margins:
-                use = (codes >= 0) & (psw != 0)
-                ratio = np.where(use[:, None], safe_divide(x, psw[:, None]), 0.0)
-                sums = group_sums(np.where(use, codes, -1), ratio, n_levels)
-                counts = np.bincount(codes[use], minlength=n_levels).astype(float)
-                means = safe_divide(sums, counts[:, None])
-                x[use] -= psw[use, None] * means[codes[use]]
+            for bins, n_levels, divisor, keep, scale, counts in prepared:
+                for j in range(x.shape[1]):
+                    column = x[:, j]
+                    np.divide(column, divisor, out=ratio)
+                    ratio *= keep
+                    sums = np.bincount(bins, weights=ratio, minlength=n_levels + 1)
+                    means = np.append(safe_divide(sums[:n_levels], counts), 0.0)
+                    column -= scale * means[bins]
         return x
 
 

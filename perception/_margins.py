@@ -158,6 +158,38 @@ def level_table(margin, columns: list[str], argument: str) -> dict:
     return dict(margin)
 
 
+def _canonical_codes(data: pd.DataFrame, columns: list[str], idx: np.ndarray
+                     ) -> tuple[np.ndarray, list[tuple]]:
+    """Integer code of each row's canonical key (tuple of :func:`level_key` of its values
+    in ``columns``; rows ``idx``), numbered in order of first appearance, and the keys.
+
+    :func:`level_key` runs on the distinct values of each column only (one hashing pass
+    per column over the rows), never row by row.
+    """
+    codes_per_column, keys_per_column = [], []
+    for column in columns:
+        raw_codes, raw_values = pd.factorize(data[column].iloc[idx], sort=False)
+        canon = pd.Series([level_key(v) for v in raw_values], dtype=object)
+        canon_codes, canon_keys = pd.factorize(canon, sort=False)
+        codes_per_column.append(canon_codes[raw_codes].astype(np.int64))
+        keys_per_column.append(list(canon_keys))
+    sizes = [max(len(keys), 1) for keys in keys_per_column]
+    combined = codes_per_column[0]
+    for codes, size in zip(codes_per_column[1:], sizes[1:], strict=True):
+        combined = combined * size + codes
+    sample_code, joint = pd.factorize(combined, sort=False)
+    sample_keys = []
+    for value in np.asarray(joint, dtype=np.int64):
+        parts = []
+        for size in reversed(sizes):
+            parts.append(int(value % size))
+            value //= size
+        parts.reverse()
+        sample_keys.append(tuple(keys[p] for keys, p in zip(keys_per_column, parts,
+                                                              strict=True)))
+    return sample_code, sample_keys
+
+
 def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
     """Match a margin's levels to the rows of the design's domain, checking everything."""
     check_columns(design, columns, argument)
@@ -194,10 +226,7 @@ def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
     # canonical key of every row in the domain
     # canonical key of every row in the domain, then integer codes of the distinct keys
     idx = np.flatnonzero(inside)
-    row_keys = [data[c].iloc[idx].map(level_key).tolist() for c in columns]
-    keys_in = list(zip(*row_keys, strict=True))
-    sample_code, sample_keys = pd.factorize(pd.Series(keys_in, dtype=object))
-    sample_keys = list(sample_keys)
+    sample_code, sample_keys = _canonical_codes(data, columns, idx)
     unknown = [i for i, k in enumerate(sample_keys) if k not in keyed]
     if unknown:
         rows = data.index[idx[np.isin(sample_code, unknown)]]

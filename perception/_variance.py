@@ -2,8 +2,9 @@
 
 Taylor linearisation reduces every variance to the design covariance of a matrix of
 linearised scores ``U`` (one row per sampled unit, one column per estimate). The design
-enters only through per-cluster totals of ``U`` at each stage, computed with sparse
-indicator products over integer codes that are built once per design.
+enters only through per-cluster totals of ``U`` at each stage, computed with
+``np.bincount`` over integer codes that are built once per design (one pass over the
+rows per column, every domain at once: a domain is a block of columns).
 
 The recursion over stages and the treatment of lonely PSUs follow R's ``survey``
 package (``svyrecvar``, ``multistage``, ``onestage``, ``onestrat``) exactly.
@@ -14,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import DesignError, format_rows
 
@@ -48,7 +48,6 @@ class Stage:
     n_sampled: np.ndarray
     popsize: np.ndarray
     stratum_labels: tuple
-    indicator: sp.csr_matrix = field(repr=False, compare=False)
     description: str = ""
     row_labels: object = field(default=None, repr=False, compare=False)
 
@@ -70,8 +69,6 @@ class Stage:
         with column ``d * k + j`` for domain ``d`` and score ``j``. A domain is thus a
         column of the score matrix without an (n, n_domains * k) matrix being formed.
         """
-        if domain is None:
-            return np.asarray(self.indicator @ scores)
         return group_totals(self.cluster, self.n_clusters, scores, domain, n_domains)
 
 
@@ -104,9 +101,6 @@ def make_stage(
     else:
         popsize = np.full(n_strata, np.nan)
         popsize[stratum] = popsize_rows
-    indicator = sp.csr_matrix(
-        (np.ones(n), (cluster, np.arange(n))), shape=(n_clusters, n)
-    )
     return Stage(
         stratum=stratum,
         cluster=cluster,
@@ -115,7 +109,6 @@ def make_stage(
         n_sampled=n_sampled,
         popsize=popsize,
         stratum_labels=stratum_labels,
-        indicator=indicator,
         description=description,
         row_labels=row_labels,
     )
@@ -139,6 +132,7 @@ def group_totals(
     if domain is None:
         index = np.asarray(group)
         size = n_groups
+        n_domains = 1
     else:
         # rows outside every domain go to an extra last bin, dropped below
         size = n_groups * n_domains
@@ -148,6 +142,73 @@ def group_totals(
     for j in range(k):
         out[:, j] = np.bincount(index, weights=columns[j], minlength=size + 1)
     return out[:size].reshape(n_groups, n_domains * k)
+
+
+class GroupSums:
+    """Sums of row vectors by (group, domain), the combined index built once.
+
+    ``group`` (n,) codes 0..G-1 (PSUs, or any clusters); ``domain`` (n,) codes
+    0..D-1 with -1 for rows outside every domain (left out), or ``None`` (one domain
+    holding every row). Calling the object on a vector of length n returns its (G, D)
+    totals in one ``np.bincount`` pass; :meth:`by_domain` returns the (D,) totals.
+
+    Examples
+    --------
+    >>> sums = GroupSums(np.array([0, 0, 1]), 2, np.array([0, 1, 1]), 2)
+    >>> sums(np.array([1.0, 2.0, 4.0])).tolist()
+    [[1.0, 2.0], [0.0, 4.0]]
+    """
+
+    def __init__(self, group: np.ndarray, n_groups: int, domain: np.ndarray | None = None,
+                 n_domains: int = 1) -> None:
+        self.n_groups = int(n_groups)
+        self.n_domains = int(n_domains)
+        if domain is None:
+            self._index, self._domain = np.asarray(group), None
+            self._size = self.n_groups
+        else:
+            size = self.n_groups * self.n_domains
+            inside = domain >= 0
+            # rows outside every domain go to an extra last bin, dropped
+            self._index = np.where(inside, group * self.n_domains + domain, size)
+            self._domain = np.where(inside, domain, self.n_domains)
+            self._size = size + 1
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        out = np.bincount(self._index, weights=values, minlength=self._size)
+        return out[: self.n_groups * self.n_domains].reshape(self.n_groups, self.n_domains)
+
+    def by_level(self, codes: np.ndarray, n_levels: int, values: np.ndarray) -> np.ndarray:
+        """(G, D, n_levels) totals of ``values`` by group, domain and level (``codes``
+        0..n_levels-1, -1 left out): every level of a categorical variable in one pass."""
+        size = (self._size + 1) * n_levels
+        index = np.where(codes >= 0, self._index * n_levels + codes, size - 1)
+        out = np.bincount(index, weights=values, minlength=size)
+        cells = self.n_groups * self.n_domains * n_levels
+        return out[:cells].reshape(self.n_groups, self.n_domains, n_levels)
+
+    def by_domain(self, values: np.ndarray) -> np.ndarray:
+        if self._domain is None:
+            return np.array([values.sum()])
+        return np.bincount(self._domain, weights=values,
+                           minlength=self.n_domains + 1)[: self.n_domains]
+
+
+def totals_vcov(
+    totals: np.ndarray,
+    stage: Stage,
+    lonely_psu: str,
+    domain: np.ndarray | None = None,
+    n_domains: int = 1,
+) -> np.ndarray:
+    """Ultimate-cluster covariance from first-stage cluster totals (C, n_domains * k) of
+    the scores, already summed (R's ``svyrecvar`` with one stage, or without later-stage
+    fpc). ``domain`` (per row) only serves ``lonely_psu="average"`` (the strata holding
+    rows of each domain)."""
+    present = None
+    if lonely_psu == "average":
+        present = stratum_presence(stage, domain, n_domains if domain is not None else 1)
+    return onestage_vcov(totals, stage, lonely_psu, present=present)
 
 
 def _stratum_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:

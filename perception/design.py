@@ -464,10 +464,17 @@ class SurveyDesign(_BaseDesign):
     @property
     def degf(self) -> int:
         """Design degrees of freedom: PSUs minus strata among rows in the domain (R's ``degf``)."""
+        # kept on the (immutable) design; copies made by _with() share the memo, so an
+        # entry is used only while the design still has the very weights it came from
+        memo = self.__dict__.setdefault("_degf_cache", {})
+        hit = memo.get("degf")
+        if hit is not None and hit[0] is self._w:
+            return hit[1]
         inset = self._w != 0
         first = self._stages[0]
         n_psu = np.count_nonzero(np.bincount(first.cluster[inset], minlength=first.n_clusters))
         n_strata = np.count_nonzero(np.bincount(first.stratum[inset], minlength=first.n_strata))
+        memo["degf"] = (self._w, int(n_psu - n_strata))
         return int(n_psu - n_strata)
 
     def _domain_degf(self, domain: np.ndarray, n_domains: int) -> np.ndarray:
@@ -535,6 +542,27 @@ class SurveyDesign(_BaseDesign):
                 scores = step.residualize(scores)
         return _variance.taylor_vcov(
             scores, self._stages, self._lonely_psu, self._multistage, domain, n_domains
+        )
+
+    @property
+    def _totals_path(self) -> bool:
+        """The variance needs only first-stage cluster totals of the scores: no weighting
+        step (which acts on row scores) and one stage, or no later-stage fpc."""
+        return not self._calibration and (len(self._stages) == 1 or not self._multistage)
+
+    def _score_groups(self) -> tuple[np.ndarray, int]:
+        """Row codes (n,) and number of the groups whose score totals the variance needs
+        (first-stage clusters); only meaningful when :attr:`_totals_path` holds."""
+        first = self._stages[0]
+        return first.cluster, first.n_clusters
+
+    def _vcov_totals(
+        self, totals: np.ndarray, domain: np.ndarray | None = None, n_domains: int = 1
+    ) -> np.ndarray:
+        """Design covariance from first-stage cluster totals (C, n_domains * k) of the
+        linearised scores (see :meth:`_vcov`; requires :attr:`_totals_path`)."""
+        return _variance.totals_vcov(
+            totals, self._stages[0], self._lonely_psu, domain, n_domains
         )
 
     # ------------------------------------------------------------------ replicates --
@@ -773,6 +801,20 @@ class ReplicateDesign(_BaseDesign):
             rows = domain == d
             out[:, d * k : (d + 1) * k] = self._repw[rows].T @ z[rows]
         return out
+
+    @property
+    def _totals_path(self) -> bool:
+        """Replicates built from a design: each is a per-PSU factor, so replicate totals
+        are factors' @ PSU totals."""
+        return self._factors is not None
+
+    def _score_groups(self) -> tuple[np.ndarray, int]:
+        """Row codes (n,) of the PSUs carrying the replicate factors, and their number."""
+        return self._factor_index, self._factors.shape[0]
+
+    def _replicates_from_totals(self, totals: np.ndarray) -> np.ndarray:
+        """Replicate totals (R, m) from PSU totals (P, m) of ``w * z``."""
+        return self._factors.T @ totals
 
     def _vcov_replicates(self, replicates: np.ndarray, estimate: np.ndarray) -> np.ndarray:
         return _variance.replicate_vcov(

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import special
 
 from . import intervals
-from ._variance import group_totals
+from ._variance import GroupSums, group_totals
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
@@ -139,12 +139,18 @@ def _domains(design, by: list[str], active: np.ndarray) -> _Domains:
             present = pd.unique(cats.codes[cats.codes >= 0])
             order = np.sort(present)
             uniques = values.cat.categories[order]
+            codes = pd.Index(uniques).get_indexer(values)
+            codes = np.where(active, codes, -1)
         else:
-            uniques = pd.unique(values[active])
-            uniques = pd.Index(uniques).sort_values()
-        lookup = pd.Index(uniques)
-        codes = lookup.get_indexer(values)
-        codes = np.where(active, codes, -1)
+            # one hashing pass: codes in order of appearance, then renumbered in the
+            # sorted order of the values present among the active rows
+            first_codes, seen = pd.factorize(values, sort=False)
+            present = np.bincount(first_codes[active & (first_codes >= 0)],
+                                  minlength=len(seen)) > 0
+            uniques = pd.Index(seen[present]).sort_values()
+            position = np.full(len(seen) + 1, -1, dtype=np.int64)
+            position[:-1][present] = uniques.get_indexer(seen[present])
+            codes = np.where(active, position[first_codes], -1)
         frame = pd.DataFrame({by[0]: np.asarray(uniques)})
     else:
         sub = keys[active]
@@ -174,6 +180,164 @@ class _Ratio:
     vcov: np.ndarray  # (D*k, D*k)
     deff: np.ndarray  # (D, k)
     n: np.ndarray  # (D,)
+    replicates: np.ndarray | None = None  # (R, D*k) replicate estimates, when computed
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """What a ratio-of-totals estimate needs from the rows, by (group, domain).
+
+    Values are shifted, ``x - c den`` with ``c`` a provisional estimate per column, so
+    sums of squares lose nothing to cancellation. ``den`` is None for totals (a
+    denominator of 1 on every row), (G, D) when shared by every column (means), or
+    (G, D, k). ``cross`` and ``den_sq`` (None for means and totals) are the per-domain
+    sums of ``w (x - c den) den`` and ``w den^2``.
+    """
+
+    shift: np.ndarray  # (k,)
+    num: np.ndarray  # (G, D, k) sums of w (x - c den)
+    den: np.ndarray | None
+    weights: np.ndarray  # (G, D) sums of w
+    sq: np.ndarray  # (D, k) sums of w (x - c den)^2
+    cross: np.ndarray | None
+    den_sq: np.ndarray | None
+    n_nonzero: np.ndarray  # (D,) rows with a non-zero weight
+    n_rows: np.ndarray  # (D,) rows in the domain
+
+
+def _totals_path(design, ratio_deff: bool = False) -> bool:
+    """Can the estimate go through per-PSU totals (no (n, k) score matrix)?"""
+    return design._totals_path and not (design.is_replicate and ratio_deff)
+
+
+def _group_sums(design, dom: _Domains) -> tuple[GroupSums, np.ndarray, bool]:
+    """Group sums by (PSU, domain), the domain's weights and whether it is every row."""
+    inside = dom.codes >= 0
+    whole = dom.count == 1 and bool(inside.all())
+    group, n_groups = design._score_groups()
+    sums = GroupSums(group, n_groups, None if whole else dom.codes, dom.count)
+    w = design._w if whole else np.where(inside, design._w, 0.0)
+    return sums, w, whole
+
+
+def _count_rows(dom: _Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a non-zero weight, and rows, in each domain."""
+    if whole:
+        return np.array([float(np.count_nonzero(w))]), np.array([len(w)])
+    bins = np.where(dom.codes >= 0, dom.codes, dom.count)
+    n_rows = np.bincount(bins, minlength=dom.count + 1)[: dom.count]
+    zero = np.flatnonzero(w == 0)  # w is zero outside the domains: these are few
+    n_zero = np.bincount(bins[zero], minlength=dom.count + 1)[: dom.count]
+    return (n_rows - n_zero).astype(float), n_rows
+
+
+def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
+    """One pass per column over the rows: shifted totals by (PSU, domain) and the
+    per-domain sums of squares. ``den``: None (totals), "mean" (the domain indicator) or
+    a list of denominator columns (ratios)."""
+    sums, w, whole = _group_sums(design, dom)
+    k = len(num)
+    weights = sums(w)
+    w_total = float(weights.sum())
+    n_nonzero, n_rows = _count_rows(dom, w, whole)
+    shape = (sums.n_groups, sums.n_domains)
+    totals = np.empty((*shape, k))
+    sq = np.empty((sums.n_domains, k))
+    shift = np.zeros(k)
+    ratio = isinstance(den, list)
+    den_totals = np.empty((*shape, k)) if ratio else None
+    cross = np.empty((sums.n_domains, k)) if ratio else None
+    den_sq = np.empty((sums.n_domains, k)) if ratio else None
+    r = np.empty(len(w))
+    wr = np.empty(len(w))
+    seen: dict[int, tuple] = {}  # a denominator shared by several columns is summed once
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j, x in enumerate(num):
+            if ratio:
+                y = den[j]
+                if id(y) not in seen:
+                    np.multiply(w, y, out=wr)
+                    seen[id(y)] = (sums(wr), float(wr @ y) if whole else None)
+                    if not whole:
+                        seen[id(y)] = (seen[id(y)][0], sums.by_domain(wr * y))
+                den_totals[:, :, j], den_sq_j = seen[id(y)]
+                den_sq[:, j] = den_sq_j
+                c = float(w @ x) / float(w @ y)
+                c = c if np.isfinite(c) else 0.0
+                np.multiply(y, c, out=r)
+                np.subtract(x, r, out=r)
+            else:
+                c = float(w @ x) / w_total
+                c = c if np.isfinite(c) else 0.0
+                np.subtract(x, c, out=r)
+            shift[j] = c
+            np.multiply(w, r, out=wr)
+            totals[:, :, j] = sums(wr)
+            if ratio:
+                cross[:, j] = float(wr @ den[j]) if whole else sums.by_domain(wr * den[j])
+            if whole:
+                sq[0, j] = float(wr @ r)
+            else:
+                np.multiply(wr, r, out=r)
+                sq[:, j] = sums.by_domain(r)
+    return _Totals(shift, totals, den_totals if ratio else (None if den is None else weights),
+                   weights, sq, cross, den_sq, n_nonzero, n_rows)
+
+
+def _spread(squares: np.ndarray, correction: np.ndarray) -> np.ndarray:
+    """``squares - correction``: a weighted sum of squared deviations from shifted sums.
+    A result within rounding of zero (one row, or equal values) is zero, as the sum of
+    the squared deviations themselves would be; R's svyvar then gives 0 (or 0 * Inf =
+    NaN for one row)."""
+    spread = squares - correction
+    rounding = 64 * np.finfo(float).eps * (np.abs(squares) + np.abs(correction))
+    return np.where(np.abs(spread) <= rounding, 0.0, spread)
+
+
+def _finish(design, t: _Totals, dom: _Domains) -> _Ratio:
+    """Estimates, covariance (from PSU totals) and deff from collected totals."""
+    G, D, k = t.num.shape
+    W = t.weights.sum(axis=0)  # (D,)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if t.den is None:  # totals: scores are w x
+            scores = t.num + t.shift * t.weights[:, :, None]
+            estimate = scores.sum(axis=0)
+            delta = t.num.sum(axis=0) / W[:, None]
+            spread = _spread(t.sq, delta**2 * W[:, None])
+            vsrs = spread * (W / (t.n_nonzero - 1))[:, None]
+        else:  # ratios and means: scores are w (x - theta den) / D
+            den = t.den if t.den.ndim == 3 else t.den[:, :, None]
+            den_total = den.sum(axis=0)  # (D, k) or (D, 1)
+            delta = t.num.sum(axis=0) / den_total
+            estimate = t.shift + delta
+            scores = (t.num - delta * den) / den_total
+            cross = t.num.sum(axis=0) if t.cross is None else t.cross
+            den_sq = W[:, None] if t.den_sq is None else t.den_sq
+            spread = _spread(t.sq, 2 * delta * cross - delta**2 * den_sq)
+            vsrs = spread / den_total**2 * (W / (t.n_nonzero - 1))[:, None]
+        replicates = None
+        if design.is_replicate:
+            flat = scores.reshape(G, D * k)
+            if t.den is None:
+                replicates = design._replicates_from_totals(flat)
+            else:
+                rep_num = design._replicates_from_totals(t.num.reshape(G, D * k))
+                rep_den = design._replicates_from_totals(den.reshape(G, -1))
+                if rep_den.shape[1] != D * k:  # one shared denominator per domain
+                    rep_den = np.repeat(rep_den, k, axis=1)
+                replicates = np.tile(t.shift, D) + rep_num / rep_den
+            vcov = design._vcov_replicates(replicates, estimate.ravel())
+        else:
+            vcov = design._vcov_totals(scores.reshape(G, D * k), dom.codes, D)
+        deff = np.diag(vcov).reshape(D, k) / vsrs
+    return _Ratio(estimate, vcov, deff, t.n_rows.astype(int), replicates)
+
+
+def _as_columns(values) -> list[np.ndarray]:
+    if isinstance(values, list):
+        return [np.asarray(v, dtype=float) for v in values]
+    values = np.asarray(values, dtype=float)
+    return [values[:, j] for j in range(values.shape[1])]
 
 
 def _sums(values: np.ndarray, dom: _Domains) -> np.ndarray:
@@ -204,6 +368,28 @@ def _matrix(data: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, np.nd
     return out, missing
 
 
+def _column_list(data: pd.DataFrame, names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Numeric columns as 1-D arrays (views of the data when already float: no copy;
+    a name given twice gives the same array), and the rows missing any of them."""
+    seen: dict[str, np.ndarray] = {}
+    missing = np.zeros(len(data), dtype=bool)
+    for name in names:
+        if name not in seen:
+            seen[name] = _numeric_values(data, name)
+            if not np.isfinite(seen[name].sum()):  # a NaN makes the sum NaN: look closer
+                missing |= np.isnan(seen[name])
+    return [seen[name] for name in names], missing
+
+
+def _zero_outside(columns: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
+    """Copies of the columns with zeros outside ``rows`` (shared columns stay shared)."""
+    done: dict[int, np.ndarray] = {}
+    for column in columns:
+        if id(column) not in done:
+            done[id(column)] = np.where(rows, column, 0.0)
+    return [done[id(column)] for column in columns]
+
+
 def _indicator(rows: np.ndarray, k: int) -> np.ndarray:
     """(n, k) read-only view repeating the 0/1 indicator of ``rows`` (a mean's
     denominator), recognised by :func:`ratio_engine` as one shared column."""
@@ -220,7 +406,12 @@ def ratio_engine(
 ) -> _Ratio:
     """Estimates N/D (or N when ``den`` is None) per domain with their covariance.
 
-    ``num`` and ``den`` are (n, k) with zeros in rows outside ``dom``. Taylor scores are
+    ``num`` and ``den`` are (n, k) arrays (or lists of k columns) with zeros in rows
+    outside ``dom``. Designs whose variance needs only per-PSU totals (no weighting
+    step, no later-stage fpc; replicates built from a design) take the fast path:
+    one pass per column over the rows into (PSU, domain) totals, every domain at once,
+    then the variance on those totals (:func:`_collect`, :func:`_finish`); the others
+    form the (n, k) score matrix below. Taylor scores are
     ``w (num - theta den) / D`` (R's ``svymean``/``svyratio``); replicate designs
     recompute the ratio with every replicate's totals (R's ``svrVar``).
 
@@ -234,6 +425,22 @@ def ratio_engine(
     the only (n, k) array formed, in column-major order), which keeps large surveys
     fast; a ``den`` that repeats one column (``np.broadcast_to``) is summed once.
     """
+    if _totals_path(design, ratio_deff):
+        num_cols = _as_columns(num)
+        if den is None:
+            den_spec = None
+        elif not isinstance(den, list) and _same_columns(den) and not np.any(
+                np.asarray(den[:, 0]) != (dom.codes >= 0)):
+            den_spec = "mean"  # the domain indicator: a mean
+        else:
+            den_spec = _as_columns(den)
+            if isinstance(den, np.ndarray) and _same_columns(den):
+                den_spec = [den_spec[0]] * len(num_cols)  # summed once
+        return _finish(design, _collect(design, num_cols, den_spec, dom), dom)
+    if isinstance(num, list):
+        num = np.column_stack(num) if num else np.empty((len(dom.codes), 0))
+    if isinstance(den, list):
+        den = np.column_stack(den)
     num = np.asarray(num, dtype=float)
     n, k = num.shape
     count = dom.count
@@ -341,8 +548,8 @@ def ratio_engine(
 
 
 def _check_domain_weights(design, dom: _Domains, by: list[str]) -> None:
-    w = np.where(dom.codes >= 0, design._w, 0.0)
-    totals = _sums(w[:, None], dom)[:, 0]
+    bins = np.where(dom.codes >= 0, dom.codes, dom.count)
+    totals = np.bincount(bins, weights=design._w, minlength=dom.count + 1)[: dom.count]
     empty = np.flatnonzero(totals <= 0)
     if empty.size:
         label = dom.frame.iloc[int(empty[0])].to_dict() if by else "the whole sample"
@@ -496,10 +703,10 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
     _check_present(design, den_names, "denominator")
     _check_present(design, by_names, "by")
     data = design.data
-    num, missing = _matrix(data, names)
+    num, missing = _column_list(data, names)
     den = None
     if den_names:
-        den, den_missing = _matrix(data, den_names)
+        den, den_missing = _column_list(data, den_names)
         missing |= den_missing
     missing |= _by_missing(design, by_names)
     active = _active_rows(design, [*names, *den_names, *by_names], missing, na_rm,
@@ -509,11 +716,11 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
     dom = _domains(design, by_names, active)
     _check_domain_weights(design, dom, by_names)
     if not active.all():
-        num[~active] = 0.0
+        num = _zero_outside(num, active)
         if den is not None:
-            den[~active] = 0.0
+            den = _zero_outside(den, active)
     if kind == "mean":
-        den = _indicator(active, num.shape[1])
+        den = _indicator(active, len(num))
     result = ratio_engine(design, num, den, dom, ratio_deff=kind == "ratio")
     if kind == "ratio":
         labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
@@ -588,23 +795,30 @@ def proportion(
     dom = _domains(design, by_names, active)
     _check_domain_weights(design, dom, by_names)
     labels: list[dict] = []
-    columns = []
+    all_levels = []
     for name in names:
         values = data[name]
         # the levels of the whole data, as an R factor keeps its levels in a subset or
         # a domain: a level absent from a domain gets a proportion of 0 there
-        levels = _levels(values, values.notna().to_numpy())
+        levels, codes = _factor_levels(values)
         if len(levels) == 0:
             raise EstimationError(f"column {name!r} has no non-missing values in the domain")
-        for level_value in levels:
-            columns.append(((values == level_value).to_numpy(dtype=bool) & active).astype(float))
-            labels.append({"variable": name, "category": level_value})
-    num = np.empty((len(data), len(columns)), order="F")
-    for j, column in enumerate(columns):
-        num[:, j] = column
-    den = _indicator(active, num.shape[1])
-    result = ratio_engine(design, num, den, dom)
-    k = num.shape[1]
+        all_levels.append((levels, codes))
+        labels.extend({"variable": name, "category": level_value} for level_value in levels)
+    num = den = None
+    if _totals_path(design):
+        # one pass per variable: every level's totals by (PSU, domain) at once
+        result = _finish(design, _collect_levels(design, all_levels, dom), dom)
+    else:
+        num = np.empty((len(data), len(labels)), order="F")
+        j = 0
+        for name, (levels, _) in zip(names, all_levels, strict=True):
+            for level_value in levels:
+                num[:, j] = (data[name] == level_value).to_numpy(dtype=bool) & active
+                j += 1
+        den = _indicator(active, num.shape[1])
+        result = ratio_engine(design, num, den, dom)
+    k = len(labels)
     se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
     # R's svyciprop on the domain's design: df and nrow of the rows of the domain
     # (also those missing the variable, which svyciprop leaves to svymean's na.rm)
@@ -613,7 +827,7 @@ def proportion(
     n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
     if method == "logit" and design.is_replicate:
         low, high = _replicate_logit_interval(design, num, den, dom, result.estimate, df,
-                                              level)
+                                              level, result.replicates)
     else:
         low, high = intervals.proportion_interval(
             result.estimate, se, df[:, None], n_design[:, None], method, level
@@ -622,6 +836,35 @@ def proportion(
                       result.n, level, low, high, se, df=df)
     table.attrs["method"] = method
     return table
+
+
+def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
+    """The levels of a variable (as :func:`_levels` over its non-missing values) and the
+    position of each row's value among them (-1 when missing), in one hashing pass."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.cat.categories), values.cat.codes.to_numpy(dtype=np.int64)
+    codes, seen = pd.factorize(values, sort=False)
+    try:
+        levels = sorted(seen)
+    except TypeError:
+        levels = sorted(seen, key=str)
+    position = np.append(pd.Index(levels).get_indexer(seen), -1)
+    return levels, position[codes].astype(np.int64)
+
+
+def _collect_levels(design, all_levels: list[tuple[list, np.ndarray]], dom: _Domains
+                    ) -> _Totals:
+    """:class:`_Totals` of the level indicators of categorical variables (a mean of
+    each indicator), one ``bincount`` per variable."""
+    sums, w, whole = _group_sums(design, dom)
+    weights = sums(w)
+    n_nonzero, n_rows = _count_rows(dom, w, whole)
+    blocks = [sums.by_level(codes, len(levels), w) for levels, codes in all_levels]
+    totals = np.concatenate(blocks, axis=2)
+    k = totals.shape[2]
+    # an indicator is its own square: sum w x^2 = sum w x
+    return _Totals(np.zeros(k), totals, weights, weights, totals.sum(axis=0), None, None,
+                   n_nonzero, n_rows)
 
 
 def _domain_rows(design, by: list[str], dom: _Domains) -> np.ndarray:
@@ -642,15 +885,17 @@ def _domain_rows(design, by: list[str], dom: _Domains) -> np.ndarray:
     return np.where(rows, codes, -1).astype(np.int64)
 
 
-def _replicate_logit_interval(design, num, den, dom, estimate, df, level):
-    """R's logit interval on a replicate design: SE of logit(p) from its replicates.
+def _replicate_logit_interval(design, num, den, dom, estimate, df, level, reps=None):
+    """R's logit interval on a replicate design: SE of logit(p) from its replicates
+    (``reps``, the replicate proportions, when already computed).
 
     R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
     replicate is logit of the replicate's proportion.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        reps = design._replicate_totals(num, dom.codes, dom.count) / design._replicate_totals(
-            den, dom.codes, dom.count)
+        if reps is None:
+            reps = design._replicate_totals(num, dom.codes, dom.count) / \
+                design._replicate_totals(den, dom.codes, dom.count)
         logit_reps = special.logit(reps)
         centre = special.logit(estimate)
     var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
