@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from . import estimate, intervals
+from ._attrs import attach
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
@@ -294,9 +295,9 @@ def _changes_from_table(
         out["relative_se"] = rel_se
         out["relative_ci_low"] = rel_low
         out["relative_ci_high"] = rel_high
-    out.attrs["vcov"] = vcov
+    out.attrs["vcov"] = attach(vcov)
     out.attrs["level"] = level
-    out.attrs["estimates"] = table
+    out.attrs["estimates"] = attach(table)
     return out
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from . import intervals
+from ._attrs import attach
 from .errors import EstimationError
 
 CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p"]
@@ -244,9 +245,9 @@ def contrast(
         {"contrast": names, "estimate": values, "se": se, "ci_low": low, "ci_high": high,
          "df": df, "p": pval}
     )
-    table.attrs["vcov"] = cov
+    table.attrs["vcov"] = attach(cov)
     table.attrs["level"] = level
-    table.attrs["weights"] = pd.DataFrame(matrix, index=names, columns=full)
+    table.attrs["weights"] = attach(pd.DataFrame(matrix, index=names, columns=full))
     return table
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import special
 
 from . import intervals
+from ._attrs import attach
 from ._variance import GroupSums, group_totals
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
@@ -604,7 +605,7 @@ def _assemble(
     columns["n"] = (np.repeat(np.asarray(n, dtype=int), k) if np.ndim(n) == 1
                     else np.asarray(n, dtype=int).ravel())
     table = pd.DataFrame(columns)
-    table.attrs["vcov"] = np.asarray(vcov)
+    table.attrs["vcov"] = attach(np.asarray(vcov))
     table.attrs["level"] = level
     return table
 
