@@ -61,7 +61,8 @@ def attach(value):
         return value
     if isinstance(value, pd.DataFrame):
         out = AttachedFrame(value.copy())
-        out.attrs = {}
+        # the held table keeps its own attachments (e.g. the per-wave covariance)
+        out.attrs = {k: attach(v) for k, v in value.attrs.items()}
         return out
     if isinstance(value, np.ndarray):
         return AttachedMatrix(value)
