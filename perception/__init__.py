@@ -7,7 +7,7 @@ Examples
 --------
 >>> import perception as pc
 >>> demo = pc.demo_survey(seed=1)                      # doctest: +SKIP
->>> pc.mean(demo.design(), "trust_police_high", by="wave")  # doctest: +SKIP
+>>> pc.proportion(demo.design(), "sex", by="wave")        # doctest: +SKIP
 """
 
 from __future__ import annotations
