@@ -98,9 +98,11 @@ def _synthetic(task: tuple[str, int, int]) -> list[dict]:
                 add(estimand, METHOD_NAMES[method], level.iloc[0], truth[key])
         add("change of a mean (revisited villages)", "t (Taylor)",
             pc.change(design, "y", over="wave").iloc[0], truth["change_y"])
-        add("DiD of a proportion", "t (Taylor, svyglm)",
-            pc.did(design, "b", treated="treated", period="wave").effects.iloc[0],
-            truth["did_b"])
+        try:
+            effect = pc.did(design, "b", treated="treated", period="wave").effects.iloc[0]
+        except pc.EstimationError:  # e.g. a single comparison village drawn: no DiD
+            effect = {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+        add("DiD of a proportion", "t (Taylor, svyglm)", effect, truth["did_b"])
         out += rows
     return out
 

@@ -30,6 +30,7 @@ pyarrow (and dask) are optional imports: ``pip install perception[dask]`` or
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -374,8 +375,9 @@ def _finish(groups: pd.DataFrame, spec: _Spec, shift: np.ndarray, kind: str,
 
 
 def _require(module: str, extra: str) -> Any:
+    """An optional dependency (a fixed module name of this file, never data)."""
     try:
-        return __import__(module, fromlist=["_"])
+        return importlib.import_module(module)
     except ImportError:
         raise EstimationError(
             f"this function needs the optional package {module.split('.')[0]!r}: install it "

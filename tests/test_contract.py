@@ -38,7 +38,7 @@ SEED = 20240
 N_STRATA = 4
 PSU_PER_STRATUM = 5
 ROWS_PER_PSU_AND_WAVE = 3
-N_BOOTSTRAP = 40
+N_BOOTSTRAP = 20
 WEIGHT_FACTOR = 3.7  # every weight times this constant
 RTOL = 1e-9  # closed-form estimates computed in another order or on another design
 ATOL = 1e-11
@@ -51,7 +51,7 @@ REP_COLUMNS = [f"rw{r + 1}" for r in range(N_BOOTSTRAP)]
 
 
 # ----------------------------------------------------------------------- data --
-def survey_data() -> pd.DataFrame:
+def survey_data(replicates: int = N_BOOTSTRAP) -> pd.DataFrame:
     """A stratified two-wave survey: 4 strata x 5 villages (PSUs), each visited at both
     waves, 3 respondents per village and wave; treated villages (2 per stratum); a
     numeric outcome with missing values, a positive denominator, a 0/1 and a 3-level
@@ -85,8 +85,9 @@ def survey_data() -> pd.DataFrame:
         df[item] = values
     df.index = pd.RangeIndex(1000, 1000 + n)  # labels that are not positions
     base = pc.SurveyDesign(df, weights="w", strata="s", psu="v")
-    boot = base.replicate("bootstrap", replicates=N_BOOTSTRAP, seed=SEED)
-    weights = boot.replicate_weights.set_axis(REP_COLUMNS, axis=1)
+    boot = base.replicate("bootstrap", replicates=replicates, seed=SEED)
+    weights = boot.replicate_weights.set_axis([f"rw{r + 1}" for r in range(replicates)],
+                                              axis=1)
     return pd.concat([df, weights], axis=1)
 
 
@@ -218,6 +219,26 @@ def data() -> pd.DataFrame:
     return survey_data()
 
 
+@pytest.fixture(scope="module")
+def designs(data) -> dict:
+    return {kind: build_design(kind, data) for kind in DESIGN_KINDS}
+
+
+@pytest.fixture(scope="module")
+def result(designs) -> Callable[[Estimator, str, str | None], Any]:
+    """The result of an estimator on a design of the battery, computed once per module
+    (tests only read it: tables are copied before they are merged)."""
+    memo: dict[tuple, Any] = {}
+
+    def get(est: Estimator, kind: str, by: str | None) -> Any:
+        key = (est.name, kind, by if est.by_argument else None)
+        if key not in memo:
+            memo[key] = est.call(designs[kind], key[2])
+        return memo[key]
+
+    return get
+
+
 def run(est: Estimator, design, by: str | None = None) -> pd.DataFrame:
     return est.table(est.call(design, by if est.by_argument else None))
 
@@ -255,8 +276,8 @@ def assert_same(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], est: Estimato
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
 @pytest.mark.parametrize("by", [None, DOMAIN])
-def test_result_columns_are_the_contract(est, kind, by, data):
-    table = run(est, build_design(kind, data), by)
+def test_result_columns_are_the_contract(est, kind, by, result):
+    table = est.table(result(est, kind, by))
     assert list(table.columns) == est.columns(by_list(est, by))
     assert len(table) > 0
     finite = table["estimate"].notna() & table["se"].notna()
@@ -286,18 +307,18 @@ def test_inputs_are_never_mutated(est, kind, data):
 
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
-def test_row_order_does_not_matter(est, kind, data):
+def test_row_order_does_not_matter(est, kind, data, result):
     by = DOMAIN if est.by_argument else None
-    original = run(est, build_design(kind, data), by)
+    original = est.table(result(est, kind, by))
     shuffled = run(est, build_design(kind, permuted(data, kind)), by)
     assert_same(original, shuffled, est.keys(by_list(est, by)), est)
 
 
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
-def test_scaling_the_weights(est, kind, data):
+def test_scaling_the_weights(est, kind, data, result):
     by = DOMAIN if est.by_argument else None
-    original = run(est, build_design(kind, data), by)
+    original = est.table(result(est, kind, by))
     heavier = run(est, build_design(kind, scaled(data, WEIGHT_FACTOR)), by)
     factor = WEIGHT_FACTOR if est.extensive else 1.0
     assert_same(original, heavier, est.keys(by_list(est, by)), est, factor=factor)
@@ -310,9 +331,9 @@ def _domain_rows(table: pd.DataFrame, value: str) -> pd.DataFrame:
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
 @pytest.mark.parametrize("est", [e for e in ESTIMATORS if e.by_argument],
                          ids=[e.name for e in ESTIMATORS if e.by_argument])
-def test_domain_estimate_equals_subset(est, kind, data):
-    design = build_design(kind, data)
-    by_table = bare(run(est, design, DOMAIN))
+def test_domain_estimate_equals_subset(est, kind, data, designs, result):
+    design = designs[kind]
+    by_table = bare(est.table(result(est, kind, DOMAIN)))
     keys = est.keys([])
     # the domain's df is the full design's in by= tables (R's svyby), the cut design's
     # in a subset (R's degf(subset(...))): compare df and intervals only where they agree
@@ -335,11 +356,11 @@ def test_domain_estimate_equals_subset(est, kind, data):
 
 
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
-def test_glm_domain_equals_subset(kind, data):
+def test_glm_domain_equals_subset(kind, data, designs):
     """A model fitted on a domain equals that domain's terms in the model fully
     interacted with the domain (its estimating equations involve only its rows)."""
     glm = _func("glm")
-    design = build_design(kind, data)
+    design = designs[kind]
     full = glm(design, "y ~ (x + b) * C(g)", na_rm=True).coefficients
     sub = glm(design.subset((data[DOMAIN] == "north").to_numpy()), "y ~ x + b",
               na_rm=True).coefficients
@@ -350,9 +371,9 @@ def test_glm_domain_equals_subset(kind, data):
 
 
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
-def test_totals_of_domains_add_to_the_total(kind, data):
+def test_totals_of_domains_add_to_the_total(kind, designs):
     total = _func("total")
-    design = build_design(kind, data)
+    design = designs[kind]
     overall = total(design, ["y", "x"], na_rm=True)
     domains = total(design, ["y", "x"], by=DOMAIN, na_rm=True)
     for j, variable in enumerate(["y", "x"]):
@@ -366,8 +387,8 @@ def test_totals_of_domains_add_to_the_total(kind, data):
 
 
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
-def test_proportions_of_each_domain_add_to_one(kind, data):
-    table = _func("proportion")(build_design(kind, data), "c", by=DOMAIN)
+def test_proportions_of_each_domain_add_to_one(kind, designs):
+    table = _func("proportion")(designs[kind], "c", by=DOMAIN)
     sums = table.groupby(DOMAIN)["estimate"].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, rtol=RTOL)
 
@@ -396,15 +417,15 @@ def _reported_n(est: Estimator, result) -> pd.Series:
 @pytest.mark.parametrize("kind", ["taylor", "columns"])
 @pytest.mark.parametrize("by", [None, DOMAIN])
 @pytest.mark.parametrize("est", ESTIMATORS, ids=IDS)
-def test_every_estimate_reports_n(est, kind, by, data):
+def test_every_estimate_reports_n(est, kind, by, data, result):
     """n counts the rows that entered the estimate: the rows of the domain left after
     missing values (``na_rm=True``), never silently fewer or more."""
-    result = est.call(build_design(kind, data), by if est.by_argument else None)
-    table = est.table(result)
+    outcome = result(est, kind, by)
+    table = est.table(outcome)
     if est.name not in ("glm", "change", "did"):
         assert "n" in table.columns and pd.api.types.is_integer_dtype(table["n"])
     used = est.used(data)
-    reported = _reported_n(est, result)
+    reported = _reported_n(est, outcome)
     if by is None or not est.by_argument:
         assert reported.to_dict() == {"all": int(used.sum())}
     else:

@@ -79,7 +79,7 @@ def test_figures_count_the_answers_left_out(tmp_path, capsys):
     assert police["n"].sum() == N_ROWS - 4  # what entered + what was left out = all rows
 
 
-@pytest.mark.parametrize("figure", ["trust_likert", "weights"])
+@pytest.mark.parametrize("figure", ["trust_likert"])
 def test_figures_showing_missing_codes_leave_nothing_out(figure, tmp_path, capsys):
     code, err = _run(capsys, "figures", "--data", WAVE, "-q", QUESTIONNAIRE, "--out",
                      tmp_path, "--only", figure, "--min-cell", "1", "--no-progress",

@@ -24,7 +24,7 @@ from test_contract import SEED, survey_data  # noqa: E402
 
 
 def main() -> None:
-    data = survey_data()
+    data = survey_data(replicates=40)
     rng = np.random.default_rng(SEED + 2)  # a seed where one replicate loses a cell
     data["grp"] = rng.choice(["north", "south"], len(data), p=[0.7, 0.3])
     data["tiny"] = np.where(data["v"] == "S2V3", "rare", "common")
