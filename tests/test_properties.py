@@ -161,7 +161,10 @@ def test_domain_totals_add_to_the_total(survey):
     parts = pc.total(design, "y", by="g", na_rm=True)
     _close(overall["estimate"], [parts["estimate"].sum()])
     variance = float(np.sum(parts.attrs["vcov"]))
-    if np.isfinite(variance):
+    # under "average" R scales each domain by its own count of strata with variance,
+    # so domain variances do not add up to the overall one (tests/test_reference_core.py
+    # checks those values against R)
+    if np.isfinite(variance) and survey.lonely_psu != "average":
         _close([overall["se"].iloc[0] ** 2], [variance])
     assert parts["n"].sum() == overall["n"].iloc[0] == survey.data["y"].notna().sum()
 
