@@ -146,9 +146,12 @@ def _demo(task: tuple[int, int, int]) -> list[dict]:
         add("whole sample", "mean of a 0-3 scale", "t (Taylor)",
             pc.mean(base, "scale", na_rm=True).iloc[0], truth["mean", DEMO_ITEM, 0, "all"])
         m = pc.mean(base, "scale", by="cercle", na_rm=True)
-        add("one cercle", "mean of a 0-3 scale", "t (Taylor, design df)",
-            m[m["cercle"] == DEMO_CERCLE].iloc[0],
-            truth["mean", DEMO_ITEM, 0, f"cercle={DEMO_CERCLE}"])
+        cercle_mean = truth["mean", DEMO_ITEM, 0, f"cercle={DEMO_CERCLE}"]
+        add("one cercle", "mean of a 0-3 scale", "t, by= (the whole design's df)",
+            m[m["cercle"] == DEMO_CERCLE].iloc[0], cercle_mean)
+        inside = (data["cercle"] == DEMO_CERCLE).to_numpy()
+        add("one cercle", "mean of a 0-3 scale", "t, design.subset() (the domain's df)",
+            pc.mean(base.subset(inside), "scale", na_rm=True).iloc[0], cercle_mean)
         add("whole sample", "change of a proportion (revisited villages)", "t (Taylor)",
             pc.change(design, "top", over="wave", na_rm=True).iloc[0],
             truth["change", DEMO_ITEM, 1, "all"])
@@ -185,9 +188,14 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _null_se(reps: int) -> float:
+    """Monte Carlo SE of a coverage estimate when the true coverage is 95%."""
+    return float(np.sqrt(TARGET * (1 - TARGET) / reps))
+
+
 def _cell(row) -> str:
     text = f"{100 * row['coverage']:.1f}"
-    if row["coverage"] < TARGET - MC_BAND * max(row["mc_se"], 0.005):
+    if row["coverage"] < TARGET - MC_BAND * _null_se(row["reps"]):
         text = f"**{text}**"
     if row["missing"]:
         text += f" ({int(row['missing'])} NaN)"
@@ -201,7 +209,9 @@ def markdown(summary: pd.DataFrame, args, seconds: float) -> str:
         f"Made by `benchmarks/coverage.py --reps {args.reps} --demo-reps {args.demo_reps} "
         f"--demo-n {args.demo_n}` ({seconds / 60:.0f} minutes). Each cell is the share "
         "(%) of 95% intervals that contain the true population value; its Monte Carlo "
-        "standard error is about 0.7 points for 1,000 samples and 1.5 points for 200. "
+        f"standard error is {100 * _null_se(args.reps):.1f} points for the synthetic "
+        f"population ({args.reps} samples) and {100 * _null_se(max(args.demo_reps, 1)):.1f} "
+        f"for the simulator ({args.demo_reps} surveys). "
         f"**Bold**: more than {MC_BAND:g} Monte Carlo SEs below 95%. \"NaN\" counts "
         "intervals that could not be computed (e.g. no \"yes\" in the sample).",
         "",
@@ -238,23 +248,25 @@ GUIDANCE = [
     "## What to use when a design is small",
     "",
     "- **Rare proportions (a few %)**: do not use the Wald interval (`method=\"mean\"`): "
-    "it is symmetric, reaches below 0 and falls short of 95% most where the design is "
-    "small. Use `method=\"beta\"` (Korn-Graubard, the most conservative, close to or above "
-    "95% everywhere) or `\"logit\"` (the default, R's `svyciprop` default). Report "
-    "how few respondents a rare share rests on (the `n` column) and let "
-    "`suppress_small_cells` hide cells below `min_cell`.",
+    "it is symmetric, can reach below 0, and is the one interval that falls short of 95% "
+    "for a 3% share, most of all in the 10-village design. Use `method=\"beta\"` "
+    "(Korn-Graubard: at or above 95% everywhere, the most conservative) or `\"logit\"` "
+    "(the default, as R's `svyciprop`). With no \"yes\" in the sample there is no "
+    "interval (NaN) but for Wald's degenerate [0, 0]. Report the `n` a rare share rests "
+    "on, and let `suppress_small_cells` hide cells below `min_cell`.",
     "- **Few PSUs (10 villages, 5 df)**: intervals use t with the design's degrees of "
-    "freedom (PSUs minus strata), which is what keeps means, ratios and changes near 95% "
-    "even with 5 df; never replace it by the normal quantile. The DiD uses the "
-    "regression's residual df (`degf + 1 - p`), smaller still.",
-    "- **Small domains** (one cercle of ~8 villages inside a 120-village design): `by=` "
-    "keeps the whole design's df (R's `svyby`), which is too many for a domain resting "
-    "on a handful of villages, and the SE itself is unstable: expect coverage below 95%. "
-    "Prefer `method=\"beta\"` for its proportions, estimate the domain on "
-    "`design.subset(...)` and compute intervals with `df` = the domain's PSUs minus "
-    "strata, or pool cercles into regions.",
-    "- **Replicate weights** (JKn) give the same coverage as Taylor linearisation for "
-    "smooth statistics; use them when the data provider ships replicate weights.",
+    "freedom (PSUs minus strata), which keeps means, ratios, proportions and changes near "
+    "95% even with 5 df: never replace it by the normal quantile. The DiD uses the "
+    "regression's residual df (`degf + 1 - p`), fewer still, and needs two villages in "
+    "every treated x period cell (with 10 villages some samples cannot give a DiD: NaN).",
+    "- **Small domains** (one cercle of ~8 villages inside a 120-village design): a mean "
+    "from a `by=` table keeps the whole design's df (R's `svyby`), too many for a domain "
+    "resting on a handful of villages, and covers less than 95%. Estimate a small domain "
+    "on `design.subset(domain)`: its df are the domain's own PSUs minus strata, as R's "
+    "`degf(subset(...))`. Proportions already use the domain's df, in `by=` tables too "
+    "(R's `svyciprop` on the domain). Otherwise pool cercles into regions.",
+    "- **Replicate weights** (JKn) cover as Taylor linearisation does for smooth "
+    "statistics; use them when the data provider ships replicate weights.",
 ]
 
 

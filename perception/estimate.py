@@ -142,6 +142,13 @@ def _domains(design, by: list[str], active: np.ndarray) -> _Domains:
             uniques = values.cat.categories[order]
             codes = pd.Index(uniques).get_indexer(values)
             codes = np.where(active, codes, -1)
+        elif (small := _small_integers(values)) is not None:
+            # integer codes over a short range: no hashing, a lookup table
+            offset, lowest = small
+            present = np.bincount(offset[active], minlength=int(offset.max()) + 1) > 0
+            uniques = pd.Index((np.flatnonzero(present) + lowest).astype(values.dtype))
+            position = np.cumsum(present) - 1
+            codes = np.where(active, position[offset], -1)
         else:
             # one hashing pass: codes in order of appearance, then renumbered in the
             # sorted order of the values present among the active rows
@@ -839,11 +846,35 @@ def proportion(
     return table
 
 
+#: integer columns spanning at most this many values are coded by a lookup table
+SMALL_INTEGER_RANGE = 65_536
+
+
+def _small_integers(values: pd.Series) -> tuple[np.ndarray, int] | None:
+    """For a numpy integer column over a short range: the offsets ``x - min`` and the
+    minimum (codes without hashing); else None."""
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu") or not len(
+            values):
+        return None
+    x = values.to_numpy()
+    lowest, highest = int(x.min()), int(x.max())
+    if highest - lowest >= SMALL_INTEGER_RANGE:
+        return None
+    return (x - lowest).astype(np.intp), lowest
+
+
 def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
     """The levels of a variable (as :func:`_levels` over its non-missing values) and the
-    position of each row's value among them (-1 when missing), in one hashing pass."""
+    position of each row's value among them (-1 when missing), in one hashing pass (or a
+    lookup table for integer codes such as Likert answers)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return list(values.cat.categories), values.cat.codes.to_numpy(dtype=np.int64)
+    small = _small_integers(values)
+    if small is not None:
+        offset, lowest = small
+        present = np.bincount(offset) > 0
+        levels = sorted((np.flatnonzero(present) + lowest).astype(values.dtype))
+        return levels, (np.cumsum(present) - 1)[offset].astype(np.int64)
     codes, seen = pd.factorize(values, sort=False)
     try:
         levels = sorted(seen)

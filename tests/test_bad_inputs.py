@@ -429,6 +429,8 @@ CLI_CASES = [
     CliCase("figures: unknown figure name", lambda t: [
         "figures", "--demo", "--out", str(t / "f"), "--only", "trust_actor"],
         ("unknown figure 'trust_actor'", "Did you mean 'trust_actors'", "Valid figures")),
+    # a folder under a regular file cannot be created, even by root (CI may run as root,
+    # for whom chmod does not make a folder unwritable)
     CliCase("figures: unwritable output folder", lambda t: [
         "figures", "--demo", "--out", str(_write(t / "file.txt", "x") / "figs")],
         ("cannot write to the output folder", "--out")),

@@ -1,0 +1,99 @@
+"""The two paths of the estimation engine give the same numbers.
+
+Means, totals, ratios and proportions of designs without weighting steps go through
+per-PSU totals (one pass per column, no (n, k) score matrix, shifted sums for the
+design effect); other designs through the row-level score matrix. Forcing the general
+path on designs that take the fast one must not change any number beyond
+``PATHS_RTOL``: lonely PSUs, domains, missing values, subsets, fpc, replicate designs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perception as pc
+from perception import estimate
+
+PATHS_RTOL = 1e-12  # same sums in another order (and shifted): rounding only
+VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
+
+
+def _survey(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 600
+    village = rng.integers(0, 30, n)
+    village[village == 29] = 28  # stratum 'h5' keeps one village: a lonely PSU
+    frame = pd.DataFrame({
+        "stratum": np.array([f"h{v // 5}" for v in village]),
+        "village": village,
+        "N": np.array([40, 60, 50, 45, 80, 30])[village // 5],
+        "w": rng.uniform(1, 30, n),
+        "y": 1000 + 40 * rng.normal(size=n),  # a large mean: shifted sums must hold
+        "x": rng.uniform(5, 9, n),
+        "likert": rng.integers(1, 6, n),
+        "sex": rng.choice(["f", "m"], n),
+        "region": rng.integers(1, 4, n),
+    })
+    frame.loc[rng.random(n) < 0.05, "y"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "likert"] = np.nan
+    return frame
+
+
+def _tables(design) -> dict[str, pd.DataFrame]:
+    out = {}
+    for by in (None, "sex", ["region", "sex"]):
+        key = str(by)
+        out[f"mean {key}"] = pc.mean(design, ["y", "x"], by=by, na_rm=True)
+        out[f"total {key}"] = pc.total(design, ["y", "x"], by=by, na_rm=True)
+        out[f"ratio {key}"] = pc.ratio(design, ["y", "x"], "x", by=by, na_rm=True)
+        out[f"proportion {key}"] = pc.proportion(design, ["likert", "sex"], by=by,
+                                                 na_rm=True)
+    return out
+
+
+def _designs():
+    frame = _survey(11)
+    for lonely in ("adjust", "average", "remove"):
+        yield f"taylor {lonely}", pc.SurveyDesign(frame, weights="w", strata="stratum",
+                                                  psu="village", lonely_psu=lonely)
+    fpc = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village", fpc="N",
+                          lonely_psu="adjust")
+    yield "fpc", fpc
+    yield "subset", fpc.subset((frame["region"] != 2).to_numpy())
+    yield "bootstrap", fpc.replicate("bootstrap", replicates=30, seed=2)
+    yield "jkn", fpc.replicate("jkn")
+
+
+@pytest.mark.parametrize("name, design", list(_designs()), ids=lambda v: v
+                         if isinstance(v, str) else "")
+def test_fast_path_equals_score_matrix_path(name, design, monkeypatch):
+    assert estimate._totals_path(design)
+    fast = _tables(design)
+    monkeypatch.setattr(estimate, "_totals_path", lambda design, ratio_deff=False: False)
+    general = _tables(design)
+    for key, table in fast.items():
+        expected = general[key]
+        labels = [c for c in expected.columns if c not in estimate.RESULT_COLUMNS]
+        pd.testing.assert_frame_equal(table[labels], expected[labels])
+        assert table["n"].tolist() == expected["n"].tolist(), key
+        np.testing.assert_allclose(table["df"], expected["df"], rtol=0, err_msg=key)
+        np.testing.assert_allclose(table[VALUES].to_numpy(float),
+                                   expected[VALUES].to_numpy(float), rtol=PATHS_RTOL,
+                                   atol=0, err_msg=key)
+        scale = np.abs(expected.attrs["vcov"]).max()
+        np.testing.assert_allclose(table.attrs["vcov"], expected.attrs["vcov"],
+                                   rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
+
+
+def test_weighted_designs_keep_the_score_matrix_path():
+    frame = _survey(3)
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    raked = pc.poststratify(design, "sex", {"f": 5000, "m": 4800})
+    assert estimate._totals_path(design) and not estimate._totals_path(raked)
+    two_stage = pc.SurveyDesign(frame.assign(hh=np.arange(len(frame)), N2=50),
+                                strata="stratum", psu=["village", "hh"], fpc=["N", "N2"],
+                                lonely_psu="adjust")
+    assert not estimate._totals_path(two_stage)
