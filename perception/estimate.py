@@ -6,6 +6,12 @@ one engine serves them all: Taylor linearisation with scores
 ``ReplicateDesign``. Domains (``by=``) are blocks of columns of the score matrix,
 estimated inside the full design as R's ``svyby`` does.
 
+Designs without weighting steps reduce to per-PSU totals: one pass per column over the
+rows gives the (PSU, domain) totals of the shifted weighted values, every domain at
+once, and the variance is computed on those totals (:func:`_collect`, :func:`_finish`);
+no (n, k) score matrix is formed. Weighted designs form the row scores, which their
+weighting steps transform.
+
 Each table carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``
 (rows in table order), so :func:`perception.contrast` can combine rows with correct SEs.
 """
@@ -265,11 +271,9 @@ def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
                 y = den[j]
                 if id(y) not in seen:
                     np.multiply(w, y, out=wr)
-                    seen[id(y)] = (sums(wr), float(wr @ y) if whole else None)
-                    if not whole:
-                        seen[id(y)] = (seen[id(y)][0], sums.by_domain(wr * y))
-                den_totals[:, :, j], den_sq_j = seen[id(y)]
-                den_sq[:, j] = den_sq_j
+                    squares = np.array([wr @ y]) if whole else sums.by_domain(wr * y)
+                    seen[id(y)] = (sums(wr), squares)
+                den_totals[:, :, j], den_sq[:, j] = seen[id(y)]
                 c = float(w @ x) / float(w @ y)
                 c = c if np.isfinite(c) else 0.0
                 np.multiply(y, c, out=r)
@@ -364,16 +368,6 @@ def _domain_sums(bins: np.ndarray, values: np.ndarray, count: int) -> np.ndarray
     out = np.bincount(bins, weights=values, minlength=count + 1)
     out[count] = 0.0
     return out
-
-
-def _matrix(data: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric columns as an (n, k) column-major array, and the rows missing any."""
-    out = np.empty((len(data), len(names)), order="F")
-    missing = np.zeros(len(data), dtype=bool)
-    for j, name in enumerate(names):
-        out[:, j] = _numeric_values(data, name)
-        missing |= np.isnan(out[:, j])
-    return out, missing
 
 
 def _column_list(data: pd.DataFrame, names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
