@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/suite.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
