@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             )
     recoded, counts = pc.recode_missing(data[[*names, *by]], q)
     counts = counts[counts["column"].isin(names)] if len(counts) else counts
-    left_out = _left_out(data, recoded, names, by, counts)
+    left_out = _left_out(data, recoded, names, by)
     if left_out and args.strict:
         raise PerceptionError(
             "--strict: rows would be left out of the estimates: " + "; ".join(left_out)
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _left_out(data, recoded, names: list[str], by: list[str], counts) -> list[str]:
+def _left_out(data, recoded, names: list[str], by: list[str]) -> list[str]:
     """One line per variable that loses rows: how many of the rows, and why (a
     missing-value code, an empty answer, an empty --by column)."""
     by_empty = data[by].isna().any(axis=1) if by else None
