@@ -54,8 +54,9 @@ def read_table(
 
     A thin layer over :func:`perception.readers.read_table` (CSV, XLSX, SPSS, Stata and
     KoboToolbox/ODK exports): the frame is returned with the value labels of SPSS/Stata
-    files in ``df.attrs["value_labels"]``; Kobo/ODK paradata (device ids, GPS) are never
-    attached.
+    files in ``df.attrs["value_labels"]`` and the number of entirely blank rows skipped
+    in ``df.attrs["blank_rows_skipped"]`` (when any); Kobo/ODK paradata (device ids, GPS)
+    are never attached.
 
     Raises
     ------
@@ -76,6 +77,8 @@ def read_table(
         df.attrs["value_labels"] = meta["value_labels"]
     if meta.get("renamed"):
         df.attrs["renamed"] = meta["renamed"]
+    if meta.get("blank_rows_skipped"):
+        df.attrs["blank_rows_skipped"] = int(meta["blank_rows_skipped"])
     return df
 
 
@@ -153,7 +156,8 @@ def read_wave(
     -------
     DataFrame
         A new frame with the rows in file order; coded and numeric columns as float64,
-        dates as datetime64; ``df.attrs["perception"]`` records source and steps.
+        dates as datetime64; ``df.attrs["perception"]`` records source and steps
+        (including ``blank_rows_skipped``, entirely blank rows of the file).
 
     Raises
     ------
@@ -211,6 +215,7 @@ def read_wave(
         "pii": keep_pii,
         "pii_columns": pii_columns,
         "warnings": len(report.warnings),
+        "blank_rows_skipped": int(raw.attrs.get("blank_rows_skipped", 0)),
     }
     if recode:
         data, counts = recode_missing(data, q)

@@ -387,12 +387,18 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
     rows = csv.reader(io.StringIO(body), delimiter=sep)
     ragged: list[tuple[int, int]] = []
     blank = 0
+    empty_fields: list[int] = []  # data rows made of empty fields only (",,,,")
+    position = 0
     try:
         names = _check_header(path, next(rows))
         for row in rows:
             if len(row) <= 1 and not "".join(row).strip():
                 blank += 1
-            elif len(row) != len(names) and (
+                continue
+            if not "".join(row).strip():
+                empty_fields.append(position)
+            position += 1
+            if len(row) != len(names) and (
                 len(row) < len(names) or "".join(row[len(names):]).strip()
             ):
                 ragged.append((rows.line_num + skipped, len(row)))
@@ -432,6 +438,11 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
         raise _fail(path, f"the header has {len(names)} fields but the data {frame.shape[1]}",
                     "check the separators and quotes of the header line")
     frame.columns = names
+    # a row of empty fields (",,,," as spreadsheets export blank rows) is blank too, as
+    # in XLSX; it is counted with the empty lines, never dropped unsaid
+    if empty_fields:
+        frame = frame.drop(index=frame.index[empty_fields]).reset_index(drop=True)
+        blank += len(empty_fields)
     return _Raw(frame, {"delimiter": sep, "encoding": "utf-8", "blank_rows_skipped": blank},
                 {}, {}, {}, text_source=True)
 

@@ -268,7 +268,8 @@ def test_odk_xlsx_export_with_option_columns_only(q, wave, tmp_path):
 
 def test_option_columns_with_dots_and_empty_selection(q, tmp_path):
     path = tmp_path / "opts.csv"
-    path.write_text("ca_type.1,ca_type.3,ca_type.99\n1,1,0\n,,\n0,0,1\n0,0,0\n",
+    # row B was not asked the question: empty option columns, but not a blank row
+    path.write_text("id,ca_type.1,ca_type.3,ca_type.99\nA,1,1,0\nB,,,\nC,0,0,1\nD,0,0,0\n",
                     encoding="utf-8")
     df, _ = read_table(path, questionnaire=q)
     assert df["ca_type"].tolist()[:1] == ["1 3"]
@@ -411,3 +412,15 @@ def test_input_file_is_not_modified(q, files):
     for path in files.values():
         read_table(path, questionnaire=q)
     assert {fmt: path.read_bytes() for fmt, path in files.items()} == before
+
+
+def test_rows_of_empty_fields_are_blank_in_csv_as_in_xlsx(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, None, 3.0], "b": ["x", None, "z"]})
+    csv_path, xlsx_path = tmp_path / "w.csv", tmp_path / "w.xlsx"
+    csv_path.write_text("a,b\n1,x\n,\n3,z\n", encoding="utf-8")
+    frame.to_excel(xlsx_path, index=False)
+    from_csv, csv_meta = read_table(csv_path)
+    from_xlsx, xlsx_meta = read_table(xlsx_path)
+    assert csv_meta["blank_rows_skipped"] == xlsx_meta["blank_rows_skipped"] == 1
+    assert from_csv["b"].tolist() == from_xlsx["b"].tolist() == ["x", "z"]
+    assert list(from_csv.index) == [0, 1]

@@ -28,6 +28,7 @@ from ..privacy import DEFAULT_K, anonymise_wave
 from ..questionnaire import load_questionnaire
 from ..readers import MAX_WAVE_BYTES, read_table
 from ..schema import validate
+from ._notes import blank_rows_note
 
 # rare combinations listed on the screen
 _SHOWN = 10
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
                               "overwrite it.")
     q = load_questionnaire(args.questionnaire)
     df, meta = read_table(wave_path, questionnaire=q, max_bytes=args.max_bytes)
+    df.attrs["blank_rows_skipped"] = meta.get("blank_rows_skipped", 0)
+    blank_rows_note("export", wave_path, df)
     report = validate(df, q, source=str(wave_path))
     if not report.ok:
         raise WaveValidationError(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import PerceptionError
 from ..privacy import DEFAULT_MIN_CELL
+from ._notes import blank_rows_note
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -104,6 +105,8 @@ def _data_context(args, config):
         )
     q = load_questionnaire(args.questionnaire)
     frames = [read_wave(path, q) for path in args.data]
+    for path, frame in zip(args.data, frames, strict=True):
+        blank_rows_note("figures", path, frame)
     waves = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return context_from_waves(waves, q, config, lang=args.lang, min_cell=args.min_cell)
 

@@ -12,6 +12,7 @@ import sys
 from ..io import MAX_WAVE_BYTES, read_table
 from ..questionnaire import load_questionnaire
 from ..schema import validate
+from ._notes import blank_rows_note
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate; print the report on stdout; return 0 (valid) or 1 (failures)."""
     q = load_questionnaire(args.questionnaire)
     df = read_table(args.wave, q, max_bytes=args.max_bytes)
+    blank_rows_note("validate", args.wave, df)
     report = validate(df, q, source=str(args.wave))
     if args.format == "csv":
         report.errors.to_csv(sys.stdout, index=False, lineterminator="\n")

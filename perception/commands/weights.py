@@ -34,6 +34,7 @@ from ..weighting import (
     trim_weights,
     weight_diagnostics,
 )
+from ._notes import blank_rows_note
 
 DEFAULT_NAMES = {"rake": "w_raked", "linear": "w_calibrated", "logit": "w_calibrated"}
 
@@ -85,6 +86,7 @@ def _read(path: str, questionnaire) -> tuple[pd.DataFrame, pd.DataFrame, list[st
     """The validated wave (``pc.read_wave``), the file as it will be written out (the
     table as read, without the questionnaire's pii columns) and the pii columns dropped."""
     data = read_wave(path, questionnaire)
+    blank_rows_note("weights", path, data)
     raw = read_table(path, questionnaire)
     dropped = [c for c in questionnaire.pii if c in raw.columns]
     raw = raw.drop(columns=dropped)
