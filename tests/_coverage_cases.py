@@ -16,7 +16,9 @@ A sample: ``per_stratum`` villages by simple random sampling in every stratum (t
 villages at both waves), ``adults`` adults per village and wave (new adults each wave);
 weight = (villages in stratum / villages sampled) x (adults in village / adults drawn).
 The design is ``SurveyDesign(strata="stratum", psu="psu", weights="w")`` (first stage
-with replacement, as R's default without fpc).
+with replacement, as R's default without fpc); columns ``fpc1`` (villages in the
+stratum) and ``fpc2`` (adults in the village) describe the two stages without
+replacement, as they were drawn.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ class Population:
         v = self.values
         t = self.treated[self.village] == 1
         share = {k: float(v[k].mean()) for k in ("b0", "b1", "r0")}
+        y0 = np.sort(v["y0"])
         return {
             "mean_y": float(v["y0"].mean()),
+            "total_y": float(v["y0"].sum()),
+            # R's qrule = "math": the smallest y with F(y) >= 1/2
+            "median_y": float(y0[int(np.ceil(0.5 * y0.size)) - 1]),
             "prop_b": share["b0"],
             "prop_r": share["r0"],
             "ratio_yx": float(v["y0"].sum() / v["x0"].sum()),
@@ -102,6 +108,9 @@ def draw_sample(pop: Population, rng: np.random.Generator, per_stratum: int,
         frames.append(pd.DataFrame({
             "wave": wave, "stratum": pop.stratum[rows], "psu": vill,
             "treated": pop.treated[vill], "w": weight,
+            # population sizes of the two stages (villages in the stratum, adults in the
+            # village), for a without-replacement two-stage design
+            "fpc1": n_in_stratum[pop.stratum[rows]], "fpc2": pop.size[vill],
             "y": pop.values[f"y{wave}"][rows], "x": pop.values[f"x{wave}"][rows],
             "b": pop.values[f"b{wave}"][rows], "r": pop.values[f"r{wave}"][rows],
         }))

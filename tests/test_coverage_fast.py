@@ -10,7 +10,11 @@ proportions already use each domain's df.
 
 Checks (fixed seeds, so the numbers never change between runs):
 - large design (40 villages): means, ratios, proportions (logit, beta) and changes of
-  revisited villages cover 95% within Monte Carlo error;
+  revisited villages cover 95% within Monte Carlo error, and their standard errors
+  match the spread of the estimates: the mean reported SE over the standard deviation
+  of the errors is near 1 for each estimator, and within 6% of 1 on average over the
+  four -- a variance 20% too small or too large (SE ratio about 0.89 or 1.10) fails,
+  which the coverage band alone (Monte Carlo SE 1.3 points) would not catch;
 - small design (10 villages, 5 df), rare proportion (~3%): the Wald interval falls
   short while Korn-Graubard ("beta") does not -- what docs/coverage.md recommends.
 """
@@ -32,6 +36,10 @@ STRATA = 5
 LARGE, SMALL = 8, 2  # villages per stratum
 #: 300 samples: Monte Carlo SE of a 95% coverage is 1.3 points; the band is ~2.5 SEs
 COVERAGE_BAND = (0.915, 0.985)
+#: mean SE / SD of the errors: each estimator, and the average of the four. With 300
+#: samples the SD of the errors has a relative Monte Carlo SE of about 4%.
+SE_RATIO_EACH = (0.90, 1.10)
+SE_RATIO_MEAN = (0.94, 1.06)
 WALD_RARE_MAX = 0.92  # Wald falls short for a ~3% share on 10 villages...
 BETA_RARE_MIN = 0.93  # ...Korn-Graubard does not
 
@@ -57,6 +65,11 @@ def _coverage(table: pd.DataFrame, truth: float, df: float | None = None) -> flo
     return float(((low <= truth) & (truth <= high)).mean())
 
 
+def _se_ratio(table: pd.DataFrame, truth: float) -> float:
+    """Mean reported SE over the standard deviation of the errors (1: SEs are right)."""
+    return float(table["se"].mean() / (table["estimate"] - truth).std(ddof=1))
+
+
 def _level(table: pd.DataFrame, value: float = 1.0) -> pd.DataFrame:
     """The rows of one level of a proportion, one per sample (0 where it is absent)."""
     rows = table[table["category"] == value].set_index("sample")
@@ -68,18 +81,25 @@ def test_large_design_covers_95(population):
     data, design = _stacked(population, LARGE, seed=1)
     df = STRATA * LARGE - STRATA
     base = design.subset((data["wave"] == 0).to_numpy())
-    results = {
-        "mean": _coverage(pc.mean(base, "y", by="sample"), truth["mean_y"], df),
-        "ratio": _coverage(pc.ratio(base, "y", "x", by="sample"), truth["ratio_yx"], df),
-        "change": _coverage(pc.change(design, "y", over="wave", by="sample"),
-                            truth["change_y"], df),
+    tables = {
+        "mean": (pc.mean(base, "y", by="sample"), truth["mean_y"]),
+        "ratio": (pc.ratio(base, "y", "x", by="sample"), truth["ratio_yx"]),
+        "change": (pc.change(design, "y", over="wave", by="sample"), truth["change_y"]),
     }
+    results = {name: _coverage(table, value, df) for name, (table, value) in tables.items()}
     for method in ("logit", "beta"):
         table = _level(pc.proportion(base, "b", by="sample", method=method))
         assert (table["df"] == df).all()  # proportions use each sample's own df
         results[f"proportion {method}"] = _coverage(table, truth["prop_b"])
+        tables[f"proportion {method}"] = (table, truth["prop_b"])
     for name, coverage in results.items():
         assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], (name, coverage, results)
+    ratios = {name: _se_ratio(table, value) for name, (table, value) in tables.items()
+              if name != "proportion beta"}  # the same SEs as logit
+    for name, ratio in ratios.items():
+        assert SE_RATIO_EACH[0] <= ratio <= SE_RATIO_EACH[1], (name, ratio, ratios)
+    average = float(np.mean(list(ratios.values())))
+    assert SE_RATIO_MEAN[0] <= average <= SE_RATIO_MEAN[1], (average, ratios)
 
 
 def test_rare_proportion_in_a_small_design_needs_beta(population):
