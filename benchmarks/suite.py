@@ -25,7 +25,9 @@ Peers, when installed (svy, samplics: imported in the same subprocess; R ``surve
 ``Rscript benchmarks/peers.R`` on the same data written to a temporary CSV, timed inside
 R with ``system.time``), are timed on the same tasks; absent peers are skipped with a
 note. Peers run the defaults a user would write (no deff, no covariance between domains),
-which is less work than perception does: the ratios are conservative.
+which is less work than perception does: the ratios are conservative. A Python peer whose
+run goes past ``--peer-limit`` seconds (samplics by domain at 10^6 rows) is stopped and
+reported as a lower bound: "> 60.0" seconds, "> 480x" slower.
 
 Run (not part of the test suite)::
 
@@ -98,11 +100,13 @@ TASK_COLUMNS = {
 }
 PEERS = ("svy", "samplics", "R")
 #: largest size at which each peer runs (they are slow, or hold n x R matrices): samplics
-#: loops over domains in Python (T2 takes minutes at 10^6 rows), R copies the data per
-#: domain in svyby
+#: loops over domains in Python, R copies the data per domain in svyby
 PEER_MAX_ROWS = {"svy": 10**7, "samplics": 10**6, "R": 10**6}
-PEER_TASK_MAX_ROWS = {("samplics", "T2"): 10**5, ("samplics", "T4"): 10**5,
-                      ("svy", "T3"): 10**6}  # svy's n x 200 replicate weights: 16 GB at 10^7
+PEER_TASK_MAX_ROWS = {("svy", "T3"): 10**6}  # svy's n x 200 replicate weights: 16 GB at 10^7
+#: default time limit (seconds) of one run of a Python peer: a run still going is stopped
+#: and its time so far reported as a lower bound (e.g. samplics T2 at 10^6 rows, which
+#: loops over the domains in Python for minutes)
+PEER_LIMIT = 60.0
 
 
 def peer_runs(peer: str, task: str, n_rows: int) -> bool:
@@ -446,6 +450,32 @@ def traced_peak_mib(function: Callable) -> tuple[float, object]:
     return peak / 2**20, result
 
 
+class PeerTimeout(Exception):
+    """A peer's run went past its time limit."""
+
+
+def run_limited(function: Callable, limit: float) -> float | None:
+    """Seconds taken by ``function()``, or None when it was stopped after ``limit``
+    seconds (SIGALRM: the handler raises between two Python bytecodes, so a peer
+    looping in Python stops on time; a long C call finishes first)."""
+    import signal
+
+    def stop(signum, frame):
+        raise PeerTimeout
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    start = time.perf_counter()
+    try:
+        function()
+        return time.perf_counter() - start
+    except PeerTimeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def interleaved_best(functions: dict[str, Callable], repeat: int, budget: float
                      ) -> dict[str, float]:
     """Best time of each function over ``repeat`` rounds, the functions taking turns
@@ -465,8 +495,13 @@ def interleaved_best(functions: dict[str, Callable], repeat: int, budget: float
     return best
 
 
-def worker(task: str, n_rows: int, repeat: int, peers: list[str], budget: float) -> dict:
-    """Run one task at one size in this process; returns the measurements."""
+def worker(task: str, n_rows: int, repeat: int, peers: list[str], budget: float,
+           peer_limit: float = PEER_LIMIT) -> dict:
+    """Run one task at one size in this process; returns the measurements.
+
+    A peer whose first run is still going after ``peer_limit`` seconds is stopped: its
+    time is then reported as ``{peer}_s`` with ``{peer}_lower_bound`` true (the task
+    takes more than that)."""
     result: dict = {"task": task, "rows": n_rows, "notes": []}
     columns = TASK_COLUMNS[task]
     data = make_data(n_rows, columns) if task != "T7" else make_data(10, [])
@@ -521,10 +556,17 @@ def worker(task: str, n_rows: int, repeat: int, peers: list[str], budget: float)
         function = peer_makers[peer](task, data, extra)
         if function is None:
             continue
+        start = time.perf_counter()
         try:
-            function()  # warm-up (and a check that it runs)
+            first = run_limited(function, peer_limit)  # warm-up (and a check that it runs)
         except Exception as error:  # a peer's failure is reported, not fatal
             result["notes"].append(f"{peer} failed: {type(error).__name__}: {error}"[:200])
+            continue
+        if first is None:
+            result[f"{peer}_s"] = time.perf_counter() - start
+            result[f"{peer}_lower_bound"] = True
+            result["notes"].append(f"{peer} stopped after {result[f'{peer}_s']:.0f} s: its "
+                                   "time is a lower bound")
             continue
         functions[peer] = function
     times = interleaved_best(functions, repeat, budget)
@@ -603,17 +645,23 @@ def machine() -> dict:
 
 
 def format_row(r: dict) -> str:
+    """One line of the results; a peer stopped at its time limit shows "> seconds" and
+    "> ratio" (lower bounds)."""
+    def bound(key):
+        return ">" if r.get(key.replace("_s", "_lower_bound")) else ""
+
     def t(key):
         value = r.get(key)
-        return f"{value:9.4f}" if isinstance(value, float) and math.isfinite(value) else \
-            f"{'-':>9s}"
+        if not (isinstance(value, float) and math.isfinite(value)):
+            return f"{'-':>9s}"
+        return f"{bound(key) + format(value, '.4f' if not bound(key) else '.1f'):>9s}"
 
     def ratio(a, b, inverse=False):
         x, y = r.get(a), r.get(b)
         if not (isinstance(x, float) and isinstance(y, float) and math.isfinite(x)
                 and math.isfinite(y) and x > 0 and y > 0):
             return f"{'-':>7s}"
-        return f"{(y / x if inverse else x / y):6.2f}x"
+        return f"{bound(b) + format(y / x if inverse else x / y, '.2f') + 'x':>7s}"
 
     return (f"{r['task']:3s} {r['rows']:>9,d} {t('perception_s')} {t('numpy_s')} "
             f"{ratio('perception_s', 'numpy_s')} {t('svy_s')} "
@@ -639,6 +687,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="peers to time: svy, samplics, R, or none")
     parser.add_argument("--budget", type=float, default=120.0,
                         help="seconds after which a slow implementation is not re-run")
+    parser.add_argument("--peer-limit", type=float, default=PEER_LIMIT,
+                        help="seconds after which one run of a Python peer is stopped "
+                             "(its time is then reported as a lower bound, '>')")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--worker", nargs=2, metavar=("TASK", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -650,7 +701,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.worker:
         task, rows = args.worker
-        print(json.dumps(worker(task, int(float(rows)), args.repeat, peers, args.budget)))
+        print(json.dumps(worker(task, int(float(rows)), args.repeat, peers, args.budget,
+                                args.peer_limit)))
         return 0
 
     tasks = [t.strip().upper() for t in args.tasks.split(",") if t.strip()]
@@ -683,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 command = [sys.executable, str(Path(__file__).resolve()), "--worker", task,
                            str(n_rows), "--repeat", str(args.repeat), "--budget",
-                           str(args.budget), "--peers", ",".join(
+                           str(args.budget), "--peer-limit", str(args.peer_limit),
+                           "--peers", ",".join(
                                p for p in peers if p != "R") or "none"]
                 done = subprocess.run(command, capture_output=True, text=True)
                 if done.returncode != 0:

@@ -78,32 +78,55 @@ class Raking:
     For each margin, in turn and ``RAKING_VARIANCE_PASSES`` times:
     ``x <- x - psw * ave(x / psw, margin)``, with ``psw`` the weights right after that
     margin's last post-stratification.
+
+    Raking multiplies the weights of all rows of a cell (a combination of the margins'
+    levels) by the same factors, so ``psw = base * factors[margin, cell]``. The sweeps
+    then act on cell sums of ``x / base`` (:meth:`residualize`): the same arithmetic as
+    R's over the rows, the rows read twice whatever the number of passes and margins.
     """
 
-    margins: tuple  # of (codes (n,), n_levels, psw (n,))
+    cells: np.ndarray  # (n,) cell of each row
+    cell_levels: np.ndarray  # (C, M) level of each margin in each cell, -1 for none
+    n_levels: tuple  # (M,) levels of each margin
+    base: np.ndarray  # (n,) weights before raking
+    factors: np.ndarray  # (M, C) factor of each cell after each margin's last step
 
     def residualize(self, scores: np.ndarray) -> np.ndarray:
-        # column by column on a column-major copy, each margin's codes prepared once:
-        # the same arithmetic as x[use] -= psw * ave(x / psw), in the same order
-        x = np.array(scores, dtype=float, order="F", copy=True)
-        prepared = []
-        for codes, n_levels, psw in self.margins:
-            use = (codes >= 0) & (psw != 0)
-            bins = np.where(use, codes, n_levels)  # rows left out: an extra level
-            counts = np.bincount(codes[use], minlength=n_levels).astype(float)
-            prepared.append((bins, n_levels, np.where(use, psw, 1.0), use.astype(float),
-                             np.where(use, psw, 0.0), counts))
-        ratio = np.empty(x.shape[0])
+        scores = np.asarray(scores, dtype=float)
+        n_cells = self.cell_levels.shape[0]
+        # rows without base weight have psw = 0: R leaves them out and unchanged
+        cells = np.where(self.base != 0, self.cells, -1)
+        counts = np.bincount(cells[cells >= 0], minlength=n_cells).astype(float)
+        divisor = np.where(self.base != 0, self.base, 1.0)
+        level_sums = np.empty((n_cells, scores.shape[1]))  # (C, k): sums of x / base
+        bins = np.where(cells >= 0, cells, n_cells)
+        for j in range(scores.shape[1]):
+            level_sums[:, j] = np.bincount(bins, weights=scores[:, j] / divisor,
+                                           minlength=n_cells + 1)[:n_cells]
+        shift = np.zeros_like(level_sums)  # (C, k): what each cell's x / base has lost
         for _ in range(RAKING_VARIANCE_PASSES):
-            for bins, n_levels, divisor, keep, scale, counts in prepared:
-                for j in range(x.shape[1]):
-                    column = x[:, j]
-                    np.divide(column, divisor, out=ratio)
-                    ratio *= keep
-                    sums = np.bincount(bins, weights=ratio, minlength=n_levels + 1)
-                    means = np.append(safe_divide(sums[:n_levels], counts), 0.0)
-                    column -= scale * means[bins]
-        return x
+            for m, n_levels in enumerate(self.n_levels):
+                level, factor = self.cell_levels[:, m], self.factors[m]
+                use = (level >= 0) & (factor != 0)
+                codes = np.where(use, level, -1)
+                # means over the level's rows of x / psw, psw = base * factor
+                sums = group_sums(codes, level_sums / np.where(use, factor, 1.0)[:, None],
+                                  n_levels)
+                rows = group_sums(codes, counts[:, None], n_levels)[:, 0]
+                means = safe_divide(sums, rows[:, None])
+                # each row's x loses psw * mean: its x / base loses factor * mean
+                step = np.where(use[:, None], factor[:, None] * means[np.where(use, level, 0)],
+                                0.0)
+                level_sums -= counts[:, None] * step
+                shift += step
+        # rows without a cell (code -1) take the last row: zero; column by column, as the
+        # engine's score matrices are column-major
+        shift = np.vstack([shift, np.zeros((1, shift.shape[1]))])
+        out = np.empty(scores.shape, order="F")
+        for j in range(scores.shape[1]):
+            np.multiply(self.base, shift[cells, j], out=out[:, j])
+            np.subtract(scores[:, j], out[:, j], out=out[:, j])
+        return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -149,8 +149,9 @@ class GroupSums:
 
     ``group`` (n,) codes 0..G-1 (PSUs, or any clusters); ``domain`` (n,) codes
     0..D-1 with -1 for rows outside every domain (left out), or ``None`` (one domain
-    holding every row). Calling the object on a vector of length n returns its (G, D)
-    totals in one ``np.bincount`` pass; :meth:`by_domain` returns the (D,) totals.
+    holding every row); ``complete`` says that ``domain`` has no -1. Calling the object
+    on a vector of length n returns its (G, D) totals in one ``np.bincount`` pass;
+    :meth:`by_domain` returns the (D,) totals.
 
     Examples
     --------
@@ -160,7 +161,7 @@ class GroupSums:
     """
 
     def __init__(self, group: np.ndarray, n_groups: int, domain: np.ndarray | None = None,
-                 n_domains: int = 1) -> None:
+                 n_domains: int = 1, complete: bool = False) -> None:
         self.n_groups = int(n_groups)
         self.n_domains = int(n_domains)
         if domain is None:
@@ -168,15 +169,30 @@ class GroupSums:
             self._size = self.n_groups
         else:
             size = self.n_groups * self.n_domains
+            self._size = size + 1
+            index = group * self.n_domains
+            index += domain
+            if complete:  # ``domain`` has no -1: no row to leave out
+                self._index, self._domain = index, domain
+                return
             inside = domain >= 0
             # rows outside every domain go to an extra last bin, dropped
-            self._index = np.where(inside, group * self.n_domains + domain, size)
+            self._index = np.where(inside, index, size)
             self._domain = np.where(inside, domain, self.n_domains)
-            self._size = size + 1
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         out = np.bincount(self._index, weights=values, minlength=self._size)
         return out[: self.n_groups * self.n_domains].reshape(self.n_groups, self.n_domains)
+
+    def rows(self, start: int, stop: int) -> GroupSums:
+        """The same sums over rows ``start:stop`` only (views of the codes, no copy):
+        the values passed are then vectors of length ``stop - start``."""
+        part = object.__new__(GroupSums)
+        part.__dict__.update(self.__dict__)
+        part._index = self._index[start:stop]
+        if self._domain is not None:
+            part._domain = self._domain[start:stop]
+        return part
 
     def by_level(self, codes: np.ndarray, n_levels: int, values: np.ndarray) -> np.ndarray:
         """(G, D, n_levels) totals of ``values`` by group, domain and level (``codes``

@@ -36,11 +36,15 @@ __all__ = ["change", "did", "DiDResult", "attrition", "CHANGE_COLUMNS", "EFFECT_
 
 Design = SurveyDesign | ReplicateDesign
 
-#: result columns of :func:`change`, after the ``by`` columns
-CHANGE_COLUMNS = ["variable", "from", "to", "estimate", "se", "ci_low", "ci_high", "df", "p"]
+#: result columns of :func:`change`, after the ``by`` columns (``n``, ``n_from``,
+#: ``n_to``: rows that entered the change, at the earlier and at the later wave)
+CHANGE_COLUMNS = ["variable", "from", "to", "estimate", "se", "ci_low", "ci_high", "df", "p",
+                  "n", "n_from", "n_to"]
 RELATIVE_COLUMNS = ["relative", "relative_se", "relative_ci_low", "relative_ci_high"]
-#: result columns of ``DiDResult.effects``, after the ``by`` columns
-EFFECT_COLUMNS = ["variable", "period", "estimate", "se", "ci_low", "ci_high", "df", "p"]
+#: result columns of ``DiDResult.effects``, after the ``by`` columns (``n``: rows of the
+#: four treated x period cells the effect contrasts; ``n_min``: rows of the smallest)
+EFFECT_COLUMNS = ["variable", "period", "estimate", "se", "ci_low", "ci_high", "df", "p",
+                  "n", "n_min"]
 TEST_COLUMNS = ["variable", "periods", "statistic", "ndf", "ddf", "p"]
 COEFFICIENT_COLUMNS = ["variable", "term", "estimate", "se", "t", "p", "ci_low", "ci_high", "df"]
 
@@ -172,9 +176,14 @@ def change(
     Returns
     -------
     DataFrame with the ``by`` columns, ``variable``, ``from``, ``to``, ``estimate``
-    (later minus earlier), ``se``, ``ci_low``, ``ci_high``, ``df`` and ``p`` (two-sided
-    t test of no change); its ``attrs["vcov"]`` is the covariance of ``estimate`` and
-    ``attrs["estimates"]`` the per-wave table it was computed from.
+    (later minus earlier), ``se``, ``ci_low``, ``ci_high``, ``df``, ``p`` (two-sided
+    t test of no change), then the unweighted counts of rows that entered the change:
+    ``n_from`` (rows of the subgroup at the earlier wave with a value, the ``n`` of that
+    wave's mean), ``n_to`` (the same at the later wave) and ``n`` = ``n_from + n_to``
+    (a respondent interviewed at both waves counts once per wave). Outputs suppress a
+    change when ``n_from`` or ``n_to`` is below ``min_cell``
+    (:func:`perception.suppress_small_cells`). Its ``attrs["vcov"]`` is the covariance of
+    ``estimate`` and ``attrs["estimates"]`` the per-wave table it was computed from.
 
     Raises
     ------
@@ -281,6 +290,12 @@ def _changes_from_table(
     out["ci_high"] = high
     out["df"] = table["df"].iloc[0]
     out["p"] = _t_test(est, se, df)
+    n_wave = table["n"].to_numpy(dtype=np.int64)
+    n_from = np.array([n_wave[i] for i, _ in pairs], dtype=np.int64)
+    n_to = np.array([n_wave[j] for _, j in pairs], dtype=np.int64)
+    out["n"] = n_from + n_to
+    out["n_from"] = n_from
+    out["n_to"] = n_to
     if relative:
         J = np.zeros_like(L)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -312,16 +327,16 @@ class _LinearFit:
     df_residual: int
 
 
-def _aliased_columns(X: np.ndarray, terms: list[str], tol: float = 1e-10) -> list[str]:
+def _aliased_columns(gram: np.ndarray, terms: list[str], tol: float = 1e-10) -> list[str]:
     """Columns that add nothing to the span of the columns before them.
 
-    Sequential Gram-Schmidt on ``X'X``: column j is aliased when its squared distance to
-    the span of the kept columns is below ``tol`` times its squared norm.
+    Sequential Gram-Schmidt on the Gram matrix ``X'X`` of the rows used: column j is
+    aliased when its squared distance to the span of the kept columns is below ``tol``
+    times its squared norm.
     """
-    gram = X.T @ X
     kept: list[int] = []
     aliased: list[str] = []
-    for j in range(X.shape[1]):
+    for j in range(gram.shape[0]):
         norm2 = gram[j, j]
         resid = norm2
         if kept and norm2 > 0:
@@ -335,36 +350,65 @@ def _aliased_columns(X: np.ndarray, terms: list[str], tol: float = 1e-10) -> lis
 
 
 def _fit_linear(design, X: np.ndarray, y: np.ndarray, active: np.ndarray,
-                terms: list[str]) -> _LinearFit:
-    """Design-based linear regression of ``y`` on the columns of ``X`` (R's ``svyglm``).
+                terms: list[str], outcome: str = "y") -> _LinearFit:
+    """Design-based linear regression of ``y`` on the columns of ``X`` (R's ``svyglm``)
+    on the domain ``design.subset(active)``: rows outside ``active`` get weight zero
+    but keep their PSU in the variance, as in R.
 
-    The columns are handed to :func:`perception.glm` (gaussian family) as temporary
-    columns of the design's data, on the domain ``design.subset(active)``: rows outside
-    ``active`` get weight zero but keep their PSU in the variance, as in R.
+    A ``SurveyDesign`` is fitted by weighted least squares on the normal equations
+    (:func:`_weighted_least_squares`), its covariance the sandwich of R's
+    ``svy.varcoef`` from the PSU totals of the scores; a ``ReplicateDesign`` goes through
+    :func:`perception.glm`'s fit, which refits every replicate.
     """
-    from .models import glm
+    from .models import _fit_frame, _ModelFrame
 
-    used = active & (design._w > 0)
-    aliased = _aliased_columns(X[used], terms)
+    used = (active & (design._w > 0)).astype(float)
+    aliased = _aliased_columns((X * used[:, None]).T @ X, terms)
     if aliased:
         raise EstimationError(
             f"the regression terms {', '.join(aliased)} are collinear with the terms before "
             "them (a covariate constant within treated x period cells, or a covariate that "
             "repeats by= or treated=); drop or recode those covariates"
         )
-    data = design.data
-    prefix = "_did_"
-    while any(str(c).startswith(prefix) for c in data.columns):
-        prefix = "_" + prefix
-    outcome = f"{prefix}y"
-    names = [f"{prefix}x{j}" for j in range(X.shape[1])]
-    extra = pd.DataFrame(np.where(active[:, None], X, 0.0), index=data.index, columns=names)
-    extra[outcome] = np.where(active, y, 0.0)
-    model_design = design._with(_data=pd.concat([data, extra], axis=1)).subset(active)
-    fit = glm(model_design, f"{outcome} ~ 0 + " + " + ".join(names), family="gaussian")
-    beta = fit.coefficients.loc[names, "estimate"].to_numpy(dtype=float)
-    vcov = fit.vcov.loc[names, names].to_numpy(dtype=float)
-    return _LinearFit(terms, beta, vcov, int(fit.df_residual))
+    model_design = design.subset(active)
+    x = np.where(active[:, None], X, 0.0)
+    y = np.where(active, y, 0.0)
+    if not np.all(np.isfinite(y)):
+        raise EstimationError(f"the outcome {outcome!r} has infinite values")
+    if model_design.is_replicate:
+        frame = _ModelFrame(x, y, model_design.in_domain, terms, outcome, None)
+        formula = f"{outcome} ~ 0 + " + " + ".join(terms)  # for messages only
+        fit, vcov, df_residual = _fit_frame(model_design, frame, "gaussian", formula)
+        return _LinearFit(terms, fit.coef, vcov, int(df_residual))
+    w = model_design._w
+    if not np.any(w > 0):
+        raise EstimationError(f"no rows with positive weight left to fit the DiD of {outcome!r}")
+    beta, bread, residuals = _weighted_least_squares(x, y, w)
+    scores = x * (w * residuals)[:, None]  # R's estfun: zero outside the fit
+    if model_design._totals_path:
+        group, n_groups = model_design._score_groups()
+        totals = np.column_stack([np.bincount(group, weights=scores[:, j], minlength=n_groups)
+                                  for j in range(scores.shape[1])])
+        vcov = model_design._vcov_totals(totals @ bread)
+    else:
+        vcov = model_design._vcov(scores @ bread)
+    return _LinearFit(terms, beta, vcov, int(model_design.degf + 1 - len(terms)))
+
+
+def _weighted_least_squares(x: np.ndarray, y: np.ndarray, w: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients, ``(X'WX)^-1`` and residuals of the weighted least-squares fit.
+
+    The normal equations, then one step of iterative refinement on the residuals: the
+    coefficients agree with a QR solution (R's ``glm.fit``) to rounding for the
+    well-conditioned designs of a DiD, with one pass over the rows for ``X'WX``.
+    """
+    xw = x * w[:, None]
+    bread = np.linalg.inv(xw.T @ x)
+    beta = bread @ (xw.T @ y)
+    residuals = y - x @ beta
+    beta = beta + bread @ (xw.T @ residuals)
+    return beta, bread, y - x @ beta
 
 
 def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
@@ -396,7 +440,13 @@ class DiDResult:
     effects : tidy table, one row per (subgroup, variable, later period): the
         treated x period interaction (the DiD relative to the first period) with its
         design-based ``se``, ``ci_low``, ``ci_high``, ``df`` (residual degrees of
-        freedom, R's ``df.residual``) and ``p``.
+        freedom, R's ``df.residual``) and ``p``; then ``n``, the unweighted rows of the
+        four cells the effect contrasts (treated and comparison, at the first period and
+        at ``period``, in the subgroup; the ``n`` of those rows of ``cells``), and
+        ``n_min``, the rows of the smallest of the four. Without covariates the effect
+        is the DiD of those four cell means, so these are the rows it rests on (with
+        covariates, their common slopes also use the other periods' rows). Outputs
+        suppress an effect when ``n_min`` is below ``min_cell``.
     cells : treated x period cell means (:func:`perception.mean` by ``[*by, treated,
         period]`` on the rows used by the regression).
     pretrend : joint Wald F test that the treated x period interactions of the
@@ -582,11 +632,11 @@ def did(
             hetero.append(spec["heterogeneity"])
     cells_table = _concat_tables(cells)
     return DiDResult(
-        effects=pd.concat(effects, ignore_index=True),
+        effects=_stack(effects),
         cells=cells_table,
-        pretrend=pd.concat(pretrends, ignore_index=True) if pretrends else None,
-        heterogeneity=pd.concat(hetero, ignore_index=True) if hetero else None,
-        coefficients=pd.concat(coefs, ignore_index=True),
+        pretrend=_stack(pretrends) if pretrends else None,
+        heterogeneity=_stack(hetero) if hetero else None,
+        coefficients=_stack(coefs),
         vcov=vcovs,
         treated=treated,
         period=period,
@@ -597,6 +647,12 @@ def did(
             p for p in periods if p in {_label(q) for q in post_periods}),
         level=level,
     )
+
+
+def _stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables of several outcomes one below the other (one table: itself, each
+    outcome's tables being built with a fresh 0..n-1 index)."""
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
 
 
 def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -652,9 +708,11 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
     if psu is None:
         return
     codes, labels = psu
-    frame = pd.DataFrame({"psu": codes[active], "t": t[active]})
-    spread = frame.groupby("psu")["t"].nunique()
-    mixed = spread.index[spread.to_numpy() > 1]
+    # t is 0/1 on the active rows: a PSU is mixed when some but not all of them are 1
+    used = codes[active]
+    rows = np.bincount(used, minlength=int(codes.max()) + 1)
+    ones = np.bincount(used, weights=t[active], minlength=rows.size)
+    mixed = np.flatnonzero((ones > 0) & (ones < rows))
     if len(mixed):
         first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
         names = [repr(_label(labels.iloc[int(first_row[c])])) for c in mixed]
@@ -673,28 +731,40 @@ def _check_cells(design, t: np.ndarray, periods_code: np.ndarray, periods: list,
                  active: np.ndarray) -> None:
     """Every (group, treated, period) cell has rows, and at least two PSUs."""
     psu = _psu_labels(design)
+    n_periods = len(periods)
+    n_cells = len(groups) * 2 * n_periods
+    # cell (group, arm, period) of each active row, its rows and its PSUs
+    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
+            + periods_code[active])
+    rows_in = np.bincount(cell, minlength=n_cells)
+    if psu is not None:
+        n_psu = int(psu[0].max()) + 1
+        pairs = cell * n_psu + psu[0][active]
+        if n_cells * n_psu > 4 * len(pairs) + 1024:  # sparse: no table
+            psus_in = np.bincount(np.unique(pairs) // n_psu, minlength=n_cells)
+        else:
+            psus_in = (np.bincount(pairs, minlength=n_cells * n_psu) > 0).reshape(
+                n_cells, n_psu).sum(axis=1)
     for g in range(len(groups)):
         where = "" if groups.shape[1] == 0 else " in subgroup " + ", ".join(
             f"{c}={_label(v)!r}" for c, v in groups.iloc[g].items())
         for arm in (0.0, 1.0):
             for k, value in enumerate(periods):
-                rows = active & (group_code == g) & (t == arm) & (periods_code == k)
-                if not rows.any():
+                index = (g * 2 + int(arm)) * n_periods + k
+                if rows_in[index] == 0:
                     raise EstimationError(
                         f"no {'treated' if arm else 'comparison'} respondents "
                         f"({treated}={int(arm)}) at {period}={_label(value)!r}{where}: "
                         "both groups must be observed at every period for a DiD. Drop that "
                         "period (design.subset) or check the treated and period codes."
                     )
-                if psu is not None:
-                    n_psu = np.unique(psu[0][rows]).size
-                    if n_psu < 2:
-                        raise EstimationError(
-                            f"the cell {treated}={int(arm)}, {period}={_label(value)!r}{where} "
-                            f"has {n_psu} PSU: a design-based DiD needs at least two PSUs in "
-                            "every treated x period cell. Merge subgroups (coarser by=) or "
-                            "periods, or collect more villages."
-                        )
+                if psu is not None and psus_in[index] < 2:
+                    raise EstimationError(
+                        f"the cell {treated}={int(arm)}, {period}={_label(value)!r}{where} "
+                        f"has {psus_in[index]} PSU: a design-based DiD needs at least two "
+                        "PSUs in every treated x period cell. Merge subgroups (coarser by=) "
+                        "or periods, or collect more villages."
+                    )
 
 
 def _did_one(design, name, treated, period, by_names, cov_names, level, post_periods, na_rm):
@@ -702,8 +772,9 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     y = estimate._numeric_values(data, name)
     role_columns = [name, treated, period, *by_names, *cov_names]
     cov_cols, cov_terms = _covariate_columns(data, cov_names, design.in_domain)
-    missing = np.isnan(y) | data[[treated, period, *by_names, *cov_names]].isna().any(
-        axis=1).to_numpy()
+    missing = np.isnan(y)
+    for column in (treated, period, *by_names, *cov_names):
+        missing |= data[column].isna().to_numpy()
     active = estimate._active_rows(design, role_columns, missing, na_rm, "did")
     if not active.any():
         raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
@@ -715,7 +786,7 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
             f"column {period!r} (period) has a single value ({only}) among the rows used: a "
             "DiD needs a baseline and at least one later period in the same design"
         )
-    period_code = pd.Index(periods).get_indexer(data[period].where(active))
+    period_code = np.where(active, pd.Index(periods).get_indexer(data[period]), -1)
     if by_names:
         dom = estimate._domains(design, by_names, active)
         group_code, groups = dom.codes, dom.frame
@@ -746,35 +817,33 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     columns += cov_cols
     terms += cov_terms
     X = np.column_stack(columns)
-    fit = _fit_linear(design, X, y, active, terms)
+    fit = _fit_linear(design, X, y, active, terms, name)
     se_all = np.sqrt(np.clip(np.diag(fit.vcov), 0, None))
     df_resid = fit.df_residual
 
-    # effects
-    rows = []
-    for g in range(G):
-        for k in later:
-            j = effect_index[g, k]
-            rows.append({**_group_values(groups, g), "variable": name,
-                         "period": _label(periods[k]), "estimate": fit.beta[j],
-                         "se": se_all[j]})
-    effects = pd.DataFrame(rows)
-    low, high = intervals.t_interval(effects["estimate"], effects["se"], df_resid, level)
-    effects["ci_low"] = low
-    effects["ci_high"] = high
-    effects["df"] = df_resid
-    effects["p"] = _t_test(effects["estimate"], effects["se"], df_resid)
-    effects = effects[[*by_names, *EFFECT_COLUMNS]]
+    # effects: one row per (subgroup, later period); columns built whole, then one frame
+    pairs = [(g, k) for g in range(G) for k in later]
+    index = [effect_index[g, k] for g, k in pairs]
+    est, se = fit.beta[index], se_all[index]
+    counts = [_cell_counts(active, group_code == g, t, period_code, k) for g, k in pairs]
+    low, high = intervals.t_interval(est, se, df_resid, level)
+    group_values = [_group_values(groups, g) for g, _ in pairs]
+    effects = pd.DataFrame({
+        **{c: [values[c] for values in group_values] for c in by_names},
+        "variable": [name] * len(pairs), "period": [_label(periods[k]) for _, k in pairs],
+        "estimate": est, "se": se, "ci_low": low, "ci_high": high,
+        "df": np.full(len(pairs), df_resid), "p": _t_test(est, se, df_resid),
+        "n": np.array([sum(c) for c in counts], dtype=np.int64),
+        "n_min": np.array([min(c) for c in counts], dtype=np.int64),
+    })  # columns in the order [*by_names, *EFFECT_COLUMNS]
 
-    coefficients = pd.DataFrame({"variable": name, "term": terms, "estimate": fit.beta,
-                                 "se": se_all})
     with np.errstate(divide="ignore", invalid="ignore"):
-        coefficients["t"] = fit.beta / se_all
-    coefficients["p"] = _t_test(fit.beta, se_all, df_resid)
+        t_values = fit.beta / se_all
     c_low, c_high = intervals.t_interval(fit.beta, se_all, df_resid, level)
-    coefficients["ci_low"] = c_low
-    coefficients["ci_high"] = c_high
-    coefficients["df"] = df_resid
+    coefficients = pd.DataFrame({"variable": name, "term": terms, "estimate": fit.beta,
+                                 "se": se_all, "t": t_values,
+                                 "p": _t_test(fit.beta, se_all, df_resid), "ci_low": c_low,
+                                 "ci_high": c_high, "df": df_resid})  # COEFFICIENT_COLUMNS
     vcov = pd.DataFrame(fit.vcov, index=terms, columns=terms)
 
     # pre-trend: interactions of the pre-periods after the first
@@ -815,9 +884,18 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
 
     cells = estimate.mean(design.subset(active), name, by=[*by_names, treated, period],
                           level=level)
-    return {"effects": effects, "cells": cells, "coefficients": coefficients[COEFFICIENT_COLUMNS],
+    return {"effects": effects, "cells": cells, "coefficients": coefficients,
             "vcov": vcov, "pretrend": pretrend, "heterogeneity": heterogeneity,
             "periods": [_label(p) for p in periods]}
+
+
+def _cell_counts(active: np.ndarray, in_group: np.ndarray, t: np.ndarray,
+                 period_code: np.ndarray, k: int) -> list[int]:
+    """Rows of the four treated x period cells of an effect: (comparison, treated) at
+    the first period and at period ``k``, within a subgroup."""
+    rows = active & in_group
+    return [int(np.count_nonzero(rows & (t == arm) & (period_code == p)))
+            for p in (0, k) for arm in (0.0, 1.0)]
 
 
 def _post_codes(periods: list, post_periods, period: str) -> set[int]:

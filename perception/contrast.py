@@ -20,8 +20,10 @@ from . import intervals
 from ._attrs import attach
 from .errors import EstimationError
 
-CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p"]
-_RESULT_COLUMNS = {"estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p"}
+CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p", "n", "n_min"]
+_RESULT_COLUMNS = {"estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p",
+                   "n_from", "n_to", "n_min", "relative", "relative_se", "relative_ci_low",
+                   "relative_ci_high", "suppressed"}
 
 PAdjust = Literal[
     "holm", "bonferroni", "sidak", "holm-sidak", "simes-hochberg", "hommel",
@@ -74,7 +76,11 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
         )
     label_cols = [c for c in estimates.columns if c not in _RESULT_COLUMNS]
     if label_cols:
-        parts = estimates[label_cols].astype(str)
+        parts = estimates[label_cols]
+        # without attrs: a change table carries its per-wave table there, which pandas
+        # cannot compare when astype() rebuilds the frame column by column
+        parts.attrs = {}
+        parts = parts.astype(str)
         varying = [c for c in label_cols if parts[c].nunique() > 1] or label_cols[-1:]
         full = parts.agg(":".join, axis=1).tolist()
         short = parts[varying].agg(":".join, axis=1).tolist()
@@ -187,8 +193,16 @@ def contrast(
     -------
     DataFrame with ``contrast``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``,
     ``p`` (two-sided t test of zero on ``df``, the table's degrees of freedom; the
-    smallest df among the rows used). Its ``attrs["vcov"]`` holds the covariance of the
-    contrasts. A single unnamed contrast is called ``"contrast"``, as in R.
+    smallest df among the rows used), ``n`` and ``n_min``. ``n`` counts the rows behind
+    the estimates the contrast combines (those with a non-zero weight): per domain (the
+    values of the columns before ``variable``) the largest ``n`` of its rows used, summed
+    over the domains -- exact when the rows used of a domain share their respondents
+    (one variable; or variables without missing values), as domains of ``by=`` do not
+    overlap. ``n_min`` is the smallest ``n`` (``n_from``/``n_to`` of a change) among
+    the rows used: the smallest cell the contrast rests on, which the small-cell rule of
+    outputs checks. For a GLM both are the rows of the fit. Its ``attrs["vcov"]`` holds
+    the covariance of the contrasts. A single unnamed contrast is called
+    ``"contrast"``, as in R.
 
     Examples
     --------
@@ -245,10 +259,47 @@ def contrast(
         {"contrast": names, "estimate": values, "se": se, "ci_low": low, "ci_high": high,
          "df": df, "p": pval}
     )
+    n, n_min = _counts(estimates, matrix)
+    table["n"] = n
+    table["n_min"] = n_min
     table.attrs["vcov"] = attach(cov)
     table.attrs["level"] = level
     table.attrs["weights"] = attach(pd.DataFrame(matrix, index=names, columns=full))
     return table
+
+
+def _counts(estimates, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` and ``n_min`` of each contrast (see :func:`contrast`); integer columns, or
+    float NaN when the table has no ``n``."""
+    from .models import GLMResult
+    from .privacy import smallest_count
+
+    m = matrix.shape[0]
+    if isinstance(estimates, GLMResult):
+        return np.full(m, int(estimates.n), dtype=np.int64), np.full(
+            m, int(estimates.n), dtype=np.int64)
+    if "n" not in estimates.columns:
+        return np.full(m, np.nan), np.full(m, np.nan)
+    n_rows = pd.to_numeric(estimates["n"], errors="coerce").to_numpy(dtype=float)
+    smallest = smallest_count(estimates).to_numpy(dtype=float)
+    columns = list(estimates.columns)
+    by = columns[: columns.index("variable")] if "variable" in columns else []
+    by = [c for c in by if c not in _RESULT_COLUMNS]
+    domain = (estimates[by].astype(str).agg(":".join, axis=1).to_numpy() if by
+              else np.zeros(len(estimates), dtype=object))
+    n = np.empty(m)
+    n_min = np.empty(m)
+    for i, row in enumerate(matrix):
+        used = row != 0
+        if not used.any():
+            n[i] = n_min[i] = np.nan
+            continue
+        per_domain = pd.Series(n_rows[used]).groupby(domain[used], sort=False).max()
+        n[i] = per_domain.sum(min_count=1) if per_domain.notna().all() else np.nan
+        n_min[i] = np.min(smallest[used])
+    if np.isfinite(n).all() and np.isfinite(n_min).all():
+        return n.astype(np.int64), n_min.astype(np.int64)
+    return n, n_min
 
 
 # ------------------------------------------------------------------ p values --

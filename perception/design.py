@@ -126,11 +126,12 @@ def _stratum_labels(data, strata_cols, psu_cols, stage, codes, n_strata) -> tupl
 def expand_domains(scores: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:
     """Dense (n, n_domains * k) form of per-domain scores: column d * k + j."""
     n, k = scores.shape
-    out = np.zeros((n, n_domains * k))
+    if n_domains == 1:
+        return np.where((domain >= 0)[:, None], scores, 0.0)
+    out = np.zeros((n, n_domains, k))
     rows = np.flatnonzero(domain >= 0)
-    cols = domain[rows][:, None] * k + np.arange(k)[None, :]
-    out[rows[:, None], cols] = scores[rows]
-    return out
+    out[rows, domain[rows]] = scores[rows]  # a row's k scores go to its domain's block
+    return out.reshape(n, n_domains * k)
 
 
 class _BaseDesign:

@@ -9,8 +9,11 @@ estimated inside the full design as R's ``svyby`` does.
 Designs without weighting steps reduce to per-PSU totals: one pass per column over the
 rows gives the (PSU, domain) totals of the shifted weighted values, every domain at
 once, and the variance is computed on those totals (:func:`_collect`, :func:`_finish`);
-no (n, k) score matrix is formed. Weighted designs form the row scores, which their
-weighting steps transform.
+no (n, k) score matrix is formed. Means and totals of columns without missing values
+go further (:func:`_fast_estimate`): the rows are read in blocks that stay in the CPU
+cache, so each column is read from memory once and nothing is checked beforehand (a
+missing value shows up as a non-finite sum and sends the estimate to the general
+path). Weighted designs form the row scores, which their weighting steps transform.
 
 Each table carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``
 (rows in table order), so :func:`perception.contrast` can combine rows with correct SEs.
@@ -131,48 +134,98 @@ class _Domains:
     codes: np.ndarray  # (n,) domain code per row, -1 outside every domain
     frame: pd.DataFrame  # one row per domain, the by columns
     count: int
+    complete: bool = False  # every row is in a domain (no code -1): masks can be skipped
 
 
 def _domains(design, by: list[str], active: np.ndarray) -> _Domains:
     n = len(design.data)
+    complete = bool(active.all())
     if not by:
-        codes = np.where(active, 0, -1)
-        return _Domains(codes, pd.DataFrame(index=range(1)), 1)
-    keys = design.data[by]
+        codes = np.zeros(n, dtype=np.int64) if complete else np.where(active, 0, -1)
+        return _Domains(codes, pd.DataFrame(index=range(1)), 1, complete)
+    data = design.data
     if len(by) == 1:
-        values = keys.iloc[:, 0]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            cats = pd.Categorical(values[active], categories=values.cat.categories)
-            present = pd.unique(cats.codes[cats.codes >= 0])
-            order = np.sort(present)
-            uniques = values.cat.categories[order]
-            codes = pd.Index(uniques).get_indexer(values)
-            codes = np.where(active, codes, -1)
-        elif (small := _small_integers(values)) is not None:
-            # integer codes over a short range: no hashing, a lookup table
-            offset, lowest = small
-            present = np.bincount(offset[active], minlength=int(offset.max()) + 1) > 0
-            uniques = pd.Index((np.flatnonzero(present) + lowest).astype(values.dtype))
-            position = np.cumsum(present) - 1
-            codes = np.where(active, position[offset], -1)
-        else:
-            # one hashing pass: codes in order of appearance, then renumbered in the
-            # sorted order of the values present among the active rows
-            first_codes, seen = pd.factorize(values, sort=False)
-            present = np.bincount(first_codes[active & (first_codes >= 0)],
-                                  minlength=len(seen)) > 0
-            uniques = pd.Index(seen[present]).sort_values()
-            position = np.full(len(seen) + 1, -1, dtype=np.int64)
-            position[:-1][present] = uniques.get_indexer(seen[present])
-            codes = np.where(active, position[first_codes], -1)
+        codes, uniques = _column_codes(data[by[0]], active, complete)
         frame = pd.DataFrame({by[0]: np.asarray(uniques)})
+        return _Domains(codes, frame, len(frame), complete)
+    # several columns: each column's codes (in sorted order of its values), combined
+    # into one code per combination, numbered in the order of the combinations present
+    # (the lexicographic order of DataFrame.sort_values(by))
+    codes = np.zeros(n, dtype=np.int64)
+    size = 1
+    for name in by:
+        column, uniques = _column_codes(data[name], active, complete)
+        codes *= max(len(uniques), 1)
+        codes += column
+        size *= max(len(uniques), 1)
+        if size > COMBINED_CODES_MAX:  # too many combinations: renumber the ones present
+            codes = _renumber(codes, active)
+            size = int(codes.max()) + 1
+    codes = _renumber(codes, active, size)
+    first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    rows = np.flatnonzero(codes >= 0)
+    first[codes[rows[::-1]]] = rows[::-1]  # first row of each combination
+    # the domains' values as the data hold them (their dtypes kept)
+    frame = pd.DataFrame({name: _take(data[name], first) for name in by})
+    return _Domains(codes, frame, len(frame), complete)
+
+
+#: combined codes of several by columns spanning at most this many values are renumbered
+#: with a lookup table; beyond, the combinations present are renumbered on the way
+COMBINED_CODES_MAX = 1 << 24
+
+
+def _take(column: pd.Series, rows: np.ndarray) -> np.ndarray | pd.Series:
+    """The values of ``rows`` of a column, with its dtype (a numpy array when it is one)."""
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy()[rows]
+    return column.iloc[rows].reset_index(drop=True)
+
+
+def _renumber(codes: np.ndarray, active: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Codes of the active rows renumbered 0.. in increasing order of the values present
+    (a lookup table of ``size`` values, or a sort of the distinct codes), -1 elsewhere."""
+    if size is None:
+        uniques = np.unique(codes[active])
+        out = np.searchsorted(uniques, codes)
     else:
-        sub = keys[active]
-        frame = sub.drop_duplicates().sort_values(by).reset_index(drop=True)
-        lookup = pd.MultiIndex.from_frame(frame)
-        codes = np.full(n, -1, dtype=np.int64)
-        codes[active] = lookup.get_indexer(pd.MultiIndex.from_frame(sub))
-    return _Domains(codes.astype(np.int64), frame, len(frame))
+        present = np.bincount(codes[active], minlength=size) > 0
+        # inactive rows hold no valid code: look up 0 for them, then drop it
+        out = (np.cumsum(present) - 1)[np.where(active, codes, 0)]
+    return np.where(active, out, -1)
+
+
+def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
+                  ) -> tuple[np.ndarray, pd.Index]:
+    """Code of each row's value among the values present in the active rows, in sorted
+    order (categories in their order), -1 outside the active rows; and those values."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pd.Categorical(values[active], categories=values.cat.categories)
+        present = pd.unique(cats.codes[cats.codes >= 0])
+        order = np.sort(present)
+        uniques = values.cat.categories[order]
+        codes = pd.Index(uniques).get_indexer(values)
+        codes = np.where(active, codes, -1)
+    elif (small := _small_integers(values)) is not None:
+        # integer codes over a short range: no hashing, a lookup table
+        offset, lowest = small
+        present = np.bincount(offset if complete else offset[active]) > 0
+        uniques = pd.Index((np.flatnonzero(present) + lowest).astype(values.dtype))
+        position = np.cumsum(present) - 1
+        codes = position[offset]
+        if not complete:
+            codes = np.where(active, codes, -1)
+    else:
+        # one hashing pass: codes in order of appearance, then renumbered in the
+        # sorted order of the values present among the active rows
+        first_codes, seen = pd.factorize(values, sort=False)
+        present = np.bincount(first_codes[active & (first_codes >= 0)],
+                              minlength=len(seen)) > 0
+        uniques = pd.Index(seen[present]).sort_values()
+        position = np.full(len(seen) + 1, -1, dtype=np.int64)
+        position[:-1][present] = uniques.get_indexer(seen[present])
+        codes = np.where(active, position[first_codes], -1)
+    return codes.astype(np.int64, copy=False), uniques
 
 
 def _by_missing(design, by: list[str]) -> np.ndarray:
@@ -226,11 +279,11 @@ def _totals_path(design, ratio_deff: bool = False) -> bool:
 
 def _group_sums(design, dom: _Domains) -> tuple[GroupSums, np.ndarray, bool]:
     """Group sums by (PSU, domain), the domain's weights and whether it is every row."""
-    inside = dom.codes >= 0
-    whole = dom.count == 1 and bool(inside.all())
+    complete = dom.complete or bool((dom.codes >= 0).all())
+    whole = dom.count == 1 and complete
     group, n_groups = design._score_groups()
-    sums = GroupSums(group, n_groups, None if whole else dom.codes, dom.count)
-    w = design._w if whole else np.where(inside, design._w, 0.0)
+    sums = GroupSums(group, n_groups, None if whole else dom.codes, dom.count, complete)
+    w = design._w if complete else np.where(dom.codes >= 0, design._w, 0.0)
     return sums, w, whole
 
 
@@ -238,7 +291,7 @@ def _count_rows(dom: _Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, 
     """Rows with a non-zero weight, and rows, in each domain."""
     if whole:
         return np.array([float(np.count_nonzero(w))]), np.array([len(w)])
-    bins = np.where(dom.codes >= 0, dom.codes, dom.count)
+    bins = dom.codes if dom.complete else np.where(dom.codes >= 0, dom.codes, dom.count)
     n_rows = np.bincount(bins, minlength=dom.count + 1)[: dom.count]
     zero = np.flatnonzero(w == 0)  # w is zero outside the domains: these are few
     n_zero = np.bincount(bins[zero], minlength=dom.count + 1)[: dom.count]
@@ -294,6 +347,125 @@ def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
                 sq[:, j] = sums.by_domain(r)
     return _Totals(shift, totals, den_totals if ratio else (None if den is None else weights),
                    weights, sq, cross, den_sq, n_nonzero, n_rows)
+
+
+#: rows per block of :func:`_block_sums`: a block's work vectors stay in the CPU cache,
+#: so each column is read from memory once
+BLOCK_ROWS = 1 << 16
+#: and at least this many rows per (group, domain) bin
+BLOCK_PER_BIN = 8
+#: rows whose weighted mean shifts each column (:func:`_pilot_shifts`), read as
+#: PILOT_RUNS runs spread over the data
+PILOT_ROWS = 1 << 14
+PILOT_RUNS = 16
+
+
+def _pilot_rows(n: int) -> slice | np.ndarray:
+    """Rows of the pilot sample: every row of a small survey, else PILOT_RUNS runs of
+    contiguous rows evenly spread over the data (cheap to read, and not just the first
+    rows when the file is sorted)."""
+    if n <= PILOT_ROWS:
+        return slice(None)
+    run = PILOT_ROWS // PILOT_RUNS
+    starts = np.linspace(0, n - run, PILOT_RUNS).astype(np.int64)
+    return (starts[:, None] + np.arange(run)).ravel()
+
+
+def _pilot_shifts(num: list[np.ndarray], w: np.ndarray) -> np.ndarray:
+    """A provisional estimate of each column's mean: the shift ``c`` of :class:`_Totals`.
+
+    Any value near the mean keeps the shifted sums free of cancellation, so a weighted
+    mean over the pilot rows serves; a pilot without weight (a domain elsewhere in the
+    data) falls back to every row, a non-finite value to 0.
+    """
+    pilot = _pilot_rows(len(w))
+    w_pilot = w[pilot]
+    w_sum = float(w_pilot.sum())
+    shift = np.zeros(len(num))
+    for j, x in enumerate(num):
+        if w_sum > 0:
+            c = float(w_pilot @ x[pilot]) / w_sum
+        else:
+            c = float(w @ x) / float(w.sum())
+        shift[j] = c if np.isfinite(c) else 0.0
+    return shift
+
+
+def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np.ndarray,
+                whole: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """(G, D, k) sums of ``w (x - c)`` by (group, domain) and (D, k) sums of
+    ``w (x - c)^2``, over blocks of BLOCK_ROWS rows (each column read once, its work
+    vectors in cache). None as soon as a sum is not finite: a missing or infinite value
+    in a row of a domain, which the general path handles (``na_rm``, errors)."""
+    n, k = len(w), len(num)
+    totals = np.zeros((k, sums.n_groups, sums.n_domains))
+    sq = np.zeros((k, sums.n_domains))
+    # a block spans several times the bins, so that bincount's output stays cheap
+    size = min(n, max(BLOCK_ROWS, BLOCK_PER_BIN * sums.n_groups * sums.n_domains))
+    r_buffer, wr_buffer = np.empty(size), np.empty(size)
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        part = sums.rows(start, stop)
+        w_block, r, wr = w[start:stop], r_buffer[: stop - start], wr_buffer[: stop - start]
+        for j, x in enumerate(num):
+            np.subtract(x[start:stop], shift[j], out=r)
+            np.multiply(w_block, r, out=wr)
+            totals[j] += part(wr)
+            if whole:
+                sq[j, 0] += wr @ r
+            else:
+                np.multiply(wr, r, out=r)
+                sq[j] += part.by_domain(r)
+        if not np.isfinite(sq.sum()):  # NaN * 0 is NaN: a weight of 0 hides nothing
+            return None
+    return totals.transpose(1, 2, 0), sq.T
+
+
+def _float_view(data: pd.DataFrame, name: str) -> np.ndarray | None:
+    """The column as a numpy array without conversion when it is a plain numpy number
+    column (float or integer: the arithmetic promotes it to float64 exactly as
+    :func:`_numeric_values` would); None for the others."""
+    column = data[name]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiu":
+        return column.to_numpy()
+    return None
+
+
+def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: float
+                   ) -> pd.DataFrame | None:
+    """Means or totals of a design on the totals path in one blocked pass over the rows
+    (:func:`_block_sums`), or None when the general path of :func:`_ratio_estimate` must
+    run: a column to convert, a missing value among the rows used (``na_rm``, errors),
+    a domain without weight (its error).
+
+    Nothing is checked beforehand: missing values show up as non-finite sums, so data
+    without them are read once.
+    """
+    data = design.data
+    num = [_float_view(data, name) for name in names]
+    if any(x is None for x in num):
+        return None
+    active = design.in_domain
+    if by and (_by_missing(design, by) & active).any():
+        return None
+    if not active.any():
+        return None
+    dom = _domains(design, by, active)
+    sums, w, whole = _group_sums(design, dom)
+    weights = sums(w)
+    if np.any(weights.sum(axis=0) <= 0):
+        return None
+    shift = _pilot_shifts(num, w)
+    blocks = _block_sums(sums, w, num, shift, whole)
+    if blocks is None:
+        return None
+    totals, sq = blocks
+    n_nonzero, n_rows = _count_rows(dom, w, whole)
+    den = weights if kind == "mean" else None
+    result = _finish(design, _Totals(shift, totals, den, weights, sq, None, None, n_nonzero,
+                                     n_rows), dom)
+    return _assemble(design, dom, [{"variable": v} for v in names], result.estimate,
+                     result.vcov, result.deff, result.n, level)
 
 
 def _spread(squares: np.ndarray, correction: np.ndarray) -> np.ndarray:
@@ -398,6 +570,14 @@ def _indicator(rows: np.ndarray, k: int) -> np.ndarray:
     return np.broadcast_to(rows.astype(float)[:, None], (len(rows), k))
 
 
+def _column_major(columns: list[np.ndarray], n: int) -> np.ndarray:
+    """(n, k) column-major matrix of the columns: the engine works column by column."""
+    out = np.empty((n, len(columns)), order="F")
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
+
+
 def _same_columns(den: np.ndarray) -> bool:
     """``den`` repeats one column (a broadcast view, as means pass it)."""
     return den.ndim == 2 and (den.shape[1] == 1 or den.strides[1] == 0)
@@ -440,9 +620,9 @@ def ratio_engine(
                 den_spec = [den_spec[0]] * len(num_cols)  # summed once
         return _finish(design, _collect(design, num_cols, den_spec, dom), dom)
     if isinstance(num, list):
-        num = np.column_stack(num) if num else np.empty((len(dom.codes), 0))
+        num = _column_major(num, len(dom.codes))
     if isinstance(den, list):
-        den = np.column_stack(den)
+        den = _column_major(den, len(dom.codes))
     num = np.asarray(num, dtype=float)
     n, k = num.shape
     count = dom.count
@@ -593,7 +773,7 @@ def _assemble(
     repeat = np.repeat(np.arange(D), k)
     for name in dom.frame.columns:
         values = pd.Series([_plain(v) for v in dom.frame[name]])  # python values, as before
-        columns[name] = values.iloc[repeat].to_numpy() if D * k else values.to_numpy()
+        columns[name] = values.to_numpy()[repeat] if D * k else values.to_numpy()
     for key in labels[0]:
         column = pd.Series([label[key] for label in labels])
         columns[key] = np.tile(column.to_numpy(), D) if len(column) else column.to_numpy()
@@ -704,6 +884,10 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
     _check_present(design, names, "variables")
     _check_present(design, den_names, "denominator")
     _check_present(design, by_names, "by")
+    if kind != "ratio" and _totals_path(design):
+        table = _fast_estimate(design, names, by_names, kind, level)
+        if table is not None:
+            return table
     data = design.data
     num, missing = _column_list(data, names)
     den = None

@@ -752,51 +752,9 @@ def glm(
     intervals.check_level(level)
     fam = _GAUSSIAN if family == "gaussian" else _QUASIBINOMIAL
     mf = _model_frame(design, formula, family, na_rm)
-    if family == "binomial":
-        _check_binomial_outcome(mf, design.data)
-    elif not np.all(np.isfinite(mf.y[mf.rows])):
-        raise EstimationError(f"the outcome {mf.outcome!r} has infinite values")
-    pw = np.where(mf.rows, _fit_weights(design), 0.0)
-    if not np.any(pw > 0):
-        raise EstimationError(f"no rows with positive weight left to fit {formula!r}")
-    _check_aliasing(mf, pw, formula)
-    fit = _irls(mf.x, mf.y, pw, fam)
-    if family == "binomial":
-        _check_separation(fit, mf, pw, formula)
-    p = len(mf.terms)
-
-    if design.is_replicate:
-        df_design = design.degf
-        reps = design._replicate_matrix() * mf.rows[:, None]
-        betas = np.full((reps.shape[1], p), np.nan)
-        for r in range(reps.shape[1]):
-            wr = reps[:, r]
-            total = wr.sum()
-            if total <= 0:
-                continue
-            inside = wr > 0
-            if qr_rank(mf.x[inside] * np.sqrt(wr[inside] / total)[:, None], _QR_TOL) < p:
-                # a term has no weight in this replicate: R's glm.fit gives NA and
-                # svrVar discards the replicate (with a warning)
-                continue
-            betas[r] = _irls(mf.x, mf.y, wr / total, fam, start=fit.coef).coef
-        discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
-        if discarded:
-            warnings.warn(
-                f"{discarded} replicate(s) gave NA results (a term of {formula!r} has no "
-                "weight in them) and were discarded from the variance, as R's svrVar does",
-                UserWarning, stacklevel=2,
-            )
-        vcov = design._vcov_replicates(betas, fit.coef)
-    else:
-        fit_design = design if mf.rows.all() or np.array_equal(
-            mf.rows, design.in_domain) else design.subset(mf.rows)
-        df_design = fit_design.degf
-        estfun = mf.x * (fit.working_residuals * fit.working_weights)[:, None]
-        estfun[~mf.rows] = 0.0
-        vcov = fit_design._vcov(estfun @ fit.cov_unscaled)
-    df_residual = df_design + 1 - p
+    fit, vcov, df_residual = _fit_frame(design, mf, family, formula)
     dispersion = _dispersion(fit, mf, fam, design)
+    p = len(mf.terms)
 
     se = np.sqrt(np.clip(np.diag(vcov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -829,3 +787,57 @@ def glm(
         _design_info=mf.design_info,
         _fitted=fitted,
     )
+
+
+def _fit_frame(design, mf: _ModelFrame, family: Family, formula: str
+               ) -> tuple[_Fit, np.ndarray, float]:
+    """The IRLS fit of a model frame, the design-based covariance of its coefficients
+    and the residual degrees of freedom (design df + 1 - p), as R's ``svyglm``.
+
+    ``formula`` only names the model in error messages; :func:`glm` builds ``mf`` from
+    it, :func:`perception.did` builds its design matrix itself.
+    """
+    fam = _GAUSSIAN if family == "gaussian" else _QUASIBINOMIAL
+    if family == "binomial":
+        _check_binomial_outcome(mf, design.data)
+    elif not np.all(np.isfinite(mf.y[mf.rows])):
+        raise EstimationError(f"the outcome {mf.outcome!r} has infinite values")
+    pw = np.where(mf.rows, _fit_weights(design), 0.0)
+    if not np.any(pw > 0):
+        raise EstimationError(f"no rows with positive weight left to fit {formula!r}")
+    _check_aliasing(mf, pw, formula)
+    fit = _irls(mf.x, mf.y, pw, fam)
+    if family == "binomial":
+        _check_separation(fit, mf, pw, formula)
+    p = len(mf.terms)
+    if design.is_replicate:
+        df_design = design.degf
+        reps = design._replicate_matrix() * mf.rows[:, None]
+        betas = np.full((reps.shape[1], p), np.nan)
+        for r in range(reps.shape[1]):
+            wr = reps[:, r]
+            total = wr.sum()
+            if total <= 0:
+                continue
+            inside = wr > 0
+            if qr_rank(mf.x[inside] * np.sqrt(wr[inside] / total)[:, None], _QR_TOL) < p:
+                # a term has no weight in this replicate: R's glm.fit gives NA and
+                # svrVar discards the replicate (with a warning)
+                continue
+            betas[r] = _irls(mf.x, mf.y, wr / total, fam, start=fit.coef).coef
+        discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
+        if discarded:
+            warnings.warn(
+                f"{discarded} replicate(s) gave NA results (a term of {formula!r} has no "
+                "weight in them) and were discarded from the variance, as R's svrVar does",
+                UserWarning, stacklevel=3,
+            )
+        vcov = design._vcov_replicates(betas, fit.coef)
+    else:
+        fit_design = design if mf.rows.all() or np.array_equal(
+            mf.rows, design.in_domain) else design.subset(mf.rows)
+        df_design = fit_design.degf
+        estfun = mf.x * (fit.working_residuals * fit.working_weights)[:, None]
+        estfun[~mf.rows] = 0.0
+        vcov = fit_design._vcov(estfun @ fit.cov_unscaled)
+    return fit, vcov, df_design + 1 - p

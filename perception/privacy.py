@@ -41,10 +41,12 @@ __all__ = [
     "DEFAULT_QUASI_IDENTIFIERS",
     "DEFAULT_AGE_BANDS",
     "VALUE_COLUMNS",
+    "CELL_COUNT_COLUMNS",
     "SUPPRESSED_MARK",
     "DISCLOSURE_COLUMNS",
     "ANONYMISATION_REPORT_COLUMNS",
     "suppress_small_cells",
+    "smallest_count",
     "disclosure_check",
     "protect_table",
     "drop_pii",
@@ -64,8 +66,15 @@ DEFAULT_MAX_CV = 0.30
 #: quasi-identifiers of the Central Mali questionnaire (columns that are absent are skipped)
 DEFAULT_QUASI_IDENTIFIERS = ("sex", "age_grp", "ethnic", "activity", "displaced", "commune")
 
-#: columns that carry a number derived from the respondents of a cell
-VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff", "cv", "p", "statistic")
+#: columns that carry a number derived from the respondents of a cell (the ``relative*``
+#: columns are those of ``change(..., relative=True)``)
+VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff", "cv", "p", "statistic",
+                 "relative", "relative_se", "relative_ci_low", "relative_ci_high")
+
+#: counts of the cells an estimate rests on besides ``n``: a change rests on its two
+#: waves (``n_from``, ``n_to``), a DiD effect or a contrast on several cells (``n_min``,
+#: the smallest). Every one present must reach ``min_cell``.
+CELL_COUNT_COLUMNS = ("n_from", "n_to", "n_min")
 
 #: mark shown in place of a suppressed value
 SUPPRESSED_MARK = "suppressed (n < {min_cell})"
@@ -81,7 +90,9 @@ def suppress_small_cells(
 
     Returns a new table (the input is untouched) with the values of small cells set to
     NaN and a boolean ``suppressed`` column. The ``n`` column stays so the rule can be
-    checked. Only plain settings survive in ``attrs``: covariances and nested tables
+    checked. A table that also has the cell counts of :data:`CELL_COUNT_COLUMNS`
+    (``n_from``/``n_to`` of :func:`perception.change`, ``n_min`` of DiD effects and
+    contrasts) suppresses a row when any of them is below ``min_cell`` too. Only plain settings survive in ``attrs``: covariances and nested tables
     would reveal the cells.
 
     Parameters
@@ -108,7 +119,7 @@ def suppress_small_cells(
     out.attrs = {
         k: v for k, v in table.attrs.items() if isinstance(v, str | int | float | bool)
     }
-    counts = pd.to_numeric(out[n_column], errors="coerce")
+    counts = smallest_count(out, n_column)
     small = (counts < min_cell) | counts.isna()
     for column in value_columns:
         if column in out.columns:
@@ -116,6 +127,24 @@ def suppress_small_cells(
     out["suppressed"] = small.to_numpy()
     out.attrs["min_cell"] = int(min_cell)
     return out
+
+
+def smallest_count(table: pd.DataFrame, n_column: str = "n") -> pd.Series:
+    """Per row, the smallest of ``n`` and the cell counts of :data:`CELL_COUNT_COLUMNS`
+    the table has: the number of respondents the small-cell rule applies to (NaN when
+    one of them is unknown).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n": [80, 60], "n_from": [40, 45], "n_to": [40, 15]})
+    >>> smallest_count(t).tolist()
+    [40, 15]
+    """
+    columns = [n_column, *(c for c in CELL_COUNT_COLUMNS if c in table.columns
+                           and c != n_column)]
+    counts = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce") for c in columns},
+                          index=table.index)
+    return counts.min(axis=1, skipna=False)
 
 
 # ------------------------------------------------------------------ personal data --
@@ -248,7 +277,8 @@ def _hash_columns(df: pd.DataFrame, columns: Sequence[str], secret: bytes) -> pd
 #: columns of :func:`disclosure_check`'s table after the cell's key columns
 DISCLOSURE_COLUMNS = ["rule", "value", "threshold", "action", "message"]
 # columns of an estimate table that do not identify its cell
-_NON_KEY = frozenset({*VALUE_COLUMNS, "df", "n", "suppressed", "suppression", "flag", "count"})
+_NON_KEY = frozenset({*VALUE_COLUMNS, *CELL_COUNT_COLUMNS, "df", "n", "suppressed",
+                      "suppression", "flag", "count"})
 _RULE_ORDER = {"small_cell": 0, "small_count": 1, "complementary": 2, "high_cv": 3}
 
 
@@ -286,7 +316,7 @@ def _assess(
         )
     keys = [c for c in table.columns if c not in _NON_KEY and c not in (n_column, count_column)]
     by = keys[: keys.index("variable")] if "variable" in keys else list(keys)
-    n = pd.to_numeric(table[n_column], errors="coerce").to_numpy(dtype=float)
+    n = smallest_count(table, n_column).to_numpy(dtype=float)
     estimate = (pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
                 if "estimate" in table.columns else None)
     count: np.ndarray | None = None

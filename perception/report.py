@@ -357,34 +357,6 @@ def _kish(ctx: ReportContext) -> pd.DataFrame:
     return ctx.shared("weight_diagnostics", lambda: weight_diagnostics(ctx.design, by=ctx.wave))
 
 
-def _with_change_n(table: pd.DataFrame, by_names: list[str], over: str) -> pd.DataFrame:
-    """A change table with ``n``: respondents of the smaller of its two waves' cells."""
-    estimates = table.attrs["estimates"]
-    keys = [*by_names, "variable"]
-    n = []
-    for _, row in table.iterrows():
-        match = estimates[over].isin([row["from"], row["to"]])
-        for k in keys:
-            match = match & (estimates[k] == row[k])
-        cells = estimates[match]
-        n.append(int(cells["n"].min()))
-    return table.assign(n=n)
-
-
-def _with_effect_n(result, by_names: list[str]) -> pd.DataFrame:
-    """DiD effects with ``n``: respondents of the smallest of the four cells involved."""
-    cells, effects = result.cells, result.effects
-    first = result.periods[0]
-    n = []
-    for _, row in effects.iterrows():
-        match = (cells["variable"] == row["variable"]) & cells[result.period].isin(
-            [first, row["period"]])
-        for k in by_names:
-            match = match & (cells[k] == row[k])
-        n.append(int(cells.loc[match, "n"].min()))
-    return effects.assign(n=n)
-
-
 def _require(ctx: ReportContext, name: str, columns: Sequence[str]) -> None:
     data = ctx.design.data
     for column in columns:
@@ -500,7 +472,7 @@ def _spec_list() -> list[FigureSpec]:
             "did_outcome", "Intervention and comparison areas over the waves, with the DiD",
             lambda c: [c.config["outcome"], c.treated, c.wave],
             lambda c: {"": _did_outcome(c).cells,
-                       "effects": _with_effect_n(_did_outcome(c), [])},
+                       "effects": _did_outcome(c).effects},
             lambda c, t: F.plot_did(t[""], effects=t["effects"], treated=c.treated,
                                     period=c.wave, title=_t(
                 c, f"Confiance dans les zones d'intervention et de comparaison : "
@@ -511,9 +483,9 @@ def _spec_list() -> list[FigureSpec]:
         FigureSpec(
             "did_items", "DiD effect on each FSI trust item",
             lambda c: [*c.config["fsi_items"], c.treated, c.wave],
-            lambda c: {"": _with_effect_n(c.shared("did_items", lambda: did(
+            lambda c: {"": c.shared("did_items", lambda: did(
                 c.design, [high_column(i) for i in c.config["fsi_items"]],
-                treated=c.treated, period=c.wave, na_rm=True)), [])},
+                treated=c.treated, period=c.wave, na_rm=True)).effects},
             lambda c, t: F.plot_effects(t[""], **_common(c)),
         ),
         FigureSpec(
@@ -579,18 +551,18 @@ def _change_tables(ctx: ReportContext) -> dict[str, pd.DataFrame]:
     domain = ctx.config["domain"]
     by_domain = change(ctx.design, outcome, over=ctx.wave, by=domain, na_rm=True)
     overall = change(ctx.design, outcome, over=ctx.wave, na_rm=True)
-    return {"": _with_change_n(by_domain, [domain], ctx.wave),
-            "overall": _with_change_n(overall, [], ctx.wave)}
+    # n, n_from and n_to come with the tables: suppression checks both waves
+    return {"": by_domain, "overall": overall}
 
 
 def _subgroup_effects(ctx: ReportContext) -> pd.DataFrame:
     outcome = high_column(ctx.config["outcome"])
     subgroups = list(ctx.config["subgroups"])
-    tables = [_with_effect_n(_did_outcome(ctx), [])]
+    tables = [_did_outcome(ctx).effects]
     for column in subgroups:
         result = did(ctx.design, outcome, treated=ctx.treated, period=ctx.wave, by=column,
                      na_rm=True)
-        tables.append(_with_effect_n(result, [column]))
+        tables.append(result.effects)
     stacked = pd.concat([t.assign(**{c: np.nan for c in subgroups if c not in t.columns})
                          for t in tables], ignore_index=True)
     rest = [c for c in stacked.columns if c not in subgroups]

@@ -38,6 +38,7 @@ False
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -858,6 +859,7 @@ def _validate(
         data = data.loc[:, ~pd.Index(names).duplicated()]
     data.columns = [str(c) for c in data.columns]
     data = _blank_to_missing(data.reset_index(drop=True), q)
+    data, numbers = _numbers_in_dates(data, q, errors)
     if not labels.is_unique:
         warnings.append(
             _Failure(
@@ -899,7 +901,9 @@ def _validate(
     try:
         coerced = compiled.schema.validate(data.copy(deep=True), lazy=True)
     except SchemaErrors as exc:
-        errors.extend(_translate(exc.failure_cases, compiled, data, labels, q))
+        # a number in a date column is reported once, as such (not also as empty)
+        errors.extend(f for f in _translate(exc.failure_cases, compiled, data, labels, q)
+                      if (f.column, f.pos) not in numbers)
     except SchemaError as exc:  # pragma: no cover - lazy mode collects errors
         errors.append(
             _Failure(None, "(data)", "schema", None, str(exc).splitlines()[0], "correct the data")
@@ -916,6 +920,56 @@ def _validate(
         coerced.index = labels
         return report, coerced
     return report, None
+
+
+_NUMBER_TEXT = r"^\s*[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?\s*$"
+
+
+def _numbers_in_dates(data: pd.DataFrame, q: Questionnaire, errors: list
+                      ) -> tuple[pd.DataFrame, set[tuple[str, int]]]:
+    """Bare numbers in a date column are errors, not dates.
+
+    pandas would read 45366 as 1970-01-01 plus 45366 nanoseconds; such a number is
+    usually an Excel serial date (days since 1899-12-30) exported without its date
+    format, or a date typed as 20240315. Each cell is reported (and blanked, so that the
+    dtype check does not report it again); date cells of XLSX/SAV/DTA files and ISO
+    text dates are not numbers and pass. Returns the data and the (column, position) of
+    the cells reported.
+    """
+    found: set[tuple[str, int]] = set()
+    for column in data.columns:
+        if column not in q or q.variable(column).type != "date":
+            continue
+        series = data[column]
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            continue
+        if pd.api.types.is_bool_dtype(series.dtype):
+            number = series.notna().to_numpy()
+        elif pd.api.types.is_numeric_dtype(series.dtype):
+            number = series.notna().to_numpy()
+        else:
+            values = series.astype(object)
+            number = np.array([
+                (isinstance(v, int | float | np.integer | np.floating)
+                 and not isinstance(v, bool | np.bool_) and not pd.isna(v))
+                or (isinstance(v, str) and bool(re.match(_NUMBER_TEXT, v)))
+                for v in values
+            ], dtype=bool)
+        if not number.any():
+            continue
+        for pos in np.flatnonzero(number):
+            found.add((column, int(pos)))
+            errors.append(_Failure(
+                int(pos), column, "date_number", series.iloc[pos],
+                "a bare number, not a date (pandas would read it as a time on 1 January "
+                "1970); an Excel date exported without its date format becomes a serial "
+                "number such as 45366",
+                "write dates as YYYY-MM-DD (e.g. 2024-03-15): format the column as dates "
+                "in Excel or Kobo before exporting, or convert serial numbers (days since "
+                "1899-12-30)",
+            ))
+        data[column] = series.astype(object).mask(number, np.nan)
+    return data, found
 
 
 def _blank_to_missing(data: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:

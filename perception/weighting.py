@@ -155,16 +155,81 @@ def poststratify(
 
 
 # ============================================================================= rake
-def _joint_codes(margins: list[_m.Margin]) -> tuple[np.ndarray, int]:
-    """Codes of the cells of the cross-table of all margins (R's ``svytable(ff)``)."""
-    stacked = np.column_stack([m.codes for m in margins])
-    inside = (stacked >= 0).all(axis=1)
-    codes = np.full(stacked.shape[0], -1, dtype=np.int64)
-    if inside.any():
-        _, inverse = np.unique(stacked[inside], axis=0, return_inverse=True)
-        codes[inside] = inverse.ravel()
-        return codes, int(inverse.max()) + 1
-    return codes, 0
+#: cross-tables of margins with at most this many possible cells are coded by a lookup
+#: table; larger ones are renumbered by hashing
+CELL_TABLE_MAX = 1 << 22
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The rows grouped by their combination of the margins' levels (R's ``svytable(ff)``
+    cells, plus the rows outside some margin, whose level -1 counts as one more)."""
+
+    codes: np.ndarray  # (n,) cell of each row, 0..C-1
+    levels: np.ndarray  # (C, M) level of each margin in each cell, -1 for none
+
+    @property
+    def count(self) -> int:
+        return self.levels.shape[0]
+
+    @property
+    def complete(self) -> np.ndarray:
+        """(C,) cells inside every margin: the cross-table whose changes stop raking."""
+        return (self.levels >= 0).all(axis=1)
+
+
+def _cells(margins: list[_m.Margin]) -> _Cells:
+    """Cells of the cross-classification of the margins' codes (mixed-radix codes, then
+    the cells present numbered in order; no sort of the rows)."""
+    codes = np.zeros(len(margins[0].codes), dtype=np.int64)
+    size = 1
+    for m in margins:
+        codes *= m.n_levels + 1
+        codes += m.codes + 1
+        size *= m.n_levels + 1
+        if size > CELL_TABLE_MAX:  # too many possible cells: number the ones present
+            codes, uniques = pd.factorize(codes, sort=True)
+            codes = codes.astype(np.int64)
+            size = len(uniques)
+    present = np.bincount(codes, minlength=size) > 0
+    codes = (np.cumsum(present) - 1)[codes]
+    first = np.empty(int(present.sum()), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # first row of each cell
+    levels = np.column_stack([m.codes[first] for m in margins])
+    return _Cells(codes, levels)
+
+
+def _rake_cells(cells: _Cells, w0: np.ndarray, margins: list[_m.Margin], epsilon: float,
+                max_iter: int) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """Iterative proportional fitting on the cells' weight totals.
+
+    Post-stratifying a margin multiplies every row of a cell by its level's factor, so
+    the weights stay ``w0 * factor[cell]`` and a pass needs the (C,) cell totals only.
+    Returns the final factor of each cell, the (M, C) factors right after each
+    margin's post-stratification in the last pass, whether the cross-table changed by
+    less than ``epsilon`` in the last pass, and that change.
+    """
+    base = np.bincount(cells.codes, weights=w0, minlength=cells.count)
+    complete = cells.complete
+    factor = np.ones(cells.count)
+    old = base[complete]
+    after = np.empty((len(margins), cells.count))
+    delta = 0.0
+    for _ in range(max_iter):
+        for j, m in enumerate(margins):
+            level = cells.levels[:, j]
+            inside = level >= 0
+            totals = np.bincount(level[inside], weights=(factor * base)[inside],
+                                 minlength=m.n_levels)
+            ratio = _c.safe_divide(m.targets, totals)
+            factor = np.where(inside, factor * ratio[np.where(inside, level, 0)], factor)
+            after[j] = factor
+        new = (factor * base)[complete]
+        delta = float(np.max(np.abs(old - new))) if new.size else 0.0
+        if delta < epsilon:
+            return factor, after, True, delta
+        old = new
+    return factor, after, False, delta
 
 
 def _margin_misfit(w: np.ndarray, margins: list[_m.Margin]) -> tuple[float, str]:
@@ -237,31 +302,13 @@ def rake(
     _m.check_totals(matched, "rake")
     w0 = design._w
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
-    joint, n_cells = _joint_codes(matched)
-
-    def table(w):
-        return _c.group_sums(joint, w[:, None], n_cells)[:, 0]
-
-    W = design._replicate_matrix() if design.is_replicate else None
-    w = w0
-    old = table(w)
-    converged = False
-    passes = 0
-    last_pass: list[tuple] = []
-    while passes < max_iter:
-        last_pass = []
-        for m in matched:
-            w = _poststratify_vector(w, m)
-            if W is not None:
-                W = _poststratify_matrix(W, m, "rake")
-            last_pass.append((m.codes, m.n_levels, w.copy()))
-        new = table(w)
-        delta = float(np.max(np.abs(old - new))) if n_cells else 0.0
-        if delta < epsilon:
-            converged = True
-            break
-        old = new
-        passes += 1
+    cells = _cells(matched)
+    if design.is_replicate:
+        w, W, converged, delta = _rake_rows(w0, design._replicate_matrix(), matched, cells,
+                                            epsilon, max_iter)
+    else:
+        factor, after, converged, delta = _rake_cells(cells, w0, matched, epsilon, max_iter)
+        w = w0 * factor[cells.codes]
     if not converged:
         worst, where = _margin_misfit(w, matched)
         raise WeightingError(
@@ -271,10 +318,36 @@ def rake(
             f"at {where}. Raise max_iter, loosen tol, or merge sparse levels (empty cells of "
             "the cross-table can make the margins incompatible)."
         )
-    if W is not None:
+    if design.is_replicate:
         return _replicate_result(design, w, W, recompute_degf=True)
-    step = _c.Raking(tuple(last_pass))
+    step = _c.Raking(cells.codes, cells.levels, tuple(m.n_levels for m in matched), w0.copy(),
+                     after)
     return design._with(_w=w, _calibration=_c.append_step(design, step))
+
+
+def _rake_rows(w0: np.ndarray, W: np.ndarray, margins: list[_m.Margin], cells: _Cells,
+               epsilon: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """Raking of a replicate design: the weights and every replicate (columns of ``W``),
+    row by row, for as many passes as the weights need. Returns the weights, the
+    replicate weights, whether they converged and the last change of the cross-table."""
+    complete = cells.complete
+
+    def table(w):
+        return np.bincount(cells.codes, weights=w, minlength=cells.count)[complete]
+
+    w = w0
+    old = table(w)
+    delta = 0.0
+    for _ in range(max_iter):
+        for m in margins:
+            w = _poststratify_vector(w, m)
+            W = _poststratify_matrix(W, m, "rake")
+        new = table(w)
+        delta = float(np.max(np.abs(old - new))) if new.size else 0.0
+        if delta < epsilon:
+            return w, W, True, delta
+        old = new
+    return w, W, False, delta
 
 
 # ======================================================================== calibrate

@@ -217,7 +217,27 @@ VALIDATION_CASES = [
     Case("answer where skip logic says not asked",
          _read_edited(_set("ca_participated", 1, 1)), WaveValidationError,
          ("ca_participated", "row 1", "Fix:")),
+    # pandas would read a bare number in a date column as a time on 1 January 1970
+    Case("bare numbers in a date column",
+         _read_edited(lambda df: df.assign(survey_date=20240310)), WaveValidationError,
+         ("survey_date", "12 rows", "bare number, not a date", "YYYY-MM-DD", "Fix:")),
+    Case("one number among the dates", _read_edited(_set("survey_date", 4, "45366")),
+         WaveValidationError, ("survey_date", "row 4", "'45366'", "serial", "Fix:")),
+    Case("Excel serial numbers in a date column of an XLSX", lambda tmp: pc.read_wave(
+        _xlsx_with_serial_dates(tmp), _q()), WaveValidationError,
+        ("survey_date", "2 rows: 0, 1", "45366", "1899-12-30", "Fix:")),
 ]
+
+
+def _xlsx_with_serial_dates(tmp: Path) -> Path:
+    """A wave whose first two dates are numbers (a date column without its date format:
+    Excel's serial numbers); the other rows hold real date cells."""
+    wave = _wave()
+    dates = pd.to_datetime(wave["survey_date"]).dt.date.astype(object)
+    dates.iloc[[0, 1]] = [45366, 45367]
+    path = tmp / "wave.xlsx"
+    wave.assign(survey_date=dates).to_excel(path, index=False)
+    return path
 
 
 # --------------------------------------------------------------------- designs --

@@ -100,9 +100,15 @@ def test_change_and_did_csv_equal_the_library(full_set, demo):
     design = _design(demo)
     csv = pd.read_csv(folder / "tables" / "change_domain.csv")
     expected = pc.change(design, "trust_police_high", over="wave", by="cercle", na_rm=True)
-    per_wave = expected.attrs["estimates"].groupby("cercle")["n"].min()
-    expected = expected.assign(n=expected["cercle"].map(per_wave).to_numpy())
-    _compare(csv, expected, ["cercle", "variable", "from", "to"])
+    # a change is shown only when both of its waves reach min_cell, whatever its n
+    merged = csv.merge(expected, on=["cercle", "variable", "from", "to"], suffixes=("", "_lib"))
+    for column in ("n", "n_from", "n_to"):
+        assert (merged[column] == merged[f"{column}_lib"]).all(), column
+    small = merged[["n_from", "n_to"]].min(axis=1) < 30
+    assert (merged["suppressed"].astype(bool) == small).all()
+    assert merged.loc[small, "estimate"].isna().all()
+    np.testing.assert_allclose(merged.loc[~small, "estimate"],
+                               merged.loc[~small, "estimate_lib"], rtol=CSV_RTOL)
     overall = pd.read_csv(folder / "tables" / "change_domain_overall.csv")
     expected = pc.change(design, "trust_police_high", over="wave", na_rm=True)
     np.testing.assert_allclose(overall["estimate"], expected["estimate"], rtol=CSV_RTOL)
@@ -112,7 +118,8 @@ def test_change_and_did_csv_equal_the_library(full_set, demo):
     effects = pd.read_csv(folder / "tables" / "did_outcome_effects.csv")
     np.testing.assert_allclose(effects["estimate"], result.effects["estimate"], rtol=CSV_RTOL)
     np.testing.assert_allclose(effects["se"], result.effects["se"], rtol=CSV_RTOL)
-    assert effects["n"].iloc[0] == result.cells["n"].min()
+    assert effects["n_min"].iloc[0] == result.cells["n"].min()
+    assert effects["n"].iloc[0] == result.cells["n"].sum()  # two waves: all four cells
 
 
 def test_full_demo_set(full_set):

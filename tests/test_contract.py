@@ -192,14 +192,14 @@ ESTIMATORS = [
     Estimator("change", lambda d, by: _func("change")(d, "y", over="wave", by=by, na_rm=True),
               lambda r: r,
               lambda b: [*b, "variable", "from", "to", "estimate", "se", "ci_low", "ci_high",
-                         "df", "p"],
+                         "df", "p", "n", "n_from", "n_to"],
               lambda b: [*b, "variable", "from", "to"], _y),
     Estimator("did",
               lambda d, by: _func("did")(d, "y", treated="treated", period="wave", by=by,
                                          na_rm=True),
               lambda r: r.effects,
               lambda b: [*b, "variable", "period", "estimate", "se", "ci_low", "ci_high",
-                         "df", "p"],
+                         "df", "p", "n", "n_min"],
               lambda b: [*b, "variable", "period"], _y),
     Estimator("likert",
               lambda d, by: _func("likert")(d, ["t1", "t2"], by=by, missing=(8, 9)),
@@ -210,7 +210,8 @@ ESTIMATORS = [
               lambda r: r, _plain, lambda b: [*b, "variable"], _index_used),
 ]
 IDS = [e.name for e in ESTIMATORS]
-NUMERIC = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p"]
+NUMERIC = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p", "n_from",
+           "n_to", "n_min"]
 SCALED = ["estimate", "se", "ci_low", "ci_high"]  # the columns of a total that scale
 
 
@@ -423,7 +424,9 @@ def test_every_estimate_reports_n(est, kind, by, data, result):
     missing values (``na_rm=True``), never silently fewer or more."""
     outcome = result(est, kind, by)
     table = est.table(outcome)
-    if est.name not in ("glm", "change", "did"):
+    if est.name == "glm":
+        assert isinstance(outcome.n, int | np.integer)
+    else:
         assert "n" in table.columns and pd.api.types.is_integer_dtype(table["n"])
     used = est.used(data)
     reported = _reported_n(est, outcome)
@@ -432,3 +435,34 @@ def test_every_estimate_reports_n(est, kind, by, data, result):
     else:
         expected = pd.Series(used, index=data.index).groupby(data[DOMAIN]).sum()
         assert reported.astype(int).to_dict() == expected.astype(int).to_dict()
+
+
+@pytest.mark.parametrize("kind", ["taylor", "columns"])
+@pytest.mark.parametrize("by", [None, DOMAIN])
+def test_change_and_did_report_the_rows_of_their_cells(kind, by, data, result):
+    """A change reports the rows of its two waves (``n_from``, ``n_to``, ``n`` their
+    sum); a DiD effect the rows of its four treated x period cells (``n``) and of the
+    smallest (``n_min``), counted here from the data."""
+    used = pd.Series(_y(data), index=data.index)
+    keys = [by] if by else []
+
+    def at(counts: pd.Series, *key) -> int:
+        return int(counts[key if len(key) > 1 else key[0]])
+
+    per_wave = used.groupby([data[c] for c in [*keys, "wave"]]).sum()
+    changes = result(ESTIMATORS[IDS.index("change")], kind, by)
+    for _, row in changes.iterrows():
+        domain = tuple(row[c] for c in keys)
+        assert row["n_from"] == at(per_wave, *domain, row["from"])
+        assert row["n_to"] == at(per_wave, *domain, row["to"])
+        assert row["n"] == row["n_from"] + row["n_to"]
+    cells = used.groupby([data[c] for c in [*keys, "treated", "wave"]]).sum()
+    effects = result(ESTIMATORS[IDS.index("did")], kind, by).effects
+    for _, row in effects.iterrows():
+        domain = tuple(row[c] for c in keys)
+        four = [at(cells, *domain, arm, wave) for arm in (0, 1) for wave in (0, row["period"])]
+        assert row["n"] == sum(four) and row["n_min"] == min(four)
+    for table in (changes, effects):
+        for column in ("n", "n_from", "n_to", "n_min"):
+            if column in table:
+                assert pd.api.types.is_integer_dtype(table[column]), column

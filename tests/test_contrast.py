@@ -16,7 +16,7 @@ import perception as pc
 from perception.errors import EstimationError
 
 REL_TOL = 1e-6  # relative agreement with R
-CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p"]
+CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p", "n", "n_min"]
 
 
 def _check(table, ref, case):
@@ -169,3 +169,20 @@ def test_adjust_pvalues_keeps_series_and_missing():
 def test_adjust_pvalues_errors(p, method, pattern):
     with pytest.raises(EstimationError, match=pattern):
         pc.adjust_pvalues(p, method)
+
+
+def test_contrast_reports_the_rows_it_rests_on():
+    """n: the rows behind the estimates combined (domains of by= do not overlap, so
+    their n add up; the rows of one domain count once); n_min: the smallest of them.
+    A GLM contrast rests on the rows of the fit."""
+    d = design("clus2")
+    by_type = pc.mean(d, "api00", by="stype")
+    n = dict(zip(by_type["stype"], by_type["n"], strict=True))
+    table = pc.contrast(by_type, {"EminusH": {"E": 1, "H": -1}, "E": {"E": 1}})
+    assert table["n"].tolist() == [n["E"] + n["H"], n["E"]]
+    assert table["n_min"].tolist() == [min(n["E"], n["H"]), n["E"]]
+    shares = pc.proportion(d, "stype")
+    both = pc.contrast(shares, [1, -1, 0])
+    assert both["n"].iloc[0] == shares["n"].iloc[0] and both["n_min"].iloc[0] == shares["n"].iloc[0]
+    fit = pc.glm(d, "api00 ~ ell")
+    assert pc.contrast(fit, {"ell": 1})[["n", "n_min"]].iloc[0].tolist() == [fit.n, fit.n]

@@ -18,7 +18,8 @@ from _change_cases import (
 
 import perception as pc
 
-EFFECT_COLUMNS = ["variable", "period", "estimate", "se", "ci_low", "ci_high", "df", "p"]
+EFFECT_COLUMNS = ["variable", "period", "estimate", "se", "ci_low", "ci_high", "df", "p", "n",
+                  "n_min"]
 # R's term names -> perception's (patsy-style)
 TERMS_2 = {"(Intercept)": "Intercept", "treated": "treated", "fwave2": "wave[T.2]",
            "treated:fwave2": "treated:wave[T.2]"}

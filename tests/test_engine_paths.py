@@ -53,8 +53,8 @@ def _tables(design) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _designs():
-    frame = _survey(11)
+def _designs(frame: pd.DataFrame | None = None):
+    frame = _survey(11) if frame is None else frame
     for lonely in ("adjust", "average", "remove"):
         yield f"taylor {lonely}", pc.SurveyDesign(frame, weights="w", strata="stratum",
                                                   psu="village", lonely_psu=lonely)
@@ -85,6 +85,73 @@ def test_fast_path_equals_score_matrix_path(name, design, monkeypatch):
         scale = np.abs(expected.attrs["vcov"]).max()
         np.testing.assert_allclose(table.attrs["vcov"], expected.attrs["vcov"],
                                    rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
+
+
+def _complete_survey() -> pd.DataFrame:
+    """The survey without missing values (``likert`` an integer column)."""
+    frame = _survey(11)
+    return frame.assign(y=frame["y"].fillna(1000.0),
+                        likert=frame["likert"].fillna(3).astype(np.int64))
+
+
+def _small_blocks(monkeypatch) -> list:
+    """Blocks and pilot runs of a few rows, so that 600 rows span many of each; returns
+    the list of the block passes made."""
+    monkeypatch.setattr(estimate, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(estimate, "BLOCK_PER_BIN", 0)
+    monkeypatch.setattr(estimate, "PILOT_ROWS", 40)
+    monkeypatch.setattr(estimate, "PILOT_RUNS", 4)
+    calls = []
+    block_sums = estimate._block_sums
+
+    def spy(*args):
+        calls.append(args)
+        return block_sums(*args)
+
+    monkeypatch.setattr(estimate, "_block_sums", spy)
+    return calls
+
+
+def _mean_total_tables(design) -> dict[str, pd.DataFrame]:
+    out = {}
+    for by in (None, "sex", ["region", "sex"]):
+        out[f"mean {by}"] = pc.mean(design, ["y", "x", "likert"], by=by)
+        out[f"total {by}"] = pc.total(design, ["y", "x", "likert"], by=by)
+    return out
+
+
+@pytest.mark.parametrize("name, design", list(_designs(_complete_survey())),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_blocked_pass_equals_score_matrix_path(name, design, monkeypatch):
+    calls = _small_blocks(monkeypatch)
+    fast = _mean_total_tables(design)
+    assert len(calls) == len(fast)  # every table took the blocked pass
+    monkeypatch.setattr(estimate, "_totals_path", lambda design, ratio_deff=False: False)
+    general = _mean_total_tables(design)
+    for key, table in fast.items():
+        expected = general[key]
+        pd.testing.assert_frame_equal(table.drop(columns=VALUES), expected.drop(columns=VALUES))
+        np.testing.assert_allclose(table[VALUES].to_numpy(float),
+                                   expected[VALUES].to_numpy(float), rtol=PATHS_RTOL,
+                                   atol=0, err_msg=key)
+        scale = np.abs(expected.attrs["vcov"]).max()
+        np.testing.assert_allclose(table.attrs["vcov"], expected.attrs["vcov"],
+                                   rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
+
+
+def test_blocked_pass_leaves_missing_values_to_the_general_path(monkeypatch):
+    frame = _complete_survey()
+    frame.loc[590, "y"] = np.nan  # in the last block: found after the others were summed
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    calls = _small_blocks(monkeypatch)
+    with pytest.raises(pc.PerceptionError, match="'y'.*missing"):
+        pc.mean(design, ["x", "y"])
+    table = pc.mean(design, ["x", "y"], by="sex", na_rm=True)
+    assert len(calls) == 2
+    expected = pc.mean(design.subset(frame["y"].notna().to_numpy()), ["x", "y"], by="sex")
+    np.testing.assert_allclose(table[VALUES].to_numpy(float),
+                               expected[VALUES].to_numpy(float), rtol=PATHS_RTOL)
 
 
 def test_weighted_designs_keep_the_score_matrix_path():

@@ -292,6 +292,23 @@ def test_change_forest_with_overall():
     _check_common(fig, n_values=["300", "220", "1 500"])
 
 
+def test_change_with_a_small_wave_is_suppressed_and_shows_its_smaller_wave():
+    """A change table from pc.change carries n_from/n_to: a row whose n (both waves)
+    reaches min_cell but one of whose waves does not is suppressed, and the n shown is
+    the smaller wave's."""
+    table = _change_table().assign(n=[300, 220, 60], n_from=[150, 110, 48],
+                                   n_to=[150, 110, 12])
+    fig = F.plot_change(table, labels=Q, lang="en")
+    assert _points(fig) == 2 and _gid_count(fig, "suppressed") == 1
+    shown = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "n"]
+    assert shown == ["150", "110", "12"]
+    effects = pd.DataFrame({"cercle": [11, 12], "variable": "y", "period": 1,
+                            "estimate": 0.05, "se": 0.02, "ci_low": 0.01, "ci_high": 0.09,
+                            "df": 60, "p": 0.01, "n": [400, 200], "n_min": [90, 20]})
+    fig = F.plot_effects(effects, labels=Q, lang="en")
+    assert _points(fig) == 1 and _gid_count(fig, "suppressed") == 1
+
+
 def test_change_table_without_n_is_refused():
     with pytest.raises(DisclosureError, match="'n' column"):
         F.plot_change(_change_table().drop(columns="n"))

@@ -101,3 +101,99 @@ def test_weights_writes_every_row(tmp_path, capsys):
     written = pd.read_csv(out)
     assert len(written) == N_ROWS
     assert written["w_raked"].notna().all() and (written["w_raked"] > 0).all()
+
+
+# ------------------------------------------------ n of changes and DiD effects --
+def _small_panel() -> pd.DataFrame:
+    """Two waves, each row its own PSU; one outcome missing (comparison, wave 0).
+    Rows with y: comparison 2 (wave 0) and 4 (wave 1); treated 3 and 3."""
+    rows = [(0, 0, 1.0), (0, 0, 2.0), (0, 0, None),
+            (0, 1, 4.0), (0, 1, 5.0), (0, 1, 6.0),
+            (1, 0, 2.0), (1, 0, 3.0), (1, 0, 4.0), (1, 0, 5.0),
+            (1, 1, 7.0), (1, 1, 8.0), (1, 1, 9.0)]
+    frame = pd.DataFrame(rows, columns=["wave", "treated", "y"])
+    frame["w"] = 1.0 + 0.1 * frame.index
+    return frame
+
+
+def test_change_and_did_report_n_checked_by_hand():
+    import perception as pc
+
+    design = pc.SurveyDesign(_small_panel(), weights="w")
+    overall = pc.change(design, "y", over="wave", na_rm=True)
+    assert overall[["n", "n_from", "n_to"]].iloc[0].tolist() == [12, 5, 7]
+    by_arm = pc.change(design, "y", over="wave", by="treated", na_rm=True)
+    assert by_arm[["treated", "n", "n_from", "n_to"]].values.tolist() == [[0, 6, 2, 4],
+                                                                           [1, 6, 3, 3]]
+    effects = pc.did(design, "y", na_rm=True).effects
+    assert effects[["n", "n_min"]].iloc[0].tolist() == [12, 2]
+
+
+def test_small_change_and_did_cells_are_suppressed():
+    """A change rests on two waves and is suppressed when either is small, although its
+    n (both waves together) is not; a DiD effect when its smallest cell is small."""
+    import perception as pc
+    from perception.privacy import disclosure_check, protect_table
+
+    design = pc.SurveyDesign(_small_panel(), weights="w")
+    by_arm = pc.change(design, "y", over="wave", by="treated", na_rm=True)
+    shown = pc.suppress_small_cells(by_arm, min_cell=3)
+    assert shown["suppressed"].tolist() == [True, False]  # comparison: 2 rows at wave 0
+    shown = pc.suppress_small_cells(by_arm, min_cell=2)
+    assert shown["suppressed"].tolist() == [False, False]
+    assert (shown["n"] == by_arm["n"]).all()  # the counts stay, so the rule can be checked
+    overall = pc.change(design, "y", over="wave", na_rm=True, relative=True)
+    hidden = pc.suppress_small_cells(overall, min_cell=6)  # n = 12, but n_from = 5
+    assert hidden["suppressed"].iloc[0]
+    assert hidden[["estimate", "se", "p", "relative", "relative_se"]].isna().all(axis=None)
+    checks = disclosure_check(by_arm, min_cell=3, max_cv=None, margins=False)
+    assert checks["rule"].tolist() == ["small_cell"]
+    assert "rests on 2 respondents" in checks["message"].iloc[0]
+    protected = protect_table(by_arm, min_cell=3, max_cv=None, margins=False)
+    assert protected["estimate"].isna().tolist() == [True, False]
+    effects = pc.did(design, "y", na_rm=True).effects
+    assert pc.suppress_small_cells(effects, min_cell=3)["suppressed"].iloc[0]  # n_min = 2
+    assert not pc.suppress_small_cells(effects, min_cell=2)["suppressed"].iloc[0]
+
+
+def test_export_writes_every_row(tmp_path, capsys):
+    out = tmp_path / "shareable.csv"
+    code, err = _run(capsys, "export", WAVE, "-q", QUESTIONNAIRE, "--out", out)
+    assert code == 0, err
+    assert len(pd.read_csv(out)) == N_ROWS
+
+
+def test_validate_lists_every_failing_row_and_stops(tmp_path, capsys):
+    """validate excludes nothing: a wave with bad rows fails (exit 1) with each row named,
+    so no later command runs on the rows that remain."""
+    data = pd.read_csv(WAVE)
+    data["survey_date"] = data["survey_date"].astype(object)
+    data.loc[[2, 5], "survey_date"] = 45366  # Excel serial numbers, not dates
+    path = tmp_path / "wave.csv"
+    data.to_csv(path, index=False)
+    code = main(["validate", str(path), "-q", QUESTIONNAIRE])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "survey_date [date_number]: 2 rows: 2, 5" in out
+    code, err = _run(capsys, "estimate", path, "-q", QUESTIONNAIRE, "--var", "sex")
+    assert code == 2 and "survey_date" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["validate", "estimate", "export"])
+def test_blank_rows_of_a_file_are_counted(command, tmp_path, capsys):
+    """Entirely blank rows hold no respondent, but every command that reads the file
+    says how many it skipped, so the file's row count stays accountable."""
+    lines = WAVE.read_text(encoding="utf-8").splitlines()
+    blank = "," * (lines[0].count(","))
+    path = tmp_path / "wave.csv"
+    path.write_text("\n".join([lines[0], lines[1], blank, *lines[2:7], blank, "",
+                               *lines[7:]]) + "\n", encoding="utf-8")
+    def options(name: str) -> list:
+        return {"validate": [], "estimate": ["--var", "sex", "--min-cell", "1"],
+                "export": ["--out", tmp_path / name]}[command]
+
+    code, err = _run(capsys, command, path, "-q", QUESTIONNAIRE, *options("a.csv"))
+    assert code == 0, err
+    assert f"{path}: skipped 3 entirely blank rows (no value in any column)" in err
+    code, err = _run(capsys, command, WAVE, "-q", QUESTIONNAIRE, *options("b.csv"))
+    assert code == 0 and "blank" not in err, err

@@ -23,7 +23,8 @@ LANGS = ("fr", "en")
 NON_DOMAIN_COLUMNS = frozenset({
     "variable", "category", "quantile", "estimate", "se", "ci_low", "ci_high", "df",
     "deff", "n", "p", "suppressed", "missing_code", "from", "to", "period", "count",
-    "cv", "statistic", "label",
+    "cv", "statistic", "label", "n_from", "n_to", "n_min", "relative", "relative_se",
+    "relative_ci_low", "relative_ci_high", "suppression", "flag",
 })
 
 #: the words of the figures, by language

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import PerceptionError
-from ..privacy import DEFAULT_MIN_CELL
+from ..privacy import DEFAULT_MIN_CELL, smallest_count
 from . import _common, _draw, style
 
 FOREST_REQUIRED = ("estimate", "ci_low", "ci_high", "n")
@@ -108,7 +108,9 @@ def _forest(
             labels_[-1].set_fontweight("bold") if labels_ else None
             ax.axhline(0.5, color="#BBBBBB", linewidth=0.6)
         _common.set_title(ax, title, subtitle)
-        n_all = list(table["n"]) + (list(overall["n"]) if overall is not None else [])
+        # the counts the small-cell rule checked (a change: its smaller wave)
+        n_all = list(smallest_count(table)) + (
+            list(smallest_count(overall)) if overall is not None else [])
         _common.finish(fig, ax, lang, source_note, _common.n_summary(n_all, lang), min_cell,
                        suppressed)
     return fig
@@ -131,8 +133,9 @@ def plot_change(
 
     Parameters
     ----------
-    table : :func:`perception.change` output (by e.g. ``cercle``) with an ``n`` column
-        added (the respondents of the smaller of the two waves' cells).
+    table : :func:`perception.change` output (by e.g. ``cercle``). A change is
+        suppressed when ``n_from`` or ``n_to`` (its two waves' respondents) is below
+        ``min_cell``, and the ``n`` shown is the smaller of the two.
     overall : the same change for the whole sample, drawn as the last row.
     group : a column whose values are drawn as coloured groups (e.g. ``variable`` when
         several items are compared).
@@ -141,7 +144,7 @@ def plot_change(
     Examples
     --------
     >>> ch = pc.change(design, "trust_police_high", over="wave", by="cercle")  # doctest: +SKIP
-    >>> fig = plot_change(ch.assign(n=...), labels=q)                        # doctest: +SKIP
+    >>> fig = plot_change(ch, labels=q)                                      # doctest: +SKIP
 
     Notes
     -----
@@ -191,7 +194,9 @@ def plot_effects(
 
     Parameters
     ----------
-    table : ``DiDResult.effects`` with an ``n`` column. Subgroup tables from several
+    table : ``DiDResult.effects`` (an effect is suppressed, and its ``n`` shown, by
+        ``n_min``: the smallest of its four treated x period cells). Subgroup tables
+        from several
         ``by=`` may be stacked (``pd.concat``): each row then has one non-blank domain
         column and is labelled "column: value"; a row with every domain column blank is
         the whole sample. Without domain columns the rows are the variables.
@@ -201,7 +206,7 @@ def plot_effects(
     Examples
     --------
     >>> eff = pd.concat([pc.did(d, "y", by=b).effects for b in ["sex", "age_grp"]])  # doctest: +SKIP
-    >>> fig = plot_effects(eff.assign(n=...), labels=q)                             # doctest: +SKIP
+    >>> fig = plot_effects(eff, labels=q)                                           # doctest: +SKIP
 
     Notes
     -----
@@ -253,14 +258,14 @@ def plot_did(
     ----------
     cells : ``DiDResult.cells`` for one variable: the cell means by ``treated`` and
         ``period`` (``estimate``, ``ci_low``, ``ci_high``, ``n``).
-    effects : ``DiDResult.effects`` (with ``n``) to print the estimated effect of each
-        later period in the figure.
+    effects : ``DiDResult.effects`` to print the estimated effect of each later period
+        in the figure (suppressed when its smallest cell, ``n_min``, is small).
     treated, period : the columns of the arms and the waves.
 
     Examples
     --------
     >>> res = pc.did(design, "trust_police_high")                    # doctest: +SKIP
-    >>> fig = plot_did(res.cells, effects=res.effects.assign(n=...))  # doctest: +SKIP
+    >>> fig = plot_did(res.cells, effects=res.effects)               # doctest: +SKIP
 
     Notes
     -----
