@@ -79,12 +79,17 @@ def test_fast_path_equals_score_matrix_path(name, design, monkeypatch):
         pd.testing.assert_frame_equal(table[labels], expected[labels])
         assert table["n"].tolist() == expected["n"].tolist(), key
         np.testing.assert_allclose(table["df"], expected["df"], rtol=0, err_msg=key)
-        np.testing.assert_allclose(table[VALUES].to_numpy(float),
-                                   expected[VALUES].to_numpy(float), rtol=PATHS_RTOL,
-                                   atol=0, err_msg=key)
-        scale = np.abs(expected.attrs["vcov"]).max()
-        np.testing.assert_allclose(table.attrs["vcov"], expected.attrs["vcov"],
-                                   rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
+        _assert_values_close(table, expected, key)
+
+
+def _assert_values_close(table: pd.DataFrame, expected: pd.DataFrame, key: str) -> None:
+    """Estimates, SEs, CIs, deff and the covariance agree to PATHS_RTOL."""
+    np.testing.assert_allclose(table[VALUES].to_numpy(float),
+                               expected[VALUES].to_numpy(float), rtol=PATHS_RTOL,
+                               atol=0, err_msg=key)
+    scale = np.abs(expected.attrs["vcov"]).max()
+    np.testing.assert_allclose(table.attrs["vcov"], expected.attrs["vcov"],
+                               rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
 
 
 def _complete_survey() -> pd.DataFrame:
@@ -131,12 +136,7 @@ def test_blocked_pass_equals_score_matrix_path(name, design, monkeypatch):
     for key, table in fast.items():
         expected = general[key]
         pd.testing.assert_frame_equal(table.drop(columns=VALUES), expected.drop(columns=VALUES))
-        np.testing.assert_allclose(table[VALUES].to_numpy(float),
-                                   expected[VALUES].to_numpy(float), rtol=PATHS_RTOL,
-                                   atol=0, err_msg=key)
-        scale = np.abs(expected.attrs["vcov"]).max()
-        np.testing.assert_allclose(table.attrs["vcov"], expected.attrs["vcov"],
-                                   rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
+        _assert_values_close(table, expected, key)
 
 
 def test_blocked_pass_leaves_missing_values_to_the_general_path(monkeypatch):
