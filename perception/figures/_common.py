@@ -48,6 +48,11 @@ TEXT: dict[str, dict[str, str]] = {
     "ci": {"fr": "IC à 95 %", "en": "95% CI"},
     "n_range": {"fr": "n = {low} à {high}", "en": "n = {low} to {high}"},
     "n_eq": {"fr": "n = {n}", "en": "n = {n}"},
+    # what the n of a change or a DiD effect counts (the cell the small-cell rule checks)
+    "n_of_change": {"fr": "n : la plus petite des deux vagues comparées",
+                    "en": "n: the smaller of the two waves compared"},
+    "n_of_effect": {"fr": "n : la plus petite des quatre cellules (zone × vague) comparées",
+                    "en": "n: the smallest of the four cells (area × wave) compared"},
     "missing_answers": {"fr": "NSP / refus", "en": "DK / refused"},
     "weight": {"fr": "Poids de sondage", "en": "Survey weight"},
     "respondents_share": {"fr": "Part des enquêtés (%)", "en": "Share of respondents (%)"},

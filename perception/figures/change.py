@@ -111,9 +111,20 @@ def _forest(
         # the counts the small-cell rule checked (a change: its smaller wave)
         n_all = list(smallest_count(table)) + (
             list(smallest_count(overall)) if overall is not None else [])
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(n_all, lang), min_cell,
+        _common.finish(fig, ax, lang, source_note, _n_note(table, n_all, lang), min_cell,
                        suppressed)
     return fig
+
+
+def _n_note(table: pd.DataFrame, n_all: list, lang: str) -> str:
+    """The range of the n shown, and what they count when it is not the rows of one
+    estimate (a change: its smaller wave; a DiD effect: its smallest cell)."""
+    summary = _common.n_summary(n_all, lang)
+    kind = ("n_of_effect" if "n_min" in table.columns
+            else "n_of_change" if "n_from" in table.columns else None)
+    if not summary or kind is None:
+        return summary
+    return f"{summary} ({_common.text(kind, lang)})"
 
 
 def plot_change(
