@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow  # noqa: F401  (in the test extra: the Parquet path is always tested)
 import pytest
 from _core_cases import REFERENCE, api, read_reference
 
 import perception as pc
 from perception.estimate import RESULT_COLUMNS
-
-pytest.importorskip("pyarrow")
 
 CHUNKED_RTOL = 1e-12  # same sums taken batch by batch: only the rounding differs
 R_EST_RTOL = 1e-8  # against R's printed values (as tests/test_reference_core.py)
@@ -139,7 +138,7 @@ def test_lonely_psu_option_carried(tmp_path):
 
 
 def test_dask_equals_in_memory(survey):
-    dd = pytest.importorskip("dask.dataframe")
+    import dask.dataframe as dd  # in the test extra: CI checks the Dask path too
     ddf = dd.from_pandas(survey, npartitions=4)
     design = _design(survey)
     _assert_same(pc.mean_from_dask(ddf, ["trust", "score"], by="region", na_rm=True, **DESIGN),
