@@ -223,7 +223,6 @@ def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
             "or recode them (e.g. a level 'unknown' with its own population count), or "
             "leave those rows out of the design."
         )
-    # canonical key of every row in the domain
     # canonical key of every row in the domain, then integer codes of the distinct keys
     idx = np.flatnonzero(inside)
     sample_code, sample_keys = _canonical_codes(data, columns, idx)

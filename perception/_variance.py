@@ -390,8 +390,9 @@ def taylor_vcov(
     --------
     >>> import numpy as np
     >>> st = make_stage(np.zeros(4, int), np.arange(4), np.zeros(4, int), None, ("all",))
-    >>> float(taylor_vcov(np.array([[1.0], [2.0], [3.0], [4.0]]), (st,), "fail", False)[0, 0])
-    5.0
+    >>> v = taylor_vcov(np.array([[1.0], [2.0], [3.0], [4.0]]), (st,), "fail", False)
+    >>> round(float(v[0, 0]), 6)  # n/(n-1) * sum (z - mean)^2 = 4/3 * 5, as R's svytotal
+    6.666667
 
     Notes
     -----

@@ -825,7 +825,8 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     pairs = [(g, k) for g in range(G) for k in later]
     index = [effect_index[g, k] for g, k in pairs]
     est, se = fit.beta[index], se_all[index]
-    counts = [_cell_counts(active, group_code == g, t, period_code, k) for g, k in pairs]
+    cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
+    counts = [cell_rows[g][:, [0, k]].ravel() for g, k in pairs]  # the four cells
     low, high = intervals.t_interval(est, se, df_resid, level)
     group_values = [_group_values(groups, g) for g, _ in pairs]
     effects = pd.DataFrame({
@@ -889,13 +890,14 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
             "periods": [_label(p) for p in periods]}
 
 
-def _cell_counts(active: np.ndarray, in_group: np.ndarray, t: np.ndarray,
-                 period_code: np.ndarray, k: int) -> list[int]:
-    """Rows of the four treated x period cells of an effect: (comparison, treated) at
-    the first period and at period ``k``, within a subgroup."""
-    rows = active & in_group
-    return [int(np.count_nonzero(rows & (t == arm) & (period_code == p)))
-            for p in (0, k) for arm in (0.0, 1.0)]
+def _cell_counts(active: np.ndarray, group_code: np.ndarray, t: np.ndarray,
+                 period_code: np.ndarray, n_groups: int, n_periods: int) -> np.ndarray:
+    """Rows of each (subgroup, treated arm, period) cell, shape (groups, 2, periods): an
+    effect at period k rests on the cells of both arms at periods 0 and k."""
+    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
+            + period_code[active])
+    return np.bincount(cell, minlength=n_groups * 2 * n_periods).reshape(
+        n_groups, 2, n_periods)
 
 
 def _post_codes(periods: list, post_periods, period: str) -> set[int]:

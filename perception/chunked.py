@@ -75,7 +75,9 @@ class _Spec:
 
     @property
     def keys(self) -> list[str]:
-        return [*([self.strata] if self.strata else []), self.psu, _ACTIVE, *self.by]
+        # once each: a by column may also be the strata or psu column
+        return list(dict.fromkeys(
+            [*([self.strata] if self.strata else []), self.psu, _ACTIVE, *self.by]))
 
     @property
     def columns(self) -> list[str]:

@@ -109,18 +109,22 @@ def _stratum_labels(data, strata_cols, psu_cols, stage, codes, n_strata) -> tupl
     enclosing units ("E dnum=401")."""
     first = np.full(n_strata, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    labels = []
-    for row in first:
-        parts = []
-        if strata_cols:
-            parts.append(str(_plain(data[strata_cols[min(stage, len(strata_cols) - 1)]].iloc[row])))
-        if stage > 0:
-            parts.append(", ".join(f"{c}={_plain(data[c].iloc[row])}" for c in psu_cols[:stage]))
-        labels.append(" ".join(parts) if parts else "all")
+
+    def values(column: str) -> list:
+        # one take per column (not one .iloc per stratum: thousands at later stages)
+        return [_plain(v) for v in data[column].iloc[first]]
+
+    strata = values(strata_cols[min(stage, len(strata_cols) - 1)]) if strata_cols else None
     if stage == 0 and strata_cols:
         # first-stage strata are their own values (as R prints them)
-        return tuple(_plain(data[strata_cols[0]].iloc[row]) for row in first)
-    return tuple(labels)
+        return tuple(strata)
+    parts = [[str(v) for v in strata]] if strata_cols else []
+    if stage > 0:
+        units = [[f"{c}={v}" for v in values(c)] for c in psu_cols[:stage]]
+        parts.append([", ".join(row) for row in zip(*units, strict=True)])
+    if not parts:
+        return ("all",) * n_strata
+    return tuple(" ".join(row) for row in zip(*parts, strict=True))
 
 
 def expand_domains(scores: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:

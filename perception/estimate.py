@@ -32,7 +32,7 @@ from scipy import special
 from . import intervals
 from ._attrs import attach
 from ._variance import GroupSums, group_totals
-from .design import ReplicateDesign, SurveyDesign, _BaseDesign
+from .design import ReplicateDesign, SurveyDesign, _BaseDesign, _plain
 from .errors import EstimationError, format_rows
 
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]
@@ -235,11 +235,6 @@ def _by_missing(design, by: list[str]) -> np.ndarray:
     return missing
 
 
-def _plain(value):
-    """A python scalar for a numpy one (tables hold the same values as the data)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 # ---------------------------------------------------------------------- engine --
 @dataclass(frozen=True)
 class _Ratio:
@@ -291,7 +286,7 @@ def _count_rows(dom: _Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, 
     """Rows with a non-zero weight, and rows, in each domain."""
     if whole:
         return np.array([float(np.count_nonzero(w))]), np.array([len(w)])
-    bins = dom.codes if dom.complete else np.where(dom.codes >= 0, dom.codes, dom.count)
+    bins = dom.codes if dom.complete else _bins(dom)
     n_rows = np.bincount(bins, minlength=dom.count + 1)[: dom.count]
     zero = np.flatnonzero(w == 0)  # w is zero outside the domains: these are few
     n_zero = np.bincount(bins[zero], minlength=dom.count + 1)[: dom.count]
@@ -455,8 +450,9 @@ def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: fl
     weights = sums(w)
     if np.any(weights.sum(axis=0) <= 0):
         return None
-    shift = _pilot_shifts(num, w)
-    blocks = _block_sums(sums, w, num, shift, whole)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: general path's error
+        shift = _pilot_shifts(num, w)
+        blocks = _block_sums(sums, w, num, shift, whole)
     if blocks is None:
         return None
     totals, sq = blocks
@@ -550,9 +546,24 @@ def _column_list(data: pd.DataFrame, names: Sequence[str]) -> tuple[list[np.ndar
     for name in names:
         if name not in seen:
             seen[name] = _numeric_values(data, name)
-            if not np.isfinite(seen[name].sum()):  # a NaN makes the sum NaN: look closer
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is looked at
+                total = seen[name].sum()
+            if not np.isfinite(total):  # a NaN or an inf makes the sum so: look closer
+                _refuse_infinite(data, name, seen[name])
                 missing |= np.isnan(seen[name])
     return [seen[name] for name in names], missing
+
+
+def _refuse_infinite(data: pd.DataFrame, name: str, values: np.ndarray) -> None:
+    """An infinite answer is a data error (a division by zero upstream, a bad import),
+    never a value to average: name the column and its rows."""
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise EstimationError(
+            f"column {name!r} has {int(infinite.sum())} infinite value(s) in rows "
+            f"{format_rows(data.index[infinite])}. Fix: correct or recode those values "
+            "(set them to NaN and pass na_rm=True to leave the rows out)."
+        )
 
 
 def _zero_outside(columns: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
@@ -730,8 +741,7 @@ def ratio_engine(
 
 
 def _check_domain_weights(design, dom: _Domains, by: list[str]) -> None:
-    bins = np.where(dom.codes >= 0, dom.codes, dom.count)
-    totals = np.bincount(bins, weights=design._w, minlength=dom.count + 1)[: dom.count]
+    totals = np.bincount(_bins(dom), weights=design._w, minlength=dom.count + 1)[: dom.count]
     empty = np.flatnonzero(totals <= 0)
     if empty.size:
         label = dom.frame.iloc[int(empty[0])].to_dict() if by else "the whole sample"
@@ -916,16 +926,6 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
                      result.n, level)
 
 
-def _levels(values: pd.Series, active: np.ndarray) -> list:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return list(values.cat.categories)
-    present = values[active].dropna().unique()
-    try:
-        return sorted(present)
-    except TypeError:
-        return sorted(present, key=str)
-
-
 def proportion(
     design: Design,
     variables: str | Sequence[str],
@@ -1042,9 +1042,9 @@ def _small_integers(values: pd.Series) -> tuple[np.ndarray, int] | None:
 
 
 def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
-    """The levels of a variable (as :func:`_levels` over its non-missing values) and the
-    position of each row's value among them (-1 when missing), in one hashing pass (or a
-    lookup table for integer codes such as Likert answers)."""
+    """The levels of a variable (its categories, else the sorted non-missing values of
+    the whole data) and the position of each row's value among them (-1 when missing),
+    in one hashing pass (or a lookup table for integer codes such as Likert answers)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return list(values.cat.categories), values.cat.codes.to_numpy(dtype=np.int64)
     small = _small_integers(values)

@@ -386,25 +386,28 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
     skipped = text[: len(text) - len(body)].count("\n")  # blank lines before the header
     rows = csv.reader(io.StringIO(body), delimiter=sep)
     ragged: list[tuple[int, int]] = []
-    blank = 0
-    empty_fields: list[int] = []  # data rows made of empty fields only (",,,,")
-    position = 0
+    # blank records: empty lines and rows of empty fields ("", ",,,," as spreadsheets
+    # export blank rows, as in XLSX); their lines are removed before pandas reads the
+    # text, so that no other row can be dropped in their place
+    blank_lines: list[tuple[int, int]] = []
     try:
         names = _check_header(path, next(rows))
+        start = rows.line_num
         for row in rows:
-            if len(row) <= 1 and not "".join(row).strip():
-                blank += 1
-                continue
-            if not "".join(row).strip():
-                empty_fields.append(position)
-            position += 1
-            if len(row) != len(names) and (
+            empty = not "".join(row).strip()
+            if empty and len(row) <= 1:
+                blank_lines.append((start, rows.line_num))
+            elif len(row) != len(names) and (
                 len(row) < len(names) or "".join(row[len(names):]).strip()
             ):
                 ragged.append((rows.line_num + skipped, len(row)))
+            elif empty:
+                blank_lines.append((start, rows.line_num))
+            start = rows.line_num
     except csv.Error as exc:
         raise _fail(path, f"unreadable CSV (line {rows.line_num}: {exc})",
                     "check the quotes on that line") from None
+    blank = len(blank_lines)
     if ragged:
         shown = ", ".join(f"line {line} has {n}" for line, n in ragged[:10])
         more = f" (and {len(ragged) - 10} more lines)" if len(ragged) > 10 else ""
@@ -418,7 +421,7 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
     text_columns = {name: str for name in names if _raw_kind(name, q) == "text"}
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.StringIO(_without_lines(body, blank_lines)),
             sep=sep,
             dtype=text_columns,
             keep_default_na=False,
@@ -438,13 +441,18 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
         raise _fail(path, f"the header has {len(names)} fields but the data {frame.shape[1]}",
                     "check the separators and quotes of the header line")
     frame.columns = names
-    # a row of empty fields (",,,," as spreadsheets export blank rows) is blank too, as
-    # in XLSX; it is counted with the empty lines, never dropped unsaid
-    if empty_fields:
-        frame = frame.drop(index=frame.index[empty_fields]).reset_index(drop=True)
-        blank += len(empty_fields)
     return _Raw(frame, {"delimiter": sep, "encoding": "utf-8", "blank_rows_skipped": blank},
                 {}, {}, {}, text_source=True)
+
+
+def _without_lines(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` without the lines ``[start, end)`` (0-based) of each span."""
+    if not spans:
+        return text
+    lines = text.split("\n")
+    for start, end in reversed(spans):
+        del lines[start:end]
+    return "\n".join(lines)
 
 
 def _zip_guard(path: Path, max_bytes: int, error: type[PerceptionError]) -> None:

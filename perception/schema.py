@@ -943,9 +943,7 @@ def _numbers_in_dates(data: pd.DataFrame, q: Questionnaire, errors: list
         series = data[column]
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             continue
-        if pd.api.types.is_bool_dtype(series.dtype):
-            number = series.notna().to_numpy()
-        elif pd.api.types.is_numeric_dtype(series.dtype):
+        if pd.api.types.is_numeric_dtype(series.dtype):  # bool included
             number = series.notna().to_numpy()
         else:
             values = series.astype(object)

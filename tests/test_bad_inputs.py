@@ -294,6 +294,12 @@ DESIGN_CASES = [
 
 # ------------------------------------------------------------------- estimates --
 ESTIMATE_CASES = [
+    Case("infinite values in a variable", lambda tmp: pc.mean(
+        _design(y=[1, 2, np.inf, 4, 5, -np.inf]), "y", na_rm=True), EstimationError,
+         ("'y'", "2 infinite", "rows 2, 5", "Fix")),
+    Case("infinite values in a ratio's denominator", lambda tmp: pc.ratio(
+        _design(w=[1.0, 2, 3, 4, 5, 6], x=[1, np.inf, 3, 4, 5, 6]), "y", "x"),
+         EstimationError, ("'x'", "infinite", "rows 1")),
     Case("all-missing variable", lambda tmp: pc.mean(_design(y=np.nan), "y", na_rm=True),
          EstimationError, ("'y'", "no rows", "all 6 rows")),
     Case("missing values without na_rm", lambda tmp: pc.mean(

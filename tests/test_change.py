@@ -111,6 +111,19 @@ def test_missing_values_with_na_rm_equal_r():
     _check(_row(table, to=2), "missing/trust_na/change_2_minus_0", ref2)
 
 
+def test_counts_are_the_rows_with_a_value_at_each_wave():
+    """n_from/n_to: rows of the earlier/later wave with a value (counted by hand here,
+    the 5 missing values left out); n their sum."""
+    data = panel_data(3)
+    table = pc.change(panel_design(3), "trust_na", over="wave", na_rm=True)
+    per_wave = data.loc[data["trust_na"].notna(), "wave"].value_counts()
+    assert per_wave.sum() == len(data) - 5
+    for _, row in table.iterrows():
+        assert row["n_from"] == per_wave[row["from"]]
+        assert row["n_to"] == per_wave[row["to"]]
+        assert row["n"] == per_wave[row["from"]] + per_wave[row["to"]]
+
+
 @pytest.mark.parametrize("y", ["trust", "score"])
 def test_replicate_design_equals_r(y):
     rep = panel_design(2).replicate("jkn")

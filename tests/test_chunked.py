@@ -83,7 +83,9 @@ def _design(frame: pd.DataFrame) -> pc.SurveyDesign:
 DESIGN = {"weights": "w", "strata": "stratum", "psu": "village"}
 
 
-@pytest.mark.parametrize("by", [None, "region", ["sex", "region"]])
+# by= may repeat a design column (strata as domains)
+@pytest.mark.parametrize("by", [None, "region", ["sex", "region"], "stratum",
+                                ["region", "stratum"]])
 @pytest.mark.parametrize("kind", ["mean", "total"])
 def test_parquet_equals_in_memory(survey, parquet_file, kind, by):
     in_memory = getattr(pc, kind)(_design(survey), ["trust", "score"], by=by, na_rm=True)

@@ -174,6 +174,29 @@ def test_missing_outcome_with_na_rm_equals_r():
     assert result.cells["n"].sum() == len(design.data) - 5
 
 
+def test_effect_counts_are_the_rows_of_its_four_cells():
+    """n: rows with a value in the four treated x period cells of an effect (counted by
+    hand), n_min: the smallest of them."""
+    data = panel_data(3)
+    used = data[data["trust_na"].notna()]
+    first = min(used["wave"])
+    result = pc.did(panel_design(3), "trust_na", na_rm=True)
+    cell = used.groupby(["treated", "wave"]).size()
+    for _, row in result.effects.iterrows():
+        four = [cell[(arm, wave)] for arm in (0, 1) for wave in (first, row["period"])]
+        assert row["n"] == sum(four)
+        assert row["n_min"] == min(four)
+    # per subgroup: the four cells of that subgroup
+    result = pc.did(panel_design(3), "trust_na", by="region", na_rm=True)
+    cell = used.groupby(["region", "treated", "wave"]).size()
+    assert len(result.effects) == 4
+    for _, row in result.effects.iterrows():
+        four = [cell[(row["region"], arm, wave)] for arm in (0, 1)
+                for wave in (first, row["period"])]
+        assert row["n"] == sum(four)
+        assert row["n_min"] == min(four)
+
+
 def test_domain_subset_equals_r():
     design = panel_design(3)
     sub = design.subset(design.data["stratum"] != "S4")

@@ -424,3 +424,13 @@ def test_rows_of_empty_fields_are_blank_in_csv_as_in_xlsx(tmp_path):
     assert csv_meta["blank_rows_skipped"] == xlsx_meta["blank_rows_skipped"] == 1
     assert from_csv["b"].tolist() == from_xlsx["b"].tolist() == ["x", "z"]
     assert list(from_csv.index) == [0, 1]
+
+
+def test_blank_records_never_drop_another_row(tmp_path):
+    # a quoted empty line ("") is blank as ",," is: both are skipped and counted, and
+    # the rows after them are all kept (the data row "3,4,y" was once dropped instead)
+    path = tmp_path / "w.csv"
+    path.write_text('a,b,c\n1,2,x\n""\n3,4,y\n,,\n   \n5,6,z\n', encoding="utf-8")
+    frame, meta = read_table(path)
+    assert meta["blank_rows_skipped"] == 3
+    assert frame.to_dict("list") == {"a": [1, 3, 5], "b": [2, 4, 6], "c": ["x", "y", "z"]}

@@ -1,4 +1,5 @@
-"""Notes the subcommands print about rows of a file that hold no data."""
+"""Reading the waves of a subcommand, with a note on the rows of a file that hold no
+data."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+
+    from ..questionnaire import Questionnaire
 
 
 def blank_rows_note(command: str, path: object, frame: pd.DataFrame) -> None:
@@ -20,3 +25,16 @@ def blank_rows_note(command: str, path: object, frame: pd.DataFrame) -> None:
     if count:
         print(f"perception {command}: {path}: skipped {count} entirely blank "
               f"row{'s' if count != 1 else ''} (no value in any column)", file=sys.stderr)
+
+
+def read_waves(command: str, paths: Sequence[object], q: Questionnaire) -> pd.DataFrame:
+    """The validated waves ``paths`` (:func:`perception.read_wave`), stacked in order, each
+    file's skipped blank rows reported on stderr."""
+    import pandas as pd
+
+    from ..io import read_wave
+
+    frames = [read_wave(path, q) for path in paths]
+    for path, frame in zip(paths, frames, strict=True):
+        blank_rows_note(command, path, frame)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

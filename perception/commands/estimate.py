@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import PerceptionError
 from ..privacy import DEFAULT_MIN_CELL
-from ._notes import blank_rows_note
+from ._notes import read_waves
 
 STATS = ("mean", "proportion", "total")
 OUTPUT_SUFFIXES = (".csv", ".xlsx")
@@ -80,10 +80,7 @@ def run(args: argparse.Namespace) -> int:
             "name ending in .csv or .xlsx"
         )
     q = pc.load_questionnaire(args.questionnaire)
-    frames = [pc.read_wave(path, q) for path in args.wave]
-    for path, frame in zip(args.wave, frames, strict=True):
-        blank_rows_note("estimate", path, frame)
-    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    data = read_waves("estimate", args.wave, q)
     names = list(dict.fromkeys(args.var))
     by = list(dict.fromkeys(args.by or []))
     for name in [*names, *by]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import PerceptionError
 from ..privacy import DEFAULT_MIN_CELL
-from ._notes import blank_rows_note
+from ._notes import read_waves
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -92,9 +92,6 @@ def _demo_context(args, config):
 
 
 def _data_context(args, config):
-    import pandas as pd
-
-    from ..io import read_wave
     from ..questionnaire import load_questionnaire
     from ..report import context_from_waves
 
@@ -104,10 +101,7 @@ def _data_context(args, config):
             "and the labels"
         )
     q = load_questionnaire(args.questionnaire)
-    frames = [read_wave(path, q) for path in args.data]
-    for path, frame in zip(args.data, frames, strict=True):
-        blank_rows_note("figures", path, frame)
-    waves = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    waves = read_waves("figures", args.data, q)
     return context_from_waves(waves, q, config, lang=args.lang, min_cell=args.min_cell)
 
 
@@ -184,16 +178,18 @@ def _left_out(ctx, names) -> list[str]:
         values = data[column]
         empty = values.isna()
         reasons = []
+        total = 0
         codes = q.missing_codes(column) if column in q else []
         numeric = pd.to_numeric(values, errors="coerce") if codes else None
         for code in codes:
             count = int((numeric == float(code)).sum())
             if count:
                 reasons.append(f"code {code}: {count}")
+                total += count
         if empty.any():
             reasons.append(f"empty: {int(empty.sum())}")
+            total += int(empty.sum())
         if reasons:
-            total = sum(int(r.rsplit(": ", 1)[1]) for r in reasons)
             lines.append(f"{column}: {total} of {len(data)} answers ({', '.join(reasons)}) "
                          f"in {', '.join(figures)}")
     return lines

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
-from ..privacy import CELL_COUNT_COLUMNS
+from ..privacy import smallest_count
 from . import _common, style
 
 
@@ -28,11 +28,12 @@ class Cell:
 def cell_of(row) -> Cell:
     """The cell of a table row; its ``n`` is the count the small-cell rule applied to:
     the smallest of ``n`` and the cell counts a change (``n_from``, ``n_to``) or a DiD
-    effect (``n_min``) carries."""
-    counts = [float(row["n"]), *(float(row[c]) for c in CELL_COUNT_COLUMNS if c in row.index)]
+    effect (``n_min``) carries (:func:`perception.privacy.smallest_count`, NaN when one
+    is unknown)."""
+    n = float(smallest_count(row.to_frame().T).iloc[0])
     return Cell(
         float(row["estimate"]), float(row.get("ci_low", np.nan)),
-        float(row.get("ci_high", np.nan)), min(counts), bool(row["suppressed"]),
+        float(row.get("ci_high", np.nan)), n, bool(row["suppressed"]),
     )
 
 
