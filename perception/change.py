@@ -29,6 +29,7 @@ from scipy import stats
 
 from . import estimate, intervals
 from ._attrs import attach
+from ._deprecation import renamed_argument
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
@@ -929,9 +930,10 @@ def _group_term(row: pd.Series) -> str:
 
 
 # --------------------------------------------------------------------- attrition --
+@renamed_argument("id", "respondent")
 def attrition(
     waves: pd.DataFrame | Design,
-    id: str = "resp_id",
+    respondent: str = "resp_id",
     over: str = "wave",
     psu: str | None = None,
 ) -> pd.DataFrame:
@@ -940,7 +942,9 @@ def attrition(
     Parameters
     ----------
     waves : the stacked waves (DataFrame), or a design (its data are used).
-    id : respondent identifier, stable across waves (pseudonymised).
+    respondent : column of the respondent identifier, stable across waves (pseudonymised).
+        (Named ``id`` before; ``id=`` still works, with a DeprecationWarning, until the
+        next release.)
     over : the wave column (ordered as in :func:`change`).
     psu : optional PSU column: checks that every respondent stays in one PSU, so the
         design (PSU as cluster) carries the correlation between a person's answers.
@@ -976,30 +980,30 @@ def attrition(
         data = data[waves.in_domain]
     if not isinstance(data, pd.DataFrame):
         raise EstimationError(f"waves must be a DataFrame or a design, got {type(data).__name__}")
-    for name, argument in ((id, "id"), (over, "over"), (psu, "psu")):
+    for name, argument in ((respondent, "respondent"), (over, "over"), (psu, "psu")):
         if name is not None and name not in data.columns:
             raise EstimationError(
                 f"unknown column {name!r} given as {argument}: the waves have no such column"
             )
-    for name, argument in ((id, "id"), (over, "over")):
+    for name, argument in ((respondent, "respondent"), (over, "over")):
         missing = data[name].isna().to_numpy()
         if missing.any():
             raise EstimationError(
                 f"column {name!r} ({argument}) is missing in rows "
                 f"{format_rows(data.index[missing])}; every interview needs its {argument}"
             )
-    dup = data.duplicated([over, id], keep=False).to_numpy()
+    dup = data.duplicated([over, respondent], keep=False).to_numpy()
     if dup.any():
         raise EstimationError(
-            f"respondent ids of column {id!r} repeat within a wave in rows "
+            f"respondent ids of column {respondent!r} repeat within a wave in rows "
             f"{format_rows(data.index[dup])}: an id must be unique within each wave"
         )
     if psu is not None:
-        spread = data.groupby(id, sort=False)[psu].nunique()
+        spread = data.groupby(respondent, sort=False)[psu].nunique()
         moved = spread.index[spread.to_numpy() > 1]
         if len(moved):
             raise EstimationError(
-                f"{len(moved)} respondent(s) of column {id!r} appear in several PSUs "
+                f"{len(moved)} respondent(s) of column {respondent!r} appear in several PSUs "
                 f"(column {psu!r}): {format_rows(list(moved))}. A re-interviewed person must "
                 "keep the PSU of the first interview so the design captures the correlation "
                 "between their answers; fix the PSU codes of those interviews."
@@ -1009,7 +1013,7 @@ def attrition(
         raise EstimationError(
             f"column {over!r} (over) has a single value: attrition needs two waves or more"
         )
-    ids = {w: set(data.loc[(data[over] == w).to_numpy(), id]) for w in waves_order}
+    ids = {w: set(data.loc[(data[over] == w).to_numpy(), respondent]) for w in waves_order}
     rows = []
     for a, b in zip(waves_order[:-1], waves_order[1:], strict=True):
         both = len(ids[a] & ids[b])

@@ -9,6 +9,7 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import _variance
+from ._deprecation import renamed_argument
 from .errors import DesignError, format_rows
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
@@ -624,13 +626,14 @@ class ReplicateDesign(_BaseDesign):
         selects them (e.g. ``"rw[0-9]+"``). They are the full replicate weights (R's
         ``combined.weights=TRUE``).
     scale, rscales : variance is ``scale * sum(rscales * (theta_r - centre)^2)``.
-        ``scale=None`` takes R's default for ``type``: ``1/(R-1)`` for "bootstrap",
+        ``scale=None`` takes R's default for ``method``: ``1/(R-1)`` for "bootstrap",
         ``(R-1)/R`` for "jk1", ``1/R`` for "brr", else 1.
     mse : centre at the full-sample estimate (True) or the replicates' mean (False).
     degf : degrees of freedom; default the rank of the replicate weights minus one
         (R's ``degf``), recomputed on the rows of a subset.
-    type : "bootstrap", "jk1", "jkn", "brr", "fay" or "other" (R's ``type``); it only
-        chooses the default ``scale``.
+    method : "bootstrap", "jk1", "jkn", "brr", "fay" or "other" (R's ``type``); it only
+        chooses the default ``scale``. (Named ``type`` before; ``type=`` still works, with
+        a DeprecationWarning, until the next release.)
 
     Examples
     --------
@@ -645,6 +648,7 @@ class ReplicateDesign(_BaseDesign):
 
     is_replicate = True
 
+    @renamed_argument("type", "method")
     def __init__(
         self,
         data: pd.DataFrame,
@@ -654,7 +658,7 @@ class ReplicateDesign(_BaseDesign):
         rscales: float | Sequence[float] = 1.0,
         mse: bool = False,
         degf: int | None = None,
-        type: str = "other",
+        method: str = "other",
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -693,7 +697,7 @@ class ReplicateDesign(_BaseDesign):
         if scale is None:
             defaults = {"bootstrap": 1 / (n_rep - 1), "jk1": (n_rep - 1) / n_rep,
                         "brr": 1 / n_rep}
-            scale = defaults.get(str(type).lower(), 1.0)
+            scale = defaults.get(str(method).lower(), 1.0)
         if not np.isfinite(scale) or scale <= 0:
             raise DesignError(f"scale must be a positive number, got {scale!r}")
         try:
@@ -712,7 +716,7 @@ class ReplicateDesign(_BaseDesign):
         self.scale = float(scale)
         self.rscales = rscales_arr
         self.mse = bool(mse)
-        self.type = type
+        self.method = method
         self._degf = degf
         self._replicate_columns = cols
 
@@ -726,7 +730,7 @@ class ReplicateDesign(_BaseDesign):
         scale: float,
         rscales: np.ndarray,
         mse: bool,
-        type: str,
+        method: str,
         degf: int | None,
     ) -> ReplicateDesign:
         """Replicates as per-PSU factors: replicate weight = weight * factors[psu, r]."""
@@ -740,7 +744,7 @@ class ReplicateDesign(_BaseDesign):
         new.scale = float(scale)
         new.rscales = np.asarray(rscales, dtype=float)
         new.mse = bool(mse)
-        new.type = type
+        new.method = method
         new._degf = degf
         new._replicate_columns = [f"rep{r + 1}" for r in range(factors.shape[1])]
         return new
@@ -748,6 +752,17 @@ class ReplicateDesign(_BaseDesign):
     @property
     def n_replicates(self) -> int:
         return self.rscales.shape[0]
+
+    @property
+    def type(self) -> str:
+        """Old name of :attr:`method` (removed in the next release)."""
+        warnings.warn(
+            "ReplicateDesign.type is renamed ReplicateDesign.method and the old name will "
+            "be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.method
 
     @property
     def degf(self) -> int:
@@ -829,7 +844,7 @@ class ReplicateDesign(_BaseDesign):
     def __repr__(self) -> str:
         return (
             f"ReplicateDesign({self.n} rows in domain of {len(self._data)}, "
-            f"{self.n_replicates} replicates, type={self.type!r}, scale={self.scale:g}, "
+            f"{self.n_replicates} replicates, method={self.method!r}, scale={self.scale:g}, "
             f"mse={self.mse})"
         )
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -179,7 +179,7 @@ class Call:
     args: tuple[Node, ...]
 
 
-Node = Union[Number, String, Var, Current, Negate, BinOp, Call]
+Node: TypeAlias = Number | String | Var | Current | Negate | BinOp | Call
 
 
 class _Parser:
@@ -372,7 +372,7 @@ def _collect(node: Node, names: set[str]) -> bool:
 # bool (truth values), datetime64[ns] (dates, NaT = missing) or object (text, None =
 # missing) -- or Python scalars for literals, which broadcast.
 
-_Value = Union[np.ndarray, float, str]
+_Value: TypeAlias = np.ndarray | float | str
 
 
 def _column(series: pd.Series) -> np.ndarray:

@@ -32,12 +32,13 @@ import pandas as pd
 from scipy import stats
 
 from . import intervals
+from ._deprecation import renamed_argument
 from ._replicates import qr_rank
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
 Family = Literal["gaussian", "binomial"]
-PredictType = Literal["link", "response"]
+PredictScale = Literal["link", "response"]
 
 FAMILIES = ("gaussian", "binomial")
 COEFFICIENT_COLUMNS = ["estimate", "se", "t", "p", "ci_low", "ci_high"]
@@ -516,24 +517,26 @@ class GLMResult:
     def _family(self) -> _GLMFamily:
         return _GAUSSIAN if self.family == "gaussian" else _QUASIBINOMIAL
 
+    @renamed_argument("type", "scale")
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        type: PredictType = "link",
+        scale: PredictScale = "link",
     ) -> pd.DataFrame:
         """Predictions with design-based standard errors (R's ``predict.svyglm``).
 
         Parameters
         ----------
         newdata : rows to predict for; ``None`` predicts for the rows used in the fit.
-        type : "link" (linear predictor) or "response" (mean of the outcome: the
-            probability for a binomial model).
+        scale : "link" (linear predictor) or "response" (mean of the outcome: the
+            probability for a binomial model); R's ``type``. (Named ``type`` before;
+            ``type=`` still works, with a DeprecationWarning, until the next release.)
 
         Returns
         -------
         DataFrame indexed like ``newdata`` with ``estimate``, ``se`` (delta method for the
         response, as R), ``ci_low`` and ``ci_high`` (t interval on ``df_residual`` on the
-        link scale, transformed to the response scale for ``type="response"``).
+        link scale, transformed to the response scale for ``scale="response"``).
 
         Examples
         --------
@@ -543,8 +546,8 @@ class GLMResult:
         -----
         R: ``predict(fit, newdata, type=, se.fit=TRUE)``; ``SE()`` of the result.
         """
-        if type not in ("link", "response"):
-            raise EstimationError(f"type={type!r}; choose 'link' or 'response'")
+        if scale not in ("link", "response"):
+            raise EstimationError(f"scale={scale!r}; choose 'link' or 'response'")
         if newdata is None:
             x = self._fitted
         else:
@@ -570,7 +573,7 @@ class GLMResult:
         se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", xv, v, xv), 0, None))
         low, high = intervals.t_interval(eta, se, self._ci_df(), self.level)
         fam = self._family()
-        if type == "response":
+        if scale == "response":
             d = np.abs(fam.mu_eta(eta))
             estimate, se = fam.linkinv(eta), d * se
             low, high = fam.linkinv(low), fam.linkinv(high)

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pandas as pd
 import yaml
@@ -134,7 +134,7 @@ _BINARY_DEFAULT = {
     1: {"fr": "Oui", "en": "Yes"},
 }
 
-Code = Union[int, str]
+Code: TypeAlias = int | str
 Labels = Mapping[str, str]
 
 

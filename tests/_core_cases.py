@@ -104,7 +104,7 @@ def replicate_design(name: str) -> pc.ReplicateDesign:
         return pc.ReplicateDesign(
             api("apiclus1_boot50"), weights="pw", replicate_weights="rw[0-9]+",
             scale=scale, mse=rest.endswith("_mse"),
-            type="bootstrap" if kind == "boot" else "other",
+            method="bootstrap" if kind == "boot" else "other",
         )
     if name in ("brr", "fay03"):
         # R's Hadamard matrices are precomputed tables; use R's replicate weights
