@@ -27,15 +27,15 @@ class AttachedMatrix(np.ndarray):
     def __new__(cls, values) -> AttachedMatrix:
         return np.asarray(values, dtype=float).view(cls)
 
-    def __eq__(self, other) -> bool:  # type: ignore[override]
+    def __eq__(self, other) -> bool:
         if not isinstance(other, np.ndarray) or np.shape(other) != self.shape:
             return False
         return bool(np.array_equal(self.view(np.ndarray), np.asarray(other), equal_nan=True))
 
-    def __ne__(self, other) -> bool:  # type: ignore[override]
+    def __ne__(self, other) -> bool:
         return not self.__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __array_wrap__(self, array, context=None, return_scalar=False):
         # arithmetic on the matrix gives plain arrays with element-wise comparisons
@@ -52,7 +52,7 @@ class AttachedFrame(pd.DataFrame):
     def __ne__(self, other) -> bool:  # type: ignore[override]
         return not self.__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def attach(value):

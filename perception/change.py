@@ -123,11 +123,11 @@ def _ordered_values(values: pd.Series, active: np.ndarray) -> list:
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = set(values[active].dropna().unique())
         return [c for c in values.cat.categories if c in present]
-    present = values[active].dropna().unique()
+    distinct = values[active].dropna().unique()
     try:
-        return sorted(present)
+        return sorted(distinct)
     except TypeError:
-        return sorted(present, key=str)
+        return sorted(distinct, key=str)
 
 
 def _label(value) -> object:
@@ -498,7 +498,7 @@ class DiDResult:
         effects = effects.rename(columns={"ci_low": f"ci{pct}_low", "ci_high": f"ci{pct}_high"})
         if self.post_periods is not None:
             effects.insert(
-                effects.columns.get_loc("period") + 1, "post",
+                list(effects.columns).index("period") + 1, "post",
                 effects["period"].isin(self.post_periods),
             )
         lines += ["", "Effects (treated x period):", effects.to_string(index=False,

@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .errors import PerceptionError
 
@@ -33,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
-    def error(self, message: str) -> None:  # pragma: no cover - exercised via main()
+    def error(self, message: str) -> NoReturn:  # pragma: no cover - exercised via main()
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -116,7 +116,7 @@ def _stratum_labels(data, strata_cols, psu_cols, stage, codes, n_strata) -> tupl
         # one take per column (not one .iloc per stratum: thousands at later stages)
         return [_plain(v) for v in data[column].iloc[first]]
 
-    strata = values(strata_cols[min(stage, len(strata_cols) - 1)]) if strata_cols else None
+    strata = values(strata_cols[min(stage, len(strata_cols) - 1)]) if strata_cols else []
     if stage == 0 and strata_cols:
         # first-stage strata are their own values (as R prints them)
         return tuple(strata)
@@ -201,7 +201,7 @@ class _BaseDesign:
             )
         return values
 
-    def _with(self, **changes) -> _BaseDesign:
+    def _with(self, **changes: Any) -> Self:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.__dict__.update(changes)
@@ -362,6 +362,7 @@ class SurveyDesign(_BaseDesign):
             parent = cluster_codes
 
         # --- fpc: population sizes or fractions, per stage ----------------------------
+        values: np.ndarray | None
         for s in range(n_stages):
             if s < len(fpc_cols):
                 values = _numeric(data, fpc_cols[s], "fpc")
@@ -459,9 +460,9 @@ class SurveyDesign(_BaseDesign):
                 )
         elif given:
             w = np.ones(n)
-            for s in range(n_stages):
-                if popsize_rows_all[s] is not None:
-                    w = w * popsize_rows_all[s] / sampsize_rows[s]
+            for popsize, sampsize in zip(popsize_rows_all, sampsize_rows, strict=True):
+                if popsize is not None:
+                    w = w * popsize / sampsize
         else:
             w = np.ones(n)
         self._w = w
@@ -647,6 +648,12 @@ class ReplicateDesign(_BaseDesign):
     """
 
     is_replicate = True
+    # the replicate weights are stored either as columns (_repw) or, for replicates
+    # built from a design, as per-PSU factors of the full-sample weights (_factors
+    # indexed by _factor_index); exactly one of the two is set
+    _repw: np.ndarray | None
+    _factors: np.ndarray | None
+    _factor_index: np.ndarray | None
 
     @renamed_argument("type", "method")
     def __init__(
@@ -688,7 +695,7 @@ class ReplicateDesign(_BaseDesign):
                     f"{name} have missing or infinite values in rows "
                     f"{format_rows(data.index[bad])}"
                 )
-            neg = (values < 0).any(axis=1)
+            neg = np.any(values < 0, axis=1)
             if neg.any():
                 raise DesignError(
                     f"{name} have negative values in rows {format_rows(data.index[neg])}"
@@ -808,11 +815,13 @@ class ReplicateDesign(_BaseDesign):
             z = z[:, None]
         z = np.where(self._in_domain[:, None], z, 0.0)
         if self._factors is not None:
+            assert self._factor_index is not None  # set with the factors
             psu_totals = _variance.group_totals(
                 self._factor_index, self._factors.shape[0], self._w[:, None] * z,
                 domain, n_domains,
             )
             return self._factors.T @ psu_totals
+        assert self._repw is not None  # set whenever the factors are not
         if domain is None:
             return self._repw.T @ z
         k = z.shape[1]
@@ -830,10 +839,12 @@ class ReplicateDesign(_BaseDesign):
 
     def _score_groups(self) -> tuple[np.ndarray, int]:
         """Row codes (n,) of the PSUs carrying the replicate factors, and their number."""
+        assert self._factors is not None and self._factor_index is not None  # _totals_path
         return self._factor_index, self._factors.shape[0]
 
     def _replicates_from_totals(self, totals: np.ndarray) -> np.ndarray:
         """Replicate totals (R, m) from PSU totals (P, m) of ``w * z``."""
+        assert self._factors is not None  # only on the _totals_path
         return self._factors.T @ totals
 
     def _vcov_replicates(self, replicates: np.ndarray, estimate: np.ndarray) -> np.ndarray:

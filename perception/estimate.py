@@ -201,16 +201,15 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
     order (categories in their order), -1 outside the active rows; and those values."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = pd.Categorical(values[active], categories=values.cat.categories)
-        present = pd.unique(cats.codes[cats.codes >= 0])
-        order = np.sort(present)
+        order = np.sort(pd.unique(cats.codes[cats.codes >= 0]))
         uniques = values.cat.categories[order]
         codes = pd.Index(uniques).get_indexer(values)
         codes = np.where(active, codes, -1)
     elif (small := _small_integers(values)) is not None:
         # integer codes over a short range: no hashing, a lookup table
-        offset, lowest = small
+        offset, lowest, dtype = small
         present = np.bincount(offset if complete else offset[active]) > 0
-        uniques = pd.Index((np.flatnonzero(present) + lowest).astype(values.dtype))
+        uniques = pd.Index((np.flatnonzero(present) + lowest).astype(dtype))
         position = np.cumsum(present) - 1
         codes = position[offset]
         if not complete:
@@ -307,9 +306,10 @@ def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
     sq = np.empty((sums.n_domains, k))
     shift = np.zeros(k)
     ratio = isinstance(den, list)
-    den_totals = np.empty((*shape, k)) if ratio else None
-    cross = np.empty((sums.n_domains, k)) if ratio else None
-    den_sq = np.empty((sums.n_domains, k)) if ratio else None
+    # ratio sums (empty, and returned as None, for means and totals)
+    den_totals = np.empty((*shape, k) if ratio else (0, 0, 0))
+    cross = np.empty((sums.n_domains, k) if ratio else (0, 0))
+    den_sq = np.empty((sums.n_domains, k) if ratio else (0, 0))
     r = np.empty(len(w))
     wr = np.empty(len(w))
     seen: dict[int, tuple] = {}  # a denominator shared by several columns is summed once
@@ -341,7 +341,8 @@ def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
                 np.multiply(wr, r, out=r)
                 sq[:, j] = sums.by_domain(r)
     return _Totals(shift, totals, den_totals if ratio else (None if den is None else weights),
-                   weights, sq, cross, den_sq, n_nonzero, n_rows)
+                   weights, sq, cross if ratio else None, den_sq if ratio else None,
+                   n_nonzero, n_rows)
 
 
 #: rows per block of :func:`_block_sums`: a block's work vectors stay in the CPU cache,
@@ -437,8 +438,9 @@ def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: fl
     without them are read once.
     """
     data = design.data
-    num = [_float_view(data, name) for name in names]
-    if any(x is None for x in num):
+    views = [_float_view(data, name) for name in names]
+    num = [x for x in views if x is not None]
+    if len(num) < len(views):
         return None
     active = design.in_domain
     if by and (_by_missing(design, by) & active).any():
@@ -595,7 +597,11 @@ def _same_columns(den: np.ndarray) -> bool:
 
 
 def ratio_engine(
-    design, num: np.ndarray, den: np.ndarray | None, dom: _Domains, ratio_deff: bool = False
+    design,
+    num: np.ndarray | list[np.ndarray],
+    den: np.ndarray | list[np.ndarray] | None,
+    dom: _Domains,
+    ratio_deff: bool = False,
 ) -> _Ratio:
     """Estimates N/D (or N when ``den`` is None) per domain with their covariance.
 
@@ -620,6 +626,7 @@ def ratio_engine(
     """
     if _totals_path(design, ratio_deff):
         num_cols = _as_columns(num)
+        den_spec: str | list[np.ndarray] | None
         if den is None:
             den_spec = None
         elif not isinstance(den, list) and _same_columns(den) and not np.any(
@@ -668,11 +675,11 @@ def ratio_engine(
     resid = np.empty(n)  # work vectors, reused for every column
     buffer = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if shared_den:
-            den_col = np.asarray(den[:, 0], dtype=float)
-            den_totals = wsum(den_col)
-            if not np.any(den_col != inside):  # den is the domain indicator: a mean
-                den_col = None
+        if den is not None and shared_den:
+            shared_col = np.asarray(den[:, 0], dtype=float)
+            den_totals = wsum(shared_col)
+            # None when den is the domain indicator: a mean
+            den_col = shared_col if np.any(shared_col != inside) else None
         for j in range(k):
             x = num[:, j]
             totals = wsum(x)
@@ -900,7 +907,7 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
             return table
     data = design.data
     num, missing = _column_list(data, names)
-    den = None
+    den: list[np.ndarray] | None = None
     if den_names:
         den, den_missing = _column_list(data, den_names)
         missing |= den_missing
@@ -915,9 +922,8 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
         num = _zero_outside(num, active)
         if den is not None:
             den = _zero_outside(den, active)
-    if kind == "mean":
-        den = _indicator(active, len(num))
-    result = ratio_engine(design, num, den, dom, ratio_deff=kind == "ratio")
+    denominator = _indicator(active, len(num)) if kind == "mean" else den
+    result = ratio_engine(design, num, denominator, dom, ratio_deff=kind == "ratio")
     if kind == "ratio":
         labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
     else:
@@ -1028,9 +1034,9 @@ def proportion(
 SMALL_INTEGER_RANGE = 65_536
 
 
-def _small_integers(values: pd.Series) -> tuple[np.ndarray, int] | None:
-    """For a numpy integer column over a short range: the offsets ``x - min`` and the
-    minimum (codes without hashing); else None."""
+def _small_integers(values: pd.Series) -> tuple[np.ndarray, int, np.dtype] | None:
+    """For a numpy integer column over a short range: the offsets ``x - min``, the
+    minimum (codes without hashing) and the column's dtype; else None."""
     if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu") or not len(
             values):
         return None
@@ -1038,7 +1044,7 @@ def _small_integers(values: pd.Series) -> tuple[np.ndarray, int] | None:
     lowest, highest = int(x.min()), int(x.max())
     if highest - lowest >= SMALL_INTEGER_RANGE:
         return None
-    return (x - lowest).astype(np.intp), lowest
+    return (x - lowest).astype(np.intp), lowest, x.dtype
 
 
 def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
@@ -1049,9 +1055,9 @@ def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
         return list(values.cat.categories), values.cat.codes.to_numpy(dtype=np.int64)
     small = _small_integers(values)
     if small is not None:
-        offset, lowest = small
+        offset, lowest, dtype = small
         present = np.bincount(offset) > 0
-        levels = sorted((np.flatnonzero(present) + lowest).astype(values.dtype))
+        levels = list((np.flatnonzero(present) + lowest).astype(dtype))  # ascending
         return levels, (np.cumsum(present) - 1)[offset].astype(np.int64)
     codes, seen = pd.factorize(values, sort=False)
     try:
@@ -1214,7 +1220,7 @@ def quantile(
     names = _names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable")
-    probs = [float(quantiles)] if np.isscalar(quantiles) else [float(q) for q in quantiles]
+    probs = [float(q) for q in np.atleast_1d(quantiles)]
     bad = [q for q in probs if not 0 <= q <= 1]
     if bad or not probs:
         raise EstimationError(

@@ -299,7 +299,7 @@ def likert(
 def top_box(
     design,
     items: str | Sequence[str],
-    top: Sequence[int] = (2, 3),
+    top: int | Sequence[int] = (2, 3),
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "exclude",
     level: float = 0.95,
@@ -359,14 +359,14 @@ def top_box(
         tables.append(table)
     out = _concat(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know,
-                 "top": tuple(int(c) for c in (top if not np.isscalar(top) else [top]))}
+                 "top": tuple(int(c) for c in np.atleast_1d(top))}
     return out
 
 
 def top_box_scores(
     data: pd.DataFrame,
     item: str,
-    top: Sequence[int] = (2, 3),
+    top: int | Sequence[int] = (2, 3),
     dont_know: DontKnow = "exclude",
     *,
     q: Any = None,
@@ -383,7 +383,8 @@ def top_box_scores(
     """
     _check_dont_know(dont_know)
     _check_columns(data, [item], "items")
-    top_codes = [float(c) for c in (top if not np.isscalar(top) else [top])]
+    top_given = np.atleast_1d(top).tolist()
+    top_codes = [float(c) for c in top_given]
     if not top_codes:
         raise EstimationError("top must name at least one answer code, e.g. top=(2, 3)")
     values = _numeric_codes(data, item)
@@ -391,7 +392,7 @@ def top_box_scores(
     overlap = set(top_codes) & set(miss_codes)
     if overlap:
         raise EstimationError(
-            f"top={tuple(top)} includes missing code(s) {sorted(overlap)} of {item!r}; "
+            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {item!r}; "
             "give substantive answer codes only"
         )
     keep = ~np.isnan(values)

@@ -25,7 +25,7 @@ import re
 import tokenize
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -152,7 +152,7 @@ def _irls(
         eta = x @ start
     mu = family.linkinv(eta)
     devold = float(np.sum(family.dev_resids(y, mu, weights)))
-    coef = coefold = start
+    coefold = start  # coef itself comes from the first pass (_MAXIT >= 1)
     converged = False
     w = np.zeros(0)
     good = weights > 0
@@ -219,7 +219,7 @@ def _patsy_ready(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     patsy cannot test ``pd.NA``: integers and floats become float64 with NaN, nullable
     booleans become objects True/False/None (categorical, like a plain bool column).
     """
-    changes = {}
+    changes: dict[str, pd.Series | np.ndarray] = {}
     for column in columns:
         values = frame[column]
         dtype = values.dtype
@@ -502,7 +502,7 @@ class GLMResult:
     level: float
     design_repr: str = ""
     _design_info: object = field(default=None, repr=False)
-    _fitted: pd.DataFrame = field(default=None, repr=False)
+    _fitted: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def terms(self) -> list[str]:
@@ -616,6 +616,7 @@ class GLMResult:
             f"{'Pr(>|t|)':>10}"
         )
         lines += ["Coefficients:", header]
+        row: Any  # a row of the coefficient table (floats), as itertuples gives it
         for name, row in zip(names, table.itertuples(index=False), strict=True):
             lines.append(
                 f"{name:<{width}}  {_num(row.estimate):>12}  {_num(row.se):>12}  "

@@ -386,9 +386,10 @@ def _assess(
         se = pd.to_numeric(table["se"], errors="coerce").to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             cv = se / np.abs(estimate)
-        for i in np.flatnonzero((cv > max_cv) & ~suppressed):
-            add(int(i), "high_cv", float(cv[i]), float(max_cv), "flag",
-                f"{describe(int(i))}: coefficient of variation {cv[i]:.0%} above "
+        for flagged in np.flatnonzero((cv > max_cv) & ~suppressed):
+            i = int(flagged)
+            add(i, "high_cv", float(cv[i]), float(max_cv), "flag",
+                f"{describe(i)}: coefficient of variation {cv[i]:.0%} above "
                 f"{max_cv:.0%}: publish it only with a warning (unreliable)")
     records.sort(key=lambda r: (r["pos"], _RULE_ORDER[r["rule"]]))
     return records, keys

@@ -533,7 +533,7 @@ class Questionnaire:
 class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, rejecting duplicate keys and aliases."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -649,7 +649,7 @@ def load_questionnaire(
 # ---------------------------------------------------------------------- building
 
 
-def _did_you_mean(name: str, candidates) -> str:
+def _did_you_mean(name: object, candidates) -> str:
     close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.6)
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
@@ -1216,7 +1216,7 @@ class _Builder:
                 "write range: {min: 18, max: 110}",
             )
             return None, None
-        bounds = []
+        bounds: list[Any] = []  # Timestamps for a date variable, else numbers (or None)
         for key in ("min", "max"):
             value = raw.get(key)
             if value is None:

@@ -154,7 +154,7 @@ def _design_df(design) -> float:
 
 def _n_rows(design) -> int:
     """R's ``N = nrow(mm)``: rows of the design (a subset keeps all rows once calibrated)."""
-    if not design.is_replicate and getattr(design, "_calibration", ()):
+    if not design.is_replicate and getattr(design, "_calibration", None):
         return len(design.data)
     return int(design.in_domain.sum())
 

@@ -147,7 +147,7 @@ def poststratify(
     margin = _m.match_margin(design, columns, population, "population")
     w = design._w
     new_w = _poststratify_vector(w, margin)
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         repw = _poststratify_matrix(design._replicate_matrix(), margin, "poststratify")
         return _replicate_result(design, new_w, repw, recompute_degf=True)
     step = _c.PostStratification(margin.codes, margin.n_levels, new_w.copy(), w.copy())
@@ -175,7 +175,7 @@ class _Cells:
     @property
     def complete(self) -> np.ndarray:
         """(C,) cells inside every margin: the cross-table whose changes stop raking."""
-        return (self.levels >= 0).all(axis=1)
+        return np.all(self.levels >= 0, axis=1)
 
 
 def _cells(margins: list[_m.Margin]) -> _Cells:
@@ -303,7 +303,7 @@ def rake(
     w0 = design._w
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
     cells = _cells(matched)
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         w, W, converged, delta = _rake_rows(w0, design._replicate_matrix(), matched, cells,
                                             epsilon, max_iter)
     else:
@@ -318,7 +318,7 @@ def rake(
             f"at {where}. Raise max_iter, loosen tol, or merge sparse levels (empty cells of "
             "the cross-table can make the margins incompatible)."
         )
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         return _replicate_result(design, w, W, recompute_degf=True)
     step = _c.Raking(cells.codes, cells.levels, tuple(m.n_levels for m in matched), w0.copy(),
                      after)
@@ -399,16 +399,16 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
         if key == INTERCEPT:
             intercept = _m.parse_count(value, f"population[{INTERCEPT!r}]")
             continue
-        columns = list(key) if isinstance(key, tuple) else [key]
-        if not all(isinstance(c, str) for c in columns):
+        key_columns = list(key) if isinstance(key, tuple) else [key]
+        if not all(isinstance(c, str) for c in key_columns):
             raise WeightingError(f"population key {key!r} must be a column name")
         if isinstance(value, Mapping | pd.Series | pd.DataFrame):
-            m = _m.match_margin(design, columns, value, "population")
-            categorical.append(m)
-            order.append(("cat", m))
+            margin = _m.match_margin(design, key_columns, value, "population")
+            categorical.append(margin)
+            order.append(("cat", margin))
         else:
-            _m.check_columns(design, columns, "population")
-            if len(columns) != 1:
+            _m.check_columns(design, key_columns, "population")
+            if len(key_columns) != 1:
                 raise WeightingError(
                     f"a numeric calibration total belongs to one column, got key {key!r}"
                 )
@@ -418,8 +418,8 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
                     f"population[{key!r}] must be a finite number (the population total of "
                     f"{key!r}) or a mapping {{level: count}}, got {value!r}"
                 )
-            numeric.append((columns[0], float(value)))
-            order.append(("num", columns[0]))
+            numeric.append((key_columns[0], float(value)))
+            order.append(("num", key_columns[0]))
     if categorical:
         total = _m.check_totals(categorical, "calibrate")
         if intercept is not None and not math.isclose(intercept, total,
@@ -574,7 +574,7 @@ def calibrate(
     w0 = design._w
     g = _calibration_factors(mm, w0, method, lower, upper, tol, max_iter, "the sample")
     new_w = w0 * g
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         W = design._replicate_matrix()
         out = np.empty_like(W)
         for r in range(W.shape[1]):
@@ -675,7 +675,7 @@ def trim_weights(
         raise WeightingError(f"trim_weights(): upper={upper!r} must be positive")
     inside = design.in_domain
     new_w = _trim_vector(design._w, inside, lo, hi, strict, "the weights")
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         W = design._replicate_matrix()
         out = W.copy()
         for r in range(W.shape[1]):
@@ -779,8 +779,8 @@ def adjust_nonresponse(
         labels = list(uniques)
     else:
         index = pd.MultiIndex.from_frame(frame)
-        codes_in, uniques = index.factorize(sort=True)
-        labels = list(uniques)
+        codes_in, combinations = index.factorize(sort=True)
+        labels = list(combinations)
     codes = np.full(len(data), -1, dtype=np.int64)
     codes[inside] = codes_in
     n_classes = len(labels)
@@ -809,7 +809,7 @@ def adjust_nonresponse(
     f = factors(w, "")
     new_w = np.where(respondent, w * f[np.where(codes >= 0, codes, 0)], 0.0)
     new_domain = inside & resp
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         W = design._replicate_matrix()
         out = np.zeros_like(W)
         for r in range(W.shape[1]):

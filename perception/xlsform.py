@@ -579,11 +579,11 @@ class _Converter:
             self.fail(f"sheet {survey.name!r}", "the form has no question with data",
                       "add questions (notes and groups hold no data)")
         if self.problems:
-            shown = self.problems[:50]
-            more = len(self.problems) - len(shown)
+            listed = self.problems[:50]
+            more = len(self.problems) - len(listed)
             raise QuestionnaireError(
                 f"{self.path}: cannot convert the XLSForm ({len(self.problems)} problem"
-                f"{'s' if len(self.problems) != 1 else ''}):\n  - " + "\n  - ".join(shown)
+                f"{'s' if len(self.problems) != 1 else ''}):\n  - " + "\n  - ".join(listed)
                 + (f"\n  - ... and {more} more" if more else "")
             )
         return self.assemble(variables, modules, lists, used_lists)
@@ -733,8 +733,9 @@ class _Converter:
             data["version"] = str(options["version"]).strip()
         titles = self.texts(options, "form_title")
         title = {lang: t for lang, t in titles.items() if lang in self.languages}
-        if "" in titles and self.default_language not in title:
-            title[self.default_language] = titles[""]
+        default = self.default_language  # set by find_languages
+        if "" in titles and default is not None and default not in title:
+            title[default] = titles[""]
         if title:
             data["title"] = title
         data["languages"] = list(self.languages)
