@@ -39,7 +39,24 @@ from .errors import (
     WeightingError as WeightingError,
 )
 
-__version__ = "0.1.0"
+#: distributions that may hold this package: the published name first, then the name
+#: the project had before it (pyproject.toml holds the one version)
+_DISTRIBUTIONS = ("perception-surveys", "perception")
+
+
+def _version() -> str:
+    """The installed distribution's version (``pc.__version__``), read on first use."""
+    from importlib import metadata
+
+    for distribution in _DISTRIBUTIONS:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    raise PerceptionError(
+        "perception is not installed, so its version is unknown: install it "
+        "(pip install -e . in the repository) rather than putting it on PYTHONPATH"
+    )
 
 # public name -> module that defines it (the API contract, ../shared/design/api.md)
 _EXPORTS: dict[str, str] = {
@@ -125,6 +142,9 @@ __all__ = sorted(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'perception' has no attribute {name!r}")

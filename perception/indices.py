@@ -605,8 +605,8 @@ def cronbach_alpha(
     Examples
     --------
     >>> df = pd.DataFrame({"a": [0, 1, 2, 3], "b": [0, 1, 3, 3], "c": [1, 1, 2, 3]})
-    >>> round(float(cronbach_alpha(df, ["a", "b", "c"])["alpha"].iloc[0]), 4)
-    0.9379
+    >>> round(float(cronbach_alpha(df, ["a", "b", "c"])["alpha"].iloc[0]), 5)
+    0.95625
 
     Notes
     -----
