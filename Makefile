@@ -16,11 +16,14 @@ demo: $(STAMP)
 	$(VENV)/bin/perception simulate --out demo_output/waves
 	$(VENV)/bin/perception figures --demo --out demo_output/figures
 
-test: $(STAMP)
+# lint and types, then the docstring examples, then the test suite: the first failure stops
+test: lint
+	MPLBACKEND=Agg $(PY) -m pytest --doctest-modules perception
 	MPLBACKEND=Agg $(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check perception tests
+	$(PY) -m ruff check perception tests benchmarks analyses
+	$(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
