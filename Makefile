@@ -16,13 +16,13 @@ demo: $(STAMP)
 	$(VENV)/bin/perception simulate --out demo_output/waves
 	$(VENV)/bin/perception figures --demo --out demo_output/figures
 
-# lint and types, then the docstring examples, then the test suite: the first failure stops
+# lint and types first, then the docstring examples and the test suite in one run (the
+# demo survey is built once for both); the first failure stops
 test: lint
-	MPLBACKEND=Agg $(PY) -m pytest --doctest-modules perception
-	MPLBACKEND=Agg $(PY) -m pytest
+	MPLBACKEND=Agg $(PY) -m pytest --doctest-modules perception tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check perception tests benchmarks analyses
+	$(PY) -m ruff check perception tests benchmarks analyses conftest.py
 	$(PY) -m mypy
 
 bench: $(STAMP)

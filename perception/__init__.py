@@ -6,8 +6,14 @@ so ``import perception`` stays fast and plotting libraries load only when a figu
 Examples
 --------
 >>> import perception as pc
->>> demo = pc.demo_survey(seed=1)                      # doctest: +SKIP
->>> pc.proportion(demo.design(), "sex", by="wave")        # doctest: +SKIP
+>>> demo = pc.demo_survey(seed=1)        # the built-in Central Mali example
+>>> t = pc.proportion(demo.design(), "sex", by="wave")
+>>> t[["wave", "category", "estimate", "se"]].round(3)
+   wave  category  estimate     se
+0     0         1     0.482  0.009
+1     0         2     0.518  0.009
+2     1         1     0.482  0.009
+3     1         2     0.518  0.009
 """
 
 from __future__ import annotations

@@ -193,10 +193,15 @@ def change(
 
     Examples
     --------
-    >>> import perception as pc
-    >>> d = pc.demo_survey(seed=1).design()                      # doctest: +SKIP
-    >>> pc.change(d, "trust_police_high", over="wave", by="treat")  # doctest: +SKIP
-       treat          variable  from  to  estimate  se  ...
+    Trust in the police (mean score, 0-3) from the baseline to the endline of the
+    built-in example, in the comparison and the treated communes:
+
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.change(d, "trust_police", over="wave", by="treated")
+    >>> t[["treated", "from", "to", "estimate", "se", "p"]].round(3)
+       treated  from  to  estimate     se      p
+    0        0     0   1     0.091  0.066  0.167
+    1        1     0   1     0.193  0.071  0.007
 
     Notes
     -----
@@ -480,7 +485,13 @@ class DiDResult:
 
         Examples
         --------
-        >>> print(pc.did(d, "trust_police_high").summary())   # doctest: +SKIP
+        >>> d = pc.demo_survey(seed=1).design()
+        >>> print(pc.did(d, "trust_police").summary())
+        Difference-in-differences: treated x wave (design-based linear model; reference period 0)
+        <BLANKLINE>
+        Effects (treated x period):
+            variable  period  estimate     se  ci95_low  ci95_high  df      p    n  n_min
+        trust_police       1    0.1021 0.0969   -0.0887     0.2929 289 0.2931 7989   1914
         """
         pct = round(100 * self.level)
         lines = [
@@ -579,9 +590,11 @@ def did(
 
     Examples
     --------
-    >>> res = pc.did(d, "trust_police_high", treated="treat", period="wave")  # doctest: +SKIP
-    >>> res.effects                                                          # doctest: +SKIP
-    >>> print(res.summary())                                                 # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> res = pc.did(d, "trust_police", treated="treated", period="wave")
+    >>> res.effects[["variable", "period", "estimate", "se", "p"]].round(3)
+           variable  period  estimate     se      p
+    0  trust_police       1     0.102  0.097  0.293
 
     Notes
     -----

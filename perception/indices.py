@@ -217,8 +217,19 @@ def likert(
 
     Examples
     --------
-    >>> t = pc.likert(design, ["trust_police", "trust_gend"], by="wave")  # doctest: +SKIP
-    >>> t.groupby(["wave", "variable"])["estimate"].sum()   # 1 for every item  # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.likert(d, ["trust_police", "trust_gend"], by="wave")
+    >>> t[(t["wave"] == 0) & (t["variable"] == "trust_police")][
+    ...     ["category", "estimate", "se", "missing_code"]].round(3)
+       category  estimate     se  missing_code
+    0         0     0.202  0.009         False
+    1         1     0.258  0.009         False
+    2         2     0.291  0.009         False
+    3         3     0.206  0.010         False
+    4         8     0.013  0.002          True
+    5         9     0.030  0.003          True
+    >>> t.groupby(["wave", "variable"])["estimate"].sum().round(12).unique()  # 1 per item
+    array([1.])
 
     Notes
     -----
@@ -326,7 +337,16 @@ def top_box(
 
     Examples
     --------
-    >>> pc.top_box(design, ["trust_police", "trust_gend"], by="wave")  # doctest: +SKIP
+    Trust "somewhat" (2) or "a lot" (3), among those who answered:
+
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.top_box(d, ["trust_police", "trust_gend"], top=(2, 3), by="wave")
+    >>> t[["wave", "variable", "estimate", "se", "n"]].round(3)
+       wave      variable  estimate     se     n
+    0     0  trust_police     0.519  0.013  3828
+    1     1  trust_police     0.578  0.012  3826
+    2     0    trust_gend     0.584  0.013  3780
+    3     1    trust_gend     0.636  0.011  3781
 
     Notes
     -----
@@ -507,7 +527,12 @@ def index(
 
     Examples
     --------
-    >>> pc.index(design, ["trust_police", "trust_gend", "trust_gn"], by="wave")  # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.index(d, ["trust_police", "trust_gend", "trust_gn"], by="wave")
+    >>> t[["wave", "variable", "estimate", "se", "n"]].round(2)
+       wave variable  estimate    se     n
+    0     0    index     54.78  0.74  3959
+    1     1    index     59.14  0.69  3955
 
     Notes
     -----

@@ -722,9 +722,14 @@ def anonymise_wave(
 
     Examples
     --------
-    >>> import perception as pc
-    >>> demo = pc.demo_survey(seed=1, n_per_wave=300)                      # doctest: +SKIP
-    >>> shared, report, rare = pc.anonymise_wave(demo.waves, demo.questionnaire)  # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> shared, report, rare = pc.anonymise_wave(demo.waves, demo.questionnaire)
+    >>> len(shared) == len(demo.waves)
+    True
+    >>> report.loc[report["action"] == "dropped", "column"].tolist()
+    ['gps_lat', 'gps_lon', 'resp_name', 'phone', 'hh_id', 'commune', 'age']
+    >>> print(report.loc[report["column"] == "age", "detail"].iloc[0])
+    exact age removed; the age band 'age_grp' stays
 
     Notes
     -----

@@ -1292,7 +1292,8 @@ class DemoSurvey:
 
         Examples
         --------
-        >>> d = demo_survey(seed=1).design()  # doctest: +SKIP
+        >>> pc.demo_survey(seed=1).design()
+        SurveyDesign(7989 rows in domain of 7989, 30 strata, 322 PSUs, 1 stage(s), degf=292, lonely_psu='fail')
         """
         from .design import SurveyDesign
 
