@@ -61,11 +61,10 @@ XLSForm                        questionnaire
 
 Examples
 --------
->>> from pathlib import Path
->>> import perception as pc
->>> root = Path(pc.__file__).resolve().parents[1]
->>> q = questionnaire_from_xlsform(root / "form.xlsx")   # doctest: +SKIP
->>> print(xlsform_to_yaml(root / "form.xlsx"))           # doctest: +SKIP
+A form exported from KoboToolbox or ODK (a file of your own, hence not run here):
+
+>>> q = questionnaire_from_xlsform("form.xlsx")           # doctest: +SKIP
+>>> print(xlsform_to_yaml("form.xlsx"))                   # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -54,8 +54,10 @@ def plot_likert(
 
     Examples
     --------
-    >>> t = pc.likert(design, ["trust_police", "trust_gend"], by="wave")  # doctest: +SKIP
-    >>> fig = plot_likert(t, labels=q, lang="en")                     # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pc.likert(design, ["trust_police", "trust_gend"], by="wave")
+    >>> fig = plot_likert(t, labels=q, lang="en")
 
     Notes
     -----
@@ -250,7 +252,10 @@ def plot_nonresponse(
 
     Examples
     --------
-    >>> fig = plot_nonresponse(pc.item_nonresponse(design, trust_items, q), labels=q)  # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> trust_items = ["trust_police", "trust_gend", "trust_gn", "trust_army"]
+    >>> fig = plot_nonresponse(pc.item_nonresponse(design, trust_items, q), labels=q)
 
     Notes
     -----
