@@ -158,7 +158,7 @@ def _irls(
     good = weights > 0
     cov_unscaled = np.full((x.shape[1], x.shape[1]), np.nan)
     iteration = 0
-    for iteration in range(1, _MAXIT + 1):  # noqa: B007
+    for iteration in range(1, _MAXIT + 1):  # noqa: B007 - its last value is reported
         mu_eta_val = family.mu_eta(eta)
         good = (weights > 0) & (mu_eta_val != 0)
         z = eta[good] + (y - mu)[good] / mu_eta_val[good]

@@ -195,7 +195,7 @@ class _FlowMap(dict):
 class _Dumper(yaml.SafeDumper):
     """Safe dumper: no aliases (the loader refuses them), labels on one line."""
 
-    def ignore_aliases(self, data: Any) -> bool:  # noqa: D102
+    def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
