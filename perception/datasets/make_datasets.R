@@ -9,17 +9,15 @@
 #                                           name, R's type (factor, integer, numeric,
 #                                           character) and the factor levels in R's order
 #                                           (separated by "|"), so that the loader
-#                                           rebuilds R's types.
+#                                           rebuilds R's types;
+#   tests/reference/datasets_summary.csv    a summary of every column computed in R (NAs,
+#                                           sums, level counts) that the tests compare
+#                                           with what perception.datasets.load gives.
 # Numbers are written with the fewest digits (15 to 17) that read back as the same double,
 # so the loaded data equal R's bit for bit. The output is byte-for-byte reproducible.
 #
-# apiclus1_boot50 is apiclus1 with 50 bootstrap replicate weights rw1..rw50 (combined
-# analysis weights): in each replicate the 15 sampled districts (dnum) were drawn 15 times
-# with replacement, and a school's replicate weight is pw times the number of times its
-# district was drawn. The draws, perception/datasets/apiclus1_boot50_draws.csv, come from
-# the apiclus1_boot50 file the project's R reference values were first computed on; the
-# seed that produced them is not recorded, so they are kept as data (one row per district,
-# in apiclus1's order of first appearance) rather than drawn again here.
+# apiclus1_boot50 is apiclus1 with 50 bootstrap replicate weights rw1..rw50, built by
+# perception/datasets/apiclus1_boot50.R (how the weights were drawn is told there).
 
 suppressPackageStartupMessages(library(survey))
 stopifnot(packageVersion("survey") >= "4.1")
@@ -29,13 +27,8 @@ HERE <- file.path("perception", "datasets")
 OUT <- file.path(HERE, "data")
 stopifnot(dir.exists(OUT))
 
-# ---- apiclus1 with bootstrap replicate weights --------------------------------------
-draws <- read.csv(file.path(HERE, "apiclus1_boot50_draws.csv"))
-stopifnot(identical(draws$dnum, unique(apiclus1$dnum)),
-          all(colSums(draws[, -1]) == length(unique(apiclus1$dnum))))
-counts <- as.matrix(draws[match(apiclus1$dnum, draws$dnum), -1])
-apiclus1_boot50 <- cbind(apiclus1, apiclus1$pw * counts)
-rownames(apiclus1_boot50) <- NULL
+source(file.path(HERE, "apiclus1_boot50.R"))
+apiclus1_boot50 <- with_boot50(apiclus1)
 
 # ---- writing ----------------------------------------------------------------------
 # the shortest of %.15g, %.16g, %.17g that reads back as the same double
@@ -95,3 +88,28 @@ for (name in DATASETS) {
   status <- system2("gzip", c("-n", "-9", "-f", shQuote(path)))
   stopifnot(status == 0)
 }
+
+# ---- a summary computed in R, for tests/test_datasets.py ----------------------------
+# per data set and column: R's type, number of NAs and, for numbers, the sum (17
+# significant digits) and the smallest and largest value; for factors the count of each
+# level; for text the number of distinct values. The loader must reproduce all of it.
+summary <- list()
+for (name in DATASETS) {
+  d <- get(name)
+  for (col in names(d)) {
+    x <- d[[col]]
+    type <- r_type(x)
+    value <- switch(type,
+      factor = paste(paste0(levels(x), ":", as.vector(table(x))), collapse = "|"),
+      character = as.character(length(unique(x))),
+      {
+        y <- as.vector(x)[!is.na(x)]
+        if (length(y)) sprintf("%.17g|%.17g|%.17g", sum(y), min(y), max(y)) else ""
+      })
+    summary[[length(summary) + 1]] <- data.frame(
+      dataset = name, column = gsub(".", "_", col, fixed = TRUE), r_type = type,
+      n = nrow(d), n_na = sum(is.na(x)), value = value)
+  }
+}
+write.csv(do.call(rbind, summary), file.path("tests", "reference", "datasets_summary.csv"),
+          row.names = FALSE)
