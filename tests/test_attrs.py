@@ -5,6 +5,7 @@ import pandas as pd
 
 import perception as pc
 
+
 def _design():
     data = pc.datasets.load("apiclus1")
     return pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")

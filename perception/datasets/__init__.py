@@ -68,6 +68,7 @@ Examples
 from __future__ import annotations
 
 import importlib.resources
+from typing import IO
 
 import pandas as pd
 
@@ -79,7 +80,7 @@ _DATA = "data"
 _COLUMNS_FILE = "columns.csv"
 
 
-def _open(file: str):
+def _open(file: str) -> IO[bytes]:
     return importlib.resources.files(__name__).joinpath(_DATA, file).open("rb")
 
 
