@@ -41,7 +41,7 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (the API contract, ../shared/design/api.md)
+# public name -> module that defines it (the public API contract)
 _EXPORTS: dict[str, str] = {
     # 1. questionnaires and waves
     "Questionnaire": "perception.questionnaire",
@@ -110,9 +110,13 @@ _EXPORTS: dict[str, str] = {
     "anonymise_wave": "perception.privacy",
 }
 
+# subpackages reachable as attributes (``pc.datasets``), imported on first use
+_SUBMODULES: frozenset[str] = frozenset({"datasets"})
+
 __all__ = sorted(
     [
         *_EXPORTS,
+        *_SUBMODULES,
         "PerceptionError",
         "QuestionnaireError",
         "WaveValidationError",
@@ -125,6 +129,8 @@ __all__ = sorted(
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'perception' has no attribute {name!r}")
