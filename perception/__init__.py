@@ -64,7 +64,7 @@ def _version() -> str:
         "(pip install -e . in the repository) rather than putting it on PYTHONPATH"
     )
 
-# public name -> module that defines it (the API contract, ../shared/design/api.md)
+# public name -> module that defines it (the public API contract)
 _EXPORTS: dict[str, str] = {
     # 1. questionnaires and waves
     "Questionnaire": "perception.questionnaire",
@@ -133,9 +133,13 @@ _EXPORTS: dict[str, str] = {
     "anonymise_wave": "perception.privacy",
 }
 
+# subpackages reachable as attributes (``pc.datasets``), imported on first use
+_SUBMODULES: frozenset[str] = frozenset({"datasets"})
+
 __all__ = sorted(
     [
         *_EXPORTS,
+        *_SUBMODULES,
         "PerceptionError",
         "QuestionnaireError",
         "WaveValidationError",
@@ -151,6 +155,8 @@ def __getattr__(name: str) -> Any:
     if name == "__version__":
         globals()[name] = _version()
         return globals()[name]
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'perception' has no attribute {name!r}")

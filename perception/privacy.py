@@ -13,10 +13,11 @@ commune coarsened to the cercle, age to bands, dates to months, free text and co
 the questionnaire does not declare removed, and combinations of quasi-identifiers shared
 by fewer than ``k`` records flagged (:func:`k_anonymity`).
 
-The thresholds follow the project's practice (``../shared/domain/centre_mali.md``): no
+The thresholds follow the project's practice for respondents in Central Mali (after the
+OCHA Centre for Humanitarian Data guidance on statistical disclosure control): no
 published estimate on fewer than 30 respondents, no table cell counting fewer than 10,
-``k = 10`` identical records on the quasi-identifiers, estimates with a coefficient of
-variation above 30% flagged.
+``k = 10`` identical records on the quasi-identifiers (stricter than the common
+``k = 5``), estimates with a coefficient of variation above 30% flagged.
 """
 
 from __future__ import annotations
@@ -734,7 +735,7 @@ def anonymise_wave(
     Notes
     -----
     Follows the OCHA Centre for Humanitarian Data guidance on statistical disclosure
-    control and ``../shared/domain/centre_mali.md``. R: ``sdcMicro``
+    control, with the thresholds of this module's docstring. R: ``sdcMicro``
     (``globalRecode``, ``kAnon``).
     """
     _check_frame(df, q, "anonymise_wave")

@@ -18,8 +18,6 @@ import perception as pc
 
 TESTS = Path(__file__).resolve().parent
 REFERENCE = TESTS / "reference"
-SHARED = TESTS.parent.parent / "shared"
-API = SHARED / "data" / "api"
 
 QUANTILES = (0.25, 0.5, 0.75)
 CIPROP_METHODS = ("logit", "beta", "mean", "xlogit", "asin")
@@ -28,13 +26,28 @@ BOOT_SCALE = 15 / 686  # n / ((n - 1)(R - 1)) for 15 PSUs and 50 replicates
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a data file (pandas 3 parses floats exactly; ``cds`` kept as text)."""
-    return pd.read_csv(path, dtype={"cds": str})
+    """Read a data file written by an R script (pandas 3 parses floats exactly; ``cds``
+    kept as text; R's dotted column names with underscores, as in ``pc.datasets``)."""
+    data = pd.read_csv(path, dtype={"cds": str})
+    return data.rename(columns=lambda c: c.replace(".", "_"))
 
 
 @cache
 def api(name: str) -> pd.DataFrame:
-    return read_csv(API / f"{name}.csv")
+    """R survey's api data set, as bundled in ``perception.datasets``."""
+    return pc.datasets.load(name)
+
+
+# api columns whose R names hold dots: pc.datasets turns them into underscores, the R
+# reference files key their values by R's names
+R_DOTTED = ("sch.wide", "comp.imp", "yr.rnd", "acs.k3", "acs.46", "acs.core", "pct.resp",
+            "not.hsg", "some.col", "col.grad", "grad.sch", "avg.ed", "api.stu")
+R_NAMES = {name.replace(".", "_"): name for name in R_DOTTED}
+
+
+def r_name(column: str) -> str:
+    """R's name of an api column: ``sch_wide`` -> ``sch.wide``; other names unchanged."""
+    return R_NAMES.get(column, column)
 
 
 @cache
@@ -173,7 +186,7 @@ def _quantiles(table: pd.DataFrame) -> dict[str, float]:
 
 
 def _levels(table: pd.DataFrame) -> dict[str, float]:
-    return _stat(table, deff=True, label=lambda r: f"{r['variable']}{r['category']}")
+    return _stat(table, deff=True, label=lambda r: f"{r_name(r['variable'])}{r['category']}")
 
 
 class Failed:
@@ -199,10 +212,10 @@ def taylor_estimates(name: str) -> dict:
     put("total_api00", lambda: _stat(pc.total(d, "api00")))
     put("ratio", lambda: _ratio(pc.ratio(d, "api00", "api99")))
     put("prop_stype", lambda: _levels(pc.proportion(d, "stype")))
-    put("prop_schwide", lambda: _levels(pc.proportion(d, "sch.wide")))
+    put("prop_schwide", lambda: _levels(pc.proportion(d, "sch_wide")))
     put("by_stype_mean", lambda: _by(pc.mean(d, "api00", by="stype"), ["stype"], deff=True))
     put("by_stype_schwide_mean", lambda: _by(
-        pc.mean(d, "api00", by=["stype", "sch.wide"]), ["stype", "sch.wide"]))
+        pc.mean(d, "api00", by=["stype", "sch_wide"]), ["stype", "sch_wide"]))
     put("by_stype_ratio", lambda: _by(pc.ratio(d, "api00", "api99", by="stype"), ["stype"]))
     put("mean_enroll_narm", lambda: _stat(pc.mean(d, "enroll", na_rm=True), deff=True))
     put("total", lambda: _stat(pc.total(d, "enroll", na_rm=True), deff=True))
@@ -211,7 +224,7 @@ def taylor_estimates(name: str) -> dict:
         pc.quantile(d, "enroll", QUANTILES, na_rm=True)))
     for method in CIPROP_METHODS:
         put(f"ciprop_{method}",
-            lambda m=method: _ciprop(pc.proportion(d, "sch.wide", method=m)))
+            lambda m=method: _ciprop(pc.proportion(d, "sch_wide", method=m)))
     put("quantile", lambda: _quantiles(pc.quantile(d, "api00", QUANTILES)))
     for kind in ("beta", "xlogit", "asin", "score"):
         put(f"quantile_{kind}", lambda k=kind: _quantiles(
@@ -233,10 +246,10 @@ def replicate_estimates(name: str) -> dict:
     put("total_api00", lambda: _stat(pc.total(r, "api00")))
     put("mean_api00", lambda: _stat(pc.mean(r, "api00")))
     put("prop_stype", lambda: _stat(
-        pc.proportion(r, "stype"), label=lambda row: f"{row['variable']}{row['category']}"))
+        pc.proportion(r, "stype"), label=lambda row: f"{r_name(row['variable'])}{row['category']}"))
     put("by_stype_mean", lambda: _by(pc.mean(r, "api00", by="stype"), ["stype"]))
     for method in ("logit", "mean"):
-        put(f"ciprop_{method}", lambda m=method: _ciprop(pc.proportion(r, "sch.wide", method=m)))
+        put(f"ciprop_{method}", lambda m=method: _ciprop(pc.proportion(r, "sch_wide", method=m)))
     put("quantile", lambda: _quantiles(pc.quantile(r, "api00", QUANTILES)))
     put("quantile_rep", lambda: _quantiles(
         pc.quantile(r, "api00", QUANTILES, interval_type="quantile")))
@@ -308,11 +321,11 @@ def extra_estimates(case: str) -> dict[str, float]:
         return {**_ratio(t), "deff": t["deff"].iloc[0]}
     if head == "domain_degf":
         d = _extra_design(parts[1])
-        t = pc.proportion(d, "sch.wide", by="stype")
+        t = pc.proportion(d, "sch_wide", by="stype")
         return {str(s): float(g["df"].iloc[0]) for s, g in t.groupby("stype")}
     if head == "domain_ciprop":
         d = _extra_design(parts[1])
-        t = pc.proportion(d, "sch.wide", by="stype", method=parts[2])
+        t = pc.proportion(d, "sch_wide", by="stype", method=parts[2])
         row = t[(t["stype"] == parts[3]) & (t["category"] == "Yes")].iloc[0]
         return {"est": row["estimate"], "se": row["se"], "lo": row["ci_low"],
                 "hi": row["ci_high"], "df": row["df"]}
@@ -347,7 +360,7 @@ def extra_estimates(case: str) -> dict[str, float]:
     if head.startswith("lonely_schwide_"):
         d = taylor_design("lonely_" + head.removeprefix("lonely_schwide_"))
         estimator = pc.mean if parts[1] == "by_schwide_mean" else pc.total
-        return _by(estimator(d, "api00", by="sch.wide"), ["sch.wide"])
+        return _by(estimator(d, "api00", by="sch_wide"), ["sch_wide"])
     raise KeyError(case)
 
 

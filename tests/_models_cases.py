@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _core_cases import r_name
 
 import perception as pc
 
 TESTS = Path(__file__).resolve().parent
 REFERENCE = TESTS / "reference"
-API = TESTS.parent.parent / "shared" / "data" / "api"
-SHARED_REFERENCE = TESTS.parent.parent / "shared" / "reference" / "r_survey_api.csv"
+SURVEY_API_REFERENCE = REFERENCE / "r_survey_api.csv"  # R survey 4.1 (README.md)
 
 BOOT_SCALE = 15 / 686  # n / ((n - 1)(R - 1)) for 15 PSUs and 50 replicates
 POPULATION_STYPE = {"E": 4421, "H": 755, "M": 1018}  # apipop's school types
@@ -32,29 +32,21 @@ def _read(path: Path) -> pd.DataFrame:
 def _derive(df: pd.DataFrame) -> pd.DataFrame:
     """The derived columns of make_models.R."""
     out = df.copy()
-    out["sch_yes"] = (out["sch.wide"] == "Yes").astype(float)
+    out["sch_yes"] = (out["sch_wide"] == "Yes").astype(float)
     out["mealcat"] = np.select(
         [out["meals"] <= 33, out["meals"] <= 66], ["low", "mid"], default="high"
     )
-    if "avg.ed" in out.columns:
+    if "avg_ed" in out.columns:
         out["edcat"] = pd.Series(
-            np.where(out["avg.ed"] > 3, "high", "low"), index=out.index, dtype=object
-        ).where(out["avg.ed"].notna())
+            np.where(out["avg_ed"] > 3, "high", "low"), index=out.index, dtype=object
+        ).where(out["avg_ed"].notna())
     return out
 
 
 @cache
 def api(name: str) -> pd.DataFrame:
-    return _derive(_read(API / f"{name}.csv"))
-
-
-@cache
-def boot_data() -> pd.DataFrame:
-    boot = _read(API / "apiclus1_boot50.csv")
-    clus1 = api("apiclus1").set_index("cds")
-    for column in ("ell", "meals", "mobility", "sch.wide", "sch_yes"):
-        boot[column] = boot["cds"].map(clus1[column])
-    return boot
+    """An api data set of ``pc.datasets`` with the derived columns of make_models.R."""
+    return _derive(pc.datasets.load(name))
 
 
 @cache
@@ -78,7 +70,7 @@ def design(name: str):
         return design("strat").replicate("jkn")
     if name in ("boot", "boot_mse"):
         return pc.ReplicateDesign(
-            boot_data(), weights="pw", replicate_weights="rw[0-9]+", scale=BOOT_SCALE,
+            api("apiclus1_boot50"), weights="pw", replicate_weights="rw[0-9]+", scale=BOOT_SCALE,
             mse=name == "boot_mse", method="bootstrap",
         )
     if name == "ps":
@@ -107,13 +99,14 @@ def reference(file: str) -> dict[str, dict[str, float]]:
 
 
 @cache
-def shared_reference() -> dict[str, dict[str, float]]:
-    return read_reference(SHARED_REFERENCE)
+def survey_api_reference() -> dict[str, dict[str, float]]:
+    return read_reference(SURVEY_API_REFERENCE)
 
 
 def r_term(term: str) -> str:
     """R's name of a patsy term: ``Intercept`` -> ``(Intercept)``, ``stype[T.H]`` ->
-    ``stypeH``, ``C(stype)[T.H]:meals`` -> ``stypeH:meals``, ``Q("avg.ed")`` -> ``avg.ed``."""
+    ``stypeH``, ``C(stype)[T.H]:meals`` -> ``stypeH:meals``, ``avg_ed`` -> ``avg.ed`` (R's name
+    of the api column)."""
     parts = []
     for part in term.split(":"):
         if part == "Intercept":
@@ -122,7 +115,7 @@ def r_term(term: str) -> str:
         part = re.sub(r'^Q\("([^"]+)"\)', r"\1", part)
         part = re.sub(r"^C\(([^)]+)\)", r"\1", part)
         part = re.sub(r"\[T\.([^\]]+)\]$", r"\1", part)
-        parts.append(part)
+        parts.append(r_name(part))
     return ":".join(parts)
 
 

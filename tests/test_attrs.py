@@ -1,17 +1,13 @@
 """Estimate tables carry covariances in attrs and still concatenate under pandas 3."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 import perception as pc
 
-API = Path(__file__).resolve().parents[2] / "shared" / "data" / "api"
-
 
 def _design():
-    data = pd.read_csv(API / "apiclus1.csv")
+    data = pc.datasets.load("apiclus1")
     return pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")
 
 
@@ -24,7 +20,7 @@ def test_estimate_tables_concatenate():
 
 
 def test_change_tables_concatenate():
-    data = pd.read_csv(API / "apiclus1.csv").assign(half=lambda f: f.index % 2)
+    data = pc.datasets.load("apiclus1").assign(half=lambda f: f.index % 2)
     d = pc.SurveyDesign(data, weights="pw", psu="dnum")
     c = pc.change(d, "api00", over="half")
     assert len(pd.concat([c, c])) == 2

@@ -21,13 +21,13 @@ STATISTICS = ("F", "Chisq", "Wald", "adjWald")
 CHISQ_CASES = {
     "strat/mealcat_stype": ("strat", "mealcat", "stype", None),
     "clus2/mealcat_stype": ("clus2", "mealcat", "stype", None),
-    "clus1/comp_awards": ("clus1", "comp.imp", "awards", None),
+    "clus1/comp_awards": ("clus1", "comp_imp", "awards", None),
     "clus1/edcat_stype": ("clus1", "edcat", "stype", None),
-    "clus2/subset_notH": ("clus2", "sch.wide", "mealcat", ("stype", "H")),
+    "clus2/subset_notH": ("clus2", "sch_wide", "mealcat", ("stype", "H")),
     "jk1/mealcat_stype": ("jk1", "mealcat", "stype", None),
-    "boot/sch_stype": ("boot", "sch.wide", "stype", None),
-    "ps/sch_awards": ("ps", "sch.wide", "awards", None),
-    "ps/subset_notE": ("ps", "sch.wide", "awards", ("stype", "E")),
+    "boot/sch_stype": ("boot", "sch_wide", "stype", None),
+    "ps/sch_awards": ("ps", "sch_wide", "awards", None),
+    "ps/subset_notE": ("ps", "sch_wide", "awards", ("stype", "E")),
 }
 
 
@@ -58,7 +58,7 @@ def _core_cases():
 @pytest.mark.parametrize("case", _core_cases())
 def test_chisq_equals_reference_models(case):
     name, what = case.split("/")
-    result = pc.chisq(design(name), "sch.wide", "stype", statistic=what[len("chisq_"):])
+    result = pc.chisq(design(name), "sch_wide", "stype", statistic=what[len("chisq_"):])
     _check(result, reference("reference_models.csv")[case], case)
 
 
@@ -100,8 +100,8 @@ def test_result_frame_and_table():
 
 def test_symmetric_in_row_and_col():
     d = design("clus1")
-    a = pc.chisq(d, "sch.wide", "stype")
-    b = pc.chisq(d, "stype", "sch.wide")
+    a = pc.chisq(d, "sch_wide", "stype")
+    b = pc.chisq(d, "stype", "sch_wide")
     assert a.statistic == pytest.approx(b.statistic, rel=1e-10)
     assert a.ndf == pytest.approx(b.ndf, rel=1e-10)
 
@@ -119,12 +119,12 @@ def test_one_level_variable_names_the_variable_and_level():
     d = design("strat")
     sub = d.subset(d.data["stype"] == "E")
     with pytest.raises(EstimationError, match=r"'stype' has only the level 'E'"):
-        pc.chisq(sub, "sch.wide", "stype")
+        pc.chisq(sub, "sch_wide", "stype")
 
 
 def test_unknown_column():
     with pytest.raises(EstimationError, match="unknown column 'stpye'.*'stype'"):
-        pc.chisq(design("strat"), "sch.wide", "stpye")
+        pc.chisq(design("strat"), "sch_wide", "stpye")
 
 
 def test_missing_values_need_na_rm():
@@ -135,9 +135,9 @@ def test_missing_values_need_na_rm():
 @pytest.mark.parametrize(
     "args, pattern",
     [
-        (("sch.wide", "sch.wide"), "two different"),
-        (("sch.wide", "stype", "lincom"), "statistic='lincom'"),
-        ((["sch.wide"], "stype"), "column name"),
+        (("sch_wide", "sch_wide"), "two different"),
+        (("sch_wide", "stype", "lincom"), "statistic='lincom'"),
+        ((["sch_wide"], "stype"), "column name"),
     ],
 )
 def test_bad_arguments(args, pattern):

@@ -64,6 +64,10 @@ def test_rakes_one_wave_and_keeps_rows_and_columns(waves, tmp_path, capsys):
     assert result["w_raked"].sum() == pytest.approx(POPULATION, rel=1e-9)
     assert "weights before (w_base)" in stdout and "weights after (w_raked, rake)" in stdout
     assert "deff_kish" in stdout and "rgph2009" in stdout
+    # the source says where the margins come from and points inside the package
+    assert "INSTAT" in stdout and "RGPH 2009" in stdout
+    assert "perception/data/centre_mali_cercles_rgph2009.csv" in stdout
+    assert "shared/" not in stdout
     assert "stratum" in stdout  # diagnostics by stratum
     assert "left out" in stdout and "phone" in stdout
 

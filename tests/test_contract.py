@@ -6,8 +6,8 @@ of one synthetic survey (a Taylor ``SurveyDesign``; ``design.replicate("jkn")``;
 ``design.replicate("bootstrap")``; a ``ReplicateDesign`` read from replicate-weight
 columns) and checked for:
 
-- result columns exactly as ``../shared/design/api.md`` (and the estimator's docstring
-  for ``likert``, which api.md does not list);
+- result columns exactly as the public API contract lists them (written out below, one
+  list per estimator; ``likert``'s as its docstring says);
 - inputs never mutated (the data frame is compared deeply before and after);
 - row-order invariance (the same rows in another order give the same numbers);
 - weight-scale invariance (weights times a constant leave means, proportions, ratios,

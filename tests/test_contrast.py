@@ -66,7 +66,7 @@ def test_replicate_design_contrasts():
 
 def test_two_by_columns_labels():
     ref = reference("models_contrast.csv")["strat/by_two"]
-    table_est = pc.mean(design("strat"), "api00", by=["stype", "sch.wide"])
+    table_est = pc.mean(design("strat"), "api00", by=["stype", "sch_wide"])
     by_string = pc.contrast(table_est, {"E:Yes": 1, "E:No": -1})
     by_tuple = pc.contrast(table_est, {("E", "Yes"): 1, ("E", "No"): -1})
     by_full = pc.contrast(table_est, {"E:Yes:api00": 1, "E:No:api00": -1})

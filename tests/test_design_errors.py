@@ -155,8 +155,8 @@ def test_missing_values_without_na_rm_name_column_and_count(strat, estimator):
 
 
 def test_non_numeric_variable_points_to_proportion(design):
-    with pytest.raises(pc.EstimationError, match=r"'sch.wide' is not numeric.*'Yes'.*pc.proportion"):
-        pc.mean(design, "sch.wide")
+    with pytest.raises(pc.EstimationError, match=r"'sch_wide' is not numeric.*'Yes'.*pc.proportion"):
+        pc.mean(design, "sch_wide")
 
 
 def test_empty_subset(design):

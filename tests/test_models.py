@@ -1,7 +1,7 @@
 """pc.glm against R's svyglm, and its error cases.
 
 References: tests/reference/reference_models.csv (make_reference.R),
-tests/reference/models_glm.csv (make_models.R) and ../shared/reference/r_survey_api.csv.
+tests/reference/models_glm.csv (make_models.R) and tests/reference/r_survey_api.csv.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _models_cases import api, design, r_term, reference, relative_error, shared_reference
+from _models_cases import api, design, r_term, reference, relative_error, survey_api_reference
 
 import perception as pc
 from perception.errors import EstimationError, PerceptionError
@@ -19,7 +19,7 @@ P_TOL = 1e-6  # p values: relative, or absolute below this
 STRAT = "strat"
 
 GAUSSIAN = "api00 ~ ell + meals + mobility"
-BINOMIAL_Q = 'I(Q("sch.wide") == "Yes") ~ ell + meals + stype'
+BINOMIAL_Q = 'I(sch_wide == "Yes") ~ ell + meals + stype'
 BINOMIAL = "sch_yes ~ ell + meals + stype"
 
 # reference_models.csv: case suffix -> (formula, family)
@@ -39,7 +39,7 @@ MODEL_CASES = {
     "clus2/binomial": ("clus2", BINOMIAL, "binomial", False, None),
     "clus2/interaction": ("clus2", "api00 ~ stype * meals", "gaussian", False, None),
     "clus2/binomial_interaction": ("clus2", "sch_yes ~ stype * meals", "binomial", False, None),
-    "clus1/gaussian_na": ("clus1", 'api00 ~ ell + Q("avg.ed")', "gaussian", True, None),
+    "clus1/gaussian_na": ("clus1", 'api00 ~ ell + avg_ed', "gaussian", True, None),
     "clus2/gaussian_na": ("clus2", "api00 ~ enroll + meals", "gaussian", True, None),
     "clus2/binomial_na": ("clus2", "sch_yes ~ enroll + meals", "binomial", True, None),
     "strat/subset_notE": ("strat", "api00 ~ ell + meals", "gaussian", False, ("stype", "!=", "E")),
@@ -47,14 +47,14 @@ MODEL_CASES = {
     "clus1/subset_E_binomial": ("clus1", "sch_yes ~ ell + meals", "binomial", False,
                                 ("stype", "==", "E")),
     "jk1/gaussian": ("jk1", GAUSSIAN, "gaussian", False, None),
-    "jk1/gaussian_na": ("jk1", 'api00 ~ ell + Q("avg.ed")', "gaussian", True, None),
+    "jk1/gaussian_na": ("jk1", 'api00 ~ ell + avg_ed', "gaussian", True, None),
     "boot/gaussian": ("boot", GAUSSIAN, "gaussian", False, None),
     "boot/binomial": ("boot", "sch_yes ~ ell + meals", "binomial", False, None),
     "boot_mse/gaussian": ("boot_mse", GAUSSIAN, "gaussian", False, None),
     "lonely_adjust/gaussian": ("lonely_adjust", "api00 ~ ell + meals", "gaussian", False, None),
     "ps/gaussian": ("ps", GAUSSIAN, "gaussian", False, None),
     "ps/binomial": ("ps", BINOMIAL, "binomial", False, None),
-    "ps/gaussian_na": ("ps", 'api00 ~ ell + Q("avg.ed")', "gaussian", True, None),
+    "ps/gaussian_na": ("ps", 'api00 ~ ell + avg_ed', "gaussian", True, None),
     "ps/subset_notE": ("ps", "api00 ~ ell + meals", "gaussian", False, ("stype", "!=", "E")),
     "cal/gaussian": ("cal", GAUSSIAN, "gaussian", False, None),
     "cal/binomial": ("cal", BINOMIAL, "binomial", False, None),
@@ -112,8 +112,8 @@ def test_glm_equals_reference_models(case):
 
 
 @pytest.mark.parametrize("case", ["strat/glm_gaussian", "clus1/glm_gaussian"])
-def test_glm_equals_shared_reference(case):
-    ref = shared_reference()[case]
+def test_glm_equals_survey_api_reference(case):
+    ref = survey_api_reference()[case]
     fit = pc.glm(design(case.split("/")[0]), GAUSSIAN)
     for term, row in fit.coefficients.iterrows():
         _close(row["estimate"], ref[f"{r_term(term)}:est"], f"{case} {term}")
@@ -206,8 +206,8 @@ def test_result_shape_and_summary():
 def test_two_level_outcome_equals_its_indicator():
     d = design("clus1")
     indicator = pc.glm(d, "sch_yes ~ ell + meals", family="binomial")
-    factor = pc.glm(d, 'Q("sch.wide") ~ ell + meals', family="binomial")
-    comparison = pc.glm(d, 'I(Q("sch.wide") == "Yes") ~ ell + meals', family="binomial")
+    factor = pc.glm(d, "sch_wide ~ ell + meals", family="binomial")
+    comparison = pc.glm(d, 'I(sch_wide == "Yes") ~ ell + meals', family="binomial")
     for other in (factor, comparison):
         np.testing.assert_allclose(other.coefficients.to_numpy(),
                                    indicator.coefficients.to_numpy(), rtol=1e-12)
@@ -254,8 +254,14 @@ def test_unknown_column_is_named():
 
 
 def test_dotted_column_needs_quoting_and_the_message_says_so():
+    data = api("apistrat").rename(columns={"sch_wide": "sch.wide"})  # R's name
+    d = pc.SurveyDesign(data, weights="pw", strata="stype", fpc="fpc")
     with pytest.raises(EstimationError, match=r"Q\(\"sch.wide\"\)"):
-        pc.glm(design(STRAT), "sch.wide ~ ell", family="binomial")
+        pc.glm(d, "sch.wide ~ ell", family="binomial")
+    quoted = pc.glm(d, 'Q("sch.wide") ~ ell', family="binomial")
+    plain = pc.glm(design(STRAT), "sch_wide ~ ell", family="binomial")
+    np.testing.assert_allclose(quoted.coefficients.to_numpy(),
+                               plain.coefficients.to_numpy(), rtol=1e-12)
 
 
 def test_missing_values_raise_unless_na_rm():
@@ -319,14 +325,14 @@ def test_predict_bad_type_and_unknown_level():
 def test_nullable_columns_and_missing_inside_expressions():
     # R turns NA == 1 into NA and drops the row; patsy alone would read it as False
     data = api("apiclus1")
-    code = pd.array(np.where(data["avg.ed"] > 3, 1, 2), dtype="Int64")
-    code[data["avg.ed"].isna().to_numpy()] = pd.NA
-    data = data.assign(edcode=code, edhigh=(data["avg.ed"] > 3).astype(float).where(
-        data["avg.ed"].notna()))
+    code = pd.array(np.where(data["avg_ed"] > 3, 1, 2), dtype="Int64")
+    code[data["avg_ed"].isna().to_numpy()] = pd.NA
+    data = data.assign(edcode=code, edhigh=(data["avg_ed"] > 3).astype(float).where(
+        data["avg_ed"].notna()))
     d = pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")
     expected = pc.glm(d, "edhigh ~ ell", family="binomial", na_rm=True)
     nullable = pc.glm(d, "I(edcode == 1) ~ ell", family="binomial", na_rm=True)
-    assert nullable.n == expected.n == int(data["avg.ed"].notna().sum())
+    assert nullable.n == expected.n == int(data["avg_ed"].notna().sum())
     np.testing.assert_allclose(nullable.coefficients.to_numpy(),
                                expected.coefficients.to_numpy(), rtol=1e-12)
     with pytest.raises(EstimationError, match=r"'edcode' \(26\)"):

@@ -1,5 +1,5 @@
 """pc.icc, pc.mde and pc.sample_size: ANOVA ICC against R, planning formulas against the
-domain note (../shared/domain/centre_mali.md) and statsmodels."""
+Central Mali study's planning scenario (written out below) and statsmodels."""
 
 from __future__ import annotations
 

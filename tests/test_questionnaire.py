@@ -17,7 +17,7 @@ from perception.questionnaire import _VARIABLE_KEYS, ROLES, VARIABLE_TYPES, Ques
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
-CERCLES = ROOT.parent / "shared" / "data" / "centre_mali_cercles_rgph2009.csv"
+CERCLES = ROOT / "perception" / "data" / "centre_mali_cercles_rgph2009.csv"  # RGPH 2009
 DOC = ROOT / "docs" / "questionnaire_format.md"
 
 
@@ -112,15 +112,14 @@ def test_skip_logic(q: Questionnaire) -> None:
 
 
 def test_cercles_match_the_census_table(q: Questionnaire) -> None:
-    census = pd.read_csv(CERCLES) if CERCLES.exists() else None
+    census = pd.read_csv(CERCLES)
     cercle = q.labels("cercle", "fr", missing=False)
     region = q.labels("region", "fr", missing=False)
     assert len(cercle) == 15
     mapping = next(r for r in q.consistency if r.name == "cercle_in_region").mapping
     assert set(mapping) == set(cercle)
     got = sorted((region[mapping[code]], name) for code, name in cercle.items())
-    if census is not None:
-        assert got == sorted(zip(census["region"], census["cercle"], strict=True))
+    assert got == sorted(zip(census["region"], census["cercle"], strict=True))
     assert sum(1 for r, _ in got if r == "Mopti") == 8
 
 

@@ -1,7 +1,8 @@
-"""The estimation core against the shared R reference ``../shared/reference/r_survey_api.csv``.
+"""The estimation core against the R reference ``tests/reference/r_survey_api.csv``.
 
-Every core row of that file (R survey 4.1, 15 significant digits) for the stratified
-(``strat``) and one-stage cluster (``clus1``) api designs: degrees of freedom, means with
+Every core row of that file (R survey 4.1, 15 significant digits; provenance in
+``tests/reference/README.md``) for the stratified (``strat``) and one-stage cluster
+(``clus1``) api designs: degrees of freedom, means with
 SEs and deffs, the mean of enroll with ``na.rm``, totals, the ratio api00/api99, domain
 means and totals by school type, the school-type proportions and the logit, beta and
 mean intervals of ``sch.wide == "Yes"``. The ``glm_gaussian`` rows belong to the models
@@ -10,19 +11,18 @@ tests; ``meta`` rows are not estimates.
 
 from __future__ import annotations
 
-import pytest
-from _core_cases import SHARED, Failed, estimates, read_reference, relative_difference
+from pathlib import Path
 
-REFERENCE_FILE = SHARED / "reference" / "r_survey_api.csv"
+import pytest
+from _core_cases import Failed, estimates, read_reference, relative_difference
+
+REFERENCE_FILE = Path(__file__).resolve().parent / "reference" / "r_survey_api.csv"
 ESTIMATE_RTOL = 1e-8  # estimates and degrees of freedom
 SE_RTOL = 1e-6  # standard errors, deffs and interval bounds
 ZERO_ATOL = 1e-12  # SEs that are zero by design (school type is the stratum): R prints 0
 CORE_CASES = ("degf", "mean", "mean_enroll_narm", "total", "ratio", "by_stype_mean",
               "by_stype_total", "prop_stype", "ciprop_logit", "ciprop_beta", "ciprop_mean")
 NOT_CORE = ("glm_gaussian",)
-
-if not REFERENCE_FILE.exists():  # pragma: no cover - the shared folder is part of the setup
-    pytest.skip(f"shared reference {REFERENCE_FILE} not found", allow_module_level=True)
 
 REFERENCE = read_reference(REFERENCE_FILE)
 
@@ -38,7 +38,7 @@ def _core_rows() -> list:
     return params
 
 
-def test_every_shared_core_row_is_checked():
+def test_every_core_row_is_checked():
     kinds = {case.partition("/")[2] or "degf" for case in REFERENCE
              if case != "meta" and case.partition("/")[2] not in NOT_CORE}
     assert kinds == set(CORE_CASES), kinds ^ set(CORE_CASES)
@@ -46,7 +46,7 @@ def test_every_shared_core_row_is_checked():
 
 
 @pytest.mark.parametrize(("case", "key", "expected"), _core_rows())
-def test_shared_reference(case, key, expected):
+def test_r_survey_api_reference(case, key, expected):
     computed = estimates(case.split("/")[0])[case]
     if isinstance(computed, Failed):
         raise computed.error

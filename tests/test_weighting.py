@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _core_cases import r_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,6 @@ from perception.errors import PerceptionError, WeightingError
 
 TESTS = Path(__file__).resolve().parent
 REFERENCE = TESTS / "reference"
-API = TESTS.parent.parent / "shared" / "data" / "api"
 MARGINS_FILE = TESTS.parent / "questionnaires" / "margins_centre_mali_2009.yaml"
 
 WEIGHT_RTOL = 1e-8  # weights: relative agreement with R
@@ -42,7 +42,7 @@ TYPES = {"E": 4421, "H": 755, "M": 1018}
 SCHWIDE = {"No": 1072, "Yes": 5122}
 API99_TOTAL = 3914069
 CAL = {"stype": TYPES, "api99": API99_TOTAL}
-CAL2 = {"stype": TYPES, "sch.wide": SCHWIDE, "api99": API99_TOTAL}
+CAL2 = {"stype": TYPES, "sch_wide": SCHWIDE, "api99": API99_TOTAL}
 
 
 # ------------------------------------------------------------------------- helpers --
@@ -66,12 +66,12 @@ def own_reference() -> dict:
 
 @cache
 def api(name: str) -> pd.DataFrame:
-    data = pd.read_csv(API / f"{name}.csv", dtype={"cds": str})
+    data = pc.datasets.load(name)
     # indicator columns for the totals of categorical variables (R's svytotal(~stype))
     for level in ("E", "H", "M"):
         data[f"stype{level}"] = (data["stype"] == level).astype(float)
     for level in ("No", "Yes"):
-        data[f"sch.wide{level}"] = (data["sch.wide"] == level).astype(float)
+        data[f"sch_wide{level}"] = (data["sch_wide"] == level).astype(float)
     return data
 
 
@@ -92,12 +92,12 @@ def check_estimates(design, ref: dict, case: str, stype_by: bool = True) -> None
     assert close(t.estimate[0], ref[f"{case}/total_enroll"]["enroll:est"])
     assert close(t.se[0], ref[f"{case}/total_enroll"]["enroll:se"])
     for group, levels, prefix in [("total_stype", ("E", "H", "M"), "stype"),
-                                  ("total_schwide", ("No", "Yes"), "sch.wide")]:
+                                  ("total_schwide", ("No", "Yes"), "sch_wide")]:
         for level in levels:
             t = pc.total(design, f"{prefix}{level}")
-            est = ref[f"{case}/{group}"][f"{prefix}{level}:est"]
+            est = ref[f"{case}/{group}"][f"{r_name(prefix)}{level}:est"]
             assert close(t.estimate[0], est)
-            assert close(t.se[0], ref[f"{case}/{group}"][f"{prefix}{level}:se"],
+            assert close(t.se[0], ref[f"{case}/{group}"][f"{r_name(prefix)}{level}:se"],
                          floor=NOISE_SE * est), (case, level)
     if f"{case}/total_api99" in ref:
         t = pc.total(design, "api99")
@@ -114,7 +114,7 @@ def check_estimates(design, ref: dict, case: str, stype_by: bool = True) -> None
 # ============================================================ R: reference_weighting
 def shared_designs() -> dict:
     d = clus1()
-    raked = pc.rake(d, {"stype": TYPES, "sch.wide": SCHWIDE}, tol=1, max_iter=10)
+    raked = pc.rake(d, {"stype": TYPES, "sch_wide": SCHWIDE}, tol=1, max_iter=10)
     return {
         "clus1": d,
         "ps": pc.poststratify(d, "stype", TYPES),
@@ -160,7 +160,7 @@ def jk1_cases() -> dict:
     return {
         "jk1": jk1,
         "jk1_ps": pc.poststratify(jk1, "stype", TYPES),
-        "jk1_rake": pc.rake(jk1, {"stype": TYPES, "sch.wide": SCHWIDE}, tol=1, max_iter=10),
+        "jk1_rake": pc.rake(jk1, {"stype": TYPES, "sch_wide": SCHWIDE}, tol=1, max_iter=10),
         "jk1_cal_linear": pc.calibrate(jk1, CAL),
         "jk1_cal_raking": pc.calibrate(jk1, CAL, method="raking"),
     }
@@ -209,21 +209,21 @@ def own_designs() -> dict:
     pop = api("apipop")
     unweighted = pc.SurveyDesign(api("apiclus1"), psu="dnum")
     return {
-        "rake_tight": pc.rake(d, {"stype": TYPES, "sch.wide": SCHWIDE}),
-        "ps2": pc.poststratify(d, ["stype", "sch.wide"],
-                               pop.groupby(["stype", "sch.wide"]).size().rename("Freq")
+        "rake_tight": pc.rake(d, {"stype": TYPES, "sch_wide": SCHWIDE}),
+        "ps2": pc.poststratify(d, ["stype", "sch_wide"],
+                               pop.groupby(["stype", "sch_wide"]).size().rename("Freq")
                                .reset_index()),
         "cal2_linear": pc.calibrate(d, CAL2),
         "cal2_raking": pc.calibrate(d, CAL2, method="raking"),
         "cal2_logit": pc.calibrate(d, CAL2, method="logit", bounds=(0.5, 2.5)),
         "cal2_linear_bounded": pc.calibrate(d, CAL2, bounds=(0.6, 1.8)),
         "cal_numeric": pc.calibrate(d, {"api99": API99_TOTAL}),
-        "rake_cross": pc.rake(d, {("stype", "sch.wide"):
-                                  pop.groupby(["stype", "sch.wide"]).size().to_dict(),
-                                  "comp.imp": pop.groupby("comp.imp").size().to_dict()}),
+        "rake_cross": pc.rake(d, {("stype", "sch_wide"):
+                                  pop.groupby(["stype", "sch_wide"]).size().to_dict(),
+                                  "comp_imp": pop.groupby("comp_imp").size().to_dict()}),
         "unweighted_raking": pc.calibrate(unweighted, CAL, method="raking"),
         "unweighted_logit": pc.calibrate(unweighted, CAL, method="logit", bounds=(0.5, 2.5)),
-        "jk1_rake_tight": pc.rake(d.replicate("jk1"), {"stype": TYPES, "sch.wide": SCHWIDE}),
+        "jk1_rake_tight": pc.rake(d.replicate("jk1"), {"stype": TYPES, "sch_wide": SCHWIDE}),
         "jk1_cal_logit": pc.calibrate(d.replicate("jk1"), CAL, method="logit",
                                       bounds=(0.5, 2.5)),
     }
@@ -252,7 +252,7 @@ def test_stratified_and_two_stage_designs_equal_r(case):
     ref = own_reference()
     if case == "strat_ps":
         d = pc.SurveyDesign(api("apistrat"), weights="pw", strata="stype", fpc="fpc")
-        adjusted = pc.poststratify(d, "sch.wide", SCHWIDE)
+        adjusted = pc.poststratify(d, "sch_wide", SCHWIDE)
     else:
         d = pc.SurveyDesign(api("apiclus2"), psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
         adjusted = pc.calibrate(d, CAL)
@@ -282,7 +282,7 @@ def test_nonresponse_adjustment_equals_r_delta_method(replicate):
     ref = own_reference()["jk1_nr" if replicate else "nr"]
     m = pc.mean(adjusted, "api00")
     t = pc.total(adjusted, "enroll")
-    yes = pc.mean(adjusted, "api00", by="sch.wide").set_index("sch.wide").loc["Yes"]
+    yes = pc.mean(adjusted, "api00", by="sch_wide").set_index("sch_wide").loc["Yes"]
     for name, est, se in [("mean_api00", m.estimate[0], m.se[0]),
                           ("total_enroll", t.estimate[0], t.se[0]),
                           ("mean_api00_schwide_yes", yes.estimate, yes.se)]:
@@ -307,8 +307,8 @@ def test_weight_diagnostics_equal_r_kish():
 
 def test_weight_diagnostics_identities():
     d = pc.SurveyDesign(api("apistrat"), weights="pw", strata="stype")
-    table = pc.weight_diagnostics(d, by=["stype", "sch.wide"])
-    assert list(table.columns[:2]) == ["stype", "sch.wide"]
+    table = pc.weight_diagnostics(d, by=["stype", "sch_wide"])
+    assert list(table.columns[:2]) == ["stype", "sch_wide"]
     assert table.iloc[0]["stype"] == "(all)" and table.iloc[0]["n"] == 200
     np.testing.assert_allclose(table["deff_kish"], 1 + table["cv"] ** 2, rtol=1e-12)
     np.testing.assert_allclose(table["n_effective"], table["n"] / table["deff_kish"],
@@ -320,13 +320,13 @@ def test_weight_diagnostics_identities():
 
 # ============================================================ properties and contract
 def test_raking_reproduces_every_margin_with_default_tolerance():
-    raked = pc.rake(clus1(), {"stype": TYPES, "sch.wide": SCHWIDE})
-    for column, margin in [("stype", TYPES), ("sch.wide", SCHWIDE)]:
+    raked = pc.rake(clus1(), {"stype": TYPES, "sch_wide": SCHWIDE})
+    for column, margin in [("stype", TYPES), ("sch_wide", SCHWIDE)]:
         got = raked.weights.groupby(raked.data[column]).sum()
         for level, count in margin.items():
             assert abs(got[level] - count) <= MARGIN_RTOL * count
     # R's default stops early: stype is off by up to one school
-    r_default = pc.rake(clus1(), {"stype": TYPES, "sch.wide": SCHWIDE}, tol=1, max_iter=10)
+    r_default = pc.rake(clus1(), {"stype": TYPES, "sch_wide": SCHWIDE}, tol=1, max_iter=10)
     gap = (r_default.weights.groupby(r_default.data["stype"]).sum() - pd.Series(TYPES)).abs()
     assert 1e-3 < gap.max() < 1
 
@@ -337,7 +337,7 @@ def test_calibration_meets_totals():
         cal = pc.calibrate(clus1(), CAL2, method=method, bounds=bounds)
         w = cal.weights
         assert close((w * cal.data["api99"]).sum(), API99_TOTAL, 1e-6)
-        assert close(w[cal.data["sch.wide"] == "Yes"].sum(), 5122, 1e-6)
+        assert close(w[cal.data["sch_wide"] == "Yes"].sum(), 5122, 1e-6)
         if bounds:
             g = w / clus1().weights
             assert g.min() >= bounds[0] - 1e-9 and g.max() <= bounds[1] + 1e-9
@@ -348,7 +348,7 @@ def test_inputs_are_untouched():
     before = data.copy(deep=True)
     d = pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")
     w_before = d.weights.copy()
-    margins = {"stype": dict(TYPES), "sch.wide": dict(SCHWIDE)}
+    margins = {"stype": dict(TYPES), "sch_wide": dict(SCHWIDE)}
     margins_before = {k: dict(v) for k, v in margins.items()}
     data["resp"] = 1
     d2 = pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")
@@ -377,9 +377,9 @@ def test_chained_adjustments_equal_r(name):
     # the total of the last adjustment's variable keeps a nonzero SE; perception mirrors it
     d = pc.poststratify(clus1(), "stype", TYPES)
     if name == "chain_ps_rake":
-        chained = pc.rake(d, {"sch.wide": SCHWIDE})
+        chained = pc.rake(d, {"sch_wide": SCHWIDE})
     else:
-        chained = pc.poststratify(d, "sch.wide", SCHWIDE)
+        chained = pc.poststratify(d, "sch_wide", SCHWIDE)
     assert len(chained._calibration) == 2
     r_weights = pd.read_csv(REFERENCE / "weighting_weights.csv")[name].to_numpy()
     np.testing.assert_allclose(chained.weights.to_numpy(), r_weights, rtol=WEIGHT_RTOL)
@@ -389,9 +389,9 @@ def test_chained_adjustments_equal_r(name):
 def test_calibrated_total_is_exact_within_a_domain_design():
     cal = pc.calibrate(clus1(), CAL2)
     yes = cal.subset(cal.data["stype"] == "E")
-    t = pc.total(yes, "sch.wideYes")
+    t = pc.total(yes, "sch_wideYes")
     assert t.se[0] > 1  # a domain total is not calibrated
-    t_all = pc.total(cal, "sch.wideYes")
+    t_all = pc.total(cal, "sch_wideYes")
     assert close(t_all.estimate[0], 5122, 1e-9)
     assert t_all.se[0] < NOISE_SE * 5122  # the calibrated total is known exactly
 
@@ -402,9 +402,9 @@ def test_nonresponse_then_rake_meets_margins():
     d = pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")
     nr = pc.adjust_nonresponse(d, "resp", "stype")
     assert close(nr.weights.sum(), d.weights.sum(), 1e-12)
-    raked = pc.rake(nr, {"stype": TYPES, "sch.wide": SCHWIDE})
+    raked = pc.rake(nr, {"stype": TYPES, "sch_wide": SCHWIDE})
     assert isinstance(raked._calibration[-1], type(nr._calibration[0]))  # NR applied last
-    got = raked.weights.groupby(data["sch.wide"]).sum()
+    got = raked.weights.groupby(data["sch_wide"]).sum()
     assert close(got["Yes"], 5122, MARGIN_RTOL)
     assert (raked.weights[data["resp"] == 0] == 0).all()
     m = pc.mean(raked, "api00")
@@ -459,10 +459,10 @@ def test_poststratified_weights_reproduce_margins(case):
 
 # ============================================================================ errors
 def test_margins_with_different_totals_name_both():
-    with pytest.raises(WeightingError, match=r"'stype'.*6,194.*'sch.wide'.*6,200"):
-        pc.rake(clus1(), {"stype": TYPES, "sch.wide": {"No": 1078, "Yes": 5122}})
+    with pytest.raises(WeightingError, match=r"'stype'.*6,194.*'sch_wide'.*6,200"):
+        pc.rake(clus1(), {"stype": TYPES, "sch_wide": {"No": 1078, "Yes": 5122}})
     with pytest.raises(WeightingError, match="same population total"):
-        pc.calibrate(clus1(), {"stype": TYPES, "sch.wide": {"No": 1, "Yes": 5122}})
+        pc.calibrate(clus1(), {"stype": TYPES, "sch_wide": {"No": 1, "Yes": 5122}})
 
 
 def test_negative_and_non_numeric_counts():
@@ -497,7 +497,7 @@ def test_missing_values_in_margin_column():
     data.loc[[3, 7], "stype"] = None
     d = pc.SurveyDesign(data, weights="pw", psu="dnum")
     with pytest.raises(WeightingError, match=r"'stype'.*2 missing value\(s\) in rows 3, 7"):
-        pc.rake(d, {"stype": TYPES, "sch.wide": SCHWIDE})
+        pc.rake(d, {"stype": TYPES, "sch_wide": SCHWIDE})
     # rows outside the design's domain may be missing
     inside = d.subset(data["stype"].notna())
     assert close(pc.poststratify(inside, "stype", TYPES).weights.sum(), 6194, 1e-12)
@@ -523,7 +523,7 @@ def test_impossible_bounds_and_logit_without_bounds():
 
 def test_raking_that_does_not_converge_names_the_margin():
     with pytest.raises(WeightingError, match=r"did not converge in 2 passes.*discrepancy"):
-        pc.rake(clus1(), {"stype": TYPES, "sch.wide": SCHWIDE}, tol=1e-12, max_iter=2)
+        pc.rake(clus1(), {"stype": TYPES, "sch_wide": SCHWIDE}, tol=1e-12, max_iter=2)
 
 
 def test_collinear_calibration_variables():
@@ -639,13 +639,13 @@ def test_raking_weights_and_sweeps_on_cells_equal_row_by_row():
     d = d.subset((data["awards"] == "Yes").to_numpy())
     sub = data[data["awards"] == "Yes"]
     types = sub.groupby("stype")["pw"].sum() * 1.1
-    schwide = sub.groupby("sch.wide")["pw"].sum()
+    schwide = sub.groupby("sch_wide")["pw"].sum()
     schwide = schwide / schwide.sum() * types.sum()
-    raked = pc.rake(d, {"stype": types.to_dict(), "sch.wide": schwide.to_dict()})
+    raked = pc.rake(d, {"stype": types.to_dict(), "sch_wide": schwide.to_dict()})
     # the weights: IPF row by row
     w = np.where(d.in_domain, data["pw"].to_numpy(), 0.0)
     for _ in range(100):
-        for column, margin in (("stype", types), ("sch.wide", schwide)):
+        for column, margin in (("stype", types), ("sch_wide", schwide)):
             level = data[column].to_numpy()
             for value, target in margin.items():
                 rows = d.in_domain & (level == value)

@@ -16,6 +16,7 @@ error on stderr).
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from ..weighting import (
 from ._notes import blank_rows_note
 
 DEFAULT_NAMES = {"rake": "w_raked", "linear": "w_calibrated", "logit": "w_calibrated"}
+SOURCE_WIDTH = 400  # characters of the margins' source printed
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -210,7 +212,12 @@ def run(args: argparse.Namespace) -> int:
     by = wave_column or strata
     pd.set_option("display.width", 160)
     print(f"margins: {args.margins} (version {margins.version})")
-    print(f"source: {margins.source[:200]}")
+    # where the numbers come from, cut between words (never inside a file path); the
+    # method and caveats that follow are in the margins file
+    source = textwrap.shorten(margins.source, width=SOURCE_WIDTH,
+                              placeholder=f" ... (the rest in {args.margins})")
+    print(textwrap.fill(f"source: {source}", width=100, subsequent_indent="  ",
+                        break_long_words=False, break_on_hyphens=False))
     if wave_column is not None:
         print(f"each {wave_column} weighted to the margins separately")
     print(f"\nweights before ({weights or 'equal weights'}):")

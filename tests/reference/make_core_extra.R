@@ -3,7 +3,8 @@
 #
 # Run from the repository root:
 #     Rscript tests/reference/make_core_extra.R
-# Reads  ../shared/data/api/*.csv and tests/reference/lonely_data.csv.
+# Reads  R survey's data(api), perception/datasets/apiclus1_boot50_draws.csv and
+#        tests/reference/lonely_data.csv.
 # Writes tests/reference/core_extra.csv (case,key,value; 17 significant digits) and the
 #        small data sets it uses: core_ties_data.csv, core_clus2_lonely_data.csv.
 #
@@ -20,9 +21,8 @@
 
 suppressPackageStartupMessages(library(survey))
 
-DATA <- file.path("..", "shared", "data", "api")
 OUT <- file.path("tests", "reference")
-stopifnot(dir.exists(DATA), dir.exists(OUT))
+stopifnot(dir.exists(OUT))
 
 options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE,
         survey.replicates.mse = FALSE, survey.drop.replicates = TRUE, warn = 1)
@@ -61,10 +61,8 @@ rec_quant <- function(case, q) {
   }
 }
 
-rd <- function(f) read.csv(file.path(DATA, f), colClasses = c(cds = "character"))
-apistrat <- rd("apistrat.csv")
-apiclus1 <- rd("apiclus1.csv")
-apiclus2 <- rd("apiclus2.csv")
+data(api)  # R survey's api data: the data sets perception.datasets bundles
+source(file.path("perception", "datasets", "apiclus1_boot50.R"))  # with_boot50()
 lonely_data <- read.csv(file.path(OUT, "lonely_data.csv"), colClasses = c(cds = "character"))
 
 designs <- list(
@@ -75,7 +73,7 @@ designs <- list(
 reps <- list(
   jk1_clus1 = as.svrepdesign(designs$clus1, type = "JK1"),
   jkn_strat = as.svrepdesign(designs$strat, type = "JKn"),
-  boot_scale = svrepdesign(data = rd("apiclus1_boot50.csv"), repweights = "rw[0-9]+",
+  boot_scale = svrepdesign(data = with_boot50(apiclus1), repweights = "rw[0-9]+",
                            weights = ~pw, type = "bootstrap", scale = 15 / 686)
 )
 

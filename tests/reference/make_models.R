@@ -4,7 +4,7 @@
 #
 # Run from the repository root:
 #     Rscript tests/reference/make_models.R
-# Reads  ../shared/data/api/*.csv (relative to the repository root).
+# Reads  R survey's data(api) and perception/datasets/apiclus1_boot50_draws.csv.
 # Writes tests/reference/models_glm.csv, models_chisq.csv, models_contrast.csv
 # (long format case,key,value; values printed with format(x, digits = 17)).
 #
@@ -17,9 +17,8 @@
 
 suppressPackageStartupMessages(library(survey))
 
-DATA <- file.path("..", "shared", "data", "api")
 OUT <- file.path("tests", "reference")
-stopifnot(dir.exists(DATA), dir.exists(OUT))
+stopifnot(dir.exists(OUT))
 
 options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE,
         survey.replicates.mse = FALSE, survey.drop.replicates = TRUE, warn = 1)
@@ -92,20 +91,18 @@ rec_contrast <- function(case, ct) {
 }
 
 # --------------------------------------------------------------------------- data --
-rd <- function(f) read.csv(file.path(DATA, f), colClasses = c(cds = "character"))
+data(api)  # R survey's api data: the data sets perception.datasets bundles
+source(file.path("perception", "datasets", "apiclus1_boot50.R"))  # with_boot50()
 derive <- function(df) {
   df$sch_yes <- as.numeric(df$sch.wide == "Yes")
   df$mealcat <- ifelse(df$meals <= 33, "low", ifelse(df$meals <= 66, "mid", "high"))
   df
 }
-apistrat <- derive(rd("apistrat.csv"))
-apiclus1 <- derive(rd("apiclus1.csv"))
-apiclus2 <- derive(rd("apiclus2.csv"))
+boot50 <- derive(with_boot50(apiclus1))
+apistrat <- derive(apistrat)
+apiclus1 <- derive(apiclus1)
+apiclus2 <- derive(apiclus2)
 apiclus1$edcat <- ifelse(is.na(apiclus1$avg.ed), NA, ifelse(apiclus1$avg.ed > 3, "high", "low"))
-boot50 <- rd("apiclus1_boot50.csv")
-extra <- apiclus1[match(boot50$cds, apiclus1$cds), c("ell", "meals", "mobility", "sch.wide", "sch_yes")]
-boot50 <- cbind(boot50, extra)
-stopifnot(!anyNA(boot50$ell))
 
 strat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
 clus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)

@@ -2,7 +2,7 @@
 #
 # Run from the repository root:
 #     Rscript tests/reference/make_reference.R
-# Reads  ../shared/data/api/*.csv  (relative to the repository root).
+# Data: R survey's data(api) and perception/datasets/apiclus1_boot50_draws.csv.
 # Writes tests/reference/*.csv (long format: case,key,value; values printed with
 # format(x, digits = 17)) and tests/reference/PROGRESS.md.
 #
@@ -11,9 +11,8 @@
 
 suppressPackageStartupMessages(library(survey))
 
-DATA <- file.path("..", "shared", "data", "api")
 OUT <- file.path("tests", "reference")
-stopifnot(dir.exists(DATA), dir.exists(OUT))
+stopifnot(dir.exists(OUT))
 
 options(survey.lonely.psu = "fail",
         survey.adjust.domain.lonely = FALSE,
@@ -95,7 +94,7 @@ rec_vcov <- function(case, V, prefix = "vcov", sep = ":") {
     rec(case, paste(prefix, nm[i], nm[j], sep = sep), V[i, j])
 }
 
-# svyratio: est, se (as in the shared reference)
+# svyratio: est, se (as in r_survey_api.csv)
 rec_ratio <- function(case, r) {
   rec(case, "est", coef(r))
   rec(case, "se", SE(r))
@@ -161,12 +160,9 @@ rec_contrast <- function(case, ct, df = NULL) {
 # data
 # --------------------------------------------------------------------------
 
-rd <- function(f) read.csv(file.path(DATA, f), colClasses = c(cds = "character"))
-apistrat <- rd("apistrat.csv")
-apiclus1 <- rd("apiclus1.csv")
-apiclus2 <- rd("apiclus2.csv")
-apipop <- rd("apipop.csv")
-apiclus1_boot50 <- rd("apiclus1_boot50.csv")
+data(api)  # R survey's api data: the data sets perception.datasets bundles
+source(file.path("perception", "datasets", "apiclus1_boot50.R"))  # with_boot50()
+apiclus1_boot50 <- with_boot50(apiclus1)
 
 stopifnot(nrow(apistrat) == 200, nrow(apiclus1) == 183, nrow(apiclus2) == 126,
           nrow(apipop) == 6194, nrow(apiclus1_boot50) == 183)
@@ -448,19 +444,18 @@ check_brr(fay, 0.3)
 
 core_df <- write_group("reference_core.csv")
 
-# ---- check against the shared reference (R survey 4.1 values, 15 digits) ----
-shared <- read.csv(file.path("..", "shared", "reference", "r_survey_api.csv"),
-                   colClasses = "character")
-shared <- shared[shared$case != "meta" & !grepl("glm", shared$case), ]
-mm <- merge(shared, core_df, by = c("case", "key"), suffixes = c(".shared", ".ours"), all.x = TRUE)
-a <- as.numeric(mm$value.shared); b <- as.numeric(mm$value.ours)
+# ---- check against r_survey_api.csv (R survey 4.1 values, 15 digits) ----
+api_ref <- read.csv(file.path(OUT, "r_survey_api.csv"), colClasses = "character")
+api_ref <- api_ref[api_ref$case != "meta" & !grepl("glm", api_ref$case), ]
+mm <- merge(api_ref, core_df, by = c("case", "key"), suffixes = c(".api", ".ours"), all.x = TRUE)
+a <- as.numeric(mm$value.api); b <- as.numeric(mm$value.ours)
 reldiff <- abs(a - b) / pmax(abs(a), 1e-300)
 reldiff[a == 0 & b == 0] <- 0
 n_missing <- sum(is.na(b))
 n_bad <- sum(!is.na(b) & !(reldiff < 1e-12 | abs(a - b) < 1e-12))
-shared_check_core <- sprintf("%d shared core keys; %d missing here; %d differ by more than 1e-12 (max rel diff %.3g)",
-                            nrow(mm), n_missing, n_bad, max(reldiff, na.rm = TRUE))
-cat("shared check (core):", shared_check_core, "\n")
+api_check_core <- sprintf("%d r_survey_api.csv core keys; %d missing here; %d differ by more than 1e-12 (max rel diff %.3g)",
+                         nrow(mm), n_missing, n_bad, max(reldiff, na.rm = TRUE))
+cat("r_survey_api.csv check (core):", api_check_core, "\n")
 if (n_missing > 0) print(mm[is.na(b), c("case", "key")])
 if (n_bad > 0) print(mm[!is.na(b) & reldiff >= 1e-12, ])
 
@@ -470,7 +465,7 @@ progress <- c("# Reference generation progress",
                       R.version.string, as.character(packageVersion("survey"))),
               "",
               sprintf("- [x] (1) core estimation, replicate designs, quantiles, ciprop -> reference_core.csv (%d rows)", nrow(core_df)),
-              sprintf("      check against ../shared/reference/r_survey_api.csv: %s", shared_check_core))
+              sprintf("      check against tests/reference/r_survey_api.csv: %s", api_check_core))
 writeLines(progress, file.path(OUT, "PROGRESS.md"))
 
 # ==========================================================================
@@ -541,14 +536,14 @@ for (nm in c("jk1_clus1", "jkn_strat")) {
 }
 
 models_df <- write_group("reference_models.csv")
-mm <- merge(read.csv(file.path("..", "shared", "reference", "r_survey_api.csv"), colClasses = "character"),
-            models_df, by = c("case", "key"), suffixes = c(".shared", ".ours"))
-rd_glm <- max(abs(as.numeric(mm$value.shared) / as.numeric(mm$value.ours) - 1))
-shared_check_models <- sprintf("%d shared glm keys matched, max rel diff %.3g", nrow(mm), rd_glm)
-cat("shared check (models):", shared_check_models, "\n")
+mm <- merge(read.csv(file.path(OUT, "r_survey_api.csv"), colClasses = "character"),
+            models_df, by = c("case", "key"), suffixes = c(".api", ".ours"))
+rd_glm <- max(abs(as.numeric(mm$value.api) / as.numeric(mm$value.ours) - 1))
+api_check_models <- sprintf("%d r_survey_api.csv glm keys matched, max rel diff %.3g", nrow(mm), rd_glm)
+cat("r_survey_api.csv check (models):", api_check_models, "\n")
 progress <- c(progress,
               sprintf("- [x] (2) models, chi-square, contrasts -> reference_models.csv (%d rows)", nrow(models_df)),
-              sprintf("      check against the shared file: %s", shared_check_models))
+              sprintf("      check against r_survey_api.csv: %s", api_check_models))
 writeLines(progress, file.path(OUT, "PROGRESS.md"))
 
 # ==========================================================================

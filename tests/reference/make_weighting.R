@@ -1,9 +1,9 @@
-# Reference values for perception's weighting module (issue #5) that the shared
+# Reference values for perception's weighting module (issue #5) that the first
 # reference (make_reference.R -> reference_weighting.csv) does not cover.
 #
 # Run from the repository root:
 #     Rscript tests/reference/make_weighting.R
-# Reads  ../shared/data/api/{apiclus1,apiclus2,apistrat,apipop}.csv
+# Reads  R survey's data(api): apiclus1, apiclus2, apistrat, apipop
 # Writes tests/reference/weighting_reference.csv  (case,key,value; 17 significant digits)
 #        tests/reference/weighting_weights.csv    (one row per apiclus1 school: weights)
 #
@@ -38,9 +38,8 @@
 
 suppressPackageStartupMessages(library(survey))
 
-DATA <- file.path("..", "shared", "data", "api")
 OUT <- file.path("tests", "reference")
-stopifnot(dir.exists(DATA), dir.exists(OUT))
+stopifnot(dir.exists(OUT))
 options(survey.lonely.psu = "fail", warn = 1)
 
 fmt <- function(x) vapply(as.numeric(x), function(v) format(v, digits = 17), character(1))
@@ -61,11 +60,7 @@ rec_by <- function(case, b) {
   rec(case, paste0(rownames(b), ":se"), SE(b))
 }
 
-rd <- function(f) read.csv(file.path(DATA, f), colClasses = c(cds = "character"))
-apiclus1 <- rd("apiclus1.csv")
-apiclus2 <- rd("apiclus2.csv")
-apistrat <- rd("apistrat.csv")
-apipop <- rd("apipop.csv")
+data(api)  # R survey's api data: the data sets perception.datasets bundles
 
 clus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)
 jk1 <- as.svrepdesign(clus1, type = "JK1")
