@@ -215,7 +215,14 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> women = design.subset(design.data["sex"] == 2)    # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> elementary = d.subset(d.data["stype"] == "E")
+        >>> elementary
+        SurveyDesign(100 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=99, lonely_psu='fail')
+        >>> pc.mean(elementary, "api00")[["variable", "estimate", "se"]].round(2)
+          variable  estimate     se
+        0    api00    674.43  12.38
         """
         keep = self._mask(mask) & self._in_domain
         return self._with(_in_domain=keep, _w=np.where(keep, self._w, 0.0))
@@ -597,7 +604,15 @@ class SurveyDesign(_BaseDesign):
 
         Examples
         --------
-        >>> rep = design.replicate("bootstrap", replicates=500, seed=1)   # doctest: +SKIP
+        >>> clus1 = pc.datasets.load("apiclus1")
+        >>> d = pc.SurveyDesign(clus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> jk = d.replicate("jk1")
+        >>> jk
+        ReplicateDesign(183 rows in domain of 183, 15 replicates, method='jk1', scale=0.914839, mse=False)
+        >>> pc.mean(jk, "api00")[["variable", "estimate", "se"]].round(2)
+          variable  estimate     se
+        0    api00    644.17  26.33
+        >>> boot = d.replicate("bootstrap", replicates=50, seed=1)
 
         Notes
         -----
@@ -638,8 +653,14 @@ class ReplicateDesign(_BaseDesign):
 
     Examples
     --------
-    >>> rep = ReplicateDesign(boot, weights="pw", replicate_weights="rw[0-9]+",
-    ...                       scale=0.021865889212828)              # doctest: +SKIP
+    >>> boot = pc.datasets.load("apiclus1_boot50")
+    >>> rep = pc.ReplicateDesign(boot, weights="pw", replicate_weights="rw[0-9]+",
+    ...                          method="bootstrap")
+    >>> rep
+    ReplicateDesign(183 rows in domain of 183, 50 replicates, method='bootstrap', scale=0.0204082, mse=False)
+    >>> pc.mean(rep, "api00")[["variable", "estimate", "se"]].round(2)
+      variable  estimate     se
+    0    api00    644.17  22.95
 
     Notes
     -----

@@ -834,8 +834,12 @@ def mean(
 
     Examples
     --------
-    >>> pc.mean(d, ["api00", "api99"])                     # doctest: +SKIP
-      variable  estimate        se  ...
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> pc.mean(d, ["api00", "api99"])[["variable", "estimate", "se", "deff"]].round(2)
+      variable  estimate    se  deff
+    0    api00    662.29  9.41  1.17
+    1    api99    629.39  9.96  1.20
 
     Notes
     -----
@@ -857,7 +861,14 @@ def total(
 
     Examples
     --------
-    >>> pc.total(d, "enroll", by="stype", na_rm=True)     # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.total(d, "enroll", by="stype", na_rm=True)
+    >>> t[["stype", "variable", "estimate", "se"]].round(0)
+      stype variable   estimate       se
+    0     E   enroll  1842584.0  72581.0
+    1     H   enroll   997129.0  69239.0
+    2     M   enroll   847465.0  55503.0
     """
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
 
@@ -877,7 +888,11 @@ def ratio(
 
     Examples
     --------
-    >>> pc.ratio(d, "api00", "api99")                     # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> pc.ratio(d, "api00", "api99")[["variable", "estimate", "se"]].round(4)
+          variable  estimate      se
+    0  api00/api99    1.0523  0.0036
     """
     return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio")
 
@@ -959,7 +974,13 @@ def proportion(
 
     Examples
     --------
-    >>> pc.proportion(d, "stype", method="beta")          # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.proportion(d, "sch_wide", method="beta")
+    >>> t[["variable", "category", "estimate", "se", "ci_low", "ci_high"]].round(3)
+       variable category  estimate     se  ci_low  ci_high
+    0  sch_wide       No     0.172  0.024   0.127    0.226
+    1  sch_wide      Yes     0.828  0.024   0.774    0.873
 
     Notes
     -----
@@ -1195,7 +1216,14 @@ def quantile(
 
     Examples
     --------
-    >>> pc.quantile(d, "api00", [0.25, 0.5, 0.75])          # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.quantile(d, "api00", [0.25, 0.5, 0.75])
+    >>> t[["variable", "quantile", "estimate", "ci_low", "ci_high"]]
+      variable  quantile  estimate  ci_low  ci_high
+    0    api00      0.25     565.0   535.0    597.0
+    1    api00      0.50     668.0   642.0    694.0
+    2    api00      0.75     756.0   726.0    778.0
 
     Notes
     -----

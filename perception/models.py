@@ -540,7 +540,12 @@ class GLMResult:
 
         Examples
         --------
-        >>> fit.predict(pd.DataFrame({"ell": [10], "meals": [50], "mobility": [15]}))  # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")
+        >>> fit.predict(pd.DataFrame({"ell": [10], "meals": [50], "mobility": [15]})).round(2)
+           estimate    se  ci_low  ci_high
+        0    662.39  6.91  648.77   676.01
 
         Notes
         -----
@@ -597,7 +602,25 @@ class GLMResult:
 
         Examples
         --------
-        >>> print(fit.summary())                          # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")
+        >>> print(fit.summary())
+        Survey design-based GLM: gaussian family, identity link
+        Formula: api00 ~ ell + meals + mobility
+        Design:  SurveyDesign(200 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=197, lonely_psu='fail')
+        <BLANKLINE>
+        Coefficients:
+                       Estimate    Std. Error    t value    Pr(>|t|)
+        Intercept       820.887       10.0777       81.5     < 2e-16 ***
+        ell           -0.480587      0.391973      -1.23       0.222
+        meals          -3.14154      0.283947      -11.1     < 2e-16 ***
+        mobility       0.225713      0.393218      0.574       0.567
+        ---
+        Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1
+        <BLANKLINE>
+        (Dispersion parameter for gaussian family taken to be 5171.97)
+        Residual df: 194 (design df + 1 - number of coefficients); rows used: 200; Fisher scoring iterations: 2
         """
         table = self.coefficients
         link = "identity" if self.family == "gaussian" else "logit"
@@ -727,8 +750,16 @@ def glm(
 
     Examples
     --------
-    >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")            # doctest: +SKIP
-    >>> fit.coefficients.loc["ell", ["estimate", "se"]]               # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")
+    >>> fit.coefficients[["estimate", "se", "p"]].round(4)
+               estimate       se       p
+    term
+    Intercept  820.8873  10.0777  0.0000
+    ell         -0.4806   0.3920  0.2217
+    meals       -3.1415   0.2839  0.0000
+    mobility     0.2257   0.3932  0.5666
 
     Notes
     -----

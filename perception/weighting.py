@@ -21,10 +21,18 @@ fits a column coded 1/2 whether it holds integers, floats or the strings "1"/"2"
 
 Examples
 --------
->>> import perception as pc                                   # doctest: +SKIP
+R's cluster sample of California schools raked to the counts of schools by type and by
+whether they met their growth target:
+
+>>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
 >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
-...                     "sch.wide": {"No": 1072, "Yes": 5122}})  # doctest: +SKIP
->>> pc.weight_diagnostics(raked)                              # doctest: +SKIP
+...                     "sch_wide": {"No": 1072, "Yes": 5122}})
+>>> pc.weight_diagnostics(raked)[["n", "sum_weights", "min_weight", "max_weight"]].round(2)
+     n  sum_weights  min_weight  max_weight
+0  183       6194.0       29.87       67.13
+>>> pc.mean(raked, "api00")[["variable", "estimate", "se"]].round(2)
+  variable  estimate    se
+0    api00    641.23  23.7
 """
 
 from __future__ import annotations
@@ -134,8 +142,17 @@ def poststratify(
 
     Examples
     --------
-    >>> ps = pc.poststratify(d, "stype", {"E": 4421, "H": 755, "M": 1018})   # doctest: +SKIP
-    >>> pc.total(ps, "stype")                                                # doctest: +SKIP
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
+    >>> ps = pc.poststratify(d, "stype", {"E": 4421, "H": 755, "M": 1018})
+    >>> ps.weights.groupby(ps.data["stype"]).sum().round(1)
+    stype
+    E    4421.0
+    H     755.0
+    M    1018.0
+    Name: weight, dtype: float64
+    >>> pc.mean(ps, "api00")[["variable", "estimate", "se"]].round(2)
+      variable  estimate     se
+    0    api00    642.31  23.92
 
     Notes
     -----
@@ -284,8 +301,14 @@ def rake(
 
     Examples
     --------
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
     >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
-    ...                     "sch.wide": {"No": 1072, "Yes": 5122}})        # doctest: +SKIP
+    ...                     "sch_wide": {"No": 1072, "Yes": 5122}})
+    >>> raked.weights.groupby(raked.data["sch_wide"], observed=True).sum().round(1)
+    sch_wide
+    No     1072.0
+    Yes    5122.0
+    Name: weight, dtype: float64
 
     Notes
     -----
@@ -548,9 +571,15 @@ def calibrate(
 
     Examples
     --------
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
     >>> cal = pc.calibrate(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
     ...                        "api99": 3914069}, method="logit", bounds=(0.7, 1.7))
-    ...                                                               # doctest: +SKIP
+    >>> pc.total(cal, "api99")[["variable", "estimate"]].round(0)
+      variable   estimate
+    0    api99  3914069.0
+    >>> pc.mean(cal, "api00")[["variable", "estimate", "se"]].round(2)
+      variable  estimate    se
+    0    api00    665.46  3.42
 
     Notes
     -----
@@ -653,7 +682,12 @@ def trim_weights(
 
     Examples
     --------
-    >>> trimmed = pc.trim_weights(raked, upper=38, lower=30)             # doctest: +SKIP
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
+    >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
+    ...                     "sch_wide": {"No": 1072, "Yes": 5122}})
+    >>> trimmed = pc.trim_weights(raked, upper=38, lower=30)
+    >>> float(trimmed.weights.min()), round(float(trimmed.weights.max()), 2)
+    (30.0, 55.41)
 
     Notes
     -----
@@ -752,7 +786,20 @@ def adjust_nonresponse(
 
     Examples
     --------
-    >>> resp = pc.adjust_nonresponse(d_sampled, "responded", ["cercle", "sex"])  # doctest: +SKIP
+    A sample in which one school in five did not answer, adjusted within school types:
+
+    >>> api = pc.datasets.load("apistrat")
+    >>> sample = api.assign(responded=(api["snum"] % 5 != 0).astype(int))
+    >>> d = pc.SurveyDesign(sample, weights="pw", strata="stype", fpc="fpc")
+    >>> resp = pc.adjust_nonresponse(d, "responded", ["stype"])
+    >>> resp
+    SurveyDesign(161 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=158, lonely_psu='fail')
+    >>> resp.weights.groupby(resp.data["stype"]).sum().round(1)   # what everyone sampled stood for
+    stype
+    E    4421.0
+    H     755.0
+    M    1018.0
+    Name: weight, dtype: float64
 
     Notes
     -----
@@ -866,8 +913,15 @@ def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) ->
 
     Examples
     --------
-    >>> pc.weight_diagnostics(d, by="stype")                              # doctest: +SKIP
-         stype    n  sum_weights  ...  deff_kish  n_effective
+    >>> d = pc.SurveyDesign(pc.datasets.load("apistrat"), weights="pw", strata="stype",
+    ...                     fpc="fpc")
+    >>> table = pc.weight_diagnostics(d, by="stype")
+    >>> table[["stype", "n", "sum_weights", "cv", "deff_kish", "n_effective"]].round(2)
+       stype    n  sum_weights    cv  deff_kish  n_effective
+    0  (all)  200       6194.0  0.43       1.19       168.58
+    1      E  100       4421.0  0.00       1.00       100.00
+    2      H   50        755.0  0.00       1.00        50.00
+    3      M   50       1018.0  0.00       1.00        50.00
 
     Notes
     -----
