@@ -3,8 +3,10 @@
 An estimate table from :func:`perception.mean`, ``total``, ``ratio`` or ``proportion``
 carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``: domains
 estimated inside one design are correlated (shared PSUs, waves revisiting the same
-villages), and a difference of two rows needs that covariance. A :class:`GLMResult`
-works the same way, with its coefficients as the rows.
+villages), and a difference of two rows needs that covariance. It is keyed by each
+row's identity and read through :func:`perception._covariance.covariance_of`, so a
+sorted or filtered table gives the same contrasts. A :class:`GLMResult` works the same
+way, with its coefficients as the rows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from scipy import stats
 
 from . import intervals
 from ._attrs import attach
+from ._covariance import attach_covariance, covariance_of
 from .errors import EstimationError
 
 CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p", "n", "n_min"]
@@ -48,7 +51,8 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
         k = len(labels)
         return (
             coef["estimate"].to_numpy(dtype=float),
-            estimates.vcov.to_numpy(dtype=float),
+            # by term name: the covariance follows the coefficients' order
+            estimates.vcov.loc[coef.index, coef.index].to_numpy(dtype=float),
             np.full(k, float(estimates.df_residual)),
             labels,
             labels,
@@ -59,28 +63,14 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
             "estimates must be a table returned by pc.mean, pc.total, pc.ratio or "
             f"pc.proportion (or a pc.glm fit), got {type(estimates).__name__}"
         )
-    vcov = estimates.attrs.get("vcov")
-    if vcov is None:
-        raise EstimationError(
-            "this table carries no covariance matrix in table.attrs['vcov'] (quantile "
-            "tables, tables built by hand or copied without attrs have none): use the "
-            "table returned by pc.mean, pc.total, pc.ratio or pc.proportion directly"
-        )
-    vcov = np.asarray(vcov, dtype=float)
+    # aligned to the rows as they are now, whatever order or subset they are in
+    covariance = covariance_of(estimates)
+    vcov = covariance.to_numpy(dtype=float)
     k = len(estimates)
-    if vcov.shape != (k, k):
-        raise EstimationError(
-            f"the table has {k} rows but its covariance matrix is {vcov.shape[0]} x "
-            f"{vcov.shape[1]}: it was filtered or reordered after estimation. Contrast the "
-            "table as returned by the estimator (select rows with the weights instead)."
-        )
-    label_cols = [c for c in estimates.columns if c not in _RESULT_COLUMNS]
+    # a row's label is its identity: the columns its covariance is keyed by
+    label_cols = [c for c in covariance.index.names if c is not None]
     if label_cols:
-        parts = estimates[label_cols]
-        # without attrs: a change table carries its per-wave table there, which pandas
-        # cannot compare when astype() rebuilds the frame column by column
-        parts.attrs = {}
-        parts = parts.astype(str)
+        parts = pd.DataFrame({c: _as_text(estimates, c) for c in label_cols})
         varying = [c for c in label_cols if parts[c].nunique() > 1] or label_cols[-1:]
         full = parts.agg(":".join, axis=1).tolist()
         short = parts[varying].agg(":".join, axis=1).tolist()
@@ -94,6 +84,12 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
     return (
         estimates["estimate"].to_numpy(dtype=float), vcov, df, short, full, level
     )
+
+
+def _as_text(table: pd.DataFrame, name: str) -> list[str]:
+    """The values of an identity column (or index level) as text labels."""
+    values = table[name] if name in table.columns else table.index.get_level_values(name)
+    return pd.Series(values).astype(str).tolist()
 
 
 def _key(label) -> str:
@@ -174,9 +170,10 @@ def contrast(
 
     Parameters
     ----------
-    estimates : a table returned by :func:`perception.mean`, ``total``, ``ratio`` or
-        ``proportion`` (it carries the covariance of its rows), or a :class:`GLMResult`
-        (rows are the coefficients).
+    estimates : a table returned by :func:`perception.mean`, ``total``, ``ratio``,
+        ``proportion``, :func:`perception.change` or :func:`contrast` (it carries the
+        covariance of its rows, keyed by their identity: the table may be sorted,
+        filtered or reset), or a :class:`GLMResult` (rows are the coefficients).
     weights : one contrast, or several:
 
         - a list/array with one weight per row, in table order;
@@ -201,7 +198,7 @@ def contrast(
     overlap. ``n_min`` is the smallest ``n`` (``n_from``/``n_to`` of a change) among
     the rows used: the smallest cell the contrast rests on, which the small-cell rule of
     outputs checks. For a GLM both are the rows of the fit. Its ``attrs["vcov"]`` holds
-    the covariance of the contrasts. A single unnamed contrast is called
+    the covariance of the contrasts, keyed by ``contrast``. A single unnamed contrast is called
     ``"contrast"``, as in R.
 
     Examples
@@ -262,7 +259,7 @@ def contrast(
     n, n_min = _counts(estimates, matrix)
     table["n"] = n
     table["n_min"] = n_min
-    table.attrs["vcov"] = attach(cov)
+    attach_covariance(table, cov, ["contrast"])
     table.attrs["level"] = level
     table.attrs["weights"] = attach(pd.DataFrame(matrix, index=names, columns=full))
     return table
