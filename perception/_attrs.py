@@ -9,6 +9,8 @@ way, keyed by its rows: :mod:`perception._covariance`.)
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 
 
@@ -29,6 +31,13 @@ class AttachedFrame(pd.DataFrame):
         return not self.__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo=None) -> AttachedFrame:
+        # pandas deep-copies attrs at every operation; a plain DataFrame copy would
+        # compare element by element and break pd.concat of pieces of one table
+        out = AttachedFrame(pd.DataFrame(self).copy(deep=True))
+        out.attrs = copy.deepcopy(dict(self.attrs), memo)
+        return out
 
 
 def attach(value):

@@ -209,11 +209,13 @@ def covariance_of(table: pd.DataFrame) -> pd.DataFrame:
     keys = _keys(table, cov.columns)
     repeated = _repeated(keys)
     if repeated.size:
+        key = keys[int(repeated[0])]
+        same = [i for i in repeated if keys[i] == key]
         raise EstimationError(
-            f"rows {_described(table, cov.columns, repeated)} are the same estimate "
-            f"({', '.join(cov.columns)}) more than once: the table holds a row twice "
-            "(concatenated with itself?), so no covariance fits it. Keep each row once. "
-            f"{_FIX}."
+            f"the table holds the same estimate more than once ({_identity(cov.columns, key)}"
+            f" in rows {format_rows(table.index[same])}; {repeated.size} rows in all hold a "
+            "repeated estimate), e.g. concatenated with itself, so no covariance fits it. "
+            f"Keep each row once. {_FIX}."
         )
     lookup = {key: i for i, key in enumerate(cov.keys)}
     position = np.array([lookup.get(key, -1) for key in keys], dtype=np.intp)
@@ -238,8 +240,9 @@ def covariance_of(table: pd.DataFrame) -> pd.DataFrame:
         first = int(changed[0])
         raise EstimationError(
             f"the 'estimate' column no longer holds the estimates its covariance belongs to "
-            f"(rows {_described(table, cov.columns, changed)}; e.g. {current[first]!r} now, "
-            f"{stored[first]!r} as estimated): it was rescaled or edited after estimation. "
+            f"(rows {_described(table, cov.columns, changed)}; e.g. {current[first]:.10g} "
+            f"now, {stored[first]:.10g} as estimated): it was rescaled or edited after "
+            "estimation. "
             "Compute contrasts and covariances on the table as estimated and rescale "
             "their results (a covariance scales by the square of the factor)."
         )
@@ -305,13 +308,15 @@ def _described(table: pd.DataFrame, columns: tuple[str, ...] | Sequence[str],
     """``'2 (stype='E', variable='api00'), 5 (...)'``: index labels with identities."""
     positions = list(positions)
     keys = _keys(table.iloc[positions[:5]], columns)
-    shown = [
-        f"{label} ({', '.join(f'{c}={v!r}' for c, v in zip(columns, key, strict=True))})"
-        for label, key in zip(table.index[positions[:5]], keys, strict=True)
-    ]
+    shown = [f"{label} ({_identity(columns, key)})"
+             for label, key in zip(table.index[positions[:5]], keys, strict=True)]
     if len(positions) > 5:
         shown.append(f"and {format_rows(table.index[positions[5:]], limit=5)}")
     return ", ".join(shown)
+
+
+def _identity(columns: Sequence[str], key: tuple) -> str:
+    return ", ".join(f"{c}={v!r}" for c, v in zip(columns, key, strict=True))
 
 
 def _listed(keys: tuple[tuple, ...], limit: int = 6) -> str:

@@ -68,7 +68,7 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
     vcov = covariance.to_numpy(dtype=float)
     k = len(estimates)
     # a row's label is its identity: the columns its covariance is keyed by
-    label_cols = [c for c in covariance.index.names if c is not None]
+    label_cols = [str(c) for c in covariance.index.names if c is not None]
     if label_cols:
         parts = pd.DataFrame({c: _as_text(estimates, c) for c in label_cols})
         varying = [c for c in label_cols if parts[c].nunique() > 1] or label_cols[-1:]

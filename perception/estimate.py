@@ -776,6 +776,8 @@ def _assemble(
     k = len(labels)
     D = dom.count
     if se is None:
+        if vcov is None:
+            raise ValueError("_assemble needs se when the table has no covariance")
         se = np.sqrt(np.clip(np.diag(vcov), 0, None)).reshape(D, k)
     if df is None:
         df = design.degf

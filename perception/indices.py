@@ -19,9 +19,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._covariance import attach_covariance, covariance_of
 from .design import _BaseDesign
 from .errors import EstimationError, format_rows
-from ._covariance import attach_covariance, covariance_of
 from .estimate import mean, proportion
 
 #: missing-value codes used when neither ``q`` nor ``missing`` is given (Afrobarometer)
