@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _change_cases import panel_design
 from _models_cases import design, reference
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import perception as pc
@@ -162,9 +163,7 @@ def _identity(table: pd.DataFrame, columns: list[str]) -> list:
 # ------------------------------------------------------------ every table kind --
 @cache
 def _indices_design() -> pc.SurveyDesign:
-    from _models_cases import REFERENCE
-
-    data = pd.read_csv(REFERENCE / "indices_data.csv")
+    data = pd.read_csv(Path(__file__).resolve().parent / "reference" / "indices_data.csv")
     return pc.SurveyDesign(data, weights="w", strata="stratum", psu="psu")
 
 
@@ -194,11 +193,9 @@ def _kind(name: str) -> pd.DataFrame:
 
 
 @st.composite
-def _views(draw):
-    """A table kind and a view of it: rows permuted, a subset kept, index reset or not,
-    and possibly cut in two pieces concatenated again."""
-    name = draw(st.sampled_from(sorted(KINDS)))
-    table = _kind(name)
+def _views(draw, table: pd.DataFrame):
+    """A view of ``table``: rows permuted, a subset kept, index reset or not, and
+    possibly cut in two pieces concatenated again; with a weight for each of its rows."""
     order = draw(st.permutations(range(len(table))))
     keep = draw(st.lists(st.booleans(), min_size=len(table), max_size=len(table)).filter(any))
     view = table.iloc[list(order)][[keep[i] for i in order]]
@@ -209,13 +206,15 @@ def _views(draw):
     if 0 < cut < len(view):
         view = pd.concat([view.iloc[cut:], view.iloc[:cut]])
     weights = draw(st.lists(st.integers(-3, 3), min_size=len(view), max_size=len(view)))
-    return name, view, weights
+    return view, weights
 
 
-@given(_views())
-def test_vcov_of_a_view_is_the_original_matched_by_identity(drawn):
-    name, view, _ = drawn
-    original = pc.vcov(_kind(name))
+@pytest.mark.parametrize("kind", list(KINDS))
+@settings(max_examples=15)
+@given(data=st.data())
+def test_vcov_of_a_view_is_the_original_matched_by_identity(kind, data):
+    view, _ = data.draw(_views(_kind(kind)))
+    original = pc.vcov(_kind(kind))
     ours = pc.vcov(view)
     assert ours.index.names == original.index.names
     assert list(ours.index) == _identity(view, list(original.index.names))
@@ -223,13 +222,15 @@ def test_vcov_of_a_view_is_the_original_matched_by_identity(drawn):
     np.testing.assert_array_equal(ours.to_numpy(), expected.to_numpy())
 
 
-@given(_views())
-def test_contrast_of_a_view_equals_the_original(drawn):
-    name, view, weights = drawn
+@pytest.mark.parametrize("kind", list(KINDS))
+@settings(max_examples=15)
+@given(data=st.data())
+def test_contrast_of_a_view_equals_the_original(kind, data):
+    view, weights = data.draw(_views(_kind(kind)))
     keys = list(pc.vcov(view).index)
     by_identity = {key: w for key, w in zip(keys, weights, strict=True)}
     ours = pc.contrast(view, by_identity)
-    theirs = pc.contrast(_kind(name), by_identity)
+    theirs = pc.contrast(_kind(kind), by_identity)
     for column in ("estimate", "se"):
         assert ours[column].iloc[0] == pytest.approx(theirs[column].iloc[0], rel=SAME_RTOL,
                                                      abs=SAME_ATOL), column
