@@ -24,9 +24,6 @@ from ._covariance import attach_covariance, covariance_of
 from .errors import EstimationError
 
 CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p", "n", "n_min"]
-_RESULT_COLUMNS = {"estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p",
-                   "n_from", "n_to", "n_min", "relative", "relative_se", "relative_ci_low",
-                   "relative_ci_high", "suppressed"}
 
 PAdjust = Literal[
     "holm", "bonferroni", "sidak", "holm-sidak", "simes-hochberg", "hommel",
@@ -41,8 +38,11 @@ _P_METHODS = (
 
 
 # ------------------------------------------------------------------- the rows --
-def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str], float]:
-    """Estimates, covariance, df per row, short labels, full labels, level."""
+def _rows_of(
+    estimates,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str], float, list[str]]:
+    """Estimates, covariance, df per row, short labels, full labels, level, and the
+    identity columns of the rows."""
     from .models import GLMResult
 
     if isinstance(estimates, GLMResult):
@@ -57,6 +57,7 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
             labels,
             labels,
             estimates.level,
+            [],
         )
     if not isinstance(estimates, pd.DataFrame) or "estimate" not in estimates.columns:
         raise EstimationError(
@@ -82,7 +83,7 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
         df = np.full(k, np.inf)
     level = float(estimates.attrs.get("level", 0.95))
     return (
-        estimates["estimate"].to_numpy(dtype=float), vcov, df, short, full, level
+        estimates["estimate"].to_numpy(dtype=float), vcov, df, short, full, level, label_cols
     )
 
 
@@ -212,7 +213,7 @@ def contrast(
     R: ``svycontrast(svyby(~api00, ~stype, design, svymean, covmat=TRUE),
     c(E = 1, H = -1, M = 0))``, and ``svycontrast(stat, list(a = ..., b = ...))``.
     """
-    estimate, vcov, df_rows, short, full, table_level = _rows_of(estimates)
+    estimate, vcov, df_rows, short, full, table_level, identity = _rows_of(estimates)
     level = table_level if level is None else level
     intervals.check_level(level)
     if _is_several(weights):
@@ -256,7 +257,7 @@ def contrast(
         {"contrast": names, "estimate": values, "se": se, "ci_low": low, "ci_high": high,
          "df": df, "p": pval}
     )
-    n, n_min = _counts(estimates, matrix)
+    n, n_min = _counts(estimates, matrix, identity)
     table["n"] = n
     table["n_min"] = n_min
     attach_covariance(table, cov, ["contrast"])
@@ -265,9 +266,11 @@ def contrast(
     return table
 
 
-def _counts(estimates, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _counts(estimates, matrix: np.ndarray,
+            identity: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``n`` and ``n_min`` of each contrast (see :func:`contrast`); integer columns, or
-    float NaN when the table has no ``n``."""
+    float NaN when the table has no ``n``. A domain is the values of the identity
+    columns before ``variable``."""
     from .models import GLMResult
     from .privacy import smallest_count
 
@@ -279,11 +282,9 @@ def _counts(estimates, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.full(m, np.nan), np.full(m, np.nan)
     n_rows = pd.to_numeric(estimates["n"], errors="coerce").to_numpy(dtype=float)
     smallest = smallest_count(estimates).to_numpy(dtype=float)
-    columns = list(estimates.columns)
-    by = columns[: columns.index("variable")] if "variable" in columns else []
-    by = [c for c in by if c not in _RESULT_COLUMNS]
-    domain = (estimates[by].astype(str).agg(":".join, axis=1).to_numpy() if by
-              else np.zeros(len(estimates), dtype=object))
+    by = identity[: identity.index("variable")] if "variable" in identity else []
+    domain = (pd.DataFrame({c: _as_text(estimates, c) for c in by}).agg(":".join, axis=1)
+              .to_numpy() if by else np.zeros(len(estimates), dtype=object))
     n = np.empty(m)
     n_min = np.empty(m)
     for i, row in enumerate(matrix):

@@ -234,6 +234,9 @@ def test_contrast_of_a_view_equals_the_original(kind, data):
     for column in ("estimate", "se"):
         assert ours[column].iloc[0] == pytest.approx(theirs[column].iloc[0], rel=SAME_RTOL,
                                                      abs=SAME_ATOL), column
+    # the rows behind it: per domain (identity before variable), whatever the order
+    np.testing.assert_array_equal(ours[["n", "n_min"]].to_numpy(float),
+                                  theirs[["n", "n_min"]].to_numpy(float))
     # weights given in the view's order are the same contrast
     positional = pc.contrast(view, np.asarray(weights, dtype=float))
     assert positional["se"].iloc[0] == pytest.approx(theirs["se"].iloc[0], rel=SAME_RTOL,
