@@ -13,7 +13,7 @@ commune coarsened to the cercle, age to bands, dates to months, free text and co
 the questionnaire does not declare removed, and combinations of quasi-identifiers shared
 by fewer than ``k`` records flagged (:func:`k_anonymity`).
 
-The thresholds follow the project's practice (``../shared/domain/centre_mali.md``): no
+The thresholds follow the practice of the Central Mali surveys: no
 published estimate on fewer than 30 respondents, no table cell counting fewer than 10,
 ``k = 10`` identical records on the quasi-identifiers, estimates with a coefficient of
 variation above 30% flagged.
@@ -728,7 +728,7 @@ def anonymise_wave(
     Notes
     -----
     Follows the OCHA Centre for Humanitarian Data guidance on statistical disclosure
-    control and ``../shared/domain/centre_mali.md``. R: ``sdcMicro``
+    control and the protection rules of the Central Mali surveys. R: ``sdcMicro``
     (``globalRecode``, ``kAnon``).
     """
     _check_frame(df, q, "anonymise_wave")
