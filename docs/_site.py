@@ -50,6 +50,7 @@ REFERENCE_DIR = "reference"
 COPIED_DIR = "repo"
 
 _LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
+_ROLE = re.compile(r":(?:\w+:)?\w+:`~?([^`]+)`")
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
 
@@ -71,6 +72,13 @@ def public_names() -> dict[str, tuple[str, bool]]:
         else:
             found.append((inspect.getsourcelines(obj)[1], name, obj.__module__, False))
     return {name: (module, whole) for _, name, module, whole in sorted(found)}
+
+
+def _summary(name: str) -> str:
+    """First line of a public name's docstring, for the index of the reference."""
+    doc = inspect.getdoc(getattr(importlib.import_module("perception"), name)) or ""
+    first = _ROLE.sub(r"`\1`", doc.split("\n", 1)[0])     # Sphinx roles as code
+    return first.replace("|", "\\|")
 
 
 def reference_pages() -> dict[str, str]:
@@ -99,7 +107,8 @@ def reference_pages() -> dict[str, str]:
             for name in members:
                 path = module if names[name][1] else f"{module}.{name}"
                 blocks.append(f"::: {path}\n")
-                rows.append(f"| [`{name}`]({slug}.md#{path}) | {title} |")
+                rows.append((name.lower(), f"| [`{name}`]({slug}.md#{path}) | {title} | "
+                             f"{_summary(name)} |"))
         shown = [m for m in modules if not m.rsplit(".", 1)[-1].startswith("_")]
         pages[f"{REFERENCE_DIR}/{slug}.md"] = (
             f"# {title}\n\n"
@@ -114,7 +123,8 @@ def reference_pages() -> dict[str, str]:
         "Built from the docstrings of the public names (`perception.__all__`). The "
         "[public API contract](../api.md) says what each area promises; these pages "
         "give every argument, return value and error.\n\n"
-        "| name | section |\n|---|---|\n" + "\n".join(sorted(rows, key=str.lower)) + "\n"
+        "| name | section | what it does |\n|---|---|---|\n"
+        + "\n".join(row for _, row in sorted(rows)) + "\n"
     )
     return pages
 
