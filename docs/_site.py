@@ -27,7 +27,9 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parent.parent
 
 #: sections of the API reference: (page name, title, modules). The order is the order
-#: of the pages; within a page, names follow ``perception.__all__`` grouped by module.
+#: of the pages; within a page, each module's names of ``perception.__all__`` in source
+#: order. A module none of whose names is in ``__all__`` (a namespace such as
+#: ``perception.datasets``, used as ``pc.datasets.load``) is documented whole.
 API_SECTIONS: list[tuple[str, str, list[str]]] = [
     ("questionnaires", "Questionnaires and waves",
      ["perception.questionnaire", "perception.schema", "perception.io", "perception.simulate"]),
@@ -76,7 +78,11 @@ def public_names() -> dict[str, tuple[str, bool]]:
 
 def _summary(name: str) -> str:
     """First line of a public name's docstring, for the index of the reference."""
-    doc = inspect.getdoc(getattr(importlib.import_module("perception"), name)) or ""
+    return _first_line(getattr(importlib.import_module("perception"), name))
+
+
+def _first_line(obj: object) -> str:
+    doc = inspect.getdoc(obj) or ""
     first = _ROLE.sub(r"`\1`", doc.split("\n", 1)[0])     # Sphinx roles as code
     return first.replace("|", "\\|")
 
@@ -99,11 +105,19 @@ def reference_pages() -> dict[str, str]:
         for module in modules:
             members = [n for n, (m, _) in names.items() if m == module]
             if not members:
-                raise PluginError(
-                    f"module {module} of the API reference section {title!r} defines no "
-                    "name of perception.__all__. Fix: remove it from API_SECTIONS in "
-                    "docs/_site.py, or export its public names in perception/__init__.py."
-                )
+                # a module reached as a namespace (pc.datasets.load): documented whole
+                try:
+                    importlib.import_module(module)
+                except ImportError as exc:
+                    raise PluginError(
+                        f"module {module} of the API reference section {title!r} cannot be "
+                        f"imported ({exc}). Fix: correct or remove its line in API_SECTIONS "
+                        "in docs/_site.py."
+                    ) from exc
+                blocks.append(f"::: {module}\n")
+                rows.append((module.lower(), f"| [`{module.removeprefix('perception.')}`]"
+                             f"({slug}.md#{module}) | {title} | "
+                             f"{_first_line(importlib.import_module(module))} |"))
             for name in members:
                 path = module if names[name][1] else f"{module}.{name}"
                 blocks.append(f"::: {path}\n")
@@ -114,8 +128,8 @@ def reference_pages() -> dict[str, str]:
             f"# {title}\n\n"
             + f"Module{'s' if len(shown) > 1 else ''}: "
             + ", ".join(f"`{m}`" for m in shown)
-            + ". Every name below is available as `pc.<name>` after "
-            "`import perception as pc`.\n\n"
+            + ". The names below are reached from `import perception as pc` "
+            "(`pc.<name>`).\n\n"
             + "\n".join(blocks)
         )
     pages[f"{REFERENCE_DIR}/index.md"] = (
