@@ -109,7 +109,7 @@ def test_tour_runs_from_any_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace: dict = {"__name__": "__tour__"}
     for i, block in enumerate(code_blocks(page_tour(), "python"), start=1):
-        exec(compile(block, f"docs/tour.md, python block {i}", "exec"), namespace)  # noqa: S102
+        exec(compile(block, f"docs/tour.md, python block {i}", "exec"), namespace)
     printed = capsys.readouterr().out
     # what the tour's comments announce is what it shows: report.ok, then three tables
     assert printed.splitlines()[0] == "True"
