@@ -41,11 +41,12 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (the public API contract)
+# public name -> module that defines it (the API contract: docs/api.md)
 _EXPORTS: dict[str, str] = {
     # 1. questionnaires and waves
     "Questionnaire": "perception.questionnaire",
     "load_questionnaire": "perception.questionnaire",
+    "questionnaire_path": "perception.simulate",
     "ValidationReport": "perception.schema",
     "validate": "perception.schema",
     "read_wave": "perception.io",
