@@ -45,30 +45,30 @@ from .errors import (
     WeightingError as WeightingError,
 )
 
-#: distributions that may hold this package: the published name first, then the name
-#: the project had before it (pyproject.toml holds the one version)
-_DISTRIBUTIONS = ("perception-surveys", "perception")
+#: the distribution that installs this package (not ``perception``: that name on the
+#: package index is another project); its pyproject.toml holds the one version
+_DISTRIBUTION = "perception-surveys"
 
 
 def _version() -> str:
     """The installed distribution's version (``pc.__version__``), read on first use."""
     from importlib import metadata
 
-    for distribution in _DISTRIBUTIONS:
-        try:
-            return metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            continue
-    raise PerceptionError(
-        "perception is not installed, so its version is unknown: install it "
-        "(pip install -e . in the repository) rather than putting it on PYTHONPATH"
-    )
+    try:
+        return metadata.version(_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise PerceptionError(
+            f"{_DISTRIBUTION} is not installed, so the version of perception is unknown: "
+            "install it (pip install -e . in the repository) rather than putting the "
+            "source folder on PYTHONPATH"
+        ) from None
 
-# public name -> module that defines it (the public API contract)
+# public name -> module that defines it (the API contract: docs/api.md)
 _EXPORTS: dict[str, str] = {
     # 1. questionnaires and waves
     "Questionnaire": "perception.questionnaire",
     "load_questionnaire": "perception.questionnaire",
+    "questionnaire_path": "perception.simulate",
     "ValidationReport": "perception.schema",
     "validate": "perception.schema",
     "read_wave": "perception.io",

@@ -1,50 +1,28 @@
-"""Values attached to result tables in ``DataFrame.attrs``.
+"""Tables attached to result tables in ``DataFrame.attrs``.
 
 pandas compares the ``attrs`` of the frames it concatenates with ``==`` and needs one
-truth value; a plain array or DataFrame answers element by element and makes
-``pd.concat`` of two estimate tables fail. These types answer with one bool (equal
-content), and otherwise behave as the array or frame they hold.
+truth value; a plain DataFrame answers element by element and makes ``pd.concat`` of
+two estimate tables fail. :class:`AttachedFrame` answers with one bool (equal content)
+and otherwise behaves as the frame it holds. (The covariance of a table is kept the same
+way, keyed by its rows: :mod:`perception._covariance`.)
 """
 
 from __future__ import annotations
 
-import numpy as np
+import copy
+
 import pandas as pd
 
 
-class AttachedMatrix(np.ndarray):
-    """A matrix (e.g. the covariance of an estimate column) kept in ``attrs``.
+class AttachedFrame(pd.DataFrame):
+    """A DataFrame kept in another table's ``attrs`` (e.g. the per-wave estimates).
 
     Examples
     --------
-    >>> m = AttachedMatrix([[1.0, 0.5], [0.5, 2.0]])
-    >>> m == AttachedMatrix([[1.0, 0.5], [0.5, 2.0]])
-    True
-    >>> type(np.asarray(m)) is np.ndarray
+    >>> f = attach(pd.DataFrame({"a": [1.0, 2.0]}))
+    >>> f == pd.DataFrame({"a": [1.0, 2.0]})
     True
     """
-
-    def __new__(cls, values) -> AttachedMatrix:
-        return np.asarray(values, dtype=float).view(cls)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, np.ndarray) or np.shape(other) != self.shape:
-            return False
-        return bool(np.array_equal(self.view(np.ndarray), np.asarray(other), equal_nan=True))
-
-    def __ne__(self, other) -> bool:
-        return not self.__eq__(other)
-
-    __hash__ = None
-
-    def __array_wrap__(self, array, context=None, return_scalar=False):
-        # arithmetic on the matrix gives plain arrays with element-wise comparisons
-        result = np.asarray(array).view(np.ndarray)
-        return result[()] if return_scalar else result
-
-
-class AttachedFrame(pd.DataFrame):
-    """A DataFrame kept in another table's ``attrs`` (e.g. the per-wave estimates)."""
 
     def __eq__(self, other) -> bool:  # type: ignore[override]
         return isinstance(other, pd.DataFrame) and pd.DataFrame(self).equals(pd.DataFrame(other))
@@ -54,16 +32,21 @@ class AttachedFrame(pd.DataFrame):
 
     __hash__ = None
 
+    def __deepcopy__(self, memo=None) -> AttachedFrame:
+        # pandas deep-copies attrs at every operation; a plain DataFrame copy would
+        # compare element by element and break pd.concat of pieces of one table
+        out = AttachedFrame(pd.DataFrame(self).copy(deep=True))
+        out.attrs = copy.deepcopy(dict(self.attrs), memo)
+        return out
+
 
 def attach(value):
-    """Wrap an array or DataFrame for ``attrs``; other values pass unchanged."""
-    if value is None or isinstance(value, AttachedMatrix | AttachedFrame):
+    """Wrap a DataFrame for ``attrs`` (a copy); other values pass unchanged."""
+    if value is None or isinstance(value, AttachedFrame):
         return value
     if isinstance(value, pd.DataFrame):
         out = AttachedFrame(value.copy())
         # the held table keeps its own attachments (e.g. the per-wave covariance)
         out.attrs = {k: attach(v) for k, v in value.attrs.items()}
         return out
-    if isinstance(value, np.ndarray):
-        return AttachedMatrix(value)
     return value

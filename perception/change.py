@@ -29,6 +29,7 @@ from scipy import stats
 
 from . import estimate, intervals
 from ._attrs import attach
+from ._covariance import attach_covariance, covariance_of
 from ._deprecation import renamed_argument
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
@@ -184,7 +185,9 @@ def change(
     (a respondent interviewed at both waves counts once per wave). Outputs suppress a
     change when ``n_from`` or ``n_to`` is below ``min_cell``
     (:func:`perception.suppress_small_cells`). Its ``attrs["vcov"]`` is the covariance of
-    ``estimate`` and ``attrs["estimates"]`` the per-wave table it was computed from.
+    ``estimate`` (keyed by the ``by`` columns, ``variable``, ``from`` and ``to``: read it
+    with :func:`perception.vcov`, combine rows with :func:`perception.contrast`) and
+    ``attrs["estimates"]`` the per-wave table it was computed from.
 
     Raises
     ------
@@ -255,7 +258,7 @@ def _changes_from_table(
 ) -> pd.DataFrame:
     """Rows ``later - earlier`` of a per-wave estimate table, grouped by by + variable."""
     theta = table["estimate"].to_numpy(dtype=float)
-    V = np.asarray(table.attrs["vcov"], dtype=float)
+    V = covariance_of(table).to_numpy(dtype=float)
     df = float(table["df"].iloc[0])
     group_cols = [*by_names, "variable"]
     keys = table[group_cols].astype(object).apply(tuple, axis=1)
@@ -316,7 +319,7 @@ def _changes_from_table(
         out["relative_se"] = rel_se
         out["relative_ci_low"] = rel_low
         out["relative_ci_high"] = rel_high
-    out.attrs["vcov"] = attach(vcov)
+    attach_covariance(out, vcov, [*by_names, "variable", "from", "to"])
     out.attrs["level"] = level
     out.attrs["estimates"] = attach(table)
     return out
@@ -452,7 +455,9 @@ class DiDResult:
         ``n_min``, the rows of the smallest of the four. Without covariates the effect
         is the DiD of those four cell means, so these are the rows it rests on (with
         covariates, their common slopes also use the other periods' rows). Outputs
-        suppress an effect when ``n_min`` is below ``min_cell``.
+        suppress an effect when ``n_min`` is below ``min_cell``. With one variable its
+        ``attrs["vcov"]`` holds the effects' covariance, keyed by the ``by`` columns,
+        ``variable`` and ``period`` (:func:`perception.contrast` combines effects).
     cells : treated x period cell means (:func:`perception.mean` by ``[*by, treated,
         period]`` on the rows used by the regression).
     pretrend : joint Wald F test that the treated x period interactions of the
@@ -851,6 +856,9 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
         "n": np.array([sum(c) for c in counts], dtype=np.int64),
         "n_min": np.array([min(c) for c in counts], dtype=np.int64),
     })  # columns in the order [*by_names, *EFFECT_COLUMNS]
+    # the effects' joint covariance (contrasts between periods or subgroups)
+    attach_covariance(effects, fit.vcov[np.ix_(index, index)], [*by_names, "variable", "period"])
+    effects.attrs["level"] = level
 
     with np.errstate(divide="ignore", invalid="ignore"):
         t_values = fit.beta / se_all

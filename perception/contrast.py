@@ -3,8 +3,10 @@
 An estimate table from :func:`perception.mean`, ``total``, ``ratio`` or ``proportion``
 carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``: domains
 estimated inside one design are correlated (shared PSUs, waves revisiting the same
-villages), and a difference of two rows needs that covariance. A :class:`GLMResult`
-works the same way, with its coefficients as the rows.
+villages), and a difference of two rows needs that covariance. It is keyed by each
+row's identity and read through :func:`perception._covariance.covariance_of`, so a
+sorted or filtered table gives the same contrasts. A :class:`GLMResult` works the same
+way, with its coefficients as the rows.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ from scipy import stats
 
 from . import intervals
 from ._attrs import attach
+from ._covariance import attach_covariance, covariance_of
 from .errors import EstimationError
 
 CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p", "n", "n_min"]
-_RESULT_COLUMNS = {"estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p",
-                   "n_from", "n_to", "n_min", "relative", "relative_se", "relative_ci_low",
-                   "relative_ci_high", "suppressed"}
 
 PAdjust = Literal[
     "holm", "bonferroni", "sidak", "holm-sidak", "simes-hochberg", "hommel",
@@ -38,8 +38,11 @@ _P_METHODS = (
 
 
 # ------------------------------------------------------------------- the rows --
-def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str], float]:
-    """Estimates, covariance, df per row, short labels, full labels, level."""
+def _rows_of(
+    estimates,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str], float, list[str]]:
+    """Estimates, covariance, df per row, short labels, full labels, level, and the
+    identity columns of the rows."""
     from .models import GLMResult
 
     if isinstance(estimates, GLMResult):
@@ -48,39 +51,27 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
         k = len(labels)
         return (
             coef["estimate"].to_numpy(dtype=float),
-            estimates.vcov.to_numpy(dtype=float),
+            # by term name: the covariance follows the coefficients' order
+            estimates.vcov.loc[coef.index, coef.index].to_numpy(dtype=float),
             np.full(k, float(estimates.df_residual)),
             labels,
             labels,
             estimates.level,
+            [],
         )
     if not isinstance(estimates, pd.DataFrame) or "estimate" not in estimates.columns:
         raise EstimationError(
             "estimates must be a table returned by pc.mean, pc.total, pc.ratio or "
             f"pc.proportion (or a pc.glm fit), got {type(estimates).__name__}"
         )
-    vcov = estimates.attrs.get("vcov")
-    if vcov is None:
-        raise EstimationError(
-            "this table carries no covariance matrix in table.attrs['vcov'] (quantile "
-            "tables, tables built by hand or copied without attrs have none): use the "
-            "table returned by pc.mean, pc.total, pc.ratio or pc.proportion directly"
-        )
-    vcov = np.asarray(vcov, dtype=float)
+    # aligned to the rows as they are now, whatever order or subset they are in
+    covariance = covariance_of(estimates)
+    vcov = covariance.to_numpy(dtype=float)
     k = len(estimates)
-    if vcov.shape != (k, k):
-        raise EstimationError(
-            f"the table has {k} rows but its covariance matrix is {vcov.shape[0]} x "
-            f"{vcov.shape[1]}: it was filtered or reordered after estimation. Contrast the "
-            "table as returned by the estimator (select rows with the weights instead)."
-        )
-    label_cols = [c for c in estimates.columns if c not in _RESULT_COLUMNS]
+    # a row's label is its identity: the columns its covariance is keyed by
+    label_cols = [str(c) for c in covariance.index.names if c is not None]
     if label_cols:
-        parts = estimates[label_cols]
-        # without attrs: a change table carries its per-wave table there, which pandas
-        # cannot compare when astype() rebuilds the frame column by column
-        parts.attrs = {}
-        parts = parts.astype(str)
+        parts = pd.DataFrame({c: _as_text(estimates, c) for c in label_cols})
         varying = [c for c in label_cols if parts[c].nunique() > 1] or label_cols[-1:]
         full = parts.agg(":".join, axis=1).tolist()
         short = parts[varying].agg(":".join, axis=1).tolist()
@@ -92,8 +83,14 @@ def _rows_of(estimates) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], 
         df = np.full(k, np.inf)
     level = float(estimates.attrs.get("level", 0.95))
     return (
-        estimates["estimate"].to_numpy(dtype=float), vcov, df, short, full, level
+        estimates["estimate"].to_numpy(dtype=float), vcov, df, short, full, level, label_cols
     )
+
+
+def _as_text(table: pd.DataFrame, name: str) -> list[str]:
+    """The values of an identity column (or index level) as text labels."""
+    values = table[name] if name in table.columns else table.index.get_level_values(name)
+    return pd.Series(values).astype(str).tolist()
 
 
 def _key(label) -> str:
@@ -174,9 +171,10 @@ def contrast(
 
     Parameters
     ----------
-    estimates : a table returned by :func:`perception.mean`, ``total``, ``ratio`` or
-        ``proportion`` (it carries the covariance of its rows), or a :class:`GLMResult`
-        (rows are the coefficients).
+    estimates : a table returned by :func:`perception.mean`, ``total``, ``ratio``,
+        ``proportion``, :func:`perception.change` or :func:`contrast` (it carries the
+        covariance of its rows, keyed by their identity: the table may be sorted,
+        filtered or reset), or a :class:`GLMResult` (rows are the coefficients).
     weights : one contrast, or several:
 
         - a list/array with one weight per row, in table order;
@@ -201,7 +199,7 @@ def contrast(
     overlap. ``n_min`` is the smallest ``n`` (``n_from``/``n_to`` of a change) among
     the rows used: the smallest cell the contrast rests on, which the small-cell rule of
     outputs checks. For a GLM both are the rows of the fit. Its ``attrs["vcov"]`` holds
-    the covariance of the contrasts. A single unnamed contrast is called
+    the covariance of the contrasts, keyed by ``contrast``. A single unnamed contrast is called
     ``"contrast"``, as in R.
 
     Examples
@@ -223,7 +221,7 @@ def contrast(
     R: ``svycontrast(svyby(~api00, ~stype, design, svymean, covmat=TRUE),
     c(E = 1, H = -1, M = 0))``, and ``svycontrast(stat, list(a = ..., b = ...))``.
     """
-    estimate, vcov, df_rows, short, full, table_level = _rows_of(estimates)
+    estimate, vcov, df_rows, short, full, table_level, identity = _rows_of(estimates)
     level = table_level if level is None else level
     intervals.check_level(level)
     if _is_several(weights):
@@ -267,18 +265,20 @@ def contrast(
         {"contrast": names, "estimate": values, "se": se, "ci_low": low, "ci_high": high,
          "df": df, "p": pval}
     )
-    n, n_min = _counts(estimates, matrix)
+    n, n_min = _counts(estimates, matrix, identity)
     table["n"] = n
     table["n_min"] = n_min
-    table.attrs["vcov"] = attach(cov)
+    attach_covariance(table, cov, ["contrast"])
     table.attrs["level"] = level
     table.attrs["weights"] = attach(pd.DataFrame(matrix, index=names, columns=full))
     return table
 
 
-def _counts(estimates, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _counts(estimates, matrix: np.ndarray,
+            identity: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``n`` and ``n_min`` of each contrast (see :func:`contrast`); integer columns, or
-    float NaN when the table has no ``n``."""
+    float NaN when the table has no ``n``. A domain is the values of the identity
+    columns before ``variable``."""
     from .models import GLMResult
     from .privacy import smallest_count
 
@@ -290,11 +290,9 @@ def _counts(estimates, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.full(m, np.nan), np.full(m, np.nan)
     n_rows = pd.to_numeric(estimates["n"], errors="coerce").to_numpy(dtype=float)
     smallest = smallest_count(estimates).to_numpy(dtype=float)
-    columns = list(estimates.columns)
-    by = columns[: columns.index("variable")] if "variable" in columns else []
-    by = [c for c in by if c not in _RESULT_COLUMNS]
-    domain = (estimates[by].astype(str).agg(":".join, axis=1).to_numpy() if by
-              else np.zeros(len(estimates), dtype=object))
+    by = identity[: identity.index("variable")] if "variable" in identity else []
+    domain = (pd.DataFrame({c: _as_text(estimates, c) for c in by}).agg(":".join, axis=1)
+              .to_numpy() if by else np.zeros(len(estimates), dtype=object))
     n = np.empty(m)
     n_min = np.empty(m)
     for i, row in enumerate(matrix):

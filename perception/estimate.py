@@ -15,8 +15,10 @@ cache, so each column is read from memory once and nothing is checked beforehand
 missing value shows up as a non-finite sum and sends the estimate to the general
 path). Weighted designs form the row scores, which their weighting steps transform.
 
-Each table carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``
-(rows in table order), so :func:`perception.contrast` can combine rows with correct SEs.
+Each table carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``,
+keyed by each row's identity (its ``by`` values, ``variable``, ``category``), so
+:func:`perception.contrast` combines rows with correct SEs however the table was sorted or
+filtered (see :mod:`perception._covariance`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import pandas as pd
 from scipy import special
 
 from . import intervals
-from ._attrs import attach
+from ._covariance import attach_covariance, covariance_of
 from ._variance import GroupSums, group_totals
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign, _plain
 from .errors import EstimationError, format_rows
@@ -763,7 +765,7 @@ def _assemble(
     dom: _Domains,
     labels: list[dict],
     estimate: np.ndarray,
-    vcov: np.ndarray,
+    vcov: np.ndarray | None,
     deff: np.ndarray,
     n: np.ndarray,
     level: float,
@@ -774,11 +776,15 @@ def _assemble(
 ) -> pd.DataFrame:
     """Tidy table: by columns, label columns, estimate, se, ci, df, deff, n.
 
-    ``df`` (one value per domain) defaults to the design's degrees of freedom.
+    ``df`` (one value per domain) defaults to the design's degrees of freedom. The
+    covariance is keyed by the ``by`` columns and the label columns (``vcov=None``: the
+    table has none, and ``se`` must be given).
     """
     k = len(labels)
     D = dom.count
     if se is None:
+        if vcov is None:
+            raise ValueError("_assemble needs se when the table has no covariance")
         se = np.sqrt(np.clip(np.diag(vcov), 0, None)).reshape(D, k)
     if df is None:
         df = design.degf
@@ -803,7 +809,7 @@ def _assemble(
     columns["n"] = (np.repeat(np.asarray(n, dtype=int), k) if np.ndim(n) == 1
                     else np.asarray(n, dtype=int).ravel())
     table = pd.DataFrame(columns)
-    table.attrs["vcov"] = attach(np.asarray(vcov))
+    attach_covariance(table, vcov, [*dom.frame.columns, *labels[0]])
     table.attrs["level"] = level
     return table
 
@@ -1291,13 +1297,12 @@ def quantile(
     with np.errstate(invalid="ignore"):
         se = (high - low) / (2 * crit[:, None, None])
     labels = [{"variable": v, "quantile": p} for v in names for p in probs]
+    # the covariance of quantiles is not estimated; only their variances are known
     table = _assemble(
-        design, dom, labels, qhat.reshape(D, k * P), np.diag(se.ravel() ** 2),
+        design, dom, labels, qhat.reshape(D, k * P), None,
         np.full((D, k * P), np.nan), count, level,
         low.reshape(D, k * P), high.reshape(D, k * P), se.reshape(D, k * P), df=df,
     )
-    # the covariance of quantiles is not estimated; only their variances are known
-    table.attrs["vcov"] = None
     table.attrs["interval_type"] = interval_type
     return table
 
@@ -1412,22 +1417,49 @@ def _replicate_quantile_interval(design, values, dom, probs, qhat, crit):
     return low, high
 
 
-def vcov(table: pd.DataFrame) -> pd.DataFrame:
+def vcov(table) -> pd.DataFrame:
     """Covariance matrix of the ``estimate`` column of an estimate table.
 
-    Rows and columns are labelled by the table's ``by`` columns and ``variable``
-    (and ``category``).
+    Parameters
+    ----------
+    table : a table returned by :func:`mean`, :func:`total`, :func:`ratio`,
+        :func:`proportion`, :func:`perception.change` or :func:`perception.contrast` --
+        sorted, filtered (rows kept), reset or concatenated from pieces of one table as
+        you like -- or a :class:`perception.GLMResult` (its coefficients).
+
+    Returns
+    -------
+    DataFrame with one row and one column per row of ``table``, in the table's current
+    order, labelled by each row's identity: one index level per identity column (the
+    ``by`` columns, ``variable`` and ``category``; ``from``/``to`` of a change;
+    ``contrast``).
+
+    Raises
+    ------
+    EstimationError
+        The table carries no covariance (quantiles; tables built by hand, read from a
+        file, or concatenated from different estimates), or its rows or ``estimate``
+        column are no longer those the covariance belongs to.
 
     Examples
     --------
-    >>> pc.vcov(pc.mean(d, ["api00", "api99"]))            # doctest: +SKIP
+    >>> import perception as pc
+    >>> villages = pd.DataFrame({"y": [1.0, 2.0, 4.0, 7.0, 3.0, 3.0], "g": list("ababab"),
+    ...                          "village": [1, 1, 2, 2, 3, 3]})
+    >>> d = pc.SurveyDesign(villages, psu="village")
+    >>> t = pc.mean(d, "y", by="g").sort_values("estimate", ascending=False)
+    >>> v = pc.vcov(t)
+    >>> v.index.tolist()
+    [('b', 'y'), ('a', 'y')]
+    >>> v.round(4).to_numpy().tolist()
+    [[2.3333, 1.1667], [1.1667, 0.7778]]
+
+    Notes
+    -----
+    R: ``vcov(svyby(~y, ~g, design, svymean, covmat = TRUE))``.
     """
-    matrix = table.attrs.get("vcov")
-    if matrix is None:
-        raise EstimationError(
-            "this table carries no covariance matrix (quantile tables and tables built by "
-            "hand have none); use a table returned by mean, total, ratio or proportion"
-        )
-    label_cols = [c for c in table.columns if c not in RESULT_COLUMNS]
-    labels = table[label_cols].astype(str).agg(":".join, axis=1)
-    return pd.DataFrame(matrix, index=labels, columns=labels)
+    from .models import GLMResult
+
+    if isinstance(table, GLMResult):
+        return table.vcov.copy()
+    return covariance_of(table)

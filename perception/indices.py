@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._covariance import attach_covariance, covariance_of
 from .design import _BaseDesign
 from .errors import EstimationError, format_rows
 from .estimate import mean, proportion
@@ -168,6 +169,14 @@ def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(bare, ignore_index=True)
 
 
+def _keep_covariance(out: pd.DataFrame, tables: list[pd.DataFrame], labels: list[str],
+                     by_names: list[str]) -> None:
+    """The covariance of a one-item table (its rows as ``out`` holds them); ``None`` for
+    several items, each estimated on its own."""
+    covariance = covariance_of(tables[0]).to_numpy() if len(tables) == 1 else None
+    attach_covariance(out, covariance, [*by_names, *labels])
+
+
 def _check_dont_know(dont_know: str) -> None:
     if dont_know not in ("separate", "exclude"):
         raise EstimationError(
@@ -297,12 +306,9 @@ def likert(
         table["missing_code"] = table["category"].isin([int(c) for c in extra])
         tables.append(table)
     out = _concat(tables)
-    out.attrs = {
-        "vcov": tables[0].attrs.get("vcov") if len(tables) == 1 else None,
-        "level": level,
-        "method": method,
-        "dont_know": dont_know,
-    }
+    out.attrs = {"level": level, "method": method, "dont_know": dont_know}
+    # one item: the proportion table's covariance; items estimated apart have none
+    _keep_covariance(out, tables, ["variable", "category"], by_names)
     return out
 
 
@@ -334,6 +340,7 @@ def top_box(
     -------
     DataFrame: ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
     ``ci_high``, ``df``, ``deff``, ``n`` (respondents in the denominator).
+    ``attrs["vcov"]`` holds the covariance when one item is given.
 
     Examples
     --------
@@ -375,11 +382,16 @@ def top_box(
             _with_columns(design, {name: column}), name, by=by_names or None,
             method=method, na_rm=True, level=level,
         )
-        table = table[table["category"].astype(float) == 1.0].drop(columns="category")
+        table = table[table["category"].astype(float) == 1.0]
+        # the covariance of the kept rows, now told apart without their category
+        covariance = covariance_of(table).to_numpy()
+        table = table.drop(columns="category")
+        attach_covariance(table, covariance, [*by_names, "variable"])
         tables.append(table)
     out = _concat(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know,
                  "top": tuple(int(c) for c in np.atleast_1d(top))}
+    _keep_covariance(out, tables, ["variable"], by_names)
     return out
 
 

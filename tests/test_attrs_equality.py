@@ -1,30 +1,49 @@
 """The values kept in ``attrs`` answer ``==`` with one bool: equal content, else False."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 
-from perception._attrs import AttachedFrame, AttachedMatrix, attach
+from perception._attrs import AttachedFrame, attach
+from perception._covariance import Covariance, attach_covariance
 
 
-def test_matrix_equality_is_one_bool():
-    m = attach(np.array([[1.0, np.nan], [np.nan, 2.0]]))
-    assert isinstance(m, AttachedMatrix)
-    assert (m == np.array([[1.0, np.nan], [np.nan, 2.0]])) is True  # NaN equals NaN
-    assert (m == np.array([[1.0, 0.0], [0.0, 2.0]])) is False
-    assert (m == np.eye(3)) is False  # another shape
-    assert (m == [[1.0, np.nan], [np.nan, 2.0]]) is False  # not an array
-    assert (m != np.eye(2)) is True
-    assert type(m * 2) is np.ndarray  # arithmetic gives plain arrays
+def _table(matrix) -> pd.DataFrame:
+    t = pd.DataFrame({"g": ["a", "b"], "estimate": [1.0, 2.0]})
+    return attach_covariance(t, matrix, ["g"])
+
+
+def test_covariance_equality_is_one_bool():
+    m = _table(np.array([[1.0, np.nan], [np.nan, 2.0]])).attrs["vcov"]
+    assert isinstance(m, Covariance)
+    same = _table(np.array([[1.0, np.nan], [np.nan, 2.0]])).attrs["vcov"]
+    assert (m == same) is True  # NaN equals NaN
+    assert (m == _table(np.eye(2)).attrs["vcov"]) is False
+    assert (m == np.array([[1.0, np.nan], [np.nan, 2.0]])) is False  # not keyed
+    assert (m != _table(np.eye(2)).attrs["vcov"]) is True
+    other_keys = attach_covariance(pd.DataFrame({"g": ["a", "c"], "estimate": [1.0, 2.0]}),
+                                   [[1.0, np.nan], [np.nan, 2.0]], ["g"]).attrs["vcov"]
+    assert (m == other_keys) is False
+
+
+def test_covariance_is_immutable_and_shared_by_copies():
+    t = _table(np.array([[1.0, 0.5], [0.5, 2.0]]))
+    m = t.attrs["vcov"]
+    assert copy.deepcopy(m) is m and t.sort_values("estimate").attrs["vcov"] is m
+    assert not m.matrix.flags.writeable and not m.estimates.flags.writeable
+    as_array = np.asarray(m)
+    as_array[0, 0] = 9.0  # a copy: the attached matrix cannot change
+    assert m[0, 0] == 1.0 and m.shape == (2, 2)
 
 
 def test_frame_equality_is_one_bool_and_keeps_nested_attrs():
-    inner = pd.DataFrame({"a": [1.0, 2.0]})
-    inner.attrs["vcov"] = np.eye(2)
+    inner = _table(np.eye(2))
     f = attach(inner)
-    assert isinstance(f, AttachedFrame) and isinstance(f.attrs["vcov"], AttachedMatrix)
-    assert (f == pd.DataFrame({"a": [1.0, 2.0]})) is True
-    assert (f == pd.DataFrame({"a": [1.0, 3.0]})) is False
+    assert isinstance(f, AttachedFrame) and isinstance(f.attrs["vcov"], Covariance)
+    assert (f == pd.DataFrame({"g": ["a", "b"], "estimate": [1.0, 2.0]})) is True
+    assert (f == pd.DataFrame({"g": ["a", "b"], "estimate": [1.0, 3.0]})) is False
     assert (f != np.eye(2)) is True
     assert attach(f) is f and attach(None) is None and attach(3) == 3
-    inner.loc[0, "a"] = 9.0
-    assert f["a"].iloc[0] == 1.0  # a copy: the original can change
+    inner.loc[0, "estimate"] = 9.0
+    assert f["estimate"].iloc[0] == 1.0  # a copy: the original can change

@@ -380,7 +380,7 @@ def test_totals_of_domains_add_to_the_total(kind, designs):
         np.testing.assert_allclose(domains.loc[rows, "estimate"].sum(),
                                    overall["estimate"].iloc[j], rtol=RTOL)
         ones = rows.astype(float)
-        variance = ones @ domains.attrs["vcov"] @ ones
+        variance = ones @ pc.vcov(domains).to_numpy() @ ones
         np.testing.assert_allclose(math.sqrt(variance), overall["se"].iloc[j], rtol=RTOL)
         assert domains.loc[rows, "n"].sum() == overall["n"].iloc[j]
 

@@ -121,8 +121,9 @@ def test_likert_with_questionnaire_shows_every_code(design):
 
 def test_likert_one_item_keeps_its_covariance(design):
     table = indices.likert(design, "a", missing=(8, 9))
-    vcov = table.attrs["vcov"]
+    vcov = pc.vcov(table)
     assert vcov.shape == (len(table), len(table))
+    assert vcov.index.tolist() == list(zip(table["variable"], table["category"], strict=True))
     np.testing.assert_allclose(np.sqrt(np.diag(vcov)), table["se"], rtol=RTOL)
 
 

@@ -112,7 +112,7 @@ def test_domain_totals_add_up(data, replicate):
     for parts in (by_wave, by_two):
         assert abs(parts["estimate"].sum() - overall["estimate"].iloc[0]) <= RTOL * size
         # the variance of the sum, from the covariance of the domain totals
-        vcov = parts.attrs["vcov"]
+        vcov = pc.vcov(parts).to_numpy()
         assert abs(vcov.sum() - overall["se"].iloc[0] ** 2) <= RTOL * size**2
         assert parts["n"].sum() == overall["n"].iloc[0]
 
