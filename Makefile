@@ -18,11 +18,14 @@ demo: $(STAMP)
 	$(VENV)/bin/perception simulate --out demo_output/waves
 	$(VENV)/bin/perception figures --demo --out demo_output/figures
 
-test: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m pytest
+# lint and types first, then the docstring examples and the test suite in one run (the
+# demo survey is built once for both); the first failure stops
+test: lint
+	MPLBACKEND=Agg $(PY) -m pytest --doctest-modules perception tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check perception tests
+	$(PY) -m ruff check perception tests benchmarks analyses docs .ci conftest.py
+	$(PY) -m mypy
 
 # the documentation site: README, docs/*.md and the API reference from the docstrings
 docs: $(VENV)/.docs-installed

@@ -174,7 +174,7 @@ def run(seed: int = 1, waves: int = 3, panel: bool = False,
         "headline": headline(data, design, changes, result, truth, power),
     }
     if panel:
-        tables["attrition"] = pc.attrition(data, id="resp_id", over="wave", psu="psu_id")
+        tables["attrition"] = pc.attrition(data, respondent="resp_id", over="wave", psu="psu_id")
     return tables
 
 

@@ -54,9 +54,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _coverage_cases import draw_sample, make_population  # noqa: E402
+from _coverage_cases import draw_sample, make_population  # noqa: E402 - tests/ put on sys.path first
 
-import perception as pc  # noqa: E402
+import perception as pc  # noqa: E402 - tests/ put on sys.path first
 
 METHODS = ("logit", "beta", "mean", "xlogit", "asin")
 METHOD_NAMES = {"logit": "logit", "beta": "beta (Korn-Graubard)", "mean": "Wald (mean)",

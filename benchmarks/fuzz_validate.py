@@ -30,17 +30,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import yaml  # noqa: E402
-from _fuzz_cases import (  # noqa: E402
+import yaml  # noqa: E402 - tests/ put on sys.path first
+from _fuzz_cases import (  # noqa: E402 - tests/ put on sys.path first
     check_report,
     mutate_wave,
     mutate_yaml_data,
     mutate_yaml_text,
 )
 
-import perception as pc  # noqa: E402
-from perception.errors import QuestionnaireError  # noqa: E402
-from perception.questionnaire import Questionnaire  # noqa: E402
+import perception as pc  # noqa: E402 - tests/ put on sys.path first
+from perception.errors import QuestionnaireError  # noqa: E402 - tests/ put on sys.path first
+from perception.questionnaire import Questionnaire  # noqa: E402 - tests/ put on sys.path first
 
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 SHOWN = 5  # failures printed
@@ -89,7 +89,7 @@ def _questionnaires(count: int, seed: int) -> tuple[int, int, list[str]]:
                 loaded += 1
             except QuestionnaireError:
                 pass
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - the point is to catch anything
                 failures.append(f"questionnaire {i}: {type(exc).__name__}: {exc}")
     return count, loaded, failures
 

@@ -60,15 +60,15 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np  # noqa: E402 - after the BLAS thread settings
+import pandas as pd  # noqa: E402 - after the BLAS thread settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import perception as pc  # noqa: E402
+import perception as pc  # noqa: E402 - the repository put on sys.path first
 
 STRATA, PSUS_PER_STRATUM, ITEMS, CATEGORICAL, DOMAINS, LEVELS = 20, 50, 15, 5, 20, 5
 N_PSU = STRATA * PSUS_PER_STRATUM

@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import suite  # noqa: E402
+import suite  # noqa: E402 - benchmarks/ put on sys.path first
 
 pytest.importorskip("pytest_benchmark")
 

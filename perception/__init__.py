@@ -6,8 +6,14 @@ so ``import perception`` stays fast and plotting libraries load only when a figu
 Examples
 --------
 >>> import perception as pc
->>> demo = pc.demo_survey(seed=1)                      # doctest: +SKIP
->>> pc.proportion(demo.design(), "sex", by="wave")        # doctest: +SKIP
+>>> demo = pc.demo_survey(seed=1)        # the built-in Central Mali example
+>>> t = pc.proportion(demo.design(), "sex", by="wave")
+>>> t[["wave", "category", "estimate", "se"]].round(3)
+   wave  category  estimate     se
+0     0         1     0.482  0.009
+1     0         2     0.518  0.009
+2     1         1     0.482  0.009
+3     1         2     0.518  0.009
 """
 
 from __future__ import annotations
@@ -39,7 +45,23 @@ from .errors import (
     WeightingError as WeightingError,
 )
 
-__version__ = "0.1.0"
+#: the distribution that installs this package (not ``perception``: that name on the
+#: package index is another project); its pyproject.toml holds the one version
+_DISTRIBUTION = "perception-surveys"
+
+
+def _version() -> str:
+    """The installed distribution's version (``pc.__version__``), read on first use."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise PerceptionError(
+            f"{_DISTRIBUTION} is not installed, so the version of perception is unknown: "
+            "install it (pip install -e . in the repository) rather than putting the "
+            "source folder on PYTHONPATH"
+        ) from None
 
 # public name -> module that defines it (the API contract: docs/api.md)
 _EXPORTS: dict[str, str] = {
@@ -130,6 +152,9 @@ __all__ = sorted(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     module_name = _EXPORTS.get(name)

@@ -30,7 +30,7 @@ class AttachedFrame(pd.DataFrame):
     def __ne__(self, other) -> bool:  # type: ignore[override]
         return not self.__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __deepcopy__(self, memo=None) -> AttachedFrame:
         # pandas deep-copies attrs at every operation; a plain DataFrame copy would

@@ -93,7 +93,7 @@ class Covariance:
     estimates: np.ndarray
     matrix: np.ndarray
 
-    def __eq__(self, other) -> bool:  # type: ignore[override]
+    def __eq__(self, other) -> bool:
         if other is self:
             return True
         return (
@@ -104,7 +104,7 @@ class Covariance:
             and bool(np.array_equal(self.matrix, other.matrix, equal_nan=True))
         )
 
-    def __ne__(self, other) -> bool:  # type: ignore[override]
+    def __ne__(self, other) -> bool:
         return not self.__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]

@@ -243,7 +243,9 @@ def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
     rows_of = np.bincount(sample_code, minlength=n_sample)
     position = {k: i for i, k in enumerate(sample_keys)}
     level_of_sample = np.full(n_sample, -1, dtype=np.int64)
-    levels, targets, absent = [], [], []
+    levels: list[Any] = []
+    targets: list[float] = []
+    absent: list[tuple[Any, float, int]] = []
     for canon, (level, count) in keyed.items():
         j = position.get(canon)
         if j is None or weight_of[j] <= 0:

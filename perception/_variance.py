@@ -13,10 +13,14 @@ package (``svyrecvar``, ``multistage``, ``onestage``, ``onestrat``) exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DesignError, format_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LONELY_PSU_OPTIONS = ("fail", "remove", "certainty", "adjust", "average")
 
@@ -49,7 +53,7 @@ class Stage:
     popsize: np.ndarray
     stratum_labels: tuple
     description: str = ""
-    row_labels: object = field(default=None, repr=False, compare=False)
+    row_labels: pd.Index | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_clusters(self) -> int:
@@ -79,7 +83,7 @@ def make_stage(
     popsize_rows: np.ndarray | None,
     stratum_labels: tuple,
     description: str = "",
-    row_labels=None,
+    row_labels: pd.Index | None = None,
 ) -> Stage:
     """Build a :class:`Stage` from per-row integer codes.
 

@@ -30,6 +30,7 @@ from scipy import stats
 from . import estimate, intervals
 from ._attrs import attach
 from ._covariance import attach_covariance, covariance_of
+from ._deprecation import renamed_argument
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
@@ -123,11 +124,11 @@ def _ordered_values(values: pd.Series, active: np.ndarray) -> list:
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = set(values[active].dropna().unique())
         return [c for c in values.cat.categories if c in present]
-    present = values[active].dropna().unique()
+    distinct = values[active].dropna().unique()
     try:
-        return sorted(present)
+        return sorted(distinct)
     except TypeError:
-        return sorted(present, key=str)
+        return sorted(distinct, key=str)
 
 
 def _label(value) -> object:
@@ -195,10 +196,15 @@ def change(
 
     Examples
     --------
-    >>> import perception as pc
-    >>> d = pc.demo_survey(seed=1).design()                      # doctest: +SKIP
-    >>> pc.change(d, "trust_police_high", over="wave", by="treat")  # doctest: +SKIP
-       treat          variable  from  to  estimate  se  ...
+    Trust in the police (mean score, 0-3) from the baseline to the endline of the
+    built-in example, in the comparison and the treated communes:
+
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.change(d, "trust_police", over="wave", by="treated")
+    >>> t[["treated", "from", "to", "estimate", "se", "p"]].round(3)
+       treated  from  to  estimate     se      p
+    0        0     0   1     0.091  0.066  0.167
+    1        1     0   1     0.193  0.071  0.007
 
     Notes
     -----
@@ -484,7 +490,13 @@ class DiDResult:
 
         Examples
         --------
-        >>> print(pc.did(d, "trust_police_high").summary())   # doctest: +SKIP
+        >>> d = pc.demo_survey(seed=1).design()
+        >>> print(pc.did(d, "trust_police").summary())
+        Difference-in-differences: treated x wave (design-based linear model; reference period 0)
+        <BLANKLINE>
+        Effects (treated x period):
+            variable  period  estimate     se  ci95_low  ci95_high  df      p    n  n_min
+        trust_police       1    0.1021 0.0969   -0.0887     0.2929 289 0.2931 7989   1914
         """
         pct = round(100 * self.level)
         lines = [
@@ -502,7 +514,7 @@ class DiDResult:
         effects = effects.rename(columns={"ci_low": f"ci{pct}_low", "ci_high": f"ci{pct}_high"})
         if self.post_periods is not None:
             effects.insert(
-                effects.columns.get_loc("period") + 1, "post",
+                list(effects.columns).index("period") + 1, "post",
                 effects["period"].isin(self.post_periods),
             )
         lines += ["", "Effects (treated x period):", effects.to_string(index=False,
@@ -583,9 +595,11 @@ def did(
 
     Examples
     --------
-    >>> res = pc.did(d, "trust_police_high", treated="treat", period="wave")  # doctest: +SKIP
-    >>> res.effects                                                          # doctest: +SKIP
-    >>> print(res.summary())                                                 # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> res = pc.did(d, "trust_police", treated="treated", period="wave")
+    >>> res.effects[["variable", "period", "estimate", "se", "p"]].round(3)
+           variable  period  estimate     se      p
+    0  trust_police       1     0.102  0.097  0.293
 
     Notes
     -----
@@ -937,9 +951,10 @@ def _group_term(row: pd.Series) -> str:
 
 
 # --------------------------------------------------------------------- attrition --
+@renamed_argument("id", "respondent")
 def attrition(
     waves: pd.DataFrame | Design,
-    id: str = "resp_id",
+    respondent: str = "resp_id",
     over: str = "wave",
     psu: str | None = None,
 ) -> pd.DataFrame:
@@ -948,7 +963,9 @@ def attrition(
     Parameters
     ----------
     waves : the stacked waves (DataFrame), or a design (its data are used).
-    id : respondent identifier, stable across waves (pseudonymised).
+    respondent : column of the respondent identifier, stable across waves (pseudonymised).
+        (Named ``id`` before; ``id=`` still works, with a DeprecationWarning, until the
+        next release.)
     over : the wave column (ordered as in :func:`change`).
     psu : optional PSU column: checks that every respondent stays in one PSU, so the
         design (PSU as cluster) carries the correlation between a person's answers.
@@ -984,30 +1001,30 @@ def attrition(
         data = data[waves.in_domain]
     if not isinstance(data, pd.DataFrame):
         raise EstimationError(f"waves must be a DataFrame or a design, got {type(data).__name__}")
-    for name, argument in ((id, "id"), (over, "over"), (psu, "psu")):
+    for name, argument in ((respondent, "respondent"), (over, "over"), (psu, "psu")):
         if name is not None and name not in data.columns:
             raise EstimationError(
                 f"unknown column {name!r} given as {argument}: the waves have no such column"
             )
-    for name, argument in ((id, "id"), (over, "over")):
+    for name, argument in ((respondent, "respondent"), (over, "over")):
         missing = data[name].isna().to_numpy()
         if missing.any():
             raise EstimationError(
                 f"column {name!r} ({argument}) is missing in rows "
                 f"{format_rows(data.index[missing])}; every interview needs its {argument}"
             )
-    dup = data.duplicated([over, id], keep=False).to_numpy()
+    dup = data.duplicated([over, respondent], keep=False).to_numpy()
     if dup.any():
         raise EstimationError(
-            f"respondent ids of column {id!r} repeat within a wave in rows "
+            f"respondent ids of column {respondent!r} repeat within a wave in rows "
             f"{format_rows(data.index[dup])}: an id must be unique within each wave"
         )
     if psu is not None:
-        spread = data.groupby(id, sort=False)[psu].nunique()
+        spread = data.groupby(respondent, sort=False)[psu].nunique()
         moved = spread.index[spread.to_numpy() > 1]
         if len(moved):
             raise EstimationError(
-                f"{len(moved)} respondent(s) of column {id!r} appear in several PSUs "
+                f"{len(moved)} respondent(s) of column {respondent!r} appear in several PSUs "
                 f"(column {psu!r}): {format_rows(list(moved))}. A re-interviewed person must "
                 "keep the PSU of the first interview so the design captures the correlation "
                 "between their answers; fix the PSU codes of those interviews."
@@ -1017,7 +1034,7 @@ def attrition(
         raise EstimationError(
             f"column {over!r} (over) has a single value: attrition needs two waves or more"
         )
-    ids = {w: set(data.loc[(data[over] == w).to_numpy(), id]) for w in waves_order}
+    ids = {w: set(data.loc[(data[over] == w).to_numpy(), respondent]) for w in waves_order}
     rows = []
     for a, b in zip(waves_order[:-1], waves_order[1:], strict=True):
         both = len(ids[a] & ids[b])

@@ -356,6 +356,7 @@ def _finish(groups: pd.DataFrame, spec: _Spec, shift: np.ndarray, kind: str,
             wyy = groups[_wyy(j)].to_numpy(dtype=float)
             dev_total = by_domain(wy)  # sum w (y - c) per domain
             dev_mean = dev_total / W  # theta - c
+            scale: np.ndarray | float
             if kind == "mean":
                 estimate[:, j] = shift[j] + dev_mean
                 scores[inside, j] = (wy[inside] - dev_mean[codes[inside]] * sum_w[inside]
@@ -430,7 +431,7 @@ def _from_parquet(kind, source, variables, weights, strata, psu, by, fpc, nest,
         table, found = _reduce_frame(frame, spec, shift)
         problems.merge(found)
         accumulated = table if accumulated is None else _combine([accumulated, table], spec)
-    if accumulated is None:
+    if accumulated is None or shift is None:
         raise EstimationError(f"the Parquet dataset {source!r} has no rows")
     _raise_problems(problems, spec)
     return _finish(accumulated, spec, shift, kind, nest, lonely_psu, level)

@@ -204,9 +204,17 @@ def contrast(
 
     Examples
     --------
-    >>> by_type = pc.mean(d, "api00", by="stype")                  # doctest: +SKIP
-    >>> pc.contrast(by_type, {"E": 1, "H": -1})                    # doctest: +SKIP
-    >>> pc.contrast(by_type, {"E-H": [1, -1, 0], "mean": [1/3, 1/3, 1/3]})  # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> by_type = pc.mean(d, "api00", by="stype")
+    >>> pc.contrast(by_type, {"H": 1, "M": -1})[["contrast", "estimate", "se"]].round(2)
+       contrast  estimate     se
+    0  contrast    -10.78  22.05
+    >>> two = pc.contrast(by_type, {"E-H": [1, -1, 0], "mean": [1/3, 1/3, 1/3]})
+    >>> two[["contrast", "estimate", "se"]].round(2)
+      contrast  estimate     se
+    0      E-H     48.61  19.40
+    1     mean    645.62   8.43
 
     Notes
     -----

@@ -9,13 +9,15 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
 
 from . import _variance
+from ._deprecation import renamed_argument
 from .errors import DesignError, format_rows
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
@@ -114,7 +116,7 @@ def _stratum_labels(data, strata_cols, psu_cols, stage, codes, n_strata) -> tupl
         # one take per column (not one .iloc per stratum: thousands at later stages)
         return [_plain(v) for v in data[column].iloc[first]]
 
-    strata = values(strata_cols[min(stage, len(strata_cols) - 1)]) if strata_cols else None
+    strata = values(strata_cols[min(stage, len(strata_cols) - 1)]) if strata_cols else []
     if stage == 0 and strata_cols:
         # first-stage strata are their own values (as R prints them)
         return tuple(strata)
@@ -199,7 +201,7 @@ class _BaseDesign:
             )
         return values
 
-    def _with(self, **changes) -> _BaseDesign:
+    def _with(self, **changes: Any) -> Self:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.__dict__.update(changes)
@@ -213,7 +215,14 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> women = design.subset(design.data["sex"] == 2)    # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> elementary = d.subset(d.data["stype"] == "E")
+        >>> elementary
+        SurveyDesign(100 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=99, lonely_psu='fail')
+        >>> pc.mean(elementary, "api00")[["variable", "estimate", "se"]].round(2)
+          variable  estimate     se
+        0    api00    674.43  12.38
         """
         keep = self._mask(mask) & self._in_domain
         return self._with(_in_domain=keep, _w=np.where(keep, self._w, 0.0))
@@ -360,6 +369,7 @@ class SurveyDesign(_BaseDesign):
             parent = cluster_codes
 
         # --- fpc: population sizes or fractions, per stage ----------------------------
+        values: np.ndarray | None
         for s in range(n_stages):
             if s < len(fpc_cols):
                 values = _numeric(data, fpc_cols[s], "fpc")
@@ -457,9 +467,9 @@ class SurveyDesign(_BaseDesign):
                 )
         elif given:
             w = np.ones(n)
-            for s in range(n_stages):
-                if popsize_rows_all[s] is not None:
-                    w = w * popsize_rows_all[s] / sampsize_rows[s]
+            for popsize, sampsize in zip(popsize_rows_all, sampsize_rows, strict=True):
+                if popsize is not None:
+                    w = w * popsize / sampsize
         else:
             w = np.ones(n)
         self._w = w
@@ -594,7 +604,15 @@ class SurveyDesign(_BaseDesign):
 
         Examples
         --------
-        >>> rep = design.replicate("bootstrap", replicates=500, seed=1)   # doctest: +SKIP
+        >>> clus1 = pc.datasets.load("apiclus1")
+        >>> d = pc.SurveyDesign(clus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> jk = d.replicate("jk1")
+        >>> jk
+        ReplicateDesign(183 rows in domain of 183, 15 replicates, method='jk1', scale=0.914839, mse=False)
+        >>> pc.mean(jk, "api00")[["variable", "estimate", "se"]].round(2)
+          variable  estimate     se
+        0    api00    644.17  26.33
+        >>> boot = d.replicate("bootstrap", replicates=50, seed=1)
 
         Notes
         -----
@@ -624,18 +642,25 @@ class ReplicateDesign(_BaseDesign):
         selects them (e.g. ``"rw[0-9]+"``). They are the full replicate weights (R's
         ``combined.weights=TRUE``).
     scale, rscales : variance is ``scale * sum(rscales * (theta_r - centre)^2)``.
-        ``scale=None`` takes R's default for ``type``: ``1/(R-1)`` for "bootstrap",
+        ``scale=None`` takes R's default for ``method``: ``1/(R-1)`` for "bootstrap",
         ``(R-1)/R`` for "jk1", ``1/R`` for "brr", else 1.
     mse : centre at the full-sample estimate (True) or the replicates' mean (False).
     degf : degrees of freedom; default the rank of the replicate weights minus one
         (R's ``degf``), recomputed on the rows of a subset.
-    type : "bootstrap", "jk1", "jkn", "brr", "fay" or "other" (R's ``type``); it only
-        chooses the default ``scale``.
+    method : "bootstrap", "jk1", "jkn", "brr", "fay" or "other" (R's ``type``); it only
+        chooses the default ``scale``. (Named ``type`` before; ``type=`` still works, with
+        a DeprecationWarning, until the next release.)
 
     Examples
     --------
-    >>> rep = ReplicateDesign(boot, weights="pw", replicate_weights="rw[0-9]+",
-    ...                       scale=0.021865889212828)              # doctest: +SKIP
+    >>> boot = pc.datasets.load("apiclus1_boot50")
+    >>> rep = pc.ReplicateDesign(boot, weights="pw", replicate_weights="rw[0-9]+",
+    ...                          method="bootstrap")
+    >>> rep
+    ReplicateDesign(183 rows in domain of 183, 50 replicates, method='bootstrap', scale=0.0204082, mse=False)
+    >>> pc.mean(rep, "api00")[["variable", "estimate", "se"]].round(2)
+      variable  estimate     se
+    0    api00    644.17  22.95
 
     Notes
     -----
@@ -644,7 +669,14 @@ class ReplicateDesign(_BaseDesign):
     """
 
     is_replicate = True
+    # the replicate weights are stored either as columns (_repw) or, for replicates
+    # built from a design, as per-PSU factors of the full-sample weights (_factors
+    # indexed by _factor_index); exactly one of the two is set
+    _repw: np.ndarray | None
+    _factors: np.ndarray | None
+    _factor_index: np.ndarray | None
 
+    @renamed_argument("type", "method")
     def __init__(
         self,
         data: pd.DataFrame,
@@ -654,7 +686,7 @@ class ReplicateDesign(_BaseDesign):
         rscales: float | Sequence[float] = 1.0,
         mse: bool = False,
         degf: int | None = None,
-        type: str = "other",
+        method: str = "other",
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -684,7 +716,7 @@ class ReplicateDesign(_BaseDesign):
                     f"{name} have missing or infinite values in rows "
                     f"{format_rows(data.index[bad])}"
                 )
-            neg = (values < 0).any(axis=1)
+            neg = np.any(values < 0, axis=1)
             if neg.any():
                 raise DesignError(
                     f"{name} have negative values in rows {format_rows(data.index[neg])}"
@@ -693,7 +725,7 @@ class ReplicateDesign(_BaseDesign):
         if scale is None:
             defaults = {"bootstrap": 1 / (n_rep - 1), "jk1": (n_rep - 1) / n_rep,
                         "brr": 1 / n_rep}
-            scale = defaults.get(str(type).lower(), 1.0)
+            scale = defaults.get(str(method).lower(), 1.0)
         if not np.isfinite(scale) or scale <= 0:
             raise DesignError(f"scale must be a positive number, got {scale!r}")
         try:
@@ -712,7 +744,7 @@ class ReplicateDesign(_BaseDesign):
         self.scale = float(scale)
         self.rscales = rscales_arr
         self.mse = bool(mse)
-        self.type = type
+        self.method = method
         self._degf = degf
         self._replicate_columns = cols
 
@@ -726,7 +758,7 @@ class ReplicateDesign(_BaseDesign):
         scale: float,
         rscales: np.ndarray,
         mse: bool,
-        type: str,
+        method: str,
         degf: int | None,
     ) -> ReplicateDesign:
         """Replicates as per-PSU factors: replicate weight = weight * factors[psu, r]."""
@@ -740,7 +772,7 @@ class ReplicateDesign(_BaseDesign):
         new.scale = float(scale)
         new.rscales = np.asarray(rscales, dtype=float)
         new.mse = bool(mse)
-        new.type = type
+        new.method = method
         new._degf = degf
         new._replicate_columns = [f"rep{r + 1}" for r in range(factors.shape[1])]
         return new
@@ -748,6 +780,17 @@ class ReplicateDesign(_BaseDesign):
     @property
     def n_replicates(self) -> int:
         return self.rscales.shape[0]
+
+    @property
+    def type(self) -> str:
+        """Old name of :attr:`method` (removed in the next release)."""
+        warnings.warn(
+            "ReplicateDesign.type is renamed ReplicateDesign.method and the old name will "
+            "be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.method
 
     @property
     def degf(self) -> int:
@@ -793,11 +836,13 @@ class ReplicateDesign(_BaseDesign):
             z = z[:, None]
         z = np.where(self._in_domain[:, None], z, 0.0)
         if self._factors is not None:
+            assert self._factor_index is not None  # set with the factors
             psu_totals = _variance.group_totals(
                 self._factor_index, self._factors.shape[0], self._w[:, None] * z,
                 domain, n_domains,
             )
             return self._factors.T @ psu_totals
+        assert self._repw is not None  # set whenever the factors are not
         if domain is None:
             return self._repw.T @ z
         k = z.shape[1]
@@ -815,10 +860,12 @@ class ReplicateDesign(_BaseDesign):
 
     def _score_groups(self) -> tuple[np.ndarray, int]:
         """Row codes (n,) of the PSUs carrying the replicate factors, and their number."""
+        assert self._factors is not None and self._factor_index is not None  # _totals_path
         return self._factor_index, self._factors.shape[0]
 
     def _replicates_from_totals(self, totals: np.ndarray) -> np.ndarray:
         """Replicate totals (R, m) from PSU totals (P, m) of ``w * z``."""
+        assert self._factors is not None  # only on the _totals_path
         return self._factors.T @ totals
 
     def _vcov_replicates(self, replicates: np.ndarray, estimate: np.ndarray) -> np.ndarray:
@@ -829,7 +876,7 @@ class ReplicateDesign(_BaseDesign):
     def __repr__(self) -> str:
         return (
             f"ReplicateDesign({self.n} rows in domain of {len(self._data)}, "
-            f"{self.n_replicates} replicates, type={self.type!r}, scale={self.scale:g}, "
+            f"{self.n_replicates} replicates, method={self.method!r}, scale={self.scale:g}, "
             f"mse={self.mse})"
         )
 

@@ -203,16 +203,15 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
     order (categories in their order), -1 outside the active rows; and those values."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = pd.Categorical(values[active], categories=values.cat.categories)
-        present = pd.unique(cats.codes[cats.codes >= 0])
-        order = np.sort(present)
+        order = np.sort(pd.unique(cats.codes[cats.codes >= 0]))
         uniques = values.cat.categories[order]
         codes = pd.Index(uniques).get_indexer(values)
         codes = np.where(active, codes, -1)
     elif (small := _small_integers(values)) is not None:
         # integer codes over a short range: no hashing, a lookup table
-        offset, lowest = small
+        offset, lowest, dtype = small
         present = np.bincount(offset if complete else offset[active]) > 0
-        uniques = pd.Index((np.flatnonzero(present) + lowest).astype(values.dtype))
+        uniques = pd.Index((np.flatnonzero(present) + lowest).astype(dtype))
         position = np.cumsum(present) - 1
         codes = position[offset]
         if not complete:
@@ -309,9 +308,10 @@ def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
     sq = np.empty((sums.n_domains, k))
     shift = np.zeros(k)
     ratio = isinstance(den, list)
-    den_totals = np.empty((*shape, k)) if ratio else None
-    cross = np.empty((sums.n_domains, k)) if ratio else None
-    den_sq = np.empty((sums.n_domains, k)) if ratio else None
+    # ratio sums (empty, and returned as None, for means and totals)
+    den_totals = np.empty((*shape, k) if ratio else (0, 0, 0))
+    cross = np.empty((sums.n_domains, k) if ratio else (0, 0))
+    den_sq = np.empty((sums.n_domains, k) if ratio else (0, 0))
     r = np.empty(len(w))
     wr = np.empty(len(w))
     seen: dict[int, tuple] = {}  # a denominator shared by several columns is summed once
@@ -343,7 +343,8 @@ def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
                 np.multiply(wr, r, out=r)
                 sq[:, j] = sums.by_domain(r)
     return _Totals(shift, totals, den_totals if ratio else (None if den is None else weights),
-                   weights, sq, cross, den_sq, n_nonzero, n_rows)
+                   weights, sq, cross if ratio else None, den_sq if ratio else None,
+                   n_nonzero, n_rows)
 
 
 #: rows per block of :func:`_block_sums`: a block's work vectors stay in the CPU cache,
@@ -439,8 +440,9 @@ def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: fl
     without them are read once.
     """
     data = design.data
-    num = [_float_view(data, name) for name in names]
-    if any(x is None for x in num):
+    views = [_float_view(data, name) for name in names]
+    num = [x for x in views if x is not None]
+    if len(num) < len(views):
         return None
     active = design.in_domain
     if by and (_by_missing(design, by) & active).any():
@@ -597,7 +599,11 @@ def _same_columns(den: np.ndarray) -> bool:
 
 
 def ratio_engine(
-    design, num: np.ndarray, den: np.ndarray | None, dom: _Domains, ratio_deff: bool = False
+    design,
+    num: np.ndarray | list[np.ndarray],
+    den: np.ndarray | list[np.ndarray] | None,
+    dom: _Domains,
+    ratio_deff: bool = False,
 ) -> _Ratio:
     """Estimates N/D (or N when ``den`` is None) per domain with their covariance.
 
@@ -622,6 +628,7 @@ def ratio_engine(
     """
     if _totals_path(design, ratio_deff):
         num_cols = _as_columns(num)
+        den_spec: str | list[np.ndarray] | None
         if den is None:
             den_spec = None
         elif not isinstance(den, list) and _same_columns(den) and not np.any(
@@ -670,11 +677,11 @@ def ratio_engine(
     resid = np.empty(n)  # work vectors, reused for every column
     buffer = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if shared_den:
-            den_col = np.asarray(den[:, 0], dtype=float)
-            den_totals = wsum(den_col)
-            if not np.any(den_col != inside):  # den is the domain indicator: a mean
-                den_col = None
+        if den is not None and shared_den:
+            shared_col = np.asarray(den[:, 0], dtype=float)
+            den_totals = wsum(shared_col)
+            # None when den is the domain indicator: a mean
+            den_col = shared_col if np.any(shared_col != inside) else None
         for j in range(k):
             x = num[:, j]
             totals = wsum(x)
@@ -833,8 +840,12 @@ def mean(
 
     Examples
     --------
-    >>> pc.mean(d, ["api00", "api99"])                     # doctest: +SKIP
-      variable  estimate        se  ...
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> pc.mean(d, ["api00", "api99"])[["variable", "estimate", "se", "deff"]].round(2)
+      variable  estimate    se  deff
+    0    api00    662.29  9.41  1.17
+    1    api99    629.39  9.96  1.20
 
     Notes
     -----
@@ -856,7 +867,14 @@ def total(
 
     Examples
     --------
-    >>> pc.total(d, "enroll", by="stype", na_rm=True)     # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.total(d, "enroll", by="stype", na_rm=True)
+    >>> t[["stype", "variable", "estimate", "se"]].round(0)
+      stype variable   estimate       se
+    0     E   enroll  1842584.0  72581.0
+    1     H   enroll   997129.0  69239.0
+    2     M   enroll   847465.0  55503.0
     """
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
 
@@ -876,7 +894,11 @@ def ratio(
 
     Examples
     --------
-    >>> pc.ratio(d, "api00", "api99")                     # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> pc.ratio(d, "api00", "api99")[["variable", "estimate", "se"]].round(4)
+          variable  estimate      se
+    0  api00/api99    1.0523  0.0036
     """
     return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio")
 
@@ -906,7 +928,7 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
             return table
     data = design.data
     num, missing = _column_list(data, names)
-    den = None
+    den: list[np.ndarray] | None = None
     if den_names:
         den, den_missing = _column_list(data, den_names)
         missing |= den_missing
@@ -921,9 +943,8 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
         num = _zero_outside(num, active)
         if den is not None:
             den = _zero_outside(den, active)
-    if kind == "mean":
-        den = _indicator(active, len(num))
-    result = ratio_engine(design, num, den, dom, ratio_deff=kind == "ratio")
+    denominator = _indicator(active, len(num)) if kind == "mean" else den
+    result = ratio_engine(design, num, denominator, dom, ratio_deff=kind == "ratio")
     if kind == "ratio":
         labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
     else:
@@ -959,7 +980,13 @@ def proportion(
 
     Examples
     --------
-    >>> pc.proportion(d, "stype", method="beta")          # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.proportion(d, "sch_wide", method="beta")
+    >>> t[["variable", "category", "estimate", "se", "ci_low", "ci_high"]].round(3)
+       variable category  estimate     se  ci_low  ci_high
+    0  sch_wide       No     0.172  0.024   0.127    0.226
+    1  sch_wide      Yes     0.828  0.024   0.774    0.873
 
     Notes
     -----
@@ -1034,9 +1061,9 @@ def proportion(
 SMALL_INTEGER_RANGE = 65_536
 
 
-def _small_integers(values: pd.Series) -> tuple[np.ndarray, int] | None:
-    """For a numpy integer column over a short range: the offsets ``x - min`` and the
-    minimum (codes without hashing); else None."""
+def _small_integers(values: pd.Series) -> tuple[np.ndarray, int, np.dtype] | None:
+    """For a numpy integer column over a short range: the offsets ``x - min``, the
+    minimum (codes without hashing) and the column's dtype; else None."""
     if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu") or not len(
             values):
         return None
@@ -1044,7 +1071,7 @@ def _small_integers(values: pd.Series) -> tuple[np.ndarray, int] | None:
     lowest, highest = int(x.min()), int(x.max())
     if highest - lowest >= SMALL_INTEGER_RANGE:
         return None
-    return (x - lowest).astype(np.intp), lowest
+    return (x - lowest).astype(np.intp), lowest, x.dtype
 
 
 def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
@@ -1055,9 +1082,9 @@ def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
         return list(values.cat.categories), values.cat.codes.to_numpy(dtype=np.int64)
     small = _small_integers(values)
     if small is not None:
-        offset, lowest = small
+        offset, lowest, dtype = small
         present = np.bincount(offset) > 0
-        levels = sorted((np.flatnonzero(present) + lowest).astype(values.dtype))
+        levels = list((np.flatnonzero(present) + lowest).astype(dtype))  # ascending
         return levels, (np.cumsum(present) - 1)[offset].astype(np.int64)
     codes, seen = pd.factorize(values, sort=False)
     try:
@@ -1195,7 +1222,14 @@ def quantile(
 
     Examples
     --------
-    >>> pc.quantile(d, "api00", [0.25, 0.5, 0.75])          # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.quantile(d, "api00", [0.25, 0.5, 0.75])
+    >>> t[["variable", "quantile", "estimate", "ci_low", "ci_high"]]
+      variable  quantile  estimate  ci_low  ci_high
+    0    api00      0.25     565.0   535.0    597.0
+    1    api00      0.50     668.0   642.0    694.0
+    2    api00      0.75     756.0   726.0    778.0
 
     Notes
     -----
@@ -1220,7 +1254,7 @@ def quantile(
     names = _names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable")
-    probs = [float(quantiles)] if np.isscalar(quantiles) else [float(q) for q in quantiles]
+    probs = [float(q) for q in np.atleast_1d(quantiles)]
     bad = [q for q in probs if not 0 <= q <= 1]
     if bad or not probs:
         raise EstimationError(

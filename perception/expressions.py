@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -179,7 +179,7 @@ class Call:
     args: tuple[Node, ...]
 
 
-Node = Union[Number, String, Var, Current, Negate, BinOp, Call]
+Node: TypeAlias = Number | String | Var | Current | Negate | BinOp | Call
 
 
 class _Parser:
@@ -372,7 +372,7 @@ def _collect(node: Node, names: set[str]) -> bool:
 # bool (truth values), datetime64[ns] (dates, NaT = missing) or object (text, None =
 # missing) -- or Python scalars for literals, which broadcast.
 
-_Value = Union[np.ndarray, float, str]
+_Value: TypeAlias = np.ndarray | float | str
 
 
 def _column(series: pd.Series) -> np.ndarray:
@@ -444,7 +444,7 @@ def _dates(value: _Value, n: int) -> np.ndarray | np.datetime64:
             return value
         return pd.to_datetime(pd.Series(value), errors="coerce").to_numpy(dtype="datetime64[ns]")
     stamp = pd.to_datetime(str(value), errors="coerce")
-    return np.datetime64("NaT") if pd.isna(stamp) else np.datetime64(stamp.to_datetime64(), "ns")
+    return np.datetime64("NaT") if pd.isna(stamp) else stamp.to_datetime64().astype("datetime64[ns]")
 
 
 def _present(value: np.ndarray | float | str | np.datetime64, n: int) -> np.ndarray:
@@ -487,6 +487,8 @@ _COMPARE = {
 
 def _compare(op: str, left: _Value, right: _Value, n: int) -> np.ndarray:
     kinds = {_kind(left), _kind(right)}
+    a: np.ndarray | np.datetime64 | float | str
+    b: np.ndarray | np.datetime64 | float | str
     if "date" in kinds:
         a, b = _dates(left, n), _dates(right, n)
     elif kinds & {"number", "bool"}:

@@ -226,8 +226,19 @@ def likert(
 
     Examples
     --------
-    >>> t = pc.likert(design, ["trust_police", "trust_gend"], by="wave")  # doctest: +SKIP
-    >>> t.groupby(["wave", "variable"])["estimate"].sum()   # 1 for every item  # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.likert(d, ["trust_police", "trust_gend"], by="wave")
+    >>> t[(t["wave"] == 0) & (t["variable"] == "trust_police")][
+    ...     ["category", "estimate", "se", "missing_code"]].round(3)
+       category  estimate     se  missing_code
+    0         0     0.202  0.009         False
+    1         1     0.258  0.009         False
+    2         2     0.291  0.009         False
+    3         3     0.206  0.010         False
+    4         8     0.013  0.002          True
+    5         9     0.030  0.003          True
+    >>> t.groupby(["wave", "variable"])["estimate"].sum().round(12).unique()  # 1 per item
+    array([1.])
 
     Notes
     -----
@@ -305,7 +316,7 @@ def likert(
 def top_box(
     design,
     items: str | Sequence[str],
-    top: Sequence[int] = (2, 3),
+    top: int | Sequence[int] = (2, 3),
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "exclude",
     level: float = 0.95,
@@ -333,7 +344,16 @@ def top_box(
 
     Examples
     --------
-    >>> pc.top_box(design, ["trust_police", "trust_gend"], by="wave")  # doctest: +SKIP
+    Trust "somewhat" (2) or "a lot" (3), among those who answered:
+
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.top_box(d, ["trust_police", "trust_gend"], top=(2, 3), by="wave")
+    >>> t[["wave", "variable", "estimate", "se", "n"]].round(3)
+       wave      variable  estimate     se     n
+    0     0  trust_police     0.519  0.013  3828
+    1     1  trust_police     0.578  0.012  3826
+    2     0    trust_gend     0.584  0.013  3780
+    3     1    trust_gend     0.636  0.011  3781
 
     Notes
     -----
@@ -370,7 +390,7 @@ def top_box(
         tables.append(table)
     out = _concat(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know,
-                 "top": tuple(int(c) for c in (top if not np.isscalar(top) else [top]))}
+                 "top": tuple(int(c) for c in np.atleast_1d(top))}
     _keep_covariance(out, tables, ["variable"], by_names)
     return out
 
@@ -378,7 +398,7 @@ def top_box(
 def top_box_scores(
     data: pd.DataFrame,
     item: str,
-    top: Sequence[int] = (2, 3),
+    top: int | Sequence[int] = (2, 3),
     dont_know: DontKnow = "exclude",
     *,
     q: Any = None,
@@ -395,7 +415,8 @@ def top_box_scores(
     """
     _check_dont_know(dont_know)
     _check_columns(data, [item], "items")
-    top_codes = [float(c) for c in (top if not np.isscalar(top) else [top])]
+    top_given = np.atleast_1d(top).tolist()
+    top_codes = [float(c) for c in top_given]
     if not top_codes:
         raise EstimationError("top must name at least one answer code, e.g. top=(2, 3)")
     values = _numeric_codes(data, item)
@@ -403,7 +424,7 @@ def top_box_scores(
     overlap = set(top_codes) & set(miss_codes)
     if overlap:
         raise EstimationError(
-            f"top={tuple(top)} includes missing code(s) {sorted(overlap)} of {item!r}; "
+            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {item!r}; "
             "give substantive answer codes only"
         )
     keep = ~np.isnan(values)
@@ -518,7 +539,12 @@ def index(
 
     Examples
     --------
-    >>> pc.index(design, ["trust_police", "trust_gend", "trust_gn"], by="wave")  # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.index(d, ["trust_police", "trust_gend", "trust_gn"], by="wave")
+    >>> t[["wave", "variable", "estimate", "se", "n"]].round(2)
+       wave variable  estimate    se     n
+    0     0    index     54.78  0.74  3959
+    1     1    index     59.14  0.69  3955
 
     Notes
     -----
@@ -616,8 +642,8 @@ def cronbach_alpha(
     Examples
     --------
     >>> df = pd.DataFrame({"a": [0, 1, 2, 3], "b": [0, 1, 3, 3], "c": [1, 1, 2, 3]})
-    >>> round(float(cronbach_alpha(df, ["a", "b", "c"])["alpha"].iloc[0]), 4)
-    0.9379
+    >>> round(float(cronbach_alpha(df, ["a", "b", "c"])["alpha"].iloc[0]), 5)
+    0.95625
 
     Notes
     -----

@@ -45,8 +45,9 @@ def check_level(level: float) -> None:
         raise EstimationError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}")
 
 
-def t_interval(estimate, se, df: float, level: float = 0.95):
-    """Wald interval ``estimate ± t(df)·se``: returns (low, high) arrays."""
+def t_interval(estimate, se, df: float | np.ndarray, level: float = 0.95):
+    """Wald interval ``estimate ± t(df)·se``: returns (low, high) arrays (``df`` a scalar
+    or an array that broadcasts against ``estimate``)."""
     q = t_quantile(level, df)
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
@@ -56,7 +57,7 @@ def t_interval(estimate, se, df: float, level: float = 0.95):
 def proportion_interval(
     p,
     se,
-    df: float,
+    df: float | np.ndarray,
     n_rows,
     method: PropMethod = "logit",
     level: float = 0.95,

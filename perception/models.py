@@ -25,19 +25,20 @@ import re
 import tokenize
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from . import intervals
+from ._deprecation import renamed_argument
 from ._replicates import qr_rank
 from .design import ReplicateDesign, SurveyDesign, _BaseDesign
 from .errors import EstimationError, format_rows
 
 Family = Literal["gaussian", "binomial"]
-PredictType = Literal["link", "response"]
+PredictScale = Literal["link", "response"]
 
 FAMILIES = ("gaussian", "binomial")
 COEFFICIENT_COLUMNS = ["estimate", "se", "t", "p", "ci_low", "ci_high"]
@@ -151,13 +152,13 @@ def _irls(
         eta = x @ start
     mu = family.linkinv(eta)
     devold = float(np.sum(family.dev_resids(y, mu, weights)))
-    coef = coefold = start
+    coefold = start  # coef itself comes from the first pass (_MAXIT >= 1)
     converged = False
     w = np.zeros(0)
     good = weights > 0
     cov_unscaled = np.full((x.shape[1], x.shape[1]), np.nan)
     iteration = 0
-    for iteration in range(1, _MAXIT + 1):  # noqa: B007
+    for iteration in range(1, _MAXIT + 1):  # noqa: B007 - its last value is reported
         mu_eta_val = family.mu_eta(eta)
         good = (weights > 0) & (mu_eta_val != 0)
         z = eta[good] + (y - mu)[good] / mu_eta_val[good]
@@ -218,7 +219,7 @@ def _patsy_ready(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     patsy cannot test ``pd.NA``: integers and floats become float64 with NaN, nullable
     booleans become objects True/False/None (categorical, like a plain bool column).
     """
-    changes = {}
+    changes: dict[str, pd.Series | np.ndarray] = {}
     for column in columns:
         values = frame[column]
         dtype = values.dtype
@@ -501,7 +502,7 @@ class GLMResult:
     level: float
     design_repr: str = ""
     _design_info: object = field(default=None, repr=False)
-    _fitted: pd.DataFrame = field(default=None, repr=False)
+    _fitted: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def terms(self) -> list[str]:
@@ -516,35 +517,42 @@ class GLMResult:
     def _family(self) -> _GLMFamily:
         return _GAUSSIAN if self.family == "gaussian" else _QUASIBINOMIAL
 
+    @renamed_argument("type", "scale")
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        type: PredictType = "link",
+        scale: PredictScale = "link",
     ) -> pd.DataFrame:
         """Predictions with design-based standard errors (R's ``predict.svyglm``).
 
         Parameters
         ----------
         newdata : rows to predict for; ``None`` predicts for the rows used in the fit.
-        type : "link" (linear predictor) or "response" (mean of the outcome: the
-            probability for a binomial model).
+        scale : "link" (linear predictor) or "response" (mean of the outcome: the
+            probability for a binomial model); R's ``type``. (Named ``type`` before;
+            ``type=`` still works, with a DeprecationWarning, until the next release.)
 
         Returns
         -------
         DataFrame indexed like ``newdata`` with ``estimate``, ``se`` (delta method for the
         response, as R), ``ci_low`` and ``ci_high`` (t interval on ``df_residual`` on the
-        link scale, transformed to the response scale for ``type="response"``).
+        link scale, transformed to the response scale for ``scale="response"``).
 
         Examples
         --------
-        >>> fit.predict(pd.DataFrame({"ell": [10], "meals": [50], "mobility": [15]}))  # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")
+        >>> fit.predict(pd.DataFrame({"ell": [10], "meals": [50], "mobility": [15]})).round(2)
+           estimate    se  ci_low  ci_high
+        0    662.39  6.91  648.77   676.01
 
         Notes
         -----
         R: ``predict(fit, newdata, type=, se.fit=TRUE)``; ``SE()`` of the result.
         """
-        if type not in ("link", "response"):
-            raise EstimationError(f"type={type!r}; choose 'link' or 'response'")
+        if scale not in ("link", "response"):
+            raise EstimationError(f"scale={scale!r}; choose 'link' or 'response'")
         if newdata is None:
             x = self._fitted
         else:
@@ -570,7 +578,7 @@ class GLMResult:
         se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", xv, v, xv), 0, None))
         low, high = intervals.t_interval(eta, se, self._ci_df(), self.level)
         fam = self._family()
-        if type == "response":
+        if scale == "response":
             d = np.abs(fam.mu_eta(eta))
             estimate, se = fam.linkinv(eta), d * se
             low, high = fam.linkinv(low), fam.linkinv(high)
@@ -594,7 +602,25 @@ class GLMResult:
 
         Examples
         --------
-        >>> print(fit.summary())                          # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")
+        >>> print(fit.summary())
+        Survey design-based GLM: gaussian family, identity link
+        Formula: api00 ~ ell + meals + mobility
+        Design:  SurveyDesign(200 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=197, lonely_psu='fail')
+        <BLANKLINE>
+        Coefficients:
+                       Estimate    Std. Error    t value    Pr(>|t|)
+        Intercept       820.887       10.0777       81.5     < 2e-16 ***
+        ell           -0.480587      0.391973      -1.23       0.222
+        meals          -3.14154      0.283947      -11.1     < 2e-16 ***
+        mobility       0.225713      0.393218      0.574       0.567
+        ---
+        Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1
+        <BLANKLINE>
+        (Dispersion parameter for gaussian family taken to be 5171.97)
+        Residual df: 194 (design df + 1 - number of coefficients); rows used: 200; Fisher scoring iterations: 2
         """
         table = self.coefficients
         link = "identity" if self.family == "gaussian" else "logit"
@@ -613,6 +639,7 @@ class GLMResult:
             f"{'Pr(>|t|)':>10}"
         )
         lines += ["Coefficients:", header]
+        row: Any  # a row of the coefficient table (floats), as itertuples gives it
         for name, row in zip(names, table.itertuples(index=False), strict=True):
             lines.append(
                 f"{name:<{width}}  {_num(row.estimate):>12}  {_num(row.se):>12}  "
@@ -723,8 +750,16 @@ def glm(
 
     Examples
     --------
-    >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")            # doctest: +SKIP
-    >>> fit.coefficients.loc["ell", ["estimate", "se"]]               # doctest: +SKIP
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> fit = pc.glm(d, "api00 ~ ell + meals + mobility")
+    >>> fit.coefficients[["estimate", "se", "p"]].round(4)
+               estimate       se       p
+    term
+    Intercept  820.8873  10.0777  0.0000
+    ell         -0.4806   0.3920  0.2217
+    meals       -3.1415   0.2839  0.0000
+    mobility     0.2257   0.3932  0.5666
 
     Notes
     -----

@@ -78,7 +78,11 @@ def icc(
 
     Examples
     --------
-    >>> pc.icc(d.subset(d.data["wave"] == 0), "trust_police_high")   # doctest: +SKIP
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> baseline = d.subset(d.data["wave"] == 0)
+    >>> pc.icc(baseline, "trust_police")[["variable", "icc", "n_clusters", "n"]].round(3)
+           variable    icc  n_clusters     n
+    0  trust_police  0.049         322  4001
 
     Notes
     -----

@@ -387,9 +387,10 @@ def _assess(
         se = pd.to_numeric(table["se"], errors="coerce").to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             cv = se / np.abs(estimate)
-        for i in np.flatnonzero((cv > max_cv) & ~suppressed):
-            add(int(i), "high_cv", float(cv[i]), float(max_cv), "flag",
-                f"{describe(int(i))}: coefficient of variation {cv[i]:.0%} above "
+        for flagged in np.flatnonzero((cv > max_cv) & ~suppressed):
+            i = int(flagged)
+            add(i, "high_cv", float(cv[i]), float(max_cv), "flag",
+                f"{describe(i)}: coefficient of variation {cv[i]:.0%} above "
                 f"{max_cv:.0%}: publish it only with a warning (unreliable)")
     records.sort(key=lambda r: (r["pos"], _RULE_ORDER[r["rule"]]))
     return records, keys
@@ -722,9 +723,14 @@ def anonymise_wave(
 
     Examples
     --------
-    >>> import perception as pc
-    >>> demo = pc.demo_survey(seed=1, n_per_wave=300)                      # doctest: +SKIP
-    >>> shared, report, rare = pc.anonymise_wave(demo.waves, demo.questionnaire)  # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> shared, report, rare = pc.anonymise_wave(demo.waves, demo.questionnaire)
+    >>> len(shared) == len(demo.waves)
+    True
+    >>> report.loc[report["action"] == "dropped", "column"].tolist()
+    ['gps_lat', 'gps_lon', 'resp_name', 'phone', 'hh_id', 'commune', 'age']
+    >>> print(report.loc[report["column"] == "age", "detail"].iloc[0])
+    exact age removed; the age band 'age_grp' stays
 
     Notes
     -----

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pandas as pd
 import yaml
@@ -134,7 +134,7 @@ _BINARY_DEFAULT = {
     1: {"fr": "Oui", "en": "Yes"},
 }
 
-Code = Union[int, str]
+Code: TypeAlias = int | str
 Labels = Mapping[str, str]
 
 
@@ -533,7 +533,7 @@ class Questionnaire:
 class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, rejecting duplicate keys and aliases."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -649,7 +649,7 @@ def load_questionnaire(
 # ---------------------------------------------------------------------- building
 
 
-def _did_you_mean(name: str, candidates) -> str:
+def _did_you_mean(name: object, candidates) -> str:
     close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.6)
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
@@ -1216,7 +1216,7 @@ class _Builder:
                 "write range: {min: 18, max: 110}",
             )
             return None, None
-        bounds = []
+        bounds: list[Any] = []  # Timestamps for a date variable, else numbers (or None)
         for key in ("min", "max"):
             value = raw.get(key)
             if value is None:

@@ -1221,7 +1221,7 @@ def read_table(
         else pd.DataFrame(columns=LABEL_PROBLEM_COLUMNS)
     )
     errors = problems[problems["severity"] == "error"]
-    if on_label_problem == "raise" and len(errors):
+    if on_label_problem == "raise" and questionnaire is not None and len(errors):
         raise WaveValidationError(
             f"{path}: the value labels of the file contradict questionnaire "
             f"{questionnaire.id!r} ({len(errors)} problem{'s' if len(errors) != 1 else ''}):\n  - "

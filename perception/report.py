@@ -13,8 +13,8 @@ keys and defaults are those of :data:`DEFAULT_CONFIG`.
 
 Examples
 --------
->>> demo = pc.demo_survey(seed=1)                                        # doctest: +SKIP
->>> ctx = context_from_waves(demo.waves, demo.questionnaire)             # doctest: +SKIP
+>>> demo = pc.demo_survey(seed=1)
+>>> ctx = context_from_waves(demo.waves, demo.questionnaire)
 >>> result = write_report(ctx, "figures/")                               # doctest: +SKIP
 """
 
@@ -307,7 +307,12 @@ def weight_distribution(design, bins: int = 20, by: str | Sequence[str] | None =
 
     Examples
     --------
-    >>> weight_distribution(design, bins=10, by="wave")     # doctest: +SKIP
+    >>> design = pc.demo_survey(seed=1).design()
+    >>> weight_distribution(design, bins=10, by="wave").head(3).round(1)
+       wave  bin_low  bin_high     n  estimate
+    0     0     49.7     333.4  1329       0.3
+    1     0    333.4     617.1  1427       0.4
+    2     0    617.1     900.8   733       0.2
     """
     if not isinstance(bins, int) or bins < 1:
         raise PerceptionError(f"bins must be a positive whole number, got {bins!r}")

@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -481,7 +481,7 @@ def _design_rules(q: Questionnaire) -> list[_Rule]:
                 found = strata.get(key if len(cols) > 1 else key[0], "")
                 text = f"this PSU is in strata {found}"
                 if len(cols) > 1:
-                    text += f" in {cols[0]} {key[0]}"
+                    text += f" in {cols[0]} {key[0]!s}"
                 out[pos] = text
             return out
 
@@ -1012,7 +1012,9 @@ def _position(index: Any) -> int | None:
 def _uncoercible(series: pd.Series, var: Variable) -> list[int]:
     """Positions of the cells that cannot be cast one by one to the variable's type
     (pandera names no row when casting the whole column raised, e.g. on ``inf``)."""
-    dtype = "datetime64[ns]" if var.type == "date" else "float64"
+    dtype: Literal["datetime64[ns]", "float64"] = (
+        "datetime64[ns]" if var.type == "date" else "float64"
+    )
     rows = []
     for pos, value in enumerate(series.astype(object)):
         if np.ndim(value) == 0 and pd.isna(value):
@@ -1072,7 +1074,8 @@ def _translate(
                     "enter the number; if the file holds labels instead of codes, export the codes"
                 )
             rows = _uncoercible(data[column], var) if pos is None and column in data else []
-            for p in rows or [pos]:  # pandera gives no row when the whole cast raised
+            positions: list[int | None] = list(rows) or [pos]
+            for p in positions:  # pandera gives no row when the whole cast raised
                 coerce_failed.add((column, p))
                 value = original(column, p, rec["failure_case"])
                 out.append(_Failure(p, column, "dtype", value, problem, fix))
@@ -1240,6 +1243,7 @@ def recode_missing(
         if var.name not in out.columns or not var.missing:
             continue
         series = out[var.name]
+        code_keys: dict[Any, float | str]
         if var.is_numeric:
             values = _numbers(series)
             keys = values

@@ -342,6 +342,7 @@ def _build_geography(rng: np.random.Generator, census: pd.DataFrame, scale: int)
     v_commune, v_urban, v_hh, v_lat, v_lon = [], [], [], [], []
     h_village, h_adults, h_persons, h_rank = [], [], [], []
     n_communes = n_villages = 0
+    row: Any  # a census row: its columns' types are not known statically
     for ci, row in enumerate(census.itertuples(index=False)):
         prof = _CERCLES[row.cercle]
         n_adults = int(round(row.adults18_men_est / scale)) + int(round(row.adults18_women_est / scale))
@@ -434,6 +435,7 @@ def _build_people(rng: np.random.Generator, census: pd.DataFrame, geo: dict, sca
     # sex: the census men/women totals of each cercle, exactly; the head (line 1) is
     # usually a man
     sex = np.empty(n, dtype=np.int8)
+    row: Any  # a census row: its columns' types are not known statically
     for ci, row in enumerate(census.itertuples(index=False)):
         idx = np.flatnonzero(cercle == ci)
         n_men = int(round(row.adults18_men_est / scale))
@@ -580,7 +582,7 @@ def _build_answers(rng: np.random.Generator, pop: _Population, *, effect: float,
     rho = float(np.sin(np.pi * icc / 2.0))
     lam = 0.5  # share of the person-level variance that persists across waves
     s_wave = np.float32(np.sqrt((1 - rho) * (1 - lam)))
-    n_villages = pop.village_commune.shape[0]
+    n_villages = int(pop.village_commune.shape[0])
     u_common = rng.standard_normal(n_villages, dtype=np.float32)
     f_common = rng.standard_normal(n, dtype=np.float32)
     frac = np.arange(n_waves) / (n_waves - 1)  # programme exposure and trend by wave
@@ -948,7 +950,7 @@ def _interview(rng: np.random.Generator, pop: _Population, sel: _Selection, wave
                n_waves: int, id_codes: np.ndarray) -> pd.DataFrame:
     """The data file of one wave: design columns, profile, answers and PII."""
     p = wave.person
-    n = p.shape[0]
+    n = int(p.shape[0])
     v = sel.village[wave.village_pos]
     commune = pop.village_commune[v]
     ci = pop.commune_cercle[commune]
@@ -1050,8 +1052,8 @@ def _interview(rng: np.random.Generator, pop: _Population, sel: _Selection, wave
     to_codes = np.array([1, 2, 3, 4, 5, 6, 7, 97])
     to_urban = np.array([.45, .20, .10, .12, .03, .04, .03, .03])
     to_rural = np.array([.08, .35, .12, .25, .05, .05, .07, .03])
-    probs = np.where(urban[:, None], to_urban, to_rural)
-    reported_to = _with_missing(rng, to_codes[_draw_categorical(rng, probs)], 0.01, 0.01, refused=98, dk=99)
+    to_probs = np.where(urban[:, None], to_urban, to_rural)
+    reported_to = _with_missing(rng, to_codes[_draw_categorical(rng, to_probs)], 0.01, 0.01, refused=98, dk=99)
     df["vict_reported_to"] = _skip(reported_to, victim & np.isin(reported, [1, 2]))
 
     # trust
@@ -1290,7 +1292,8 @@ class DemoSurvey:
 
         Examples
         --------
-        >>> d = demo_survey(seed=1).design()  # doctest: +SKIP
+        >>> pc.demo_survey(seed=1).design()
+        SurveyDesign(7989 rows in domain of 7989, 30 strata, 322 PSUs, 1 stage(s), degf=292, lonely_psu='fail')
         """
         from .design import SurveyDesign
 
@@ -1384,7 +1387,7 @@ def demo_survey(seed: int = 1, *, n_per_wave: int = 4000, waves: int = 2, panel:
     n_total = sum(w.person.shape[0] for w in drawn)
     if panel:
         persons = np.unique(np.concatenate([w.person for w in drawn]))
-        codes = rng.choice(9_000_000, persons.shape[0], replace=False) + 1_000_000
+        codes = rng.choice(9_000_000, int(persons.shape[0]), replace=False) + 1_000_000
         id_of = dict(zip(persons.tolist(), codes.tolist(), strict=True))
         ids = [np.array([id_of[i] for i in w.person.tolist()]) for w in drawn]
     else:

@@ -80,7 +80,11 @@ class ChisqResult:
 
         Examples
         --------
-        >>> pc.chisq(d, "sch.wide", "stype").to_frame()           # doctest: +SKIP
+        >>> api = pc.datasets.load("apistrat")
+        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+        >>> pc.chisq(d, "sch_wide", "stype").to_frame()[["row", "col", "test", "statistic", "p"]]
+                row    col test  statistic             p
+        0  sch_wide  stype    F  17.247444  2.035046e-07
         """
         return pd.DataFrame(
             [
@@ -154,7 +158,7 @@ def _design_df(design) -> float:
 
 def _n_rows(design) -> int:
     """R's ``N = nrow(mm)``: rows of the design (a subset keeps all rows once calibrated)."""
-    if not design.is_replicate and getattr(design, "_calibration", ()):
+    if not design.is_replicate and getattr(design, "_calibration", None):
         return len(design.data)
     return int(design.in_domain.sum())
 
@@ -185,8 +189,13 @@ def chisq(
 
     Examples
     --------
-    >>> res = pc.chisq(d, "sch.wide", "stype")                  # doctest: +SKIP
-    >>> res.statistic, res.ndf, res.ddf, res.p                  # doctest: +SKIP
+    Whether schools met their growth target, by school type:
+
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> res = pc.chisq(d, "sch_wide", "stype")
+    >>> round(res.statistic, 3), round(res.ndf, 4), round(res.ddf, 2), f"{res.p:.2e}"
+    (17.247, 1.8287, 360.25, '2.04e-07')
 
     Notes
     -----

@@ -21,10 +21,18 @@ fits a column coded 1/2 whether it holds integers, floats or the strings "1"/"2"
 
 Examples
 --------
->>> import perception as pc                                   # doctest: +SKIP
+R's cluster sample of California schools raked to the counts of schools by type and by
+whether they met their growth target:
+
+>>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
 >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
-...                     "sch.wide": {"No": 1072, "Yes": 5122}})  # doctest: +SKIP
->>> pc.weight_diagnostics(raked)                              # doctest: +SKIP
+...                     "sch_wide": {"No": 1072, "Yes": 5122}})
+>>> pc.weight_diagnostics(raked)[["n", "sum_weights", "min_weight", "max_weight"]].round(2)
+     n  sum_weights  min_weight  max_weight
+0  183       6194.0       29.87       67.13
+>>> pc.mean(raked, "api00")[["variable", "estimate", "se"]].round(2)
+  variable  estimate    se
+0    api00    641.23  23.7
 """
 
 from __future__ import annotations
@@ -134,8 +142,17 @@ def poststratify(
 
     Examples
     --------
-    >>> ps = pc.poststratify(d, "stype", {"E": 4421, "H": 755, "M": 1018})   # doctest: +SKIP
-    >>> pc.total(ps, "stype")                                                # doctest: +SKIP
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
+    >>> ps = pc.poststratify(d, "stype", {"E": 4421, "H": 755, "M": 1018})
+    >>> ps.weights.groupby(ps.data["stype"]).sum().round(1)
+    stype
+    E    4421.0
+    H     755.0
+    M    1018.0
+    Name: weight, dtype: float64
+    >>> pc.mean(ps, "api00")[["variable", "estimate", "se"]].round(2)
+      variable  estimate     se
+    0    api00    642.31  23.92
 
     Notes
     -----
@@ -147,7 +164,7 @@ def poststratify(
     margin = _m.match_margin(design, columns, population, "population")
     w = design._w
     new_w = _poststratify_vector(w, margin)
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         repw = _poststratify_matrix(design._replicate_matrix(), margin, "poststratify")
         return _replicate_result(design, new_w, repw, recompute_degf=True)
     step = _c.PostStratification(margin.codes, margin.n_levels, new_w.copy(), w.copy())
@@ -175,7 +192,7 @@ class _Cells:
     @property
     def complete(self) -> np.ndarray:
         """(C,) cells inside every margin: the cross-table whose changes stop raking."""
-        return (self.levels >= 0).all(axis=1)
+        return np.all(self.levels >= 0, axis=1)
 
 
 def _cells(margins: list[_m.Margin]) -> _Cells:
@@ -284,8 +301,14 @@ def rake(
 
     Examples
     --------
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
     >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
-    ...                     "sch.wide": {"No": 1072, "Yes": 5122}})        # doctest: +SKIP
+    ...                     "sch_wide": {"No": 1072, "Yes": 5122}})
+    >>> raked.weights.groupby(raked.data["sch_wide"], observed=True).sum().round(1)
+    sch_wide
+    No     1072.0
+    Yes    5122.0
+    Name: weight, dtype: float64
 
     Notes
     -----
@@ -303,7 +326,7 @@ def rake(
     w0 = design._w
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
     cells = _cells(matched)
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         w, W, converged, delta = _rake_rows(w0, design._replicate_matrix(), matched, cells,
                                             epsilon, max_iter)
     else:
@@ -318,7 +341,7 @@ def rake(
             f"at {where}. Raise max_iter, loosen tol, or merge sparse levels (empty cells of "
             "the cross-table can make the margins incompatible)."
         )
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         return _replicate_result(design, w, W, recompute_degf=True)
     step = _c.Raking(cells.codes, cells.levels, tuple(m.n_levels for m in matched), w0.copy(),
                      after)
@@ -399,16 +422,16 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
         if key == INTERCEPT:
             intercept = _m.parse_count(value, f"population[{INTERCEPT!r}]")
             continue
-        columns = list(key) if isinstance(key, tuple) else [key]
-        if not all(isinstance(c, str) for c in columns):
+        key_columns = list(key) if isinstance(key, tuple) else [key]
+        if not all(isinstance(c, str) for c in key_columns):
             raise WeightingError(f"population key {key!r} must be a column name")
         if isinstance(value, Mapping | pd.Series | pd.DataFrame):
-            m = _m.match_margin(design, columns, value, "population")
-            categorical.append(m)
-            order.append(("cat", m))
+            margin = _m.match_margin(design, key_columns, value, "population")
+            categorical.append(margin)
+            order.append(("cat", margin))
         else:
-            _m.check_columns(design, columns, "population")
-            if len(columns) != 1:
+            _m.check_columns(design, key_columns, "population")
+            if len(key_columns) != 1:
                 raise WeightingError(
                     f"a numeric calibration total belongs to one column, got key {key!r}"
                 )
@@ -418,8 +441,8 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
                     f"population[{key!r}] must be a finite number (the population total of "
                     f"{key!r}) or a mapping {{level: count}}, got {value!r}"
                 )
-            numeric.append((columns[0], float(value)))
-            order.append(("num", columns[0]))
+            numeric.append((key_columns[0], float(value)))
+            order.append(("num", key_columns[0]))
     if categorical:
         total = _m.check_totals(categorical, "calibrate")
         if intercept is not None and not math.isclose(intercept, total,
@@ -548,9 +571,15 @@ def calibrate(
 
     Examples
     --------
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
     >>> cal = pc.calibrate(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
     ...                        "api99": 3914069}, method="logit", bounds=(0.7, 1.7))
-    ...                                                               # doctest: +SKIP
+    >>> pc.total(cal, "api99")[["variable", "estimate"]].round(0)
+      variable   estimate
+    0    api99  3914069.0
+    >>> pc.mean(cal, "api00")[["variable", "estimate", "se"]].round(2)
+      variable  estimate    se
+    0    api00    665.46  3.42
 
     Notes
     -----
@@ -574,7 +603,7 @@ def calibrate(
     w0 = design._w
     g = _calibration_factors(mm, w0, method, lower, upper, tol, max_iter, "the sample")
     new_w = w0 * g
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         W = design._replicate_matrix()
         out = np.empty_like(W)
         for r in range(W.shape[1]):
@@ -653,7 +682,12 @@ def trim_weights(
 
     Examples
     --------
-    >>> trimmed = pc.trim_weights(raked, upper=38, lower=30)             # doctest: +SKIP
+    >>> d = pc.SurveyDesign(pc.datasets.load("apiclus1"), weights="pw", psu="dnum", fpc="fpc")
+    >>> raked = pc.rake(d, {"stype": {"E": 4421, "H": 755, "M": 1018},
+    ...                     "sch_wide": {"No": 1072, "Yes": 5122}})
+    >>> trimmed = pc.trim_weights(raked, upper=38, lower=30)
+    >>> float(trimmed.weights.min()), round(float(trimmed.weights.max()), 2)
+    (30.0, 55.41)
 
     Notes
     -----
@@ -675,7 +709,7 @@ def trim_weights(
         raise WeightingError(f"trim_weights(): upper={upper!r} must be positive")
     inside = design.in_domain
     new_w = _trim_vector(design._w, inside, lo, hi, strict, "the weights")
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         W = design._replicate_matrix()
         out = W.copy()
         for r in range(W.shape[1]):
@@ -752,7 +786,20 @@ def adjust_nonresponse(
 
     Examples
     --------
-    >>> resp = pc.adjust_nonresponse(d_sampled, "responded", ["cercle", "sex"])  # doctest: +SKIP
+    A sample in which one school in five did not answer, adjusted within school types:
+
+    >>> api = pc.datasets.load("apistrat")
+    >>> sample = api.assign(responded=(api["snum"] % 5 != 0).astype(int))
+    >>> d = pc.SurveyDesign(sample, weights="pw", strata="stype", fpc="fpc")
+    >>> resp = pc.adjust_nonresponse(d, "responded", ["stype"])
+    >>> resp
+    SurveyDesign(161 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=158, lonely_psu='fail')
+    >>> resp.weights.groupby(resp.data["stype"]).sum().round(1)   # what everyone sampled stood for
+    stype
+    E    4421.0
+    H     755.0
+    M    1018.0
+    Name: weight, dtype: float64
 
     Notes
     -----
@@ -779,8 +826,8 @@ def adjust_nonresponse(
         labels = list(uniques)
     else:
         index = pd.MultiIndex.from_frame(frame)
-        codes_in, uniques = index.factorize(sort=True)
-        labels = list(uniques)
+        codes_in, combinations = index.factorize(sort=True)
+        labels = list(combinations)
     codes = np.full(len(data), -1, dtype=np.int64)
     codes[inside] = codes_in
     n_classes = len(labels)
@@ -809,7 +856,7 @@ def adjust_nonresponse(
     f = factors(w, "")
     new_w = np.where(respondent, w * f[np.where(codes >= 0, codes, 0)], 0.0)
     new_domain = inside & resp
-    if design.is_replicate:
+    if isinstance(design, ReplicateDesign):
         W = design._replicate_matrix()
         out = np.zeros_like(W)
         for r in range(W.shape[1]):
@@ -866,8 +913,15 @@ def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) ->
 
     Examples
     --------
-    >>> pc.weight_diagnostics(d, by="stype")                              # doctest: +SKIP
-         stype    n  sum_weights  ...  deff_kish  n_effective
+    >>> d = pc.SurveyDesign(pc.datasets.load("apistrat"), weights="pw", strata="stype",
+    ...                     fpc="fpc")
+    >>> table = pc.weight_diagnostics(d, by="stype")
+    >>> table[["stype", "n", "sum_weights", "cv", "deff_kish", "n_effective"]].round(2)
+       stype    n  sum_weights    cv  deff_kish  n_effective
+    0  (all)  200       6194.0  0.43       1.19       168.58
+    1      E  100       4421.0  0.00       1.00       100.00
+    2      H   50        755.0  0.00       1.00        50.00
+    3      M   50       1018.0  0.00       1.00        50.00
 
     Notes
     -----

@@ -61,11 +61,10 @@ XLSForm                        questionnaire
 
 Examples
 --------
->>> from pathlib import Path
->>> import perception as pc
->>> root = Path(pc.__file__).resolve().parents[1]
->>> q = questionnaire_from_xlsform(root / "form.xlsx")   # doctest: +SKIP
->>> print(xlsform_to_yaml(root / "form.xlsx"))           # doctest: +SKIP
+A form exported from KoboToolbox or ODK (a file of your own, hence not run here):
+
+>>> q = questionnaire_from_xlsform("form.xlsx")           # doctest: +SKIP
+>>> print(xlsform_to_yaml("form.xlsx"))                   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -196,7 +195,7 @@ class _FlowMap(dict):
 class _Dumper(yaml.SafeDumper):
     """Safe dumper: no aliases (the loader refuses them), labels on one line."""
 
-    def ignore_aliases(self, data: Any) -> bool:  # noqa: D102
+    def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
@@ -579,11 +578,11 @@ class _Converter:
             self.fail(f"sheet {survey.name!r}", "the form has no question with data",
                       "add questions (notes and groups hold no data)")
         if self.problems:
-            shown = self.problems[:50]
-            more = len(self.problems) - len(shown)
+            listed = self.problems[:50]
+            more = len(self.problems) - len(listed)
             raise QuestionnaireError(
                 f"{self.path}: cannot convert the XLSForm ({len(self.problems)} problem"
-                f"{'s' if len(self.problems) != 1 else ''}):\n  - " + "\n  - ".join(shown)
+                f"{'s' if len(self.problems) != 1 else ''}):\n  - " + "\n  - ".join(listed)
                 + (f"\n  - ... and {more} more" if more else "")
             )
         return self.assemble(variables, modules, lists, used_lists)
@@ -733,8 +732,9 @@ class _Converter:
             data["version"] = str(options["version"]).strip()
         titles = self.texts(options, "form_title")
         title = {lang: t for lang, t in titles.items() if lang in self.languages}
-        if "" in titles and self.default_language not in title:
-            title[self.default_language] = titles[""]
+        default = self.default_language  # set by find_languages
+        if "" in titles and default is not None and default not in title:
+            title[default] = titles[""]
         if title:
             data["title"] = title
         data["languages"] = list(self.languages)

@@ -117,7 +117,7 @@ def replicate_design(name: str) -> pc.ReplicateDesign:
         return pc.ReplicateDesign(
             api("apiclus1_boot50"), weights="pw", replicate_weights="rw[0-9]+",
             scale=scale, mse=rest.endswith("_mse"),
-            type="bootstrap" if kind == "boot" else "other",
+            method="bootstrap" if kind == "boot" else "other",
         )
     if name in ("brr", "fay03"):
         # R's Hadamard matrices are precomputed tables; use R's replicate weights
@@ -207,7 +207,7 @@ def taylor_estimates(name: str) -> dict:
     """Every core estimate of one linearisation case: ``{case: {key: value}}``."""
     d = taylor_design(name)
     out: dict = {name: {"degf": d.degf, "n": d.n, "sum_weights": float(d.weights.sum())}}
-    put = lambda case, compute: _attempt(out, f"{name}/{case}", compute)  # noqa: E731
+    put = lambda case, compute: _attempt(out, f"{name}/{case}", compute)  # noqa: E731 - a one-line alias
     put("mean", lambda: _stat(pc.mean(d, ["api00", "api99"]), deff=True, vcov=True))
     put("total_api00", lambda: _stat(pc.total(d, "api00")))
     put("ratio", lambda: _ratio(pc.ratio(d, "api00", "api99")))
@@ -239,7 +239,7 @@ def replicate_estimates(name: str) -> dict:
             "mse": float(r.mse)}
     info.update({f"rscales:{i + 1}": v for i, v in enumerate(r.rscales)})
     out: dict = {name: info}
-    put = lambda case, compute: _attempt(out, f"{name}/{case}", compute)  # noqa: E731
+    put = lambda case, compute: _attempt(out, f"{name}/{case}", compute)  # noqa: E731 - a one-line alias
     put("mean", lambda: _stat(pc.mean(r, ["api00", "api99"]), vcov=True))
     put("ratio", lambda: _ratio(pc.ratio(r, "api00", "api99")))
     put("total", lambda: _stat(pc.total(r, "enroll", na_rm=True)))

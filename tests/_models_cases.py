@@ -71,7 +71,7 @@ def design(name: str):
     if name in ("boot", "boot_mse"):
         return pc.ReplicateDesign(
             api("apiclus1_boot50"), weights="pw", replicate_weights="rw[0-9]+", scale=BOOT_SCALE,
-            mse=name == "boot_mse", type="bootstrap",
+            mse=name == "boot_mse", method="bootstrap",
         )
     if name == "ps":
         return pc.poststratify(design("clus1"), "stype", POPULATION_STYPE)

@@ -1,4 +1,5 @@
-"""Shared pytest configuration of the test suite."""
+"""Shared pytest configuration of the test suite (the demo fixtures ``demo`` and
+``demo_factory``, shared with the docstring examples, are in ../conftest.py)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,4 @@ settings.register_profile(
 )
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+

@@ -244,7 +244,7 @@ def test_text_outcome_is_an_error():
 # --------------------------------------------------------------------- attrition --
 def test_attrition_counts():
     data = respondent_panel()
-    table = pc.attrition(data, id="resp_id", over="wave", psu="psu")
+    table = pc.attrition(data, respondent="resp_id", over="wave", psu="psu")
     assert list(table.columns) == ["from", "to", "n_from", "n_to", "n_reinterviewed",
                                    "retention", "n_new"]
     ids1 = set(data.loc[data["wave"] == 1, "resp_id"])
@@ -278,7 +278,7 @@ def test_attrition_errors():
     with pytest.raises(pc.EstimationError, match="several PSUs.*H1V1-p01"):
         pc.attrition(moved, psu="psu")
     with pytest.raises(pc.EstimationError, match="unknown column 'person'"):
-        pc.attrition(data, id="person")
+        pc.attrition(data, respondent="person")
     with pytest.raises(pc.EstimationError, match="single value"):
         pc.attrition(data[data["wave"] == 1])
 
@@ -293,3 +293,12 @@ def test_pc_change_stays_the_function_whatever_the_import_order():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "change"
+
+
+def test_attrition_id_is_the_old_name_of_respondent():
+    data = respondent_panel()
+    with pytest.warns(DeprecationWarning, match="id= is renamed respondent="):
+        old = pc.attrition(data, id="resp_id")
+    pd.testing.assert_frame_equal(old, pc.attrition(data, respondent="resp_id"))
+    with pytest.raises(pc.EstimationError, match="given as respondent"):
+        pc.attrition(data, respondent="person")

@@ -31,17 +31,20 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return pc.demo_survey(seed=1, n_per_wave=DEMO_N)
+def demo(demo_factory):
+    return demo_factory(seed=1, n_per_wave=DEMO_N)
 
 
 @pytest.fixture(scope="module")
-def full_set(tmp_path_factory):
+def full_set(tmp_path_factory, demo_factory):
     """The whole demo figure set (small demo), run once (its speed is measured in
-    benchmarks/bench_figures.py, never here)."""
+    benchmarks/bench_figures.py, never here). The command's demo is the run's shared one
+    for the same arguments, built once."""
     out = tmp_path_factory.mktemp("figures")
-    code = main(["figures", "--demo", "--demo-n", str(DEMO_N), "--out", str(out),
-                 "--no-progress"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pc, "demo_survey", demo_factory)
+        code = main(["figures", "--demo", "--demo-n", str(DEMO_N), "--out", str(out),
+                     "--no-progress"])
     assert code == 0
     return out
 

@@ -20,8 +20,7 @@ POPULATION = 2063790  # adults 18+ in the margins file
 
 
 @pytest.fixture(scope="module")
-def waves(tmp_path_factory) -> dict[str, Path]:
-    demo = pc.demo_survey(seed=1)
+def waves(tmp_path_factory, demo) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("waves")
     paths = {"both": folder / "waves.csv", "baseline": folder / "baseline.csv"}
     demo.waves.to_csv(paths["both"], index=False)

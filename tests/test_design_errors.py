@@ -226,3 +226,32 @@ def test_replicate_design_errors(strat):
 def test_errors_are_value_errors():
     assert issubclass(pc.DesignError, ValueError)
     assert issubclass(pc.EstimationError, pc.PerceptionError)
+
+
+# ------------------------------------------------- arguments renamed from builtins --
+def _replicate_frame() -> pd.DataFrame:
+    return pd.DataFrame({"w": [1.0, 2.0, 3.0], "r1": [2.0, 0.0, 3.0], "r2": [0.0, 4.0, 3.0],
+                         "y": [1.0, 2.0, 4.0]})
+
+
+@pytest.mark.parametrize("data", [[1, 2], {"w": [1.0]}, None])
+def test_replicate_design_not_a_frame_is_a_design_error(data):
+    # the argument once named `type` shadowed the builtin used in this message
+    with pytest.raises(pc.DesignError, match="must be a pandas DataFrame, got"):
+        pc.ReplicateDesign(data, weights="w", replicate_weights=["r1", "r2"])
+
+
+def test_replicate_design_type_is_the_old_name_of_method():
+    frame = _replicate_frame()
+    new = pc.ReplicateDesign(frame, weights="w", replicate_weights=["r1", "r2"],
+                             method="bootstrap")
+    with pytest.warns(DeprecationWarning, match="type= is renamed method="):
+        old = pc.ReplicateDesign(frame, weights="w", replicate_weights=["r1", "r2"],
+                                 type="bootstrap")
+    assert new.method == old.method == "bootstrap"
+    assert new.scale == old.scale == 1.0      # bootstrap default 1/(R-1), R = 2
+    with pytest.warns(DeprecationWarning, match="renamed ReplicateDesign.method"):
+        assert old.type == "bootstrap"
+    with pytest.raises(TypeError, match="both type= and method="):
+        pc.ReplicateDesign(frame, weights="w", replicate_weights=["r1", "r2"],
+                           type="jk1", method="jk1")

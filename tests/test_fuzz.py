@@ -38,11 +38,6 @@ CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function
 
 
 @pytest.fixture(scope="module")
-def demo() -> pc.DemoSurvey:
-    return pc.demo_survey(seed=1)
-
-
-@pytest.fixture(scope="module")
 def questionnaire(demo) -> Questionnaire:
     return demo.questionnaire
 

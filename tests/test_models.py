@@ -168,7 +168,7 @@ def test_predict_equals_r(case, name, formula, family):
     ref = reference("models_glm.csv")[case]
     fit = pc.glm(design(name), formula, family=family)
     for kind in ("link", "response"):
-        pred = fit.predict(NEWDATA, type=kind)
+        pred = fit.predict(NEWDATA, scale=kind)
         assert list(pred.columns) == ["estimate", "se", "ci_low", "ci_high"]
         assert pred.index.equals(NEWDATA.index)
         for i in range(len(NEWDATA)):
@@ -232,7 +232,7 @@ def test_inputs_not_mutated():
     d = pc.SurveyDesign(data, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
     weights = d.weights.copy()
     fit = pc.glm(d, "sch_yes ~ enroll + C(stype)", family="binomial", na_rm=True)
-    fit.predict(NEWDATA.assign(enroll=[100, 200, 300, 400]), type="response")
+    fit.predict(NEWDATA.assign(enroll=[100, 200, 300, 400]), scale="response")
     pd.testing.assert_frame_equal(data, before)
     pd.testing.assert_series_equal(d.weights, weights)
     assert d.in_domain.all()
@@ -316,8 +316,8 @@ def test_not_a_design():
 
 def test_predict_bad_type_and_unknown_level():
     fit = pc.glm(design(STRAT), "api00 ~ ell + stype")
-    with pytest.raises(EstimationError, match="type="):
-        fit.predict(NEWDATA, type="terms")
+    with pytest.raises(EstimationError, match="scale="):
+        fit.predict(NEWDATA, scale="terms")
     with pytest.raises(EstimationError, match="formula"):
         fit.predict(NEWDATA.assign(stype=["E", "H", "X", "E"]))
 
@@ -337,3 +337,17 @@ def test_nullable_columns_and_missing_inside_expressions():
                                expected.coefficients.to_numpy(), rtol=1e-12)
     with pytest.raises(EstimationError, match=r"'edcode' \(26\)"):
         pc.glm(d, "I(edcode == 1) ~ ell", family="binomial")
+
+
+def test_predict_type_is_the_old_name_of_scale():
+    fit = pc.glm(design(STRAT), "api00 ~ ell + meals")
+    with pytest.warns(DeprecationWarning, match="type= is renamed scale="):
+        old = fit.predict(NEWDATA, type="response")
+    pd.testing.assert_frame_equal(old, fit.predict(NEWDATA, scale="response"))
+
+
+def test_predict_newdata_not_a_frame_is_an_estimation_error():
+    # the argument once named `type` shadowed the builtin used in this message
+    fit = pc.glm(design(STRAT), "api00 ~ ell + meals")
+    with pytest.raises(EstimationError, match="newdata must be a pandas DataFrame, got list"):
+        fit.predict([[10, 50]])

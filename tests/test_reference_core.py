@@ -187,6 +187,6 @@ def test_replicate_design_default_scale(kind, expected):
     # R's svrepdesign(type=) defaults: 1/(R-1), (R-1)/R, 1/R and 1
     weights = reference_data("jk1_clus1_repweights.csv")
     design = pc.ReplicateDesign(weights, weights="pw", replicate_weights="rep[0-9]+",
-                                type=kind)
+                                method=kind)
     assert design.scale == pytest.approx(expected, rel=1e-15)
     assert design.n_replicates == 15 and design.degf == 14

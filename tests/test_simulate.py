@@ -18,11 +18,6 @@ CENSUS_ADULTS = 2_063_790  # adults 18+ of the 15 cercles (sum of the census tab
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return demo_survey(seed=1)
-
-
-@pytest.fixture(scope="module")
 def panel():
     return demo_survey(seed=7, n_per_wave=1500, waves=3, panel=True)
 

@@ -302,7 +302,7 @@ FILE_CASES = [
     (
         "latin1.csv",
         lambda w, t: VALID.read_bytes().replace(
-            "Pelengana".encode(), "Pélengana".encode("latin-1")
+            b"Pelengana", "Pélengana".encode("latin-1")
         ),
         "not UTF-8 text: invalid byte",
     ),

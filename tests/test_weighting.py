@@ -593,11 +593,6 @@ def test_read_margins_errors(tmp_path, text, message):
 
 
 # ============================================================== the Central Mali demo
-@pytest.fixture(scope="module")
-def demo():
-    return pc.demo_survey(seed=1)
-
-
 def test_raking_demo_waves_reproduces_population_margins(demo):
     data = demo.waves
     margins = pc.read_margins(MARGINS_FILE)

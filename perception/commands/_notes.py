@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     import pandas as pd
 
@@ -27,7 +28,7 @@ def blank_rows_note(command: str, path: object, frame: pd.DataFrame) -> None:
               f"row{'s' if count != 1 else ''} (no value in any column)", file=sys.stderr)
 
 
-def read_waves(command: str, paths: Sequence[object], q: Questionnaire) -> pd.DataFrame:
+def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire) -> pd.DataFrame:
     """The validated waves ``paths`` (:func:`perception.read_wave`), stacked in order, each
     file's skipped blank rows reported on stderr."""
     import pandas as pd

@@ -146,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
     files = write_report(ctx, args.out, names=names, formats=formats,
                          progress=not args.no_progress)
     n = len(files.figures)
-    print(f"wrote {n} figure(s), their tables and the report to {args.out} "
-          f"({files.html.name}, {files.pdf.name})", file=sys.stderr)
+    reports = ", ".join(path.name for path in (files.html, files.pdf) if path is not None)
+    print(f"wrote {n} figure(s), their tables and the report to {args.out} ({reports})",
+          file=sys.stderr)
     return 0
 
 
@@ -180,12 +181,13 @@ def _left_out(ctx, names) -> list[str]:
         reasons = []
         total = 0
         codes = q.missing_codes(column) if column in q else []
-        numeric = pd.to_numeric(values, errors="coerce") if codes else None
-        for code in codes:
-            count = int((numeric == float(code)).sum())
-            if count:
-                reasons.append(f"code {code}: {count}")
-                total += count
+        if codes:
+            numeric = pd.to_numeric(values, errors="coerce")
+            for code in codes:
+                count = int((numeric == float(code)).sum())
+                if count:
+                    reasons.append(f"code {code}: {count}")
+                    total += count
         if empty.any():
             reasons.append(f"empty: {int(empty.sum())}")
             total += int(empty.sum())

@@ -12,9 +12,14 @@ This package only draws: it never imports the variance engine or the estimators.
 
 Examples
 --------
->>> from perception.figures import plot_trust_by_actor
->>> t = pc.top_box(design, trust_items, by="wave")          # doctest: +SKIP
->>> plot_trust_by_actor(t, labels=q, lang="en").savefig("trust.png")  # doctest: +SKIP
+>>> from perception.figures import plot_trust_by_actor, title_of
+>>> demo = pc.demo_survey(seed=1)
+>>> trust_items = ["trust_police", "trust_gend", "trust_gn", "trust_army"]
+>>> t = pc.top_box(demo.design(), trust_items, by="wave")
+>>> fig = plot_trust_by_actor(t, labels=demo.questionnaire, lang="en")
+>>> title_of(fig)
+'Trust in each actor ("somewhat" or "a lot")'
+>>> fig.savefig("trust.png")                                # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ suppression of small cells, titles, sample sizes and the source note."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -120,7 +120,7 @@ def fmt_n(n: float, lang: str) -> str:
     return "n = " + fmt_number(float(n), lang)
 
 
-def n_summary(n: Sequence[float], lang: str) -> str:
+def n_summary(n: Iterable[float], lang: str) -> str:
     """``n = 412`` or ``n = 120 à 4 812`` for a set of cells."""
     values = [float(v) for v in n if np.isfinite(v)]
     if not values:
@@ -262,7 +262,8 @@ def figure_and_axes(ax: Axes | None, height: float, width: float = style.FIGURE_
     if ax is not None:
         if not isinstance(ax, Axes):
             raise PerceptionError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-        return ax.figure, ax
+        fig = ax.figure  # of an axes in a subfigure: the root figure, the one to save
+        return (fig if isinstance(fig, Figure) else fig.figure), ax
     fig = style.new_figure(width, height)
     fig.set_gid(OWN_FIGURE)
     return fig, fig.axes[0]

@@ -154,8 +154,10 @@ def plot_change(
 
     Examples
     --------
-    >>> ch = pc.change(design, "trust_police_high", over="wave", by="cercle")  # doctest: +SKIP
-    >>> fig = plot_change(ch, labels=q)                                      # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> ch = pc.change(design, "trust_police", over="wave", by="cercle")
+    >>> fig = plot_change(ch, labels=q)
 
     Notes
     -----
@@ -216,8 +218,10 @@ def plot_effects(
 
     Examples
     --------
-    >>> eff = pd.concat([pc.did(d, "y", by=b).effects for b in ["sex", "age_grp"]])  # doctest: +SKIP
-    >>> fig = plot_effects(eff, labels=q)                                           # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> effects = [pc.did(design, "trust_police", by=b).effects for b in ["sex", "age_grp"]]
+    >>> fig = plot_effects(pd.concat(effects), labels=q)
 
     Notes
     -----
@@ -275,8 +279,8 @@ def plot_did(
 
     Examples
     --------
-    >>> res = pc.did(design, "trust_police_high")                    # doctest: +SKIP
-    >>> fig = plot_did(res.cells, effects=res.effects)               # doctest: +SKIP
+    >>> res = pc.did(pc.demo_survey(seed=1).design(), "trust_police")
+    >>> fig = plot_did(res.cells, effects=res.effects)
 
     Notes
     -----

@@ -109,8 +109,10 @@ def plot_trust_by_actor(
 
     Examples
     --------
-    >>> t = pc.top_box(design, ["trust_police", "trust_gend"], by="wave")   # doctest: +SKIP
-    >>> fig = plot_trust_by_actor(t, lang="en", labels=q)                 # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pc.top_box(design, ["trust_police", "trust_gend"], by="wave")
+    >>> fig = plot_trust_by_actor(t, lang="en", labels=q)
 
     Notes
     -----
@@ -150,8 +152,10 @@ def plot_index(
 
     Examples
     --------
-    >>> t = pc.index(design, ["trust_police", "trust_gend"], by=["cercle", "wave"])  # doctest: +SKIP
-    >>> fig = plot_index(t, row="cercle", group="wave", labels=q)               # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pc.index(design, ["trust_police", "trust_gend"], by=["cercle", "wave"])
+    >>> fig = plot_index(t, row="cercle", group="wave", labels=q)
 
     Notes
     -----
@@ -204,8 +208,11 @@ def plot_heatmap(
 
     Examples
     --------
-    >>> t = pc.top_box(design, trust_items, by="cercle")     # doctest: +SKIP
-    >>> fig = plot_heatmap(t, labels=q)                     # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> trust_items = ["trust_police", "trust_gend", "trust_gn", "trust_army"]
+    >>> t = pc.top_box(design, trust_items, by="cercle")
+    >>> fig = plot_heatmap(t, labels=q)
 
     Notes
     -----
@@ -305,8 +312,9 @@ def plot_design_effects(
 
     Examples
     --------
-    >>> t = pc.mean(design, ["trust_police_high", "ca_aware"], by="wave", na_rm=True)  # doctest: +SKIP
-    >>> fig = plot_design_effects(t, kish=1.4)                                      # doctest: +SKIP
+    >>> design = pc.demo_survey(seed=1).design()
+    >>> t = pc.mean(design, ["trust_police", "ca_aware"], by="wave")
+    >>> fig = plot_design_effects(t, kish=1.4)
 
     Notes
     -----

@@ -54,8 +54,10 @@ def plot_likert(
 
     Examples
     --------
-    >>> t = pc.likert(design, ["trust_police", "trust_gend"], by="wave")  # doctest: +SKIP
-    >>> fig = plot_likert(t, labels=q, lang="en")                     # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pc.likert(design, ["trust_police", "trust_gend"], by="wave")
+    >>> fig = plot_likert(t, labels=q, lang="en")
 
     Notes
     -----
@@ -154,7 +156,7 @@ def plot_likert(
             abs(x) * 100, lang) if x <= right_start - gap / 2 + 1e-9 else ""))
         ax.set_xticks([t for t in np.arange(-1.0, 1.01, 0.25) if -extent - 0.02 <= t <= right_start - gap])
         ax.set_xlabel(_common.text("share", lang))
-        if len(keys) == len(variables):
+        if group_col is None or len(keys) == len(variables):
             row_labels = [lab.variable(v) for v, _ in keys]
         else:
             row_labels = [lab.value(group_col, g) for _, g in keys]
@@ -199,7 +201,8 @@ def _missing_label(lab: _common.Labeller, variable: str, code, lang: str) -> str
 def _positions(keys: list, blocks: bool) -> tuple[np.ndarray, list]:
     """Vertical positions of the bars (first at the top) and, when the rows are items ×
     groups, one header per item above its block."""
-    positions, headers = [], []
+    positions: list[float] = []
+    headers: list[tuple[float, Any]] = []  # (position, variable) above each block
     y = 0.0
     current = object()
     for v, _ in keys:
@@ -249,7 +252,10 @@ def plot_nonresponse(
 
     Examples
     --------
-    >>> fig = plot_nonresponse(pc.item_nonresponse(design, trust_items, q), labels=q)  # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> trust_items = ["trust_police", "trust_gend", "trust_gn", "trust_army"]
+    >>> fig = plot_nonresponse(pc.item_nonresponse(design, trust_items, q), labels=q)
 
     Notes
     -----

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: Okabe & Ito (2008) palette, safe for the common colour-vision deficiencies
 OKABE_ITO = {
@@ -70,7 +75,7 @@ ARM_COLOURS = {1: OKABE_ITO["blue"], 0: OKABE_ITO["orange"]}
 FIGURE_WIDTH = 7.5  # inches: the text width of an A4 report
 DPI = 150
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
     "axes.titlesize": 11.0,
@@ -84,7 +89,7 @@ RC = {
     "axes.grid": True,
     "axes.grid.axis": "x",
     "axes.axisbelow": True,
-    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
     "grid.color": "#DDDDDD",
     "grid.linewidth": 0.6,
     "xtick.labelsize": 8.5,
@@ -119,7 +124,8 @@ def house_style(**overrides) -> Iterator[dict]:
     ...     mpl.rcParams["font.size"]
     12.0
     """
-    params = {**RC, **overrides}
+    # the names of the overrides are only known at run time: matplotlib checks them
+    params = cast("dict[RcKeyType, Any]", {**RC, **overrides})
     with mpl.rc_context(params):
         yield params
 

@@ -94,8 +94,10 @@ def plot_victimisation(
 
     Examples
     --------
-    >>> t = pc.top_box(design, ["vict_theft", "vict_attack"], top=[1], by="wave")  # doctest: +SKIP
-    >>> fig = plot_victimisation(t, labels=q)                                  # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pc.top_box(design, ["vict_theft", "vict_attack"], top=[1], by="wave")
+    >>> fig = plot_victimisation(t, labels=q)
 
     Notes
     -----
@@ -137,8 +139,10 @@ def plot_awareness(
 
     Examples
     --------
-    >>> t = pc.top_box(design, ["ca_aware"], top=[1], by=["treated", "wave"])  # doctest: +SKIP
-    >>> fig = plot_awareness(t, labels=q)                                     # doctest: +SKIP
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pc.top_box(design, ["ca_aware"], top=[1], by=["treated", "wave"])
+    >>> fig = plot_awareness(t, labels=q)
 
     Notes
     -----
@@ -213,8 +217,11 @@ def plot_weight_distribution(
 
     Examples
     --------
-    >>> bins = weight_distribution(design, by="wave")                # doctest: +SKIP
-    >>> fig = plot_weight_distribution(bins, diagnostics=pc.weight_diagnostics(design))  # doctest: +SKIP
+    >>> from perception.report import weight_distribution
+    >>> design = pc.demo_survey(seed=1).design()
+    >>> bins = weight_distribution(design, by="wave")
+    >>> fig = plot_weight_distribution(bins, group="wave",
+    ...                                diagnostics=pc.weight_diagnostics(design, by="wave"))
 
     Notes
     -----

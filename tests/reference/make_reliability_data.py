@@ -20,7 +20,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from test_contract import SEED, survey_data  # noqa: E402
+from test_contract import SEED, survey_data  # noqa: E402 - tests/ put on sys.path first
 
 
 def main() -> None:
