@@ -161,7 +161,7 @@ def _synthetic(task: tuple[str, int, int, bool]) -> list[dict]:
 
 def _census_totals() -> dict:
     """Census adults by (wave, cercle code, sex): the demo's post-stratification targets."""
-    from perception.simulate import _CERCLES, _census
+    from perception.demo.simulator import _CERCLES, _census
 
     totals = {}
     for row in _census().itertuples(index=False):

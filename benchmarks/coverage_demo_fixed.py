@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 import perception as pc
-import perception.simulate as sim
+import perception.demo.simulator as sim
 
 ITEM = "trust_police"
 WEIGHTS = ("w_base", "w_nr", "w_final")

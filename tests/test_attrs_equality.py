@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pandas as pd
 
-from perception._attrs import AttachedFrame, attach
-from perception._covariance import Covariance, attach_covariance
+from perception.survey.attached import AttachedFrame, attach
+from perception.survey.covariance import Covariance, attach_covariance
 
 
 def _table(matrix) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from _change_cases import (
 from scipy import stats
 
 import perception as pc
-from perception.change import CHANGE_COLUMNS, RELATIVE_COLUMNS
+from perception.analysis.changes import CHANGE_COLUMNS, RELATIVE_COLUMNS
 
 # paired-difference identity: floating-point agreement only
 IDENTITY_RTOL = 1e-10
@@ -284,12 +284,13 @@ def test_attrition_errors():
 
 
 def test_pc_change_stays_the_function_whatever_the_import_order():
-    """Importing the submodule perception.change must not hide the function pc.change."""
+    """Importing the module of pc.change must not hide the function pc.change."""
     import subprocess
     import sys
 
-    code = ("import perception.change\nimport perception as pc\npc.did\n"
-            "from perception.change import CHANGE_COLUMNS\nprint(pc.change.__name__)")
+    code = ("import perception.analysis.changes\nimport perception as pc\npc.did\n"
+            "from perception.analysis.changes import CHANGE_COLUMNS\n"
+            "print(pc.change.__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "change"

@@ -16,7 +16,7 @@ import pytest
 from _core_cases import REFERENCE, api, read_reference
 
 import perception as pc
-from perception.estimate import RESULT_COLUMNS
+from perception.survey.engine import RESULT_COLUMNS
 
 CHUNKED_RTOL = 1e-12  # same sums taken batch by batch: only the rounding differs
 R_EST_RTOL = 1e-8  # against R's printed values (as tests/test_reference_core.py)

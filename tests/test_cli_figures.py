@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception import indices, report
+from perception.analysis import scales as indices
 from perception.cli import main
+from perception.outputs import report
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"

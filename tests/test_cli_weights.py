@@ -66,7 +66,7 @@ def test_rakes_one_wave_and_keeps_rows_and_columns(waves, tmp_path, capsys):
     assert "deff_kish" in stdout and "rgph2009" in stdout
     # the source says where the margins come from and points inside the package
     assert "INSTAT" in stdout and "RGPH 2009" in stdout
-    assert "perception/data/centre_mali_cercles_rgph2009.csv" in stdout
+    assert "perception/demo/data/centre_mali_cercles_rgph2009.csv" in stdout
     assert "shared/" not in stdout
     assert "stratum" in stdout  # diagnostics by stratum
     assert "left out" in stdout and "phone" in stdout

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception import estimate
+from perception.survey import engine as estimate
 
 PATHS_RTOL = 1e-12  # same sums in another order (and shifted): rounding only
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception import estimate
+from perception.survey import engine as estimate
 
 RTOL = 1e-12
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from perception.errors import QuestionnaireError
-from perception.expressions import MAX_EXPRESSION_LENGTH, parse_expression
+from perception.questionnaire.expressions import MAX_EXPRESSION_LENGTH, parse_expression
 
 
 @pytest.fixture()

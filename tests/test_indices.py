@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception import indices
+from perception.analysis import scales as indices
 from perception.errors import EstimationError
 
 HERE = Path(__file__).resolve().parent

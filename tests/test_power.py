@@ -10,6 +10,7 @@ from _change_cases import close, panel_design, ref2
 from statsmodels.stats.power import NormalIndPower
 
 import perception as pc
+from perception.analysis.power import PLAN_COLUMNS
 
 # the domain note's planning claims (two-wave DiD, binary item p = 0.5, ICC 0.10,
 # weighting deff 1.3): 40 villages per arm x 15 -> MDE ~ 20 points (~17 revisited);
@@ -45,7 +46,7 @@ def test_domain_note_60_villages_of_20():
 
 def test_design_effects_reported():
     row = pc.mde(n_clusters=40, cluster_size=15, revisited=True, **NOTE).iloc[0]
-    assert list(pc.mde(40, 15, 0.1, p=0.5).columns) == pc.power.PLAN_COLUMNS
+    assert list(pc.mde(40, 15, 0.1, p=0.5).columns) == PLAN_COLUMNS
     assert np.isclose(row["deff_cluster"], 1 + 14 * 0.10)
     assert np.isclose(row["deff_change"], (2.4 - 15 * 0.10 * 0.5) * 1.3)
     assert row["n_interviews"] == 2 * 2 * 40 * 15
@@ -80,7 +81,7 @@ def test_revisiting_without_persistence_changes_nothing():
 
 def test_sample_size_inverts_mde():
     table = pc.sample_size([0.10, 0.15, 0.20], cluster_size=15, revisited=True, **NOTE)
-    assert list(table.columns) == ["effect", *pc.power.PLAN_COLUMNS]
+    assert list(table.columns) == ["effect", *PLAN_COLUMNS]
     for _, row in table.iterrows():
         k = row["n_clusters"]
         assert row["mde"] <= row["effect"]

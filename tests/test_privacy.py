@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception import cli
-from perception.privacy import (
+from perception.cli import app as cli
+from perception.disclosure.suppression import (
     DEFAULT_MIN_CELL,
     anonymise_wave,
     disclosure_check,
@@ -33,7 +33,7 @@ from perception.privacy import (
 
 ROOT = Path(__file__).resolve().parents[1]
 Q_PATH = ROOT / "questionnaires" / "centre_mali_trust.yaml"
-DEMO_Q_PATH = ROOT / "perception" / "data" / "centre_mali_trust.yaml"
+DEMO_Q_PATH = ROOT / "perception" / "demo" / "data" / "centre_mali_trust.yaml"
 MARGINS = ROOT / "questionnaires" / "margins_centre_mali_2009.yaml"
 SMALL_WAVE = ROOT / "tests" / "data" / "centre_mali_wave_small.csv"
 KEY = "a 32-byte secret for the tests.."
@@ -53,7 +53,7 @@ def q() -> pc.Questionnaire:
 
 @pytest.fixture(scope="module")
 def small(q) -> pd.DataFrame:
-    from perception.readers import read_table
+    from perception.waves.files import read_table
 
     return read_table(SMALL_WAVE, questionnaire=q)[0]
 

@@ -13,11 +13,11 @@ import yaml
 
 import perception as pc
 from perception.errors import QuestionnaireError
-from perception.questionnaire import _VARIABLE_KEYS, ROLES, VARIABLE_TYPES, Questionnaire
+from perception.questionnaire.model import _VARIABLE_KEYS, ROLES, VARIABLE_TYPES, Questionnaire
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
-CERCLES = ROOT / "perception" / "data" / "centre_mali_cercles_rgph2009.csv"  # RGPH 2009
+CERCLES = ROOT / "perception" / "demo" / "data" / "centre_mali_cercles_rgph2009.csv"  # RGPH 2009
 DOC = ROOT / "docs" / "questionnaire_format.md"
 
 

@@ -17,12 +17,7 @@ import pyreadstat
 import pytest
 
 import perception as pc
-from perception.readers import (
-    FileReadError,
-    check_value_labels,
-    read_table,
-    sniff,
-)
+from perception.waves.files import FileReadError, check_value_labels, read_table, sniff
 
 ROOT = Path(__file__).resolve().parents[1]
 Q_PATH = ROOT / "questionnaires" / "centre_mali_trust.yaml"

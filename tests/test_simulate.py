@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import perception as pc
+from perception.demo.simulator import TRUST_ITEMS, demo_survey, questionnaire_path
 from perception.errors import PerceptionError
-from perception.simulate import TRUST_ITEMS, demo_survey, questionnaire_path
 
 # tolerances
 TRUTH_EXACT = 1e-3  # configured vs finite-population truth (solved to one adult in an arm)

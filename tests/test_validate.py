@@ -17,9 +17,9 @@ import pytest
 
 import perception as pc
 from perception.errors import PerceptionError, WaveValidationError
-from perception.io import hash_value, read_table
-from perception.questionnaire import Questionnaire
-from perception.schema import ERROR_COLUMNS, REDACTED
+from perception.questionnaire.model import Questionnaire
+from perception.questionnaire.schema import ERROR_COLUMNS, REDACTED
+from perception.waves.reading import hash_value, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"

@@ -567,7 +567,7 @@ def test_read_margins_of_the_central_mali_example():
     assert set(m.margins) == {"cercle", "sex", "age_grp"}
     totals = {name: sum(v.values()) for name, v in m.margins.items()}
     assert set(totals.values()) == {2063790}
-    census = pd.read_csv(TESTS.parent / "perception" / "data"
+    census = pd.read_csv(TESTS.parent / "perception" / "demo" / "data"
                          / "centre_mali_cercles_rgph2009.csv")
     assert sum(m.margins["sex"].values()) == (census["adults18_men_est"].sum()
                                               + census["adults18_women_est"].sum())
@@ -616,7 +616,7 @@ def test_raking_demo_waves_reproduces_population_margins(demo):
 def _row_sweeps(step, scores: np.ndarray) -> np.ndarray:
     """R's raking sweeps over the rows (``svyrecvar``): for each margin, ten times,
     ``x[use] -= psw * ave(x / psw, margin)``, with psw the weights after that margin."""
-    from perception._calibration import RAKING_VARIANCE_PASSES
+    from perception.survey.calibration import RAKING_VARIANCE_PASSES
 
     x = scores.copy()
     for _ in range(RAKING_VARIANCE_PASSES):

@@ -17,7 +17,11 @@ from _xlsform_fixture import (
 
 import perception as pc
 from perception.cli import main
-from perception.xlsform import convert_xlsform, questionnaire_from_xlsform, xlsform_to_yaml
+from perception.questionnaire.xlsform import (
+    convert_xlsform,
+    questionnaire_from_xlsform,
+    xlsform_to_yaml,
+)
 
 
 @pytest.fixture(scope="module")
