@@ -62,7 +62,7 @@ def test_weights_summing_to_zero(strat):
 def test_non_numeric_weights_name_row_and_value(strat):
     strat["pw"] = strat["pw"].astype(str)
     strat.loc[2, "pw"] = "n/a"
-    with pytest.raises(pc.DesignError, match=r"'pw' \(weights\) must be numeric.*rows 2.*'n/a'"):
+    with pytest.raises(pc.DesignError, match=r"'pw' \(weights\) is not numeric.*rows 2.*'n/a'"):
         pc.SurveyDesign(strat, weights="pw")
 
 
@@ -136,9 +136,9 @@ def test_subset_needs_a_boolean_mask(design):
 
 # ---------------------------------------------------------------------- estimates --
 def test_unknown_variable_suggests_the_closest(design):
-    with pytest.raises(pc.EstimationError, match=r"unknown column 'api0' in variables.*'api00'"):
+    with pytest.raises(pc.EstimationError, match=r"unknown column 'api0' given as variables.*'api00'"):
         pc.mean(design, "api0")
-    with pytest.raises(pc.EstimationError, match=r"unknown column 'stpe' in by.*'stype'"):
+    with pytest.raises(pc.EstimationError, match=r"unknown column 'stpe' given as by.*'stype'"):
         pc.mean(design, "api00", by="stpe")
 
 

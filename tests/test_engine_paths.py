@@ -14,10 +14,16 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception.survey import engine as estimate
+from perception.survey import engine, estimators
 
 PATHS_RTOL = 1e-12  # same sums in another order (and shifted): rounding only
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
+
+
+def _general_path_only(monkeypatch) -> None:
+    """Send every estimate through the (n, k) score matrix instead of per-PSU totals."""
+    for module in (engine, estimators):
+        monkeypatch.setattr(module, "uses_totals_path", lambda design, ratio_deff=False: False)
 
 
 def _survey(seed: int) -> pd.DataFrame:
@@ -69,13 +75,13 @@ def _designs(frame: pd.DataFrame | None = None):
 @pytest.mark.parametrize("name, design", list(_designs()), ids=lambda v: v
                          if isinstance(v, str) else "")
 def test_fast_path_equals_score_matrix_path(name, design, monkeypatch):
-    assert estimate._totals_path(design)
+    assert engine.uses_totals_path(design)
     fast = _tables(design)
-    monkeypatch.setattr(estimate, "_totals_path", lambda design, ratio_deff=False: False)
+    _general_path_only(monkeypatch)
     general = _tables(design)
     for key, table in fast.items():
         expected = general[key]
-        labels = [c for c in expected.columns if c not in estimate.RESULT_COLUMNS]
+        labels = [c for c in expected.columns if c not in engine.RESULT_COLUMNS]
         pd.testing.assert_frame_equal(table[labels], expected[labels])
         assert table["n"].tolist() == expected["n"].tolist(), key
         np.testing.assert_allclose(table["df"], expected["df"], rtol=0, err_msg=key)
@@ -104,18 +110,18 @@ def _complete_survey() -> pd.DataFrame:
 def _small_blocks(monkeypatch) -> list:
     """Blocks and pilot runs of a few rows, so that 600 rows span many of each; returns
     the list of the block passes made."""
-    monkeypatch.setattr(estimate, "BLOCK_ROWS", 64)
-    monkeypatch.setattr(estimate, "BLOCK_PER_BIN", 0)
-    monkeypatch.setattr(estimate, "PILOT_ROWS", 40)
-    monkeypatch.setattr(estimate, "PILOT_RUNS", 4)
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(engine, "BLOCK_PER_BIN", 0)
+    monkeypatch.setattr(engine, "PILOT_ROWS", 40)
+    monkeypatch.setattr(engine, "PILOT_RUNS", 4)
     calls = []
-    block_sums = estimate._block_sums
+    block_sums = engine._block_sums
 
     def spy(*args):
         calls.append(args)
         return block_sums(*args)
 
-    monkeypatch.setattr(estimate, "_block_sums", spy)
+    monkeypatch.setattr(engine, "_block_sums", spy)
     return calls
 
 
@@ -133,7 +139,7 @@ def test_blocked_pass_equals_score_matrix_path(name, design, monkeypatch):
     calls = _small_blocks(monkeypatch)
     fast = _mean_total_tables(design)
     assert len(calls) == len(fast)  # every table took the blocked pass
-    monkeypatch.setattr(estimate, "_totals_path", lambda design, ratio_deff=False: False)
+    _general_path_only(monkeypatch)
     general = _mean_total_tables(design)
     for key, table in fast.items():
         expected = general[key]
@@ -161,8 +167,8 @@ def test_weighted_designs_keep_the_score_matrix_path():
     design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
                              lonely_psu="adjust")
     raked = pc.poststratify(design, "sex", {"f": 5000, "m": 4800})
-    assert estimate._totals_path(design) and not estimate._totals_path(raked)
+    assert engine.uses_totals_path(design) and not engine.uses_totals_path(raked)
     two_stage = pc.SurveyDesign(frame.assign(hh=np.arange(len(frame)), N2=50),
                                 strata="stratum", psu=["village", "hh"], fpc=["N", "N2"],
                                 lonely_psu="adjust")
-    assert not estimate._totals_path(two_stage)
+    assert not engine.uses_totals_path(two_stage)

@@ -11,10 +11,16 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception.survey import engine as estimate
+from perception.survey import engine, estimators
 
 RTOL = 1e-12
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
+
+
+def _general_path_only(monkeypatch) -> None:
+    """Send every estimate through the (n, k) score matrix instead of per-PSU totals."""
+    for module in (engine, estimators):
+        monkeypatch.setattr(module, "uses_totals_path", lambda design, ratio_deff=False: False)
 
 
 def _survey() -> pd.DataFrame:
@@ -54,7 +60,7 @@ def test_many_by_combinations_are_renumbered_on_the_way(subset, monkeypatch):
     expected = {k: f(design, ["y", "x"], by=by, na_rm=True)
                 for k, f in (("mean", pc.mean), ("total", pc.total))}
     expected["proportion"] = pc.proportion(design, "sex", by=["region", "age"], na_rm=True)
-    monkeypatch.setattr(estimate, "COMBINED_CODES_MAX", 1)
+    monkeypatch.setattr(engine, "COMBINED_CODES_MAX", 1)
     _assert_same(pc.mean(design, ["y", "x"], by=by, na_rm=True), expected["mean"])
     _assert_same(pc.total(design, ["y", "x"], by=by, na_rm=True), expected["total"])
     _assert_same(pc.proportion(design, "sex", by=["region", "age"], na_rm=True),
@@ -64,8 +70,8 @@ def test_many_by_combinations_are_renumbered_on_the_way(subset, monkeypatch):
 def test_integer_by_over_a_wide_range_is_hashed_in_the_same_order():
     frame = _survey()
     wide = frame.assign(region=frame["region"].map({1: -5, 2: 70_000, 3: 140_000}))
-    assert estimate._small_integers(wide["region"]) is None
-    assert estimate._small_integers(frame["region"]) is not None
+    assert engine._small_integers(wide["region"]) is None
+    assert engine._small_integers(frame["region"]) is not None
     narrow_table = pc.mean(_design(frame), ["y", "x"], by="region")
     wide_table = pc.mean(_design(wide), ["y", "x"], by="region")
     assert wide_table["region"].tolist() == [-5, -5, 70_000, 70_000, 140_000, 140_000]
@@ -75,24 +81,24 @@ def test_integer_by_over_a_wide_range_is_hashed_in_the_same_order():
 
 def test_pilot_rows_without_weight_fall_back_to_every_row(monkeypatch):
     frame = _survey()
-    monkeypatch.setattr(estimate, "PILOT_ROWS", 40)
-    monkeypatch.setattr(estimate, "PILOT_RUNS", 4)
-    monkeypatch.setattr(estimate, "BLOCK_ROWS", 64)
-    monkeypatch.setattr(estimate, "BLOCK_PER_BIN", 0)
-    pilot = estimate._pilot_rows(len(frame))
+    monkeypatch.setattr(engine, "PILOT_ROWS", 40)
+    monkeypatch.setattr(engine, "PILOT_RUNS", 4)
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(engine, "BLOCK_PER_BIN", 0)
+    pilot = engine._pilot_rows(len(frame))
     keep = np.ones(len(frame), dtype=bool)
     keep[pilot] = False  # the subset holds no pilot row: the pilot has no weight
     design = _design(frame).subset(keep)
     calls = []
-    shifts = estimate._pilot_shifts
+    shifts = engine._pilot_shifts
 
     def spy(num, w):
         assert w[pilot].sum() == 0
         calls.append(1)
         return shifts(num, w)
 
-    monkeypatch.setattr(estimate, "_pilot_shifts", spy)
+    monkeypatch.setattr(engine, "_pilot_shifts", spy)
     fast = pc.mean(design, ["y", "x"], by="sex")
     assert calls  # the blocked pass ran
-    monkeypatch.setattr(estimate, "_totals_path", lambda design, ratio_deff=False: False)
+    _general_path_only(monkeypatch)
     _assert_same(fast, pc.mean(design, ["y", "x"], by="sex"))

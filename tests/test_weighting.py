@@ -653,6 +653,6 @@ def test_raking_weights_and_sweeps_on_cells_equal_row_by_row():
     np.testing.assert_allclose(raked.weights.to_numpy(), w, rtol=1e-12)
     # the variance step: the same sweeps as R's over the rows
     step = raked._calibration[-1]
-    scores = np.random.default_rng(1).normal(size=(len(data), 3)) * raked._w[:, None]
+    scores = np.random.default_rng(1).normal(size=(len(data), 3)) * raked.weight_array[:, None]
     np.testing.assert_allclose(step.residualize(scores), _row_sweeps(step, scores),
                                rtol=1e-10, atol=1e-12 * np.abs(scores).max())

@@ -28,8 +28,9 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import EstimationError
-from ..survey import engine as estimate
+from ..survey.checks import check_columns, check_design, column_names, numeric_values
 from ..survey.design import SurveyDesign
+from ..survey.engine import active_rows
 
 __all__ = ["icc", "mde", "sample_size", "PLAN_COLUMNS"]
 
@@ -92,25 +93,25 @@ def icc(
     ``weights=`` for the weighted version); there is no ICC in R's ``survey``.
     The estimate can be negative when clusters are more alike than chance would give.
     """
-    estimate._check_design(design)
+    check_design(design)
     if not isinstance(design, SurveyDesign):
         raise EstimationError(
             "icc() needs a SurveyDesign with PSUs: a replicate design does not say which "
             "village each respondent belongs to"
         )
-    if not design._psu_columns:
+    if not design.psu_columns:
         raise EstimationError(
             "the design has no psu= column (each row is its own PSU), so there is no "
             "cluster to correlate within; build the design with psu='psu_id'"
         )
-    names = estimate._names(var, "var")
+    names = column_names(var, "var")
     if not names:
         raise EstimationError("give at least one variable to icc()")
-    estimate._check_present(design, names, "var")
+    check_columns(design.data, names, "var")
     rows = []
     for name in names:
-        y = estimate._numeric_values(design.data, name)
-        active = estimate._active_rows(design, [name], np.isnan(y), na_rm, "var")
+        y = numeric_values(design.data, name)
+        active = active_rows(design, [name], np.isnan(y), na_rm, "var")
         rows.append({"variable": name, **_anova_icc(design, y, active, weighted,
                                                     within_strata)})
     return pd.DataFrame(rows)
@@ -124,7 +125,7 @@ def _anova_icc(design: SurveyDesign, y: np.ndarray, active: np.ndarray, weighted
     y = y[active]
     n = y.shape[0]
     if weighted:
-        w = design._w[active]
+        w = design.weight_array[active]
         w = w * n / w.sum()
     else:
         w = np.ones(n)

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError, format_rows
+from ..survey.attached import stack_tables
+from ..survey.checks import check_columns, check_design, is_design
 from ..survey.covariance import attach_covariance, covariance_of
-from ..survey.design import _BaseDesign
-from ..survey.engine import mean, proportion
+from ..survey.estimators import mean, proportion
 
 #: missing-value codes used when neither ``q`` nor ``missing`` is given (Afrobarometer)
 DEFAULT_MISSING_CODES: tuple[int, ...] = (7, 8, 9)
@@ -52,18 +53,6 @@ def _item_list(items: str | Sequence[str], argument: str = "items") -> list[str]
         dup = sorted({n for n in names if names.count(n) > 1})
         raise EstimationError(f"{argument} names {', '.join(map(repr, dup))} more than once")
     return names
-
-
-def _check_columns(data: pd.DataFrame, names: Sequence[str], argument: str) -> None:
-    import difflib
-
-    for name in names:
-        if name not in data.columns:
-            close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise EstimationError(
-                f"unknown column {name!r} in {argument}: the data has no such column.{hint}"
-            )
 
 
 def _missing_codes(item: str, q: Any, missing: Any) -> tuple[float, ...]:
@@ -126,7 +115,7 @@ def _check_scale_values(data, name, values, valid_mask, allowed, what) -> None:
 
 
 def _check_by(design, by: list[str]) -> None:
-    _check_columns(design.data, by, "by")
+    check_columns(design.data, by, "by")
     for name in by:
         miss = design.data[name].isna().to_numpy() & design.in_domain
         if miss.any():
@@ -137,36 +126,18 @@ def _check_by(design, by: list[str]) -> None:
             )
 
 
-def _check_design(design) -> None:
-    if not isinstance(design, _BaseDesign):
-        raise EstimationError(
-            f"design must be a perception.SurveyDesign or ReplicateDesign, got "
-            f"{type(design).__name__}"
-        )
-
-
 def _with_columns(design, columns: dict[str, Any]):
     """The same design over a copy of its data with ``columns`` replaced or added.
 
     The caller's frame is never touched: ``assign`` returns a new frame.
     """
-    return design._with(_data=design.data.assign(**columns))
+    return design.with_data(design.data.assign(**columns))
 
 
 def _by_names(by) -> list[str]:
     if by is None:
         return []
     return _item_list(by, "by")
-
-
-def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Stack estimate tables (their ``attrs`` dropped: pandas compares them on concat)."""
-    bare = []
-    for table in tables:
-        table = table.copy(deep=False)
-        table.attrs = {}
-        bare.append(table)
-    return pd.concat(bare, ignore_index=True)
 
 
 def _keep_covariance(out: pd.DataFrame, tables: list[pd.DataFrame], labels: list[str],
@@ -246,11 +217,11 @@ def likert(
     as levels) or ``svymean(~factor(trust_police), subset(design, !trust_police %in%
     c(8, 9)))`` ("exclude"); intervals as ``svyciprop``. Domains use ``svyby``.
     """
-    _check_design(design)
+    check_design(design)
     _check_dont_know(dont_know)
     names = _item_list(items)
     by_names = _by_names(by)
-    _check_columns(design.data, names, "items")
+    check_columns(design.data, names, "items")
     _check_by(design, by_names)
     data = design.data
     inside = design.in_domain
@@ -305,7 +276,7 @@ def likert(
         table["category"] = table["category"].astype(float).astype(int)
         table["missing_code"] = table["category"].isin([int(c) for c in extra])
         tables.append(table)
-    out = _concat(tables)
+    out = stack_tables(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know}
     # one item: the proportion table's covariance; items estimated apart have none
     _keep_covariance(out, tables, ["variable", "category"], by_names)
@@ -360,11 +331,11 @@ def top_box(
     R: ``svyciprop(~I(trust_police %in% 2:3), subset(design, !trust_police %in% c(8, 9)),
     method="logit")`` for the estimate, SE and interval; ``svyby`` for domains.
     """
-    _check_design(design)
+    check_design(design)
     _check_dont_know(dont_know)
     names = _item_list(items)
     by_names = _by_names(by)
-    _check_columns(design.data, names, "items")
+    check_columns(design.data, names, "items")
     _check_by(design, by_names)
     data = design.data
     tables = []
@@ -388,7 +359,7 @@ def top_box(
         table = table.drop(columns="category")
         attach_covariance(table, covariance, [*by_names, "variable"])
         tables.append(table)
-    out = _concat(tables)
+    out = stack_tables(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know,
                  "top": tuple(int(c) for c in np.atleast_1d(top))}
     _keep_covariance(out, tables, ["variable"], by_names)
@@ -414,7 +385,7 @@ def top_box_scores(
     [0.0, 1.0, 1.0, nan, nan]
     """
     _check_dont_know(dont_know)
-    _check_columns(data, [item], "items")
+    check_columns(data, [item], "items")
     top_given = np.atleast_1d(top).tolist()
     top_codes = [float(c) for c in top_given]
     if not top_codes:
@@ -459,7 +430,7 @@ def index_scores(
     [50.0, 100.0, 33.3]
     """
     names = _item_list(items)
-    _check_columns(data, names, "items")
+    check_columns(data, names, "items")
     rev = _item_list(reverse, "reverse") if len(reverse) else []
     unknown = [r for r in rev if r not in names]
     if unknown:
@@ -551,7 +522,7 @@ def index(
     R: ``design <- update(design, idx = <row means of the rescaled valid items>)`` then
     ``svymean(~idx, design, na.rm=TRUE)`` (``svyby`` for domains).
     """
-    _check_design(design)
+    check_design(design)
     by_names = _by_names(by)
     _check_by(design, by_names)
     if not isinstance(name, str) or not name:
@@ -573,21 +544,21 @@ def index(
 
 # ---------------------------------------------------------------- Cronbach alpha --
 def _frame_and_weights(design_or_frame, weights: str | None):
-    if isinstance(design_or_frame, _BaseDesign):
+    if is_design(design_or_frame):
         if weights is not None:
             raise EstimationError(
                 "weights= is for a DataFrame; a design brings its own weights"
             )
         inside = design_or_frame.in_domain
         data = design_or_frame.data
-        w = np.asarray(design_or_frame._w, dtype=float)
+        w = np.asarray(design_or_frame.weight_array, dtype=float)
         return data, np.where(inside, w, 0.0), inside
     if isinstance(design_or_frame, pd.DataFrame):
         data = design_or_frame
         if weights is None:
             w = np.ones(len(data))
         else:
-            _check_columns(data, [weights], "weights")
+            check_columns(data, [weights], "weights")
             w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
             bad = ~np.isfinite(w) | (w < 0)
             if bad.any():
@@ -654,7 +625,7 @@ def cronbach_alpha(
     if len(names) < 2:
         raise EstimationError("cronbach_alpha needs at least two items")
     data, w, inside = _frame_and_weights(design_or_frame, weights)
-    _check_columns(data, names, "items")
+    check_columns(data, names, "items")
     x = np.column_stack([_numeric_codes(data, c) for c in names])
     for j, name in enumerate(names):
         x[np.isin(x[:, j], _missing_codes(name, q, missing)), j] = np.nan
@@ -728,9 +699,9 @@ def item_nonresponse(
     """
     names = _item_list(items)
     data, w, inside = _frame_and_weights(design_or_frame, weights)
-    _check_columns(data, names, "items")
+    check_columns(data, names, "items")
     by_names = _by_names(by)
-    _check_columns(data, by_names, "by")
+    check_columns(data, by_names, "by")
     if by_names:
         bad = data[by_names].isna().any(axis=1).to_numpy() & inside
         if bad.any():

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DisclosureError
+from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..questionnaire.model import Questionnaire
@@ -71,11 +72,6 @@ DEFAULT_QUASI_IDENTIFIERS = ("sex", "age_grp", "ethnic", "activity", "displaced"
 #: columns are those of ``change(..., relative=True)``)
 VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff", "cv", "p", "statistic",
                  "relative", "relative_se", "relative_ci_low", "relative_ci_high")
-
-#: counts of the cells an estimate rests on besides ``n``: a change rests on its two
-#: waves (``n_from``, ``n_to``), a DiD effect or a contrast on several cells (``n_min``,
-#: the smallest). Every one present must reach ``min_cell``.
-CELL_COUNT_COLUMNS = ("n_from", "n_to", "n_min")
 
 #: mark shown in place of a suppressed value
 SUPPRESSED_MARK = "suppressed (n < {min_cell})"
@@ -128,24 +124,6 @@ def suppress_small_cells(
     out["suppressed"] = small.to_numpy()
     out.attrs["min_cell"] = int(min_cell)
     return out
-
-
-def smallest_count(table: pd.DataFrame, n_column: str = "n") -> pd.Series:
-    """Per row, the smallest of ``n`` and the cell counts of :data:`CELL_COUNT_COLUMNS`
-    the table has: the number of respondents the small-cell rule applies to (NaN when
-    one of them is unknown).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"n": [80, 60], "n_from": [40, 45], "n_to": [40, 15]})
-    >>> smallest_count(t).tolist()
-    [40, 15]
-    """
-    columns = [n_column, *(c for c in CELL_COUNT_COLUMNS if c in table.columns
-                           and c != n_column)]
-    counts = pd.DataFrame({c: pd.to_numeric(table[c], errors="coerce") for c in columns},
-                          index=table.index)
-    return counts.min(axis=1, skipna=False)
 
 
 # ------------------------------------------------------------------ personal data --

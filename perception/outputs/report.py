@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.changes import change, did
-from ..analysis.scales import _concat, index, item_nonresponse, likert, top_box, top_box_scores
+from ..analysis.changes import change
+from ..analysis.diff_in_diff import did
+from ..analysis.scales import index, item_nonresponse, likert, top_box, top_box_scores
 from ..disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
 from ..errors import PerceptionError
+from ..survey.attached import stack_tables
 from ..survey.design import SurveyDesign
 from ..survey.weighting import weight_diagnostics
 from . import figures as F
@@ -317,8 +319,8 @@ def weight_distribution(design, bins: int = 20, by: str | Sequence[str] | None =
     if not isinstance(bins, int) or bins < 1:
         raise PerceptionError(f"bins must be a positive whole number, got {bins!r}")
     by_names = [by] if isinstance(by, str) else list(by or [])
-    inside = design.in_domain & (np.asarray(design._w) > 0)
-    w = np.asarray(design._w, dtype=float)[inside]
+    inside = design.in_domain & (np.asarray(design.weight_array) > 0)
+    w = np.asarray(design.weight_array, dtype=float)[inside]
     edges = np.linspace(w.min(), w.max(), bins + 1)
     if edges[0] == edges[-1]:
         edges = np.array([edges[0] * 0.95, edges[0] * 1.05])
@@ -576,7 +578,7 @@ def _subgroup_effects(ctx: ReportContext) -> pd.DataFrame:
 
 def _shares(ctx: ReportContext, spec: Mapping[str, Sequence[int]], by: list[str]
             ) -> pd.DataFrame:
-    return _concat([top_box(ctx.design, item, top=list(top), by=by, q=ctx.questionnaire)
+    return stack_tables([top_box(ctx.design, item, top=list(top), by=by, q=ctx.questionnaire)
                     for item, top in spec.items()])
 
 

@@ -4,7 +4,8 @@ pandas compares the ``attrs`` of the frames it concatenates with ``==`` and need
 truth value; a plain DataFrame answers element by element and makes ``pd.concat`` of
 two estimate tables fail. :class:`AttachedFrame` answers with one bool (equal content)
 and otherwise behaves as the frame it holds. (The covariance of a table is kept the same
-way, keyed by its rows: :mod:`perception._covariance`.)
+way, keyed by its rows: :mod:`perception.survey.covariance`.) :func:`stack_tables` stacks
+result tables whose attachments differ.
 """
 
 from __future__ import annotations
@@ -50,3 +51,24 @@ def attach(value):
         out.attrs = {k: attach(v) for k, v in value.attrs.items()}
         return out
     return value
+
+
+def stack_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack estimate tables one below the other, their ``attrs`` dropped (pandas
+    compares the ``attrs`` of the frames it concatenates; those of different estimates
+    differ, and a covariance of the stack would not be theirs).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"estimate": [0.5]})
+    >>> t.attrs["level"] = 0.95
+    >>> stacked = stack_tables([t, t])
+    >>> len(stacked), stacked.attrs
+    (2, {})
+    """
+    bare = []
+    for table in tables:
+        table = table.copy(deep=False)
+        table.attrs = {}
+        bare.append(table)
+    return pd.concat(bare, ignore_index=True)

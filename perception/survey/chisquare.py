@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import EstimationError, format_rows
-from .design import _BaseDesign
-from .engine import _check_present, _domains, ratio_engine
+from .checks import check_columns, check_design
+from .engine import domains, ratio_engine
 
 ChisqTest = Literal["F", "Chisq", "Wald", "adjWald"]
 TESTS = ("F", "Chisq", "Wald", "adjWald")
@@ -204,11 +204,7 @@ def chisq(
     counts levels seen only outside a subset, which gives it NaN.
     """
     test = statistic
-    if not isinstance(design, _BaseDesign):
-        raise EstimationError(
-            f"design must be a perception.SurveyDesign or ReplicateDesign, got "
-            f"{type(design).__name__}"
-        )
+    check_design(design)
     if test not in TESTS:
         raise EstimationError(
             f"statistic={test!r} is not available; choose one of {', '.join(TESTS)}"
@@ -216,8 +212,8 @@ def chisq(
     for name, argument in ((row, "row"), (col, "col")):
         if not isinstance(name, str):
             raise EstimationError(f"{argument} must be a column name, got {name!r}")
-    _check_present(design, [row], "row")
-    _check_present(design, [col], "col")
+    check_columns(design.data, [row], "row")
+    check_columns(design.data, [col], "col")
     if row == col:
         raise EstimationError(f"row and col are both {row!r}: give two different variables")
     data = design.data
@@ -252,7 +248,7 @@ def chisq(
     cells = np.column_stack(
         [row_ind[:, i] * col_ind[:, j] for j in range(nc) for i in range(nr)]
     )
-    dom = _domains(design, [], active)
+    dom = domains(design, [], active)
     nu = _design_df(design)
     n_total = _n_rows(design)
 
@@ -335,7 +331,7 @@ def _wald(design, active, cells, row_ind, col_ind, nr, nc, nu, test):
     """R's Wald / adjusted Wald statistic on the interaction contrasts of the totals."""
     one = active.astype(float)[:, None]
     z = np.column_stack([cells, row_ind, col_ind, one])
-    dom = _domains(design, [], active)
+    dom = domains(design, [], active)
     totals = ratio_engine(design, z, None, dom)
     t = totals.estimate.ravel()
     k = nr * nc

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import EstimationError
+from ..tables import smallest_count
 from . import intervals
 from .attached import attach
 from .covariance import attach_covariance, covariance_of
@@ -279,7 +280,6 @@ def _counts(estimates, matrix: np.ndarray,
     """``n`` and ``n_min`` of each contrast (see :func:`contrast`); integer columns, or
     float NaN when the table has no ``n``. A domain is the values of the identity
     columns before ``variable``."""
-    from ..disclosure.suppression import smallest_count
     from .models import GLMResult
 
     m = matrix.shape[0]

@@ -322,3 +322,51 @@ def _identity(columns: Sequence[str], key: tuple) -> str:
 def _listed(keys: tuple[tuple, ...], limit: int = 6) -> str:
     shown = ", ".join(":".join(map(str, key)) for key in keys[:limit])
     return shown + (f" (and {len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def vcov(table) -> pd.DataFrame:
+    """Covariance matrix of the ``estimate`` column of an estimate table.
+
+    Parameters
+    ----------
+    table : a table returned by :func:`mean`, :func:`total`, :func:`ratio`,
+        :func:`proportion`, :func:`perception.change` or :func:`perception.contrast` --
+        sorted, filtered (rows kept), reset or concatenated from pieces of one table as
+        you like -- or a :class:`perception.GLMResult` (its coefficients).
+
+    Returns
+    -------
+    DataFrame with one row and one column per row of ``table``, in the table's current
+    order, labelled by each row's identity: one index level per identity column (the
+    ``by`` columns, ``variable`` and ``category``; ``from``/``to`` of a change;
+    ``contrast``).
+
+    Raises
+    ------
+    EstimationError
+        The table carries no covariance (quantiles; tables built by hand, read from a
+        file, or concatenated from different estimates), or its rows or ``estimate``
+        column are no longer those the covariance belongs to.
+
+    Examples
+    --------
+    >>> import perception as pc
+    >>> villages = pd.DataFrame({"y": [1.0, 2.0, 4.0, 7.0, 3.0, 3.0], "g": list("ababab"),
+    ...                          "village": [1, 1, 2, 2, 3, 3]})
+    >>> d = pc.SurveyDesign(villages, psu="village")
+    >>> t = pc.mean(d, "y", by="g").sort_values("estimate", ascending=False)
+    >>> v = pc.vcov(t)
+    >>> v.index.tolist()
+    [('b', 'y'), ('a', 'y')]
+    >>> v.round(4).to_numpy().tolist()
+    [[2.3333, 1.1667], [1.1667, 0.7778]]
+
+    Notes
+    -----
+    R: ``vcov(svyby(~y, ~g, design, svymean, covmat = TRUE))``.
+    """
+    from .models import GLMResult
+
+    if isinstance(table, GLMResult):
+        return table.vcov.copy()
+    return covariance_of(table)

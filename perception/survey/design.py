@@ -8,10 +8,9 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal, Self
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -19,69 +18,18 @@ import pandas as pd
 from ..deprecation import renamed_argument
 from ..errors import DesignError, format_rows
 from . import variance as _variance
+from .base import _BaseDesign
+from .checks import check_columns, check_no_missing, column_names, numeric_values
+from .replicates import factors_from_design, replicate_degf
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
 ReplicateMethod = Literal["jk1", "jkn", "bootstrap", "brr", "fay"]
 
 
-def _as_list(spec: str | Sequence[str] | None) -> list[str]:
-    if spec is None:
-        return []
-    if isinstance(spec, str):
-        return [spec]
-    return list(spec)
-
-
-def check_columns(data: pd.DataFrame, names: Sequence[str], argument: str) -> None:
-    """Raise a clear error for columns missing from ``data``.
-
-    Examples
-    --------
-    >>> check_columns(pd.DataFrame({"api00": [1]}), ["api00"], "variables")
-    """
-    for name in names:
-        if name not in data.columns:
-            close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise DesignError(
-                f"unknown column {name!r} given as {argument}: the data has no such column."
-                f"{hint} Available columns: {', '.join(map(str, list(data.columns)[:30]))}"
-                + (" ..." if data.shape[1] > 30 else "")
-            )
-    dup = data.columns[data.columns.duplicated()]
-    bad = [n for n in names if n in set(dup)]
-    if bad:
-        raise DesignError(
-            f"column {bad[0]!r} ({argument}) appears more than once in the data; "
-            "rename the duplicates before building a design."
-        )
-
-
-def _no_missing(data: pd.DataFrame, names: Sequence[str], argument: str) -> None:
-    for name in names:
-        missing = data[name].isna().to_numpy()
-        if missing.any():
-            rows = data.index[missing]
-            raise DesignError(
-                f"column {name!r} ({argument}) has {missing.sum()} missing value(s) in rows "
-                f"{format_rows(rows)}. Every row needs its {argument}: fill them in or drop "
-                "those rows explicitly before building the design."
-            )
-
-
-def _numeric(data: pd.DataFrame, name: str, argument: str) -> np.ndarray:
-    column = data[name]
-    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        converted = pd.to_numeric(column, errors="coerce")
-        bad = converted.isna() & column.notna()
-        if bad.any():
-            raise DesignError(
-                f"column {name!r} ({argument}) must be numeric, but rows "
-                f"{format_rows(data.index[bad.to_numpy()])} hold non-numbers such as "
-                f"{column[bad].iloc[0]!r}. Fix those cells or convert the column."
-            )
-        column = converted
-    return column.to_numpy(dtype=float)
+def _design_numbers(data: pd.DataFrame, name: str, argument: str) -> np.ndarray:
+    """A design column (weights, fpc) as numbers, or a :class:`DesignError`."""
+    return numeric_values(data, name, argument, DesignError,
+                          "Fix those cells or convert the column.")
 
 
 def _codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
@@ -140,94 +88,6 @@ def expand_domains(scores: np.ndarray, domain: np.ndarray, n_domains: int) -> np
     return out.reshape(n, n_domains * k)
 
 
-class _BaseDesign:
-    """What every design shares: data, weights, domain membership, degrees of freedom."""
-
-    _data: pd.DataFrame
-    _w: np.ndarray
-    _in_domain: np.ndarray
-
-    is_replicate: bool = False
-
-    @property
-    def data(self) -> pd.DataFrame:
-        """The rows of the design (all of them, also those outside a subset)."""
-        return self._data
-
-    @property
-    def weights(self) -> pd.Series:
-        """Analysis weights aligned with ``data``; zero outside a subset."""
-        return pd.Series(self._w, index=self._data.index, name="weight")
-
-    @property
-    def in_domain(self) -> np.ndarray:
-        """Boolean mask of the rows inside the design's domain (``subset``)."""
-        return self._in_domain
-
-    @property
-    def n(self) -> int:
-        """Number of rows in the domain."""
-        return int(self._in_domain.sum())
-
-    def __len__(self) -> int:
-        return self.n
-
-    def _mask(self, mask) -> np.ndarray:
-        if isinstance(mask, str):
-            raise DesignError(
-                "subset() takes a boolean mask such as data['sex'] == 2, not a string"
-            )
-        if isinstance(mask, pd.Series):
-            if not mask.index.equals(self._data.index):
-                mask = mask.reindex(self._data.index)
-            if mask.isna().any():
-                rows = self._data.index[mask.isna().to_numpy()]
-                raise DesignError(
-                    f"the subset mask is missing for rows {format_rows(rows)}; "
-                    "give True or False for every row of the design's data"
-                )
-            values = mask.to_numpy()
-        else:
-            values = np.asarray(mask)
-        if values.dtype != bool:
-            raise DesignError(
-                f"subset() needs a boolean mask, got dtype {values.dtype}; "
-                "build it with a comparison such as data['wave'] == 1"
-            )
-        if values.shape != (len(self._data),):
-            raise DesignError(
-                f"the subset mask has {values.shape[0]} values but the design has "
-                f"{len(self._data)} rows"
-            )
-        return values
-
-    def _with(self, **changes: Any) -> Self:
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new.__dict__.update(changes)
-        return new
-
-    def subset(self, mask) -> _BaseDesign:
-        """Restrict to a domain while keeping the full design (R's ``subset``).
-
-        Rows outside the mask get weight zero, so every PSU and stratum still enters
-        the variance and the estimates equal R's ``svyby``/``subset`` results.
-
-        Examples
-        --------
-        >>> api = pc.datasets.load("apistrat")
-        >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
-        >>> elementary = d.subset(d.data["stype"] == "E")
-        >>> elementary
-        SurveyDesign(100 rows in domain of 200, 3 strata, 200 PSUs, 1 stage(s), degf=99, lonely_psu='fail')
-        >>> pc.mean(elementary, "api00")[["variable", "estimate", "se"]].round(2)
-          variable  estimate     se
-        0    api00    674.43  12.38
-        """
-        keep = self._mask(mask) & self._in_domain
-        return self._with(_in_domain=keep, _w=np.where(keep, self._w, 0.0))
-
-
 class SurveyDesign(_BaseDesign):
     """A complex survey design for Taylor-linearised estimates (R's ``svydesign``).
 
@@ -279,14 +139,14 @@ class SurveyDesign(_BaseDesign):
                 f"lonely_psu={lonely_psu!r} is not an option; choose one of "
                 f"{', '.join(_variance.LONELY_PSU_OPTIONS)}"
             )
-        psu_cols = _as_list(psu)
-        strata_cols = _as_list(strata)
-        fpc_cols = _as_list(fpc)
-        weight_cols = _as_list(weights)
-        check_columns(data, psu_cols, "psu")
-        check_columns(data, strata_cols, "strata")
-        check_columns(data, fpc_cols, "fpc")
-        check_columns(data, weight_cols, "weights")
+        psu_cols = column_names(psu, "psu", DesignError)
+        strata_cols = column_names(strata, "strata", DesignError)
+        fpc_cols = column_names(fpc, "fpc", DesignError)
+        weight_cols = column_names(weights, "weights", DesignError)
+        check_columns(data, psu_cols, "psu", DesignError)
+        check_columns(data, strata_cols, "strata", DesignError)
+        check_columns(data, fpc_cols, "fpc", DesignError)
+        check_columns(data, weight_cols, "weights", DesignError)
         n_stages = max(len(psu_cols), 1)
         if len(strata_cols) > n_stages:
             raise DesignError(
@@ -298,9 +158,9 @@ class SurveyDesign(_BaseDesign):
                 f"{len(fpc_cols)} fpc columns for {n_stages} stage(s): give one fpc column "
                 "per stage of psu"
             )
-        _no_missing(data, psu_cols, "psu")
-        _no_missing(data, strata_cols, "strata")
-        _no_missing(data, fpc_cols, "fpc")
+        check_no_missing(data, psu_cols, "psu")
+        check_no_missing(data, strata_cols, "strata")
+        check_no_missing(data, fpc_cols, "fpc")
 
         n = len(data)
         self._data = data.copy(deep=False)
@@ -372,7 +232,7 @@ class SurveyDesign(_BaseDesign):
         values: np.ndarray | None
         for s in range(n_stages):
             if s < len(fpc_cols):
-                values = _numeric(data, fpc_cols[s], "fpc")
+                values = _design_numbers(data, fpc_cols[s], "fpc")
                 popsize_rows_all.append(values)
             else:
                 popsize_rows_all.append(None)
@@ -440,7 +300,7 @@ class SurveyDesign(_BaseDesign):
 
         # --- weights --------------------------------------------------------------------
         if weights is not None:
-            w = _numeric(data, weights, "weights")
+            w = _design_numbers(data, weights, "weights")
             nan = np.isnan(w)
             if nan.any():
                 raise DesignError(
@@ -514,6 +374,11 @@ class SurveyDesign(_BaseDesign):
         return self._lonely_psu
 
     @property
+    def psu_columns(self) -> list[str]:
+        """The PSU column of each stage (empty when each row is its own PSU)."""
+        return list(self._psu_columns)
+
+    @property
     def n_psu(self) -> int:
         """Number of first-stage clusters in the full design."""
         return self._stages[0].n_clusters
@@ -537,13 +402,21 @@ class SurveyDesign(_BaseDesign):
         )
 
     # ------------------------------------------------------------------ variance --
-    def _vcov(
+    def score_vcov(
         self, scores: np.ndarray, domain: np.ndarray | None = None, n_domains: int = 1
     ) -> np.ndarray:
-        """Design covariance of the column totals of linearised ``scores`` (n, k).
+        """Design covariance of the column totals of linearised ``scores`` (n, k): the
+        variance engine every Taylor-linearised estimate goes through (after the
+        weighting steps' residuals, R's ``svyrecvar``).
 
         With ``domain`` (code per row, -1 outside) the result covers one block of k
         columns per domain, column ``d * k + j``.
+
+        Examples
+        --------
+        >>> d = pc.SurveyDesign(pd.DataFrame({"y": [1.0, 2, 3, 4], "s": [1, 1, 2, 2]}), strata="s")
+        >>> d.score_vcov(d.data[["y"]].to_numpy() - 2.5)
+        array([[1.]])
         """
         scores = np.asarray(scores, dtype=float)
         if scores.ndim == 1:
@@ -560,22 +433,23 @@ class SurveyDesign(_BaseDesign):
         )
 
     @property
-    def _totals_path(self) -> bool:
-        """The variance needs only first-stage cluster totals of the scores: no weighting
-        step (which acts on row scores) and one stage, or no later-stage fpc."""
+    def totals_path(self) -> bool:
+        """Whether the variance needs only first-stage cluster totals of the scores
+        (:meth:`score_groups`, :meth:`totals_vcov`): no weighting step (which acts on row
+        scores) and one stage, or no later-stage fpc."""
         return not self._calibration and (len(self._stages) == 1 or not self._multistage)
 
-    def _score_groups(self) -> tuple[np.ndarray, int]:
+    def score_groups(self) -> tuple[np.ndarray, int]:
         """Row codes (n,) and number of the groups whose score totals the variance needs
-        (first-stage clusters); only meaningful when :attr:`_totals_path` holds."""
+        (first-stage clusters); only meaningful when :attr:`totals_path` holds."""
         first = self._stages[0]
         return first.cluster, first.n_clusters
 
-    def _vcov_totals(
+    def totals_vcov(
         self, totals: np.ndarray, domain: np.ndarray | None = None, n_domains: int = 1
     ) -> np.ndarray:
         """Design covariance from first-stage cluster totals (C, n_domains * k) of the
-        linearised scores (see :meth:`_vcov`; requires :attr:`_totals_path`)."""
+        linearised scores (as :meth:`score_vcov`; requires :attr:`totals_path`)."""
         return _variance.totals_vcov(
             totals, self._stages[0], self._lonely_psu, domain, n_domains
         )
@@ -624,11 +498,16 @@ class SurveyDesign(_BaseDesign):
         those of ratios differ slightly. The bootstrap is Rao–Wu's rescaling bootstrap
         with random draws of its own.
         """
-        from . import replicates as _replicates
-
-        return _replicates.from_design(
-            self, method, replicates=replicates, seed=seed, fay_rho=fay_rho, mse=mse
+        method = method.lower()  # type: ignore[assignment]
+        factors, scale, rscales = factors_from_design(
+            self._stages[0], method, has_strata=bool(self._strata_columns),
+            lonely_psu=self._lonely_psu, calibrated=bool(self._calibration),
+            replicates=replicates, seed=seed, fay_rho=fay_rho,
         )
+        rep = ReplicateDesign._from_factors(
+            self._data, self._w, factors, self.psu_codes, scale, rscales, mse, method, None
+        )
+        return rep._with(_in_domain=self._in_domain.copy())
 
 
 class ReplicateDesign(_BaseDesign):
@@ -690,7 +569,7 @@ class ReplicateDesign(_BaseDesign):
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        check_columns(data, [weights], "weights")
+        check_columns(data, [weights], "weights", DesignError)
         if isinstance(replicate_weights, str):
             if replicate_weights in data.columns:
                 cols = [replicate_weights]
@@ -704,11 +583,11 @@ class ReplicateDesign(_BaseDesign):
                     )
         else:
             cols = list(replicate_weights)
-        check_columns(data, cols, "replicate_weights")
+        check_columns(data, cols, "replicate_weights", DesignError)
         if len(cols) < 2:
             raise DesignError("a replicate design needs at least two replicate-weight columns")
-        w = _numeric(data, weights, "weights")
-        repw = np.column_stack([_numeric(data, c, "replicate_weights") for c in cols])
+        w = _design_numbers(data, weights, "weights")
+        repw = np.column_stack([_design_numbers(data, c, "replicate_weights") for c in cols])
         for name, values in [(weights, w[:, None]), ("replicate weights", repw)]:
             bad = ~np.isfinite(values).all(axis=1)
             if bad.any():
@@ -798,25 +677,28 @@ class ReplicateDesign(_BaseDesign):
         in the domain minus one (R's ``degf``, ``qr(weights, tol = 1e-5)$rank - 1``)."""
         if self._degf is not None and self._in_domain.all():
             return int(self._degf)
-        from .replicates import replicate_degf
+        return self._rows_degf(self._in_domain)
 
-        return replicate_degf(self, self._in_domain)
+    def _rows_degf(self, rows: np.ndarray) -> int:
+        memo = self.__dict__.setdefault("_degf_memo", {})
+        return replicate_degf(memo, self._w, self._factors, self._factor_index, self._repw, rows)
 
     def _domain_degf(self, domain: np.ndarray, n_domains: int) -> np.ndarray:
         """Degrees of freedom of each domain's rows (R's ``degf`` of the cut design)."""
-        from .replicates import replicate_degf
-
         if n_domains == 1 and np.array_equal(domain >= 0, self._in_domain):
             return np.array([self.degf])
-        return np.array([replicate_degf(self, domain == d) for d in range(n_domains)])
+        return np.array([self._rows_degf(domain == d) for d in range(n_domains)])
 
     @property
     def replicate_weights(self) -> pd.DataFrame:
         """The replicate weights as an (n, R) DataFrame (zero outside a subset)."""
-        mat = self._replicate_matrix()
+        mat = self.replicate_matrix()
         return pd.DataFrame(mat, index=self._data.index, columns=self._replicate_columns)
 
-    def _replicate_matrix(self) -> np.ndarray:
+    def replicate_matrix(self) -> np.ndarray:
+        """The replicate weights as an (n, R) array (zero outside a subset). Replicates
+        built from a design form it from their per-PSU factors: the estimators avoid it
+        (:attr:`totals_path`)."""
         if self._factors is not None:
             mat = self._w[:, None] * self._factors[self._factor_index]
         else:
@@ -853,14 +735,22 @@ class ReplicateDesign(_BaseDesign):
         return out
 
     @property
-    def _totals_path(self) -> bool:
-        """Replicates built from a design: each is a per-PSU factor, so replicate totals
-        are factors' @ PSU totals."""
+    def totals_path(self) -> bool:
+        """Whether replicate totals come from per-PSU totals (:meth:`score_groups`):
+        replicates built from a design, each a per-PSU factor, so replicate totals are
+        factors' @ PSU totals."""
         return self._factors is not None
 
-    def _score_groups(self) -> tuple[np.ndarray, int]:
-        """Row codes (n,) of the PSUs carrying the replicate factors, and their number."""
-        assert self._factors is not None and self._factor_index is not None  # _totals_path
+    @property
+    def psu_codes(self) -> np.ndarray | None:
+        """Integer code of each row's PSU for replicates built from a design
+        (:meth:`SurveyDesign.replicate`); None for replicate weights given as columns."""
+        return self._factor_index
+
+    def score_groups(self) -> tuple[np.ndarray, int]:
+        """Row codes (n,) of the PSUs carrying the replicate factors, and their number
+        (only when :attr:`totals_path` holds)."""
+        assert self._factors is not None and self._factor_index is not None  # totals_path
         return self._factor_index, self._factors.shape[0]
 
     def _replicates_from_totals(self, totals: np.ndarray) -> np.ndarray:

@@ -1,40 +1,39 @@
-"""Design-based estimates as tidy tables: means, totals, ratios, proportions, quantiles.
+"""The estimation kernel: domains, per-PSU totals, the ratio engine and result tables.
 
-Every estimate here is a ratio of weighted totals ``N/D`` (``D = 1`` for totals), so
-one engine serves them all: Taylor linearisation with scores
-``w_i (num_i - theta den_i) / D`` for ``SurveyDesign``, and the replicate formula for
-``ReplicateDesign``. Domains (``by=``) are blocks of columns of the score matrix,
-estimated inside the full design as R's ``svyby`` does.
+Every estimate of :mod:`~perception.survey.estimators` and
+:mod:`~perception.survey.quantiles` is a ratio of weighted totals ``N/D`` (``D = 1``
+for totals), so one engine serves them all (:func:`ratio_engine`): Taylor linearisation
+with scores ``w_i (num_i - theta den_i) / D`` for ``SurveyDesign``, and the replicate
+formula for ``ReplicateDesign``. Domains (``by=``, :func:`domains`) are blocks of columns
+of the score matrix, estimated inside the full design as R's ``svyby`` does.
 
 Designs without weighting steps reduce to per-PSU totals: one pass per column over the
 rows gives the (PSU, domain) totals of the shifted weighted values, every domain at
-once, and the variance is computed on those totals (:func:`_collect`, :func:`_finish`);
+once, and the variance is computed on those totals (:func:`_collect`, :func:`finish`);
 no (n, k) score matrix is formed. Means and totals of columns without missing values
-go further (:func:`_fast_estimate`): the rows are read in blocks that stay in the CPU
+go further (:func:`fast_estimate`): the rows are read in blocks that stay in the CPU
 cache, so each column is read from memory once and nothing is checked beforehand (a
 missing value shows up as a non-finite sum and sends the estimate to the general
 path). Weighted designs form the row scores, which their weighting steps transform.
 
-Each table carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``,
-keyed by each row's identity (its ``by`` values, ``variable``, ``category``), so
-:func:`perception.contrast` combines rows with correct SEs however the table was sorted or
-filtered (see :mod:`perception._covariance`).
+:func:`assemble` writes the result table, which carries the covariance of its
+``estimate`` column in ``table.attrs["vcov"]``, keyed by each row's identity (its ``by``
+values, ``variable``, ``category``; see :mod:`perception.survey.covariance`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from ..errors import EstimationError, format_rows
 from . import intervals
-from .covariance import attach_covariance, covariance_of
-from .design import ReplicateDesign, SurveyDesign, _BaseDesign, _plain
+from .checks import numeric_values
+from .covariance import attach_covariance
+from .design import ReplicateDesign, SurveyDesign, _plain
 from .variance import GroupSums, group_totals
 
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]
@@ -42,61 +41,7 @@ RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]
 Design = SurveyDesign | ReplicateDesign
 
 
-# ----------------------------------------------------------------- input checks --
-def _check_design(design) -> None:
-    if not isinstance(design, _BaseDesign):
-        raise EstimationError(
-            f"design must be a perception.SurveyDesign or ReplicateDesign, got "
-            f"{type(design).__name__}; build one with pc.SurveyDesign(data, weights=..., "
-            "strata=..., psu=...)"
-        )
-
-
-def _names(spec, argument: str) -> list[str]:
-    if spec is None:
-        return []
-    if isinstance(spec, str):
-        return [spec]
-    names = list(spec)
-    if not all(isinstance(n, str) for n in names):
-        raise EstimationError(f"{argument} must be column names (strings), got {names!r}")
-    return names
-
-
-def _check_present(design, names: Sequence[str], argument: str) -> None:
-    data = design.data
-    for name in names:
-        if name not in data.columns:
-            import difflib
-
-            close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise EstimationError(
-                f"unknown column {name!r} in {argument}: the design's data has no such "
-                f"column.{hint}"
-            )
-
-
-def _numeric_values(data: pd.DataFrame, name: str) -> np.ndarray:
-    col = data[name]
-    if col.dtype == np.float64:
-        return col.to_numpy()
-    if pd.api.types.is_bool_dtype(col):
-        return col.astype(float).to_numpy()
-    if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
-        converted = pd.to_numeric(col, errors="coerce")
-        bad = converted.isna() & col.notna()
-        if bad.any():
-            raise EstimationError(
-                f"column {name!r} is not numeric: rows {format_rows(data.index[bad.to_numpy()])}"
-                f" hold values such as {col[bad].iloc[0]!r}. Use pc.proportion() for a "
-                "categorical variable, or convert the column to numbers."
-            )
-        col = converted
-    return col.to_numpy(dtype=float, na_value=np.nan)
-
-
-def _active_rows(design, columns: Sequence[str], missing: np.ndarray, na_rm: bool, argument: str):
+def active_rows(design, columns: Sequence[str], missing: np.ndarray, na_rm: bool, argument: str):
     """Rows entering the estimate: in the design's domain and (with na_rm) complete."""
     inside = design.in_domain
     if not na_rm:
@@ -116,7 +61,7 @@ def _active_rows(design, columns: Sequence[str], missing: np.ndarray, na_rm: boo
     return inside & ~missing
 
 
-def _no_rows(design, names: Sequence[str], by: Sequence[str]) -> EstimationError:
+def no_rows_error(design, names: Sequence[str], by: Sequence[str]) -> EstimationError:
     """The error for an estimate without any row to use, saying why."""
     what = ", ".join(map(repr, names))
     if design.n == 0:
@@ -132,24 +77,24 @@ def _no_rows(design, names: Sequence[str], by: Sequence[str]) -> EstimationError
 
 
 @dataclass(frozen=True)
-class _Domains:
+class Domains:
     codes: np.ndarray  # (n,) domain code per row, -1 outside every domain
     frame: pd.DataFrame  # one row per domain, the by columns
     count: int
     complete: bool = False  # every row is in a domain (no code -1): masks can be skipped
 
 
-def _domains(design, by: list[str], active: np.ndarray) -> _Domains:
+def domains(design, by: list[str], active: np.ndarray) -> Domains:
     n = len(design.data)
     complete = bool(active.all())
     if not by:
         codes = np.zeros(n, dtype=np.int64) if complete else np.where(active, 0, -1)
-        return _Domains(codes, pd.DataFrame(index=range(1)), 1, complete)
+        return Domains(codes, pd.DataFrame(index=range(1)), 1, complete)
     data = design.data
     if len(by) == 1:
         codes, uniques = _column_codes(data[by[0]], active, complete)
         frame = pd.DataFrame({by[0]: np.asarray(uniques)})
-        return _Domains(codes, frame, len(frame), complete)
+        return Domains(codes, frame, len(frame), complete)
     # several columns: each column's codes (in sorted order of its values), combined
     # into one code per combination, numbered in the order of the combinations present
     # (the lexicographic order of DataFrame.sort_values(by))
@@ -169,7 +114,7 @@ def _domains(design, by: list[str], active: np.ndarray) -> _Domains:
     first[codes[rows[::-1]]] = rows[::-1]  # first row of each combination
     # the domains' values as the data hold them (their dtypes kept)
     frame = pd.DataFrame({name: _take(data[name], first) for name in by})
-    return _Domains(codes, frame, len(frame), complete)
+    return Domains(codes, frame, len(frame), complete)
 
 
 #: combined codes of several by columns spanning at most this many values are renumbered
@@ -229,7 +174,7 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
     return codes.astype(np.int64, copy=False), uniques
 
 
-def _by_missing(design, by: list[str]) -> np.ndarray:
+def by_missing(design, by: list[str]) -> np.ndarray:
     missing = np.zeros(len(design.data), dtype=bool)
     for name in by:
         missing |= design.data[name].isna().to_numpy()
@@ -238,7 +183,7 @@ def _by_missing(design, by: list[str]) -> np.ndarray:
 
 # ---------------------------------------------------------------------- engine --
 @dataclass(frozen=True)
-class _Ratio:
+class RatioResult:
     estimate: np.ndarray  # (D, k)
     vcov: np.ndarray  # (D*k, D*k)
     deff: np.ndarray  # (D, k)
@@ -268,22 +213,22 @@ class _Totals:
     n_rows: np.ndarray  # (D,) rows in the domain
 
 
-def _totals_path(design, ratio_deff: bool = False) -> bool:
+def uses_totals_path(design, ratio_deff: bool = False) -> bool:
     """Can the estimate go through per-PSU totals (no (n, k) score matrix)?"""
-    return design._totals_path and not (design.is_replicate and ratio_deff)
+    return design.totals_path and not (design.is_replicate and ratio_deff)
 
 
-def _group_sums(design, dom: _Domains) -> tuple[GroupSums, np.ndarray, bool]:
+def _group_sums(design, dom: Domains) -> tuple[GroupSums, np.ndarray, bool]:
     """Group sums by (PSU, domain), the domain's weights and whether it is every row."""
     complete = dom.complete or bool((dom.codes >= 0).all())
     whole = dom.count == 1 and complete
-    group, n_groups = design._score_groups()
+    group, n_groups = design.score_groups()
     sums = GroupSums(group, n_groups, None if whole else dom.codes, dom.count, complete)
     w = design._w if complete else np.where(dom.codes >= 0, design._w, 0.0)
     return sums, w, whole
 
 
-def _count_rows(dom: _Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, np.ndarray]:
+def _count_rows(dom: Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows with a non-zero weight, and rows, in each domain."""
     if whole:
         return np.array([float(np.count_nonzero(w))]), np.array([len(w)])
@@ -294,7 +239,7 @@ def _count_rows(dom: _Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, 
     return (n_rows - n_zero).astype(float), n_rows
 
 
-def _collect(design, num: list[np.ndarray], den, dom: _Domains) -> _Totals:
+def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
     """One pass per column over the rows: shifted totals by (PSU, domain) and the
     per-domain sums of squares. ``den``: None (totals), "mean" (the domain indicator) or
     a list of denominator columns (ratios)."""
@@ -422,14 +367,14 @@ def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np
 def _float_view(data: pd.DataFrame, name: str) -> np.ndarray | None:
     """The column as a numpy array without conversion when it is a plain numpy number
     column (float or integer: the arithmetic promotes it to float64 exactly as
-    :func:`_numeric_values` would); None for the others."""
+    :func:`numeric_values` would); None for the others."""
     column = data[name]
     if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiu":
         return column.to_numpy()
     return None
 
 
-def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: float
+def fast_estimate(design, names: list[str], by: list[str], kind: str, level: float
                    ) -> pd.DataFrame | None:
     """Means or totals of a design on the totals path in one blocked pass over the rows
     (:func:`_block_sums`), or None when the general path of :func:`_ratio_estimate` must
@@ -445,11 +390,11 @@ def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: fl
     if len(num) < len(views):
         return None
     active = design.in_domain
-    if by and (_by_missing(design, by) & active).any():
+    if by and (by_missing(design, by) & active).any():
         return None
     if not active.any():
         return None
-    dom = _domains(design, by, active)
+    dom = domains(design, by, active)
     sums, w, whole = _group_sums(design, dom)
     weights = sums(w)
     if np.any(weights.sum(axis=0) <= 0):
@@ -462,9 +407,9 @@ def _fast_estimate(design, names: list[str], by: list[str], kind: str, level: fl
     totals, sq = blocks
     n_nonzero, n_rows = _count_rows(dom, w, whole)
     den = weights if kind == "mean" else None
-    result = _finish(design, _Totals(shift, totals, den, weights, sq, None, None, n_nonzero,
+    result = finish(design, _Totals(shift, totals, den, weights, sq, None, None, n_nonzero,
                                      n_rows), dom)
-    return _assemble(design, dom, [{"variable": v} for v in names], result.estimate,
+    return assemble(design, dom, [{"variable": v} for v in names], result.estimate,
                      result.vcov, result.deff, result.n, level)
 
 
@@ -478,7 +423,7 @@ def _spread(squares: np.ndarray, correction: np.ndarray) -> np.ndarray:
     return np.where(np.abs(spread) <= rounding, 0.0, spread)
 
 
-def _finish(design, t: _Totals, dom: _Domains) -> _Ratio:
+def finish(design, t: _Totals, dom: Domains) -> RatioResult:
     """Estimates, covariance (from PSU totals) and deff from collected totals."""
     G, D, k = t.num.shape
     W = t.weights.sum(axis=0)  # (D,)
@@ -512,9 +457,9 @@ def _finish(design, t: _Totals, dom: _Domains) -> _Ratio:
                 replicates = np.tile(t.shift, D) + rep_num / rep_den
             vcov = design._vcov_replicates(replicates, estimate.ravel())
         else:
-            vcov = design._vcov_totals(scores.reshape(G, D * k), dom.codes, D)
+            vcov = design.totals_vcov(scores.reshape(G, D * k), dom.codes, D)
         deff = np.diag(vcov).reshape(D, k) / vsrs
-    return _Ratio(estimate, vcov, deff, t.n_rows.astype(int), replicates)
+    return RatioResult(estimate, vcov, deff, t.n_rows.astype(int), replicates)
 
 
 def _as_columns(values) -> list[np.ndarray]:
@@ -524,13 +469,13 @@ def _as_columns(values) -> list[np.ndarray]:
     return [values[:, j] for j in range(values.shape[1])]
 
 
-def _sums(values: np.ndarray, dom: _Domains) -> np.ndarray:
+def _sums(values: np.ndarray, dom: Domains) -> np.ndarray:
     """Per-domain column sums: (D, k)."""
     return group_totals(np.zeros(len(values), dtype=np.int64), 1, values, dom.codes, dom.count
                         ).reshape(dom.count, values.shape[1])
 
 
-def _bins(dom: _Domains) -> np.ndarray:
+def _bins(dom: Domains) -> np.ndarray:
     """Domain codes with the rows outside every domain in an extra last bin."""
     return np.where(dom.codes >= 0, dom.codes, dom.count)
 
@@ -542,14 +487,14 @@ def _domain_sums(bins: np.ndarray, values: np.ndarray, count: int) -> np.ndarray
     return out
 
 
-def _column_list(data: pd.DataFrame, names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
+def column_list(data: pd.DataFrame, names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
     """Numeric columns as 1-D arrays (views of the data when already float: no copy;
     a name given twice gives the same array), and the rows missing any of them."""
     seen: dict[str, np.ndarray] = {}
     missing = np.zeros(len(data), dtype=bool)
     for name in names:
         if name not in seen:
-            seen[name] = _numeric_values(data, name)
+            seen[name] = numeric_values(data, name)
             with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is looked at
                 total = seen[name].sum()
             if not np.isfinite(total):  # a NaN or an inf makes the sum so: look closer
@@ -570,7 +515,7 @@ def _refuse_infinite(data: pd.DataFrame, name: str, values: np.ndarray) -> None:
         )
 
 
-def _zero_outside(columns: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
+def zero_outside(columns: list[np.ndarray], rows: np.ndarray) -> list[np.ndarray]:
     """Copies of the columns with zeros outside ``rows`` (shared columns stay shared)."""
     done: dict[int, np.ndarray] = {}
     for column in columns:
@@ -579,7 +524,7 @@ def _zero_outside(columns: list[np.ndarray], rows: np.ndarray) -> list[np.ndarra
     return [done[id(column)] for column in columns]
 
 
-def _indicator(rows: np.ndarray, k: int) -> np.ndarray:
+def indicator(rows: np.ndarray, k: int) -> np.ndarray:
     """(n, k) read-only view repeating the 0/1 indicator of ``rows`` (a mean's
     denominator), recognised by :func:`ratio_engine` as one shared column."""
     return np.broadcast_to(rows.astype(float)[:, None], (len(rows), k))
@@ -602,16 +547,16 @@ def ratio_engine(
     design,
     num: np.ndarray | list[np.ndarray],
     den: np.ndarray | list[np.ndarray] | None,
-    dom: _Domains,
+    dom: Domains,
     ratio_deff: bool = False,
-) -> _Ratio:
+) -> RatioResult:
     """Estimates N/D (or N when ``den`` is None) per domain with their covariance.
 
     ``num`` and ``den`` are (n, k) arrays (or lists of k columns) with zeros in rows
     outside ``dom``. Designs whose variance needs only per-PSU totals (no weighting
     step, no later-stage fpc; replicates built from a design) take the fast path:
     one pass per column over the rows into (PSU, domain) totals, every domain at once,
-    then the variance on those totals (:func:`_collect`, :func:`_finish`); the others
+    then the variance on those totals (:func:`_collect`, :func:`finish`); the others
     form the (n, k) score matrix below. Taylor scores are
     ``w (num - theta den) / D`` (R's ``svymean``/``svyratio``); replicate designs
     recompute the ratio with every replicate's totals (R's ``svrVar``).
@@ -626,7 +571,7 @@ def ratio_engine(
     the only (n, k) array formed, in column-major order), which keeps large surveys
     fast; a ``den`` that repeats one column (``np.broadcast_to``) is summed once.
     """
-    if _totals_path(design, ratio_deff):
+    if uses_totals_path(design, ratio_deff):
         num_cols = _as_columns(num)
         den_spec: str | list[np.ndarray] | None
         if den is None:
@@ -638,7 +583,7 @@ def ratio_engine(
             den_spec = _as_columns(den)
             if isinstance(den, np.ndarray) and _same_columns(den):
                 den_spec = [den_spec[0]] * len(num_cols)  # summed once
-        return _finish(design, _collect(design, num_cols, den_spec, dom), dom)
+        return finish(design, _collect(design, num_cols, den_spec, dom), dom)
     if isinstance(num, list):
         num = _column_major(num, len(dom.codes))
     if isinstance(den, list):
@@ -743,13 +688,13 @@ def ratio_engine(
                 full = _sums(scores, dom).ravel()
                 deff_var = np.diag(design._vcov_replicates(rep_resid, full))
         else:
-            vcov = design._vcov(scores, dom.codes, count)
+            vcov = design.score_vcov(scores, dom.codes, count)
             deff_var = np.diag(vcov)
         deff = deff_var.reshape(count, k) / deff_vsrs
-    return _Ratio(theta, vcov, deff, n_rows.astype(int))
+    return RatioResult(theta, vcov, deff, n_rows.astype(int))
 
 
-def _check_domain_weights(design, dom: _Domains, by: list[str]) -> None:
+def check_domain_weights(design, dom: Domains, by: list[str]) -> None:
     totals = np.bincount(_bins(dom), weights=design._w, minlength=dom.count + 1)[: dom.count]
     empty = np.flatnonzero(totals <= 0)
     if empty.size:
@@ -760,9 +705,9 @@ def _check_domain_weights(design, dom: _Domains, by: list[str]) -> None:
         )
 
 
-def _assemble(
+def assemble(
     design,
-    dom: _Domains,
+    dom: Domains,
     labels: list[dict],
     estimate: np.ndarray,
     vcov: np.ndarray | None,
@@ -784,7 +729,7 @@ def _assemble(
     D = dom.count
     if se is None:
         if vcov is None:
-            raise ValueError("_assemble needs se when the table has no covariance")
+            raise ValueError("assemble needs se when the table has no covariance")
         se = np.sqrt(np.clip(np.diag(vcov), 0, None)).reshape(D, k)
     if df is None:
         df = design.degf
@@ -814,249 +759,6 @@ def _assemble(
     return table
 
 
-# ------------------------------------------------------------------- estimators --
-def mean(
-    design: Design,
-    variables: str | Sequence[str],
-    by: str | Sequence[str] | None = None,
-    na_rm: bool = False,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Design-based means with Taylor or replicate standard errors.
-
-    Parameters
-    ----------
-    design : SurveyDesign or ReplicateDesign.
-    variables : column name or list of names (numeric or 0/1).
-    by : domain column(s); each domain is estimated inside the full design.
-    na_rm : leave out rows with a missing value in any of ``variables`` (or ``by``);
-        otherwise a missing value raises an error naming the column.
-    level : confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
-
-    Returns
-    -------
-    DataFrame with the ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
-    ``ci_high``, ``df``, ``deff`` (R's ``deff="replace"``) and ``n`` (rows used).
-
-    Examples
-    --------
-    >>> api = pc.datasets.load("apistrat")
-    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
-    >>> pc.mean(d, ["api00", "api99"])[["variable", "estimate", "se", "deff"]].round(2)
-      variable  estimate    se  deff
-    0    api00    662.29  9.41  1.17
-    1    api99    629.39  9.96  1.20
-
-    Notes
-    -----
-    R: ``svymean(~api00 + api99, design, deff="replace")`` and
-    ``svyby(~api00, ~stype, design, svymean)``. With ``na_rm=True`` rows missing in any
-    of the variables are left out of all of them, as in R.
-    """
-    return _ratio_estimate(design, variables, None, by, na_rm, level, "mean")
-
-
-def total(
-    design: Design,
-    variables: str | Sequence[str],
-    by: str | Sequence[str] | None = None,
-    na_rm: bool = False,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Design-based totals (R's ``svytotal``); same arguments and columns as :func:`mean`.
-
-    Examples
-    --------
-    >>> api = pc.datasets.load("apistrat")
-    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
-    >>> t = pc.total(d, "enroll", by="stype", na_rm=True)
-    >>> t[["stype", "variable", "estimate", "se"]].round(0)
-      stype variable   estimate       se
-    0     E   enroll  1842584.0  72581.0
-    1     H   enroll   997129.0  69239.0
-    2     M   enroll   847465.0  55503.0
-    """
-    return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
-
-
-def ratio(
-    design: Design,
-    numerator: str | Sequence[str],
-    denominator: str | Sequence[str],
-    by: str | Sequence[str] | None = None,
-    na_rm: bool = False,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Ratio of two totals, e.g. ``api00/api99`` (R's ``svyratio``).
-
-    ``numerator`` and ``denominator`` are columns, or lists of equal length (paired),
-    or a list and one column. The ``variable`` column reads ``"num/den"``.
-
-    Examples
-    --------
-    >>> api = pc.datasets.load("apistrat")
-    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
-    >>> pc.ratio(d, "api00", "api99")[["variable", "estimate", "se"]].round(4)
-          variable  estimate      se
-    0  api00/api99    1.0523  0.0036
-    """
-    return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio")
-
-
-def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> pd.DataFrame:
-    _check_design(design)
-    intervals.check_level(level)
-    names = _names(variables, "variables")
-    if not names:
-        raise EstimationError("give at least one variable to estimate")
-    den_names = _names(denominators, "denominator") if kind == "ratio" else []
-    if kind == "ratio":
-        if len(den_names) == 1 and len(names) > 1:
-            den_names = den_names * len(names)
-        if len(den_names) != len(names):
-            raise EstimationError(
-                f"{len(names)} numerator(s) but {len(den_names)} denominator(s): give one "
-                "denominator, or one per numerator"
-            )
-    by_names = _names(by, "by")
-    _check_present(design, names, "variables")
-    _check_present(design, den_names, "denominator")
-    _check_present(design, by_names, "by")
-    if kind != "ratio" and _totals_path(design):
-        table = _fast_estimate(design, names, by_names, kind, level)
-        if table is not None:
-            return table
-    data = design.data
-    num, missing = _column_list(data, names)
-    den: list[np.ndarray] | None = None
-    if den_names:
-        den, den_missing = _column_list(data, den_names)
-        missing |= den_missing
-    missing |= _by_missing(design, by_names)
-    active = _active_rows(design, [*names, *den_names, *by_names], missing, na_rm,
-                          "variables" if kind != "ratio" else "ratio")
-    if not active.any():
-        raise _no_rows(design, names, by_names)
-    dom = _domains(design, by_names, active)
-    _check_domain_weights(design, dom, by_names)
-    if not active.all():
-        num = _zero_outside(num, active)
-        if den is not None:
-            den = _zero_outside(den, active)
-    denominator = _indicator(active, len(num)) if kind == "mean" else den
-    result = ratio_engine(design, num, denominator, dom, ratio_deff=kind == "ratio")
-    if kind == "ratio":
-        labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
-    else:
-        labels = [{"variable": v} for v in names]
-    return _assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
-                     result.n, level)
-
-
-def proportion(
-    design: Design,
-    variables: str | Sequence[str],
-    by: str | Sequence[str] | None = None,
-    method: intervals.PropMethod = "logit",
-    na_rm: bool = False,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Proportion of each level of categorical variable(s), one row per level.
-
-    Parameters
-    ----------
-    method : interval for each level: "logit" (default), "beta" (Korn–Graubard),
-        "mean" (Wald), "xlogit", "asin" — the definitions of R's ``svyciprop``.
-
-    Returns
-    -------
-    DataFrame: ``by`` columns, ``variable``, ``category``, ``estimate``, ``se``,
-    ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``. Levels are the categories of a
-    categorical column, otherwise the sorted values present in the data (also outside
-    a subset, as R keeps a factor's levels). The intervals use the degrees of freedom
-    and row count of each domain (R's ``svyciprop`` on ``subset(design, ...)``); the
-    "logit" interval of a replicate design takes the SE of logit(p) from the replicates,
-    as R's ``svyglm`` does.
-
-    Examples
-    --------
-    >>> api = pc.datasets.load("apistrat")
-    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
-    >>> t = pc.proportion(d, "sch_wide", method="beta")
-    >>> t[["variable", "category", "estimate", "se", "ci_low", "ci_high"]].round(3)
-       variable category  estimate     se  ci_low  ci_high
-    0  sch_wide       No     0.172  0.024   0.127    0.226
-    1  sch_wide      Yes     0.828  0.024   0.774    0.873
-
-    Notes
-    -----
-    R: ``svymean(~factor(x), design)`` for estimates and SEs and
-    ``svyciprop(~I(x == level), design, method=)`` for each interval.
-    """
-    _check_design(design)
-    intervals.check_level(level)
-    if method not in intervals.PROP_METHODS:
-        raise EstimationError(
-            f"method={method!r} is not a proportion interval; choose one of "
-            f"{', '.join(intervals.PROP_METHODS)}"
-        )
-    names = _names(variables, "variables")
-    if not names:
-        raise EstimationError("give at least one variable")
-    by_names = _names(by, "by")
-    _check_present(design, names, "variables")
-    _check_present(design, by_names, "by")
-    data = design.data
-    missing = data[names].isna().any(axis=1).to_numpy() | _by_missing(design, by_names)
-    active = _active_rows(design, [*names, *by_names], missing, na_rm, "variables")
-    if not active.any():
-        raise _no_rows(design, names, by_names)
-    dom = _domains(design, by_names, active)
-    _check_domain_weights(design, dom, by_names)
-    labels: list[dict] = []
-    all_levels = []
-    for name in names:
-        values = data[name]
-        # the levels of the whole data, as an R factor keeps its levels in a subset or
-        # a domain: a level absent from a domain gets a proportion of 0 there
-        levels, codes = _factor_levels(values)
-        if len(levels) == 0:
-            raise EstimationError(f"column {name!r} has no non-missing values in the domain")
-        all_levels.append((levels, codes))
-        labels.extend({"variable": name, "category": level_value} for level_value in levels)
-    num = den = None
-    if _totals_path(design):
-        # one pass per variable: every level's totals by (PSU, domain) at once
-        result = _finish(design, _collect_levels(design, all_levels, dom), dom)
-    else:
-        num = np.empty((len(data), len(labels)), order="F")
-        j = 0
-        for name, (levels, _) in zip(names, all_levels, strict=True):
-            for level_value in levels:
-                num[:, j] = (data[name] == level_value).to_numpy(dtype=bool) & active
-                j += 1
-        den = _indicator(active, num.shape[1])
-        result = ratio_engine(design, num, den, dom)
-    k = len(labels)
-    se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
-    # R's svyciprop on the domain's design: df and nrow of the rows of the domain
-    # (also those missing the variable, which svyciprop leaves to svymean's na.rm)
-    rows_codes = _domain_rows(design, by_names, dom)
-    df = design._domain_degf(rows_codes, dom.count)
-    n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
-    if method == "logit" and design.is_replicate:
-        low, high = _replicate_logit_interval(design, num, den, dom, result.estimate, df,
-                                              level, result.replicates)
-    else:
-        low, high = intervals.proportion_interval(
-            result.estimate, se, df[:, None], n_design[:, None], method, level
-        )
-    table = _assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
-                      result.n, level, low, high, se, df=df)
-    table.attrs["method"] = method
-    return table
-
-
 #: integer columns spanning at most this many values are coded by a lookup table
 SMALL_INTEGER_RANGE = 65_536
 
@@ -1074,7 +776,7 @@ def _small_integers(values: pd.Series) -> tuple[np.ndarray, int, np.dtype] | Non
     return (x - lowest).astype(np.intp), lowest, x.dtype
 
 
-def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
+def factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
     """The levels of a variable (its categories, else the sorted non-missing values of
     the whole data) and the position of each row's value among them (-1 when missing),
     in one hashing pass (or a lookup table for integer codes such as Likert answers)."""
@@ -1095,7 +797,7 @@ def _factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
     return levels, position[codes].astype(np.int64)
 
 
-def _collect_levels(design, all_levels: list[tuple[list, np.ndarray]], dom: _Domains
+def collect_levels(design, all_levels: list[tuple[list, np.ndarray]], dom: Domains
                     ) -> _Totals:
     """:class:`_Totals` of the level indicators of categorical variables (a mean of
     each indicator), one ``bincount`` per variable."""
@@ -1110,356 +812,3 @@ def _collect_levels(design, all_levels: list[tuple[list, np.ndarray]], dom: _Dom
                    n_nonzero, n_rows)
 
 
-def _domain_rows(design, by: list[str], dom: _Domains) -> np.ndarray:
-    """Domain code of every row of the design's domain, whatever its missing values.
-
-    ``dom.codes`` leaves out rows missing the analysed variables; this keeps them (R's
-    ``svyby`` cuts the design by the ``by`` variables alone).
-    """
-    rows = design.in_domain & ~_by_missing(design, by)
-    if not by:
-        return np.where(rows, 0, -1)
-    if len(by) == 1:
-        lookup = pd.Index(dom.frame[by[0]])
-        codes = lookup.get_indexer(design.data[by[0]])
-    else:
-        lookup = pd.MultiIndex.from_frame(dom.frame)
-        codes = lookup.get_indexer(pd.MultiIndex.from_frame(design.data[by]))
-    return np.where(rows, codes, -1).astype(np.int64)
-
-
-def _replicate_logit_interval(design, num, den, dom, estimate, df, level, reps=None):
-    """R's logit interval on a replicate design: SE of logit(p) from its replicates
-    (``reps``, the replicate proportions, when already computed).
-
-    R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
-    replicate is logit of the replicate's proportion.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if reps is None:
-            reps = design._replicate_totals(num, dom.codes, dom.count) / \
-                design._replicate_totals(den, dom.codes, dom.count)
-        logit_reps = special.logit(reps)
-        centre = special.logit(estimate)
-    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
-    se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
-    crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
-    return special.expit(centre - crit * se), special.expit(centre + crit * se)
-
-
-# ------------------------------------------------------------------- quantiles --
-QuantileInterval = Literal["mean", "beta", "xlogit", "asin", "score", "quantile"]
-
-
-@dataclass(frozen=True)
-class _CDF:
-    """Weighted empirical CDF of one variable in one domain, built as R's ``qs`` does."""
-
-    x: np.ndarray  # values with a non-zero weight, sorted (ties kept in row order)
-    cumw: np.ndarray  # running sums of their weights
-    total: float  # sum of the weights
-
-    @classmethod
-    def build(cls, x: np.ndarray, w: np.ndarray) -> _CDF:
-        keep = w != 0
-        x, w = x[keep], w[keep]
-        order = np.argsort(x, kind="stable")
-        # R's cumsum() and sum() accumulate in long double, in these orders
-        total = float(np.cumsum(w.astype(np.longdouble))[-1]) if w.size else 0.0
-        cumw = np.cumsum(w[order].astype(np.longdouble)).astype(float)
-        return cls(x[order], cumw, total)
-
-    def quantile(self, p: float) -> float:
-        """R's ``qrule_math``: the value at the last cumulative weight <= p W when that
-        weight is exactly p W, else the next value."""
-        if not np.isfinite(p) or self.x.size == 0:
-            return float("nan")
-        target = p * self.total
-        if self.cumw.size < 2 or np.all(self.cumw[1:] >= self.cumw[:-1]):
-            pos = int(np.searchsorted(self.cumw, target, side="right")) - 1
-        else:  # negative weights (e.g. linear calibration): not monotone
-            hits = np.flatnonzero(self.cumw <= target)
-            pos = int(hits[-1]) if hits.size else -1
-        # R's last() returns the first position when no cumulative weight is <= p W,
-        # so such p give the second smallest value, as in R
-        pos = max(pos, 0)
-        if p - self.cumw[pos] / self.total == 0:
-            return float(self.x[pos])
-        return float(self.x[min(pos + 1, self.x.size - 1)])
-
-
-def quantile(
-    design: Design,
-    variables: str | Sequence[str],
-    quantiles: float | Sequence[float] = (0.5,),
-    by: str | Sequence[str] | None = None,
-    na_rm: bool = False,
-    level: float = 0.95,
-    interval_type: QuantileInterval = "mean",
-) -> pd.DataFrame:
-    """Quantiles by the inverse weighted CDF, with Woodruff intervals.
-
-    Parameters
-    ----------
-    design : SurveyDesign or ReplicateDesign.
-    variables : numeric column(s).
-    quantiles : probabilities between 0 and 1.
-    by : domain column(s); each domain is estimated on the design cut to the domain.
-    na_rm : leave out rows missing a value of ``variables`` (or ``by``).
-    level : confidence level.
-    interval_type : "mean" (Woodruff with a Wald interval for F, the default), "beta",
-        "xlogit", "asin" (Woodruff with that interval for F, as :func:`proportion`),
-        "score" (R's Francisco–Fuller score interval; linearisation designs) or
-        "quantile" (replicate designs: the SE from the replicate quantiles).
-
-    Returns
-    -------
-    DataFrame: ``by`` columns, ``variable``, ``quantile``, ``estimate``, ``se``,
-    ``ci_low``, ``ci_high``, ``df``, ``deff`` (not defined: NaN), ``n``. ``se`` is the
-    interval's width over 2 t(df); ``df`` is the degrees of freedom of the rows that
-    enter each domain's estimate (R's ``degf`` of the design cut to them). A bound whose
-    probability falls outside [0, 1] is NaN, as in R.
-
-    Examples
-    --------
-    >>> api = pc.datasets.load("apistrat")
-    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
-    >>> t = pc.quantile(d, "api00", [0.25, 0.5, 0.75])
-    >>> t[["variable", "quantile", "estimate", "ci_low", "ci_high"]]
-      variable  quantile  estimate  ci_low  ci_high
-    0    api00      0.25     565.0   535.0    597.0
-    1    api00      0.50     668.0   642.0    694.0
-    2    api00      0.75     756.0   726.0    778.0
-
-    Notes
-    -----
-    R: ``svyquantile(~api00, design, c(.25, .5, .75), qrule = "math", ci = TRUE,
-    se = TRUE, interval.type = "mean")`` (survey >= 4.1; "mean" is the Woodruff
-    interval called "mixed" in older versions, accepted here as an alias), and
-    ``svyby(~api00, ~stype, design, svyquantile, ...)``. The estimate is the smallest x
-    with F(x) >= p, except that R returns the second smallest value when p is below
-    the first cumulative weight (``survey:::qs``); this is kept so numbers equal R's.
-    """
-    _check_design(design)
-    intervals.check_level(level)
-    if interval_type == "mixed":
-        interval_type = "mean"
-    allowed = ("mean", "beta", "xlogit", "asin",
-               "quantile" if design.is_replicate else "score")
-    if interval_type not in allowed:
-        raise EstimationError(
-            f"interval_type={interval_type!r} is not available for this "
-            f"{type(design).__name__}; choose one of {', '.join(map(repr, allowed))}"
-        )
-    names = _names(variables, "variables")
-    if not names:
-        raise EstimationError("give at least one variable")
-    probs = [float(q) for q in np.atleast_1d(quantiles)]
-    bad = [q for q in probs if not 0 <= q <= 1]
-    if bad or not probs:
-        raise EstimationError(
-            f"quantiles must be probabilities between 0 and 1, got {bad or probs}"
-        )
-    by_names = _names(by, "by")
-    _check_present(design, names, "variables")
-    _check_present(design, by_names, "by")
-    data = design.data
-    values = np.column_stack([_numeric_values(data, c) for c in names])
-    missing = np.isnan(values).any(axis=1) | _by_missing(design, by_names)
-    active = _active_rows(design, [*names, *by_names], missing, na_rm, "variables")
-    if not active.any():
-        raise _no_rows(design, names, by_names)
-    dom = _domains(design, by_names, active)
-    _check_domain_weights(design, dom, by_names)
-    w = np.where(active, design._w, 0.0)
-    k, P, D = len(names), len(probs), dom.count
-    cdfs = {}
-    qhat = np.empty((D, k, P))
-    for d in range(D):
-        rows = dom.codes == d
-        for j in range(k):
-            cdfs[d, j] = _CDF.build(values[rows, j], w[rows])
-            qhat[d, j] = [cdfs[d, j].quantile(p) for p in probs]
-    # R cuts the design to the domain's complete rows: its df and nrow are theirs
-    df = design._domain_degf(dom.codes, D)
-    n_design = np.bincount(dom.codes[dom.codes >= 0], minlength=D)
-    crit = intervals.t_quantile(level, df.astype(float))
-    if interval_type == "quantile":
-        low, high = _replicate_quantile_interval(design, values, dom, probs, qhat, crit)
-        count = n_design
-    else:
-        if interval_type == "score":
-            low, high = _score_interval(design, values, dom, probs, cdfs, crit, n_design)
-        else:
-            low, high = _woodruff_interval(design, values, dom, probs, qhat, cdfs, df,
-                                           n_design, interval_type, level)
-        count = n_design
-    with np.errstate(invalid="ignore"):
-        se = (high - low) / (2 * crit[:, None, None])
-    labels = [{"variable": v, "quantile": p} for v in names for p in probs]
-    # the covariance of quantiles is not estimated; only their variances are known
-    table = _assemble(
-        design, dom, labels, qhat.reshape(D, k * P), None,
-        np.full((D, k * P), np.nan), count, level,
-        low.reshape(D, k * P), high.reshape(D, k * P), se.reshape(D, k * P), df=df,
-    )
-    table.attrs["interval_type"] = interval_type
-    return table
-
-
-def _woodruff_interval(design, values, dom, probs, qhat, cdfs, df, n_design, method, level):
-    """Woodruff: invert an interval for F(qhat) through the weighted CDF (R's
-    ``woodruffCI``)."""
-    D, k, P = qhat.shape
-    safe = np.where(dom.codes >= 0, dom.codes, 0)
-    inside = dom.codes >= 0
-    below = (values[:, :, None] <= qhat[safe]).reshape(len(values), k * P).astype(float)
-    below = np.where(inside[:, None], below, 0.0)
-    den = _indicator(inside, below.shape[1])
-    result = ratio_engine(design, below, den, dom)
-    se_p = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(D, k * P)
-    if method == "mean":
-        p_low, p_high = intervals.t_interval(result.estimate, se_p, df[:, None], level)
-    else:
-        p_low, p_high = intervals.proportion_interval(
-            result.estimate, se_p, df[:, None], n_design[:, None], method, level
-        )
-    p_low = p_low.reshape(D, k, P)
-    p_high = p_high.reshape(D, k, P)
-    low = np.full((D, k, P), np.nan)
-    high = np.full((D, k, P), np.nan)
-    for (d, j), cdf in cdfs.items():
-        for q in range(P):
-            if np.isfinite(p_low[d, j, q]) and p_low[d, j, q] >= 0:
-                low[d, j, q] = cdf.quantile(p_low[d, j, q])
-            if np.isfinite(p_high[d, j, q]) and p_high[d, j, q] <= 1:
-                high[d, j, q] = cdf.quantile(p_high[d, j, q])
-    return low, high
-
-
-def _type7_iqr(x: np.ndarray) -> float:
-    """R's ``IQR(x)`` (``quantile`` type 7), with R's arithmetic."""
-    xs = np.sort(x)
-    out = []
-    for prob in (0.25, 0.75):
-        index = 1 + (xs.size - 1) * prob
-        lo, hi = int(np.floor(index)), int(np.ceil(index))
-        value = xs[lo - 1]
-        h = index - lo
-        if index > lo and xs[hi - 1] != value:
-            value = (1 - h) * value + h * xs[hi - 1]
-        out.append(value)
-    return float(out[1] - out[0])
-
-
-def _score_interval(design, values, dom, probs, cdfs, crit, n_design):
-    """R's ``ffullerCI``: invert the design-based score test of F(theta) = p.
-
-    The roots are found by :func:`perception.intervals.uniroot` (R's ``uniroot``), then
-    mapped back through the share of rows (unweighted, as R does) at or below them.
-    """
-    D = dom.count
-    k, P = values.shape[1], len(probs)
-    low = np.full((D, k, P), np.nan)
-    high = np.full((D, k, P), np.nan)
-    frame = pd.DataFrame(index=range(1))
-    for d in range(D):
-        rows = dom.codes == d
-        single = _Domains(np.where(rows, 0, -1), frame, 1)
-        den = rows.astype(float)[:, None]
-        tol = 1 / (100 * np.sqrt(n_design[d]))
-        for j in range(k):
-            x_all = values[:, j]
-            x = x_all[rows]
-            iqr = _type7_iqr(x)
-            lower, upper = x.min() + iqr / 100, x.max() - iqr / 100
-            for q, p in enumerate(probs):
-
-                def score(theta, limit, p=p, x_all=x_all, rows=rows, single=single, den=den):
-                    u = np.where(rows, (x_all > theta) - (1 - p), 0.0)[:, None]
-                    r = ratio_engine(design, u, den, single)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        return r.estimate[0, 0] / np.sqrt(r.vcov[0, 0]) - limit
-
-                if not lower < upper:
-                    continue
-                root_low = intervals.uniroot(lambda t, s=score, c=crit[d]: s(t, c),
-                                             lower, upper, tol)
-                root_high = intervals.uniroot(lambda t, s=score, c=crit[d]: s(t, -c),
-                                              lower, upper, tol)
-                if np.isfinite(root_low):
-                    low[d, j, q] = cdfs[d, j].quantile(float(np.mean(x <= root_low)))
-                if np.isfinite(root_high):
-                    high[d, j, q] = cdfs[d, j].quantile(float(np.mean(x <= root_high)))
-    return low, high
-
-
-def _replicate_quantile_interval(design, values, dom, probs, qhat, crit):
-    """R's ``repCI``: the quantile in every replicate, their replicate variance, and
-    qhat ± t(df)·SE."""
-    D, k, P = qhat.shape
-    weights = design._replicate_matrix()
-    low = np.full((D, k, P), np.nan)
-    high = np.full((D, k, P), np.nan)
-    for d in range(D):
-        rows = np.flatnonzero(dom.codes == d)
-        w_rows = weights[rows]
-        for j in range(k):
-            x = values[rows, j]
-            reps = np.empty((w_rows.shape[1], P))
-            for r in range(w_rows.shape[1]):
-                cdf = _CDF.build(x, w_rows[:, r])
-                reps[r] = [cdf.quantile(p) for p in probs]
-            var = np.diag(design._vcov_replicates(reps, qhat[d, j]))
-            se = np.sqrt(np.clip(var, 0, None))
-            low[d, j] = qhat[d, j] - crit[d] * se
-            high[d, j] = qhat[d, j] + crit[d] * se
-    return low, high
-
-
-def vcov(table) -> pd.DataFrame:
-    """Covariance matrix of the ``estimate`` column of an estimate table.
-
-    Parameters
-    ----------
-    table : a table returned by :func:`mean`, :func:`total`, :func:`ratio`,
-        :func:`proportion`, :func:`perception.change` or :func:`perception.contrast` --
-        sorted, filtered (rows kept), reset or concatenated from pieces of one table as
-        you like -- or a :class:`perception.GLMResult` (its coefficients).
-
-    Returns
-    -------
-    DataFrame with one row and one column per row of ``table``, in the table's current
-    order, labelled by each row's identity: one index level per identity column (the
-    ``by`` columns, ``variable`` and ``category``; ``from``/``to`` of a change;
-    ``contrast``).
-
-    Raises
-    ------
-    EstimationError
-        The table carries no covariance (quantiles; tables built by hand, read from a
-        file, or concatenated from different estimates), or its rows or ``estimate``
-        column are no longer those the covariance belongs to.
-
-    Examples
-    --------
-    >>> import perception as pc
-    >>> villages = pd.DataFrame({"y": [1.0, 2.0, 4.0, 7.0, 3.0, 3.0], "g": list("ababab"),
-    ...                          "village": [1, 1, 2, 2, 3, 3]})
-    >>> d = pc.SurveyDesign(villages, psu="village")
-    >>> t = pc.mean(d, "y", by="g").sort_values("estimate", ascending=False)
-    >>> v = pc.vcov(t)
-    >>> v.index.tolist()
-    [('b', 'y'), ('a', 'y')]
-    >>> v.round(4).to_numpy().tolist()
-    [[2.3333, 1.1667], [1.1667, 0.7778]]
-
-    Notes
-    -----
-    R: ``vcov(svyby(~y, ~g, design, svymean, covmat = TRUE))``.
-    """
-    from .models import GLMResult
-
-    if isinstance(table, GLMResult):
-        return table.vcov.copy()
-    return covariance_of(table)

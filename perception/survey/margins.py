@@ -7,7 +7,6 @@ column, the levels or rows at fault and the fix.
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -19,43 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import WeightingError, format_rows
-from .design import _BaseDesign
+from .checks import check_columns
 
 #: relative difference allowed between the totals of two margins (they describe one
 #: population, so they must add up to the same number)
 MARGIN_TOTAL_RTOL = 1e-6
 MARGINS_FORMAT = "perception-margins/1"
-
-
-def check_design(design, function: str) -> None:
-    if not isinstance(design, _BaseDesign):
-        raise WeightingError(
-            f"{function}() needs a perception.SurveyDesign or ReplicateDesign as its first "
-            f"argument, got {type(design).__name__}; build one with "
-            "pc.SurveyDesign(data, weights=..., strata=..., psu=...)"
-        )
-
-
-def column_names(spec, argument: str) -> list[str]:
-    if isinstance(spec, str):
-        return [spec]
-    if isinstance(spec, tuple | list) and spec and all(isinstance(c, str) for c in spec):
-        return list(spec)
-    raise WeightingError(
-        f"{argument} must be a column name or a list of column names, got {spec!r}"
-    )
-
-
-def check_columns(design, names: Sequence[str], argument: str) -> None:
-    for name in names:
-        if name not in design.data.columns:
-            close = difflib.get_close_matches(str(name), [str(c) for c in design.data.columns],
-                                              n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise WeightingError(
-                f"unknown column {name!r} in {argument}: the design's data has no such "
-                f"column.{hint}"
-            )
 
 
 def level_key(value: Any) -> str:
@@ -192,7 +160,7 @@ def _canonical_codes(data: pd.DataFrame, columns: list[str], idx: np.ndarray
 
 def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
     """Match a margin's levels to the rows of the design's domain, checking everything."""
-    check_columns(design, columns, argument)
+    check_columns(design.data, columns, argument, WeightingError)
     label = " x ".join(columns)
     table = level_table(margin, columns, argument)
     # margin keys -> canonical keys

@@ -34,7 +34,8 @@ from scipy import stats
 from ..deprecation import renamed_argument
 from ..errors import EstimationError, format_rows
 from . import intervals
-from .design import ReplicateDesign, SurveyDesign, _BaseDesign
+from .checks import check_design
+from .design import ReplicateDesign, SurveyDesign
 from .replicates import qr_rank
 
 Family = Literal["gaussian", "binomial"]
@@ -342,7 +343,7 @@ def _outcome(y_frame: pd.DataFrame, family: Family, formula: str) -> tuple[np.nd
 
 
 @dataclass(frozen=True)
-class _ModelFrame:
+class ModelFrame:
     x: np.ndarray  # (n, p) zero rows outside the fit
     y: np.ndarray  # (n,) zero outside the fit
     rows: np.ndarray  # (n,) bool: row enters the fit (in domain, complete)
@@ -351,7 +352,7 @@ class _ModelFrame:
     design_info: object
 
 
-def _model_frame(design, formula: str, family: Family, na_rm: bool) -> _ModelFrame:
+def _model_frame(design, formula: str, family: Family, na_rm: bool) -> ModelFrame:
     data = design.data
     n = len(data)
     inside = np.flatnonzero(design.in_domain)
@@ -407,10 +408,10 @@ def _model_frame(design, formula: str, family: Family, na_rm: bool) -> _ModelFra
     x[positions] = x_frame.to_numpy(dtype=float)
     y = np.zeros(n)
     y[positions] = y_values
-    return _ModelFrame(x, y, rows, list(x_frame.columns), outcome, x_frame.design_info)
+    return ModelFrame(x, y, rows, list(x_frame.columns), outcome, x_frame.design_info)
 
 
-def _check_binomial_outcome(mf: _ModelFrame, data: pd.DataFrame) -> None:
+def _check_binomial_outcome(mf: ModelFrame, data: pd.DataFrame) -> None:
     y = mf.y[mf.rows]
     bad = ~np.isfinite(y) | (y < 0) | (y > 1)
     if bad.any():
@@ -424,7 +425,7 @@ def _check_binomial_outcome(mf: _ModelFrame, data: pd.DataFrame) -> None:
         )
 
 
-def _check_aliasing(mf: _ModelFrame, weights: np.ndarray, formula: str) -> None:
+def _check_aliasing(mf: ModelFrame, weights: np.ndarray, formula: str) -> None:
     """Raise for terms that are linear combinations of earlier ones (R gives NA)."""
     xw = mf.x[weights > 0] * np.sqrt(weights[weights > 0])[:, None]
     aliased = []
@@ -449,7 +450,7 @@ def _check_aliasing(mf: _ModelFrame, weights: np.ndarray, formula: str) -> None:
         )
 
 
-def _check_separation(fit: _Fit, mf: _ModelFrame, weights: np.ndarray, formula: str) -> None:
+def _check_separation(fit: _Fit, mf: ModelFrame, weights: np.ndarray, formula: str) -> None:
     eps = 10 * _DBL_EPS
     used = weights > 0
     extreme = used & ((fit.mu < eps) | (fit.mu > 1 - eps))
@@ -691,7 +692,7 @@ def _fit_weights(design) -> np.ndarray:
     return w / base.mean()
 
 
-def _dispersion(fit: _Fit, mf: _ModelFrame, family: _GLMFamily, design) -> float:
+def _dispersion(fit: _Fit, mf: ModelFrame, family: _GLMFamily, design) -> float:
     """R's ``summary.svyglm`` dispersion: ``svyvar(resid(fit, "pearson"), design)``.
 
     R's Pearson residuals of a svyglm are ``(y - mu) / sqrt(V(mu))`` times the square
@@ -769,11 +770,7 @@ def glm(
     writes ``(Intercept)``, ``stypeH``. Aliased (collinear) terms raise an error where R
     reports ``NA``.
     """
-    if not isinstance(design, _BaseDesign):
-        raise EstimationError(
-            f"design must be a perception.SurveyDesign or ReplicateDesign, got "
-            f"{type(design).__name__}"
-        )
+    check_design(design)
     if not isinstance(formula, str) or "~" not in formula:
         raise EstimationError(
             f"formula must be a string 'outcome ~ terms' such as 'api00 ~ ell + meals', got "
@@ -787,7 +784,7 @@ def glm(
     intervals.check_level(level)
     fam = _GAUSSIAN if family == "gaussian" else _QUASIBINOMIAL
     mf = _model_frame(design, formula, family, na_rm)
-    fit, vcov, df_residual = _fit_frame(design, mf, family, formula)
+    fit, vcov, df_residual = fit_frame(design, mf, family, formula)
     dispersion = _dispersion(fit, mf, fam, design)
     p = len(mf.terms)
 
@@ -824,7 +821,7 @@ def glm(
     )
 
 
-def _fit_frame(design, mf: _ModelFrame, family: Family, formula: str
+def fit_frame(design, mf: ModelFrame, family: Family, formula: str
                ) -> tuple[_Fit, np.ndarray, float]:
     """The IRLS fit of a model frame, the design-based covariance of its coefficients
     and the residual degrees of freedom (design df + 1 - p), as R's ``svyglm``.
@@ -847,7 +844,7 @@ def _fit_frame(design, mf: _ModelFrame, family: Family, formula: str
     p = len(mf.terms)
     if design.is_replicate:
         df_design = design.degf
-        reps = design._replicate_matrix() * mf.rows[:, None]
+        reps = design.replicate_matrix() * mf.rows[:, None]
         betas = np.full((reps.shape[1], p), np.nan)
         for r in range(reps.shape[1]):
             wr = reps[:, r]
@@ -874,5 +871,5 @@ def _fit_frame(design, mf: _ModelFrame, family: Family, formula: str
         df_design = fit_design.degf
         estfun = mf.x * (fit.working_residuals * fit.working_weights)[:, None]
         estfun[~mf.rows] = 0.0
-        vcov = fit_design._vcov(estfun @ fit.cov_unscaled)
+        vcov = fit_design.score_vcov(estfun @ fit.cov_unscaled)
     return fit, vcov, df_design + 1 - p

@@ -41,7 +41,7 @@ import pandas as pd
 from ..errors import DesignError, EstimationError, format_rows
 from . import intervals
 from .design import LonelyPSU, SurveyDesign
-from .engine import _assemble, _Domains
+from .engine import Domains, assemble
 
 DEFAULT_BATCH_SIZE = 1_000_000
 #: names of the group-sum columns (chosen not to clash with survey columns)
@@ -369,11 +369,11 @@ def _finish(groups: pd.DataFrame, spec: _Spec, shift: np.ndarray, kind: str,
             # sum w (y - ybar)^2 from the shifted sums (R's deff = "replace")
             spread = by_domain(wyy) - dev_total * dev_mean
             vsrs[:, j] = spread * scale * W / (n_nonzero - 1)
-        vcov = group_design._vcov(scores, codes, D)
+        vcov = group_design.score_vcov(scores, codes, D)
         deff = np.diag(vcov).reshape(D, k) / vsrs
     labels = [{"variable": v} for v in spec.variables]
-    dom = _Domains(codes, dom_frame, D)
-    return _assemble(group_design, dom, labels, estimate, vcov, deff,
+    dom = Domains(codes, dom_frame, D)
+    return assemble(group_design, dom, labels, estimate, vcov, deff,
                      n_rows.astype(int), level)
 
 

@@ -14,10 +14,10 @@ import hashlib
 import numpy as np
 
 from ..errors import DesignError
+from .variance import Stage
 
 
-def _first_stage(design):
-    stage = design._stages[0]
+def _first_stage(stage: Stage):
     psu_stratum = stage.cluster_stratum
     n_h = stage.n_sampled
     popsize = stage.popsize
@@ -39,8 +39,8 @@ def _lonely(stage, n_h, lonely_psu: str, method: str) -> np.ndarray:
     return lonely
 
 
-def jk1(design):
-    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(design)
+def jk1(stage: Stage):
+    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(stage)
     if stage.n_strata > 1:
         raise DesignError(
             "JK1 is the jackknife of unstratified designs; this design has "
@@ -53,15 +53,15 @@ def jk1(design):
     return factors, fpc * (n - 1) / n, np.ones(n)
 
 
-def jkn(design):
-    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(design)
-    if not design._strata_columns:
+def jkn(stage: Stage, has_strata: bool, lonely_psu: str):
+    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(stage)
+    if not has_strata:
         # R: as.svrepdesign(type = "JKn") refuses designs without strata
         raise DesignError(
             "JKn is the jackknife of stratified designs and this design has no strata: "
             "use method='jk1' (or 'bootstrap')"
         )
-    lonely = _lonely(stage, n_h, design.lonely_psu, "JKn")
+    lonely = _lonely(stage, n_h, lonely_psu, "JKn")
     n_psu = stage.n_clusters
     columns: list[np.ndarray] = []
     rscales: list[float] = []
@@ -73,7 +73,7 @@ def jkn(design):
         if correction == 0:
             continue  # all PSUs sampled: no variance, R drops these replicates
         if lonely[h]:
-            if design.lonely_psu == "adjust":
+            if lonely_psu == "adjust":
                 col = np.full(n_psu, n_strata / (n_strata - 1))
                 col[members] = 0.0
                 columns.append(col)
@@ -88,14 +88,14 @@ def jkn(design):
     if not columns:
         raise DesignError("every stratum was sampled exhaustively: there is no variance")
     scale = 1.0
-    if design.lonely_psu == "average" and len(columns) < n_psu:
+    if lonely_psu == "average" and len(columns) < n_psu:
         scale = n_psu / len(columns)
     return np.column_stack(columns), scale, np.asarray(rscales)
 
 
-def bootstrap(design, replicates: int, rng: np.random.Generator):
-    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(design)
-    lonely = _lonely(stage, n_h, design.lonely_psu, "bootstrap")
+def bootstrap(stage: Stage, lonely_psu: str, replicates: int, rng: np.random.Generator):
+    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(stage)
+    lonely = _lonely(stage, n_h, lonely_psu, "bootstrap")
     n_psu = stage.n_clusters
     factors = np.ones((n_psu, replicates))
     order = np.argsort(psu_stratum, kind="stable")
@@ -121,8 +121,8 @@ def _sylvester(size: int) -> np.ndarray:
     return h
 
 
-def brr(design, rho: float):
-    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(design)
+def brr(stage: Stage, rho: float):
+    stage, psu_stratum, n_h, f_h, has_fpc = _first_stage(stage)
     if not np.all(n_h == 2):
         bad = ", ".join(str(stage.stratum_labels[h]) for h in np.flatnonzero(n_h != 2)[:5])
         raise DesignError(
@@ -145,47 +145,36 @@ def brr(design, rho: float):
     return factors, 1.0 / (size * (1.0 - rho) ** 2), np.ones(size)
 
 
-def from_design(design, method: str, replicates=None, seed=None, fay_rho=0.3, mse=False):
-    """Build a :class:`~perception.design.ReplicateDesign` from a ``SurveyDesign``."""
-    from .design import ReplicateDesign
-
-    method = method.lower()
-    if design._calibration:
+def factors_from_design(
+    stage: Stage, method: str, *, has_strata: bool, lonely_psu: str, calibrated: bool,
+    replicates: int | None = None, seed: int | np.random.Generator | None = None,
+    fay_rho: float = 0.3,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Replicate factors (PSUs x R), scale and rscales of ``method`` for a design whose
+    first stage is ``stage`` (``SurveyDesign.replicate`` builds the design from them)."""
+    if calibrated:
         raise DesignError(
             "replicate weights must be built before weighting: call replicate() on the "
             "unweighted design, then poststratify/rake/calibrate the replicate design"
         )
     if method == "jk1":
-        factors, scale, rscales = jk1(design)
-    elif method == "jkn":
-        factors, scale, rscales = jkn(design)
-    elif method == "bootstrap":
+        return jk1(stage)
+    if method == "jkn":
+        return jkn(stage, has_strata, lonely_psu)
+    if method == "bootstrap":
         count = 200 if replicates is None else int(replicates)
         if count < 2:
             raise DesignError("the bootstrap needs at least 2 replicates")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        factors, scale, rscales = bootstrap(design, count, rng)
-    elif method in ("brr", "fay"):
+        return bootstrap(stage, lonely_psu, count, rng)
+    if method in ("brr", "fay"):
         rho = 0.0 if method == "brr" else float(fay_rho)
         if not 0 <= rho < 1:
             raise DesignError(f"fay_rho must be in [0, 1), got {fay_rho}")
-        factors, scale, rscales = brr(design, rho)
-    else:
-        raise DesignError(
-            f"unknown replicate method {method!r}; choose one of jk1, jkn, bootstrap, brr, fay"
-        )
-    rep = ReplicateDesign._from_factors(
-        design.data,
-        design._w,
-        factors,
-        design.psu_codes,
-        scale,
-        rscales,
-        mse,
-        method,
-        None,
+        return brr(stage, rho)
+    raise DesignError(
+        f"unknown replicate method {method!r}; choose one of jk1, jkn, bootstrap, brr, fay"
     )
-    return rep._with(_in_domain=design.in_domain.copy())
 
 
 def qr_rank(matrix: np.ndarray, tol: float = 1e-5) -> int:
@@ -217,34 +206,38 @@ def qr_rank(matrix: np.ndarray, tol: float = 1e-5) -> int:
     return basis.shape[1]
 
 
-def replicate_degf(design, rows: np.ndarray) -> int:
+def replicate_degf(
+    memo: dict, w: np.ndarray, factors: np.ndarray | None, factor_index: np.ndarray | None,
+    repw: np.ndarray | None, rows: np.ndarray,
+) -> int:
     """R's ``degf`` of a replicate design cut to ``rows``: rank of its weights minus 1.
 
-    The rank is taken on a matrix with the same cross-products as the (rows x R)
-    analysis weights (for designs built from replicate factors: one row per PSU, scaled
-    by the root of the sum of its squared weights), reduced to R rows by a QR
-    factorisation, so no (n x R) matrix is formed. Results are kept on the design
-    (which is immutable) for each set of rows.
+    The replicate weights are ``repw`` (n x R), or ``w`` times ``factors`` (PSUs x R) of
+    each row's PSU ``factor_index``. The rank is taken on a matrix with the same
+    cross-products as the (rows x R) analysis weights (for designs built from replicate
+    factors: one row per PSU, scaled by the root of the sum of its squared weights),
+    reduced to R rows by a QR factorisation, so no (n x R) matrix is formed. Results are
+    kept in ``memo`` (the design's: it is immutable) for each set of rows.
     """
-    # copies made by design._with() share this dict: an entry holds the arrays it was
+    # copies made by design._with() share the memo: an entry holds the arrays it was
     # computed from and is used only while the copy still has those very arrays
-    memo = design.__dict__.setdefault("_degf_memo", {})
     key = hashlib.blake2b(np.packbits(rows).tobytes(), digest_size=16).hexdigest()
-    sources = (design._w, design._factors, design._repw)
+    sources = (w, factors, repw)
     hit = memo.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], sources, strict=True)):
         return hit[1]
-    w = design._w
     keep = rows & (w != 0)
-    if design._factors is not None:
-        psu = design._factor_index[keep]
-        mass = np.bincount(psu, weights=w[keep] ** 2, minlength=design._factors.shape[0])
+    if factors is not None:
+        assert factor_index is not None  # set with the factors
+        psu = factor_index[keep]
+        mass = np.bincount(psu, weights=w[keep] ** 2, minlength=factors.shape[0])
         used = mass > 0
-        matrix = design._factors[used] * np.sqrt(mass[used])[:, None]
+        matrix = factors[used] * np.sqrt(mass[used])[:, None]
     else:
-        matrix = design._repw[keep]
+        assert repw is not None  # set whenever the factors are not
+        matrix = repw[keep]
     if matrix.shape[0] > matrix.shape[1]:
-        matrix = np.linalg.qr(matrix, mode="r")
+        matrix = np.asarray(np.linalg.qr(matrix, mode="r"))
     result = qr_rank(matrix) - 1 if matrix.size else -1
     memo[key] = (sources, result)
     return result

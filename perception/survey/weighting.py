@@ -49,6 +49,7 @@ import pandas as pd
 from ..errors import WeightingError, format_rows
 from . import calibration as _c
 from . import margins as _m
+from .checks import check_columns, check_design, column_names
 from .design import ReplicateDesign, SurveyDesign
 from .margins import MARGIN_TOTAL_RTOL, PopulationMargins, read_margins
 
@@ -159,13 +160,13 @@ def poststratify(
     R: ``postStratify(design, ~stype, data.frame(stype=c("E","H","M"),
     Freq=c(4421,755,1018)))``.
     """
-    _m.check_design(design, "poststratify")
-    columns = _m.column_names(strata, "strata")
+    check_design(design, WeightingError, "poststratify")
+    columns = column_names(strata, "strata", WeightingError, required=True)
     margin = _m.match_margin(design, columns, population, "population")
     w = design._w
     new_w = _poststratify_vector(w, margin)
     if isinstance(design, ReplicateDesign):
-        repw = _poststratify_matrix(design._replicate_matrix(), margin, "poststratify")
+        repw = _poststratify_matrix(design.replicate_matrix(), margin, "poststratify")
         return _replicate_result(design, new_w, repw, recompute_degf=True)
     step = _c.PostStratification(margin.codes, margin.n_levels, new_w.copy(), w.copy())
     return design._with(_w=new_w, _calibration=_c.append_step(design, step))
@@ -315,7 +316,7 @@ def rake(
     R: ``rake(design, list(~stype, ~sch.wide), list(pop.types, pop.schwide),
     control=list(maxit=100, epsilon=1e-8))``.
     """
-    _m.check_design(design, "rake")
+    check_design(design, WeightingError, "rake")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
@@ -327,7 +328,7 @@ def rake(
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
     cells = _cells(matched)
     if isinstance(design, ReplicateDesign):
-        w, W, converged, delta = _rake_rows(w0, design._replicate_matrix(), matched, cells,
+        w, W, converged, delta = _rake_rows(w0, design.replicate_matrix(), matched, cells,
                                             epsilon, max_iter)
     else:
         factor, after, converged, delta = _rake_cells(cells, w0, matched, epsilon, max_iter)
@@ -430,7 +431,7 @@ def _model_matrix(design, population: Mapping) -> _ModelMatrix:
             categorical.append(margin)
             order.append(("cat", margin))
         else:
-            _m.check_columns(design, key_columns, "population")
+            check_columns(design.data, key_columns, "population", WeightingError)
             if len(key_columns) != 1:
                 raise WeightingError(
                     f"a numeric calibration total belongs to one column, got key {key!r}"
@@ -588,7 +589,7 @@ def calibrate(
     ``grake``, when every population total exceeds 20 times its sample estimate the
     weights are first rescaled, and the bounds then apply to the rescaled weights.
     """
-    _m.check_design(design, "calibrate")
+    check_design(design, WeightingError, "calibrate")
     if method not in ("linear", "raking", "logit"):
         raise WeightingError(
             f"method={method!r} is not a calibration method; choose 'linear', 'raking' or "
@@ -604,7 +605,7 @@ def calibrate(
     g = _calibration_factors(mm, w0, method, lower, upper, tol, max_iter, "the sample")
     new_w = w0 * g
     if isinstance(design, ReplicateDesign):
-        W = design._replicate_matrix()
+        W = design.replicate_matrix()
         out = np.empty_like(W)
         for r in range(W.shape[1]):
             gr = _calibration_factors(mm, W[:, r], method, lower, upper, tol, max_iter,
@@ -698,7 +699,7 @@ def trim_weights(
     full-sample weights untrimmed, whereas here the full-sample weights and every
     replicate are trimmed.
     """
-    _m.check_design(design, "trim_weights")
+    check_design(design, WeightingError, "trim_weights")
     if upper is None and lower is None:
         raise WeightingError("trim_weights() needs upper=, lower= or both")
     hi = np.inf if upper is None else float(upper)
@@ -710,7 +711,7 @@ def trim_weights(
     inside = design.in_domain
     new_w = _trim_vector(design._w, inside, lo, hi, strict, "the weights")
     if isinstance(design, ReplicateDesign):
-        W = design._replicate_matrix()
+        W = design.replicate_matrix()
         out = W.copy()
         for r in range(W.shape[1]):
             rows = inside & (W[:, r] > 0)
@@ -723,7 +724,7 @@ def trim_weights(
 def _response_indicator(design, responded) -> np.ndarray:
     data = design.data
     if isinstance(responded, str):
-        _m.check_columns(design, [responded], "responded")
+        check_columns(design.data, [responded], "responded", WeightingError)
         column = data[responded]
         name = f"column {responded!r} (responded)"
     else:
@@ -808,9 +809,9 @@ def adjust_nonresponse(
     method on ``svytotal`` of the class totals (``svycontrast`` of
     ``sum_c N_c * Y_c / R_c``), or ``withReplicates`` redoing the adjustment.
     """
-    _m.check_design(design, "adjust_nonresponse")
-    columns = _m.column_names(classes, "classes")
-    _m.check_columns(design, columns, "classes")
+    check_design(design, WeightingError, "adjust_nonresponse")
+    columns = column_names(classes, "classes", WeightingError, required=True)
+    check_columns(design.data, columns, "classes", WeightingError)
     resp = _response_indicator(design, responded)
     data = design.data
     inside = design.in_domain
@@ -857,7 +858,7 @@ def adjust_nonresponse(
     new_w = np.where(respondent, w * f[np.where(codes >= 0, codes, 0)], 0.0)
     new_domain = inside & resp
     if isinstance(design, ReplicateDesign):
-        W = design._replicate_matrix()
+        W = design.replicate_matrix()
         out = np.zeros_like(W)
         for r in range(W.shape[1]):
             fr = factors(W[:, r], f"replicate {r + 1}")
@@ -928,12 +929,12 @@ def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) ->
     R: ``w <- weights(design); length(w) * sum(w^2) / sum(w)^2`` (Kish 1965), within
     ``split(w, stratum)`` for the rows by stratum.
     """
-    _m.check_design(design, "weight_diagnostics")
+    check_design(design, WeightingError, "weight_diagnostics")
     if by is None:
         by_names = list(getattr(design, "_strata_columns", [])[:1])
     else:
-        by_names = _m.column_names(by, "by")
-        _m.check_columns(design, by_names, "by")
+        by_names = column_names(by, "by", WeightingError, required=True)
+        check_columns(design.data, by_names, "by", WeightingError)
     inside = design.in_domain
     w = design._w[inside]
     rows = [{**{b: OVERALL for b in by_names}, **_weight_summary(w)}]

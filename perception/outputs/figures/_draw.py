@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
-from ...disclosure.suppression import smallest_count
+from ...tables import smallest_count
 from . import _common, style
 
 

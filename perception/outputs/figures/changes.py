@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ...disclosure.suppression import DEFAULT_MIN_CELL, smallest_count
+from ...disclosure.suppression import DEFAULT_MIN_CELL
 from ...errors import PerceptionError
+from ...tables import smallest_count
 from . import _common, _draw, style
 
 FOREST_REQUIRED = ("estimate", "ci_low", "ci_high", "n")
