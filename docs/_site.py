@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: ``perception.datasets``, used as ``pc.datasets.load``) is documented whole.
 API_SECTIONS: list[tuple[str, str, list[str]]] = [
     ("questionnaires", "Questionnaires and waves",
-     ["perception.questionnaire.model", "perception.questionnaire.schema",
-      "perception.waves.reading", "perception.demo.simulator"]),
+     ["perception.questionnaire.model", "perception.questionnaire.loading",
+      "perception.waves.validation", "perception.waves.reading",
+      "perception.demo.simulator"]),
     ("designs", "Designs", ["perception.survey.design"]),
     ("estimates", "Estimates",
      ["perception.survey.estimators", "perception.survey.quantiles",
@@ -47,7 +48,8 @@ API_SECTIONS: list[tuple[str, str, list[str]]] = [
     ("scales", "Scales and indices", ["perception.analysis.scales"]),
     ("larger_than_memory", "Data larger than memory", ["perception.survey.outofcore"]),
     ("files_protection", "Files and protection",
-     ["perception.questionnaire.xlsform", "perception.disclosure.suppression"]),
+     ["perception.questionnaire.xlsform", "perception.disclosure.suppression",
+      "perception.disclosure.pii", "perception.disclosure.anonymise"]),
     ("datasets", "Data sets", ["perception.datasets"]),
     ("errors", "Errors", ["perception.errors"]),
 ]

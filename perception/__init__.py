@@ -51,12 +51,12 @@ def _version() -> str:
 _EXPORTS: dict[str, str] = {
     # 1. questionnaires and waves
     "Questionnaire": "perception.questionnaire.model",
-    "load_questionnaire": "perception.questionnaire.model",
+    "load_questionnaire": "perception.questionnaire.loading",
     "questionnaire_path": "perception.demo.simulator",
-    "ValidationReport": "perception.questionnaire.schema",
-    "validate": "perception.questionnaire.schema",
+    "ValidationReport": "perception.waves.validation",
+    "validate": "perception.waves.validation",
     "read_wave": "perception.waves.reading",
-    "recode_missing": "perception.questionnaire.schema",
+    "recode_missing": "perception.waves.validation",
     "demo_survey": "perception.demo.simulator",
     "DemoSurvey": "perception.demo.simulator",
     # 2. designs
@@ -111,10 +111,10 @@ _EXPORTS: dict[str, str] = {
     "disclosure_check": "perception.disclosure.suppression",
     "suppress_small_cells": "perception.disclosure.suppression",
     "protect_table": "perception.disclosure.suppression",
-    "drop_pii": "perception.disclosure.suppression",
-    "hash_pii": "perception.disclosure.suppression",
-    "k_anonymity": "perception.disclosure.suppression",
-    "anonymise_wave": "perception.disclosure.suppression",
+    "drop_pii": "perception.disclosure.pii",
+    "hash_pii": "perception.disclosure.pii",
+    "k_anonymity": "perception.disclosure.anonymise",
+    "anonymise_wave": "perception.disclosure.anonymise",
 }
 
 # subpackages reachable as attributes (``pc.datasets``), imported on first use

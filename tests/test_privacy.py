@@ -20,13 +20,11 @@ import pytest
 
 import perception as pc
 from perception.cli import app as cli
+from perception.disclosure.anonymise import anonymise_wave, k_anonymity
+from perception.disclosure.pii import drop_pii, hash_pii
 from perception.disclosure.suppression import (
     DEFAULT_MIN_CELL,
-    anonymise_wave,
     disclosure_check,
-    drop_pii,
-    hash_pii,
-    k_anonymity,
     protect_table,
     suppress_small_cells,
 )
@@ -55,7 +53,7 @@ def q() -> pc.Questionnaire:
 def small(q) -> pd.DataFrame:
     from perception.waves.files import read_table
 
-    return read_table(SMALL_WAVE, questionnaire=q)[0]
+    return read_table(SMALL_WAVE, q)[0]
 
 
 # ------------------------------------------------------------------ drop / hash --

@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 import perception as pc
+from perception.disclosure.pii import hash_value
 from perception.errors import PerceptionError, WaveValidationError
 from perception.questionnaire.model import Questionnaire
-from perception.questionnaire.schema import ERROR_COLUMNS, REDACTED
-from perception.waves.reading import hash_value, read_table
+from perception.waves.files import read_table
+from perception.waves.validation import ERROR_COLUMNS, REDACTED
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
@@ -34,7 +35,7 @@ def q() -> Questionnaire:
 
 @pytest.fixture()
 def wave(q: Questionnaire) -> pd.DataFrame:
-    return read_table(VALID, q)
+    return read_table(VALID, q)[0]
 
 
 def digest(path: Path) -> str:

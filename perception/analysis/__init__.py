@@ -13,9 +13,9 @@ from ..exports import lazy_exports
 #: the public API: name -> module
 EXPORTS: dict[str, str] = {
     "change": "changes",
-    "did": "changes",
-    "DiDResult": "changes",
-    "attrition": "changes",
+    "did": "diff_in_diff",
+    "DiDResult": "diff_in_diff",
+    "attrition": "panel",
     "icc": "power",
     "mde": "power",
     "sample_size": "power",

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..disclosure.suppression import DEFAULT_K, anonymise_wave
+from ..disclosure.anonymise import anonymise_wave
+from ..disclosure.suppression import DEFAULT_K
 from ..errors import DisclosureError, WaveValidationError
-from ..questionnaire.model import load_questionnaire
-from ..questionnaire.schema import validate
+from ..questionnaire.loading import load_questionnaire
 from ..waves.files import MAX_WAVE_BYTES, read_table
+from ..waves.validation import validate
 from .common import blank_rows_note
 
 # rare combinations listed on the screen
@@ -91,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise DisclosureError(f"{out} exists. Fix: choose another --out, or add --force to "
                               "overwrite it.")
     q = load_questionnaire(args.questionnaire)
-    df, meta = read_table(wave_path, questionnaire=q, max_bytes=args.max_bytes)
-    df.attrs["blank_rows_skipped"] = meta.get("blank_rows_skipped", 0)
+    df, meta = read_table(wave_path, q, max_bytes=args.max_bytes)
     blank_rows_note("export", wave_path, df)
     report = validate(df, q, source=str(wave_path))
     if not report.ok:

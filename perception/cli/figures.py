@@ -93,7 +93,7 @@ def _demo_context(args, config):
 
 def _data_context(args, config):
     from ..outputs.report import context_from_waves
-    from ..questionnaire.model import load_questionnaire
+    from ..questionnaire.loading import load_questionnaire
 
     if args.questionnaire is None:
         raise PerceptionError(

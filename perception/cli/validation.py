@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..questionnaire.model import load_questionnaire
-from ..questionnaire.schema import validate
-from ..waves.reading import MAX_WAVE_BYTES, read_table
+from ..questionnaire.loading import load_questionnaire
+from ..waves.files import MAX_WAVE_BYTES, read_table
+from ..waves.validation import validate
 from .common import blank_rows_note
 
 
@@ -60,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Validate; print the report on stdout; return 0 (valid) or 1 (failures)."""
     q = load_questionnaire(args.questionnaire)
-    df = read_table(args.wave, q, max_bytes=args.max_bytes)
+    df, _ = read_table(args.wave, q, max_bytes=args.max_bytes)
     blank_rows_note("validate", args.wave, df)
     report = validate(df, q, source=str(args.wave))
     if args.format == "csv":

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
 from ..errors import WeightingError
-from ..questionnaire.model import load_questionnaire
+from ..questionnaire.loading import load_questionnaire
 from ..survey.design import SurveyDesign
 from ..survey.margins import level_key
 from ..survey.weighting import (
@@ -34,7 +34,8 @@ from ..survey.weighting import (
     trim_weights,
     weight_diagnostics,
 )
-from ..waves.reading import read_table, read_wave
+from ..waves.files import read_table
+from ..waves.reading import read_wave
 from .common import blank_rows_note
 
 DEFAULT_NAMES = {"rake": "w_raked", "linear": "w_calibrated", "logit": "w_calibrated"}
@@ -89,7 +90,7 @@ def _read(path: str, questionnaire) -> tuple[pd.DataFrame, pd.DataFrame, list[st
     table as read, without the questionnaire's pii columns) and the pii columns dropped."""
     data = read_wave(path, questionnaire)
     blank_rows_note("weights", path, data)
-    raw = read_table(path, questionnaire)
+    raw, _ = read_table(path, questionnaire)
     dropped = [c for c in questionnaire.pii if c in raw.columns]
     raw = raw.drop(columns=dropped)
     if len(raw) != len(data):  # pragma: no cover - read_wave keeps every row

@@ -1253,7 +1253,7 @@ class DemoSurvey:
     @cached_property
     def questionnaire(self) -> Any:
         """The Central Mali questionnaire (:func:`perception.load_questionnaire`)."""
-        from ..questionnaire.model import load_questionnaire
+        from ..questionnaire.loading import load_questionnaire
 
         return load_questionnaire(questionnaire_path())
 

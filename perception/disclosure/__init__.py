@@ -15,13 +15,17 @@ EXPORTS: dict[str, str] = {
     "disclosure_check": "suppression",
     "suppress_small_cells": "suppression",
     "protect_table": "suppression",
-    "drop_pii": "suppression",
-    "hash_pii": "suppression",
-    "k_anonymity": "suppression",
-    "anonymise_wave": "suppression",
+    "drop_pii": "pii",
+    "hash_pii": "pii",
+    "k_anonymity": "anonymise",
+    "anonymise_wave": "anonymise",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
+    "MIN_KEY_BYTES": "pii",
+    "hash_value": "pii",
+    "DEFAULT_K": "suppression",
+    "DEFAULT_MIN_CELL": "suppression",
 }
 
 __all__ = sorted(EXPORTS)

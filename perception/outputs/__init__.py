@@ -15,6 +15,14 @@ EXPORTS: dict[str, str] = {
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
+    "FIGURES": "report",
+    "check_figure_names": "report",
+    "check_formats": "report",
+    "context_from_waves": "report",
+    "design_from_questionnaire": "report",
+    "load_config": "report",
+    "prepare_output": "report",
+    "write_report": "report",
 }
 
 __all__ = sorted(EXPORTS)

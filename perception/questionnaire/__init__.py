@@ -13,14 +13,22 @@ from ..exports import lazy_exports
 #: the public API: name -> module
 EXPORTS: dict[str, str] = {
     "Questionnaire": "model",
-    "load_questionnaire": "model",
-    "ValidationReport": "schema",
-    "validate": "schema",
-    "recode_missing": "schema",
+    "load_questionnaire": "loading",
     "questionnaire_from_xlsform": "xlsform",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
+    "cell_text": "cells",
+    "code_text": "cells",
+    "numbers": "cells",
+    "present": "cells",
+    "texts": "cells",
+    "Variable": "model",
+    "CompiledRules": "schema",
+    "compile_rules": "schema",
+    "describe_codes": "schema",
+    "MAX_XLSFORM_BYTES": "xlsform",
+    "convert_xlsform": "xlsform",
 }
 
 __all__ = sorted(EXPORTS)

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import QuestionnaireError
+from .cells import cell_text
 
 __all__ = ["Expr", "parse_expression", "FUNCTIONS", "MAX_EXPRESSION_LENGTH"]
 
@@ -399,12 +400,6 @@ def _kind(value: _Value) -> str:
     return "number" if isinstance(value, float) else "text"
 
 
-def _cell_text(cell: object) -> str:
-    if isinstance(cell, (float, np.floating)) and float(cell).is_integer():
-        return str(int(cell))
-    return str(cell)
-
-
 def _numeric(value: _Value, n: int) -> np.ndarray | float:
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
@@ -427,15 +422,15 @@ def _numeric(value: _Value, n: int) -> np.ndarray | float:
 def _text(value: _Value, n: int) -> np.ndarray | str:
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
-            return np.array([None if v != v else _cell_text(v) for v in value], dtype=object)
+            return np.array([None if v != v else cell_text(v) for v in value], dtype=object)
         if value.dtype.kind == "M":
             return np.array(
                 [None if pd.isna(v) else str(pd.Timestamp(v).date()) for v in value], dtype=object
             )
         if value.dtype == bool:
             return np.array(["true" if v else "false" for v in value], dtype=object)
-        return np.array([None if v is None else _cell_text(v) for v in value], dtype=object)
-    return _cell_text(value)
+        return np.array([None if v is None else cell_text(v) for v in value], dtype=object)
+    return cell_text(value)
 
 
 def _dates(value: _Value, n: int) -> np.ndarray | np.datetime64:

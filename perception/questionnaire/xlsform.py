@@ -34,7 +34,7 @@ XLSForm                        questionnaire
 ``begin repeat``               skipped, with its questions (repeats are exported as
                                separate tables), noted
 ``note``; metadata (``start``, skipped: notes hold no data; metadata columns are
-``end``, ``today``,            kept aside by :func:`perception.readers.read_table`
+``end``, ``today``,            kept aside by :func:`perception.waves.files.read_table`
 ``deviceid`` ...)
 ============================  ==================================================
 
@@ -79,7 +79,7 @@ from typing import Any
 import yaml
 
 from ..errors import QuestionnaireError
-from ..waves.files import open_workbook, sheet_rows
+from ..filecheck import check_file, open_workbook, sheet_rows
 from .expressions import BinOp, Call, Negate, Number, parse_expression
 from .model import FORMAT, ROLES, Questionnaire
 
@@ -846,10 +846,8 @@ def convert_xlsform(
     No R equivalent in ``survey``; R users read XLSForms with ``readxl`` and build
     labels by hand.
     """
-    from ..waves.files import _check_file
-
     path = Path(path)
-    _check_file(path, max_bytes, "an XLSForm (.xlsx)", QuestionnaireError)
+    check_file(path, max_bytes, "an XLSForm (.xlsx)", QuestionnaireError)
     if path.suffix.lower() != ".xlsx":
         raise QuestionnaireError(
             f"{path}: an XLSForm must be an .xlsx workbook, not {path.suffix or 'a file without extension'!r}. "

@@ -15,12 +15,12 @@ from ..exports import lazy_exports
 EXPORTS: dict[str, str] = {
     "SurveyDesign": "design",
     "ReplicateDesign": "design",
-    "mean": "engine",
-    "total": "engine",
-    "ratio": "engine",
-    "proportion": "engine",
-    "quantile": "engine",
-    "vcov": "engine",
+    "mean": "estimators",
+    "total": "estimators",
+    "ratio": "estimators",
+    "proportion": "estimators",
+    "quantile": "quantiles",
+    "vcov": "covariance",
     "glm": "models",
     "GLMResult": "models",
     "chisq": "chisquare",
@@ -42,6 +42,22 @@ EXPORTS: dict[str, str] = {
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
+    "attach": "attached",
+    "stack_tables": "attached",
+    "check_columns": "checks",
+    "check_design": "checks",
+    "check_variables": "checks",
+    "column_names": "checks",
+    "is_design": "checks",
+    "numeric_values": "checks",
+    "attach_covariance": "covariance",
+    "covariance_of": "covariance",
+    "active_rows": "engine",
+    "domains": "engine",
+    "level_key": "margins",
+    "ModelFrame": "models",
+    "fit_frame": "models",
+    "DIAGNOSTIC_COLUMNS": "weighting",
 }
 
 __all__ = sorted(EXPORTS)

@@ -12,10 +12,15 @@ from ..exports import lazy_exports
 
 #: the public API: name -> module
 EXPORTS: dict[str, str] = {
+    "ValidationReport": "validation",
+    "validate": "validation",
     "read_wave": "reading",
+    "recode_missing": "validation",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
+    "MAX_WAVE_BYTES": "files",
+    "read_table": "files",
 }
 
 __all__ = sorted(EXPORTS)

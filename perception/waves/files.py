@@ -92,9 +92,7 @@ import datetime as _dt
 import io
 import re
 import unicodedata
-import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -102,7 +100,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import PerceptionError, WaveValidationError, format_rows
+from ..errors import FileReadError, PerceptionError, WaveValidationError, format_rows
+from ..filecheck import (
+    check_file,
+    describe_kind,
+    file_error,
+    is_blank,
+    open_workbook,
+    sheet_rows,
+    sniff,
+)
+from ..questionnaire.cells import cell_text
 from ..questionnaire.model import Questionnaire, Variable
 
 __all__ = [
@@ -178,97 +186,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 Format = Literal["csv", "xlsx", "sav", "dta"]
 
 
-class FileReadError(WaveValidationError):
-    """A data file cannot be read: missing, too large, not what its extension says,
-    not UTF-8, or corrupt. The message names the file and the fix; ``.report`` is None."""
-
-
 # ------------------------------------------------------------------ file checks --
-
-
-def _fail(path: Path, problem: str, fix: str, error: type[PerceptionError] = FileReadError):
-    return error(f"{path}: {problem}. Fix: {fix}.")
-
-
-def _describe_kind(kind: str | None) -> str:
-    return {
-        "zip": "a ZIP archive",
-        "xlsx": "an XLSX workbook",
-        "xls": "an old Excel .xls (OLE2) file",
-        "sav": "an SPSS .sav file",
-        "dta": "a Stata .dta file",
-        "pdf": "a PDF document",
-        "gzip": "a gzip archive",
-        "parquet": "a Parquet file",
-        "sqlite": "an SQLite database",
-        "utf16": "UTF-16 text (not UTF-8)",
-        "binary": "binary data",
-        None: "text",
-    }.get(kind, kind or "text")
-
-
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "zip"),
-    (b"PK\x05\x06", "zip"),
-    (b"\xd0\xcf\x11\xe0", "xls"),
-    (b"$FL2", "sav"),
-    (b"$FL3", "sav"),
-    (b"<stata_dta>", "dta"),
-    (b"%PDF", "pdf"),
-    (b"\x1f\x8b", "gzip"),
-    (b"PAR1", "parquet"),
-    (b"SQLite format 3", "sqlite"),
-    (b"\xff\xfe", "utf16"),
-    (b"\xfe\xff", "utf16"),
-)
-# Stata formats before 13 (dta 104-115): version byte, byte order (1 or 2), file type 1
-_OLD_STATA_VERSIONS = frozenset({104, 105, 108, 110, 111, 112, 113, 114, 115})
-
-
-def sniff(head: bytes) -> str | None:
-    """What the first bytes of a file say it is: 'zip', 'xls', 'sav', 'dta', 'pdf',
-    'gzip', 'parquet', 'sqlite', 'binary', or None for text.
-
-    Examples
-    --------
-    >>> sniff(b"$FL2@(#) IBM SPSS"), sniff(b"resp_id,wave\\n"), sniff(b"PK\\x03\\x04...")
-    ('sav', None, 'zip')
-    """
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    if len(head) >= 3 and head[0] in _OLD_STATA_VERSIONS and head[1] in (1, 2) and head[2] == 1:
-        return "dta"
-    if b"\x00" in head[:8192]:
-        return "binary"
-    return None
-
-
-def _check_file(
-    path: Path, max_bytes: int, what: str, error: type[PerceptionError] = FileReadError
-) -> int:
-    if not isinstance(max_bytes, int | np.integer) or isinstance(max_bytes, bool) or max_bytes < 1:
-        raise error(f"max_bytes must be a positive whole number of bytes, got {max_bytes!r}")
-    if not path.exists():
-        raise _fail(
-            path, "file not found",
-            f"check the path (relative paths start from the current directory {Path.cwd()})",
-            error,
-        )
-    if not path.is_file():
-        raise _fail(path, "not a file", f"give the path of {what}", error)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise _fail(
-            path,
-            f"the file holds {size:,} bytes, more than the limit of {max_bytes:,} bytes",
-            "check that this is the right file; to read it anyway raise the limit "
-            f"(max_bytes={size} in Python, --max-bytes {size} on the command line)",
-            error,
-        )
-    if size == 0:
-        raise _fail(path, "the file is empty (0 bytes)", "export the file again", error)
-    return size
 
 
 def _format_of(path: Path) -> Format:
@@ -276,7 +194,7 @@ def _format_of(path: Path) -> Format:
     fmt = SUPPORTED_SUFFIXES.get(suffix)
     if fmt is None:
         hint = " (old Excel workbooks: open and save them as .xlsx)" if suffix == ".xls" else ""
-        raise _fail(
+        raise file_error(
             path,
             f"unsupported file type {suffix or '(no extension)'!r}{hint}",
             f"give a {', '.join(SUPPORTED_SUFFIXES)} file",
@@ -301,10 +219,10 @@ def _check_content(path: Path, fmt: Format) -> None:
         hint = "open it in Excel/LibreOffice and save it as .xlsx"
     if kind == "utf16":
         hint = "save it again as CSV UTF-8 (Excel: 'Save as > CSV UTF-8')"
-    raise _fail(
+    raise file_error(
         path,
-        f"the file has the extension {suffix} but its content is {_describe_kind(kind)}, "
-        f"not {_describe_kind(expected if fmt != 'xlsx' else 'xlsx')}",
+        f"the file has the extension {suffix} but its content is {describe_kind(kind)}, "
+        f"not {describe_kind(expected if fmt != 'xlsx' else 'xlsx')}",
         hint,
     )
 
@@ -327,13 +245,13 @@ def _check_header(path: Path, header: Sequence[Any]) -> list[str]:
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if not name:
-            raise _fail(
+            raise file_error(
                 path,
                 f"column {i + 1} of the header row has no name",
                 "give every column a name in the first row (or delete the empty column)",
             )
         if name in seen:
-            raise _fail(
+            raise file_error(
                 path,
                 f"column {name!r} appears twice in the header (columns {seen[name] + 1} and "
                 f"{i + 1})",
@@ -380,7 +298,7 @@ def _delimiter(text: str) -> str:
 def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
     text = _decode(path, path.read_bytes())
     if not text.strip():
-        raise _fail(path, "the file holds only blank space", "export the file again")
+        raise file_error(path, "the file holds only blank space", "export the file again")
     sep = "\t" if path.suffix.lower() == ".tsv" else _delimiter(text)
     body = text.lstrip("\r\n")
     skipped = text[: len(text) - len(body)].count("\n")  # blank lines before the header
@@ -405,13 +323,13 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
                 blank_lines.append((start, rows.line_num))
             start = rows.line_num
     except csv.Error as exc:
-        raise _fail(path, f"unreadable CSV (line {rows.line_num}: {exc})",
+        raise file_error(path, f"unreadable CSV (line {rows.line_num}: {exc})",
                     "check the quotes on that line") from None
     blank = len(blank_lines)
     if ragged:
         shown = ", ".join(f"line {line} has {n}" for line, n in ragged[:10])
         more = f" (and {len(ragged) - 10} more lines)" if len(ragged) > 10 else ""
-        raise _fail(
+        raise file_error(
             path,
             f"the header has {len(names)} fields but {shown}{more}",
             "check the separators and quotes on those lines (a value holding the separator "
@@ -431,14 +349,14 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
         )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _fail(
+        raise file_error(
             path,
             f"unreadable CSV ({message})",
             "check the separators and quotes on that line: every row must have as many "
             "fields as the header",
         ) from None
     if frame.shape[1] != len(names):
-        raise _fail(path, f"the header has {len(names)} fields but the data {frame.shape[1]}",
+        raise file_error(path, f"the header has {len(names)} fields but the data {frame.shape[1]}",
                     "check the separators and quotes of the header line")
     frame.columns = names
     return _Raw(frame, {"delimiter": sep, "encoding": "utf-8", "blank_rows_skipped": blank},
@@ -455,115 +373,15 @@ def _without_lines(text: str, spans: list[tuple[int, int]]) -> str:
     return "\n".join(lines)
 
 
-def _zip_guard(path: Path, max_bytes: int, error: type[PerceptionError]) -> None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            names = {info.filename for info in infos}
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise _fail(path, f"corrupt workbook: damaged ZIP container ({exc})",
-                    "open the workbook in Excel/LibreOffice and save it again", error) from None
-    expanded = sum(info.file_size for info in infos)
-    if expanded > max_bytes:
-        raise _fail(
-            path,
-            f"the workbook expands to {expanded:,} bytes when unzipped, more than the limit "
-            f"of {max_bytes:,} bytes",
-            "check the file (an archive that expands this much may be malicious); to read "
-            f"it anyway raise the limit (max_bytes={expanded}, --max-bytes {expanded})",
-            error,
-        )
-    if "xl/workbook.xml" not in names:
-        raise _fail(
-            path,
-            "a ZIP archive but not an XLSX workbook (it has no xl/workbook.xml)",
-            "save the data as an Excel .xlsx workbook, or export CSV",
-            error,
-        )
-
-
-@contextmanager
-def open_workbook(
-    path: Path, max_bytes: int, error: type[PerceptionError] = FileReadError
-) -> Iterator[Any]:
-    """Open an XLSX workbook read-only after the ZIP checks; close it afterwards.
-
-    Any exception of openpyxl (there are many for damaged files) becomes ``error``
-    naming the file.
-    """
-    import openpyxl
-
-    with path.open("rb") as handle:
-        kind = sniff(handle.read(8192))
-    if kind != "zip":
-        raise _fail(
-            path,
-            f"not an XLSX workbook: its content is {_describe_kind(kind)}",
-            "open it in Excel/LibreOffice and save it as .xlsx"
-            if kind == "xls" else "give the .xlsx workbook itself",
-            error,
-        )
-    _zip_guard(path, max_bytes, error)
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises KeyError, ValueError, XML errors ...
-        raise _fail(
-            path,
-            f"unreadable XLSX workbook ({type(exc).__name__}: {str(exc)[:200]})",
-            "open it in Excel/LibreOffice and save it again, or export CSV",
-            error,
-        ) from None
-    try:
-        yield workbook
-    finally:
-        workbook.close()
-
-
-def sheet_rows(
-    path: Path, workbook: Any, sheet: str | int | None,
-    error: type[PerceptionError] = FileReadError,
-) -> tuple[str, list[tuple[Any, ...]]]:
-    """The rows of one sheet (values), trailing empty rows and columns removed."""
-    names = list(workbook.sheetnames)
-    if sheet is None:
-        sheet = 0
-    if isinstance(sheet, int | np.integer) and not isinstance(sheet, bool):
-        if not 0 <= int(sheet) < len(names):
-            raise _fail(path, f"the workbook has no sheet number {sheet} (it has {len(names)})",
-                        f"give sheet=0..{len(names) - 1} or one of the names {names}", error)
-        name = names[int(sheet)]
-    elif isinstance(sheet, str):
-        if sheet not in names:
-            raise _fail(path, f"the workbook has no sheet {sheet!r}",
-                        f"use one of {', '.join(map(repr, names))}", error)
-        name = sheet
-    else:
-        raise error(f"sheet must be a sheet name or a 0-based number, got {sheet!r}")
-    try:
-        rows = [tuple(row) for row in workbook[name].iter_rows(values_only=True)]
-    except Exception as exc:
-        raise _fail(path, f"unreadable sheet {name!r} ({type(exc).__name__}: {str(exc)[:200]})",
-                    "open the workbook and save it again, or export CSV", error) from None
-    while rows and all(_blank(v) for v in rows[-1]):
-        rows.pop()
-    width = max((max((i + 1 for i, v in enumerate(r) if not _blank(v)), default=0) for r in rows),
-                default=0)
-    return name, [tuple(r[:width]) + (None,) * (width - len(r)) for r in rows]
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _read_xlsx(path: Path, sheet: str | int | None, max_bytes: int) -> _Raw:
     with open_workbook(path, max_bytes) as workbook:
         name, rows = sheet_rows(path, workbook, sheet)
         sheets = list(workbook.sheetnames)
     if not rows:
-        raise _fail(path, f"sheet {name!r} is empty", "put the data on the first sheet, or "
+        raise file_error(path, f"sheet {name!r} is empty", "put the data on the first sheet, or "
                     "give sheet=<name>")
     names = _check_header(path, rows[0])
-    body = [r for r in rows[1:] if not all(_blank(v) for v in r)]
+    body = [r for r in rows[1:] if not all(is_blank(v) for v in r)]
     frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(
         columns=names, dtype=object)
     details = {"sheet": name, "sheets": sheets, "blank_rows_skipped": len(rows) - 1 - len(body)}
@@ -582,7 +400,7 @@ def _read_stat(path: Path, fmt: Literal["sav", "dta"]) -> _Raw:
                                               dates_as_pandas_datetime=True)
     except Exception as exc:  # ReadstatError, PyreadstatError, OSError, UnicodeError ...
         program = "SPSS" if fmt == "sav" else "Stata"
-        raise _fail(
+        raise file_error(
             path,
             f"unreadable or corrupt .{fmt} file ({type(exc).__name__}: {str(exc)[:200]})",
             f"export the file again from {program}, or export CSV",
@@ -626,25 +444,6 @@ def _code_key(code: Any) -> Any:
 
 
 # ------------------------------------------------------------ canonical columns --
-
-
-def _cell_text(cell: Any) -> str:
-    """A cell as text: whole numbers without '.0', dates in ISO form."""
-    if isinstance(cell, str):
-        return cell
-    if isinstance(cell, bool | np.bool_):
-        return str(bool(cell))
-    if isinstance(cell, int | np.integer):
-        return str(int(cell))
-    if isinstance(cell, float | np.floating):
-        x = float(cell)
-        return str(int(x)) if x.is_integer() and abs(x) < 2**63 else repr(x)
-    if isinstance(cell, pd.Timestamp | _dt.datetime):
-        ts = pd.Timestamp(cell)
-        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
-    if isinstance(cell, _dt.date):
-        return cell.isoformat()
-    return str(cell)
 
 
 def _is_missing(cell: Any, na_strings: frozenset[str]) -> bool:
@@ -738,7 +537,7 @@ def _canonical_strings(
 
 
 def _as_text(cells: Any, index: pd.Index) -> pd.Series:
-    values = [None if c is None or (isinstance(c, float) and np.isnan(c)) else _cell_text(c)
+    values = [None if c is None or (isinstance(c, float) and np.isnan(c)) else cell_text(c)
               for c in list(cells)]
     return pd.Series(values, index=index, dtype="str")
 
@@ -853,7 +652,7 @@ def _normalise_names(
     clashes = {t: cols for t, cols in targets.items() if len(cols) > 1}
     if clashes:
         detail = "; ".join(f"{', '.join(map(repr, cols))} -> {t!r}" for t, cols in clashes.items())
-        raise _fail(
+        raise file_error(
             path,
             f"several columns become the same variable once their group prefixes are "
             f"removed: {detail}",
@@ -870,7 +669,7 @@ def _option_flags(path: Path, series: pd.Series, column: str) -> pd.Series:
         if _is_missing(cell, NA_STRINGS):
             out.append(pd.NA)
             continue
-        text = _cell_text(cell).strip()
+        text = cell_text(cell).strip()
         if text in _OPTION_TRUE:
             out.append(True)
         elif text in _OPTION_FALSE:
@@ -879,11 +678,11 @@ def _option_flags(path: Path, series: pd.Series, column: str) -> pd.Series:
             out.append(pd.NA)
             bad.append((label, cell))
     if bad:
-        raise _fail(
+        raise file_error(
             path,
             f"select_multiple option column {column!r} must hold 0 or 1, but rows "
             f"{format_rows([r for r, _ in bad])} hold "
-            f"{', '.join(repr(_cell_text(v)) for _, v in bad[:5])}",
+            f"{', '.join(repr(cell_text(v)) for _, v in bad[:5])}",
             "export the option columns as 0/1 (KoboToolbox: select_multiple responses as "
             "separate columns, values not labels), or export the space-separated column",
         )
@@ -902,7 +701,7 @@ def _combine_options(
         known = {str(c): c for c in order}
         unknown = [col for code, col in by_code.items() if code not in known]
         if unknown:
-            raise _fail(
+            raise file_error(
                 path,
                 f"option column(s) {', '.join(map(repr, unknown))} of select_multiple "
                 f"{var_name!r} name code(s) the questionnaire does not declare (codes of "
@@ -930,7 +729,7 @@ def _combine_options(
             built = [frozenset(v.split()) if isinstance(v, str) else None for v in combined]
             differ = [i for i, a, b in zip(frame.index, stated, built, strict=True) if a != b]
             if differ:
-                raise _fail(
+                raise file_error(
                     path,
                     f"select_multiple {var_name!r}: the space-separated column and the option "
                     f"columns ({', '.join(columns)}) disagree on rows {format_rows(differ)}",
@@ -976,7 +775,7 @@ def _code_in_data(var: Variable, data: pd.DataFrame | None, code: Any) -> int:
     numbers = pd.to_numeric(column, errors="coerce")
     if isinstance(code, int | float) and not isinstance(code, bool):
         return int((numbers == float(code)).sum())
-    return int((column.astype(object).map(_cell_text, na_action="ignore") == str(code)).sum())
+    return int((column.astype(object).map(cell_text, na_action="ignore") == str(code)).sum())
 
 
 def check_value_labels(
@@ -1095,8 +894,8 @@ def _problem(column, code, file_label, q_label, problem, severity, n, message) -
 
 def read_table(
     path: str | Path,
-    *,
     questionnaire: Questionnaire | None = None,
+    *,
     max_bytes: int = MAX_WAVE_BYTES,
     sheet: str | int | None = None,
     kobo: bool | None = None,
@@ -1130,7 +929,9 @@ def read_table(
     df : DataFrame
         One row per data row of the file, in file order (blank rows skipped), columns in
         file order minus metadata and option columns (see the module docstring for
-        types).
+        types). Its ``attrs`` keep what validation carries on: ``value_labels``
+        (SPSS/Stata), ``renamed`` and ``blank_rows_skipped`` (each when there is one);
+        never the paradata.
     meta : dict
         ``source``, ``format`` (csv/xlsx/sav/dta), ``details`` (delimiter, sheet ...),
         ``blank_rows_skipped``, ``variable_labels`` and ``value_labels`` (column ->
@@ -1148,7 +949,8 @@ def read_table(
         line are given), corrupt, or has an unusable header; for inconsistent Kobo
         option columns.
     WaveValidationError
-        For value labels that contradict the questionnaire (``on_label_problem="raise"``).
+        For value labels that contradict the questionnaire (``on_label_problem="raise"``),
+        and for a file without data rows.
 
     Examples
     --------
@@ -1174,7 +976,7 @@ def read_table(
         raise PerceptionError(
             f"on_label_problem must be 'raise' or 'report', got {on_label_problem!r}"
         )
-    _check_file(path, max_bytes, "a data file")
+    check_file(path, max_bytes, "a data file")
     fmt = _format_of(path)
     if sheet is not None and fmt != "xlsx":
         raise PerceptionError(f"sheet={sheet!r} only applies to .xlsx files, not {path.name}")
@@ -1187,7 +989,7 @@ def read_table(
         raw = _read_stat(path, fmt)
     frame = raw.frame.reset_index(drop=True)
     if frame.shape[1] == 0:
-        raise _fail(path, "no columns", "export the file again with its header")
+        raise file_error(path, "no columns", "export the file again with its header")
 
     columns = list(frame.columns)
     is_kobo = _looks_like_kobo(columns) if kobo is None else bool(kobo)
@@ -1227,6 +1029,18 @@ def read_table(
             f"{questionnaire.id!r} ({len(errors)} problem{'s' if len(errors) != 1 else ''}):\n  - "
             + "\n  - ".join(errors["message"].tolist())
         )
+    if df.shape[1] == 0 or len(df) == 0:
+        raise WaveValidationError(
+            f"{path}: no data rows (found {len(df)} rows and {df.shape[1]} columns). Fix: "
+            "export the wave again with its data."
+        )
+    # what a validated wave keeps of the file (never the paradata, which may identify)
+    if value_labels:
+        df.attrs["value_labels"] = value_labels
+    if renamed:
+        df.attrs["renamed"] = renamed
+    if raw.details.get("blank_rows_skipped"):
+        df.attrs["blank_rows_skipped"] = int(raw.details["blank_rows_skipped"])
     meta: dict[str, Any] = {
         "source": str(path),
         "format": fmt,

@@ -6,8 +6,9 @@ validates it against the questionnaire (raising
 the columns flagged ``pii: true`` -- or replaces them by a keyed HMAC-SHA256 hash -- and
 optionally recodes declared missing-value codes to NaN.
 
-:func:`read_table` only reads (no validation); the formats, including KoboToolbox/ODK
-exports, live in :mod:`perception.readers`.
+:func:`~perception.waves.files.read_table` only reads (no validation): the formats,
+including KoboToolbox/ODK exports, live in :mod:`perception.waves.files`; validation in
+:mod:`perception.waves.validation`; the keyed hash in :mod:`perception.disclosure.pii`.
 
 Examples
 --------
@@ -22,80 +23,18 @@ False
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
+from ..disclosure.pii import MIN_KEY_BYTES, hash_value
 from ..errors import PerceptionError, WaveValidationError
 from ..questionnaire.model import Questionnaire
-from ..questionnaire.schema import _cell_text, _validate, recode_missing
-from . import files as readers
+from .files import MAX_WAVE_BYTES, read_table
+from .validation import recode_missing, validate_with_data
 
-__all__ = ["read_wave", "read_table", "hash_value", "MAX_WAVE_BYTES"]
-
-from .files import MAX_WAVE_BYTES
-
-#: shortest HMAC key accepted (bytes)
-MIN_KEY_BYTES = 16
-
-
-def read_table(
-    path: str | Path,
-    q: Questionnaire | None = None,
-    *,
-    max_bytes: int = MAX_WAVE_BYTES,
-    sheet: str | int | None = None,
-) -> pd.DataFrame:
-    """Read a wave file as it is, without validating it.
-
-    A thin layer over :func:`perception.readers.read_table` (CSV, XLSX, SPSS, Stata and
-    KoboToolbox/ODK exports): the frame is returned with the value labels of SPSS/Stata
-    files in ``df.attrs["value_labels"]`` and the number of entirely blank rows skipped
-    in ``df.attrs["blank_rows_skipped"]`` (when any); Kobo/ODK paradata (device ids, GPS)
-    are never attached.
-
-    Raises
-    ------
-    WaveValidationError
-        If the file is missing, empty, too large, not what its extension says, not
-        UTF-8 (CSV: the byte offset is given), corrupt, or its value labels contradict
-        the questionnaire. ``.report`` is None.
-    """
-    df, meta = readers.read_table(path, questionnaire=q, max_bytes=max_bytes, sheet=sheet)
-    if df.shape[1] == 0 or len(df) == 0:
-        raise WaveValidationError(
-            f"{path}: no data rows (found {len(df)} rows and {df.shape[1]} columns). Fix: "
-            "export the wave again with its data."
-        )
-    df = df.copy(deep=False)
-    df.attrs = {}
-    if meta.get("value_labels"):
-        df.attrs["value_labels"] = meta["value_labels"]
-    if meta.get("renamed"):
-        df.attrs["renamed"] = meta["renamed"]
-    if meta.get("blank_rows_skipped"):
-        df.attrs["blank_rows_skipped"] = int(meta["blank_rows_skipped"])
-    return df
-
-
-# -------------------------------------------------------------------------- privacy
-
-
-def hash_value(value: Any, key: bytes) -> str | float:
-    """Keyed HMAC-SHA256 of one cell (hex digest); missing stays NaN.
-
-    Examples
-    --------
-    >>> hash_value("+223 70 00 00 00", b"0123456789abcdef")[:12]
-    '095685b67ff5'
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return np.nan
-    return hmac.new(key, _cell_text(value).encode("utf-8"), hashlib.sha256).hexdigest()
+__all__ = ["read_wave"]
 
 
 def _key_bytes(hash_key: str | bytes | None) -> bytes:
@@ -194,8 +133,8 @@ def read_wave(
             "pc.load_questionnaire(path)."
         )
     path = Path(path)
-    raw = read_table(path, q, max_bytes=max_bytes)
-    report, data = _validate(raw, q, source=str(path))
+    raw, _ = read_table(path, q, max_bytes=max_bytes)
+    report, data = validate_with_data(raw, q, source=str(path))
     if not report.ok or data is None:
         raise WaveValidationError(
             f"{path} does not match questionnaire {q.id!r}: {len(report.errors)} "
