@@ -35,7 +35,7 @@ Usage::
     .venv/bin/python benchmarks/coverage.py --from-csv a.csv b.csv [same counts]
 
 Slow (about an hour with two workers at the defaults; the simulator takes most of it),
-so not in the test suite; a fast seeded version is ``tests/test_coverage_fast.py``.
+so not in the test suite; a fast seeded version is ``tests/survey/test_coverage_fast.py``.
 With ``--csv`` every finished chunk is appended at once, so a long run can be
 summarised (``--from-csv``) before it ends.
 """

@@ -42,7 +42,7 @@ from ..survey.attached import stack_tables
 from ..survey.design import SurveyDesign
 from ..survey.weighting import weight_diagnostics
 from . import figures as F
-from .figures._common import wrap as _wrap
+from .figures.common import wrap as _wrap
 
 FORMATS = ("png", "pdf", "svg")
 
@@ -378,13 +378,13 @@ def _require(ctx: ReportContext, name: str, columns: Sequence[str]) -> None:
 
 
 def _last_wave_label(ctx: ReportContext) -> str:
-    from .figures._common import Labeller
+    from .figures.common import Labeller
 
     return Labeller(ctx.labels, ctx.lang).value(ctx.wave, ctx.waves[-1])
 
 
 def _label(ctx: ReportContext, name: str) -> str:
-    from .figures._common import Labeller
+    from .figures.common import Labeller
 
     return Labeller(ctx.labels, ctx.lang).variable(name)
 
@@ -426,7 +426,7 @@ def _spec_list() -> list[FigureSpec]:
             "trust_actors", "Trust in each actor by wave (top box) with 95% intervals",
             lambda c: [*c.config["trust_items"], c.wave],
             lambda c: {"": _trust_table(c)},
-            lambda c, t: F.plot_trust_by_actor(t[""], group=c.wave, **_common(c)),
+            lambda c, t: F.plot_trust_by_actor(t[""], group=c.wave, **common(c)),
         ),
         FigureSpec(
             "trust_likert", "Distribution of the answers on the FSI trust items by wave",
@@ -435,7 +435,7 @@ def _spec_list() -> list[FigureSpec]:
                                   q=c.questionnaire)},
             lambda c, t: F.plot_likert(t[""], group=c.wave, title=_t(
                 c, "Confiance envers les forces de sécurité intérieure (FSI)",
-                "Trust in the internal security forces (FSI)"), **_common(c)),
+                "Trust in the internal security forces (FSI)"), **common(c)),
         ),
         FigureSpec(
             "fsi_relations", "Perceived conduct of the FSI (Likert items) by wave",
@@ -444,7 +444,7 @@ def _spec_list() -> list[FigureSpec]:
                                   q=c.questionnaire)},
             lambda c, t: F.plot_likert(t[""], group=c.wave, title=_t(
                 c, "Comportement perçu des FSI", "Perceived conduct of the FSI"),
-                **_common(c)),
+                **common(c)),
         ),
         FigureSpec(
             "trust_heatmap", "Trust by domain (cercle) and actor at the last wave",
@@ -454,7 +454,7 @@ def _spec_list() -> list[FigureSpec]:
                                    q=c.questionnaire)},
             lambda c, t: F.plot_heatmap(t[""], row=c.config["domain"], title=_t(
                 c, f"Confiance par cercle et par acteur — {_last_wave_label(c)}",
-                f"Trust by cercle and actor — {_last_wave_label(c)}"), **_common(c)),
+                f"Trust by cercle and actor — {_last_wave_label(c)}"), **common(c)),
         ),
         FigureSpec(
             "trust_index", "Index of trust in the FSI (0-100) by domain and wave",
@@ -463,7 +463,7 @@ def _spec_list() -> list[FigureSpec]:
                                  by=[c.config["domain"], c.wave],
                                  scale=tuple(c.config["index_scale"]), q=c.questionnaire)},
             lambda c, t: F.plot_index(t[""], row=c.config["domain"], group=c.wave,
-                                      **_common(c)),
+                                      **common(c)),
         ),
         FigureSpec(
             "change_domain", "Change of the outcome between the first and each later wave, "
@@ -473,7 +473,7 @@ def _spec_list() -> list[FigureSpec]:
             lambda c, t: F.plot_change(t[""], overall=t["overall"], over=c.wave, title=_t(
                 c, f"Évolution de la confiance par cercle : {_label(c, c.config['outcome'])}",
                 f"Change in trust by cercle: {_label(c, c.config['outcome'])}"),
-                **_common(c)),
+                **common(c)),
         ),
         FigureSpec(
             "did_outcome", "Intervention and comparison areas over the waves, with the DiD",
@@ -485,7 +485,7 @@ def _spec_list() -> list[FigureSpec]:
                 c, f"Confiance dans les zones d'intervention et de comparaison : "
                    f"{_label(c, c.config['outcome'])}",
                 f"Trust in intervention and comparison areas: {_label(c, c.config['outcome'])}"),
-                **_common(c)),
+                **common(c)),
         ),
         FigureSpec(
             "did_items", "DiD effect on each FSI trust item",
@@ -493,13 +493,13 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: {"": c.shared("did_items", lambda: did(
                 c.design, [high_column(i) for i in c.config["fsi_items"]],
                 treated=c.treated, period=c.wave, na_rm=True)).effects},
-            lambda c, t: F.plot_effects(t[""], **_common(c)),
+            lambda c, t: F.plot_effects(t[""], **common(c)),
         ),
         FigureSpec(
             "did_subgroups", "DiD effect on the outcome by subgroup",
             lambda c: [c.config["outcome"], *c.config["subgroups"], c.treated, c.wave],
             lambda c: {"": _subgroup_effects(c)},
-            lambda c, t: F.plot_effects(t[""], **_common(c)),
+            lambda c, t: F.plot_effects(t[""], **common(c)),
         ),
         FigureSpec(
             "weights", "Distribution of the survey weights by wave, Kish design effect",
@@ -507,40 +507,40 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: {"": weight_distribution(c.design, c.config["weight_bins"], by=c.wave),
                        "diagnostics": _kish(c)},
             lambda c, t: F.plot_weight_distribution(t[""], diagnostics=t["diagnostics"],
-                                                    group=c.wave, **_common(c)),
+                                                    group=c.wave, **common(c)),
         ),
         FigureSpec(
             "design_effects", "Design effects of the trust estimates, with the weighting's",
             lambda c: [*c.config["trust_items"], c.wave],
             lambda c: {"": _trust_table(c), "diagnostics": _kish(c)},
             lambda c, t: F.plot_design_effects(t[""], group=c.wave, kish=_kish_value(
-                t["diagnostics"]), **_common(c)),
+                t["diagnostics"]), **common(c)),
         ),
         FigureSpec(
             "victimisation", "Victimisation and reporting to the FSI by wave",
             lambda c: [*c.config["victimisation"], c.wave],
             lambda c: {"": _shares(c, c.config["victimisation"], [c.wave])},
-            lambda c, t: F.plot_victimisation(t[""], group=c.wave, **_common(c)),
+            lambda c, t: F.plot_victimisation(t[""], group=c.wave, **common(c)),
         ),
         FigureSpec(
             "awareness", "Awareness of and participation in the community actions, by "
                          "area and wave",
             lambda c: [*c.config["awareness"], c.treated, c.wave],
             lambda c: {"": _shares(c, c.config["awareness"], [c.treated, c.wave])},
-            lambda c, t: F.plot_awareness(t[""], arm=c.treated, period=c.wave, **_common(c)),
+            lambda c, t: F.plot_awareness(t[""], arm=c.treated, period=c.wave, **common(c)),
         ),
         FigureSpec(
             "nonresponse", "Item nonresponse (don't know, refused) of sensitive items",
             lambda c: list(c.config["nonresponse_items"]),
             lambda c: {"": item_nonresponse(c.design, c.config["nonresponse_items"],
                                             c.questionnaire)},
-            lambda c, t: F.plot_nonresponse(t[""], **_common(c)),
+            lambda c, t: F.plot_nonresponse(t[""], **common(c)),
         ),
     ]
     return specs
 
 
-def _common(ctx: ReportContext) -> dict[str, Any]:
+def common(ctx: ReportContext) -> dict[str, Any]:
     return {"lang": ctx.lang, "labels": ctx.labels, "source_note": ctx.source_note,
             "min_cell": ctx.min_cell}
 

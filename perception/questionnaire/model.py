@@ -98,7 +98,7 @@ _TOP_KEYS = (
     "variables",
     "consistency",
 )
-_VARIABLE_KEYS = (
+VARIABLE_KEYS = (
     "name",
     "type",
     "module",
@@ -888,11 +888,11 @@ class _Builder:
             return self.var_where(name, module, fld)
 
         for key in raw:
-            if key not in _VARIABLE_KEYS:
+            if key not in VARIABLE_KEYS:
                 self.fail(
                     where(str(key)),
-                    f"unknown field{_did_you_mean(key, _VARIABLE_KEYS)}",
-                    f"use only {', '.join(_VARIABLE_KEYS)}",
+                    f"unknown field{_did_you_mean(key, VARIABLE_KEYS)}",
+                    f"use only {', '.join(VARIABLE_KEYS)}",
                 )
         vtype = raw.get("type")
         if vtype not in VARIABLE_TYPES:

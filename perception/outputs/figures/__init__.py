@@ -24,8 +24,8 @@ Examples
 
 from __future__ import annotations
 
-from ._common import title_of
 from .changes import plot_change, plot_did, plot_effects
+from .common import title_of
 from .estimates import plot_design_effects, plot_heatmap, plot_index, plot_trust_by_actor
 from .items import plot_likert, plot_nonresponse
 from .style import OKABE_ITO, PALETTE, house_style

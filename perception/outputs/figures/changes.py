@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ...disclosure.suppression import DEFAULT_MIN_CELL
 from ...errors import PerceptionError
 from ...tables import smallest_count
-from . import _common, _draw, style
+from . import common, drawing, style
 
 FOREST_REQUIRED = ("estimate", "ci_low", "ci_high", "n")
 
@@ -24,7 +24,7 @@ def _is_blank(value) -> bool:
 def _forest_layout(table: pd.DataFrame, group_col: str | None):
     """The domain columns of the rows and whether the table is stacked from several
     ``by=`` (each row then has at most one non-blank domain column)."""
-    domains = [c for c in _common.domain_columns(table) if c != group_col]
+    domains = [c for c in common.domain_columns(table) if c != group_col]
     stacked = len(domains) > 1 and all(
         sum(not _is_blank(r[c]) for c in domains) <= 1 for _, r in table.iterrows())
     return domains, stacked
@@ -39,7 +39,7 @@ def _row_key(row: pd.Series, domains: list[str], stacked: bool) -> tuple:
     return tuple((c, row[c]) for c in domains)
 
 
-def _forest_rows(table: pd.DataFrame, lab: _common.Labeller, lang: str,
+def _forest_rows(table: pd.DataFrame, lab: common.Labeller, lang: str,
                  group_col: str | None) -> tuple[list, list[str], list[str], bool]:
     """Row keys and labels of a forest plot.
 
@@ -58,7 +58,7 @@ def _forest_rows(table: pd.DataFrame, lab: _common.Labeller, lang: str,
         elif stacked:
             col, value = key
             sep = " : " if lang == "fr" else ": "
-            labels.append(_common.text("all", lang) if col == "__all__"
+            labels.append(common.text("all", lang) if col == "__all__"
                           else f"{lab.variable(col)}{sep}{lab.value(col, value)}")
         else:
             labels.append(" — ".join(lab.value(c, v) for c, v in key))
@@ -79,28 +79,28 @@ def _forest(
     subtitle: str | None,
     overall: pd.DataFrame | None = None,
 ) -> Figure:
-    lab = _common.Labeller(labels, lang)
+    lab = common.Labeller(labels, lang)
     keys, row_labels, domains, stacked = _forest_rows(table, lab, lang, group_col)
-    groups = _common.ordered_unique(table[group_col]) if group_col else [None]
+    groups = common.ordered_unique(table[group_col]) if group_col else [None]
     cells = {}
     for _, r in table.iterrows():
         key = _row_key(r, domains, stacked)
-        cells[(key, r[group_col] if group_col else None)] = _draw.cell_of(r)
+        cells[(key, r[group_col] if group_col else None)] = drawing.cell_of(r)
     if overall is not None:
-        overall = _common.prepare(overall, min_cell, FOREST_REQUIRED, "overall")
+        overall = common.prepare(overall, min_cell, FOREST_REQUIRED, "overall")
         key = ("__overall__", None)
         keys = [*keys, key]
-        row_labels = [*row_labels, _common.text("all", lang)]
+        row_labels = [*row_labels, common.text("all", lang)]
         for _, r in overall.iterrows():
-            cells[(key, r[group_col] if group_col else None)] = _draw.cell_of(r)
+            cells[(key, r[group_col] if group_col else None)] = drawing.cell_of(r)
     group_labels = [lab.value(group_col, g) if group_col else "" for g in groups]
     finite = [v for c in cells.values() for v in (c.low, c.high) if np.isfinite(v)]
     span = max([abs(v) for v in finite] + [0.05]) * 100 * 1.08
     height = 1.7 + 0.27 * len(keys) * max(1, min(len(groups), 3)) ** 0.6
     with style.house_style():
-        fig, ax = _common.figure_and_axes(ax, height)
+        fig, ax = common.figure_and_axes(ax, height)
         ax.set_xlabel(xlabel)
-        suppressed = _draw.dot_whisker(
+        suppressed = drawing.dot_whisker(
             ax, keys, row_labels, groups, group_labels, cells, lang=lang, min_cell=min_cell,
             scale=100.0, zero_line=True, marker="s", xlim=(-span, span),
         )
@@ -108,11 +108,11 @@ def _forest(
             labels_ = ax.get_yticklabels()
             labels_[-1].set_fontweight("bold") if labels_ else None
             ax.axhline(0.5, color="#BBBBBB", linewidth=0.6)
-        _common.set_title(ax, title, subtitle)
+        common.set_title(ax, title, subtitle)
         # the counts the small-cell rule checked (a change: its smaller wave)
         n_all = list(smallest_count(table)) + (
             list(smallest_count(overall)) if overall is not None else [])
-        _common.finish(fig, ax, lang, source_note, _n_note(table, n_all, lang), min_cell,
+        common.finish(fig, ax, lang, source_note, _n_note(table, n_all, lang), min_cell,
                        suppressed)
     return fig
 
@@ -120,12 +120,12 @@ def _forest(
 def _n_note(table: pd.DataFrame, n_all: list, lang: str) -> str:
     """The range of the n shown, and what they count when it is not the rows of one
     estimate (a change: its smaller wave; a DiD effect: its smallest cell)."""
-    summary = _common.n_summary(n_all, lang)
+    summary = common.n_summary(n_all, lang)
     kind = ("n_of_effect" if "n_min" in table.columns
             else "n_of_change" if "n_from" in table.columns else None)
     if not summary or kind is None:
         return summary
-    return f"{summary} ({_common.text(kind, lang)})"
+    return f"{summary} ({common.text(kind, lang)})"
 
 
 def plot_change(
@@ -165,9 +165,9 @@ def plot_change(
     R: ``svyby(~y, ~cercle + wave, design, svymean, covmat=TRUE)`` + ``svycontrast``,
     drawn as a forest plot.
     """
-    table = _common.prepare(table, min_cell, (*FOREST_REQUIRED, "variable"), "plot_change")
-    _common.check_lang(lang)
-    lab = _common.Labeller(labels, lang)
+    table = common.prepare(table, min_cell, (*FOREST_REQUIRED, "variable"), "plot_change")
+    common.check_lang(lang)
+    lab = common.Labeller(labels, lang)
     variables = list(pd.unique(table["variable"]))
     subtitle = None
     if {"from", "to"} <= set(table.columns):
@@ -175,7 +175,7 @@ def plot_change(
         if len(pairs) == 1:
             a, b = pairs.iloc[0]
             subtitle = (f"{lab.value(over, a)} → {lab.value(over, b)}")
-    if group is None and len(variables) > 1 and _common.domain_columns(table):
+    if group is None and len(variables) > 1 and common.domain_columns(table):
         group = "variable"
     if group == "variable":
         table = table.copy()
@@ -189,7 +189,7 @@ def plot_change(
         raise PerceptionError(f"group={group_col!r} is not a column of the table")
     fig = _forest(table, lang=lang, labels=labels, ax=ax, source_note=source_note,
                   min_cell=min_cell, group_col=group_col, title=title or default,
-                  xlabel=_common.text("points", lang), subtitle=subtitle, overall=overall)
+                  xlabel=common.text("points", lang), subtitle=subtitle, overall=overall)
     return fig
 
 
@@ -229,17 +229,17 @@ def plot_effects(
     R: the ``treated:factor(wave)`` coefficients of ``svyglm(y ~ group * treated *
     factor(wave))``, drawn as a forest plot.
     """
-    table = _common.prepare(table, min_cell, FOREST_REQUIRED, "plot_effects")
-    _common.check_lang(lang)
+    table = common.prepare(table, min_cell, FOREST_REQUIRED, "plot_effects")
+    common.check_lang(lang)
     if "variable" not in table.columns:
         table = table.assign(variable="")
     if group is None and "period" in table.columns and table["period"].nunique() > 1:
         group = "period"
     if group is not None and group not in table.columns:
         raise PerceptionError(f"group={group!r} is not a column of the table")
-    lab = _common.Labeller(labels, lang)
+    lab = common.Labeller(labels, lang)
     variables = [v for v in pd.unique(table["variable"]) if v]
-    if _common.domain_columns(table) and len(variables) == 1:
+    if common.domain_columns(table) and len(variables) == 1:
         default = {"fr": f"Effet des actions par sous-groupe : {lab.variable(variables[0])}",
                    "en": f"Effect of the actions by subgroup: {lab.variable(variables[0])}"}[lang]
     else:
@@ -252,7 +252,7 @@ def plot_effects(
                     "en": f"{lab.value('wave', period)}, relative to the first wave"}[lang]
     return _forest(table, lang=lang, labels=labels, ax=ax, source_note=source_note,
                    min_cell=min_cell, group_col=group, title=title or default,
-                   xlabel=_common.text("effect", lang), subtitle=subtitle)
+                   xlabel=common.text("effect", lang), subtitle=subtitle)
 
 
 def plot_did(
@@ -288,26 +288,26 @@ def plot_did(
     R: ``svyby(~y, ~treated + wave, design, svymean)`` drawn over the waves; the effect
     is the ``treated:factor(wave)`` coefficient of ``svyglm(y ~ treated * factor(wave))``.
     """
-    cells = _common.prepare(cells, min_cell, ("estimate", "ci_low", "ci_high", "n", treated,
+    cells = common.prepare(cells, min_cell, ("estimate", "ci_low", "ci_high", "n", treated,
                                               period), "plot_did")
-    _common.check_lang(lang)
+    common.check_lang(lang)
     if "variable" in cells.columns and cells["variable"].nunique() > 1:
         raise PerceptionError(
             "plot_did draws one variable; filter the cells table to one variable first "
             f"(it has {', '.join(map(str, pd.unique(cells['variable'])))})"
         )
-    extra = [c for c in _common.domain_columns(cells) if c not in (treated, period)]
+    extra = [c for c in common.domain_columns(cells) if c not in (treated, period)]
     if extra:
         raise PerceptionError(
             f"plot_did draws one domain; the cells table is also by {extra}: filter it first"
         )
-    lab = _common.Labeller(labels, lang)
-    periods = _common.ordered_unique(cells[period])
+    lab = common.Labeller(labels, lang)
+    periods = common.ordered_unique(cells[period])
     x = np.arange(len(periods), dtype=float)
     arms = sorted(pd.unique(cells[treated]), reverse=True)
     any_suppressed = False
     with style.house_style(**{"axes.grid.axis": "y"}):
-        fig, ax = _common.figure_and_axes(ax, 4.2)
+        fig, ax = common.figure_and_axes(ax, 4.2)
         for a, arm in enumerate(arms):
             sub = cells[cells[treated] == arm].set_index(period)
             colour = style.ARM_COLOURS.get(int(arm), style.colour(a)) if _is_01(arm) else style.colour(a)
@@ -319,7 +319,7 @@ def plot_did(
                 r = sub.loc[p]
                 if bool(r["suppressed"]) or not np.isfinite(r["estimate"]):
                     any_suppressed = True
-                    _common.mark_suppressed(ax, x[i] + offset, 0.5, lang, min_cell,
+                    common.mark_suppressed(ax, x[i] + offset, 0.5, lang, min_cell,
                                             transform=ax.get_xaxis_transform(), ha="center")
                     continue
                 xs.append(x[i] + offset)
@@ -328,32 +328,32 @@ def plot_did(
                 hi.append((r["ci_high"] - r["estimate"]) * 100)
                 side = -1 if a == 0 else 1  # first arm labelled on the left, second right
                 t = ax.annotate(
-                    f"{_common.fmt_number(r['estimate'] * 100, lang)}\n{_common.fmt_n(r['n'], lang)}",
+                    f"{common.fmt_number(r['estimate'] * 100, lang)}\n{common.fmt_n(r['n'], lang)}",
                     (x[i] + offset, r["estimate"] * 100), xytext=(side * 9, 0),
                     textcoords="offset points", ha="right" if side < 0 else "left",
                     va="center", fontsize=6.8, color=colour)
                 t.set_gid("n")
             label = lab.value(treated, arm)
             if label == str(arm) and _is_01(arm):
-                label = _common.text("treated" if int(arm) == 1 else "comparison", lang)
+                label = common.text("treated" if int(arm) == 1 else "comparison", lang)
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="-o", color=colour, capsize=3,
                         linewidth=1.8, markersize=6, label=label, zorder=3)
         ax.set_xticks(x, [lab.value(period, p) for p in periods])
         ax.set_xlim(-0.5, len(periods) - 0.5)
-        ax.set_ylabel(_common.text("share_valid", lang))
-        _common.number_axis(ax.yaxis, lang)
+        ax.set_ylabel(common.text("share_valid", lang))
+        common.number_axis(ax.yaxis, lang)
         lows = cells["ci_low"].dropna() * 100
         highs = cells["ci_high"].dropna() * 100
         if len(lows):
             pad = max((highs.max() - lows.min()) * 0.25, 5)
             ax.set_ylim(max(lows.min() - pad, 0), min(highs.max() + pad * 1.4, 100))
-        _common.legend(ax, ncol=len(arms))
+        common.legend(ax, ncol=len(arms))
         variable = str(cells["variable"].iloc[0]) if "variable" in cells.columns else ""
         default = {"fr": f"Zones d'intervention et de comparaison : {lab.variable(variable)}",
                    "en": f"Intervention and comparison areas: {lab.variable(variable)}"}[lang]
         subtitle = None
         if effects is not None:
-            eff = _common.prepare(effects, min_cell, ("estimate", "ci_low", "ci_high", "n"),
+            eff = common.prepare(effects, min_cell, ("estimate", "ci_low", "ci_high", "n"),
                                   "effects")
             if "variable" in eff.columns and variable:
                 eff = eff[eff["variable"] == variable]
@@ -361,22 +361,22 @@ def plot_did(
             for _, r in eff.iterrows():
                 when = lab.value(period, r["period"]) if "period" in eff.columns else ""
                 if bool(r["suppressed"]):
-                    parts.append(f"{when} : " + _common.text("suppressed", lang, min_cell=min_cell))
+                    parts.append(f"{when} : " + common.text("suppressed", lang, min_cell=min_cell))
                     any_suppressed = True
                     continue
-                ci = (f"[{_common.fmt_number(r['ci_low'] * 100, lang, 1)} ; "
-                      f"{_common.fmt_number(r['ci_high'] * 100, lang, 1)}]" if lang == "fr" else
-                      f"[{_common.fmt_number(r['ci_low'] * 100, lang, 1)}, "
-                      f"{_common.fmt_number(r['ci_high'] * 100, lang, 1)}]")
-                est = _common.fmt_number(r["estimate"] * 100, lang, 1)
+                ci = (f"[{common.fmt_number(r['ci_low'] * 100, lang, 1)} ; "
+                      f"{common.fmt_number(r['ci_high'] * 100, lang, 1)}]" if lang == "fr" else
+                      f"[{common.fmt_number(r['ci_low'] * 100, lang, 1)}, "
+                      f"{common.fmt_number(r['ci_high'] * 100, lang, 1)}]")
+                est = common.fmt_number(r["estimate"] * 100, lang, 1)
                 sign = "+" if r["estimate"] > 0 else ""
                 pts = "pts" if lang == "fr" else "pts"
                 parts.append(f"{when} : {sign}{est} {pts} {ci}" if lang == "fr"
                              else f"{when}: {sign}{est} {pts} {ci}")
             if parts:
-                subtitle = _common.text("did", lang) + (" — " if lang == "fr" else " — ") + "; ".join(parts)
-        _common.set_title(ax, title or default, subtitle)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(cells["n"], lang),
+                subtitle = common.text("did", lang) + (" — " if lang == "fr" else " — ") + "; ".join(parts)
+        common.set_title(ax, title or default, subtitle)
+        common.finish(fig, ax, lang, source_note, common.n_summary(cells["n"], lang),
                        min_cell, any_suppressed)
     return fig
 

@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 
 from ...disclosure.suppression import DEFAULT_MIN_CELL
 from ...errors import PerceptionError
-from . import _common, _draw, style
+from . import common, drawing, style
 
 REQUIRED = ("variable", "estimate", "ci_low", "ci_high", "n")
 
@@ -27,7 +27,7 @@ def _cells(table: pd.DataFrame, row_col: str, group_col: str | None) -> dict:
                 + (f", {group_col}={key[1]!r}" if group_col else "")
                 + "; give one estimate per cell (filter the table or pass group=)"
             )
-        cells[key] = _draw.cell_of(row)
+        cells[key] = drawing.cell_of(row)
     return cells
 
 
@@ -57,8 +57,8 @@ def _dot_figure(
     xlim: tuple[float, float] | None,
     subtitle: str | None = None,
 ) -> Figure:
-    lab = _common.Labeller(labels, lang)
-    groups = _common.ordered_unique(table[group_col]) if group_col else [None]
+    lab = common.Labeller(labels, lang)
+    groups = common.ordered_unique(table[group_col]) if group_col else [None]
     rows = (_rows_by_estimate(table, row_col, group_col, groups) if sort
             else list(pd.unique(table[row_col])))
     row_labels = [lab.variable(r) if row_col == "variable" else lab.value(row_col, r) for r in rows]
@@ -66,14 +66,14 @@ def _dot_figure(
     cells = _cells(table, row_col, group_col)
     height = 1.5 + 0.28 * len(rows) * max(1, min(len(groups), 3)) ** 0.6 + (0.3 if len(groups) > 1 else 0)
     with style.house_style():
-        fig, ax = _common.figure_and_axes(ax, height)
+        fig, ax = common.figure_and_axes(ax, height)
         ax.set_xlabel(xlabel)
-        suppressed = _draw.dot_whisker(
+        suppressed = drawing.dot_whisker(
             ax, rows, row_labels, groups, group_labels, cells, lang=lang, min_cell=min_cell,
             scale=scale, xlim=xlim,
         )
-        _common.set_title(ax, title, subtitle)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(table["n"], lang),
+        common.set_title(ax, title, subtitle)
+        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
                        min_cell, suppressed)
     return fig
 
@@ -118,14 +118,14 @@ def plot_trust_by_actor(
     -----
     R: ``svyby(~I(trust %in% 2:3), ~wave, design, svyciprop)`` then a dot plot.
     """
-    table = _common.prepare(table, min_cell, REQUIRED, "plot_trust_by_actor")
-    group_col = _common.group_key(table, group)
-    _common.check_lang(lang)
+    table = common.prepare(table, min_cell, REQUIRED, "plot_trust_by_actor")
+    group_col = common.group_key(table, group)
+    common.check_lang(lang)
     default = {"fr": "Confiance dans les acteurs (« partiellement » ou « beaucoup »)",
                "en": "Trust in each actor (\"somewhat\" or \"a lot\")"}[lang]
     return _dot_figure(
         table, row_col="variable", group_col=group_col, title=title or default,
-        xlabel=_common.text("share_valid", lang), lang=lang, labels=labels, ax=ax,
+        xlabel=common.text("share_valid", lang), lang=lang, labels=labels, ax=ax,
         source_note=source_note, min_cell=min_cell, scale=100.0, sort=True, xlim=(0, 100),
     )
 
@@ -161,16 +161,16 @@ def plot_index(
     -----
     R: ``svyby(~idx, ~cercle + wave, design, svymean, na.rm=TRUE)`` then a dot plot.
     """
-    table = _common.prepare(table, min_cell, REQUIRED, "plot_index")
-    _common.check_lang(lang)
-    domains = _common.domain_columns(table)
+    table = common.prepare(table, min_cell, REQUIRED, "plot_index")
+    common.check_lang(lang)
+    domains = common.domain_columns(table)
     row_col = row or (domains[0] if domains else "variable")
     if row_col not in table.columns:
         raise PerceptionError(f"row={row_col!r} is not a column of the table")
     group_col = group if group is not None else next((d for d in domains if d != row_col), None)
     if group_col is not None and group_col not in table.columns:
         raise PerceptionError(f"group={group_col!r} is not a column of the table")
-    lab = _common.Labeller(labels, lang)
+    lab = common.Labeller(labels, lang)
     name = str(table["variable"].iloc[0])
     default = lab.variable(name)
     if default == name:  # no label known: a generic title
@@ -180,7 +180,7 @@ def plot_index(
                     "en": f" by {lab.variable(row_col).lower()}"}[lang]
     return _dot_figure(
         table, row_col=row_col, group_col=group_col, title=title or default,
-        xlabel=_common.text("index", lang), lang=lang, labels=labels, ax=ax,
+        xlabel=common.text("index", lang), lang=lang, labels=labels, ax=ax,
         source_note=source_note, min_cell=min_cell, scale=1.0, sort=True, xlim=(0, 100),
     )
 
@@ -218,20 +218,20 @@ def plot_heatmap(
     -----
     R: ``svyby(~I(trust %in% 2:3), ~cercle, design, svymean)`` then ``image()``.
     """
-    table = _common.prepare(table, min_cell, ("variable", "estimate", "n"), "plot_heatmap")
-    _common.check_lang(lang)
-    domains = _common.domain_columns(table)
+    table = common.prepare(table, min_cell, ("variable", "estimate", "n"), "plot_heatmap")
+    common.check_lang(lang)
+    domains = common.domain_columns(table)
     row_col = row or (domains[0] if domains else None)
     if row_col is None or row_col not in table.columns:
         raise PerceptionError(
             "plot_heatmap needs a domain column for the rows (e.g. a table by='cercle'); "
             f"got columns {', '.join(map(str, table.columns))}"
         )
-    lab = _common.Labeller(labels, lang)
+    lab = common.Labeller(labels, lang)
     cols = list(pd.unique(table["variable"]))
     mean_by_col = table.groupby("variable", sort=False)["estimate"].mean()
     cols = sorted(cols, key=lambda c: -np.nan_to_num(mean_by_col.get(c, np.nan), nan=-1))
-    rows = _common.ordered_unique(table[row_col])
+    rows = common.ordered_unique(table[row_col])
     values = np.full((len(rows), len(cols)), np.nan)
     hidden = np.zeros((len(rows), len(cols)), dtype=bool)
     n_of_row: dict = {}
@@ -242,7 +242,7 @@ def plot_heatmap(
         n_of_row.setdefault(i, []).append(float(r["n"]))
     height = 1.9 + 0.34 * len(rows)
     with style.house_style(**{"axes.grid": False}):
-        fig, ax = _common.figure_and_axes(ax, height)
+        fig, ax = common.figure_and_axes(ax, height)
         masked = np.ma.masked_invalid(np.where(hidden, np.nan, values))
         image = ax.imshow(masked, cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=100, aspect="auto")
         image.set_gid("heatmap")
@@ -258,13 +258,13 @@ def plot_heatmap(
                     continue
                 r, g, b, _ = cmap(values[i, j] / 100)
                 dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.55
-                t = ax.text(j, i, _common.fmt_number(values[i, j], lang), ha="center",
+                t = ax.text(j, i, common.fmt_number(values[i, j], lang), ha="center",
                             va="center", fontsize=7.5, color="white" if dark else "black")
                 t.set_gid("value")
         for i in range(len(rows)):
             ns = n_of_row.get(i, [])
-            label = (_common.fmt_number(min(ns), lang) if ns and min(ns) == max(ns) else
-                     f"{_common.fmt_number(min(ns), lang)}–{_common.fmt_number(max(ns), lang)}"
+            label = (common.fmt_number(min(ns), lang) if ns and min(ns) == max(ns) else
+                     f"{common.fmt_number(min(ns), lang)}–{common.fmt_number(max(ns), lang)}"
                      if ns else "")
             t = ax.text(len(cols) - 0.5 + 0.12, i, label, ha="left", va="center", fontsize=7,
                         color="#555555", clip_on=False)
@@ -272,7 +272,7 @@ def plot_heatmap(
         head = ax.text(len(cols) - 0.5 + 0.12, len(rows) - 0.5 + 0.1, "n", ha="left",
                        va="top", fontsize=7.5, fontweight="bold", color="#555555")
         head.set_gid("n_header")
-        ax.set_xticks(np.arange(len(cols)), [_common.wrap(lab.variable(c), 24) for c in cols],
+        ax.set_xticks(np.arange(len(cols)), [common.wrap(lab.variable(c), 24) for c in cols],
                       fontsize=7.5)
         ax.xaxis.tick_top()
         for tick in ax.get_xticklabels():
@@ -282,11 +282,11 @@ def plot_heatmap(
         for spine in ax.spines.values():
             spine.set_visible(False)
         bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.08, shrink=0.6)
-        bar.set_label(_common.text("share_valid", lang))
+        bar.set_label(common.text("share_valid", lang))
         default = {"fr": "Confiance par cercle et par acteur (« partiellement » ou « beaucoup »)",
                    "en": "Trust by cercle and actor (\"somewhat\" or \"a lot\")"}[lang]
-        _common.set_title(ax, title or default)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(table["n"], lang),
+        common.set_title(ax, title or default)
+        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
                        min_cell, bool(hidden.any()))
     return fig
 
@@ -320,21 +320,21 @@ def plot_design_effects(
     -----
     R: ``svymean(~y, design, deff="replace")`` then a dot chart of ``deff()``.
     """
-    table = _common.prepare(table, min_cell, ("variable", "deff", "n"), "plot_design_effects")
-    _common.check_lang(lang)
-    group_col = _common.group_key(table, group)
-    lab = _common.Labeller(labels, lang)
-    groups = _common.ordered_unique(table[group_col]) if group_col else [None]
+    table = common.prepare(table, min_cell, ("variable", "deff", "n"), "plot_design_effects")
+    common.check_lang(lang)
+    group_col = common.group_key(table, group)
+    lab = common.Labeller(labels, lang)
+    groups = common.ordered_unique(table[group_col]) if group_col else [None]
     rows = list(pd.unique(table["variable"]))
     cells = {}
     for _, r in table.iterrows():
-        cells[(r["variable"], r[group_col] if group_col else None)] = _draw.Cell(
+        cells[(r["variable"], r[group_col] if group_col else None)] = drawing.Cell(
             float(r["deff"]), np.nan, np.nan, float(r["n"]), bool(r["suppressed"]))
     height = 1.6 + 0.3 * len(rows) * max(1, min(len(groups), 3)) ** 0.6
     with style.house_style():
-        fig, ax = _common.figure_and_axes(ax, height)
-        ax.set_xlabel(_common.text("deff", lang))
-        suppressed = _draw.dot_whisker(
+        fig, ax = common.figure_and_axes(ax, height)
+        ax.set_xlabel(common.text("deff", lang))
+        suppressed = drawing.dot_whisker(
             ax, rows, [lab.variable(r) for r in rows], groups,
             [lab.value(group_col, g) if group_col else "" for g in groups], cells,
             lang=lang, min_cell=min_cell, scale=1.0, marker="D",
@@ -347,13 +347,13 @@ def plot_design_effects(
             line = ax.axvline(kish, color=style.OKABE_ITO["vermillion"], linestyle="--",
                               linewidth=1.1, zorder=1)
             line.set_gid("kish")
-            ax.text(kish, 1.0, " " + _common.text("deff_kish", lang,
-                                                   deff=_common.fmt_number(kish, lang, 2)),
+            ax.text(kish, 1.0, " " + common.text("deff_kish", lang,
+                                                   deff=common.fmt_number(kish, lang, 2)),
                     transform=ax.get_xaxis_transform(), ha="left", va="bottom", fontsize=7,
                     color=style.OKABE_ITO["vermillion"])
         default = {"fr": "Effets de plan des principales estimations",
                    "en": "Design effects of the main estimates"}[lang]
-        _common.set_title(ax, title or default)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(table["n"], lang),
+        common.set_title(ax, title or default)
+        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
                        min_cell, suppressed)
     return fig

@@ -14,13 +14,13 @@ from matplotlib.transforms import blended_transform_factory
 
 from ...disclosure.suppression import DEFAULT_MIN_CELL
 from ...errors import PerceptionError
-from . import _common, style
+from . import common, style
 
 
 def _row_keys(table: pd.DataFrame, group_col: str | None) -> list:
     keys = []
     variables = list(pd.unique(table["variable"]))
-    groups = _common.ordered_unique(table[group_col]) if group_col else [None]
+    groups = common.ordered_unique(table[group_col]) if group_col else [None]
     for v in variables:
         for g in groups:
             sub = table[table["variable"] == v]
@@ -63,13 +63,13 @@ def plot_likert(
     -----
     R: ``svymean(~factor(x), design)`` per item, drawn as ``likert::likert`` would.
     """
-    table = _common.prepare(table, min_cell, ("variable", "category", "estimate", "n"),
+    table = common.prepare(table, min_cell, ("variable", "category", "estimate", "n"),
                             "plot_likert")
-    _common.check_lang(lang)
+    common.check_lang(lang)
     if "missing_code" not in table.columns:
         table = table.assign(missing_code=False)
-    group_col = _common.group_key(table, group)
-    lab = _common.Labeller(labels, lang)
+    group_col = common.group_key(table, group)
+    lab = common.Labeller(labels, lang)
     scale_codes = sorted(pd.unique(table.loc[~table["missing_code"].astype(bool), "category"]))
     missing_codes = sorted(pd.unique(table.loc[table["missing_code"].astype(bool), "category"]))
     k = len(scale_codes)
@@ -84,7 +84,7 @@ def plot_likert(
     height = 1.9 + 0.34 * (len(keys) + 0.8 * len(headers))
     half = k // 2
     with style.house_style():
-        fig, ax = _common.figure_and_axes(ax, height)
+        fig, ax = common.figure_and_axes(ax, height)
         any_suppressed = False
         max_right = 0.0
         drawn: list[tuple[float, dict, dict]] = []
@@ -117,7 +117,7 @@ def plot_likert(
                                  linewidth=0.6)
                 stub.set_gid("suppressed")
                 ax.add_patch(stub)
-                _common.mark_suppressed(ax, 0, y, lang, min_cell, ha="center")
+                common.mark_suppressed(ax, 0, y, lang, min_cell, ha="center")
             else:
                 left = -info["neg"]
                 for c, colour in zip(scale_codes, colours, strict=True):
@@ -128,7 +128,7 @@ def plot_likert(
                     if share >= 0.06:
                         r, gr, b = _rgb(colour)
                         dark = 0.299 * r + 0.587 * gr + 0.114 * b < 0.6
-                        ax.text(left + share / 2, y, _common.fmt_number(share * 100, lang),
+                        ax.text(left + share / 2, y, common.fmt_number(share * 100, lang),
                                 ha="center", va="center", fontsize=6.8,
                                 color="white" if dark else "black")
                     left += share
@@ -141,7 +141,7 @@ def plot_likert(
                                    edgecolor="white", linewidth=0.5)
                     bars.patches[0].set_gid(f"missing:{c}")
                     left += share
-            t = ax.text(1.01, y, _common.fmt_number(info["n"], lang), transform=trans,
+            t = ax.text(1.01, y, common.fmt_number(info["n"], lang), transform=trans,
                         ha="left", va="center", fontsize=7, color="#555555", clip_on=False)
             t.set_gid("n")
         head = ax.text(1.01, 1.0, "n", transform=ax.transAxes, ha="left", va="bottom",
@@ -152,17 +152,17 @@ def plot_likert(
             ax.axvline(right_start - gap / 2, color="#BBBBBB", linewidth=0.6, linestyle=":")
         extent = max(max_right, 0.5)
         ax.set_xlim(-extent - 0.02, right_start + (0.25 if missing_codes else 0.0))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _common.fmt_number(
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: common.fmt_number(
             abs(x) * 100, lang) if x <= right_start - gap / 2 + 1e-9 else ""))
         ax.set_xticks([t for t in np.arange(-1.0, 1.01, 0.25) if -extent - 0.02 <= t <= right_start - gap])
-        ax.set_xlabel(_common.text("share", lang))
+        ax.set_xlabel(common.text("share", lang))
         if group_col is None or len(keys) == len(variables):
             row_labels = [lab.variable(v) for v, _ in keys]
         else:
             row_labels = [lab.value(group_col, g) for _, g in keys]
         ticks = [*positions, *(y for y, _ in headers)]
-        tick_labels = [*(_common.wrap(r, 36) for r in row_labels),
-                       *(_common.wrap(lab.variable(v), 40) for _, v in headers)]
+        tick_labels = [*(common.wrap(r, 36) for r in row_labels),
+                       *(common.wrap(lab.variable(v), 40) for _, v in headers)]
         ax.set_yticks(ticks, tick_labels)
         for label in ax.get_yticklabels()[len(positions):]:
             label.set_fontweight("bold")
@@ -170,15 +170,15 @@ def plot_likert(
         ax.tick_params(axis="y", length=0)
         ax.grid(axis="y", visible=False)
         code_labels = [lab.value(first_var, c) for c in scale_codes]
-        handles = [Patch(facecolor=c, label=_common.wrap(t, 24))
+        handles = [Patch(facecolor=c, label=common.wrap(t, 24))
                    for c, t in zip(colours, code_labels, strict=True)]
-        handles += [Patch(facecolor=g, label=_common.wrap(_missing_label(lab, first_var, c, lang), 24))
+        handles += [Patch(facecolor=g, label=common.wrap(_missing_label(lab, first_var, c, lang), 24))
                     for c, g in zip(missing_codes, style.MISSING_GREYS, strict=False)]
-        _common.legend(ax, handles, ncol=min(len(handles), 4), fontsize=7.5,
+        common.legend(ax, handles, ncol=min(len(handles), 4), fontsize=7.5,
                        handlelength=1.2, columnspacing=1.0)
         if missing_codes:
             head = ax.text((right_start + ax.get_xlim()[1]) / 2, 1.0,
-                           _common.wrap(_common.text("missing_answers", lang), 12),
+                           common.wrap(common.text("missing_answers", lang), 12),
                            transform=ax.get_xaxis_transform(), ha="center", va="bottom",
                            fontsize=7, color="#555555")
             head.set_gid("missing_header")
@@ -186,13 +186,13 @@ def plot_likert(
             default = lab.variable(first_var)
         else:
             default = {"fr": "Répartition des réponses", "en": "Distribution of answers"}[lang]
-        _common.set_title(ax, title or default)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(table["n"], lang),
+        common.set_title(ax, title or default)
+        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
                        min_cell, any_suppressed)
     return fig
 
 
-def _missing_label(lab: _common.Labeller, variable: str, code, lang: str) -> str:
+def _missing_label(lab: common.Labeller, variable: str, code, lang: str) -> str:
     if int(code) == -1:
         return {"fr": "Non renseigné", "en": "Not recorded"}[lang]
     return lab.value(variable, code)
@@ -261,15 +261,15 @@ def plot_nonresponse(
     -----
     R: ``svymean(~I(x == 9) + I(x == 8), design)`` per item, as stacked bars.
     """
-    table = _common.prepare(table, min_cell, ("variable", "category", "estimate", "n"),
+    table = common.prepare(table, min_cell, ("variable", "category", "estimate", "n"),
                             "plot_nonresponse")
-    _common.check_lang(lang)
-    if _common.domain_columns(table):
+    common.check_lang(lang)
+    if common.domain_columns(table):
         raise PerceptionError(
             "plot_nonresponse draws one table without domains; filter the table to one "
-            f"domain first (it has {', '.join(_common.domain_columns(table))})"
+            f"domain first (it has {', '.join(common.domain_columns(table))})"
         )
-    lab = _common.Labeller(labels, lang)
+    lab = common.Labeller(labels, lang)
     reasons = [r for r in REASON_ORDER
                if (table.loc[table["category"] == r, "estimate"].fillna(0) > 0).any()]
     totals = table[table["category"] == "any"].set_index("variable")["estimate"]
@@ -280,7 +280,7 @@ def plot_nonresponse(
                                       style.OKABE_ITO["yellow"], style.OKABE_ITO["purple"],
                                       "#8C8C8C"), strict=True))
     with style.house_style():
-        fig, ax = _common.figure_and_axes(ax, height)
+        fig, ax = common.figure_and_axes(ax, height)
         positions = np.arange(len(variables))[::-1].astype(float)
         trans = blended_transform_factory(ax.transAxes, ax.transData)
         any_suppressed = False
@@ -290,7 +290,7 @@ def plot_nonresponse(
             n = float(sub["n"].iloc[0])
             if bool(sub["suppressed"].any()):
                 any_suppressed = True
-                _common.mark_suppressed(ax, 0, y, lang, min_cell)
+                common.mark_suppressed(ax, 0, y, lang, min_cell)
             else:
                 left = 0.0
                 for reason in reasons:
@@ -299,27 +299,27 @@ def plot_nonresponse(
                                    color=colours[reason], edgecolor="white", linewidth=0.5)
                     bars.patches[0].set_gid(f"reason:{reason}")
                     left += share
-                ax.text(left * 100 + top * 100 * 0.01, y, _common.fmt_pct(left, lang, 1),
+                ax.text(left * 100 + top * 100 * 0.01, y, common.fmt_pct(left, lang, 1),
                         ha="left", va="center", fontsize=7)
-            t = ax.text(1.01, y, _common.fmt_number(n, lang), transform=trans, ha="left",
+            t = ax.text(1.01, y, common.fmt_number(n, lang), transform=trans, ha="left",
                         va="center", fontsize=7, color="#555555", clip_on=False)
             t.set_gid("n")
         head = ax.text(1.01, 1.0, "n", transform=ax.transAxes, ha="left", va="bottom",
                        fontsize=7.5, fontweight="bold", color="#555555")
         head.set_gid("n_header")
         ax.set_xlim(0, max(top * 100 * 1.18, 1.0))
-        _common.number_axis(ax.xaxis, lang)
-        ax.set_yticks(positions, [_common.wrap(lab.variable(v), 36) for v in variables])
+        common.number_axis(ax.xaxis, lang)
+        ax.set_yticks(positions, [common.wrap(lab.variable(v), 36) for v in variables])
         ax.set_ylim(positions.min() - 0.6, positions.max() + 0.6)
         ax.tick_params(axis="y", length=0)
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel(_common.text("share", lang))
+        ax.set_xlabel(common.text("share", lang))
         handles = [Patch(facecolor=colours[r], label=REASON_TEXT[r][lang]) for r in reasons]
         if handles:
-            _common.legend(ax, handles, ncol=len(handles))
+            common.legend(ax, handles, ncol=len(handles))
         default = {"fr": "Non-réponse partielle par question",
                    "en": "Item nonresponse by question"}[lang]
-        _common.set_title(ax, title or default)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(table["n"], lang),
+        common.set_title(ax, title or default)
+        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
                        min_cell, any_suppressed)
     return fig

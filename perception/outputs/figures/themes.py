@@ -13,7 +13,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from ...disclosure.suppression import DEFAULT_MIN_CELL
 from ...errors import PerceptionError
-from . import _common, _draw, style
+from . import common, drawing, style
 
 REQUIRED = ("variable", "estimate", "ci_low", "ci_high", "n")
 
@@ -43,7 +43,7 @@ def _bars_figure(
     hatch_of=None,
     groups: list[tuple] | None = None,
 ) -> Figure:
-    lab = _common.Labeller(labels, lang)
+    lab = common.Labeller(labels, lang)
     rows = list(pd.unique(table["variable"]))
     groups = groups if groups is not None else _group_keys(table, group_cols)
     cells = {}
@@ -54,20 +54,20 @@ def _bars_figure(
                 f"the table has several rows for variable {key[0]!r} and groups {key[1]}; "
                 "give one estimate per cell"
             )
-        cells[key] = _draw.cell_of(r)
+        cells[key] = drawing.cell_of(r)
     group_labels = [" — ".join(lab.value(c, v) for c, v in zip(group_cols, g, strict=True))
                     for g in groups]
     height = 1.8 + 0.22 * len(rows) * len(groups) + (0.25 * math.ceil(len(groups) / 2)
                                                       if len(groups) > 1 else 0)
     with style.house_style():
-        fig, ax = _common.figure_and_axes(ax, height)
-        ax.set_xlabel(_common.text("share_valid", lang))
-        suppressed = _draw.grouped_bars(
+        fig, ax = common.figure_and_axes(ax, height)
+        ax.set_xlabel(common.text("share_valid", lang))
+        suppressed = drawing.grouped_bars(
             ax, rows, [lab.variable(r) for r in rows], groups, group_labels, cells, lang=lang,
             min_cell=min_cell, colour_of=colour_of, hatch_of=hatch_of,
         )
-        _common.set_title(ax, title)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(table["n"], lang),
+        common.set_title(ax, title)
+        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
                        min_cell, suppressed)
     return fig
 
@@ -103,9 +103,9 @@ def plot_victimisation(
     -----
     R: ``svyby(~I(vict_theft == 1), ~wave, design, svyciprop)`` per item.
     """
-    table = _common.prepare(table, min_cell, REQUIRED, "plot_victimisation")
-    _common.check_lang(lang)
-    group_col = _common.group_key(table, group)
+    table = common.prepare(table, min_cell, REQUIRED, "plot_victimisation")
+    common.check_lang(lang)
+    group_col = common.group_key(table, group)
     default = {"fr": "Victimisation au cours des 12 derniers mois et signalement aux FSI",
                "en": "Victimisation in the past 12 months and reporting to the FSI"}[lang]
     return _bars_figure(table, group_cols=[group_col] if group_col else [], lang=lang,
@@ -148,8 +148,8 @@ def plot_awareness(
     -----
     R: ``svyby(~I(ca_aware == 1), ~treated + wave, design, svyciprop)``.
     """
-    table = _common.prepare(table, min_cell, REQUIRED, "plot_awareness")
-    _common.check_lang(lang)
+    table = common.prepare(table, min_cell, REQUIRED, "plot_awareness")
+    common.check_lang(lang)
     group_cols = [c for c in (arm, period) if c is not None]
     for c in group_cols:
         if c not in table.columns:
@@ -157,7 +157,7 @@ def plot_awareness(
                 f"plot_awareness needs the column {c!r} (arm={arm!r}, period={period!r}); "
                 f"the table has {', '.join(map(str, table.columns))}"
             )
-    periods = _common.ordered_unique(table[period]) if period else [None]
+    periods = common.ordered_unique(table[period]) if period else [None]
     arms = sorted(pd.unique(table[arm]), reverse=True)
 
     def colour_of(_, key):
@@ -227,17 +227,17 @@ def plot_weight_distribution(
     -----
     R: ``hist(weights(design))``; Kish's design effect ``n * sum(w^2) / sum(w)^2``.
     """
-    table = _common.prepare(table, min_cell, ("bin_low", "bin_high", "estimate", "n"),
+    table = common.prepare(table, min_cell, ("bin_low", "bin_high", "estimate", "n"),
                             "plot_weight_distribution")
-    _common.check_lang(lang)
-    domain = [c for c in _common.domain_columns(table) if c not in ("bin_low", "bin_high")]
+    common.check_lang(lang)
+    domain = [c for c in common.domain_columns(table) if c not in ("bin_low", "bin_high")]
     group_col = group if group is not None else (domain[-1] if domain else None)
-    lab = _common.Labeller(labels, lang)
-    groups = _common.ordered_unique(table[group_col]) if group_col else [None]
+    lab = common.Labeller(labels, lang)
+    groups = common.ordered_unique(table[group_col]) if group_col else [None]
     edges = sorted(set(table["bin_low"]).union(table["bin_high"]))
     any_suppressed = False
     with style.house_style(**{"axes.grid.axis": "y"}):
-        fig, ax = _common.figure_and_axes(ax, 4.0)
+        fig, ax = common.figure_and_axes(ax, 4.0)
         top = float(np.nanmax(table["estimate"].to_numpy(dtype=float)) * 100) if table[
             "estimate"].notna().any() else 10.0
         handles = []
@@ -257,23 +257,23 @@ def plot_weight_distribution(
                                  linewidth=0.6, zorder=2)
                 stub.set_gid("suppressed")
                 ax.add_patch(stub)
-            label = lab.value(group_col, grp) if group_col else _common.text("all", lang)
-            label += f" ({_common.fmt_n(sub['n'].sum(), lang)})"
+            label = lab.value(group_col, grp) if group_col else common.text("all", lang)
+            label += f" ({common.fmt_n(sub['n'].sum(), lang)})"
             if diagnostics is not None:
                 extra = _diagnostics_text(diagnostics, group_col, grp, lang)
                 label += f"\n{extra}" if extra else ""
             handles.append(Patch(facecolor=colour, label=label))
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0, top * 1.15)
-        ax.set_xlabel(_common.text("weight", lang))
-        _common.number_axis(ax.xaxis, lang)
-        _common.number_axis(ax.yaxis, lang)
-        ax.set_ylabel(_common.text("respondents_share", lang))
+        ax.set_xlabel(common.text("weight", lang))
+        common.number_axis(ax.xaxis, lang)
+        common.number_axis(ax.yaxis, lang)
+        ax.set_ylabel(common.text("respondents_share", lang))
         ax.legend(handles=handles, loc="upper right", fontsize=7.5)
         default = {"fr": "Distribution des poids de sondage",
                    "en": "Distribution of the survey weights"}[lang]
-        _common.set_title(ax, title or default)
-        _common.finish(fig, ax, lang, source_note, _common.n_summary(
+        common.set_title(ax, title or default)
+        common.finish(fig, ax, lang, source_note, common.n_summary(
             table.groupby(group_col)["n"].sum() if group_col else [table["n"].sum()], lang),
             min_cell, any_suppressed)
     return fig
@@ -287,9 +287,9 @@ def _diagnostics_text(diagnostics: pd.DataFrame, group_col: str | None, grp, lan
         rows = diagnostics[diagnostics[group_col] == grp]
     if len(rows) != 1 or deff_col is None:
         return ""
-    parts = [_common.text("deff_kish", lang, deff=_common.fmt_number(
+    parts = [common.text("deff_kish", lang, deff=common.fmt_number(
         float(rows[deff_col].iloc[0]), lang, 2))]
     if neff_col is not None:
-        parts.append(_common.text("neff", lang, neff=_common.fmt_number(
+        parts.append(common.text("neff", lang, neff=common.fmt_number(
             float(rows[neff_col].iloc[0]), lang)))
     return ", ".join(parts)

@@ -19,7 +19,7 @@ import pytest
 import perception as pc
 from perception.waves.files import FileReadError, check_value_labels, read_table, sniff
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 Q_PATH = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 SMALL_WAVE = ROOT / "tests" / "data" / "centre_mali_wave_small.csv"
 FORMATS = ("csv", "xlsx", "sav", "dta")

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import perception as pc
 from perception.errors import PerceptionError, WeightingError
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 REFERENCE = TESTS / "reference"
 MARGINS_FILE = TESTS.parent / "questionnaires" / "margins_centre_mali_2009.yaml"
 

@@ -11,7 +11,7 @@ import pytest
 import perception as pc
 from perception.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 MARGINS = ROOT / "questionnaires" / "margins_centre_mali_2009.yaml"
 MARGIN_RTOL = 1e-7  # margins met by the written weights

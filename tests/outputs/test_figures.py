@@ -17,11 +17,11 @@ from matplotlib.figure import Figure
 
 from perception.errors import DisclosureError, PerceptionError
 from perception.outputs import figures as F
-from perception.outputs.figures._common import source_note_of as _source_note
+from perception.outputs.figures.common import source_note_of as _source_note
 
 mpl.use("Agg")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: the respondents threshold used in these tests
 MIN_CELL = 30

@@ -14,7 +14,7 @@ from perception.analysis import scales as indices
 from perception.cli import main
 from perception.outputs import report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 
 #: a small demo keeps these tests fast (the full demo is timed in benchmarks/)

@@ -25,7 +25,7 @@ import pytest
 
 import perception as pc
 
-REFERENCE = Path(__file__).resolve().parent / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 DATA = REFERENCE / "reliability_data.csv"
 RTOL = 1e-10  # closed-form replicate variances
 IRLS_RTOL = 1e-6  # svyglm and svyciprop(logit) iterate to R's convergence tolerance

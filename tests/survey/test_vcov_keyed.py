@@ -163,7 +163,7 @@ def _identity(table: pd.DataFrame, columns: list[str]) -> list:
 # ------------------------------------------------------------ every table kind --
 @cache
 def _indices_design() -> pc.SurveyDesign:
-    data = pd.read_csv(Path(__file__).resolve().parent / "reference" / "indices_data.csv")
+    data = pd.read_csv(Path(__file__).resolve().parents[1] / "reference" / "indices_data.csv")
     return pc.SurveyDesign(data, weights="w", strata="stratum", psu="psu")
 
 

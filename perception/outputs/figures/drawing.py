@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
 from ...tables import smallest_count
-from . import _common, style
+from . import common, style
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,14 @@ def dot_whisker(
             y = positions[r] - offsets[g]
             if cell.suppressed or not np.isfinite(cell.estimate):
                 any_suppressed = True
-                _common.mark_suppressed(ax, 0.01, y, lang, min_cell, transform=right)
+                common.mark_suppressed(ax, 0.01, y, lang, min_cell, transform=right)
             else:
                 xs.append(cell.estimate * scale)
                 ys.append(y)
                 lo.append(max(cell.estimate - cell.low, 0.0) * scale if np.isfinite(cell.low) else 0.0)
                 hi.append(max(cell.high - cell.estimate, 0.0) * scale if np.isfinite(cell.high) else 0.0)
             if show_n and np.isfinite(cell.n):
-                t = ax.text(1.01, y, _common.fmt_number(cell.n, lang), transform=right,
+                t = ax.text(1.01, y, common.fmt_number(cell.n, lang), transform=right,
                             ha="left", va="center", fontsize=7, color="#555555", clip_on=False)
                 t.set_gid("n")
         if xs:
@@ -91,11 +91,11 @@ def dot_whisker(
                         zorder=3)
         elif len(groups) > 1:
             ax.plot([], [], marker, color=colours[g], label=group_labels[g])
-    ax.set_yticks(positions, [_common.wrap(label, 34) for label in row_labels])
+    ax.set_yticks(positions, [common.wrap(label, 34) for label in row_labels])
     ax.set_ylim(positions.min() - 0.6, positions.max() + 0.6)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="y", visible=False)
-    _common.number_axis(ax.xaxis, lang)
+    common.number_axis(ax.xaxis, lang)
     if zero_line:
         ax.axvline(0, color="#333333", linewidth=0.9, zorder=1)
     if xlim is not None:
@@ -105,7 +105,7 @@ def dot_whisker(
                        fontsize=7.5, color="#555555", fontweight="bold")
         head.set_gid("n_header")
     if len(groups) > 1:
-        _common.legend(ax, ncol=min(len(groups), 4), handletextpad=0.3, columnspacing=1.2)
+        common.legend(ax, ncol=min(len(groups), 4), handletextpad=0.3, columnspacing=1.2)
     return any_suppressed
 
 
@@ -152,7 +152,7 @@ def grouped_bars(
             y = positions[r] - offsets[g]
             if cell.suppressed or not np.isfinite(cell.estimate):
                 any_suppressed = True
-                _common.mark_suppressed(ax, top * 0.01, y, lang, min_cell, fontsize=6.5)
+                common.mark_suppressed(ax, top * 0.01, y, lang, min_cell, fontsize=6.5)
                 continue
             ys.append(y)
             widths.append(cell.estimate * scale)
@@ -160,8 +160,8 @@ def grouped_bars(
             hi.append(max(cell.high - cell.estimate, 0.0) * scale if np.isfinite(cell.high) else 0.0)
             end = (cell.high if np.isfinite(cell.high) else cell.estimate) * scale
             t = ax.text(end + top * 0.012, y,
-                        f"{_common.fmt_number(cell.estimate * scale, lang)}  "
-                        f"({_common.fmt_n(cell.n, lang)})",
+                        f"{common.fmt_number(cell.estimate * scale, lang)}  "
+                        f"({common.fmt_n(cell.n, lang)})",
                         ha="left", va="center", fontsize=6.8, color="#333333")
             t.set_gid("n")
         ax.barh(ys, widths, height=step * 0.9, color=colour, hatch=hatch,
@@ -169,10 +169,10 @@ def grouped_bars(
         if ys:
             ax.errorbar(widths, ys, xerr=[lo, hi], fmt="none", ecolor="#222222",
                         elinewidth=1.0, capsize=2, zorder=3)
-    ax.set_yticks(positions, [_common.wrap(label, 30) for label in row_labels])
+    ax.set_yticks(positions, [common.wrap(label, 30) for label in row_labels])
     ax.set_ylim(positions.min() - 0.55, positions.max() + 0.55)
     ax.set_xlim(0, top * 1.3)
-    _common.number_axis(ax.xaxis, lang)
+    common.number_axis(ax.xaxis, lang)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
@@ -180,5 +180,5 @@ def grouped_bars(
         handles = [Patch(facecolor=colour_of(g, grp) if colour_of else style.colour(g),
                          hatch=hatch_of(g, grp) if hatch_of else None, edgecolor="white",
                          label=group_labels[g]) for g, grp in enumerate(groups)]
-        _common.legend(ax, handles, ncol=2 if n_groups > 2 else n_groups)
+        common.legend(ax, handles, ncol=2 if n_groups > 2 else n_groups)
     return any_suppressed

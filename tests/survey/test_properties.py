@@ -163,7 +163,7 @@ def test_domain_totals_add_to_the_total(survey):
     _close(overall["estimate"], [parts["estimate"].sum()])
     variance = float(np.sum(pc.vcov(parts).to_numpy()))
     # under "average" R scales each domain by its own count of strata with variance,
-    # so domain variances do not add up to the overall one (tests/test_reference_core.py
+    # so domain variances do not add up to the overall one (tests/survey/test_reference_core.py
     # checks those values against R)
     if np.isfinite(variance) and survey.lonely_psu != "average":
         _close([overall["se"].iloc[0] ** 2], [variance])

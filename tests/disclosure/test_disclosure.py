@@ -29,7 +29,7 @@ from perception.disclosure.suppression import (
     suppress_small_cells,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 Q_PATH = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 DEMO_Q_PATH = ROOT / "perception" / "demo" / "data" / "centre_mali_trust.yaml"
 MARGINS = ROOT / "questionnaires" / "margins_centre_mali_2009.yaml"

@@ -22,9 +22,9 @@ from perception.questionnaire.model import Questionnaire
 from perception.waves.files import read_table
 from perception.waves.validation import ERROR_COLUMNS, REDACTED
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
-VALID = Path(__file__).resolve().parent / "data" / "centre_mali_wave_small.csv"
+VALID = Path(__file__).resolve().parents[1] / "data" / "centre_mali_wave_small.csv"
 KEY = "a long secret key, kept elsewhere"
 
 

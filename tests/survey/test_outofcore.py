@@ -19,7 +19,7 @@ import perception as pc
 from perception.survey.engine import RESULT_COLUMNS
 
 CHUNKED_RTOL = 1e-12  # same sums taken batch by batch: only the rounding differs
-R_EST_RTOL = 1e-8  # against R's printed values (as tests/test_reference_core.py)
+R_EST_RTOL = 1e-8  # against R's printed values (as tests/survey/test_reference_core.py)
 R_SE_RTOL = 1e-6
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
 

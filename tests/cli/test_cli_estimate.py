@@ -12,7 +12,7 @@ import pytest
 import perception as pc
 from perception.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 
 #: CSV output keeps pandas' full float precision

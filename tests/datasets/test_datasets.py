@@ -17,7 +17,7 @@ import pytest
 
 import perception as pc
 
-SUMMARY = Path(__file__).resolve().parent / "reference" / "datasets_summary.csv"
+SUMMARY = Path(__file__).resolve().parents[1] / "reference" / "datasets_summary.csv"
 NAMES = ["apiclus1", "apiclus1_boot50", "apiclus2", "apipop", "apisrs", "apistrat"]
 SUM_RTOL = 1e-13  # sums: R adds in long double, numpy pairwise
 

@@ -13,9 +13,9 @@ import yaml
 
 import perception as pc
 from perception.errors import QuestionnaireError
-from perception.questionnaire.model import _VARIABLE_KEYS, ROLES, VARIABLE_TYPES, Questionnaire
+from perception.questionnaire.model import ROLES, VARIABLE_KEYS, VARIABLE_TYPES, Questionnaire
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 CERCLES = ROOT / "perception" / "demo" / "data" / "centre_mali_cercles_rgph2009.csv"  # RGPH 2009
 DOC = ROOT / "docs" / "questionnaire_format.md"
@@ -152,7 +152,7 @@ def test_schema_method(q: Questionnaire) -> None:
 
 def test_documentation_covers_every_field_and_its_example_loads() -> None:
     text = DOC.read_text(encoding="utf-8")
-    for key in _VARIABLE_KEYS:
+    for key in VARIABLE_KEYS:
         assert f"`{key}`" in text, key
     for role in ROLES:
         assert f"`{role}`" in text, role

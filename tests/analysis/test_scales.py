@@ -17,7 +17,7 @@ import perception as pc
 from perception.analysis import scales as indices
 from perception.errors import EstimationError
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]
 REFERENCE = HERE / "reference"
 
 #: relative tolerance against R for closed-form estimates and linearised SEs

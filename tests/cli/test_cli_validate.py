@@ -11,9 +11,9 @@ import pytest
 
 from perception.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
-VALID = Path(__file__).resolve().parent / "data" / "centre_mali_wave_small.csv"
+VALID = Path(__file__).resolve().parents[1] / "data" / "centre_mali_wave_small.csv"
 
 
 def digest(path: Path) -> str:
