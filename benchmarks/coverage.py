@@ -474,7 +474,7 @@ FINDINGS = [
     "samples each) give, with `w_final`: bias -0.02 to +0.03 SD, SE ratio 0.98-1.04, "
     "coverage 95.5-95.7% (0-3 mean, share) and 94.1-94.2% (rare share, Wald); with "
     "everybody responding (`--no-nonresponse`, 1000 samples) the same (95.6, 94.9, "
-    "94.0). `simulate.py` needed no change.",
+    "94.0). `perception/demo/simulator.py` needed no change.",
     "- **Fixed versus re-done weighting.** Post-stratifying inside the design (as R's "
     "`postStratify`) lowers the SEs by 2-3% (post-strata cercle x sex explain a little "
     "of the answers), which here makes them 1-7% smaller than the true spread "

@@ -1,5 +1,5 @@
 """Command line: a thin layer that parses arguments, calls the public API and maps
-outcomes to exit codes. Each subcommand lives in ``perception/commands/<name>.py`` with
+outcomes to exit codes. Each subcommand lives in its module of ``perception/cli/`` with
 ``add_parser(subparsers)`` and ``run(args) -> int``.
 """
 

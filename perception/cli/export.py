@@ -1,6 +1,6 @@
 """``perception export WAVE --questionnaire Q --out shareable.csv``: a wave others may see.
 
-Reads and validates the wave, then :func:`perception.privacy.anonymise_wave` removes
+Reads and validates the wave, then :func:`perception.anonymise_wave` removes
 personal data, GPS, free text and undeclared columns, coarsens the commune (to the
 cercle), age (to bands) and dates (to months), and flags combinations of
 quasi-identifiers shared by fewer than ``--k`` records. Writes the CSV and prints what

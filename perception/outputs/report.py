@@ -2,10 +2,10 @@
 and a PDF report.
 
 A figure set is a registry of named figures (:data:`FIGURES`). Each entry computes its
-result tables from a design with the public estimators (:func:`perception.indices.top_box`,
+result tables from a design with the public estimators (:func:`perception.top_box`,
 :func:`perception.change`, :func:`perception.did`, ...), passes every table through
-:func:`perception.privacy.suppress_small_cells`, and draws it with a function of
-:mod:`perception.figures`. :func:`write_report` writes every figure (PNG, PDF, SVG), the
+:func:`perception.suppress_small_cells`, and draws it with a function of
+:mod:`perception.outputs.figures`. :func:`write_report` writes every figure (PNG, PDF, SVG), the
 suppressed CSV behind each, and one report (HTML with the figures embedded, and PDF).
 
 A YAML configuration chooses the figures, the items, the domains and the labels; its
@@ -426,7 +426,7 @@ def _spec_list() -> list[FigureSpec]:
             "trust_actors", "Trust in each actor by wave (top box) with 95% intervals",
             lambda c: [*c.config["trust_items"], c.wave],
             lambda c: {"": _trust_table(c)},
-            lambda c, t: F.plot_trust_by_actor(t[""], group=c.wave, **common(c)),
+            lambda c, t: F.plot_trust_by_actor(t[""], group=c.wave, **_common(c)),
         ),
         FigureSpec(
             "trust_likert", "Distribution of the answers on the FSI trust items by wave",
@@ -435,7 +435,7 @@ def _spec_list() -> list[FigureSpec]:
                                   q=c.questionnaire)},
             lambda c, t: F.plot_likert(t[""], group=c.wave, title=_t(
                 c, "Confiance envers les forces de sécurité intérieure (FSI)",
-                "Trust in the internal security forces (FSI)"), **common(c)),
+                "Trust in the internal security forces (FSI)"), **_common(c)),
         ),
         FigureSpec(
             "fsi_relations", "Perceived conduct of the FSI (Likert items) by wave",
@@ -444,7 +444,7 @@ def _spec_list() -> list[FigureSpec]:
                                   q=c.questionnaire)},
             lambda c, t: F.plot_likert(t[""], group=c.wave, title=_t(
                 c, "Comportement perçu des FSI", "Perceived conduct of the FSI"),
-                **common(c)),
+                **_common(c)),
         ),
         FigureSpec(
             "trust_heatmap", "Trust by domain (cercle) and actor at the last wave",
@@ -454,7 +454,7 @@ def _spec_list() -> list[FigureSpec]:
                                    q=c.questionnaire)},
             lambda c, t: F.plot_heatmap(t[""], row=c.config["domain"], title=_t(
                 c, f"Confiance par cercle et par acteur — {_last_wave_label(c)}",
-                f"Trust by cercle and actor — {_last_wave_label(c)}"), **common(c)),
+                f"Trust by cercle and actor — {_last_wave_label(c)}"), **_common(c)),
         ),
         FigureSpec(
             "trust_index", "Index of trust in the FSI (0-100) by domain and wave",
@@ -463,7 +463,7 @@ def _spec_list() -> list[FigureSpec]:
                                  by=[c.config["domain"], c.wave],
                                  scale=tuple(c.config["index_scale"]), q=c.questionnaire)},
             lambda c, t: F.plot_index(t[""], row=c.config["domain"], group=c.wave,
-                                      **common(c)),
+                                      **_common(c)),
         ),
         FigureSpec(
             "change_domain", "Change of the outcome between the first and each later wave, "
@@ -473,7 +473,7 @@ def _spec_list() -> list[FigureSpec]:
             lambda c, t: F.plot_change(t[""], overall=t["overall"], over=c.wave, title=_t(
                 c, f"Évolution de la confiance par cercle : {_label(c, c.config['outcome'])}",
                 f"Change in trust by cercle: {_label(c, c.config['outcome'])}"),
-                **common(c)),
+                **_common(c)),
         ),
         FigureSpec(
             "did_outcome", "Intervention and comparison areas over the waves, with the DiD",
@@ -485,7 +485,7 @@ def _spec_list() -> list[FigureSpec]:
                 c, f"Confiance dans les zones d'intervention et de comparaison : "
                    f"{_label(c, c.config['outcome'])}",
                 f"Trust in intervention and comparison areas: {_label(c, c.config['outcome'])}"),
-                **common(c)),
+                **_common(c)),
         ),
         FigureSpec(
             "did_items", "DiD effect on each FSI trust item",
@@ -493,13 +493,13 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: {"": c.shared("did_items", lambda: did(
                 c.design, [high_column(i) for i in c.config["fsi_items"]],
                 treated=c.treated, period=c.wave, na_rm=True)).effects},
-            lambda c, t: F.plot_effects(t[""], **common(c)),
+            lambda c, t: F.plot_effects(t[""], **_common(c)),
         ),
         FigureSpec(
             "did_subgroups", "DiD effect on the outcome by subgroup",
             lambda c: [c.config["outcome"], *c.config["subgroups"], c.treated, c.wave],
             lambda c: {"": _subgroup_effects(c)},
-            lambda c, t: F.plot_effects(t[""], **common(c)),
+            lambda c, t: F.plot_effects(t[""], **_common(c)),
         ),
         FigureSpec(
             "weights", "Distribution of the survey weights by wave, Kish design effect",
@@ -507,40 +507,40 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: {"": weight_distribution(c.design, c.config["weight_bins"], by=c.wave),
                        "diagnostics": _kish(c)},
             lambda c, t: F.plot_weight_distribution(t[""], diagnostics=t["diagnostics"],
-                                                    group=c.wave, **common(c)),
+                                                    group=c.wave, **_common(c)),
         ),
         FigureSpec(
             "design_effects", "Design effects of the trust estimates, with the weighting's",
             lambda c: [*c.config["trust_items"], c.wave],
             lambda c: {"": _trust_table(c), "diagnostics": _kish(c)},
             lambda c, t: F.plot_design_effects(t[""], group=c.wave, kish=_kish_value(
-                t["diagnostics"]), **common(c)),
+                t["diagnostics"]), **_common(c)),
         ),
         FigureSpec(
             "victimisation", "Victimisation and reporting to the FSI by wave",
             lambda c: [*c.config["victimisation"], c.wave],
             lambda c: {"": _shares(c, c.config["victimisation"], [c.wave])},
-            lambda c, t: F.plot_victimisation(t[""], group=c.wave, **common(c)),
+            lambda c, t: F.plot_victimisation(t[""], group=c.wave, **_common(c)),
         ),
         FigureSpec(
             "awareness", "Awareness of and participation in the community actions, by "
                          "area and wave",
             lambda c: [*c.config["awareness"], c.treated, c.wave],
             lambda c: {"": _shares(c, c.config["awareness"], [c.treated, c.wave])},
-            lambda c, t: F.plot_awareness(t[""], arm=c.treated, period=c.wave, **common(c)),
+            lambda c, t: F.plot_awareness(t[""], arm=c.treated, period=c.wave, **_common(c)),
         ),
         FigureSpec(
             "nonresponse", "Item nonresponse (don't know, refused) of sensitive items",
             lambda c: list(c.config["nonresponse_items"]),
             lambda c: {"": item_nonresponse(c.design, c.config["nonresponse_items"],
                                             c.questionnaire)},
-            lambda c, t: F.plot_nonresponse(t[""], **common(c)),
+            lambda c, t: F.plot_nonresponse(t[""], **_common(c)),
         ),
     ]
     return specs
 
 
-def common(ctx: ReportContext) -> dict[str, Any]:
+def _common(ctx: ReportContext) -> dict[str, Any]:
     return {"lang": ctx.lang, "labels": ctx.labels, "source_note": ctx.source_note,
             "min_cell": ctx.min_cell}
 

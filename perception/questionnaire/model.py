@@ -493,7 +493,7 @@ class Questionnaire:
     def schema(self) -> pa.DataFrameSchema:
         """The :class:`pandera.DataFrameSchema` that a wave of this questionnaire must pass.
 
-        See :func:`perception.schema.build_schema`; use :func:`perception.validate` for a
+        See :func:`perception.questionnaire.schema.build_schema`; use :func:`perception.validate` for a
         readable report.
         """
         from .schema import build_schema

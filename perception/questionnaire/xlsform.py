@@ -46,7 +46,7 @@ XLSForm                        questionnaire
   expression) becomes ``false`` (noted). ``constraint_message`` keeps the default
   language's text.
 - ``relevant`` and ``constraint`` are kept when they are in the package's safe
-  expression language (``perception.expressions``) and refer only to earlier questions
+  expression language (:mod:`perception.questionnaire.expressions`) and refer only to earlier questions
   that are kept; otherwise they are dropped and noted -- a dropped ``relevant`` also
   makes the question not required, so validation does not demand skipped answers.
 - Extra columns perception understands (ignored by ODK tools): in ``choices``,

@@ -1,4 +1,4 @@
-"""Variance steps and calibration kernels of :mod:`perception.weighting`.
+"""Variance steps and calibration kernels of :mod:`perception.survey.weighting`.
 
 A weighting adjustment of a ``SurveyDesign`` appends a *step* to ``design._calibration``;
 ``design._vcov`` passes the linearised scores (n, k), already multiplied by the adjusted

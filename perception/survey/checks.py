@@ -83,11 +83,12 @@ def column_names(
 
 
 def check_columns(
-    data: pd.DataFrame, names: Sequence[str], argument: str,
-    error: type[PerceptionError] = EstimationError,
+    data: pd.DataFrame | Sequence[str], names: Sequence[str], argument: str,
+    error: type[PerceptionError] = EstimationError, where: str = "the data",
 ) -> None:
-    """Raise ``error`` for a column of ``names`` that ``data`` does not have (with the
-    closest names), or has more than once.
+    """Raise ``error`` for a column of ``names`` that ``data`` (a frame, or the column
+    names of a source read later, called ``where`` in the message) does not have (with
+    the closest names), or has more than once.
 
     Examples
     --------
@@ -97,21 +98,22 @@ def check_columns(
     ...
     perception.errors.EstimationError: unknown column 'api0' given as variables: the data has no such column. Did you mean 'api00'? Available columns: api00
     """
+    columns = data.columns if isinstance(data, pd.DataFrame) else pd.Index(list(data))
     for name in names:
-        if name not in data.columns:
-            close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=3)
+        if name not in columns:
+            close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise error(
-                f"unknown column {name!r} given as {argument}: the data has no such column."
-                f"{hint} Available columns: {', '.join(map(str, list(data.columns)[:30]))}"
-                + (" ..." if data.shape[1] > 30 else "")
+                f"unknown column {name!r} given as {argument}: {where} has no such column."
+                f"{hint} Available columns: {', '.join(map(str, list(columns)[:30]))}"
+                + (" ..." if len(columns) > 30 else "")
             )
-    if data.columns.has_duplicates:
-        duplicated = set(data.columns[data.columns.duplicated()])
+    if columns.has_duplicates:
+        duplicated = set(columns[columns.duplicated()])
         bad = [n for n in names if n in duplicated]
         if bad:
             raise error(
-                f"column {bad[0]!r} ({argument}) appears more than once in the data; "
+                f"column {bad[0]!r} ({argument}) appears more than once in {where}; "
                 "rename the duplicates first."
             )
 

@@ -4,7 +4,7 @@ An estimate table from :func:`perception.mean`, ``total``, ``ratio`` or ``propor
 carries the covariance of its ``estimate`` column in ``table.attrs["vcov"]``: domains
 estimated inside one design are correlated (shared PSUs, waves revisiting the same
 villages), and a difference of two rows needs that covariance. It is keyed by each
-row's identity and read through :func:`perception._covariance.covariance_of`, so a
+row's identity and read through :func:`perception.survey.covariance.covariance_of`, so a
 sorted or filtered table gives the same contrasts. A :class:`GLMResult` works the same
 way, with its coefficients as the rows.
 """

@@ -1,6 +1,6 @@
 """Population margins: matching margins to the rows of a design, and margins files.
 
-Used by :mod:`perception.weighting`. A margin ``{level: population count}`` is matched to
+Used by :mod:`perception.survey.weighting`. A margin ``{level: population count}`` is matched to
 a column by value (``1``, ``1.0`` and ``"1"`` are one level); every check names the
 column, the levels or rows at fault and the fix.
 """

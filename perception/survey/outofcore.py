@@ -9,7 +9,7 @@ them. This module reads a Parquet dataset in batches with pyarrow
 (:func:`mean_from_parquet`, :func:`total_from_parquet`) or goes through the partitions
 of a Dask DataFrame (:func:`mean_from_dask`, :func:`total_from_dask`), keeps only the
 group sums (a few thousand rows whatever the size of the data), then builds a
-:class:`~perception.design.SurveyDesign` on the groups and calls its variance, so lonely
+:class:`~perception.survey.design.SurveyDesign` on the groups and calls its variance, so lonely
 PSUs, fpc checks, degrees of freedom and the result table are those of
 :func:`perception.mean`.
 
@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..errors import DesignError, EstimationError, format_rows
 from . import intervals
+from .checks import check_columns, column_names, numeric_values
 from .design import LonelyPSU, SurveyDesign
 from .engine import Domains, assemble
 
@@ -115,14 +116,7 @@ class _Problems:
 
 
 def _names(spec, argument: str) -> tuple[str, ...]:
-    if spec is None:
-        return ()
-    if isinstance(spec, str):
-        return (spec,)
-    names = tuple(spec)
-    if not all(isinstance(n, str) for n in names):
-        raise EstimationError(f"{argument} must be column names (strings), got {names!r}")
-    return names
+    return tuple(column_names(spec, argument))
 
 
 def _make_spec(variables, weights, strata, psu, by, fpc, na_rm) -> _Spec:
@@ -149,32 +143,13 @@ def _check_columns(spec: _Spec, available: Sequence[str], source: str) -> None:
     roles = [(spec.weights, "weights"), (spec.psu, "psu"), (spec.strata, "strata"),
              (spec.fpc, "fpc"), *((v, "variables") for v in spec.variables),
              *((b, "by") for b in spec.by)]
-    present = set(available)
     for name, role in roles:
-        if name is not None and name not in present:
-            import difflib
-
-            close = difflib.get_close_matches(name, [str(c) for c in available], n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise EstimationError(f"unknown column {name!r} given as {role}: {source} has no "
-                                  f"such column.{hint}")
+        if name is not None:
+            check_columns(available, [name], role, where=source)
 
 
 def _numeric(frame: pd.DataFrame, name: str, argument: str) -> np.ndarray:
-    column = frame[name]
-    if pd.api.types.is_bool_dtype(column):
-        return column.to_numpy(dtype=float)
-    if not pd.api.types.is_numeric_dtype(column):
-        converted = pd.to_numeric(column, errors="coerce")
-        bad = converted.isna() & column.notna()
-        if bad.any():
-            raise EstimationError(
-                f"column {name!r} ({argument}) is not numeric: rows "
-                f"{format_rows(frame.index[bad.to_numpy()])} hold values such as "
-                f"{column[bad].iloc[0]!r}. Convert the column to numbers."
-            )
-        column = converted
-    return column.to_numpy(dtype=float, na_value=np.nan)
+    return numeric_values(frame, name, argument, fix="Convert the column to numbers.")
 
 
 def _shift(frame: pd.DataFrame, spec: _Spec) -> np.ndarray:

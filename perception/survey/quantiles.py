@@ -238,7 +238,7 @@ def _type7_iqr(x: np.ndarray) -> float:
 def _score_interval(design, values, dom, probs, cdfs, crit, n_design):
     """R's ``ffullerCI``: invert the design-based score test of F(theta) = p.
 
-    The roots are found by :func:`perception.intervals.uniroot` (R's ``uniroot``), then
+    The roots are found by :func:`perception.survey.intervals.uniroot` (R's ``uniroot``), then
     mapped back through the share of rows (unweighted, as R does) at or below them.
     """
     D = dom.count

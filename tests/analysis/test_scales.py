@@ -1,4 +1,4 @@
-"""Scales and indices (perception/indices.py): R's survey values, hand computations,
+"""Scales and indices (perception/analysis/scales.py): R's survey values, hand computations,
 invariances and errors.
 
 Reference: tests/reference/indices_reference.csv, written by

@@ -1,4 +1,4 @@
-"""Tests of the simulated Central Mali example (perception.simulate) and its command."""
+"""Tests of the simulated Central Mali example (perception.demo) and its command."""
 
 from __future__ import annotations
 

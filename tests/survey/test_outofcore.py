@@ -1,4 +1,4 @@
-"""The chunked path (perception.chunked) equals the in-memory estimates.
+"""The chunked path (perception.survey.outofcore) equals the in-memory estimates.
 
 A small stratified two-stage survey is written to Parquet in a temporary folder (several
 row groups and files, read in batches smaller than a file); ``mean_from_parquet`` and

@@ -2,10 +2,10 @@
 
 Every function has the form ``plot_x(table, *, lang="fr", labels=None, ax=None,
 source_note=None, min_cell=30, ...) -> Figure``: the table passes through
-:func:`perception.privacy.suppress_small_cells` first, so a cell resting on fewer than
+:func:`perception.suppress_small_cells` first, so a cell resting on fewer than
 ``min_cell`` respondents is drawn as a mark, never as a value. Labels come from the
 questionnaire (``labels=q``) or a mapping, in French or English; every figure shows its
-sample sizes and a source note. The house style (:mod:`perception.figures.style`) is
+sample sizes and a source note. The house style (:mod:`perception.outputs.figures.style`) is
 applied inside a context manager, so matplotlib's global settings are left alone.
 
 This package only draws: it never imports the variance engine or the estimators.

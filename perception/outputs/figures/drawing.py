@@ -28,7 +28,7 @@ class Cell:
 def cell_of(row) -> Cell:
     """The cell of a table row; its ``n`` is the count the small-cell rule applied to:
     the smallest of ``n`` and the cell counts a change (``n_from``, ``n_to``) or a DiD
-    effect (``n_min``) carries (:func:`perception.privacy.smallest_count`, NaN when one
+    effect (``n_min``) carries (:func:`perception.tables.smallest_count`, NaN when one
     is unknown)."""
     n = float(smallest_count(row.to_frame().T).iloc[0])
     return Cell(

@@ -93,7 +93,7 @@ def plot_trust_by_actor(
 
     Parameters
     ----------
-    table : a share per actor, as :func:`perception.indices.top_box` returns
+    table : a share per actor, as :func:`perception.top_box` returns
         (``variable``, ``estimate``, ``ci_low``, ``ci_high``, ``n``), optionally by one
         domain column (e.g. ``wave``) drawn as coloured groups.
     lang : "fr" or "en".
@@ -146,7 +146,7 @@ def plot_index(
 
     Parameters
     ----------
-    table : :func:`perception.indices.index` by one or two domain columns.
+    table : :func:`perception.index` by one or two domain columns.
     row : the domain column of the rows (default the first domain column).
     group : the domain column of the coloured groups (default the other one).
 
@@ -203,7 +203,7 @@ def plot_heatmap(
 
     Parameters
     ----------
-    table : :func:`perception.indices.top_box` by one domain column.
+    table : :func:`perception.top_box` by one domain column.
     row : the domain column of the rows (default the table's domain column).
 
     Examples

@@ -47,7 +47,7 @@ def plot_likert(
 
     Parameters
     ----------
-    table : :func:`perception.indices.likert` (``variable``, ``category``, ``estimate``,
+    table : :func:`perception.likert` (``variable``, ``category``, ``estimate``,
         ``n``, ``missing_code``), optionally by one domain column (``group``), each
         (item, group) drawn as one bar.
     labels : questionnaire or mapping for the items' and answer codes' labels.
@@ -247,7 +247,7 @@ def plot_nonresponse(
 
     Parameters
     ----------
-    table : :func:`perception.indices.item_nonresponse` (``variable``, ``category``,
+    table : :func:`perception.item_nonresponse` (``variable``, ``category``,
         ``estimate``, ``n``).
 
     Examples

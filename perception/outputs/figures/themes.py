@@ -87,7 +87,7 @@ def plot_victimisation(
 
     Parameters
     ----------
-    table : shares such as :func:`perception.indices.top_box` returns for the
+    table : shares such as :func:`perception.top_box` returns for the
         victimisation items (``vict_theft``, ``vict_attack``: answer 1) and the
         reporting item among victims (``vict_reported``: answers 1–2), by one domain
         column (``group``).
@@ -132,7 +132,7 @@ def plot_awareness(
 
     Parameters
     ----------
-    table : shares by ``[arm, period]`` (e.g. :func:`perception.indices.top_box` of
+    table : shares by ``[arm, period]`` (e.g. :func:`perception.top_box` of
         ``ca_aware`` with ``top=[1]``), one row per variable × area × wave.
     arm : the column of the intervention / comparison areas.
     period : the wave column (``None`` when the table has no waves).
@@ -209,7 +209,7 @@ def plot_weight_distribution(
     ----------
     table : one row per weight bin (and group): ``bin_low``, ``bin_high``, ``n``
         (respondents in the bin) and ``estimate`` (their share), as
-        :func:`perception.report.weight_distribution` returns. Bins with fewer than
+        :func:`perception.outputs.report.weight_distribution` returns. Bins with fewer than
         ``min_cell`` respondents are drawn as suppressed.
     diagnostics : :func:`perception.weight_diagnostics` output; its Kish design effect
         and effective sample size (overall, or per group) are printed in the figure.
