@@ -1,5 +1,7 @@
 """What leaves the process: figures drawn from result tables, and the report of a figure
-set.
+set. The figure functions are used from :mod:`perception.outputs.figures`
+(``from perception.outputs.figures import plot_likert``); nothing here is re-exported by
+:mod:`perception`.
 
 ``EXPORTS`` is the public API (re-exported by :mod:`perception`); ``SHARED`` lists the
 names the other subpackages of perception use (not meant for users). Both map a name
