@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError
 from ..survey import intervals
 from ..survey.attached import attach
@@ -109,9 +110,12 @@ def plain_label(value) -> object:
 
 
 # ----------------------------------------------------------------------- change --
+@positional_deprecated("over", "by", "reference", "relative", "level", "na_rm")
+@renamed_argument("var", "variables")
 def change(
     design: Design,
-    var: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     over: str = "wave",
     by: str | Sequence[str] | None = None,
     reference: Literal["first", "consecutive"] = "first",
@@ -133,7 +137,7 @@ def change(
         waves keep one id). For independent cross-sections (new villages each wave),
         make the strata wave-specific (stratum x wave) so the waves are independent
         samples and their covariance is zero.
-    var : numeric or 0/1 column(s).
+    variables : numeric or 0/1 column(s).
     over : the wave column. Waves are ordered as the categories of a categorical
         column, else sorted (numbers, dates; give text labels such as "baseline",
         "endline" as an ordered ``pd.Categorical``).
@@ -184,9 +188,9 @@ def change(
     ``svycontrast(b, c(-1, 1))``; ``p`` is ``2 * pt(-abs(est / se), degf(design))``.
     The relative change is ``svycontrast(b, quote(`2` / `1` - 1))`` (delta method).
     """
-    names = column_names(var, "var")
+    names = column_names(variables, "variables")
     by_names = column_names(by, "by")
-    check_variables(design, names, "var")
+    check_variables(design, names, "variables")
     intervals.check_level(level)
     if not isinstance(over, str):
         raise EstimationError(f"over must be the name of the wave column, got {over!r}")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey import intervals
 from ..survey.checks import (
@@ -267,9 +268,12 @@ class DiDResult:
         return self.summary()
 
 
+@positional_deprecated("treated", "period", "by", "covariates", "level", "post_periods", "na_rm")
+@renamed_argument("var", "variables")
 def did(
     design: Design,
-    var: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     treated: str = "treated",
     period: str = "wave",
     by: str | Sequence[str] | None = None,
@@ -290,7 +294,7 @@ def did(
     design : SurveyDesign or ReplicateDesign holding every period; a village revisited
         at several periods keeps one PSU id, so the covariance between periods enters
         the SEs.
-    var : numeric or 0/1 outcome column(s); one model per outcome.
+    variables : numeric or 0/1 outcome column(s); one model per outcome.
     treated : 0/1 (or boolean) column: the area received the community actions. It
         should be constant within PSU (a warning names the PSUs where it is not).
     period : the wave column (ordered as in :func:`change`); its first value is the
@@ -345,10 +349,10 @@ def did(
     saturated, so each effect equals the DiD of the cell means
     (``svyby(~y, ~wave + treated, design, svymean, covmat = TRUE)`` + ``svycontrast``).
     """
-    names = column_names(var, "var")
+    names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
-    check_variables(design, names, "var")
+    check_variables(design, names, "variables")
     intervals.check_level(level)
     for value, argument in ((treated, "treated"), (period, "period")):
         if not isinstance(value, str):
@@ -361,7 +365,7 @@ def did(
     clash = sorted({c for c in roles if roles.count(c) > 1})
     if clash:
         raise EstimationError(
-            f"column(s) {', '.join(map(repr, clash))} appear in more than one of var=, "
+            f"column(s) {', '.join(map(repr, clash))} appear in more than one of variables=, "
             "treated=, period=, by=, covariates=; each column has one role"
         )
     if post_periods is not None and (

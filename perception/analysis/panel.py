@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..deprecation import renamed_argument
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey.checks import check_columns, is_design
 from ..survey.design import ReplicateDesign, SurveyDesign
@@ -21,10 +21,12 @@ Design = SurveyDesign | ReplicateDesign
 
 
 # --------------------------------------------------------------------- attrition --
+@positional_deprecated("over", "psu")
 @renamed_argument("id", "respondent")
 def attrition(
     waves: pd.DataFrame | Design,
     respondent: str = "resp_id",
+    *,
     over: str = "wave",
     psu: str | None = None,
 ) -> pd.DataFrame:

@@ -19,13 +19,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey.attached import stack_tables
 from ..survey.checks import check_columns, check_design, is_design
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.estimators import mean, proportion
 
-#: missing-value codes used when neither ``q`` nor ``missing`` is given (Afrobarometer)
+#: missing-value codes used when neither ``questionnaire`` nor ``missing`` is given
+#: (Afrobarometer)
 DEFAULT_MISSING_CODES: tuple[int, ...] = (7, 8, 9)
 
 #: category code of a system-missing answer (NaN) in :func:`likert` tables
@@ -41,7 +43,7 @@ ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]
 
 
 # ----------------------------------------------------------------------- helpers --
-def _item_list(items: str | Sequence[str], argument: str = "items") -> list[str]:
+def _item_list(items: str | Sequence[str], argument: str = "variables") -> list[str]:
     if isinstance(items, str):
         return [items]
     names = list(items)
@@ -57,7 +59,7 @@ def _item_list(items: str | Sequence[str], argument: str = "items") -> list[str]
 
 def _missing_codes(item: str, q: Any, missing: Any) -> tuple[float, ...]:
     """Missing-value codes of ``item``: from ``missing`` (a sequence, or a mapping item ->
-    sequence), else from the questionnaire ``q``, else :data:`DEFAULT_MISSING_CODES`."""
+    sequence), else from the questionnaire ``q``, else ``DEFAULT_MISSING_CODES``."""
     if missing is not None:
         if isinstance(missing, Mapping):
             codes = missing.get(item, ())
@@ -78,8 +80,9 @@ def _questionnaire_codes(q: Any, item: str, kind: Literal["valid", "missing"]) -
         getter = getattr(q, "valid_codes", None) or getattr(q, "codes", None)
     if getter is None:
         raise EstimationError(
-            f"q={type(q).__name__} does not describe the {kind} codes of {item!r}; pass a "
-            "perception.Questionnaire, or give the codes explicitly with missing=..."
+            f"questionnaire={type(q).__name__} does not describe the {kind} codes of "
+            f"{item!r}; pass a perception.Questionnaire, or give the codes explicitly with "
+            "missing=..."
         )
     value = getter(item)
     if isinstance(value, Mapping):
@@ -157,14 +160,17 @@ def _check_dont_know(dont_know: str) -> None:
 
 
 # ------------------------------------------------------------------------ likert --
+@positional_deprecated("by", "dont_know", "level")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def likert(
     design,
-    items: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "separate",
     level: float = 0.95,
-    *,
-    q: Any = None,
+    questionnaire: Any = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
 ) -> pd.DataFrame:
@@ -219,22 +225,23 @@ def likert(
     """
     check_design(design)
     _check_dont_know(dont_know)
-    names = _item_list(items)
+    names = _item_list(variables)
     by_names = _by_names(by)
-    check_columns(design.data, names, "items")
+    check_columns(design.data, names, "variables")
     _check_by(design, by_names)
     data = design.data
     inside = design.in_domain
     tables = []
     for name in names:
         values = _numeric_codes(data, name)
-        miss_codes = _missing_codes(name, q, missing)
+        miss_codes = _missing_codes(name, questionnaire, missing)
         is_missing_code = np.isin(values, miss_codes)
         is_nan = np.isnan(values)
         valid = ~is_missing_code & ~is_nan
-        if q is not None:
+        if questionnaire is not None:
             try:
-                scale = sorted(float(c) for c in _questionnaire_codes(q, name, "valid"))
+                scale = sorted(float(c) for c in _questionnaire_codes(questionnaire, name,
+                                                                      "valid"))
             except (TypeError, ValueError):
                 raise EstimationError(
                     f"item {name!r} has text codes in the questionnaire; likert() needs "
@@ -284,15 +291,18 @@ def likert(
 
 
 # ----------------------------------------------------------------------- top box --
+@positional_deprecated("top", "by", "dont_know", "level")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def top_box(
     design,
-    items: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     top: int | Sequence[int] = (2, 3),
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "exclude",
     level: float = 0.95,
-    *,
-    q: Any = None,
+    questionnaire: Any = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
 ) -> pd.DataFrame:
@@ -333,14 +343,15 @@ def top_box(
     """
     check_design(design)
     _check_dont_know(dont_know)
-    names = _item_list(items)
+    names = _item_list(variables)
     by_names = _by_names(by)
-    check_columns(design.data, names, "items")
+    check_columns(design.data, names, "variables")
     _check_by(design, by_names)
     data = design.data
     tables = []
     for name in names:
-        indicator = top_box_scores(data, name, top, dont_know, q=q, missing=missing)
+        indicator = top_box_scores(data, name, top=top, dont_know=dont_know,
+                                   questionnaire=questionnaire, missing=missing)
         if not (indicator.notna().to_numpy() & design.in_domain).any():
             raise EstimationError(
                 f"item {name!r} has no substantive answer in the design's domain"
@@ -366,13 +377,16 @@ def top_box(
     return out
 
 
+@positional_deprecated("top", "dont_know")
+@renamed_argument("item", "variable")
+@renamed_argument("q", "questionnaire")
 def top_box_scores(
     data: pd.DataFrame,
-    item: str,
+    variable: str,
+    *,
     top: int | Sequence[int] = (2, 3),
     dont_know: DontKnow = "exclude",
-    *,
-    q: Any = None,
+    questionnaire: Any = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.Series:
     """Respondent-level top-box indicator: 1 in the top codes, 0 for another answer,
@@ -385,35 +399,38 @@ def top_box_scores(
     [0.0, 1.0, 1.0, nan, nan]
     """
     _check_dont_know(dont_know)
-    check_columns(data, [item], "items")
+    check_columns(data, [variable], "variable")
     top_given = np.atleast_1d(top).tolist()
     top_codes = [float(c) for c in top_given]
     if not top_codes:
         raise EstimationError("top must name at least one answer code, e.g. top=(2, 3)")
-    values = _numeric_codes(data, item)
-    miss_codes = _missing_codes(item, q, missing)
+    values = _numeric_codes(data, variable)
+    miss_codes = _missing_codes(variable, questionnaire, missing)
     overlap = set(top_codes) & set(miss_codes)
     if overlap:
         raise EstimationError(
-            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {item!r}; "
+            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {variable!r}; "
             "give substantive answer codes only"
         )
     keep = ~np.isnan(values)
     if dont_know == "exclude":
         keep &= ~np.isin(values, miss_codes)
     indicator = np.where(keep, np.isin(values, top_codes).astype(float), np.nan)
-    return pd.Series(indicator, index=data.index, name=item)
+    return pd.Series(indicator, index=data.index, name=variable)
 
 
 # ------------------------------------------------------------------------- index --
+@positional_deprecated("scale", "min_items", "reverse")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def index_scores(
     data: pd.DataFrame,
-    items: str | Sequence[str],
-    scale: tuple[float, float] = (0, 3),
-    min_items: int | None = None,
-    reverse: Sequence[str] = (),
+    variables: str | Sequence[str],
     *,
-    q: Any = None,
+    min_items: int | None = None,
+    scale: tuple[float, float] = (0, 3),
+    reverse: Sequence[str] = (),
+    questionnaire: Any = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.Series:
     """Respondent-level composite index on 0–100: the mean of the valid items, each
@@ -429,8 +446,8 @@ def index_scores(
     >>> index_scores(df, ["a", "b"], missing=(8, 9)).round(1).tolist()
     [50.0, 100.0, 33.3]
     """
-    names = _item_list(items)
-    check_columns(data, names, "items")
+    names = _item_list(variables)
+    check_columns(data, names, "variables")
     rev = _item_list(reverse, "reverse") if len(reverse) else []
     unknown = [r for r in rev if r not in names]
     if unknown:
@@ -447,7 +464,8 @@ def index_scores(
     scores = np.full((len(data), k), np.nan)
     for j, name in enumerate(names):
         values = _numeric_codes(data, name)
-        valid = ~np.isnan(values) & ~np.isin(values, _missing_codes(name, q, missing))
+        valid = ~np.isnan(values) & ~np.isin(values, _missing_codes(name, questionnaire,
+                                                                      missing))
         _check_scale_values(
             data, name, values, valid, (values >= low) & (values <= high),
             f"the scale {low:g}–{high:g}",
@@ -474,17 +492,20 @@ def _check_scale(scale) -> tuple[float, float]:
     return low, high
 
 
+@positional_deprecated("by", "min_items", "scale", "level")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def index(
     design,
-    items: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     min_items: int | None = None,
     scale: tuple[float, float] = (0, 3),
-    level: float = 0.95,
-    *,
     reverse: Sequence[str] = (),
     name: str = "index",
-    q: Any = None,
+    level: float = 0.95,
+    questionnaire: Any = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
     """Composite index on 0–100 with its design-based SE.
@@ -527,7 +548,8 @@ def index(
     _check_by(design, by_names)
     if not isinstance(name, str) or not name:
         raise EstimationError(f"name must be a non-empty column name, got {name!r}")
-    scores = index_scores(design.data, items, scale, min_items, reverse, q=q, missing=missing)
+    scores = index_scores(design.data, variables, min_items=min_items, scale=scale,
+                          reverse=reverse, questionnaire=questionnaire, missing=missing)
     if not (scores.notna().to_numpy() & design.in_domain).any():
         raise EstimationError(
             "no respondent in the design's domain has enough valid items for the index; "
@@ -537,7 +559,7 @@ def index(
         _with_columns(design, {name: scores.rename(name)}), name, by=by_names or None,
         na_rm=True, level=level,
     )
-    table.attrs["items"] = tuple(_item_list(items))
+    table.attrs["items"] = tuple(_item_list(variables))
     table.attrs["scale"] = _check_scale(scale)
     return table
 
@@ -580,12 +602,14 @@ def _alpha(cov: np.ndarray) -> float:
     return float(k / (k - 1) * (1.0 - np.trace(cov) / total))
 
 
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def cronbach_alpha(
     design_or_frame,
-    items: Sequence[str],
+    variables: Sequence[str],
     *,
     weights: str | None = None,
-    q: Any = None,
+    questionnaire: Any = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
     """Cronbach's alpha of a scale, weighted by the design weights.
@@ -621,14 +645,14 @@ def cronbach_alpha(
     R (unweighted): ``psych::alpha(x)`` (``raw_alpha``, ``alpha.drop``, ``r.drop``).
     Weighted: ``S <- cov.wt(x, wt = w)$cov; k / (k - 1) * (1 - sum(diag(S)) / sum(S))``.
     """
-    names = _item_list(items)
+    names = _item_list(variables)
     if len(names) < 2:
         raise EstimationError("cronbach_alpha needs at least two items")
     data, w, inside = _frame_and_weights(design_or_frame, weights)
-    check_columns(data, names, "items")
+    check_columns(data, names, "variables")
     x = np.column_stack([_numeric_codes(data, c) for c in names])
     for j, name in enumerate(names):
-        x[np.isin(x[:, j], _missing_codes(name, q, missing)), j] = np.nan
+        x[np.isin(x[:, j], _missing_codes(name, questionnaire, missing)), j] = np.nan
     complete = inside & ~np.isnan(x).any(axis=1) & (w > 0)
     n = int(complete.sum())
     if n < 2:
@@ -657,11 +681,14 @@ def _reason(code: float) -> str:
     return _REASONS.get(int(code) % 10, "other_code") if float(code).is_integer() else "other_code"
 
 
+@positional_deprecated("questionnaire")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def item_nonresponse(
     design_or_frame,
-    items: str | Sequence[str],
-    q: Any = None,
+    variables: str | Sequence[str],
     *,
+    questionnaire: Any = None,
     by: str | Sequence[str] | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     weights: str | None = None,
@@ -697,9 +724,9 @@ def item_nonresponse(
     -----
     R: ``svymean(~I(x == 9) + I(x == 8) + I(is.na(x)), design)`` per item.
     """
-    names = _item_list(items)
+    names = _item_list(variables)
     data, w, inside = _frame_and_weights(design_or_frame, weights)
-    check_columns(data, names, "items")
+    check_columns(data, names, "variables")
     by_names = _by_names(by)
     check_columns(data, by_names, "by")
     if by_names:
@@ -723,7 +750,7 @@ def item_nonresponse(
         n = int(member.sum())
         for name in names:
             values = _numeric_codes(data, name)
-            codes = _missing_codes(name, q, missing)
+            codes = _missing_codes(name, questionnaire, missing)
             flags = {reason: np.zeros(len(data), dtype=bool) for reason in NONRESPONSE_REASONS}
             for code in codes:
                 flags[_reason(code)] |= values == code

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated
 from ..errors import DisclosureError
 from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
@@ -61,9 +62,11 @@ VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff", "cv", "p", "stat
 SUPPRESSED_MARK = "suppressed (n < {min_cell})"
 
 
+@positional_deprecated("n_column", "value_columns")
 def suppress_small_cells(
     table: pd.DataFrame,
     min_cell: int = DEFAULT_MIN_CELL,
+    *,
     n_column: str = "n",
     value_columns: tuple[str, ...] = VALUE_COLUMNS,
 ) -> pd.DataFrame:
@@ -242,12 +245,13 @@ def _assess(
     return records, keys
 
 
+@positional_deprecated("k", "max_cv")
 def disclosure_check(
     table: pd.DataFrame,
     min_cell: int = DEFAULT_MIN_CELL,
+    *,
     k: int = DEFAULT_K,
     max_cv: float | None = DEFAULT_MAX_CV,
-    *,
     n_column: str = "n",
     count_column: str | None = None,
     margins: bool = True,
@@ -322,12 +326,13 @@ def disclosure_check(
     return out
 
 
+@positional_deprecated("k", "max_cv")
 def protect_table(
     table: pd.DataFrame,
     min_cell: int = DEFAULT_MIN_CELL,
+    *,
     k: int = DEFAULT_K,
     max_cv: float | None = DEFAULT_MAX_CV,
-    *,
     n_column: str = "n",
     count_column: str | None = None,
     margins: bool = True,

@@ -4,7 +4,7 @@ The Pearson statistic of the weighted table is corrected for the design with the
 generalised design effects ``delta`` (eigenvalues of ``Delta``, R's
 ``solve(denom, numr)`` built from the design covariance of the cell proportions):
 
-- second-order Rao–Scott (``statistic="F"``, the default): ``F = X2 / sum(delta)`` on
+- second-order Rao–Scott (``test="F"``, the default): ``F = X2 / sum(delta)`` on
   ``d0 = sum(delta)^2 / sum(delta^2)`` and ``d0 * nu`` degrees of freedom;
 - first-order Rao–Scott (``"Chisq"``): ``X2 / mean(delta)`` against chi-square with
   ``(r - 1)(c - 1)`` df;
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument, warn_renamed_attribute
 from ..errors import EstimationError, format_rows
 from .checks import check_columns, check_design
 from .engine import domains, ratio_engine
@@ -73,7 +74,13 @@ class ChisqResult:
     design_effects: tuple[float, ...]
     n: int
     method: str
-    table: pd.DataFrame = field(repr=False, compare=False)
+    proportions: pd.DataFrame = field(repr=False, compare=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Old name of ``proportions`` (removed in the next release)."""
+        warn_renamed_attribute("ChisqResult", "table", "proportions")
+        return self.proportions
 
     def to_frame(self) -> pd.DataFrame:
         """The result as a one-row tidy DataFrame.
@@ -163,11 +170,14 @@ def _n_rows(design) -> int:
     return int(design.in_domain.sum())
 
 
+@positional_deprecated("test", "na_rm")
+@renamed_argument("statistic", "test")
 def chisq(
     design,
     row: str,
     col: str,
-    statistic: ChisqTest = "F",
+    *,
+    test: ChisqTest = "F",
     na_rm: bool = False,
 ) -> ChisqResult:
     """Design-based test of independence of two categorical variables (R's ``svychisq``).
@@ -203,11 +213,10 @@ def chisq(
     ``"Wald"``, ``"adjWald"``). Levels are those present in the design's domain; R also
     counts levels seen only outside a subset, which gives it NaN.
     """
-    test = statistic
     check_design(design)
     if test not in TESTS:
         raise EstimationError(
-            f"statistic={test!r} is not available; choose one of {', '.join(TESTS)}"
+            f"test={test!r} is not available; choose one of {', '.join(TESTS)}"
         )
     for name, argument in ((row, "row"), (col, "col")):
         if not isinstance(name, str):
@@ -323,7 +332,7 @@ def chisq(
         design_effects=tuple(float(x) for x in deltas),
         n=int(active.sum()),
         method=_METHODS[test],
-        table=table_frame,
+        proportions=table_frame,
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from ..tables import smallest_count
 from . import intervals
@@ -163,9 +164,11 @@ def _is_several(weights) -> bool:
 
 
 # ------------------------------------------------------------------ contrast --
+@positional_deprecated("level")
 def contrast(
     estimates,
     weights,
+    *,
     level: float | None = None,
 ) -> pd.DataFrame:
     """Linear combinations of the rows of one estimate table, with design-based SEs.

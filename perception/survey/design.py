@@ -8,14 +8,13 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ..deprecation import renamed_argument
+from ..deprecation import renamed_argument, warn_renamed_attribute
 from ..errors import DesignError, format_rows
 from . import variance as _variance
 from .base import _BaseDesign
@@ -663,12 +662,7 @@ class ReplicateDesign(_BaseDesign):
     @property
     def type(self) -> str:
         """Old name of :attr:`method` (removed in the next release)."""
-        warnings.warn(
-            "ReplicateDesign.type is renamed ReplicateDesign.method and the old name will "
-            "be removed in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        warn_renamed_attribute("ReplicateDesign", "type", "method")
         return self.method
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from . import intervals
 from .checks import check_columns, check_design, column_names
@@ -43,9 +44,11 @@ Design = SurveyDesign | ReplicateDesign
 
 
 # ------------------------------------------------------------------- estimators --
+@positional_deprecated("by", "na_rm", "level")
 def mean(
     design: Design,
     variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
@@ -84,9 +87,11 @@ def mean(
     return _ratio_estimate(design, variables, None, by, na_rm, level, "mean")
 
 
+@positional_deprecated("by", "na_rm", "level")
 def total(
     design: Design,
     variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
@@ -107,10 +112,12 @@ def total(
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
 
 
+@positional_deprecated("by", "na_rm", "level")
 def ratio(
     design: Design,
     numerator: str | Sequence[str],
     denominator: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
@@ -181,9 +188,11 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
                      result.n, level)
 
 
+@positional_deprecated("by", "method", "na_rm", "level")
 def proportion(
     design: Design,
     variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     method: intervals.PropMethod = "logit",
     na_rm: bool = False,

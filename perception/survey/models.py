@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..deprecation import renamed_argument
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from . import intervals
 from .checks import check_design
@@ -712,9 +712,11 @@ def _dispersion(fit: _Fit, mf: ModelFrame, family: _GLMFamily, design) -> float:
     return float(np.sum(w * (r - mean_r) ** 2) / np.sum(w) * n / (n - 1))
 
 
+@positional_deprecated("family", "na_rm", "level")
 def glm(
     design: SurveyDesign | ReplicateDesign,
     formula: str,
+    *,
     family: Family = "gaussian",
     na_rm: bool = False,
     level: float = 0.95,

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from . import intervals
 from .checks import check_columns, check_design, column_names, numeric_values
@@ -71,10 +72,12 @@ class _CDF:
         return float(self.x[min(pos + 1, self.x.size - 1)])
 
 
+@positional_deprecated("by", "na_rm", "level", "interval_type")
 def quantile(
     design: Design,
     variables: str | Sequence[str],
     quantiles: float | Sequence[float] = (0.5,),
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,

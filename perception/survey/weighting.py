@@ -46,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import WeightingError, format_rows
 from . import calibration as _c
 from . import margins as _m
@@ -263,9 +264,12 @@ def _margin_misfit(w: np.ndarray, margins: list[_m.Margin]) -> tuple[float, str]
     return worst, where
 
 
+@positional_deprecated("tol", "max_iter")
+@renamed_argument("margins", "population")
 def rake(
     design: Design,
-    margins: Mapping,
+    population: Mapping,
+    *,
     tol: float = 1e-8,
     max_iter: int = 100,
 ) -> Design:
@@ -321,8 +325,8 @@ def rake(
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
         raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
-    spec = _m.margin_spec(margins, "rake")
-    matched = [_m.match_margin(design, cols, m, "margins") for cols, m in spec]
+    spec = _m.margin_spec(population, "rake")
+    matched = [_m.match_margin(design, cols, m, "population") for cols, m in spec]
     _m.check_totals(matched, "rake")
     w0 = design._w
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
@@ -532,9 +536,11 @@ def _calibration_factors(mm: _ModelMatrix, ww: np.ndarray, method: str, lower: f
     return result.g
 
 
+@positional_deprecated("method", "bounds", "tol", "max_iter")
 def calibrate(
     design: Design,
     population: Mapping,
+    *,
     method: CalibrationMethod = "linear",
     bounds: tuple[float, float] | None = None,
     tol: float = 1e-7,
@@ -656,8 +662,10 @@ def _trim_vector(w: np.ndarray, active: np.ndarray, lower: float, upper: float,
     return out
 
 
+@positional_deprecated("upper", "lower", "strict")
 def trim_weights(
     design: Design,
+    *,
     upper: float | None = None,
     lower: float | None = None,
     strict: bool = False,
@@ -895,7 +903,10 @@ def _weight_summary(w: np.ndarray) -> dict[str, float]:
     }
 
 
-def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+@positional_deprecated("by")
+def weight_diagnostics(
+    design: Design, *, by: str | Sequence[str] | None = None
+) -> pd.DataFrame:
     """Summary of the weights: spread, Kish design effect and effective sample size.
 
     Parameters
