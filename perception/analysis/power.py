@@ -63,23 +63,28 @@ def icc(
 
     Parameters
     ----------
-    design : SurveyDesign with PSUs (villages). Use ``design.subset(...)`` to estimate
-        the ICC within one wave: a village revisited at several waves pools them.
-    variables : numeric or 0/1 column(s).
-    weighted : False (default) -- the classical unweighted one-way ANOVA estimator, the
-        quantity used by planning formulas. True -- a design-weighted version: counts,
-        means and sums of squares use the weights normalised to sum to the number of
-        rows (a pseudo-ANOVA; approximate, reported for comparison).
-    within_strata : clusters are compared with their stratum's mean (clusters nested in
-        strata, between-stratum differences removed: the ICC that drives the design
-        effect of a stratified sample). False: one-way ANOVA over all PSUs.
-    na_rm : leave out rows with a missing value (otherwise an error naming the column).
+    design : SurveyDesign
+        A design with PSUs (villages). Use ``design.subset(...)`` to estimate the ICC within
+        one wave: a village revisited at several waves pools them.
+    variables : str or sequence of str
+        Numeric or 0/1 column(s).
+    weighted : bool
+        False (default) -- the classical unweighted one-way ANOVA estimator, the quantity
+        used by planning formulas. True -- a design-weighted version: counts, means and sums
+        of squares use the weights normalised to sum to the number of rows (a pseudo-ANOVA;
+        approximate, reported for comparison).
+    within_strata : bool
+        Clusters are compared with their stratum's mean (clusters nested in strata,
+        between-stratum differences removed: the ICC that drives the design effect of a
+        stratified sample). False: one-way ANOVA over all PSUs.
+    na_rm : bool
+        Leave out rows with a missing value (otherwise an error naming the column).
 
     Returns
     -------
-    DataFrame with ``variable``, ``icc``, ``msb`` (between-cluster mean square), ``msw``
-    (within), ``n0`` (the ANOVA's average cluster size), ``n_clusters``, ``n``, and
-    ``weighted``.
+    DataFrame
+        The ``variable``, ``icc``, ``msb`` (between-cluster mean square), ``msw`` (within),
+        ``n0`` (the ANOVA's average cluster size), ``n_clusters``, ``n``, and ``weighted``.
 
     Examples
     --------
@@ -242,28 +247,40 @@ def mde(
 
     Parameters
     ----------
-    n_clusters : villages per wave (``analysis="change"``) or per arm and wave
-        (``analysis="did"``). Several values give one row each (a planning grid, with
-        ``cluster_size``, ``icc`` and ``p``/``sd``).
-    cluster_size : respondents per village and wave (``m``).
-    icc : intra-cluster correlation of the item (see :func:`icc`; plan with 0.05-0.20 for
-        trust items).
-    p : proportion of a binary item (``sd = sqrt(p (1 - p))``); or
-    sd : standard deviation of a scored item.
-    deff_weighting : design effect of unequal weights (1 + CV^2 of the weights).
-    alpha : two-sided significance level.
-    power : probability of detecting an effect of size ``mde``.
-    analysis : "change" (one group, wave 2 minus wave 1) or "did" (treated minus
-        comparison change).
-    revisited : the same villages are surveyed at both waves (new respondents).
-    r_cluster : correlation of a village's effect between the waves (used with
-        ``revisited``); 0.5 is a middling planning value.
+    n_clusters : float or sequence of float
+        Villages per wave (``analysis="change"``) or per arm and wave (``analysis="did"``).
+        Several values give one row each (a planning grid, with ``cluster_size``, ``icc``
+        and ``p``/``sd``).
+    cluster_size : float or sequence of float
+        Respondents per village and wave (``m``).
+    icc : float or sequence of float
+        Intra-cluster correlation of the item (see ``icc``; plan with 0.05-0.20 for trust
+        items).
+    p : float or sequence of float, optional
+        Proportion of a binary item (``sd = sqrt(p (1 - p))``); give ``p`` or ``sd``.
+    sd : float or sequence of float, optional
+        Standard deviation of a scored item.
+    deff_weighting : float
+        Design effect of unequal weights (1 + CV^2 of the weights).
+    alpha : float
+        Two-sided significance level.
+    power : float
+        Probability of detecting an effect of size ``mde``.
+    analysis : {"change", "did"}
+        "change" (one group, wave 2 minus wave 1) or "did" (treated minus comparison
+        change).
+    revisited : bool
+        The same villages are surveyed at both waves (new respondents).
+    r_cluster : float
+        Correlation of a village's effect between the waves (used with ``revisited``); 0.5
+        is a middling planning value.
 
     Returns
     -------
-    DataFrame (:data:`PLAN_COLUMNS`): one row per combination, with the design effects,
-    the SE of the estimate and ``mde`` (in the item's units: proportion points for
-    ``p``), and ``n_interviews`` (all interviews of the design).
+    DataFrame
+        The columns of ``PLAN_COLUMNS``: one row per combination, with the design effects,
+        the SE of the estimate and ``mde`` (in the item's units: proportion points for
+        ``p``), and ``n_interviews`` (all interviews of the design).
 
     Examples
     --------
@@ -330,16 +347,43 @@ def sample_size(
     revisited: bool = False,
     r_cluster: float = 0.5,
 ) -> pd.DataFrame:
-    """Villages needed to detect ``effect`` (the inverse of :func:`mde`).
+    """Villages needed to detect ``effect`` (the inverse of ``mde``).
 
-    Parameters are those of :func:`mde`, with ``effect`` (in the item's units, e.g. 0.12
-    for 12 proportion points) instead of ``n_clusters``.
+    Parameters
+    ----------
+    effect : float or sequence of float
+        The effect to detect, in the item's units (e.g. 0.12 for 12 proportion points).
+        Several values give one row each.
+    cluster_size : float or sequence of float
+        Respondents per village and wave (``m``).
+    icc : float or sequence of float
+        Intra-cluster correlation of the item (see ``icc``; plan with 0.05-0.20 for trust
+        items).
+    p : float or sequence of float, optional
+        Proportion of a binary item (``sd = sqrt(p (1 - p))``); give ``p`` or ``sd``.
+    sd : float or sequence of float, optional
+        Standard deviation of a scored item.
+    deff_weighting : float
+        Design effect of unequal weights (1 + CV^2 of the weights).
+    alpha : float
+        Two-sided significance level.
+    power : float
+        Probability of detecting ``effect``.
+    analysis : {"change", "did"}
+        "change" (one group, wave 2 minus wave 1) or "did" (treated minus comparison
+        change).
+    revisited : bool
+        The same villages are surveyed at both waves (new respondents).
+    r_cluster : float
+        Correlation of a village's effect between the waves (used with ``revisited``); 0.5
+        is a middling planning value.
 
     Returns
     -------
-    DataFrame (:data:`PLAN_COLUMNS` plus ``effect``): ``n_clusters`` is the whole
-    number of villages per wave (``"change"``) or per arm (``"did"``) that reaches the
-    power, ``mde`` the detectable effect with that many villages (<= ``effect``).
+    DataFrame
+        ``effect`` and the columns of ``PLAN_COLUMNS``: ``n_clusters`` is the whole number
+        of villages per wave (``"change"``) or per arm (``"did"``) that reaches the power,
+        ``mde`` the detectable effect with that many villages (<= ``effect``).
 
     Examples
     --------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,12 @@ from ..survey.attached import stack_tables
 from ..survey.checks import check_columns, check_design, is_design
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.estimators import mean, proportion
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..questionnaire.model import Questionnaire
+    from ..survey.design import ReplicateDesign, SurveyDesign
+
+    Design = SurveyDesign | ReplicateDesign
 
 #: missing-value codes used when neither ``questionnaire`` nor ``missing`` is given
 #: (Afrobarometer)
@@ -164,13 +170,13 @@ def _check_dont_know(dont_know: str) -> None:
 @renamed_argument("items", "variables")
 @renamed_argument("q", "questionnaire")
 def likert(
-    design,
+    design: Design,
     variables: str | Sequence[str],
     *,
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "separate",
     level: float = 0.95,
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
 ) -> pd.DataFrame:
@@ -178,28 +184,37 @@ def likert(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    items : column(s) holding the answer codes (e.g. ``trust_police`` coded 0–3).
-    by : domain column(s), estimated inside the full design.
-    dont_know : "separate" shows each missing code present (8 refused, 9 don't know...)
-        as its own category, and a system-missing answer (NaN) as category ``-1``, so
-        the shares of each item add to 1 over all respondents. "exclude" leaves the
-        missing codes and NaN out before the shares are computed, so the shares of the
-        substantive options add to 1.
-    level : confidence level.
-    q : questionnaire giving each item's codes and missing codes.
-    missing : missing codes (a sequence for every item, or a mapping item -> codes);
-        overrides ``q``. Default without ``q``: 7, 8, 9.
-    method : proportion interval of each share, as :func:`perception.proportion`.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        The items: column(s) holding the answer codes (e.g. ``trust_police`` coded 0–3).
+    by : str or sequence of str, optional
+        Domain column(s), estimated inside the full design.
+    dont_know : {"separate", "exclude"}
+        "separate" shows each missing code present (8 refused, 9 don't know...) as its own
+        category, and a system-missing answer (NaN) as category ``-1``, so the shares of
+        each item add to 1 over all respondents. "exclude" leaves the missing codes and NaN
+        out before the shares are computed, so the shares of the substantive options add to
+        1.
+    level : float
+        Confidence level.
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
+    method : {"logit", "beta", "mean", "xlogit", "asin"}
+        Proportion interval of each share, as ``perception.proportion``.
 
     Returns
     -------
-    DataFrame with the ``by`` columns, ``variable``, ``category`` (the answer code),
-    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n`` and
-    ``missing_code`` (True for refused / don't know / not applicable / system missing).
-    The scale's codes come first in ascending order (all of them when ``q`` lists
-    them, with share 0 when nobody chose one), then the missing codes.
-    ``attrs["vcov"]`` holds the covariance when one item is given.
+    DataFrame
+        The ``by`` columns, ``variable``, ``category`` (the answer code), ``estimate``,
+        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n`` and ``missing_code`` (True
+        for refused / don't know / not applicable / system missing). The scale's codes come
+        first in ascending order (all of them when the questionnaire lists them, with share
+        0 when nobody chose one), then the missing codes. ``attrs["vcov"]`` holds the
+        covariance when one item is given.
 
     Examples
     --------
@@ -295,14 +310,14 @@ def likert(
 @renamed_argument("items", "variables")
 @renamed_argument("q", "questionnaire")
 def top_box(
-    design,
+    design: Design,
     variables: str | Sequence[str],
     *,
     top: int | Sequence[int] = (2, 3),
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "exclude",
     level: float = 0.95,
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
 ) -> pd.DataFrame:
@@ -311,17 +326,34 @@ def top_box(
 
     Parameters
     ----------
-    top : the codes counted as "top".
-    dont_know : "exclude" (default) computes the share among substantive answers;
-        "separate" keeps refused / don't know in the denominator as "not top".
-        System-missing answers (NaN: not asked) are always left out.
-    q, missing, method, level, by : as :func:`likert`.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        The items: column(s) holding the answer codes.
+    top : int or sequence of int
+        The codes counted as "top".
+    by : str or sequence of str, optional
+        Domain column(s), estimated inside the full design.
+    dont_know : {"exclude", "separate"}
+        "exclude" (default) computes the share among substantive answers; "separate" keeps
+        refused / don't know in the denominator as "not top". System-missing answers (NaN:
+        not asked) are always left out.
+    level : float
+        Confidence level.
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
+    method : {"logit", "beta", "mean", "xlogit", "asin"}
+        Proportion interval of each share, as ``perception.proportion``.
 
     Returns
     -------
-    DataFrame: ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
-    ``ci_high``, ``df``, ``deff``, ``n`` (respondents in the denominator).
-    ``attrs["vcov"]`` holds the covariance when one item is given.
+    DataFrame
+        The ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+        ``df``, ``deff``, ``n`` (respondents in the denominator). ``attrs["vcov"]`` holds
+        the covariance when one item is given.
 
     Examples
     --------
@@ -386,11 +418,32 @@ def top_box_scores(
     *,
     top: int | Sequence[int] = (2, 3),
     dont_know: DontKnow = "exclude",
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.Series:
     """Respondent-level top-box indicator: 1 in the top codes, 0 for another answer,
     NaN when not asked (and, with ``dont_know="exclude"``, for a missing code).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent.
+    variable : str
+        The item: the column holding the answer codes.
+    top : int or sequence of int
+        The codes counted as "top".
+    dont_know : {"exclude", "separate"}
+        "exclude" (default) gives NaN for a missing code; "separate" gives 0.
+    questionnaire : Questionnaire, optional
+        Gives the item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence, or a mapping item -> codes); overrides ``questionnaire``.
+        Default without either: 7, 8, 9.
+
+    Returns
+    -------
+    Series
+        The indicator (1.0, 0.0 or NaN), indexed like ``data`` and named after the item.
 
     Examples
     --------
@@ -430,7 +483,7 @@ def index_scores(
     min_items: int | None = None,
     scale: tuple[float, float] = (0, 3),
     reverse: Sequence[str] = (),
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.Series:
     """Respondent-level composite index on 0–100: the mean of the valid items, each
@@ -439,6 +492,31 @@ def index_scores(
     Missing codes and NaN are left out of each respondent's mean; a respondent with
     fewer than ``min_items`` valid items (default: half of the items, rounded up) gets
     NaN. Items in ``reverse`` are turned around (``high + low - x``) first.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent.
+    variables : str or sequence of str
+        The items: columns of answer codes on ``scale``.
+    min_items : int, optional
+        Smallest number of valid items for a respondent's index (default half of the items,
+        rounded up).
+    scale : tuple of (float, float)
+        (low, high) of the answer codes, e.g. (0, 3) for the trust items.
+    reverse : sequence of str
+        Items whose high codes mean low trust (turned around first).
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
+
+    Returns
+    -------
+    Series
+        The index (0-100, NaN with too few valid items), indexed like ``data`` and named
+        ``index``.
 
     Examples
     --------
@@ -496,7 +574,7 @@ def _check_scale(scale) -> tuple[float, float]:
 @renamed_argument("items", "variables")
 @renamed_argument("q", "questionnaire")
 def index(
-    design,
+    design: Design,
     variables: str | Sequence[str],
     *,
     by: str | Sequence[str] | None = None,
@@ -505,29 +583,45 @@ def index(
     reverse: Sequence[str] = (),
     name: str = "index",
     level: float = 0.95,
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
     """Composite index on 0–100 with its design-based SE.
 
     Each respondent's index is the mean of their valid items rescaled to 0–100
-    (:func:`index_scores`); the table is :func:`perception.mean` of that score, leaving
+    (``index_scores``); the table is ``perception.mean`` of that score, leaving
     out respondents with fewer than ``min_items`` valid items (``n`` counts the others).
 
     Parameters
     ----------
-    items : columns of the items (codes on ``scale``).
-    by : domain column(s).
-    min_items : smallest number of valid items for a respondent's index (default half
-        of the items, rounded up).
-    scale : (low, high) of the answer codes, e.g. (0, 3) for the trust items.
-    reverse : items whose high codes mean low trust (turned around first).
-    name : the ``variable`` of the result.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        The items: columns of answer codes on ``scale``.
+    by : str or sequence of str, optional
+        Domain column(s), estimated inside the full design.
+    min_items : int, optional
+        Smallest number of valid items for a respondent's index (default half of the items,
+        rounded up).
+    scale : tuple of (float, float)
+        (low, high) of the answer codes, e.g. (0, 3) for the trust items.
+    reverse : sequence of str
+        Items whose high codes mean low trust (turned around first).
+    name : str
+        The ``variable`` of the result.
+    level : float
+        Confidence level.
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
 
     Returns
     -------
-    DataFrame as :func:`perception.mean`: ``by`` columns, ``variable``, ``estimate``,
-    ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``.
+    DataFrame
+        The columns of ``perception.mean``: ``by`` columns, ``variable``, ``estimate``,
+        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``.
 
     Examples
     --------
@@ -605,11 +699,11 @@ def _alpha(cov: np.ndarray) -> float:
 @renamed_argument("items", "variables")
 @renamed_argument("q", "questionnaire")
 def cronbach_alpha(
-    design_or_frame,
+    design_or_frame: Design | pd.DataFrame,
     variables: Sequence[str],
     *,
     weights: str | None = None,
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
     """Cronbach's alpha of a scale, weighted by the design weights.
@@ -622,17 +716,27 @@ def cronbach_alpha(
 
     Parameters
     ----------
-    design_or_frame : a design (its weights, rows in its domain) or a DataFrame
-        (``weights`` names a weight column; default equal weights).
-    items : at least two item columns.
+    design_or_frame : SurveyDesign, ReplicateDesign or DataFrame
+        A design (its weights, rows in its domain) or a DataFrame (``weights`` names a
+        weight column; default equal weights).
+    variables : sequence of str
+        The items: at least two columns of answer codes.
+    weights : str, optional
+        The weight column of a DataFrame (a design brings its own weights).
+    questionnaire : Questionnaire, optional
+        Gives each item's missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
 
     Returns
     -------
-    DataFrame with one row per ``variable``: first the whole scale (``kind`` "scale",
-    ``variable`` the items joined by "+", ``alpha``), then one row per item (``kind``
-    "item_dropped": ``alpha`` of the scale without the item and ``item_rest_corr``, the
-    weighted correlation of the item with the sum of the others), with ``n_items`` and
-    ``n`` (complete respondents).
+    DataFrame
+        One row per ``variable``: first the whole scale (``kind`` "scale", ``variable`` the
+        items joined by "+", ``alpha``), then one row per item (``kind`` "item_dropped":
+        ``alpha`` of the scale without the item and ``item_rest_corr``, the weighted
+        correlation of the item with the sum of the others), with ``n_items`` and ``n``
+        (complete respondents).
 
     Examples
     --------
@@ -685,10 +789,10 @@ def _reason(code: float) -> str:
 @renamed_argument("items", "variables")
 @renamed_argument("q", "questionnaire")
 def item_nonresponse(
-    design_or_frame,
+    design_or_frame: Design | pd.DataFrame,
     variables: str | Sequence[str],
     *,
-    questionnaire: Any = None,
+    questionnaire: Questionnaire | None = None,
     by: str | Sequence[str] | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     weights: str | None = None,
@@ -701,17 +805,27 @@ def item_nonresponse(
 
     Parameters
     ----------
-    design_or_frame : a design (weighted shares over its domain) or a DataFrame
-        (unweighted, or weighted by the ``weights`` column).
-    items : the item columns.
-    q : questionnaire giving each item's missing codes (else ``missing``, else 7/8/9).
-    by : domain column(s).
+    design_or_frame : SurveyDesign, ReplicateDesign or DataFrame
+        A design (weighted shares over its domain) or a DataFrame (unweighted, or weighted
+        by the ``weights`` column).
+    variables : str or sequence of str
+        The items: columns of answer codes.
+    questionnaire : Questionnaire, optional
+        Gives each item's missing codes (else ``missing``, else 7, 8, 9).
+    by : str or sequence of str, optional
+        Domain column(s).
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``.
+    weights : str, optional
+        The weight column of a DataFrame (a design brings its own weights).
 
     Returns
     -------
-    DataFrame: the ``by`` columns, ``variable``, ``category`` (one of "dont_know",
-    "refused", "not_applicable", "other_code", "missing" and "any" for their sum),
-    ``estimate`` (share), ``count`` (respondents) and ``n`` (respondents in the cell).
+    DataFrame
+        The ``by`` columns, ``variable``, ``category`` (one of "dont_know", "refused",
+        "not_applicable", "other_code", "missing" and "any" for their sum), ``estimate``
+        (share), ``count`` (respondents) and ``n`` (respondents in the cell).
 
     Examples
     --------

@@ -96,7 +96,7 @@ def k_anonymity(
         The records; never modified. Band ages (and coarsen places) first: raw ages make
         almost every record unique.
     quasi_identifiers : list of str, optional
-        Default: the columns of :data:`DEFAULT_QUASI_IDENTIFIERS` present in ``data``.
+        Default: the columns of ``DEFAULT_QUASI_IDENTIFIERS`` present in ``data``.
     k : int
         Smallest number of records a combination must be shared by (10).
 
@@ -432,7 +432,7 @@ def anonymise_wave(
        replaced by the mean position of the respondents of the same commune (2
        decimals), left empty for communes with fewer than ``k`` respondents.
     2. Personal data: the ``pii: true`` columns are dropped, or with ``keep_pii="hash"``
-       replaced by their keyed hash (:func:`hash_pii`).
+       replaced by their keyed hash (``hash_pii``).
     3. Columns the questionnaire does not declare are dropped (they may hold personal
        data or paradata) unless ``drop_unknown=False``.
     4. Free text: ``text`` variables without a design role are dropped unless

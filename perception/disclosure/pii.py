@@ -58,9 +58,10 @@ def drop_pii(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         A wave; never modified.
-    q : Questionnaire
+    questionnaire : Questionnaire
+        The questionnaire of the wave: it flags the ``pii: true`` columns.
 
     Returns
     -------
@@ -118,11 +119,12 @@ def hash_pii(
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         A wave; never modified.
-    q : Questionnaire
-    key : str or bytes
-        The secret (at least 16 bytes). Required.
+    questionnaire : Questionnaire
+        The questionnaire of the wave: it flags the ``pii: true`` columns.
+    hash_key : str or bytes
+        The secret (at least 16 bytes), kept outside the data. Named ``key`` before.
 
     Returns
     -------
@@ -143,7 +145,7 @@ def hash_pii(
 
     Notes
     -----
-    Uses :func:`hash_value` (HMAC-SHA256, RFC 2104), as
+    Uses ``hash_value`` (HMAC-SHA256, RFC 2104), as
     ``read_wave(keep_pii="hash")`` does. R: ``digest::hmac(key, value, "sha256")``.
     """
     check_frame(data, questionnaire, "hash_pii")

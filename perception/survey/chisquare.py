@@ -41,23 +41,34 @@ _METHODS = {
 
 @dataclass(frozen=True)
 class ChisqResult:
-    """Result of :func:`chisq`.
+    """Result of ``perception.chisq``.
 
     Attributes
     ----------
-    row, col : the two variables.
-    test : "F", "Chisq", "Wald" or "adjWald": the test ``statistic``/``p`` belong to
-        (the ``statistic=`` argument).
-    statistic, ndf, ddf, p : the chosen test. For ``"F"`` the Rao–Scott F with its
-        (fractional) degrees of freedom. For ``"Chisq"``, as R reports it, ``statistic``
-        is Pearson's X2 and ``p`` that of the first-order corrected ``chisq``;
-        ``ndf`` is its df and ``ddf`` is infinite.
-    pearson : Pearson's X2 of the weighted table rescaled to the number of rows (R's
+    row, col : str
+        The two variables.
+    test : {"F", "Chisq", "Wald", "adjWald"}
+        The test ``statistic`` and ``p`` belong to (the ``test=`` argument).
+    statistic, ndf, ddf, p : float
+        The chosen test. For ``"F"`` the Rao–Scott F with its (fractional) degrees of
+        freedom. For ``"Chisq"``, as R reports it, ``statistic`` is Pearson's X2 and ``p``
+        that of the first-order corrected ``chisq``; ``ndf`` is its df and ``ddf`` is
+        infinite.
+    pearson : float
+        Pearson's X2 of the weighted table rescaled to the number of rows (R's
         ``X-squared``).
-    chisq, chisq_df, chisq_p : first-order Rao–Scott chi-square ``pearson / mean(delta)``.
-    design_effects : generalised design effects ``delta`` (eigenvalues, decreasing).
-    table : estimated cell proportions (rows × columns).
-    n : rows that entered the test.
+    chisq, chisq_p : float
+        First-order Rao–Scott chi-square ``pearson / mean(delta)`` and its p value.
+    chisq_df : int
+        Its degrees of freedom, ``(r - 1)(c - 1)``.
+    design_effects : tuple of float
+        Generalised design effects ``delta`` (eigenvalues, decreasing).
+    n : int
+        Rows that entered the test.
+    method : str
+        What the test is, as R prints it ("Pearson's X^2: Rao & Scott adjustment ...").
+    proportions : DataFrame
+        Estimated cell proportions (rows × columns); named ``table`` before.
     """
 
     row: str
@@ -84,6 +95,13 @@ class ChisqResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The result as a one-row tidy DataFrame.
+
+        Returns
+        -------
+        DataFrame
+            One row: ``row``, ``col``, ``test``, ``statistic``, ``ndf``, ``ddf``, ``p``,
+            ``pearson``, ``chisq``, ``chisq_df``, ``chisq_p``, ``mean_deff`` (the mean
+            design effect) and ``n``.
 
         Examples
         --------
@@ -184,18 +202,23 @@ def chisq(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (domains via ``design.subset``).
-    row, col : the two categorical columns.
-    statistic : the test, as R's argument: "F" (second-order Rao–Scott, default),
-        "Chisq" (first-order Rao–Scott), "Wald" or "adjWald".
-    na_rm : leave rows missing either variable out (R's default); otherwise a missing
-        value raises an error naming the column.
+    design : SurveyDesign or ReplicateDesign
+        The survey design (domains via ``design.subset``).
+    row, col : str
+        The two categorical columns.
+    test : {"F", "Chisq", "Wald", "adjWald"}
+        The test (R's ``statistic=``): "F" (second-order Rao–Scott, default), "Chisq"
+        (first-order Rao–Scott), "Wald" or "adjWald". Named ``statistic`` before.
+    na_rm : bool
+        Leave rows missing either variable out (R's default); otherwise a missing value
+        raises an error naming the column.
 
     Returns
     -------
-    ChisqResult: ``statistic``, ``ndf``, ``ddf``, ``p`` of the chosen test, and always
-    the first-order chi-square (``chisq``, ``chisq_df``, ``chisq_p``), Pearson's X2,
-    the design effects and the table of cell proportions. ``.to_frame()`` gives one row.
+    ChisqResult
+        ``statistic``, ``ndf``, ``ddf``, ``p`` of the chosen test, and always the
+        first-order chi-square (``chisq``, ``chisq_df``, ``chisq_p``), Pearson's X2, the
+        design effects and the cell proportions. ``.to_frame()`` gives one row.
 
     Examples
     --------

@@ -78,7 +78,7 @@ def read_wave(
     ----------
     path : str or Path
         ``.csv`` (UTF-8), ``.xlsx``, ``.sav``/``.zsav`` or ``.dta``. Never modified.
-    q : Questionnaire
+    questionnaire : Questionnaire
         The questionnaire the wave follows.
     keep_pii : {"drop", "hash"}
         Drop the ``pii: true`` columns (default), or replace each value by its keyed
@@ -88,7 +88,7 @@ def read_wave(
         Secret key for ``keep_pii="hash"`` (at least 16 bytes). Never stored in the result.
     recode : bool
         Also turn declared missing-value codes into NaN (see
-        :func:`perception.recode_missing`); the counts are in
+        ``perception.recode_missing``); the counts are in
         ``df.attrs["perception"]["missing_recoded"]``.
     max_bytes : int
         Largest file accepted.
@@ -105,7 +105,7 @@ def read_wave(
     WaveValidationError
         The file cannot be read (``.report`` is None), or the data fail the
         questionnaire: the message lists every failing row/column/check and ``.report``
-        holds the :class:`~perception.ValidationReport`.
+        holds the ``ValidationReport``.
 
     Examples
     --------

@@ -146,6 +146,12 @@ class ValidationReport:
             None lists them all.
         max_groups : int or None
             Column/check groups listed before the rest is summarised; None lists all.
+
+        Returns
+        -------
+        str
+            The source, the counts of rows and columns, then each column/check group with
+            its rows and values.
         """
         max_rows = max_rows if max_rows is not None else 2**62
         max_groups = max_groups if max_groups is not None else 2**62
@@ -212,10 +218,11 @@ def validate(
 
     Parameters
     ----------
-    df : DataFrame
-        The wave, one row per respondent, columns named as in the questionnaire.
-        Never modified.
-    q : Questionnaire
+    data : DataFrame
+        The wave, one row per respondent, columns named as in the questionnaire. Never
+        modified.
+    questionnaire : Questionnaire
+        The questionnaire the wave follows.
     source : str, optional
         Name shown in the summary (e.g. the file path).
 
@@ -627,9 +634,10 @@ def recode_missing(
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         A wave (validated). Never modified.
-    q : Questionnaire
+    questionnaire : Questionnaire
+        The questionnaire the wave follows: it declares the missing-value codes.
     lang : str, optional
         Language of the labels in the counts table (default: the questionnaire's first).
 
