@@ -108,6 +108,9 @@ _EXPORTS: dict[str, str] = {
     "hash_pii": "perception.privacy",
     "k_anonymity": "perception.privacy",
     "anonymise_wave": "perception.privacy",
+    # 11. small areas
+    "fay_herriot": "perception.analysis.small_area",
+    "FayHerriotResult": "perception.analysis.small_area",
 }
 
 __all__ = sorted(
