@@ -24,14 +24,17 @@ Examples
 >>> import pandas as pd
 >>> direct = pd.DataFrame({
 ...     "commune": list("abcdefgh"),
-...     "estimate": [0.42, 0.55, 0.31, 0.62, 0.48, 0.39, 0.58, 0.45],
+...     "estimate": [0.32, 0.65, 0.21, 0.72, 0.48, 0.29, 0.58, 0.55],
 ...     "se": [0.08, 0.10, 0.07, 0.12, 0.09, 0.06, 0.11, 0.08],
 ...     "urban": [1, 1, 0, 1, 0, 0, 1, 0]})
 >>> res = fay_herriot(direct, "estimate ~ urban", area="commune", se="se", n_psu=None, n=None)
->>> res.estimates[["area", "estimate", "gamma"]].round(3).head(2)
-  area  estimate  gamma
-0    a     0.503  0.198
-1    b     0.554  0.138
+>>> round(res.model_variance, 4)
+0.0215
+>>> res.estimates[["area", "estimate", "rmse", "gamma"]].round(3).head(3)
+  area  estimate   rmse  gamma
+0    a     0.374  0.078  0.771
+1    b     0.620  0.095  0.683
+2    c     0.241  0.069  0.815
 """
 
 from __future__ import annotations
@@ -618,7 +621,7 @@ def _area_table(direct: pd.DataFrame, areas: pd.DataFrame | None, *, area: str, 
     frame["__sampled"] = frame[area].isin(direct[area]).to_numpy()
     # sampled areas first, in the direct table's order; then the others, in areas' order
     position = pd.Series(np.arange(len(direct)), index=direct[area].to_numpy())
-    order = frame[area].map(position).to_numpy(dtype=float)
+    order = np.array(frame[area].map(position), dtype=float)
     rest = np.isnan(order)
     order[rest] = len(direct) + np.arange(int(rest.sum()))
     frame["__order"] = order
@@ -743,40 +746,20 @@ def fay_herriot(
     Examples
     --------
     >>> import pandas as pd
-    >>> direct = pd.DataFrame({"area": list("abcdef"), "y": [1.0, 1.4, 0.8, 1.2, 1.9, 0.7],
+    >>> direct = pd.DataFrame({"area": list("abcdef"), "y": [1.0, 1.9, 0.6, 1.2, 2.4, 0.7],
     ...                        "se": [0.2, 0.3, 0.25, 0.2, 0.3, 0.2], "x": [1, 2, 1, 2, 3, 1]})
-    >>> res = fay_herriot(direct, "y ~ x", area="area", n=None, n_psu=None)
+    >>> areas = pd.DataFrame({"area": list("abcdefg"), "x": [1, 2, 1, 2, 3, 1, 2]})
+    >>> res = fay_herriot(direct, "y ~ x", area="area", areas=areas, n=None, n_psu=None)
     >>> round(res.model_variance, 4)
-    0.0
-    >>> res.estimates["gamma"].max()
-    0.0
+    0.0309
+    >>> res.estimates[["area", "estimate", "rmse", "synthetic"]].round(3).tail(2)
+      area  estimate   rmse  synthetic
+    5    f     0.734  0.215      False
+    6    g     1.531  0.226       True
     """
-    if not isinstance(direct, pd.DataFrame):
-        raise EstimationError(
-            f"direct must be a DataFrame of direct estimates per area, got {type(direct).__name__}")
-    if method not in METHODS:
-        raise EstimationError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not (isinstance(level, float | int) and 0 < level < 1):
-        raise EstimationError(f"level must be between 0 and 1, got {level!r}")
-    if isinstance(min_psu, bool) or not isinstance(min_psu, int | np.integer) or min_psu < 2:
-        raise EstimationError(f"min_psu must be a whole number of at least 2, got {min_psu!r}")
-    keep = [keep] if isinstance(keep, str) else list(keep or [])
-    if len(direct) == 0:
-        raise EstimationError("the direct table has no rows")
-    _require_columns(direct, [area, se], "direct")
+    keep = _check_arguments(direct, area=area, se=se, method=method, n=n, n_psu=n_psu,
+                            min_psu=min_psu, keep=keep, level=level)
     outcome, rhs = _check_formula(formula, [str(c) for c in direct.columns])
-    if n_psu is not None and n_psu not in direct.columns:
-        raise EstimationError(
-            f"the direct table has no {n_psu!r} column: the number of PSUs each direct "
-            f"estimate rests on (direct variances on fewer than {min_psu} PSUs are replaced "
-            "by a generalised variance function). Fix: add it, e.g. "
-            f"direct.merge(wave.groupby({area!r})['psu_id'].nunique().rename('n_psu'), "
-            f"on={area!r}); name your column with n_psu=...; or pass n_psu=None to use the "
-            "direct variances as they are")
-    if n is not None:
-        _require_columns(direct, [n], "direct")
-    _unique_areas(direct, area, "direct")
-
     frame = _area_table(direct, areas, area=area, outcome=outcome, se=se, n=n, n_psu=n_psu)
     source = "areas" if areas is not None else "direct"
     _require_columns(frame, keep, source)
@@ -785,134 +768,35 @@ def fay_herriot(
     y = _numeric(d, outcome, "direct")
     se_given = _numeric(d, se, "direct", positive=True)
     n_values = _numeric(d, n, "direct", positive=True) if n is not None else None
-    psi = se_given**2
+    psus = _numeric(d, n_psu, "direct", positive=True) if n_psu is not None else None
+    psi, reason, gvf_table, notes = _sampling_variances(
+        y, se_given**2, n_values, psus, min_psu=min_psu, areas=d[area])
 
-    # --- direct variances resting on too few PSUs: the GVF ----------------------------
-    smoothed = np.zeros(y.size, dtype=bool)
-    reason = np.array(["direct"] * y.size, dtype=object)
-    gvf_table = None
-    notes: list[str] = []
-    if n_psu is not None:
-        psus = _numeric(d, n_psu, "direct", positive=True)
-        few = psus < min_psu
-        zero = psi <= 0
-        smoothed = few | zero
-        reason[few] = f"gvf: fewer than {min_psu} PSUs"
-        reason[zero & ~few] = "gvf: direct se is 0"
-        if smoothed.any():
-            if n_values is None:
-                raise EstimationError(
-                    "smoothing the direct variances needs the areas' sample sizes (the GVF "
-                    "regresses the log variance on log n): give n= the column of respondents")
-            fit = ~smoothed
-            if np.any(n_values[smoothed | fit] <= 0):
-                raise EstimationError("column n must be positive for every sampled area")
-            if fit.sum() < 5:
-                raise EstimationError(
-                    f"only {int(fit.sum())} areas rest on {min_psu} or more PSUs with a positive "
-                    f"direct variance: too few to fit the generalised variance function (5 "
-                    f"needed) that replaces the {int(smoothed.sum())} others. Fix: lower "
-                    "min_psu=, pool areas, or pass n_psu=None to use the direct variances as "
-                    "they are")
-            predicted, gvf_table = _gvf(y, np.where(fit, psi, np.nan), n_values, fit)
-            psi = np.where(smoothed, predicted, psi)
-            notes.append(
-                f"{int(smoothed.sum())} of {y.size} direct variances rest on fewer than "
-                f"{min_psu} PSUs or are 0: replaced by the generalised variance function "
-                f"log(se^2) ~ log(n) + estimate fitted on the {int(fit.sum())} other areas "
-                "(column smoothed)")
-    elif np.any(psi <= 0):
-        rows = d.index[psi <= 0]
-        raise EstimationError(
-            f"the direct standard error is 0 for the areas {format_rows(d.loc[rows, area])}: "
-            "the model would take their direct estimates as exact. Fix: give n_psu= (and n=) "
-            "so that a generalised variance function replaces them, or smooth them yourself")
-
-    # --- the model --------------------------------------------------------------------
     X_frame, X_out_frame = _model_matrices(frame, rhs, sampled, formula)
-    X = X_frame.to_numpy(dtype=float)
-    m, p = X.shape
-    if m <= p + 1:
-        raise EstimationError(
-            f"{m} sampled areas for {p} coefficients: the model variance needs at least "
-            f"{p + 2} areas. Fix: use fewer auxiliaries")
-    if np.linalg.matrix_rank(X) < p:
-        raise EstimationError(
-            f"the auxiliaries of {formula!r} are collinear over the sampled areas (terms "
-            f"{', '.join(X_frame.columns)}): a coefficient cannot be estimated. Fix: drop a "
-            "term, or merge factor levels that only some areas have")
-    s2, iterations = _fit_variance(y, X, psi, method, tol=tol, max_iter=max_iter)
-    if s2 == 0.0:
+    model = _fit(y, X_frame.to_numpy(dtype=float), psi,
+                 None if X_out_frame is None else np.asarray(X_out_frame, dtype=float),
+                 method=method, formula=formula, terms=list(X_frame.columns), tol=tol,
+                 max_iter=max_iter)
+    if model.s2 == 0.0:
         notes.append(
             "the model variance estimate is 0 (truncated, as R's sae and samplics): every "
             "EBLUP is the synthetic regression estimate; check the model and the direct "
             "variances")
-    beta, Q = _gls(y, X, psi, s2)
-    vbar = _variance_of_variance(psi, s2, method)
-    bias = _bias(X, psi, s2, Q, method)
-    terms = _mse_terms(X, psi, s2, Q, vbar, bias)
-    gamma = s2 / (s2 + psi)
-    fitted = X @ beta
-    eblup = gamma * y + (1.0 - gamma) * fitted
-    mse = terms["g1"] + terms["g2"] + 2.0 * terms["g3"] - terms["bias_term"]
-
-    # --- areas without a sample: synthetic -------------------------------------------
-    n_out = int((~sampled).sum())
-    if n_out:
-        X_out = np.asarray(X_out_frame, dtype=float)
-        synth = X_out @ beta
-        h_out = np.einsum("ij,jk,ik->i", X_out, Q, X_out)
-        mse_out = s2 + h_out - bias
-    else:
-        synth = mse_out = h_out = np.empty(0)
-
     z = float(stats.norm.ppf(0.5 + level / 2.0))
-    se_beta = np.sqrt(np.diag(Q))
-    zval = beta / se_beta
+    se_beta = np.sqrt(np.diag(model.Q))
+    zval = model.beta / se_beta
     coefficients = pd.DataFrame(
-        {"estimate": beta, "se": se_beta, "z": zval, "p": 2.0 * stats.norm.sf(np.abs(zval)),
-         "ci_low": beta - z * se_beta, "ci_high": beta + z * se_beta},
+        {"estimate": model.beta, "se": se_beta, "z": zval,
+         "p": 2.0 * stats.norm.sf(np.abs(zval)),
+         "ci_low": model.beta - z * se_beta, "ci_high": model.beta + z * se_beta},
         index=pd.Index(X_frame.columns, name="term"))
 
-    # --- the estimates table -----------------------------------------------------------
-    out = pd.DataFrame({"area": frame[area].to_numpy()})
-    for column in keep:
-        out[column] = frame[column].to_numpy()
-    estimate = np.empty(len(frame))
-    estimate[sampled], estimate[~sampled] = eblup, synth
-    mse_all = np.empty(len(frame))
-    mse_all[sampled], mse_all[~sampled] = mse, mse_out
-    if np.any(mse_all < 0):
+    out = _estimates_table(frame, sampled, model, area=area, keep=keep, n=n, n_psu=n_psu,
+                           direct=y, direct_se=se_given, psi=psi, reason=reason)
+    if np.any(out["mse"] < 0):
         notes.append(
-            f"the MSE estimate is negative for {int(np.sum(mse_all < 0))} areas (the bias "
+            f"the MSE estimate is negative for {int(np.sum(out['mse'] < 0))} areas (the bias "
             "correction of the model variance exceeds the other terms); their rmse is blank")
-    out["estimate"] = estimate
-    out["mse"] = mse_all
-    out["rmse"] = np.sqrt(np.where(mse_all >= 0, mse_all, np.nan))
-    direct_col = np.full(len(frame), np.nan)
-    direct_col[sampled] = y
-    direct_se = np.full(len(frame), np.nan)
-    direct_se[sampled] = se_given
-    sampling_se = np.full(len(frame), np.nan)
-    sampling_se[sampled] = np.sqrt(psi)
-    gamma_all = np.zeros(len(frame))
-    gamma_all[sampled] = gamma
-    out["direct"] = direct_col
-    out["direct_se"] = direct_se
-    out["sampling_se"] = sampling_se
-    out["gamma"] = gamma_all
-    out["synthetic"] = ~sampled
-    smoothed_all = np.zeros(len(frame), dtype=bool)
-    smoothed_all[sampled] = smoothed
-    out["smoothed"] = smoothed_all
-    source_all = np.array(["none: synthetic"] * len(frame), dtype=object)
-    source_all[sampled] = reason
-    out["variance_source"] = source_all
-    if n is not None:
-        out["n"] = _as_count(pd.to_numeric(frame[n], errors="coerce").where(sampled, 0))
-    if n_psu is not None:
-        out["n_psu"] = _as_count(pd.to_numeric(frame[n_psu], errors="coerce").where(sampled, 0))
-
     benchmark_info = None
     if benchmark is not None or benchmark_by is not None or benchmark_to is not None:
         out, benchmark_info = _benchmark(out, frame, benchmark, benchmark_by, benchmark_to,
@@ -929,24 +813,182 @@ def fay_herriot(
              + [c for c in ("n", "n_psu", "eblup", "benchmark_ratio") if c in out.columns])
     out = out[order]
     out.attrs = {"method": method, "mse_method": MSE_METHODS[method], "level": level,
-                 "model_variance": s2, "area_column": area}
-
-    mse_terms = pd.DataFrame({"area": frame[area].to_numpy()})
-    for key, values in terms.items():
-        col = np.full(len(frame), np.nan)
-        col[sampled] = values
-        mse_terms[key] = col
-    if n_out:
-        mse_terms.loc[~sampled, "g1"] = s2
-        mse_terms.loc[~sampled, "g2"] = h_out
-        mse_terms.loc[~sampled, "g3"] = 0.0
-        mse_terms.loc[~sampled, "bias_term"] = bias
-
+                 "model_variance": model.s2, "area_column": area}
     return FayHerriotResult(
-        estimates=out, coefficients=coefficients, model_variance=float(s2),
-        model_variance_se=math.sqrt(vbar), method=method, mse_method=MSE_METHODS[method],
-        mse_terms=mse_terms, gvf=gvf_table, formula=formula, area=area, level=float(level),
-        iterations=iterations, notes=tuple(notes), benchmark=benchmark_info, keep=tuple(keep))
+        estimates=out, coefficients=coefficients, model_variance=model.s2,
+        model_variance_se=math.sqrt(model.vbar), method=method,
+        mse_method=MSE_METHODS[method], mse_terms=_mse_table(frame[area], sampled, model),
+        gvf=gvf_table, formula=formula, area=area, level=float(level),
+        iterations=model.iterations, notes=tuple(notes), benchmark=benchmark_info,
+        keep=tuple(keep))
+
+
+def _check_arguments(direct: Any, *, area: str, se: str, method: str, n: str | None,
+                     n_psu: str | None, min_psu: Any, keep: Any, level: Any) -> list[str]:
+    """Refuse bad arguments up front; return ``keep`` as a list."""
+    if not isinstance(direct, pd.DataFrame):
+        raise EstimationError(
+            f"direct must be a DataFrame of direct estimates per area, got {type(direct).__name__}")
+    if method not in METHODS:
+        raise EstimationError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if isinstance(level, bool) or not (isinstance(level, float | int) and 0 < level < 1):
+        raise EstimationError(f"level must be between 0 and 1, got {level!r}")
+    if isinstance(min_psu, bool) or not isinstance(min_psu, int | np.integer) or min_psu < 2:
+        raise EstimationError(f"min_psu must be a whole number of at least 2, got {min_psu!r}")
+    if len(direct) == 0:
+        raise EstimationError("the direct table has no rows")
+    _require_columns(direct, [area, se], "direct")
+    if n_psu is not None and n_psu not in direct.columns:
+        raise EstimationError(
+            f"the direct table has no {n_psu!r} column: the number of PSUs each direct "
+            f"estimate rests on (direct variances on fewer than {min_psu} PSUs are replaced "
+            "by a generalised variance function). Fix: add it, e.g. "
+            f"direct.merge(wave.groupby({area!r})['psu_id'].nunique().rename('n_psu'), "
+            f"on={area!r}); name your column with n_psu=...; or pass n_psu=None to use the "
+            "direct variances as they are")
+    if n is not None and n not in direct.columns:
+        raise EstimationError(
+            f"the direct table has no {n!r} column: the respondents of each area (pc.mean's "
+            "'n'), which the GVF and published() need. Fix: name your column with n=..., or "
+            "pass n=None (published() then shows no direct estimate)")
+    _unique_areas(direct, area, "direct")
+    return [keep] if isinstance(keep, str) else list(keep or [])
+
+
+def _sampling_variances(y: np.ndarray, psi: np.ndarray, n: np.ndarray | None,
+                        psus: np.ndarray | None, *, min_psu: int, areas: pd.Series
+                        ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, list[str]]:
+    """The sampling variances the model takes as known: the direct ones, or the GVF's
+    for areas on fewer than ``min_psu`` PSUs or with a zero variance. Returns them with
+    each area's ``variance_source``, the GVF table and a note."""
+    reason = np.array(["direct"] * y.size, dtype=object)
+    if psus is None:
+        if np.any(psi <= 0):
+            raise EstimationError(
+                f"the direct standard error is 0 for the areas {format_rows(areas[psi <= 0])}: "
+                "the model would take their direct estimates as exact. Fix: give n_psu= (and "
+                "n=) so that a generalised variance function replaces them, or smooth them "
+                "yourself")
+        return psi, reason, None, []
+    few = psus < min_psu
+    zero = psi <= 0
+    smoothed = few | zero
+    reason[few] = f"gvf: fewer than {min_psu} PSUs"
+    reason[zero & ~few] = "gvf: direct se is 0"
+    if not smoothed.any():
+        return psi, reason, None, []
+    if n is None:
+        raise EstimationError(
+            "smoothing the direct variances needs the areas' sample sizes (the GVF "
+            "regresses the log variance on log n): give n= the column of respondents")
+    if np.any(n <= 0):
+        raise EstimationError(
+            f"the respondents (n) are 0 for the areas {format_rows(areas[n <= 0])}; a "
+            "sampled area has respondents")
+    fit = ~smoothed
+    if fit.sum() < 5:
+        raise EstimationError(
+            f"only {int(fit.sum())} areas rest on {min_psu} or more PSUs with a positive "
+            f"direct variance: too few to fit the generalised variance function (5 "
+            f"needed) that replaces the {int(smoothed.sum())} others. Fix: lower "
+            "min_psu=, pool areas, or pass n_psu=None to use the direct variances as "
+            "they are")
+    predicted, table = _gvf(y, np.where(fit, psi, np.nan), n, fit)
+    note = (f"{int(smoothed.sum())} of {y.size} direct variances rest on fewer than "
+            f"{min_psu} PSUs or are 0: replaced by the generalised variance function "
+            f"log(se^2) ~ log(n) + estimate fitted on the {int(fit.sum())} other areas "
+            "(column smoothed)")
+    return np.where(smoothed, predicted, psi), reason, table, [note]
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The fitted model: variance, coefficients, EBLUPs and MSE terms."""
+
+    s2: float
+    beta: np.ndarray
+    Q: np.ndarray
+    vbar: float
+    bias: float
+    iterations: int
+    gamma: np.ndarray
+    eblup: np.ndarray
+    terms: dict[str, np.ndarray]
+    mse: np.ndarray
+    synthetic: np.ndarray  # x'beta of the areas without a sample
+    h_out: np.ndarray  # their x'(X'V^-1X)^-1 x
+    mse_out: np.ndarray
+
+
+def _fit(y: np.ndarray, X: np.ndarray, psi: np.ndarray, X_out: np.ndarray | None, *,
+         method: str, formula: str, terms: list[str], tol: float, max_iter: int) -> _Model:
+    """Fit the model on the sampled areas and predict every area."""
+    m, p = X.shape
+    if m <= p + 1:
+        raise EstimationError(
+            f"{m} sampled areas for {p} coefficients: the model variance needs at least "
+            f"{p + 2} areas. Fix: use fewer auxiliaries")
+    if np.linalg.matrix_rank(X) < p:
+        raise EstimationError(
+            f"the auxiliaries of {formula!r} are collinear over the sampled areas (terms "
+            f"{', '.join(terms)}): a coefficient cannot be estimated. Fix: drop a "
+            "term, or merge factor levels that only some areas have")
+    s2, iterations = _fit_variance(y, X, psi, method, tol=tol, max_iter=max_iter)
+    beta, Q = _gls(y, X, psi, s2)
+    vbar = _variance_of_variance(psi, s2, method)
+    bias = _bias(X, psi, s2, Q, method)
+    mse_terms = _mse_terms(X, psi, s2, Q, vbar, bias)
+    gamma = s2 / (s2 + psi)
+    X_out = np.empty((0, p)) if X_out is None else X_out
+    # an area without a sample: the limit of the sampled-area MSE as psi grows without
+    # bound (gamma -> 0, g1 -> sigma_v^2, g3 -> 0, bias term -> b)
+    h_out = np.einsum("ij,jk,ik->i", X_out, Q, X_out)
+    return _Model(
+        s2=float(s2), beta=beta, Q=Q, vbar=vbar, bias=bias, iterations=iterations,
+        gamma=gamma, eblup=gamma * y + (1.0 - gamma) * (X @ beta), terms=mse_terms,
+        mse=mse_terms["g1"] + mse_terms["g2"] + 2.0 * mse_terms["g3"] - mse_terms["bias_term"],
+        synthetic=X_out @ beta, h_out=h_out, mse_out=s2 + h_out - bias)
+
+
+def _spread(sampled: np.ndarray, inside: Any, outside: Any, dtype: Any = float) -> np.ndarray:
+    """One value per area from the sampled areas' values and the others'."""
+    out = np.empty(sampled.size, dtype=dtype)
+    out[sampled] = inside
+    out[~sampled] = outside
+    return out
+
+
+def _estimates_table(frame: pd.DataFrame, sampled: np.ndarray, model: _Model, *, area: str,
+                     keep: list[str], n: str | None, n_psu: str | None, direct: np.ndarray,
+                     direct_se: np.ndarray, psi: np.ndarray, reason: np.ndarray
+                     ) -> pd.DataFrame:
+    out = pd.DataFrame({"area": frame[area].to_numpy()})
+    for column in keep:
+        out[column] = frame[column].to_numpy()
+    mse = _spread(sampled, model.mse, model.mse_out)
+    out["estimate"] = _spread(sampled, model.eblup, model.synthetic)
+    out["mse"] = mse
+    out["rmse"] = np.sqrt(np.where(mse >= 0, mse, np.nan))
+    out["direct"] = _spread(sampled, direct, np.nan)
+    out["direct_se"] = _spread(sampled, direct_se, np.nan)
+    out["sampling_se"] = _spread(sampled, np.sqrt(psi), np.nan)
+    out["gamma"] = _spread(sampled, model.gamma, 0.0)
+    out["synthetic"] = ~sampled
+    out["smoothed"] = _spread(sampled, reason != "direct", False, bool)
+    out["variance_source"] = _spread(sampled, reason, "none: synthetic", object)
+    if n is not None:
+        out["n"] = _as_count(pd.to_numeric(frame[n], errors="coerce").where(sampled, 0))
+    if n_psu is not None:
+        out["n_psu"] = _as_count(pd.to_numeric(frame[n_psu], errors="coerce").where(sampled, 0))
+    return out
+
+
+def _mse_table(areas: pd.Series, sampled: np.ndarray, model: _Model) -> pd.DataFrame:
+    table = pd.DataFrame({"area": areas.to_numpy()})
+    outside = {"g1": model.s2, "g2": model.h_out, "g3": 0.0, "bias_term": model.bias}
+    for key, values in model.terms.items():
+        table[key] = _spread(sampled, values, outside[key])
+    return table
 
 
 def _benchmark(out: pd.DataFrame, frame: pd.DataFrame, benchmark: str | None,
