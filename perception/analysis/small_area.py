@@ -293,7 +293,7 @@ class FayHerriotResult:
         for column in ("estimate", "rmse", "cv", "ci_low", "ci_high", "synthetic"):
             out[column] = est[column].to_numpy()
         n = est["n"] if "n" in est.columns else pd.Series(np.nan, index=est.index)
-        n = pd.to_numeric(n, errors="coerce")
+        n = pd.to_numeric(n, errors="coerce").astype(float)
         # an unknown n cannot be shown to reach min_cell
         small = ~(n >= min_cell)
         out["n"] = _as_count(n.where(~small))
@@ -305,7 +305,8 @@ class FayHerriotResult:
         out = out.reset_index(drop=True)
         out.attrs = {"method": self.method, "mse_method": self.mse_method,
                      "min_cell": int(min_cell), "level": self.level,
-                     "area_column": self.area, "anonymised": hide_names}
+                     "area_column": self.area, "anonymised": hide_names,
+                     "coarse": coarse if hide_names else None}
         return out
 
 
@@ -464,9 +465,10 @@ def _gvf(estimate: np.ndarray, variance: np.ndarray, n: np.ndarray, fit: np.ndar
 # Checking and assembling the inputs
 
 
-def _check_formula(formula: str, columns: Sequence[str]) -> tuple[str, str]:
-    """The formula's outcome column and right-hand side; refuses names that are neither
-    columns nor the functions a formula may use."""
+def _check_formula(formula: str, columns: Sequence[str], auxiliaries: Sequence[str]
+                   ) -> tuple[str, str]:
+    """The formula's outcome column (one of ``columns``) and right-hand side, whose
+    names must be ``auxiliaries`` (columns) or the functions a formula may use."""
     if not isinstance(formula, str) or "~" not in formula:
         raise EstimationError(
             f"formula must be a string 'estimate ~ auxiliaries', got {formula!r}")
@@ -479,7 +481,7 @@ def _check_formula(formula: str, columns: Sequence[str]) -> tuple[str, str]:
     if not rhs:
         raise EstimationError(f"formula {formula!r} has no right-hand side; use '~ 1' "
                               "for a model with an intercept only")
-    known = set(map(str, columns))
+    known = set(map(str, auxiliaries))
     try:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(rhs).readline)
                   if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)]
@@ -759,7 +761,8 @@ def fay_herriot(
     """
     keep = _check_arguments(direct, area=area, se=se, method=method, n=n, n_psu=n_psu,
                             min_psu=min_psu, keep=keep, level=level)
-    outcome, rhs = _check_formula(formula, [str(c) for c in direct.columns])
+    outcome, rhs = _check_formula(formula, [str(c) for c in direct.columns],
+                                  [str(c) for c in (direct if areas is None else areas).columns])
     frame = _area_table(direct, areas, area=area, outcome=outcome, se=se, n=n, n_psu=n_psu)
     source = "areas" if areas is not None else "direct"
     _require_columns(frame, keep, source)
