@@ -58,8 +58,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["fay_herriot", "FayHerriotResult", "METHODS", "DEFAULT_MIN_PSU"]
 
 Method = Literal["REML", "ML", "FH"]
+GVFForm = Literal["inverse_n", "free"]
 #: how the model variance sigma_v^2 is estimated
 METHODS = ("REML", "ML", "FH")
+#: forms of the generalised variance function: the coefficient of log n fixed at -1, or free
+GVF_FORMS = ("inverse_n", "free")
 #: direct variances resting on fewer PSUs than this are replaced by the GVF
 DEFAULT_MIN_PSU = 5
 #: smallest number of respondents whose direct estimate (and n) a published table shows;
@@ -124,9 +127,10 @@ class FayHerriotResult:
         - bias_term``.
     gvf : DataFrame or None
         The generalised variance function when some direct variances were smoothed:
-        ``term`` (``Intercept``, ``log_n``, ``estimate``), ``coefficient``; its
-        ``attrs`` hold ``smearing`` (Duan's factor), ``n_areas`` (areas it was fitted
-        on) and ``r_squared``.
+        ``term`` (``Intercept``, ``log_n``, ``estimate``), ``coefficient``, ``fixed``
+        (the log n coefficient of ``gvf="inverse_n"``, -1); its ``attrs`` hold ``form``,
+        ``smearing`` (Duan's factor), ``n_areas`` (areas it was fitted on) and
+        ``r_squared`` (of the log variances).
     formula, area, level, iterations, notes
         The model formula, the area column's name, the interval level, Fisher-scoring
         iterations, and what the user should know (truncation, smoothing, benchmarking).
@@ -436,29 +440,43 @@ def _mse_terms(X: np.ndarray, psi: np.ndarray, s2: float, Q: np.ndarray, vbar: f
     }
 
 
-def _gvf(estimate: np.ndarray, variance: np.ndarray, n: np.ndarray, fit: np.ndarray
-         ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Generalised variance function ``log v = a + b log n + c estimate`` fitted by
-    least squares on the areas ``fit``; predictions back-transformed with Duan's
-    smearing factor ``mean(exp(residual))`` (the exponential of a fitted log is biased
-    low)."""
-    Z = np.column_stack([np.ones(estimate.size), np.log(n), estimate])
-    target = np.log(variance[fit])
+def _gvf(estimate: np.ndarray, variance: np.ndarray, n: np.ndarray, fit: np.ndarray,
+         form: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Generalised variance function ``log v = a + b log n + c estimate`` fitted by least
+    squares on the areas ``fit``, with ``b = -1`` for ``form="inverse_n"`` (variance
+    inversely proportional to n: ``log(n v) = a + c estimate``) or ``b`` estimated for
+    ``form="free"``. Predictions are back-transformed with Duan's smearing factor
+    ``mean(exp(residual))`` (the exponential of a fitted log is biased low)."""
+    log_n = np.log(n)
+    if form == "free":
+        Z = np.column_stack([np.ones(estimate.size), log_n, estimate])
+        offset = np.zeros(estimate.size)
+    else:
+        Z = np.column_stack([np.ones(estimate.size), estimate])
+        offset = -log_n
+    target = np.log(variance[fit]) - offset[fit]
     coef, _, rank, _ = np.linalg.lstsq(Z[fit], target, rcond=None)
-    if rank < 3:
+    if rank < Z.shape[1]:
         raise EstimationError(
             "the generalised variance function (log variance on log n and the estimate) "
-            f"cannot be fitted on the {int(fit.sum())} areas with enough PSUs: their n or "
-            "their estimates do not vary. Fix: give n_psu=None to use the direct "
-            "variances as they are, or smooth them yourself and pass the result as se="
-        )
+            f"cannot be fitted on the {int(fit.sum())} areas with enough PSUs: their "
+            f"{'n or their ' if form == 'free' else ''}estimates do not vary. Fix: give "
+            "n_psu=None to use the direct variances as they are, or smooth them yourself "
+            "and pass the result as se=")
     resid = target - Z[fit] @ coef
     smearing = float(np.mean(np.exp(resid)))
-    total = float(np.sum((target - target.mean()) ** 2))
-    table = pd.DataFrame({"term": ["Intercept", "log_n", "estimate"], "coefficient": coef})
-    table.attrs = {"smearing": smearing, "n_areas": int(fit.sum()),
+    log_v = np.log(variance[fit])
+    total = float(np.sum((log_v - log_v.mean()) ** 2))
+    if form == "free":
+        table = pd.DataFrame({"term": ["Intercept", "log_n", "estimate"], "coefficient": coef,
+                              "fixed": [False, False, False]})
+    else:
+        table = pd.DataFrame({"term": ["Intercept", "log_n", "estimate"],
+                              "coefficient": [coef[0], -1.0, coef[1]],
+                              "fixed": [False, True, False]})
+    table.attrs = {"form": form, "smearing": smearing, "n_areas": int(fit.sum()),
                    "r_squared": 1.0 - float(np.sum(resid**2)) / total if total > 0 else 1.0}
-    return np.exp(Z @ coef) * smearing, table
+    return np.exp(Z @ coef + offset) * smearing, table
 
 
 # ---------------------------------------------------------------------------------------
@@ -665,6 +683,7 @@ def fay_herriot(
     n: str | None = "n",
     n_psu: str | None = "n_psu",
     min_psu: int = DEFAULT_MIN_PSU,
+    gvf: GVFForm = "inverse_n",
     benchmark: str | None = None,
     benchmark_by: str | None = None,
     benchmark_to: Any = None,
@@ -711,6 +730,14 @@ def fay_herriot(
         variance as given (then a zero one is an error).
     min_psu : int
         Fewest PSUs a direct variance is trusted on (5).
+    gvf : {"inverse_n", "free"}
+        The generalised variance function ``log(se^2) = a + b log(n) + c estimate``,
+        fitted by least squares on the areas with ``min_psu`` PSUs or more and
+        back-transformed with Duan's smearing factor. ``"inverse_n"`` (default) fixes
+        ``b = -1``: the variance falls as 1/n (a design effect common to the areas);
+        ``"free"`` estimates ``b``. The areas it is fitted on are the large ones, few and
+        with a narrow range of n: a free slope extrapolated to the small areas
+        underestimated their variances by a third in ``benchmarks/small_area_simulation.py``.
     benchmark : str, optional
         A column of area populations: with ``benchmark_by`` and ``benchmark_to``, the
         estimates of each group's areas, weighted by population, add up to the group's
@@ -760,7 +787,7 @@ def fay_herriot(
     6    g     1.531  0.226       True
     """
     keep = _check_arguments(direct, area=area, se=se, method=method, n=n, n_psu=n_psu,
-                            min_psu=min_psu, keep=keep, level=level)
+                            min_psu=min_psu, keep=keep, level=level, gvf=gvf)
     outcome, rhs = _check_formula(formula, [str(c) for c in direct.columns],
                                   [str(c) for c in (direct if areas is None else areas).columns])
     frame = _area_table(direct, areas, area=area, outcome=outcome, se=se, n=n, n_psu=n_psu)
@@ -773,7 +800,7 @@ def fay_herriot(
     n_values = _numeric(d, n, "direct", positive=True) if n is not None else None
     psus = _numeric(d, n_psu, "direct", positive=True) if n_psu is not None else None
     psi, reason, gvf_table, notes = _sampling_variances(
-        y, se_given**2, n_values, psus, min_psu=min_psu, areas=d[area])
+        y, se_given**2, n_values, psus, min_psu=min_psu, areas=d[area], gvf=gvf)
 
     X_frame, X_out_frame = _model_matrices(frame, rhs, sampled, formula)
     model = _fit(y, X_frame.to_numpy(dtype=float), psi,
@@ -827,7 +854,8 @@ def fay_herriot(
 
 
 def _check_arguments(direct: Any, *, area: str, se: str, method: str, n: str | None,
-                     n_psu: str | None, min_psu: Any, keep: Any, level: Any) -> list[str]:
+                     n_psu: str | None, min_psu: Any, keep: Any, level: Any, gvf: Any
+                     ) -> list[str]:
     """Refuse bad arguments up front; return ``keep`` as a list."""
     if not isinstance(direct, pd.DataFrame):
         raise EstimationError(
@@ -838,6 +866,8 @@ def _check_arguments(direct: Any, *, area: str, se: str, method: str, n: str | N
         raise EstimationError(f"level must be between 0 and 1, got {level!r}")
     if isinstance(min_psu, bool) or not isinstance(min_psu, int | np.integer) or min_psu < 2:
         raise EstimationError(f"min_psu must be a whole number of at least 2, got {min_psu!r}")
+    if gvf not in GVF_FORMS:
+        raise EstimationError(f"gvf must be one of {', '.join(GVF_FORMS)}, got {gvf!r}")
     if len(direct) == 0:
         raise EstimationError("the direct table has no rows")
     _require_columns(direct, [area, se], "direct")
@@ -859,7 +889,7 @@ def _check_arguments(direct: Any, *, area: str, se: str, method: str, n: str | N
 
 
 def _sampling_variances(y: np.ndarray, psi: np.ndarray, n: np.ndarray | None,
-                        psus: np.ndarray | None, *, min_psu: int, areas: pd.Series
+                        psus: np.ndarray | None, *, min_psu: int, areas: pd.Series, gvf: str
                         ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None, list[str]]:
     """The sampling variances the model takes as known: the direct ones, or the GVF's
     for areas on fewer than ``min_psu`` PSUs or with a zero variance. Returns them with
@@ -896,11 +926,12 @@ def _sampling_variances(y: np.ndarray, psi: np.ndarray, n: np.ndarray | None,
             f"needed) that replaces the {int(smoothed.sum())} others. Fix: lower "
             "min_psu=, pool areas, or pass n_psu=None to use the direct variances as "
             "they are")
-    predicted, table = _gvf(y, np.where(fit, psi, np.nan), n, fit)
+    predicted, table = _gvf(y, np.where(fit, psi, np.nan), n, fit, gvf)
+    form = ("log(se^2) ~ log(n) + estimate" if gvf == "free"
+            else "log(se^2) ~ offset(-log(n)) + estimate")
     note = (f"{int(smoothed.sum())} of {y.size} direct variances rest on fewer than "
             f"{min_psu} PSUs or are 0: replaced by the generalised variance function "
-            f"log(se^2) ~ log(n) + estimate fitted on the {int(fit.sum())} other areas "
-            "(column smoothed)")
+            f"{form} fitted on the {int(fit.sum())} other areas (column smoothed)")
     return np.where(smoothed, predicted, psi), reason, table, [note]
 
 

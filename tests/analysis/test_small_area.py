@@ -110,11 +110,15 @@ def test_areas_without_a_sample_get_the_synthetic_estimate(milk, method):
     assert res.estimates["area"].tolist() == list(range(1, 44))
 
 
-def test_variances_on_few_psus_are_replaced_by_the_gvf(milk):
-    ref = reference("fay_herriot_reference.csv", "milk_gvf/REML")
+@pytest.mark.parametrize(("form", "case"), [("free", "milk_gvf/REML"),
+                                             ("inverse_n", "milk_gvf_inverse/REML")])
+def test_variances_on_few_psus_are_replaced_by_the_gvf(milk, form, case):
+    ref = reference("fay_herriot_reference.csv", case)
     data = milk.assign(n_psu=np.where(milk["samp_size"] < 190, 4, 12))
-    res = fit(data, "REML", n_psu="n_psu")
+    res = fit(data, "REML", n_psu="n_psu", gvf=form)
     check_against(res, ref, terms=True)
+    assert res.gvf.attrs["form"] == form
+    assert res.gvf.set_index("term").loc["log_n", "fixed"] == (form == "inverse_n")
     gvf = res.gvf.set_index("term")["coefficient"]
     for term in ("Intercept", "log_n", "estimate"):
         assert gvf[term] == pytest.approx(ref[f"gvf:{term}"], abs=ATOL)
@@ -266,6 +270,8 @@ def test_bad_options_are_refused(milk):
         fit(milk, "reml")
     with pytest.raises(EstimationError, match="level"):
         fit(milk, "REML", level=95)
+    with pytest.raises(EstimationError, match="gvf must be one of inverse_n, free"):
+        fit(milk, "REML", gvf="log")
     with pytest.raises(EstimationError, match="collinear"):
         pc.fay_herriot(milk.assign(z=2 * milk["samp_size"]), "direct_est ~ samp_size + z",
                        area="small_area", se="std_error", n_psu=None, n=None)

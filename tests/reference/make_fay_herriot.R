@@ -18,6 +18,9 @@
 #   milk_gvf/REML      areas with samp_size < 190 said to rest on 4 PSUs (< 5): their
 #                      variance replaced by the GVF lm(log(SD^2) ~ log(n) + yi) fitted on
 #                      the other areas, times Duan's smearing factor mean(exp(residuals))
+#                      (perception's gvf="free")
+#   milk_gvf_inverse/REML  the same with the log(n) coefficient fixed at -1:
+#                      lm(log(SD^2 * n) ~ yi) (perception's default gvf="inverse_n")
 #   milk_zero/<method> the estimates replaced by their major area's mean plus 0.2 x their
 #                      deviation: the score is negative at 0, the variance is truncated to 0
 options(digits = 17)
@@ -130,6 +133,17 @@ put("milk_gvf/REML", "gvf:log_n", coef(g)[2])
 put("milk_gvf/REML", "gvf:estimate", coef(g)[3])
 put("milk_gvf/REML", "gvf:smearing", smearing)
 fh_case("milk_gvf/REML", milk$direct_est, X_all, psi_gvf, "REML", names_in = milk$small_area)
+
+# the default GVF form of perception: the coefficient of log(n) fixed at -1 (an offset)
+g1 <- lm(log(std_error^2 * samp_size) ~ direct_est, data = milk[!few, ])
+smearing1 <- mean(exp(residuals(g1)))
+psi_inv <- ifelse(few, exp(predict(g1, newdata = milk)) / milk$samp_size * smearing1, psi_all)
+put("milk_gvf_inverse/REML", "gvf:Intercept", coef(g1)[1])
+put("milk_gvf_inverse/REML", "gvf:log_n", -1)
+put("milk_gvf_inverse/REML", "gvf:estimate", coef(g1)[2])
+put("milk_gvf_inverse/REML", "gvf:smearing", smearing1)
+fh_case("milk_gvf_inverse/REML", milk$direct_est, X_all, psi_inv, "REML",
+        names_in = milk$small_area)
 
 # truncation: estimates pulled towards their major area's mean leave no area variance
 means <- ave(milk$direct_est, milk$major_area)
