@@ -181,7 +181,8 @@ def summarise(results: pd.DataFrame, areas: pd.DataFrame, n_reps: int) -> pd.Dat
             "MSE EBLUP": err.mean(), "EBLUP better (share of communes)": np.nan,
             "mean estimated MSE": synth[f"{method}_mse"].mean(),
             "estimated / empirical": synth[f"{method}_mse"].mean() / err.mean(),
-            "coverage 95%": (np.sqrt(err) <= 1.96 * np.sqrt(synth[f"{method}_mse"])).mean(),
+            "coverage 95%": (np.sqrt(err)
+                             <= 1.96 * np.sqrt(synth[f"{method}_mse"].clip(lower=0))).mean(),
         })
     return pd.DataFrame(rows)
 
@@ -198,10 +199,14 @@ def main(n_reps: int = 200, seed: int = 2024) -> pd.DataFrame:
     summary = summarise(results, areas, n_reps)
     per_rep = results.groupby("rep").agg(sampled=("synthetic", lambda s: int((~s).sum())),
                                          smoothed=("smoothed", "sum"))
+    negative = {name: int(results.loc[results[f"{name}_mse"] < 0, "rep"].nunique())
+                for name in VARIANTS}
     print(f"{n_reps} samples of {DRAWS} villages x {TAKE} adults from the demo population "
           f"({len(areas)} communes); model {FORMULA!r}")
     print(f"communes sampled per sample: median {per_rep['sampled'].median():.0f}; "
           f"direct variances smoothed by the GVF: median {per_rep['smoothed'].median():.0f}")
+    print("samples with a negative MSE estimate (bias correction at a variance truncated "
+          f"to 0; counted as 0 for coverage): {negative}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary.to_string(index=False, float_format=lambda x: f"{x:.5f}"))
     print(f"elapsed {time.perf_counter() - started:.0f} s")

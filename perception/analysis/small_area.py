@@ -85,12 +85,6 @@ _FORMULA_FUNCTIONS = frozenset({
 _FORMULA_NUMPY = frozenset({"log", "log1p", "log10", "log2", "exp", "sqrt", "abs", "square"})
 _FORMULA_KEYWORDS = frozenset({"True", "False", "None"})
 
-# columns of ``estimates`` that are not auxiliary (``keep``) columns
-_RESULT_COLUMNS = ("area", "estimate", "mse", "rmse", "cv", "ci_low", "ci_high", "direct",
-                   "direct_se", "sampling_se", "gamma", "synthetic", "smoothed",
-                   "variance_source", "n", "n_psu", "eblup", "benchmark_ratio")
-
-
 # ---------------------------------------------------------------------------------------
 # The result
 
@@ -193,7 +187,8 @@ class FayHerriotResult:
             "",
             f"Weight of the direct estimate (gamma): median {_num(gamma.median())}, "
             f"range {_num(gamma.min())} to {_num(gamma.max())}",
-            f"rMSE of the EBLUP / SE of the direct estimate: median {_num(gain.median())}",
+            f"rMSE of the EBLUP / sampling SE of the direct estimate: median "
+            f"{_num(gain.median())}",
         ]
         lines += [f"Note: {note}" for note in self.notes]
         return "\n".join(lines)
@@ -246,7 +241,8 @@ class FayHerriotResult:
         root-MSE and interval. An area's ``n`` and its ``direct`` estimate (with its
         ``direct_se``) are shown only when ``n >= min_cell``; otherwise they are blank
         and ``direct_suppressed`` is True. Areas the questionnaire marks ``sensitive``
-        (communes are) -- or every area when no questionnaire is given -- are shown by
+        (communes are) -- or every area when no questionnaire is given or it does not
+        declare the area column -- are shown by
         their ``coarse`` unit (the cercle) and an anonymised code (:meth:`area_codes`)
         instead of their name, unless ``reveal_areas=True``.
 
@@ -259,7 +255,8 @@ class FayHerriotResult:
         reveal_areas : bool
             Show the areas' names even when sensitive (a restricted release).
         coarse : str
-            The column (kept with ``keep=``) that sensitive areas are shown by.
+            The column (kept with ``keep=``) that sensitive areas are shown by. The other
+            kept columns are shown too: keep only columns coarser than the area.
 
         Returns
         -------

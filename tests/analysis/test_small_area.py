@@ -462,3 +462,26 @@ def test_published_without_n_never_shows_direct(milk):
                          n_psu=None)
     pub = res.published(reveal_areas=True)
     assert pub["direct"].isna().all() and pub["direct_suppressed"].all()
+
+
+def test_negative_mse_estimate_is_said_and_its_rmse_blank():
+    """With the variance truncated to 0, the FH bias correction can exceed the other
+    terms (as in sae's mseFH): the MSE is reported as computed, its rmse and interval
+    are blank, and a note says so."""
+    se = np.r_[0.03, np.ones(9)]
+    direct = pd.DataFrame({"area": [f"a{i}" for i in range(10)],
+                           "y": 0.5 + 0.01 * np.sin(np.arange(10)), "se": se})
+    areas = pd.DataFrame({"area": [*direct["area"], "new"]})
+    res = pc.fay_herriot(direct, "y ~ 1", area="area", method="FH", areas=areas, n=None,
+                         n_psu=None)
+    new = res.estimates.set_index("area").loc["new"]
+    assert res.model_variance == 0.0
+    assert new["mse"] < 0 and np.isnan(new["rmse"]) and np.isnan(new["ci_low"])
+    assert new["mse"] == pytest.approx(res.mse_terms.set_index("area").loc["new", "g2"]
+                                       - res.mse_terms.set_index("area").loc["new", "bias_term"])
+    negative = int((res.estimates["mse"] < 0).sum())
+    assert res.estimates.loc[res.estimates["mse"] < 0, "rmse"].isna().all()
+    assert any(f"MSE estimate is negative for {negative} areas" in note for note in res.notes)
+    # REML has no bias correction: the same data give positive MSEs
+    reml = pc.fay_herriot(direct, "y ~ 1", area="area", areas=areas, n=None, n_psu=None)
+    assert (reml.estimates["mse"] > 0).all()
