@@ -65,6 +65,8 @@ METHODS = ("REML", "ML", "FH")
 GVF_FORMS = ("inverse_n", "free")
 #: direct variances resting on fewer PSUs than this are replaced by the GVF
 DEFAULT_MIN_PSU = 5
+# a direct variance below this fraction of the median positive one is 0 up to rounding
+_ZERO_VARIANCE = 1e-16
 #: smallest number of respondents whose direct estimate (and n) a published table shows;
 #: the disclosure rule of every output (equal to ``DEFAULT_MIN_CELL`` of the disclosure
 #: layer, which this layer may not import; a test checks they agree)
@@ -892,16 +894,19 @@ def _sampling_variances(y: np.ndarray, psi: np.ndarray, n: np.ndarray | None,
     for areas on fewer than ``min_psu`` PSUs or with a zero variance. Returns them with
     each area's ``variance_source``, the GVF table and a note."""
     reason = np.array(["direct"] * y.size, dtype=object)
+    # a variance that is 0 up to rounding (a domain whose answers are all equal gives
+    # 1e-34, not 0) counts as 0: its log would wreck the GVF, its area would get gamma 1
+    positive = psi[psi > 0]
+    zero = psi <= _ZERO_VARIANCE * (np.median(positive) if positive.size else 1.0)
     if psus is None:
-        if np.any(psi <= 0):
+        if np.any(zero):
             raise EstimationError(
-                f"the direct standard error is 0 for the areas {format_rows(areas[psi <= 0])}: "
+                f"the direct standard error is 0 for the areas {format_rows(areas[zero])}: "
                 "the model would take their direct estimates as exact. Fix: give n_psu= (and "
                 "n=) so that a generalised variance function replaces them, or smooth them "
                 "yourself")
         return psi, reason, None, []
     few = psus < min_psu
-    zero = psi <= 0
     smoothed = few | zero
     reason[few] = f"gvf: fewer than {min_psu} PSUs"
     reason[zero & ~few] = "gvf: direct se is 0"
@@ -966,6 +971,11 @@ def _fit(y: np.ndarray, X: np.ndarray, psi: np.ndarray, X_out: np.ndarray | None
             "term, or merge factor levels that only some areas have")
     s2, iterations = _fit_variance(y, X, psi, method, tol=tol, max_iter=max_iter)
     beta, Q = _gls(y, X, psi, s2)
+    if not (np.all(np.isfinite(Q)) and np.all(np.diag(Q) > 0)):
+        raise EstimationError(
+            "the GLS fit is numerically singular: the sampling variances span "
+            f"{np.log10(psi.max() / psi.min()):.0f} orders of magnitude. Fix: check the "
+            "direct standard errors (se=) for values near 0")
     vbar = _variance_of_variance(psi, s2, method)
     bias = _bias(X, psi, s2, Q, method)
     mse_terms = _mse_terms(X, psi, s2, Q, vbar, bias)

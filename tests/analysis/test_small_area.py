@@ -136,14 +136,19 @@ def test_variances_on_few_psus_are_replaced_by_the_gvf(milk, form, case):
     assert any("generalised variance function" in note for note in res.notes)
 
 
-def test_zero_direct_se_is_smoothed_with_its_reason(milk):
+@pytest.mark.parametrize("zero", [0.0, 1.3e-17])
+def test_zero_direct_se_is_smoothed_with_its_reason(milk, zero):
+    """A domain whose answers are all equal has a variance of 0, or of 1e-34 after
+    rounding: both are 0 and smoothed."""
     data = milk.assign(n_psu=12)
-    data.loc[3, "std_error"] = 0.0
+    data.loc[3, "std_error"] = zero
     res = fit(data, "REML", n_psu="n_psu")
     row = res.estimates.iloc[3]
     assert row["smoothed"] and row["variance_source"] == "gvf: direct se is 0"
-    assert row["sampling_se"] > 0 and row["direct_se"] == 0
+    assert row["sampling_se"] > 0.01 and row["direct_se"] == zero
     assert res.estimates["smoothed"].sum() == 1
+    with pytest.raises(EstimationError, match="direct standard error is 0 for the areas 4"):
+        fit(data, "REML")
 
 
 @pytest.mark.parametrize("method", METHODS)
