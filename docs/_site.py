@@ -46,6 +46,7 @@ API_SECTIONS: list[tuple[str, str, list[str]]] = [
      ["perception.analysis.changes", "perception.analysis.diff_in_diff",
       "perception.analysis.panel", "perception.analysis.power"]),
     ("scales", "Scales and indices", ["perception.analysis.scales"]),
+    ("small_areas", "Small areas", ["perception.analysis.small_area"]),
     ("larger_than_memory", "Data larger than memory", ["perception.survey.outofcore"]),
     ("files_protection", "Files and protection",
      ["perception.questionnaire.xlsform", "perception.disclosure.suppression",

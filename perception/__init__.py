@@ -115,6 +115,9 @@ _EXPORTS: dict[str, str] = {
     "hash_pii": "perception.disclosure.pii",
     "k_anonymity": "perception.disclosure.anonymise",
     "anonymise_wave": "perception.disclosure.anonymise",
+    # 9. small areas
+    "fay_herriot": "perception.analysis.small_area",
+    "FayHerriotResult": "perception.analysis.small_area",
 }
 
 # subpackages reachable as attributes (``pc.datasets``), imported on first use
