@@ -1,0 +1,1 @@
+"""Sampling: allocation of a sample across strata and PPS selection of villages."""
