@@ -108,6 +108,13 @@ _EXPORTS: dict[str, str] = {
     "hash_pii": "perception.privacy",
     "k_anonymity": "perception.privacy",
     "anonymise_wave": "perception.privacy",
+    # 11. sampling: allocation across strata, PPS selection of villages
+    "allocate": "perception.sampling.allocation",
+    "Allocation": "perception.sampling.allocation",
+    "select_pps": "perception.sampling.selection",
+    "joint_inclusion": "perception.sampling.selection",
+    "sampford_joint": "perception.sampling.sampford",
+    "demo_village_frame": "perception.sampling.demo_frame",
 }
 
 __all__ = sorted(

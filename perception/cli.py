@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("perception.commands.weights", "rake a wave to population margins"),
     "questionnaire": ("perception.commands.questionnaire", "import an XLSForm questionnaire"),
     "export": ("perception.commands.export", "write an anonymised, shareable wave"),
+    "sample": ("perception.commands.sample", "allocate and draw the villages of a wave"),
 }
 
 
