@@ -350,7 +350,7 @@ def select_pps(
                               f"{format_rows(rows)}; fill it or leave order out")
         order_codes = pd.factorize(frame[order], sort=True)[0]
     rng, recorded_seed = _rng(seed)
-    labels = frame.index
+    labels = frame.index.to_numpy(dtype=object)  # plain objects: fast to index
     positions, pis, pi_draws, certainty, is_reserve, reserve_order = [], [], [], [], [], []
     draws = []
     for h in range(st.size):
@@ -376,23 +376,30 @@ def select_pps(
             reserve_order.append(t - n_survey + 1 if t >= n_survey else pd.NA)
         draws.append(StratumDraw(
             key=st.keys[h], N=part["N"], n=int(n_h[h]),
-            certain=tuple(labels[rows[part["certain"]]]),
-            drawn=tuple(labels[rows[drawn]]),
+            certain=tuple(_plain(v) for v in labels[rows[part["certain"]]]),
+            drawn=tuple(_plain(v) for v in labels[rows[drawn]]),
             pi_draw=tuple(float(v) for v in part["pi_draw"]),
             n_survey=int(n_survey),
             rest_pi=tuple(float(v) for v in part["rest_pi"]),
             rest_drawn=tuple(int(v) for v in part["rest_drawn"]),
         ))
-    out = frame.iloc[np.asarray(positions, dtype=np.int64)].copy()
-    out["pi"] = np.asarray(pis, dtype=float)
-    out["pi_draw"] = np.asarray(pi_draws, dtype=float)
-    out["certainty"] = np.asarray(certainty, dtype=bool)
-    out["reserve"] = np.asarray(is_reserve, dtype=bool)
-    out["reserve_order"] = pd.array(reserve_order, dtype="Int64")
+    drawn_rows = frame.iloc[np.asarray(positions, dtype=np.int64)]
+    added = pd.DataFrame({
+        "pi": np.asarray(pis, dtype=float),
+        "pi_draw": np.asarray(pi_draws, dtype=float),
+        "certainty": np.asarray(certainty, dtype=bool),
+        "reserve": np.asarray(is_reserve, dtype=bool),
+        "reserve_order": pd.array(reserve_order, dtype="Int64"),
+    }, index=drawn_rows.index)
+    out = pd.concat([drawn_rows, added], axis=1)
     out.attrs = {**frame.attrs, "selection": Selection(
         method=method, size=size, strata=st.columns, reserve=reserve, seed=recorded_seed,
         draws=tuple(draws))}
     return out
+
+
+def _plain(label: Hashable) -> Hashable:
+    return label.item() if isinstance(label, np.generic) else label
 
 
 # ------------------------------------------------------------------- joint probs --
