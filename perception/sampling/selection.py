@@ -146,6 +146,13 @@ class Selection:
     def __hash__(self) -> int:
         return hash(self._key())
 
+    # immutable: pandas deep-copies attrs on every operation on the sample; share it
+    def __copy__(self) -> Selection:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Selection:
+        return self
+
     def summary(self) -> pd.DataFrame:
         """One row per stratum: the stratum columns, ``N_h``, ``n_h``, ``certainty``,
         ``reserve`` (reserve units drawn) and ``phase1_certain`` (units certain at phase
