@@ -242,23 +242,25 @@ def _mde_plan(kw: dict[str, Any]) -> tuple[pd.DataFrame, list[str], dict[str, An
         raise DesignError("method='mde' needs effect=, the difference-in-differences (or "
                           "change) to detect, e.g. effect=0.10 for 10 percentage points")
     measured: dict[str, Any] = {}
-    needs = [k for k in ("icc", "cluster_size", "deff_weighting") if kw[k] is None]
+    needs = [k for k in ("icc", "cluster_size") if kw[k] is None]
     if kw["p"] is None and kw["sd"] is None:
-        needs.append("p")
-    if needs:
-        if kw["last_wave"] is None:
-            raise DesignError(
-                f"method='mde' needs {', '.join(needs)}: give them, or give last_wave= (a "
-                "pc.SurveyDesign of the last wave) and variable= to measure them on it"
-            )
+        needs.append("p (or sd)")
+    if needs and kw["last_wave"] is None:
+        raise DesignError(
+            f"method='mde' needs {', '.join(needs)}: give them, or give last_wave= (a "
+            "pc.SurveyDesign of the last wave) and variable= to measure them on it"
+        )
+    if kw["last_wave"] is not None:
         measured = _last_wave_values(kw["last_wave"], kw["variable"])
     source = {}
     values = {}
     for name in ("icc", "deff_weighting", "cluster_size"):
         if kw[name] is not None:
             values[name], source[name] = kw[name], "given"
-        else:
+        elif name in measured:
             values[name], source[name] = measured[name], "last wave"
+        else:  # no last wave: unweighted, as pc.sample_size's default
+            values[name], source[name] = 1.0, "default"
     if kw["p"] is not None or kw["sd"] is not None:
         values["p"], values["sd"] = kw["p"], kw["sd"]
         source["spread"] = "given"
@@ -365,7 +367,7 @@ def allocate(
         ``"mde"``: the planning inputs of :func:`perception.sample_size` (``effect`` the
         difference-in-differences to detect; ``cluster_size`` interviews per village;
         ``p`` or ``sd`` the item's spread). Those not given are measured on
-        ``last_wave``.
+        ``last_wave``; without it ``deff_weighting`` is 1.
     last_wave : SurveyDesign, optional
         ``"mde"``: the last wave's design (with ``psu=``), on which the ICC of
         ``variable`` (:func:`perception.icc`, within strata), the weighting design effect
