@@ -13,7 +13,8 @@ and columns of the villages surveyed).
 
 The written file has the frame's columns plus ``frame_row`` (the village's position
 among the frame's data rows, from 1), ``pi`` (probability of being surveyed; weights
-are ``1 / pi``), ``pi_draw``, ``certainty``, ``reserve`` and ``reserve_order``.
+are ``1 / pi``), ``pi_draw``, ``certainty`` and ``reserve`` (``TRUE``/``FALSE``, read as
+logical by R's ``read.csv`` and pandas) and ``reserve_order``.
 
 Exit codes: 0 written; 2 the frame cannot be read, an option is invalid, the allocation
 or the draw is impossible, or the output exists (use ``--force``).
@@ -194,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
                         seed=args.seed, reserve=args.reserve, order=args.order)
     out = sample.copy()
     out.insert(0, ROW_COLUMN, sample.index.to_numpy() + 1)
+    for flag in ("certainty", "reserve"):  # TRUE/FALSE: read as logical by R and pandas
+        out[flag] = out[flag].map({True: "TRUE", False: "FALSE"})
     out.to_csv(args.out, index=False)
     if args.joint:
         pij = joint_inclusion(sample, reserve=True)

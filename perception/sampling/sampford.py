@@ -30,8 +30,8 @@ pi_k) = pi_k``); every term is positive, so no cancellation loses precision.
 Limits: every ``pi_i`` must be below 1 (certainty units are taken out first, see
 :mod:`perception.sampling.pps`); ``n`` at most :data:`MAX_SAMPFORD_N` (the polynomial
 coefficients grow like ``e^n``); the joint probabilities of all pairs of ``N`` units cost
-``O(N^2 n^2)`` operations (a few seconds for ``N = 2000``), those of the drawn units only
-(what variance estimation needs) ``O(N n + m^2 n^2)`` for ``m`` units.
+``O(N^2 n^2)`` operations (about 10 s for ``N = 2000, n = 20``), those of the drawn units
+only (what variance estimation needs) ``O(N n + m^2 n^2)`` for ``m`` units.
 """
 
 from __future__ import annotations
