@@ -103,8 +103,12 @@ def _suffix(mu: np.ndarray, nu: np.ndarray, length: int) -> tuple[np.ndarray, np
     a = np.zeros((N + 1, length))
     b = np.zeros((N + 1, length))
     a[N, 0] = 1.0
-    for k in range(N - 1, -1, -1):
-        a[k], b[k] = _times(a[k + 1], b[k + 1], mu[k], nu[k])
+    a[:N] = a[N]
+    for k in range(N - 1, -1, -1):  # in place: row k = row k+1 times unit k's factor
+        a[k] = a[k + 1]
+        b[k] = b[k + 1]
+        a[k, 1:] += mu[k] * a[k + 1, :-1]
+        b[k, 1:] += mu[k] * b[k + 1, :-1] + nu[k] * a[k + 1, :-1]
     return a, b
 
 
@@ -137,18 +141,20 @@ def sampford_draw(rng: np.random.Generator, pi: np.ndarray) -> np.ndarray:
     n = check_sampford_pi(pi)
     mu, nu = _weights(pi, n)
     a, b = _suffix(mu, nu, n + 1)
-    u = rng.random(pi.shape[0])
+    u = rng.random(pi.shape[0]).tolist()
+    a_, b_ = a.tolist(), b.tolist()  # Python floats: the loop reads one value at a time
+    mu_, pi_ = mu.tolist(), pi.tolist()
     chosen = []
     r, c = n, 0.0
     for k in range(pi.shape[0]):
         if r == 0:
             break
-        total = c * a[k, r] + b[k, r]
-        with_k = mu[k] * ((c + 1.0 - pi[k]) * a[k + 1, r - 1] + b[k + 1, r - 1])
+        total = c * a_[k][r] + b_[k][r]
+        with_k = mu_[k] * ((c + 1.0 - pi_[k]) * a_[k + 1][r - 1] + b_[k + 1][r - 1])
         if u[k] * total < with_k:
             chosen.append(k)
             r -= 1
-            c += 1.0 - pi[k]
+            c += 1.0 - pi_[k]
     if r:  # pragma: no cover - the last units are taken with probability 1
         raise DesignError("Sampford: numerical failure while drawing; report this frame")
     return np.asarray(chosen, dtype=np.int64)

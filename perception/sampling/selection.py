@@ -355,7 +355,11 @@ def select_pps(
             rows = frame.index[frame[order].isna().to_numpy()]
             raise DesignError(f"order column {order!r} is missing in rows "
                               f"{format_rows(rows)}; fill it or leave order out")
-        order_codes = pd.factorize(frame[order], sort=True)[0]
+        try:
+            order_codes = pd.factorize(frame[order], sort=True)[0]
+        except TypeError:  # values of mixed types cannot be sorted
+            raise DesignError(f"order column {order!r} mixes values that cannot be sorted "
+                              "(e.g. numbers and text); give it one type") from None
     rng, recorded_seed = _rng(seed)
     labels = frame.index.to_numpy(dtype=object)  # plain objects: fast to index
     positions, pis, pi_draws, certainty, is_reserve, reserve_order = [], [], [], [], [], []
