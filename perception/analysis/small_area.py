@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..disclosure.suppression import DEFAULT_MIN_CELL, check_count
 from ..errors import EstimationError, format_rows
 from ..survey.models import check_formula, formula_environment, patsy_ready
 
@@ -260,9 +260,7 @@ class FayHerriotResult:
         --------
         >>> res.published(questionnaire=q)               # doctest: +SKIP
         """
-        if (isinstance(min_cell, bool) or not isinstance(min_cell, int | np.integer)
-                or min_cell < 1):
-            raise EstimationError(f"min_cell must be a positive whole number, got {min_cell!r}")
+        check_count("min_cell", min_cell)
         est = self.estimates
         sensitive = True
         if questionnaire is not None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import perception as pc
 from perception.analysis import small_area
-from perception.errors import EstimationError
+from perception.errors import DisclosureError, EstimationError
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 #: agreement with R and samplics (the issue asks 1e-6; the fits agree to ~1e-12)
@@ -452,7 +452,7 @@ def test_published_needs_the_coarse_column(communes):
     res = pc.fay_herriot(communes, FORMULA, area="commune", se="std_error", n_psu=None)
     with pytest.raises(EstimationError, match=r"keep=\['cercle'\]"):
         res.published()
-    with pytest.raises(EstimationError, match="min_cell"):
+    with pytest.raises(DisclosureError, match="min_cell must be a positive whole number"):
         res.published(min_cell=0, reveal_areas=True)
 
 

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
-from ...disclosure.suppression import DEFAULT_MIN_CELL
+from ...disclosure.suppression import DEFAULT_MIN_CELL, check_count
 from ...errors import PerceptionError
 from . import common, style
 
@@ -80,19 +80,8 @@ def _area_column(table: pd.DataFrame) -> tuple[str, str | None]:
 def _prepare(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """Check the table; blank the direct estimate of every area under ``min_cell``
     respondents (or whose respondents are unknown)."""
-    if not isinstance(table, pd.DataFrame):
-        raise PerceptionError(
-            "plot_small_areas takes a result table (FayHerriotResult.published() or "
-            f".estimates), got {type(table).__name__}")
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise PerceptionError(
-            f"plot_small_areas: the table has no column(s) {', '.join(map(repr, missing))}; "
-            f"it needs {', '.join(REQUIRED)}. It has: {', '.join(map(str, table.columns))}")
-    if len(table) == 0:
-        raise PerceptionError("plot_small_areas: the table has no rows, there is nothing to draw")
-    if isinstance(min_cell, bool) or not isinstance(min_cell, int | np.integer) or min_cell < 1:
-        raise PerceptionError(f"min_cell must be a positive whole number, got {min_cell!r}")
+    common.check_table(table, REQUIRED, "plot_small_areas")
+    check_count("min_cell", min_cell)
     out = table.copy()
     n = pd.to_numeric(out["n"], errors="coerce").astype(float) if "n" in out.columns else \
         pd.Series(np.nan, index=out.index)
