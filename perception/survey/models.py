@@ -279,10 +279,10 @@ def check_formula(formula: str, columns: Iterable[Any], *,
     Examples
     --------
     >>> check_formula("y ~ np.log(x) + C(region)", ["y", "x", "region"])
-    >>> check_formula("y ~ __import__('os').getcwd()", ["y"])
+    >>> check_formula("y ~ open('notes.txt')", ["y"])
     Traceback (most recent call last):
     ...
-    perception.errors.EstimationError: unknown column '__import__' in formula ...
+    perception.errors.EstimationError: unknown column 'open' in formula ...
     """
     columns = {str(c) for c in columns}
     try:
