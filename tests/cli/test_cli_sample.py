@@ -168,3 +168,18 @@ def test_listed_in_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "sample" in capsys.readouterr().out
+
+
+def test_every_frame_column_is_kept(tmp_path, capsys):
+    """Columns named like Kobo/ODK system columns are frame columns, not paradata."""
+    frame = pd.DataFrame({"_id": range(1, 9), "start": ["2024-01-01"] * 8,
+                          "adults": [100, 200, 150, 120, 90, 300, 80, 60]})
+    path = tmp_path / "frame.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "sample.csv"
+    code, _, stderr = run(capsys, "sample", path, "--size", "adults", "--n", 3, "--seed", 4,
+                          "--out", out)
+    assert code == 0, stderr
+    written = pd.read_csv(out)
+    assert list(written.columns[:4]) == ["frame_row", "_id", "start", "adults"]
+    assert (written["_id"] == written["frame_row"]).all()
