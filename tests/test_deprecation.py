@@ -29,6 +29,7 @@ KEY = "a secret of sixteen bytes or more"
 TYPES = {"E": 4421, "H": 755, "M": 1018}
 SCHWIDE = {"No": 1072, "Yes": 5122}
 WAVE_FILE = ROOT / "tests" / "data" / "centre_mali_wave_small.csv"
+VILLAGES = pd.DataFrame({"cercle": np.repeat(["Mopti", "Ségou"], 100)})
 REPLICATES = pd.DataFrame({"w": [1.0, 2, 3], "r1": [1.0, 2, 2], "r2": [2.0, 1, 3]})
 
 
@@ -102,6 +103,11 @@ CASES = [
     renamed("sample_size", "design", "analysis",
             lambda i: pc.sample_size(0.1, 15, 0.1, p=0.5, design="did"),
             lambda i: pc.sample_size(0.1, 15, 0.1, p=0.5, analysis="did")),
+    renamed("allocate", "design", "analysis",
+            lambda i: pc.allocate(VILLAGES, strata="cercle", method="mde", effect=0.12,
+                                  cluster_size=15, icc=0.1, p=0.5, design="change").table,
+            lambda i: pc.allocate(VILLAGES, strata="cercle", method="mde", effect=0.12,
+                                  cluster_size=15, icc=0.1, p=0.5, analysis="change").table),
     renamed("attrition", "id", "respondent",
             lambda i: pc.attrition(i.demo.waves, id="resp_id"),
             lambda i: pc.attrition(i.demo.waves, respondent="resp_id")),
