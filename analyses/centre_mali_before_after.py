@@ -116,7 +116,7 @@ def next_wave_power(design, items: list[str], summary: pd.DataFrame) -> pd.DataF
     rows = []
     for _, row in iccs.iterrows():
         plan = pc.mde(per_arm, m, max(row["icc"], 0.0), p=0.5, deff_weighting=deff_w,
-                      design="did", revisited=True, r_cluster=0.5).iloc[0]
+                      analysis="did", revisited=True, r_cluster=0.5).iloc[0]
         rows.append({"variable": row["variable"], "icc": row["icc"],
                      "villages_per_arm": per_arm, "per_village": m,
                      "deff_weighting": deff_w, "mde": plan["mde"]})

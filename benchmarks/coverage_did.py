@@ -12,7 +12,7 @@ Two studies:
    (target 93-97%), mean SE over the SD of the estimation errors, bias.
 2. Power vs the MDE formula -- a pilot survey gives the planning inputs (villages per
    arm, respondents per village, baseline ICC within strata, Kish weighting design
-   effect); ``pc.mde(..., design="did", revisited=True, r_cluster=1.0)`` gives the
+   effect); ``pc.mde(..., analysis="did", revisited=True, r_cluster=1.0)`` gives the
    detectable effect (the demo's village effects persist across waves, so
    ``r_cluster = 1``); surveys simulated with that effect should reject "no effect" at
    the 5% level in 80% of replicates (target: within 5 points).
@@ -149,7 +149,7 @@ def power_study(args) -> tuple[bool, pd.DataFrame]:
     n_per_wave = args.n_per_wave or 1500
     plan = planning_inputs(n_per_wave)
     mde_row = pc.mde(plan["villages_per_arm"], plan["per_village"], max(plan["icc"], 0.0),
-                     p=0.5, deff_weighting=plan["deff_weighting"], design="did",
+                     p=0.5, deff_weighting=plan["deff_weighting"], analysis="did",
                      revisited=True, r_cluster=1.0, alpha=ALPHA, power=POWER_TARGET).iloc[0]
     effect = round(float(mde_row["mde"]), 4)
     power = simulate(range(10_001, 10_001 + args.pairs), n_per_wave, effect, args.workers)

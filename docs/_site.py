@@ -1,7 +1,8 @@
 """MkDocs hooks that assemble the documentation site from the repository (``make docs``).
 
-- The home page is ``README.md`` and the architecture page ``ARCHITECTURE.md``, read at
-  build time so the site and the repository never disagree; the README's tour is shown
+- The home page is ``README.md``, the architecture page ``ARCHITECTURE.md`` and the
+  changes page ``CHANGELOG.md``, read at build time so the site and the repository never
+  disagree; the README's tour is shown
   on its own page (``docs/tour.md``, kept equal to the README by ``tests/test_docs.py``).
 - The API reference is generated from the docstrings: one page per section of
   :data:`API_SECTIONS`, listing every public name of ``perception.__all__`` that its
@@ -59,7 +60,8 @@ API_SECTIONS: list[tuple[str, str, list[str]]] = [
 ]
 
 #: repository markdown files shown as pages of their own (repository path -> site path)
-REPO_PAGES = {"README.md": "index.md", "ARCHITECTURE.md": "architecture.md"}
+REPO_PAGES = {"README.md": "index.md", "ARCHITECTURE.md": "architecture.md",
+              "CHANGELOG.md": "changelog.md"}
 TOUR_HEADING = "## A five-minute tour"
 REFERENCE_DIR = "reference"
 COPIED_DIR = "repo"

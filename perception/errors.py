@@ -19,7 +19,7 @@ class QuestionnaireError(PerceptionError):
 class WaveValidationError(PerceptionError):
     """A survey wave fails its questionnaire's schema.
 
-    ``report`` holds the :class:`perception.ValidationReport` with every failure.
+    ``report`` holds the ``perception.ValidationReport`` with every failure.
     """
 
     def __init__(self, message: str, report: object | None = None) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError
 from ..survey import intervals
 from ..survey.attached import attach
@@ -109,9 +110,12 @@ def plain_label(value) -> object:
 
 
 # ----------------------------------------------------------------------- change --
+@positional_deprecated("over", "by", "reference", "relative", "level", "na_rm")
+@renamed_argument("var", "variables")
 def change(
     design: Design,
-    var: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     over: str = "wave",
     by: str | Sequence[str] | None = None,
     reference: Literal["first", "consecutive"] = "first",
@@ -121,7 +125,7 @@ def change(
 ) -> pd.DataFrame:
     """Change of a mean or proportion between waves, with design-based SEs.
 
-    The per-wave estimates come from :func:`perception.mean` with ``by=[*by, over]``,
+    The per-wave estimates come from ``perception.mean`` with ``by=[*by, over]``,
     estimated inside the one design that holds every wave; their full covariance
     (``table.attrs["vcov"]``) includes the covariance between waves brought by PSUs
     (villages) and respondents that were revisited. A 0/1 variable gives the change of
@@ -129,37 +133,45 @@ def change(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign holding every wave (PSUs revisited across
-        waves keep one id). For independent cross-sections (new villages each wave),
-        make the strata wave-specific (stratum x wave) so the waves are independent
-        samples and their covariance is zero.
-    var : numeric or 0/1 column(s).
-    over : the wave column. Waves are ordered as the categories of a categorical
-        column, else sorted (numbers, dates; give text labels such as "baseline",
-        "endline" as an ordered ``pd.Categorical``).
-    by : subgroup column(s); each subgroup gets its own changes.
-    reference : "first" -- every later wave minus the first wave of its subgroup;
-        "consecutive" -- each wave minus the one before.
-    relative : also report the relative change ``later / earlier - 1`` with its delta-
-        method SE and interval (columns ``relative``, ``relative_se``,
-        ``relative_ci_low``, ``relative_ci_high``).
-    level : confidence level (t interval with ``df = design.degf``).
-    na_rm : leave out rows with a missing value (otherwise a missing value is an error
-        naming the column).
+    design : SurveyDesign or ReplicateDesign
+        The design holding every wave (PSUs revisited across waves keep one id). For
+        independent cross-sections (new villages each wave), make the strata wave-specific
+        (stratum x wave) so the waves are independent samples and their covariance is zero.
+    variables : str or sequence of str
+        Numeric or 0/1 column(s).
+    over : str
+        The wave column. Waves are ordered as the categories of a categorical column, else
+        sorted (numbers, dates; give text labels such as "baseline", "endline" as an ordered
+        ``pd.Categorical``).
+    by : str or sequence of str, optional
+        Subgroup column(s); each subgroup gets its own changes.
+    reference : {"first", "consecutive"}
+        "first" -- every later wave minus the first wave of its subgroup; "consecutive" --
+        each wave minus the one before.
+    relative : bool
+        Also report the relative change ``later / earlier - 1`` with its delta- method SE
+        and interval (columns ``relative``, ``relative_se``, ``relative_ci_low``,
+        ``relative_ci_high``).
+    level : float
+        Confidence level (t interval with ``df = design.degf``).
+    na_rm : bool
+        Leave out rows with a missing value (otherwise a missing value is an error naming
+        the column).
 
     Returns
     -------
-    DataFrame with the ``by`` columns, ``variable``, ``from``, ``to``, ``estimate``
-    (later minus earlier), ``se``, ``ci_low``, ``ci_high``, ``df``, ``p`` (two-sided
-    t test of no change), then the unweighted counts of rows that entered the change:
-    ``n_from`` (rows of the subgroup at the earlier wave with a value, the ``n`` of that
-    wave's mean), ``n_to`` (the same at the later wave) and ``n`` = ``n_from + n_to``
-    (a respondent interviewed at both waves counts once per wave). Outputs suppress a
-    change when ``n_from`` or ``n_to`` is below ``min_cell``
-    (:func:`perception.suppress_small_cells`). Its ``attrs["vcov"]`` is the covariance of
-    ``estimate`` (keyed by the ``by`` columns, ``variable``, ``from`` and ``to``: read it
-    with :func:`perception.vcov`, combine rows with :func:`perception.contrast`) and
-    ``attrs["estimates"]`` the per-wave table it was computed from.
+    DataFrame
+        The ``by`` columns, ``variable``, ``from``, ``to``, ``estimate`` (later minus
+        earlier), ``se``, ``ci_low``, ``ci_high``, ``df``, ``p`` (two-sided t test of no
+        change), then the unweighted counts of rows that entered the change: ``n_from``
+        (rows of the subgroup at the earlier wave with a value, the ``n`` of that wave's
+        mean), ``n_to`` (the same at the later wave) and ``n`` = ``n_from + n_to`` (a
+        respondent interviewed at both waves counts once per wave). Outputs suppress a
+        change when ``n_from`` or ``n_to`` is below ``min_cell``
+        (``perception.suppress_small_cells``). Its ``attrs["vcov"]`` is the covariance of
+        ``estimate`` (keyed by the ``by`` columns, ``variable``, ``from`` and ``to``: read
+        it with ``perception.vcov``, combine rows with ``perception.contrast``) and
+        ``attrs["estimates"]`` the per-wave table it was computed from.
 
     Raises
     ------
@@ -184,9 +196,9 @@ def change(
     ``svycontrast(b, c(-1, 1))``; ``p`` is ``2 * pt(-abs(est / se), degf(design))``.
     The relative change is ``svycontrast(b, quote(`2` / `1` - 1))`` (delta method).
     """
-    names = column_names(var, "var")
+    names = column_names(variables, "variables")
     by_names = column_names(by, "by")
-    check_variables(design, names, "var")
+    check_variables(design, names, "variables")
     intervals.check_level(level)
     if not isinstance(over, str):
         raise EstimationError(f"over must be the name of the wave column, got {over!r}")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey import intervals
 from ..survey.checks import (
@@ -176,33 +177,48 @@ def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
 # -------------------------------------------------------------------------- DiD --
 @dataclass(frozen=True, eq=False)
 class DiDResult:
-    """Difference-in-differences (event study) estimates of :func:`did`.
+    """Difference-in-differences (event study) estimates of ``perception.did``.
 
     Attributes
     ----------
-    effects : tidy table, one row per (subgroup, variable, later period): the
-        treated x period interaction (the DiD relative to the first period) with its
-        design-based ``se``, ``ci_low``, ``ci_high``, ``df`` (residual degrees of
-        freedom, R's ``df.residual``) and ``p``; then ``n``, the unweighted rows of the
-        four cells the effect contrasts (treated and comparison, at the first period and
-        at ``period``, in the subgroup; the ``n`` of those rows of ``cells``), and
-        ``n_min``, the rows of the smallest of the four. Without covariates the effect
-        is the DiD of those four cell means, so these are the rows it rests on (with
-        covariates, their common slopes also use the other periods' rows). Outputs
-        suppress an effect when ``n_min`` is below ``min_cell``. With one variable its
-        ``attrs["vcov"]`` holds the effects' covariance, keyed by the ``by`` columns,
-        ``variable`` and ``period`` (:func:`perception.contrast` combines effects).
-    cells : treated x period cell means (:func:`perception.mean` by ``[*by, treated,
-        period]`` on the rows used by the regression).
-    pretrend : joint Wald F test that the treated x period interactions of the
-        pre-treatment periods after the first are zero (one row per subgroup and
-        variable); ``None`` unless ``post_periods`` leaves two or more pre-periods.
-    heterogeneity : Wald F test that the effects are equal across the ``by``
-        subgroups, from the subgroup-interacted model (jointly over the tested periods
-        and per period); ``None`` without ``by``.
-    coefficients : every term of every model: ``variable``, ``term``, ``estimate``,
-        ``se``, ``t``, ``p``, ``ci_low``, ``ci_high``, ``df``.
-    vcov : per variable, the covariance of the coefficients (DataFrame by term).
+    effects : DataFrame
+        One row per (subgroup, variable, later period): the treated x period interaction
+        (the DiD relative to the first period) with its design-based ``se``, ``ci_low``,
+        ``ci_high``, ``df`` (residual degrees of freedom, R's ``df.residual``) and ``p``;
+        then ``n``, the unweighted rows of the four cells the effect contrasts (treated and
+        comparison, at the first period and at ``period``, in the subgroup; the ``n`` of
+        those rows of ``cells``), and ``n_min``, the rows of the smallest of the four.
+        Without covariates the effect is the DiD of those four cell means, so these are the
+        rows it rests on (with covariates, their common slopes also use the other periods'
+        rows). Outputs suppress an effect when ``n_min`` is below ``min_cell``. With one
+        variable its ``attrs["vcov"]`` holds the effects' covariance, keyed by the ``by``
+        columns, ``variable`` and ``period`` (``perception.contrast`` combines effects).
+    cells : DataFrame
+        Treated x period cell means (``perception.mean`` by ``[*by, treated, period]`` on
+        the rows used by the regression).
+    pretrend : DataFrame, optional
+        Joint Wald F test that the treated x period interactions of the pre-treatment
+        periods after the first are zero (one row per subgroup and variable); ``None``
+        unless ``post_periods`` leaves two or more pre-periods.
+    heterogeneity : DataFrame, optional
+        Wald F test that the effects are equal across the ``by`` subgroups, from the
+        subgroup-interacted model (jointly over the tested periods and per period); ``None``
+        without ``by``.
+    coefficients : DataFrame
+        Every term of every model: ``variable``, ``term``, ``estimate``, ``se``, ``t``,
+        ``p``, ``ci_low``, ``ci_high``, ``df``.
+    vcov : dict of str to DataFrame
+        Per variable, the covariance of the coefficients (DataFrame by term).
+    treated, period : str
+        The treatment and period columns of the call.
+    by, covariates : tuple of str
+        The subgroup and covariate columns of the call.
+    periods : tuple
+        The periods, in order; the first is the reference.
+    post_periods : tuple, optional
+        The periods given as ``post_periods`` (``None``: every later period).
+    level : float
+        Confidence level of the intervals.
     """
 
     effects: pd.DataFrame
@@ -221,6 +237,12 @@ class DiDResult:
 
     def summary(self) -> str:
         """Printable report: effects, pre-trend and heterogeneity tests.
+
+        Returns
+        -------
+        str
+            The effects table, then the pre-trend and heterogeneity tests when there are
+            any.
 
         Examples
         --------
@@ -267,9 +289,12 @@ class DiDResult:
         return self.summary()
 
 
+@positional_deprecated("treated", "period", "by", "covariates", "level", "post_periods", "na_rm")
+@renamed_argument("var", "variables")
 def did(
     design: Design,
-    var: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     treated: str = "treated",
     period: str = "wave",
     by: str | Sequence[str] | None = None,
@@ -287,32 +312,40 @@ def did(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign holding every period; a village revisited
-        at several periods keeps one PSU id, so the covariance between periods enters
-        the SEs.
-    var : numeric or 0/1 outcome column(s); one model per outcome.
-    treated : 0/1 (or boolean) column: the area received the community actions. It
-        should be constant within PSU (a warning names the PSUs where it is not).
-    period : the wave column (ordered as in :func:`change`); its first value is the
-        reference period.
-    by : subgroup column(s). The model is then fully interacted with the subgroups
-        (``y ~ group * treated * factor(period)``): one set of effects per subgroup, and
+    design : SurveyDesign or ReplicateDesign
+        The design holding every period; a village revisited at several periods keeps one
+        PSU id, so the covariance between periods enters the SEs.
+    variables : str or sequence of str
+        Numeric or 0/1 outcome column(s); one model per outcome.
+    treated : str
+        0/1 (or boolean) column: the area received the community actions. It should be
+        constant within PSU (a warning names the PSUs where it is not).
+    period : str
+        The wave column (ordered as in ``change``); its first value is the reference period.
+    by : str or sequence of str, optional
+        Subgroup column(s). The model is then fully interacted with the subgroups (``y ~
+        group * treated * factor(period)``): one set of effects per subgroup, and
         ``heterogeneity`` tests that they are equal.
-    covariates : column(s) entering the model additively (common slopes); text or
-        categorical columns are treatment-coded (first level dropped).
-    level : confidence level of the intervals (t with the model's residual df).
-    post_periods : the periods in which the actions had started. Periods not listed
-        are pre-treatment: their interactions (after the first period) are placebo
-        estimates and ``pretrend`` tests them jointly. ``None``: every period after the
-        first is post-treatment and no pre-trend test is possible.
-    na_rm : leave out rows with a missing outcome, covariate, treated, period or by
-        value (they keep their PSU in the variance, as R's ``svyglm`` does); otherwise a
-        missing value is an error naming the column.
+    covariates : str or sequence of str, optional
+        Column(s) entering the model additively (common slopes); text or categorical columns
+        are treatment-coded (first level dropped).
+    level : float
+        Confidence level of the intervals (t with the model's residual df).
+    post_periods : sequence, optional
+        The periods in which the actions had started. Periods not listed are pre-treatment:
+        their interactions (after the first period) are placebo estimates and ``pretrend``
+        tests them jointly. ``None``: every period after the first is post-treatment and no
+        pre-trend test is possible.
+    na_rm : bool
+        Leave out rows with a missing outcome, covariate, treated, period or by value (they
+        keep their PSU in the variance, as R's ``svyglm`` does); otherwise a missing value
+        is an error naming the column.
 
     Returns
     -------
-    DiDResult with ``effects``, ``cells``, ``pretrend``, ``heterogeneity``,
-    ``coefficients``, ``vcov`` and ``summary()``.
+    DiDResult
+        With ``effects``, ``cells``, ``pretrend``, ``heterogeneity``, ``coefficients``,
+        ``vcov`` and ``summary()``.
 
     Raises
     ------
@@ -345,10 +378,10 @@ def did(
     saturated, so each effect equals the DiD of the cell means
     (``svyby(~y, ~wave + treated, design, svymean, covmat = TRUE)`` + ``svycontrast``).
     """
-    names = column_names(var, "var")
+    names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
-    check_variables(design, names, "var")
+    check_variables(design, names, "variables")
     intervals.check_level(level)
     for value, argument in ((treated, "treated"), (period, "period")):
         if not isinstance(value, str):
@@ -361,7 +394,7 @@ def did(
     clash = sorted({c for c in roles if roles.count(c) > 1})
     if clash:
         raise EstimationError(
-            f"column(s) {', '.join(map(repr, clash))} appear in more than one of var=, "
+            f"column(s) {', '.join(map(repr, clash))} appear in more than one of variables=, "
             "treated=, period=, by=, covariates=; each column has one role"
         )
     if post_periods is not None and (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..deprecation import renamed_argument
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey.checks import check_columns, is_design
 from ..survey.design import ReplicateDesign, SurveyDesign
@@ -21,10 +21,12 @@ Design = SurveyDesign | ReplicateDesign
 
 
 # --------------------------------------------------------------------- attrition --
+@positional_deprecated("over", "psu")
 @renamed_argument("id", "respondent")
 def attrition(
     waves: pd.DataFrame | Design,
     respondent: str = "resp_id",
+    *,
     over: str = "wave",
     psu: str | None = None,
 ) -> pd.DataFrame:
@@ -32,19 +34,24 @@ def attrition(
 
     Parameters
     ----------
-    waves : the stacked waves (DataFrame), or a design (its data are used).
-    respondent : column of the respondent identifier, stable across waves (pseudonymised).
-        (Named ``id`` before; ``id=`` still works, with a DeprecationWarning, until the
-        next release.)
-    over : the wave column (ordered as in :func:`change`).
-    psu : optional PSU column: checks that every respondent stays in one PSU, so the
-        design (PSU as cluster) carries the correlation between a person's answers.
+    waves : DataFrame or SurveyDesign or ReplicateDesign
+        The stacked waves (DataFrame), or a design (its data are used).
+    respondent : str
+        Column of the respondent identifier, stable across waves (pseudonymised). (Named
+        ``id`` before; ``id=`` still works, with a DeprecationWarning, until the next
+        release.)
+    over : str
+        The wave column (ordered as in ``change``).
+    psu : str, optional
+        PSU column: checks that every respondent stays in one PSU, so the design (PSU as
+        cluster) carries the correlation between a person's answers.
 
     Returns
     -------
-    DataFrame with one row per pair of consecutive waves: ``from``, ``to``, ``n_from``
-    (respondents at ``from``), ``n_to``, ``n_reinterviewed`` (at both), ``retention``
-    (``n_reinterviewed / n_from``) and ``n_new`` (at ``to`` only).
+    DataFrame
+        One row per pair of consecutive waves: ``from``, ``to``, ``n_from`` (respondents at
+        ``from``), ``n_to``, ``n_reinterviewed`` (at both), ``retention`` (``n_reinterviewed
+        / n_from``) and ``n_new`` (at ``to`` only).
 
     Raises
     ------

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError
 from ..survey.checks import check_columns, check_design, column_names, numeric_values
 from ..survey.design import SurveyDesign
@@ -34,11 +35,11 @@ from ..survey.engine import active_rows
 
 __all__ = ["icc", "mde", "sample_size", "PLAN_COLUMNS"]
 
-PlanDesign = Literal["change", "did"]
+PlannedAnalysis = Literal["change", "did"]
 
 #: columns shared by the tables of :func:`mde` and :func:`sample_size`
 PLAN_COLUMNS = [
-    "design", "n_clusters", "cluster_size", "icc", "sd", "deff_cluster", "deff_weighting",
+    "analysis", "n_clusters", "cluster_size", "icc", "sd", "deff_cluster", "deff_weighting",
     "revisited", "r_cluster", "deff_change", "alpha", "power", "se", "mde", "n_interviews",
 ]
 
@@ -48,9 +49,12 @@ _CELLS = {"change": 2, "did": 4}
 
 
 # ------------------------------------------------------------------------- ICC --
+@positional_deprecated("weighted", "within_strata", "na_rm")
+@renamed_argument("var", "variables")
 def icc(
     design: SurveyDesign,
-    var: str | Sequence[str],
+    variables: str | Sequence[str],
+    *,
     weighted: bool = False,
     within_strata: bool = True,
     na_rm: bool = False,
@@ -59,23 +63,28 @@ def icc(
 
     Parameters
     ----------
-    design : SurveyDesign with PSUs (villages). Use ``design.subset(...)`` to estimate
-        the ICC within one wave: a village revisited at several waves pools them.
-    var : numeric or 0/1 column(s).
-    weighted : False (default) -- the classical unweighted one-way ANOVA estimator, the
-        quantity used by planning formulas. True -- a design-weighted version: counts,
-        means and sums of squares use the weights normalised to sum to the number of
-        rows (a pseudo-ANOVA; approximate, reported for comparison).
-    within_strata : clusters are compared with their stratum's mean (clusters nested in
-        strata, between-stratum differences removed: the ICC that drives the design
-        effect of a stratified sample). False: one-way ANOVA over all PSUs.
-    na_rm : leave out rows with a missing value (otherwise an error naming the column).
+    design : SurveyDesign
+        A design with PSUs (villages). Use ``design.subset(...)`` to estimate the ICC within
+        one wave: a village revisited at several waves pools them.
+    variables : str or sequence of str
+        Numeric or 0/1 column(s).
+    weighted : bool
+        False (default) -- the classical unweighted one-way ANOVA estimator, the quantity
+        used by planning formulas. True -- a design-weighted version: counts, means and sums
+        of squares use the weights normalised to sum to the number of rows (a pseudo-ANOVA;
+        approximate, reported for comparison).
+    within_strata : bool
+        Clusters are compared with their stratum's mean (clusters nested in strata,
+        between-stratum differences removed: the ICC that drives the design effect of a
+        stratified sample). False: one-way ANOVA over all PSUs.
+    na_rm : bool
+        Leave out rows with a missing value (otherwise an error naming the column).
 
     Returns
     -------
-    DataFrame with ``variable``, ``icc``, ``msb`` (between-cluster mean square), ``msw``
-    (within), ``n0`` (the ANOVA's average cluster size), ``n_clusters``, ``n``, and
-    ``weighted``.
+    DataFrame
+        The ``variable``, ``icc``, ``msb`` (between-cluster mean square), ``msw`` (within),
+        ``n0`` (the ANOVA's average cluster size), ``n_clusters``, ``n``, and ``weighted``.
 
     Examples
     --------
@@ -104,14 +113,14 @@ def icc(
             "the design has no psu= column (each row is its own PSU), so there is no "
             "cluster to correlate within; build the design with psu='psu_id'"
         )
-    names = column_names(var, "var")
+    names = column_names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable to icc()")
-    check_columns(design.data, names, "var")
+    check_columns(design.data, names, "variables")
     rows = []
     for name in names:
         y = numeric_values(design.data, name)
-        active = active_rows(design, [name], np.isnan(y), na_rm, "var")
+        active = active_rows(design, [name], np.isnan(y), na_rm, "variables")
         rows.append({"variable": name, **_anova_icc(design, y, active, weighted,
                                                     within_strata)})
     return pd.DataFrame(rows)
@@ -184,11 +193,11 @@ def _as_grid_values(value, name: str, low: float, integer: bool = False) -> list
     return values
 
 
-def _check_plan(design: str, alpha: float, power: float, deff_weighting: float,
+def _check_plan(analysis: str, alpha: float, power: float, deff_weighting: float,
                 r_cluster: float) -> None:
-    if design not in _CELLS:
+    if analysis not in _CELLS:
         raise EstimationError(
-            f"design={design!r} is not an option; choose 'change' (one group, two waves) or "
+            f"analysis={analysis!r} is not an option; choose 'change' (one group, two waves) or "
             "'did' (two-wave difference-in-differences, n_clusters per arm)"
         )
     if not 0 < alpha < 1:
@@ -217,16 +226,20 @@ def _multiplier(alpha: float, power: float) -> float:
     return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
 
 
+@positional_deprecated("p", "sd", "deff_weighting", "alpha", "power", "analysis", "revisited",
+                       "r_cluster")
+@renamed_argument("design", "analysis")
 def mde(
     n_clusters: float | Sequence[float],
     cluster_size: float | Sequence[float],
     icc: float | Sequence[float],
+    *,
     p: float | Sequence[float] | None = None,
     sd: float | Sequence[float] | None = None,
     deff_weighting: float = 1.0,
     alpha: float = 0.05,
     power: float = 0.8,
-    design: PlanDesign = "change",
+    analysis: PlannedAnalysis = "change",
     revisited: bool = False,
     r_cluster: float = 0.5,
 ) -> pd.DataFrame:
@@ -234,35 +247,47 @@ def mde(
 
     Parameters
     ----------
-    n_clusters : villages per wave (``design="change"``) or per arm and wave
-        (``design="did"``). Several values give one row each (a planning grid, with
-        ``cluster_size``, ``icc`` and ``p``/``sd``).
-    cluster_size : respondents per village and wave (``m``).
-    icc : intra-cluster correlation of the item (see :func:`icc`; plan with 0.05-0.20 for
-        trust items).
-    p : proportion of a binary item (``sd = sqrt(p (1 - p))``); or
-    sd : standard deviation of a scored item.
-    deff_weighting : design effect of unequal weights (1 + CV^2 of the weights).
-    alpha : two-sided significance level.
-    power : probability of detecting an effect of size ``mde``.
-    design : "change" (one group, wave 2 minus wave 1) or "did" (treated minus
-        comparison change).
-    revisited : the same villages are surveyed at both waves (new respondents).
-    r_cluster : correlation of a village's effect between the waves (used with
-        ``revisited``); 0.5 is a middling planning value.
+    n_clusters : float or sequence of float
+        Villages per wave (``analysis="change"``) or per arm and wave (``analysis="did"``).
+        Several values give one row each (a planning grid, with ``cluster_size``, ``icc``
+        and ``p``/``sd``).
+    cluster_size : float or sequence of float
+        Respondents per village and wave (``m``).
+    icc : float or sequence of float
+        Intra-cluster correlation of the item (see ``icc``; plan with 0.05-0.20 for trust
+        items).
+    p : float or sequence of float, optional
+        Proportion of a binary item (``sd = sqrt(p (1 - p))``); give ``p`` or ``sd``.
+    sd : float or sequence of float, optional
+        Standard deviation of a scored item.
+    deff_weighting : float
+        Design effect of unequal weights (1 + CV^2 of the weights).
+    alpha : float
+        Two-sided significance level.
+    power : float
+        Probability of detecting an effect of size ``mde``.
+    analysis : {"change", "did"}
+        "change" (one group, wave 2 minus wave 1) or "did" (treated minus comparison
+        change).
+    revisited : bool
+        The same villages are surveyed at both waves (new respondents).
+    r_cluster : float
+        Correlation of a village's effect between the waves (used with ``revisited``); 0.5
+        is a middling planning value.
 
     Returns
     -------
-    DataFrame (:data:`PLAN_COLUMNS`): one row per combination, with the design effects,
-    the SE of the estimate and ``mde`` (in the item's units: proportion points for
-    ``p``), and ``n_interviews`` (all interviews of the design).
+    DataFrame
+        The columns of ``PLAN_COLUMNS``: one row per combination, with the design effects,
+        the SE of the estimate and ``mde`` (in the item's units: proportion points for
+        ``p``), and ``n_interviews`` (all interviews of the design).
 
     Examples
     --------
-    >>> row = mde(40, 15, 0.10, p=0.5, deff_weighting=1.3, design="did").iloc[0]
+    >>> row = mde(40, 15, 0.10, p=0.5, deff_weighting=1.3, analysis="did").iloc[0]
     >>> round(float(row["mde"]), 3)
     0.202
-    >>> round(float(mde(40, 15, 0.10, p=0.5, deff_weighting=1.3, design="did",
+    >>> round(float(mde(40, 15, 0.10, p=0.5, deff_weighting=1.3, analysis="did",
     ...                 revisited=True)["mde"].iloc[0]), 3)
     0.168
 
@@ -274,7 +299,7 @@ def mde(
     ``survey`` equivalent; for ``icc = 0`` and no weighting it is the two-sample z test
     of ``pwr``/statsmodels ``NormalIndPower``.
     """
-    _check_plan(design, alpha, power, deff_weighting, r_cluster)
+    _check_plan(analysis, alpha, power, deff_weighting, r_cluster)
     sds = _sd(p, sd)
     k_values = _as_grid_values(n_clusters, "n_clusters", 2)
     m_values = _as_grid_values(cluster_size, "cluster_size", 1)
@@ -285,19 +310,19 @@ def mde(
     rows = []
     for k, m, rho, s in itertools.product(k_values, m_values, rho_values, sds.tolist()):
         deff_cluster, deff_change = _deff_change(m, rho, deff_weighting, revisited, r_cluster)
-        se = float(np.sqrt(_CELLS[design] * s**2 * deff_change / (k * m)))
-        rows.append(_plan_row(design, k, m, rho, s, deff_cluster, deff_weighting, revisited,
+        se = float(np.sqrt(_CELLS[analysis] * s**2 * deff_change / (k * m)))
+        rows.append(_plan_row(analysis, k, m, rho, s, deff_cluster, deff_weighting, revisited,
                               r_cluster, deff_change, alpha, power, se, z * se))
     return pd.DataFrame(rows)[PLAN_COLUMNS]
 
 
-def _plan_row(design, k, m, rho, s, deff_cluster, deff_weighting, revisited, r_cluster,
+def _plan_row(analysis, k, m, rho, s, deff_cluster, deff_weighting, revisited, r_cluster,
               deff_change, alpha, power, se, detectable) -> dict:
-    arms = 2 if design == "did" else 1
+    arms = 2 if analysis == "did" else 1
     k = int(k) if float(k).is_integer() else k
     m = int(m) if float(m).is_integer() else m
     return {
-        "design": design, "n_clusters": k, "cluster_size": m, "icc": rho, "sd": s,
+        "analysis": analysis, "n_clusters": k, "cluster_size": m, "icc": rho, "sd": s,
         "deff_cluster": deff_cluster, "deff_weighting": float(deff_weighting),
         "revisited": bool(revisited), "r_cluster": float(r_cluster) if revisited else 0.0,
         "deff_change": deff_change, "alpha": alpha, "power": power, "se": se,
@@ -305,33 +330,64 @@ def _plan_row(design, k, m, rho, s, deff_cluster, deff_weighting, revisited, r_c
     }
 
 
+@positional_deprecated("p", "sd", "deff_weighting", "alpha", "power", "analysis", "revisited",
+                       "r_cluster")
+@renamed_argument("design", "analysis")
 def sample_size(
     effect: float | Sequence[float],
     cluster_size: float | Sequence[float],
     icc: float | Sequence[float],
+    *,
     p: float | Sequence[float] | None = None,
     sd: float | Sequence[float] | None = None,
     deff_weighting: float = 1.0,
     alpha: float = 0.05,
     power: float = 0.8,
-    design: PlanDesign = "change",
+    analysis: PlannedAnalysis = "change",
     revisited: bool = False,
     r_cluster: float = 0.5,
 ) -> pd.DataFrame:
-    """Villages needed to detect ``effect`` (the inverse of :func:`mde`).
+    """Villages needed to detect ``effect`` (the inverse of ``mde``).
 
-    Parameters are those of :func:`mde`, with ``effect`` (in the item's units, e.g. 0.12
-    for 12 proportion points) instead of ``n_clusters``.
+    Parameters
+    ----------
+    effect : float or sequence of float
+        The effect to detect, in the item's units (e.g. 0.12 for 12 proportion points).
+        Several values give one row each.
+    cluster_size : float or sequence of float
+        Respondents per village and wave (``m``).
+    icc : float or sequence of float
+        Intra-cluster correlation of the item (see ``icc``; plan with 0.05-0.20 for trust
+        items).
+    p : float or sequence of float, optional
+        Proportion of a binary item (``sd = sqrt(p (1 - p))``); give ``p`` or ``sd``.
+    sd : float or sequence of float, optional
+        Standard deviation of a scored item.
+    deff_weighting : float
+        Design effect of unequal weights (1 + CV^2 of the weights).
+    alpha : float
+        Two-sided significance level.
+    power : float
+        Probability of detecting ``effect``.
+    analysis : {"change", "did"}
+        "change" (one group, wave 2 minus wave 1) or "did" (treated minus comparison
+        change).
+    revisited : bool
+        The same villages are surveyed at both waves (new respondents).
+    r_cluster : float
+        Correlation of a village's effect between the waves (used with ``revisited``); 0.5
+        is a middling planning value.
 
     Returns
     -------
-    DataFrame (:data:`PLAN_COLUMNS` plus ``effect``): ``n_clusters`` is the whole
-    number of villages per wave (``"change"``) or per arm (``"did"``) that reaches the
-    power, ``mde`` the detectable effect with that many villages (<= ``effect``).
+    DataFrame
+        ``effect`` and the columns of ``PLAN_COLUMNS``: ``n_clusters`` is the whole number
+        of villages per wave (``"change"``) or per arm (``"did"``) that reaches the power,
+        ``mde`` the detectable effect with that many villages (<= ``effect``).
 
     Examples
     --------
-    >>> int(sample_size(0.12, 20, 0.10, p=0.5, deff_weighting=1.3, design="did",
+    >>> int(sample_size(0.12, 20, 0.10, p=0.5, deff_weighting=1.3, analysis="did",
     ...                 revisited=True)["n_clusters"].iloc[0])
     68
 
@@ -339,7 +395,7 @@ def sample_size(
     -----
     ``n_clusters = ceil(c sd^2 deff_change (z_{1-alpha/2} + z_{power})^2 / (m effect^2))``.
     """
-    _check_plan(design, alpha, power, deff_weighting, r_cluster)
+    _check_plan(analysis, alpha, power, deff_weighting, r_cluster)
     sds = _sd(p, sd)
     effects = _as_grid_values(effect, "effect", 0)
     if any(e <= 0 for e in effects):
@@ -352,10 +408,10 @@ def sample_size(
     rows = []
     for e, m, rho, s in itertools.product(effects, m_values, rho_values, sds.tolist()):
         deff_cluster, deff_change = _deff_change(m, rho, deff_weighting, revisited, r_cluster)
-        exact = _CELLS[design] * s**2 * deff_change * z**2 / (m * e**2)
+        exact = _CELLS[analysis] * s**2 * deff_change * z**2 / (m * e**2)
         k = max(2, int(np.ceil(exact - 1e-9)))
-        se = float(np.sqrt(_CELLS[design] * s**2 * deff_change / (k * m)))
-        row = _plan_row(design, k, m, rho, s, deff_cluster, deff_weighting, revisited,
+        se = float(np.sqrt(_CELLS[analysis] * s**2 * deff_change / (k * m)))
+        row = _plan_row(analysis, k, m, rho, s, deff_cluster, deff_weighting, revisited,
                         r_cluster, deff_change, alpha, power, se, z * se)
         rows.append({"effect": e, **row})
     return pd.DataFrame(rows)[["effect", *PLAN_COLUMNS]]

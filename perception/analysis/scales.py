@@ -14,18 +14,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey.attached import stack_tables
 from ..survey.checks import check_columns, check_design, is_design
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.estimators import mean, proportion
 
-#: missing-value codes used when neither ``q`` nor ``missing`` is given (Afrobarometer)
+if TYPE_CHECKING:  # pragma: no cover
+    from ..questionnaire.model import Questionnaire
+    from ..survey.design import ReplicateDesign, SurveyDesign
+
+    Design = SurveyDesign | ReplicateDesign
+
+#: missing-value codes used when neither ``questionnaire`` nor ``missing`` is given
+#: (Afrobarometer)
 DEFAULT_MISSING_CODES: tuple[int, ...] = (7, 8, 9)
 
 #: category code of a system-missing answer (NaN) in :func:`likert` tables
@@ -41,7 +49,7 @@ ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]
 
 
 # ----------------------------------------------------------------------- helpers --
-def _item_list(items: str | Sequence[str], argument: str = "items") -> list[str]:
+def _item_list(items: str | Sequence[str], argument: str = "variables") -> list[str]:
     if isinstance(items, str):
         return [items]
     names = list(items)
@@ -57,7 +65,7 @@ def _item_list(items: str | Sequence[str], argument: str = "items") -> list[str]
 
 def _missing_codes(item: str, q: Any, missing: Any) -> tuple[float, ...]:
     """Missing-value codes of ``item``: from ``missing`` (a sequence, or a mapping item ->
-    sequence), else from the questionnaire ``q``, else :data:`DEFAULT_MISSING_CODES`."""
+    sequence), else from the questionnaire ``q``, else ``DEFAULT_MISSING_CODES``."""
     if missing is not None:
         if isinstance(missing, Mapping):
             codes = missing.get(item, ())
@@ -78,8 +86,9 @@ def _questionnaire_codes(q: Any, item: str, kind: Literal["valid", "missing"]) -
         getter = getattr(q, "valid_codes", None) or getattr(q, "codes", None)
     if getter is None:
         raise EstimationError(
-            f"q={type(q).__name__} does not describe the {kind} codes of {item!r}; pass a "
-            "perception.Questionnaire, or give the codes explicitly with missing=..."
+            f"questionnaire={type(q).__name__} does not describe the {kind} codes of "
+            f"{item!r}; pass a perception.Questionnaire, or give the codes explicitly with "
+            "missing=..."
         )
     value = getter(item)
     if isinstance(value, Mapping):
@@ -157,14 +166,17 @@ def _check_dont_know(dont_know: str) -> None:
 
 
 # ------------------------------------------------------------------------ likert --
+@positional_deprecated("by", "dont_know", "level")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def likert(
-    design,
-    items: str | Sequence[str],
+    design: Design,
+    variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "separate",
     level: float = 0.95,
-    *,
-    q: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
 ) -> pd.DataFrame:
@@ -172,28 +184,37 @@ def likert(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    items : column(s) holding the answer codes (e.g. ``trust_police`` coded 0–3).
-    by : domain column(s), estimated inside the full design.
-    dont_know : "separate" shows each missing code present (8 refused, 9 don't know...)
-        as its own category, and a system-missing answer (NaN) as category ``-1``, so
-        the shares of each item add to 1 over all respondents. "exclude" leaves the
-        missing codes and NaN out before the shares are computed, so the shares of the
-        substantive options add to 1.
-    level : confidence level.
-    q : questionnaire giving each item's codes and missing codes.
-    missing : missing codes (a sequence for every item, or a mapping item -> codes);
-        overrides ``q``. Default without ``q``: 7, 8, 9.
-    method : proportion interval of each share, as :func:`perception.proportion`.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        The items: column(s) holding the answer codes (e.g. ``trust_police`` coded 0–3).
+    by : str or sequence of str, optional
+        Domain column(s), estimated inside the full design.
+    dont_know : {"separate", "exclude"}
+        "separate" shows each missing code present (8 refused, 9 don't know...) as its own
+        category, and a system-missing answer (NaN) as category ``-1``, so the shares of
+        each item add to 1 over all respondents. "exclude" leaves the missing codes and NaN
+        out before the shares are computed, so the shares of the substantive options add to
+        1.
+    level : float
+        Confidence level.
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
+    method : {"logit", "beta", "mean", "xlogit", "asin"}
+        Proportion interval of each share, as ``perception.proportion``.
 
     Returns
     -------
-    DataFrame with the ``by`` columns, ``variable``, ``category`` (the answer code),
-    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n`` and
-    ``missing_code`` (True for refused / don't know / not applicable / system missing).
-    The scale's codes come first in ascending order (all of them when ``q`` lists
-    them, with share 0 when nobody chose one), then the missing codes.
-    ``attrs["vcov"]`` holds the covariance when one item is given.
+    DataFrame
+        The ``by`` columns, ``variable``, ``category`` (the answer code), ``estimate``,
+        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n`` and ``missing_code`` (True
+        for refused / don't know / not applicable / system missing). The scale's codes come
+        first in ascending order (all of them when the questionnaire lists them, with share
+        0 when nobody chose one), then the missing codes. ``attrs["vcov"]`` holds the
+        covariance when one item is given.
 
     Examples
     --------
@@ -219,22 +240,23 @@ def likert(
     """
     check_design(design)
     _check_dont_know(dont_know)
-    names = _item_list(items)
+    names = _item_list(variables)
     by_names = _by_names(by)
-    check_columns(design.data, names, "items")
+    check_columns(design.data, names, "variables")
     _check_by(design, by_names)
     data = design.data
     inside = design.in_domain
     tables = []
     for name in names:
         values = _numeric_codes(data, name)
-        miss_codes = _missing_codes(name, q, missing)
+        miss_codes = _missing_codes(name, questionnaire, missing)
         is_missing_code = np.isin(values, miss_codes)
         is_nan = np.isnan(values)
         valid = ~is_missing_code & ~is_nan
-        if q is not None:
+        if questionnaire is not None:
             try:
-                scale = sorted(float(c) for c in _questionnaire_codes(q, name, "valid"))
+                scale = sorted(float(c) for c in _questionnaire_codes(questionnaire, name,
+                                                                      "valid"))
             except (TypeError, ValueError):
                 raise EstimationError(
                     f"item {name!r} has text codes in the questionnaire; likert() needs "
@@ -284,15 +306,18 @@ def likert(
 
 
 # ----------------------------------------------------------------------- top box --
+@positional_deprecated("top", "by", "dont_know", "level")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def top_box(
-    design,
-    items: str | Sequence[str],
+    design: Design,
+    variables: str | Sequence[str],
+    *,
     top: int | Sequence[int] = (2, 3),
     by: str | Sequence[str] | None = None,
     dont_know: DontKnow = "exclude",
     level: float = 0.95,
-    *,
-    q: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
 ) -> pd.DataFrame:
@@ -301,17 +326,34 @@ def top_box(
 
     Parameters
     ----------
-    top : the codes counted as "top".
-    dont_know : "exclude" (default) computes the share among substantive answers;
-        "separate" keeps refused / don't know in the denominator as "not top".
-        System-missing answers (NaN: not asked) are always left out.
-    q, missing, method, level, by : as :func:`likert`.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        The items: column(s) holding the answer codes.
+    top : int or sequence of int
+        The codes counted as "top".
+    by : str or sequence of str, optional
+        Domain column(s), estimated inside the full design.
+    dont_know : {"exclude", "separate"}
+        "exclude" (default) computes the share among substantive answers; "separate" keeps
+        refused / don't know in the denominator as "not top". System-missing answers (NaN:
+        not asked) are always left out.
+    level : float
+        Confidence level.
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
+    method : {"logit", "beta", "mean", "xlogit", "asin"}
+        Proportion interval of each share, as ``perception.proportion``.
 
     Returns
     -------
-    DataFrame: ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
-    ``ci_high``, ``df``, ``deff``, ``n`` (respondents in the denominator).
-    ``attrs["vcov"]`` holds the covariance when one item is given.
+    DataFrame
+        The ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+        ``df``, ``deff``, ``n`` (respondents in the denominator). ``attrs["vcov"]`` holds
+        the covariance when one item is given.
 
     Examples
     --------
@@ -333,14 +375,15 @@ def top_box(
     """
     check_design(design)
     _check_dont_know(dont_know)
-    names = _item_list(items)
+    names = _item_list(variables)
     by_names = _by_names(by)
-    check_columns(design.data, names, "items")
+    check_columns(design.data, names, "variables")
     _check_by(design, by_names)
     data = design.data
     tables = []
     for name in names:
-        indicator = top_box_scores(data, name, top, dont_know, q=q, missing=missing)
+        indicator = top_box_scores(data, name, top=top, dont_know=dont_know,
+                                   questionnaire=questionnaire, missing=missing)
         if not (indicator.notna().to_numpy() & design.in_domain).any():
             raise EstimationError(
                 f"item {name!r} has no substantive answer in the design's domain"
@@ -366,17 +409,41 @@ def top_box(
     return out
 
 
+@positional_deprecated("top", "dont_know")
+@renamed_argument("item", "variable")
+@renamed_argument("q", "questionnaire")
 def top_box_scores(
     data: pd.DataFrame,
-    item: str,
+    variable: str,
+    *,
     top: int | Sequence[int] = (2, 3),
     dont_know: DontKnow = "exclude",
-    *,
-    q: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.Series:
     """Respondent-level top-box indicator: 1 in the top codes, 0 for another answer,
     NaN when not asked (and, with ``dont_know="exclude"``, for a missing code).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent.
+    variable : str
+        The item: the column holding the answer codes.
+    top : int or sequence of int
+        The codes counted as "top".
+    dont_know : {"exclude", "separate"}
+        "exclude" (default) gives NaN for a missing code; "separate" gives 0.
+    questionnaire : Questionnaire, optional
+        Gives the item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence, or a mapping item -> codes); overrides ``questionnaire``.
+        Default without either: 7, 8, 9.
+
+    Returns
+    -------
+    Series
+        The indicator (1.0, 0.0 or NaN), indexed like ``data`` and named after the item.
 
     Examples
     --------
@@ -385,35 +452,38 @@ def top_box_scores(
     [0.0, 1.0, 1.0, nan, nan]
     """
     _check_dont_know(dont_know)
-    check_columns(data, [item], "items")
+    check_columns(data, [variable], "variable")
     top_given = np.atleast_1d(top).tolist()
     top_codes = [float(c) for c in top_given]
     if not top_codes:
         raise EstimationError("top must name at least one answer code, e.g. top=(2, 3)")
-    values = _numeric_codes(data, item)
-    miss_codes = _missing_codes(item, q, missing)
+    values = _numeric_codes(data, variable)
+    miss_codes = _missing_codes(variable, questionnaire, missing)
     overlap = set(top_codes) & set(miss_codes)
     if overlap:
         raise EstimationError(
-            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {item!r}; "
+            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {variable!r}; "
             "give substantive answer codes only"
         )
     keep = ~np.isnan(values)
     if dont_know == "exclude":
         keep &= ~np.isin(values, miss_codes)
     indicator = np.where(keep, np.isin(values, top_codes).astype(float), np.nan)
-    return pd.Series(indicator, index=data.index, name=item)
+    return pd.Series(indicator, index=data.index, name=variable)
 
 
 # ------------------------------------------------------------------------- index --
+@positional_deprecated("scale", "min_items", "reverse")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def index_scores(
     data: pd.DataFrame,
-    items: str | Sequence[str],
-    scale: tuple[float, float] = (0, 3),
-    min_items: int | None = None,
-    reverse: Sequence[str] = (),
+    variables: str | Sequence[str],
     *,
-    q: Any = None,
+    min_items: int | None = None,
+    scale: tuple[float, float] = (0, 3),
+    reverse: Sequence[str] = (),
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.Series:
     """Respondent-level composite index on 0–100: the mean of the valid items, each
@@ -423,14 +493,39 @@ def index_scores(
     fewer than ``min_items`` valid items (default: half of the items, rounded up) gets
     NaN. Items in ``reverse`` are turned around (``high + low - x``) first.
 
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent.
+    variables : str or sequence of str
+        The items: columns of answer codes on ``scale``.
+    min_items : int, optional
+        Smallest number of valid items for a respondent's index (default half of the items,
+        rounded up).
+    scale : tuple of (float, float)
+        (low, high) of the answer codes, e.g. (0, 3) for the trust items.
+    reverse : sequence of str
+        Items whose high codes mean low trust (turned around first).
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
+
+    Returns
+    -------
+    Series
+        The index (0-100, NaN with too few valid items), indexed like ``data`` and named
+        ``index``.
+
     Examples
     --------
     >>> df = pd.DataFrame({"a": [0, 3, 9], "b": [3, 3, 1]})
     >>> index_scores(df, ["a", "b"], missing=(8, 9)).round(1).tolist()
     [50.0, 100.0, 33.3]
     """
-    names = _item_list(items)
-    check_columns(data, names, "items")
+    names = _item_list(variables)
+    check_columns(data, names, "variables")
     rev = _item_list(reverse, "reverse") if len(reverse) else []
     unknown = [r for r in rev if r not in names]
     if unknown:
@@ -447,7 +542,8 @@ def index_scores(
     scores = np.full((len(data), k), np.nan)
     for j, name in enumerate(names):
         values = _numeric_codes(data, name)
-        valid = ~np.isnan(values) & ~np.isin(values, _missing_codes(name, q, missing))
+        valid = ~np.isnan(values) & ~np.isin(values, _missing_codes(name, questionnaire,
+                                                                      missing))
         _check_scale_values(
             data, name, values, valid, (values >= low) & (values <= high),
             f"the scale {low:g}–{high:g}",
@@ -474,39 +570,58 @@ def _check_scale(scale) -> tuple[float, float]:
     return low, high
 
 
+@positional_deprecated("by", "min_items", "scale", "level")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def index(
-    design,
-    items: str | Sequence[str],
+    design: Design,
+    variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     min_items: int | None = None,
     scale: tuple[float, float] = (0, 3),
-    level: float = 0.95,
-    *,
     reverse: Sequence[str] = (),
     name: str = "index",
-    q: Any = None,
+    level: float = 0.95,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
     """Composite index on 0–100 with its design-based SE.
 
     Each respondent's index is the mean of their valid items rescaled to 0–100
-    (:func:`index_scores`); the table is :func:`perception.mean` of that score, leaving
+    (``index_scores``); the table is ``perception.mean`` of that score, leaving
     out respondents with fewer than ``min_items`` valid items (``n`` counts the others).
 
     Parameters
     ----------
-    items : columns of the items (codes on ``scale``).
-    by : domain column(s).
-    min_items : smallest number of valid items for a respondent's index (default half
-        of the items, rounded up).
-    scale : (low, high) of the answer codes, e.g. (0, 3) for the trust items.
-    reverse : items whose high codes mean low trust (turned around first).
-    name : the ``variable`` of the result.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        The items: columns of answer codes on ``scale``.
+    by : str or sequence of str, optional
+        Domain column(s), estimated inside the full design.
+    min_items : int, optional
+        Smallest number of valid items for a respondent's index (default half of the items,
+        rounded up).
+    scale : tuple of (float, float)
+        (low, high) of the answer codes, e.g. (0, 3) for the trust items.
+    reverse : sequence of str
+        Items whose high codes mean low trust (turned around first).
+    name : str
+        The ``variable`` of the result.
+    level : float
+        Confidence level.
+    questionnaire : Questionnaire, optional
+        Gives each item's codes and missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
 
     Returns
     -------
-    DataFrame as :func:`perception.mean`: ``by`` columns, ``variable``, ``estimate``,
-    ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``.
+    DataFrame
+        The columns of ``perception.mean``: ``by`` columns, ``variable``, ``estimate``,
+        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``.
 
     Examples
     --------
@@ -527,7 +642,8 @@ def index(
     _check_by(design, by_names)
     if not isinstance(name, str) or not name:
         raise EstimationError(f"name must be a non-empty column name, got {name!r}")
-    scores = index_scores(design.data, items, scale, min_items, reverse, q=q, missing=missing)
+    scores = index_scores(design.data, variables, min_items=min_items, scale=scale,
+                          reverse=reverse, questionnaire=questionnaire, missing=missing)
     if not (scores.notna().to_numpy() & design.in_domain).any():
         raise EstimationError(
             "no respondent in the design's domain has enough valid items for the index; "
@@ -537,7 +653,7 @@ def index(
         _with_columns(design, {name: scores.rename(name)}), name, by=by_names or None,
         na_rm=True, level=level,
     )
-    table.attrs["items"] = tuple(_item_list(items))
+    table.attrs["items"] = tuple(_item_list(variables))
     table.attrs["scale"] = _check_scale(scale)
     return table
 
@@ -580,12 +696,14 @@ def _alpha(cov: np.ndarray) -> float:
     return float(k / (k - 1) * (1.0 - np.trace(cov) / total))
 
 
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def cronbach_alpha(
-    design_or_frame,
-    items: Sequence[str],
+    design_or_frame: Design | pd.DataFrame,
+    variables: Sequence[str],
     *,
     weights: str | None = None,
-    q: Any = None,
+    questionnaire: Questionnaire | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
     """Cronbach's alpha of a scale, weighted by the design weights.
@@ -598,17 +716,27 @@ def cronbach_alpha(
 
     Parameters
     ----------
-    design_or_frame : a design (its weights, rows in its domain) or a DataFrame
-        (``weights`` names a weight column; default equal weights).
-    items : at least two item columns.
+    design_or_frame : SurveyDesign, ReplicateDesign or DataFrame
+        A design (its weights, rows in its domain) or a DataFrame (``weights`` names a
+        weight column; default equal weights).
+    variables : sequence of str
+        The items: at least two columns of answer codes.
+    weights : str, optional
+        The weight column of a DataFrame (a design brings its own weights).
+    questionnaire : Questionnaire, optional
+        Gives each item's missing codes.
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``. Default without either: 7, 8, 9.
 
     Returns
     -------
-    DataFrame with one row per ``variable``: first the whole scale (``kind`` "scale",
-    ``variable`` the items joined by "+", ``alpha``), then one row per item (``kind``
-    "item_dropped": ``alpha`` of the scale without the item and ``item_rest_corr``, the
-    weighted correlation of the item with the sum of the others), with ``n_items`` and
-    ``n`` (complete respondents).
+    DataFrame
+        One row per ``variable``: first the whole scale (``kind`` "scale", ``variable`` the
+        items joined by "+", ``alpha``), then one row per item (``kind`` "item_dropped":
+        ``alpha`` of the scale without the item and ``item_rest_corr``, the weighted
+        correlation of the item with the sum of the others), with ``n_items`` and ``n``
+        (complete respondents).
 
     Examples
     --------
@@ -621,14 +749,14 @@ def cronbach_alpha(
     R (unweighted): ``psych::alpha(x)`` (``raw_alpha``, ``alpha.drop``, ``r.drop``).
     Weighted: ``S <- cov.wt(x, wt = w)$cov; k / (k - 1) * (1 - sum(diag(S)) / sum(S))``.
     """
-    names = _item_list(items)
+    names = _item_list(variables)
     if len(names) < 2:
         raise EstimationError("cronbach_alpha needs at least two items")
     data, w, inside = _frame_and_weights(design_or_frame, weights)
-    check_columns(data, names, "items")
+    check_columns(data, names, "variables")
     x = np.column_stack([_numeric_codes(data, c) for c in names])
     for j, name in enumerate(names):
-        x[np.isin(x[:, j], _missing_codes(name, q, missing)), j] = np.nan
+        x[np.isin(x[:, j], _missing_codes(name, questionnaire, missing)), j] = np.nan
     complete = inside & ~np.isnan(x).any(axis=1) & (w > 0)
     n = int(complete.sum())
     if n < 2:
@@ -657,11 +785,14 @@ def _reason(code: float) -> str:
     return _REASONS.get(int(code) % 10, "other_code") if float(code).is_integer() else "other_code"
 
 
+@positional_deprecated("questionnaire")
+@renamed_argument("items", "variables")
+@renamed_argument("q", "questionnaire")
 def item_nonresponse(
-    design_or_frame,
-    items: str | Sequence[str],
-    q: Any = None,
+    design_or_frame: Design | pd.DataFrame,
+    variables: str | Sequence[str],
     *,
+    questionnaire: Questionnaire | None = None,
     by: str | Sequence[str] | None = None,
     missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     weights: str | None = None,
@@ -674,17 +805,27 @@ def item_nonresponse(
 
     Parameters
     ----------
-    design_or_frame : a design (weighted shares over its domain) or a DataFrame
-        (unweighted, or weighted by the ``weights`` column).
-    items : the item columns.
-    q : questionnaire giving each item's missing codes (else ``missing``, else 7/8/9).
-    by : domain column(s).
+    design_or_frame : SurveyDesign, ReplicateDesign or DataFrame
+        A design (weighted shares over its domain) or a DataFrame (unweighted, or weighted
+        by the ``weights`` column).
+    variables : str or sequence of str
+        The items: columns of answer codes.
+    questionnaire : Questionnaire, optional
+        Gives each item's missing codes (else ``missing``, else 7, 8, 9).
+    by : str or sequence of str, optional
+        Domain column(s).
+    missing : sequence of int or mapping of str to sequence of int, optional
+        Missing codes (a sequence for every item, or a mapping item -> codes); overrides
+        ``questionnaire``.
+    weights : str, optional
+        The weight column of a DataFrame (a design brings its own weights).
 
     Returns
     -------
-    DataFrame: the ``by`` columns, ``variable``, ``category`` (one of "dont_know",
-    "refused", "not_applicable", "other_code", "missing" and "any" for their sum),
-    ``estimate`` (share), ``count`` (respondents) and ``n`` (respondents in the cell).
+    DataFrame
+        The ``by`` columns, ``variable``, ``category`` (one of "dont_know", "refused",
+        "not_applicable", "other_code", "missing" and "any" for their sum), ``estimate``
+        (share), ``count`` (respondents) and ``n`` (respondents in the cell).
 
     Examples
     --------
@@ -697,9 +838,9 @@ def item_nonresponse(
     -----
     R: ``svymean(~I(x == 9) + I(x == 8) + I(is.na(x)), design)`` per item.
     """
-    names = _item_list(items)
+    names = _item_list(variables)
     data, w, inside = _frame_and_weights(design_or_frame, weights)
-    check_columns(data, names, "items")
+    check_columns(data, names, "variables")
     by_names = _by_names(by)
     check_columns(data, by_names, "by")
     if by_names:
@@ -723,7 +864,7 @@ def item_nonresponse(
         n = int(member.sum())
         for name in names:
             values = _numeric_codes(data, name)
-            codes = _missing_codes(name, q, missing)
+            codes = _missing_codes(name, questionnaire, missing)
             flags = {reason: np.zeros(len(data), dtype=bool) for reason in NONRESPONSE_REASONS}
             for code in codes:
                 flags[_reason(code)] |= values == code

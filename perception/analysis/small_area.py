@@ -102,8 +102,10 @@ class FayHerriotResult:
         sigma_v^2, the variance of the area effects (0 when truncated).
     model_variance_se : float
         Its asymptotic standard error (the sqrt of the variance used in the MSE's g3).
-    method : "REML", "ML" or "FH".
-    mse_method : the MSE estimator (see :data:`MSE_METHODS`).
+    method : str
+        "REML", "ML" or "FH".
+    mse_method : str
+        The MSE estimator (see ``MSE_METHODS``).
     mse_terms : DataFrame
         Per area: ``g1``, ``g2``, ``g3`` and ``bias_term`` (the ML/FH bias correction
         ``b(sigma_v^2)·(1-gamma)^2`` subtracted; 0 for REML), so ``mse = g1 + g2 + 2·g3
@@ -114,9 +116,20 @@ class FayHerriotResult:
         (the log n coefficient of ``gvf="inverse_n"``, -1); its ``attrs`` hold ``form``,
         ``smearing`` (Duan's factor), ``n_areas`` (areas it was fitted on) and
         ``r_squared`` (of the log variances).
-    formula, area, level, iterations, notes
-        The model formula, the area column's name, the interval level, Fisher-scoring
-        iterations, and what the user should know (truncation, smoothing, benchmarking).
+    formula : str
+        The model formula.
+    area : str
+        The area column's name.
+    level : float
+        The level of the intervals.
+    iterations : int
+        Fisher-scoring iterations.
+    notes : tuple of str
+        What the user should know (truncation, smoothing, benchmarking).
+    benchmark : dict, optional
+        The benchmarking applied (``benchmark=`` of the call), else None.
+    keep : tuple of str
+        The area-table columns carried into ``estimates``.
     """
 
     estimates: pd.DataFrame
@@ -143,6 +156,11 @@ class FayHerriotResult:
     def summary(self) -> str:
         """A printable account of the fit: method, model variance, coefficients, MSE
         estimator, smoothing, benchmarking.
+
+        Returns
+        -------
+        str
+            The account, one line per item and one per coefficient.
 
         Examples
         --------
@@ -184,12 +202,22 @@ class FayHerriotResult:
         return "\n".join(lines)
 
     def area_codes(self, *, coarse: str = "cercle") -> pd.DataFrame:
-        """The key of the anonymised codes of :meth:`published`: ``area``, ``coarse``,
+        """The key of the anonymised codes of ``published``: ``area``, ``coarse``,
         ``area_code``. Keep it with the restricted data; never publish it.
 
         The code of an area is ``A01``, ``A02``, ... within its ``coarse`` unit, in the
         order of the published estimates (lowest first): it tells nothing the published
         estimate does not, and the codes of two tables do not link their areas.
+
+        Parameters
+        ----------
+        coarse : str
+            The column of the coarser unit the areas are published by.
+
+        Returns
+        -------
+        DataFrame
+            ``area``, ``coarse`` and ``area_code``, one row per area.
 
         Examples
         --------
@@ -233,7 +261,7 @@ class FayHerriotResult:
         and ``direct_suppressed`` is True. Areas the questionnaire marks ``sensitive``
         (communes are) -- or every area when no questionnaire is given or it does not
         declare the area column -- are shown by
-        their ``coarse`` unit (the cercle) and an anonymised code (:meth:`area_codes`)
+        their ``coarse`` unit (the cercle) and an anonymised code (``area_codes``)
         instead of their name, unless ``reveal_areas=True``.
 
         Parameters
@@ -663,7 +691,7 @@ def fay_herriot(
         Never modified.
     formula : str
         ``"estimate ~ x1 + C(region)"``: the column of direct estimates, then the
-        auxiliaries (patsy syntax, as :func:`perception.glm`).
+        auxiliaries (patsy syntax, as ``perception.glm``).
     area : str
         The column naming the areas.
     se : str
@@ -681,7 +709,7 @@ def fay_herriot(
         auxiliaries, ``keep`` and benchmark columns are read from it for every area.
     n : str or None
         The column of respondents per area (``pc.mean``'s ``n``): the GVF's sample size,
-        and the count :meth:`FayHerriotResult.published` checks against ``min_cell``.
+        and the count ``FayHerriotResult.published`` checks against ``min_cell``.
     n_psu : str or None
         The column of PSUs each direct estimate rests on (e.g.
         ``wave.groupby("commune")["psu_id"].nunique()``). Direct variances resting on
@@ -691,13 +719,13 @@ def fay_herriot(
     min_psu : int
         Fewest PSUs a direct variance is trusted on (5).
     gvf : {"inverse_n", "free"}
-        The generalised variance function ``log(se^2) = a + b log(n) + c estimate``,
-        fitted by least squares on the areas with ``min_psu`` PSUs or more and
-        back-transformed with Duan's smearing factor. ``"inverse_n"`` (default) fixes
-        ``b = -1``: the variance falls as 1/n (a design effect common to the areas);
-        ``"free"`` estimates ``b``. The areas it is fitted on are the large ones, few and
-        with a narrow range of n: a free slope extrapolated to the small areas
-        underestimated their variances by a third in ``benchmarks/small_area_simulation.py``.
+        The generalised variance function ``log(se^2) = a + b log(n) + c estimate``, fitted
+        by least squares on the areas with ``min_psu`` PSUs or more and back-transformed
+        with Duan's smearing factor. ``"inverse_n"`` (default) fixes ``b = -1``: the
+        variance falls as 1/n (a design effect common to the areas); ``"free"`` estimates
+        ``b``. The areas it is fitted on are the large ones, few and with a narrow range of
+        n: a free slope extrapolated to the small areas underestimated their variances by a
+        third in ``benchmarks/small_area_simulation.py``.
     benchmark : str, optional
         A column of area populations: with ``benchmark_by`` and ``benchmark_to``, the
         estimates of each group's areas, weighted by population, add up to the group's
@@ -709,15 +737,19 @@ def fay_herriot(
         (``pc.mean(design, ..., by="region")``) or a mapping group -> value.
     keep : list of str, optional
         Area-level columns carried into the estimates (e.g. ``["cercle", "region"]``:
-        :meth:`FayHerriotResult.published` shows sensitive areas by their cercle).
+        ``FayHerriotResult.published`` shows sensitive areas by their cercle).
     level : float
         Level of the intervals ``estimate ± z·rmse``.
-    tol, max_iter
+    tol : float
         Convergence of Fisher scoring: relative change of the model variance.
+    max_iter : int
+        Largest number of Fisher-scoring iterations.
 
     Returns
     -------
     FayHerriotResult
+        The EBLUPs with their MSE (``.estimates``), the coefficients, the model
+        variance, and ``.published()`` for the table that may leave the project.
 
     Raises
     ------

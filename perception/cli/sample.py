@@ -87,10 +87,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="mde: design effect of the weights, 1 + CV^2 (default 1)")
     parser.add_argument("--cluster-size", type=float, metavar="M",
                         help="mde: interviews per village")
-    parser.add_argument("--design", choices=("did", "change"), default="did",
-                        help="mde: plan a difference-in-differences (default) or a change")
+    parser.add_argument("--analysis", "--design", dest="analysis", choices=("did", "change"),
+                        default="did", help="mde: plan a difference-in-differences "
+                        "(default) or a change (--design is the old name)")
     parser.add_argument("--arm", metavar="COL",
-                        help="mde with --design did: the treatment arm column")
+                        help="mde with --analysis did: the treatment arm column")
     parser.add_argument("--method", choices=("systematic", "sampford"), default="systematic",
                         help="selection within strata (default systematic)")
     parser.add_argument("--reserve", type=int, default=0, metavar="R",
@@ -150,7 +151,7 @@ def _allocation(frame: pd.DataFrame, args: argparse.Namespace):
     if mde:
         kwargs.update(effect=args.effect, icc=args.icc, p=args.p,
                       deff_weighting=1.0 if args.deff_weighting is None else args.deff_weighting,
-                      cluster_size=args.cluster_size, design=args.design, arm=args.arm)
+                      cluster_size=args.cluster_size, analysis=args.analysis, arm=args.arm)
         missing = [o for o, v in (("--effect", args.effect), ("--icc", args.icc),
                                   ("--cluster-size", args.cluster_size)) if v is None]
         if args.p is None and sd is None:
@@ -221,7 +222,7 @@ def _print_summary(args: argparse.Namespace, allocation, sample: pd.DataFrame) -
         if allocation.plan is not None:
             row = allocation.plan.iloc[0]
             print(f"\nplan: {int(row['n_clusters'])} villages per "
-                  f"{'arm' if row['design'] == 'did' else 'wave'} to detect "
+                  f"{'arm' if row['analysis'] == 'did' else 'wave'} to detect "
                   f"{row['effect']:g}; allocated {int(row['n_clusters_allocated'])}, "
                   f"detectable effect {row['mde_allocated']:.4f}")
         for note in allocation.notes:

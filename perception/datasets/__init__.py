@@ -96,6 +96,7 @@ def names() -> list[str]:
     Returns
     -------
     list of str
+        The names ``load`` accepts, sorted.
 
     Examples
     --------
@@ -112,12 +113,13 @@ def load(name: str) -> pd.DataFrame:
     Each call reads the file again, so the frame is the caller's to change. The data sets,
     their columns, source (California Department of Education's Academic Performance
     Index, as distributed with R's ``survey`` package) and licence (GPL-2 | GPL-3) are
-    described in :mod:`perception.datasets`.
+    described in ``perception.datasets``.
 
     Parameters
     ----------
-    name : one of :func:`names`: ``"apistrat"``, ``"apiclus1"``, ``"apiclus2"``,
-        ``"apipop"``, ``"apisrs"`` or ``"apiclus1_boot50"``.
+    name : str
+        One of ``names``: ``"apistrat"``, ``"apiclus1"``, ``"apiclus2"``, ``"apipop"``,
+        ``"apisrs"`` or ``"apiclus1_boot50"``.
 
     Returns
     -------

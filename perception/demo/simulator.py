@@ -110,6 +110,7 @@ def questionnaire_path() -> Path:
     Returns
     -------
     pathlib.Path
+        The YAML file.
 
     Raises
     ------
@@ -1205,7 +1206,7 @@ class DemoSurvey:
     waves : pandas.DataFrame
         All waves stacked (column ``wave``: 0 baseline, 1 endline; with three waves
         1 midline and 2 endline), one row per respondent, valid for
-        :attr:`questionnaire`. Beyond the questionnaire's variables it holds the design
+        ``questionnaire``. Beyond the questionnaire's variables it holds the design
         columns ``hh_id``, ``n_elig_adults`` (adults in the household, Kish),
         ``w_base`` (inverse selection probability, expanded to census adults), ``w_nr``
         (after a nonresponse adjustment within cercle × sex × age-band classes, 18-24,
@@ -1287,8 +1288,13 @@ class DemoSurvey:
         return out
 
     def design(self) -> SurveyDesign:
-        """The survey design of :attr:`waves`: strata ``stratum``, PSUs ``psu_id``,
+        """The survey design of ``waves``: strata ``stratum``, PSUs ``psu_id``,
         weights ``w_final`` (villages revisited across waves keep their PSU id).
+
+        Returns
+        -------
+        SurveyDesign
+            The design of every wave, for ``perception.mean``, ``change``, ``did`` ...
 
         Examples
         --------
@@ -1341,6 +1347,7 @@ def demo_survey(seed: int = 1, *, n_per_wave: int = 4000, waves: int = 2, panel:
     Returns
     -------
     DemoSurvey
+        The waves, the questionnaire, the population's truth and the design.
 
     Notes
     -----

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..deprecation import renamed_argument
 from ..errors import DisclosureError
 from ..questionnaire.cells import code_text
 from ..questionnaire.model import Questionnaire
@@ -50,14 +51,17 @@ def check_frame(df: Any, q: Any, function: str) -> None:
         )
 
 
-def drop_pii(df: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:
+@renamed_argument("df", "data")
+@renamed_argument("q", "questionnaire")
+def drop_pii(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
     """Remove the columns the questionnaire flags ``pii: true``.
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         A wave; never modified.
-    q : Questionnaire
+    questionnaire : Questionnaire
+        The questionnaire of the wave: it flags the ``pii: true`` columns.
 
     Returns
     -------
@@ -77,8 +81,8 @@ def drop_pii(df: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:
     -----
     R: ``df[setdiff(names(df), pii)]``; ``survey`` has no notion of personal data.
     """
-    check_frame(df, q, "drop_pii")
-    return df.drop(columns=[c for c in q.pii if c in df.columns])
+    check_frame(data, questionnaire, "drop_pii")
+    return data.drop(columns=[c for c in questionnaire.pii if c in data.columns])
 
 
 def secret_key(key: Any) -> bytes:
@@ -88,19 +92,24 @@ def secret_key(key: Any) -> bytes:
         raw = key
     else:
         raise DisclosureError(
-            f"key must be a secret given as text or bytes, got {type(key).__name__}. Fix: "
-            "pass the secret (kept outside the data and never written anywhere)."
+            f"hash_key must be a secret given as text or bytes, got {type(key).__name__}. "
+            "Fix: pass the secret (kept outside the data and never written anywhere)."
         )
     if len(raw) < MIN_KEY_BYTES:
         raise DisclosureError(
-            f"key is {len(raw)} bytes; at least {MIN_KEY_BYTES} are needed for a keyed hash "
-            "that cannot be guessed. Fix: use a longer random secret (e.g. "
+            f"hash_key is {len(raw)} bytes; at least {MIN_KEY_BYTES} are needed for a keyed "
+            "hash that cannot be guessed. Fix: use a longer random secret (e.g. "
             "`python -c 'import secrets; print(secrets.token_hex(32))'`)."
         )
     return raw
 
 
-def hash_pii(df: pd.DataFrame, q: Questionnaire, key: str | bytes) -> pd.DataFrame:
+@renamed_argument("df", "data")
+@renamed_argument("q", "questionnaire")
+@renamed_argument("key", "hash_key")
+def hash_pii(
+    data: pd.DataFrame, questionnaire: Questionnaire, hash_key: str | bytes
+) -> pd.DataFrame:
     """Replace every value of the ``pii: true`` columns by its keyed HMAC-SHA256 hash.
 
     The same value and key always give the same 64-character hex digest, so records can
@@ -110,11 +119,12 @@ def hash_pii(df: pd.DataFrame, q: Questionnaire, key: str | bytes) -> pd.DataFra
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         A wave; never modified.
-    q : Questionnaire
-    key : str or bytes
-        The secret (at least 16 bytes). Required.
+    questionnaire : Questionnaire
+        The questionnaire of the wave: it flags the ``pii: true`` columns.
+    hash_key : str or bytes
+        The secret (at least 16 bytes), kept outside the data. Named ``key`` before.
 
     Returns
     -------
@@ -129,17 +139,18 @@ def hash_pii(df: pd.DataFrame, q: Questionnaire, key: str | bytes) -> pd.DataFra
     >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
     ...     {"name": "phone", "type": "text", "label": "Phone", "pii": True}]})
     >>> out = hash_pii(pd.DataFrame({"phone": ["+223 70 00 00 00", None]}), q,
-    ...                key="0123456789abcdef")
+    ...                hash_key="0123456789abcdef")
     >>> out["phone"].str.len().tolist()
     [64.0, nan]
 
     Notes
     -----
-    Uses :func:`hash_value` (HMAC-SHA256, RFC 2104), as
+    Uses ``hash_value`` (HMAC-SHA256, RFC 2104), as
     ``read_wave(keep_pii="hash")`` does. R: ``digest::hmac(key, value, "sha256")``.
     """
-    check_frame(df, q, "hash_pii")
-    return hash_columns(df, [c for c in q.pii if c in df.columns], secret_key(key))
+    check_frame(data, questionnaire, "hash_pii")
+    return hash_columns(data, [c for c in questionnaire.pii if c in data.columns],
+                        secret_key(hash_key))
 
 
 def hash_columns(df: pd.DataFrame, columns: Sequence[str], secret: bytes) -> pd.DataFrame:

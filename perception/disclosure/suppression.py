@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated
 from ..errors import DisclosureError
 from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
@@ -61,9 +62,11 @@ VALUE_COLUMNS = ("estimate", "se", "ci_low", "ci_high", "deff", "cv", "p", "stat
 SUPPRESSED_MARK = "suppressed (n < {min_cell})"
 
 
+@positional_deprecated("n_column", "value_columns")
 def suppress_small_cells(
     table: pd.DataFrame,
     min_cell: int = DEFAULT_MIN_CELL,
+    *,
     n_column: str = "n",
     value_columns: tuple[str, ...] = VALUE_COLUMNS,
 ) -> pd.DataFrame:
@@ -71,15 +74,27 @@ def suppress_small_cells(
 
     Returns a new table (the input is untouched) with the values of small cells set to
     NaN and a boolean ``suppressed`` column. The ``n`` column stays so the rule can be
-    checked. A table that also has the cell counts of :data:`CELL_COUNT_COLUMNS`
-    (``n_from``/``n_to`` of :func:`perception.change`, ``n_min`` of DiD effects and
+    checked. A table that also has the cell counts of ``CELL_COUNT_COLUMNS``
+    (``n_from``/``n_to`` of ``perception.change``, ``n_min`` of DiD effects and
     contrasts) suppresses a row when any of them is below ``min_cell`` too. Only plain settings survive in ``attrs``: covariances and nested tables
     would reveal the cells.
 
     Parameters
     ----------
-    table : estimate table with an ``n`` column (unweighted respondents per cell).
-    min_cell : smallest number of respondents a published cell may rest on.
+    table : DataFrame
+        Estimate table with an ``n`` column (unweighted respondents per cell).
+    min_cell : int
+        Smallest number of respondents a published cell may rest on.
+    n_column : str
+        The column of the respondents behind each estimate.
+    value_columns : tuple of str
+        The columns blanked in a suppressed row (those the table has).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``table`` with the values of small cells set to NaN and a boolean
+        ``suppressed`` column.
 
     Examples
     --------
@@ -242,12 +257,13 @@ def _assess(
     return records, keys
 
 
+@positional_deprecated("k", "max_cv")
 def disclosure_check(
     table: pd.DataFrame,
     min_cell: int = DEFAULT_MIN_CELL,
+    *,
     k: int = DEFAULT_K,
     max_cv: float | None = DEFAULT_MAX_CV,
-    *,
     n_column: str = "n",
     count_column: str | None = None,
     margins: bool = True,
@@ -278,11 +294,12 @@ def disclosure_check(
         Smallest number of respondents a published estimate may rest on (30).
     k : int
         Smallest number of respondents a published cell may count (10).
-    max_cv : float or None
-        Largest coefficient of variation published without a flag (0.30); None: no
-        check.
-    n_column, count_column : str
-        Columns with the respondents behind each estimate and (optional) in each cell.
+    max_cv : float, optional
+        Largest coefficient of variation published without a flag (0.30); None: no check.
+    n_column : str
+        The column of the respondents behind each estimate.
+    count_column : str, optional
+        The column of the respondents in each cell, when the table has one.
     margins : bool
         Whether the margins of the ``by`` columns (all domains together) are published
         too, so that domains need complementary suppression (default True). Pass False
@@ -308,7 +325,7 @@ def disclosure_check(
     Primary and complementary (secondary) suppression as in statistical disclosure
     control (Hundepool et al., *Statistical Disclosure Control*, 2012, ch. 4; the OCHA
     Centre for Humanitarian Data guidance). No R ``survey`` equivalent (``sdcTable``
-    does cell suppression in R). Use :func:`protect_table` to apply the result.
+    does cell suppression in R). Use ``protect_table`` to apply the result.
     """
     records, keys = _assess(table, min_cell, k, max_cv, n_column, count_column, margins)
     columns = ["row", *keys, *DISCLOSURE_COLUMNS]
@@ -322,20 +339,41 @@ def disclosure_check(
     return out
 
 
+@positional_deprecated("k", "max_cv")
 def protect_table(
     table: pd.DataFrame,
     min_cell: int = DEFAULT_MIN_CELL,
+    *,
     k: int = DEFAULT_K,
     max_cv: float | None = DEFAULT_MAX_CV,
-    *,
     n_column: str = "n",
     count_column: str | None = None,
     margins: bool = True,
 ) -> pd.DataFrame:
-    """Apply :func:`disclosure_check` to a table about to be published.
+    """Apply ``disclosure_check`` to a table about to be published.
 
-    :func:`suppress_small_cells`, plus the suppression of small counts and of
+    ``suppress_small_cells``, plus the suppression of small counts and of
     complementary cells, plus a flag on unreliable estimates.
+
+    Parameters
+    ----------
+    table : DataFrame
+        An estimate table (``by`` columns, ``variable`` [, ``category``], ``estimate``,
+        ``se`` ..., ``n``). Never modified.
+    min_cell : int
+        Smallest number of respondents a published estimate may rest on (30).
+    k : int
+        Smallest number of respondents a published cell may count (10).
+    max_cv : float, optional
+        Largest coefficient of variation published without a flag (0.30); None: no check.
+    n_column : str
+        The column of the respondents behind each estimate.
+    count_column : str, optional
+        The column of the respondents in each cell, when the table has one.
+    margins : bool
+        Whether the margins of the ``by`` columns (all domains together) are published too,
+        so that domains need complementary suppression (default True). Pass False for
+        domains that do not add up to a published margin.
 
     Returns
     -------
@@ -354,7 +392,7 @@ def protect_table(
 
     Notes
     -----
-    No R ``survey`` equivalent; see :func:`disclosure_check`.
+    No R ``survey`` equivalent; see ``disclosure_check``.
     """
     records, _ = _assess(table, min_cell, k, max_cv, n_column, count_column, margins)
     out = suppress_small_cells(table, min_cell=min_cell, n_column=n_column)

@@ -266,7 +266,8 @@ def context_from_waves(
         )
     items = [i for i in dict.fromkeys([*config["trust_items"], *config["fsi_items"],
                                        config["outcome"]]) if i in waves.columns]
-    derived = {high_column(i): top_box_scores(waves, i, config["top"], q=q) for i in items}
+    derived = {high_column(i): top_box_scores(waves, i, top=config["top"], questionnaire=q)
+               for i in items}
     data = waves.assign(**derived)
     design = design_from_questionnaire(data, q, config)
     labels: dict[str, Any] = {lang_: {} for lang_ in ("fr", "en")}
@@ -407,7 +408,7 @@ class FigureSpec:
 def _trust_table(ctx):
     return ctx.shared("trust_by_wave", lambda: top_box(
         ctx.design, ctx.config["trust_items"], top=ctx.config["top"], by=ctx.wave,
-        q=ctx.questionnaire))
+        questionnaire=ctx.questionnaire))
 
 
 def _did_outcome(ctx):
@@ -432,7 +433,7 @@ def _spec_list() -> list[FigureSpec]:
             "trust_likert", "Distribution of the answers on the FSI trust items by wave",
             lambda c: [*c.config["fsi_items"], c.wave],
             lambda c: {"": likert(c.design, c.config["fsi_items"], by=c.wave,
-                                  q=c.questionnaire)},
+                                  questionnaire=c.questionnaire)},
             lambda c, t: F.plot_likert(t[""], group=c.wave, title=_t(
                 c, "Confiance envers les forces de sécurité intérieure (FSI)",
                 "Trust in the internal security forces (FSI)"), **_common(c)),
@@ -441,7 +442,7 @@ def _spec_list() -> list[FigureSpec]:
             "fsi_relations", "Perceived conduct of the FSI (Likert items) by wave",
             lambda c: [*c.config["relation_items"], c.wave],
             lambda c: {"": likert(c.design, c.config["relation_items"], by=c.wave,
-                                  q=c.questionnaire)},
+                                  questionnaire=c.questionnaire)},
             lambda c, t: F.plot_likert(t[""], group=c.wave, title=_t(
                 c, "Comportement perçu des FSI", "Perceived conduct of the FSI"),
                 **_common(c)),
@@ -451,7 +452,7 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: [*c.config["trust_items"], c.config["domain"], c.wave],
             lambda c: {"": top_box(_last_wave_design(c), c.config["trust_items"],
                                    top=c.config["top"], by=c.config["domain"],
-                                   q=c.questionnaire)},
+                                   questionnaire=c.questionnaire)},
             lambda c, t: F.plot_heatmap(t[""], row=c.config["domain"], title=_t(
                 c, f"Confiance par cercle et par acteur — {_last_wave_label(c)}",
                 f"Trust by cercle and actor — {_last_wave_label(c)}"), **_common(c)),
@@ -461,7 +462,8 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: [*c.config["fsi_items"], c.config["domain"], c.wave],
             lambda c: {"": index(c.design, c.config["fsi_items"],
                                  by=[c.config["domain"], c.wave],
-                                 scale=tuple(c.config["index_scale"]), q=c.questionnaire)},
+                                 scale=tuple(c.config["index_scale"]),
+                                 questionnaire=c.questionnaire)},
             lambda c, t: F.plot_index(t[""], row=c.config["domain"], group=c.wave,
                                       **_common(c)),
         ),
@@ -533,7 +535,7 @@ def _spec_list() -> list[FigureSpec]:
             "nonresponse", "Item nonresponse (don't know, refused) of sensitive items",
             lambda c: list(c.config["nonresponse_items"]),
             lambda c: {"": item_nonresponse(c.design, c.config["nonresponse_items"],
-                                            c.questionnaire)},
+                                            questionnaire=c.questionnaire)},
             lambda c, t: F.plot_nonresponse(t[""], **_common(c)),
         ),
     ]
@@ -578,8 +580,9 @@ def _subgroup_effects(ctx: ReportContext) -> pd.DataFrame:
 
 def _shares(ctx: ReportContext, spec: Mapping[str, Sequence[int]], by: list[str]
             ) -> pd.DataFrame:
-    return stack_tables([top_box(ctx.design, item, top=list(top), by=by, q=ctx.questionnaire)
-                    for item, top in spec.items()])
+    return stack_tables([top_box(ctx.design, item, top=list(top), by=by,
+                                 questionnaire=ctx.questionnaire)
+                         for item, top in spec.items()])
 
 
 #: the figure set, in report order: name -> FigureSpec

@@ -89,6 +89,7 @@ def load_questionnaire(
     Returns
     -------
     Questionnaire
+        The variables, codes, skip logic and design roles of the file.
 
     Raises
     ------

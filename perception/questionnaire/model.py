@@ -281,8 +281,8 @@ class ConsistencyRule:
 class Questionnaire:
     """A survey questionnaire: variables, codes, skip logic, design roles. Immutable.
 
-    Build one with :func:`load_questionnaire` (from YAML) or
-    :meth:`Questionnaire.from_dict`.
+    Build one with ``load_questionnaire`` (from YAML) or
+    ``Questionnaire.from_dict``.
 
     Attributes
     ----------
@@ -294,6 +294,14 @@ class Questionnaire:
         The variables in questionnaire order.
     consistency : tuple of ConsistencyRule
         Cross-variable checks.
+    title : dict of str to str
+        The title of the instrument in each language.
+    version : str, optional
+        Its version label.
+    source : str, optional
+        Where it comes from (e.g. the XLSForm it was imported from).
+    modules : mapping of str to dict
+        The modules (sections), each with its label in each language.
 
     Examples
     --------
@@ -434,7 +442,17 @@ class Questionnaire:
         return {v.role: v.name for v in self.variable_list if v.role}
 
     def variable(self, name: str) -> Variable:
-        """The :class:`Variable` called ``name``.
+        """The ``Variable`` called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The variable.
+
+        Returns
+        -------
+        Variable
+            Its type, labels, codes, missing codes and flags.
 
         Raises
         ------
@@ -451,7 +469,20 @@ class Questionnaire:
             ) from None
 
     def label(self, name: str, lang: str | None = None) -> str:
-        """The question wording of ``name`` in ``lang`` (default: first language)."""
+        """The question wording of ``name`` in ``lang`` (default: first language).
+
+        Parameters
+        ----------
+        name : str
+            The variable.
+        lang : str, optional
+            A language of the questionnaire (default: its first).
+
+        Returns
+        -------
+        str
+            The wording; empty when the language has none.
+        """
         lang = self.language(lang)
         return self.variable(name).label(lang)
 
@@ -459,6 +490,20 @@ class Questionnaire:
         self, name: str, lang: str | None = None, *, missing: bool = True
     ) -> dict[Code, str]:
         """Code -> label mapping of ``name`` in ``lang``, missing codes included by default.
+
+        Parameters
+        ----------
+        name : str
+            The variable.
+        lang : str, optional
+            A language of the questionnaire (default: its first).
+        missing : bool
+            Include the missing-value codes (after the valid codes).
+
+        Returns
+        -------
+        dict
+            Each code's label.
 
         Examples
         --------
@@ -472,15 +517,48 @@ class Questionnaire:
         return self.variable(name).code_labels(lang, missing=missing)
 
     def missing_codes(self, name: str) -> list[Code]:
-        """The missing-value codes declared for ``name`` (e.g. ``[8, 9]``)."""
+        """The missing-value codes declared for ``name`` (e.g. ``[8, 9]``).
+
+        Parameters
+        ----------
+        name : str
+            The variable.
+
+        Returns
+        -------
+        list
+            The codes, in declaration order.
+        """
         return self.variable(name).missing_codes
 
     def valid_codes(self, name: str) -> list[Code]:
-        """The valid (non-missing) codes declared for ``name``."""
+        """The valid (non-missing) codes declared for ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The variable.
+
+        Returns
+        -------
+        list
+            The codes, in declaration order.
+        """
         return self.variable(name).valid_codes
 
     def module(self, module: str) -> list[str]:
-        """Names of the variables of one module, in order."""
+        """Names of the variables of one module, in order.
+
+        Parameters
+        ----------
+        module : str
+            The module (a key of ``modules``).
+
+        Returns
+        -------
+        list of str
+            The variable names.
+        """
         found = [v.name for v in self.variable_list if v.module == module]
         if not found:
             raise QuestionnaireError(
@@ -491,10 +569,14 @@ class Questionnaire:
         return found
 
     def schema(self) -> pa.DataFrameSchema:
-        """The :class:`pandera.DataFrameSchema` that a wave of this questionnaire must pass.
+        """The ``pandera.DataFrameSchema`` that a wave of this questionnaire must pass.
 
-        See :func:`perception.questionnaire.schema.build_schema`; use :func:`perception.validate` for a
-        readable report.
+        Use ``perception.validate`` for a readable report.
+
+        Returns
+        -------
+        pandera.DataFrameSchema
+            One column per variable (see ``perception.questionnaire.schema.build_schema``).
         """
         from .schema import build_schema
 
@@ -503,6 +585,16 @@ class Questionnaire:
     def language(self, lang: str | None = None) -> str:
         """``lang`` when the questionnaire has labels in it, else an error naming its
         languages; the default language for None.
+
+        Parameters
+        ----------
+        lang : str, optional
+            A language of the questionnaire or None.
+
+        Returns
+        -------
+        str
+            The language.
 
         Examples
         --------

@@ -872,7 +872,7 @@ def xlsform_to_yaml(path: str | Path, *, max_bytes: int = MAX_XLSFORM_BYTES) -> 
 def questionnaire_from_xlsform(
     path: str | Path, *, max_bytes: int = MAX_XLSFORM_BYTES
 ) -> Questionnaire:
-    """Read an XLSForm as a :class:`~perception.Questionnaire`.
+    """Read an XLSForm as a ``Questionnaire``.
 
     Parameters
     ----------

@@ -49,6 +49,7 @@ import pandas as pd
 from ..analysis.power import icc as measure_icc
 from ..analysis.power import mde as power_mde
 from ..analysis.power import sample_size
+from ..deprecation import renamed_argument
 from ..errors import PerceptionError, SamplingError
 from ..survey.design import SurveyDesign
 from .checks import (
@@ -70,24 +71,26 @@ ALLOCATION_METHODS = ("proportional", "neyman", "optimal", "mde")
 
 @dataclass(frozen=True)
 class Allocation:
-    """The result of :func:`allocate`.
+    """The result of ``allocate``.
 
     Attributes
     ----------
     table : DataFrame
-        One row per stratum: the stratum column(s), ``N_h`` (units in the frame),
-        ``X_h`` (size total, with ``size=``), ``sd`` / ``cost`` when used, ``n_exact`` (the continuous allocation within the
-        bounds), ``n_h`` (whole units), ``fraction`` (``n_h / N_h``), ``take_all``
-        (every unit drawn) and ``at_minimum`` (raised to the minimum); for
-        ``method="mde"`` also the arm column, ``cluster_size`` and ``n_interviews``; with
-        costs, ``total_cost`` (``n_h c_h``).
+        One row per stratum: the stratum column(s), ``N_h`` (units in the frame), ``X_h``
+        (size total, with ``size=``), ``sd`` / ``cost`` when used, ``n_exact`` (the
+        continuous allocation within the bounds), ``n_h`` (whole units), ``fraction`` (``n_h
+        / N_h``), ``take_all`` (every unit drawn) and ``at_minimum`` (raised to the
+        minimum); for ``method="mde"`` also the arm column, ``cluster_size`` and
+        ``n_interviews``; with costs, ``total_cost`` (``n_h c_h``).
     n : dict
-        Stratum key -> ``n_h``: what :func:`perception.select_pps` takes as ``n``.
+        Stratum key -> ``n_h``: what ``perception.select_pps`` takes as ``n``.
     method : str
+        The allocation method (``"proportional"``, ``"neyman"``, ``"optimal"``,
+        ``"mde"``).
     rounding : str
         How whole numbers were obtained.
     plan : DataFrame or None
-        ``method="mde"``: the planning row of :func:`perception.sample_size` (villages
+        ``method="mde"``: the planning row of ``perception.sample_size`` (villages
         needed per arm ``n_clusters``), with ``n_clusters_allocated`` (the smallest
         arm's villages after rounding and minimums) and ``mde_allocated`` (the effect
         detectable with them), and where each input came from (``*_source``).
@@ -285,7 +288,7 @@ def _mde_plan(kw: dict[str, Any]) -> tuple[pd.DataFrame, list[str], dict[str, An
                      f"on the last wave: {values['p'] if measured['binary'] else values['sd']:.3f}")
     args = dict(cluster_size=values["cluster_size"], icc=values["icc"], p=values["p"],
                 sd=values["sd"], deff_weighting=values["deff_weighting"], alpha=kw["alpha"],
-                power=kw["power"], design=kw["design"], revisited=kw["revisited"],
+                power=kw["power"], analysis=kw["analysis"], revisited=kw["revisited"],
                 r_cluster=kw["r_cluster"])
     try:
         plan = sample_size(effect, **args)
@@ -300,6 +303,7 @@ def _mde_plan(kw: dict[str, Any]) -> tuple[pd.DataFrame, list[str], dict[str, An
 
 
 # ------------------------------------------------------------------------- allocate --
+@renamed_argument("design", "analysis")
 def allocate(
     frame: pd.DataFrame,
     n: int | None = None,
@@ -319,7 +323,7 @@ def allocate(
     deff_weighting: float | None = None,
     last_wave: SurveyDesign | None = None,
     variable: str | None = None,
-    design: Literal["did", "change"] = "did",
+    analysis: Literal["did", "change"] = "did",
     arm: str | None = None,
     revisited: bool = False,
     r_cluster: float = 0.5,
@@ -347,39 +351,49 @@ def allocate(
     count : str, optional
         Column of the number of units each row stands for (a frame of strata or
         communes); default one unit per row. Caps each stratum at its units.
-    sd : column, mapping or number
+    sd : str, mapping or float, optional
         The standard deviation ``S_h`` of the item in each stratum (``"neyman"``,
         required; ``"optimal"``, default equal): a column holding the stratum's value on
         each of its rows, or ``{stratum: sd}``.
-    cost : column, mapping or number
+    cost : str, mapping or float, optional
         ``"optimal"``: cost of one unit in each stratum (e.g. travel and interviewing
-        cost of one village).
+        cost of one village): a column, ``{stratum: cost}`` or one number.
     budget : float
         ``"optimal"``: total cost instead of ``n``; the allocation spends at most it.
     minimum : int
         Units per stratum at least (2: a stratum's variance needs two PSUs); strata
         smaller than this are taken whole.
-    effect, cluster_size, icc, p, deff_weighting, design, revisited, r_cluster, alpha, power
-        ``"mde"``: the planning inputs of :func:`perception.sample_size` (``effect`` the
-        difference-in-differences to detect; ``cluster_size`` interviews per village;
-        ``p`` or ``sd`` the item's spread). Those not given are measured on
-        ``last_wave``; without it ``deff_weighting`` is 1.
+    effect : float, optional
+        ``"mde"``: the difference-in-differences (or change) to detect, as
+        ``perception.sample_size``'s ``effect``.
+    cluster_size, icc, p, deff_weighting : float, optional
+        ``"mde"``: the planning inputs of ``perception.sample_size`` (``cluster_size``
+        interviews per village; ``p`` or ``sd`` the item's spread). Those not given are
+        measured on ``last_wave``; without it ``deff_weighting`` is 1.
     last_wave : SurveyDesign, optional
         ``"mde"``: the last wave's design (with ``psu=``), on which the ICC of
-        ``variable`` (:func:`perception.icc`, within strata), the weighting design effect
+        ``variable`` (``perception.icc``, within strata), the weighting design effect
         (``1 + CV^2`` of the weights), the interviews per village and ``p`` (0/1 item) or
         ``sd`` are measured.
     variable : str, optional
         ``"mde"``: the item measured on ``last_wave``.
+    analysis : {"did", "change"}
+        ``"mde"``: plan a difference-in-differences (default) or a change, as
+        ``perception.sample_size``'s ``analysis`` (named ``design`` before).
     arm : str, optional
-        ``"mde"`` with ``design="did"``: the column of the arm (treated or comparison),
+        ``"mde"`` with ``analysis="did"``: the column of the arm (treated or comparison),
         constant within strata; each arm gets the villages ``sample_size`` gives per arm.
+    revisited : bool
+        ``"mde"``: the same villages are surveyed at every wave, as
+        ``perception.sample_size``'s.
+    r_cluster, alpha, power : float
+        ``"mde"``: as ``perception.sample_size``'s.
 
     Returns
     -------
     Allocation
         ``.table`` (one row per stratum), ``.n`` (``{stratum: n_h}``, for
-        :func:`perception.select_pps`), ``.plan`` (``"mde"``), ``.notes``.
+        ``perception.select_pps``), ``.plan`` (``"mde"``), ``.notes``.
 
     Raises
     ------
@@ -468,11 +482,11 @@ def allocate(
         plan, plan_notes, args = _mde_plan(dict(
             effect=effect, cluster_size=cluster_size, icc=icc, p=p, sd=sd,
             deff_weighting=deff_weighting, last_wave=last_wave, variable=variable,
-            design=design, revisited=revisited, r_cluster=r_cluster, alpha=alpha,
+            analysis=analysis, revisited=revisited, r_cluster=r_cluster, alpha=alpha,
             power=power))
         notes += plan_notes
         k = int(plan["n_clusters"].iloc[0])
-        groups, arm_h = _arms(frame, st, arm, design)
+        groups, arm_h = _arms(frame, st, arm, analysis)
         x = np.zeros(st.size)
         n_h = np.zeros(st.size, dtype=np.int64)
         raised = np.zeros(st.size, dtype=bool)
@@ -536,17 +550,17 @@ def allocate(
     return Allocation(table=table, n=result_n, method=method, plan=plan, notes=tuple(notes))
 
 
-def _arms(frame: pd.DataFrame, strata: Strata, arm: str | None, design: str
+def _arms(frame: pd.DataFrame, strata: Strata, arm: str | None, analysis: str
           ) -> tuple[list[tuple[Any, np.ndarray]], list | None]:
     """Groups of strata that each receive the villages of sample_size(): the two arms
     (DiD) or all strata (change)."""
-    if design != "did":
+    if analysis != "did":
         if arm is not None:
-            raise SamplingError("arm= applies to design='did'")
+            raise SamplingError("arm= applies to analysis='did'")
         return [(None, np.arange(strata.size))], None
     if arm is None:
         raise SamplingError(
-            "design='did' gives the villages needed per arm: give arm=, the column of the "
+            "analysis='did' gives the villages needed per arm: give arm=, the column of the "
             "treatment arm (constant within strata, e.g. strata=['cercle', 'treated'], "
             "arm='treated')"
         )

@@ -31,16 +31,17 @@ def demo_village_frame(demo: Any) -> pd.DataFrame:
     Parameters
     ----------
     demo : DemoSurvey
-        The result of :func:`perception.demo_survey`.
+        The result of ``perception.demo_survey``.
 
     Returns
     -------
-    DataFrame with :data:`DEMO_FRAME_COLUMNS`: ``village`` (the village number of
-    ``demo.population``), ``region`` (1 Mopti, 2 Ségou) and ``cercle`` (codes of the
-    questionnaire), ``cercle_name``, ``commune`` (code as in the waves, e.g. ``"1103"``),
-    ``treated`` (1 in the programme's communes), ``stratum`` (cercle x arm as in the
-    waves, e.g. ``"11-T"``), ``urban``, ``households`` and ``adults`` (census adults
-    18+: simulated adults times the example's scale). Sorted by village.
+    DataFrame
+        The columns of ``DEMO_FRAME_COLUMNS``: ``village`` (the village number of
+        ``demo.population``), ``region`` (1 Mopti, 2 Ségou) and ``cercle`` (codes of the
+        questionnaire), ``cercle_name``, ``commune`` (code as in the waves, e.g.
+        ``"1103"``), ``treated`` (1 in the programme's communes), ``stratum`` (cercle x arm
+        as in the waves, e.g. ``"11-T"``), ``urban``, ``households`` and ``adults`` (census
+        adults 18+: simulated adults times the example's scale). Sorted by village.
 
     Examples
     --------

@@ -186,22 +186,25 @@ def sampford_joint(pi: Sequence[float] | np.ndarray,
 
     Parameters
     ----------
-    pi : first-order inclusion probabilities of every unit of the stratum (each in
+    pi : sequence of float or ndarray
+        First-order inclusion probabilities of every unit of the stratum (each in
         (0, 1), summing to the sample size ``n``).
-    units : positions of the units whose joint probabilities are wanted (e.g. the drawn
+    units : sequence of int or ndarray, optional
+        Positions of the units whose joint probabilities are wanted (e.g. the drawn
         ones); default all units.
 
     Returns
     -------
-    ndarray (m, m): ``pi_ij`` for the ``units`` in the order given, ``pi_i`` on the
-    diagonal.
+    ndarray
+        The (m, m) ``pi_ij`` for the ``units`` in the order given, ``pi_i`` on the
+        diagonal.
 
     Raises
     ------
     SamplingError
         For probabilities outside (0, 1) or not summing to a whole number, and if the
         exact identities (``pi_i`` recovered from the design; ``sum_j pi_ij = (n - 1)
-        pi_i`` for the full matrix) fail by more than :data:`IDENTITY_RTOL`.
+        pi_i`` for the full matrix) fail by more than ``IDENTITY_RTOL``.
 
     Examples
     --------

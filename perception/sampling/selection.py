@@ -265,20 +265,20 @@ def select_pps(
     ----------
     frame : DataFrame
         The sampling frame, one row per unit; never modified. Row labels must be unique
-        (they are kept in the result and key :func:`joint_inclusion`).
+        (they are kept in the result and key ``joint_inclusion``).
     size : str
         Column of positive sizes (population, households).
     n : int, mapping or Allocation
         Units to survey in each stratum: one number for every stratum, a mapping
         ``{stratum: n}`` (keys as the strata column's values; tuples for several
-        columns), or the result of :func:`perception.allocate`.
+        columns), or the result of ``perception.allocate``.
     strata : str or list of str, optional
         Stratum column(s); strata are drawn independently. None: one stratum.
     method : {"systematic", "sampford"}
         ``"systematic"``: systematic PPS in a random order of the units (or sorted by
         ``order``); ``"sampford"``: Sampford's method, whose exact joint probabilities
-        :func:`joint_inclusion` gives.
-    seed : int or numpy Generator, optional
+        ``joint_inclusion`` gives.
+    seed : int or Generator, optional
         Same seed, same frame and arguments: same sample. None draws a seed from the
         operating system and records it in ``attrs["selection"].seed``. Strata are
         drawn in sorted order from one Generator.
@@ -298,7 +298,7 @@ def select_pps(
         weights are ``1 / pi``), ``pi_draw`` (probability of the phase-1 draw),
         ``certainty`` (taken with probability 1), ``reserve`` (True for reserve units)
         and ``reserve_order`` (1, 2, ... in the order to use them; <NA> in the
-        sample). ``attrs["selection"]`` records the draw (:class:`Selection`; its
+        sample). ``attrs["selection"]`` records the draw (``Selection``; its
         ``summary()`` is a table per stratum).
 
     Raises
@@ -409,12 +409,12 @@ def _plain(label: Hashable) -> Hashable:
 
 # ------------------------------------------------------------------- joint probs --
 def joint_inclusion(sample: pd.DataFrame, reserve: bool = False) -> pd.DataFrame:
-    """Joint inclusion probabilities of the units of a :func:`select_pps` sample.
+    """Joint inclusion probabilities of the units of a ``select_pps`` sample.
 
     Parameters
     ----------
     sample : DataFrame
-        The result of :func:`select_pps` (its ``attrs["selection"]``), possibly with
+        The result of ``select_pps`` (its ``attrs["selection"]``), possibly with
         rows removed or reordered; rows are matched by label.
     reserve : bool
         Include the reserve units (each with its probability of being surveyed, as in
@@ -422,17 +422,18 @@ def joint_inclusion(sample: pd.DataFrame, reserve: bool = False) -> pd.DataFrame
 
     Returns
     -------
-    DataFrame (m x m), index and columns the rows' labels: ``pi_ij`` of being surveyed
-    together, ``pi_i`` on the diagonal. Units of different strata are independent
-    (``pi_i pi_j``); a certainty unit with any unit ``j``: ``pi_j``; two phase-1 units:
-    their phase-1 joint probability times ``n' (n' - 1) / (m (m - 1))`` (``m = n' +
-    reserve``); two units of a Sampford draw: Sampford's exact joint probability
-    (:func:`~perception.sampling.sampford.sampford_joint`).
+    DataFrame
+        The (m x m) matrix, index and columns the rows' labels: ``pi_ij`` of being surveyed
+        together, ``pi_i`` on the diagonal. Units of different strata are independent
+        (``pi_i pi_j``); a certainty unit with any unit ``j``: ``pi_j``; two phase-1 units:
+        their phase-1 joint probability times ``n' (n' - 1) / (m (m - 1))`` (``m = n' +
+        reserve``); two units of a Sampford draw: Sampford's exact joint probability
+        (``sampford_joint``).
 
     Raises
     ------
     SamplingError
-        If ``sample`` does not come from :func:`select_pps`, holds a row it did not
+        If ``sample`` does not come from ``select_pps``, holds a row it did not
         draw, or was drawn by systematic PPS (its joint probabilities are not known
         exactly; see Notes).
 

@@ -4,7 +4,7 @@ The Pearson statistic of the weighted table is corrected for the design with the
 generalised design effects ``delta`` (eigenvalues of ``Delta``, R's
 ``solve(denom, numr)`` built from the design covariance of the cell proportions):
 
-- second-order Rao–Scott (``statistic="F"``, the default): ``F = X2 / sum(delta)`` on
+- second-order Rao–Scott (``test="F"``, the default): ``F = X2 / sum(delta)`` on
   ``d0 = sum(delta)^2 / sum(delta^2)`` and ``d0 * nu`` degrees of freedom;
 - first-order Rao–Scott (``"Chisq"``): ``X2 / mean(delta)`` against chi-square with
   ``(r - 1)(c - 1)`` df;
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated, renamed_argument, warn_renamed_attribute
 from ..errors import EstimationError, format_rows
 from .checks import check_columns, check_design
 from .engine import domains, ratio_engine
@@ -40,23 +41,34 @@ _METHODS = {
 
 @dataclass(frozen=True)
 class ChisqResult:
-    """Result of :func:`chisq`.
+    """Result of ``perception.chisq``.
 
     Attributes
     ----------
-    row, col : the two variables.
-    test : "F", "Chisq", "Wald" or "adjWald": the test ``statistic``/``p`` belong to
-        (the ``statistic=`` argument).
-    statistic, ndf, ddf, p : the chosen test. For ``"F"`` the Rao–Scott F with its
-        (fractional) degrees of freedom. For ``"Chisq"``, as R reports it, ``statistic``
-        is Pearson's X2 and ``p`` that of the first-order corrected ``chisq``;
-        ``ndf`` is its df and ``ddf`` is infinite.
-    pearson : Pearson's X2 of the weighted table rescaled to the number of rows (R's
+    row, col : str
+        The two variables.
+    test : {"F", "Chisq", "Wald", "adjWald"}
+        The test ``statistic`` and ``p`` belong to (the ``test=`` argument).
+    statistic, ndf, ddf, p : float
+        The chosen test. For ``"F"`` the Rao–Scott F with its (fractional) degrees of
+        freedom. For ``"Chisq"``, as R reports it, ``statistic`` is Pearson's X2 and ``p``
+        that of the first-order corrected ``chisq``; ``ndf`` is its df and ``ddf`` is
+        infinite.
+    pearson : float
+        Pearson's X2 of the weighted table rescaled to the number of rows (R's
         ``X-squared``).
-    chisq, chisq_df, chisq_p : first-order Rao–Scott chi-square ``pearson / mean(delta)``.
-    design_effects : generalised design effects ``delta`` (eigenvalues, decreasing).
-    table : estimated cell proportions (rows × columns).
-    n : rows that entered the test.
+    chisq, chisq_p : float
+        First-order Rao–Scott chi-square ``pearson / mean(delta)`` and its p value.
+    chisq_df : int
+        Its degrees of freedom, ``(r - 1)(c - 1)``.
+    design_effects : tuple of float
+        Generalised design effects ``delta`` (eigenvalues, decreasing).
+    n : int
+        Rows that entered the test.
+    method : str
+        What the test is, as R prints it ("Pearson's X^2: Rao & Scott adjustment ...").
+    proportions : DataFrame
+        Estimated cell proportions (rows × columns); named ``table`` before.
     """
 
     row: str
@@ -73,10 +85,23 @@ class ChisqResult:
     design_effects: tuple[float, ...]
     n: int
     method: str
-    table: pd.DataFrame = field(repr=False, compare=False)
+    proportions: pd.DataFrame = field(repr=False, compare=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Old name of ``proportions`` (removed in the next release)."""
+        warn_renamed_attribute("ChisqResult", "table", "proportions")
+        return self.proportions
 
     def to_frame(self) -> pd.DataFrame:
         """The result as a one-row tidy DataFrame.
+
+        Returns
+        -------
+        DataFrame
+            One row: ``row``, ``col``, ``test``, ``statistic``, ``ndf``, ``ddf``, ``p``,
+            ``pearson``, ``chisq``, ``chisq_df``, ``chisq_p``, ``mean_deff`` (the mean
+            design effect) and ``n``.
 
         Examples
         --------
@@ -163,29 +188,37 @@ def _n_rows(design) -> int:
     return int(design.in_domain.sum())
 
 
+@positional_deprecated("test", "na_rm")
+@renamed_argument("statistic", "test")
 def chisq(
     design,
     row: str,
     col: str,
-    statistic: ChisqTest = "F",
+    *,
+    test: ChisqTest = "F",
     na_rm: bool = False,
 ) -> ChisqResult:
     """Design-based test of independence of two categorical variables (R's ``svychisq``).
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (domains via ``design.subset``).
-    row, col : the two categorical columns.
-    statistic : the test, as R's argument: "F" (second-order Rao–Scott, default),
-        "Chisq" (first-order Rao–Scott), "Wald" or "adjWald".
-    na_rm : leave rows missing either variable out (R's default); otherwise a missing
-        value raises an error naming the column.
+    design : SurveyDesign or ReplicateDesign
+        The survey design (domains via ``design.subset``).
+    row, col : str
+        The two categorical columns.
+    test : {"F", "Chisq", "Wald", "adjWald"}
+        The test (R's ``statistic=``): "F" (second-order Rao–Scott, default), "Chisq"
+        (first-order Rao–Scott), "Wald" or "adjWald". Named ``statistic`` before.
+    na_rm : bool
+        Leave rows missing either variable out (R's default); otherwise a missing value
+        raises an error naming the column.
 
     Returns
     -------
-    ChisqResult: ``statistic``, ``ndf``, ``ddf``, ``p`` of the chosen test, and always
-    the first-order chi-square (``chisq``, ``chisq_df``, ``chisq_p``), Pearson's X2,
-    the design effects and the table of cell proportions. ``.to_frame()`` gives one row.
+    ChisqResult
+        ``statistic``, ``ndf``, ``ddf``, ``p`` of the chosen test, and always the
+        first-order chi-square (``chisq``, ``chisq_df``, ``chisq_p``), Pearson's X2, the
+        design effects and the cell proportions. ``.to_frame()`` gives one row.
 
     Examples
     --------
@@ -203,11 +236,10 @@ def chisq(
     ``"Wald"``, ``"adjWald"``). Levels are those present in the design's domain; R also
     counts levels seen only outside a subset, which gives it NaN.
     """
-    test = statistic
     check_design(design)
     if test not in TESTS:
         raise EstimationError(
-            f"statistic={test!r} is not available; choose one of {', '.join(TESTS)}"
+            f"test={test!r} is not available; choose one of {', '.join(TESTS)}"
         )
     for name, argument in ((row, "row"), (col, "col")):
         if not isinstance(name, str):
@@ -323,7 +355,7 @@ def chisq(
         design_effects=tuple(float(x) for x in deltas),
         n=int(active.sum()),
         method=_METHODS[test],
-        table=table_frame,
+        proportions=table_frame,
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from ..tables import smallest_count
 from . import intervals
@@ -163,20 +164,24 @@ def _is_several(weights) -> bool:
 
 
 # ------------------------------------------------------------------ contrast --
+@positional_deprecated("level")
 def contrast(
     estimates,
     weights,
+    *,
     level: float | None = None,
 ) -> pd.DataFrame:
     """Linear combinations of the rows of one estimate table, with design-based SEs.
 
     Parameters
     ----------
-    estimates : a table returned by :func:`perception.mean`, ``total``, ``ratio``,
-        ``proportion``, :func:`perception.change` or :func:`contrast` (it carries the
-        covariance of its rows, keyed by their identity: the table may be sorted,
-        filtered or reset), or a :class:`GLMResult` (rows are the coefficients).
-    weights : one contrast, or several:
+    estimates : DataFrame or GLMResult
+        A table returned by ``perception.mean``, ``total``, ``ratio``, ``proportion``,
+        ``perception.change`` or ``contrast`` (it carries the covariance of its rows, keyed
+        by their identity: the table may be sorted, filtered or reset), or a ``GLMResult``
+        (rows are the coefficients).
+    weights : sequence of float, ndarray or dict
+        One contrast, or several:
 
         - a list/array with one weight per row, in table order;
         - a dict ``{row_label: weight}``; rows left out get weight 0. A row label is the
@@ -186,22 +191,24 @@ def contrast(
           tuple of those values, or the full label of every label column
           (``"E:api00"``); for a GLM the term name;
         - a dict of named contrasts ``{name: weights}`` with weights as above.
-    level : confidence level; default the table's (0.95).
+    level : float, optional
+        Confidence level; default the table's (0.95).
 
     Returns
     -------
-    DataFrame with ``contrast``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``,
-    ``p`` (two-sided t test of zero on ``df``, the table's degrees of freedom; the
-    smallest df among the rows used), ``n`` and ``n_min``. ``n`` counts the rows behind
-    the estimates the contrast combines (those with a non-zero weight): per domain (the
-    values of the columns before ``variable``) the largest ``n`` of its rows used, summed
-    over the domains -- exact when the rows used of a domain share their respondents
-    (one variable; or variables without missing values), as domains of ``by=`` do not
-    overlap. ``n_min`` is the smallest ``n`` (``n_from``/``n_to`` of a change) among
-    the rows used: the smallest cell the contrast rests on, which the small-cell rule of
-    outputs checks. For a GLM both are the rows of the fit. Its ``attrs["vcov"]`` holds
-    the covariance of the contrasts, keyed by ``contrast``. A single unnamed contrast is called
-    ``"contrast"``, as in R.
+    DataFrame
+        The ``contrast``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``p``
+        (two-sided t test of zero on ``df``, the table's degrees of freedom; the smallest df
+        among the rows used), ``n`` and ``n_min``. ``n`` counts the rows behind the
+        estimates the contrast combines (those with a non-zero weight): per domain (the
+        values of the columns before ``variable``) the largest ``n`` of its rows used,
+        summed over the domains -- exact when the rows used of a domain share their
+        respondents (one variable; or variables without missing values), as domains of
+        ``by=`` do not overlap. ``n_min`` is the smallest ``n`` (``n_from``/``n_to`` of a
+        change) among the rows used: the smallest cell the contrast rests on, which the
+        small-cell rule of outputs checks. For a GLM both are the rows of the fit. Its
+        ``attrs["vcov"]`` holds the covariance of the contrasts, keyed by ``contrast``. A
+        single unnamed contrast is called ``"contrast"``, as in R.
 
     Examples
     --------
@@ -314,15 +321,17 @@ def adjust_pvalues(p, method: PAdjust = "holm"):
 
     Parameters
     ----------
-    p : p values (list, array or Series). Missing values stay missing and do not count
-        as tests, as in R.
-    method : statsmodels' ``multipletests`` methods ("holm", "bonferroni", "sidak",
+    p : sequence of float, ndarray or Series
+        The p values. Missing values stay missing and do not count as tests, as in R.
+    method : str
+        One of statsmodels' ``multipletests`` methods ("holm", "bonferroni", "sidak",
         "holm-sidak", "simes-hochberg", "hommel", "fdr_bh", "fdr_by", "fdr_tsbh",
         "fdr_tsbky"), R's names "hochberg", "BH", "BY", or "none".
 
     Returns
     -------
-    The adjusted p values: a Series with the same index for a Series, else an array.
+    Series or ndarray
+        The adjusted p values: a Series with the same index for a Series, else an array.
 
     Examples
     --------

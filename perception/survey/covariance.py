@@ -329,17 +329,18 @@ def vcov(table) -> pd.DataFrame:
 
     Parameters
     ----------
-    table : a table returned by :func:`mean`, :func:`total`, :func:`ratio`,
-        :func:`proportion`, :func:`perception.change` or :func:`perception.contrast` --
-        sorted, filtered (rows kept), reset or concatenated from pieces of one table as
-        you like -- or a :class:`perception.GLMResult` (its coefficients).
+    table : DataFrame or GLMResult
+        A table returned by ``perception.mean``, ``total``, ``ratio``, ``proportion``,
+        ``perception.change`` or ``perception.contrast`` -- sorted, filtered (rows kept),
+        reset or concatenated from pieces of one table as you like -- or a
+        ``perception.GLMResult`` (its coefficients).
 
     Returns
     -------
-    DataFrame with one row and one column per row of ``table``, in the table's current
-    order, labelled by each row's identity: one index level per identity column (the
-    ``by`` columns, ``variable`` and ``category``; ``from``/``to`` of a change;
-    ``contrast``).
+    DataFrame
+        One row and one column per row of ``table``, in the table's current order, labelled
+        by each row's identity: one index level per identity column (the ``by`` columns,
+        ``variable`` and ``category``; ``from``/``to`` of a change; ``contrast``).
 
     Raises
     ------

@@ -8,14 +8,13 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ..deprecation import renamed_argument
+from ..deprecation import renamed_argument, warn_renamed_attribute
 from ..errors import DesignError, format_rows
 from . import variance as _variance
 from .base import _BaseDesign
@@ -93,17 +92,24 @@ class SurveyDesign(_BaseDesign):
 
     Parameters
     ----------
-    data : DataFrame with one row per respondent.
-    weights : column of sampling weights. ``None`` derives them from ``fpc`` (the product
-        over stages of population over sample size), or gives equal weights.
-    strata : column (or one column per stage) of the strata.
-    psu : column of the primary sampling units, or a list of columns, one per stage
+    data : DataFrame
+        One row per respondent.
+    weights : str, optional
+        Column of sampling weights. ``None`` derives them from ``fpc`` (the product over
+        stages of population over sample size), or gives equal weights.
+    strata : str or sequence of str, optional
+        Column (or one column per stage) of the strata.
+    psu : str or sequence of str, optional
+        Column of the primary sampling units, or a list of columns, one per stage
         (``["village", "household"]``). ``None``: each row is its own PSU.
-    fpc : column (or list, one per stage) of population sizes (>= 1) or sampling
-        fractions (< 1). Without it the first stage is taken as with replacement.
-    nest : PSU ids repeat across strata and must be read within their stratum.
-    lonely_psu : what to do with a stratum that has a single PSU: "fail" (error naming
-        the stratum), "remove", "certainty", "adjust" or "average", as R's
+    fpc : str or sequence of str, optional
+        Column (or list, one per stage) of population sizes (>= 1) or sampling fractions (<
+        1). Without it the first stage is taken as with replacement.
+    nest : bool
+        PSU ids repeat across strata and must be read within their stratum.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What to do with a stratum that has a single PSU: "fail" (error naming the stratum),
+        "remove", "certainty", "adjust" or "average", as R's
         ``options(survey.lonely.psu=)``.
 
     Examples
@@ -371,6 +377,7 @@ class SurveyDesign(_BaseDesign):
 
     @property
     def lonely_psu(self) -> str:
+        """What a stratum with a single PSU does (the ``lonely_psu=`` argument)."""
         return self._lonely_psu
 
     @property
@@ -409,8 +416,20 @@ class SurveyDesign(_BaseDesign):
         variance engine every Taylor-linearised estimate goes through (after the
         weighting steps' residuals, R's ``svyrecvar``).
 
-        With ``domain`` (code per row, -1 outside) the result covers one block of k
-        columns per domain, column ``d * k + j``.
+        Parameters
+        ----------
+        scores : ndarray
+            The (n, k) linearised scores, one row per row of the data.
+        domain : ndarray, optional
+            Domain code of each row (-1 outside every domain); the result then covers one
+            block of k columns per domain, column ``d * k + j``.
+        n_domains : int
+            Number of domains.
+
+        Returns
+        -------
+        ndarray
+            The (n_domains * k, n_domains * k) covariance matrix.
 
         Examples
         --------
@@ -435,21 +454,44 @@ class SurveyDesign(_BaseDesign):
     @property
     def totals_path(self) -> bool:
         """Whether the variance needs only first-stage cluster totals of the scores
-        (:meth:`score_groups`, :meth:`totals_vcov`): no weighting step (which acts on row
+        (``score_groups``, ``totals_vcov``): no weighting step (which acts on row
         scores) and one stage, or no later-stage fpc."""
         return not self._calibration and (len(self._stages) == 1 or not self._multistage)
 
     def score_groups(self) -> tuple[np.ndarray, int]:
-        """Row codes (n,) and number of the groups whose score totals the variance needs
-        (first-stage clusters); only meaningful when :attr:`totals_path` holds."""
+        """The groups whose score totals the variance needs (first-stage clusters); only
+        meaningful when ``totals_path`` holds.
+
+        Returns
+        -------
+        codes : ndarray
+            The (n,) group code of each row.
+        n_groups : int
+            The number of groups.
+        """
         first = self._stages[0]
         return first.cluster, first.n_clusters
 
     def totals_vcov(
         self, totals: np.ndarray, domain: np.ndarray | None = None, n_domains: int = 1
     ) -> np.ndarray:
-        """Design covariance from first-stage cluster totals (C, n_domains * k) of the
-        linearised scores (as :meth:`score_vcov`; requires :attr:`totals_path`)."""
+        """Design covariance from first-stage cluster totals of the linearised scores (as
+        ``score_vcov``; requires ``totals_path``).
+
+        Parameters
+        ----------
+        totals : ndarray
+            The (C, n_domains * k) score totals of the C first-stage clusters.
+        domain : ndarray, optional
+            Domain code of each row (-1 outside every domain).
+        n_domains : int
+            Number of domains.
+
+        Returns
+        -------
+        ndarray
+            The (n_domains * k, n_domains * k) covariance matrix.
+        """
         return _variance.totals_vcov(
             totals, self._stages[0], self._lonely_psu, domain, n_domains
         )
@@ -467,14 +509,26 @@ class SurveyDesign(_BaseDesign):
 
         Parameters
         ----------
-        method : "jk1" (unstratified jackknife), "jkn" (stratified jackknife; R refuses
-            it for designs without strata, and so does this),
-            "bootstrap" (Rao–Wu rescaling bootstrap: n_h - 1 PSUs drawn with replacement
-            in each stratum, with the first-stage fpc when known), "brr" and "fay"
-            (balanced repeated replication for two PSUs per stratum).
-        replicates : number of bootstrap replicates (default 200).
-        seed : seed or Generator for the bootstrap.
-        fay_rho : Fay's perturbation factor.
+        method : {"jkn", "jk1", "bootstrap", "brr", "fay"}
+            "jkn" (stratified jackknife; R refuses it for designs without strata, and so
+            does this), "jk1" (unstratified jackknife), "bootstrap" (Rao–Wu rescaling
+            bootstrap: n_h - 1 PSUs drawn with replacement in each stratum, with the
+            first-stage fpc when known), "brr" and "fay" (balanced repeated replication for
+            two PSUs per stratum).
+        replicates : int, optional
+            Number of bootstrap replicates (default 200).
+        seed : int or Generator, optional
+            Seed or Generator for the bootstrap.
+        fay_rho : float
+            Fay's perturbation factor.
+        mse : bool
+            Centre the variance at the full-sample estimate (True) rather than at the mean
+            of the replicates (False, R's default).
+
+        Returns
+        -------
+        ReplicateDesign
+            The same rows and weights, with per-PSU replicate factors.
 
         Examples
         --------
@@ -515,20 +569,29 @@ class ReplicateDesign(_BaseDesign):
 
     Parameters
     ----------
-    data : DataFrame with one row per respondent.
-    weights : column of full-sample weights.
-    replicate_weights : list of replicate-weight columns, or a regular expression that
-        selects them (e.g. ``"rw[0-9]+"``). They are the full replicate weights (R's
+    data : DataFrame
+        One row per respondent.
+    weights : str
+        Column of full-sample weights.
+    replicate_weights : str or sequence of str
+        List of replicate-weight columns, or a regular expression that selects them (e.g.
+        ``"rw[0-9]+"``). They are the full replicate weights (R's
         ``combined.weights=TRUE``).
-    scale, rscales : variance is ``scale * sum(rscales * (theta_r - centre)^2)``.
-        ``scale=None`` takes R's default for ``method``: ``1/(R-1)`` for "bootstrap",
-        ``(R-1)/R`` for "jk1", ``1/R`` for "brr", else 1.
-    mse : centre at the full-sample estimate (True) or the replicates' mean (False).
-    degf : degrees of freedom; default the rank of the replicate weights minus one
-        (R's ``degf``), recomputed on the rows of a subset.
-    method : "bootstrap", "jk1", "jkn", "brr", "fay" or "other" (R's ``type``); it only
-        chooses the default ``scale``. (Named ``type`` before; ``type=`` still works, with
-        a DeprecationWarning, until the next release.)
+    scale : float, optional
+        The variance is ``scale * sum(rscales * (theta_r - centre)^2)``. ``scale=None``
+        takes R's default for ``method``: ``1/(R-1)`` for "bootstrap", ``(R-1)/R`` for
+        "jk1", ``1/R`` for "brr", else 1.
+    rscales : float or sequence of float
+        The factor of each replicate in that sum (one number for all, or one each).
+    mse : bool
+        Centre at the full-sample estimate (True) or the replicates' mean (False).
+    degf : int, optional
+        Degrees of freedom; default the rank of the replicate weights minus one (R's
+        ``degf``), recomputed on the rows of a subset.
+    method : str
+        "other", "bootstrap", "jk1", "jkn", "brr" or "fay" (R's ``type``); it only chooses
+        the default ``scale``. (Named ``type`` before; ``type=`` still works, with a
+        DeprecationWarning, until the next release.)
 
     Examples
     --------
@@ -658,17 +721,13 @@ class ReplicateDesign(_BaseDesign):
 
     @property
     def n_replicates(self) -> int:
+        """Number of replicates."""
         return self.rscales.shape[0]
 
     @property
     def type(self) -> str:
-        """Old name of :attr:`method` (removed in the next release)."""
-        warnings.warn(
-            "ReplicateDesign.type is renamed ReplicateDesign.method and the old name will "
-            "be removed in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        """Old name of ``method`` (removed in the next release)."""
+        warn_renamed_attribute("ReplicateDesign", "type", "method")
         return self.method
 
     @property
@@ -696,9 +755,16 @@ class ReplicateDesign(_BaseDesign):
         return pd.DataFrame(mat, index=self._data.index, columns=self._replicate_columns)
 
     def replicate_matrix(self) -> np.ndarray:
-        """The replicate weights as an (n, R) array (zero outside a subset). Replicates
-        built from a design form it from their per-PSU factors: the estimators avoid it
-        (:attr:`totals_path`)."""
+        """The replicate weights as an (n, R) array (zero outside a subset).
+
+        Replicates built from a design form it from their per-PSU factors: the
+        estimators avoid it (``totals_path``).
+
+        Returns
+        -------
+        ndarray
+            The (n, R) replicate weights.
+        """
         if self._factors is not None:
             mat = self._w[:, None] * self._factors[self._factor_index]
         else:
@@ -736,7 +802,7 @@ class ReplicateDesign(_BaseDesign):
 
     @property
     def totals_path(self) -> bool:
-        """Whether replicate totals come from per-PSU totals (:meth:`score_groups`):
+        """Whether replicate totals come from per-PSU totals (``score_groups``):
         replicates built from a design, each a per-PSU factor, so replicate totals are
         factors' @ PSU totals."""
         return self._factors is not None
@@ -744,12 +810,19 @@ class ReplicateDesign(_BaseDesign):
     @property
     def psu_codes(self) -> np.ndarray | None:
         """Integer code of each row's PSU for replicates built from a design
-        (:meth:`SurveyDesign.replicate`); None for replicate weights given as columns."""
+        (``SurveyDesign.replicate``); None for replicate weights given as columns."""
         return self._factor_index
 
     def score_groups(self) -> tuple[np.ndarray, int]:
-        """Row codes (n,) of the PSUs carrying the replicate factors, and their number
-        (only when :attr:`totals_path` holds)."""
+        """The PSUs carrying the replicate factors (only when ``totals_path`` holds).
+
+        Returns
+        -------
+        codes : ndarray
+            The (n,) PSU code of each row.
+        n_groups : int
+            The number of PSUs.
+        """
         assert self._factors is not None and self._factor_index is not None  # totals_path
         return self._factor_index, self._factors.shape[0]
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from . import intervals
 from .checks import check_columns, check_design, column_names
@@ -43,9 +44,11 @@ Design = SurveyDesign | ReplicateDesign
 
 
 # ------------------------------------------------------------------- estimators --
+@positional_deprecated("by", "na_rm", "level")
 def mean(
     design: Design,
     variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
@@ -54,17 +57,24 @@ def mean(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    variables : column name or list of names (numeric or 0/1).
-    by : domain column(s); each domain is estimated inside the full design.
-    na_rm : leave out rows with a missing value in any of ``variables`` (or ``by``);
-        otherwise a missing value raises an error naming the column.
-    level : confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        Column name or list of names (numeric or 0/1).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming the column.
+    level : float
+        Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
 
     Returns
     -------
-    DataFrame with the ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
-    ``ci_high``, ``df``, ``deff`` (R's ``deff="replace"``) and ``n`` (rows used).
+    DataFrame
+        The ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+        ``df``, ``deff`` (R's ``deff="replace"``) and ``n`` (rows used). Its
+        ``attrs["vcov"]`` is the covariance of ``estimate`` (see ``perception.vcov``).
 
     Examples
     --------
@@ -84,14 +94,36 @@ def mean(
     return _ratio_estimate(design, variables, None, by, na_rm, level, "mean")
 
 
+@positional_deprecated("by", "na_rm", "level")
 def total(
     design: Design,
     variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Design-based totals (R's ``svytotal``); same arguments and columns as :func:`mean`.
+    """Design-based totals with Taylor or replicate standard errors (R's ``svytotal``).
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        Column name or list of names (numeric or 0/1).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming the column.
+    level : float
+        Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+
+    Returns
+    -------
+    DataFrame
+        The columns of ``perception.mean``: the ``by`` columns, ``variable``, ``estimate``,
+        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff`` and ``n``.
 
     Examples
     --------
@@ -107,18 +139,39 @@ def total(
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
 
 
+@positional_deprecated("by", "na_rm", "level")
 def ratio(
     design: Design,
     numerator: str | Sequence[str],
     denominator: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Ratio of two totals, e.g. ``api00/api99`` (R's ``svyratio``).
 
-    ``numerator`` and ``denominator`` are columns, or lists of equal length (paired),
-    or a list and one column. The ``variable`` column reads ``"num/den"``.
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    numerator : str or sequence of str
+        Numeric column(s) whose total is divided.
+    denominator : str or sequence of str
+        Numeric column(s) whose total divides: one column for every numerator, or one per
+        numerator (paired in order).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    na_rm : bool
+        Leave out rows with a missing value in a numerator or denominator (or ``by``);
+        otherwise a missing value raises an error naming the column.
+    level : float
+        Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+
+    Returns
+    -------
+    DataFrame
+        The columns of ``perception.mean``; ``variable`` reads ``"numerator/denominator"``.
 
     Examples
     --------
@@ -181,9 +234,11 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
                      result.n, level)
 
 
+@positional_deprecated("by", "method", "na_rm", "level")
 def proportion(
     design: Design,
     variables: str | Sequence[str],
+    *,
     by: str | Sequence[str] | None = None,
     method: intervals.PropMethod = "logit",
     na_rm: bool = False,
@@ -193,18 +248,31 @@ def proportion(
 
     Parameters
     ----------
-    method : interval for each level: "logit" (default), "beta" (Korn–Graubard),
-        "mean" (Wald), "xlogit", "asin" — the definitions of R's ``svyciprop``.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        Categorical column(s); every level present in the data gets a row.
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    method : {"logit", "beta", "mean", "xlogit", "asin"}
+        Interval for each level: "logit" (default), "beta" (Korn–Graubard), "mean" (Wald),
+        "xlogit", "asin" — the definitions of R's ``svyciprop``.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming the column.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
 
     Returns
     -------
-    DataFrame: ``by`` columns, ``variable``, ``category``, ``estimate``, ``se``,
-    ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``. Levels are the categories of a
-    categorical column, otherwise the sorted values present in the data (also outside
-    a subset, as R keeps a factor's levels). The intervals use the degrees of freedom
-    and row count of each domain (R's ``svyciprop`` on ``subset(design, ...)``); the
-    "logit" interval of a replicate design takes the SE of logit(p) from the replicates,
-    as R's ``svyglm`` does.
+    DataFrame
+        The ``by`` columns, ``variable``, ``category``, ``estimate``, ``se``, ``ci_low``,
+        ``ci_high``, ``df``, ``deff``, ``n``. Levels are the categories of a categorical
+        column, otherwise the sorted values present in the data (also outside a subset, as R
+        keeps a factor's levels). The intervals use the degrees of freedom and row count of
+        each domain (R's ``svyciprop`` on ``subset(design, ...)``); the "logit" interval of
+        a replicate design takes the SE of logit(p) from the replicates, as R's ``svyglm``
+        does.
 
     Examples
     --------

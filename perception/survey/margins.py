@@ -289,12 +289,18 @@ class PopulationMargins:
 
     Attributes
     ----------
-    margins : ``{column: {level: count}}`` for raking and calibration.
-    totals : ``{column: total}`` numeric totals (calibration only).
-    source : where the numbers come from (required in the file).
-    version : version label of the margins.
-    title : what population they describe.
-    path : the file read.
+    margins : dict
+        ``{column: {level: count}}`` for raking and calibration.
+    totals : dict
+        ``{column: total}`` numeric totals (calibration only).
+    source : str
+        Where the numbers come from (required in the file).
+    version : str
+        Version label of the margins.
+    title : str
+        What population they describe.
+    path : Path, optional
+        The file read.
     """
 
     margins: dict
@@ -306,14 +312,30 @@ class PopulationMargins:
 
     @property
     def population(self) -> dict:
-        """Margins and totals in one mapping, as :func:`calibrate` takes them."""
+        """Margins and totals in one mapping, as ``calibrate`` takes them."""
         return {**self.margins, **self.totals}
 
     def crossed_with(self, column: str, levels: Sequence) -> dict:
         """The margins repeated for each level of ``column`` (e.g. each survey wave).
 
-        Returns ``{(column, margin_column): {(level, margin_level): count}}`` for
-        :func:`rake`, so that every wave is raked to the full population.
+        Parameters
+        ----------
+        column : str
+            The column whose levels repeat the margins (the wave column).
+        levels : sequence
+            Its levels.
+
+        Returns
+        -------
+        dict
+            ``{(column, margin_column): {(level, margin_level): count}}`` for
+            ``perception.rake``, so that every wave is raked to the full population.
+
+        Examples
+        --------
+        >>> m = PopulationMargins({"sex": {1: 60, 2: 40}}, {}, "census", "1", "adults")
+        >>> m.crossed_with("wave", [0, 1])
+        {('wave', 'sex'): {(0, 1): 60, (0, 2): 40, (1, 1): 60, (1, 2): 40}}
         """
         out: dict = {}
         for name, margin in self.margins.items():
@@ -328,13 +350,15 @@ def read_margins(path: str | Path) -> PopulationMargins:
 
     Parameters
     ----------
-    path : the YAML file. It holds ``format``, ``version``, ``title``, ``source``,
-        ``margins`` (``column: {level: count}``) and optionally ``totals``
-        (``column: number``) and ``population_total`` (checked against every margin).
+    path : str or Path
+        The YAML file. It holds ``format``, ``version``, ``title``, ``source``, ``margins``
+        (``column: {level: count}``) and optionally ``totals`` (``column: number``) and
+        ``population_total`` (checked against every margin).
 
     Returns
     -------
     PopulationMargins
+        The margins and totals, with the file's ``source``, ``version`` and ``title``.
 
     Raises
     ------

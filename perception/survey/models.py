@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..deprecation import renamed_argument
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from . import intervals
 from .checks import check_design
@@ -499,17 +499,28 @@ class GLMResult:
 
     Attributes
     ----------
-    coefficients : DataFrame indexed by term: ``estimate``, ``se``, ``t``, ``p``,
-        ``ci_low``, ``ci_high`` (t interval on ``df_residual`` degrees of freedom).
-    vcov : design-based covariance of the coefficients (DataFrame, terms × terms).
-    df_residual : degrees of freedom of the t tests: design df + 1 - rank.
-    family : "gaussian" or "binomial" (quasibinomial, logit link).
-    formula : the model formula.
-    n : number of rows that entered the fit.
-    dispersion : R's reported dispersion, the design-weighted variance of the Pearson
-        residuals (not used by the design-based standard errors).
-    iterations : IRLS (Fisher scoring) iterations.
-    level : confidence level of ``ci_low``/``ci_high``.
+    coefficients : DataFrame
+        Indexed by term: ``estimate``, ``se``, ``t``, ``p``, ``ci_low``, ``ci_high`` (t
+        interval on ``df_residual`` degrees of freedom).
+    vcov : DataFrame
+        Design-based covariance of the coefficients (terms × terms).
+    df_residual : float
+        Degrees of freedom of the t tests: design df + 1 - rank.
+    family : str
+        "gaussian" or "binomial" (quasibinomial, logit link).
+    formula : str
+        The model formula.
+    n : int
+        Number of rows that entered the fit.
+    dispersion : float
+        R's reported dispersion, the design-weighted variance of the Pearson residuals (not
+        used by the design-based standard errors).
+    iterations : int
+        IRLS (Fisher scoring) iterations.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
+    design_repr : str
+        How the design was described when the model was fitted (for ``summary``).
     """
 
     coefficients: pd.DataFrame
@@ -548,16 +559,19 @@ class GLMResult:
 
         Parameters
         ----------
-        newdata : rows to predict for; ``None`` predicts for the rows used in the fit.
-        scale : "link" (linear predictor) or "response" (mean of the outcome: the
-            probability for a binomial model); R's ``type``. (Named ``type`` before;
-            ``type=`` still works, with a DeprecationWarning, until the next release.)
+        newdata : DataFrame, optional
+            Rows to predict for; ``None`` predicts for the rows used in the fit.
+        scale : {"link", "response"}
+            "link" (linear predictor) or "response" (mean of the outcome: the probability
+            for a binomial model); R's ``type``. (Named ``type`` before; ``type=`` still
+            works, with a DeprecationWarning, until the next release.)
 
         Returns
         -------
-        DataFrame indexed like ``newdata`` with ``estimate``, ``se`` (delta method for the
-        response, as R), ``ci_low`` and ``ci_high`` (t interval on ``df_residual`` on the
-        link scale, transformed to the response scale for ``scale="response"``).
+        DataFrame
+            Indexed like ``newdata``, with ``estimate``, ``se`` (delta method for the
+            response, as R), ``ci_low`` and ``ci_high`` (t interval on ``df_residual`` on
+            the link scale, transformed to the response scale for ``scale="response"``).
 
         Examples
         --------
@@ -620,6 +634,11 @@ class GLMResult:
 
     def summary(self) -> str:
         """An R-like printable table of the coefficients.
+
+        Returns
+        -------
+        str
+            The family, formula and design, then one line per coefficient.
 
         Examples
         --------
@@ -732,9 +751,11 @@ def _dispersion(fit: _Fit, mf: ModelFrame, family: _GLMFamily, design) -> float:
     return float(np.sum(w * (r - mean_r) ** 2) / np.sum(w) * n / (n - 1))
 
 
+@positional_deprecated("family", "na_rm", "level")
 def glm(
     design: SurveyDesign | ReplicateDesign,
     formula: str,
+    *,
     family: Family = "gaussian",
     na_rm: bool = False,
     level: float = 0.95,
@@ -743,25 +764,31 @@ def glm(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (subsets and weighted designs included).
-    formula : patsy formula on the design's columns, e.g. ``"api00 ~ ell + meals"``,
+    design : SurveyDesign or ReplicateDesign
+        The survey design (subsets and weighted designs included).
+    formula : str
+        Patsy formula on the design's columns, e.g. ``"api00 ~ ell + meals"``,
         ``"trusts_police ~ C(region) + treated * wave"``. Categorical terms with ``C()``
         (string columns are categorical anyway); columns whose name has a dot are quoted:
-        ``Q("sch.wide")``. Besides the columns, a formula may use ``np``, ``log``,
-        ``exp``, ``sqrt`` and ``abs``.
-    family : "gaussian" (identity link) or "binomial" (quasibinomial with logit link,
-        as R's ``family=quasibinomial()``): the outcome must lie in [0, 1], e.g. a 0/1
-        item, a proportion, or a comparison such as ``I(Q("sch.wide") == "Yes")``.
-    na_rm : leave rows with a missing model variable out of the fit (they stay in the
-        design with zero weight, so every PSU still enters the variance); otherwise a
-        missing value raises an error naming the columns.
-    level : confidence level of ``ci_low``/``ci_high``.
+        ``Q("sch.wide")``. Besides the columns, a formula may use ``np``, ``log``, ``exp``,
+        ``sqrt`` and ``abs``.
+    family : {"gaussian", "binomial"}
+        "gaussian" (identity link) or "binomial" (quasibinomial with logit link, as R's
+        ``family=quasibinomial()``): the outcome must lie in [0, 1], e.g. a 0/1 item, a
+        proportion, or a comparison such as ``I(Q("sch.wide") == "Yes")``.
+    na_rm : bool
+        Leave rows with a missing model variable out of the fit (they stay in the design
+        with zero weight, so every PSU still enters the variance); otherwise a missing value
+        raises an error naming the columns.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
 
     Returns
     -------
-    GLMResult with ``.coefficients`` (term-indexed DataFrame: ``estimate``, ``se``,
-    ``t``, ``p``, ``ci_low``, ``ci_high``), ``.vcov``, ``.df_residual``, ``.summary()``
-    and ``.predict()``.
+    GLMResult
+        With ``.coefficients`` (term-indexed DataFrame: ``estimate``, ``se``, ``t``, ``p``,
+        ``ci_low``, ``ci_high``), ``.vcov``, ``.df_residual``, ``.summary()`` and
+        ``.predict()``.
 
     Raises
     ------

@@ -461,20 +461,41 @@ def mean_from_parquet(
 
     Parameters
     ----------
-    source : path of a Parquet file or of a directory of Parquet files (a partitioned
-        dataset), or a ``pyarrow.dataset.Dataset``.
-    variables : numeric column(s).
-    weights, strata, psu, fpc, nest, lonely_psu : the design, as in
-        :class:`perception.SurveyDesign` (one stage: ``psu`` is required).
-    by, na_rm, level : as in :func:`perception.mean`.
-    batch_size : rows read at a time; memory use is about ``batch_size`` times the
-        number of columns read, plus the group sums.
+    source : str, Path or pyarrow.dataset.Dataset
+        Path of a Parquet file or of a directory of Parquet files (a partitioned dataset),
+        or a ``pyarrow.dataset.Dataset``.
+    variables : str or sequence of str
+        Numeric column(s).
+    weights : str
+        The weight column.
+    strata : str, optional
+        The stratum column.
+    psu : str
+        The PSU column (one stage; required).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    fpc : str, optional
+        The finite population correction: population sizes or sampling fractions, as in
+        ``perception.SurveyDesign``.
+    nest : bool
+        PSU ids are unique only within their stratum, as in ``perception.SurveyDesign``.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in ``perception.SurveyDesign``.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming how many rows.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
+    batch_size : int
+        Rows read at a time; memory use is about ``batch_size`` times the number of columns
+        read, plus the group sums.
 
     Returns
     -------
-    The table :func:`perception.mean` returns on the same data (by columns, ``variable``,
-    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``; covariance in
-    ``attrs["vcov"]``).
+    DataFrame
+        The table ``perception.mean`` returns on the same data (by columns, ``variable``,
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``; covariance
+        in ``attrs["vcov"]``).
 
     Examples
     --------
@@ -507,8 +528,45 @@ def total_from_parquet(
     level: float = 0.95,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> pd.DataFrame:
-    """Design-based totals of a Parquet dataset read in batches; as
-    :func:`mean_from_parquet` (R's ``svytotal``).
+    """Design-based totals of a Parquet dataset read in batches (R's ``svytotal``).
+
+    Parameters
+    ----------
+    source : str, Path or pyarrow.dataset.Dataset
+        Path of a Parquet file or of a directory of Parquet files (a partitioned dataset),
+        or a ``pyarrow.dataset.Dataset``.
+    variables : str or sequence of str
+        Numeric column(s).
+    weights : str
+        The weight column.
+    strata : str, optional
+        The stratum column.
+    psu : str
+        The PSU column (one stage; required).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    fpc : str, optional
+        The finite population correction: population sizes or sampling fractions, as in
+        ``perception.SurveyDesign``.
+    nest : bool
+        PSU ids are unique only within their stratum, as in ``perception.SurveyDesign``.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in ``perception.SurveyDesign``.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming how many rows.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
+    batch_size : int
+        Rows read at a time; memory use is about ``batch_size`` times the number of columns
+        read, plus the group sums.
+
+    Returns
+    -------
+    DataFrame
+        The table ``perception.total`` returns on the same data (by columns, ``variable``,
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``; covariance
+        in ``attrs["vcov"]``).
 
     Examples
     --------
@@ -536,8 +594,40 @@ def mean_from_dask(
     """Design-based means of a Dask DataFrame: each partition is reduced to group sums
     (on the workers), which are added up here.
 
-    Arguments and result as :func:`mean_from_parquet`; row labels in error messages are
-    the dask index labels.
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        The respondents, in partitions (the data of a design; row labels in error messages
+        are the dask index labels).
+    variables : str or sequence of str
+        Numeric column(s).
+    weights : str
+        The weight column.
+    strata : str, optional
+        The stratum column.
+    psu : str
+        The PSU column (one stage; required).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    fpc : str, optional
+        The finite population correction: population sizes or sampling fractions, as in
+        ``perception.SurveyDesign``.
+    nest : bool
+        PSU ids are unique only within their stratum, as in ``perception.SurveyDesign``.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in ``perception.SurveyDesign``.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming how many rows.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
+
+    Returns
+    -------
+    DataFrame
+        The table ``perception.mean`` returns on the same data (by columns, ``variable``,
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``; covariance
+        in ``attrs["vcov"]``).
 
     Examples
     --------
@@ -567,8 +657,43 @@ def total_from_dask(
     na_rm: bool = False,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Design-based totals of a Dask DataFrame; as :func:`mean_from_dask` (R's
-    ``svytotal``).
+    """Design-based totals of a Dask DataFrame: each partition is reduced to group sums
+    (on the workers), which are added up here (R's ``svytotal``).
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        The respondents, in partitions (row labels in error messages are the dask index
+        labels).
+    variables : str or sequence of str
+        Numeric column(s).
+    weights : str
+        The weight column.
+    strata : str, optional
+        The stratum column.
+    psu : str
+        The PSU column (one stage; required).
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated inside the full design.
+    fpc : str, optional
+        The finite population correction: population sizes or sampling fractions, as in
+        ``perception.SurveyDesign``.
+    nest : bool
+        PSU ids are unique only within their stratum, as in ``perception.SurveyDesign``.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in ``perception.SurveyDesign``.
+    na_rm : bool
+        Leave out rows with a missing value in any of ``variables`` (or ``by``); otherwise a
+        missing value raises an error naming how many rows.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
+
+    Returns
+    -------
+    DataFrame
+        The table ``perception.total`` returns on the same data (by columns, ``variable``,
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``; covariance
+        in ``attrs["vcov"]``).
 
     Examples
     --------

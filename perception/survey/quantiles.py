@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from . import intervals
 from .checks import check_columns, check_design, column_names, numeric_values
@@ -71,10 +72,12 @@ class _CDF:
         return float(self.x[min(pos + 1, self.x.size - 1)])
 
 
+@positional_deprecated("by", "na_rm", "level", "interval_type")
 def quantile(
     design: Design,
     variables: str | Sequence[str],
     quantiles: float | Sequence[float] = (0.5,),
+    *,
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
@@ -84,24 +87,32 @@ def quantile(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    variables : numeric column(s).
-    quantiles : probabilities between 0 and 1.
-    by : domain column(s); each domain is estimated on the design cut to the domain.
-    na_rm : leave out rows missing a value of ``variables`` (or ``by``).
-    level : confidence level.
-    interval_type : "mean" (Woodruff with a Wald interval for F, the default), "beta",
-        "xlogit", "asin" (Woodruff with that interval for F, as :func:`proportion`),
-        "score" (R's Francisco–Fuller score interval; linearisation designs) or
-        "quantile" (replicate designs: the SE from the replicate quantiles).
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    variables : str or sequence of str
+        Numeric column(s).
+    quantiles : float or sequence of float
+        Probabilities between 0 and 1.
+    by : str or sequence of str, optional
+        Domain column(s); each domain is estimated on the design cut to the domain.
+    na_rm : bool
+        Leave out rows missing a value of ``variables`` (or ``by``).
+    level : float
+        Confidence level.
+    interval_type : {"mean", "beta", "xlogit", "asin", "score", "quantile"}
+        "mean" (Woodruff with a Wald interval for F, the default), "beta", "xlogit", "asin"
+        (Woodruff with that interval for F, as ``perception.proportion``), "score" (R's
+        Francisco–Fuller score interval; linearisation designs) or "quantile" (replicate
+        designs: the SE from the replicate quantiles).
 
     Returns
     -------
-    DataFrame: ``by`` columns, ``variable``, ``quantile``, ``estimate``, ``se``,
-    ``ci_low``, ``ci_high``, ``df``, ``deff`` (not defined: NaN), ``n``. ``se`` is the
-    interval's width over 2 t(df); ``df`` is the degrees of freedom of the rows that
-    enter each domain's estimate (R's ``degf`` of the design cut to them). A bound whose
-    probability falls outside [0, 1] is NaN, as in R.
+    DataFrame
+        The ``by`` columns, ``variable``, ``quantile``, ``estimate``, ``se``, ``ci_low``,
+        ``ci_high``, ``df``, ``deff`` (not defined: NaN), ``n``. ``se`` is the interval's
+        width over 2 t(df); ``df`` is the degrees of freedom of the rows that enter each
+        domain's estimate (R's ``degf`` of the design cut to them). A bound whose
+        probability falls outside [0, 1] is NaN, as in R.
 
     Examples
     --------

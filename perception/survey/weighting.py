@@ -46,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import WeightingError, format_rows
 from . import calibration as _c
 from . import margins as _m
@@ -124,15 +125,19 @@ def poststratify(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    strata : column, or list of columns whose combinations are the post-strata.
-    population : ``{level: count}`` (for several columns, keys are tuples of levels), or
-        a DataFrame with the strata columns and one column of counts (R's ``Freq``).
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    strata : str or sequence of str
+        Column, or list of columns whose combinations are the post-strata.
+    population : mapping, DataFrame or Series
+        ``{level: count}`` (for several columns, keys are tuples of levels), or a DataFrame
+        with the strata columns and one column of counts (R's ``Freq``).
 
     Returns
     -------
-    A new design of the same type. Its Taylor variance removes the post-stratum means of
-    the scores; a replicate design has every replicate post-stratified.
+    SurveyDesign or ReplicateDesign
+        A new design of the same type. Its Taylor variance removes the post-stratum means of
+        the scores; a replicate design has every replicate post-stratified.
 
     Raises
     ------
@@ -263,9 +268,12 @@ def _margin_misfit(w: np.ndarray, margins: list[_m.Margin]) -> tuple[float, str]
     return worst, where
 
 
+@positional_deprecated("tol", "max_iter")
+@renamed_argument("margins", "population")
 def rake(
     design: Design,
-    margins: Mapping,
+    population: Mapping,
+    *,
     tol: float = 1e-8,
     max_iter: int = 100,
 ) -> Design:
@@ -276,22 +284,28 @@ def rake(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    margins : ``{column: {level: count}}``; a key may be a tuple of columns whose
-        combinations form the margin (e.g. ``("wave", "sex")`` to rake each wave).
-        Every margin must add up to the same population total.
-    tol : convergence threshold on the change of the weighted cross-table between two
-        passes: relative to the sum of the weights when below 1, a count otherwise
-        (R's ``control$epsilon``). The default meets every margin to about 1e-8 of the
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    population : mapping
+        Population counts of each margin, ``{column: {level: count}}`` (named ``margins``
+        before); a key may be a tuple of columns whose combinations form the margin (e.g.
+        ``("wave", "sex")`` to rake each wave). Every margin must add up to the same
+        population total.
+    tol : float
+        Convergence threshold on the change of the weighted cross-table between two passes:
+        relative to the sum of the weights when below 1, a count otherwise (R's
+        ``control$epsilon``). The default meets every margin to about 1e-8 of the
         population; R's default is ``tol=1, max_iter=10``, which leaves the earlier margins
         off by up to one unit — pass those values to reproduce R's default weights.
-    max_iter : largest number of passes (R's ``control$maxit``).
+    max_iter : int
+        Largest number of passes (R's ``control$maxit``).
 
     Returns
     -------
-    A new design: weights raked; the Taylor variance sweeps the scores through the
-    margins as R's ``svyrecvar`` does; a replicate design has every replicate raked with
-    the same number of passes.
+    SurveyDesign or ReplicateDesign
+        A new design: weights raked; the Taylor variance sweeps the scores through the
+        margins as R's ``svyrecvar`` does; a replicate design has every replicate raked with
+        the same number of passes.
 
     Raises
     ------
@@ -321,8 +335,8 @@ def rake(
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
         raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
-    spec = _m.margin_spec(margins, "rake")
-    matched = [_m.match_margin(design, cols, m, "margins") for cols, m in spec]
+    spec = _m.margin_spec(population, "rake")
+    matched = [_m.match_margin(design, cols, m, "population") for cols, m in spec]
     _m.check_totals(matched, "rake")
     w0 = design._w
     epsilon = tol * float(w0.sum()) if tol < 1 else float(tol)
@@ -532,9 +546,11 @@ def _calibration_factors(mm: _ModelMatrix, ww: np.ndarray, method: str, lower: f
     return result.g
 
 
+@positional_deprecated("method", "bounds", "tol", "max_iter")
 def calibrate(
     design: Design,
     population: Mapping,
+    *,
     method: CalibrationMethod = "linear",
     bounds: tuple[float, float] | None = None,
     tol: float = 1e-7,
@@ -544,25 +560,32 @@ def calibrate(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    population : ``{column: {level: count}}`` for categorical margins and
-        ``{column: total}`` for numeric ones. As in R's ``model.matrix``, the model has an
-        intercept (its total is the margins' common total) and each categorical margin
-        enters as dummies for all its levels but the first (in sorted order): the full
-        dummy coding of every margin gives the same weights. With numeric totals only,
-        the model has no intercept unless ``"(Intercept)"`` gives the population size.
-    method : "linear" (GREG; without bounds, R's closed-form ``regcalibrate``),
-        "raking" (multiplicative, g = exp(x'λ)) or "logit" (g bounded, needs ``bounds``).
-    bounds : ``(low, high)`` on the g-weights (calibrated over original weights), as R's
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    population : mapping
+        ``{column: {level: count}}`` for categorical margins and ``{column: total}`` for
+        numeric ones. As in R's ``model.matrix``, the model has an intercept (its total is
+        the margins' common total) and each categorical margin enters as dummies for all its
+        levels but the first (in sorted order): the full dummy coding of every margin gives
+        the same weights. With numeric totals only, the model has no intercept unless
+        ``"(Intercept)"`` gives the population size.
+    method : {"linear", "raking", "logit"}
+        "linear" (GREG; without bounds, R's closed-form ``regcalibrate``), "raking"
+        (multiplicative, g = exp(x'λ)) or "logit" (g bounded, needs ``bounds``).
+    bounds : tuple of (float, float), optional
+        ``(low, high)`` on the g-weights (calibrated over original weights), as R's
         ``bounds=``; ``None`` for no bounds.
-    tol : convergence: every total met to ``tol * (1 + |total|)`` (R's ``epsilon``).
-    max_iter : largest number of Newton iterations (R's ``maxit``).
+    tol : float
+        Convergence: every total met to ``tol * (1 + |total|)`` (R's ``epsilon``).
+    max_iter : int
+        Largest number of Newton iterations (R's ``maxit``).
 
     Returns
     -------
-    A new design. Taylor variances use the residuals of the scores on the calibration
-    variables (R's ``greg_calibration``); a replicate design has every replicate
-    calibrated.
+    SurveyDesign or ReplicateDesign
+        A new design. Taylor variances use the residuals of the scores on the calibration
+        variables (R's ``greg_calibration``); a replicate design has every replicate
+        calibrated.
 
     Raises
     ------
@@ -656,8 +679,10 @@ def _trim_vector(w: np.ndarray, active: np.ndarray, lower: float, upper: float,
     return out
 
 
+@positional_deprecated("upper", "lower", "strict")
 def trim_weights(
     design: Design,
+    *,
     upper: float | None = None,
     lower: float | None = None,
     strict: bool = False,
@@ -671,15 +696,19 @@ def trim_weights(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    upper, lower : limits on the weights (absolute values, not ratios). At least one.
-    strict : repeat until no weight is outside the limits.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    upper, lower : float, optional
+        Limits on the weights (absolute values, not ratios). At least one.
+    strict : bool
+        Repeat until no weight is outside the limits.
 
     Returns
     -------
-    A new design. A Taylor design keeps its earlier adjustment steps (as R does: trimming
-    adds no variance term). A replicate design has each replicate trimmed the same way
-    among its rows of positive weight.
+    SurveyDesign or ReplicateDesign
+        A new design. A Taylor design keeps its earlier adjustment steps (as R does:
+        trimming adds no variance term). A replicate design has each replicate trimmed the
+        same way among its rows of positive weight.
 
     Examples
     --------
@@ -769,15 +798,20 @@ def adjust_nonresponse(
 
     Parameters
     ----------
-    design : design of **all sampled units**, respondents and nonrespondents.
-    responded : column (or values) of 1/True for respondents, 0/False otherwise.
-    classes : column(s) of the weighting classes.
+    design : SurveyDesign or ReplicateDesign
+        Design of **all sampled units**, respondents and nonrespondents.
+    responded : str, sequence or Series
+        Column (or values) of 1/True for respondents, 0/False otherwise.
+    classes : str or sequence of str
+        Column(s) of the weighting classes.
 
     Returns
     -------
-    A new design of the respondents. Its Taylor variance linearises the adjustment (the
-    class totals of the sample are estimates): each sampled unit also carries its class's
-    mean score. A replicate design has the adjustment redone within every replicate.
+    SurveyDesign or ReplicateDesign
+        A new design of the respondents. Its Taylor variance linearises the adjustment (the
+        class totals of the sample are estimates): each sampled unit also carries its
+        class's mean score. A replicate design has the adjustment redone within every
+        replicate.
 
     Raises
     ------
@@ -895,22 +929,28 @@ def _weight_summary(w: np.ndarray) -> dict[str, float]:
     }
 
 
-def weight_diagnostics(design: Design, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+@positional_deprecated("by")
+def weight_diagnostics(
+    design: Design, *, by: str | Sequence[str] | None = None
+) -> pd.DataFrame:
     """Summary of the weights: spread, Kish design effect and effective sample size.
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (rows in its domain are summarised).
-    by : column(s) to summarise within. Default: the design's first-stage strata columns
+    design : SurveyDesign or ReplicateDesign
+        The survey design (rows in its domain are summarised).
+    by : str or sequence of str, optional
+        Column(s) to summarise within. Default: the design's first-stage strata columns
         (none for a replicate design).
 
     Returns
     -------
-    DataFrame with the ``by`` columns (``"(all)"`` on the first, overall row), then
-    ``n`` (rows), ``sum_weights``, ``min_weight``, ``max_weight``, ``mean_weight``,
-    ``cv`` (coefficient of variation of the weights, population standard deviation over
-    mean), ``deff_kish`` (Kish's design effect due to unequal weighting,
-    ``n sum(w^2) / (sum w)^2 = 1 + cv^2``) and ``n_effective`` (``n / deff_kish``).
+    DataFrame
+        The ``by`` columns (``"(all)"`` on the first, overall row), then ``n`` (rows),
+        ``sum_weights``, ``min_weight``, ``max_weight``, ``mean_weight``, ``cv``
+        (coefficient of variation of the weights, population standard deviation over mean),
+        ``deff_kish`` (Kish's design effect due to unequal weighting, ``n sum(w^2) / (sum
+        w)^2 = 1 + cv^2``) and ``n_effective`` (``n / deff_kish``).
 
     Examples
     --------

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from ..deprecation import renamed_argument
 from ..disclosure.pii import MIN_KEY_BYTES, hash_value
 from ..errors import PerceptionError, WaveValidationError
 from ..questionnaire.model import Questionnaire
@@ -61,9 +62,10 @@ def _key_bytes(hash_key: str | bytes | None) -> bytes:
     return key
 
 
+@renamed_argument("q", "questionnaire")
 def read_wave(
     path: str | Path,
-    q: Questionnaire,
+    questionnaire: Questionnaire,
     *,
     keep_pii: Literal["drop", "hash"] = "drop",
     hash_key: str | bytes | None = None,
@@ -76,7 +78,7 @@ def read_wave(
     ----------
     path : str or Path
         ``.csv`` (UTF-8), ``.xlsx``, ``.sav``/``.zsav`` or ``.dta``. Never modified.
-    q : Questionnaire
+    questionnaire : Questionnaire
         The questionnaire the wave follows.
     keep_pii : {"drop", "hash"}
         Drop the ``pii: true`` columns (default), or replace each value by its keyed
@@ -86,7 +88,7 @@ def read_wave(
         Secret key for ``keep_pii="hash"`` (at least 16 bytes). Never stored in the result.
     recode : bool
         Also turn declared missing-value codes into NaN (see
-        :func:`perception.recode_missing`); the counts are in
+        ``perception.recode_missing``); the counts are in
         ``df.attrs["perception"]["missing_recoded"]``.
     max_bytes : int
         Largest file accepted.
@@ -103,7 +105,7 @@ def read_wave(
     WaveValidationError
         The file cannot be read (``.report`` is None), or the data fail the
         questionnaire: the message lists every failing row/column/check and ``.report``
-        holds the :class:`~perception.ValidationReport`.
+        holds the ``ValidationReport``.
 
     Examples
     --------
@@ -127,22 +129,22 @@ def read_wave(
             "the pii columns, or drop hash_key."
         )
     key = _key_bytes(hash_key) if keep_pii == "hash" else b""
-    if not isinstance(q, Questionnaire):
+    if not isinstance(questionnaire, Questionnaire):
         raise PerceptionError(
-            f"read_wave needs a Questionnaire, got {type(q).__name__}. Fix: pass "
+            f"read_wave needs a Questionnaire, got {type(questionnaire).__name__}. Fix: pass "
             "pc.load_questionnaire(path)."
         )
     path = Path(path)
-    raw, _ = read_table(path, q, max_bytes=max_bytes)
-    report, data = validate_with_data(raw, q, source=str(path))
+    raw, _ = read_table(path, questionnaire, max_bytes=max_bytes)
+    report, data = validate_with_data(raw, questionnaire, source=str(path))
     if not report.ok or data is None:
         raise WaveValidationError(
-            f"{path} does not match questionnaire {q.id!r}: {len(report.errors)} "
+            f"{path} does not match questionnaire {questionnaire.id!r}: {len(report.errors)} "
             f"error{'s' if len(report.errors) != 1 else ''}.\n"
             f"{report.summary(max_rows=None, max_groups=None)}",
             report,
         )
-    pii_columns = [c for c in q.pii if c in data.columns]
+    pii_columns = [c for c in questionnaire.pii if c in data.columns]
     if keep_pii == "drop":
         data = data.drop(columns=pii_columns)
     else:
@@ -150,14 +152,14 @@ def read_wave(
             data[column] = data[column].map(lambda v: hash_value(v, key)).astype(object)
     meta: dict[str, Any] = {
         "source": str(path),
-        "questionnaire": q.id,
+        "questionnaire": questionnaire.id,
         "pii": keep_pii,
         "pii_columns": pii_columns,
         "warnings": len(report.warnings),
         "blank_rows_skipped": int(raw.attrs.get("blank_rows_skipped", 0)),
     }
     if recode:
-        data, counts = recode_missing(data, q)
+        data, counts = recode_missing(data, questionnaire)
         meta["missing_recoded"] = counts.to_dict("records")
     value_labels = raw.attrs.get("value_labels")
     data.attrs = {"perception": meta}

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from pandera.errors import SchemaError, SchemaErrors
 
+from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import format_rows
 from ..questionnaire.cells import numbers, present, texts
 from ..questionnaire.model import Questionnaire, Variable
@@ -145,6 +146,12 @@ class ValidationReport:
             None lists them all.
         max_groups : int or None
             Column/check groups listed before the rest is summarised; None lists all.
+
+        Returns
+        -------
+        str
+            The source, the counts of rows and columns, then each column/check group with
+            its rows and values.
         """
         max_rows = max_rows if max_rows is not None else 2**62
         max_groups = max_groups if max_groups is not None else 2**62
@@ -202,15 +209,20 @@ def _show(value: Any) -> str:
 # ---------------------------------------------------------------------- validation
 
 
-def validate(df: pd.DataFrame, q: Questionnaire, *, source: str | None = None) -> ValidationReport:
+@renamed_argument("df", "data")
+@renamed_argument("q", "questionnaire")
+def validate(
+    data: pd.DataFrame, questionnaire: Questionnaire, *, source: str | None = None
+) -> ValidationReport:
     """Check a wave against its questionnaire and report every problem.
 
     Parameters
     ----------
-    df : DataFrame
-        The wave, one row per respondent, columns named as in the questionnaire.
-        Never modified.
-    q : Questionnaire
+    data : DataFrame
+        The wave, one row per respondent, columns named as in the questionnaire. Never
+        modified.
+    questionnaire : Questionnaire
+        The questionnaire the wave follows.
     source : str, optional
         Name shown in the summary (e.g. the file path).
 
@@ -230,7 +242,7 @@ def validate(df: pd.DataFrame, q: Questionnaire, *, source: str | None = None) -
     >>> validate(pd.DataFrame({"ok": [0, 1]}), q).ok
     True
     """
-    return validate_with_data(df, q, source=source)[0]
+    return validate_with_data(data, questionnaire, source=source)[0]
 
 
 def validate_with_data(
@@ -609,8 +621,11 @@ def _to_table(
 # --------------------------------------------------------------------- recoding
 
 
+@positional_deprecated("lang")
+@renamed_argument("df", "data")
+@renamed_argument("q", "questionnaire")
 def recode_missing(
-    df: pd.DataFrame, q: Questionnaire, lang: str | None = None
+    data: pd.DataFrame, questionnaire: Questionnaire, *, lang: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn declared missing-value codes into NaN, on a copy, and count them.
 
@@ -619,9 +634,10 @@ def recode_missing(
 
     Parameters
     ----------
-    df : DataFrame
+    data : DataFrame
         A wave (validated). Never modified.
-    q : Questionnaire
+    questionnaire : Questionnaire
+        The questionnaire the wave follows: it declares the missing-value codes.
     lang : str, optional
         Language of the labels in the counts table (default: the questionnaire's first).
 
@@ -646,10 +662,10 @@ def recode_missing(
     >>> counts.to_dict("records")
     [{'column': 'age', 'code': 999, 'label': "Don't know", 'count': 2}]
     """
-    lang = q.language(lang)
-    out = df.copy(deep=True)
+    lang = questionnaire.language(lang)
+    out = data.copy(deep=True)
     rows: list[dict[str, Any]] = []
-    for var in q.variable_list:
+    for var in questionnaire.variable_list:
         if var.name not in out.columns or not var.missing:
             continue
         series = out[var.name]

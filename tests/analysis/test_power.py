@@ -15,7 +15,7 @@ from perception.analysis.power import PLAN_COLUMNS
 # the domain note's planning claims (two-wave DiD, binary item p = 0.5, ICC 0.10,
 # weighting deff 1.3): 40 villages per arm x 15 -> MDE ~ 20 points (~17 revisited);
 # 60 villages x 20 -> 11-13 points
-NOTE = dict(icc=0.10, p=0.5, deff_weighting=1.3, design="did")
+NOTE = dict(icc=0.10, p=0.5, deff_weighting=1.3, analysis="did")
 NOTE_MDE_40x15 = (0.19, 0.21)
 NOTE_MDE_40x15_REVISITED = (0.16, 0.18)
 NOTE_MDE_60x20 = (0.11, 0.13)
@@ -58,14 +58,14 @@ def test_design_effects_reported():
 def test_srs_change_equals_two_sample_z_test(n):
     """ICC 0, no weighting, independent waves: the two-sample z test (statsmodels)."""
     sd = 0.8
-    ours = _mde(n_clusters=n, cluster_size=1, icc=0.0, sd=sd, design="change")
+    ours = _mde(n_clusters=n, cluster_size=1, icc=0.0, sd=sd, analysis="change")
     effect_size = NormalIndPower().solve_power(nobs1=n, alpha=0.05, power=0.8, ratio=1.0)
     assert np.isclose(ours, effect_size * sd, rtol=SOLVER_RTOL)
 
 
 def test_did_variance_is_twice_the_change_variance():
-    change = pc.mde(30, 12, 0.08, p=0.4, design="change").iloc[0]
-    did = pc.mde(30, 12, 0.08, p=0.4, design="did").iloc[0]
+    change = pc.mde(30, 12, 0.08, p=0.4, analysis="change").iloc[0]
+    did = pc.mde(30, 12, 0.08, p=0.4, analysis="did").iloc[0]
     assert np.isclose(did["se"], np.sqrt(2) * change["se"], rtol=FORMULA_RTOL)
 
 
@@ -75,7 +75,7 @@ def test_revisiting_without_persistence_changes_nothing():
                            **NOTE), base, rtol=FORMULA_RTOL)
     full = _mde(n_clusters=40, cluster_size=15, revisited=True, r_cluster=1.0, **NOTE)
     # fully persistent village effects cancel: deff_change = (1 - ICC) * deff_weighting
-    plain = _mde(n_clusters=40, cluster_size=15, icc=0.0, p=0.5, design="did")
+    plain = _mde(n_clusters=40, cluster_size=15, icc=0.0, p=0.5, analysis="did")
     assert np.isclose(full, plain * np.sqrt(0.9 * 1.3), rtol=FORMULA_RTOL)
 
 
@@ -91,7 +91,7 @@ def test_sample_size_inverts_mde():
 
 
 def test_grid_has_one_row_per_combination():
-    table = pc.mde([20, 40, 60], [15, 20], [0.05, 0.10], p=[0.3, 0.5], design="did")
+    table = pc.mde([20, 40, 60], [15, 20], [0.05, 0.10], p=[0.3, 0.5], analysis="did")
     assert len(table) == 3 * 2 * 2 * 2
     assert table["n_clusters"].dtype.kind == "i"
     # more villages, smaller detectable effects
@@ -105,7 +105,7 @@ def test_grid_has_one_row_per_combination():
         ({"p": 0.5, "sd": 1.0}, "exactly one of p="),
         ({}, "exactly one of p="),
         ({"p": 1.2}, "p must lie strictly between 0 and 1"),
-        ({"p": 0.5, "design": "panel"}, "design='panel'"),
+        ({"p": 0.5, "analysis": "panel"}, "analysis='panel'"),
         ({"p": 0.5, "deff_weighting": 0.8}, "deff_weighting must be >= 1"),
         ({"p": 0.5, "r_cluster": 1.5}, "r_cluster"),
         ({"p": 0.5, "power": 80}, "power must lie between 0 and 1"),

@@ -114,7 +114,7 @@ def test_likert_with_questionnaire_shows_every_code(design):
         {"name": n, "type": "ordinal", "label": n,
          "codes": {0: "no", 1: "little", 2: "some", 3: "a lot", 4: "unused"},
          "missing": {8: "refused", 9: "dk"}} for n in ["a", "b"]]})
-    table = indices.likert(design, "a", q=q, dont_know="exclude")
+    table = indices.likert(design, "a", questionnaire=q, dont_know="exclude")
     assert table["category"].tolist() == [0, 1, 2, 3, 4]
     assert table.set_index("category").loc[4, "estimate"] == 0.0
 
@@ -282,10 +282,10 @@ def test_questionnaire_missing_codes_are_used():
     q = pc.load_questionnaire(HERE.parent / "questionnaires" / "centre_mali_trust.yaml")
     frame = pd.DataFrame({"trust_police": [0, 3, 8, 9], "w": 1.0, "psu": [1, 2, 3, 4]})
     design = pc.SurveyDesign(frame, weights="w", psu="psu")
-    table = indices.likert(design, "trust_police", q=q)
+    table = indices.likert(design, "trust_police", questionnaire=q)
     assert table["category"].tolist() == [0, 1, 2, 3, 8, 9]
     assert table["missing_code"].tolist() == [False] * 4 + [True] * 2
-    box = indices.top_box(design, "trust_police", q=q)
+    box = indices.top_box(design, "trust_police", questionnaire=q)
     assert box["estimate"].iloc[0] == pytest.approx(0.5, abs=HAND_TOL)
 
 

@@ -86,7 +86,7 @@ def test_only_one_figure_quickly(tmp_path, capsys):
 def test_trust_csv_equals_the_library(full_set, demo):
     csv = pd.read_csv(full_set / "tables" / "trust_actors.csv")
     expected = indices.top_box(_design(demo), report.DEFAULT_CONFIG["trust_items"],
-                               by="wave", q=demo.questionnaire)
+                               by="wave", questionnaire=demo.questionnaire)
     _compare(csv, expected, ["wave", "variable"])
 
 
@@ -95,7 +95,7 @@ def test_heatmap_csv_equals_the_library_with_suppression(full_set, demo):
     design = _design(demo)
     last = design.subset((design.data["wave"] == 1).to_numpy())
     expected = indices.top_box(last, report.DEFAULT_CONFIG["trust_items"], by="cercle",
-                               q=demo.questionnaire)
+                               questionnaire=demo.questionnaire)
     _compare(csv, expected, ["cercle", "variable"])
 
 

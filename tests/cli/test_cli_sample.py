@@ -112,7 +112,7 @@ def test_mde_allocation_from_the_command_line(frame_csv, tmp_path, capsys):
                                0.08, "--p", 0.5, "--cluster-size", 12, "--arm", "treated",
                                "--seed", 1, "--out", out)
     assert code == 0, stderr
-    k = int(pc.sample_size(0.15, 12, 0.08, p=0.5, design="did")["n_clusters"].iloc[0])
+    k = int(pc.sample_size(0.15, 12, 0.08, p=0.5, analysis="did")["n_clusters"].iloc[0])
     sample = pd.read_csv(out)
     assert sample.groupby("treated").size().tolist() == [k, k]
     assert f"plan: {k} villages per arm" in stdout

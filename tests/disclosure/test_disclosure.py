@@ -253,8 +253,8 @@ def test_anonymise_wave_bands_age_without_age_grp(q, small):
 
 
 def test_anonymise_wave_options(q, small):
-    shared, report, _ = anonymise_wave(small, q, pii="hash", key=KEY, gps="commune",
-                                       keep_commune=True, k=2, dates="drop")
+    shared, report, _ = anonymise_wave(small, q, keep_pii="hash", hash_key=KEY,
+                                       gps="commune", keep_commune=True, k=2, dates="drop")
     assert shared["phone"].equals(hash_pii(small, q, KEY)["phone"])
     assert "commune" in shared and "survey_date" not in shared
     mopti = small["commune"] == "Mopti"
@@ -262,8 +262,8 @@ def test_anonymise_wave_options(q, small):
         round(small.loc[mopti, "gps_lat"].mean(), 2)]
     with pytest.raises(pc.DisclosureError, match="reveal the commune"):
         anonymise_wave(small, q, gps="commune")
-    with pytest.raises(pc.DisclosureError, match="needs key"):
-        anonymise_wave(small, q, pii="hash")
+    with pytest.raises(pc.DisclosureError, match="needs hash_key"):
+        anonymise_wave(small, q, keep_pii="hash")
 
 
 # ------------------------------------------------- every output command, every byte --

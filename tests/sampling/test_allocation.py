@@ -124,7 +124,7 @@ def test_mde_allocation_uses_sample_size_per_arm():
     a = pc.allocate(frame, strata=["cercle", "treated"], method="mde", effect=0.12,
                     cluster_size=15, icc=0.1, p=0.5, deff_weighting=1.3, arm="treated",
                     size="population")
-    plan = pc.sample_size(0.12, 15, 0.1, p=0.5, deff_weighting=1.3, design="did")
+    plan = pc.sample_size(0.12, 15, 0.1, p=0.5, deff_weighting=1.3, analysis="did")
     k = int(plan["n_clusters"].iloc[0])
     per_arm = a.table.groupby("treated")["n_h"].sum()
     assert per_arm.tolist() == [k, k]
@@ -134,7 +134,7 @@ def test_mde_allocation_uses_sample_size_per_arm():
     assert (a.table["n_interviews"] == a.table["n_h"] * 15).all()
     assert (a.plan[["icc_source", "cluster_size_source"]] == "given").all(axis=None)
     change = pc.allocate(frame, strata="cercle", method="mde", effect=0.12, cluster_size=15,
-                         icc=0.1, p=0.5, design="change")
+                         icc=0.1, p=0.5, analysis="change")
     k_change = int(pc.sample_size(0.12, 15, 0.1, p=0.5)["n_clusters"].iloc[0])
     assert change.total == k_change
 
@@ -247,7 +247,7 @@ def test_missing_strata_and_sizes_name_their_rows():
 def test_last_wave_must_be_a_design_with_the_variable():
     frame = frame_of(COUNTS)
     with pytest.raises(SamplingError, match="last_wave must be a pc.SurveyDesign"):
-        pc.allocate(frame, strata="cercle", method="mde", effect=0.1, design="change",
+        pc.allocate(frame, strata="cercle", method="mde", effect=0.1, analysis="change",
                     last_wave=frame, variable="x")
 
 

@@ -58,7 +58,7 @@ def _core_cases():
 @pytest.mark.parametrize("case", _core_cases())
 def test_chisq_equals_reference_models(case):
     name, what = case.split("/")
-    result = pc.chisq(design(name), "sch_wide", "stype", statistic=what[len("chisq_"):])
+    result = pc.chisq(design(name), "sch_wide", "stype", test=what[len("chisq_"):])
     _check(result, reference("reference_models.csv")[case], case)
 
 
@@ -69,14 +69,14 @@ def test_chisq_equals_models_chisq(case, statistic):
     d = design(name)
     if drop is not None:
         d = d.subset(d.data[drop[0]] != drop[1])
-    result = pc.chisq(d, row, col, statistic=statistic, na_rm=True)
+    result = pc.chisq(d, row, col, test=statistic, na_rm=True)
     _check(result, reference("models_chisq.csv")[f"{case}/{statistic}"], f"{case}/{statistic}")
 
 
 def test_first_order_fields_do_not_depend_on_the_test():
     d = design("clus2")
     f = pc.chisq(d, "mealcat", "stype")
-    c = pc.chisq(d, "mealcat", "stype", statistic="Chisq")
+    c = pc.chisq(d, "mealcat", "stype", test="Chisq")
     assert (f.pearson, f.chisq, f.chisq_df, f.chisq_p) == (c.pearson, c.chisq, c.chisq_df,
                                                            c.chisq_p)
     # first-order statistic: X2 over the mean design effect
@@ -93,8 +93,8 @@ def test_result_frame_and_table():
     assert len(frame) == 1
     assert list(frame.columns[:7]) == ["row", "col", "test", "statistic", "ndf", "ddf", "p"]
     assert {"chisq", "chisq_df", "chisq_p", "pearson", "n"} <= set(frame.columns)
-    assert result.table.shape == (3, 3)
-    assert result.table.to_numpy().sum() == pytest.approx(1.0)
+    assert result.proportions.shape == (3, 3)
+    assert result.proportions.to_numpy().sum() == pytest.approx(1.0)
     assert "Rao & Scott" in str(result)
 
 
@@ -133,16 +133,16 @@ def test_missing_values_need_na_rm():
 
 
 @pytest.mark.parametrize(
-    "args, pattern",
+    "args, kwargs, pattern",
     [
-        (("sch_wide", "sch_wide"), "two different"),
-        (("sch_wide", "stype", "lincom"), "statistic='lincom'"),
-        ((["sch_wide"], "stype"), "column name"),
+        (("sch_wide", "sch_wide"), {}, "two different"),
+        (("sch_wide", "stype"), {"test": "lincom"}, "test='lincom'"),
+        ((["sch_wide"], "stype"), {}, "column name"),
     ],
 )
-def test_bad_arguments(args, pattern):
+def test_bad_arguments(args, kwargs, pattern):
     with pytest.raises(EstimationError, match=pattern):
-        pc.chisq(design("strat"), *args)
+        pc.chisq(design("strat"), *args, **kwargs)
 
 
 def test_nullable_integer_codes_equal_labels():

@@ -255,7 +255,8 @@ def plot_nonresponse(
     >>> demo = pc.demo_survey(seed=1)
     >>> design, q = demo.design(), demo.questionnaire
     >>> trust_items = ["trust_police", "trust_gend", "trust_gn", "trust_army"]
-    >>> fig = plot_nonresponse(pc.item_nonresponse(design, trust_items, q), labels=q)
+    >>> table = pc.item_nonresponse(design, trust_items, questionnaire=q)
+    >>> fig = plot_nonresponse(table, labels=q)
 
     Notes
     -----
