@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..errors import DesignError, format_rows
 from .checks import check_columns
+from .stages import plain
 from .variance import Stage
 
 #: the named approximations of ``pps=`` (a matrix of joint probabilities is the other form)
@@ -345,8 +346,8 @@ def _psum_by_stratum(option: PPSOption, data: pd.DataFrame, stage: Stage,
     if bad.any():
         h = int(np.flatnonzero(bad)[0])
         raise DesignError(
-            f"psum of stratum {stage.stratum_labels[h]!r} is {by_stratum[h]!r}: psum is the "
-            "sum over the stratum's population of the squared inclusion probabilities, "
+            f"psum of stratum {stage.stratum_labels[h]!r} is {float(by_stratum[h])!r}: psum is "
+            "the sum over the stratum's population of the squared inclusion probabilities, "
             "divided by the stratum's sample size, a number in (0, 1]"
         )
     return by_stratum
@@ -378,15 +379,15 @@ def _joint_matrix(option: PPSOption, data: pd.DataFrame, stage: Stage,
         for axis, side in ((joint.index, "rows"), (joint.columns, "columns")):
             if axis.has_duplicates:
                 raise DesignError(f"the joint probabilities have duplicated {side}: "
-                                  f"{list(axis[axis.duplicated()][:5])}")
+                                  f"{axis[axis.duplicated()][:5].tolist()}")
             unknown = axis.difference(labels)
             absent = labels.difference(axis)
             if len(unknown) or len(absent):
                 parts = []
                 if len(absent):
-                    parts.append(f"no {side[:-1]} for {what}(s) {list(absent[:5])}")
+                    parts.append(f"no {side[:-1]} for {what}(s) {absent[:5].tolist()}")
                 if len(unknown):
-                    parts.append(f"{side} {list(unknown[:5])} that are not {what}s of the "
+                    parts.append(f"{side} {unknown[:5].tolist()} that are not {what}s of the "
                                  "data (select the surveyed ones: pij.loc[keep, keep])")
                 raise DesignError("the joint probabilities do not match the design's "
                                   f"{what}s: " + "; ".join(parts))
@@ -406,7 +407,7 @@ def _joint_matrix(option: PPSOption, data: pd.DataFrame, stage: Stage,
                 f"columns in the order the {what}s first appear in the data (or a DataFrame "
                 f"labelled by {what} id)"
             )
-    labels = _psu_labels(data, stage, psu_column)
+    labels = [plain(v) for v in _psu_labels(data, stage, psu_column)]
 
     def pairs_text(pairs: tuple) -> str:
         rows, columns = pairs[0][:5], pairs[1][:5]
@@ -426,8 +427,9 @@ def _joint_matrix(option: PPSOption, data: pd.DataFrame, stage: Stage,
         i = int(np.flatnonzero(off)[0])
         raise DesignError(
             f"the diagonal of the joint probabilities differs from the fpc (the inclusion "
-            f"probabilities) for {what}s {list(labels[off][:5])}: e.g. {labels[i]!r} has "
-            f"{diagonal[i]!r} on the diagonal and {prob[i]!r} in fpc. The diagonal holds "
+            f"probabilities) for {what}s {[labels[k] for k in np.flatnonzero(off)[:5]]}: e.g. "
+            f"{labels[i]!r} has {float(diagonal[i])!r} on the diagonal and {float(prob[i])!r} "
+            "in fpc. The diagonal holds "
             "each PSU's own inclusion probability"
         )
     low = np.minimum(prob[:, None], prob[None, :])
