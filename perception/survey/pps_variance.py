@@ -369,8 +369,8 @@ def _joint_matrix(option: PPSOption, data: pd.DataFrame, stage: Stage,
     n_psu = stage.n_clusters
     what = "PSU" if psu_column is not None else "row"
     if isinstance(joint, pd.DataFrame):
-        labels = _psu_labels(data, stage, psu_column)
-        if labels.has_duplicates:
+        ids = _psu_labels(data, stage, psu_column)
+        if ids.has_duplicates:
             raise DesignError(
                 f"PSU ids of column {psu_column!r} repeat across strata (nest=True), so the "
                 "rows and columns of a DataFrame of joint probabilities cannot name them: give "
@@ -380,8 +380,8 @@ def _joint_matrix(option: PPSOption, data: pd.DataFrame, stage: Stage,
             if axis.has_duplicates:
                 raise DesignError(f"the joint probabilities have duplicated {side}: "
                                   f"{axis[axis.duplicated()][:5].tolist()}")
-            unknown = axis.difference(labels)
-            absent = labels.difference(axis)
+            unknown = axis.difference(ids)
+            absent = ids.difference(axis)
             if len(unknown) or len(absent):
                 parts = []
                 if len(absent):
@@ -392,7 +392,7 @@ def _joint_matrix(option: PPSOption, data: pd.DataFrame, stage: Stage,
                 raise DesignError("the joint probabilities do not match the design's "
                                   f"{what}s: " + "; ".join(parts))
         try:
-            matrix = joint.loc[labels, labels].to_numpy(dtype=float)
+            matrix = joint.loc[ids, ids].to_numpy(dtype=float)
         except (TypeError, ValueError):
             raise DesignError("the joint probabilities must be numbers") from None
     else:
