@@ -62,11 +62,29 @@ class SurveyDesign(_BaseDesign):
     psu : column of the primary sampling units, or a list of columns, one per stage
         (``["village", "household"]``). ``None``: each row is its own PSU.
     fpc : column (or list, one per stage) of population sizes (>= 1) or sampling
-        fractions (< 1). Without it the first stage is taken as with replacement.
+        fractions (< 1). Without it the first stage is taken as with replacement. With
+        ``pps``: each PSU's inclusion probability (0 < p <= 1, constant within the
+        PSU), then the sampling fraction of each later stage.
     nest : PSU ids repeat across strata and must be read within their stratum.
     lonely_psu : what to do with a stratum that has a single PSU: "fail" (error naming
         the stratum), "remove", "certainty", "adjust" or "average", as R's
         ``options(survey.lonely.psu=)``.
+    pps : the first stage was drawn with probability proportional to size, without
+        replacement, and ``fpc`` holds the inclusion probabilities (R's ``pps=``):
+        "brewer" (Brewer's approximation: each PSU's own fpc ``1 - p``; strata and
+        several stages), "overton" or "hartley-rao" (approximate joint probabilities
+        in the Horvitz--Thompson variance; one stage), or the PSUs' joint inclusion
+        probabilities (R's ``ppsmat``): a DataFrame whose rows and columns are labelled
+        by PSU id (the row labels when each row is its own PSU), or an array in the
+        order the PSUs first appear in the data, with the inclusion probabilities on the
+        diagonal. ``None``: not a PPS design. Weights default to ``1 / p``.
+    psum : Hartley--Rao's ``psum`` (R's ``HR(psum)``): each stratum's population sum of
+        squared inclusion probabilities divided by its sample size -- a number (no
+        strata), a column constant within strata, or a mapping stratum -> number. By
+        default the mean probability of the stratum's sampled PSUs, as R's ``HR()``.
+    pps_tolerance : with a matrix of joint probabilities, the entries
+        ``1 - p_i p_j / p_ij`` smaller than this in absolute value count as zero (R's
+        ``ppsmat(tolerance = 1e-4)``); 0 keeps them all.
 
     Examples
     --------
@@ -77,9 +95,40 @@ class SurveyDesign(_BaseDesign):
     >>> d.degf
     2
 
+    Villages drawn with probability proportional to their size (``pi``), then
+    households by simple random sampling (``f2`` of each village's households):
+
+    >>> villages = pd.DataFrame({
+    ...     "village": ["A", "A", "B", "B", "C", "C", "D", "D"],
+    ...     "household": [1, 2, 1, 2, 1, 2, 1, 2],
+    ...     "pi": [0.6, 0.6, 0.3, 0.3, 0.25, 0.25, 0.85, 0.85],
+    ...     "f2": [0.02, 0.02, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01],
+    ...     "trust": [1.0, 0, 1, 1, 0, 0, 1, 0]})
+    >>> d = SurveyDesign(villages, psu=["village", "household"], fpc=["pi", "f2"],
+    ...                  pps="brewer")
+    >>> pc.mean(d, "trust")[["estimate", "se"]].round(4)
+       estimate      se
+    0    0.4878  0.2469
+
+    Overton's approximation takes one stage: the villages, with the households' weights:
+
+    >>> villages["w"] = 1 / (villages["pi"] * villages["f2"])
+    >>> ht = SurveyDesign(villages, weights="w", psu="village", fpc="pi", pps="overton")
+    >>> ht
+    SurveyDesign(8 rows in domain of 8, 1 strata, 4 PSUs, 1 stage(s), degf=3, lonely_psu='fail', pps='overton')
+
     Notes
     -----
-    R: ``svydesign(id=~psu, strata=~strata, weights=~weights, fpc=~fpc, nest=nest)``.
+    R: ``svydesign(id=~psu, strata=~strata, weights=~weights, fpc=~fpc, nest=nest)``;
+    with ``pps``: ``svydesign(id=~psu, fpc=~pi, pps="brewer" | "overton" | HR() |
+    HR(psum) | ppsmat(pij))``. Overton's, Hartley--Rao's and a matrix's variance is R's
+    Horvitz--Thompson form ``t' Dcheck t`` of the PSU totals; R takes their weights from
+    ``fpc`` alone (it drops ``weights=``, and builds ``Dcheck`` from ``probs=`` when
+    given), this design uses ``weights`` when given and the PSUs' probabilities in
+    ``fpc`` for ``Dcheck``: both agree when the weights are ``1 / fpc``.
+    Replicate weights of a PPS design are refused, as R's ``as.svrepdesign`` refuses
+    them (or drops the probabilities, for BRR and Fay). The guide ``docs/pps.md`` says
+    which estimators R supports for which form and how this package matches it.
     """
 
     def __init__(
