@@ -162,7 +162,7 @@ class JointVariance:
         array([[2.]])
         """
         t = np.asarray(totals, dtype=float)
-        return _negative_as_nan(self._quadratic_form(t), t, self._largest_entry())
+        return _negative_as_nan(self.quadratic_form(t), t, self._largest_entry())
 
     def _largest_entry(self) -> float:
         """A bound on ``|D_ij|`` (for telling a negative variance from rounding)."""
@@ -170,7 +170,8 @@ class JointVariance:
             return float(np.abs(self.matrix).max()) if self.matrix.size else 0.0
         return 2.0  # |1 - pi|, |(pi_i + pi_j) / 2 - 1| and |pi_i + pi_j - 1 - p2bar| <= 2
 
-    def _quadratic_form(self, t: np.ndarray) -> np.ndarray:
+    def quadratic_form(self, t: np.ndarray) -> np.ndarray:
+        """``t' D t`` for totals ``t`` (C, m), negative variances kept as they are."""
         if self.matrix is not None:
             return t.T @ self.matrix @ t
         assert self.a is not None and self.c is not None  # structured form

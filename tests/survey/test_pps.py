@@ -334,7 +334,7 @@ def test_closed_forms_equal_the_matrix(seed, method):
         np.fill_diagonal(dense, 1 - prob)
     np.testing.assert_allclose(jv.matrix_form(), dense, rtol=1e-12, atol=1e-15)
     expected = t.T @ dense @ t
-    ours = jv._quadratic_form(t)
+    ours = jv.quadratic_form(t)
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12 * np.abs(t).sum() ** 2)
 
 
