@@ -144,15 +144,20 @@ class SurveyDesign(_BaseDesign):
         psum: float | str | Mapping | None = None,
         pps_tolerance: float = 1e-4,
     ) -> None:
+        # the steps (survey/stages.py; pps: survey/pps_variance.py)
         columns = _stages.design_columns(data, weights, strata, psu, fpc)
         _check_lonely_psu(lonely_psu)
-        pps_option = _pps_variance.pps_option(pps, psum, pps_tolerance)
-        if pps_option is not None:
-            _pps_variance.check_pps_columns(pps_option, columns.n_stages, columns.fpc)
+        pps_option = _pps_variance.pps_option(pps, psum, pps_tolerance, columns)
         layouts = _stages.stage_layouts(data, columns, nest)
         sizes = _stages.population_sizes(data, columns, layouts, pps=pps_option is not None)
         stages = _stages.make_stages(layouts, sizes, data.index,
                                      per_unit=pps_option is not None)
+        joint = None if pps_option is None else _pps_variance.joint_variance(
+            pps_option, data, stages[0], columns.stratum_column(0),
+            columns.psu[0] if columns.psu else None,
+        )
+        w = _stages.design_weights(data, weights, sizes, layouts)
+
         self._data = data.copy(deep=False)
         self._psu_columns = columns.psu
         self._strata_columns = columns.strata
@@ -164,11 +169,8 @@ class SurveyDesign(_BaseDesign):
         self._stages = stages
         self._multistage = bool(columns.fpc)
         self._pps = pps_option
-        self._joint = None if pps_option is None else _pps_variance.joint_variance(
-            pps_option, data, stages[0], columns.stratum_column(0),
-            columns.psu[0] if columns.psu else None,
-        )
-        self._w = _stages.design_weights(data, weights, sizes, layouts)
+        self._joint = joint  # the Horvitz-Thompson variance (Overton, HR, joint matrix)
+        self._w = w
         self._in_domain = np.ones(len(data), dtype=bool)
 
     # ------------------------------------------------------------------ properties --

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import DesignError, format_rows
 from .checks import check_columns
-from .stages import plain
+from .stages import DesignColumns, plain
 from .variance import Stage
 
 #: the named approximations of ``pps=`` (a matrix of joint probabilities is the other form)
@@ -59,8 +59,10 @@ class PPSOption:
         return "joint probabilities" if self.method == "joint" else self.method
 
 
-def pps_option(pps: Any, psum: Any, tolerance: float) -> PPSOption | None:
-    """Check the ``pps`` arguments of a design; ``None`` without pps.
+def pps_option(pps: Any, psum: Any, tolerance: float,
+               columns: DesignColumns | None = None) -> PPSOption | None:
+    """Check the ``pps`` arguments of a design (and, given its ``columns``, that it has
+    the fpc and the stages they need); ``None`` without pps.
 
     Examples
     --------
@@ -69,6 +71,13 @@ def pps_option(pps: Any, psum: Any, tolerance: float) -> PPSOption | None:
     >>> pps_option(None, None, 1e-4) is None
     True
     """
+    option = _option(pps, psum, tolerance)
+    if option is not None and columns is not None:
+        check_pps_columns(option, columns.n_stages, columns.fpc)
+    return option
+
+
+def _option(pps: Any, psum: Any, tolerance: float) -> PPSOption | None:
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not (
             np.isfinite(tolerance) and tolerance >= 0):
         raise DesignError(f"pps_tolerance must be a number >= 0, got {tolerance!r}")
