@@ -170,6 +170,8 @@ def election_estimates(name: str) -> dict:
     put("glm_gaussian", lambda: _glm(pc.glm(d, "Kerry ~ Bush")))
     put("glm_binomial", lambda: _glm(pc.glm(d, "bush_win ~ nader", family="binomial")))
     put("chisq", lambda: _chisq(pc.chisq(d, "winner", "big")))
+    put("change", lambda: _contrast(pc.change(d, "kerry_share", over="wave")))
+    put("did", lambda: _glm_did(d, "kerry_share"))
     return out
 
 
@@ -202,8 +204,8 @@ def village_estimates(name: str) -> dict:
     return out
 
 
-def _glm_did(d) -> dict:
-    res = pc.did(d, "score", treated="treated", period="wave")
+def _glm_did(d, outcome: str = "score") -> dict:
+    res = pc.did(d, outcome, treated="treated", period="wave")
     out = {}
     for _, row in res.coefficients.iterrows():
         name = {"Intercept": "(Intercept)", "wave[T.2]": "factor(wave)2",

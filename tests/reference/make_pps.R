@@ -210,6 +210,9 @@ e <- election_pps
 e$kerry_share <- e$Kerry / e$votes
 e$winner <- ifelse(e$Bush > e$Kerry, "Bush", "Kerry")
 e$big <- ifelse(e$votes > 2e5, "big", "small")
+# two artificial groups, for the change and the DiD on a design with joint probabilities
+e$wave <- 1 + (seq_len(nrow(e)) %% 2)
+e$treated <- as.numeric(e$Nader > 0)
 write_data(e, "pps_election.csv")
 for (m in c("jointprob", "jointHR")) {
   pij <- get(paste0("election_", m))
@@ -362,6 +365,9 @@ for (name in names(el)) {
   rec_glm(paste0(name, "/glm_binomial"),
           svyglm(I(winner == "Bush") ~ I(Nader > 0), d, family = quasibinomial()))
   rec_chisq(paste0(name, "/chisq"), svychisq(~winner + big, d, statistic = "F"))
+  rec_contrast(paste0(name, "/change"),
+               domain_mean_difference(d, "kerry_share", "wave", 1, 2), degf(d))
+  rec_glm(paste0(name, "/did"), svyglm(kerry_share ~ treated * factor(wave), d))
 }
 
 # --------------------------------------------------------------- villages estimates --
