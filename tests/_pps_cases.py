@@ -69,6 +69,10 @@ def design(name: str) -> pc.SurveyDesign:
         if name == "vil_brewer1":
             return pc.SurveyDesign(v, weights="w", strata="stratum", psu="village", fpc="p1",
                                    pps="brewer")
+        if name.startswith("vil_lonely_"):
+            return pc.SurveyDesign(v, strata="stratum_l", psu=["village", "hh"],
+                                   fpc=["p1", "f2"], pps="brewer",
+                                   lonely_psu=name.removeprefix("vil_lonely_"))
         kinds = {"vil_overton": {"pps": "overton"}, "vil_hr": {"pps": "hartley-rao"},
                  "vil_hr_psum": {"pps": "hartley-rao", "psum": "psum"}}
         return pc.SurveyDesign(v, strata="stratum", psu="village", fpc="p1", **kinds[name])
@@ -218,6 +222,13 @@ def _glm_did(d, outcome: str = "score") -> dict:
     return out
 
 
+def lonely_estimates(name: str) -> dict:
+    d = design(name)
+    return {name: _design_facts(d),
+            f"{name}/mean": lambda: _stat(pc.mean(d, ["trust", "score"])),
+            f"{name}/by_wave_mean": lambda: _by(pc.mean(d, "trust", by="wave"), ["wave"])}
+
+
 def village_level_estimates(name: str) -> dict:
     d = design(name)
     out = {name: _design_facts(d)}
@@ -302,7 +313,8 @@ def group(key: tuple[str, ...]) -> dict:
     if key[0] == "village_weighting":
         return village_weighting_estimates()
     name = key[1]
-    for prefix, compute in (("el_", election_estimates), ("vil_", village_estimates),
+    for prefix, compute in (("el_", election_estimates), ("vil_lonely_", lonely_estimates),
+                            ("vil_", village_estimates),
                             ("vl_", village_level_estimates)):
         if name.startswith(prefix):
             return compute(name)

@@ -20,7 +20,9 @@
 #                               random sampling in each, 6 at wave 1 and 6 at wave 2.
 #                               p1 = the village's inclusion probability, f2 = 12 / its
 #                               households, w = 1 / (p1 f2), psum = the cercle's population
-#                               sum of p1^2 over its sample size (Hartley-Rao's psum).
+#                               sum of p1^2 over its sample size (Hartley-Rao's psum),
+#                               stratum_l = the cercles with the town and one village of
+#                               Koro each alone in a stratum (lonely-PSU cases).
 #   pps_village_level.csv       one row per sampled village (village-level variables) and
 #   pps_village_joint.csv       Hartley and Rao's approximation of its joint inclusion
 #                               probabilities (pi_i pi_j across cercles; pi_j with the
@@ -278,6 +280,11 @@ for (i in seq_len(nrow(villages))) {
 }
 vd <- do.call(rbind, rows)
 vd$w <- 1 / (vd$p1 * vd$f2)
+# strata with lonely PSUs: the certainty town alone in its stratum (every f = 0: no
+# variance, so not lonely: R's onestrat returns 0 first) and one village alone in its
+# stratum (lonely)
+vd$stratum_l <- ifelse(vd$village == "KRO-01", "Koro-town",
+                       ifelse(vd$village == "KRO-15", "Koro-lone", vd$stratum))
 write_data(vd, "pps_villages.csv")
 
 # village level: one row per sampled village, joint probabilities by Hartley-Rao
@@ -435,6 +442,19 @@ for (name in names(vlev)) {
   rec_quant(paste0(name, "/quantile"), svyquantile(~chief_age, d, c(0.25, 0.5, 0.75)))
   rec_glm(paste0(name, "/glm_gaussian"), svyglm(incidents ~ households, d))
 }
+
+# ---------------------------------------------------------------- lonely PSUs --
+# Brewer with lonely strata (column stratum_l); two stages
+for (opt in c("remove", "certainty", "adjust", "average")) {
+  options(survey.lonely.psu = opt)
+  d <- svydesign(id = ~village + hh, strata = ~stratum_l, fpc = ~p1 + f2, data = vd,
+                 pps = "brewer")
+  name <- paste0("vil_lonely_", opt)
+  rec_design(name, d)
+  rec_stat(paste0(name, "/mean"), svymean(~trust + score, d))
+  rec_by(paste0(name, "/by_wave_mean"), svyby(~trust, ~wave, d, svymean))
+}
+options(survey.lonely.psu = "fail")
 
 # ---------------------------------------------------------------------- weighting --
 pop_big <- data.frame(big = c("big", "small"), Freq = as.vector(table(pop_election$big)))

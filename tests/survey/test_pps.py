@@ -381,3 +381,19 @@ def test_weights_override_the_probabilities_in_the_estimates_only():
     a, b = pc.total(plain, "Bush"), pc.total(scaled, "Bush")
     np.testing.assert_allclose(b["estimate"], 1.1 * a["estimate"], rtol=1e-13)
     np.testing.assert_allclose(b["se"], 1.1 * a["se"], rtol=1e-12)
+
+
+def test_lonely_village_fails_but_not_the_town_alone():
+    """A stratum holding only a village drawn with certainty has no variance (every
+    fpc 1 - pi is 0): not lonely (R's onestrat returns 0 first); a village alone in its
+    stratum is."""
+    v = data("villages")
+    d = pc.SurveyDesign(v, strata="stratum_l", psu=["village", "hh"], fpc=["p1", "f2"],
+                        pps="brewer")
+    with pytest.raises(pc.DesignError, match=r"stratum 'Koro-lone' \(stage 1.*has only one "
+                                             r"PSU"):
+        pc.mean(d, "trust")
+    town = v[v["stratum_l"] != "Koro-lone"]
+    d = pc.SurveyDesign(town, strata="stratum_l", psu=["village", "hh"], fpc=["p1", "f2"],
+                        pps="brewer")
+    assert np.isfinite(pc.mean(d, "trust")["se"]).all()
