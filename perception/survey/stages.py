@@ -15,6 +15,17 @@ function of this module:
 The ``pps`` steps (checking the argument, the Horvitz--Thompson variance of Overton,
 Hartley--Rao and a matrix of joint probabilities) are in
 :mod:`perception.survey.pps_variance`.
+
+Examples
+--------
+>>> df = pd.DataFrame({"s": ["a", "a", "b", "b"], "v": [1, 2, 3, 4], "N": [10, 10, 20, 20]})
+>>> columns = design_columns(df, weights=None, strata="s", psu="v", fpc="N")
+>>> layouts = stage_layouts(df, columns, nest=False)
+>>> layouts[0].stratum, layouts[0].labels, layouts[0].description
+(array([0, 0, 1, 1]), ('a', 'b'), "stage 1, strata column 's', PSU column 'v'")
+>>> sizes = population_sizes(df, columns, layouts, pps=False)
+>>> design_weights(df, None, sizes, layouts)
+array([ 5.,  5., 10., 10.])
 """
 
 from __future__ import annotations
