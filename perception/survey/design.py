@@ -8,7 +8,7 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -16,64 +16,26 @@ import pandas as pd
 
 from ..deprecation import renamed_argument, warn_renamed_attribute
 from ..errors import DesignError, format_rows
+from . import pps_variance as _pps_variance
+from . import stages as _stages
 from . import variance as _variance
 from .base import _BaseDesign
-from .checks import check_columns, check_no_missing, column_names, numeric_values
+from .checks import check_columns
 from .replicates import factors_from_design, replicate_degf
+from .stages import design_numbers as _design_numbers
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
 ReplicateMethod = Literal["jk1", "jkn", "bootstrap", "brr", "fay"]
+#: ``pps=``: an approximation by name, or the PSUs' joint inclusion probabilities
+PPS = Literal["brewer", "overton", "hartley-rao"] | pd.DataFrame | np.ndarray
 
 
-def _design_numbers(data: pd.DataFrame, name: str, argument: str) -> np.ndarray:
-    """A design column (weights, fpc) as numbers, or a :class:`DesignError`."""
-    return numeric_values(data, name, argument, DesignError,
-                          "Fix those cells or convert the column.")
-
-
-def _codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
-    """Integer codes (0..G-1, in order of first appearance) of the row tuples of ``frame``."""
-    if frame.shape[1] == 0:
-        return np.zeros(len(frame), dtype=np.int64), [()]
-    if frame.shape[1] == 1:
-        codes, uniques = pd.factorize(frame.iloc[:, 0], sort=False)
-        return codes.astype(np.int64), list(uniques)
-    # combine the columns' codes pairwise, renumbering by first appearance each time
-    codes = np.zeros(len(frame), dtype=np.int64)
-    for j in range(frame.shape[1]):
-        column, uniques = pd.factorize(frame.iloc[:, j], sort=False)
-        codes, _ = pd.factorize(codes * max(len(uniques), 1) + column, sort=False)
-    first = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return codes.astype(np.int64), list(frame.iloc[first].itertuples(index=False, name=None))
-
-
-def _plain(value):
-    """A data value without its numpy wrapper, for messages (401, not np.int64(401))."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _stratum_labels(data, strata_cols, psu_cols, stage, codes, n_strata) -> tuple:
-    """Readable label of each stratum of a stage: its value, and at later stages the
-    enclosing units ("E dnum=401")."""
-    first = np.full(n_strata, -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-
-    def values(column: str) -> list:
-        # one take per column (not one .iloc per stratum: thousands at later stages)
-        return [_plain(v) for v in data[column].iloc[first]]
-
-    strata = values(strata_cols[min(stage, len(strata_cols) - 1)]) if strata_cols else []
-    if stage == 0 and strata_cols:
-        # first-stage strata are their own values (as R prints them)
-        return tuple(strata)
-    parts = [[str(v) for v in strata]] if strata_cols else []
-    if stage > 0:
-        units = [[f"{c}={v}" for v in values(c)] for c in psu_cols[:stage]]
-        parts.append([", ".join(row) for row in zip(*units, strict=True)])
-    if not parts:
-        return ("all",) * n_strata
-    return tuple(" ".join(row) for row in zip(*parts, strict=True))
+def _check_lonely_psu(lonely_psu: str) -> None:
+    if lonely_psu not in _variance.LONELY_PSU_OPTIONS:
+        raise DesignError(
+            f"lonely_psu={lonely_psu!r} is not an option; choose one of "
+            f"{', '.join(_variance.LONELY_PSU_OPTIONS)}"
+        )
 
 
 def expand_domains(scores: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:
@@ -104,13 +66,34 @@ class SurveyDesign(_BaseDesign):
         (``["village", "household"]``). ``None``: each row is its own PSU.
     fpc : str or sequence of str, optional
         Column (or list, one per stage) of population sizes (>= 1) or sampling fractions (<
-        1). Without it the first stage is taken as with replacement.
+        1). Without it the first stage is taken as with replacement. With ``pps``: each
+        PSU's inclusion probability (0 < p <= 1, constant within the PSU), then the
+        sampling fraction of each later stage.
     nest : bool
         PSU ids repeat across strata and must be read within their stratum.
     lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
         What to do with a stratum that has a single PSU: "fail" (error naming the stratum),
         "remove", "certainty", "adjust" or "average", as R's
         ``options(survey.lonely.psu=)``.
+    pps : str or DataFrame or ndarray, optional
+        The first stage was drawn with probability proportional to size, without
+        replacement, and ``fpc`` holds the inclusion probabilities (R's ``pps=``):
+        "brewer" (Brewer's approximation: each PSU's own fpc ``1 - p``; strata and
+        several stages), "overton" or "hartley-rao" (approximate joint probabilities in
+        the Horvitz--Thompson variance; one stage), or the PSUs' joint inclusion
+        probabilities (R's ``ppsmat``): a DataFrame whose rows and columns are labelled
+        by PSU id (the row labels when each row is its own PSU), or an array in the order
+        the PSUs first appear in the data, with the inclusion probabilities on the
+        diagonal. ``None``: not a PPS design. Weights default to ``1 / p``.
+    psum : float or str or mapping, optional
+        Hartley--Rao's ``psum`` (R's ``HR(psum)``): each stratum's population sum of
+        squared inclusion probabilities divided by its sample size -- a number (no
+        strata), a column constant within strata, or a mapping stratum -> number. By
+        default the mean probability of the stratum's sampled PSUs, as R's ``HR()``.
+    pps_tolerance : float
+        With a matrix of joint probabilities, the entries ``1 - p_i p_j / p_ij`` smaller
+        than this in absolute value count as zero (R's ``ppsmat(tolerance = 1e-4)``); 0
+        keeps them all.
 
     Examples
     --------
@@ -121,9 +104,40 @@ class SurveyDesign(_BaseDesign):
     >>> d.degf
     2
 
+    Villages drawn with probability proportional to their size (``pi``), then
+    households by simple random sampling (``f2`` of each village's households):
+
+    >>> villages = pd.DataFrame({
+    ...     "village": ["A", "A", "B", "B", "C", "C", "D", "D"],
+    ...     "household": [1, 2, 1, 2, 1, 2, 1, 2],
+    ...     "pi": [0.6, 0.6, 0.3, 0.3, 0.25, 0.25, 0.85, 0.85],
+    ...     "f2": [0.02, 0.02, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01],
+    ...     "trust": [1.0, 0, 1, 1, 0, 0, 1, 0]})
+    >>> d = SurveyDesign(villages, psu=["village", "household"], fpc=["pi", "f2"],
+    ...                  pps="brewer")
+    >>> pc.mean(d, "trust")[["estimate", "se"]].round(4)
+       estimate      se
+    0    0.4878  0.2469
+
+    Overton's approximation takes one stage: the villages, with the households' weights:
+
+    >>> villages["w"] = 1 / (villages["pi"] * villages["f2"])
+    >>> ht = SurveyDesign(villages, weights="w", psu="village", fpc="pi", pps="overton")
+    >>> ht
+    SurveyDesign(8 rows in domain of 8, 1 strata, 4 PSUs, 1 stage(s), degf=3, lonely_psu='fail', pps='overton')
+
     Notes
     -----
-    R: ``svydesign(id=~psu, strata=~strata, weights=~weights, fpc=~fpc, nest=nest)``.
+    R: ``svydesign(id=~psu, strata=~strata, weights=~weights, fpc=~fpc, nest=nest)``;
+    with ``pps``: ``svydesign(id=~psu, fpc=~pi, pps="brewer" | "overton" | HR() |
+    HR(psum) | ppsmat(pij))``. Overton's, Hartley--Rao's and a matrix's variance is R's
+    Horvitz--Thompson form ``t' Dcheck t`` of the PSU totals; R takes their weights from
+    ``fpc`` alone (it drops ``weights=``, and builds ``Dcheck`` from ``probs=`` when
+    given), this design uses ``weights`` when given and the PSUs' probabilities in
+    ``fpc`` for ``Dcheck``: both agree when the weights are ``1 / fpc``.
+    Replicate weights of a PPS design are refused, as R's ``as.svrepdesign`` refuses
+    them (or drops the probabilities, for BRR and Fay). The guide ``docs/pps.md`` says
+    which estimators R supports for which form and how this package matches it.
     """
 
     def __init__(
@@ -135,211 +149,38 @@ class SurveyDesign(_BaseDesign):
         fpc: str | Sequence[str] | None = None,
         nest: bool = False,
         lonely_psu: LonelyPSU = "fail",
+        pps: PPS | None = None,
+        psum: float | str | Mapping | None = None,
+        pps_tolerance: float = 1e-4,
     ) -> None:
-        if not isinstance(data, pd.DataFrame):
-            raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        if len(data) == 0:
-            raise DesignError("the data has no rows: a design needs at least two PSUs")
-        if lonely_psu not in _variance.LONELY_PSU_OPTIONS:
-            raise DesignError(
-                f"lonely_psu={lonely_psu!r} is not an option; choose one of "
-                f"{', '.join(_variance.LONELY_PSU_OPTIONS)}"
-            )
-        psu_cols = column_names(psu, "psu", DesignError)
-        strata_cols = column_names(strata, "strata", DesignError)
-        fpc_cols = column_names(fpc, "fpc", DesignError)
-        weight_cols = column_names(weights, "weights", DesignError)
-        check_columns(data, psu_cols, "psu", DesignError)
-        check_columns(data, strata_cols, "strata", DesignError)
-        check_columns(data, fpc_cols, "fpc", DesignError)
-        check_columns(data, weight_cols, "weights", DesignError)
-        n_stages = max(len(psu_cols), 1)
-        if len(strata_cols) > n_stages:
-            raise DesignError(
-                f"{len(strata_cols)} strata columns for {n_stages} stage(s): give at most one "
-                "strata column per stage of psu"
-            )
-        if len(fpc_cols) > n_stages:
-            raise DesignError(
-                f"{len(fpc_cols)} fpc columns for {n_stages} stage(s): give one fpc column "
-                "per stage of psu"
-            )
-        check_no_missing(data, psu_cols, "psu")
-        check_no_missing(data, strata_cols, "strata")
-        check_no_missing(data, fpc_cols, "fpc")
+        # the steps (survey/stages.py; pps: survey/pps_variance.py)
+        columns = _stages.design_columns(data, weights, strata, psu, fpc)
+        _check_lonely_psu(lonely_psu)
+        pps_option = _pps_variance.pps_option(pps, psum, pps_tolerance, columns)
+        layouts = _stages.stage_layouts(data, columns, nest)
+        sizes = _stages.population_sizes(data, columns, layouts, pps=pps_option is not None)
+        stages = _stages.make_stages(layouts, sizes, data.index,
+                                     per_unit=pps_option is not None)
+        joint = None if pps_option is None else _pps_variance.joint_variance(
+            pps_option, data, stages[0], columns.stratum_column(0),
+            columns.psu[0] if columns.psu else None,
+        )
+        w = _stages.design_weights(data, weights, sizes, layouts)
 
-        n = len(data)
         self._data = data.copy(deep=False)
-        self._psu_columns = psu_cols
-        self._strata_columns = strata_cols
-        self._fpc_columns = fpc_cols
+        self._psu_columns = columns.psu
+        self._strata_columns = columns.strata
+        self._fpc_columns = columns.fpc
         self._weights_column = weights
         self._nest = nest
         self._lonely_psu = lonely_psu
         self._calibration: tuple = ()
-
-        # --- cluster and stratum keys per stage, nested as R does -------------------
-        row_ids = pd.DataFrame({"__row__": np.arange(n)}, index=data.index)
-        stage_clusters: list[pd.DataFrame] = []
-        for s in range(n_stages):
-            if psu_cols:
-                key = data[psu_cols[: s + 1]]
-            else:
-                key = row_ids
-            if nest and strata_cols:
-                key = pd.concat([data[strata_cols[: min(s + 1, len(strata_cols))]], key], axis=1)
-            stage_clusters.append(key.set_axis(range(key.shape[1]), axis=1))
-        if psu_cols and not nest and strata_cols:
-            first = pd.DataFrame({"psu": data[psu_cols[0]], "stratum": data[strata_cols[0]]})
-            n_strata_per_psu = first.groupby("psu", sort=False, dropna=False)["stratum"].nunique()
-            crossing = n_strata_per_psu[n_strata_per_psu > 1]
-            if len(crossing):
-                example = crossing.index[0]
-                where = first.loc[first["psu"] == example, "stratum"].unique()
-                example = _plain(example)
-                raise DesignError(
-                    f"PSU {example!r} of column {psu_cols[0]!r} appears in strata "
-                    f"{', '.join(map(repr, where[:5]))} of column {strata_cols[0]!r} "
-                    f"({len(crossing)} PSU id(s) cross strata). If PSU ids are only unique "
-                    "within a stratum, pass nest=True; otherwise fix the PSU or stratum codes."
-                )
-        first_codes, _ = _codes(stage_clusters[0])
-        if first_codes.max() == 0 and not (nest and strata_cols):
-            raise DesignError(
-                "the design has only one primary sampling unit, so no variance can be "
-                "estimated: check the psu column"
-            )
-
-        stages: list[_variance.Stage] = []
-        parent = np.zeros(n, dtype=np.int64)
-        sampsize_rows: list[np.ndarray] = []
-        popsize_rows_all: list[np.ndarray | None] = []
-        stage_data: list[tuple[np.ndarray, np.ndarray, tuple]] = []
-        for s in range(n_stages):
-            cluster_codes, _ = _codes(stage_clusters[s])
-            if strata_cols:
-                stratum_key = data[[strata_cols[min(s, len(strata_cols) - 1)]]]
-            else:
-                stratum_key = pd.DataFrame(index=data.index)
-            stratum_key = stratum_key.set_axis(range(stratum_key.shape[1]), axis=1)
-            if s > 0:
-                stratum_key = pd.concat(
-                    [stratum_key, pd.DataFrame({"__parent__": parent}, index=data.index)], axis=1
-                )
-            stratum_codes, stratum_uniques = _codes(stratum_key)
-            labels = _stratum_labels(data, strata_cols, psu_cols, s, stratum_codes,
-                                     len(stratum_uniques))
-            n_sampled = pd.Series(cluster_codes).groupby(stratum_codes).nunique()
-            sampsize_rows.append(n_sampled.to_numpy(dtype=float)[stratum_codes])
-            stage_data.append((stratum_codes, cluster_codes, labels))
-            parent = cluster_codes
-
-        # --- fpc: population sizes or fractions, per stage ----------------------------
-        values: np.ndarray | None
-        for s in range(n_stages):
-            if s < len(fpc_cols):
-                values = _design_numbers(data, fpc_cols[s], "fpc")
-                popsize_rows_all.append(values)
-            else:
-                popsize_rows_all.append(None)
-        given = [v for v in popsize_rows_all if v is not None]
-        if given:
-            allv = np.concatenate(given)
-            for s, values in enumerate(given):
-                bad = (values <= 0) | ~np.isfinite(values)
-                if bad.any():
-                    raise DesignError(
-                        f"fpc column {fpc_cols[s]!r} has zero, negative or infinite values in "
-                        f"rows {format_rows(data.index[bad])}: give population sizes (>= 1) "
-                        "or sampling fractions (between 0 and 1)"
-                    )
-            is_popsize = bool(np.any(allv > 1))
-            if is_popsize and np.any(allv < 1):
-                s = next(i for i, v in enumerate(given) if np.any(v < 1))
-                rows = data.index[given[s] < 1]
-                raise DesignError(
-                    f"fpc mixes population sizes (> 1) and sampling fractions (< 1): column "
-                    f"{fpc_cols[s]!r} has fractions in rows {format_rows(rows)}. Give every "
-                    "stage the same kind (R: 'Must have all fpc>=1 or all fpc<=1')."
-                )
-            for s, values in enumerate(popsize_rows_all):
-                if values is None:
-                    continue
-                if not is_popsize:
-                    values = sampsize_rows[s] / values
-                    popsize_rows_all[s] = values
-                stratum_codes, _, labels = stage_data[s]
-                spread = pd.Series(values).groupby(stratum_codes).nunique()
-                if (spread > 1).any():
-                    h = int(spread.index[spread.to_numpy() > 1][0])
-                    raise DesignError(
-                        f"fpc column {fpc_cols[s]!r} varies within stratum {labels[h]!r} at "
-                        f"stage {s + 1}; it must be constant within each stratum"
-                    )
-                too_small = values < sampsize_rows[s] - 1e-9
-                if too_small.any():
-                    i = int(np.flatnonzero(too_small)[0])
-                    raise DesignError(
-                        f"fpc column {fpc_cols[s]!r} is smaller than the sample in rows "
-                        f"{format_rows(data.index[too_small])}: stratum "
-                        f"{labels[stratum_codes[i]]!r} has {int(sampsize_rows[s][i])} units "
-                        f"sampled at stage {s + 1} but a population of {values[i]:g}. Give "
-                        "population sizes (>= sample size) or sampling fractions (<= 1)."
-                    )
-
-        parent = np.zeros(n, dtype=np.int64)
-        for s in range(n_stages):
-            stratum_codes, cluster_codes, labels = stage_data[s]
-            what = [f"stage {s + 1}"]
-            if strata_cols:
-                what.append(f"strata column {strata_cols[min(s, len(strata_cols) - 1)]!r}")
-            what.append(f"PSU column {psu_cols[s]!r}" if psu_cols else "each row its own PSU")
-            stages.append(
-                _variance.make_stage(
-                    stratum_codes, cluster_codes, parent, popsize_rows_all[s], labels,
-                    description=", ".join(what), row_labels=data.index,
-                )
-            )
-            parent = cluster_codes
-        self._stages = tuple(stages)
-        self._multistage = bool(given)
-
-        # --- weights --------------------------------------------------------------------
-        if weights is not None:
-            w = _design_numbers(data, weights, "weights")
-            nan = np.isnan(w)
-            if nan.any():
-                raise DesignError(
-                    f"weights column {weights!r} has {nan.sum()} missing value(s) in rows "
-                    f"{format_rows(data.index[nan])}. Every respondent needs a weight."
-                )
-            inf = ~np.isfinite(w)
-            if inf.any():
-                raise DesignError(
-                    f"weights column {weights!r} has infinite values in rows "
-                    f"{format_rows(data.index[inf])}; fix or drop those rows"
-                )
-            neg = w < 0
-            if neg.any():
-                raise DesignError(
-                    f"weights column {weights!r} has negative values in rows "
-                    f"{format_rows(data.index[neg])}; sampling weights must be >= 0: fix "
-                    "those rows (or drop them) before building the design"
-                )
-            if not np.any(w > 0):
-                raise DesignError(
-                    f"weights column {weights!r} sums to zero (all {len(w)} rows have weight "
-                    "0): at least one weight must be positive"
-                )
-        elif given:
-            w = np.ones(n)
-            for popsize, sampsize in zip(popsize_rows_all, sampsize_rows, strict=True):
-                if popsize is not None:
-                    w = w * popsize / sampsize
-        else:
-            w = np.ones(n)
+        self._stages = stages
+        self._multistage = bool(columns.fpc)
+        self._pps = pps_option
+        self._joint = joint  # the Horvitz-Thompson variance (Overton, HR, joint matrix)
         self._w = w
-        self._in_domain = np.ones(n, dtype=bool)
+        self._in_domain = np.ones(len(data), dtype=bool)
 
     # ------------------------------------------------------------------ properties --
     @property
@@ -400,12 +241,20 @@ class SurveyDesign(_BaseDesign):
         """Integer code of each row's first-stage stratum."""
         return self._stages[0].stratum
 
+    @property
+    def pps(self) -> str | None:
+        """How the first stage was drawn: "brewer", "overton", "hartley-rao", "joint
+        probabilities" (a matrix was given), or ``None`` (not with probability
+        proportional to size, without replacement)."""
+        return None if self._pps is None else self._pps.describe()
+
     def __repr__(self) -> str:
         first = self._stages[0]
+        pps = "" if self._pps is None else f", pps={self._pps.describe()!r}"
         return (
             f"SurveyDesign({self.n} rows in domain of {len(self._data)}, "
             f"{first.n_strata} strata, {first.n_clusters} PSUs, {len(self._stages)} stage(s), "
-            f"degf={self.degf}, lonely_psu={self._lonely_psu!r})"
+            f"degf={self.degf}, lonely_psu={self._lonely_psu!r}{pps})"
         )
 
     # ------------------------------------------------------------------ variance --
@@ -447,6 +296,9 @@ class SurveyDesign(_BaseDesign):
                 domain = None
             for step in self._calibration:
                 scores = step.residualize(scores)
+        if self._joint is not None:
+            # Horvitz-Thompson (pps="overton", "hartley-rao", joint probabilities)
+            return self._joint.vcov(self._stages[0].cluster_totals(scores, domain, n_domains))
         return _variance.taylor_vcov(
             scores, self._stages, self._lonely_psu, self._multistage, domain, n_domains
         )
@@ -492,6 +344,8 @@ class SurveyDesign(_BaseDesign):
         ndarray
             The (n_domains * k, n_domains * k) covariance matrix.
         """
+        if self._joint is not None:
+            return self._joint.vcov(totals)
         return _variance.totals_vcov(
             totals, self._stages[0], self._lonely_psu, domain, n_domains
         )
@@ -553,6 +407,16 @@ class SurveyDesign(_BaseDesign):
         with random draws of its own.
         """
         method = method.lower()  # type: ignore[assignment]
+        if self._pps is not None:
+            # R: as.svrepdesign stops for jk1, jkn and bootstrap ("More than one fpc value
+            # given": the fpc varies within strata) and drops the probabilities for brr/fay
+            raise DesignError(
+                f"replicate weights cannot carry the unequal inclusion probabilities of this "
+                f"design (pps={self._pps.describe()!r}): R's as.svrepdesign refuses jk1, jkn "
+                "and the bootstrap for it and drops the probabilities for brr and fay. Use "
+                "the design itself (Taylor linearisation), or build it without pps= (the "
+                "with-replacement approximation) and replicate that"
+            )
         factors, scale, rscales = factors_from_design(
             self._stages[0], method, has_strata=bool(self._strata_columns),
             lonely_psu=self._lonely_psu, calibrated=bool(self._calibration),

@@ -33,7 +33,8 @@ from ..errors import EstimationError, format_rows
 from . import intervals
 from .checks import numeric_values
 from .covariance import attach_covariance
-from .design import ReplicateDesign, SurveyDesign, _plain
+from .design import ReplicateDesign, SurveyDesign
+from .stages import plain as _plain
 from .variance import GroupSums, group_totals
 
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]

@@ -39,6 +39,10 @@ class Stage:
     cluster_parent : (C,) code of the enclosing cluster of the previous stage (0 at stage 1).
     n_sampled : (H,) number of clusters sampled in each stratum (R's ``fpc$sampsize``).
     popsize : (H,) population number of clusters in each stratum, ``inf`` when unknown.
+    unit_popsize : (C,) population size of each cluster's stratum as its own fpc implies
+        (``n_h / pi_i`` for a cluster drawn with inclusion probability ``pi_i``), or
+        ``None``: PPS designs (R's ``pps = "brewer"``) carry their fpc per unit, so the
+        finite population correction ``1 - pi_i`` is each unit's own.
     stratum_labels : labels of the strata, for error messages.
     description : what the stage is, for error messages ("stage 1: strata 'stype',
         PSUs 'dnum'").
@@ -54,6 +58,7 @@ class Stage:
     stratum_labels: tuple
     description: str = ""
     row_labels: pd.Index | None = field(default=None, repr=False, compare=False)
+    unit_popsize: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_clusters(self) -> int:
@@ -84,12 +89,15 @@ def make_stage(
     stratum_labels: tuple,
     description: str = "",
     row_labels: pd.Index | None = None,
+    per_unit: bool = False,
 ) -> Stage:
     """Build a :class:`Stage` from per-row integer codes.
 
     ``stratum`` and ``cluster`` must already be nested (unique across the stage);
     ``parent`` is the row's cluster code at the previous stage; ``popsize_rows`` the
-    per-row population size of the row's stratum at this stage (or ``None``).
+    per-row population size of the row's stratum at this stage (or ``None``); with
+    ``per_unit`` it is each cluster's own (PPS: ``n_h / pi_i``, constant within the
+    cluster, not within the stratum).
     """
     n = cluster.shape[0]
     n_clusters = int(cluster.max()) + 1 if n else 0
@@ -100,8 +108,12 @@ def make_stage(
     cluster_parent = parent[first]
     n_strata = int(stratum.max()) + 1 if n else 0
     n_sampled = np.bincount(cluster_stratum, minlength=n_strata).astype(float)
+    unit_popsize = None
     if popsize_rows is None:
         popsize = np.full(n_strata, np.inf)
+    elif per_unit:
+        popsize = np.full(n_strata, np.nan)  # no single population size per stratum
+        unit_popsize = np.asarray(popsize_rows, dtype=float)[first]
     else:
         popsize = np.full(n_strata, np.nan)
         popsize[stratum] = popsize_rows
@@ -115,6 +127,7 @@ def make_stage(
         stratum_labels=stratum_labels,
         description=description,
         row_labels=row_labels,
+        unit_popsize=unit_popsize,
     )
 
 
@@ -265,6 +278,56 @@ def stratum_presence(
     return present
 
 
+def cluster_scales(stage: Stage) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's factor in the between-cluster variance, and the lonely strata.
+
+    Returns ``(scale, lonely)``: (C,) ``f n_h / (n_h - 1)`` (``f`` alone when
+    ``n_h = 1``), with ``f = (N - n_h) / N`` the stratum's finite population correction
+    (1 without an fpc), or each unit's own ``f = 1 - pi_i`` under PPS
+    (:attr:`Stage.unit_popsize`); and (H,) the strata with one sampled unit that still
+    have variance to estimate.
+
+    Notes
+    -----
+    R: ``survey:::onestrat``, which takes ``f`` per row and then per cluster; a stratum
+    whose every ``f`` is below 1e-7 (sampled exhaustively, or PPS units all taken with
+    certainty) contributes nothing, before lonely PSUs are looked for.
+    """
+    n_h = stage.n_sampled
+    if stage.unit_popsize is None:
+        popsize = stage.popsize
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(np.isinf(popsize), 1.0, (popsize - n_h) / popsize)
+        scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
+        # R: a stratum whose units were all sampled contributes nothing at this stage
+        scale = np.where(f < 1e-7, 0.0, scale)
+        # R returns zero for a fully sampled stratum before it looks for lonely PSUs
+        return scale[stage.cluster_stratum], (n_h == 1) & (scale > 0)
+    n_c = n_h[stage.cluster_stratum]
+    popsize = stage.unit_popsize
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(np.isinf(popsize), 1.0, (popsize - n_c) / popsize)
+    scale = np.where(n_c > 1, f * n_c / np.maximum(n_c - 1, 1), f)
+    exhaustive = np.bincount(stage.cluster_stratum, weights=(f >= 1e-7).astype(float),
+                             minlength=stage.n_strata) == 0
+    scale = np.where(exhaustive[stage.cluster_stratum], 0.0, scale)
+    return scale, (n_h == 1) & ~exhaustive
+
+
+def sampling_fractions(stage: Stage) -> np.ndarray:
+    """(C,) the fraction ``n_h / N`` of each cluster's stratum that was sampled (its own
+    inclusion probability under PPS; 0 without an fpc): R's ``multistage`` multiplies
+    the variance within a cluster by it."""
+    if stage.unit_popsize is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac_by_stratum = stage.n_sampled / stage.popsize
+        frac = np.where(np.isinf(stage.popsize), 0.0, frac_by_stratum)
+        return frac[stage.cluster_stratum]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = stage.n_sampled[stage.cluster_stratum] / stage.unit_popsize
+    return np.where(np.isinf(stage.unit_popsize), 0.0, frac)
+
+
 def onestage_vcov(
     totals: np.ndarray,
     stage: Stage,
@@ -300,17 +363,10 @@ def onestage_vcov(
     """
     n_strata = stage.n_strata
     n_h = stage.n_sampled
-    popsize = stage.popsize
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(np.isinf(popsize), 1.0, (popsize - n_h) / popsize)
-    scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
-    # R: a stratum whose units were all sampled contributes nothing at this stage
-    scale = np.where(f < 1e-7, 0.0, scale)
+    row_scale, lonely = cluster_scales(stage)
 
     sums = _stratum_sums(totals, stage.cluster_stratum, n_strata)
     means = sums / np.maximum(n_h, 1)[:, None]
-    # R returns zero for a fully sampled stratum before it looks for lonely PSUs
-    lonely = (n_h == 1) & (scale > 0)
     centre = means[stage.cluster_stratum]
     if lonely_psu == "adjust":
         # R centres a lonely PSU at zero here (it is not swept): its total enters whole
@@ -318,7 +374,6 @@ def onestage_vcov(
     dev = totals - centre
     if lonely.any() and lonely_psu == "fail":
         raise DesignError(lonely_message(stage, lonely))
-    row_scale = scale[stage.cluster_stratum]
     if parent_multiplier is not None:
         row_scale = row_scale * parent_multiplier[stage.cluster_parent]
     weighted = dev * np.sqrt(row_scale)[:, None]
@@ -421,10 +476,7 @@ def taylor_vcov(
         # the whole sub-tree of each cluster by its stage's fraction)
         multiplier = np.ones(first.n_clusters)
         for stage in stages[1:]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                frac_by_stratum = previous.n_sampled / previous.popsize
-            frac = np.where(np.isinf(previous.popsize), 0.0, frac_by_stratum)
-            multiplier = multiplier * frac[previous.cluster_stratum]
+            multiplier = multiplier * sampling_fractions(previous)
             totals = stage.cluster_totals(scores, domain, n_domains)
             v = v + onestage_vcov(
                 totals, stage, lonely_psu, multiplier, n_parents=previous.n_clusters,
