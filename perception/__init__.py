@@ -92,6 +92,8 @@ _EXPORTS: dict[str, str] = {
     "ChisqResult": "perception.tests_design",
     "contrast": "perception.contrast",
     "adjust_pvalues": "perception.contrast",
+    "ttest": "perception.survey.group_tests",
+    "ranktest": "perception.survey.group_tests",
     # 5. weighting
     "poststratify": "perception.weighting",
     "rake": "perception.weighting",
