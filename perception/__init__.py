@@ -94,6 +94,9 @@ _EXPORTS: dict[str, str] = {
     "adjust_pvalues": "perception.contrast",
     "ttest": "perception.survey.group_tests",
     "ranktest": "perception.survey.group_tests",
+    "impute": "perception.analysis.imputation",
+    "ImputedWaves": "perception.analysis.imputation",
+    "mi_combine": "perception.analysis.rubin",
     # 5. weighting
     "poststratify": "perception.weighting",
     "rake": "perception.weighting",

@@ -1,0 +1,1 @@
+"""Before/after analyses, planning, scales and multiple imputation (being gathered here from the flat layout)."""
