@@ -623,6 +623,29 @@ olr_margins <- function(case, design) {
 }
 for (name in TAYLOR) olr_margins(sprintf("%s/olr_margins_stype", name), DESIGNS[[name]])
 
+# ============================================ pchisqsum / pFsum (regTermTest's p) --
+# Upper tail of a weighted sum of chi-squared(1) variables sum a_i X_i (pchisqsum), and
+# of the same over an independent chi-squared(ddf)/ddf (pFsum), by the Satterthwaite
+# and the saddlepoint approximations. Keys <method>:<i> for the grid below.
+SUMS <- list(
+  list(x = 3, a = c(1.5, 0.5)), list(x = 12, a = c(2, 1, 0.5)), list(x = 0.4, a = c(0.9, 0.3)),
+  list(x = 25, a = c(1, 1, 1, 1)), list(x = 60, a = c(3.2, 0.7)), list(x = 2, a = 1.3)
+)
+for (i in seq_along(SUMS)) {
+  x <- SUMS[[i]]$x
+  a <- SUMS[[i]]$a
+  df <- rep(1, length(a))
+  rec("pchisqsum", paste0("x:", i), x)
+  for (method in c("satterthwaite", "saddlepoint")) {
+    rec("pchisqsum", paste0(method, ":", i),
+        pchisqsum(x, df, a, method = method, lower.tail = FALSE))
+    for (ddf in c(10, 193)) {
+      rec(sprintf("pFsum_%d", ddf), paste0(method, ":", i),
+          pFsum(x, df, a, ddf = ddf, method = method, lower.tail = FALSE))
+    }
+  }
+}
+
 write_group("models_more.csv")
 
 # ======================================================= multiple imputation --
