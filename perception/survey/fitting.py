@@ -68,9 +68,10 @@ def aliased(x: np.ndarray, w: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
     norms = np.linalg.norm(xw, axis=0)
     if xw.shape[0] == 0:
         return np.arange(x.shape[1])
-    r = np.linalg.qr(xw, mode="r")
-    r_diag = np.abs(np.diag(r)) if r.shape[0] >= x.shape[1] else np.concatenate(
-        [np.abs(np.diag(r)), np.zeros(x.shape[1] - r.shape[0])])
+    r: np.ndarray = np.linalg.qr(xw, mode="r")  # type: ignore[assignment]
+    r_diag = np.abs(np.diag(r))
+    if r_diag.size < x.shape[1]:  # fewer rows than columns
+        r_diag = np.concatenate([r_diag, np.zeros(x.shape[1] - r_diag.size)])
     return np.flatnonzero((norms == 0) | (r_diag < tol * np.where(norms > 0, norms, 1)))
 
 
