@@ -2,7 +2,7 @@
 
 1. The wheel and the sdist in DIST carry every file of the package, data included
    (``py.typed``, the questionnaire, the CSVs), as regular files equal to the
-   repository's (``perception/data/centre_mali_trust.yaml`` is a symlink in the
+   repository's (``perception/demo/data/centre_mali_trust.yaml`` is a symlink in the
    repository: the distributions must hold the file itself).
 2. The wheel installs in a new virtual environment in a temporary folder outside the
    repository (so the source tree cannot be imported by accident), where the command
@@ -99,7 +99,7 @@ def check_metadata(metadata: str, entry_points: str) -> None:
         raise CheckFailed(f"the wheel's distribution name is {meta['Name']!r}, not {DIST_NAME!r}")
     if meta["License-Expression"] != "MIT":
         raise CheckFailed(f"License-Expression is {meta['License-Expression']!r}, not 'MIT'")
-    if "perception = perception.cli:main" not in entry_points:
+    if "perception = perception.cli.app:main" not in entry_points:
         raise CheckFailed("the wheel declares no 'perception' console script")
     print(f"  metadata: {meta['Name']} {meta['Version']}, licence {meta['License-Expression']}, "
           "console script perception")

@@ -52,7 +52,7 @@ def phases(n: int, formats: list[str]) -> dict[str, Clock]:
     from matplotlib.backends.backend_pdf import PdfPages
 
     import perception as pc
-    from perception import report
+    from perception.outputs import report
 
     clocks = {k: Clock() for k in ("simulate", "tables+draw", "save images", "report")}
     with clocks["simulate"]:

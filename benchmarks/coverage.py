@@ -35,7 +35,7 @@ Usage::
     .venv/bin/python benchmarks/coverage.py --from-csv a.csv b.csv [same counts]
 
 Slow (about an hour with two workers at the defaults; the simulator takes most of it),
-so not in the test suite; a fast seeded version is ``tests/test_coverage_fast.py``.
+so not in the test suite; a fast seeded version is ``tests/survey/test_coverage_fast.py``.
 With ``--csv`` every finished chunk is appended at once, so a long run can be
 summarised (``--from-csv``) before it ends.
 """
@@ -161,7 +161,7 @@ def _synthetic(task: tuple[str, int, int, bool]) -> list[dict]:
 
 def _census_totals() -> dict:
     """Census adults by (wave, cercle code, sex): the demo's post-stratification targets."""
-    from perception.simulate import _CERCLES, _census
+    from perception.demo.simulator import _CERCLES, _census
 
     totals = {}
     for row in _census().itertuples(index=False):
@@ -474,7 +474,7 @@ FINDINGS = [
     "samples each) give, with `w_final`: bias -0.02 to +0.03 SD, SE ratio 0.98-1.04, "
     "coverage 95.5-95.7% (0-3 mean, share) and 94.1-94.2% (rare share, Wald); with "
     "everybody responding (`--no-nonresponse`, 1000 samples) the same (95.6, 94.9, "
-    "94.0). `simulate.py` needed no change.",
+    "94.0). `perception/demo/simulator.py` needed no change.",
     "- **Fixed versus re-done weighting.** Post-stratifying inside the design (as R's "
     "`postStratify`) lowers the SEs by 2-3% (post-strata cercle x sex explain a little "
     "of the answers), which here makes them 1-7% smaller than the true spread "

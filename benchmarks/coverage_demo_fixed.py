@@ -17,7 +17,7 @@ Usage::
         [--n-per-wave 1500] [--no-nonresponse] [--csv out.csv]
 
 About 2-5 minutes for 1500 samples (one process). Uses the simulator's internal
-functions (``perception.simulate._build_population``, ``_select_villages``,
+functions (``perception.demo.simulator._build_population``, ``_select_villages``,
 ``_draw_waves``), not the public API.
 """
 
@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 import perception as pc
-import perception.simulate as sim
+import perception.demo.simulator as sim
 
 ITEM = "trust_police"
 WEIGHTS = ("w_base", "w_nr", "w_final")

@@ -42,7 +42,7 @@ and reproduces the shortfall on seeds 1-200 alone; the small-SE reading above wa
 Monte Carlo noise, not a property of the linearised SE.
 
 Not part of the test suite (it takes 10-20 minutes); the suite holds a fast version
-(tests/test_did.py::test_monte_carlo_did_coverage_fast).
+(tests/analysis/test_did.py::test_monte_carlo_did_coverage_fast).
 """
 
 from __future__ import annotations

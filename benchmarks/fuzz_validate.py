@@ -40,7 +40,7 @@ from _fuzz_cases import (  # noqa: E402 - tests/ put on sys.path first
 
 import perception as pc  # noqa: E402 - tests/ put on sys.path first
 from perception.errors import QuestionnaireError  # noqa: E402 - tests/ put on sys.path first
-from perception.questionnaire import Questionnaire  # noqa: E402 - tests/ put on sys.path first
+from perception.questionnaire.model import Questionnaire  # noqa: E402 - tests/ put on sys.path first
 
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 SHOWN = 5  # failures printed

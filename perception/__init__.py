@@ -19,31 +19,15 @@ Examples
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
-from .errors import (
-    DesignError as DesignError,
-)
-from .errors import (
-    DisclosureError as DisclosureError,
-)
-from .errors import (
-    EstimationError as EstimationError,
-)
-from .errors import (
-    PerceptionError as PerceptionError,
-)
-from .errors import (
-    QuestionnaireError as QuestionnaireError,
-)
-from .errors import (
-    WaveValidationError as WaveValidationError,
-)
-from .errors import (
-    WeightingError as WeightingError,
-)
+from .errors import DesignError as DesignError
+from .errors import DisclosureError as DisclosureError
+from .errors import EstimationError as EstimationError
+from .errors import PerceptionError as PerceptionError
+from .errors import QuestionnaireError as QuestionnaireError
+from .errors import WaveValidationError as WaveValidationError
+from .errors import WeightingError as WeightingError
 
 #: the distribution that installs this package (not ``perception``: that name on the
 #: package index is another project); its pyproject.toml holds the one version
@@ -66,76 +50,77 @@ def _version() -> str:
 # public name -> module that defines it (the API contract: docs/api.md)
 _EXPORTS: dict[str, str] = {
     # 1. questionnaires and waves
-    "Questionnaire": "perception.questionnaire",
-    "load_questionnaire": "perception.questionnaire",
-    "questionnaire_path": "perception.simulate",
-    "ValidationReport": "perception.schema",
-    "validate": "perception.schema",
-    "read_wave": "perception.io",
-    "recode_missing": "perception.schema",
-    "demo_survey": "perception.simulate",
-    "DemoSurvey": "perception.simulate",
+    "Questionnaire": "perception.questionnaire.model",
+    "load_questionnaire": "perception.questionnaire.loading",
+    "questionnaire_path": "perception.demo.simulator",
+    "ValidationReport": "perception.waves.validation",
+    "validate": "perception.waves.validation",
+    "read_wave": "perception.waves.reading",
+    "recode_missing": "perception.waves.validation",
+    "demo_survey": "perception.demo.simulator",
+    "DemoSurvey": "perception.demo.simulator",
     # 2. designs
-    "SurveyDesign": "perception.design",
-    "ReplicateDesign": "perception.design",
+    "SurveyDesign": "perception.survey.design",
+    "ReplicateDesign": "perception.survey.design",
     # 3. estimates
-    "mean": "perception.estimate",
-    "total": "perception.estimate",
-    "ratio": "perception.estimate",
-    "proportion": "perception.estimate",
-    "quantile": "perception.estimate",
-    "vcov": "perception.estimate",
+    "mean": "perception.survey.estimators",
+    "total": "perception.survey.estimators",
+    "ratio": "perception.survey.estimators",
+    "proportion": "perception.survey.estimators",
+    "quantile": "perception.survey.quantiles",
+    "vcov": "perception.survey.covariance",
     # 4. models, tests, contrasts
-    "glm": "perception.models",
-    "GLMResult": "perception.models",
-    "chisq": "perception.tests_design",
-    "ChisqResult": "perception.tests_design",
-    "contrast": "perception.contrast",
-    "adjust_pvalues": "perception.contrast",
+    "glm": "perception.survey.models",
+    "GLMResult": "perception.survey.models",
+    "chisq": "perception.survey.chisquare",
+    "ChisqResult": "perception.survey.chisquare",
+    "contrast": "perception.survey.contrasts",
+    "adjust_pvalues": "perception.survey.contrasts",
     "ttest": "perception.survey.group_tests",
     "ranktest": "perception.survey.group_tests",
+    # 5. weighting
+    "poststratify": "perception.survey.weighting",
+    "rake": "perception.survey.weighting",
+    "calibrate": "perception.survey.weighting",
+    "trim_weights": "perception.survey.weighting",
+    "adjust_nonresponse": "perception.survey.weighting",
+    "weight_diagnostics": "perception.survey.weighting",
+    "read_margins": "perception.survey.weighting",
+    "PopulationMargins": "perception.survey.weighting",
+    # 6. before and after
+    "change": "perception.analysis.changes",
+    "did": "perception.analysis.diff_in_diff",
+    "DiDResult": "perception.analysis.diff_in_diff",
+    "attrition": "perception.analysis.panel",
+    "icc": "perception.analysis.power",
+    "mde": "perception.analysis.power",
+    "sample_size": "perception.analysis.power",
+    # 7. scales and indices
+    "likert": "perception.analysis.scales",
+    "top_box": "perception.analysis.scales",
+    "top_box_scores": "perception.analysis.scales",
+    "index": "perception.analysis.scales",
+    "index_scores": "perception.analysis.scales",
+    "cronbach_alpha": "perception.analysis.scales",
+    "item_nonresponse": "perception.analysis.scales",
+    # multiple imputation
     "impute": "perception.analysis.imputation",
     "ImputedWaves": "perception.analysis.imputation",
     "mi_combine": "perception.analysis.rubin",
-    # 5. weighting
-    "poststratify": "perception.weighting",
-    "rake": "perception.weighting",
-    "calibrate": "perception.weighting",
-    "trim_weights": "perception.weighting",
-    "adjust_nonresponse": "perception.weighting",
-    "weight_diagnostics": "perception.weighting",
-    "read_margins": "perception.weighting",
-    "PopulationMargins": "perception.weighting",
-    # 6. before and after
-    "change": "perception.change",
-    "did": "perception.change",
-    "DiDResult": "perception.change",
-    "attrition": "perception.change",
-    "icc": "perception.power",
-    "mde": "perception.power",
-    "sample_size": "perception.power",
-    # 7. scales and indices
-    "likert": "perception.indices",
-    "top_box": "perception.indices",
-    "top_box_scores": "perception.indices",
-    "index": "perception.indices",
-    "index_scores": "perception.indices",
-    "cronbach_alpha": "perception.indices",
-    "item_nonresponse": "perception.indices",
     # data larger than memory: per-PSU totals from Parquet batches or Dask partitions
-    "mean_from_parquet": "perception.chunked",
-    "total_from_parquet": "perception.chunked",
-    "mean_from_dask": "perception.chunked",
-    "total_from_dask": "perception.chunked",
+    "mean_from_parquet": "perception.survey.outofcore",
+    "total_from_parquet": "perception.survey.outofcore",
+    "mean_from_dask": "perception.survey.outofcore",
+    "total_from_dask": "perception.survey.outofcore",
     # 8. files and protection
-    "questionnaire_from_xlsform": "perception.xlsform",
-    "disclosure_check": "perception.privacy",
-    "suppress_small_cells": "perception.privacy",
-    "protect_table": "perception.privacy",
-    "drop_pii": "perception.privacy",
-    "hash_pii": "perception.privacy",
-    "k_anonymity": "perception.privacy",
-    "anonymise_wave": "perception.privacy",
+    "questionnaire_from_xlsform": "perception.questionnaire.xlsform",
+    "disclosure_check": "perception.disclosure.suppression",
+    "suppress_small_cells": "perception.disclosure.suppression",
+    "protect_table": "perception.disclosure.suppression",
+    "drop_pii": "perception.disclosure.pii",
+    "hash_pii": "perception.disclosure.pii",
+    "k_anonymity": "perception.disclosure.anonymise",
+    "anonymise_wave": "perception.disclosure.anonymise",
 }
 
 # subpackages reachable as attributes (``pc.datasets``), imported on first use
@@ -173,19 +158,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return __all__
 
-
-class _Facade(types.ModuleType):
-    """The package module: keeps a public function bound when its namesake submodule loads.
-
-    Importing ``perception.change`` (or ``perception.contrast``) makes Python bind the
-    submodule to the package attribute of the same name, which would hide the public
-    function ``pc.change``; bind the function instead.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Facade

@@ -27,6 +27,11 @@ class WaveValidationError(PerceptionError):
         self.report = report
 
 
+class FileReadError(WaveValidationError):
+    """A data file cannot be read: missing, too large, not what its extension says,
+    not UTF-8, or corrupt. The message names the file and the fix; ``.report`` is None."""
+
+
 class DesignError(PerceptionError):
     """A survey design cannot be built from the given columns or options."""
 

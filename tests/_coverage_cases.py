@@ -1,6 +1,6 @@
 """A synthetic clustered population and samples from it, for coverage studies.
 
-Shared by ``tests/test_coverage_fast.py`` and ``benchmarks/coverage.py``.
+Shared by ``tests/survey/test_coverage_fast.py`` and ``benchmarks/coverage.py``.
 
 The population: ``strata`` strata of ``villages`` villages each (30 to 150 adults per
 village, half of the villages of each stratum "treated"), two waves. Per adult:

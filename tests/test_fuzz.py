@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import perception as pc
 from perception.errors import QuestionnaireError
-from perception.questionnaire import Questionnaire
+from perception.questionnaire.model import Questionnaire
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"

@@ -133,7 +133,7 @@ def test_small_change_and_did_cells_are_suppressed():
     """A change rests on two waves and is suppressed when either is small, although its
     n (both waves together) is not; a DiD effect when its smallest cell is small."""
     import perception as pc
-    from perception.privacy import disclosure_check, protect_table
+    from perception.disclosure.suppression import disclosure_check, protect_table
 
     design = pc.SurveyDesign(_small_panel(), weights="w")
     by_arm = pc.change(design, "y", over="wave", by="treated", na_rm=True)

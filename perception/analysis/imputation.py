@@ -27,8 +27,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..design import SurveyDesign
 from ..errors import EstimationError, format_rows
+from ..survey.design import SurveyDesign
 
 Method = Literal["hotdeck", "mice"]
 METHODS = ("hotdeck", "mice")

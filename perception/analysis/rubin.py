@@ -26,9 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import intervals
-from .._covariance import ATTR, attach_covariance, covariance_of
 from ..errors import EstimationError
+from ..survey import intervals
+from ..survey.covariance import attach_covariance, covariance_of
+
+#: where estimate tables keep their covariance (perception.survey.covariance)
+_VCOV = "vcov"
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "fmi", "riv"]
 
@@ -42,7 +45,7 @@ def _is_model(result) -> bool:
 def _identity_columns(table: pd.DataFrame) -> list[str]:
     """The columns telling a table's rows apart: those its covariance is keyed by, or
     else (a table without covariance, e.g. quantiles) the columns before ``estimate``."""
-    cov = table.attrs.get(ATTR)
+    cov = table.attrs.get(_VCOV)
     if cov is not None:
         return list(cov.columns)
     return list(table.columns[: table.columns.get_loc("estimate")])
@@ -70,7 +73,7 @@ def _pieces(result, position: int) -> tuple[list[tuple], np.ndarray, np.ndarray,
     identity = result[columns].reset_index(drop=True)
     keys = [tuple(None if pd.isna(v) else v for v in row)
             for row in identity.itertuples(index=False, name=None)]
-    if result.attrs.get(ATTR) is not None:
+    if result.attrs.get(_VCOV) is not None:
         vcov = covariance_of(result).to_numpy(dtype=float)
     elif "se" in result.columns:
         vcov = np.diag(result["se"].to_numpy(dtype=float) ** 2)

@@ -1,1 +1,66 @@
-"""Designs and everything computed from them (being gathered here from the flat layout)."""
+"""Designs and everything computed from them: replicate factors, the variance engine,
+estimators, intervals, the keyed covariance of result tables, models, the chi-square
+test, contrasts, weighting and calibration, and totals of data larger than memory.
+
+``EXPORTS`` is the public API (re-exported by :mod:`perception`); ``SHARED`` lists the
+names the other subpackages of perception use (not meant for users). Both map a name
+to the module of this subpackage that defines it.
+"""
+
+from __future__ import annotations
+
+from ..exports import lazy_exports
+
+#: the public API: name -> module
+EXPORTS: dict[str, str] = {
+    "SurveyDesign": "design",
+    "ReplicateDesign": "design",
+    "mean": "estimators",
+    "total": "estimators",
+    "ratio": "estimators",
+    "proportion": "estimators",
+    "quantile": "quantiles",
+    "vcov": "covariance",
+    "glm": "models",
+    "GLMResult": "models",
+    "chisq": "chisquare",
+    "ChisqResult": "chisquare",
+    "contrast": "contrasts",
+    "adjust_pvalues": "contrasts",
+    "ttest": "group_tests",
+    "ranktest": "group_tests",
+    "poststratify": "weighting",
+    "rake": "weighting",
+    "calibrate": "weighting",
+    "trim_weights": "weighting",
+    "adjust_nonresponse": "weighting",
+    "weight_diagnostics": "weighting",
+    "read_margins": "weighting",
+    "PopulationMargins": "weighting",
+    "mean_from_parquet": "outofcore",
+    "total_from_parquet": "outofcore",
+    "mean_from_dask": "outofcore",
+    "total_from_dask": "outofcore",
+}
+#: names the other subpackages use: name -> module
+SHARED: dict[str, str] = {
+    "attach": "attached",
+    "stack_tables": "attached",
+    "check_columns": "checks",
+    "check_design": "checks",
+    "check_variables": "checks",
+    "column_names": "checks",
+    "is_design": "checks",
+    "numeric_values": "checks",
+    "attach_covariance": "covariance",
+    "covariance_of": "covariance",
+    "active_rows": "engine",
+    "domains": "engine",
+    "level_key": "margins",
+    "ModelFrame": "models",
+    "fit_frame": "models",
+    "DIAGNOSTIC_COLUMNS": "weighting",
+}
+
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, {**EXPORTS, **SHARED})

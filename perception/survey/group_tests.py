@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import intervals
-from ..contrast import contrast
-from ..design import _BaseDesign
 from ..errors import EstimationError, format_rows
-from ..estimate import mean
+from . import intervals
+from .checks import check_columns, check_design
+from .contrasts import contrast
+from .estimators import mean
 
 RankTest = Literal["wilcoxon", "vanderWaerden", "median"]
 RANK_TESTS = ("wilcoxon", "vanderWaerden", "median")
@@ -41,19 +41,11 @@ RANKTEST_COLUMNS = ["variable", "test", "contrast", "estimate", "se", "statistic
 def _check(design, variable, group, na_rm: bool, caller: str):
     """The design restricted to the rows where ``variable`` and ``group`` are both
     present (R drops the others), and the group levels found there, in order."""
-    if not isinstance(design, _BaseDesign):
-        raise EstimationError(
-            f"design must be a perception.SurveyDesign or ReplicateDesign, got "
-            f"{type(design).__name__}; build one with pc.SurveyDesign(data, weights=..., "
-            "strata=..., psu=...)"
-        )
+    check_design(design, function=caller)
     for argument, name in (("variable", variable), ("group", group)):
         if not isinstance(name, str):
             raise EstimationError(f"{argument} must be one column name, got {name!r}")
-        if name not in design.data.columns:
-            raise EstimationError(
-                f"unknown column {name!r} in {argument}: the design's data has no such column"
-            )
+        check_columns(design.data, [name], argument)
     if variable == group:
         raise EstimationError(f"variable and group are the same column {variable!r}")
     data = design.data
@@ -99,11 +91,11 @@ def _levels(column: pd.Series, inside: np.ndarray) -> list:
 def _total_vcov(design, scores: np.ndarray) -> np.ndarray:
     """Design covariance of the totals ``sum_i w_i s_i`` of the columns of ``scores``
     (R's ``vcov(svytotal(scores, design))``)."""
+    w = design.weight_array
     if design.is_replicate:
         replicates = design._replicate_totals(scores)
-        full = (design._w[:, None] * scores).sum(axis=0)
-        return design._vcov_replicates(replicates, full)
-    return design._vcov(design._w[:, None] * scores)
+        return design._vcov_replicates(replicates, (w[:, None] * scores).sum(axis=0))
+    return design.score_vcov(w[:, None] * scores)
 
 
 # ----------------------------------------------------------------------- t test --
@@ -252,7 +244,7 @@ def ranktest(
         raise EstimationError(f"test={test!r} is unknown; choose one of {', '.join(RANK_TESTS)}")
     used, values, levels = _check(design, variable, group, na_rm, "ranktest")
     rows = np.flatnonzero(used.in_domain)
-    w = used._w[rows]
+    w = used.weight_array[rows]
     score = _rank_scores(values[rows], w, test)
     column = used.data[group].iloc[rows]
     x = np.column_stack(

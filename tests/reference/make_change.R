@@ -1,4 +1,4 @@
-# Reference values from R's `survey` package for perception/change.py and power.py
+# Reference values from R's `survey` package for perception/analysis/ (changes, DiD, power)
 # (issue #6), beyond those of make_reference.R (reference_change.csv).
 #
 # Run from the repository root:

@@ -1,4 +1,4 @@
-# Reference values for perception/indices.py (tests/test_indices.py).
+# Reference values for perception/analysis/scales.py (tests/analysis/test_scales.py).
 # Run from the repository root:  Rscript tests/reference/make_indices.R
 # Reads tests/reference/indices_data.csv (written by make_indices_data.py) and writes
 # tests/reference/indices_reference.csv (case,key,value; values with 17 digits).

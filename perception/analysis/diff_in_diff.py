@@ -1,0 +1,684 @@
+"""Difference-in-differences: the effect of community actions as the treated x period
+interaction of a design-based linear regression (R's ``svyglm(y ~ treated *
+factor(wave))``), with an event study for several waves, a pre-trend test, subgroup
+effects and a test of their equality.
+
+One design holds every wave; a village (PSU) revisited at several waves keeps one PSU
+id, so the covariance between waves enters every standard error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import EstimationError, format_rows
+from ..survey import intervals
+from ..survey.checks import (
+    check_columns,
+    check_variables,
+    column_names,
+    numeric_values,
+)
+from ..survey.covariance import attach_covariance
+from ..survey.design import ReplicateDesign, SurveyDesign
+from ..survey.engine import active_rows, domains
+from ..survey.estimators import mean
+from ..survey.models import ModelFrame, fit_frame
+from .changes import linear_combination, ordered_values, plain_label, two_sided_p
+
+__all__ = ["did", "DiDResult", "EFFECT_COLUMNS", "TEST_COLUMNS", "COEFFICIENT_COLUMNS"]
+
+Design = SurveyDesign | ReplicateDesign
+
+
+#: result columns of ``DiDResult.effects``, after the ``by`` columns (``n``: rows of the
+#: four treated x period cells the effect contrasts; ``n_min``: rows of the smallest)
+EFFECT_COLUMNS = ["variable", "period", "estimate", "se", "ci_low", "ci_high", "df", "p",
+                  "n", "n_min"]
+
+
+TEST_COLUMNS = ["variable", "periods", "statistic", "ndf", "ddf", "p"]
+
+
+COEFFICIENT_COLUMNS = ["variable", "term", "estimate", "se", "t", "p", "ci_low", "ci_high", "df"]
+
+
+def _wald_f(beta: np.ndarray, vcov: np.ndarray, ddf: float) -> tuple[float, int, float]:
+    """Wald F test that ``beta`` is zero: (F, ndf, p), as R's ``regTermTest``."""
+    q = beta.shape[0]
+    try:
+        chisq = float(beta @ np.linalg.solve(vcov, beta))
+    except np.linalg.LinAlgError:
+        chisq = float(beta @ np.linalg.pinv(vcov) @ beta)
+    f = chisq / q
+    p = float(stats.f.sf(f, q, ddf)) if ddf > 0 else float("nan")
+    return f, q, p
+
+
+# -------------------------------------------------------------------- regression --
+@dataclass(frozen=True)
+class _LinearFit:
+    """A design-based weighted least-squares fit (R's gaussian ``svyglm``)."""
+
+    terms: list[str]
+    beta: np.ndarray
+    vcov: np.ndarray
+    df_residual: int
+
+
+def _aliased_columns(gram: np.ndarray, terms: list[str], tol: float = 1e-10) -> list[str]:
+    """Columns that add nothing to the span of the columns before them.
+
+    Sequential Gram-Schmidt on the Gram matrix ``X'X`` of the rows used: column j is
+    aliased when its squared distance to the span of the kept columns is below ``tol``
+    times its squared norm.
+    """
+    kept: list[int] = []
+    aliased: list[str] = []
+    for j in range(gram.shape[0]):
+        norm2 = gram[j, j]
+        resid = norm2
+        if kept and norm2 > 0:
+            g = gram[kept, j]
+            resid = norm2 - g @ np.linalg.solve(gram[np.ix_(kept, kept)], g)
+        if norm2 <= 0 or resid <= tol * norm2:
+            aliased.append(terms[j])
+        else:
+            kept.append(j)
+    return aliased
+
+
+def _fit_linear(design, X: np.ndarray, y: np.ndarray, active: np.ndarray,
+                terms: list[str], outcome: str = "y") -> _LinearFit:
+    """Design-based linear regression of ``y`` on the columns of ``X`` (R's ``svyglm``)
+    on the domain ``design.subset(active)``: rows outside ``active`` get weight zero
+    but keep their PSU in the variance, as in R.
+
+    A ``SurveyDesign`` is fitted by weighted least squares on the normal equations
+    (:func:`_weighted_least_squares`), its covariance the sandwich of R's
+    ``svy.varcoef`` from the PSU totals of the scores; a ``ReplicateDesign`` goes through
+    :func:`perception.glm`'s fit, which refits every replicate.
+    """
+    used = (active & (design.weight_array > 0)).astype(float)
+    aliased = _aliased_columns((X * used[:, None]).T @ X, terms)
+    if aliased:
+        raise EstimationError(
+            f"the regression terms {', '.join(aliased)} are collinear with the terms before "
+            "them (a covariate constant within treated x period cells, or a covariate that "
+            "repeats by= or treated=); drop or recode those covariates"
+        )
+    model_design = design.subset(active)
+    x = np.where(active[:, None], X, 0.0)
+    y = np.where(active, y, 0.0)
+    if not np.all(np.isfinite(y)):
+        raise EstimationError(f"the outcome {outcome!r} has infinite values")
+    if model_design.is_replicate:
+        frame = ModelFrame(x, y, model_design.in_domain, terms, outcome, None)
+        formula = f"{outcome} ~ 0 + " + " + ".join(terms)  # for messages only
+        fit, vcov, df_residual = fit_frame(model_design, frame, "gaussian", formula)
+        return _LinearFit(terms, fit.coef, vcov, int(df_residual))
+    w = model_design.weight_array
+    if not np.any(w > 0):
+        raise EstimationError(f"no rows with positive weight left to fit the DiD of {outcome!r}")
+    beta, bread, residuals = _weighted_least_squares(x, y, w)
+    scores = x * (w * residuals)[:, None]  # R's estfun: zero outside the fit
+    if model_design.totals_path:
+        group, n_groups = model_design.score_groups()
+        totals = np.column_stack([np.bincount(group, weights=scores[:, j], minlength=n_groups)
+                                  for j in range(scores.shape[1])])
+        vcov = model_design.totals_vcov(totals @ bread)
+    else:
+        vcov = model_design.score_vcov(scores @ bread)
+    return _LinearFit(terms, beta, vcov, int(model_design.degf + 1 - len(terms)))
+
+
+def _weighted_least_squares(x: np.ndarray, y: np.ndarray, w: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients, ``(X'WX)^-1`` and residuals of the weighted least-squares fit.
+
+    The normal equations, then one step of iterative refinement on the residuals: the
+    coefficients agree with a QR solution (R's ``glm.fit``) to rounding for the
+    well-conditioned designs of a DiD, with one pass over the rows for ``X'WX``.
+    """
+    xw = x * w[:, None]
+    bread = np.linalg.inv(xw.T @ x)
+    beta = bread @ (xw.T @ y)
+    residuals = y - x @ beta
+    beta = beta + bread @ (xw.T @ residuals)
+    return beta, bread, y - x @ beta
+
+
+def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
+                       ) -> tuple[list[np.ndarray], list[str]]:
+    """Numeric covariates as they are; categorical ones as treatment-coded dummies."""
+    columns, terms = [], []
+    for name in names:
+        col = data[name]
+        numeric = (pd.api.types.is_numeric_dtype(col) and not isinstance(
+            col.dtype, pd.CategoricalDtype)) or pd.api.types.is_bool_dtype(col)
+        if numeric:
+            columns.append(col.to_numpy(dtype=float, na_value=np.nan))
+            terms.append(name)
+            continue
+        levels = ordered_values(col, active)
+        for level_value in levels[1:]:
+            columns.append((col == level_value).to_numpy(dtype=float, na_value=0.0))
+            terms.append(f"{name}[T.{level_value}]")
+    return columns, terms
+
+
+# -------------------------------------------------------------------------- DiD --
+@dataclass(frozen=True, eq=False)
+class DiDResult:
+    """Difference-in-differences (event study) estimates of :func:`did`.
+
+    Attributes
+    ----------
+    effects : tidy table, one row per (subgroup, variable, later period): the
+        treated x period interaction (the DiD relative to the first period) with its
+        design-based ``se``, ``ci_low``, ``ci_high``, ``df`` (residual degrees of
+        freedom, R's ``df.residual``) and ``p``; then ``n``, the unweighted rows of the
+        four cells the effect contrasts (treated and comparison, at the first period and
+        at ``period``, in the subgroup; the ``n`` of those rows of ``cells``), and
+        ``n_min``, the rows of the smallest of the four. Without covariates the effect
+        is the DiD of those four cell means, so these are the rows it rests on (with
+        covariates, their common slopes also use the other periods' rows). Outputs
+        suppress an effect when ``n_min`` is below ``min_cell``. With one variable its
+        ``attrs["vcov"]`` holds the effects' covariance, keyed by the ``by`` columns,
+        ``variable`` and ``period`` (:func:`perception.contrast` combines effects).
+    cells : treated x period cell means (:func:`perception.mean` by ``[*by, treated,
+        period]`` on the rows used by the regression).
+    pretrend : joint Wald F test that the treated x period interactions of the
+        pre-treatment periods after the first are zero (one row per subgroup and
+        variable); ``None`` unless ``post_periods`` leaves two or more pre-periods.
+    heterogeneity : Wald F test that the effects are equal across the ``by``
+        subgroups, from the subgroup-interacted model (jointly over the tested periods
+        and per period); ``None`` without ``by``.
+    coefficients : every term of every model: ``variable``, ``term``, ``estimate``,
+        ``se``, ``t``, ``p``, ``ci_low``, ``ci_high``, ``df``.
+    vcov : per variable, the covariance of the coefficients (DataFrame by term).
+    """
+
+    effects: pd.DataFrame
+    cells: pd.DataFrame
+    pretrend: pd.DataFrame | None
+    heterogeneity: pd.DataFrame | None
+    coefficients: pd.DataFrame
+    vcov: dict[str, pd.DataFrame] = field(repr=False)
+    treated: str = "treated"
+    period: str = "wave"
+    by: tuple[str, ...] = ()
+    covariates: tuple[str, ...] = ()
+    periods: tuple = ()
+    post_periods: tuple | None = None
+    level: float = 0.95
+
+    def summary(self) -> str:
+        """Printable report: effects, pre-trend and heterogeneity tests.
+
+        Examples
+        --------
+        >>> d = pc.demo_survey(seed=1).design()
+        >>> print(pc.did(d, "trust_police").summary())
+        Difference-in-differences: treated x wave (design-based linear model; reference period 0)
+        <BLANKLINE>
+        Effects (treated x period):
+            variable  period  estimate     se  ci95_low  ci95_high  df      p    n  n_min
+        trust_police       1    0.1021 0.0969   -0.0887     0.2929 289 0.2931 7989   1914
+        """
+        pct = round(100 * self.level)
+        lines = [
+            f"Difference-in-differences: {self.treated} x {self.period} "
+            f"(design-based linear model; reference period {self.periods[0]!r})",
+        ]
+        if self.covariates:
+            lines.append(f"Covariates (additive): {', '.join(self.covariates)}")
+        if self.post_periods is not None:
+            lines.append(
+                "Post-treatment periods: " + ", ".join(map(str, self.post_periods))
+                + "; earlier periods are placebo (pre-trend) estimates"
+            )
+        effects = self.effects.copy()
+        effects = effects.rename(columns={"ci_low": f"ci{pct}_low", "ci_high": f"ci{pct}_high"})
+        if self.post_periods is not None:
+            effects.insert(
+                list(effects.columns).index("period") + 1, "post",
+                effects["period"].isin(self.post_periods),
+            )
+        lines += ["", "Effects (treated x period):", effects.to_string(index=False,
+                                                                       float_format="%.4f")]
+        if self.pretrend is not None:
+            lines += ["", "Pre-trend test (pre-period interactions = 0):",
+                      self.pretrend.to_string(index=False, float_format="%.4f")]
+        elif self.post_periods is not None:
+            lines += ["", "Pre-trend test: needs two or more pre-treatment periods."]
+        if self.heterogeneity is not None:
+            lines += ["", f"Heterogeneity across {', '.join(self.by)} (effects equal):",
+                      self.heterogeneity.to_string(index=False, float_format="%.4f")]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def did(
+    design: Design,
+    var: str | Sequence[str],
+    treated: str = "treated",
+    period: str = "wave",
+    by: str | Sequence[str] | None = None,
+    covariates: str | Sequence[str] | None = None,
+    level: float = 0.95,
+    post_periods: Sequence | None = None,
+    na_rm: bool = False,
+) -> DiDResult:
+    """Difference-in-differences and event study with design-based standard errors.
+
+    Fits the design-based linear model ``y ~ treated * factor(period) [+ covariates]``
+    (for a 0/1 outcome: a linear probability model, effects in proportion points) and
+    reports the treated x period interactions: with two periods the DiD, with more an
+    event study, one effect per later period relative to the first.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign holding every period; a village revisited
+        at several periods keeps one PSU id, so the covariance between periods enters
+        the SEs.
+    var : numeric or 0/1 outcome column(s); one model per outcome.
+    treated : 0/1 (or boolean) column: the area received the community actions. It
+        should be constant within PSU (a warning names the PSUs where it is not).
+    period : the wave column (ordered as in :func:`change`); its first value is the
+        reference period.
+    by : subgroup column(s). The model is then fully interacted with the subgroups
+        (``y ~ group * treated * factor(period)``): one set of effects per subgroup, and
+        ``heterogeneity`` tests that they are equal.
+    covariates : column(s) entering the model additively (common slopes); text or
+        categorical columns are treatment-coded (first level dropped).
+    level : confidence level of the intervals (t with the model's residual df).
+    post_periods : the periods in which the actions had started. Periods not listed
+        are pre-treatment: their interactions (after the first period) are placebo
+        estimates and ``pretrend`` tests them jointly. ``None``: every period after the
+        first is post-treatment and no pre-trend test is possible.
+    na_rm : leave out rows with a missing outcome, covariate, treated, period or by
+        value (they keep their PSU in the variance, as R's ``svyglm`` does); otherwise a
+        missing value is an error naming the column.
+
+    Returns
+    -------
+    DiDResult with ``effects``, ``cells``, ``pretrend``, ``heterogeneity``,
+    ``coefficients``, ``vcov`` and ``summary()``.
+
+    Raises
+    ------
+    EstimationError
+        ``period`` with one value; ``treated`` not 0/1; a treated group absent from a
+        period; a treated x period cell with fewer than two PSUs (checked when the
+        design knows its PSUs: not for replicate weights given as columns); collinear
+        covariates.
+
+    Warns
+    -----
+    UserWarning
+        ``treated`` not constant within a PSU, naming the PSUs.
+
+    Examples
+    --------
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> res = pc.did(d, "trust_police", treated="treated", period="wave")
+    >>> res.effects[["variable", "period", "estimate", "se", "p"]].round(3)
+           variable  period  estimate     se      p
+    0  trust_police       1     0.102  0.097  0.293
+
+    Notes
+    -----
+    R: ``svyglm(y ~ treated * factor(wave), design)``; the effects are the
+    ``treated:factor(wave)k`` coefficients with ``df = df.residual`` (``degf(design) + 1
+    - p``). ``pretrend`` is ``regTermTest`` on the pre-period interactions,
+    ``heterogeneity`` is ``regTermTest(fit, ~group:treated:factor(wave))`` in
+    ``svyglm(y ~ group * treated * factor(wave))``. Without covariates the model is
+    saturated, so each effect equals the DiD of the cell means
+    (``svyby(~y, ~wave + treated, design, svymean, covmat = TRUE)`` + ``svycontrast``).
+    """
+    names = column_names(var, "var")
+    by_names = column_names(by, "by")
+    cov_names = column_names(covariates, "covariates")
+    check_variables(design, names, "var")
+    intervals.check_level(level)
+    for value, argument in ((treated, "treated"), (period, "period")):
+        if not isinstance(value, str):
+            raise EstimationError(f"{argument} must be a column name, got {value!r}")
+    check_columns(design.data, [treated], "treated")
+    check_columns(design.data, [period], "period")
+    check_columns(design.data, by_names, "by")
+    check_columns(design.data, cov_names, "covariates")
+    roles = [*names, treated, period, *by_names, *cov_names]
+    clash = sorted({c for c in roles if roles.count(c) > 1})
+    if clash:
+        raise EstimationError(
+            f"column(s) {', '.join(map(repr, clash))} appear in more than one of var=, "
+            "treated=, period=, by=, covariates=; each column has one role"
+        )
+    if post_periods is not None and (
+            isinstance(post_periods, str) or not isinstance(
+                post_periods, Sequence | np.ndarray | pd.Index | set)):
+        post_periods = [post_periods]
+
+    effects, cells, pretrends, hetero, coefs, vcovs = [], [], [], [], [], {}
+    periods: list = []
+    for name in names:
+        spec = _did_one(design, name, treated, period, by_names, cov_names, level,
+                        post_periods, na_rm)
+        periods = spec["periods"]
+        effects.append(spec["effects"])
+        cells.append(spec["cells"])
+        coefs.append(spec["coefficients"])
+        vcovs[name] = spec["vcov"]
+        if spec["pretrend"] is not None:
+            pretrends.append(spec["pretrend"])
+        if spec["heterogeneity"] is not None:
+            hetero.append(spec["heterogeneity"])
+    cells_table = _concat_tables(cells)
+    return DiDResult(
+        effects=_stack(effects),
+        cells=cells_table,
+        pretrend=_stack(pretrends) if pretrends else None,
+        heterogeneity=_stack(hetero) if hetero else None,
+        coefficients=_stack(coefs),
+        vcov=vcovs,
+        treated=treated,
+        period=period,
+        by=tuple(by_names),
+        covariates=tuple(cov_names),
+        periods=tuple(periods),
+        post_periods=None if post_periods is None else tuple(
+            p for p in periods if p in {plain_label(q) for q in post_periods}),
+        level=level,
+    )
+
+
+def _stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables of several outcomes one below the other (one table: itself, each
+    outcome's tables being built with a fresh 0..n-1 index)."""
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+
+
+def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(tables) == 1:
+        return tables[0]
+    level = tables[0].attrs.get("level")
+    bare = []
+    for table in tables:
+        table = table.copy()
+        table.attrs = {}
+        bare.append(table)
+    out = pd.concat(bare, ignore_index=True)
+    # each variable's cells come from its own rows: no joint covariance is kept
+    out.attrs = {"level": level, "vcov": None}
+    return out
+
+
+def _treated_indicator(design, treated: str, active: np.ndarray) -> np.ndarray:
+    col = design.data[treated]
+    if pd.api.types.is_bool_dtype(col):
+        values = col.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = active & ~np.isin(values, [0.0, 1.0])
+    if bad.any():
+        rows = design.data.index[bad]
+        example = col[bad].iloc[0]
+        raise EstimationError(
+            f"column {treated!r} (treated) must be 0/1 (or True/False), but rows "
+            f"{format_rows(rows)} hold {example!r}; recode it as 1 = area with community "
+            "actions, 0 = comparison area"
+        )
+    return np.where(active, values, 0.0)
+
+
+def _psu_labels(design) -> tuple[np.ndarray, pd.Series] | None:
+    """PSU code of each row and a label per code, when the design knows its PSUs."""
+    if isinstance(design, SurveyDesign):
+        codes = design.psu_codes
+        if design.psu_columns:
+            labels = design.data[design.psu_columns[0]]
+        else:
+            labels = pd.Series(design.data.index, index=design.data.index)
+        return codes, labels
+    index = design.psu_codes
+    if index is not None:
+        return index, pd.Series(index, index=design.data.index)
+    return None
+
+
+def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.ndarray) -> None:
+    psu = _psu_labels(design)
+    if psu is None:
+        return
+    codes, labels = psu
+    # t is 0/1 on the active rows: a PSU is mixed when some but not all of them are 1
+    used = codes[active]
+    rows = np.bincount(used, minlength=int(codes.max()) + 1)
+    ones = np.bincount(used, weights=t[active], minlength=rows.size)
+    mixed = np.flatnonzero((ones > 0) & (ones < rows))
+    if len(mixed):
+        first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
+        names = [repr(plain_label(labels.iloc[int(first_row[c])])) for c in mixed]
+        warnings.warn(
+            f"column {treated!r} (treated) is not constant within {len(mixed)} PSU(s): "
+            f"{format_rows(names)}. Treatment is assigned to areas, so every respondent of "
+            "a village should share it; check the treated codes of those PSUs (the DiD is "
+            "still computed, with respondents classified by their own code).",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _check_cells(design, t: np.ndarray, periods_code: np.ndarray, periods: list,
+                 group_code: np.ndarray, groups: pd.DataFrame, treated: str, period: str,
+                 active: np.ndarray) -> None:
+    """Every (group, treated, period) cell has rows, and at least two PSUs."""
+    psu = _psu_labels(design)
+    n_periods = len(periods)
+    n_cells = len(groups) * 2 * n_periods
+    # cell (group, arm, period) of each active row, its rows and its PSUs
+    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
+            + periods_code[active])
+    rows_in = np.bincount(cell, minlength=n_cells)
+    if psu is not None:
+        n_psu = int(psu[0].max()) + 1
+        pairs = cell * n_psu + psu[0][active]
+        if n_cells * n_psu > 4 * len(pairs) + 1024:  # sparse: no table
+            psus_in = np.bincount(np.unique(pairs) // n_psu, minlength=n_cells)
+        else:
+            psus_in = (np.bincount(pairs, minlength=n_cells * n_psu) > 0).reshape(
+                n_cells, n_psu).sum(axis=1)
+    for g in range(len(groups)):
+        where = "" if groups.shape[1] == 0 else " in subgroup " + ", ".join(
+            f"{c}={plain_label(v)!r}" for c, v in groups.iloc[g].items())
+        for arm in (0.0, 1.0):
+            for k, value in enumerate(periods):
+                index = (g * 2 + int(arm)) * n_periods + k
+                if rows_in[index] == 0:
+                    raise EstimationError(
+                        f"no {'treated' if arm else 'comparison'} respondents "
+                        f"({treated}={int(arm)}) at {period}={plain_label(value)!r}{where}: "
+                        "both groups must be observed at every period for a DiD. Drop that "
+                        "period (design.subset) or check the treated and period codes."
+                    )
+                if psu is not None and psus_in[index] < 2:
+                    raise EstimationError(
+                        f"the cell {treated}={int(arm)}, {period}={plain_label(value)!r}{where} "
+                        f"has {psus_in[index]} PSU: a design-based DiD needs at least two "
+                        "PSUs in every treated x period cell. Merge subgroups (coarser by=) "
+                        "or periods, or collect more villages."
+                    )
+
+
+def _did_one(design, name, treated, period, by_names, cov_names, level, post_periods, na_rm):
+    data = design.data
+    y = numeric_values(data, name)
+    role_columns = [name, treated, period, *by_names, *cov_names]
+    cov_cols, cov_terms = _covariate_columns(data, cov_names, design.in_domain)
+    missing = np.isnan(y)
+    for column in (treated, period, *by_names, *cov_names):
+        missing |= data[column].isna().to_numpy()
+    active = active_rows(design, role_columns, missing, na_rm, "did")
+    if not active.any():
+        raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
+    t = _treated_indicator(design, treated, active)
+    periods = ordered_values(data[period], active)
+    if len(periods) < 2:
+        only = ", ".join(map(repr, map(plain_label, periods)))
+        raise EstimationError(
+            f"column {period!r} (period) has a single value ({only}) among the rows used: a "
+            "DiD needs a baseline and at least one later period in the same design"
+        )
+    period_code = np.where(active, pd.Index(periods).get_indexer(data[period]), -1)
+    if by_names:
+        dom = domains(design, by_names, active)
+        group_code, groups = dom.codes, dom.frame
+    else:
+        group_code = np.where(active, 0, -1)
+        groups = pd.DataFrame(index=range(1))
+    _check_treated_within_psu(design, t, treated, active)
+    _check_cells(design, t, period_code, periods, group_code, groups, treated, period, active)
+
+    # design matrix: per subgroup its intercept, treated, periods and interactions
+    G, K = len(groups), len(periods)
+    later = list(range(1, K))
+    period_terms = [f"{period}[T.{plain_label(periods[k])}]" for k in later]
+    columns, terms = [], []
+    effect_index: dict[tuple[int, int], int] = {}
+    for g in range(G):
+        ind = (group_code == g).astype(float)
+        prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
+        columns += [ind, ind * t]
+        terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
+        for k, pt in zip(later, period_terms, strict=True):
+            columns.append(ind * (period_code == k))
+            terms.append(f"{prefix}{pt}")
+        for k, pt in zip(later, period_terms, strict=True):
+            effect_index[g, k] = len(columns)
+            columns.append(ind * t * (period_code == k))
+            terms.append(f"{prefix}{treated}:{pt}")
+    columns += cov_cols
+    terms += cov_terms
+    X = np.column_stack(columns)
+    fit = _fit_linear(design, X, y, active, terms, name)
+    se_all = np.sqrt(np.clip(np.diag(fit.vcov), 0, None))
+    df_resid = fit.df_residual
+
+    # effects: one row per (subgroup, later period); columns built whole, then one frame
+    pairs = [(g, k) for g in range(G) for k in later]
+    index = [effect_index[g, k] for g, k in pairs]
+    est, se = fit.beta[index], se_all[index]
+    cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
+    counts = [cell_rows[g][:, [0, k]].ravel() for g, k in pairs]  # the four cells
+    low, high = intervals.t_interval(est, se, df_resid, level)
+    group_values = [_group_values(groups, g) for g, _ in pairs]
+    effects = pd.DataFrame({
+        **{c: [values[c] for values in group_values] for c in by_names},
+        "variable": [name] * len(pairs), "period": [plain_label(periods[k]) for _, k in pairs],
+        "estimate": est, "se": se, "ci_low": low, "ci_high": high,
+        "df": np.full(len(pairs), df_resid), "p": two_sided_p(est, se, df_resid),
+        "n": np.array([sum(c) for c in counts], dtype=np.int64),
+        "n_min": np.array([min(c) for c in counts], dtype=np.int64),
+    })  # columns in the order [*by_names, *EFFECT_COLUMNS]
+    # the effects' joint covariance (contrasts between periods or subgroups)
+    attach_covariance(effects, fit.vcov[np.ix_(index, index)], [*by_names, "variable", "period"])
+    effects.attrs["level"] = level
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_values = fit.beta / se_all
+    c_low, c_high = intervals.t_interval(fit.beta, se_all, df_resid, level)
+    coefficients = pd.DataFrame({"variable": name, "term": terms, "estimate": fit.beta,
+                                 "se": se_all, "t": t_values,
+                                 "p": two_sided_p(fit.beta, se_all, df_resid), "ci_low": c_low,
+                                 "ci_high": c_high, "df": df_resid})  # COEFFICIENT_COLUMNS
+    vcov = pd.DataFrame(fit.vcov, index=terms, columns=terms)
+
+    # pre-trend: interactions of the pre-periods after the first
+    pretrend = None
+    tested = later
+    if post_periods is not None:
+        post = _post_codes(periods, post_periods, period)
+        pre_later = [k for k in later if k not in post]
+        tested = [k for k in later if k in post]
+        if pre_later:
+            prows = []
+            for g in range(G):
+                idx = [effect_index[g, k] for k in pre_later]
+                f, q, p = _wald_f(fit.beta[idx], fit.vcov[np.ix_(idx, idx)], df_resid)
+                prows.append({**_group_values(groups, g), "variable": name,
+                              "periods": ", ".join(str(plain_label(periods[k])) for k in pre_later),
+                              "statistic": f, "ndf": q, "ddf": df_resid, "p": p})
+            pretrend = pd.DataFrame(prows)[[*by_names, *TEST_COLUMNS]]
+
+    heterogeneity = None
+    if G > 1 and tested:
+        hrows = []
+        sets = [tested] + ([[k] for k in tested] if len(tested) > 1 else [])
+        for ks in sets:
+            L = np.zeros(((G - 1) * len(ks), X.shape[1]))
+            r = 0
+            for k in ks:
+                for g in range(1, G):
+                    L[r, effect_index[g, k]] = 1.0
+                    L[r, effect_index[0, k]] = -1.0
+                    r += 1
+            diff, v = linear_combination(fit.beta, fit.vcov, L)
+            f, q, p = _wald_f(diff, v, df_resid)
+            hrows.append({"variable": name,
+                          "periods": ", ".join(str(plain_label(periods[k])) for k in ks),
+                          "statistic": f, "ndf": q, "ddf": df_resid, "p": p})
+        heterogeneity = pd.DataFrame(hrows)[TEST_COLUMNS]
+
+    cells = mean(design.subset(active), name, by=[*by_names, treated, period],
+                          level=level)
+    return {"effects": effects, "cells": cells, "coefficients": coefficients,
+            "vcov": vcov, "pretrend": pretrend, "heterogeneity": heterogeneity,
+            "periods": [plain_label(p) for p in periods]}
+
+
+def _cell_counts(active: np.ndarray, group_code: np.ndarray, t: np.ndarray,
+                 period_code: np.ndarray, n_groups: int, n_periods: int) -> np.ndarray:
+    """Rows of each (subgroup, treated arm, period) cell, shape (groups, 2, periods): an
+    effect at period k rests on the cells of both arms at periods 0 and k."""
+    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
+            + period_code[active])
+    return np.bincount(cell, minlength=n_groups * 2 * n_periods).reshape(
+        n_groups, 2, n_periods)
+
+
+def _post_codes(periods: list, post_periods, period: str) -> set[int]:
+    post_list = list(post_periods)
+    lookup = {plain_label(p): k for k, p in enumerate(periods)}
+    unknown = [p for p in post_list if plain_label(p) not in lookup]
+    if unknown:
+        raise EstimationError(
+            f"post_periods {unknown!r} are not values of column {period!r} (period) among "
+            f"the rows used; its values are {[plain_label(p) for p in periods]!r}"
+        )
+    codes = {lookup[plain_label(p)] for p in post_list}
+    if 0 in codes:
+        raise EstimationError(
+            f"post_periods includes the first period {plain_label(periods[0])!r}, the DiD's "
+            "reference: the first period must be before the community actions"
+        )
+    return codes
+
+
+def _group_values(groups: pd.DataFrame, g: int) -> dict:
+    if groups.shape[1] == 0:
+        return {}
+    return {c: plain_label(v) for c, v in groups.iloc[g].items()}
+
+
+def _group_term(row: pd.Series) -> str:
+    return ":".join(f"{c}[{plain_label(v)}]" for c, v in row.items())

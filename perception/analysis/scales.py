@@ -1,0 +1,738 @@
+"""Scales and indices: Likert distributions, top-box shares, composite indices,
+Cronbach's alpha and item nonresponse.
+
+Every function takes a design (or, for the descriptive ones, a plain DataFrame) and
+returns a tidy table. Estimates with standard errors come from :func:`perception.mean`
+and :func:`perception.proportion`, so they carry the design's variance (and equal R's
+``survey``). The questionnaire's missing-value codes (Afrobarometer: 7 not applicable,
+8 refused, 9 don't know; 97/98/99 for multi-digit items) are handled explicitly: shown
+as their own categories or excluded before the shares are computed, as the caller
+chooses, never silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EstimationError, format_rows
+from ..survey.attached import stack_tables
+from ..survey.checks import check_columns, check_design, is_design
+from ..survey.covariance import attach_covariance, covariance_of
+from ..survey.estimators import mean, proportion
+
+#: missing-value codes used when neither ``q`` nor ``missing`` is given (Afrobarometer)
+DEFAULT_MISSING_CODES: tuple[int, ...] = (7, 8, 9)
+
+#: category code of a system-missing answer (NaN) in :func:`likert` tables
+SYSTEM_MISSING = -1
+
+#: reason of each missing code, by the Afrobarometer convention on its last digit
+_REASONS = {7: "not_applicable", 8: "refused", 9: "dont_know"}
+NONRESPONSE_REASONS = ("dont_know", "refused", "not_applicable", "other_code", "missing")
+
+DontKnow = Literal["separate", "exclude"]
+
+ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n"]
+
+
+# ----------------------------------------------------------------------- helpers --
+def _item_list(items: str | Sequence[str], argument: str = "items") -> list[str]:
+    if isinstance(items, str):
+        return [items]
+    names = list(items)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise EstimationError(
+            f"{argument} must be one column name or a list of column names, got {items!r}"
+        )
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise EstimationError(f"{argument} names {', '.join(map(repr, dup))} more than once")
+    return names
+
+
+def _missing_codes(item: str, q: Any, missing: Any) -> tuple[float, ...]:
+    """Missing-value codes of ``item``: from ``missing`` (a sequence, or a mapping item ->
+    sequence), else from the questionnaire ``q``, else :data:`DEFAULT_MISSING_CODES`."""
+    if missing is not None:
+        if isinstance(missing, Mapping):
+            codes = missing.get(item, ())
+        else:
+            codes = missing
+        return tuple(float(c) for c in codes)
+    if q is not None:
+        return tuple(float(c) for c in _questionnaire_codes(q, item, "missing"))
+    return tuple(float(c) for c in DEFAULT_MISSING_CODES)
+
+
+def _questionnaire_codes(q: Any, item: str, kind: Literal["valid", "missing"]) -> list:
+    """Valid or missing codes of ``item`` read from a questionnaire (duck-typed, so any
+    object with ``missing_codes(name)`` / ``codes(name)`` or the mapping methods works)."""
+    if kind == "missing":
+        getter = getattr(q, "missing_codes", None)
+    else:
+        getter = getattr(q, "valid_codes", None) or getattr(q, "codes", None)
+    if getter is None:
+        raise EstimationError(
+            f"q={type(q).__name__} does not describe the {kind} codes of {item!r}; pass a "
+            "perception.Questionnaire, or give the codes explicitly with missing=..."
+        )
+    value = getter(item)
+    if isinstance(value, Mapping):
+        return list(value)
+    return list(value or [])
+
+
+def _numeric_codes(data: pd.DataFrame, name: str) -> np.ndarray:
+    col = data[name]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        raise EstimationError(
+            f"column {name!r} must hold numeric answer codes, but rows "
+            f"{format_rows(data.index[bad.to_numpy()])} hold values such as "
+            f"{col[bad].iloc[0]!r}; recode the answers to the questionnaire's codes"
+        )
+    return converted.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _check_scale_values(data, name, values, valid_mask, allowed, what) -> None:
+    """Raise when a valid (non-missing) answer is outside the allowed codes/range."""
+    bad = valid_mask & ~allowed
+    if bad.any():
+        examples = ", ".join(f"{v:g}" for v in pd.unique(values[bad])[:5])
+        raise EstimationError(
+            f"column {name!r} has {int(bad.sum())} answer(s) outside {what} in rows "
+            f"{format_rows(data.index[bad])} (values {examples}). Declare them as missing "
+            "codes (missing=... or the questionnaire), or fix the data."
+        )
+
+
+def _check_by(design, by: list[str]) -> None:
+    check_columns(design.data, by, "by")
+    for name in by:
+        miss = design.data[name].isna().to_numpy() & design.in_domain
+        if miss.any():
+            raise EstimationError(
+                f"by column {name!r} has {int(miss.sum())} missing value(s) in rows "
+                f"{format_rows(design.data.index[miss])}; fill them in or leave those rows "
+                "out with design.subset() before estimating by domain"
+            )
+
+
+def _with_columns(design, columns: dict[str, Any]):
+    """The same design over a copy of its data with ``columns`` replaced or added.
+
+    The caller's frame is never touched: ``assign`` returns a new frame.
+    """
+    return design.with_data(design.data.assign(**columns))
+
+
+def _by_names(by) -> list[str]:
+    if by is None:
+        return []
+    return _item_list(by, "by")
+
+
+def _keep_covariance(out: pd.DataFrame, tables: list[pd.DataFrame], labels: list[str],
+                     by_names: list[str]) -> None:
+    """The covariance of a one-item table (its rows as ``out`` holds them); ``None`` for
+    several items, each estimated on its own."""
+    covariance = covariance_of(tables[0]).to_numpy() if len(tables) == 1 else None
+    attach_covariance(out, covariance, [*by_names, *labels])
+
+
+def _check_dont_know(dont_know: str) -> None:
+    if dont_know not in ("separate", "exclude"):
+        raise EstimationError(
+            f"dont_know={dont_know!r} is not an option; choose 'separate' (missing codes "
+            "shown as their own categories) or 'exclude' (left out before the shares)"
+        )
+
+
+# ------------------------------------------------------------------------ likert --
+def likert(
+    design,
+    items: str | Sequence[str],
+    by: str | Sequence[str] | None = None,
+    dont_know: DontKnow = "separate",
+    level: float = 0.95,
+    *,
+    q: Any = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+    method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
+) -> pd.DataFrame:
+    """Weighted distribution of Likert items over their response options, with SEs.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    items : column(s) holding the answer codes (e.g. ``trust_police`` coded 0–3).
+    by : domain column(s), estimated inside the full design.
+    dont_know : "separate" shows each missing code present (8 refused, 9 don't know...)
+        as its own category, and a system-missing answer (NaN) as category ``-1``, so
+        the shares of each item add to 1 over all respondents. "exclude" leaves the
+        missing codes and NaN out before the shares are computed, so the shares of the
+        substantive options add to 1.
+    level : confidence level.
+    q : questionnaire giving each item's codes and missing codes.
+    missing : missing codes (a sequence for every item, or a mapping item -> codes);
+        overrides ``q``. Default without ``q``: 7, 8, 9.
+    method : proportion interval of each share, as :func:`perception.proportion`.
+
+    Returns
+    -------
+    DataFrame with the ``by`` columns, ``variable``, ``category`` (the answer code),
+    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n`` and
+    ``missing_code`` (True for refused / don't know / not applicable / system missing).
+    The scale's codes come first in ascending order (all of them when ``q`` lists
+    them, with share 0 when nobody chose one), then the missing codes.
+    ``attrs["vcov"]`` holds the covariance when one item is given.
+
+    Examples
+    --------
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.likert(d, ["trust_police", "trust_gend"], by="wave")
+    >>> t[(t["wave"] == 0) & (t["variable"] == "trust_police")][
+    ...     ["category", "estimate", "se", "missing_code"]].round(3)
+       category  estimate     se  missing_code
+    0         0     0.202  0.009         False
+    1         1     0.258  0.009         False
+    2         2     0.291  0.009         False
+    3         3     0.206  0.010         False
+    4         8     0.013  0.002          True
+    5         9     0.030  0.003          True
+    >>> t.groupby(["wave", "variable"])["estimate"].sum().round(12).unique()  # 1 per item
+    array([1.])
+
+    Notes
+    -----
+    R: ``svymean(~factor(trust_police), design)`` ("separate", with the missing codes
+    as levels) or ``svymean(~factor(trust_police), subset(design, !trust_police %in%
+    c(8, 9)))`` ("exclude"); intervals as ``svyciprop``. Domains use ``svyby``.
+    """
+    check_design(design)
+    _check_dont_know(dont_know)
+    names = _item_list(items)
+    by_names = _by_names(by)
+    check_columns(design.data, names, "items")
+    _check_by(design, by_names)
+    data = design.data
+    inside = design.in_domain
+    tables = []
+    for name in names:
+        values = _numeric_codes(data, name)
+        miss_codes = _missing_codes(name, q, missing)
+        is_missing_code = np.isin(values, miss_codes)
+        is_nan = np.isnan(values)
+        valid = ~is_missing_code & ~is_nan
+        if q is not None:
+            try:
+                scale = sorted(float(c) for c in _questionnaire_codes(q, name, "valid"))
+            except (TypeError, ValueError):
+                raise EstimationError(
+                    f"item {name!r} has text codes in the questionnaire; likert() needs "
+                    "numeric answer codes (e.g. 0-3)"
+                ) from None
+            _check_scale_values(
+                data, name, values, valid & inside, np.isin(values, scale),
+                "the questionnaire's codes " + ", ".join(f"{c:g}" for c in scale),
+            )
+        else:
+            scale = sorted(pd.unique(values[valid & inside]).tolist())
+        if dont_know == "separate":
+            extra = sorted(pd.unique(values[is_missing_code & inside]).tolist())
+            if (is_nan & inside).any():
+                extra.append(float(SYSTEM_MISSING))
+            coded = np.where(is_nan, float(SYSTEM_MISSING), values)
+            categories = [*scale, *extra]
+            na_rm = False
+        else:
+            extra = []
+            coded = np.where(valid, values, np.nan)
+            categories = scale
+            na_rm = True
+        if not (valid & inside).any() and (dont_know == "exclude" or not categories):
+            raise EstimationError(
+                f"item {name!r} has no substantive answer in the design's domain, so its "
+                "distribution cannot be estimated; check the missing codes"
+            )
+        # categories come from the rows of the domain; rows outside it (weight zero)
+        # may hold other codes and are blanked, which changes no estimate
+        coded = np.where(inside, coded, np.nan)
+        column = pd.Series(
+            pd.Categorical(coded, categories=categories), index=data.index, name=name
+        )
+        table = proportion(
+            _with_columns(design, {name: column}), name, by=by_names or None,
+            method=method, na_rm=na_rm, level=level,
+        )
+        table["category"] = table["category"].astype(float).astype(int)
+        table["missing_code"] = table["category"].isin([int(c) for c in extra])
+        tables.append(table)
+    out = stack_tables(tables)
+    out.attrs = {"level": level, "method": method, "dont_know": dont_know}
+    # one item: the proportion table's covariance; items estimated apart have none
+    _keep_covariance(out, tables, ["variable", "category"], by_names)
+    return out
+
+
+# ----------------------------------------------------------------------- top box --
+def top_box(
+    design,
+    items: str | Sequence[str],
+    top: int | Sequence[int] = (2, 3),
+    by: str | Sequence[str] | None = None,
+    dont_know: DontKnow = "exclude",
+    level: float = 0.95,
+    *,
+    q: Any = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+    method: Literal["logit", "beta", "mean", "xlogit", "asin"] = "logit",
+) -> pd.DataFrame:
+    """Share of respondents answering in the top categories (e.g. trust "somewhat" or
+    "a lot": codes 2 and 3 of the trust items).
+
+    Parameters
+    ----------
+    top : the codes counted as "top".
+    dont_know : "exclude" (default) computes the share among substantive answers;
+        "separate" keeps refused / don't know in the denominator as "not top".
+        System-missing answers (NaN: not asked) are always left out.
+    q, missing, method, level, by : as :func:`likert`.
+
+    Returns
+    -------
+    DataFrame: ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
+    ``ci_high``, ``df``, ``deff``, ``n`` (respondents in the denominator).
+    ``attrs["vcov"]`` holds the covariance when one item is given.
+
+    Examples
+    --------
+    Trust "somewhat" (2) or "a lot" (3), among those who answered:
+
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.top_box(d, ["trust_police", "trust_gend"], top=(2, 3), by="wave")
+    >>> t[["wave", "variable", "estimate", "se", "n"]].round(3)
+       wave      variable  estimate     se     n
+    0     0  trust_police     0.519  0.013  3828
+    1     1  trust_police     0.578  0.012  3826
+    2     0    trust_gend     0.584  0.013  3780
+    3     1    trust_gend     0.636  0.011  3781
+
+    Notes
+    -----
+    R: ``svyciprop(~I(trust_police %in% 2:3), subset(design, !trust_police %in% c(8, 9)),
+    method="logit")`` for the estimate, SE and interval; ``svyby`` for domains.
+    """
+    check_design(design)
+    _check_dont_know(dont_know)
+    names = _item_list(items)
+    by_names = _by_names(by)
+    check_columns(design.data, names, "items")
+    _check_by(design, by_names)
+    data = design.data
+    tables = []
+    for name in names:
+        indicator = top_box_scores(data, name, top, dont_know, q=q, missing=missing)
+        if not (indicator.notna().to_numpy() & design.in_domain).any():
+            raise EstimationError(
+                f"item {name!r} has no substantive answer in the design's domain"
+            )
+        column = pd.Series(
+            pd.Categorical(indicator.to_numpy(), categories=[0.0, 1.0]), index=data.index,
+            name=name,
+        )
+        table = proportion(
+            _with_columns(design, {name: column}), name, by=by_names or None,
+            method=method, na_rm=True, level=level,
+        )
+        table = table[table["category"].astype(float) == 1.0]
+        # the covariance of the kept rows, now told apart without their category
+        covariance = covariance_of(table).to_numpy()
+        table = table.drop(columns="category")
+        attach_covariance(table, covariance, [*by_names, "variable"])
+        tables.append(table)
+    out = stack_tables(tables)
+    out.attrs = {"level": level, "method": method, "dont_know": dont_know,
+                 "top": tuple(int(c) for c in np.atleast_1d(top))}
+    _keep_covariance(out, tables, ["variable"], by_names)
+    return out
+
+
+def top_box_scores(
+    data: pd.DataFrame,
+    item: str,
+    top: int | Sequence[int] = (2, 3),
+    dont_know: DontKnow = "exclude",
+    *,
+    q: Any = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+) -> pd.Series:
+    """Respondent-level top-box indicator: 1 in the top codes, 0 for another answer,
+    NaN when not asked (and, with ``dont_know="exclude"``, for a missing code).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"trust_police": [0, 2, 3, 9, None]})
+    >>> top_box_scores(df, "trust_police", missing=(8, 9)).tolist()
+    [0.0, 1.0, 1.0, nan, nan]
+    """
+    _check_dont_know(dont_know)
+    check_columns(data, [item], "items")
+    top_given = np.atleast_1d(top).tolist()
+    top_codes = [float(c) for c in top_given]
+    if not top_codes:
+        raise EstimationError("top must name at least one answer code, e.g. top=(2, 3)")
+    values = _numeric_codes(data, item)
+    miss_codes = _missing_codes(item, q, missing)
+    overlap = set(top_codes) & set(miss_codes)
+    if overlap:
+        raise EstimationError(
+            f"top={tuple(top_given)} includes missing code(s) {sorted(overlap)} of {item!r}; "
+            "give substantive answer codes only"
+        )
+    keep = ~np.isnan(values)
+    if dont_know == "exclude":
+        keep &= ~np.isin(values, miss_codes)
+    indicator = np.where(keep, np.isin(values, top_codes).astype(float), np.nan)
+    return pd.Series(indicator, index=data.index, name=item)
+
+
+# ------------------------------------------------------------------------- index --
+def index_scores(
+    data: pd.DataFrame,
+    items: str | Sequence[str],
+    scale: tuple[float, float] = (0, 3),
+    min_items: int | None = None,
+    reverse: Sequence[str] = (),
+    *,
+    q: Any = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+) -> pd.Series:
+    """Respondent-level composite index on 0–100: the mean of the valid items, each
+    rescaled as ``100 (x - low) / (high - low)``.
+
+    Missing codes and NaN are left out of each respondent's mean; a respondent with
+    fewer than ``min_items`` valid items (default: half of the items, rounded up) gets
+    NaN. Items in ``reverse`` are turned around (``high + low - x``) first.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [0, 3, 9], "b": [3, 3, 1]})
+    >>> index_scores(df, ["a", "b"], missing=(8, 9)).round(1).tolist()
+    [50.0, 100.0, 33.3]
+    """
+    names = _item_list(items)
+    check_columns(data, names, "items")
+    rev = _item_list(reverse, "reverse") if len(reverse) else []
+    unknown = [r for r in rev if r not in names]
+    if unknown:
+        raise EstimationError(f"reverse names {unknown} which are not among the items {names}")
+    low, high = _check_scale(scale)
+    k = len(names)
+    if min_items is None:
+        min_items = math.ceil(k / 2)
+    if not (isinstance(min_items, int | np.integer) and 1 <= min_items <= k):
+        raise EstimationError(
+            f"min_items must be a whole number between 1 and the number of items ({k}), "
+            f"got {min_items!r}"
+        )
+    scores = np.full((len(data), k), np.nan)
+    for j, name in enumerate(names):
+        values = _numeric_codes(data, name)
+        valid = ~np.isnan(values) & ~np.isin(values, _missing_codes(name, q, missing))
+        _check_scale_values(
+            data, name, values, valid, (values >= low) & (values <= high),
+            f"the scale {low:g}–{high:g}",
+        )
+        x = np.where(valid, values, np.nan)
+        if name in rev:
+            x = high + low - x
+        scores[:, j] = 100.0 * (x - low) / (high - low)
+    n_valid = np.sum(~np.isnan(scores), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = np.where(n_valid >= min_items, np.nansum(scores, axis=1) / n_valid, np.nan)
+    return pd.Series(result, index=data.index, name="index")
+
+
+def _check_scale(scale) -> tuple[float, float]:
+    try:
+        low, high = (float(s) for s in scale)
+    except (TypeError, ValueError):
+        raise EstimationError(
+            f"scale must be a pair (low, high) of the answer codes' range, got {scale!r}"
+        ) from None
+    if not high > low:
+        raise EstimationError(f"scale=({low:g}, {high:g}): high must be above low")
+    return low, high
+
+
+def index(
+    design,
+    items: str | Sequence[str],
+    by: str | Sequence[str] | None = None,
+    min_items: int | None = None,
+    scale: tuple[float, float] = (0, 3),
+    level: float = 0.95,
+    *,
+    reverse: Sequence[str] = (),
+    name: str = "index",
+    q: Any = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+) -> pd.DataFrame:
+    """Composite index on 0–100 with its design-based SE.
+
+    Each respondent's index is the mean of their valid items rescaled to 0–100
+    (:func:`index_scores`); the table is :func:`perception.mean` of that score, leaving
+    out respondents with fewer than ``min_items`` valid items (``n`` counts the others).
+
+    Parameters
+    ----------
+    items : columns of the items (codes on ``scale``).
+    by : domain column(s).
+    min_items : smallest number of valid items for a respondent's index (default half
+        of the items, rounded up).
+    scale : (low, high) of the answer codes, e.g. (0, 3) for the trust items.
+    reverse : items whose high codes mean low trust (turned around first).
+    name : the ``variable`` of the result.
+
+    Returns
+    -------
+    DataFrame as :func:`perception.mean`: ``by`` columns, ``variable``, ``estimate``,
+    ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``.
+
+    Examples
+    --------
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> t = pc.index(d, ["trust_police", "trust_gend", "trust_gn"], by="wave")
+    >>> t[["wave", "variable", "estimate", "se", "n"]].round(2)
+       wave variable  estimate    se     n
+    0     0    index     54.78  0.74  3959
+    1     1    index     59.14  0.69  3955
+
+    Notes
+    -----
+    R: ``design <- update(design, idx = <row means of the rescaled valid items>)`` then
+    ``svymean(~idx, design, na.rm=TRUE)`` (``svyby`` for domains).
+    """
+    check_design(design)
+    by_names = _by_names(by)
+    _check_by(design, by_names)
+    if not isinstance(name, str) or not name:
+        raise EstimationError(f"name must be a non-empty column name, got {name!r}")
+    scores = index_scores(design.data, items, scale, min_items, reverse, q=q, missing=missing)
+    if not (scores.notna().to_numpy() & design.in_domain).any():
+        raise EstimationError(
+            "no respondent in the design's domain has enough valid items for the index; "
+            "lower min_items or check the missing codes"
+        )
+    table = mean(
+        _with_columns(design, {name: scores.rename(name)}), name, by=by_names or None,
+        na_rm=True, level=level,
+    )
+    table.attrs["items"] = tuple(_item_list(items))
+    table.attrs["scale"] = _check_scale(scale)
+    return table
+
+
+# ---------------------------------------------------------------- Cronbach alpha --
+def _frame_and_weights(design_or_frame, weights: str | None):
+    if is_design(design_or_frame):
+        if weights is not None:
+            raise EstimationError(
+                "weights= is for a DataFrame; a design brings its own weights"
+            )
+        inside = design_or_frame.in_domain
+        data = design_or_frame.data
+        w = np.asarray(design_or_frame.weight_array, dtype=float)
+        return data, np.where(inside, w, 0.0), inside
+    if isinstance(design_or_frame, pd.DataFrame):
+        data = design_or_frame
+        if weights is None:
+            w = np.ones(len(data))
+        else:
+            check_columns(data, [weights], "weights")
+            w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                raise EstimationError(
+                    f"weights column {weights!r} has missing, negative or infinite values "
+                    f"in rows {format_rows(data.index[bad])}"
+                )
+        return data, w, np.ones(len(data), dtype=bool)
+    raise EstimationError(
+        f"expected a perception design or a pandas DataFrame, got {type(design_or_frame).__name__}"
+    )
+
+
+def _alpha(cov: np.ndarray) -> float:
+    k = cov.shape[0]
+    total = cov.sum()
+    if k < 2 or total <= 0:
+        return float("nan")
+    return float(k / (k - 1) * (1.0 - np.trace(cov) / total))
+
+
+def cronbach_alpha(
+    design_or_frame,
+    items: Sequence[str],
+    *,
+    weights: str | None = None,
+    q: Any = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+) -> pd.DataFrame:
+    """Cronbach's alpha of a scale, weighted by the design weights.
+
+    ``alpha = k / (k - 1) * (1 - sum_i var(x_i) / var(sum_i x_i))`` with the variances
+    taken from the weighted covariance matrix of the items over respondents with every
+    item valid (missing codes and NaN leave the respondent out). The weights' scale
+    cancels, so multiplying every weight by a constant leaves alpha unchanged; equal
+    weights give the usual unweighted alpha.
+
+    Parameters
+    ----------
+    design_or_frame : a design (its weights, rows in its domain) or a DataFrame
+        (``weights`` names a weight column; default equal weights).
+    items : at least two item columns.
+
+    Returns
+    -------
+    DataFrame with one row per ``variable``: first the whole scale (``kind`` "scale",
+    ``variable`` the items joined by "+", ``alpha``), then one row per item (``kind``
+    "item_dropped": ``alpha`` of the scale without the item and ``item_rest_corr``, the
+    weighted correlation of the item with the sum of the others), with ``n_items`` and
+    ``n`` (complete respondents).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [0, 1, 2, 3], "b": [0, 1, 3, 3], "c": [1, 1, 2, 3]})
+    >>> round(float(cronbach_alpha(df, ["a", "b", "c"])["alpha"].iloc[0]), 5)
+    0.95625
+
+    Notes
+    -----
+    R (unweighted): ``psych::alpha(x)`` (``raw_alpha``, ``alpha.drop``, ``r.drop``).
+    Weighted: ``S <- cov.wt(x, wt = w)$cov; k / (k - 1) * (1 - sum(diag(S)) / sum(S))``.
+    """
+    names = _item_list(items)
+    if len(names) < 2:
+        raise EstimationError("cronbach_alpha needs at least two items")
+    data, w, inside = _frame_and_weights(design_or_frame, weights)
+    check_columns(data, names, "items")
+    x = np.column_stack([_numeric_codes(data, c) for c in names])
+    for j, name in enumerate(names):
+        x[np.isin(x[:, j], _missing_codes(name, q, missing)), j] = np.nan
+    complete = inside & ~np.isnan(x).any(axis=1) & (w > 0)
+    n = int(complete.sum())
+    if n < 2:
+        raise EstimationError(
+            f"only {n} respondent(s) answer every item of {names}; alpha needs at least two"
+        )
+    xc, wc = x[complete], w[complete]
+    cov = np.cov(xc, rowvar=False, aweights=wc)
+    rows = [{"kind": "scale", "variable": "+".join(names), "alpha": _alpha(cov),
+             "item_rest_corr": np.nan, "n_items": len(names), "n": n}]
+    for j, name in enumerate(names):
+        others = [i for i in range(len(names)) if i != j]
+        rest = xc[:, others].sum(axis=1)
+        c = np.cov(np.column_stack([xc[:, j], rest]), rowvar=False, aweights=wc)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = c[0, 1] / np.sqrt(c[0, 0] * c[1, 1])
+        sub = cov[np.ix_(others, others)]
+        rows.append({"kind": "item_dropped", "variable": name,
+                     "alpha": _alpha(sub) if len(others) >= 2 else np.nan,
+                     "item_rest_corr": float(r), "n_items": len(others), "n": n})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------- item nonresponse --
+def _reason(code: float) -> str:
+    return _REASONS.get(int(code) % 10, "other_code") if float(code).is_integer() else "other_code"
+
+
+def item_nonresponse(
+    design_or_frame,
+    items: str | Sequence[str],
+    q: Any = None,
+    *,
+    by: str | Sequence[str] | None = None,
+    missing: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+    weights: str | None = None,
+) -> pd.DataFrame:
+    """Shares of don't know, refused, not applicable and missing answers per item.
+
+    Codes are classed by the Afrobarometer convention on their last digit (7 not
+    applicable, 8 refused, 9 don't know; 97/98/99 and 997/998/999 alike); NaN counts
+    as "missing" (not asked or not recorded).
+
+    Parameters
+    ----------
+    design_or_frame : a design (weighted shares over its domain) or a DataFrame
+        (unweighted, or weighted by the ``weights`` column).
+    items : the item columns.
+    q : questionnaire giving each item's missing codes (else ``missing``, else 7/8/9).
+    by : domain column(s).
+
+    Returns
+    -------
+    DataFrame: the ``by`` columns, ``variable``, ``category`` (one of "dont_know",
+    "refused", "not_applicable", "other_code", "missing" and "any" for their sum),
+    ``estimate`` (share), ``count`` (respondents) and ``n`` (respondents in the cell).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [0, 9, 8, 1], "b": [1, 1, 9, None]})
+    >>> t = item_nonresponse(df, ["a", "b"])
+    >>> t.loc[t["category"] == "any", "estimate"].tolist()
+    [0.5, 0.5]
+
+    Notes
+    -----
+    R: ``svymean(~I(x == 9) + I(x == 8) + I(is.na(x)), design)`` per item.
+    """
+    names = _item_list(items)
+    data, w, inside = _frame_and_weights(design_or_frame, weights)
+    check_columns(data, names, "items")
+    by_names = _by_names(by)
+    check_columns(data, by_names, "by")
+    if by_names:
+        bad = data[by_names].isna().any(axis=1).to_numpy() & inside
+        if bad.any():
+            raise EstimationError(
+                f"by column(s) {by_names} have missing values in rows "
+                f"{format_rows(data.index[bad])}; fill them in or leave those rows out"
+            )
+        keys = data.loc[inside, by_names].drop_duplicates().sort_values(by_names)
+        groups = [dict(zip(by_names, row, strict=True)) for row in keys.itertuples(index=False)]
+    else:
+        groups = [{}]
+    rows = []
+    for group in groups:
+        member = inside.copy()
+        for col, value in group.items():
+            member &= (data[col] == value).to_numpy()
+        wg = np.where(member, w, 0.0)
+        total_w = wg.sum()
+        n = int(member.sum())
+        for name in names:
+            values = _numeric_codes(data, name)
+            codes = _missing_codes(name, q, missing)
+            flags = {reason: np.zeros(len(data), dtype=bool) for reason in NONRESPONSE_REASONS}
+            for code in codes:
+                flags[_reason(code)] |= values == code
+            flags["missing"] = np.isnan(values)
+            any_flag = np.logical_or.reduce(list(flags.values()))
+            for reason, flag in [*flags.items(), ("any", any_flag)]:
+                rows.append({
+                    **group, "variable": name, "category": reason,
+                    "estimate": float(wg[flag].sum() / total_w) if total_w > 0 else np.nan,
+                    "count": int((flag & member).sum()), "n": n,
+                })
+    return pd.DataFrame(rows)

@@ -1,0 +1,197 @@
+"""``perception figures``: the figure set, the CSV behind each figure and a report.
+
+``perception figures --data WAVE [WAVE ...] --questionnaire Q --out DIR`` reads and
+validates the wave files (personal data dropped), stacks them, builds the design from
+the questionnaire's roles and writes every figure (``--format png,pdf,svg``), the
+suppressed table behind each one (``DIR/tables/*.csv``), ``DIR/report.html`` and
+``DIR/report.pdf``. ``perception figures --demo --out DIR`` does the same for the
+built-in Central Mali example (``pc.demo_survey(seed=1)``).
+
+Examples
+--------
+>>> from perception.cli import main
+>>> main(["figures", "--demo", "--out", "figs", "--only", "trust_actors"])  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..errors import PerceptionError
+from .common import read_waves
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``figures`` subcommand."""
+    parser = subparsers.add_parser(
+        "figures",
+        help="draw the figure set, its tables and a report (HTML and PDF)",
+        description="Draw the figure set of a survey (or of the built-in demo): every "
+        "figure, the table behind each one as CSV, and one report in HTML and PDF. Cells "
+        "resting on fewer than --min-cell respondents are suppressed and marked. "
+        "--list shows the figures.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--list", action="store_true",
+                        help="list the figures of the set and exit")
+    source.add_argument("--data", nargs="+", metavar="WAVE", type=Path,
+                        help="wave files (.csv, .xlsx, .sav, .dta), one per wave or stacked")
+    source.add_argument("--demo", action="store_true",
+                        help="use the built-in Central Mali example (seed 1)")
+    parser.add_argument("-q", "--questionnaire", metavar="Q", type=Path,
+                        help="questionnaire file (.yaml); required with --data")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="folder to write to (created if needed)")
+    parser.add_argument("--lang", choices=("fr", "en"), default=None,
+                        help="language of the labels (default: the configuration's, fr)")
+    parser.add_argument("--format", default="png", metavar="FORMATS",
+                        help="image formats, comma-separated: png, pdf, svg (default png)")
+    parser.add_argument("--only", metavar="NAME", action="append",
+                        help="draw only this figure (may be repeated)")
+    parser.add_argument("--config", metavar="CONFIG", type=Path,
+                        help="YAML configuration: figures, items, domains, labels")
+    parser.add_argument("--min-cell", type=int, default=None, metavar="N",
+                        help=f"smallest number of respondents a shown cell may rest on "
+                        f"(default {DEFAULT_MIN_CELL})")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop with an error instead of leaving any answer out of the "
+                        "estimates (a missing-value code such as 9 don't know, or an empty "
+                        "cell); without it their count is reported on stderr")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar on stderr")
+    # hidden: a smaller demo for quick runs and tests
+    parser.add_argument("--demo-n", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--demo-seed", type=int, default=1, help=argparse.SUPPRESS)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _demo_context(args, config):
+    import perception as pc
+
+    from ..outputs.report import context_from_waves
+
+    kwargs = {"n_per_wave": args.demo_n} if args.demo_n is not None else {}
+    demo = pc.demo_survey(seed=args.demo_seed, **kwargs)
+    q = demo.questionnaire
+    note = {
+        "fr": "Source : exemple intégré de perception (données simulées, graine "
+              f"{args.demo_seed}), estimations pondérées, intervalles de confiance à 95 %.",
+        "en": f"Source: perception's built-in example (simulated data, seed {args.demo_seed}), "
+              "weighted estimates, 95% confidence intervals.",
+    }
+    lang = args.lang or config["lang"]
+    return context_from_waves(
+        demo.waves, q, config, lang=lang, min_cell=args.min_cell,
+        source_note=None if config.get("source_note") else note[lang],
+    )
+
+
+def _data_context(args, config):
+    from ..outputs.report import context_from_waves
+    from ..questionnaire.loading import load_questionnaire
+
+    if args.questionnaire is None:
+        raise PerceptionError(
+            "--data needs --questionnaire Q: the questionnaire gives the design, the codes "
+            "and the labels"
+        )
+    q = load_questionnaire(args.questionnaire)
+    waves = read_waves("figures", args.data, q)
+    return context_from_waves(waves, q, config, lang=args.lang, min_cell=args.min_cell)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw the figure set; return 0."""
+    from ..outputs.report import (
+        FIGURES,
+        check_figure_names,
+        check_formats,
+        load_config,
+        prepare_output,
+        write_report,
+    )
+
+    if args.list:
+        width = max(len(name) for name in FIGURES)
+        for name, spec in FIGURES.items():
+            print(f"{name:<{width}}  {spec.description}")
+        return 0
+    if args.out is None:
+        raise PerceptionError("--out DIR is required: the folder to write the figures to")
+    if args.min_cell is not None and args.min_cell < 1:
+        raise PerceptionError(f"--min-cell must be at least 1, got {args.min_cell}")
+    config = load_config(args.config)
+    names = check_figure_names(args.only) if args.only else None
+    formats = check_formats(args.format)
+    prepare_output(args.out)  # fail early, before any computation
+    if args.demo:
+        ctx = _demo_context(args, config)
+    else:
+        ctx = _data_context(args, config)
+    left_out = _left_out(ctx, names if names is not None else check_figure_names(
+        ctx.config.get("figures")))
+    if left_out and args.strict:
+        raise PerceptionError(
+            "--strict: answers would be left out of the estimates: " + "; ".join(left_out)
+            + ". Fix: recode or impute them, choose other items in the configuration, or "
+            "run without --strict to leave them out with their count reported."
+        )
+    for line in left_out:
+        print(f"perception figures: left out of the estimates: {line}", file=sys.stderr)
+    files = write_report(ctx, args.out, names=names, formats=formats,
+                         progress=not args.no_progress)
+    n = len(files.figures)
+    reports = ", ".join(path.name for path in (files.html, files.pdf) if path is not None)
+    print(f"wrote {n} figure(s), their tables and the report to {args.out} ({reports})",
+          file=sys.stderr)
+    return 0
+
+
+#: figures that show missing-value codes as categories of their own: they leave no
+#: answer out (the Likert distributions, the item nonresponse, the weights)
+_SHOW_MISSING = frozenset({"trust_likert", "fsi_relations", "nonresponse", "weights"})
+
+
+def _left_out(ctx, names) -> list[str]:
+    """One line per variable whose answers some of the figures ``names`` leave out of
+    their estimates: how many, why (each missing-value code, or empty), and which
+    figures."""
+    import pandas as pd
+
+    from ..outputs.report import FIGURES
+
+    data = ctx.design.data
+    q = ctx.questionnaire
+    used: dict[str, list[str]] = {}
+    for name in names:
+        if name in _SHOW_MISSING:
+            continue
+        for column in FIGURES[name].columns(ctx):
+            if column in data.columns and name not in used.setdefault(column, []):
+                used[column].append(name)
+    lines = []
+    for column, figures in used.items():
+        values = data[column]
+        empty = values.isna()
+        reasons = []
+        total = 0
+        codes = q.missing_codes(column) if column in q else []
+        if codes:
+            numeric = pd.to_numeric(values, errors="coerce")
+            for code in codes:
+                count = int((numeric == float(code)).sum())
+                if count:
+                    reasons.append(f"code {code}: {count}")
+                    total += count
+        if empty.any():
+            reasons.append(f"empty: {int(empty.sum())}")
+            total += int(empty.sum())
+        if reasons:
+            lines.append(f"{column}: {total} of {len(data)} answers ({', '.join(reasons)}) "
+                         f"in {', '.join(figures)}")
+    return lines

@@ -1,1 +1,0 @@
-"""Subcommands of the `perception` command line, one module each."""

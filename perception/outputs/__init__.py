@@ -1,0 +1,31 @@
+"""What leaves the process: figures drawn from result tables, and the report of a figure
+set. The figure functions are used from :mod:`perception.outputs.figures`
+(``from perception.outputs.figures import plot_likert``); nothing here is re-exported by
+:mod:`perception`.
+
+``EXPORTS`` is the public API (re-exported by :mod:`perception`); ``SHARED`` lists the
+names the other subpackages of perception use (not meant for users). Both map a name
+to the module of this subpackage that defines it.
+"""
+
+from __future__ import annotations
+
+from ..exports import lazy_exports
+
+#: the public API: name -> module
+EXPORTS: dict[str, str] = {
+}
+#: names the other subpackages use: name -> module
+SHARED: dict[str, str] = {
+    "FIGURES": "report",
+    "check_figure_names": "report",
+    "check_formats": "report",
+    "context_from_waves": "report",
+    "design_from_questionnaire": "report",
+    "load_config": "report",
+    "prepare_output": "report",
+    "write_report": "report",
+}
+
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, {**EXPORTS, **SHARED})

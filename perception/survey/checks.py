@@ -1,0 +1,170 @@
+"""The argument checks of every function that takes a design or columns of data.
+
+One place for "is this a design", "which columns", "do they exist" and "is it a number",
+so every function says the same thing the same way: the message names the column, the
+rows at fault and the fix. The error class is the caller's (a design raises
+:class:`~perception.DesignError`, an estimator :class:`~perception.EstimationError`,
+weighting :class:`~perception.WeightingError`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any, TypeGuard
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DesignError, EstimationError, PerceptionError, format_rows
+from .base import _BaseDesign
+
+#: the fix given when an analysed column is not numeric
+NUMERIC_FIX = ("Use pc.proportion() for a categorical variable, or convert the column to "
+               "numbers.")
+
+
+def is_design(value: Any) -> TypeGuard[_BaseDesign]:
+    """Whether ``value`` is a design (:class:`~perception.SurveyDesign` or
+    :class:`~perception.ReplicateDesign`).
+
+    Examples
+    --------
+    >>> is_design(pc.SurveyDesign(pd.DataFrame({"y": [1.0, 2.0]}))), is_design("d")
+    (True, False)
+    """
+    return isinstance(value, _BaseDesign)
+
+
+def check_design(
+    design: Any, error: type[PerceptionError] = EstimationError, function: str | None = None
+) -> None:
+    """Raise ``error`` unless ``design`` is a design; ``function`` names the caller.
+
+    Examples
+    --------
+    >>> check_design(pd.DataFrame(), function="rake")
+    Traceback (most recent call last):
+    ...
+    perception.errors.EstimationError: the design given to rake() must be a perception.SurveyDesign or ReplicateDesign, got DataFrame; build one with pc.SurveyDesign(data, weights=..., strata=..., psu=...)
+    """
+    if not is_design(design):
+        what = "design" if function is None else f"the design given to {function}()"
+        raise error(
+            f"{what} must be a perception.SurveyDesign or ReplicateDesign, got "
+            f"{type(design).__name__}; build one with pc.SurveyDesign(data, weights=..., "
+            "strata=..., psu=...)"
+        )
+
+
+def column_names(
+    spec: Any, argument: str, error: type[PerceptionError] = EstimationError,
+    required: bool = False,
+) -> list[str]:
+    """Column names given as one name, a list of names or None (no column).
+
+    Examples
+    --------
+    >>> column_names("api00", "variables"), column_names(["a", "b"], "by"), column_names(None, "by")
+    (['api00'], ['a', 'b'], [])
+    """
+    if spec is None:
+        names: list[Any] = []
+    elif isinstance(spec, str):
+        names = [spec]
+    else:
+        try:
+            names = list(spec)
+        except TypeError:
+            names = [spec]
+    if not all(isinstance(n, str) for n in names) or (required and not names):
+        raise error(f"{argument} must be a column name or a list of column names, got {spec!r}")
+    return names
+
+
+def check_columns(
+    data: pd.DataFrame | Sequence[str], names: Sequence[str], argument: str,
+    error: type[PerceptionError] = EstimationError, where: str = "the data",
+) -> None:
+    """Raise ``error`` for a column of ``names`` that ``data`` (a frame, or the column
+    names of a source read later, called ``where`` in the message) does not have (with
+    the closest names), or has more than once.
+
+    Examples
+    --------
+    >>> check_columns(pd.DataFrame({"api00": [1]}), ["api00"], "variables")
+    >>> check_columns(pd.DataFrame({"api00": [1]}), ["api0"], "variables")
+    Traceback (most recent call last):
+    ...
+    perception.errors.EstimationError: unknown column 'api0' given as variables: the data has no such column. Did you mean 'api00'? Available columns: api00
+    """
+    columns = data.columns if isinstance(data, pd.DataFrame) else pd.Index(list(data))
+    for name in names:
+        if name not in columns:
+            close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=3)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise error(
+                f"unknown column {name!r} given as {argument}: {where} has no such column."
+                f"{hint} Available columns: {', '.join(map(str, list(columns)[:30]))}"
+                + (" ..." if len(columns) > 30 else "")
+            )
+    if columns.has_duplicates:
+        duplicated = set(columns[columns.duplicated()])
+        bad = [n for n in names if n in duplicated]
+        if bad:
+            raise error(
+                f"column {bad[0]!r} ({argument}) appears more than once in {where}; "
+                "rename the duplicates first."
+            )
+
+
+def check_variables(design: Any, names: Sequence[str], argument: str) -> None:
+    """A design and at least one of its columns to analyse (:class:`EstimationError`)."""
+    check_design(design)
+    if not names:
+        raise EstimationError(f"give at least one column name as {argument}")
+    check_columns(design.data, names, argument)
+
+
+def check_no_missing(data: pd.DataFrame, names: Sequence[str], argument: str) -> None:
+    """Raise :class:`~perception.DesignError` for missing values in a design column."""
+    for name in names:
+        missing = data[name].isna().to_numpy()
+        if missing.any():
+            rows = data.index[missing]
+            raise DesignError(
+                f"column {name!r} ({argument}) has {missing.sum()} missing value(s) in rows "
+                f"{format_rows(rows)}. Every row needs its {argument}: fill them in or drop "
+                "those rows explicitly before building the design."
+            )
+
+
+def numeric_values(
+    data: pd.DataFrame, name: str, argument: str | None = None,
+    error: type[PerceptionError] = EstimationError, fix: str = NUMERIC_FIX,
+) -> np.ndarray:
+    """A column as float64 (a view when it already is one; missing values NaN), or
+    ``error`` naming the rows that hold something other than a number.
+
+    Examples
+    --------
+    >>> numeric_values(pd.DataFrame({"y": [1, 2]}), "y")
+    array([1., 2.])
+    """
+    col = data[name]
+    if col.dtype == np.float64:
+        return col.to_numpy()
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(float).to_numpy()
+    if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col):
+        converted = pd.to_numeric(col, errors="coerce")
+        bad = converted.isna() & col.notna()
+        if bad.any():
+            role = f" ({argument})" if argument else ""
+            raise error(
+                f"column {name!r}{role} is not numeric: rows "
+                f"{format_rows(data.index[bad.to_numpy()])} hold values such as "
+                f"{col[bad].iloc[0]!r}. {fix}"
+            )
+        col = converted
+    return col.to_numpy(dtype=float, na_value=np.nan)

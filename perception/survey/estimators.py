@@ -1,0 +1,322 @@
+"""Design-based means, totals, ratios and proportions as tidy tables.
+
+Each is a ratio of weighted totals computed by the kernel of
+:mod:`perception.survey.engine` (R's ``svymean``, ``svytotal``, ``svyratio`` and
+``svymean(~factor(x))`` with ``svyciprop`` intervals); domains (``by=``) are estimated
+inside the full design as R's ``svyby`` does. Each table carries the covariance of its
+``estimate`` column, keyed by each row's identity, so :func:`perception.contrast`
+combines rows with correct SEs however the table was sorted or filtered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ..errors import EstimationError
+from . import intervals
+from .checks import check_columns, check_design, column_names
+from .design import ReplicateDesign, SurveyDesign
+from .engine import (
+    Domains,
+    active_rows,
+    assemble,
+    by_missing,
+    check_domain_weights,
+    collect_levels,
+    column_list,
+    domains,
+    factor_levels,
+    fast_estimate,
+    finish,
+    indicator,
+    no_rows_error,
+    ratio_engine,
+    uses_totals_path,
+    zero_outside,
+)
+
+Design = SurveyDesign | ReplicateDesign
+
+
+# ------------------------------------------------------------------- estimators --
+def mean(
+    design: Design,
+    variables: str | Sequence[str],
+    by: str | Sequence[str] | None = None,
+    na_rm: bool = False,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Design-based means with Taylor or replicate standard errors.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign.
+    variables : column name or list of names (numeric or 0/1).
+    by : domain column(s); each domain is estimated inside the full design.
+    na_rm : leave out rows with a missing value in any of ``variables`` (or ``by``);
+        otherwise a missing value raises an error naming the column.
+    level : confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+
+    Returns
+    -------
+    DataFrame with the ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``,
+    ``ci_high``, ``df``, ``deff`` (R's ``deff="replace"``) and ``n`` (rows used).
+
+    Examples
+    --------
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> pc.mean(d, ["api00", "api99"])[["variable", "estimate", "se", "deff"]].round(2)
+      variable  estimate    se  deff
+    0    api00    662.29  9.41  1.17
+    1    api99    629.39  9.96  1.20
+
+    Notes
+    -----
+    R: ``svymean(~api00 + api99, design, deff="replace")`` and
+    ``svyby(~api00, ~stype, design, svymean)``. With ``na_rm=True`` rows missing in any
+    of the variables are left out of all of them, as in R.
+    """
+    return _ratio_estimate(design, variables, None, by, na_rm, level, "mean")
+
+
+def total(
+    design: Design,
+    variables: str | Sequence[str],
+    by: str | Sequence[str] | None = None,
+    na_rm: bool = False,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Design-based totals (R's ``svytotal``); same arguments and columns as :func:`mean`.
+
+    Examples
+    --------
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.total(d, "enroll", by="stype", na_rm=True)
+    >>> t[["stype", "variable", "estimate", "se"]].round(0)
+      stype variable   estimate       se
+    0     E   enroll  1842584.0  72581.0
+    1     H   enroll   997129.0  69239.0
+    2     M   enroll   847465.0  55503.0
+    """
+    return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
+
+
+def ratio(
+    design: Design,
+    numerator: str | Sequence[str],
+    denominator: str | Sequence[str],
+    by: str | Sequence[str] | None = None,
+    na_rm: bool = False,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Ratio of two totals, e.g. ``api00/api99`` (R's ``svyratio``).
+
+    ``numerator`` and ``denominator`` are columns, or lists of equal length (paired),
+    or a list and one column. The ``variable`` column reads ``"num/den"``.
+
+    Examples
+    --------
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> pc.ratio(d, "api00", "api99")[["variable", "estimate", "se"]].round(4)
+          variable  estimate      se
+    0  api00/api99    1.0523  0.0036
+    """
+    return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio")
+
+
+def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> pd.DataFrame:
+    check_design(design)
+    intervals.check_level(level)
+    names = column_names(variables, "variables")
+    if not names:
+        raise EstimationError("give at least one variable to estimate")
+    den_names = column_names(denominators, "denominator") if kind == "ratio" else []
+    if kind == "ratio":
+        if len(den_names) == 1 and len(names) > 1:
+            den_names = den_names * len(names)
+        if len(den_names) != len(names):
+            raise EstimationError(
+                f"{len(names)} numerator(s) but {len(den_names)} denominator(s): give one "
+                "denominator, or one per numerator"
+            )
+    by_names = column_names(by, "by")
+    check_columns(design.data, names, "variables")
+    check_columns(design.data, den_names, "denominator")
+    check_columns(design.data, by_names, "by")
+    if kind != "ratio" and uses_totals_path(design):
+        table = fast_estimate(design, names, by_names, kind, level)
+        if table is not None:
+            return table
+    data = design.data
+    num, missing = column_list(data, names)
+    den: list[np.ndarray] | None = None
+    if den_names:
+        den, den_missing = column_list(data, den_names)
+        missing |= den_missing
+    missing |= by_missing(design, by_names)
+    active = active_rows(design, [*names, *den_names, *by_names], missing, na_rm,
+                          "variables" if kind != "ratio" else "ratio")
+    if not active.any():
+        raise no_rows_error(design, names, by_names)
+    dom = domains(design, by_names, active)
+    check_domain_weights(design, dom, by_names)
+    if not active.all():
+        num = zero_outside(num, active)
+        if den is not None:
+            den = zero_outside(den, active)
+    denominator = indicator(active, len(num)) if kind == "mean" else den
+    result = ratio_engine(design, num, denominator, dom, ratio_deff=kind == "ratio")
+    if kind == "ratio":
+        labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
+    else:
+        labels = [{"variable": v} for v in names]
+    return assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
+                     result.n, level)
+
+
+def proportion(
+    design: Design,
+    variables: str | Sequence[str],
+    by: str | Sequence[str] | None = None,
+    method: intervals.PropMethod = "logit",
+    na_rm: bool = False,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Proportion of each level of categorical variable(s), one row per level.
+
+    Parameters
+    ----------
+    method : interval for each level: "logit" (default), "beta" (Korn–Graubard),
+        "mean" (Wald), "xlogit", "asin" — the definitions of R's ``svyciprop``.
+
+    Returns
+    -------
+    DataFrame: ``by`` columns, ``variable``, ``category``, ``estimate``, ``se``,
+    ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``. Levels are the categories of a
+    categorical column, otherwise the sorted values present in the data (also outside
+    a subset, as R keeps a factor's levels). The intervals use the degrees of freedom
+    and row count of each domain (R's ``svyciprop`` on ``subset(design, ...)``); the
+    "logit" interval of a replicate design takes the SE of logit(p) from the replicates,
+    as R's ``svyglm`` does.
+
+    Examples
+    --------
+    >>> api = pc.datasets.load("apistrat")
+    >>> d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> t = pc.proportion(d, "sch_wide", method="beta")
+    >>> t[["variable", "category", "estimate", "se", "ci_low", "ci_high"]].round(3)
+       variable category  estimate     se  ci_low  ci_high
+    0  sch_wide       No     0.172  0.024   0.127    0.226
+    1  sch_wide      Yes     0.828  0.024   0.774    0.873
+
+    Notes
+    -----
+    R: ``svymean(~factor(x), design)`` for estimates and SEs and
+    ``svyciprop(~I(x == level), design, method=)`` for each interval.
+    """
+    check_design(design)
+    intervals.check_level(level)
+    if method not in intervals.PROP_METHODS:
+        raise EstimationError(
+            f"method={method!r} is not a proportion interval; choose one of "
+            f"{', '.join(intervals.PROP_METHODS)}"
+        )
+    names = column_names(variables, "variables")
+    if not names:
+        raise EstimationError("give at least one variable")
+    by_names = column_names(by, "by")
+    check_columns(design.data, names, "variables")
+    check_columns(design.data, by_names, "by")
+    data = design.data
+    missing = data[names].isna().any(axis=1).to_numpy() | by_missing(design, by_names)
+    active = active_rows(design, [*names, *by_names], missing, na_rm, "variables")
+    if not active.any():
+        raise no_rows_error(design, names, by_names)
+    dom = domains(design, by_names, active)
+    check_domain_weights(design, dom, by_names)
+    labels: list[dict] = []
+    all_levels = []
+    for name in names:
+        values = data[name]
+        # the levels of the whole data, as an R factor keeps its levels in a subset or
+        # a domain: a level absent from a domain gets a proportion of 0 there
+        levels, codes = factor_levels(values)
+        if len(levels) == 0:
+            raise EstimationError(f"column {name!r} has no non-missing values in the domain")
+        all_levels.append((levels, codes))
+        labels.extend({"variable": name, "category": level_value} for level_value in levels)
+    num = den = None
+    if uses_totals_path(design):
+        # one pass per variable: every level's totals by (PSU, domain) at once
+        result = finish(design, collect_levels(design, all_levels, dom), dom)
+    else:
+        num = np.empty((len(data), len(labels)), order="F")
+        j = 0
+        for name, (levels, _) in zip(names, all_levels, strict=True):
+            for level_value in levels:
+                num[:, j] = (data[name] == level_value).to_numpy(dtype=bool) & active
+                j += 1
+        den = indicator(active, num.shape[1])
+        result = ratio_engine(design, num, den, dom)
+    k = len(labels)
+    se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
+    # R's svyciprop on the domain's design: df and nrow of the rows of the domain
+    # (also those missing the variable, which svyciprop leaves to svymean's na.rm)
+    rows_codes = _domain_rows(design, by_names, dom)
+    df = design._domain_degf(rows_codes, dom.count)
+    n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
+    if method == "logit" and design.is_replicate:
+        low, high = _replicate_logit_interval(design, num, den, dom, result.estimate, df,
+                                              level, result.replicates)
+    else:
+        low, high = intervals.proportion_interval(
+            result.estimate, se, df[:, None], n_design[:, None], method, level
+        )
+    table = assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
+                      result.n, level, low, high, se, df=df)
+    table.attrs["method"] = method
+    return table
+
+
+def _domain_rows(design, by: list[str], dom: Domains) -> np.ndarray:
+    """Domain code of every row of the design's domain, whatever its missing values.
+
+    ``dom.codes`` leaves out rows missing the analysed variables; this keeps them (R's
+    ``svyby`` cuts the design by the ``by`` variables alone).
+    """
+    rows = design.in_domain & ~by_missing(design, by)
+    if not by:
+        return np.where(rows, 0, -1)
+    if len(by) == 1:
+        lookup = pd.Index(dom.frame[by[0]])
+        codes = lookup.get_indexer(design.data[by[0]])
+    else:
+        lookup = pd.MultiIndex.from_frame(dom.frame)
+        codes = lookup.get_indexer(pd.MultiIndex.from_frame(design.data[by]))
+    return np.where(rows, codes, -1).astype(np.int64)
+
+
+def _replicate_logit_interval(design, num, den, dom, estimate, df, level, reps=None):
+    """R's logit interval on a replicate design: SE of logit(p) from its replicates
+    (``reps``, the replicate proportions, when already computed).
+
+    R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
+    replicate is logit of the replicate's proportion.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if reps is None:
+            reps = design._replicate_totals(num, dom.codes, dom.count) / \
+                design._replicate_totals(den, dom.codes, dom.count)
+        logit_reps = special.logit(reps)
+        centre = special.logit(estimate)
+    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
+    se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
+    crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
+    return special.expit(centre - crit * se), special.expit(centre + crit * se)

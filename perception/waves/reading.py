@@ -1,0 +1,166 @@
+"""Read survey waves from files, validate them and protect personal data.
+
+:func:`read_wave` reads a CSV (UTF-8), XLSX, SPSS ``.sav`` or Stata ``.dta`` file,
+validates it against the questionnaire (raising
+:class:`~perception.errors.WaveValidationError` that lists **every** failure), then drops
+the columns flagged ``pii: true`` -- or replaces them by a keyed HMAC-SHA256 hash -- and
+optionally recodes declared missing-value codes to NaN.
+
+:func:`~perception.waves.files.read_table` only reads (no validation): the formats,
+including KoboToolbox/ODK exports, live in :mod:`perception.waves.files`; validation in
+:mod:`perception.waves.validation`; the keyed hash in :mod:`perception.disclosure.pii`.
+
+Examples
+--------
+>>> from pathlib import Path
+>>> import perception as pc
+>>> root = Path(pc.__file__).resolve().parents[1]
+>>> q = pc.load_questionnaire(root / "questionnaires" / "centre_mali_trust.yaml")
+>>> wave = pc.read_wave(root / "tests" / "data" / "centre_mali_wave_small.csv", q)
+>>> "phone" in wave.columns      # pii columns are dropped
+False
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from ..disclosure.pii import MIN_KEY_BYTES, hash_value
+from ..errors import PerceptionError, WaveValidationError
+from ..questionnaire.model import Questionnaire
+from .files import MAX_WAVE_BYTES, read_table
+from .validation import recode_missing, validate_with_data
+
+__all__ = ["read_wave"]
+
+
+def _key_bytes(hash_key: str | bytes | None) -> bytes:
+    if hash_key is None:
+        raise PerceptionError(
+            "keep_pii='hash' needs hash_key: a secret of at least "
+            f"{MIN_KEY_BYTES} bytes, kept outside the data (it is never stored). Fix: pass "
+            "hash_key=..., or keep_pii='drop'."
+        )
+    if isinstance(hash_key, str):
+        key = hash_key.encode("utf-8")
+    elif isinstance(hash_key, bytes):
+        key = hash_key
+    else:
+        raise PerceptionError(
+            f"hash_key must be str or bytes, got {type(hash_key).__name__}. Fix: pass the "
+            "secret as text."
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise PerceptionError(
+            f"hash_key is {len(key)} bytes; at least {MIN_KEY_BYTES} are needed for a keyed "
+            "hash that cannot be guessed. Fix: use a longer random secret."
+        )
+    return key
+
+
+def read_wave(
+    path: str | Path,
+    q: Questionnaire,
+    *,
+    keep_pii: Literal["drop", "hash"] = "drop",
+    hash_key: str | bytes | None = None,
+    recode: bool = False,
+    max_bytes: int = MAX_WAVE_BYTES,
+) -> pd.DataFrame:
+    """Read a wave file, validate it, and remove personal data.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` (UTF-8), ``.xlsx``, ``.sav``/``.zsav`` or ``.dta``. Never modified.
+    q : Questionnaire
+        The questionnaire the wave follows.
+    keep_pii : {"drop", "hash"}
+        Drop the ``pii: true`` columns (default), or replace each value by its keyed
+        HMAC-SHA256 hash (same value and key give the same hash, so waves can be linked
+        without the identifiers).
+    hash_key : str or bytes, optional
+        Secret key for ``keep_pii="hash"`` (at least 16 bytes). Never stored in the result.
+    recode : bool
+        Also turn declared missing-value codes into NaN (see
+        :func:`perception.recode_missing`); the counts are in
+        ``df.attrs["perception"]["missing_recoded"]``.
+    max_bytes : int
+        Largest file accepted.
+
+    Returns
+    -------
+    DataFrame
+        A new frame with the rows in file order; coded and numeric columns as float64,
+        dates as datetime64; ``df.attrs["perception"]`` records source and steps
+        (including ``blank_rows_skipped``, entirely blank rows of the file).
+
+    Raises
+    ------
+    WaveValidationError
+        The file cannot be read (``.report`` is None), or the data fail the
+        questionnaire: the message lists every failing row/column/check and ``.report``
+        holds the :class:`~perception.ValidationReport`.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import perception as pc
+    >>> root = Path(pc.__file__).resolve().parents[1]
+    >>> q = pc.load_questionnaire(root / "questionnaires" / "centre_mali_trust.yaml")
+    >>> wave = pc.read_wave(root / "tests" / "data" / "centre_mali_wave_small.csv", q,
+    ...                     keep_pii="hash", hash_key="a secret of 16+ bytes")
+    >>> len(wave["phone"].iloc[0])
+    64
+    """
+    if keep_pii not in ("drop", "hash"):
+        raise PerceptionError(
+            f"keep_pii must be 'drop' or 'hash', got {keep_pii!r}. Fix: pass keep_pii='drop' "
+            "(default) or keep_pii='hash' with a hash_key."
+        )
+    if keep_pii == "drop" and hash_key is not None:
+        raise PerceptionError(
+            "hash_key given but keep_pii='drop'. Fix: pass keep_pii='hash' to pseudonymise "
+            "the pii columns, or drop hash_key."
+        )
+    key = _key_bytes(hash_key) if keep_pii == "hash" else b""
+    if not isinstance(q, Questionnaire):
+        raise PerceptionError(
+            f"read_wave needs a Questionnaire, got {type(q).__name__}. Fix: pass "
+            "pc.load_questionnaire(path)."
+        )
+    path = Path(path)
+    raw, _ = read_table(path, q, max_bytes=max_bytes)
+    report, data = validate_with_data(raw, q, source=str(path))
+    if not report.ok or data is None:
+        raise WaveValidationError(
+            f"{path} does not match questionnaire {q.id!r}: {len(report.errors)} "
+            f"error{'s' if len(report.errors) != 1 else ''}.\n"
+            f"{report.summary(max_rows=None, max_groups=None)}",
+            report,
+        )
+    pii_columns = [c for c in q.pii if c in data.columns]
+    if keep_pii == "drop":
+        data = data.drop(columns=pii_columns)
+    else:
+        for column in pii_columns:
+            data[column] = data[column].map(lambda v: hash_value(v, key)).astype(object)
+    meta: dict[str, Any] = {
+        "source": str(path),
+        "questionnaire": q.id,
+        "pii": keep_pii,
+        "pii_columns": pii_columns,
+        "warnings": len(report.warnings),
+        "blank_rows_skipped": int(raw.attrs.get("blank_rows_skipped", 0)),
+    }
+    if recode:
+        data, counts = recode_missing(data, q)
+        meta["missing_recoded"] = counts.to_dict("records")
+    value_labels = raw.attrs.get("value_labels")
+    data.attrs = {"perception": meta}
+    if value_labels:
+        data.attrs["value_labels"] = value_labels
+    return data

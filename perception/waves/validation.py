@@ -1,0 +1,687 @@
+"""Validate survey waves against their questionnaire.
+
+The questionnaire is compiled into a :class:`pandera.DataFrameSchema`
+(:func:`perception.questionnaire.schema.build_schema` (object API: ``Column``, ``Check``; validated with
+``lazy=True`` so that every failure is collected). The schema checks:
+
+- dtypes (numbers for coded/numeric items, dates for dates), by coercion;
+- code lists (valid codes and declared missing codes), ranges, whole numbers;
+- required answers (non-empty where the question is relevant) and skip logic (no
+  answer where ``relevant`` is false), value constraints;
+- uniqueness of the respondent id within each wave;
+- design: weights finite and > 0, each PSU inside one stratum per wave;
+- the questionnaire's ``consistency`` section (e.g. cercle inside its region).
+
+:func:`validate` runs it and translates pandera's failure cases into a
+:class:`ValidationReport` whose ``errors`` table has one row per failing cell -- row
+(index label), column, check, value, message (what is wrong and how to fix it). It never
+raises for problems in the data, and never modifies, drops or reorders rows.
+
+:func:`recode_missing` is the explicit step that turns declared missing-value codes
+into ``NaN`` and counts what it recoded.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from perception.questionnaire import Questionnaire
+>>> q = Questionnaire.from_dict({"id": "mini", "languages": ["en"], "variables": [
+...     {"name": "rid", "type": "text", "label": "Id", "role": "id", "unique": True,
+...      "required": True},
+...     {"name": "age", "type": "integer", "label": "Age", "required": True,
+...      "range": {"min": 18, "max": 110}, "missing": {999: "Don't know"}}]})
+>>> report = validate(pd.DataFrame({"rid": ["a", "b"], "age": [30, 150]}), q)
+>>> report.ok
+False
+>>> report.errors[["row", "column", "check", "value"]].to_dict("records")
+[{'row': 1, 'column': 'age', 'check': 'range', 'value': 150}]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pandera.errors import SchemaError, SchemaErrors
+
+from ..errors import format_rows
+from ..questionnaire.cells import numbers, present, texts
+from ..questionnaire.model import Questionnaire, Variable
+from ..questionnaire.schema import CompiledRules, compile_rules, describe_codes
+
+__all__ = [
+    "ValidationReport",
+    "validate",
+    "validate_with_data",
+    "recode_missing",
+    "ERROR_COLUMNS",
+    "REDACTED",
+]
+
+#: columns of ``ValidationReport.errors`` and ``.warnings``
+ERROR_COLUMNS = ["row", "column", "check", "value", "message"]
+#: what the report shows instead of the value of a ``pii`` column
+REDACTED = "<redacted: pii>"
+
+# order in which checks are listed in reports
+_CHECK_ORDER = [
+    "column_missing",
+    "duplicate_column",
+    "dtype",
+    "required",
+    "codes",
+    "integer",
+    "range",
+    "weight",
+    "constraint",
+    "relevant",
+    "unique",
+    "psu_in_stratum",
+    "consistency",
+]
+
+
+# ------------------------------------------------------------------ value helpers
+
+
+# ------------------------------------------------------------------------- rules
+
+
+# ------------------------------------------------------------------------- report
+
+
+def _empty_table() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ERROR_COLUMNS})
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationReport:
+    """Every problem found in a wave, as tables and as a readable summary.
+
+    Attributes
+    ----------
+    errors : DataFrame
+        One row per failing cell: ``row`` (index label; None for a whole column),
+        ``column``, ``check``, ``value``, ``message`` (what is wrong and the fix).
+    warnings : DataFrame
+        Same columns: things to look at that do not make the wave invalid (columns not
+        in the questionnaire, checks that could not run because a column is absent).
+    n_rows, n_columns : int
+        Size of the data validated.
+    source : str or None
+        Name of the file or object validated.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perception.questionnaire import Questionnaire
+    >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
+    ...     {"name": "ok", "type": "binary", "label": "OK?", "required": True}]})
+    >>> r = validate(pd.DataFrame({"ok": [0, 1, 5]}), q)
+    >>> print(r.summary())  # doctest: +ELLIPSIS
+    Validation of data (3 rows, 1 columns): 1 error in 1 check...
+    """
+
+    errors: pd.DataFrame
+    warnings: pd.DataFrame
+    n_rows: int
+    n_columns: int
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when there are no errors (warnings do not count)."""
+        return self.errors.empty
+
+    def summary(self, max_rows: int | None = 10, max_groups: int | None = 200) -> str:
+        """A readable multi-line report grouped by column and check.
+
+        Parameters
+        ----------
+        max_rows : int or None
+            Row labels (and values) listed per group before "(and N more)";
+            None lists them all.
+        max_groups : int or None
+            Column/check groups listed before the rest is summarised; None lists all.
+        """
+        max_rows = max_rows if max_rows is not None else 2**62
+        max_groups = max_groups if max_groups is not None else 2**62
+        name = self.source or "data"
+        head = f"Validation of {name} ({self.n_rows} rows, {self.n_columns} columns): "
+        n_err, n_warn = len(self.errors), len(self.warnings)
+        if self.ok:
+            head += "OK, no errors"
+            head += f", {n_warn} warning{'s' if n_warn != 1 else ''}." if n_warn else "."
+        else:
+            groups = self.errors.groupby(["column", "check"], sort=False).ngroups
+            head += (
+                f"{n_err} error{'s' if n_err != 1 else ''} in {groups} "
+                f"check{'s' if groups != 1 else ''}"
+                + (f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else "")
+                + "."
+            )
+        lines = [head]
+        for title, table in (("ERRORS", self.errors), ("WARNINGS", self.warnings)):
+            if table.empty:
+                continue
+            lines.append("")
+            lines.append(f"{title} (column [check]: rows)")
+            grouped = list(table.groupby(["column", "check"], sort=False))
+            for (column, check), group in grouped[:max_groups]:
+                rows = [r for r in group["row"].tolist() if r is not None]
+                where = (
+                    f"{len(group)} row{'s' if len(group) != 1 else ''}: "
+                    f"{format_rows(rows, max_rows)}"
+                    if rows
+                    else "whole column"
+                )
+                lines.append(f"- {column} [{check}]: {where}")
+                values = [v for v in group["value"].tolist() if v is not None]
+                if rows and values:
+                    distinct = list(dict.fromkeys(_show(v) for v in values))
+                    lines.append(f"    values: {format_rows(distinct, max_rows)}")
+                lines.append(f"    {group['message'].iloc[0]}")
+            if len(grouped) > max_groups:
+                lines.append(f"- ... and {len(grouped) - max_groups} more column/check groups")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else str(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def validate(df: pd.DataFrame, q: Questionnaire, *, source: str | None = None) -> ValidationReport:
+    """Check a wave against its questionnaire and report every problem.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The wave, one row per respondent, columns named as in the questionnaire.
+        Never modified.
+    q : Questionnaire
+    source : str, optional
+        Name shown in the summary (e.g. the file path).
+
+    Returns
+    -------
+    ValidationReport
+        ``report.ok``, ``report.errors`` (row, column, check, value, message),
+        ``report.warnings`` and ``report.summary()``. Never raises for problems in
+        the data.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perception.questionnaire import Questionnaire
+    >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
+    ...     {"name": "ok", "type": "binary", "label": "OK?", "required": True}]})
+    >>> validate(pd.DataFrame({"ok": [0, 1]}), q).ok
+    True
+    """
+    return validate_with_data(df, q, source=source)[0]
+
+
+def validate_with_data(
+    df: pd.DataFrame, q: Questionnaire, *, source: str | None = None
+) -> tuple[ValidationReport, pd.DataFrame | None]:
+    """Validate; also return the coerced copy of the data when it is valid.
+
+    pandera runs on a copy with a positional index (0..n-1), so that rows are found
+    exactly even when the caller's index has duplicates; the report gives the caller's
+    index labels.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"validate() needs a pandas DataFrame, got {type(df).__name__}")
+    if not isinstance(q, Questionnaire):
+        raise TypeError(f"validate() needs a Questionnaire, got {type(q).__name__}")
+    compiled = compile_rules(q)
+    errors: list[_Failure] = []
+    warnings: list[_Failure] = []
+    labels = df.index
+    data = df.copy(deep=True)
+
+    names = [str(c) for c in data.columns]
+    if len(set(names)) != len(names):
+        counts = pd.Series(names).value_counts()
+        for col in counts[counts > 1].index:
+            errors.append(
+                _Failure(
+                    None,
+                    col,
+                    "duplicate_column",
+                    None,
+                    f"column {col!r} appears {counts[col]} times in the data",
+                    "keep one column per variable (rename or delete the copies)",
+                )
+            )
+        data = data.loc[:, ~pd.Index(names).duplicated()]
+    data.columns = [str(c) for c in data.columns]
+    data = _blank_to_missing(data.reset_index(drop=True), q)
+    data, number_cells = _numbers_in_dates(data, q, errors)
+    if not labels.is_unique:
+        warnings.append(
+            _Failure(
+                None,
+                "(index)",
+                "index",
+                None,
+                "the row index has duplicate labels, so some rows share a label in this report",
+                "reset the index (df.reset_index(drop=True)) before validating",
+            )
+        )
+    for col in data.columns:
+        if col not in q:
+            warnings.append(
+                _Failure(
+                    None,
+                    col,
+                    "unknown_column",
+                    None,
+                    "column not declared in the questionnaire; it is kept but not checked",
+                    "declare it in the questionnaire, or remove it (it may hold personal data)",
+                )
+            )
+    for rule in compiled.rules.values():
+        absent = sorted(c for c in rule.needs if c not in data.columns)
+        if rule.frame_level and absent and rule.column in data.columns:
+            warnings.append(
+                _Failure(
+                    None,
+                    rule.column,
+                    rule.check,
+                    None,
+                    f"check {rule.key!r} not run: column(s) {', '.join(absent)} absent",
+                    "add the column(s) to run this check",
+                )
+            )
+
+    coerced: pd.DataFrame | None = None
+    try:
+        coerced = compiled.schema.validate(data.copy(deep=True), lazy=True)
+    except SchemaErrors as exc:
+        # a number in a date column is reported once, as such (not also as empty)
+        errors.extend(f for f in _translate(exc.failure_cases, compiled, data, labels, q)
+                      if (f.column, f.pos) not in number_cells)
+    except SchemaError as exc:  # pragma: no cover - lazy mode collects errors
+        errors.append(
+            _Failure(None, "(data)", "schema", None, str(exc).splitlines()[0], "correct the data")
+        )
+
+    report = ValidationReport(
+        _to_table(errors, q, data, labels),
+        _to_table(warnings, q, data, labels),
+        n_rows=len(df),
+        n_columns=df.shape[1],
+        source=source,
+    )
+    if coerced is not None and report.ok:
+        coerced.index = labels
+        return report, coerced
+    return report, None
+
+
+_NUMBER_TEXT = r"^\s*[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?\s*$"
+
+
+def _numbers_in_dates(data: pd.DataFrame, q: Questionnaire, errors: list
+                      ) -> tuple[pd.DataFrame, set[tuple[str, int]]]:
+    """Bare numbers in a date column are errors, not dates.
+
+    pandas would read 45366 as 1970-01-01 plus 45366 nanoseconds; such a number is
+    usually an Excel serial date (days since 1899-12-30) exported without its date
+    format, or a date typed as 20240315. Each cell is reported (and blanked, so that the
+    dtype check does not report it again); date cells of XLSX/SAV/DTA files and ISO
+    text dates are not numbers and pass. Returns the data and the (column, position) of
+    the cells reported.
+    """
+    found: set[tuple[str, int]] = set()
+    for column in data.columns:
+        if column not in q or q.variable(column).type != "date":
+            continue
+        series = data[column]
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(series.dtype):  # bool included
+            number = series.notna().to_numpy()
+        else:
+            values = series.astype(object)
+            number = np.array([
+                (isinstance(v, int | float | np.integer | np.floating)
+                 and not isinstance(v, bool | np.bool_) and not pd.isna(v))
+                or (isinstance(v, str) and bool(re.match(_NUMBER_TEXT, v)))
+                for v in values
+            ], dtype=bool)
+        if not number.any():
+            continue
+        for pos in np.flatnonzero(number):
+            found.add((column, int(pos)))
+            errors.append(_Failure(
+                int(pos), column, "date_number", series.iloc[pos],
+                "a bare number, not a date (pandas would read it as a time on 1 January "
+                "1970); an Excel date exported without its date format becomes a serial "
+                "number such as 45366",
+                "write dates as YYYY-MM-DD (e.g. 2024-03-15): format the column as dates "
+                "in Excel or Kobo before exporting, or convert serial numbers (days since "
+                "1899-12-30)",
+            ))
+        data[column] = series.astype(object).mask(number, np.nan)
+    return data, found
+
+
+def _blank_to_missing(data: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:
+    """Blank text cells ('' or spaces, as SPSS/Stata store empty strings) count as empty."""
+    for column in data.columns:
+        series = data[column]
+        if column not in q or not (
+            series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+        ):
+            continue
+        blank = ~present(series) & series.notna()
+        if series.dtype == object:
+            # pd.NA, None and NaT in an object column: one kind of missing (np.nan) that
+            # pandera can coerce (it reports a pd.NA cell as "not a number")
+            blank |= series.isna()
+        if blank.any():
+            data[column] = series.astype(object).mask(blank, np.nan)
+    return data
+
+
+@dataclass(frozen=True)
+class _Failure:
+    pos: int | None  # row position, None for a whole column
+    column: str
+    check: str
+    value: Any
+    problem: str
+    fix: str
+
+
+def _position(index: Any) -> int | None:
+    if index is None:
+        return None
+    try:
+        if pd.isna(index):
+            return None
+        return int(index)
+    except (TypeError, ValueError):
+        return None
+
+
+def _uncoercible(series: pd.Series, var: Variable) -> list[int]:
+    """Positions of the cells that cannot be cast one by one to the variable's type
+    (pandera names no row when casting the whole column raised, e.g. on ``inf``)."""
+    dtype: Literal["datetime64[ns]", "float64"] = (
+        "datetime64[ns]" if var.type == "date" else "float64"
+    )
+    rows = []
+    for pos, value in enumerate(series.astype(object)):
+        if np.ndim(value) == 0 and pd.isna(value):
+            continue
+        try:
+            pd.Series([value], dtype=object).astype(dtype)
+        except (TypeError, ValueError, OverflowError):
+            rows.append(pos)
+    return rows
+
+
+def _translate(
+    failures: pd.DataFrame,
+    compiled: CompiledRules,
+    data: pd.DataFrame,
+    labels: pd.Index,
+    q: Questionnaire,
+) -> list[_Failure]:
+    """Turn pandera's failure cases into report entries (values from the input data)."""
+    out: list[_Failure] = []
+    records = failures.assign(check=failures["check"].astype(str)).to_dict("records")
+    coerce_failed: set[tuple[str, int | None]] = set()
+    lang = q.default_language
+
+    def original(column: str, pos: int | None, fallback: Any) -> Any:
+        if pos is not None and column in data.columns and 0 <= pos < len(data):
+            return data[column].iloc[pos]
+        return fallback
+
+    for rec in records:
+        check, column, pos = rec["check"], rec["column"], _position(rec["index"])
+        if check == "column_in_dataframe":
+            name = str(rec["failure_case"])
+            var = q.variable(name) if name in q else None
+            module = f" (module {var.module!r})" if var else ""
+            label = f": {var.label(lang)}" if var and var.label(lang) else ""
+            out.append(
+                _Failure(
+                    None,
+                    name,
+                    "column_missing",
+                    None,
+                    f"required column missing from the data{module}{label}",
+                    f"add a column named {name!r} (check spelling and case), or mark the "
+                    "variable required: false in the questionnaire",
+                )
+            )
+        elif check.startswith("coerce_dtype("):
+            coerce_failed.add((column, pos))
+            var = q.variable(column)
+            if var.type == "date":
+                problem, fix = "not a valid date", "write dates as YYYY-MM-DD (e.g. 2024-03-15)"
+            else:
+                codes = f" (codes: {describe_codes(var.codes, lang, 6)})" if var.codes else ""
+                problem = f"not a number, but {column} holds numbers{codes}"
+                fix = (
+                    "enter the number; if the file holds labels instead of codes, export the codes"
+                )
+            rows = _uncoercible(data[column], var) if pos is None and column in data else []
+            positions: list[int | None] = list(rows) or [pos]
+            for p in positions:  # pandera gives no row when the whole cast raised
+                coerce_failed.add((column, p))
+                value = original(column, p, rec["failure_case"])
+                out.append(_Failure(p, column, "dtype", value, problem, fix))
+
+    details: dict[str, dict[int, str]] = {}
+    for rec in records:
+        check, column, pos = rec["check"], rec["column"], _position(rec["index"])
+        if check == "column_in_dataframe" or check.startswith("coerce_dtype("):
+            continue
+        if check.startswith("dtype("):
+            if (column, pos) not in coerce_failed:
+                out.append(
+                    _Failure(
+                        pos,
+                        str(column),
+                        "dtype",
+                        original(column, pos, rec["failure_case"]),
+                        f"wrong data type (expected {check[6:-1]})",
+                        f"convert {column} to that type",
+                    )
+                )
+            continue
+        rule = compiled.rules.get(check)
+        if rule is None:  # pragma: no cover - every check is ours
+            out.append(
+                _Failure(pos, str(column), check, rec["failure_case"], "failed check", "correct it")
+            )
+            continue
+        if rule.frame_level and column != rule.column:
+            continue  # pandera lists every cell of a failing row; keep the rule's column
+        if pos is None:  # the check function itself raised
+            out.append(
+                _Failure(
+                    None,
+                    rule.column,
+                    rule.check,
+                    None,
+                    f"check {rule.key!r} could not run ({rec['failure_case']})",
+                    "check the data types of the columns it reads",
+                )
+            )
+            continue
+        if (column, pos) in coerce_failed and rule.check != "required":
+            continue  # already reported as a dtype error
+        value = original(rule.column, pos, rec["failure_case"])
+        problem = rule.explain(value) if rule.explain else rule.problem
+        if rule.detail is not None:
+            if rule.key not in details:
+                rows = [
+                    p
+                    for r in records
+                    if r["check"] == check and r["column"] == rule.column
+                    for p in [_position(r["index"])]
+                    if p is not None
+                ]
+                details[rule.key] = rule.detail(data, rows, labels)
+            extra = details[rule.key].get(pos)
+            if extra:
+                problem = f"{problem} ({extra})"
+        out.append(_Failure(pos, rule.column, rule.check, value, problem, rule.fix))
+    return out
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _to_table(
+    failures: list[_Failure], q: Questionnaire, data: pd.DataFrame, labels: pd.Index
+) -> pd.DataFrame:
+    """Build the errors/warnings table: messages, redaction, de-duplication, order."""
+    if not failures:
+        return _empty_table()
+    pii = set(q.pii)
+    col_pos = {name: i for i, name in enumerate(q.names)}
+    for extra_col in data.columns:
+        col_pos.setdefault(extra_col, len(col_pos))
+    seen: set[tuple[Any, str, str]] = set()
+    entries = []
+    for f in failures:
+        key = (f.pos, f.column, f.check)
+        if key in seen:
+            continue
+        seen.add(key)
+        row = None if f.pos is None else labels[f.pos]
+        value = None if _is_missing(f.value) else f.value
+        if isinstance(value, np.generic):
+            value = value.item()
+        if f.column in pii and value is not None:
+            value = REDACTED
+            shown = ""
+        elif f.pos is None:
+            shown = ""
+        else:
+            shown = " (empty)" if value is None else f" = {_show(value)}"
+        prefix = "" if f.pos is None else f"row {row}, "
+        message = f"{prefix}{f.column}{shown}: {f.problem}. Fix: {f.fix}."
+        check_rank = _CHECK_ORDER.index(f.check) if f.check in _CHECK_ORDER else len(_CHECK_ORDER)
+        order = (col_pos.get(f.column, -1), check_rank, -1 if f.pos is None else f.pos)
+        entries.append(
+            (
+                order,
+                {
+                    "row": row,
+                    "column": f.column,
+                    "check": f.check,
+                    "value": value,
+                    "message": message,
+                },
+            )
+        )
+    entries.sort(key=lambda e: e[0])
+    return pd.DataFrame(
+        {c: pd.Series([e[1][c] for e in entries], dtype=object) for c in ERROR_COLUMNS}
+    )
+
+
+# --------------------------------------------------------------------- recoding
+
+
+def recode_missing(
+    df: pd.DataFrame, q: Questionnaire, lang: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn declared missing-value codes into NaN, on a copy, and count them.
+
+    This is the one explicit step where codes such as 8 "refus" or 999 "ne sait pas"
+    stop being values. Validation never does it.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A wave (validated). Never modified.
+    q : Questionnaire
+    lang : str, optional
+        Language of the labels in the counts table (default: the questionnaire's first).
+
+    Returns
+    -------
+    new_df : DataFrame
+        A copy with missing codes replaced by NaN (numeric columns become float64);
+        same rows, same order, same columns.
+    counts : DataFrame
+        Columns ``column, code, label, count``: one row per code actually recoded.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perception.questionnaire import Questionnaire
+    >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
+    ...     {"name": "age", "type": "integer", "label": "Age",
+    ...      "missing": {998: "Refused", 999: "Don't know"}}]})
+    >>> new, counts = recode_missing(pd.DataFrame({"age": [30, 999, 999]}), q)
+    >>> new["age"].tolist()
+    [30.0, nan, nan]
+    >>> counts.to_dict("records")
+    [{'column': 'age', 'code': 999, 'label': "Don't know", 'count': 2}]
+    """
+    lang = q.language(lang)
+    out = df.copy(deep=True)
+    rows: list[dict[str, Any]] = []
+    for var in q.variable_list:
+        if var.name not in out.columns or not var.missing:
+            continue
+        series = out[var.name]
+        code_keys: dict[Any, float | str]
+        if var.is_numeric:
+            values = numbers(series)
+            keys = values
+            code_keys = {code: float(code) for code in var.missing}
+        else:
+            keys = texts(series)
+            code_keys = {code: str(code) for code in var.missing}
+        hit = pd.Series(False, index=series.index)
+        for code, key in code_keys.items():
+            mask = (keys == key).fillna(False).astype(bool)
+            count = int(mask.sum())
+            if count:
+                rows.append(
+                    {
+                        "column": var.name,
+                        "code": code,
+                        "label": var.missing[code].get(lang, ""),
+                        "count": count,
+                    }
+                )
+                hit |= mask
+        if hit.any():
+            if var.is_numeric and pd.api.types.is_numeric_dtype(series.dtype):
+                out[var.name] = series.astype("float64").mask(hit)
+            elif var.is_numeric and not (values.isna() & series.notna()).any():
+                out[var.name] = values.mask(hit)  # numbers stored as text
+            else:
+                out[var.name] = series.astype(object).mask(hit, np.nan)
+    counts = pd.DataFrame(rows, columns=["column", "code", "label", "count"])
+    counts["count"] = counts["count"].astype("int64")
+    return out, counts

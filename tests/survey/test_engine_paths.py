@@ -1,0 +1,174 @@
+"""The two paths of the estimation engine give the same numbers.
+
+Means, totals, ratios and proportions of designs without weighting steps go through
+per-PSU totals (one pass per column, no (n, k) score matrix, shifted sums for the
+design effect); other designs through the row-level score matrix. Forcing the general
+path on designs that take the fast one must not change any number beyond
+``PATHS_RTOL``: lonely PSUs, domains, missing values, subsets, fpc, replicate designs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perception as pc
+from perception.survey import engine, estimators
+
+PATHS_RTOL = 1e-12  # same sums in another order (and shifted): rounding only
+VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
+
+
+def _general_path_only(monkeypatch) -> None:
+    """Send every estimate through the (n, k) score matrix instead of per-PSU totals."""
+    for module in (engine, estimators):
+        monkeypatch.setattr(module, "uses_totals_path", lambda design, ratio_deff=False: False)
+
+
+def _survey(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 600
+    village = rng.integers(0, 30, n)
+    village[village == 29] = 28  # stratum 'h5' keeps one village: a lonely PSU
+    frame = pd.DataFrame({
+        "stratum": np.array([f"h{v // 5}" for v in village]),
+        "village": village,
+        "N": np.array([40, 60, 50, 45, 80, 30])[village // 5],
+        "w": rng.uniform(1, 30, n),
+        "y": 1000 + 40 * rng.normal(size=n),  # a large mean: shifted sums must hold
+        "x": rng.uniform(5, 9, n),
+        "likert": rng.integers(1, 6, n),
+        "sex": rng.choice(["f", "m"], n),
+        "region": rng.integers(1, 4, n),
+    })
+    frame.loc[rng.random(n) < 0.05, "y"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "likert"] = np.nan
+    return frame
+
+
+def _tables(design) -> dict[str, pd.DataFrame]:
+    out = {}
+    for by in (None, "sex", ["region", "sex"]):
+        key = str(by)
+        out[f"mean {key}"] = pc.mean(design, ["y", "x"], by=by, na_rm=True)
+        out[f"total {key}"] = pc.total(design, ["y", "x"], by=by, na_rm=True)
+        out[f"ratio {key}"] = pc.ratio(design, ["y", "x"], "x", by=by, na_rm=True)
+        out[f"proportion {key}"] = pc.proportion(design, ["likert", "sex"], by=by,
+                                                 na_rm=True)
+    return out
+
+
+def _designs(frame: pd.DataFrame | None = None):
+    frame = _survey(11) if frame is None else frame
+    for lonely in ("adjust", "average", "remove"):
+        yield f"taylor {lonely}", pc.SurveyDesign(frame, weights="w", strata="stratum",
+                                                  psu="village", lonely_psu=lonely)
+    fpc = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village", fpc="N",
+                          lonely_psu="adjust")
+    yield "fpc", fpc
+    yield "subset", fpc.subset((frame["region"] != 2).to_numpy())
+    yield "bootstrap", fpc.replicate("bootstrap", replicates=30, seed=2)
+    yield "jkn", fpc.replicate("jkn")
+
+
+@pytest.mark.parametrize("name, design", list(_designs()), ids=lambda v: v
+                         if isinstance(v, str) else "")
+def test_fast_path_equals_score_matrix_path(name, design, monkeypatch):
+    assert engine.uses_totals_path(design)
+    fast = _tables(design)
+    _general_path_only(monkeypatch)
+    general = _tables(design)
+    for key, table in fast.items():
+        expected = general[key]
+        labels = [c for c in expected.columns if c not in engine.RESULT_COLUMNS]
+        pd.testing.assert_frame_equal(table[labels], expected[labels])
+        assert table["n"].tolist() == expected["n"].tolist(), key
+        np.testing.assert_allclose(table["df"], expected["df"], rtol=0, err_msg=key)
+        _assert_values_close(table, expected, key)
+
+
+def _assert_values_close(table: pd.DataFrame, expected: pd.DataFrame, key: str) -> None:
+    """Estimates, SEs, CIs, deff and the covariance agree to PATHS_RTOL."""
+    np.testing.assert_allclose(table[VALUES].to_numpy(float),
+                               expected[VALUES].to_numpy(float), rtol=PATHS_RTOL,
+                               atol=0, err_msg=key)
+    ours, theirs = pc.vcov(table), pc.vcov(expected)
+    assert ours.index.equals(theirs.index), key
+    scale = np.abs(theirs.to_numpy()).max()
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(),
+                               rtol=PATHS_RTOL, atol=PATHS_RTOL * scale, err_msg=key)
+
+
+def _complete_survey() -> pd.DataFrame:
+    """The survey without missing values (``likert`` an integer column)."""
+    frame = _survey(11)
+    return frame.assign(y=frame["y"].fillna(1000.0),
+                        likert=frame["likert"].fillna(3).astype(np.int64))
+
+
+def _small_blocks(monkeypatch) -> list:
+    """Blocks and pilot runs of a few rows, so that 600 rows span many of each; returns
+    the list of the block passes made."""
+    monkeypatch.setattr(engine, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(engine, "BLOCK_PER_BIN", 0)
+    monkeypatch.setattr(engine, "PILOT_ROWS", 40)
+    monkeypatch.setattr(engine, "PILOT_RUNS", 4)
+    calls = []
+    block_sums = engine._block_sums
+
+    def spy(*args):
+        calls.append(args)
+        return block_sums(*args)
+
+    monkeypatch.setattr(engine, "_block_sums", spy)
+    return calls
+
+
+def _mean_total_tables(design) -> dict[str, pd.DataFrame]:
+    out = {}
+    for by in (None, "sex", ["region", "sex"]):
+        out[f"mean {by}"] = pc.mean(design, ["y", "x", "likert"], by=by)
+        out[f"total {by}"] = pc.total(design, ["y", "x", "likert"], by=by)
+    return out
+
+
+@pytest.mark.parametrize("name, design", list(_designs(_complete_survey())),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_blocked_pass_equals_score_matrix_path(name, design, monkeypatch):
+    calls = _small_blocks(monkeypatch)
+    fast = _mean_total_tables(design)
+    assert len(calls) == len(fast)  # every table took the blocked pass
+    _general_path_only(monkeypatch)
+    general = _mean_total_tables(design)
+    for key, table in fast.items():
+        expected = general[key]
+        pd.testing.assert_frame_equal(table.drop(columns=VALUES), expected.drop(columns=VALUES))
+        _assert_values_close(table, expected, key)
+
+
+def test_blocked_pass_leaves_missing_values_to_the_general_path(monkeypatch):
+    frame = _complete_survey()
+    frame.loc[590, "y"] = np.nan  # in the last block: found after the others were summed
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    calls = _small_blocks(monkeypatch)
+    with pytest.raises(pc.PerceptionError, match="'y'.*missing"):
+        pc.mean(design, ["x", "y"])
+    table = pc.mean(design, ["x", "y"], by="sex", na_rm=True)
+    assert len(calls) == 2
+    expected = pc.mean(design.subset(frame["y"].notna().to_numpy()), ["x", "y"], by="sex")
+    np.testing.assert_allclose(table[VALUES].to_numpy(float),
+                               expected[VALUES].to_numpy(float), rtol=PATHS_RTOL)
+
+
+def test_weighted_designs_keep_the_score_matrix_path():
+    frame = _survey(3)
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    raked = pc.poststratify(design, "sex", {"f": 5000, "m": 4800})
+    assert engine.uses_totals_path(design) and not engine.uses_totals_path(raked)
+    two_stage = pc.SurveyDesign(frame.assign(hh=np.arange(len(frame)), N2=50),
+                                strata="stratum", psu=["village", "hh"], fpc=["N", "N2"],
+                                lonely_psu="adjust")
+    assert not engine.uses_totals_path(two_stage)
