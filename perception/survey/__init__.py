@@ -57,8 +57,8 @@ SHARED: dict[str, str] = {
     "active_rows": "engine",
     "domains": "engine",
     "level_key": "margins",
-    "ModelFrame": "models",
-    "fit_frame": "models",
+    "family": "families",
+    "fit_model": "fitting",
     "DIAGNOSTIC_COLUMNS": "weighting",
 }
 

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg
 
-from ..errors import EstimationError
+from ..errors import EstimationError, format_rows
 from .families import Family
 
 # R's glm.control(): epsilon = 1e-8, maxit = 25
@@ -36,54 +37,103 @@ ALIAS_TOL = min(1e-7, EPSILON / 1000)
 
 @dataclass(frozen=True)
 class WLS:
-    """A weighted least-squares solution: coefficients, the bread ``(X'WX)^-1`` and the
-    diagonal of the triangular factor (the part of each column not explained by the
-    columns before it)."""
+    """A weighted least-squares solution: coefficients, the bread ``(X'WX)^-1``, and per
+    column the part not explained by the columns before it (the triangular factor's
+    diagonal) and the column's norm, both on ``sqrt(w) x``: the rank check."""
 
     coef: np.ndarray
     bread: np.ndarray
     r_diag: np.ndarray
+    norms: np.ndarray
+
+    def aliased(self, tol: float = ALIAS_TOL) -> np.ndarray:
+        """Positions of the columns the columns before them explain (R's ``glm.fit``
+        gives them NA coefficients): ``|r_jj| < tol ||x_j||``, R's QR criterion."""
+        return np.flatnonzero((self.norms == 0) | (self.r_diag < tol * self.norms))
+
+
+def _triangular(xw: np.ndarray, zw: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+    """``Q'zw`` and the triangular factor ``R`` of the QR decomposition of ``xw``,
+    without forming ``Q`` (rows of zeros, the rows without weight, change neither)."""
+    n, p = xw.shape
+    if n < p:  # fewer rows than columns: pad with zero rows (rank-deficient anyway)
+        xw = np.vstack([xw, np.zeros((p - n, p))])
+        zw = None if zw is None else np.concatenate([zw, np.zeros(p - n)])
+    if zw is None:
+        return None, linalg.qr(xw, mode="r", check_finite=False)[0][:p]
+    qz, r = linalg.qr_multiply(xw, zw[None, :], mode="right")
+    return qz[0, :p], r[:p]
 
 
 def wls(x: np.ndarray, z: np.ndarray, w: np.ndarray) -> WLS:
     """Weighted least squares of ``z`` on ``x`` with weights ``w`` (rows with ``w = 0``
-    drop out), by the QR decomposition of ``sqrt(w) x`` as R's ``lm.wfit``/``glm.fit``."""
-    keep = w > 0
-    root = np.sqrt(w[keep])
-    q, r = np.linalg.qr(x[keep] * root[:, None])
+    take no part), by the QR decomposition of ``sqrt(w) x`` as R's ``lm.wfit`` and
+    ``glm.fit``; NaN coefficients when a column is aliased (see :meth:`WLS.aliased`)."""
+    root = np.sqrt(w)
+    xw = x * root[:, None]
+    norms = np.sqrt(np.einsum("ij,ij->j", xw, xw))
+    qz, r = _triangular(xw, z * root)
     r_diag = np.abs(np.diag(r))
-    if np.any(r_diag == 0):
-        return WLS(np.full(x.shape[1], np.nan), np.full((x.shape[1],) * 2, np.nan), r_diag)
-    coef = np.linalg.solve(r, q.T @ (z[keep] * root))
-    r_inv = np.linalg.solve(r, np.eye(r.shape[0]))
-    return WLS(coef, r_inv @ r_inv.T, r_diag)
+    p = x.shape[1]
+    solution = WLS(np.full(p, np.nan), np.full((p, p), np.nan), r_diag, norms)
+    if solution.aliased().size:
+        return solution
+    r_inv = linalg.solve_triangular(r, np.eye(p), check_finite=False)
+    return WLS(r_inv @ qz, r_inv @ r_inv.T, r_diag, norms)
+
+
+#: squared share of a column left unexplained above which the Gram matrix's Cholesky
+#: factor certifies full rank on its own (far above R's ALIAS_TOL**2 = 1e-20 and above
+#: the rounding of the Gram matrix); below it the QR decomposition decides
+_CERTAIN = 1e-8
+
+
+def wls_normal(x: np.ndarray, z: np.ndarray, w: np.ndarray) -> WLS:
+    """Weighted least squares by the normal equations and one step of iterative
+    refinement (one pass over the rows for ``X'WX``): the Gaussian fast path. The
+    Cholesky factor of ``X'WX`` is the QR factor of ``sqrt(w) x``; when it leaves some
+    column nearly explained by the others (squared share below ``_CERTAIN``) the QR
+    decomposition (:func:`wls`) decides the rank with R's criterion and solves."""
+    xw = x * w[:, None]
+    gram = xw.T @ x
+    diagonal = np.diag(gram).copy()
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        return wls(x, z, w)
+    r_diag = np.diag(chol).copy()
+    if np.any(r_diag**2 <= _CERTAIN * diagonal) or np.any(diagonal <= 0):
+        return wls(x, z, w)
+    p = x.shape[1]
+    l_inv = linalg.solve_triangular(chol, np.eye(p), lower=True, check_finite=False)
+    bread = l_inv.T @ l_inv
+    coef = bread @ (xw.T @ z)
+    coef = coef + bread @ (xw.T @ (z - x @ coef))
+    return WLS(coef, bread, r_diag, np.sqrt(diagonal))
 
 
 def aliased(x: np.ndarray, w: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
     """Positions of the columns of ``x`` that the columns before them explain on the rows
     with ``w > 0`` (R's ``glm.fit`` would give them NA coefficients): the one rank check
-    of every model."""
-    keep = w > 0
-    xw = x[keep] * np.sqrt(w[keep])[:, None]
-    norms = np.linalg.norm(xw, axis=0)
-    if xw.shape[0] == 0:
-        return np.arange(x.shape[1])
-    r: np.ndarray = np.linalg.qr(xw, mode="r")  # type: ignore[assignment]
-    r_diag = np.abs(np.diag(r))
-    if r_diag.size < x.shape[1]:  # fewer rows than columns
-        r_diag = np.concatenate([r_diag, np.zeros(x.shape[1] - r_diag.size)])
-    return np.flatnonzero((norms == 0) | (r_diag < tol * np.where(norms > 0, norms, 1)))
+    of every model (:meth:`WLS.aliased` on the same QR decomposition)."""
+    xw = x * np.sqrt(w)[:, None]
+    norms = np.sqrt(np.einsum("ij,ij->j", xw, xw))
+    _, r = _triangular(xw, None)
+    return WLS(np.empty(0), np.empty((0, 0)), np.abs(np.diag(r)), norms).aliased(tol)
 
 
-def check_rank(x: np.ndarray, w: np.ndarray, terms: Sequence[str], what: str) -> None:
-    """Raise an error naming the aliased terms of ``x`` (see :func:`aliased`)."""
-    bad = aliased(x, w)
+def check_rank(x: np.ndarray, w: np.ndarray, terms: Sequence[str], what: str,
+               bad: np.ndarray | None = None) -> None:
+    """Raise an error naming the aliased terms of ``x`` (see :func:`aliased`; ``bad``
+    when they are known already)."""
+    bad = aliased(x, w) if bad is None else bad
     if bad.size:
-        names = ", ".join(str(terms[j]) for j in bad)
+        names = ", ".join(repr(str(terms[j])) for j in bad)
         raise EstimationError(
-            f"the terms {names} of {what} are collinear with the terms before them (or "
-            "constant) among the rows used, so their coefficients are not identified (R "
-            "reports NA); drop or recode them"
+            f"term(s) {names} of {what} are constant or collinear with earlier terms (a "
+            "linear combination of them) among the rows used, so their coefficients are "
+            "not identified (R reports them as NA). Drop them from the model, or merge "
+            "empty categories."
         )
 
 
@@ -181,12 +231,210 @@ def irls(
                    float(np.sum(family.dev_resids(y, mu, prior))), iteration, converged)
 
 
-def linear(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> IRLSFit:
+def linear(x: np.ndarray, y: np.ndarray, w: np.ndarray, solution: WLS | None = None
+           ) -> IRLSFit:
     """The Gaussian identity-link fit in one weighted least squares (the fast path):
-    the coefficients, bread and working quantities :func:`irls` reaches at convergence."""
-    solution = wls(x, y, w)
+    the coefficients, bread and working quantities :func:`irls` reaches at convergence
+    (``solution``: the weighted least squares of ``y`` on ``x``, if already solved)."""
+    solution = wls_normal(x, y, w) if solution is None else solution
     eta = x @ solution.coef
-    residuals = np.where(w > 0, y - eta, 0.0)
-    deviance = float(np.sum(w * residuals**2))
-    return IRLSFit(solution.coef, eta, eta, np.where(w > 0, w, 0.0), residuals,
-                   solution.bread, deviance, 1, True)
+    residuals = y - eta
+    weights = np.where(w > 0, w, 0.0)
+    deviance = float(weights @ residuals**2)
+    # the count R's glm.fit reports: its second pass confirms convergence, unless the
+    # first already fits perfectly
+    iterations = 1 if deviance / (deviance + 0.1) < EPSILON else 2
+    return IRLSFit(solution.coef, eta, eta, weights, residuals, solution.bread, deviance,
+                   iterations, True)
+
+
+# ------------------------------------------------------------- on a design --
+def fit_weights(design) -> np.ndarray:
+    """The design weights over their mean in the domain (R's ``rescale = TRUE``; over
+    all rows for a calibrated design, as R's): the prior weights of a model."""
+    w = np.asarray(design.weight_array, dtype=float)
+    base = w if design.is_calibrated else w[design.in_domain]
+    return w / base.mean()
+
+
+def psu_totals(design, scores: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-PSU totals (P, k) of the rows' ``scores``: the reduction the variance of
+    every model needs (requires ``design.totals_path``)."""
+    group, n_groups = design.score_groups()
+    totals = np.empty((n_groups, scores.shape[1]))
+    for j in range(scores.shape[1]):
+        totals[:, j] = np.bincount(group, weights=scores[:, j], minlength=n_groups)
+    return totals, n_groups
+
+
+def sandwich(design, scores: np.ndarray, bread: np.ndarray) -> np.ndarray:
+    """Design covariance of the coefficients: the design covariance of the totals of
+    the estimating functions ``scores`` (n, p) times ``bread`` on both sides (R's
+    ``svy.varcoef``), from their per-PSU totals where the design allows."""
+    if design.totals_path:
+        totals, _ = psu_totals(design, scores)
+        return design.totals_vcov(totals @ bread)
+    return design.score_vcov(scores @ bread)
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """A model fitted on a design: the point fit, the design-based covariance of its
+    coefficients, the residual df (design df + 1 - p) and the prior weights."""
+
+    fit: IRLSFit
+    vcov: np.ndarray
+    df_residual: float
+    prior: np.ndarray
+    discarded: int  # replicates dropped from the variance (rank-deficient, as R's NA)
+
+
+def _outcome_checks(y, rows, family: Family, trials, outcome: str, labels) -> None:
+    values = y[rows]
+    if not np.all(np.isfinite(values)):
+        raise EstimationError(f"the outcome {outcome!r} has infinite values")
+    if family.name == "binomial":
+        bad = (values < 0) | (values > 1)
+        if bad.any():
+            rows_bad = format_rows(labels[np.flatnonzero(rows)[bad]])
+            if trials is None:
+                shown = ", ".join(f"{v:g}" for v in sorted(set(values[bad]))[:5])
+                raise EstimationError(
+                    f"family='binomial' needs an outcome between 0 and 1, but {outcome!r} "
+                    f"takes the value(s) {shown} in rows {rows_bad}. Recode it to 0/1, for "
+                    f"example I({outcome} == 1) for a yes/no item coded 1/2, or give the "
+                    "number of trials (trials=) for counts of successes."
+                )
+            raise EstimationError(
+                f"the successes {outcome!r} are negative or exceed the trials in rows "
+                f"{rows_bad}"
+            )
+    if family.name in ("poisson", "quasipoisson") and np.any(values < 0):
+        rows_bad = format_rows(labels[np.flatnonzero(rows)[values < 0]])
+        raise EstimationError(
+            f"family={family.name!r} needs counts or rates of 0 or more, but {outcome!r} is "
+            f"negative in rows {rows_bad}"
+        )
+
+
+def check_separation(fit: IRLSFit, x: np.ndarray, prior: np.ndarray, terms: Sequence[str],
+                     what: str) -> None:
+    """Raise for a binomial fit whose probabilities reach 0 or 1 (perfect separation)."""
+    eps = 10 * np.finfo(float).eps
+    used = prior > 0
+    extreme = used & ((fit.mu < eps) | (fit.mu > 1 - eps))
+    if fit.converged and not extreme.any():
+        return
+    sd = x[used].std(axis=0)
+    size = np.abs(fit.coef) * np.where(sd > 0, sd, 1.0)
+    size[[i for i, t in enumerate(terms) if t == "Intercept"]] = -np.inf
+    worst = terms[int(np.argmax(size))] if len(terms) > 1 else terms[0]
+    why = (f"fitted probabilities are numerically 0 or 1 for {int(extreme.sum())} row(s)"
+           if extreme.any() else f"the fit did not converge in {MAXIT} iterations")
+    raise EstimationError(
+        f"perfect separation in {what}: {why}, so the outcome is (almost) fully "
+        f"determined by the predictors and the coefficients diverge (largest: {worst!r}). "
+        "Drop or merge that term, or collapse categories that have only 0s or only 1s."
+    )
+
+
+def _linear_replicates(design, x, y, rows) -> np.ndarray:
+    """Replicate coefficients of a Gaussian model from per-PSU sufficient statistics:
+    the PSUs' information ``X'WX`` and cross-products ``X'Wy``, combined by each
+    replicate's factors (no pass over the rows per replicate)."""
+    w = np.where(rows, design.weight_array, 0.0)
+    codes, n_psu = design.score_groups()
+    p = x.shape[1]
+    xw = x * w[:, None]
+    info = np.zeros((n_psu, p, p))
+    np.add.at(info, codes, xw[:, :, None] * x[:, None, :])
+    cross, _ = psu_totals(design, xw * y[:, None])
+    factors = design.replicate_factors
+    betas = np.full((factors.shape[1], p), np.nan)
+    for r in range(factors.shape[1]):
+        a = np.tensordot(factors[:, r], info, axes=1)
+        diagonal = np.diag(a).copy()
+        try:
+            chol = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            continue
+        if np.any(np.diag(chol) ** 2 <= ALIAS_TOL**2 * np.where(diagonal > 0, diagonal, 1)):
+            continue  # a term without weight in this replicate: R's NA
+        b = factors[:, r] @ cross
+        betas[r] = np.linalg.solve(chol.T, np.linalg.solve(chol, b))
+    return betas
+
+
+def _replicates(design, x, y, rows, family: Family, offset, trials, start) -> np.ndarray:
+    """Replicate coefficients by refitting with each replicate's weights over their
+    sum, from the full-sample coefficients (R's ``svyglm.svyrep.design``); NaN rows for
+    replicates in which a term has no weight (R's NA, discarded by ``svrVar``)."""
+    if family.canonical_identity and offset is None and design.totals_path:
+        return _linear_replicates(design, x, y, rows)
+    betas = np.full((design.n_replicates, x.shape[1]), np.nan)
+    for r, column in enumerate(design.replicate_weight_columns()):
+        wr = np.where(rows, column, 0.0)
+        total = wr.sum()
+        if total <= 0 or aliased(x, wr).size:
+            continue
+        prior = wr / total if trials is None else wr * trials / total
+        betas[r] = irls(x, y, prior, family, offset=offset, start=start,
+                        trials=trials).coef
+    return betas
+
+
+def fit_model(
+    design,
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    family: Family,
+    terms: Sequence[str],
+    what: str,
+    outcome: str = "the outcome",
+    offset: np.ndarray | None = None,
+    trials: np.ndarray | None = None,
+) -> ModelFit:
+    """Fit a model on a design, as R's ``svyglm``: the weighted (quasi-)likelihood fit
+    with the design weights over their mean as prior weights (times ``trials`` for a
+    binomial with trials, ``y`` then the share of successes), and the design covariance
+    of the coefficients: the sandwich from the per-PSU totals of the estimating
+    functions (Taylor designs, on the rows of the fit: R's ``design[-nas, ]``), or the
+    replicate formula on refits (replicate designs).
+
+    ``x`` (n, p) and ``y`` (n,) cover all rows of the design; ``rows`` marks those in
+    the fit (in the domain, complete); ``what`` names the model and ``outcome`` its
+    outcome in messages.
+    """
+    labels = design.data.index
+    _outcome_checks(y, rows, family, trials, outcome, labels)
+    prior = np.where(rows, fit_weights(design), 0.0)
+    if trials is not None:
+        prior = prior * np.where(rows, trials, 0.0)
+    if not np.any(prior > 0):
+        raise EstimationError(f"no rows with positive weight left to fit {what}")
+    y = np.where(rows, y, 0.0)
+    if family.canonical_identity and offset is None:
+        solution = wls_normal(x, y, prior)  # its factor also checks the rank
+        check_rank(x, prior, terms, what, solution.aliased())
+        fit = linear(x, y, prior, solution)
+    else:
+        check_rank(x, prior, terms, what)
+        fit = irls(x, y, prior, family, offset=offset, trials=trials)
+    if family.name == "binomial":
+        check_separation(fit, x, prior, terms, what)
+    p = x.shape[1]
+    discarded = 0
+    if design.is_replicate:
+        betas = _replicates(design, x, y, rows, family, offset,
+                            None if trials is None else np.where(rows, trials, 0.0), fit.coef)
+        discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
+        vcov = design._vcov_replicates(betas, fit.coef)
+        df_design = design.degf
+    else:
+        fit_design = design if rows.all() or np.array_equal(rows, design.in_domain) \
+            else design.subset(rows)
+        # zero outside the fit: the working weights are
+        vcov = sandwich(fit_design, fit.estfun(x), fit.bread)
+        df_design = fit_design.degf
+    return ModelFit(fit, vcov, df_design + 1 - p, prior, discarded)

@@ -93,7 +93,7 @@ def test_the_rank_check_names_aliased_terms():
     _, x, w = simulated(1)
     collinear = np.column_stack([x, 2 * x[:, 1] - x[:, 2], np.zeros(len(w))])
     assert fitting.aliased(collinear, w).tolist() == [3, 4]
-    with pytest.raises(Exception, match=r"terms d, e of the model are collinear"):
+    with pytest.raises(Exception, match=r"term\(s\) 'd', 'e' of the model are constant or collinear"):
         fitting.check_rank(collinear, w, list("abcde"), "the model")
     assert fitting.aliased(x, w).size == 0
     # only the rows with weight count
