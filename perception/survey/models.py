@@ -413,12 +413,12 @@ def glm(
     >>> rate = pc.glm(rates, "api_stu ~ stype + meals", family="quasipoisson",
     ...               offset="log_enroll")
     >>> rate.coefficients[["estimate", "se"]].round(4)
-                 estimate      se
+                estimate      se
     term
-    Intercept     -0.1212  0.0084
-    stype[T.H]    -0.0454  0.0277
-    stype[T.M]    -0.0103  0.0132
-    meals          0.0002  0.0001
+    Intercept    -0.1702  0.0192
+    stype[T.H]   -0.0456  0.0277
+    stype[T.M]   -0.0177  0.0218
+    meals         0.0002  0.0003
 
     Notes
     -----
