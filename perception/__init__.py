@@ -72,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     # 4. models, tests, contrasts
     "glm": "perception.survey.models",
     "GLMResult": "perception.survey.models",
+    "olr": "perception.survey.ordinal",
+    "OLRResult": "perception.survey.ordinal",
     "chisq": "perception.survey.chisquare",
     "ChisqResult": "perception.survey.chisquare",
     "contrast": "perception.survey.contrasts",

@@ -23,6 +23,8 @@ EXPORTS: dict[str, str] = {
     "vcov": "covariance",
     "glm": "models",
     "GLMResult": "models",
+    "olr": "ordinal",
+    "OLRResult": "ordinal",
     "chisq": "chisquare",
     "ChisqResult": "chisquare",
     "contrast": "contrasts",

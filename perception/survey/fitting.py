@@ -18,8 +18,10 @@ elsewhere (Dask) supplies the same sums.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import linalg
@@ -267,6 +269,16 @@ def psu_totals(design, scores: np.ndarray) -> tuple[np.ndarray, int]:
     return totals, n_groups
 
 
+def influence_vcov(design, influence: np.ndarray) -> np.ndarray:
+    """Design covariance of the totals of per-row influence columns (n, k) that already
+    carry the design weights (R's ``svyrecvar``), from their per-PSU totals where the
+    design allows."""
+    if design.totals_path:
+        totals, _ = psu_totals(design, influence)
+        return design.totals_vcov(totals)
+    return design.score_vcov(influence)
+
+
 def sandwich(design, scores: np.ndarray, bread: np.ndarray) -> np.ndarray:
     """Design covariance of the coefficients: the design covariance of the totals of
     the estimating functions ``scores`` (n, p) times ``bread`` on both sides (R's
@@ -287,6 +299,7 @@ class ModelFit:
     df_residual: float
     prior: np.ndarray
     discarded: int  # replicates dropped from the variance (rank-deficient, as R's NA)
+    variance_design: Any  # the design of the variance: the rows of the fit (Taylor)
 
 
 def _outcome_checks(y, rows, family: Family, trials, outcome: str, labels) -> None:
@@ -318,11 +331,16 @@ def _outcome_checks(y, rows, family: Family, trials, outcome: str, labels) -> No
 
 
 def check_separation(fit: IRLSFit, x: np.ndarray, prior: np.ndarray, terms: Sequence[str],
-                     what: str) -> None:
-    """Raise for a binomial fit whose probabilities reach 0 or 1 (perfect separation)."""
+                     what: str, link: str = "logit") -> None:
+    """Raise for a binomial fit whose probabilities reach 0 or 1 (perfect separation):
+    a logit reaches them only when its coefficients diverge (|eta| > 36); the probit's
+    tails reach them from |eta| > 8 in fits that exist, so for it only a fit that does
+    not converge counts."""
     eps = 10 * np.finfo(float).eps
     used = prior > 0
     extreme = used & ((fit.mu < eps) | (fit.mu > 1 - eps))
+    if link != "logit":
+        extreme[:] = False
     if fit.converged and not extreme.any():
         return
     sd = x[used].std(axis=0)
@@ -365,7 +383,8 @@ def _linear_replicates(design, x, y, rows) -> np.ndarray:
     return betas
 
 
-def _replicates(design, x, y, rows, family: Family, offset, trials, start) -> np.ndarray:
+def replicate_coefficients(design, x, y, rows, family: Family, offset, trials, start
+                           ) -> np.ndarray:
     """Replicate coefficients by refitting with each replicate's weights over their
     sum, from the full-sample coefficients (R's ``svyglm.svyrep.design``); NaN rows for
     replicates in which a term has no weight (R's NA, discarded by ``svrVar``)."""
@@ -394,6 +413,7 @@ def fit_model(
     outcome: str = "the outcome",
     offset: np.ndarray | None = None,
     trials: np.ndarray | None = None,
+    separation: str = "error",
 ) -> ModelFit:
     """Fit a model on a design, as R's ``svyglm``: the weighted (quasi-)likelihood fit
     with the design weights over their mean as prior weights (times ``trials`` for a
@@ -404,7 +424,8 @@ def fit_model(
 
     ``x`` (n, p) and ``y`` (n,) cover all rows of the design; ``rows`` marks those in
     the fit (in the domain, complete); ``what`` names the model and ``outcome`` its
-    outcome in messages.
+    outcome in messages. A binomial fit with separation raises an error, or with
+    ``separation="warn"`` warns and goes on as R does (its coefficients diverge).
     """
     labels = design.data.index
     _outcome_checks(y, rows, family, trials, outcome, labels)
@@ -422,19 +443,25 @@ def fit_model(
         check_rank(x, prior, terms, what)
         fit = irls(x, y, prior, family, offset=offset, trials=trials)
     if family.name == "binomial":
-        check_separation(fit, x, prior, terms, what)
+        try:
+            check_separation(fit, x, prior, terms, what, family.link)
+        except EstimationError as separated:
+            if separation == "error":
+                raise
+            warnings.warn(str(separated), UserWarning, stacklevel=3)
     p = x.shape[1]
     discarded = 0
     if design.is_replicate:
-        betas = _replicates(design, x, y, rows, family, offset,
+        betas = replicate_coefficients(design, x, y, rows, family, offset,
                             None if trials is None else np.where(rows, trials, 0.0), fit.coef)
         discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
         vcov = design._vcov_replicates(betas, fit.coef)
         df_design = design.degf
+        fit_design = design
     else:
         fit_design = design if rows.all() or np.array_equal(rows, design.in_domain) \
             else design.subset(rows)
         # zero outside the fit: the working weights are
         vcov = sandwich(fit_design, fit.estfun(x), fit.bread)
         df_design = fit_design.degf
-    return ModelFit(fit, vcov, df_design + 1 - p, prior, discarded)
+    return ModelFit(fit, vcov, df_design + 1 - p, prior, discarded, fit_design)

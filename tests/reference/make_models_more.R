@@ -160,6 +160,17 @@ olr_fit <- function(design, method) {
   svyolr(OLR, design, method = method,
          control = list(reltol = 1e-15, maxit = 1000, ndeps = NDEPS))
 }
+olr_replicate_var <- function(design, method, start) {
+  df <- model.frame(design)
+  betas <- apply(weights(design, "analysis"), 2, function(w) {
+    f <- OLR
+    environment(f) <- environment()
+    m <- MASS::polr(f, data = df, weights = w, start = start, method = method,
+                    control = list(reltol = 1e-15, maxit = 1000))
+    c(m$coefficients, m$zeta)
+  })
+  svrVar(t(betas), design$scale, design$rscales, mse = design$mse, coef = start)
+}
 PROFILES <- data.frame(ell = c(0, 10, 40), meals = c(10, 50, 90), stype = c("E", "H", "M"))
 # P(Y = k) for one profile as an expression in the coefficients (svycontrast's names)
 olr_prob <- function(profile, k, method) {
@@ -180,6 +191,15 @@ for (name in names(DESIGNS)) {
     NDEPS <- rep(1e-6, NPAR)
     fit <- olr_fit(design, method)
     if (!is.null(fit$convergence)) stopifnot(fit$convergence == 0)
+    if (name %in% REPLICATE) {
+      # svyolr.svyrep.design passes `...` (method, control) to the full-sample polr only:
+      # its replicate refits use the logistic link whatever `method` says, and optim's
+      # default tolerance. The reference variance refits each replicate with the model's
+      # own link and the tight control (R's formula otherwise: polr from the full-sample
+      # estimates with the replicate weights, then svrVar); R's own SEs: r_svyolr_se.
+      rec(case, paste0(names(coef(fit)), ":r_svyolr_se"), SE(fit))
+      fit$var <- olr_replicate_var(design, method, coef(fit))
+    }
     rec_coef(case, fit)
     default <- svyolr(OLR, design, method = method)
     rec(case, paste0(names(coef(default)), ":default_est"), coef(default))
