@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "GLMResult": "perception.survey.models",
     "olr": "perception.survey.ordinal",
     "OLRResult": "perception.survey.ordinal",
+    "wald_test": "perception.survey.term_tests",
     "chisq": "perception.survey.chisquare",
     "ChisqResult": "perception.survey.chisquare",
     "contrast": "perception.survey.contrasts",

@@ -25,6 +25,7 @@ EXPORTS: dict[str, str] = {
     "GLMResult": "models",
     "olr": "ordinal",
     "OLRResult": "ordinal",
+    "wald_test": "term_tests",
     "chisq": "chisquare",
     "ChisqResult": "chisquare",
     "contrast": "contrasts",
