@@ -98,10 +98,11 @@ def _lrt_pieces(fit, positions: list[int]) -> tuple[float, np.ndarray]:
     scale = w[rows].mean()
     keep = [j for j in range(fit._x.shape[1]) if j not in positions]
     q = len(fit.categories) - 1
-    smaller = kernel.fit(fit._x[:, keep], fit._y, w, q, fit.link)
+    reduced = kernel.fit(fit._x[:, keep], fit._y, w, q, fit.link)
+    full = kernel.loglik(fit.theta, fit._x, fit._y, w, fit.link)
     # the Hessian of the log-likelihood with the weights over their mean, as the deviance
     v0 = np.linalg.inv(-fit._hessian / scale)[np.ix_(positions, positions)]
-    return -2 * (smaller.loglik - kernel.loglik(fit.theta, fit._x, fit._y, w, fit.link)) / scale, v0
+    return -2 * (reduced.loglik - full) / scale, v0
 
 
 def wald_test(
