@@ -75,6 +75,8 @@ _EXPORTS: dict[str, str] = {
     "olr": "perception.survey.ordinal",
     "OLRResult": "perception.survey.ordinal",
     "wald_test": "perception.survey.term_tests",
+    "predictive_margins": "perception.survey.effects",
+    "marginal_effects": "perception.survey.effects",
     "chisq": "perception.survey.chisquare",
     "ChisqResult": "perception.survey.chisquare",
     "contrast": "perception.survey.contrasts",

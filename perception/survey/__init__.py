@@ -26,6 +26,8 @@ EXPORTS: dict[str, str] = {
     "olr": "ordinal",
     "OLRResult": "ordinal",
     "wald_test": "term_tests",
+    "predictive_margins": "effects",
+    "marginal_effects": "effects",
     "chisq": "chisquare",
     "ChisqResult": "chisquare",
     "contrast": "contrasts",
