@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -32,10 +32,11 @@ from . import cumulative_link as kernel
 from . import intervals
 from .checks import column_names
 from .covariance import attach_covariance
-from .fitting import influence_vcov, replicate_coefficients
-from .formulas import model_columns
-from .models import GLMResult, glm
-from .ordinal import OLRResult, olr
+from .fitting import ModelFit, influence_vcov, replicate_coefficients
+from .formulas import ModelFrame, model_columns
+from .models import FamilyName, GLMResult, glm
+from .models import Link as GLMLink
+from .ordinal import Link, OLRResult, olr
 
 Variance = Literal["design", "model"]
 
@@ -45,6 +46,16 @@ EFFECT_COLUMNS = ["variable", "contrast", "estimate", "se", "ci_low", "ci_high",
 
 
 # ------------------------------------------------------------- predictions --
+def _frame_of(fit: GLMResult) -> ModelFrame:
+    assert fit._frame is not None  # set by glm()
+    return fit._frame
+
+
+def _fit_of(fit: GLMResult) -> ModelFit:
+    assert fit._model is not None  # set by glm()
+    return fit._model
+
+
 @dataclass
 class _Model:
     """What the counterfactual predictions need from a fit, for both kinds of model."""
@@ -57,7 +68,7 @@ class _Model:
 
     @property
     def rows(self) -> np.ndarray:
-        return self.fit._rows if isinstance(self.fit, OLRResult) else self.fit._frame.rows
+        return self.fit._rows if isinstance(self.fit, OLRResult) else _frame_of(self.fit).rows
 
     @property
     def design(self):
@@ -98,7 +109,7 @@ class _Model:
             w = np.where(fit._rows, fit._design.weight_array, 0.0)
             scores = kernel.scores(fit.theta, fit._x, fit._y, w, fit.link)
             return scores @ np.linalg.inv(-fit._hessian)
-        return fit._model.fit.estfun(fit._frame.x) @ fit._model.fit.bread
+        return _fit_of(fit).fit.estfun(_frame_of(fit).x) @ _fit_of(fit).fit.bread
 
     def replicate_thetas(self) -> np.ndarray:
         """The coefficients refitted with each replicate's weights (R, p)."""
@@ -113,12 +124,12 @@ class _Model:
                 if refit.converged:
                     out[r] = refit.theta
             return out
-        frame = fit._frame
+        frame = _frame_of(fit)
         trials = None if fit._trials_values is None else np.where(frame.rows,
                                                                   fit._trials_values, 0.0)
         return replicate_coefficients(
             design, frame.x, np.where(frame.rows, frame.y, 0.0), frame.rows, fit._family(),
-            fit._offset_values, trials, fit._model.fit.coef)
+            fit._offset_values, trials, _fit_of(fit).fit.coef)
 
     @property
     def variance_design(self):
@@ -129,7 +140,7 @@ class _Model:
             if design.is_replicate or rows.all() or np.array_equal(rows, design.in_domain):
                 return design
             return design.subset(rows)
-        return fit._model.variance_design
+        return _fit_of(fit).variance_design
 
 
 def _set(frame: pd.DataFrame, values: dict) -> pd.DataFrame:
@@ -368,10 +379,11 @@ def predictive_margins(
     if added:
         formula = fit.formula + "".join(f' + Q("{n}")' for n in added)
         if isinstance(fit, OLRResult):
-            fit = olr(fit._design, formula, fit.link, na_rm=True, level=fit.level)
+            fit = olr(fit._design, formula, cast(Link, fit.link), na_rm=True, level=fit.level)
         else:
-            fit = glm(fit._design, formula, fit.family, na_rm=True, level=fit.level,
-                      link=fit.link, offset=fit.offset, trials=fit.trials)
+            fit = glm(fit._design, formula, cast(FamilyName, fit.family), na_rm=True,
+                      level=fit.level, link=cast(GLMLink, fit.link), offset=fit.offset,
+                      trials=fit.trials)
         model = _Model(fit)
     frame = model.frame()
     groups = frame[names].drop_duplicates()
@@ -519,7 +531,7 @@ def marginal_effects(
         v_avg = _design_vcov(model, averages, w_rows, settings, derivative)
     estimate = combos @ averages.estimate
     vcov = combos @ v_avg @ combos.T
-    scale = 100.0 if (model.ordinal or fit.family == "binomial") else 1.0
+    scale = 100.0 if isinstance(fit, OLRResult) or fit.family == "binomial" else 1.0
     identity = [*by_names, "variable", "contrast"] + (["category"] if model.ordinal else [])
     df = model.variance_design.degf
     table = _table(pd.DataFrame(rows_out), estimate, vcov, df, int(model.rows.sum()), level,
