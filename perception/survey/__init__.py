@@ -64,6 +64,7 @@ SHARED: dict[str, str] = {
     "level_key": "margins",
     "family": "families",
     "fit_model": "fitting",
+    "model_columns": "formulas",
     "DIAGNOSTIC_COLUMNS": "weighting",
 }
 

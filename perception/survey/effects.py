@@ -171,6 +171,14 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _text(value) -> str:
+    """A level as a label: ``1`` rather than ``1.0``."""
+    value = _plain(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass(frozen=True)
 class _Averages:
     """Design-weighted averages of counterfactual quantities over the rows of a fit:
@@ -516,7 +524,7 @@ def marginal_effects(
                 if discrete:
                     combo[(gi * per_group + li) * k + ci] = 1.0
                     combo[(gi * per_group) * k + ci] = -1.0
-                    label = f"{levels[li]} - {levels[0]}"
+                    label = f"{_text(levels[li])} - {_text(levels[0])}"
                 else:
                     combo[gi * k + ci] = 1.0
                     label = "dy/dx"
