@@ -65,6 +65,9 @@ SHARED: dict[str, str] = {
     "family": "families",
     "fit_model": "fitting",
     "model_columns": "formulas",
+    "check_formula": "formulas",
+    "formula_environment": "formulas",
+    "patsy_ready": "formulas",
     "DIAGNOSTIC_COLUMNS": "weighting",
 }
 

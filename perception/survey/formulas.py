@@ -16,8 +16,9 @@ import io
 import keyword
 import re
 import tokenize
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,11 +110,22 @@ FORMULA_NUMPY = frozenset({
 FORMULA_KEYWORDS = frozenset({"True", "False", "None", "and", "or", "not", "in", "is"})
 
 
-def check_formula(formula: str, data: pd.DataFrame) -> None:
-    """Refuse a formula naming anything but columns, keyword arguments and the allowed
+def check_formula(formula: str, columns: Iterable[Any], *,
+                  table: str = "the design's data") -> None:
+    """Refuse a formula naming anything but ``columns``, keyword arguments and the allowed
     functions: patsy evaluates formulas as Python code, so ``__import__('os')`` in a
-    formula (from a configuration file, say) would run."""
-    columns = {str(c) for c in data.columns}
+    formula (from a configuration file, say) would run. ``table`` names where the
+    columns come from in the message.
+
+    Examples
+    --------
+    >>> check_formula("y ~ np.log(x) + C(region)", ["y", "x", "region"])
+    >>> check_formula("y ~ open('notes.txt')", ["y"])
+    Traceback (most recent call last):
+    ...
+    perception.errors.EstimationError: unknown column 'open' in formula ...
+    """
+    columns = {str(c) for c in columns}
     try:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(formula).readline)
                   if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)]
@@ -142,21 +154,29 @@ def check_formula(formula: str, data: pd.DataFrame) -> None:
             hint += (f" A column name with a dot such as {dotted[0]!r} must be quoted in a "
                      f'formula: Q("{dotted[0]}").')
         raise EstimationError(
-            f"unknown column {tok.string!r} in formula {formula!r}: the design's data has no "
+            f"unknown column {tok.string!r} in formula {formula!r}: {table} has no "
             f"such column, and it is not a function a formula may use "
             f"({', '.join(sorted(FORMULA_FUNCTIONS))}).{hint}"
         )
 
 
+def formula_environment():
+    """The names a formula is evaluated with (patsy's ``eval_env``): numpy as ``np`` and
+    the functions :func:`check_formula` allows."""
+    import patsy
+
+    return patsy.EvalEnvironment([FORMULA_NAMESPACE])
+
+
 def dmatrices(formula: str, frame: pd.DataFrame, na_drop: bool):
     import patsy
 
-    check_formula(formula, frame)
-    env = patsy.EvalEnvironment([FORMULA_NAMESPACE])
+    check_formula(formula, frame.columns)
     na_action = "drop" if na_drop else patsy.NAAction(NA_types=[])
     try:
         return patsy.dmatrices(
-            formula, frame, eval_env=env, NA_action=na_action, return_type="dataframe"
+            formula, frame, eval_env=formula_environment(), NA_action=na_action,
+            return_type="dataframe",
         )
     except patsy.PatsyError as exc:
         raise patsy_error(exc, formula, frame) from None
