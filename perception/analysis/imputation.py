@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..errors import EstimationError, format_rows
 from ..survey.design import SurveyDesign
+from ..survey.fitting import aliased
 
 Method = Literal["hotdeck", "mice"]
 METHODS = ("hotdeck", "mice")
@@ -259,20 +260,13 @@ def _mice(wave, variables, classes, predictors, weights, m, iterations, rng):
 
 
 def _without_collinear(data: pd.DataFrame) -> pd.DataFrame:
-    """``data`` without the complete columns that are linear combinations of the
-    intercept and the complete columns before them (the weight is often constant
-    within classes): the imputation models would be rank-deficient."""
-    kept: list[str] = []
-    basis = np.ones((len(data), 1))
-    for name in data.columns:
-        column = data[name].to_numpy(dtype=float)
-        if np.isnan(column).any():
-            continue
-        candidate = np.column_stack([basis, (column - column.mean()) / (column.std() or 1)])
-        if np.linalg.matrix_rank(candidate, tol=1e-8 * np.sqrt(len(data))) == candidate.shape[1]:
-            basis = candidate
-            kept.append(name)
-    return data[[c for c in data.columns if c in kept or data[c].isna().any()]]
+    """``data`` without the complete columns that the intercept and the complete columns
+    before them explain (the weight is often constant within classes): the imputation
+    models would be rank-deficient. The package's one rank check decides."""
+    complete = [c for c in data.columns if not data[c].isna().any()]
+    x = np.column_stack([np.ones(len(data)), data[complete].to_numpy(dtype=float)])
+    drop = {complete[j - 1] for j in aliased(x, np.ones(len(data)))}
+    return data[[c for c in data.columns if c not in drop]]
 
 
 def impute(

@@ -64,6 +64,7 @@ SHARED: dict[str, str] = {
     "level_key": "margins",
     "family": "families",
     "fit_model": "fitting",
+    "aliased": "fitting",
     "model_columns": "formulas",
     "check_formula": "formulas",
     "formula_environment": "formulas",
