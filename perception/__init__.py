@@ -73,10 +73,17 @@ _EXPORTS: dict[str, str] = {
     # 4. models, tests, contrasts
     "glm": "perception.survey.models",
     "GLMResult": "perception.survey.models",
+    "olr": "perception.survey.ordinal",
+    "OLRResult": "perception.survey.ordinal",
+    "wald_test": "perception.survey.term_tests",
+    "predictive_margins": "perception.survey.effects",
+    "marginal_effects": "perception.survey.effects",
     "chisq": "perception.survey.chisquare",
     "ChisqResult": "perception.survey.chisquare",
     "contrast": "perception.survey.contrasts",
     "adjust_pvalues": "perception.survey.contrasts",
+    "ttest": "perception.survey.group_tests",
+    "ranktest": "perception.survey.group_tests",
     # 5. weighting
     "poststratify": "perception.survey.weighting",
     "rake": "perception.survey.weighting",
@@ -102,6 +109,10 @@ _EXPORTS: dict[str, str] = {
     "index_scores": "perception.analysis.scales",
     "cronbach_alpha": "perception.analysis.scales",
     "item_nonresponse": "perception.analysis.scales",
+    # multiple imputation
+    "impute": "perception.analysis.imputation",
+    "ImputedWaves": "perception.analysis.imputation",
+    "mi_combine": "perception.analysis.rubin",
     # data larger than memory: per-PSU totals from Parquet batches or Dask partitions
     "mean_from_parquet": "perception.survey.outofcore",
     "total_from_parquet": "perception.survey.outofcore",

@@ -115,3 +115,15 @@ def test_tour_runs_from_any_folder(tmp_path, monkeypatch, capsys):
     assert printed.splitlines()[0] == "True"
     assert printed.count("estimate") == 3, printed
     assert list(tmp_path.iterdir()) == [], "the tour wrote files into the working folder"
+
+
+def test_models_page_runs(tmp_path, monkeypatch):
+    """docs/models.md's Python blocks run in order, in one namespace."""
+    monkeypatch.chdir(tmp_path)
+    page = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
+    blocks = code_blocks(page, "python")
+    assert len(blocks) >= 6
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/models.md", "exec"), namespace)  # noqa: S102 - our page
+    assert "did_fit" in namespace

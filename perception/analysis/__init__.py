@@ -27,6 +27,9 @@ EXPORTS: dict[str, str] = {
     "index_scores": "scales",
     "cronbach_alpha": "scales",
     "item_nonresponse": "scales",
+    "impute": "imputation",
+    "ImputedWaves": "imputation",
+    "mi_combine": "rubin",
     "fay_herriot": "small_area",
     "FayHerriotResult": "small_area",
 }

@@ -30,7 +30,8 @@ from ..survey.covariance import attach_covariance
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
-from ..survey.models import ModelFrame, fit_frame
+from ..survey.families import family
+from ..survey.fitting import fit_model
 from .changes import linear_combination, ordered_values, plain_label, two_sided_p
 
 __all__ = ["did", "DiDResult", "EFFECT_COLUMNS", "TEST_COLUMNS", "COEFFICIENT_COLUMNS"]
@@ -73,86 +74,26 @@ class _LinearFit:
     df_residual: int
 
 
-def _aliased_columns(gram: np.ndarray, terms: list[str], tol: float = 1e-10) -> list[str]:
-    """Columns that add nothing to the span of the columns before them.
-
-    Sequential Gram-Schmidt on the Gram matrix ``X'X`` of the rows used: column j is
-    aliased when its squared distance to the span of the kept columns is below ``tol``
-    times its squared norm.
-    """
-    kept: list[int] = []
-    aliased: list[str] = []
-    for j in range(gram.shape[0]):
-        norm2 = gram[j, j]
-        resid = norm2
-        if kept and norm2 > 0:
-            g = gram[kept, j]
-            resid = norm2 - g @ np.linalg.solve(gram[np.ix_(kept, kept)], g)
-        if norm2 <= 0 or resid <= tol * norm2:
-            aliased.append(terms[j])
-        else:
-            kept.append(j)
-    return aliased
-
-
 def _fit_linear(design, X: np.ndarray, y: np.ndarray, active: np.ndarray,
                 terms: list[str], outcome: str = "y") -> _LinearFit:
     """Design-based linear regression of ``y`` on the columns of ``X`` (R's ``svyglm``)
-    on the domain ``design.subset(active)``: rows outside ``active`` get weight zero
-    but keep their PSU in the variance, as in R.
-
-    A ``SurveyDesign`` is fitted by weighted least squares on the normal equations
-    (:func:`_weighted_least_squares`), its covariance the sandwich of R's
-    ``svy.varcoef`` from the PSU totals of the scores; a ``ReplicateDesign`` goes through
-    :func:`perception.glm`'s fit, which refits every replicate.
+    on the rows ``active``: the model core's Gaussian fast path (one weighted least
+    squares; the sandwich from per-PSU totals; replicate refits from per-PSU sufficient
+    statistics). Rows outside ``active`` get weight zero but keep their PSU in the
+    variance, as in R.
     """
-    used = (active & (design.weight_array > 0)).astype(float)
-    aliased = _aliased_columns((X * used[:, None]).T @ X, terms)
-    if aliased:
-        raise EstimationError(
-            f"the regression terms {', '.join(aliased)} are collinear with the terms before "
-            "them (a covariate constant within treated x period cells, or a covariate that "
-            "repeats by= or treated=); drop or recode those covariates"
-        )
-    model_design = design.subset(active)
     x = np.where(active[:, None], X, 0.0)
     y = np.where(active, y, 0.0)
-    if not np.all(np.isfinite(y)):
-        raise EstimationError(f"the outcome {outcome!r} has infinite values")
-    if model_design.is_replicate:
-        frame = ModelFrame(x, y, model_design.in_domain, terms, outcome, None)
-        formula = f"{outcome} ~ 0 + " + " + ".join(terms)  # for messages only
-        fit, vcov, df_residual = fit_frame(model_design, frame, "gaussian", formula)
-        return _LinearFit(terms, fit.coef, vcov, int(df_residual))
-    w = model_design.weight_array
-    if not np.any(w > 0):
-        raise EstimationError(f"no rows with positive weight left to fit the DiD of {outcome!r}")
-    beta, bread, residuals = _weighted_least_squares(x, y, w)
-    scores = x * (w * residuals)[:, None]  # R's estfun: zero outside the fit
-    if model_design.totals_path:
-        group, n_groups = model_design.score_groups()
-        totals = np.column_stack([np.bincount(group, weights=scores[:, j], minlength=n_groups)
-                                  for j in range(scores.shape[1])])
-        vcov = model_design.totals_vcov(totals @ bread)
-    else:
-        vcov = model_design.score_vcov(scores @ bread)
-    return _LinearFit(terms, beta, vcov, int(model_design.degf + 1 - len(terms)))
-
-
-def _weighted_least_squares(x: np.ndarray, y: np.ndarray, w: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Coefficients, ``(X'WX)^-1`` and residuals of the weighted least-squares fit.
-
-    The normal equations, then one step of iterative refinement on the residuals: the
-    coefficients agree with a QR solution (R's ``glm.fit``) to rounding for the
-    well-conditioned designs of a DiD, with one pass over the rows for ``X'WX``.
-    """
-    xw = x * w[:, None]
-    bread = np.linalg.inv(xw.T @ x)
-    beta = bread @ (xw.T @ y)
-    residuals = y - x @ beta
-    beta = beta + bread @ (xw.T @ residuals)
-    return beta, bread, y - x @ beta
+    what = (f"the DiD of {outcome!r} (a covariate constant within treated x period cells, "
+            "or one that repeats by= or treated=)")
+    model = fit_model(design, x, y, active, family("gaussian"), terms, what, outcome)
+    if model.discarded:
+        warnings.warn(
+            f"{model.discarded} replicate(s) gave NA results (a term of the DiD of "
+            f"{outcome!r} has no weight in them) and were discarded from the variance, as "
+            "R's svrVar does", UserWarning, stacklevel=3,
+        )
+    return _LinearFit(terms, model.fit.coef, model.vcov, int(model.df_residual))
 
 
 def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray

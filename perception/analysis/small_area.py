@@ -50,7 +50,8 @@ from scipy import stats
 
 from ..disclosure.suppression import DEFAULT_MIN_CELL, check_count
 from ..errors import EstimationError, format_rows
-from ..survey.models import check_formula, formula_environment, patsy_ready
+from ..survey.fitting import aliased
+from ..survey.formulas import check_formula, formula_environment, patsy_ready
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..questionnaire.model import Questionnaire
@@ -957,11 +958,13 @@ def _fit(y: np.ndarray, X: np.ndarray, psi: np.ndarray, X_out: np.ndarray | None
         raise EstimationError(
             f"{m} sampled areas for {p} coefficients: the model variance needs at least "
             f"{p + 2} areas. Fix: use fewer auxiliaries")
-    if np.linalg.matrix_rank(X) < p:
+    bad = aliased(X, np.ones(m))  # the package's one rank check (R's QR criterion)
+    if bad.size:
         raise EstimationError(
             f"the auxiliaries of {formula!r} are collinear over the sampled areas (terms "
-            f"{', '.join(terms)}): a coefficient cannot be estimated. Fix: drop a "
-            "term, or merge factor levels that only some areas have")
+            f"{', '.join(terms[j] for j in bad)} are explained by the terms before them): "
+            "a coefficient cannot be estimated. Fix: drop a term, or merge factor levels "
+            "that only some areas have")
     s2, iterations = _fit_variance(y, X, psi, method, tol=tol, max_iter=max_iter)
     beta, Q = _gls(y, X, psi, s2)
     if not (np.all(np.isfinite(Q)) and np.all(np.diag(Q) > 0)):

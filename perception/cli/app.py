@@ -23,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("perception.cli.validation", "validate a wave against its questionnaire"),
     "estimate": ("perception.cli.estimate", "print or write design-based estimate tables"),
+    "model": ("perception.cli.model", "fit a design-based model with margins and effects"),
     "figures": ("perception.cli.figures", "write the figure set, its tables and a report"),
     "simulate": ("perception.cli.simulate", "write the built-in Central Mali demo waves"),
     "weights": ("perception.cli.weights", "rake a wave to population margins"),

@@ -42,6 +42,13 @@ class _BaseDesign:
         return self._w
 
     @property
+    def is_calibrated(self) -> bool:
+        """Whether weighting steps (post-stratification, raking, calibration) made the
+        weights (R's ``is.calibrated``); replicate designs carry theirs in the replicate
+        weights."""
+        return bool(getattr(self, "_calibration", ()))
+
+    @property
     def in_domain(self) -> np.ndarray:
         """Boolean mask of the rows inside the design's domain (``subset``)."""
         return self._in_domain

@@ -24,6 +24,7 @@ from ..tables import smallest_count
 from . import intervals
 from .attached import attach
 from .covariance import attach_covariance, covariance_of
+from .fitted import FittedModel
 
 CONTRAST_COLUMNS = ["contrast", "estimate", "se", "ci_low", "ci_high", "df", "p", "n", "n_min"]
 
@@ -45,9 +46,7 @@ def _rows_of(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str], float, list[str]]:
     """Estimates, covariance, df per row, short labels, full labels, level, and the
     identity columns of the rows."""
-    from .models import GLMResult
-
-    if isinstance(estimates, GLMResult):
+    if isinstance(estimates, FittedModel):
         coef = estimates.coefficients
         labels = [str(t) for t in coef.index]
         k = len(labels)
@@ -287,10 +286,8 @@ def _counts(estimates, matrix: np.ndarray,
     """``n`` and ``n_min`` of each contrast (see :func:`contrast`); integer columns, or
     float NaN when the table has no ``n``. A domain is the values of the identity
     columns before ``variable``."""
-    from .models import GLMResult
-
     m = matrix.shape[0]
-    if isinstance(estimates, GLMResult):
+    if isinstance(estimates, FittedModel):
         return np.full(m, int(estimates.n), dtype=np.int64), np.full(
             m, int(estimates.n), dtype=np.int64)
     if "n" not in estimates.columns:

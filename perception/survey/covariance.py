@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError, format_rows
+from .fitted import FittedModel
 
 #: the ``attrs`` entry holding a table's :class:`Covariance`
 ATTR = "vcov"
@@ -366,8 +367,6 @@ def vcov(table) -> pd.DataFrame:
     -----
     R: ``vcov(svyby(~y, ~g, design, svymean, covmat = TRUE))``.
     """
-    from .models import GLMResult
-
-    if isinstance(table, GLMResult):
+    if isinstance(table, FittedModel):
         return table.vcov.copy()
     return covariance_of(table)

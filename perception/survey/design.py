@@ -8,7 +8,7 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -634,6 +634,39 @@ class ReplicateDesign(_BaseDesign):
         else:
             mat = self._repw
         return np.where(self._in_domain[:, None], mat, 0.0)
+
+    def replicate_weight_columns(self) -> Iterator[np.ndarray]:
+        """Each replicate's weights in turn, (n,) arrays zero outside a subset: what a
+        model refitted per replicate needs, without holding all R columns at once.
+
+        Yields
+        ------
+        ndarray
+            The (n,) weights of one replicate, in the order of the replicates.
+
+        Examples
+        --------
+        >>> clus1 = pc.datasets.load("apiclus1")
+        >>> jk = pc.SurveyDesign(clus1, weights="pw", psu="dnum", fpc="fpc").replicate("jk1")
+        >>> first = next(jk.replicate_weight_columns())
+        >>> bool(np.allclose(first, jk.replicate_weights.iloc[:, 0]))
+        True
+        """
+        for r in range(self.n_replicates):
+            if self._factors is not None:
+                column = self._w * self._factors[self._factor_index, r]
+            else:
+                assert self._repw is not None  # set whenever the factors are not
+                column = self._repw[:, r]
+            yield np.where(self._in_domain, column, 0.0)
+
+    @property
+    def replicate_factors(self) -> np.ndarray | None:
+        """(P, R) factors of the full-sample weights per PSU (``psu_codes`` index the
+        rows) for replicates built from a design; None for replicate weight columns.
+        Sums over rows reduce to per-PSU sums, which these factors combine into every
+        replicate's."""
+        return self._factors
 
     def _replicate_totals(
         self, z: np.ndarray, domain: np.ndarray | None = None, n_domains: int = 1

@@ -334,6 +334,9 @@ def _output_commands(wave: Path, invalid: Path, out: Path) -> dict[str, tuple[li
         "estimate": (["estimate", str(wave), "-q", q, "--var", "trust_police", "--stat",
                       "proportion", "--by", "wave", "--by", "cercle", "--min-cell",
                       str(ESTIMATE_MIN_CELL), "--out", str(out / "estimates.csv")], 0),
+        "model": (["model", str(wave), "-q", q, "--formula", "trust_police ~ C(wave) + C(sex)",
+                   "--family", "ordinal", "--margins", "cercle", "--min-cell",
+                   str(ESTIMATE_MIN_CELL), "--out", str(out / "model.csv")], 0),
         "figures": (["figures", "--data", str(wave), "-q", q, "--out", str(out / "figures"),
                      "--only", "trust_actors", "--format", "svg", "--no-progress",
                      "--min-cell", "1000000"], 0),
@@ -346,7 +349,8 @@ def test_every_output_command_is_scanned(tmp_path):
     assert not unscanned, f"add {unscanned} to _output_commands so their outputs are scanned"
 
 
-@pytest.mark.parametrize("command", ["validate", "export", "weights", "estimate", "figures"])
+@pytest.mark.parametrize("command", ["validate", "export", "weights", "estimate", "model",
+                                     "figures"])
 def test_no_pii_value_in_any_output(pii_wave, tmp_path, capsys, command):
     wave, invalid, values = pii_wave
     args, expected = _output_commands(wave, invalid, tmp_path)[command]
@@ -365,6 +369,11 @@ def test_no_pii_value_in_any_output(pii_wave, tmp_path, capsys, command):
         df = pd.read_csv(tmp_path / "estimates.csv")
         small = df["n"] < ESTIMATE_MIN_CELL
         assert small.any() and (~small).any()
+        assert df.loc[small, ["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
+        assert df.loc[~small, "estimate"].notna().all()
+    if command == "model":  # margins of small cercles suppressed
+        df = pd.read_csv(tmp_path / "model_margins.csv")
+        small = df["n"] < ESTIMATE_MIN_CELL
         assert df.loc[small, ["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
         assert df.loc[~small, "estimate"].notna().all()
     if command == "figures":  # --min-cell above every n: every value suppressed

@@ -299,7 +299,7 @@ def test_collinear_terms_are_named():
     "kwargs, pattern",
     [
         ({"formula": "api00 ell"}, "outcome ~ terms"),
-        ({"formula": GAUSSIAN, "family": "poisson"}, "family='poisson'"),
+        ({"formula": GAUSSIAN, "family": "gamma"}, "family='gamma'"),
         ({"formula": GAUSSIAN, "level": 95}, "level"),
         ({"formula": "stype ~ ell"}, "categorical"),
     ],
