@@ -37,7 +37,7 @@ METHODS = ("hotdeck", "mice")
 
 @dataclass(frozen=True)
 class ImputedWaves:
-    """The ``m`` completed copies of a wave made by :func:`impute`.
+    """The ``m`` completed copies of a wave made by ``impute``.
 
     Attributes
     ----------
@@ -75,13 +75,15 @@ class ImputedWaves:
 
         Parameters
         ----------
-        **design_arguments : the arguments of :class:`perception.SurveyDesign`
-            (``weights``, ``strata``, ``psu``, ``fpc``, ``nest``, ``lonely_psu``, ...).
+        **design_arguments : object
+            The arguments of ``perception.SurveyDesign`` (``weights``, ``strata``,
+            ``psu``, ``fpc``, ``nest``, ``lonely_psu``, ...).
 
         Returns
         -------
-        list of SurveyDesign, in the order of :attr:`waves`; a replicate design of each
-        is ``d.replicate(...)``.
+        list of SurveyDesign
+            In the order of ``waves``; a replicate design of each is
+            ``d.replicate(...)``.
 
         Examples
         --------
@@ -111,7 +113,7 @@ def _names(spec, argument: str) -> list[str]:
 
 def _check(wave, variables, classes, weights, predictors, m, method):
     if not isinstance(wave, pd.DataFrame):
-        raise EstimationError(f"wave must be a pandas DataFrame, got {type(wave).__name__}")
+        raise EstimationError(f"data must be a pandas DataFrame, got {type(wave).__name__}")
     if method not in METHODS:
         raise EstimationError(f"method={method!r} is unknown; choose one of {', '.join(METHODS)}")
     if not isinstance(m, int) or isinstance(m, bool) or m < 1:
@@ -270,7 +272,7 @@ def _without_collinear(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def impute(
-    wave: pd.DataFrame,
+    data: pd.DataFrame,
     variables: str | Sequence[str],
     *,
     method: Method = "hotdeck",
@@ -285,25 +287,35 @@ def impute(
 
     Parameters
     ----------
-    wave : the data, one row per respondent; missing answers are missing values (recode
+    data : DataFrame
+        The wave, one row per respondent; missing answers are missing values (recode
         "don't know"/refusal codes to missing first, e.g. with ``pc.recode_missing``).
-    variables : the columns to impute.
-    method : "hotdeck" (weighted hot-deck within ``classes``) or "mice" (chained
-        equations, statsmodels' ``MICEData`` with predictive mean matching).
-    classes : imputation classes: donors come from the recipient's class (hot-deck);
-        indicators of the classes enter every imputation model (mice). Never missing.
-    weights : the design-weight column: donors are drawn proportionally to it
-        (hot-deck); it enters every imputation model (mice).
-    predictors : more columns the mice models use (categorical ones as indicators);
-        the hot-deck ignores them.
-    m : number of completed waves.
-    seed : seed or ``numpy.random.Generator``: the same seed gives the same imputations.
-    iterations : mice cycles before the first completed wave and between two.
+    variables : str or sequence of str
+        The columns to impute.
+    method : {"hotdeck", "mice"}
+        "hotdeck" (weighted hot-deck within ``classes``) or "mice" (chained equations,
+        statsmodels' ``MICEData`` with predictive mean matching).
+    classes : str or sequence of str, optional
+        Imputation classes: donors come from the recipient's class (hot-deck); indicators
+        of the classes enter every imputation model (mice). Never missing.
+    weights : str, optional
+        The design-weight column: donors are drawn proportionally to it (hot-deck); it
+        enters every imputation model (mice).
+    predictors : str or sequence of str, optional
+        More columns the mice models use (categorical ones as indicators); the hot-deck
+        ignores them.
+    m : int
+        Number of completed waves.
+    seed : int or Generator, optional
+        Seed or ``numpy.random.Generator``: the same seed gives the same imputations.
+    iterations : int
+        Mice cycles before the first completed wave and between two.
 
     Returns
     -------
-    ImputedWaves with ``.waves`` (m completed copies with ``imp_<variable>`` flags),
-    ``.missing`` and ``.designs(weights=..., strata=..., psu=..., fpc=...)``.
+    ImputedWaves
+        With ``.waves`` (m completed copies with ``imp_<variable>`` flags), ``.missing``
+        and ``.designs(weights=..., strata=..., psu=..., fpc=...)``.
 
     Raises
     ------
@@ -332,20 +344,20 @@ def impute(
     ``pc.mi_combine``.
     """
     variables, classes, predictors, w = _check(
-        wave, variables, classes, weights, predictors, m, method
+        data, variables, classes, weights, predictors, m, method
     )
     if not isinstance(iterations, int) or iterations < 1:
         raise EstimationError(f"iterations must be a positive whole number, got {iterations!r}")
     rng = np.random.default_rng(seed)
-    missing = wave[variables].isna()
+    missing = data[variables].isna()
     counts = pd.DataFrame(
         {"n_missing": missing.sum().astype(int), "share": missing.mean()},
         index=pd.Index(variables, name="variable"),
     )
     if method == "hotdeck":
-        completed = _hotdeck(wave, variables, classes, w, m, rng)
+        completed = _hotdeck(data, variables, classes, w, m, rng)
     else:
-        completed = _mice(wave, variables, classes, predictors, w, m, iterations, rng)
+        completed = _mice(data, variables, classes, predictors, w, m, iterations, rng)
     flags = {f"imp_{v}": missing[v].to_numpy() for v in variables}
     waves = tuple(out.assign(**flags) for out in completed)
     return ImputedWaves(waves, tuple(variables), method, counts)

@@ -140,23 +140,28 @@ def mi_combine(
 
     Parameters
     ----------
-    results : one result per completed data set, all of one kind: estimate tables
-        (``pc.mean``, ``pc.total``, ``pc.ratio``, ``pc.proportion``, ``pc.quantile``,
-        ``pc.change``, ``pc.contrast``; rows matched by their identity) or fitted models
-        (``pc.glm``; matched by term). At least two.
-    df_complete : the complete-data degrees of freedom (e.g. the design's ``degf``):
-        Barnard and Rubin's small-sample df. ``None`` (default): Rubin's large-sample df.
-    level : confidence level of ``ci_low``/``ci_high`` (t interval on ``df``).
+    results : sequence of DataFrame or GLMResult
+        One result per completed data set, all of one kind: estimate tables (``pc.mean``,
+        ``pc.total``, ``pc.ratio``, ``pc.proportion``, ``pc.quantile``, ``pc.change``,
+        ``pc.contrast``; rows matched by their identity) or fitted models (``pc.glm``;
+        matched by term). At least two.
+    df_complete : float, optional
+        The complete-data degrees of freedom (e.g. the design's ``degf``): Barnard and
+        Rubin's small-sample df. ``None`` (default): Rubin's large-sample df.
+    level : float
+        Confidence level of ``ci_low``/``ci_high`` (t interval on ``df``).
 
     Returns
     -------
-    DataFrame: the identity columns of the first result (the ``by`` columns,
-    ``variable``, ``category``... for tables; ``term`` for models), then ``estimate``,
-    ``se``, ``ci_low``, ``ci_high``, ``df``, ``fmi`` (fraction of missing information),
-    ``riv`` (relative increase in variance due to non-response), and for models ``t``
-    and ``p`` (two-sided, on ``df``), and ``n`` when the results have it (the smallest
-    over the data sets). ``attrs["vcov"]`` holds the total covariance ``T``, keyed by the
-    identity columns, so ``pc.contrast`` and ``pc.vcov`` work on the combined table.
+    DataFrame
+        The identity columns of the first result (the ``by`` columns, ``variable``,
+        ``category``... for tables; ``term`` for models), then ``estimate``, ``se``,
+        ``ci_low``, ``ci_high``, ``df``, ``fmi`` (fraction of missing information),
+        ``riv`` (relative increase in variance due to non-response), and for models
+        ``t`` and ``p`` (two-sided, on ``df``), and ``n`` when the results have it (the
+        smallest over the data sets). ``attrs["vcov"]`` holds the total covariance
+        ``T``, keyed by the identity columns, so ``pc.contrast`` and ``pc.vcov`` work on
+        the combined table.
 
     Raises
     ------

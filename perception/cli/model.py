@@ -103,9 +103,9 @@ def _fit(args: argparse.Namespace, design):
     import perception as pc
 
     if args.family == "ordinal":
-        return pc.olr(design, args.formula, args.link or "logit", na_rm=True,
+        return pc.olr(design, args.formula, link=args.link or "logit", na_rm=True,
                       level=args.level)
-    return pc.glm(design, args.formula, args.family, na_rm=True, level=args.level,
+    return pc.glm(design, args.formula, family=args.family, na_rm=True, level=args.level,
                   link=args.link, offset=args.offset, trials=args.trials)
 
 

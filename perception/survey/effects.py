@@ -337,22 +337,26 @@ def predictive_margins(
 
     Parameters
     ----------
-    fit : a model of :func:`perception.glm` or :func:`perception.olr`. As in R, the
-        grouping columns need not be in the model: they are added to it (as in the
-        data: a categorical as factor, a number as numeric) and the model refitted on
-        the rows that have them. Columns already in the model (with their
-        interactions) are used as they are.
-    by : the grouping column(s); with several, every combination of their values.
-    level : confidence level of ``ci_low``/``ci_high`` (t on the design df).
+    fit : GLMResult or OLRResult
+        A model of ``perception.glm`` or ``perception.olr``. As in R, the grouping
+        columns need not be in the model: they are added to it (as in the data: a
+        categorical as factor, a number as numeric) and the model refitted on the rows
+        that have them. Columns already in the model (with their interactions) are used
+        as they are.
+    by : str or sequence of str
+        The grouping column(s); with several, every combination of their values.
+    level : float
+        Confidence level of ``ci_low``/``ci_high`` (t on the design df).
 
     Returns
     -------
-    DataFrame: the ``by`` columns, ``category`` (ordinal models), ``estimate`` (the
-    margin: mean of the outcome, or a probability), ``se`` (Graubard and Korn: model part
-    plus the design variance of the mean of the predictions), ``ci_low``, ``ci_high``,
-    ``df`` and ``n`` (rows of the fit in the group; every row of the fit enters each
-    margin). ``attrs["vcov"]`` holds their covariance: ``pc.contrast`` gives
-    differences of margins (e.g. a difference-in-differences from a logistic model).
+    DataFrame
+        The ``by`` columns, ``category`` (ordinal models), ``estimate`` (the margin: mean
+        of the outcome, or a probability), ``se`` (Graubard and Korn: model part plus the
+        design variance of the mean of the predictions), ``ci_low``, ``ci_high``, ``df``
+        and ``n`` (rows of the fit in the group; every row of the fit enters each
+        margin). ``attrs["vcov"]`` holds their covariance: ``pc.contrast`` gives
+        differences of margins (e.g. a difference-in-differences from a logistic model).
 
     Raises
     ------
@@ -387,9 +391,9 @@ def predictive_margins(
     if added:
         formula = fit.formula + "".join(f' + Q("{n}")' for n in added)
         if isinstance(fit, OLRResult):
-            fit = olr(fit._design, formula, cast(Link, fit.link), na_rm=True, level=fit.level)
+            fit = olr(fit._design, formula, link=cast(Link, fit.link), na_rm=True, level=fit.level)
         else:
-            fit = glm(fit._design, formula, cast(FamilyName, fit.family), na_rm=True,
+            fit = glm(fit._design, formula, family=cast(FamilyName, fit.family), na_rm=True,
                       level=fit.level, link=cast(GLMLink, fit.link), offset=fit.offset,
                       trials=fit.trials)
         model = _Model(fit)
@@ -431,28 +435,34 @@ def marginal_effects(
 
     Parameters
     ----------
-    fit : a model of :func:`perception.glm` or :func:`perception.olr` that has
-        ``variable`` among its terms.
-    variable : a factor, or a 0/1 variable: the effect of each level against the first
+    fit : GLMResult or OLRResult
+        A model of ``perception.glm`` or ``perception.olr`` that has ``variable`` among
+        its terms.
+    variable : str
+        A factor, or a 0/1 variable: the effect of each level against the first
         (everyone's prediction at that level minus at the first, averaged with the
         design weights); a numeric variable: the average derivative of the prediction
         (per unit of the variable).
-    by : columns of the model set to each of their values too: the effects within each
+    by : str or sequence of str, optional
+        Columns of the model set to each of their values too: the effects within each
         group (e.g. the effect of ``treated`` in each wave; their difference, by
         ``pc.contrast``, is the difference-in-differences on the outcome's scale).
-    variance : "design" (default): one linearisation of the average over the design and
-        the coefficients together (replicate designs: refits), the variance of a
-        population average effect; "model": the delta method with the covariates held
-        at their sample values (R's ``predict(..., vcov = TRUE)`` then ``svycontrast``).
-    level : confidence level (t on the design df).
+    variance : {"design", "model"}
+        "design" (default): one linearisation of the average over the design and the
+        coefficients together (replicate designs: refits), the variance of a population
+        average effect; "model": the delta method with the covariates held at their
+        sample values (R's ``predict(..., vcov = TRUE)`` then ``svycontrast``).
+    level : float
+        Confidence level (t on the design df).
 
     Returns
     -------
-    DataFrame: the ``by`` columns, ``variable``, ``contrast`` (``"H - E"``, or
-    ``"dy/dx"``), ``category`` (ordinal models: the effect on the probability of each
-    category), ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``p`` and ``n``
-    (rows of the fit). Binomial and ordinal models give percentage points; other
-    models the outcome's unit. ``attrs["vcov"]`` holds the covariance of the rows.
+    DataFrame
+        The ``by`` columns, ``variable``, ``contrast`` (``"H - E"``, or ``"dy/dx"``),
+        ``category`` (ordinal models: the effect on the probability of each category),
+        ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``, ``p`` and ``n`` (rows of
+        the fit). Binomial and ordinal models give percentage points; other models the
+        outcome's unit. ``attrs["vcov"]`` holds the covariance of the rows.
 
     Raises
     ------

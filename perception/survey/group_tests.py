@@ -111,19 +111,25 @@ def ttest(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (subsets included).
-    variable : the numeric column compared.
-    group : a column with two values among the rows used (a categorical's order, or
-        sorted values, say which is first): the difference is second minus first.
-    na_rm : leave out rows missing ``variable`` or ``group`` (R's default); otherwise a
+    design : SurveyDesign or ReplicateDesign
+        The survey design (subsets included).
+    variable : str
+        The numeric column compared.
+    group : str
+        A column with two values among the rows used (a categorical's order, or sorted
+        values, say which is first): the difference is second minus first.
+    na_rm : bool
+        Leave out rows missing ``variable`` or ``group`` (R's default); otherwise a
         missing value raises an error naming the rows.
-    level : confidence level of ``ci_low``/``ci_high``.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
 
     Returns
     -------
-    DataFrame with one row: ``variable``, ``contrast`` (``"Yes - No"``), ``estimate``
-    (the difference of the design-weighted means), ``se``, ``ci_low``, ``ci_high``, ``df``
-    (design df minus one), ``t``, ``p`` (two-sided) and ``n`` (rows used).
+    DataFrame
+        One row: ``variable``, ``contrast`` (``"Yes - No"``), ``estimate`` (the
+        difference of the design-weighted means), ``se``, ``ci_low``, ``ci_high``, ``df``
+        (design df minus one), ``t``, ``p`` (two-sided) and ``n`` (rows used).
 
     Raises
     ------
@@ -199,21 +205,27 @@ def ranktest(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (subsets included).
-    variable : the numeric (or ordinal-coded) column compared.
-    group : a column with two or more values among the rows used.
-    test : "wilcoxon" (ranks; Kruskal–Wallis for k groups), "vanderWaerden" (normal
-        scores) or "median" (above the population median).
-    na_rm : leave out rows missing ``variable`` or ``group`` (R's default); otherwise a
+    design : SurveyDesign or ReplicateDesign
+        The survey design (subsets included).
+    variable : str
+        The numeric (or ordinal-coded) column compared.
+    group : str
+        A column with two or more values among the rows used.
+    test : {"wilcoxon", "vanderWaerden", "median"}
+        "wilcoxon" (ranks; Kruskal–Wallis for k groups), "vanderWaerden" (normal scores)
+        or "median" (above the population median).
+    na_rm : bool
+        Leave out rows missing ``variable`` or ``group`` (R's default); otherwise a
         missing value raises an error naming the rows.
 
     Returns
     -------
-    DataFrame with one row: ``variable``, ``test``, ``contrast`` (``"Yes - No"`` for two
-    groups, the levels for more), ``estimate`` and ``se`` (two groups: the difference in
-    mean rank score, second minus first; NaN for more), ``statistic`` (two groups: t;
-    more: the Wald F, chi-squared over ``ndf``), ``ndf`` (1, or groups minus one),
-    ``df`` (denominator df: design df minus ``ndf``), ``p`` and ``n`` (rows used).
+    DataFrame
+        One row: ``variable``, ``test``, ``contrast`` (``"Yes - No"`` for two groups, the
+        levels for more), ``estimate`` and ``se`` (two groups: the difference in mean rank
+        score, second minus first; NaN for more), ``statistic`` (two groups: t; more: the
+        Wald F, chi-squared over ``ndf``), ``ndf`` (1, or groups minus one), ``df``
+        (denominator df: design df minus ``ndf``), ``p`` and ``n`` (rows used).
 
     Raises
     ------

@@ -74,22 +74,33 @@ def _ordinal_outcome(y_frame: pd.DataFrame, formula: str) -> tuple[np.ndarray, s
 
 @dataclass(frozen=True)
 class OLRResult(FittedModel):
-    """A fitted design-based proportional-odds model (:func:`olr`).
+    """A fitted design-based proportional-odds model (``olr``).
 
     Attributes
     ----------
-    coefficients : DataFrame indexed by term, the slopes then the cut-points ``"1|2"``,
-        ...: ``estimate``, ``se``, ``t``, ``p``, ``ci_low``, ``ci_high`` (t on
-        ``df_residual``).
-    vcov : design-based covariance of the slopes and cut-points.
-    df_residual : design df minus the number of slopes (R's ``svyolr``).
-    link : "logit" or "probit".
-    formula : the model formula.
-    categories : the outcome's categories, in order.
-    n : rows in the fit.
-    deviance : ``-2`` times the log-likelihood with the weights over their mean.
-    iterations : Newton iterations.
-    level : confidence level of the intervals.
+    coefficients : DataFrame
+        Indexed by term, the slopes then the cut-points ``"1|2"``, ...: ``estimate``,
+        ``se``, ``t``, ``p``, ``ci_low``, ``ci_high`` (t on ``df_residual``).
+    vcov : DataFrame
+        Design-based covariance of the slopes and cut-points.
+    df_residual : float
+        Design df minus the number of slopes (R's ``svyolr``).
+    link : str
+        "logit" or "probit".
+    formula : str
+        The model formula.
+    categories : tuple of str
+        The outcome's categories, in order.
+    n : int
+        Rows in the fit.
+    deviance : float
+        ``-2`` times the log-likelihood with the weights over their mean.
+    iterations : int
+        Newton iterations.
+    level : float
+        Confidence level of the intervals.
+    design_repr : str
+        How the design was described when the model was fitted (for ``summary``).
     """
 
     coefficients: pd.DataFrame
@@ -125,10 +136,22 @@ class OLRResult(FittedModel):
 
     @property
     def theta(self) -> np.ndarray:
+        """The slopes then the cut-points, as one array (the kernel's parameter vector)."""
         return self.coefficients["estimate"].to_numpy(dtype=float)
 
     def model_matrix(self, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
-        """The slopes' model matrix (no intercept) of the rows used or of ``newdata``."""
+        """The slopes' model matrix (no intercept) of the rows used or of ``newdata``.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows with the model's columns; ``None``: the rows used in the fit.
+
+        Returns
+        -------
+        DataFrame
+            One column per slope, indexed like the rows.
+        """
         if newdata is None:
             return pd.DataFrame(self._x[self._rows], index=self._design.data.index[self._rows],
                                 columns=self.slopes)
@@ -140,13 +163,15 @@ class OLRResult(FittedModel):
 
         Parameters
         ----------
-        newdata : rows to predict for (the model's columns); ``None``: the rows used.
+        newdata : DataFrame, optional
+            Rows to predict for (the model's columns); ``None``: the rows used.
 
         Returns
         -------
-        DataFrame, one row per (row, category): ``row`` (the index of ``newdata``),
-        ``category``, ``estimate``, ``se`` and ``ci_low``/``ci_high`` (a t interval on
-        the logit of the probability, on ``df_residual``, so it stays within 0 and 1).
+        DataFrame
+            One row per (row, category): ``row`` (the index of ``newdata``),
+            ``category``, ``estimate``, ``se`` and ``ci_low``/``ci_high`` (a t interval on
+            the logit of the probability, on ``df_residual``, so it stays within 0 and 1).
 
         Examples
         --------
@@ -201,10 +226,11 @@ class OLRResult(FittedModel):
 
         Returns
         -------
-        DataFrame, one row per slope and a last row ``"all"``: ``term``, ``chisq`` (the
-        Wald statistic), ``ndf`` (number of differences tested), ``ddf`` (design df minus
-        the number of slopes, as the ordinal model's), ``statistic`` (``chisq / ndf``,
-        an F on ``(ndf, ddf)``) and ``p``.
+        DataFrame
+            One row per slope and a last row ``"all"``: ``term``, ``chisq`` (the Wald
+            statistic), ``ndf`` (number of differences tested), ``ddf`` (design df minus
+            the number of slopes, as the ordinal model's), ``statistic`` (``chisq / ndf``,
+            an F on ``(ndf, ddf)``) and ``p``.
 
         Examples
         --------
@@ -276,6 +302,11 @@ class OLRResult(FittedModel):
     def summary(self) -> str:
         """An R-like printable table of the slopes and cut-points.
 
+        Returns
+        -------
+        str
+            The link and formula, the design, then one line per coefficient.
+
         Examples
         --------
         >>> api = pc.datasets.load("apistrat")
@@ -318,8 +349,8 @@ class OLRResult(FittedModel):
 def olr(
     design,
     formula: str,
-    link: Link = "logit",
     *,
+    link: Link = "logit",
     na_rm: bool = False,
     level: float = 0.95,
 ) -> OLRResult:
@@ -327,22 +358,27 @@ def olr(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign (subsets and weighted designs included).
-    formula : ``"outcome ~ terms"``. The outcome is ordered: a numeric code (e.g. 0-3
-        for "not at all" to "a lot"; its distinct values in increasing order) or an
-        ordered categorical; at least three categories among the rows used. The terms
-        as in :func:`perception.glm`; no intercept is estimated (the cut-points take
-        its place).
-    link : "logit" (proportional odds) or "probit".
-    na_rm : leave rows with a missing model variable out of the fit (they stay in the
-        design with zero weight); otherwise a missing value raises an error. Recode
-        "don't know" and refusal codes to missing first (or impute them).
-    level : confidence level of ``ci_low``/``ci_high``.
+    design : SurveyDesign or ReplicateDesign
+        The survey design (subsets and weighted designs included).
+    formula : str
+        ``"outcome ~ terms"``. The outcome is ordered: a numeric code (e.g. 0-3 for "not
+        at all" to "a lot"; its distinct values in increasing order) or an ordered
+        categorical; at least three categories among the rows used. The terms as in
+        ``perception.glm``; no intercept is estimated (the cut-points take its place).
+    link : {"logit", "probit"}
+        "logit" (proportional odds) or "probit".
+    na_rm : bool
+        Leave rows with a missing model variable out of the fit (they stay in the design
+        with zero weight); otherwise a missing value raises an error. Recode "don't know"
+        and refusal codes to missing first (or impute them).
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
 
     Returns
     -------
-    OLRResult with ``.coefficients`` (slopes, then the cut-points ``"1|2"``, ...),
-    ``.vcov``, ``.predict()``, ``.proportional_odds_test()`` and ``.summary()``.
+    OLRResult
+        With ``.coefficients`` (slopes, then the cut-points ``"1|2"``, ...), ``.vcov``,
+        ``.predict()``, ``.proportional_odds_test()`` and ``.summary()``.
 
     Raises
     ------

@@ -118,23 +118,29 @@ def wald_test(
 
     Parameters
     ----------
-    fit : a :class:`~perception.GLMResult` or :class:`~perception.OLRResult`.
-    terms : the terms to test, as in the formula: ``"stype"``, ``["ell", "meals"]``,
+    fit : GLMResult or OLRResult
+        A fit of ``perception.glm`` or ``perception.olr``.
+    terms : str or sequence of str
+        The terms to test, as in the formula: ``"stype"``, ``["ell", "meals"]``,
         ``"ell + meals"``, ``"stype:meals"`` (``C(...)`` and ``Q("...")`` may be left
         out); every coefficient of each term is tested.
-    method : "Wald" (design-based Wald test) or "LRT" (Rao–Scott working
-        likelihood-ratio test).
-    approximation : for the LRT, the tail of its weighted sum of chi-squares:
-        "saddlepoint" (R's default) or "satterthwaite".
-    df : denominator degrees of freedom; default the model's ``df_residual``;
+    method : {"Wald", "LRT"}
+        "Wald" (design-based Wald test) or "LRT" (Rao–Scott working likelihood-ratio
+        test).
+    approximation : {"saddlepoint", "satterthwaite"}
+        For the LRT, the tail of its weighted sum of chi-squares: "saddlepoint" (R's
+        default) or "satterthwaite".
+    df : float, optional
+        Denominator degrees of freedom; default the model's ``df_residual``;
         ``float("inf")`` for chi-squared forms.
 
     Returns
     -------
-    DataFrame with one row: ``terms``, ``method``, ``chisq`` (Wald statistic, or the
-    working ``2 log LR``), ``ndf`` (coefficients tested), ``ddf``, ``statistic`` (the
-    Wald F ``chisq / ndf``, or ``chisq`` for the LRT and for an infinite ``df``) and
-    ``p``. For the LRT, ``attrs["design_effects"]`` holds the eigenvalues ``lambda``.
+    DataFrame
+        One row: ``terms``, ``method``, ``chisq`` (Wald statistic, or the working
+        ``2 log LR``), ``ndf`` (coefficients tested), ``ddf``, ``statistic`` (the Wald F
+        ``chisq / ndf``, or ``chisq`` for the LRT and for an infinite ``df``) and ``p``.
+        For the LRT, ``attrs["design_effects"]`` holds the eigenvalues ``lambda``.
 
     Raises
     ------

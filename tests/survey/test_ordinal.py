@@ -30,7 +30,7 @@ def banded(name: str):
 
 @pytest.fixture(scope="module")
 def fits():
-    return {(name, link): pc.olr(banded(name), FORMULA, link)
+    return {(name, link): pc.olr(banded(name), FORMULA, link=link)
             for name in DESIGNS for link in ("logit", "probit")}
 
 

@@ -72,7 +72,7 @@ def test_glm_term_tests_equal_regtermtest(name, model):
 @pytest.mark.parametrize("name", DESIGNS)
 @pytest.mark.parametrize("link", ["logit", "probit"])
 def test_ordinal_term_tests_equal_regtermtest(name, link):
-    fit = pc.olr(prepared(name), "apicat ~ ell + meals + stype", link)
+    fit = pc.olr(prepared(name), "apicat ~ ell + meals + stype", link=link)
     ref = reference("models_more.csv")
     base = f"{name}/olr_{link}"
     # the ordinal fits carry R's optimiser tolerance (test_ordinal.py), tiny p-values more
