@@ -488,6 +488,13 @@ def _translate(
             for p in positions:  # pandera gives no row when the whole cast raised
                 coerce_failed.add((column, p))
                 value = original(column, p, rec["failure_case"])
+                if var.type == "date" and isinstance(value, pd.Timestamp | np.datetime64):
+                    out.append(_Failure(
+                        p, column, "dtype", value,
+                        "a date outside 1677-09-22 .. 2262-04-11, the range of the "
+                        "package's dates (a default date such as 1583-01-01, or a mistyped "
+                        "year?)", "correct the date, or leave the cell empty"))
+                    continue
                 out.append(_Failure(p, column, "dtype", value, problem, fix))
 
     details: dict[str, dict[int, str]] = {}
