@@ -76,6 +76,7 @@ _CHECK_ORDER = [
     "range",
     "weight",
     "constraint",
+    "choice_filter",
     "relevant",
     "unique",
     "psu_in_stratum",
