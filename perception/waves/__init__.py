@@ -16,6 +16,8 @@ EXPORTS: dict[str, str] = {
     "validate": "validation",
     "read_wave": "reading",
     "recode_missing": "validation",
+    "read_repeat": "repeats",
+    "attach_repeat": "repeats",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {

@@ -694,8 +694,10 @@ def _normalise_names(
         if column in q:
             continue
         parts = _split_name(column)
-        if len(parts) > 1 and parts[-1] in q:
-            renamed[column] = parts[-1]
+        joined = next((name for k in range(len(parts), 0, -1)
+                       if (name := "_".join(parts[-k:])) in q), None) if len(parts) > 1 else None
+        if joined is not None:
+            renamed[column] = joined
             continue
         option = _option_of(column, q)
         if option is not None:
@@ -1069,27 +1071,10 @@ def read_table(
     paradata = frame[paradata_columns].copy()
     frame = frame.drop(columns=paradata_columns)
 
-    renamed: dict[str, str] = {}
-    select_multiple: dict[str, dict[str, Any]] = {}
-    if questionnaire is not None:
-        frame, renamed, options = _normalise_names(path, frame, questionnaire)
-        if options:
-            frame, select_multiple = _combine_options(path, frame, questionnaire, options)
-
-    na_strings = NA_STRINGS if raw.text_source else frozenset({""})
-    decimal_comma = raw.details.get("delimiter") == ";"
+    df, renamed, select_multiple = tidy_columns(
+        path, frame, questionnaire, na_strings=NA_STRINGS if raw.text_source else frozenset({""}),
+        decimal_comma=raw.details.get("delimiter") == ";", notes=raw.notes)
     value_labels = {renamed.get(c, c): v for c, v in raw.value_labels.items()}
-    out = {}
-    for column in frame.columns:
-        var = questionnaire.variable(column) if questionnaire is not None and column in questionnaire else None
-        out[column] = _canonical(frame[column], kind=_kind_of(var), na_strings=na_strings,
-                                 decimal_comma=decimal_comma)
-        if _out_of_ns_range(out[column]):
-            raw.notes.append(
-                f"column {column!r} holds dates outside 1677-09-22 .. 2262-04-11 (e.g. "
-                f"{_earliest(out[column])}): kept as dates of {out[column].dtype} resolution "
-                "(pandas' nanosecond dates cannot hold them)")
-    df = pd.DataFrame(out, index=frame.index, columns=list(frame.columns))
 
     problems = (
         check_value_labels(value_labels, questionnaire, df)
@@ -1131,6 +1116,39 @@ def read_table(
         "notes": list(raw.notes),
     }
     return df, meta
+
+
+def tidy_columns(
+    path: Path,
+    frame: pd.DataFrame,
+    questionnaire: Questionnaire | None,
+    *,
+    na_strings: frozenset[str] = NA_STRINGS,
+    decimal_comma: bool = False,
+    notes: list[str] | None = None,
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict[str, Any]]]:
+    """The columns of a frame as read, named and typed as the questionnaire says: group
+    prefixes removed, select_multiple option columns combined, canonical types (see the
+    module docstring). Returns the frame, the renamed columns and the combined options."""
+    renamed: dict[str, str] = {}
+    select_multiple: dict[str, dict[str, Any]] = {}
+    if questionnaire is not None:
+        frame, renamed, options = _normalise_names(path, frame, questionnaire)
+        if options:
+            frame, select_multiple = _combine_options(path, frame, questionnaire, options)
+    out = {}
+    for column in frame.columns:
+        var = (questionnaire.variable(column)
+               if questionnaire is not None and column in questionnaire else None)
+        out[column] = _canonical(frame[column], kind=_kind_of(var), na_strings=na_strings,
+                                 decimal_comma=decimal_comma)
+        if _out_of_ns_range(out[column]) and notes is not None:
+            notes.append(
+                f"column {column!r} holds dates outside 1677-09-22 .. 2262-04-11 (e.g. "
+                f"{_earliest(out[column])}): kept as dates of {out[column].dtype} resolution "
+                "(pandas' nanosecond dates cannot hold them)")
+    return pd.DataFrame(out, index=frame.index, columns=list(frame.columns)), renamed, \
+        select_multiple
 
 
 def _drop_index_column(path: Path, frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
