@@ -34,6 +34,7 @@ API_SECTIONS: list[tuple[str, str, list[str]]] = [
     ("questionnaires", "Questionnaires and waves",
      ["perception.questionnaire.model", "perception.questionnaire.loading",
       "perception.waves.validation", "perception.waves.reading", "perception.waves.repeats",
+      "perception.waves.cleaning",
       "perception.demo.simulator"]),
     ("designs", "Designs", ["perception.survey.design"]),
     ("estimates", "Estimates",

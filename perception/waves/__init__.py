@@ -18,6 +18,7 @@ EXPORTS: dict[str, str] = {
     "recode_missing": "validation",
     "read_repeat": "repeats",
     "attach_repeat": "repeats",
+    "apply_cleaning_log": "cleaning",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
