@@ -189,8 +189,8 @@ def _check(log: pd.DataFrame, data: pd.DataFrame, key: str, q: Questionnaire | N
     for position, value in enumerate(data[key].tolist()):
         rows_of.setdefault(_text(value), position)
     seen: dict[tuple[str, str], int] = {}
-    for number, (_, entry) in enumerate(log.iterrows(), start=2):
-        entry = entry.to_dict()
+    records: list[dict[str, Any]] = log.to_dict("records")
+    for number, entry in enumerate(records, start=2):
         where = f"log row {number}"
         uuid = _text(entry.get("uuid"))
         action = _action(entry)
