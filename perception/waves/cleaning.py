@@ -185,11 +185,11 @@ def _check(log: pd.DataFrame, data: pd.DataFrame, key: str, q: Questionnaire | N
     """Every failure of the log, and the changes it makes (checked)."""
     problems: list[str] = []
     changes: list[dict[str, Any]] = []
-    rows_of = {}
+    rows_of: dict[str, int] = {}
     for position, value in enumerate(data[key].tolist()):
         rows_of.setdefault(_text(value), position)
     seen: dict[tuple[str, str], int] = {}
-    records: list[dict[str, Any]] = log.to_dict("records")
+    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in log.to_dict("records")]
     for number, entry in enumerate(records, start=2):
         where = f"log row {number}"
         uuid = _text(entry.get("uuid"))
