@@ -28,6 +28,7 @@ from .changes import plot_change, plot_did, plot_effects
 from .common import title_of
 from .estimates import plot_design_effects, plot_heatmap, plot_index, plot_trust_by_actor
 from .items import plot_likert, plot_nonresponse
+from .small_area import plot_small_areas
 from .style import OKABE_ITO, PALETTE, house_style
 from .themes import plot_awareness, plot_victimisation, plot_weight_distribution
 
@@ -45,6 +46,7 @@ FIGURE_TYPES = {
     "victimisation": plot_victimisation,
     "awareness": plot_awareness,
     "nonresponse": plot_nonresponse,
+    "small_areas": plot_small_areas,
 }
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "plot_index",
     "plot_likert",
     "plot_nonresponse",
+    "plot_small_areas",
     "plot_trust_by_actor",
     "plot_victimisation",
     "plot_weight_distribution",
