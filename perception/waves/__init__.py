@@ -24,6 +24,8 @@ EXPORTS: dict[str, str] = {
 SHARED: dict[str, str] = {
     "MAX_WAVE_BYTES": "files",
     "read_table": "files",
+    "changed_columns": "cleaning",
+    "read_cleaning_log": "cleaning",
 }
 
 __all__ = sorted(EXPORTS)
