@@ -658,11 +658,22 @@ def _kind_of(var: Variable | None) -> Literal["auto", "text", "date"]:
 
 
 def _looks_like_kobo(columns: Sequence[str]) -> bool:
-    return any(c in _KOBO_SIGNATURE for c in columns)
+    return any(_unmangled(c) in _KOBO_SIGNATURE for c in columns)
+
+
+def _unmangled(column: str) -> str:
+    """A system column as KoboToolbox names it, from R's names (``X_uuid`` is ``_uuid``,
+    ``X.U.FEFF.start`` is ``start`` after a byte-order mark)."""
+    if column.startswith("X.U.FEFF."):
+        return column[len("X.U.FEFF."):]
+    if column.startswith("X_"):
+        return column[1:]
+    return column
 
 
 def _is_metadata(column: str) -> bool:
-    return column in KOBO_METADATA or column.startswith(_KOBO_PREFIXES)
+    bare = _unmangled(column)
+    return bare in KOBO_METADATA or bare.startswith(_KOBO_PREFIXES)
 
 
 def _split_name(column: str) -> list[str]:
@@ -694,15 +705,16 @@ def _normalise_names(
         if column in q:
             continue
         parts = _split_name(column)
+        option = _option_of(column, q)
+        if option is not None:  # ca_type/1, water_sources.other: an option column
+            var_name, code_text = option
+            options.setdefault(var_name, {})[code_text] = column
+            continue
+        # grp/q -> q; loop/cow/count -> cow_count (loops, names renamed after their group)
         joined = next((name for k in range(len(parts), 0, -1)
                        if (name := "_".join(parts[-k:])) in q), None) if len(parts) > 1 else None
         if joined is not None:
             renamed[column] = joined
-            continue
-        option = _option_of(column, q)
-        if option is not None:
-            var_name, code_text = option
-            options.setdefault(var_name, {})[code_text] = column
     targets: dict[str, list[str]] = {}
     for column in frame.columns:
         target = renamed.get(column, column)

@@ -446,7 +446,13 @@ def _translate(
 ) -> list[_Failure]:
     """Turn pandera's failure cases into report entries (values from the input data)."""
     out: list[_Failure] = []
-    records = failures.assign(check=failures["check"].astype(str)).to_dict("records")
+    failures = failures.assign(check=failures["check"].astype(str))
+    # pandera lists every cell of a row failing a frame-level check: keep the rule's column
+    # before reading the records (a wide wave fails with millions of cells otherwise)
+    owner = {k: r.column for k, r in compiled.rules.items() if r.frame_level}
+    rule_column = failures["check"].map(owner)
+    failures = failures[rule_column.isna() | (failures["column"] == rule_column)]
+    records = failures.to_dict("records")
     coerce_failed: set[tuple[str, int | None]] = set()
     lang = q.default_language
 
