@@ -82,7 +82,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +123,12 @@ class XLSFormConversion:
     data: dict[str, Any]
     notes: tuple[str, ...] = ()
     source: str = "<xlsform>"
+    built: Questionnaire | None = field(default=None, repr=False, compare=False)
 
     def questionnaire(self) -> Questionnaire:
         """Load the converted structure as a :class:`~perception.Questionnaire`."""
+        if self.built is not None:
+            return self.built
         return Questionnaire.from_dict(self.data, source=f"{self.source} (converted XLSForm)")
 
     def to_yaml(self) -> str:
@@ -229,8 +232,8 @@ def convert_xlsform(
     form = parse_xlsform(path, max_bytes)
     data, notes = map_survey(form)
     conversion = XLSFormConversion(data=data, notes=tuple(notes), source=str(path))
-    conversion.questionnaire()  # the structure loads: checked here, not at first use
-    return conversion
+    # the structure loads: checked here, not at first use
+    return XLSFormConversion(data, tuple(notes), str(path), conversion.questionnaire())
 
 
 def xlsform_to_yaml(path: str | Path, *, max_bytes: int = MAX_XLSFORM_BYTES) -> str:
