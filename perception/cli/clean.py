@@ -4,7 +4,9 @@ Reads the raw export (never modified) with the questionnaire (group prefixes rem
 select_multiple options combined; the KoboToolbox/ODK system columns kept), checks every
 row of the log against it and, when every old value matches, writes the clean data and
 the audit table: an ``.xlsx`` CLEAN holds both (sheets ``data`` and ``audit``), a ``.csv``
-CLEAN has its audit beside it (``<CLEAN>_audit.csv``). Exit codes: 0 written; 1 the log
+CLEAN has its audit beside it (``<CLEAN>_audit.csv``). Personal data never leave: the
+``pii`` variables and the system columns that identify people or devices are left out of
+the clean data, and their values are redacted in the audit and the messages. Exit codes: 0 written; 1 the log
 does not match the export (every failing row listed on stderr, nothing written); 2 a file
 cannot be read or an output exists (``--force``).
 
@@ -28,7 +30,13 @@ from ..errors import PerceptionError, WaveValidationError
 from ..questionnaire.loading import load_questionnaire
 from ..questionnaire.model import Questionnaire
 from ..questionnaire.xlsform import questionnaire_from_xlsform
-from ..waves.cleaning import apply_cleaning_log, changed_columns, read_cleaning_log
+from ..waves.cleaning import (
+    REDACTED,
+    apply_cleaning_log,
+    changed_columns,
+    identifying_paradata,
+    read_cleaning_log,
+)
 from ..waves.files import MAX_WAVE_BYTES, read_table
 from ..waves.validation import validate
 
@@ -53,6 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("-o", "--out", required=True, metavar="CLEAN",
                         help="the clean data to write (.xlsx with an audit sheet, or .csv "
                         "with <CLEAN>_audit.csv)")
+    parser.add_argument("--key", metavar="COLUMN",
+                        help="the submission id column (default: _uuid, uuid, "
+                        "meta/instanceID, KEY ..., else the questionnaire's id)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--max-bytes", type=int, default=MAX_WAVE_BYTES, metavar="BYTES",
                         help=f"largest file accepted (default {MAX_WAVE_BYTES:,})")
@@ -91,10 +102,19 @@ def run(args: argparse.Namespace) -> int:
     raw = pd.concat([df, meta["paradata"]], axis=1)
     log = read_cleaning_log(args.log, max_bytes=args.max_bytes)
     try:
-        clean, audit = apply_cleaning_log(raw, log, questionnaire=q)
+        clean, audit = apply_cleaning_log(raw, log, questionnaire=q, key=args.key)
     except WaveValidationError as exc:
         print(f"perception clean: {args.log}: {exc}", file=sys.stderr)
         return 1
+    private = [c for c in q.pii if c in clean.columns]
+    left_out = [*private, *identifying_paradata(list(meta["paradata"].columns))]
+    counts = audit["action"].value_counts()
+    report = validate(clean[[c for c in clean.columns if c in q]], q)
+    clean = clean.drop(columns=left_out)
+    audit = audit.copy()
+    hidden = audit["variable"].map(lambda v: isinstance(v, str) and (
+        v in private or v.split("/")[0] in private))
+    audit.loc[hidden.astype(bool), ["old_value", "new_value"]] = REDACTED
     if out.suffix.lower() == ".xlsx":
         with pd.ExcelWriter(out, engine="openpyxl") as writer:
             clean.to_excel(writer, sheet_name="data", index=False)
@@ -103,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         clean.to_csv(out, index=False, lineterminator="\n")
         assert audit_path is not None
         audit.to_csv(audit_path, index=False, lineterminator="\n")
-    counts = audit["action"].value_counts()
-    report = validate(clean[[c for c in clean.columns if c in q]], q)
+    if left_out:
+        print(f"personal data left out of {out.name}: {', '.join(left_out)}")
     print(
         f"wrote {out}{f' and {audit_path}' if audit_path else ' (sheets data, audit)'}: "
         f"{int(counts.get('changed', 0) + counts.get('blanked', 0))} cells changed in "

@@ -847,7 +847,7 @@ class Expr:
             today=today or _dt.date.today(),
             text=self.text,
         )
-        return env.eval(self.root)
+        return env.value_of(self.root)
 
 
 @dataclass
@@ -859,7 +859,7 @@ class _Env:
     today: _dt.date
     text: str
 
-    def eval(self, node: Node) -> _Val:
+    def value_of(self, node: Node) -> _Val:
         n = self.n
         if isinstance(node, Number):
             return _Val("num", _full(n, node.value, "float64"))
@@ -880,13 +880,13 @@ class _Env:
                 )
             return self.dot
         if isinstance(node, Negate):
-            return _Val("num", -_as_num(self.eval(node.operand)))
+            return _Val("num", -_as_num(self.value_of(node.operand)))
         if isinstance(node, BinOp):
             return self.binary(node)
         return self.call(node)
 
     def binary(self, node: BinOp) -> _Val:
-        left, right = self.eval(node.left), self.eval(node.right)
+        left, right = self.value_of(node.left), self.value_of(node.right)
         if node.op == "and":
             return _Val("bool", _as_bool(left) & _as_bool(right))
         if node.op == "or":
@@ -899,7 +899,7 @@ class _Env:
 
     def call(self, node: Call) -> _Val:  # one branch per function
         name, n = node.name, self.n
-        args = [self.eval(arg) for arg in node.args]
+        args = [self.value_of(arg) for arg in node.args]
         if name == "true":
             return _Val("bool", np.ones(n, dtype=bool))
         if name == "false":

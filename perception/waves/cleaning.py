@@ -50,7 +50,15 @@ from ..questionnaire.cells import cell_text
 from ..questionnaire.model import Questionnaire
 from .files import MAX_WAVE_BYTES, read_table
 
-__all__ = ["apply_cleaning_log", "read_cleaning_log", "AUDIT_COLUMNS", "KEY_COLUMNS"]
+__all__ = ["apply_cleaning_log", "read_cleaning_log", "AUDIT_COLUMNS", "KEY_COLUMNS",
+           "REDACTED", "identifying_paradata"]
+
+#: what messages and shared audit tables show instead of a value of personal data
+REDACTED = "<redacted: pii>"
+# system columns of an export that identify people or devices (never written out)
+_IDENTIFYING = re.compile(
+    r"(deviceid|device_id|subscriberid|simserial|phonenumber|phone_number|username|email|"
+    r"geolocation|gps|submitted_by|submitter|attachments|^audit$|_notes$)", re.IGNORECASE)
 
 #: columns of the audit table
 AUDIT_COLUMNS = ["log_row", "uuid", "variable", "old_value", "new_value", "reason", "action",
@@ -142,6 +150,18 @@ def _standard_log(log: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
+def identifying_paradata(columns: Sequence[str]) -> list[str]:
+    """The system columns of an export that identify people or devices (device and SIM
+    ids, user names, e-mails, GPS, attachments).
+
+    Examples
+    --------
+    >>> identifying_paradata(["_uuid", "_geolocation", "deviceid", "_index", "username"])
+    ['_geolocation', 'deviceid', 'username']
+    """
+    return [c for c in columns if _IDENTIFYING.search(str(c))]
+
+
 def _key_column(data: pd.DataFrame, key: str | None) -> str:
     if key is not None:
         if key not in data.columns:
@@ -182,7 +202,13 @@ def _action(entry: dict[str, Any]) -> str:
 
 def _check(log: pd.DataFrame, data: pd.DataFrame, key: str, q: Questionnaire | None
            ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Every failure of the log, and the changes it makes (checked)."""
+    """Every failure of the log, and the changes it makes (checked). The messages never
+    show a value of a ``pii`` variable."""
+    private = set(q.pii) if q is not None else set()
+
+    def shown(variable: str, value: Any) -> str:
+        return REDACTED if variable in private else repr(_text(value))
+
     problems: list[str] = []
     changes: list[dict[str, Any]] = []
     rows_of: dict[str, int] = {}
@@ -222,8 +248,8 @@ def _check(log: pd.DataFrame, data: pd.DataFrame, key: str, q: Questionnaire | N
         if not _same(entry.get("old_value"), found):
             problems.append(
                 f"{where} ({uuid}, {variable}): the log's old value "
-                f"{_text(entry.get('old_value'))!r} is not the value in the data "
-                f"{_text(found)!r}")
+                f"{shown(variable, entry.get('old_value'))} is not the value in the data "
+                f"{shown(variable, found)}")
             continue
         target = (uuid, variable)
         if target in seen:
@@ -238,8 +264,9 @@ def _check(log: pd.DataFrame, data: pd.DataFrame, key: str, q: Questionnaire | N
             try:
                 float(_text(new))
             except ValueError:
-                problems.append(f"{where} ({uuid}, {variable}): the new value {_text(new)!r} "
-                                f"is not a number, and {name} holds numbers")
+                problems.append(f"{where} ({uuid}, {variable}): the new value "
+                                f"{shown(variable, new)} is not a number, and {name} holds "
+                                "numbers")
                 continue
         changes.append({**entry, "new_value": new, "log_row": number, "action": action,
                         "row": position, "option": option})
@@ -295,7 +322,8 @@ def apply_cleaning_log(
         To check that new values of numeric variables are numbers, and to recognise
         select_multiple options (``water_sources/piped``, ``water_sources.piped``).
     key : str, optional
-        The submission id column (default: the first of :data:`KEY_COLUMNS`).
+        The submission id column (default: the first of :data:`KEY_COLUMNS`, else the
+        questionnaire's ``id`` role).
 
     Returns
     -------
@@ -312,7 +340,7 @@ def apply_cleaning_log(
     WaveValidationError
         When any row of the log fails (uuid not in the data, variable not a column, old
         value different from the data, no reason, a cell changed twice ...): every
-        failure is listed, and nothing is applied.
+        failure is listed (values of ``pii`` variables redacted), and nothing is applied.
 
     Examples
     --------
@@ -338,6 +366,9 @@ def apply_cleaning_log(
         log = _standard_log(log, "the cleaning log")
     else:
         raise PerceptionError(f"log must be a DataFrame or a file, got {type(log).__name__}.")
+    if key is None and questionnaire is not None and not any(
+            c in data.columns for c in KEY_COLUMNS):
+        key = questionnaire.roles.get("id")
     column = _key_column(data, key)
     problems, changes = _check(log, data, column, questionnaire)
     if problems:

@@ -294,3 +294,23 @@ def test_unsupported_features_are_named() -> None:
         with pytest.raises(ExpressionError) as info:
             parse_expression(text)
         assert info.value.feature == feature
+
+
+# ------------------------------------------------------------------ invariants
+from hypothesis import given, settings  # noqa: E402 - the property tests of the module
+from hypothesis import strategies as st  # noqa: E402
+
+_cells = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["", "yes", "no", "1", "2"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_cells, _cells), min_size=1, max_size=8))
+def test_different_is_not_equal_whatever_the_answers(pairs) -> None:
+    frame = pd.DataFrame({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]},
+                         dtype=object)
+    for left, right in [("${a}", "${b}"), ("${a}", "'yes'"), ("${a}", "1"), ("${b}", "''")]:
+        equal = parse_expression(f"{left} = {right}").evaluate(frame)
+        different = parse_expression(f"{left} != {right}").evaluate(frame)
+        negated = parse_expression(f"not({left} = {right})").evaluate(frame)
+        assert (different == negated).all()  # as in ODK: a NaN is different from all
+        assert not (equal & different).any()
