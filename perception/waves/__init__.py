@@ -26,6 +26,8 @@ SHARED: dict[str, str] = {
     "read_table": "files",
     "changed_columns": "cleaning",
     "read_cleaning_log": "cleaning",
+    "identifying_paradata": "cleaning",
+    "REDACTED": "cleaning",
 }
 
 __all__ = sorted(EXPORTS)

@@ -513,3 +513,65 @@ def test_workbook_without_survey_sheet(tmp_path, capsys):
 
 def test_the_example_of_the_survey_sheet(tmp_path):
     assert len(SURVEY) > 30 and len(CHOICES) > 30  # the fixture is the realistic form
+
+
+# ------------------------------------------------------------ the whole corpus --
+_CORPUS = {
+    "aliases": ([{"type": "select one from yn", "name": "a", "label": "A"},
+                 {"type": "select all that apply from src or specify other", "name": "b",
+                  "label": "B"},
+                 {"type": "gps", "name": "c", "label": "C"}, {"type": "imei", "name": "d"}],
+                [{"list name": "yn", "name": "yes", "label": "Yes"},
+                 {"list name": "yn", "name": "no", "label": "No"},
+                 {"list name": "src", "name": "well", "label": "Well"}]),
+    "mixed": ([{"type": "select_one hp", "name": "pump", "label::English (en)": "Pump",
+                "label::French (fr)": "Pompe"}],
+              [{"list_name": "hp", "name": n, "label::English (en)": f"en {n}",
+                "label::French (fr)": f"fr {n}"} for n in ("hand_pump", "0.5", "1", "-99")]),
+    "loop_repeat": ([{"type": "select_multiple animals", "name": "owned", "label": "Owned"},
+                     {"type": "begin loop over animals", "name": "loop"},
+                     {"type": "integer", "name": "count", "label": "How many %(label)s?"},
+                     {"type": "end loop"},
+                     {"type": "begin repeat", "name": "herders", "label": "Herders"},
+                     {"type": "select_one animals", "name": "kind", "label": "Kind"},
+                     {"type": "end repeat"}],
+                    [{"list_name": "animals", "name": n, "label": n} for n in ("cow", "goat")]),
+    "cascade": ([{"type": "select_one st", "name": "st", "label": "State"},
+                 {"type": "select_one di", "name": "di", "label": "District",
+                  "choice_filter": "st = ${st}"}],
+                [{"list_name": "st", "name": "n", "label": "N"},
+                 {"list_name": "di", "name": "d1", "label": "D1", "st": "n"},
+                 {"list_name": "di", "name": "d2", "label": "D2", "st": "s"}]),
+}
+
+
+@pytest.mark.parametrize("case", ["fixture", "fixture.xls", *_CORPUS])
+def test_every_form_pyxform_converts_imports_with_its_codes_and_labels(tmp_path, case):
+    from pyxform.xls2xform import convert
+
+    if case == "fixture":
+        path = write_xlsform(tmp_path / "form.xlsx")
+    elif case == "fixture.xls":
+        path = write_form_xls(tmp_path / "form.xls")
+    else:
+        path = _form(tmp_path, *_CORPUS[case])
+    convert(str(path), validate=False)  # pyxform converts it ...
+    conversion = convert_xlsform(path)  # ... so it imports
+    q = conversion.questionnaire()
+    if path.suffix == ".xls":  # the same choices as the .xlsx fixture
+        choices = pd.DataFrame(CHOICES).astype(str)
+    else:
+        choices = pd.read_excel(path, sheet_name="choices", dtype=str, engine="openpyxl")
+    choices = choices.rename(columns={"list name": "list_name"})
+    tables = [q, *q.repeats.values()]
+    for table in tables:
+        for v in table.variable_list:
+            assert set(v.labels) == set(q.languages), v.name  # every language
+            if not v.codes:
+                continue
+            kept = {str(c) for c in [*v.codes, *v.missing]}
+            lists = [{str(n).strip() for n in choices.loc[choices["list_name"] == name,
+                                                          "name"].dropna()}
+                     for name in choices["list_name"].dropna().unique()]
+            # the variable keeps every code of its list, as valid or missing code
+            assert any(names <= kept and kept - {"other"} <= names for names in lists), v.name
