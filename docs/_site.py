@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 API_SECTIONS: list[tuple[str, str, list[str]]] = [
     ("questionnaires", "Questionnaires and waves",
      ["perception.questionnaire.model", "perception.questionnaire.loading",
-      "perception.waves.validation", "perception.waves.reading",
+      "perception.waves.validation", "perception.waves.reading", "perception.waves.repeats",
+      "perception.waves.cleaning",
       "perception.demo.simulator"]),
     ("designs", "Designs", ["perception.survey.design"]),
     ("estimates", "Estimates",

@@ -58,6 +58,9 @@ _EXPORTS: dict[str, str] = {
     "validate": "perception.waves.validation",
     "read_wave": "perception.waves.reading",
     "recode_missing": "perception.waves.validation",
+    "read_repeat": "perception.waves.repeats",
+    "attach_repeat": "perception.waves.repeats",
+    "apply_cleaning_log": "perception.waves.cleaning",
     "demo_survey": "perception.demo.simulator",
     "DemoSurvey": "perception.demo.simulator",
     # 2. designs

@@ -6,6 +6,11 @@ Shared by the wave readers (:mod:`perception.waves.files`) and the XLSForm impor
 function takes it as ``error`` (default :class:`~perception.errors.FileReadError`).
 A workbook is a ZIP archive: its uncompressed size is checked against the same limit
 before openpyxl reads it.
+
+A sheet's declared size (its ``<dimension>``) is never trusted: R's writers declare
+``A1`` for a sheet of 241 x 367 cells, LibreOffice 1,048,576 rows for a sheet of 101.
+The sheets are read in openpyxl's read-only mode with their dimensions reset, so that
+every real cell is read, in a time proportional to the cells the file holds.
 """
 
 from __future__ import annotations
@@ -172,11 +177,46 @@ def open_workbook(
         workbook.close()
 
 
+def _rows(worksheet: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of a worksheet as the file holds them, whatever size it declares."""
+    if hasattr(worksheet, "reset_dimensions"):
+        worksheet.reset_dimensions()  # read-only mode: the declared size may be wrong
+    for row in worksheet.iter_rows(values_only=True):
+        yield tuple(row)
+
+
+def sheets_with_data(workbook: Any, probe_rows: int = 50) -> list[str]:
+    """The names of the sheets that hold at least one value in their first
+    ``probe_rows`` rows (charts and empty sheets are left out).
+
+    Examples
+    --------
+    >>> import openpyxl
+    >>> book = openpyxl.Workbook()
+    >>> book.active.append(["a"]); _ = book.create_sheet("empty")
+    >>> sheets_with_data(book)
+    ['Sheet']
+    """
+    found = []
+    for name in workbook.sheetnames:
+        worksheet = workbook[name]
+        if not hasattr(worksheet, "iter_rows"):
+            continue  # a chart sheet
+        for number, row in enumerate(_rows(worksheet)):
+            if any(not is_blank(v) for v in row):
+                found.append(name)
+                break
+            if number >= probe_rows:
+                break
+    return found
+
+
 def sheet_rows(
     path: Path, workbook: Any, sheet: str | int | None,
     error: type[PerceptionError] = FileReadError,
 ) -> tuple[str, list[tuple[Any, ...]]]:
-    """The rows of one sheet (values), trailing empty rows and columns removed."""
+    """The rows of one sheet (values), trailing empty rows and columns removed; every row
+    as wide as the widest (the declared dimension of the sheet is not trusted)."""
     names = list(workbook.sheetnames)
     if sheet is None:
         sheet = 0
@@ -193,7 +233,11 @@ def sheet_rows(
     else:
         raise error(f"sheet must be a sheet name or a 0-based number, got {sheet!r}")
     try:
-        rows = [tuple(row) for row in workbook[name].iter_rows(values_only=True)]
+        worksheet = workbook[name]
+        if not hasattr(worksheet, "iter_rows"):
+            raise file_error(path, f"sheet {name!r} is a chart, not a table of values",
+                             "give the sheet that holds the data", error)
+        rows = list(_rows(worksheet))
     except Exception as exc:
         raise file_error(path, f"unreadable sheet {name!r} ({type(exc).__name__}: {str(exc)[:200]})",
                     "open the workbook and save it again, or export CSV", error) from None

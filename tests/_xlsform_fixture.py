@@ -166,6 +166,31 @@ def write_xlsform(
     return path
 
 
+def write_xls(path: Path, sheets: dict[str, tuple[Sequence[str], Sequence[dict]]]) -> Path:
+    """Write an old Excel .xls (BIFF) workbook with xlwt: sheet -> (columns, rows)."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    for name, (columns, rows) in sheets.items():
+        sheet = book.add_sheet(name)
+        for j, column in enumerate(columns):
+            sheet.write(0, j, column)
+        for i, row in enumerate(rows, start=1):
+            for j, column in enumerate(columns):
+                value = row.get(column)
+                if value is not None:
+                    sheet.write(i, j, value)
+    book.save(str(path))
+    return path
+
+
+def write_form_xls(path: Path) -> Path:
+    """The form of :data:`SURVEY` as an .xls workbook."""
+    return write_xls(path, {"survey": (SURVEY_COLUMNS, SURVEY),
+                            "choices": (CHOICES_COLUMNS, CHOICES),
+                            "settings": (SETTINGS_COLUMNS, SETTINGS)})
+
+
 def wave_for_form() -> pd.DataFrame:
     """A small wave that satisfies the converted questionnaire (skip logic included)."""
     return pd.DataFrame(

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "questionnaire": ("perception.cli.questionnaire", "import an XLSForm questionnaire"),
     "export": ("perception.cli.export", "write an anonymised, shareable wave"),
     "sample": ("perception.cli.sample", "allocate and draw the villages of a wave"),
+    "clean": ("perception.cli.clean", "apply a cleaning log to a raw export, with an audit"),
 }
 
 
@@ -99,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (OSError, UnicodeDecodeError) as exc:
         print(f"perception {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the command line never prints a traceback
+        print(f"perception {args.command}: error: unexpected {type(exc).__name__}: {exc}. "
+              "This is a bug of perception: please report it with the command and the file.",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("perception: interrupted", file=sys.stderr)

@@ -1,9 +1,11 @@
 """``perception questionnaire import FORM.xlsx --out Q.yaml``: convert an XLSForm.
 
-Writes the questionnaire YAML (checked by loading it) headed by notes on what the
-conversion skipped or guessed, and prints a summary and the notes. Without ``--out`` the
-YAML goes to stdout. Exit codes: 0 written, 2 the form cannot be converted (every
-problem listed on stderr) or the output exists (use ``--force``).
+The form (``.xlsx`` or ``.xls``) is parsed by pyxform, the XLSForm reference. Writes the
+questionnaire YAML (checked by loading it) headed by notes on what the import left out,
+simplified or inferred (missing codes, personal data, code types), and prints a summary
+and the notes. Without ``--out`` the YAML goes to stdout. Exit codes: 0 written, 2 the
+form cannot be read or pyxform refuses it (its message and rows on stderr), or the output
+exists (use ``--force``).
 
 Examples
 --------
@@ -26,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``questionnaire`` subcommand (with its ``import`` action)."""
     parser = subparsers.add_parser(
         "questionnaire",
-        help="import a questionnaire from an XLSForm (KoboToolbox/ODK)",
+        help="import a questionnaire from an XLSForm (KoboToolbox/ODK, .xlsx or .xls)",
         description="Work with questionnaires. `perception questionnaire import FORM.xlsx "
         "--out Q.yaml` converts an XLSForm into the YAML questionnaire format.",
     )
@@ -34,12 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                     parser_class=type(parser))
     imp = actions.add_parser(
         "import",
-        help="convert an XLSForm (.xlsx) into a questionnaire YAML file",
-        description="Convert an XLSForm (survey, choices, settings sheets) into the YAML "
-        "questionnaire format (docs/questionnaire_format.md). The YAML starts with notes on "
-        "everything skipped or guessed: review them.",
+        help="convert an XLSForm (.xlsx or .xls) into a questionnaire YAML file",
+        description="Convert an XLSForm (survey, choices, settings sheets; parsed by pyxform) "
+        "into the YAML questionnaire format (docs/questionnaire_format.md). The YAML starts "
+        "with notes on everything left out, simplified or inferred: review them. Exit code "
+        "0: written; 2: the form cannot be read or pyxform refuses it.",
     )
-    imp.add_argument("form", metavar="FORM", help="the XLSForm (.xlsx)")
+    imp.add_argument("form", metavar="FORM", help="the XLSForm (.xlsx or .xls)")
     imp.add_argument("-o", "--out", metavar="Q.yaml",
                      help="questionnaire file to write (default: print the YAML)")
     imp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -75,10 +78,16 @@ def run(args: argparse.Namespace) -> int:
         )
     out.write_text(text, encoding="utf-8")
     modules = len({v.module for v in q.variable_list})
+    repeats = len(q.repeats)
+    pii = [*q.pii, *(n for r in q.repeats.values() for n in r.pii)]
     print(
         f"wrote {out}: questionnaire {q.id!r}, {len(q)} variables in {modules} module"
-        f"{'s' if modules != 1 else ''}, languages {', '.join(q.languages)}"
-        + (f", pii: {', '.join(q.pii)}" if q.pii else ", no pii variable")
+        f"{'s' if modules != 1 else ''}"
+        + (f", {repeats} repeat{'s' if repeats != 1 else ''} "
+           f"({', '.join(f'{n}: {len(r)} variables' for n, r in q.repeats.items())})"
+           if repeats else "")
+        + f", languages {', '.join(q.languages)}"
+        + (f", pii: {', '.join(pii)}" if pii else ", no pii variable")
     )
     if conversion.notes:
         print(f"{len(conversion.notes)} note{'s' if len(conversion.notes) != 1 else ''} to "

@@ -60,8 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Validate; print the report on stdout; return 0 (valid) or 1 (failures)."""
     q = load_questionnaire(args.questionnaire)
-    df, _ = read_table(args.wave, q, max_bytes=args.max_bytes)
+    df, meta = read_table(args.wave, q, max_bytes=args.max_bytes)
     blank_rows_note("validate", args.wave, df)
+    for note in meta["notes"]:  # a row index dropped, other sheets holding data ...
+        print(f"perception validate: {args.wave}: {note}", file=sys.stderr)
     report = validate(df, q, source=str(args.wave))
     if args.format == "csv":
         report.errors.to_csv(sys.stdout, index=False, lineterminator="\n")

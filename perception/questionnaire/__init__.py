@@ -29,6 +29,7 @@ SHARED: dict[str, str] = {
     "describe_codes": "schema",
     "MAX_XLSFORM_BYTES": "xlsform",
     "convert_xlsform": "xlsform",
+    "parse_expression": "expressions",
 }
 
 __all__ = sorted(EXPORTS)

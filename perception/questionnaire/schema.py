@@ -303,6 +303,8 @@ def _frame_rules(var: Variable, q: Questionnaire) -> list[Rule]:
                 needs=needs,
             )
         )
+    if var.choice_filter_expr is not None:
+        rules.append(_choice_filter_rule(var))
     if var.constraint_expr is not None:
         expr = var.constraint_expr
 
@@ -324,6 +326,44 @@ def _frame_rules(var: Variable, q: Questionnaire) -> list[Rule]:
             )
         )
     return rules
+
+
+def _choice_filter_rule(var: Variable) -> Rule:
+    """Each answer (each selected code) is one the choice_filter allows in its row."""
+    expr = var.choice_filter_expr
+    assert expr is not None
+    name = var.name
+    by_text = {code_text(c): c for c in var.codes}
+    missing = {code_text(c) for c in var.missing}
+    multiple = var.type == "select_multiple"
+
+    def allowed(df: pd.DataFrame) -> pd.Series:
+        answers = texts(df[name])
+        ok = pd.Series(True, index=df.index)
+        tokens = answers.map(lambda t: t.split() if multiple else [t], na_action="ignore")
+        codes = {c for row in tokens.dropna() for c in row if c in by_text}
+        for text in sorted(codes):
+            code = by_text[text]
+            rows = tokens.map(lambda row, text=text: isinstance(row, list) and text in row,
+                              na_action="ignore").fillna(False).astype(bool)
+            choice = {column: values.get(code) for column, values in var.choice_columns.items()}
+            choice["name"] = text
+            kept = expr.evaluate(df.loc[rows], choice=choice)
+            ok.loc[kept.index[~kept.to_numpy()]] = False
+        unknown = tokens.map(lambda row: isinstance(row, list) and all(
+            t in missing for t in row), na_action="ignore")
+        return ok | unknown.fillna(False).astype(bool)
+
+    return Rule(
+        f"choice_filter:{name}",
+        "choice_filter",
+        name,
+        f"the answer is not among the choices allowed in this row (choice_filter: {expr.text})",
+        "correct the answer, or the earlier answer the list depends on",
+        allowed,
+        frame_level=True,
+        needs=frozenset({name, *expr.variables}),
+    )
 
 
 def _group_keys(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

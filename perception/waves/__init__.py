@@ -16,11 +16,18 @@ EXPORTS: dict[str, str] = {
     "validate": "validation",
     "read_wave": "reading",
     "recode_missing": "validation",
+    "read_repeat": "repeats",
+    "attach_repeat": "repeats",
+    "apply_cleaning_log": "cleaning",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
     "MAX_WAVE_BYTES": "files",
     "read_table": "files",
+    "changed_columns": "cleaning",
+    "read_cleaning_log": "cleaning",
+    "identifying_paradata": "cleaning",
+    "REDACTED": "cleaning",
 }
 
 __all__ = sorted(EXPORTS)

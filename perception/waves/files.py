@@ -93,7 +93,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,6 +108,7 @@ from ..filecheck import (
     is_blank,
     open_workbook,
     sheet_rows,
+    sheets_with_data,
     sniff,
 )
 from ..questionnaire.cells import cell_text
@@ -202,13 +203,15 @@ def _format_of(path: Path) -> Format:
     return fmt  # type: ignore[return-value]
 
 
-def _check_content(path: Path, fmt: Format) -> None:
+def _check_content(path: Path, fmt: Format, encoding: str | None = None) -> None:
     with path.open("rb") as handle:
         head = handle.read(8192)
     kind = sniff(head)
     expected = {"csv": None, "xlsx": "zip", "sav": "sav", "dta": "dta"}[fmt]
     if kind == expected:
         return
+    if fmt == "csv" and encoding is not None and kind in ("utf16", "binary"):
+        return  # text in an encoding that has zero bytes (UTF-16): decoded as asked
     suffix = path.suffix.lower()
     real = {"zip": ".xlsx", "xls": ".xls", "sav": ".sav", "dta": ".dta"}.get(kind or "", ".csv")
     hint = (
@@ -238,10 +241,17 @@ class _Raw:
     value_labels: dict[str, dict[Any, str]]
     user_missing: dict[str, Any]
     text_source: bool  # CSV/XLSX: NA spellings apply
+    notes: list[str] = field(default_factory=list)  # what the reader did that changes the file
 
 
-def _check_header(path: Path, header: Sequence[Any]) -> list[str]:
+#: the name given to an unnamed first column until it is known to be a row index
+_INDEX_COLUMN = "\x00row index"
+
+
+def _check_header(path: Path, header: Sequence[Any], *, index_ok: bool = False) -> list[str]:
     names = ["" if h is None else str(h).strip() for h in header]
+    if index_ok and len(names) > 1 and names[0] in ("", "Unnamed: 0"):
+        names[0] = _INDEX_COLUMN  # checked by _drop_index_column once the rows are read
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if not name:
@@ -261,7 +271,23 @@ def _check_header(path: Path, header: Sequence[Any]) -> list[str]:
     return names
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes, encoding: str | None = None) -> str:
+    if encoding is not None:
+        try:
+            text = raw.decode(encoding)
+        except LookupError:
+            raise file_error(path, f"unknown encoding {encoding!r}",
+                             "give a Python codec name such as 'utf-8', 'cp1252', 'latin-1' "
+                             "or 'utf-16'") from None
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise file_error(
+                path,
+                f"not {encoding} text: invalid byte {raw[exc.start:exc.start + 1]!r} at byte "
+                f"offset {exc.start}, line {line}",
+                "give the encoding the file was written in (encoding=..., --encoding)",
+            ) from None
+        return text.removeprefix("\ufeff")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -277,7 +303,8 @@ def _decode(path: Path, raw: bytes) -> str:
             f"{path}: not UTF-8 text: invalid byte {raw[exc.start:exc.start + 1]!r} (in "
             f"{bad!r}) at byte offset {exc.start}, line {line}.{guess} Fix: re-encode the "
             f"file as UTF-8, e.g. `iconv -f WINDOWS-1252 -t UTF-8 '{path.name}' > fixed.csv`, "
-            "or in Excel 'Save as > CSV UTF-8'."
+            "or in Excel 'Save as > CSV UTF-8', or read it with encoding='cp1252' "
+            "(--encoding cp1252)."
         ) from None
 
 
@@ -295,8 +322,8 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
-    text = _decode(path, path.read_bytes())
+def _read_csv(path: Path, q: Questionnaire | None, encoding: str | None = None) -> _Raw:
+    text = _decode(path, path.read_bytes(), encoding)
     if not text.strip():
         raise file_error(path, "the file holds only blank space", "export the file again")
     sep = "\t" if path.suffix.lower() == ".tsv" else _delimiter(text)
@@ -309,7 +336,7 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
     # text, so that no other row can be dropped in their place
     blank_lines: list[tuple[int, int]] = []
     try:
-        names = _check_header(path, next(rows))
+        names = _check_header(path, next(rows), index_ok=True)
         start = rows.line_num
         for row in rows:
             empty = not "".join(row).strip()
@@ -359,8 +386,8 @@ def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
         raise file_error(path, f"the header has {len(names)} fields but the data {frame.shape[1]}",
                     "check the separators and quotes of the header line")
     frame.columns = names
-    return _Raw(frame, {"delimiter": sep, "encoding": "utf-8", "blank_rows_skipped": blank},
-                {}, {}, {}, text_source=True)
+    return _Raw(frame, {"delimiter": sep, "encoding": encoding or "utf-8",
+                        "blank_rows_skipped": blank}, {}, {}, {}, text_source=True)
 
 
 def _without_lines(text: str, spans: list[tuple[int, int]]) -> str:
@@ -377,15 +404,26 @@ def _read_xlsx(path: Path, sheet: str | int | None, max_bytes: int) -> _Raw:
     with open_workbook(path, max_bytes) as workbook:
         name, rows = sheet_rows(path, workbook, sheet)
         sheets = list(workbook.sheetnames)
+        with_data = sheets_with_data(workbook) if len(sheets) > 1 else [name]
     if not rows:
         raise file_error(path, f"sheet {name!r} is empty", "put the data on the first sheet, or "
                     "give sheet=<name>")
-    names = _check_header(path, rows[0])
+    names = _check_header(path, rows[0], index_ok=True)
     body = [r for r in rows[1:] if not all(is_blank(v) for v in r)]
     frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(
         columns=names, dtype=object)
-    details = {"sheet": name, "sheets": sheets, "blank_rows_skipped": len(rows) - 1 - len(body)}
-    return _Raw(frame, details, {}, {}, {}, text_source=True)
+    details = {"sheet": name, "sheets": sheets, "sheets_with_data": with_data,
+               "blank_rows_skipped": len(rows) - 1 - len(body)}
+    raw = _Raw(frame, details, {}, {}, {}, text_source=True)
+    others = [s for s in with_data if s != name]
+    if others:
+        raw.notes.append(
+            f"the workbook has {len(with_data)} sheets holding data: {name!r} (read) and "
+            f"{', '.join(map(repr, others))}; give sheet=<name> (--sheet) to read another "
+            "(a KoboToolbox export keeps each repeat group on a sheet of its own: "
+            "pc.read_repeat reads them)"
+        )
+    return raw
 
 
 def _read_stat(path: Path, fmt: Literal["sav", "dta"]) -> _Raw:
@@ -419,11 +457,20 @@ def _read_stat(path: Path, fmt: Literal["sav", "dta"]) -> _Raw:
             {"lo": _code_key(r["lo"]), "hi": _code_key(r["hi"])} for r in ranges
         ]
     for col, values in (getattr(meta, "missing_user_values", None) or {}).items():
+        if fmt == "sav":
+            user_missing[str(col)] = [_code_key(v) for v in values]
+            continue
         user_missing[str(col)] = [f".{v}" for v in values]
         if col in frame.columns:  # Stata extended missing values come back as 'a'..'z'
             frame[col] = frame[col].map(
                 lambda v: f".{v}" if isinstance(v, str) and len(v) == 1 else v
             )
+        labels = value_labels.get(str(col))
+        if labels:  # ... and so do their labels: keyed like the data, '.a'
+            value_labels[str(col)] = {
+                (f".{k}" if isinstance(k, str) and len(k) == 1 and k.isalpha() else k): v
+                for k, v in labels.items()
+            }
     details = {"file_label": getattr(meta, "file_label", None) or None,
                "file_encoding": getattr(meta, "file_encoding", None)}
     return _Raw(frame, details, variable_labels, value_labels, user_missing, text_source=False)
@@ -475,7 +522,7 @@ def _canonical(
     """One column in the package's canonical types (see the module docstring)."""
     index = series.index
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        out = series.astype("datetime64[ns]")
+        out = _as_ns(series)
         if kind == "text":
             return _as_text(out.astype(object).where(out.notna(), None), index)
         return out
@@ -499,13 +546,22 @@ def _canonical(
             parsed.index = index
             return parsed
     if present and all(isinstance(c, _dt.date) for c in present):
-        return pd.Series(pd.to_datetime(pd.Series(cells, dtype=object)), index=index).astype(
-            "datetime64[ns]")
+        stamps = [None if c is None else pd.Timestamp(c) for c in cells]
+        return _as_ns(pd.Series(pd.to_datetime(pd.Series(stamps, dtype=object)), index=index))
     numbers = _as_numbers(cells, present, decimal_comma)
     if numbers is not None:
         numbers.index = index
         return numbers
     return _as_text(cells, index)
+
+
+def _as_ns(series: pd.Series) -> pd.Series:
+    """Dates as datetime64[ns]; dates outside its range (SPSS's 1583-01-01) keep the
+    resolution they were read with (read_table notes them)."""
+    try:
+        return series.astype("datetime64[ns]")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
+        return series
 
 
 def _canonical_strings(
@@ -571,7 +627,7 @@ def _as_dates(cells: list[Any]) -> pd.Series | None:
             values.append(stamp)
         else:
             return None
-    return pd.Series(values, dtype="datetime64[ns]")
+    return _as_ns(pd.Series(pd.to_datetime(pd.Series(values, dtype=object))))
 
 
 def _raw_kind(name: str, q: Questionnaire | None) -> Literal["auto", "text", "date"]:
@@ -602,11 +658,22 @@ def _kind_of(var: Variable | None) -> Literal["auto", "text", "date"]:
 
 
 def _looks_like_kobo(columns: Sequence[str]) -> bool:
-    return any(c in _KOBO_SIGNATURE for c in columns)
+    return any(_unmangled(c) in _KOBO_SIGNATURE for c in columns)
+
+
+def _unmangled(column: str) -> str:
+    """A system column as KoboToolbox names it, from R's names (``X_uuid`` is ``_uuid``,
+    ``X.U.FEFF.start`` is ``start`` after a byte-order mark)."""
+    if column.startswith("X.U.FEFF."):
+        return column[len("X.U.FEFF."):]
+    if column.startswith("X_"):
+        return column[1:]
+    return column
 
 
 def _is_metadata(column: str) -> bool:
-    return column in KOBO_METADATA or column.startswith(_KOBO_PREFIXES)
+    bare = _unmangled(column)
+    return bare in KOBO_METADATA or bare.startswith(_KOBO_PREFIXES)
 
 
 def _split_name(column: str) -> list[str]:
@@ -638,13 +705,16 @@ def _normalise_names(
         if column in q:
             continue
         parts = _split_name(column)
-        if len(parts) > 1 and parts[-1] in q:
-            renamed[column] = parts[-1]
-            continue
         option = _option_of(column, q)
-        if option is not None:
+        if option is not None:  # ca_type/1, water_sources.other: an option column
             var_name, code_text = option
             options.setdefault(var_name, {})[code_text] = column
+            continue
+        # grp/q -> q; loop/cow/count -> cow_count (loops, names renamed after their group)
+        joined = next((name for k in range(len(parts), 0, -1)
+                       if (name := "_".join(parts[-k:])) in q), None) if len(parts) > 1 else None
+        if joined is not None:
+            renamed[column] = joined
     targets: dict[str, list[str]] = {}
     for column in frame.columns:
         target = renamed.get(column, column)
@@ -900,6 +970,7 @@ def read_table(
     sheet: str | int | None = None,
     kobo: bool | None = None,
     on_label_problem: Literal["raise", "report"] = "raise",
+    encoding: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV, XLSX, SPSS, Stata or KoboToolbox/ODK file, without validating it.
 
@@ -915,7 +986,8 @@ def read_table(
         Largest file accepted (also the largest uncompressed size of an XLSX); larger
         files are refused before reading.
     sheet : str or int, optional
-        XLSX sheet name or 0-based number (default: the first sheet).
+        XLSX sheet name or 0-based number (default: the first sheet; the other sheets
+        that hold data are listed in ``meta["notes"]``).
     kobo : bool, optional
         Treat the file as a KoboToolbox/ODK export (metadata columns set aside). Default:
         detected from the system columns (``_uuid``, ``_submission_time`` ...).
@@ -923,6 +995,10 @@ def read_table(
         With a questionnaire, what to do when the file's value labels contradict it:
         raise :class:`~perception.WaveValidationError` listing every problem (default),
         or only report them in ``meta["label_problems"]``.
+    encoding : str, optional
+        The encoding of a CSV file (a Python codec name: ``"cp1252"``, ``"latin-1"``,
+        ``"utf-16"`` ...). Default: UTF-8 (with or without a byte-order mark), refused
+        with the offset of the first invalid byte when the file is not UTF-8.
 
     Returns
     -------
@@ -939,7 +1015,10 @@ def read_table(
         Stata extended missing values), ``kobo`` (bool), ``paradata`` (DataFrame of the
         Kobo/ODK metadata columns, same index; may identify people: never share it),
         ``renamed`` ({file column: variable}), ``select_multiple`` ({variable: {columns,
-        source}}), ``label_problems`` (DataFrame, see :func:`check_value_labels`).
+        source}}), ``label_problems`` (DataFrame, see :func:`check_value_labels`),
+        ``notes`` (list of str: what the reader did that a reader of the file should
+        know -- a row-index column dropped, dates kept at a lower resolution, the other
+        sheets holding data).
 
     Raises
     ------
@@ -980,14 +1059,18 @@ def read_table(
     fmt = _format_of(path)
     if sheet is not None and fmt != "xlsx":
         raise PerceptionError(f"sheet={sheet!r} only applies to .xlsx files, not {path.name}")
-    _check_content(path, fmt)
+    if encoding is not None and fmt != "csv":
+        raise PerceptionError(
+            f"encoding={encoding!r} only applies to CSV files, not {path.name} (XLSX, SPSS "
+            "and Stata files say their encoding themselves)")
+    _check_content(path, fmt, encoding)
     if fmt == "csv":
-        raw = _read_csv(path, questionnaire)
+        raw = _read_csv(path, questionnaire, encoding)
     elif fmt == "xlsx":
         raw = _read_xlsx(path, sheet, max_bytes)
     else:
         raw = _read_stat(path, fmt)
-    frame = raw.frame.reset_index(drop=True)
+    frame = _drop_index_column(path, raw.frame.reset_index(drop=True), raw.notes)
     if frame.shape[1] == 0:
         raise file_error(path, "no columns", "export the file again with its header")
 
@@ -1000,22 +1083,10 @@ def read_table(
     paradata = frame[paradata_columns].copy()
     frame = frame.drop(columns=paradata_columns)
 
-    renamed: dict[str, str] = {}
-    select_multiple: dict[str, dict[str, Any]] = {}
-    if questionnaire is not None:
-        frame, renamed, options = _normalise_names(path, frame, questionnaire)
-        if options:
-            frame, select_multiple = _combine_options(path, frame, questionnaire, options)
-
-    na_strings = NA_STRINGS if raw.text_source else frozenset({""})
-    decimal_comma = raw.details.get("delimiter") == ";"
+    df, renamed, select_multiple = tidy_columns(
+        path, frame, questionnaire, na_strings=NA_STRINGS if raw.text_source else frozenset({""}),
+        decimal_comma=raw.details.get("delimiter") == ";", notes=raw.notes)
     value_labels = {renamed.get(c, c): v for c, v in raw.value_labels.items()}
-    out = {}
-    for column in frame.columns:
-        var = questionnaire.variable(column) if questionnaire is not None and column in questionnaire else None
-        out[column] = _canonical(frame[column], kind=_kind_of(var), na_strings=na_strings,
-                                 decimal_comma=decimal_comma)
-    df = pd.DataFrame(out, index=frame.index, columns=list(frame.columns))
 
     problems = (
         check_value_labels(value_labels, questionnaire, df)
@@ -1054,5 +1125,72 @@ def read_table(
         "renamed": renamed,
         "select_multiple": select_multiple,
         "label_problems": problems.reset_index(drop=True),
+        "notes": list(raw.notes),
     }
     return df, meta
+
+
+def tidy_columns(
+    path: Path,
+    frame: pd.DataFrame,
+    questionnaire: Questionnaire | None,
+    *,
+    na_strings: frozenset[str] = NA_STRINGS,
+    decimal_comma: bool = False,
+    notes: list[str] | None = None,
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict[str, Any]]]:
+    """The columns of a frame as read, named and typed as the questionnaire says: group
+    prefixes removed, select_multiple option columns combined, canonical types (see the
+    module docstring). Returns the frame, the renamed columns and the combined options."""
+    renamed: dict[str, str] = {}
+    select_multiple: dict[str, dict[str, Any]] = {}
+    if questionnaire is not None:
+        frame, renamed, options = _normalise_names(path, frame, questionnaire)
+        if options:
+            frame, select_multiple = _combine_options(path, frame, questionnaire, options)
+    out = {}
+    for column in frame.columns:
+        var = (questionnaire.variable(column)
+               if questionnaire is not None and column in questionnaire else None)
+        out[column] = _canonical(frame[column], kind=_kind_of(var), na_strings=na_strings,
+                                 decimal_comma=decimal_comma)
+        if _out_of_ns_range(out[column]) and notes is not None:
+            notes.append(
+                f"column {column!r} holds dates outside 1677-09-22 .. 2262-04-11 (e.g. "
+                f"{_earliest(out[column])}): kept as dates of {out[column].dtype} resolution "
+                "(pandas' nanosecond dates cannot hold them)")
+    return pd.DataFrame(out, index=frame.index, columns=list(frame.columns)), renamed, \
+        select_multiple
+
+
+def _drop_index_column(path: Path, frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Drop an unnamed first column holding a row index (R's ``write.csv``, pandas'
+    ``to_csv``: increasing whole numbers); any other unnamed column is an error."""
+    if not len(frame.columns) or frame.columns[0] != _INDEX_COLUMN:
+        return frame
+    column = frame[_INDEX_COLUMN]
+    numbers = pd.to_numeric(column.astype(object).where(column.notna(), None), errors="coerce")
+    whole = numbers.notna().all() and bool((numbers == numbers.round()).all())
+    if len(frame) and whole and bool((numbers.diff().iloc[1:] > 0).all()):
+        first, last = cell_text(numbers.iloc[0]), cell_text(numbers.iloc[-1])
+        notes.append(
+            f"the first column has no name and holds increasing whole numbers ({first} .. "
+            f"{last}): a row index written by R or pandas, not data; dropped")
+        return frame.drop(columns=_INDEX_COLUMN)
+    raise file_error(
+        path,
+        "column 1 of the header row has no name (and its values are not a row index: "
+        "increasing whole numbers)",
+        "give every column a name in the first row (or delete the empty column)",
+    )
+
+
+def _out_of_ns_range(series: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(series.dtype) and str(series.dtype) != (
+        "datetime64[ns]")
+
+
+def _earliest(series: pd.Series) -> str:
+    low, high = series.min(), series.max()
+    extreme = low if low < pd.Timestamp("1677-09-22") else high
+    return cell_text(pd.Timestamp(extreme))

@@ -38,7 +38,8 @@ from .validation import recode_missing, validate_with_data
 __all__ = ["read_wave"]
 
 
-def _key_bytes(hash_key: str | bytes | None) -> bytes:
+def key_bytes(hash_key: str | bytes | None) -> bytes:
+    """The secret of ``keep_pii="hash"`` as bytes, checked (present, long enough)."""
     if hash_key is None:
         raise PerceptionError(
             "keep_pii='hash' needs hash_key: a secret of at least "
@@ -98,7 +99,10 @@ def read_wave(
     DataFrame
         A new frame with the rows in file order; coded and numeric columns as float64,
         dates as datetime64; ``df.attrs["perception"]`` records source and steps
-        (including ``blank_rows_skipped``, entirely blank rows of the file).
+        (including ``blank_rows_skipped``, entirely blank rows of the file, and the
+        reader's ``notes``). For a questionnaire with repeat tables, the submission keys
+        of a KoboToolbox export (``_uuid``, ``_index``) are kept as the last columns:
+        ``perception.attach_repeat`` links the repeat rows with them.
 
     Raises
     ------
@@ -128,14 +132,14 @@ def read_wave(
             "hash_key given but keep_pii='drop'. Fix: pass keep_pii='hash' to pseudonymise "
             "the pii columns, or drop hash_key."
         )
-    key = _key_bytes(hash_key) if keep_pii == "hash" else b""
+    key = key_bytes(hash_key) if keep_pii == "hash" else b""
     if not isinstance(questionnaire, Questionnaire):
         raise PerceptionError(
             f"read_wave needs a Questionnaire, got {type(questionnaire).__name__}. Fix: pass "
             "pc.load_questionnaire(path)."
         )
     path = Path(path)
-    raw, _ = read_table(path, questionnaire, max_bytes=max_bytes)
+    raw, table_meta = read_table(path, questionnaire, max_bytes=max_bytes)
     report, data = validate_with_data(raw, questionnaire, source=str(path))
     if not report.ok or data is None:
         raise WaveValidationError(
@@ -150,6 +154,11 @@ def read_wave(
     else:
         for column in pii_columns:
             data[column] = data[column].map(lambda v: hash_value(v, key)).astype(object)
+    if questionnaire.repeats:  # the submission keys link the repeat tables (pc.attach_repeat)
+        links = table_meta["paradata"]
+        for column in ("_uuid", "_index"):
+            if column in links.columns and column not in data.columns:
+                data[column] = links[column].to_numpy()
     meta: dict[str, Any] = {
         "source": str(path),
         "questionnaire": questionnaire.id,
@@ -157,6 +166,7 @@ def read_wave(
         "pii_columns": pii_columns,
         "warnings": len(report.warnings),
         "blank_rows_skipped": int(raw.attrs.get("blank_rows_skipped", 0)),
+        "notes": list(table_meta["notes"]),
     }
     if recode:
         data, counts = recode_missing(data, questionnaire)

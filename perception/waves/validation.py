@@ -77,6 +77,7 @@ _CHECK_ORDER = [
     "range",
     "weight",
     "constraint",
+    "choice_filter",
     "relevant",
     "unique",
     "psu_in_stratum",
@@ -457,7 +458,13 @@ def _translate(
 ) -> list[_Failure]:
     """Turn pandera's failure cases into report entries (values from the input data)."""
     out: list[_Failure] = []
-    records = failures.assign(check=failures["check"].astype(str)).to_dict("records")
+    failures = failures.assign(check=failures["check"].astype(str))
+    # pandera lists every cell of a row failing a frame-level check: keep the rule's column
+    # before reading the records (a wide wave fails with millions of cells otherwise)
+    owner = {k: r.column for k, r in compiled.rules.items() if r.frame_level}
+    rule_column = failures["check"].map(owner)
+    failures = failures[rule_column.isna() | (failures["column"] == rule_column)]
+    records = failures.to_dict("records")
     coerce_failed: set[tuple[str, int | None]] = set()
     lang = q.default_language
 
@@ -500,6 +507,13 @@ def _translate(
             for p in positions:  # pandera gives no row when the whole cast raised
                 coerce_failed.add((column, p))
                 value = original(column, p, rec["failure_case"])
+                if var.type == "date" and isinstance(value, pd.Timestamp | np.datetime64):
+                    out.append(_Failure(
+                        p, column, "dtype", value,
+                        "a date outside 1677-09-22 .. 2262-04-11, the range of the "
+                        "package's dates (a default date such as 1583-01-01, or a mistyped "
+                        "year?)", "correct the date, or leave the cell empty"))
+                    continue
                 out.append(_Failure(p, column, "dtype", value, problem, fix))
 
     details: dict[str, dict[int, str]] = {}

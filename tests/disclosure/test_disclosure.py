@@ -320,7 +320,13 @@ def pii_wave(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     bad.loc[bad.index[:3], "gps_lat"] = [99.12345, 98.54321, 97.11111]  # out of range: reported
     bad_path = folder / "invalid.csv"
     bad.to_csv(bad_path, index=False)
-    return path, bad_path, values + ["99.12345", "98.54321", "97.11111"]
+    first, second = demo.waves.iloc[0], demo.waves.iloc[1]
+    pd.DataFrame({  # a cleaning log that corrects a phone number and an answer
+        "uuid": [first["resp_id"], second["resp_id"]], "variable": ["phone", "trust_police"],
+        "old_value": [first["phone"], second["trust_police"]],
+        "new_value": ["+223 70 00 00 01", 9], "reason": ["wrong digit", "recoded"],
+    }).to_csv(folder / "cleaning_log.csv", index=False)
+    return path, bad_path, values + ["99.12345", "98.54321", "97.11111", "+223 70 00 00 01"]
 
 
 def _output_commands(wave: Path, invalid: Path, out: Path) -> dict[str, tuple[list[str], int]]:
@@ -340,6 +346,8 @@ def _output_commands(wave: Path, invalid: Path, out: Path) -> dict[str, tuple[li
         "figures": (["figures", "--data", str(wave), "-q", q, "--out", str(out / "figures"),
                      "--only", "trust_actors", "--format", "svg", "--no-progress",
                      "--min-cell", "1000000"], 0),
+        "clean": (["clean", str(wave), "--log", str(wave.parent / "cleaning_log.csv"), "-q", q,
+                   "--out", str(out / "clean.csv")], 0),
     }
 
 
@@ -350,7 +358,7 @@ def test_every_output_command_is_scanned(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["validate", "export", "weights", "estimate", "model",
-                                     "figures"])
+                                     "figures", "clean"])
 def test_no_pii_value_in_any_output(pii_wave, tmp_path, capsys, command):
     wave, invalid, values = pii_wave
     args, expected = _output_commands(wave, invalid, tmp_path)[command]
