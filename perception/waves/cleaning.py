@@ -311,18 +311,18 @@ def apply_cleaning_log(
     Parameters
     ----------
     data : DataFrame
-        The raw data (an export as read by :func:`perception.waves.files.read_table`,
+        The raw data (an export as read by ``perception.waves.files.read_table``,
         with its submission id column). Never modified.
-    log : DataFrame or path
+    log : DataFrame or str or Path
         The cleaning log: columns ``uuid``, ``variable`` (or ``question``),
         ``old_value``, ``new_value``, ``reason`` (or ``issue``), optionally ``action``
         (or ``change_type``: ``change_response``, ``blank_response``, ``remove_survey``,
-        ``no_action``); a CSV/XLSX file is read with :func:`read_cleaning_log`.
+        ``no_action``); a CSV/XLSX file is read with ``read_cleaning_log``.
     questionnaire : Questionnaire, optional
         To check that new values of numeric variables are numbers, and to recognise
         select_multiple options (``water_sources/piped``, ``water_sources.piped``).
     key : str, optional
-        The submission id column (default: the first of :data:`KEY_COLUMNS`, else the
+        The submission id column (default: the first of ``KEY_COLUMNS``, else the
         questionnaire's ``id`` role).
 
     Returns

@@ -204,7 +204,7 @@ def read_repeat(
     sheet : str, optional
         The sheet of the repeat (default: the sheet named after it).
     keep_pii : {"drop", "hash"}
-        What happens to the repeat's ``pii`` columns (as in :func:`perception.read_wave`).
+        What happens to the repeat's ``pii`` columns (as in ``perception.read_wave``).
     hash_key : str or bytes, optional
         The key of ``keep_pii="hash"``.
     max_bytes : int
@@ -310,7 +310,7 @@ def _spec(name: str, spec: Any) -> tuple[str, str | None, str | None]:
 
 
 def attach_repeat(
-    wave: pd.DataFrame,
+    data: pd.DataFrame,
     repeat: pd.DataFrame,
     summaries: Mapping[str, Any],
     *,
@@ -320,12 +320,12 @@ def attach_repeat(
 
     Parameters
     ----------
-    wave : DataFrame
-        The parent rows (a wave from :func:`perception.read_wave`, which keeps the
+    data : DataFrame
+        The parent rows (a wave from ``perception.read_wave``, which keeps the
         submission keys ``_uuid``/``_index`` of a questionnaire with repeats; or a repeat
         table holding a nested repeat). Never modified.
     repeat : DataFrame
-        The repeat rows (:func:`read_repeat`), with their link columns.
+        The repeat rows (``perception.read_repeat``), with their link columns.
     summaries : mapping
         New column -> summary: ``"count"`` (rows of the repeat), or a tuple
         ``(statistic, expression, condition)``: ``statistic`` one of ``count`` (rows where
@@ -341,7 +341,7 @@ def attach_repeat(
     Returns
     -------
     DataFrame
-        A copy of ``wave`` with one column per summary. A parent without repeat rows gets
+        A copy of ``data`` with one column per summary. A parent without repeat rows gets
         count 0, any False, sum 0, and NaN means, minima and maxima.
 
     Raises
@@ -366,13 +366,13 @@ def attach_repeat(
     -----
     R: ``dplyr::summarise`` by ``_parent_index`` and a ``left_join``.
     """
-    if not isinstance(wave, pd.DataFrame) or not isinstance(repeat, pd.DataFrame):
+    if not isinstance(data, pd.DataFrame) or not isinstance(repeat, pd.DataFrame):
         raise PerceptionError("attach_repeat needs two DataFrames: the parent rows and the "
                               "repeat rows. Fix: pass the wave and pc.read_repeat(...).")
     if on is None:
-        if "_uuid" in wave.columns and "_submission__uuid" in repeat.columns:
+        if "_uuid" in data.columns and "_submission__uuid" in repeat.columns:
             on = ("_uuid", "_submission__uuid")
-        elif "_index" in wave.columns and "_parent_index" in repeat.columns:
+        elif "_index" in data.columns and "_parent_index" in repeat.columns:
             on = ("_index", "_parent_index")
         else:
             raise PerceptionError(
@@ -381,17 +381,17 @@ def attach_repeat(
                 "wave with pc.read_wave (it keeps them for a questionnaire with repeats) or "
                 "give on=(parent column, repeat column).")
     parent_col, child_col = on
-    for frame, column, what in ((wave, parent_col, "parent"), (repeat, child_col, "repeat")):
+    for frame, column, what in ((data, parent_col, "parent"), (repeat, child_col, "repeat")):
         if column not in frame.columns:
             raise PerceptionError(f"the {what} rows have no column {column!r}. Fix: give "
                                   f"on=(parent column, repeat column) that both tables hold.")
-    clash = [name for name in summaries if name in wave.columns]
+    clash = [name for name in summaries if name in data.columns]
     if clash:
         raise PerceptionError(f"the parent rows already have column(s) {', '.join(clash)}. "
                               "Fix: name the summaries otherwise.")
     keys = repeat[child_col].astype(object).map(lambda v: None if pd.isna(v) else str(v))
-    parent_keys = wave[parent_col].astype(object).map(lambda v: None if pd.isna(v) else str(v))
-    out = wave.copy()
+    parent_keys = data[parent_col].astype(object).map(lambda v: None if pd.isna(v) else str(v))
+    out = data.copy()
     for name, raw in summaries.items():
         stat, expression, where = _spec(name, raw)
         kept = (parse_expression(where).evaluate(repeat) if where
