@@ -101,6 +101,8 @@ _EXPORTS: dict[str, str] = {
     "index_scores": "perception.analysis.scales",
     "cronbach_alpha": "perception.analysis.scales",
     "item_nonresponse": "perception.analysis.scales",
+    # sensitive questions: list experiments
+    "list_experiment": "perception.analysis.list_experiments",
     # data larger than memory: per-PSU totals from Parquet batches or Dask partitions
     "mean_from_parquet": "perception.survey.outofcore",
     "total_from_parquet": "perception.survey.outofcore",
