@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..errors import QuestionnaireError
 from .expressions import Expr, parse_expression
+from .list_experiments import ListExperiment, list_experiments_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandera.pandas as pa
@@ -97,6 +98,7 @@ _TOP_KEYS = (
     "modules",
     "variables",
     "consistency",
+    "list_experiments",
 )
 VARIABLE_KEYS = (
     "name",
@@ -294,6 +296,8 @@ class Questionnaire:
         The variables in questionnaire order.
     consistency : tuple of ConsistencyRule
         Cross-variable checks.
+    list_experiments : tuple of ListExperiment
+        The list experiments (:mod:`perception.questionnaire.list_experiments`).
 
     Examples
     --------
@@ -318,12 +322,14 @@ class Questionnaire:
     version: str | None = None
     source: str | None = None
     modules: Mapping[str, Labels] = field(default_factory=dict)
+    list_experiments: tuple[ListExperiment, ...] = ()
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "languages", tuple(self.languages))
         object.__setattr__(self, "variable_list", tuple(self.variable_list))
         object.__setattr__(self, "consistency", tuple(self.consistency))
+        object.__setattr__(self, "list_experiments", tuple(self.list_experiments))
         object.__setattr__(self, "title", MappingProxyType(dict(self.title)))
         object.__setattr__(
             self,
@@ -625,6 +631,8 @@ class _Builder:
         self.check_roles(variables)
         self.check_logic(variables)
         consistency = self.consistency_of(data.get("consistency", []), variables)
+        experiments = list_experiments_of(data.get("list_experiments"), variables,
+                                          self.labels_of, self.fail)
         if self.problems:
             shown = self.problems[:50]
             more = len(self.problems) - len(shown)
@@ -644,6 +652,7 @@ class _Builder:
             version=None if version is None else str(version),
             source=self.source,
             modules=modules,
+            list_experiments=tuple(experiments),
         )
 
     # -- pieces
