@@ -27,6 +27,11 @@ EXPORTS: dict[str, str] = {
     "cronbach_alpha": "scales",
     "item_nonresponse": "scales",
     "list_experiment": "list_experiments",
+    "list_design_test": "list_diagnostics",
+    "ListDesignTest": "list_diagnostics",
+    "list_floor_ceiling": "list_diagnostics",
+    "list_regression": "list_regression",
+    "ListRegression": "list_regression",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {

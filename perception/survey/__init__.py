@@ -57,6 +57,8 @@ SHARED: dict[str, str] = {
     "level_key": "margins",
     "ModelFrame": "models",
     "fit_frame": "models",
+    "model_frame": "models",
+    "replicate_vcov": "variance",
     "DIAGNOSTIC_COLUMNS": "weighting",
 }
 

@@ -411,6 +411,22 @@ def _model_frame(design, formula: str, family: Family, na_rm: bool) -> ModelFram
     return ModelFrame(x, y, rows, list(x_frame.columns), outcome, x_frame.design_info)
 
 
+def model_frame(design, formula: str, na_rm: bool = False) -> ModelFrame:
+    """The model matrix and numeric outcome of ``formula`` on the design's rows, built as
+    :func:`glm` builds them (the same formula checks, missing values and term names),
+    for models fitted outside :func:`glm` (the list-experiment regressions of
+    :mod:`perception.analysis.list_regression`).
+
+    Examples
+    --------
+    >>> d = pc.SurveyDesign(pd.DataFrame({"y": [1.0, 2, 3], "x": [0.0, 1, 1]}))
+    >>> model_frame(d, "y ~ x").terms
+    ['Intercept', 'x']
+    """
+    check_design(design)
+    return _model_frame(design, formula, "gaussian", na_rm)
+
+
 def _check_binomial_outcome(mf: ModelFrame, data: pd.DataFrame) -> None:
     y = mf.y[mf.rows]
     bad = ~np.isfinite(y) | (y < 0) | (y > 1)
