@@ -28,6 +28,7 @@ from .changes import plot_change, plot_did, plot_effects
 from .common import title_of
 from .estimates import plot_design_effects, plot_heatmap, plot_index, plot_trust_by_actor
 from .items import plot_likert, plot_nonresponse
+from .sensitive import plot_list_experiment
 from .style import OKABE_ITO, PALETTE, house_style
 from .themes import plot_awareness, plot_victimisation, plot_weight_distribution
 
@@ -45,6 +46,7 @@ FIGURE_TYPES = {
     "victimisation": plot_victimisation,
     "awareness": plot_awareness,
     "nonresponse": plot_nonresponse,
+    "list_experiment": plot_list_experiment,
 }
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "plot_heatmap",
     "plot_index",
     "plot_likert",
+    "plot_list_experiment",
     "plot_nonresponse",
     "plot_trust_by_actor",
     "plot_victimisation",
