@@ -106,8 +106,8 @@ _EXPORTS: dict[str, str] = {
     "list_design_test": "perception.analysis.list_diagnostics",
     "ListDesignTest": "perception.analysis.list_diagnostics",
     "list_floor_ceiling": "perception.analysis.list_diagnostics",
-    "list_regression": "perception.analysis.list_regression",
-    "ListRegression": "perception.analysis.list_regression",
+    "list_regression": "perception.analysis.list_models",
+    "ListRegression": "perception.analysis.list_models",
     # data larger than memory: per-PSU totals from Parquet batches or Dask partitions
     "mean_from_parquet": "perception.survey.outofcore",
     "total_from_parquet": "perception.survey.outofcore",

@@ -30,8 +30,8 @@ EXPORTS: dict[str, str] = {
     "list_design_test": "list_diagnostics",
     "ListDesignTest": "list_diagnostics",
     "list_floor_ceiling": "list_diagnostics",
-    "list_regression": "list_regression",
-    "ListRegression": "list_regression",
+    "list_regression": "list_models",
+    "ListRegression": "list_models",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {

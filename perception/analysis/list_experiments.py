@@ -18,7 +18,7 @@ several waves or domains are compared with :func:`perception.contrast`,
 
 The checks of the count and list columns (:func:`list_columns`) are shared with the
 diagnostics (:mod:`perception.analysis.list_diagnostics`) and the regressions
-(:mod:`perception.analysis.list_regression`).
+(:mod:`perception.analysis.list_models`).
 """
 
 from __future__ import annotations

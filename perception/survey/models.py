@@ -415,7 +415,7 @@ def model_frame(design, formula: str, na_rm: bool = False) -> ModelFrame:
     """The model matrix and numeric outcome of ``formula`` on the design's rows, built as
     :func:`glm` builds them (the same formula checks, missing values and term names),
     for models fitted outside :func:`glm` (the list-experiment regressions of
-    :mod:`perception.analysis.list_regression`).
+    :mod:`perception.analysis.list_models`).
 
     Examples
     --------
