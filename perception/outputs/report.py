@@ -664,6 +664,18 @@ def check_figure_names(names: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def figures_to_draw(ctx: ReportContext, names: Sequence[str] | None = None) -> list[str]:
+    """The figures a report draws: ``names``, else the configuration's ``figures``, else
+    every figure of the set that applies to the survey (the list experiment's only when
+    the questionnaire declares one). A figure named explicitly is drawn or fails with
+    the reason."""
+    requested = names if names is not None else ctx.config.get("figures")
+    chosen = check_figure_names(requested)
+    if requested is None:
+        chosen = [name for name in chosen if FIGURES[name].applies(ctx)]
+    return chosen
+
+
 def _published(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """The table as it may leave the process: small cells suppressed, and nothing kept
     in ``attrs`` but the suppression threshold and the confidence level (covariances and
@@ -760,10 +772,7 @@ def write_report(
     from matplotlib.backends.backend_pdf import PdfPages
     from tqdm import tqdm
 
-    requested = names if names is not None else ctx.config.get("figures")
-    names = check_figure_names(requested)
-    if requested is None:  # the whole set: the figures that apply to this survey
-        names = [name for name in names if FIGURES[name].applies(ctx)]
+    names = figures_to_draw(ctx, names)
     formats = check_formats(formats)
     out = prepare_output(out)
     files = ReportFiles()

@@ -207,11 +207,7 @@ def _experiment_of(entry: Mapping[str, Any], where: str, index: Mapping[str, Var
     label = labels_of(entry.get("label"), f"{where}, field 'label'", optional=True)
     note = entry.get("note")
     if count is None or assignment is None or not ok:
-        return None
-    if count == assignment:
-        fail(where, f"count and assignment are the same column {count!r}",
-             "give the count column and the column of the list heard")
-        return None
+        return None  # (count is an integer, assignment a binary: never the same column)
     J = len(items)
     var = index[count]
     if (var.min is not None and var.min > 0) or (var.max is not None and var.max < J + 1):

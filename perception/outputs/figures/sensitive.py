@@ -70,6 +70,11 @@ def plot_list_experiment(
     >>> title_of(fig)
     'Sensitive question: direct answer and list experiment'
     """
+    if isinstance(table, pd.DataFrame) and "method" in table.columns:
+        # the lists' counts concern the list experiment's rows: a direct row rests on n
+        direct = (table["method"] == "direct").to_numpy()
+        table = table.assign(**{c: table[c].where(~direct, table["n"])
+                                for c in ("n_control", "n_treatment") if c in table.columns})
     table = common.prepare(table, min_cell, REQUIRED, "plot_list_experiment")
     common.check_lang(lang)
     unknown = sorted(set(map(str, table["method"])) - set(METHODS))
