@@ -76,7 +76,7 @@ def orthant_probability(cov: np.ndarray) -> float:
 
     Examples
     --------
-    >>> round(orthant_probability(np.array([[1.0, 0.5], [0.5, 1.0]])), 6)
+    >>> round(float(orthant_probability(np.array([[1.0, 0.5], [0.5, 1.0]]))), 6)
     0.333333
     """
     cov = np.atleast_2d(np.asarray(cov, dtype=float))
@@ -88,7 +88,7 @@ def orthant_probability(cov: np.ndarray) -> float:
     if m == 1:
         return 0.5
     if m == 2:
-        return 0.25 + np.arcsin(np.clip(r[0, 1], -1, 1)) / (2 * np.pi)
+        return float(0.25 + np.arcsin(np.clip(r[0, 1], -1, 1)) / (2 * np.pi))
     if m == 3:
         asin = np.arcsin(np.clip([r[0, 1], r[0, 2], r[1, 2]], -1, 1))
         return float(0.125 + asin.sum() / (4 * np.pi))
@@ -393,10 +393,10 @@ def list_floor_ceiling(
     ...                           n_control_items=4)
     >>> t[["list", "count", "respondents", "share", "disclosure"]].round(3)
             list  count  respondents  share  disclosure
-    0    control      0          266  0.069       False
+    0    control      0          266  0.064       False
     1    control      4          344  0.085       False
-    2  treatment      0          214  0.050        True
-    3  treatment      5           68  0.016        True
+    2  treatment      0          214  0.054        True
+    3  treatment      5           68  0.019        True
     """
     check_design(design)
     by_names = column_names(by, "by")

@@ -259,11 +259,11 @@ def list_experiment(
     ...                        n_control_items=4)
     >>> t[["wave", "estimate", "se", "deff", "n_control", "n_treatment"]].round(3)
        wave  estimate     se   deff  n_control  n_treatment
-    0     0     0.225  0.036  1.347       1946         2013
-    1     1     0.180  0.035  1.289       2009         1978
+    0     0     0.186  0.041  1.425       1986         2015
+    1     1     0.285  0.042  1.476       2010         1978
     >>> pc.change(t, "le_count", over="wave")[["from", "to", "estimate", "se"]].round(3)
        from  to  estimate     se
-    0     0   1    -0.045  0.049
+    0     0   1     0.099  0.055
 
     Notes
     -----

@@ -67,7 +67,7 @@ def plot_list_experiment(
     >>> listed = pc.list_experiment(d, count="le_count", treatment="le_list", by="wave")
     >>> t = pd.concat([direct.assign(method="direct"), listed.assign(method="list")])
     >>> fig = plot_list_experiment(t, group="wave", labels=demo.questionnaire, lang="en")
-    >>> title_of(fig)
+    >>> common.title_of(fig)
     'Sensitive question: direct answer and list experiment'
     """
     if isinstance(table, pd.DataFrame) and "method" in table.columns:
