@@ -30,6 +30,13 @@ The population model
   ``effect`` at the last wave (half of each at a midline): the true DiD and effect on
   the treated equal the configured values (to one adult). Other items are drawn for
   respondents only, from their profile, cercle, arm, wave and view of the FSI.
+- A list experiment on a sensitive item (abuse by the FSI in the household,
+  ``abuse_hh``): every adult has a true status at each wave (a logistic model on the
+  cercle's conflict, pastoral groups, displacement and a village effect; the programme
+  lowers it in treated communes); respondents hear one of two lists at random
+  (``le_list``) and count truthfully (``le_count``), while the direct question
+  ``abuse_hh`` under-reports. It is drawn from a random stream of its own, spawned from
+  the seed, so the rest of the demo is the same with or without it.
 - Nonresponse depends on sex, age and insecurity; panel attrition also on
   displacement. ``w_nr`` corrects it (weighting classes cercle × sex × age band; for
   panel follow-ups, a logistic retention propensity), ``w_final`` post-stratifies to
@@ -1332,7 +1339,10 @@ class DemoSurvey:
         25-54, 55+; panel follow-ups divide the previous wave's ``w_nr`` by a logistic
         retention propensity on sex, age band, displacement and cercle) and ``w_final``
         (``w_nr`` post-stratified to the census adults by cercle × sex). Skipped
-        questions are empty (``<NA>``); ``ca_type`` holds space-separated codes.
+        questions are empty (``<NA>``); ``ca_type`` holds space-separated codes. The list
+        experiment: ``le_list`` (0 control list of 4 statements, 1 treatment list with
+        the sensitive statement), ``le_count`` (how many apply), and the direct question
+        ``abuse_hh`` (0/1, 8 refused, 9 don't know).
     truth : pandas.DataFrame
         The finite population's true values, tidy: ``quantity``, ``variable``, ``wave``,
         ``group``, ``value``. Quantities: ``share`` (share of "positive" answers among
@@ -1343,7 +1353,9 @@ class DemoSurvey:
         communes minus change in comparison communes), ``att`` (share in treated
         communes minus their share without the programme, same people and errors),
         ``icc`` (ANOVA intra-village correlation of the positive indicator within
-        strata, baseline) and ``n_adults`` (census-scale adults). ``group`` is ``all``,
+        strata, baseline) and ``n_adults`` (census-scale adults). The sensitive item of
+        the list experiment, ``abuse_hh``, has ``share`` (share of all adults whose
+        household suffered abuse), ``change``, ``did`` and ``att``. ``group`` is ``all``,
         ``treated=1``, ``treated=0``, ``cercle=<code>`` or, for ``did``,
         ``treated=1 - treated=0``.
     params : dict
