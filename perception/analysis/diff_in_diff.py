@@ -18,7 +18,6 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import EstimationError, format_rows
-from ..tables import smallest_count
 from ..survey import intervals
 from ..survey.checks import (
     check_columns,
@@ -31,6 +30,7 @@ from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
 from ..survey.models import ModelFrame, fit_frame
+from ..tables import smallest_count
 from .changes import linear_combination, ordered_values, plain_label, two_sided_p
 
 __all__ = ["did", "DiDResult", "EFFECT_COLUMNS", "TEST_COLUMNS", "COEFFICIENT_COLUMNS"]
@@ -790,17 +790,17 @@ def _did_of_table(table: pd.DataFrame, var, treated: str, period: str, by, covar
             codes, groups = np.zeros(len(rows), dtype=np.int64), pd.DataFrame(index=range(1))
         G, K = len(groups), len(periods)
         cell = np.full((G, 2, K), -1, dtype=np.int64)
-        for position, g in zip(rows, codes, strict=True):
-            cell[g, int(arm[position]), period_code[position]] = position
+        for position, code in zip(rows, codes, strict=True):
+            cell[code, int(arm[position]), period_code[position]] = position
         empty = np.argwhere(cell < 0)
         if len(empty):
-            g, a, k = empty[0]
+            g_empty, a_empty, k_empty = (int(v) for v in empty[0])
             where = "".join(f", {c}={plain_label(v)!r}" for c, v in
-                            _group_values(groups, int(g)).items())
+                            _group_values(groups, g_empty).items())
             raise EstimationError(
-                f"the table has no row for {treated}={int(a)}, {period}="
-                f"{plain_label(periods[k])!r}{where} ({name!r}): a DiD needs both groups at "
-                "every period"
+                f"the table has no row for {treated}={a_empty}, {period}="
+                f"{plain_label(periods[k_empty])!r}{where} ({name!r}): a DiD needs both "
+                "groups at every period"
             )
         later = list(range(1, K))
         terms: list[str] = []
@@ -808,7 +808,7 @@ def _did_of_table(table: pd.DataFrame, var, treated: str, period: str, by, covar
         effect_index: dict[tuple[int, int], int] = {}
         size = len(theta_all)
 
-        def combination(*weights: tuple[int, float]) -> np.ndarray:
+        def combination(*weights: tuple[int, float], size: int = size) -> np.ndarray:
             row = np.zeros(size)
             for position, weight in weights:
                 row[position] += weight

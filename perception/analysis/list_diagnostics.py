@@ -42,6 +42,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -254,7 +255,7 @@ def list_design_test(
     names = [f"{count}<={y}" for y in range(J + 1)]
     indicators = {name: np.where(columns.rows, (columns.count <= y).astype(float), np.nan)
                   for y, name in enumerate(names)}
-    work = design.with_data(design.data.assign(**indicators)).subset(columns.rows)
+    work: Any = design.with_data(design.data.assign(**indicators)).subset(columns.rows)
     means = mean(work, names, by=[*by_names, treatment])
     theta = means["estimate"].to_numpy(dtype=float)
     V = covariance_of(means).to_numpy(dtype=float)
@@ -408,7 +409,7 @@ def list_floor_ceiling(
     names = {(arm, value): f"{count}=={value}:{int(arm)}" for arm, value, _ in cases}
     indicators = {name: np.where(columns.rows, (columns.count == value).astype(float), np.nan)
                   for (arm, value), name in names.items()}
-    work = design.with_data(design.data.assign(**indicators)).subset(columns.rows)
+    work: Any = design.with_data(design.data.assign(**indicators)).subset(columns.rows)
     means = mean(work, list(dict.fromkeys(names.values())), by=[*by_names, treatment])
     arm_of = pd.to_numeric(means[treatment].astype(object)).to_numpy(dtype=float)
     keys = _group_keys(means, by_names)

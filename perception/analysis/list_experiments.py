@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -282,7 +283,7 @@ def list_experiment(
             "(the two lists are compared within each domain)"
         )
     columns = list_columns(design, count, treatment, n_control_items, by_names, na_rm)
-    arm_design = design.subset(columns.rows) if not np.array_equal(
+    arm_design: Any = design.subset(columns.rows) if not np.array_equal(
         columns.rows, design.in_domain) else design
     means = mean(arm_design, count, by=[*by_names, treatment], level=level)
     return _prevalence_table(means, by_names, treatment, count, level)
@@ -312,7 +313,7 @@ def _prevalence_table(means: pd.DataFrame, by_names: list[str], treatment: str,
                 "prevalence compares the two lists, so both must be asked in every domain. "
                 "Choose a coarser by= or leave that domain out (design.subset)"
             )
-        pairs.append((control[0], treated[0]))
+        pairs.append((int(control[0]), int(treated[0])))
         labels.append({c: plain_label(v) for c, v in zip(by_names, key, strict=True)})
     L = np.zeros((len(pairs), len(theta)))
     for r, (i, j) in enumerate(pairs):
@@ -338,7 +339,7 @@ def _prevalence_table(means: pd.DataFrame, by_names: list[str], treatment: str,
     out["deff"] = deff
     out["n_control"] = np.array([n[i] for i, _ in pairs], dtype=np.int64)
     out["n_treatment"] = np.array([n[j] for _, j in pairs], dtype=np.int64)
-    out.insert(out.columns.get_loc("n_control"), "n", out["n_control"] + out["n_treatment"])
+    out.insert(list(out.columns).index("n_control"), "n", out["n_control"] + out["n_treatment"])
     attach_covariance(out, vcov, [*by_names, "variable"])
     out.attrs["level"] = level
     out.attrs["estimates"] = attach(means)

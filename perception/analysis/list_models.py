@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -208,11 +208,12 @@ def list_regression(
         )
     columns = list_columns(design, lhs, treatment, n_control_items, (), na_rm)
     # the list column as 0.0/1.0 floats (patsy reads it as a number), rows outside NaN
-    work = design.with_data(design.data.assign(**{treatment: columns.treatment}))
+    work: Any = design.with_data(design.data.assign(**{treatment: columns.treatment}))
     work = work.subset(columns.rows)
     if method == "linear":
         return _linear(work, lhs, rhs or "1", treatment, n_control_items, na_rm, level,
                        formula)
+    assert n_control_items is not None  # checked above
     return _maximum_likelihood(work, lhs, rhs or "1", treatment, int(n_control_items),
                                na_rm, level, formula)
 
@@ -379,11 +380,11 @@ def fit_list_ml(x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int, w: np.ndarr
     scale = w.sum()
     rows, r = _observed(params, x, y, t, J)
     ll_old = w @ rows / scale
-    em = 0
+    em = 0  # the iterations done, reported
     treated = t == 1
     x_treated, w_treated, ones = x[treated], w[treated], np.ones(int(treated.sum()))
     trials = np.full(len(y), float(J))
-    for em in range(1, EM_MAX_ITER + 1):
+    for em in range(1, EM_MAX_ITER + 1):  # noqa: B007 (em is the count returned)
         delta = _logistic_step(x_treated, r[treated], ones, w_treated, params[:p])
         psi = _logistic_step(x, y - t * r, trials, w, params[p:])
         params = np.concatenate([delta, psi])
@@ -394,7 +395,7 @@ def fit_list_ml(x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int, w: np.ndarr
         ll_old = ll
     converged = False
     newton = 0
-    for newton in range(1, NEWTON_MAX_ITER + 1):
+    for newton in range(1, NEWTON_MAX_ITER + 1):  # noqa: B007 (returned)
         scores, parts, _ = _scores(params, x, y, t, J)
         info = _information(x, parts, w)
         grad = scores.T @ w

@@ -1163,7 +1163,7 @@ def _build_sensitive(rng: np.random.Generator, pop: _Population) -> None:
     intercept, b_conflict, b_pastoral, b_displaced, sd_village = _ABUSE_MODEL
     conflict = np.array([_CERCLES[c].conflict for c in pop.cercle_names])[pop.cercle]
     pastoral = np.isin(pop.ethnic, [_PEULH, _TAMASHEQ])
-    village = rng.normal(0.0, sd_village, pop.village_commune.shape[0])
+    village = rng.normal(0.0, sd_village, size=(int(pop.village_commune.shape[0]),))
     eta = (intercept + b_conflict * conflict + b_pastoral * pastoral
            + b_displaced * (pop.displaced == 1) + village[pop.village])
     treated = pop.treated
@@ -1199,7 +1199,7 @@ def _list_answers(rng: np.random.Generator, pop: _Population, sel: _Selection, w
     conflict = np.array([_CERCLES[c].conflict for c in pop.cercle_names])[_cercle_of(pop, p)]
     status = pop.sensitive[t, p]
     assigned = (rng.random(n) < 0.5).astype(np.int64)
-    village_shift = rng.normal(0.0, 0.5, sel.village.shape[0])[wave.village_pos]
+    village_shift = rng.normal(0.0, 0.5, size=(int(sel.village.shape[0]),))[wave.village_pos]
     count = np.zeros(n, dtype=np.int64)
     for p_rural, p_urban in _CONTROL_ITEMS:
         base = np.where(urban, p_urban, p_rural)
