@@ -3,9 +3,8 @@
 Every estimator of the public API (``mean``, ``total``, ``ratio``, ``proportion``,
 ``quantile``, ``glm``, ``change``, ``did``, ``likert``, ``index``, ``list_experiment``) is
 run on four designs of one synthetic survey (a Taylor ``SurveyDesign``;
-``design.replicate("jkn")``;
-``design.replicate("bootstrap")``; a ``ReplicateDesign`` read from replicate-weight
-columns) and checked for:
+``design.replicate("jkn")``; ``design.replicate("bootstrap")``; a ``ReplicateDesign``
+read from replicate-weight columns) and checked for:
 
 - result columns exactly as the public API contract lists them (written out below, one
   list per estimator; ``likert``'s as its docstring says);
