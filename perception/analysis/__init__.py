@@ -1,5 +1,6 @@
 """Analyses built on the survey estimators: changes between waves, difference-in-
-differences, attrition, power and sample size, scales and indices, list experiments.
+differences, attrition, power and sample size, scales and indices, list experiments,
+small-area estimation (Fay–Herriot).
 
 ``EXPORTS`` is the public API (re-exported by :mod:`perception`); ``SHARED`` lists the
 names the other subpackages of perception use (not meant for users). Both map a name
@@ -32,6 +33,8 @@ EXPORTS: dict[str, str] = {
     "list_floor_ceiling": "list_diagnostics",
     "list_regression": "list_models",
     "ListRegression": "list_models",
+    "fay_herriot": "small_area",
+    "FayHerriotResult": "small_area",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {

@@ -56,9 +56,12 @@ SHARED: dict[str, str] = {
     "domains": "engine",
     "level_key": "margins",
     "ModelFrame": "models",
+    "check_formula": "models",
     "fit_frame": "models",
     "model_frame": "models",
     "replicate_vcov": "variance",
+    "formula_environment": "models",
+    "patsy_ready": "models",
     "DIAGNOSTIC_COLUMNS": "weighting",
 }
 
