@@ -36,6 +36,7 @@ from ..survey.checks import (
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean
+from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
 __all__ = ["change", "linear_combination", "CHANGE_COLUMNS", "RELATIVE_COLUMNS"]
 
@@ -253,7 +254,23 @@ def _change_of_table(table: pd.DataFrame, var, over, by, reference, relative, le
     keys = rows[[*group, "variable"]].astype(object).apply(tuple, axis=1)
     first = pd.Series(range(len(rows))).groupby(pd.factorize(keys)[0]).transform("min")
     order = np.lexsort((rank, first.to_numpy()))
-    return _changes_from_table(rows.iloc[order], group, over, reference, relative, level)
+    out = _changes_from_table(rows.iloc[order], group, over, reference, relative, level)
+    if any(c in rows.columns for c in CELL_COUNT_COLUMNS):
+        # the estimates rest on several cells each (a list experiment's two lists): the
+        # change rests on the smallest of them at either wave
+        smallest = dict(zip(_row_keys(rows, [*group, "variable", over]),
+                            smallest_count(rows).to_numpy(), strict=True))
+        ids = [*group, "variable"]
+        earlier = _row_keys(out, [*ids, "from"])
+        later = _row_keys(out, [*ids, "to"])
+        out.insert(out.columns.get_loc("n_to") + 1, "n_min",
+                   [min(smallest[a], smallest[b]) for a, b in zip(earlier, later, strict=True)])
+    return out
+
+
+def _row_keys(table: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    return [tuple(plain_label(v) for v in row) for row in
+            table[columns].itertuples(index=False, name=None)]
 
 
 def _check_several_waves(design, over: str, argument: str) -> list:

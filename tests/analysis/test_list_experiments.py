@@ -114,10 +114,13 @@ def test_prevalence_over_waves_change_and_did_equal_r(name, reference):
     changes = pc.change(by_wave, "le_count", over="wave")
     ref = reference[f"{name}/change"]
     assert changes["to"].tolist() == [1, 2]
+    lists = by_wave.set_index("wave")[["n_control", "n_treatment"]].min(axis=1)
     for k in (1, 2):
         row = changes[changes["to"] == k].iloc[0]
         assert close(row["estimate"], ref[f"{k}:est"], EST_RTOL)
         assert close(row["se"], ref[f"{k}:se"], SE_RTOL)
+        # the change rests on four lists: outputs suppress it on the smallest
+        assert row["n_min"] == min(lists[0], lists[k])
     # the DiD of the prevalence, treated x wave
     cells = pc.list_experiment(design, count="le_count", treatment="le_list",
                                by=["treated", "wave"], n_control_items=3)
