@@ -263,7 +263,7 @@ def _change_of_table(table: pd.DataFrame, var, over, by, reference, relative, le
         ids = [*group, "variable"]
         earlier = _row_keys(out, [*ids, "from"])
         later = _row_keys(out, [*ids, "to"])
-        out.insert(out.columns.get_loc("n_to") + 1, "n_min",
+        out.insert(list(out.columns).index("n_to") + 1, "n_min",
                    [min(smallest[a], smallest[b]) for a, b in zip(earlier, later, strict=True)])
     return out
 
