@@ -116,6 +116,13 @@ _EXPORTS: dict[str, str] = {
     "impute": "perception.analysis.imputation",
     "ImputedWaves": "perception.analysis.imputation",
     "mi_combine": "perception.analysis.rubin",
+    # sensitive questions: list experiments
+    "list_experiment": "perception.analysis.list_experiments",
+    "list_design_test": "perception.analysis.list_diagnostics",
+    "ListDesignTest": "perception.analysis.list_diagnostics",
+    "list_floor_ceiling": "perception.analysis.list_diagnostics",
+    "list_regression": "perception.analysis.list_models",
+    "ListRegression": "perception.analysis.list_models",
     # data larger than memory: per-PSU totals from Parquet batches or Dask partitions
     "mean_from_parquet": "perception.survey.outofcore",
     "total_from_parquet": "perception.survey.outofcore",

@@ -3,7 +3,8 @@ disclosure rules read them.
 
 Every estimate table has ``n`` (rows used); a change rests on its two waves too
 (``n_from``, ``n_to``), a DiD effect or a contrast on several cells (``n_min``, the
-smallest). :func:`smallest_count` is the count the small-cell rule applies to: the
+smallest), the prevalence of a list experiment on its two lists (``n_control``,
+``n_treatment``). :func:`smallest_count` is the count the small-cell rule applies to: the
 estimators compute ``n_min`` of combined rows with it (:func:`perception.contrast`) and
 :func:`perception.suppress_small_cells` suppresses on it.
 """
@@ -14,8 +15,9 @@ import pandas as pd
 
 #: counts of the cells an estimate rests on besides ``n``: a change rests on its two
 #: waves (``n_from``, ``n_to``), a DiD effect or a contrast on several cells (``n_min``,
-#: the smallest). Every one present must reach ``min_cell``.
-CELL_COUNT_COLUMNS = ("n_from", "n_to", "n_min")
+#: the smallest), a list experiment's prevalence on its two lists (``n_control``,
+#: ``n_treatment``). Every one present must reach ``min_cell``.
+CELL_COUNT_COLUMNS = ("n_from", "n_to", "n_min", "n_control", "n_treatment")
 
 
 def smallest_count(table: pd.DataFrame, n_column: str = "n") -> pd.Series:

@@ -139,7 +139,7 @@ FILE_CASES = [
         WaveValidationError, ("not UTF-8", "byte offset", "line", "Fix:")),
     Case("duplicated column in the header", lambda tmp: pc.read_wave(
         _duplicated_header(tmp), _q()), WaveValidationError,
-        ("dup.csv", "'age' appears twice", "columns 18 and 62", "Fix:")),
+        ("dup.csv", "'age' appears twice", "columns 18 and 65", "Fix:")),
     Case("questionnaire file too large", lambda tmp: pc.load_questionnaire(
         _sparse(tmp / "big.yaml", 10_000_000)), QuestionnaireError,
         ("big.yaml", "exceeds the limit", "Fix:")),

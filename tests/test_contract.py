@@ -1,10 +1,10 @@
 """The contract battery: one set of checks run over every public estimator.
 
 Every estimator of the public API (``mean``, ``total``, ``ratio``, ``proportion``,
-``quantile``, ``glm``, ``change``, ``did``, ``likert``, ``index``) is run on four designs
-of one synthetic survey (a Taylor ``SurveyDesign``; ``design.replicate("jkn")``;
-``design.replicate("bootstrap")``; a ``ReplicateDesign`` read from replicate-weight
-columns) and checked for:
+``quantile``, ``glm``, ``change``, ``did``, ``likert``, ``index``, ``list_experiment``) is
+run on four designs of one synthetic survey (a Taylor ``SurveyDesign``;
+``design.replicate("jkn")``; ``design.replicate("bootstrap")``; a ``ReplicateDesign``
+read from replicate-weight columns) and checked for:
 
 - result columns exactly as the public API contract lists them (written out below, one
   list per estimator; ``likert``'s as its docstring says);
@@ -83,6 +83,10 @@ def survey_data(replicates: int = N_BOOTSTRAP) -> pd.DataFrame:
         values = rng.integers(0, 4, n).astype(float)
         values[rng.choice(n, 8, replace=False)] = rng.choice([8.0, 9.0], 8)
         df[item] = values
+    # a list experiment: the list heard (0/1) and the count of 3 control items (+ 1 on
+    # the treatment list for a sensitive item held by 30%)
+    df["lt"] = rng.integers(0, 2, n)
+    df["lc"] = rng.binomial(3, 0.5, n) + df["lt"] * (rng.random(n) < 0.3)
     df.index = pd.RangeIndex(1000, 1000 + n)  # labels that are not positions
     base = pc.SurveyDesign(df, weights="w", strata="s", psu="v")
     boot = base.replicate("bootstrap", replicates=replicates, seed=SEED)
@@ -205,6 +209,11 @@ ESTIMATORS = [
     Estimator("index",
               lambda d, by: _func("index")(d, ["t1", "t2", "t3"], by=by, missing=(8, 9)),
               lambda r: r, _plain, lambda b: [*b, "variable"], _index_used),
+    Estimator("list_experiment",
+              lambda d, by: _func("list_experiment")(d, count="lc", treatment="lt", by=by,
+                                                     n_control_items=3),
+              lambda r: r, lambda b: [*_plain(b), "n_control", "n_treatment"],
+              lambda b: [*b, "variable"], _all),
 ]
 IDS = [e.name for e in ESTIMATORS]
 NUMERIC = ["estimate", "se", "ci_low", "ci_high", "df", "deff", "n", "t", "p", "n_from",

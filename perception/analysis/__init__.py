@@ -1,6 +1,6 @@
 """Analyses built on the survey estimators: changes between waves, difference-in-
-differences, attrition, power and sample size, scales and indices, small-area
-estimation (Fay–Herriot).
+differences, attrition, power and sample size, scales and indices, list experiments,
+small-area estimation (Fay–Herriot).
 
 ``EXPORTS`` is the public API (re-exported by :mod:`perception`); ``SHARED`` lists the
 names the other subpackages of perception use (not meant for users). Both map a name
@@ -30,6 +30,12 @@ EXPORTS: dict[str, str] = {
     "impute": "imputation",
     "ImputedWaves": "imputation",
     "mi_combine": "rubin",
+    "list_experiment": "list_experiments",
+    "list_design_test": "list_diagnostics",
+    "ListDesignTest": "list_diagnostics",
+    "list_floor_ceiling": "list_diagnostics",
+    "list_regression": "list_models",
+    "ListRegression": "list_models",
     "fay_herriot": "small_area",
     "FayHerriotResult": "small_area",
 }

@@ -37,6 +37,7 @@ from ..survey.checks import (
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean
+from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
 __all__ = ["change", "linear_combination", "CHANGE_COLUMNS", "RELATIVE_COLUMNS"]
 
@@ -113,7 +114,7 @@ def plain_label(value) -> object:
 @positional_deprecated("over", "by", "reference", "relative", "level", "na_rm")
 @renamed_argument("var", "variables")
 def change(
-    design: Design,
+    design: Design | pd.DataFrame,
     variables: str | Sequence[str],
     *,
     over: str = "wave",
@@ -133,12 +134,16 @@ def change(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign
+    design : SurveyDesign or ReplicateDesign or DataFrame
         The design holding every wave (PSUs revisited across waves keep one id). For
         independent cross-sections (new villages each wave), make the strata wave-specific
         (stratum x wave) so the waves are independent samples and their covariance is zero.
+        Or an estimate table by the wave column that carries its covariance, such as the
+        prevalence of a list experiment (``pc.list_experiment(d, count=..., treatment=...,
+        by="wave")``): the changes are then contrasts of its rows (``by`` defaults to its
+        other domain columns).
     variables : str or sequence of str
-        Numeric or 0/1 column(s).
+        Numeric or 0/1 column(s); for a table, the value(s) of its ``variable`` column.
     over : str
         The wave column. Waves are ordered as the categories of a categorical column, else
         sorted (numbers, dates; give text labels such as "baseline", "endline" as an ordered
@@ -196,6 +201,8 @@ def change(
     ``svycontrast(b, c(-1, 1))``; ``p`` is ``2 * pt(-abs(est / se), degf(design))``.
     The relative change is ``svycontrast(b, quote(`2` / `1` - 1))`` (delta method).
     """
+    if isinstance(design, pd.DataFrame):
+        return _change_of_table(design, variables, over, by, reference, relative, level)
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     check_variables(design, names, "variables")
@@ -217,6 +224,65 @@ def change(
 
     table = mean(design, names, by=[*by_names, over], na_rm=na_rm, level=level)
     return _changes_from_table(table, by_names, over, reference, relative, level)
+
+
+def _change_of_table(table: pd.DataFrame, variables, over, by, reference, relative, level
+                     ) -> pd.DataFrame:
+    """``change`` of the rows of an estimate table (its keyed covariance)."""
+    names = column_names(variables, "variables")
+    intervals.check_level(level)
+    if reference not in ("first", "consecutive"):
+        raise EstimationError(
+            f"reference={reference!r} is not an option; choose 'first' or 'consecutive'"
+        )
+    identity = [str(c) for c in covariance_of(table).index.names if c is not None]
+    if not isinstance(over, str) or over not in identity or "variable" not in identity:
+        raise EstimationError(
+            f"the table's rows are identified by {identity!r}, without the wave column "
+            f"{over!r}: estimate it by the wave (by=[..., {over!r}]) to compare waves"
+        )
+    group = [c for c in identity if c not in (over, "variable")]
+    by_names = column_names(by, "by")
+    if by_names and set(by_names) != set(group):
+        raise EstimationError(
+            f"by={by_names!r} does not match the table: its rows are identified by "
+            f"{identity!r}, so the changes are within {group!r} (leave by=None)"
+        )
+    unknown = [n for n in names if n not in set(table["variable"])]
+    if unknown or not names:
+        raise EstimationError(
+            f"variables={names!r}: the table has the variables "
+            f"{sorted(map(str, pd.unique(table['variable'])))!r}"
+        )
+    rows = table[table["variable"].isin(names).to_numpy()]
+    waves = ordered_values(rows[over], np.ones(len(rows), dtype=bool))
+    if len(waves) < 2:
+        raise EstimationError(
+            f"column {over!r} has a single value ({waves!r}) in the table: a change needs "
+            "two waves or more"
+        )
+    # rows of each group in wave order (the order the pairs are read in)
+    rank = pd.Index(waves).get_indexer(rows[over])
+    keys = rows[[*group, "variable"]].astype(object).apply(tuple, axis=1)
+    first = pd.Series(range(len(rows))).groupby(pd.factorize(keys)[0]).transform("min")
+    order = np.lexsort((rank, first.to_numpy()))
+    out = _changes_from_table(rows.iloc[order], group, over, reference, relative, level)
+    if any(c in rows.columns for c in CELL_COUNT_COLUMNS):
+        # the estimates rest on several cells each (a list experiment's two lists): the
+        # change rests on the smallest of them at either wave
+        smallest = dict(zip(_row_keys(rows, [*group, "variable", over]),
+                            smallest_count(rows).to_numpy(), strict=True))
+        ids = [*group, "variable"]
+        earlier = _row_keys(out, [*ids, "from"])
+        later = _row_keys(out, [*ids, "to"])
+        out.insert(list(out.columns).index("n_to") + 1, "n_min",
+                   [min(smallest[a], smallest[b]) for a, b in zip(earlier, later, strict=True)])
+    return out
+
+
+def _row_keys(table: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    return [tuple(plain_label(v) for v in row) for row in
+            table[columns].itertuples(index=False, name=None)]
 
 
 def _check_several_waves(design, over: str, argument: str) -> list:

@@ -26,12 +26,13 @@ from ..survey.checks import (
     column_names,
     numeric_values,
 )
-from ..survey.covariance import attach_covariance
+from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
 from ..survey.families import family
 from ..survey.fitting import fit_model
+from ..tables import smallest_count
 from .changes import linear_combination, ordered_values, plain_label, two_sided_p
 
 __all__ = ["did", "DiDResult", "EFFECT_COLUMNS", "TEST_COLUMNS", "COEFFICIENT_COLUMNS"]
@@ -233,7 +234,7 @@ class DiDResult:
 @positional_deprecated("treated", "period", "by", "covariates", "level", "post_periods", "na_rm")
 @renamed_argument("var", "variables")
 def did(
-    design: Design,
+    design: Design | pd.DataFrame,
     variables: str | Sequence[str],
     *,
     treated: str = "treated",
@@ -253,11 +254,18 @@ def did(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign
+    design : SurveyDesign or ReplicateDesign or DataFrame
         The design holding every period; a village revisited at several periods keeps one
-        PSU id, so the covariance between periods enters the SEs.
+        PSU id, so the covariance between periods enters the SEs. Or an estimate table by
+        ``[*by, treated, period]`` that carries its covariance, such as the prevalence of
+        a list experiment (``pc.list_experiment(d, count=..., treatment=...,
+        by=["treated", "wave"])``): the effects are then contrasts of its cells (the
+        saturated model's coefficients, R's ``svyby(covmat = TRUE)`` + ``svycontrast``),
+        with the table's degrees of freedom; ``by`` defaults to its other domain columns,
+        ``cells`` is the table, and covariates are not available.
     variables : str or sequence of str
-        Numeric or 0/1 outcome column(s); one model per outcome.
+        Numeric or 0/1 outcome column(s); one model per outcome. For a table, the value(s)
+        of its ``variable`` column.
     treated : str
         0/1 (or boolean) column: the area received the community actions. It should be
         constant within PSU (a warning names the PSUs where it is not).
@@ -319,6 +327,9 @@ def did(
     saturated, so each effect equals the DiD of the cell means
     (``svyby(~y, ~wave + treated, design, svymean, covmat = TRUE)`` + ``svycontrast``).
     """
+    if isinstance(design, pd.DataFrame):
+        return _did_of_table(design, variables, treated, period, by, covariates, level,
+                             _period_list(post_periods))
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
@@ -338,10 +349,7 @@ def did(
             f"column(s) {', '.join(map(repr, clash))} appear in more than one of variables=, "
             "treated=, period=, by=, covariates=; each column has one role"
         )
-    if post_periods is not None and (
-            isinstance(post_periods, str) or not isinstance(
-                post_periods, Sequence | np.ndarray | pd.Index | set)):
-        post_periods = [post_periods]
+    post_periods = _period_list(post_periods)
 
     effects, cells, pretrends, hetero, coefs, vcovs = [], [], [], [], [], {}
     periods: list = []
@@ -374,6 +382,15 @@ def did(
             p for p in periods if p in {plain_label(q) for q in post_periods}),
         level=level,
     )
+
+
+def _period_list(post_periods):
+    """``post_periods`` as a list (one period given alone becomes a list of one)."""
+    if post_periods is not None and (
+            isinstance(post_periods, str) or not isinstance(
+                post_periods, Sequence | np.ndarray | pd.Index | set)):
+        return [post_periods]
+    return post_periods
 
 
 def _stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -545,6 +562,29 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     terms += cov_terms
     X = np.column_stack(columns)
     fit = _fit_linear(design, X, y, active, terms, name)
+    cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
+    spec = _did_tables(name, fit, effect_index, groups, by_names, periods, cell_rows,
+                       cell_rows, period, level, post_periods)
+    spec["cells"] = mean(design.subset(active), name, by=[*by_names, treated, period],
+                         level=level)
+    return spec
+
+
+def _did_tables(name: str, fit: _LinearFit, effect_index: dict[tuple[int, int], int],
+                groups: pd.DataFrame, by_names: list[str], periods: list,
+                cell_rows: np.ndarray, cell_min: np.ndarray, period: str, level: float,
+                post_periods) -> dict:
+    """Effects, coefficients, pre-trend and heterogeneity tests of a fitted DiD.
+
+    ``fit`` holds the coefficients of the terms (per subgroup: intercept, treated,
+    periods, treated x periods), ``effect_index[g, k]`` the position of subgroup g's
+    treated x period k term; ``cell_rows`` and ``cell_min`` (subgroups, 2 arms,
+    periods) the rows of each cell and the smallest count it rests on (the same for
+    a design; a table's cells may rest on several counts).
+    """
+    G, K = len(groups), len(periods)
+    later = list(range(1, K))
+    terms = fit.terms
     se_all = np.sqrt(np.clip(np.diag(fit.vcov), 0, None))
     df_resid = fit.df_residual
 
@@ -552,8 +592,8 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     pairs = [(g, k) for g in range(G) for k in later]
     index = [effect_index[g, k] for g, k in pairs]
     est, se = fit.beta[index], se_all[index]
-    cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
     counts = [cell_rows[g][:, [0, k]].ravel() for g, k in pairs]  # the four cells
+    smallest = [cell_min[g][:, [0, k]].ravel() for g, k in pairs]
     low, high = intervals.t_interval(est, se, df_resid, level)
     group_values = [_group_values(groups, g) for g, _ in pairs]
     effects = pd.DataFrame({
@@ -562,7 +602,7 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
         "estimate": est, "se": se, "ci_low": low, "ci_high": high,
         "df": np.full(len(pairs), df_resid), "p": two_sided_p(est, se, df_resid),
         "n": np.array([sum(c) for c in counts], dtype=np.int64),
-        "n_min": np.array([min(c) for c in counts], dtype=np.int64),
+        "n_min": np.array([min(c) for c in smallest], dtype=np.int64),
     })  # columns in the order [*by_names, *EFFECT_COLUMNS]
     # the effects' joint covariance (contrasts between periods or subgroups)
     attach_covariance(effects, fit.vcov[np.ix_(index, index)], [*by_names, "variable", "period"])
@@ -599,7 +639,7 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
         hrows = []
         sets = [tested] + ([[k] for k in tested] if len(tested) > 1 else [])
         for ks in sets:
-            L = np.zeros(((G - 1) * len(ks), X.shape[1]))
+            L = np.zeros(((G - 1) * len(ks), len(terms)))
             r = 0
             for k in ks:
                 for g in range(1, G):
@@ -613,10 +653,8 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
                           "statistic": f, "ndf": q, "ddf": df_resid, "p": p})
         heterogeneity = pd.DataFrame(hrows)[TEST_COLUMNS]
 
-    cells = mean(design.subset(active), name, by=[*by_names, treated, period],
-                          level=level)
-    return {"effects": effects, "cells": cells, "coefficients": coefficients,
-            "vcov": vcov, "pretrend": pretrend, "heterogeneity": heterogeneity,
+    return {"effects": effects, "coefficients": coefficients, "vcov": vcov,
+            "pretrend": pretrend, "heterogeneity": heterogeneity,
             "periods": [plain_label(p) for p in periods]}
 
 
@@ -656,3 +694,140 @@ def _group_values(groups: pd.DataFrame, g: int) -> dict:
 
 def _group_term(row: pd.Series) -> str:
     return ":".join(f"{c}[{plain_label(v)}]" for c, v in row.items())
+
+
+# ------------------------------------------------------------ DiD of a table --
+def _did_of_table(table: pd.DataFrame, variables, treated: str, period: str, by, covariates,
+                  level: float, post_periods) -> DiDResult:
+    """``did`` of the rows of an estimate table by ``[*by, treated, period]``.
+
+    The coefficients of the saturated model ``y ~ treated * factor(period)`` (per
+    subgroup) are linear combinations of the cell estimates: intercept C0, treated
+    T0 - C0, period k Ck - C0, treated x period k (Tk - T0) - (Ck - C0); their covariance
+    comes from the table's (R's ``svyby(covmat = TRUE)`` then ``svycontrast``). The
+    degrees of freedom are the table's.
+    """
+    names = column_names(variables, "variables")
+    intervals.check_level(level)
+    if column_names(covariates, "covariates"):
+        raise EstimationError(
+            "covariates= needs the rows of a design, and a table of estimates has none: give "
+            "the design to pc.did (for a list experiment, pc.list_regression takes "
+            "covariates)"
+        )
+    covariance = covariance_of(table)
+    identity = [str(c) for c in covariance.index.names if c is not None]
+    for column, argument in ((treated, "treated"), (period, "period")):
+        if not isinstance(column, str) or column not in identity:
+            raise EstimationError(
+                f"{argument}={column!r} is not a column that identifies the table's rows "
+                f"({identity!r}): estimate the table by [..., treated, period], e.g. "
+                f"pc.list_experiment(d, count=..., treatment=..., by=[{treated!r}, {period!r}])"
+            )
+    group_columns = [c for c in identity if c not in (treated, period, "variable")]
+    by_names = column_names(by, "by")
+    if by_names and set(by_names) != set(group_columns):
+        raise EstimationError(
+            f"by={by_names!r} does not match the table: its rows are identified by "
+            f"{identity!r}, so the subgroups are {group_columns!r} (leave by=None)"
+        )
+    by_names = group_columns
+    present = set(table["variable"]) if "variable" in table.columns else set()
+    unknown = [n for n in names if n not in present]
+    if unknown or not names:
+        raise EstimationError(
+            f"variables={names!r}: the table has the variables {sorted(present)!r}")
+    arm = pd.to_numeric(table[treated].astype(object), errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isin(arm, [0.0, 1.0])):
+        raise EstimationError(
+            f"column {treated!r} (treated) of the table must be 0/1 (or True/False), got "
+            f"{sorted(map(str, pd.unique(table[treated])))}"
+        )
+    periods = ordered_values(table[period], np.ones(len(table), dtype=bool))
+    if len(periods) < 2:
+        raise EstimationError(
+            f"column {period!r} (period) has a single value ({periods!r}) in the table: a "
+            "DiD needs a baseline and at least one later period"
+        )
+    theta_all = table["estimate"].to_numpy(dtype=float)
+    V_all = covariance.to_numpy(dtype=float)
+    counts_all = table["n"].to_numpy(dtype=np.int64)
+    smallest_all = smallest_count(table).to_numpy(dtype=float)
+    period_code = pd.Index(periods).get_indexer(table[period])
+    effects, coefs, pretrends, hetero, vcovs = [], [], [], [], {}
+    for name in names:
+        rows = np.flatnonzero((table["variable"] == name).to_numpy())
+        if by_names:
+            keys = table.iloc[rows][by_names].astype(object).apply(tuple, axis=1)
+            codes, uniques = pd.factorize(keys)
+            groups = pd.DataFrame(list(uniques), columns=by_names)
+        else:
+            codes, groups = np.zeros(len(rows), dtype=np.int64), pd.DataFrame(index=range(1))
+        G, K = len(groups), len(periods)
+        cell = np.full((G, 2, K), -1, dtype=np.int64)
+        for position, code in zip(rows, codes, strict=True):
+            cell[code, int(arm[position]), period_code[position]] = position
+        empty = np.argwhere(cell < 0)
+        if len(empty):
+            g_empty, a_empty, k_empty = (int(v) for v in empty[0])
+            where = "".join(f", {c}={plain_label(v)!r}" for c, v in
+                            _group_values(groups, g_empty).items())
+            raise EstimationError(
+                f"the table has no row for {treated}={a_empty}, {period}="
+                f"{plain_label(periods[k_empty])!r}{where} ({name!r}): a DiD needs both "
+                "groups at every period"
+            )
+        later = list(range(1, K))
+        terms: list[str] = []
+        L_rows: list[np.ndarray] = []
+        effect_index: dict[tuple[int, int], int] = {}
+        size = len(theta_all)
+
+        def combination(*weights: tuple[int, float], size: int = size) -> np.ndarray:
+            row = np.zeros(size)
+            for position, weight in weights:
+                row[position] += weight
+            return row
+
+        for g in range(G):
+            prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
+            c0, t0 = cell[g, 0, 0], cell[g, 1, 0]
+            terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
+            L_rows += [combination((c0, 1.0)), combination((t0, 1.0), (c0, -1.0))]
+            for k in later:
+                terms.append(f"{prefix}{period}[T.{plain_label(periods[k])}]")
+                L_rows.append(combination((cell[g, 0, k], 1.0), (c0, -1.0)))
+            for k in later:
+                effect_index[g, k] = len(terms)
+                terms.append(f"{prefix}{treated}:{period}[T.{plain_label(periods[k])}]")
+                L_rows.append(combination((cell[g, 1, k], 1.0), (t0, -1.0),
+                                          (cell[g, 0, k], -1.0), (c0, 1.0)))
+        beta, vcov = linear_combination(theta_all, V_all, np.vstack(L_rows))
+        df = int(np.min(table["df"].to_numpy(dtype=float)[rows]))  # the design's df
+        fit = _LinearFit(terms, beta, vcov, df)
+        spec = _did_tables(name, fit, effect_index, groups, by_names, periods,
+                           counts_all[cell], smallest_all[cell], period, level, post_periods)
+        effects.append(spec["effects"])
+        coefs.append(spec["coefficients"])
+        vcovs[name] = spec["vcov"]
+        if spec["pretrend"] is not None:
+            pretrends.append(spec["pretrend"])
+        if spec["heterogeneity"] is not None:
+            hetero.append(spec["heterogeneity"])
+    selected = table[table["variable"].isin(names).to_numpy()]
+    return DiDResult(
+        effects=_stack(effects),
+        cells=selected,
+        pretrend=_stack(pretrends) if pretrends else None,
+        heterogeneity=_stack(hetero) if hetero else None,
+        coefficients=_stack(coefs),
+        vcov=vcovs,
+        treated=treated,
+        period=period,
+        by=tuple(by_names),
+        covariates=(),
+        periods=tuple(plain_label(p) for p in periods),
+        post_periods=None if post_periods is None else tuple(
+            p for p in periods if p in {plain_label(q) for q in post_periods}),
+        level=level,
+    )

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         FIGURES,
         check_figure_names,
         check_formats,
+        figures_to_draw,
         load_config,
         prepare_output,
         write_report,
@@ -133,8 +134,7 @@ def run(args: argparse.Namespace) -> int:
         ctx = _demo_context(args, config)
     else:
         ctx = _data_context(args, config)
-    left_out = _left_out(ctx, names if names is not None else check_figure_names(
-        ctx.config.get("figures")))
+    left_out = _left_out(ctx, figures_to_draw(ctx, names))
     if left_out and args.strict:
         raise PerceptionError(
             "--strict: answers would be left out of the estimates: " + "; ".join(left_out)

@@ -30,6 +30,13 @@ The population model
   ``effect`` at the last wave (half of each at a midline): the true DiD and effect on
   the treated equal the configured values (to one adult). Other items are drawn for
   respondents only, from their profile, cercle, arm, wave and view of the FSI.
+- A list experiment on a sensitive item (abuse by the FSI in the household,
+  ``abuse_hh``): every adult has a true status at each wave (a logistic model on the
+  cercle's conflict, pastoral groups, displacement and a village effect; the programme
+  lowers it in treated communes); respondents hear one of two lists at random
+  (``le_list``) and count truthfully (``le_count``), while the direct question
+  ``abuse_hh`` under-reports. It is drawn from a random stream of its own, spawned from
+  the seed, so the rest of the demo is the same with or without it.
 - Nonresponse depends on sex, age and insecurity; panel attrition also on
   displacement. ``w_nr`` corrects it (weighting classes cercle × sex × age band; for
   panel follow-ups, a logistic retention propensity), ``w_final`` post-stratifies to
@@ -277,6 +284,11 @@ class _Population:
     positive: dict[str, np.ndarray] = field(default_factory=dict)  # (waves, N) bool
     substantive: dict[str, np.ndarray] = field(default_factory=dict)  # (waves, N) bool
     positive_cf: dict[str, np.ndarray] = field(default_factory=dict)  # (waves, N_treated) bool
+    # the sensitive item of the list experiment (abuse by the FSI in the household): the
+    # true status of every adult at every wave, and of the treated adults without the
+    # programme (same draws); drawn from the list experiment's own random stream
+    sensitive: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    sensitive_cf: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
 
     @property
     def n(self) -> int:
@@ -1115,6 +1127,119 @@ def _interview(rng: np.random.Generator, pop: _Population, sel: _Selection, wave
 
 
 # ---------------------------------------------------------------------------------------
+# The list experiment: a random stream of its own
+
+#: the sensitive item of the list experiment, and the direct question that asks it
+SENSITIVE_ITEM = "abuse_hh"
+#: the list experiment's columns: the list heard (0 control, 1 treatment) and the count
+LIST_COLUMNS = ("le_list", "le_count")
+#: the control statements' probabilities (radio, market, travel, ceremony): rural and
+#: urban respondents, before the village effect
+_CONTROL_ITEMS = ((0.50, 0.75), (0.70, 0.65), (0.30, 0.40), (0.50, 0.50))
+#: logit model of the sensitive item: intercept, conflict of the cercle, pastoral groups,
+#: displaced persons, sd of the village effect; the programme's change of the logit in
+#: treated communes at the last wave
+_ABUSE_MODEL = (-2.4, 1.7, 0.6, 0.5, 0.5)
+_ABUSE_PROGRAMME = -0.6
+#: share of the person's draw kept from one wave to the next (abuse persists)
+_ABUSE_PERSISTENCE = 0.6
+
+
+def _list_stream(seed: int) -> np.random.Generator:
+    """The random generator of the list experiment: spawned from the seed, independent of
+    the generator the rest of the demo draws from, so adding the list experiment moved
+    none of the demo's other numbers (``tests/demo/demo_digest.json``)."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(1)[0])
+
+
+def _build_sensitive(rng: np.random.Generator, pop: _Population) -> None:
+    """The true status of every adult on the sensitive item at every wave (in place).
+
+    A logistic model on the cercle's conflict intensity, pastoral groups, displacement
+    and a village effect; the programme lowers the logit in treated communes by
+    ``_ABUSE_PROGRAMME`` at the last wave (half of it at a midline). A person keeps the
+    uniform draw of the previous wave with probability ``_ABUSE_PERSISTENCE``. The
+    treated adults' status without the programme uses the same draws.
+    """
+    intercept, b_conflict, b_pastoral, b_displaced, sd_village = _ABUSE_MODEL
+    conflict = np.array([_CERCLES[c].conflict for c in pop.cercle_names])[pop.cercle]
+    pastoral = np.isin(pop.ethnic, [_PEULH, _TAMASHEQ])
+    village = rng.normal(0.0, sd_village, size=(int(pop.village_commune.shape[0]),))
+    eta = (intercept + b_conflict * conflict + b_pastoral * pastoral
+           + b_displaced * (pop.displaced == 1) + village[pop.village])
+    treated = pop.treated
+    frac = np.arange(pop.n_waves) / (pop.n_waves - 1)
+    u = rng.random(pop.n)
+    status = np.empty((pop.n_waves, pop.n), dtype=bool)
+    status_cf = np.empty((pop.n_waves, int(treated.sum())), dtype=bool)
+    for t in range(pop.n_waves):
+        if t > 0:
+            renew = rng.random(pop.n) >= _ABUSE_PERSISTENCE
+            u = np.where(renew, rng.random(pop.n), u)
+        p = 1.0 / (1.0 + np.exp(-(eta + _ABUSE_PROGRAMME * frac[t] * treated)))
+        status[t] = u < p
+        status_cf[t] = (u < 1.0 / (1.0 + np.exp(-eta)))[treated]
+    pop.sensitive = status
+    pop.sensitive_cf = status_cf
+
+
+def _list_answers(rng: np.random.Generator, pop: _Population, sel: _Selection, wave: _Wave,
+                  t: int) -> dict[str, np.ndarray]:
+    """The list experiment and the direct question of one wave's respondents.
+
+    Each respondent hears the control list (4 statements) or, with probability 1/2, the
+    treatment list (the same and the sensitive statement), and answers the count
+    truthfully (no design effect, no liars). Asked directly, a respondent whose
+    household suffered abuse admits it with probability ``0.55 - 0.3 x conflict``
+    (bounded to 0.15-0.7) and refuses more often: the direct question under-reports.
+    """
+    p = wave.person
+    n = int(p.shape[0])
+    v = sel.village[wave.village_pos]
+    urban = pop.village_urban[v]
+    conflict = np.array([_CERCLES[c].conflict for c in pop.cercle_names])[_cercle_of(pop, p)]
+    status = pop.sensitive[t, p]
+    assigned = (rng.random(n) < 0.5).astype(np.int64)
+    village_shift = rng.normal(0.0, 0.5, size=(int(sel.village.shape[0]),))[wave.village_pos]
+    count = np.zeros(n, dtype=np.int64)
+    for p_rural, p_urban in _CONTROL_ITEMS:
+        base = np.where(urban, p_urban, p_rural)
+        logit = np.log(base / (1 - base)) + village_shift
+        count += rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    count += assigned * status
+    admits = rng.random(n) < np.clip(0.55 - 0.3 * conflict, 0.15, 0.7)
+    direct = (status & admits).astype(np.int64)
+    u = rng.random(n)
+    refused = u < 0.02 + 0.06 * status
+    dont_know = ~refused & (u < 0.04 + 0.06 * status)
+    direct[refused] = _REFUSED
+    direct[dont_know] = _DK
+    return {SENSITIVE_ITEM: direct, LIST_COLUMNS[0]: assigned, LIST_COLUMNS[1]: count}
+
+
+def _sensitive_truth(pop: _Population, groups: list[tuple[str, np.ndarray]],
+                     cell: np.ndarray, n_cells: int) -> list[tuple[str, str, int, str, float]]:
+    """Truth rows of the sensitive item: share of adults, change, DiD and ATT."""
+    name = SENSITIVE_ITEM
+    size = np.bincount(cell, minlength=n_cells).astype(float)
+    rows: list[tuple[str, str, int, str, float]] = []
+    share = np.empty((pop.n_waves, len(groups)))
+    for t in range(pop.n_waves):
+        yes = np.bincount(cell[pop.sensitive[t]], minlength=n_cells)
+        for gi, (label, g) in enumerate(groups):
+            share[t, gi] = yes[g].sum() / size[g].sum()
+            rows.append(("share", name, t, label, share[t, gi]))
+    for t in range(1, pop.n_waves):
+        for gi in range(3):
+            rows.append(("change", name, t, groups[gi][0], share[t, gi] - share[0, gi]))
+        did = (share[t, 1] - share[0, 1]) - (share[t, 2] - share[0, 2])
+        rows.append(("did", name, t, "treated=1 - treated=0", did))
+        att = share[t, 1] - pop.sensitive_cf[t].mean()
+        rows.append(("att", name, t, "treated=1", att))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
 # The truth: exact values of the finite population
 
 
@@ -1190,6 +1315,8 @@ def _truth(pop: _Population) -> pd.DataFrame:
         ok = pop.substantive[name][0]
         icc = _anova_icc(pop.positive[name][0][ok].astype(float), pop.village[ok], cell[ok])
         rows.append(("icc", name, 0, "all", icc))
+    if pop.sensitive.size:
+        rows += _sensitive_truth(pop, groups, cell, n_cells)
     truth = pd.DataFrame(rows, columns=["quantity", "variable", "wave", "group", "value"])
     return truth
 
@@ -1213,7 +1340,10 @@ class DemoSurvey:
         25-54, 55+; panel follow-ups divide the previous wave's ``w_nr`` by a logistic
         retention propensity on sex, age band, displacement and cercle) and ``w_final``
         (``w_nr`` post-stratified to the census adults by cercle × sex). Skipped
-        questions are empty (``<NA>``); ``ca_type`` holds space-separated codes.
+        questions are empty (``<NA>``); ``ca_type`` holds space-separated codes. The list
+        experiment: ``le_list`` (0 control list of 4 statements, 1 treatment list with
+        the sensitive statement), ``le_count`` (how many apply), and the direct question
+        ``abuse_hh`` (0/1, 8 refused, 9 don't know).
     truth : pandas.DataFrame
         The finite population's true values, tidy: ``quantity``, ``variable``, ``wave``,
         ``group``, ``value``. Quantities: ``share`` (share of "positive" answers among
@@ -1224,7 +1354,9 @@ class DemoSurvey:
         communes minus change in comparison communes), ``att`` (share in treated
         communes minus their share without the programme, same people and errors),
         ``icc`` (ANOVA intra-village correlation of the positive indicator within
-        strata, baseline) and ``n_adults`` (census-scale adults). ``group`` is ``all``,
+        strata, baseline) and ``n_adults`` (census-scale adults). The sensitive item of
+        the list experiment, ``abuse_hh``, has ``share`` (share of all adults whose
+        household suffered abuse), ``change``, ``did`` and ``att``. ``group`` is ``all``,
         ``treated=1``, ``treated=0``, ``cercle=<code>`` or, for ``did``,
         ``treated=1 - treated=0``.
     params : dict
@@ -1285,6 +1417,8 @@ class DemoSurvey:
         for item in POPULATION_ITEMS:
             for t in range(pop.n_waves):
                 out[f"{item.name}_w{t}"] = pop.answers[item.name][t]
+        for t in range(pop.sensitive.shape[0]):
+            out[f"{SENSITIVE_ITEM}_w{t}"] = pop.sensitive[t].astype(np.int8)
         return out
 
     def design(self) -> SurveyDesign:
@@ -1401,6 +1535,11 @@ def demo_survey(seed: int = 1, *, n_per_wave: int = 4000, waves: int = 2, panel:
         codes = rng.choice(9_000_000, n_total, replace=False) + 1_000_000
         ids = np.split(codes, np.cumsum([w.person.shape[0] for w in drawn])[:-1])
     frames = [_interview(rng, pop, sel, w, t, waves, ids[t]) for t, w in enumerate(drawn)]
+    # the list experiment and its direct question: drawn last, from their own stream
+    list_rng = _list_stream(seed)
+    _build_sensitive(list_rng, pop)
+    frames = [frame.assign(**_list_answers(list_rng, pop, sel, w, t))
+              for t, (frame, w) in enumerate(zip(frames, drawn, strict=True))]
     data = pd.concat(frames, ignore_index=True)
     params = dict(seed=int(seed), n_per_wave=int(n_per_wave), waves=int(waves), panel=bool(panel),
                   effect=float(effect), trend=float(trend), icc=float(icc),

@@ -22,6 +22,7 @@ SHARED: dict[str, str] = {
     "check_formats": "report",
     "context_from_waves": "report",
     "design_from_questionnaire": "report",
+    "figures_to_draw": "report",
     "load_config": "report",
     "prepare_output": "report",
     "write_report": "report",

@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..analysis.changes import change
 from ..analysis.diff_in_diff import did
+from ..analysis.list_experiments import list_experiment
 from ..analysis.scales import index, item_nonresponse, likert, top_box, top_box_scores
 from ..disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
 from ..errors import PerceptionError
@@ -68,6 +69,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
                           "trust_justice", "trust_selfdef", "fsi_respect", "fsi_equal",
                           "corr_fsi", "impunity", "abuse_heard"],
     "weight_bins": 20,
+    "list_experiment": None,  # name of a list experiment of the questionnaire (default: the first)
     "design": {"nest": False, "lonely_psu": "fail"},
     "source_note": None,  # {fr: ..., en: ...} or one text
     "title": {"fr": "Confiance entre populations et forces de sécurité : figures",
@@ -396,13 +398,16 @@ def _t(ctx: ReportContext, fr: str, en: str) -> str:
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """One figure of the set: the variables it needs, its tables and how to draw them."""
+    """One figure of the set: the variables it needs, its tables and how to draw them;
+    ``applies`` says whether the set draws it when no figure is named (the list
+    experiment's figure needs a questionnaire that declares one)."""
 
     name: str
     description: str
     columns: Callable[[ReportContext], list[str]]
     tables: Callable[[ReportContext], dict[str, pd.DataFrame]]
     draw: Callable[[ReportContext, dict[str, pd.DataFrame]], Any]
+    applies: Callable[[ReportContext], bool] = lambda ctx: True
 
 
 def _trust_table(ctx):
@@ -538,8 +543,64 @@ def _spec_list() -> list[FigureSpec]:
                                             questionnaire=c.questionnaire)},
             lambda c, t: F.plot_nonresponse(t[""], **_common(c)),
         ),
+        FigureSpec(
+            "sensitive_list", "A sensitive question asked directly and by the list "
+                              "experiment, by wave",
+            lambda c: _list_columns(c),
+            lambda c: {"": _list_table(c)},
+            lambda c, t: F.plot_list_experiment(
+                t[""], group=c.wave, subtitle=_list_of(c).sensitive_item.get(c.lang),
+                **_common(c)),
+            applies=lambda c: bool(getattr(c.questionnaire, "list_experiments", ())),
+        ),
     ]
     return specs
+
+
+def _list_of(ctx: ReportContext):
+    """The list experiment of the figure: the configuration's, else the first declared."""
+    experiments = list(getattr(ctx.questionnaire, "list_experiments", ()))
+    wanted = ctx.config.get("list_experiment")
+    for experiment in experiments:
+        if wanted is None or experiment.name == wanted:
+            return experiment
+    declared = ", ".join(e.name for e in experiments) or "none"
+    raise PerceptionError(
+        f"figure 'sensitive_list' needs a list experiment declared in the questionnaire "
+        f"(list_experiments:), {'named ' + repr(wanted) if wanted else 'and there is none'} "
+        f"(declared: {declared}). Declare it, or leave the figure out (--only NAME)"
+    )
+
+
+def _list_columns(ctx: ReportContext) -> list[str]:
+    experiment = _list_of(ctx)
+    direct = [experiment.direct] if experiment.direct else []
+    return [experiment.count, experiment.assignment, *direct, ctx.wave]
+
+
+def _list_table(ctx: ReportContext) -> pd.DataFrame:
+    """The list experiment's prevalence and the direct question's share by wave, stacked
+    (column ``method``: "list", "direct"). The count's declared missing codes are left
+    out (as missing), and so are the direct question's (share among its answers)."""
+    experiment = _list_of(ctx)
+    design = ctx.design
+    codes = ctx.questionnaire.missing_codes(experiment.count)
+    count = pd.to_numeric(design.data[experiment.count], errors="coerce")
+    work = design.with_data(design.data.assign(**{experiment.count: count.where(
+        ~count.isin(codes))}))
+    listed = list_experiment(work, count=experiment.count, treatment=experiment.assignment,
+                             by=ctx.wave, n_control_items=experiment.n_control_items,
+                             na_rm=True)
+    # one smallest count for both kinds of rows: the prevalence rests on both lists
+    listed = listed.assign(method="list", n_min=listed[["n_control", "n_treatment"]].min(
+        axis=1)).drop(columns=["n_control", "n_treatment"])
+    tables = [listed]
+    if experiment.direct:
+        direct = top_box(design, experiment.direct, top=[1], by=ctx.wave, q=ctx.questionnaire)
+        tables.insert(0, direct.assign(method="direct", n_min=direct["n"]))
+    stacked = stack_tables(tables)
+    first = [ctx.wave, "method"]
+    return stacked[[*first, *(c for c in stacked.columns if c not in first)]]
 
 
 def _common(ctx: ReportContext) -> dict[str, Any]:
@@ -604,6 +665,18 @@ def check_figure_names(names: Sequence[str] | None) -> list[str]:
             f"unknown figure {unknown[0]!r}.{hint} Valid figures: {', '.join(FIGURES)}"
         )
     return list(dict.fromkeys(names))
+
+
+def figures_to_draw(ctx: ReportContext, names: Sequence[str] | None = None) -> list[str]:
+    """The figures a report draws: ``names``, else the configuration's ``figures``, else
+    every figure of the set that applies to the survey (the list experiment's only when
+    the questionnaire declares one). A figure named explicitly is drawn or fails with
+    the reason."""
+    requested = names if names is not None else ctx.config.get("figures")
+    chosen = check_figure_names(requested)
+    if requested is None:
+        chosen = [name for name in chosen if FIGURES[name].applies(ctx)]
+    return chosen
 
 
 def _published(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
@@ -702,7 +775,7 @@ def write_report(
     from matplotlib.backends.backend_pdf import PdfPages
     from tqdm import tqdm
 
-    names = check_figure_names(names if names is not None else ctx.config.get("figures"))
+    names = figures_to_draw(ctx, names)
     formats = check_formats(formats)
     out = prepare_output(out)
     files = ReportFiles()

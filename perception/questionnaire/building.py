@@ -10,7 +10,8 @@ into the immutable objects. Each step lives in a module of its own:
 2. :mod:`~perception.questionnaire.fields` -- labels, code lists, defaults;
 3. :mod:`~perception.questionnaire.entries` -- each variable, field by field;
 4. :mod:`~perception.questionnaire.logic` -- roles, references and cycles of the skip
-   logic, the consistency section.
+   logic, the consistency section;
+5. :mod:`~perception.questionnaire.list_experiments` -- the list experiments section.
 
 Every problem of every step is collected (:mod:`~perception.questionnaire.problems`) and
 reported in one :class:`~perception.errors.QuestionnaireError`.
@@ -31,6 +32,7 @@ from typing import Any
 from ..errors import QuestionnaireError
 from .entries import Context, variable_fields
 from .fields import defaults_of, labels_of, named_sets
+from .list_experiments import list_experiments_of
 from .logic import check_references, check_roles, consistency_fields
 from .problems import Problems, where_variable
 from .structure import (
@@ -49,7 +51,7 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """The checked fields of a questionnaire: ``id``, ``languages``, ``title``,
     ``version``, ``modules``, ``variables`` (field dicts), ``consistency`` (field dicts),
     ``repeats`` (name -> the same structure for each repeat table, with ``parent`` and
-    ``count``).
+    ``count``), ``list_experiments`` (the checked experiments of the section).
 
     Raises
     ------
@@ -80,6 +82,7 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     check_roles(p, variables)
     check_references(p, variables)
     consistency = consistency_fields(p, data.get("consistency", []), variables)
+    experiments = list_experiments_of(p, languages, data.get("list_experiments"), variables)
     repeats = _repeats(p, ctx, data, variables)
     p.raise_if_any()
     version = data.get("version")
@@ -93,6 +96,7 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         "variables": variables,
         "consistency": consistency,
         "repeats": repeats,
+        "list_experiments": experiments,
     }
 
 

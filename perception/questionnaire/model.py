@@ -40,6 +40,7 @@ from ..errors import QuestionnaireError
 from .building import build_parts
 from .entries import CODED_TYPES, ROLES, VARIABLE_KEYS, VARIABLE_TYPES
 from .expressions import Expr, parse_expression
+from .list_experiments import ListExperiment
 from .problems import did_you_mean
 from .structure import FORMAT
 
@@ -265,6 +266,8 @@ class Questionnaire:
         For a repeat table, the repeat it is nested in (None: the main table).
     count : str, optional
         For a repeat table, the expression giving its number of rows.
+    list_experiments : tuple of ListExperiment
+        The list experiments (``perception.questionnaire.list_experiments``).
 
     Examples
     --------
@@ -292,12 +295,14 @@ class Questionnaire:
     repeats: Mapping[str, Questionnaire] = field(default_factory=dict)
     parent: str | None = None
     count: str | None = None
+    list_experiments: tuple[ListExperiment, ...] = ()
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "languages", tuple(self.languages))
         object.__setattr__(self, "variable_list", tuple(self.variable_list))
         object.__setattr__(self, "consistency", tuple(self.consistency))
+        object.__setattr__(self, "list_experiments", tuple(self.list_experiments))
         object.__setattr__(self, "title", MappingProxyType(dict(self.title)))
         object.__setattr__(
             self,
@@ -643,4 +648,5 @@ def _assemble(cls: type[Questionnaire], parts: Mapping[str, Any]) -> Questionnai
         repeats=repeats,
         parent=parts.get("parent"),
         count=parts.get("count"),
+        list_experiments=tuple(parts.get("list_experiments", ())),
     )

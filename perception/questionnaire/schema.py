@@ -10,7 +10,9 @@
   answer where ``relevant`` is false), value constraints;
 - uniqueness of the respondent id within each wave;
 - design: weights finite and > 0, each PSU inside one stratum per wave;
-- the questionnaire's ``consistency`` section (e.g. cercle inside its region).
+- the questionnaire's ``consistency`` section (e.g. cercle inside its region);
+- list experiments: counts from 0 to J on the control list and to J + 1 on the
+  treatment list, the list heard given wherever a count is.
 
 Each check is a :class:`Rule` that also says how to explain a failure;
 :func:`compile_rules` returns the schema with its rules, from which
@@ -548,6 +550,61 @@ def _consistency_rule(rule: ConsistencyRule, q: Questionnaire, lang: str) -> Rul
     )
 
 
+def _list_experiment_rules(q: Questionnaire) -> list[Rule]:
+    """Per list experiment: counts within 0..J (control list) or 0..J+1 (treatment list),
+    and the list heard (0 or 1) given wherever the count is answered."""
+    rules: list[Rule] = []
+    for experiment in q.list_experiments:
+        count_var = q.variable(experiment.count)
+        count, assignment, J = experiment.count, experiment.assignment, experiment.n_control_items
+
+        def limits(df: pd.DataFrame, assignment=assignment, J=J) -> np.ndarray:
+            arm = numbers(df[assignment]).to_numpy(dtype=float, na_value=np.nan)
+            return np.where(arm == 1, J + 1, np.where(arm == 0, J, np.inf))
+
+        def count_ok(df: pd.DataFrame, count=count, count_var=count_var, limits=limits
+                     ) -> pd.Series:
+            y = numbers(df[count])
+            answered = _answered(count_var, df[count]) & y.notna()
+            return ~answered | ((y >= 0) & (y.to_numpy(dtype=float, na_value=np.nan)
+                                           <= limits(df)))
+
+        def count_detail(df: pd.DataFrame, rows: list[int], labels: pd.Index,
+                         assignment=assignment, J=J) -> dict[int, str]:
+            arm = numbers(df[assignment])
+            out: dict[int, str] = {}
+            for pos in rows:
+                if arm.iloc[pos] == 1:
+                    out[pos] = f"treatment list ({assignment} = 1): 0 to {J + 1}"
+                elif arm.iloc[pos] == 0:
+                    out[pos] = f"control list ({assignment} = 0): 0 to {J}"
+            return out
+
+        def assignment_ok(df: pd.DataFrame, count=count, count_var=count_var,
+                          assignment=assignment) -> pd.Series:
+            answered = _answered(count_var, df[count])
+            return ~answered | numbers(df[assignment]).isin([0.0, 1.0])
+
+        rules.append(Rule(
+            f"list_count:{experiment.name}", "list_count", count,
+            f"count outside its list in list experiment {experiment.name!r} (J = {J} control "
+            "items)",
+            f"correct the count, or the list heard ({assignment}): counts run from 0 to {J} "
+            f"on the control list and from 0 to {J + 1} on the treatment list",
+            count_ok, frame_level=True, needs=frozenset({count, assignment}),
+            detail=count_detail,
+        ))
+        rules.append(Rule(
+            f"list_assignment:{experiment.name}", "list_assignment", assignment,
+            f"the count of list experiment {experiment.name!r} ({count}) is answered, but "
+            "the list heard is missing or not 0/1",
+            f"give {assignment} = 0 (control list, {J} statements) or 1 (treatment list, "
+            f"{J + 1} statements) for every respondent asked the list",
+            assignment_ok, frame_level=True, needs=frozenset({count, assignment}),
+        ))
+    return rules
+
+
 def _label_of(labels: Mapping[Any, str], value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "missing"
@@ -607,7 +664,7 @@ def compile_rules(q: Questionnaire) -> CompiledRules:
             title=var.label(q.default_language) or None,
         )
     extra = [r for var in q.variable_list for r in _frame_rules(var, q)]
-    extra += _design_rules(q) + _consistency_rules(q)
+    extra += _design_rules(q) + _consistency_rules(q) + _list_experiment_rules(q)
     for rule in extra:
         rules[rule.key] = rule
         frame_checks.append(pa.Check(_guard(rule), name=rule.key, ignore_na=False))

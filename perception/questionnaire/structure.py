@@ -50,6 +50,7 @@ TOP_KEYS = (
     "variables",
     "repeats",
     "consistency",
+    "list_experiments",
 )
 MODULE_KEYS = ("name", "label", "variables", "note")
 REPEAT_KEYS = ("name", "label", "parent", "count", "modules", "variables", "note")

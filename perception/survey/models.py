@@ -47,8 +47,11 @@ FAMILIES = FAMILY_NAMES
 COEFFICIENT_COLUMNS = ["estimate", "se", "t", "p", "ci_low", "ci_high"]
 
 
-def _outcome(y_frame: pd.DataFrame, family: str, formula: str) -> tuple[np.ndarray, str]:
-    """The outcome as floats; a two-level factor (or a comparison) codes its last level 1."""
+def outcome_values(y_frame: pd.DataFrame, family: str, formula: str
+                   ) -> tuple[np.ndarray, str]:
+    """The outcome of a model of ``family`` as floats, and its name: patsy's outcome
+    columns ``y_frame``, a two-level factor (or a comparison) coding its last level 1
+    for the binomial (the ``outcome`` of ``formulas.model_frame``)."""
     names = list(y_frame.columns)
     if len(names) == 1:
         return y_frame.iloc[:, 0].to_numpy(dtype=float), names[0]
@@ -500,7 +503,7 @@ def glm(
             raise EstimationError(
                 f"{argument}={name!r} is not a column of the design's data"
             )
-    mf = model_frame(design, formula, na_rm, lambda y: _outcome(y, family, formula), extra)
+    mf = model_frame(design, formula, na_rm, lambda y: outcome_values(y, family, formula), extra)
     offset_values = None if offset is None else _column_values(design, mf.rows, offset, "offset")
     trials_values = None
     y = mf.y

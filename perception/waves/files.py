@@ -1038,7 +1038,7 @@ def read_table(
     >>> root = Path(pc.__file__).resolve().parents[1]
     >>> df, meta = read_table(root / "tests" / "data" / "centre_mali_wave_small.csv")
     >>> df.shape, meta["kobo"]
-    ((12, 61), False)
+    ((12, 64), False)
 
     Notes
     -----

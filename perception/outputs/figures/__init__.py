@@ -28,6 +28,7 @@ from .changes import plot_change, plot_did, plot_effects
 from .common import title_of
 from .estimates import plot_design_effects, plot_heatmap, plot_index, plot_trust_by_actor
 from .items import plot_likert, plot_nonresponse
+from .sensitive import plot_list_experiment
 from .small_area import plot_small_areas
 from .style import OKABE_ITO, PALETTE, house_style
 from .themes import plot_awareness, plot_victimisation, plot_weight_distribution
@@ -46,6 +47,7 @@ FIGURE_TYPES = {
     "victimisation": plot_victimisation,
     "awareness": plot_awareness,
     "nonresponse": plot_nonresponse,
+    "list_experiment": plot_list_experiment,
     "small_areas": plot_small_areas,
 }
 
@@ -62,6 +64,7 @@ __all__ = [
     "plot_heatmap",
     "plot_index",
     "plot_likert",
+    "plot_list_experiment",
     "plot_nonresponse",
     "plot_small_areas",
     "plot_trust_by_actor",
