@@ -142,20 +142,33 @@ def _orthant_test(pi: np.ndarray, cov: np.ndarray) -> float:
 # -------------------------------------------------------------------- the test --
 @dataclass(frozen=True, eq=False)
 class ListDesignTest:
-    """Blair & Imai's test for design effects of :func:`list_design_test`.
+    """Blair & Imai's test for design effects of ``list_design_test``.
 
     Attributes
     ----------
-    proportions : the estimated proportions of respondent types: the ``by`` columns,
-        ``count`` (y, the count of control items), ``sensitive`` (z), ``estimate``,
-        ``se`` (design-based) and ``tested`` (whether the component entered the test:
-        not when clearly positive, or without variance).
-    tests : one row per subgroup and z: the ``by`` columns, ``sensitive``,
-        ``statistic`` (likelihood ratio), ``components`` (how many entered), ``p``.
-    p : one row per subgroup: the ``by`` columns and ``p``, the Bonferroni-corrected
+    proportions : DataFrame
+        The estimated proportions of respondent types: the ``by`` columns, ``count`` (y,
+        the count of control items), ``sensitive`` (z), ``estimate``, ``se``
+        (design-based) and ``tested`` (whether the component entered the test: not when
+        clearly positive, or without variance).
+    tests : DataFrame
+        One row per subgroup and z: the ``by`` columns, ``sensitive``, ``statistic``
+        (likelihood ratio), ``components`` (how many entered), ``p``.
+    p : DataFrame
+        One row per subgroup: the ``by`` columns and ``p``, the Bonferroni-corrected
         p-value (twice the smaller of the two, at most 1). A small value rejects the
         hypothesis of no design effect.
-    n_control_items : J.
+    n_control_items : int
+        J, the number of control items.
+    by : tuple of str
+        The subgroup columns (empty: one test).
+    gms : bool
+        Whether the clearly positive proportions were left out (generalized moment
+        selection).
+    variable : str
+        The count column.
+    notes : tuple of str
+        Notes printed after the summary (e.g. subgroups without a test).
     """
 
     proportions: pd.DataFrame
@@ -169,6 +182,11 @@ class ListDesignTest:
 
     def summary(self) -> str:
         """Printable report: proportions, the two tests and the corrected p-value.
+
+        Returns
+        -------
+        str
+            The title, the proportions, the tests and the corrected p-value.
 
         Examples
         --------
@@ -215,17 +233,26 @@ def list_design_test(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    count, treatment : the count column and the list heard (1 treatment, 0 control).
-    n_control_items : J, the number of control items.
-    by : subgroup column(s): one test per subgroup.
-    gms : leave out the clearly positive proportions before the test (generalized
-        moment selection, ``pi / se > sqrt(log n)``, as R's default ``gms = TRUE``).
-    na_rm : leave out rows with a missing count, list or ``by`` value.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    count : str
+        The count column.
+    treatment : str
+        The list heard (1 treatment, 0 control).
+    n_control_items : int
+        J, the number of control items.
+    by : str or sequence of str, optional
+        Subgroup column(s): one test per subgroup.
+    gms : bool
+        Leave out the clearly positive proportions before the test (generalized moment
+        selection, ``pi / se > sqrt(log n)``, as R's default ``gms = TRUE``).
+    na_rm : bool
+        Leave out rows with a missing count, list or ``by`` value.
 
     Returns
     -------
-    ListDesignTest with ``proportions``, ``tests``, ``p`` and ``summary()``.
+    ListDesignTest
+        With ``proportions``, ``tests``, ``p`` and ``summary()``.
 
     Examples
     --------
@@ -371,21 +398,29 @@ def list_floor_ceiling(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    count, treatment : the count column and the list heard (1 treatment, 0 control).
-    n_control_items : J, the number of control items.
-    by : subgroup column(s).
-    na_rm : leave out rows with a missing count, list or ``by`` value.
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    count : str
+        The count column.
+    treatment : str
+        The list heard (1 treatment, 0 control).
+    n_control_items : int
+        J, the number of control items.
+    by : str or sequence of str, optional
+        Subgroup column(s).
+    na_rm : bool
+        Leave out rows with a missing count, list or ``by`` value.
 
     Returns
     -------
-    DataFrame with the ``by`` columns, ``list`` ("control" or "treatment"), ``count`` (0,
-    J, or J + 1), ``respondents`` (unweighted respondents of the list at that count),
-    ``share`` (their design-weighted share of the list) and its ``se``, ``n``
-    (respondents of the list), ``reveals`` (what the count tells about a respondent)
-    and ``disclosure`` (True where respondents' sensitive answers are given away: the
-    treatment list at 0 or J + 1 with at least one respondent). Keep the count out of
-    public files (restricted data) when ``disclosure`` is True anywhere.
+    DataFrame
+        The ``by`` columns, ``list`` ("control" or "treatment"), ``count`` (0, J, or
+        J + 1), ``respondents`` (unweighted respondents of the list at that count),
+        ``share`` (their design-weighted share of the list) and its ``se``, ``n``
+        (respondents of the list), ``reveals`` (what the count tells about a respondent)
+        and ``disclosure`` (True where respondents' sensitive answers are given away: the
+        treatment list at 0 or J + 1 with at least one respondent). Keep the count out of
+        public files (restricted data) when ``disclosure`` is True anywhere.
 
     Examples
     --------

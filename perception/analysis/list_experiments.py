@@ -213,35 +213,43 @@ def list_experiment(
 
     Parameters
     ----------
-    design : SurveyDesign or ReplicateDesign.
-    count : column of the counts (how many items apply).
-    treatment : column of the list heard: 1 (or True) the treatment list (control items
-        and the sensitive item), 0 (or False) the control list.
-    by : domain column(s), e.g. the wave: one prevalence per domain, estimated inside the
+    design : SurveyDesign or ReplicateDesign
+        The survey design.
+    count : str
+        Column of the counts (how many items apply).
+    treatment : str
+        Column of the list heard: 1 (or True) the treatment list (control items and the
+        sensitive item), 0 (or False) the control list.
+    by : str or sequence of str, optional
+        Domain column(s), e.g. the wave: one prevalence per domain, estimated inside the
         full design, with their joint covariance.
-    n_control_items : J, the number of control items: when given, counts above J on the
-        control list or above J + 1 on the treatment list are refused.
-    na_rm : leave out rows with a missing count, list or ``by`` value (otherwise a
-        missing value is an error naming the column). Declared missing-value codes (8
-        refused, 9 don't know) must be recoded to missing first
-        (:func:`perception.recode_missing`).
-    level : confidence level (t interval with ``df = design.degf``).
+    n_control_items : int, optional
+        J, the number of control items: when given, counts above J on the control list
+        or above J + 1 on the treatment list are refused.
+    na_rm : bool
+        Leave out rows with a missing count, list or ``by`` value (otherwise a missing
+        value is an error naming the column). Declared missing-value codes (8 refused, 9
+        don't know) must be recoded to missing first (``perception.recode_missing``).
+    level : float
+        Confidence level (t interval with ``df = design.degf``).
 
     Returns
     -------
-    DataFrame with the ``by`` columns, ``variable`` (the count column), ``estimate``
-    (the prevalence, a proportion), ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``,
-    ``n`` (rows used), ``n_control`` and ``n_treatment`` (rows of each list; outputs
-    suppress a prevalence when either is below ``min_cell``). ``deff`` is the design
-    effect of the prevalence: its design variance over the variance of the same
-    difference of means under simple random sampling with replacement of the same number
-    of respondents, which is the sum of the two means' SRS variances (R's ``deff =
-    "replace"`` of each mean: under SRS the two lists' means are uncorrelated). Its
-    ``attrs["vcov"]`` is the covariance of ``estimate`` keyed by the ``by`` columns and
-    ``variable`` (:func:`perception.vcov`, :func:`perception.contrast`; a table by the
-    wave gives the change of the prevalence with :func:`perception.change`, a table by
-    treated area and wave its difference-in-differences with :func:`perception.did`);
-    ``attrs["estimates"]`` holds the mean count of each list.
+    DataFrame
+        The ``by`` columns, ``variable`` (the count column), ``estimate`` (the
+        prevalence, a proportion), ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``,
+        ``n`` (rows used), ``n_control`` and ``n_treatment`` (rows of each list; outputs
+        suppress a prevalence when either is below ``min_cell``). ``deff`` is the design
+        effect of the prevalence: its design variance over the variance of the same
+        difference of means under simple random sampling with replacement of the same
+        number of respondents, which is the sum of the two means' SRS variances (R's
+        ``deff = "replace"`` of each mean: under SRS the two lists' means are
+        uncorrelated). Its ``attrs["vcov"]`` is the covariance of ``estimate`` keyed by
+        the ``by`` columns and ``variable`` (``perception.vcov``,
+        ``perception.contrast``; a table by the wave gives the change of the prevalence
+        with ``perception.change``, a table by treated area and wave its
+        difference-in-differences with ``perception.did``); ``attrs["estimates"]`` holds
+        the mean count of each list.
 
     Raises
     ------

@@ -596,7 +596,8 @@ def _list_table(ctx: ReportContext) -> pd.DataFrame:
         axis=1)).drop(columns=["n_control", "n_treatment"])
     tables = [listed]
     if experiment.direct:
-        direct = top_box(design, experiment.direct, top=[1], by=ctx.wave, q=ctx.questionnaire)
+        direct = top_box(design, experiment.direct, top=[1], by=ctx.wave,
+                         questionnaire=ctx.questionnaire)
         tables.insert(0, direct.assign(method="direct", n_min=direct["n"]))
     stacked = stack_tables(tables)
     first = [ctx.wave, "method"]

@@ -53,7 +53,7 @@ def test_the_list_estimate_covers_the_truth_and_the_direct_question_under_report
     design = demo.design()
     listed = pc.list_experiment(design, count="le_count", treatment="le_list", by="wave",
                                 n_control_items=4)
-    direct = pc.top_box(design, SENSITIVE_ITEM, top=[1], by="wave", q=demo.questionnaire)
+    direct = pc.top_box(design, SENSITIVE_ITEM, top=[1], by="wave", questionnaire=demo.questionnaire)
     for t in (0, 1):
         truth = _truth(demo, "share", t, "all")
         row = listed[listed["wave"] == t].iloc[0]

@@ -18,7 +18,7 @@ from perception.outputs.figures import plot_list_experiment, title_of
 def table(demo_factory):
     demo = demo_factory(seed=1)
     d = demo.design()
-    direct = pc.top_box(d, "abuse_hh", top=[1], by="wave", q=demo.questionnaire)
+    direct = pc.top_box(d, "abuse_hh", top=[1], by="wave", questionnaire=demo.questionnaire)
     listed = pc.list_experiment(d, count="le_count", treatment="le_list", by="wave")
     return pd.concat([direct.assign(method="direct"), listed.assign(method="list")],
                      ignore_index=True)

@@ -63,7 +63,7 @@ def plot_list_experiment(
     --------
     >>> demo = pc.demo_survey(seed=1)
     >>> d = demo.design()
-    >>> direct = pc.top_box(d, "abuse_hh", top=[1], by="wave", q=demo.questionnaire)
+    >>> direct = pc.top_box(d, "abuse_hh", top=[1], by="wave", questionnaire=demo.questionnaire)
     >>> listed = pc.list_experiment(d, count="le_count", treatment="le_list", by="wave")
     >>> t = pd.concat([direct.assign(method="direct"), listed.assign(method="list")])
     >>> fig = plot_list_experiment(t, group="wave", labels=demo.questionnaire, lang="en")
