@@ -97,6 +97,7 @@ _TOP_KEYS = (
     "modules",
     "variables",
     "consistency",
+    "waves",
 )
 VARIABLE_KEYS = (
     "name",
@@ -318,6 +319,9 @@ class Questionnaire:
     version: str | None = None
     source: str | None = None
     modules: Mapping[str, Labels] = field(default_factory=dict)
+    #: how reports name the study's waves: code of the wave variable -> labels
+    #: ("Situation de référence" / "Baseline"); top-level key ``waves:`` of the YAML
+    waves: Mapping[Code, Labels] = field(default_factory=dict)
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -333,6 +337,7 @@ class Questionnaire:
         object.__setattr__(
             self, "_index", MappingProxyType({v.name: v for v in self.variable_list})
         )
+        object.__setattr__(self, "waves", _freeze_codes(self.waves))
 
     def __hash__(self) -> int:
         return hash((self.id, self.version, tuple(self.names)))
@@ -470,6 +475,27 @@ class Questionnaire:
         """
         lang = self.language(lang)
         return self.variable(name).code_labels(lang, missing=missing)
+
+    def wave_label(self, code: Any, lang: str | None = None) -> str | None:
+        """How reports name wave ``code`` (the ``waves:`` key), or None if undeclared.
+
+        Examples
+        --------
+        >>> q = Questionnaire.from_dict({"id": "x", "languages": ["fr", "en"],
+        ...     "waves": {0: {"fr": "Situation de référence", "en": "Baseline"}},
+        ...     "variables": [{"name": "wave", "type": "integer", "label": "Wave",
+        ...                    "role": "wave"}]})
+        >>> q.wave_label(0, "en"), q.wave_label(1, "en")
+        ('Baseline', None)
+        """
+        lang = self.language(lang)
+        if isinstance(code, float) and code.is_integer():
+            code = int(code)
+        for key in (code, str(code)):
+            labels = self.waves.get(key)
+            if labels:
+                return labels.get(lang) or next(iter(labels.values()), None)
+        return None
 
     def missing_codes(self, name: str) -> list[Code]:
         """The missing-value codes declared for ``name`` (e.g. ``[8, 9]``)."""
@@ -634,6 +660,7 @@ class _Builder:
                 + "\n  - ".join(shown)
                 + (f"\n  - ... and {more} more" if more else "")
             )
+        waves = self.codes_of(data["waves"], "top level, key 'waves'") if "waves" in data else {}
         version = data.get("version")
         return Questionnaire(
             id=qid,
@@ -644,6 +671,7 @@ class _Builder:
             version=None if version is None else str(version),
             source=self.source,
             modules=modules,
+            waves=waves,
         )
 
     # -- pieces
