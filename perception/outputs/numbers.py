@@ -69,8 +69,9 @@ def fmt_interval(low: Any, high: Any, lang: str, decimals: int = 1) -> str:
     a, b = fmt_number(low, lang, decimals), fmt_number(high, lang, decimals)
     if lang == "fr":
         return f"[{a}{NBSP};{NBSP}{b}]"
-    # an en dash between two numbers, the first of which may be negative
-    return f"({a} to {b})" if b.startswith("\u2212") else f"({a}–{b})"
+    # an en dash between two numbers reads as a minus when either is negative
+    negative = a.startswith("\u2212") or b.startswith("\u2212")
+    return f"({a} to {b})" if negative else f"({a}–{b})"
 
 
 def fmt_p(value: Any, lang: str) -> str:

@@ -4,8 +4,8 @@ suppression of small cells, titles, sample sizes and the source note."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,13 @@ from matplotlib.figure import Figure
 
 from ...disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
 from ...errors import PerceptionError
+from ..labelling import Labeller, check_lang
 from . import style
 
 Lang = Literal["fr", "en"]
 LANGS = ("fr", "en")
+
+__all__ = ["Labeller", "LANGS", "TEXT", "text", "check_lang", "wrap", "prepare"]
 
 #: columns of an estimate table that are not domain (``by``) columns
 NON_DOMAIN_COLUMNS = frozenset({
@@ -74,11 +77,6 @@ def text(key: str, lang: str, **values) -> str:
     return TEXT[key][lang].format(**values)
 
 
-def check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise PerceptionError(f"lang={lang!r} is not available; choose 'fr' or 'en'")
-
-
 # --------------------------------------------------------------------- numbers --
 def fmt_number(value: float, lang: str, decimals: int = 0) -> str:
     """A number in the conventions of ``lang``: ``4 812`` and ``45,3`` in French."""
@@ -132,69 +130,6 @@ def n_summary(n: Iterable[float], lang: str) -> str:
 
 
 # ---------------------------------------------------------------------- labels --
-class Labeller:
-    """Labels of variables and of their values in one language.
-
-    ``labels`` may be a questionnaire (any object with ``label(name, lang)`` and
-    ``labels(name, lang)``), a mapping ``{name: text}`` / ``{name: {code: text}}``
-    (plain, or per language ``{"fr": {...}, "en": {...}}``), or a list of these, the
-    first that knows a name winning. Unknown names are shown as they are.
-    """
-
-    def __init__(self, labels: Any = None, lang: str = "fr") -> None:
-        check_lang(lang)
-        self.lang = lang
-        if labels is None:
-            sources: list = []
-        elif isinstance(labels, list | tuple):
-            sources = list(labels)
-        else:
-            sources = [labels]
-        self._sources = []
-        for source in sources:
-            if isinstance(source, Mapping) and set(source) and set(source) <= set(LANGS):
-                source = source.get(lang, {})
-            self._sources.append(source)
-
-    def variable(self, name: str) -> str:
-        for source in self._sources:
-            if isinstance(source, Mapping):
-                value = source.get(name)
-                if isinstance(value, str):
-                    return value
-                if isinstance(value, Mapping) and isinstance(value.get("label"), str):
-                    return value["label"]
-            elif hasattr(source, "label"):
-                try:
-                    found = source.label(name, self.lang)
-                except (PerceptionError, KeyError):
-                    continue
-                if found:
-                    return found
-        return str(name)
-
-    def value(self, column: str, value: Any) -> str:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        for source in self._sources:
-            if isinstance(source, Mapping):
-                table = source.get(column)
-                if isinstance(table, Mapping):
-                    table = table.get("values", table)
-                    for key in (value, str(value)):
-                        if key in table and isinstance(table[key], str):
-                            return table[key]
-            elif hasattr(source, "labels"):
-                try:
-                    found = source.labels(column, self.lang)
-                except (PerceptionError, KeyError):
-                    continue
-                for key in (value, str(value)):
-                    if key in found and found[key]:
-                        return found[key]
-        return str(value)
-
-
 def wrap(label: str, width: int = 28) -> str:
     """Break a long label over lines of at most ``width`` characters."""
     return "\n".join(textwrap.wrap(str(label), width=width, break_long_words=False)) or str(label)
