@@ -345,13 +345,15 @@ def readable_table(
         cells["p"] = ps
         text["p"] = ps
     counts = smallest_count(labelled).to_numpy(dtype=float)
+    # a change or an effect shows the smallest of the cells it rests on (the count the
+    # small-cell rule applied to); a level, its respondents
+    sizes = counts if kind != "level" else labelled["n"].to_numpy(dtype=float)
     columns.append(Column("n", "n", "count"))
-    cells["n"] = [np.nan if h else n for n, h in zip(labelled["n"].astype(float), hidden,
-                                                     strict=True)]
+    cells["n"] = [np.nan if h else n for n, h in zip(sizes, hidden, strict=True)]
     # a suppressed cell shows only that it is small, never its size
     text["n"] = ["<\u00a0" + fmt_number(min_cell, lang) if h and c < min_cell
                  else "–" if h else fmt_number(n, lang)
-                 for n, c, h in zip(labelled["n"].astype(float), counts, hidden, strict=True)]
+                 for n, c, h in zip(sizes, counts, hidden, strict=True)]
     if "n_weighted" in labelled.columns and labelled["n_weighted"].notna().any():
         big = pd.to_numeric(labelled["n_weighted"], errors="coerce").to_numpy(dtype=float)
         rounded = [np.nan if h or not np.isfinite(v) else float(_round_total(v))
@@ -557,9 +559,13 @@ def crosstab_table(
     if test is not None:
         what += " " + rao_scott_sentence(test, lang)
     default = (f"{lab.variable(row)} × {lab.variable(col)}")
+    data = long.data
+    if test is not None:  # the CSV carries the test too, on every line
+        data = data.assign(**{f"rao_scott_{k}": float(getattr(test, k))
+                              for k in ("statistic", "ndf", "ddf", "p")})
     return ReadableTable(name=name, title=title or default,
                          note=" ".join(p for p in (note, what) if p), lang=lang,
-                         columns=columns, cells=frame, text=frame.copy(), data=long.data,
+                         columns=columns, cells=frame, text=frame.copy(), data=data,
                          extra={"test": test})
 
 

@@ -23,6 +23,7 @@ SHARED: dict[str, str] = {
     "numbers": "cells",
     "present": "cells",
     "texts": "cells",
+    "parse_expression": "expressions",
     "Variable": "model",
     "CompiledRules": "schema",
     "compile_rules": "schema",

@@ -261,7 +261,16 @@ def _check_header(path: Path, header: Sequence[Any]) -> list[str]:
     return names
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes, encoding: str | None = None) -> str:
+    if encoding is not None:
+        try:
+            return raw.decode(encoding)
+        except LookupError:
+            raise FileReadError(f"{path}: unknown encoding {encoding!r}; give one Python knows, "
+                                "e.g. utf-8, cp1252 (Windows Latin-1) or latin-1") from None
+        except UnicodeDecodeError as exc:
+            raise FileReadError(f"{path}: not {encoding} text: invalid byte at offset "
+                                f"{exc.start}. Fix: give the file's real encoding") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -275,9 +284,11 @@ def _decode(path: Path, raw: bytes) -> str:
             pass
         raise FileReadError(
             f"{path}: not UTF-8 text: invalid byte {raw[exc.start:exc.start + 1]!r} (in "
-            f"{bad!r}) at byte offset {exc.start}, line {line}.{guess} Fix: re-encode the "
-            f"file as UTF-8, e.g. `iconv -f WINDOWS-1252 -t UTF-8 '{path.name}' > fixed.csv`, "
-            "or in Excel 'Save as > CSV UTF-8'."
+            f"{bad!r}) at byte offset {exc.start}, line {line}.{guess} Fix: give its encoding "
+            "(encoding='cp1252', or --encoding cp1252 on the command line), or re-encode the "
+            f"file as UTF-8, e.g. `iconv -f WINDOWS-1252 -t UTF-8 '{path}' > "
+            f"'{path.with_name(path.stem + '_utf8' + path.suffix)}'`, or in Excel 'Save as > "
+            "CSV UTF-8'."
         ) from None
 
 
@@ -295,8 +306,8 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(path: Path, q: Questionnaire | None) -> _Raw:
-    text = _decode(path, path.read_bytes())
+def _read_csv(path: Path, q: Questionnaire | None, encoding: str | None = None) -> _Raw:
+    text = _decode(path, path.read_bytes(), encoding)
     if not text.strip():
         raise file_error(path, "the file holds only blank space", "export the file again")
     sep = "\t" if path.suffix.lower() == ".tsv" else _delimiter(text)
@@ -900,6 +911,7 @@ def read_table(
     sheet: str | int | None = None,
     kobo: bool | None = None,
     on_label_problem: Literal["raise", "report"] = "raise",
+    encoding: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV, XLSX, SPSS, Stata or KoboToolbox/ODK file, without validating it.
 
@@ -923,6 +935,8 @@ def read_table(
         With a questionnaire, what to do when the file's value labels contradict it:
         raise :class:`~perception.WaveValidationError` listing every problem (default),
         or only report them in ``meta["label_problems"]``.
+    encoding : str, optional
+        Encoding of a CSV file (default: UTF-8, with or without a byte-order mark).
 
     Returns
     -------
@@ -981,8 +995,10 @@ def read_table(
     if sheet is not None and fmt != "xlsx":
         raise PerceptionError(f"sheet={sheet!r} only applies to .xlsx files, not {path.name}")
     _check_content(path, fmt)
+    if encoding is not None and fmt != "csv":
+        raise PerceptionError(f"encoding={encoding!r} only applies to CSV files, not {path.name}")
     if fmt == "csv":
-        raw = _read_csv(path, questionnaire)
+        raw = _read_csv(path, questionnaire, encoding)
     elif fmt == "xlsx":
         raw = _read_xlsx(path, sheet, max_bytes)
     else:
