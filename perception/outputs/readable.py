@@ -213,12 +213,12 @@ def add_weighted_n(table: pd.DataFrame, design: Any, questionnaire: Any = None
         variable = row["variable"]
         if variable not in data.columns:
             continue
-        answered = data[variable].notna().to_numpy()
+        answered = data[variable].notna().to_numpy().copy()
         if questionnaire is not None and not keep_codes and variable in questionnaire:
             codes = questionnaire.missing_codes(variable)
             if codes:
                 answered &= ~pd.to_numeric(data[variable], errors="coerce").isin(codes).to_numpy()
-        mask = inside & answered
+        mask = (inside & answered).copy()
         for column in by:
             mask &= (data[column] == row[column]).to_numpy()
         if int(mask.sum()) == int(row["n"]):
