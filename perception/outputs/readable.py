@@ -44,8 +44,9 @@ from ..tables import smallest_count
 from .labelling import Labeller, check_lang, domain_columns, label_table
 from .numbers import fmt_interval, fmt_number, fmt_p, fmt_signed
 
-Statistic = Literal["proportion", "mean", "total", "index", "ratio", "quantile"]
-STATISTICS: tuple[str, ...] = ("proportion", "mean", "total", "index", "ratio", "quantile")
+Statistic = Literal["proportion", "mean", "total", "index", "ratio", "quantile", "deff"]
+STATISTICS: tuple[str, ...] = ("proportion", "mean", "total", "index", "ratio", "quantile",
+                               "deff")
 
 #: fewest degrees of freedom of a reliable estimate (fewer: the interval rests on too
 #: few PSUs for its variance to be trusted)
@@ -57,7 +58,8 @@ RELIABILITY = {
     "suppressed": {"fr": "masquée", "en": "suppressed"},
 }
 #: decimals of the estimate (and its interval) shown for each statistic
-DECIMALS = {"proportion": 1, "mean": 2, "total": 0, "index": 1, "ratio": 2, "quantile": 2}
+DECIMALS = {"proportion": 1, "mean": 2, "total": 0, "index": 1, "ratio": 2, "quantile": 2,
+            "deff": 2}
 
 _WORDS: dict[str, dict[str, str]] = {
     "indicator": {"fr": "Indicateur", "en": "Indicator"},
@@ -70,6 +72,7 @@ _WORDS: dict[str, dict[str, str]] = {
     "index": {"fr": "Indice", "en": "Index"},
     "ratio": {"fr": "Ratio", "en": "Ratio"},
     "quantile": {"fr": "Quantile", "en": "Quantile"},
+    "deff": {"fr": "Effet de plan", "en": "Design effect"},
     "change_points": {"fr": "Variation (points)", "en": "Change (points)"},
     "change": {"fr": "Variation", "en": "Change"},
     "did_points": {"fr": "Effet (points)", "en": "Effect (points)"},
@@ -414,6 +417,8 @@ def table_note(*, statistic: str, kind: str, lang: str, level: float, min_cell: 
             "index": "Indice pondéré (0–100)",
             "ratio": "Ratios de totaux pondérés",
             "quantile": "Quantiles pondérés",
+            "deff": "Effets de plan : variance de l'estimation rapportée à celle d'un sondage "
+                    "aléatoire simple de même taille",
         }[statistic]
         if kind == "change":
             what = ("Variation entre deux vagues (la plus récente moins la plus ancienne)"
@@ -449,6 +454,8 @@ def table_note(*, statistic: str, kind: str, lang: str, level: float, min_cell: 
             "index": "Weighted index (0–100)",
             "ratio": "Ratios of weighted totals",
             "quantile": "Weighted quantiles",
+            "deff": "Design effects: the variance of each estimate over that of a simple "
+                    "random sample of the same size",
         }[statistic]
         if kind == "change":
             what = ("Change between two waves (later minus earlier)"

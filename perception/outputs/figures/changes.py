@@ -110,8 +110,10 @@ def _forest(
             ax.axhline(0.5, color="#BBBBBB", linewidth=0.6)
         common.set_title(ax, title, subtitle)
         # the counts the small-cell rule checked (a change: its smaller wave)
-        n_all = list(smallest_count(table)) + (
-            list(smallest_count(overall)) if overall is not None else [])
+        def shown(t: pd.DataFrame) -> list:  # a suppressed cell's size never shows
+            return list(smallest_count(t[~t["suppressed"].astype(bool)]))
+
+        n_all = shown(table) + (shown(overall) if overall is not None else [])
         common.finish(fig, ax, lang, source_note, _n_note(table, n_all, lang), min_cell,
                        suppressed)
     return fig
@@ -376,7 +378,7 @@ def plot_did(
             if parts:
                 subtitle = common.text("did", lang) + (" — " if lang == "fr" else " — ") + "; ".join(parts)
         common.set_title(ax, title or default, subtitle)
-        common.finish(fig, ax, lang, source_note, common.n_summary(cells["n"], lang),
+        common.finish(fig, ax, lang, source_note, common.published_n(cells, lang),
                        min_cell, any_suppressed)
     return fig
 

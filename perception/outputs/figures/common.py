@@ -44,10 +44,15 @@ TEXT: dict[str, dict[str, str]] = {
     "suppressed_short": {"fr": "n\u00a0<\u00a0{min_cell}", "en": "n\u00a0<\u00a0{min_cell}"},
     "source": {
         "fr": "Source : enquête de perception, estimations pondérées (plan de sondage "
-              "complexe), intervalles de confiance à 95 %.",
-        "en": "Source: perception survey, weighted estimates (complex sampling design), "
-              "95% confidence intervals.",
+              "complexe).",
+        "en": "Source: perception survey, weighted estimates (complex sampling design).",
     },
+    "intervals": {"fr": "Barres : intervalles de confiance à 95 %.",
+                  "en": "Bars: 95% confidence intervals."},
+    "low_precision": {"fr": "pointillés et italique : précision faible (coefficient de "
+                            "variation > 30 % ou moins de 10 degrés de liberté)",
+                      "en": "dotted and italic: low precision (coefficient of variation > 30% "
+                            "or fewer than 10 degrees of freedom)"},
     "ci": {"fr": "IC à 95 %", "en": "95% CI"},
     "n_range": {"fr": "n = {low} à {high}", "en": "n = {low} to {high}"},
     "n_eq": {"fr": "n = {n}", "en": "n = {n}"},
@@ -116,6 +121,17 @@ def fmt_pct(value: float, lang: str, decimals: int = 0, sign: bool = False) -> s
 
 def fmt_n(n: float, lang: str) -> str:
     return "n = " + fmt_number(float(n), lang)
+
+
+def published_n(table: pd.DataFrame, lang: str) -> str:
+    """The range of the respondents of the published cells of ``table`` (a suppressed
+    cell's size never shows): the count the small-cell rule applied to."""
+    from ...tables import smallest_count
+
+    shown = table
+    if "suppressed" in table.columns:
+        shown = table[~table["suppressed"].astype(bool)]
+    return n_summary(smallest_count(shown) if len(shown) else [], lang)
 
 
 def n_summary(n: Iterable[float], lang: str) -> str:
@@ -269,10 +285,13 @@ def set_title(ax: Axes, title: str, subtitle: str | None = None) -> None:
 
 
 def finish(fig: Figure, ax: Axes, lang: str, source_note: str | None, n_note: str,
-           min_cell: int, any_suppressed: bool) -> Figure:
-    """Source note, sample sizes and the suppression key at the foot of the figure."""
+           min_cell: int, any_suppressed: bool, *, intervals: bool = True) -> Figure:
+    """Source note, what the marks are (the intervals only when drawn), the sample sizes
+    of the published cells and the suppression key at the foot of the figure."""
     note = source_note if source_note is not None else text("source", lang)
     parts = [note]
+    if intervals:
+        parts.append(text("intervals", lang))
     if n_note:
         parts.append(n_note + ".")
     if any_suppressed:

@@ -187,8 +187,8 @@ def plot_likert(
         else:
             default = {"fr": "Répartition des réponses", "en": "Distribution of answers"}[lang]
         common.set_title(ax, title or default)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
-                       min_cell, any_suppressed)
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
+                       min_cell, any_suppressed, intervals=False)
     return fig
 
 
@@ -320,6 +320,6 @@ def plot_nonresponse(
         default = {"fr": "Non-réponse partielle par question",
                    "en": "Item nonresponse by question"}[lang]
         common.set_title(ax, title or default)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
-                       min_cell, any_suppressed)
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
+                       min_cell, any_suppressed, intervals=False)
     return fig

@@ -67,7 +67,7 @@ def _bars_figure(
             min_cell=min_cell, colour_of=colour_of, hatch_of=hatch_of,
         )
         common.set_title(ax, title)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
                        min_cell, suppressed)
     return fig
 
@@ -275,7 +275,7 @@ def plot_weight_distribution(
         common.set_title(ax, title or default)
         common.finish(fig, ax, lang, source_note, common.n_summary(
             table.groupby(group_col)["n"].sum() if group_col else [table["n"].sum()], lang),
-            min_cell, any_suppressed)
+            min_cell, any_suppressed, intervals=False)
     return fig
 
 
