@@ -98,22 +98,34 @@ def methods_section(ctx: ReportContext, left_out: Mapping[str, str] | None = Non
     frame = data.loc[inside, keys].copy()
     if psu and psu in data.columns:
         frame["_psu"] = data.loc[inside, psu].to_numpy()
-    grouped = frame.groupby(keys, sort=True)
-    sample = grouped.size().rename("n").reset_index()
+    # one line per stratum, the respondents and clusters of each wave side by side
+    line = keys[-1] if len(keys) > 1 else wave
+    counts = frame.groupby(keys, sort=True).size().rename("n").reset_index()
     if "_psu" in frame.columns:
-        sample["psus"] = grouped["_psu"].nunique().to_numpy()
-    sample[wave] = [lab.value(wave, v) for v in sample[wave]]
+        counts["psus"] = frame.groupby(keys, sort=True)["_psu"].nunique().to_numpy()
     if len(keys) > 1:
-        sample[stratum] = [lab.value(stratum, v) for v in sample[stratum]]
-    headers = {wave: lab.variable(wave), "n": "n" if fr else "n",
-               "psus": "Grappes (PSU)" if fr else "Clusters (PSUs)"}
-    if len(keys) > 1:
-        headers[stratum] = lab.variable(stratum)
+        sample = pd.DataFrame({line: [lab.value(line, v) for v in pd.unique(counts[line])]})
+        headers = {line: lab.variable(line)}
+        for value in ctx.waves:
+            sub = counts[counts[wave] == value].set_index(line)
+            name = lab.value(wave, value)
+            sample[f"n:{value}"] = [int(sub["n"].get(v, 0)) for v in pd.unique(counts[line])]
+            headers[f"n:{value}"] = f"n — {name}"
+            if "psus" in counts.columns:
+                sample[f"psu:{value}"] = [int(sub["psus"].get(v, 0))
+                                          for v in pd.unique(counts[line])]
+                headers[f"psu:{value}"] = (f"Grappes — {name}" if fr else f"Clusters — {name}")
+        numbers = tuple(c for c in sample.columns if c != line)
+    else:
+        sample = counts.assign(**{wave: [lab.value(wave, v) for v in counts[wave]]})
+        headers = {wave: lab.variable(wave), "n": "n",
+                   "psus": "Grappes" if fr else "Clusters"}
+        numbers = ("n", "psus")
     blocks.append(plain_table(
-        "sample", "Enquêtés par vague et par strate" if fr else
-        "Respondents by wave and stratum", "n : enquêtés ; grappes : unités primaires "
+        "sample", "Enquêtés par strate et par vague" if fr else
+        "Respondents by stratum and wave", "n : enquêtés ; grappes : unités primaires "
         "(villages) enquêtées." if fr else "n: respondents; clusters: primary sampling units "
-        "(villages) surveyed.", sample, headers, counts=("n", "psus"), lang=lang))
+        "(villages) surveyed.", sample, headers, counts=numbers, lang=lang))
 
     # response rates
     rates = ctx.config.get("response_rates")

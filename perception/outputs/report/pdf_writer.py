@@ -71,12 +71,20 @@ def _table_flowables(table: ReadableTable, styles: dict[str, Any], width: float)
     for values in table.text.astype(str).values.tolist():
         rows.append([Paragraph(_escape(v), styles["cell" if c.kind == "text" else "cellr"])
                      for c, v in zip(table.columns, values, strict=True)])
-    # column widths in proportion to their longest text, within the frame
-    lengths = [max([len(c.header) * 0.6, *(len(str(v)) for v in table.text.iloc[:, j])], default=4)
+    # numbers keep their width (never broken over lines); text columns share the rest
+    char = 4.3  # points per character at 7.5 pt
+    longest = [max([len(c.header) if c.kind != "text" else min(len(c.header), 12),
+                    *(len(str(v)) for v in table.text.iloc[:, j])], default=4)
                for j, c in enumerate(table.columns)]
-    lengths = [min(max(v, 3.0), 40.0) for v in lengths]
-    total = sum(lengths)
-    widths = [width * v / total for v in lengths]
+    widths = [n * char + 8 if c.kind != "text" else 0.0
+              for n, c in zip(longest, table.columns, strict=True)]
+    rest = max(width - sum(widths), width * 0.25)
+    text_total = sum(min(n, 45) for n, c in zip(longest, table.columns, strict=True)
+                     if c.kind == "text") or 1
+    widths = [w if c.kind != "text" else rest * min(n, 45) / text_total
+              for w, n, c in zip(widths, longest, table.columns, strict=True)]
+    if sum(widths) > width:  # too wide: shrink every column alike
+        widths = [w * width / sum(widths) for w in widths]
     grid = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
     grid.setStyle(TableStyle([
         ("LINEBELOW", (0, 0), (-1, 0), 0.9, HexColor("#444444")),

@@ -15,7 +15,6 @@ import pandas as pd
 
 from ...errors import PerceptionError
 from .. import figures as F
-from ..figures.common import source_note_of
 from ..table_files import write_workbook
 from .context import ReportContext
 from .document import ReportDocument, ReportFigure
@@ -152,8 +151,8 @@ def write_report(
             bar.update(1)
         bar.set_postfix_str("report")
         methods = methods_section(ctx, left_out, date=date)
-        figures = [ReportFigure(i + 1, item.name, item.title,
-                                source_note_of(item.figure).replace("\n", " "),
+        # the figure's own footer (source, marks, n) is in the image: the caption is its title
+        figures = [ReportFigure(i + 1, item.name, item.title, item.title,
                                 _png(item.figure, dpi), item.readable)
                    for i, item in enumerate(built)]
         doc = ReportDocument(
