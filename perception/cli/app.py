@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("perception.cli.estimate", "print or write design-based estimate tables"),
     "table": ("perception.cli.crosstab",
               "crosstab with row or column percentages and the Rao-Scott test"),
-    "change": ("perception.cli.change", "change of an indicator between waves"),
-    "did": ("perception.cli.did", "difference-in-differences of intervention and comparison "
+    "change": ("perception.cli.changes", "change of an indicator between waves"),
+    "did": ("perception.cli.diff_in_diff", "difference-in-differences of intervention and comparison "
             "areas"),
     "analyse": ("perception.cli.analyse", "run an analysis plan into one labelled workbook"),
     "figures": ("perception.cli.figures", "write the figure set, its tables and a report"),

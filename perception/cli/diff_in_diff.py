@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .change import add_variable_options
+from .changes import add_variable_options
 from .common import (
     add_input_options,
     add_output_options,
