@@ -133,13 +133,14 @@ def write_pdf(doc: ReportDocument, path: Path) -> Path:
         canvas.setFont(FONT, 8)
         canvas.setFillGray(0.35)
         canvas.drawString(margin, 1.1 * cm, doc.title[:110])
-        canvas.drawRightString(width - margin, 1.1 * cm,
-                               f"{doc.word('page', 'page')} {document.page}")
+        # the page number in a standard font: its text stays searchable in the file
+        canvas.setFont("Helvetica", 8)
+        canvas.drawRightString(width - margin, 1.1 * cm, f"page {document.page}")
         canvas.restoreState()
 
     pdf = _Doc(str(path), pagesize=A4, leftMargin=margin, rightMargin=margin,
                topMargin=margin, bottomMargin=margin, title=doc.title, author="perception",
-               creator=doc.software)
+               creator=doc.software, pageCompression=0)
     pdf.addPageTemplates([PageTemplate("page", [Frame(margin, margin, frame_width,
                                                       frame_height, id="body")],
                                        onPage=footer)])
