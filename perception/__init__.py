@@ -26,6 +26,7 @@ from .errors import DisclosureError as DisclosureError
 from .errors import EstimationError as EstimationError
 from .errors import PerceptionError as PerceptionError
 from .errors import QuestionnaireError as QuestionnaireError
+from .errors import SamplingError as SamplingError
 from .errors import WaveValidationError as WaveValidationError
 from .errors import WeightingError as WeightingError
 
@@ -115,6 +116,16 @@ _EXPORTS: dict[str, str] = {
     "hash_pii": "perception.disclosure.pii",
     "k_anonymity": "perception.disclosure.anonymise",
     "anonymise_wave": "perception.disclosure.anonymise",
+    # 9. small areas
+    "fay_herriot": "perception.analysis.small_area",
+    "FayHerriotResult": "perception.analysis.small_area",
+    # 10. sampling: allocation across strata, PPS selection of villages
+    "allocate": "perception.sampling.allocation",
+    "Allocation": "perception.sampling.allocation",
+    "select_pps": "perception.sampling.selection",
+    "joint_inclusion": "perception.sampling.selection",
+    "sampford_joint": "perception.sampling.sampford",
+    "demo_village_frame": "perception.sampling.demo_frame",
 }
 
 # subpackages reachable as attributes (``pc.datasets``), imported on first use
@@ -131,6 +142,7 @@ __all__ = sorted(
         "EstimationError",
         "WeightingError",
         "DisclosureError",
+        "SamplingError",
     ]
 )
 

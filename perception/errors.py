@@ -48,6 +48,10 @@ class DisclosureError(PerceptionError):
     """An output would reveal a respondent (PII or a small cell)."""
 
 
+class SamplingError(PerceptionError):
+    """A sample cannot be allocated or drawn from the given frame or options."""
+
+
 def format_rows(rows, limit: int = 10) -> str:
     """Format row labels for an error message: ``'3, 17, 42 (and 5 more)'``.
 

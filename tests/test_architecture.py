@@ -53,7 +53,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "disclosure": frozenset({"questionnaire"}),
     "survey": frozenset({"questionnaire"}),
     "waves": frozenset({"questionnaire", "disclosure"}),
-    "analysis": frozenset({"survey", "questionnaire"}),
+    "analysis": frozenset({"survey", "disclosure", "questionnaire"}),
     "sampling": frozenset({"analysis", "survey", "waves", "questionnaire"}),
     "demo": frozenset({"survey", "questionnaire", "waves"}),
     "outputs": frozenset({"analysis", "survey", "disclosure", "questionnaire", "waves",

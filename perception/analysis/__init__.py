@@ -1,5 +1,6 @@
 """Analyses built on the survey estimators: changes between waves, difference-in-
-differences, attrition, power and sample size, scales and indices.
+differences, attrition, power and sample size, scales and indices, small-area
+estimation (Fay–Herriot).
 
 ``EXPORTS`` is the public API (re-exported by :mod:`perception`); ``SHARED`` lists the
 names the other subpackages of perception use (not meant for users). Both map a name
@@ -26,6 +27,8 @@ EXPORTS: dict[str, str] = {
     "index_scores": "scales",
     "cronbach_alpha": "scales",
     "item_nonresponse": "scales",
+    "fay_herriot": "small_area",
+    "FayHerriotResult": "small_area",
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {

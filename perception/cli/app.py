@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("perception.cli.weights", "rake a wave to population margins"),
     "questionnaire": ("perception.cli.questionnaire", "import an XLSForm questionnaire"),
     "export": ("perception.cli.export", "write an anonymised, shareable wave"),
+    "sample": ("perception.cli.sample", "allocate and draw the villages of a wave"),
 }
 
 

@@ -27,6 +27,7 @@ SHARED: dict[str, str] = {
     "DEFAULT_K": "suppression",
     "DEFAULT_MIN_CELL": "suppression",
     "DEFAULT_MAX_CV": "suppression",
+    "check_count": "suppression",
 }
 
 __all__ = sorted(EXPORTS)

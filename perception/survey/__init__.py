@@ -56,7 +56,10 @@ SHARED: dict[str, str] = {
     "domains": "engine",
     "level_key": "margins",
     "ModelFrame": "models",
+    "check_formula": "models",
     "fit_frame": "models",
+    "formula_environment": "models",
+    "patsy_ready": "models",
     "DIAGNOSTIC_COLUMNS": "weighting",
 }
 

@@ -24,6 +24,7 @@ import keyword
 import re
 import tokenize
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -214,7 +215,7 @@ def _model_columns(formula: str, data: pd.DataFrame) -> list[str]:
     return seen
 
 
-def _patsy_ready(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def patsy_ready(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Nullable columns (``Int64``, ``Float64``, ``boolean``) as patsy understands them.
 
     patsy cannot test ``pd.NA``: integers and floats become float64 with NaN, nullable
@@ -268,11 +269,22 @@ _FORMULA_NUMPY = frozenset({
 _FORMULA_KEYWORDS = frozenset({"True", "False", "None", "and", "or", "not", "in", "is"})
 
 
-def _check_formula(formula: str, data: pd.DataFrame) -> None:
-    """Refuse a formula naming anything but columns, keyword arguments and the allowed
+def check_formula(formula: str, columns: Iterable[Any], *,
+                  table: str = "the design's data") -> None:
+    """Refuse a formula naming anything but ``columns``, keyword arguments and the allowed
     functions: patsy evaluates formulas as Python code, so ``__import__('os')`` in a
-    formula (from a configuration file, say) would run."""
-    columns = {str(c) for c in data.columns}
+    formula (from a configuration file, say) would run. ``table`` names where the
+    columns come from in the message.
+
+    Examples
+    --------
+    >>> check_formula("y ~ np.log(x) + C(region)", ["y", "x", "region"])
+    >>> check_formula("y ~ open('notes.txt')", ["y"])
+    Traceback (most recent call last):
+    ...
+    perception.errors.EstimationError: unknown column 'open' in formula ...
+    """
+    columns = {str(c) for c in columns}
     try:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(formula).readline)
                   if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)]
@@ -301,17 +313,25 @@ def _check_formula(formula: str, data: pd.DataFrame) -> None:
             hint += (f" A column name with a dot such as {dotted[0]!r} must be quoted in a "
                      f'formula: Q("{dotted[0]}").')
         raise EstimationError(
-            f"unknown column {tok.string!r} in formula {formula!r}: the design's data has no "
+            f"unknown column {tok.string!r} in formula {formula!r}: {table} has no "
             f"such column, and it is not a function a formula may use "
             f"({', '.join(sorted(_FORMULA_FUNCTIONS))}).{hint}"
         )
 
 
+def formula_environment():
+    """The names a formula is evaluated with (patsy's ``eval_env``): numpy as ``np`` and
+    the functions :func:`check_formula` allows."""
+    import patsy
+
+    return patsy.EvalEnvironment([_FORMULA_NAMESPACE])
+
+
 def _dmatrices(formula: str, frame: pd.DataFrame, na_drop: bool):
     import patsy
 
-    _check_formula(formula, frame)
-    env = patsy.EvalEnvironment([_FORMULA_NAMESPACE])
+    check_formula(formula, frame.columns)
+    env = formula_environment()
     na_action = "drop" if na_drop else patsy.NAAction(NA_types=[])
     try:
         return patsy.dmatrices(
@@ -357,7 +377,7 @@ def _model_frame(design, formula: str, family: Family, na_rm: bool) -> ModelFram
     n = len(data)
     inside = np.flatnonzero(design.in_domain)
     columns = _model_columns(formula, data)
-    frame = _patsy_ready(data.iloc[inside].reset_index(drop=True), columns)
+    frame = patsy_ready(data.iloc[inside].reset_index(drop=True), columns)
     y_frame, x_frame = _dmatrices(formula, frame, na_drop=True)
     # a row is missing when patsy drops it, or when any column the formula uses is
     # missing there: patsy evaluates I(x == 1) to False on a missing x, R to NA
@@ -563,7 +583,7 @@ class GLMResult:
                 )
             import patsy
 
-            newdata = _patsy_ready(newdata, _model_columns(self.formula, newdata))
+            newdata = patsy_ready(newdata, _model_columns(self.formula, newdata))
             try:
                 (matrix,) = patsy.build_design_matrices(
                     [self._design_info], newdata, NA_action=patsy.NAAction(NA_types=[]),

@@ -37,8 +37,9 @@ SMALL_WAVE = ROOT / "tests" / "data" / "centre_mali_wave_small.csv"
 KEY = "a 32-byte secret for the tests.."
 # PII values shorter than this are not scanned for (3-letter names occur in any text)
 MIN_SCANNED_LENGTH = 6
-# commands that write no respondent data: simulated data, questionnaires
-NOT_OUTPUT_COMMANDS = {"simulate", "questionnaire"}
+# commands that write no respondent data: simulated data, questionnaires, village-frame
+# rows drawn for a sample
+NOT_OUTPUT_COMMANDS = {"simulate", "questionnaire", "sample"}
 RANDOM_TABLES = 50
 # min_cell of the estimate command in the scan: some wave x cercle cells fall below it
 ESTIMATE_MIN_CELL = 50

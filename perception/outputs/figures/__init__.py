@@ -34,6 +34,7 @@ from .estimates import (
     plot_trust_by_actor,
 )
 from .items import plot_likert, plot_nonresponse
+from .small_area import plot_small_areas
 from .style import OKABE_ITO, PALETTE, house_style
 from .themes import plot_awareness, plot_victimisation, plot_weight_distribution
 
@@ -52,6 +53,7 @@ FIGURE_TYPES = {
     "victimisation": plot_victimisation,
     "awareness": plot_awareness,
     "nonresponse": plot_nonresponse,
+    "small_areas": plot_small_areas,
 }
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "plot_index",
     "plot_likert",
     "plot_nonresponse",
+    "plot_small_areas",
     "plot_subgroups",
     "plot_trust_by_actor",
     "plot_victimisation",

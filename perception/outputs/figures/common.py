@@ -155,22 +155,29 @@ def wrap(label: str, width: int = 28) -> str:
 def prepare(table: pd.DataFrame, min_cell: int, required: Sequence[str],
             figure: str) -> pd.DataFrame:
     """Check a result table's columns and pass it through the small-cell suppression."""
+    # a missing ``n`` is left to suppress_small_cells: a DisclosureError that says why
+    check_table(table, [c for c in required if c != "n"], figure, required)
+    return suppress_small_cells(table, min_cell if min_cell is not None else DEFAULT_MIN_CELL)
+
+
+def check_table(table: Any, columns: Sequence[str], figure: str,
+                needs: Sequence[str] | None = None) -> None:
+    """Refuse anything but a result table with rows and ``columns`` (the message lists
+    ``needs``, by default ``columns``)."""
     if not isinstance(table, pd.DataFrame):
         raise PerceptionError(
             f"{figure} takes a result table (a pandas DataFrame such as pc.mean(...) "
             f"returns), got {type(table).__name__}"
         )
-    # a missing ``n`` is left to suppress_small_cells: a DisclosureError that says why
-    missing = [c for c in required if c not in table.columns and c != "n"]
+    missing = [c for c in columns if c not in table.columns]
     if missing:
         raise PerceptionError(
             f"{figure}: the table has no column(s) {', '.join(map(repr, missing))}; it needs "
-            f"{', '.join(required)} (columns of the result tables of perception). It has: "
-            f"{', '.join(map(str, table.columns))}"
+            f"{', '.join(needs or columns)} (columns of the result tables of perception). It "
+            f"has: {', '.join(map(str, table.columns))}"
         )
     if len(table) == 0:
         raise PerceptionError(f"{figure}: the table has no rows, there is nothing to draw")
-    return suppress_small_cells(table, min_cell if min_cell is not None else DEFAULT_MIN_CELL)
 
 
 def domain_columns(table: pd.DataFrame) -> list[str]:
