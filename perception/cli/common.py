@@ -201,7 +201,8 @@ def left_out_lines(data: pd.DataFrame, recoded: pd.DataFrame, q: Questionnaire,
 
 
 # ----------------------------------------------------------------- the domain --
-def where_domain(design: Any, text: str | None, messages: Messages) -> tuple[Any, str | None]:
+def where_domain(design: Any, text: str | None, messages: Messages
+                 ) -> tuple[Any, dict[str, str] | None]:
     """The design restricted to the respondents for whom ``--where`` is true (rows where
     it is false or blank leave the domain, not the design: standard errors keep every
     PSU), and a sentence for the table's note."""

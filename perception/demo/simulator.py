@@ -82,7 +82,7 @@ SCALE = 4
 QUESTIONNAIRE_FILE = "centre_mali_trust.yaml"
 WAVE_NAMES = {2: ("baseline", "endline"), 3: ("baseline", "midline", "endline")}
 #: the wave labels of a three-wave demo beyond the questionnaire's baseline
-_MIDLINE_WAVES = {1: {"fr": "Mi-parcours", "en": "Midline"},
+_MIDLINE_WAVES: dict[Any, Any] = {1: {"fr": "Mi-parcours", "en": "Midline"},
                   2: {"fr": "Fin de projet", "en": "Endline"}}
 # fieldwork start of each wave (the programme's actions start between baseline and midline)
 _FIELDWORK_START = {

@@ -167,7 +167,7 @@ def label_table(table: pd.DataFrame, labels: Any, lang: str = "fr") -> pd.DataFr
                                           else [None] * len(out), out["category"], strict=True)]
         else:
             values = [("" if _blank(v) else how(v)) for v in out[column]]
-        out.insert(out.columns.get_loc(column) + 1, label_column, values)
+        out.insert(list(out.columns).index(column) + 1, label_column, values)
     out.attrs = dict(table.attrs)
     return out
 

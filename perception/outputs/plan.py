@@ -124,7 +124,7 @@ def load_plan_entries(path: str | Path) -> tuple[list[tuple[int, Mapping[str, An
         if not rows:
             raise PerceptionError(f"the analysis plan {path} is empty")
         header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
-        entries = []
+        entries: list[tuple[int, Mapping[str, Any]]] = []
         for i, values in enumerate(rows[1:], start=2):
             entry = {h: v for h, v in zip(header, values, strict=False) if h}
             if all(_blank(v) for v in entry.values()):
@@ -146,7 +146,7 @@ def read_plan(entries: Iterable[Mapping[str, Any]] | Iterable[tuple[int, Mapping
     problems: list[str] = []
     rows: list[PlanRow] = []
     numbered = [(e if isinstance(e, tuple) else (i + 1, e))
-                for i, e in enumerate(entries)]  # type: ignore[arg-type]
+                for i, e in enumerate(entries)]
     for number, entry in numbered:
         where = f"row {number}"
         if not isinstance(entry, Mapping):
@@ -242,7 +242,7 @@ def run_plan(plan: Plan, data: pd.DataFrame, questionnaire: Any, *, lang: str = 
     sources = [labels, q]
     tables: list[ReadableTable] = []
     for row in plan.rows:
-        current = design
+        current: Any = design
         note = None
         if row.where:
             mask = parse_expression(row.where).evaluate(design.data).to_numpy(dtype=bool)

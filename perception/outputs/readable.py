@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -179,7 +178,7 @@ def reliability(table: pd.DataFrame, *, contrast: bool | None = None,
     """
     if contrast is None:
         contrast = {"from", "to"} <= set(table.columns) or "period" in table.columns
-    estimate = pd.to_numeric(table.get("estimate"), errors="coerce")
+    estimate = pd.to_numeric(table["estimate"], errors="coerce")
     se = pd.to_numeric(table["se"], errors="coerce") if "se" in table.columns else None
     df = (pd.to_numeric(table["df"], errors="coerce") if "df" in table.columns
           else pd.Series(np.inf, index=table.index))
@@ -300,7 +299,7 @@ def readable_table(
     text: dict[str, list[str]] = {}
     hidden = labelled["suppressed"].astype(bool).to_numpy()
 
-    def add_text(key: str, header: str, values: Sequence[str]) -> None:
+    def add_text(key: str, header: str, values: Any) -> None:
         columns.append(Column(key, header, "text"))
         cells[key] = list(values)
         text[key] = list(values)

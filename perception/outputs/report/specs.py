@@ -109,7 +109,7 @@ def _trust_table(ctx: ReportContext) -> pd.DataFrame:
 
 def _did_outcome(ctx: ReportContext):
     return ctx.shared("did_outcome", lambda: did(
-        ctx.design, high_column(ctx.config["outcome"]), treated=ctx.treated, period=ctx.wave,
+        ctx.design, high_column(ctx.config["outcome"]), treated=str(ctx.treated), period=ctx.wave,
         na_rm=True))
 
 
@@ -131,7 +131,7 @@ def _subgroup_effects(ctx: ReportContext) -> pd.DataFrame:
     subgroups = list(ctx.config["subgroups"])
     tables = [_did_outcome(ctx).effects]
     for column in subgroups:
-        result = did(ctx.design, outcome, treated=ctx.treated, period=ctx.wave, by=column,
+        result = did(ctx.design, outcome, treated=str(ctx.treated), period=ctx.wave, by=column,
                      na_rm=True)
         tables.append(result.effects)
     stacked = pd.concat([t.assign(**{c: np.nan for c in subgroups if c not in t.columns})
@@ -278,7 +278,7 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: [c.config["outcome"], c.treated or "treated", c.wave],
             lambda c: {"": _did_outcome(c).cells,
                        "effects": _did_outcome(c).effects},
-            lambda c, t: F.plot_did(t[""], effects=t["effects"], treated=c.treated,
+            lambda c, t: F.plot_did(t[""], effects=t["effects"], treated=str(c.treated),
                                     period=c.wave, title=_t(
                 c, f"Confiance dans les zones d'intervention et de comparaison : "
                    f"{_label(c, c.config['outcome'])}",
@@ -291,7 +291,7 @@ def _spec_list() -> list[FigureSpec]:
             lambda c: [*c.config["fsi_items"], c.treated or "treated", c.wave],
             lambda c: {"": c.shared("did_items", lambda: did(
                 c.design, [high_column(i) for i in c.config["fsi_items"]],
-                treated=c.treated, period=c.wave, na_rm=True)).effects},
+                treated=str(c.treated), period=c.wave, na_rm=True)).effects},
             lambda c, t: F.plot_effects(t[""], **_common(c)),
             waves=2, treated=True,
         ),
@@ -330,8 +330,8 @@ def _spec_list() -> list[FigureSpec]:
             "awareness", "Awareness of and participation in the community actions, by "
                          "area and wave",
             lambda c: [*c.config["awareness"], c.treated or "treated", c.wave],
-            lambda c: {"": _shares(c, c.config["awareness"], [c.treated, c.wave])},
-            lambda c, t: F.plot_awareness(t[""], arm=c.treated, period=c.wave, **_common(c)),
+            lambda c: {"": _shares(c, c.config["awareness"], [str(c.treated), c.wave])},
+            lambda c, t: F.plot_awareness(t[""], arm=str(c.treated), period=c.wave, **_common(c)),
             treated=True,
         ),
         FigureSpec(
