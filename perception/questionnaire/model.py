@@ -483,8 +483,8 @@ class Questionnaire:
         --------
         >>> q = Questionnaire.from_dict({"id": "x", "languages": ["fr", "en"],
         ...     "waves": {0: {"fr": "Situation de référence", "en": "Baseline"}},
-        ...     "variables": [{"name": "wave", "type": "integer", "label": "Wave",
-        ...                    "role": "wave"}]})
+        ...     "variables": [{"name": "wave", "type": "integer", "role": "wave",
+        ...                    "label": {"fr": "Vague", "en": "Wave"}}]})
         >>> q.wave_label(0, "en"), q.wave_label(1, "en")
         ('Baseline', None)
         """
