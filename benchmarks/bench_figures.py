@@ -49,10 +49,9 @@ class Clock:
 
 def phases(n: int, formats: list[str]) -> dict[str, Clock]:
     """Time each phase of the figure set in this process."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
     import perception as pc
     from perception.outputs import report
+    from perception.outputs.report import document, pdf_writer
 
     clocks = {k: Clock() for k in ("simulate", "tables+draw", "save images", "report")}
     with clocks["simulate"]:
@@ -66,12 +65,16 @@ def phases(n: int, formats: list[str]) -> dict[str, Clock]:
         with clocks["save images"]:
             for fmt in formats:
                 item.figure.savefig(io.BytesIO(), format=fmt, dpi=150)
-    with clocks["report"]:
-        with PdfPages(io.BytesIO()) as pdf:
-            for item in built:
-                pdf.savefig(item.figure)
-                for part, table in item.tables.items():
-                    pdf.savefig(report._table_page(item, part, table))
+    with clocks["report"], tempfile.TemporaryDirectory() as out:
+        figures = []
+        for i, item in enumerate(built):
+            png = io.BytesIO()
+            item.figure.savefig(png, format="png", dpi=150)
+            figures.append(document.ReportFigure(i + 1, item.name, item.title, item.title,
+                                                 png.getvalue(), item.readable))
+        doc = document.ReportDocument("bench", "", ctx.lang, "", "perception",
+                                      document.Section("Methods"), figures)
+        pdf_writer.write_pdf(doc, Path(out) / "report.pdf")
     return clocks
 
 

@@ -40,8 +40,8 @@ def test_estimate_counts_every_row_left_out(tmp_path, capsys):
                      "--var", "trust_police", "--stat", "proportion", "--by", "wave",
                      "--min-cell", "1", "--out", out)
     assert code == 0, err
-    assert "vict_reported: 8 of 12 rows (1 with a missing-value code, 7 empty" in err
-    assert "trust_police: 4 of 12 rows (4 with a missing-value code)" in err
+    assert "vict_reported: 8 of 12 answers left out of the estimates (code 8 Refus: 1; empty: 7)" in err
+    assert "trust_police: 4 of 12 answers left out of the estimates (code" in err
     table = pd.read_csv(out)
     used = table.drop_duplicates(["wave", "variable"]).groupby("variable")["n"].sum()
     assert used.to_dict() == {"trust_police": N_ROWS - 4, "vict_reported": N_ROWS - 8}
@@ -62,7 +62,7 @@ def test_estimate_counts_rows_with_an_empty_by_column(tmp_path, capsys):
     code, err = _run(capsys, "estimate", path, "-q", QUESTIONNAIRE, "--var", "sex",
                      "--by", "commune", "--min-cell", "1")
     assert code == 0, err
-    assert "sex: 2 of 12 rows (2 with an empty --by column (commune))" in err
+    assert "sex: 2 of 12 answers left out of the estimates (empty commune: 2)" in err
     code, err = _run(capsys, "estimate", path, "-q", QUESTIONNAIRE, "--var", "sex",
                      "--by", "commune", "--strict")
     assert code == 2 and "--strict" in err and "Traceback" not in err

@@ -23,6 +23,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("perception.cli.validation", "validate a wave against its questionnaire"),
     "estimate": ("perception.cli.estimate", "print or write design-based estimate tables"),
+    "table": ("perception.cli.crosstab",
+              "crosstab with row or column percentages and the Rao-Scott test"),
+    "change": ("perception.cli.changes", "change of an indicator between waves"),
+    "did": ("perception.cli.diff_in_diff", "difference-in-differences of intervention and comparison "
+            "areas"),
+    "analyse": ("perception.cli.analyse", "run an analysis plan into one labelled workbook"),
     "model": ("perception.cli.model", "fit a design-based model with margins and effects"),
     "figures": ("perception.cli.figures", "write the figure set, its tables and a report"),
     "simulate": ("perception.cli.simulate", "write the built-in Central Mali demo waves"),

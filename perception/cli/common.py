@@ -1,21 +1,107 @@
-"""Reading the waves of a subcommand, with a note on the rows of a file that hold no
-data."""
+"""What the subcommands share: the options every command reads its input with
+(``--questionnaire``, ``--sheet``, ``--encoding``, ``--where``) and writes its tables with
+(``--lang``, ``--format``, ``--out``, ``--min-cell``); reading the waves; the answers
+left out of the estimates, said once; the ``--where`` domain; printing or writing tables.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..errors import PerceptionError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     import pandas as pd
 
     from ..questionnaire.model import Questionnaire
 
 
-def blank_rows_note(command: str, path: object, frame: pd.DataFrame) -> None:
+# ---------------------------------------------------------------------- options --
+def add_input_options(parser: argparse.ArgumentParser, *, questionnaire: bool = True) -> None:
+    """``-q/--questionnaire``, ``--sheet``, ``--encoding`` and ``--where``."""
+    if questionnaire:
+        parser.add_argument("-q", "--questionnaire", required=True, metavar="Q", type=Path,
+                            help="questionnaire file (.yaml)")
+    parser.add_argument("--sheet", metavar="SHEET", default=None,
+                        help="the sheet of .xlsx wave files that holds the data (name or "
+                        "0-based number); required when a workbook has several sheets with "
+                        "data")
+    parser.add_argument("--encoding", metavar="ENC", default=None,
+                        help="encoding of CSV wave files (default utf-8; e.g. cp1252 for "
+                        "Windows Latin-1 exports)")
+    parser.add_argument("--where", metavar="EXPR", default=None,
+                        help="analyse only the respondents for whom this expression of the "
+                        "questionnaire's language is true, e.g. \"${region} = 1 and "
+                        "${sex} = 2\" (a domain: the others stay in the design for the "
+                        "standard errors)")
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, out_help: str | None = None
+                       ) -> None:
+    """``--lang``, ``--format``, ``--out``, ``--min-cell`` and ``--level``."""
+    parser.add_argument("--lang", choices=("fr", "en"), default="fr",
+                        help="language of the labels and numbers (default fr)")
+    parser.add_argument("--format", choices=("csv", "xlsx", "md"), default=None,
+                        dest="table_format",
+                        help="csv (full precision, with label columns), xlsx (formatted "
+                        "workbook) or md (Markdown); default: from --out's extension, else "
+                        "a table printed for reading")
+    parser.add_argument("--out", metavar="FILE", type=Path, default=None,
+                        help=out_help or "write the table to FILE (.csv, .xlsx or .md) "
+                        "instead of printing it")
+    parser.add_argument("--min-cell", type=int, default=DEFAULT_MIN_CELL, metavar="N",
+                        help=f"smallest number of respondents of a shown cell (default "
+                        f"{DEFAULT_MIN_CELL})")
+    parser.add_argument("--level", type=float, default=0.95,
+                        help="confidence level (default 0.95)")
+
+
+def check_output_options(args: argparse.Namespace) -> None:
+    """The output options are usable, before any computation."""
+    if args.min_cell < 1:
+        raise PerceptionError(f"--min-cell must be at least 1, got {args.min_cell}")
+    if not 0 < args.level < 1:
+        raise PerceptionError(f"--level must be between 0 and 1 (e.g. 0.95), got {args.level}")
+    if args.out is not None and args.table_format is None:
+        suffix = args.out.suffix.lower().lstrip(".")
+        if suffix not in ("csv", "xlsx", "md"):
+            raise PerceptionError(
+                f"--out {args.out}: unknown file type {args.out.suffix or '(none)'!r}; give a "
+                "name ending in .csv, .xlsx or .md (or --format)"
+            )
+    if args.table_format == "xlsx" and args.out is None:
+        raise PerceptionError("--format xlsx writes a workbook: give --out FILE.xlsx")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """A progress bar only on a terminal (never in a log or a pipe), unless refused."""
+    return not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
+# --------------------------------------------------------------------- messages --
+@dataclass
+class Messages:
+    """What a command says on stderr: each message once, in order."""
+
+    command: str
+    said: set[str] = field(default_factory=set)
+
+    def say(self, text: str) -> None:
+        if text not in self.said:
+            self.said.add(text)
+            print(f"perception {self.command}: {text}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------ waves --
+def blank_rows_note(command: str, path: object, frame: pd.DataFrame,
+                    messages: Messages | None = None) -> None:
     """Say on stderr how many entirely blank rows of ``path`` were skipped on reading.
 
     Blank rows hold no answer in any column, so they are not respondents; saying how
@@ -24,18 +110,262 @@ def blank_rows_note(command: str, path: object, frame: pd.DataFrame) -> None:
     meta = frame.attrs.get("perception", {})
     count = int(frame.attrs.get("blank_rows_skipped", meta.get("blank_rows_skipped", 0)))
     if count:
-        print(f"perception {command}: {path}: skipped {count} entirely blank "
-              f"row{'s' if count != 1 else ''} (no value in any column)", file=sys.stderr)
+        text = (f"{path}: skipped {count} entirely blank row{'s' if count != 1 else ''} "
+                "(no value in any column)")
+        (messages or Messages(command)).say(text)
 
 
-def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire) -> pd.DataFrame:
+def _sheet_argument(sheet: str | None) -> str | int | None:
+    if sheet is None:
+        return None
+    return int(sheet) if sheet.strip().isdigit() else sheet
+
+
+def check_sheets(path: Path, sheet: str | int | None) -> None:
+    """A workbook with data on several sheets is read only when ``--sheet`` names one:
+    otherwise the first sheet might be a page of notes, read silently."""
+    if sheet is not None or path.suffix.lower() != ".xlsx" or not path.is_file():
+        return
+    from ..filecheck import is_blank, open_workbook
+    from ..waves.files import MAX_WAVE_BYTES
+
+    with open_workbook(path, MAX_WAVE_BYTES) as book:
+        filled = []
+        for name in book.sheetnames:
+            rows = book[name].iter_rows(values_only=True, max_row=2)
+            if any(not is_blank(v) for row in rows for v in row):
+                filled.append(name)
+    if len(filled) > 1:
+        raise PerceptionError(
+            f"{path}: the workbook has data on {len(filled)} sheets "
+            f"({', '.join(map(repr, filled))}); say which one holds the wave with --sheet "
+            f"NAME (e.g. --sheet {filled[-1]!r})"
+        )
+
+
+def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire, *,
+               sheet: str | None = None, encoding: str | None = None,
+               messages: Messages | None = None) -> pd.DataFrame:
     """The validated waves ``paths`` (:func:`perception.read_wave`), stacked in order, each
     file's skipped blank rows reported on stderr."""
     import pandas as pd
 
     from ..waves.reading import read_wave
 
-    frames = [read_wave(path, q) for path in paths]
+    chosen = _sheet_argument(sheet)
+    frames = []
+    for path in paths:
+        check_sheets(Path(path), chosen)
+        options: dict[str, Any] = {}
+        if chosen is not None and Path(path).suffix.lower() == ".xlsx":
+            options["sheet"] = chosen
+        if encoding is not None and Path(path).suffix.lower() in (".csv", ".tsv", ".txt"):
+            options["encoding"] = encoding
+        frames.append(read_wave(path, q, **options))
     for path, frame in zip(paths, frames, strict=True):
-        blank_rows_note(command, path, frame)
+        blank_rows_note(command, path, frame, messages)
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+# ------------------------------------------------------------------ left out --
+def left_out_lines(data: pd.DataFrame, recoded: pd.DataFrame, q: Questionnaire,
+                   names: Sequence[str], by: Sequence[str] = ()) -> list[str]:
+    """One line per variable that loses answers: how many of the rows, and why (each
+    missing-value code with its label, an empty answer, an empty ``--by`` column)."""
+    import pandas as pd
+
+    by = list(by)
+    by_empty = data[by].isna().any(axis=1) if by else None
+    lines = []
+    for name in names:
+        empty = data[name].isna()
+        reasons = []
+        if name in q:
+            numeric = pd.to_numeric(data[name], errors="coerce")
+            labels = q.labels(name, q.languages[0])
+            for code in q.missing_codes(name):
+                count = int((numeric == float(code)).sum())
+                if count:
+                    reasons.append(f"code {code} {labels.get(code, '')}: {count}".replace(
+                        " :", ":"))
+        if empty.any():
+            reasons.append(f"empty: {int(empty.sum())}")
+        lost = recoded[name].isna()
+        if by_empty is not None and (by_empty & ~lost).any():
+            reasons.append(f"empty {', '.join(by)}: {int((by_empty & ~lost).sum())}")
+            lost = lost | by_empty
+        if lost.any():
+            lines.append(f"{name}: {int(lost.sum())} of {len(data)} answers left out of the "
+                         f"estimates ({'; '.join(reasons)})")
+    return lines
+
+
+# ----------------------------------------------------------------- the domain --
+def where_domain(design: Any, text: str | None, messages: Messages
+                 ) -> tuple[Any, dict[str, str] | None]:
+    """The design restricted to the respondents for whom ``--where`` is true (rows where
+    it is false or blank leave the domain, not the design: standard errors keep every
+    PSU), and a sentence for the table's note."""
+    if text is None:
+        return design, None
+    import numpy as np
+
+    from ..questionnaire.expressions import parse_expression
+
+    try:
+        expr = parse_expression(text)
+    except PerceptionError as exc:
+        raise PerceptionError(f"--where {text!r}: {exc}") from None
+    data = design.data
+    unknown = sorted(v for v in expr.variables if v not in data.columns)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], [str(c) for c in data.columns], n=2)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise PerceptionError(f"--where {text!r}: the data has no column {unknown[0]!r}.{hint}")
+    mask = expr.evaluate(data).to_numpy(dtype=bool)
+    inside = np.asarray(design.in_domain, dtype=bool)
+    kept = int((mask & inside).sum())
+    if kept == 0:
+        raise PerceptionError(f"--where {text!r} is true for no respondent: nothing to estimate")
+    messages.say(f"--where {text}: {kept} of {int(inside.sum())} respondents in the domain "
+                 "(the others stay in the design for the standard errors)")
+    note = {"fr": f"Champ : {kept} enquêtés pour lesquels {text}.",
+            "en": f"Domain: the {kept} respondents for whom {text}."}
+    return design.subset(mask), note
+
+
+@dataclass
+class Analysis:
+    """The inputs of an analysis command: the recoded waves' design, the questionnaire,
+    what to say under the tables."""
+
+    design: Any
+    questionnaire: Questionnaire
+    notes: dict[str, str]
+    messages: Messages
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    top: list[int] | None = None
+
+    def note(self, lang: str) -> str | None:
+        return self.notes.get(lang)
+
+    @property
+    def label_sources(self) -> list:
+        """Labels of the tables: the indicators made with ``--top``, then the
+        questionnaire."""
+        return [self.labels, self.questionnaire] if self.labels else [self.questionnaire]
+
+    def statistic(self, name: str) -> str:
+        """``proportion`` for a 0/1 indicator (``--top``, a binary variable), else ``mean``."""
+        if self.top is not None:
+            return "proportion"
+        q = self.questionnaire
+        if name in q and q.variable(name).type == "binary":
+            return "proportion"
+        return "mean"
+
+
+def parse_codes(text: str | None) -> list[int] | None:
+    """``--top 2,3`` as ``[2, 3]``."""
+    if text is None:
+        return None
+    try:
+        codes = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise PerceptionError(f"--top {text!r}: give answer codes separated by commas, e.g. "
+                              "--top 2,3") from None
+    if not codes:
+        raise PerceptionError("--top needs at least one answer code, e.g. --top 2,3")
+    return codes
+
+
+def _top_labels(q: Questionnaire, names: Sequence[str], top: list[int]) -> dict:
+    out: dict[str, dict[str, str]] = {}
+    for lang in ("fr", "en"):
+        lang_q = lang if lang in q.languages else q.languages[0]
+        entries = {}
+        for name in names:
+            if name not in q:
+                continue
+            codes = q.labels(name, lang_q)
+            words = [f"« {codes.get(c, c)} »" if lang == "fr" else f'"{codes.get(c, c)}"'
+                     for c in top]
+            joined = (" ou " if lang == "fr" else " or ").join(words)
+            entries[name] = f"{q.label(name, lang_q)} : {joined}" if lang == "fr" else (
+                f"{q.label(name, lang_q)}: {joined}")
+        out[lang] = entries
+    return out
+
+
+def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence[str],
+                     by: Sequence[str] = (), *, strict: bool = False,
+                     top: list[int] | None = None, outcomes: Sequence[str] = ()) -> Analysis:
+    """Read the waves, turn the missing-value codes of ``variables`` into NaN (the count
+    said once per variable), turn each of ``outcomes`` into its 0/1 indicator of the
+    ``top`` codes when given, build the design from the questionnaire's roles and keep
+    the ``--where`` domain."""
+    from ..outputs.report import design_from_questionnaire
+    from ..questionnaire.loading import load_questionnaire
+    from ..waves.validation import recode_missing
+
+    messages = Messages(command)
+    q = load_questionnaire(args.questionnaire)
+    data = read_waves(command, args.wave, q, sheet=args.sheet, encoding=args.encoding,
+                      messages=messages)
+    names = list(dict.fromkeys(variables))
+    for name in [*names, *by]:
+        if name not in data.columns:
+            import difflib
+
+            close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=2)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise PerceptionError(f"the data has no column {name!r}.{hint}")
+    recoded, _ = recode_missing(data[names], q)
+    lines = left_out_lines(data, recoded, q, names, by)
+    if lines and strict:
+        raise PerceptionError(
+            "--strict: answers would be left out of the estimates: " + "; ".join(lines)
+            + ". Fix: recode or impute those answers, or run without --strict to leave them "
+            "out with their count reported."
+        )
+    for line in lines:
+        messages.say(line)
+    columns = {c: recoded[c] for c in names}
+    labels: dict[str, dict[str, str]] = {}
+    if top is not None:
+        import numpy as np
+
+        for name in outcomes:
+            values = columns[name]
+            answered = values.notna()
+            columns[name] = values.isin(top).astype(float).where(answered, np.nan)
+        labels = _top_labels(q, outcomes, top)
+    design = design_from_questionnaire(data.assign(**columns), q, {})
+    design, notes = where_domain(design, getattr(args, "where", None), messages)
+    return Analysis(design, q, notes or {}, messages, labels, top)
+
+
+# ------------------------------------------------------------------ emitting --
+def emit(tables: Sequence[Any], args: argparse.Namespace, messages: Messages) -> None:
+    """Print the readable tables (or their CSV/Markdown) on stdout, or write them to
+    ``--out`` in ``--format``."""
+    from ..outputs.table_files import to_markdown, to_text, write_tables
+
+    fmt = args.table_format
+    if args.out is not None:
+        path = write_tables(tables, args.out, fmt)
+        messages.say(f"wrote {path}")
+    elif fmt == "csv":
+        import pandas as pd
+
+        frames = [t.data.assign(table=t.name) if len(tables) > 1 else t.data for t in tables]
+        sys.stdout.write(pd.concat(frames, ignore_index=True).to_csv(index=False))
+    elif fmt == "md":
+        sys.stdout.write("\n".join(to_markdown(t) for t in tables))
+    else:
+        sys.stdout.write("\n\n".join(to_text(t) for t in tables) + "\n")
+    hidden = sum(int(t.data["suppressed"].sum()) for t in tables if "suppressed" in t.data)
+    if hidden:
+        messages.say(f"{hidden} cell(s) with fewer than {args.min_cell} respondents suppressed")

@@ -17,12 +17,11 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..disclosure.suppression import DEFAULT_MIN_CELL
 from ..errors import PerceptionError
-from .common import read_waves
+from .common import Messages, add_input_options, read_waves, show_progress, where_domain
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="use the built-in Central Mali example (seed 1)")
     parser.add_argument("-q", "--questionnaire", metavar="Q", type=Path,
                         help="questionnaire file (.yaml); required with --data")
+    add_input_options(parser, questionnaire=False)
     parser.add_argument("--out", metavar="DIR", type=Path,
                         help="folder to write to (created if needed)")
     parser.add_argument("--lang", choices=("fr", "en"), default=None,
@@ -62,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "estimates (a missing-value code such as 9 don't know, or an empty "
                         "cell); without it their count is reported on stderr")
     parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar on stderr")
+                        help="no progress bar (there is none when stderr is not a terminal)")
     # hidden: a smaller demo for quick runs and tests
     parser.add_argument("--demo-n", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--demo-seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -80,9 +80,9 @@ def _demo_context(args, config):
     q = demo.questionnaire
     note = {
         "fr": "Source : exemple intégré de perception (données simulées, graine "
-              f"{args.demo_seed}), estimations pondérées, intervalles de confiance à 95 %.",
+              f"{args.demo_seed}), estimations pondérées.",
         "en": f"Source: perception's built-in example (simulated data, seed {args.demo_seed}), "
-              "weighted estimates, 95% confidence intervals.",
+              "weighted estimates.",
     }
     lang = args.lang or config["lang"]
     return context_from_waves(
@@ -101,7 +101,7 @@ def _data_context(args, config):
             "and the labels"
         )
     q = load_questionnaire(args.questionnaire)
-    waves = read_waves("figures", args.data, q)
+    waves = read_waves("figures", args.data, q, sheet=args.sheet, encoding=args.encoding)
     return context_from_waves(waves, q, config, lang=args.lang, min_cell=args.min_cell)
 
 
@@ -130,10 +130,14 @@ def run(args: argparse.Namespace) -> int:
     names = check_figure_names(args.only) if args.only else None
     formats = check_formats(args.format)
     prepare_output(args.out)  # fail early, before any computation
+    messages = Messages("figures")
     if args.demo:
         ctx = _demo_context(args, config)
     else:
         ctx = _data_context(args, config)
+    ctx.design, notes = where_domain(ctx.design, args.where, messages)
+    if notes:
+        ctx.source_note = " ".join(p for p in (ctx.source_note, notes[ctx.lang]) if p)
     left_out = _left_out(ctx, figures_to_draw(ctx, names))
     if left_out and args.strict:
         raise PerceptionError(
@@ -142,13 +146,16 @@ def run(args: argparse.Namespace) -> int:
             "run without --strict to leave them out with their count reported."
         )
     for line in left_out:
-        print(f"perception figures: left out of the estimates: {line}", file=sys.stderr)
+        messages.say(f"left out of the estimates: {line}")
     files = write_report(ctx, args.out, names=names, formats=formats,
-                         progress=not args.no_progress)
+                         progress=show_progress(args))
+    for name, why in files.left_out.items():
+        messages.say(f"figure {name} not drawn: it {why}")
     n = len(files.figures)
-    reports = ", ".join(path.name for path in (files.html, files.pdf) if path is not None)
-    print(f"wrote {n} figure(s), their tables and the report to {args.out} ({reports})",
-          file=sys.stderr)
+    reports = ", ".join(path.name for path in (files.html, files.pdf, files.docx, files.xlsx)
+                        if path is not None)
+    messages.say(f"wrote {n} figure(s), their tables and the report to {args.out} "
+                 f"({reports})")
     return 0
 
 
@@ -171,7 +178,10 @@ def _left_out(ctx, names) -> list[str]:
     for name in names:
         if name in _SHOW_MISSING:
             continue
-        for column in FIGURES[name].columns(ctx):
+        spec = FIGURES[name]
+        if spec.waves > len(ctx.waves) or (spec.treated and ctx.treated is None):
+            continue  # not drawn: it leaves nothing out
+        for column in spec.columns(ctx):
             if column in data.columns and name not in used.setdefault(column, []):
                 used[column].append(name)
     lines = []

@@ -88,6 +88,9 @@ __all__ = [
 SCALE = 4
 QUESTIONNAIRE_FILE = "centre_mali_trust.yaml"
 WAVE_NAMES = {2: ("baseline", "endline"), 3: ("baseline", "midline", "endline")}
+#: the wave labels of a three-wave demo beyond the questionnaire's baseline
+_MIDLINE_WAVES: dict[Any, Any] = {1: {"fr": "Mi-parcours", "en": "Midline"},
+                  2: {"fr": "Fin de projet", "en": "Endline"}}
 # fieldwork start of each wave (the programme's actions start between baseline and midline)
 _FIELDWORK_START = {
     2: ("2024-02-05", "2025-02-03"),
@@ -1385,10 +1388,16 @@ class DemoSurvey:
 
     @cached_property
     def questionnaire(self) -> Any:
-        """The Central Mali questionnaire (:func:`perception.load_questionnaire`)."""
+        """The Central Mali questionnaire (:func:`perception.load_questionnaire`); with
+        three waves its ``waves`` name the middle one the midline."""
+        import dataclasses
+
         from ..questionnaire.loading import load_questionnaire
 
-        return load_questionnaire(questionnaire_path())
+        q = load_questionnaire(questionnaire_path())
+        if self.params["waves"] == 3:
+            q = dataclasses.replace(q, waves={**q.waves, **_MIDLINE_WAVES})
+        return q
 
     @property
     def wave_names(self) -> dict[int, str]:

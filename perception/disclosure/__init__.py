@@ -26,6 +26,7 @@ SHARED: dict[str, str] = {
     "hash_value": "pii",
     "DEFAULT_K": "suppression",
     "DEFAULT_MIN_CELL": "suppression",
+    "DEFAULT_MAX_CV": "suppression",
     "check_count": "suppression",
 }
 

@@ -1,5 +1,6 @@
-"""What leaves the process: figures drawn from result tables, and the report of a figure
-set. The figure functions are used from :mod:`perception.outputs.figures`
+"""What leaves the process: tables for reading (:mod:`.readable`, written by
+:mod:`.table_files`), figures drawn from result tables, and the report of a figure set.
+The figure functions are used from :mod:`perception.outputs.figures`
 (``from perception.outputs.figures import plot_likert``); nothing here is re-exported by
 :mod:`perception`.
 
@@ -26,6 +27,15 @@ SHARED: dict[str, str] = {
     "load_config": "report",
     "prepare_output": "report",
     "write_report": "report",
+    "readable_table": "readable",
+    "load_plan_entries": "plan",
+    "read_plan": "plan",
+    "run_plan": "plan",
+    "crosstab_table": "readable",
+    "add_weighted_n": "readable",
+    "to_markdown": "table_files",
+    "to_text": "table_files",
+    "write_tables": "table_files",
 }
 
 __all__ = sorted(EXPORTS)

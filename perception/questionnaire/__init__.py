@@ -23,13 +23,13 @@ SHARED: dict[str, str] = {
     "numbers": "cells",
     "present": "cells",
     "texts": "cells",
+    "parse_expression": "expressions",
     "Variable": "model",
     "CompiledRules": "schema",
     "compile_rules": "schema",
     "describe_codes": "schema",
     "MAX_XLSFORM_BYTES": "xlsform",
     "convert_xlsform": "xlsform",
-    "parse_expression": "expressions",
 }
 
 __all__ = sorted(EXPORTS)

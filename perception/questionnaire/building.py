@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import QuestionnaireError
 from .entries import Context, variable_fields
-from .fields import defaults_of, labels_of, named_sets
+from .fields import codes_of, defaults_of, labels_of, named_sets
 from .list_experiments import list_experiments_of
 from .logic import check_references, check_roles, consistency_fields
 from .problems import Problems, where_variable
@@ -51,7 +51,8 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """The checked fields of a questionnaire: ``id``, ``languages``, ``title``,
     ``version``, ``modules``, ``variables`` (field dicts), ``consistency`` (field dicts),
     ``repeats`` (name -> the same structure for each repeat table, with ``parent`` and
-    ``count``), ``list_experiments`` (the checked experiments of the section).
+    ``count``), ``list_experiments`` (the checked experiments of the section), ``waves``
+    (how reports name the waves: code -> labels).
 
     Raises
     ------
@@ -83,6 +84,8 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     check_references(p, variables)
     consistency = consistency_fields(p, data.get("consistency", []), variables)
     experiments = list_experiments_of(p, languages, data.get("list_experiments"), variables)
+    waves = (codes_of(p, languages, data["waves"], "top level, key 'waves'")
+             if "waves" in data else {})
     repeats = _repeats(p, ctx, data, variables)
     p.raise_if_any()
     version = data.get("version")
@@ -97,6 +100,7 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         "consistency": consistency,
         "repeats": repeats,
         "list_experiments": experiments,
+        "waves": waves,
     }
 
 

@@ -268,6 +268,10 @@ class Questionnaire:
         For a repeat table, the expression giving its number of rows.
     list_experiments : tuple of ListExperiment
         The list experiments (``perception.questionnaire.list_experiments``).
+    waves : mapping of str to dict
+        How reports name the study's waves (the top-level ``waves:`` key): code of the
+        wave variable -> its label in each language ("Situation de référence" /
+        "Baseline").
 
     Examples
     --------
@@ -296,6 +300,7 @@ class Questionnaire:
     parent: str | None = None
     count: str | None = None
     list_experiments: tuple[ListExperiment, ...] = ()
+    waves: Mapping[Code, Labels] = field(default_factory=dict)
     _index: Mapping[str, Variable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -313,6 +318,7 @@ class Questionnaire:
             self, "_index", MappingProxyType({v.name: v for v in self.variable_list})
         )
         object.__setattr__(self, "repeats", MappingProxyType(dict(self.repeats)))
+        object.__setattr__(self, "waves", _freeze_codes(self.waves))
 
     def __hash__(self) -> int:
         return hash((self.id, self.version, tuple(self.names)))
@@ -491,6 +497,40 @@ class Questionnaire:
         lang = self.language(lang)
         return self.variable(name).code_labels(lang, missing=missing)
 
+    def wave_label(self, code: Any, lang: str | None = None) -> str | None:
+        """How reports name wave ``code`` (the ``waves:`` key), or None if undeclared.
+
+        Parameters
+        ----------
+        code : object
+            A value of the wave variable (``0``, ``0.0`` and ``"0"`` name one wave).
+        lang : str, optional
+            A language of the questionnaire (default: its first).
+
+        Returns
+        -------
+        str or None
+            The wave's label in ``lang`` (else in its first language), None when the
+            questionnaire does not name that wave.
+
+        Examples
+        --------
+        >>> q = Questionnaire.from_dict({"id": "x", "languages": ["fr", "en"],
+        ...     "waves": {0: {"fr": "Situation de référence", "en": "Baseline"}},
+        ...     "variables": [{"name": "wave", "type": "integer", "role": "wave",
+        ...                    "label": {"fr": "Vague", "en": "Wave"}}]})
+        >>> q.wave_label(0, "en"), q.wave_label(1, "en")
+        ('Baseline', None)
+        """
+        lang = self.language(lang)
+        if isinstance(code, float) and code.is_integer():
+            code = int(code)
+        for key in (code, str(code)):
+            labels = self.waves.get(key)
+            if labels:
+                return labels.get(lang) or next(iter(labels.values()), None)
+        return None
+
     def missing_codes(self, name: str) -> list[Code]:
         """The missing-value codes declared for ``name`` (e.g. ``[8, 9]``).
 
@@ -649,4 +689,5 @@ def _assemble(cls: type[Questionnaire], parts: Mapping[str, Any]) -> Questionnai
         parent=parts.get("parent"),
         count=parts.get("count"),
         list_experiments=tuple(parts.get("list_experiments", ())),
+        waves=parts.get("waves", {}),
     )

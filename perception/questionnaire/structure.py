@@ -51,6 +51,7 @@ TOP_KEYS = (
     "repeats",
     "consistency",
     "list_experiments",
+    "waves",
 )
 MODULE_KEYS = ("name", "label", "variables", "note")
 REPEAT_KEYS = ("name", "label", "parent", "count", "modules", "variables", "note")

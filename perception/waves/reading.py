@@ -72,6 +72,8 @@ def read_wave(
     hash_key: str | bytes | None = None,
     recode: bool = False,
     max_bytes: int = MAX_WAVE_BYTES,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
 ) -> pd.DataFrame:
     """Read a wave file, validate it, and remove personal data.
 
@@ -93,6 +95,10 @@ def read_wave(
         ``df.attrs["perception"]["missing_recoded"]``.
     max_bytes : int
         Largest file accepted.
+    sheet : str or int, optional
+        The sheet of an ``.xlsx`` workbook (name or 0-based number; default the first).
+    encoding : str, optional
+        The encoding of a CSV file (default UTF-8).
 
     Returns
     -------
@@ -139,7 +145,8 @@ def read_wave(
             "pc.load_questionnaire(path)."
         )
     path = Path(path)
-    raw, table_meta = read_table(path, questionnaire, max_bytes=max_bytes)
+    raw, table_meta = read_table(path, questionnaire, max_bytes=max_bytes, sheet=sheet,
+                                 encoding=encoding)
     report, data = validate_with_data(raw, questionnaire, source=str(path))
     if not report.ok or data is None:
         raise WaveValidationError(

@@ -44,7 +44,8 @@ def test_csv_equals_the_library(tmp_path, wave_file, capsys, stat):
                  "--by", "cercle", "--stat", stat, "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 0, err
-    assert "left out" in err and "trust_police=9" in err  # the recode is reported
+    # the recode is said once, with each code
+    assert err.count("trust_police: ") == 1 and "code 9" in err and "left out" in err
     table = pd.read_csv(out)
     expected = _library(wave_file, "trust_police", stat, "cercle")
     assert len(table) == len(expected)
@@ -59,16 +60,21 @@ def test_csv_equals_the_library(tmp_path, wave_file, capsys, stat):
 
 def test_prints_and_writes_xlsx(tmp_path, wave_file, capsys):
     code = main(["estimate", str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "age",
-                 "--by", "wave"])
+                 "--by", "wave", "--lang", "en"])
     out, _ = capsys.readouterr()
-    assert code == 0 and "estimate" in out and "suppressed" in out
+    # a table for reading: labels, means with two decimals, the interval, reliability
+    assert code == 0 and "Baseline" in out and "Mean" in out and "Reliability" in out
     xlsx = tmp_path / "t.xlsx"
     code = main(["estimate", str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "ca_aware",
                  "--stat", "proportion", "--min-cell", "5000", "--out", str(xlsx)])
     _, err = capsys.readouterr()
     assert code == 0
-    table = pd.read_excel(xlsx)
-    assert table["suppressed"].all() and table["estimate"].isna().all()
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(xlsx)["proportion"]
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=4, max_row=5)]
+    assert all(row[1] == "masqué" and row[-1] == "masquée" for row in values)
+    assert values[0][3] == "<\u00a05\u202f000"  # a suppressed cell shows no size
     assert "suppressed" in err
 
 
@@ -79,4 +85,4 @@ def test_errors(tmp_path, wave_file, capsys):
     code = main(["estimate", str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "age",
                  "--out", str(tmp_path / "t.json")])
     _, err = capsys.readouterr()
-    assert code == 2 and ".csv or .xlsx" in err
+    assert code == 2 and ".csv, .xlsx or .md" in err

@@ -207,3 +207,78 @@ def test_other_usage_errors(tmp_path, capsys):
     config.write_text("figurs: [weights]\n", encoding="utf-8")
     code, _, err = _run(capsys, "--demo", "--out", str(tmp_path), "--config", str(config))
     assert code == 2 and "unknown key 'figurs'" in err and "Did you mean 'figures'" in err
+
+
+# ---------------------------------------------------------------- the report --
+def _pdf_pages(pdf: bytes) -> list[bytes]:
+    import re
+
+    return re.findall(rb"/MediaBox \[\s*([\d. ]+)\]", pdf)
+
+
+def test_report_explains_itself(full_set):
+    html = (full_set / "report.html").read_text(encoding="utf-8")
+    # self-contained: no link or source outside the page
+    import re
+
+    assert not re.findall(r'(?:href|src)="(?!#|data:)', html)
+    assert "<table" in html and ("Méthodes" in html or "Methods" in html)
+    assert "Situation de référence" in html and "Fin de projet" in html
+    assert "Fiabilité" in html and "IC à 95" in html
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert "tables/" not in text and "colonne « suppressed »" not in text
+    pdf = (full_set / "report.pdf").read_bytes()
+    pages = _pdf_pages(pdf)
+    assert len(pages) > len(report.FIGURES) and len(set(pages)) == 1  # one page size (A4)
+    for number in (2, len(pages)):
+        assert f"(page {number})".encode() in pdf
+    from openpyxl import load_workbook
+
+    book = load_workbook(full_set / "tables.xlsx")
+    readable = [f"{s.name}" if not p else f"{s.name}_{p}" for s in report.FIGURES.values()
+                for p in s.statistics]
+    assert sorted(book.sheetnames) == sorted(readable)
+    import docx
+
+    document = docx.Document(str(full_set / "report.docx"))
+    assert len(document.inline_shapes) == len(report.FIGURES)
+    # the methods' sample table, then every table of every figure, as Word tables
+    assert len(document.tables) == 1 + len(readable)
+    words = [c.text for c in document.tables[1].rows[0].cells]
+    assert "Fiabilité" in words
+
+
+def test_one_wave_gives_the_baseline_report(tmp_path, capsys, demo):
+    path = tmp_path / "baseline.csv"
+    demo.waves[demo.waves["wave"] == 0].to_csv(path, index=False, date_format="%Y-%m-%d")
+    out = tmp_path / "f"
+    code, _, err = _run(capsys, "--data", str(path), "-q", str(QUESTIONNAIRE), "--out",
+                        str(out), "--lang", "en")
+    assert code == 0, err
+    for name in ("change_domain", "did_outcome", "did_items", "did_subgroups"):
+        assert f"figure {name} not drawn: it needs 2 waves" in err
+        assert not (out / f"{name}.png").exists()
+    assert (out / "trust_subgroups.png").exists() and (out / "report.docx").exists()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Baseline" in html and "The survey has 1 wave" in html
+    assert err.count("trust_police: ") <= 1  # each message once
+    assert "\r" not in err  # no progress bar outside a terminal
+
+
+def test_no_footer_reveals_a_suppressed_size(demo):
+    ctx = report.context_from_waves(demo.waves, demo.questionnaire, min_cell=66)
+    from perception.outputs.figures.common import source_note_of
+
+    item = report.build_figure("trust_heatmap", ctx)
+    table = item.tables[""]
+    hidden = table.loc[table["suppressed"], "n"].astype(int)
+    assert len(hidden)
+    footer = source_note_of(item.figure)
+    shown = table.loc[~table["suppressed"], "n"]
+    assert f"{int(shown.min())}" in footer.replace("\u202f", "")
+    for n in set(hidden) - set(shown.astype(int)):
+        assert str(n) not in footer.replace("\u202f", "")
+    texts = [t.get_text() for t in item.figure.axes[0].texts if t.get_gid() == "n"]
+    for n in set(hidden) - set(shown.astype(int)):
+        assert all(str(n) not in t.replace("\u202f", "") for t in texts)
+    assert all("reliability" in t.data.columns for t in item.readable)

@@ -343,6 +343,15 @@ def _output_commands(wave: Path, invalid: Path, out: Path) -> dict[str, tuple[li
         "model": (["model", str(wave), "-q", q, "--formula", "trust_police ~ C(wave) + C(sex)",
                    "--family", "ordinal", "--margins", "cercle", "--min-cell",
                    str(ESTIMATE_MIN_CELL), "--out", str(out / "model.csv")], 0),
+        "table": (["table", str(wave), "-q", q, "--row", "trust_police", "--col", "cercle",
+                   "--min-cell", str(ESTIMATE_MIN_CELL), "--out", str(out / "table.csv")], 0),
+        "change": (["change", str(wave), "-q", q, "--var", "trust_police", "--by", "cercle",
+                    "--min-cell", str(ESTIMATE_MIN_CELL), "--out", str(out / "change.csv")], 0),
+        "did": (["did", str(wave), "-q", q, "--var", "trust_police", "--cells", "--min-cell",
+                 str(ESTIMATE_MIN_CELL), "--out", str(out / "did.csv")], 0),
+        "analyse": (["analyse", str(ROOT / "docs" / "examples" / "analysis_plan.yaml"), "-q", q,
+                     "--data", str(wave), "--min-cell", str(ESTIMATE_MIN_CELL), "--out",
+                     str(out / "analysis")], 0),
         "figures": (["figures", "--data", str(wave), "-q", q, "--out", str(out / "figures"),
                      "--only", "trust_actors", "--format", "svg", "--no-progress",
                      "--min-cell", "1000000"], 0),
@@ -357,8 +366,8 @@ def test_every_output_command_is_scanned(tmp_path):
     assert not unscanned, f"add {unscanned} to _output_commands so their outputs are scanned"
 
 
-@pytest.mark.parametrize("command", ["validate", "export", "weights", "estimate", "model",
-                                     "figures", "clean"])
+@pytest.mark.parametrize("command", ["validate", "export", "weights", "estimate", "table",
+                                     "change", "did", "analyse", "model", "figures", "clean"])
 def test_no_pii_value_in_any_output(pii_wave, tmp_path, capsys, command):
     wave, invalid, values = pii_wave
     args, expected = _output_commands(wave, invalid, tmp_path)[command]

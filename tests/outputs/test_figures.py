@@ -301,8 +301,10 @@ def test_change_with_a_small_wave_is_suppressed_and_shows_its_smaller_wave():
     fig = F.plot_change(table, labels=Q, lang="en")
     assert _points(fig) == 2 and _gid_count(fig, "suppressed") == 1
     shown = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "n"]
-    assert shown == ["150", "110", "12"]
-    assert "n = 12 to 150 (n: the smaller of the two waves compared)" in _footer(fig)
+    # the suppressed change shows no size, in the rows or the footer
+    assert shown == ["150", "110"]
+    assert "n = 110 to 150 (n: the smaller of the two waves compared)" in _footer(fig)
+    assert "12" not in _footer(fig)
     effects = pd.DataFrame({"cercle": [11, 12], "variable": "y", "period": 1,
                             "estimate": 0.05, "se": 0.02, "ci_low": 0.01, "ci_high": 0.09,
                             "df": 60, "p": 0.01, "n": [400, 200], "n_min": [90, 20]})

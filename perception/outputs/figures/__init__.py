@@ -26,7 +26,13 @@ from __future__ import annotations
 
 from .changes import plot_change, plot_did, plot_effects
 from .common import title_of
-from .estimates import plot_design_effects, plot_heatmap, plot_index, plot_trust_by_actor
+from .estimates import (
+    plot_design_effects,
+    plot_heatmap,
+    plot_index,
+    plot_subgroups,
+    plot_trust_by_actor,
+)
 from .items import plot_likert, plot_nonresponse
 from .sensitive import plot_list_experiment
 from .small_area import plot_small_areas
@@ -36,6 +42,7 @@ from .themes import plot_awareness, plot_victimisation, plot_weight_distribution
 #: every figure type: name -> function
 FIGURE_TYPES = {
     "trust_by_actor": plot_trust_by_actor,
+    "subgroups": plot_subgroups,
     "likert": plot_likert,
     "change": plot_change,
     "did": plot_did,
@@ -67,6 +74,7 @@ __all__ = [
     "plot_list_experiment",
     "plot_nonresponse",
     "plot_small_areas",
+    "plot_subgroups",
     "plot_trust_by_actor",
     "plot_victimisation",
     "plot_weight_distribution",

@@ -110,8 +110,10 @@ def _forest(
             ax.axhline(0.5, color="#BBBBBB", linewidth=0.6)
         common.set_title(ax, title, subtitle)
         # the counts the small-cell rule checked (a change: its smaller wave)
-        n_all = list(smallest_count(table)) + (
-            list(smallest_count(overall)) if overall is not None else [])
+        def shown(t: pd.DataFrame) -> list:  # a suppressed cell's size never shows
+            return list(smallest_count(t[~t["suppressed"].astype(bool)]))
+
+        n_all = shown(table) + (shown(overall) if overall is not None else [])
         common.finish(fig, ax, lang, source_note, _n_note(table, n_all, lang), min_cell,
                        suppressed)
     return fig
@@ -326,12 +328,18 @@ def plot_did(
                 ys.append(r["estimate"] * 100)
                 lo.append((r["estimate"] - r["ci_low"]) * 100)
                 hi.append((r["ci_high"] - r["estimate"]) * 100)
-                side = -1 if a == 0 else 1  # first arm labelled on the left, second right
+                # labels outside the lines (first wave left, later waves right), the
+                # higher arm's above the lower's, so no label sits on a mark
+                side = -1 if i == 0 else 1
+                others = [float(o["estimate"]) for _, o in cells[
+                    (cells[period] == p) & (cells[treated] != arm)].iterrows()
+                    if np.isfinite(o["estimate"])]
+                higher = not others or r["estimate"] >= max(others)
                 t = ax.annotate(
                     f"{common.fmt_number(r['estimate'] * 100, lang)}\n{common.fmt_n(r['n'], lang)}",
-                    (x[i] + offset, r["estimate"] * 100), xytext=(side * 9, 0),
+                    (x[i] + offset, r["estimate"] * 100), xytext=(side * 12, 5 if higher else -5),
                     textcoords="offset points", ha="right" if side < 0 else "left",
-                    va="center", fontsize=6.8, color=colour)
+                    va="bottom" if higher else "top", fontsize=6.8, color=colour)
                 t.set_gid("n")
             label = lab.value(treated, arm)
             if label == str(arm) and _is_01(arm):
@@ -339,14 +347,15 @@ def plot_did(
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="-o", color=colour, capsize=3,
                         linewidth=1.8, markersize=6, label=label, zorder=3)
         ax.set_xticks(x, [lab.value(period, p) for p in periods])
-        ax.set_xlim(-0.5, len(periods) - 0.5)
+        ax.set_xlim(-0.75, len(periods) - 0.25)
         ax.set_ylabel(common.text("share_valid", lang))
         common.number_axis(ax.yaxis, lang)
         lows = cells["ci_low"].dropna() * 100
         highs = cells["ci_high"].dropna() * 100
         if len(lows):
             pad = max((highs.max() - lows.min()) * 0.25, 5)
-            ax.set_ylim(max(lows.min() - pad, 0), min(highs.max() + pad * 1.4, 100))
+            # a share's axis starts at zero: a change is never drawn larger than it is
+            ax.set_ylim(0, min(highs.max() + pad * 1.4, 100))
         common.legend(ax, ncol=len(arms))
         variable = str(cells["variable"].iloc[0]) if "variable" in cells.columns else ""
         default = {"fr": f"Zones d'intervention et de comparaison : {lab.variable(variable)}",
@@ -376,7 +385,7 @@ def plot_did(
             if parts:
                 subtitle = common.text("did", lang) + (" — " if lang == "fr" else " — ") + "; ".join(parts)
         common.set_title(ax, title or default, subtitle)
-        common.finish(fig, ax, lang, source_note, common.n_summary(cells["n"], lang),
+        common.finish(fig, ax, lang, source_note, common.published_n(cells, lang),
                        min_cell, any_suppressed)
     return fig
 

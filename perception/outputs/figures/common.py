@@ -4,7 +4,7 @@ suppression of small cells, titles, sample sizes and the source note."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -14,10 +14,13 @@ from matplotlib.figure import Figure
 
 from ...disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
 from ...errors import PerceptionError
+from ..labelling import Labeller, check_lang
 from . import style
 
 Lang = Literal["fr", "en"]
 LANGS = ("fr", "en")
+
+__all__ = ["Labeller", "LANGS", "TEXT", "text", "check_lang", "wrap", "prepare"]
 
 #: columns of an estimate table that are not domain (``by``) columns
 NON_DOMAIN_COLUMNS = frozenset({
@@ -41,10 +44,15 @@ TEXT: dict[str, dict[str, str]] = {
     "suppressed_short": {"fr": "n\u00a0<\u00a0{min_cell}", "en": "n\u00a0<\u00a0{min_cell}"},
     "source": {
         "fr": "Source : enquête de perception, estimations pondérées (plan de sondage "
-              "complexe), intervalles de confiance à 95 %.",
-        "en": "Source: perception survey, weighted estimates (complex sampling design), "
-              "95% confidence intervals.",
+              "complexe).",
+        "en": "Source: perception survey, weighted estimates (complex sampling design).",
     },
+    "intervals": {"fr": "Barres : intervalles de confiance à 95 %.",
+                  "en": "Bars: 95% confidence intervals."},
+    "low_precision": {"fr": "pointillés et italique : précision faible (coefficient de "
+                            "variation > 30 % ou moins de 10 degrés de liberté)",
+                      "en": "dotted and italic: low precision (coefficient of variation > 30% "
+                            "or fewer than 10 degrees of freedom)"},
     "ci": {"fr": "IC à 95 %", "en": "95% CI"},
     "n_range": {"fr": "n = {low} à {high}", "en": "n = {low} to {high}"},
     "n_eq": {"fr": "n = {n}", "en": "n = {n}"},
@@ -72,11 +80,6 @@ def text(key: str, lang: str, **values) -> str:
     """A word of the figures in ``lang``, with ``values`` filled in."""
     check_lang(lang)
     return TEXT[key][lang].format(**values)
-
-
-def check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise PerceptionError(f"lang={lang!r} is not available; choose 'fr' or 'en'")
 
 
 # --------------------------------------------------------------------- numbers --
@@ -120,6 +123,17 @@ def fmt_n(n: float, lang: str) -> str:
     return "n = " + fmt_number(float(n), lang)
 
 
+def published_n(table: pd.DataFrame, lang: str) -> str:
+    """The range of the respondents of the published cells of ``table`` (a suppressed
+    cell's size never shows): the count the small-cell rule applied to."""
+    from ...tables import smallest_count
+
+    shown = table
+    if "suppressed" in table.columns:
+        shown = table[~table["suppressed"].astype(bool)]
+    return n_summary(smallest_count(shown) if len(shown) else [], lang)
+
+
 def n_summary(n: Iterable[float], lang: str) -> str:
     """``n = 412`` or ``n = 120 à 4 812`` for a set of cells."""
     values = [float(v) for v in n if np.isfinite(v)]
@@ -132,69 +146,6 @@ def n_summary(n: Iterable[float], lang: str) -> str:
 
 
 # ---------------------------------------------------------------------- labels --
-class Labeller:
-    """Labels of variables and of their values in one language.
-
-    ``labels`` may be a questionnaire (any object with ``label(name, lang)`` and
-    ``labels(name, lang)``), a mapping ``{name: text}`` / ``{name: {code: text}}``
-    (plain, or per language ``{"fr": {...}, "en": {...}}``), or a list of these, the
-    first that knows a name winning. Unknown names are shown as they are.
-    """
-
-    def __init__(self, labels: Any = None, lang: str = "fr") -> None:
-        check_lang(lang)
-        self.lang = lang
-        if labels is None:
-            sources: list = []
-        elif isinstance(labels, list | tuple):
-            sources = list(labels)
-        else:
-            sources = [labels]
-        self._sources = []
-        for source in sources:
-            if isinstance(source, Mapping) and set(source) and set(source) <= set(LANGS):
-                source = source.get(lang, {})
-            self._sources.append(source)
-
-    def variable(self, name: str) -> str:
-        for source in self._sources:
-            if isinstance(source, Mapping):
-                value = source.get(name)
-                if isinstance(value, str):
-                    return value
-                if isinstance(value, Mapping) and isinstance(value.get("label"), str):
-                    return value["label"]
-            elif hasattr(source, "label"):
-                try:
-                    found = source.label(name, self.lang)
-                except (PerceptionError, KeyError):
-                    continue
-                if found:
-                    return found
-        return str(name)
-
-    def value(self, column: str, value: Any) -> str:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        for source in self._sources:
-            if isinstance(source, Mapping):
-                table = source.get(column)
-                if isinstance(table, Mapping):
-                    table = table.get("values", table)
-                    for key in (value, str(value)):
-                        if key in table and isinstance(table[key], str):
-                            return table[key]
-            elif hasattr(source, "labels"):
-                try:
-                    found = source.labels(column, self.lang)
-                except (PerceptionError, KeyError):
-                    continue
-                for key in (value, str(value)):
-                    if key in found and found[key]:
-                        return found[key]
-        return str(value)
-
-
 def wrap(label: str, width: int = 28) -> str:
     """Break a long label over lines of at most ``width`` characters."""
     return "\n".join(textwrap.wrap(str(label), width=width, break_long_words=False)) or str(label)
@@ -341,10 +292,13 @@ def set_title(ax: Axes, title: str, subtitle: str | None = None) -> None:
 
 
 def finish(fig: Figure, ax: Axes, lang: str, source_note: str | None, n_note: str,
-           min_cell: int, any_suppressed: bool) -> Figure:
-    """Source note, sample sizes and the suppression key at the foot of the figure."""
+           min_cell: int, any_suppressed: bool, *, intervals: bool = True) -> Figure:
+    """Source note, what the marks are (the intervals only when drawn), the sample sizes
+    of the published cells and the suppression key at the foot of the figure."""
     note = source_note if source_note is not None else text("source", lang)
     parts = [note]
+    if intervals:
+        parts.append(text("intervals", lang))
     if n_note:
         parts.append(n_note + ".")
     if any_suppressed:

@@ -81,7 +81,8 @@ def dot_whisker(
                 ys.append(y)
                 lo.append(max(cell.estimate - cell.low, 0.0) * scale if np.isfinite(cell.low) else 0.0)
                 hi.append(max(cell.high - cell.estimate, 0.0) * scale if np.isfinite(cell.high) else 0.0)
-            if show_n and np.isfinite(cell.n):
+            # a suppressed cell's size never shows (its mark says n < min_cell)
+            if show_n and np.isfinite(cell.n) and not cell.suppressed:
                 t = ax.text(1.01, y, common.fmt_number(cell.n, lang), transform=right,
                             ha="left", va="center", fontsize=7, color="#555555", clip_on=False)
                 t.set_gid("n")

@@ -3,6 +3,7 @@ domain × actor, and design effects."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ...disclosure.suppression import DEFAULT_MIN_CELL
 from ...errors import PerceptionError
+from ..readable import reliability
 from . import common, drawing, style
 
 REQUIRED = ("variable", "estimate", "ci_low", "ci_high", "n")
@@ -73,7 +75,7 @@ def _dot_figure(
             scale=scale, xlim=xlim,
         )
         common.set_title(ax, title, subtitle)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
                        min_cell, suppressed)
     return fig
 
@@ -128,6 +130,73 @@ def plot_trust_by_actor(
         xlabel=common.text("share_valid", lang), lang=lang, labels=labels, ax=ax,
         source_note=source_note, min_cell=min_cell, scale=100.0, sort=True, xlim=(0, 100),
     )
+
+
+def plot_subgroups(
+    table: pd.DataFrame,
+    *,
+    lang: str = "fr",
+    labels: Any = None,
+    ax=None,
+    source_note: str | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
+    group: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A share by subgroup (sex, age group, region ...), groups coloured (e.g. wave).
+
+    Parameters
+    ----------
+    table : tables of one share by ``[subgroup, group]`` stacked (``pd.concat``): each
+        row has one non-blank subgroup column; rows are labelled "column: value".
+    group : the column of the coloured groups (e.g. ``wave``).
+
+    Examples
+    --------
+    >>> demo = pc.demo_survey(seed=1)
+    >>> design, q = demo.design(), demo.questionnaire
+    >>> t = pd.concat([pc.top_box(design, "trust_police", by=[b, "wave"])
+    ...                for b in ["sex", "age_grp"]])
+    >>> fig = plot_subgroups(t, group="wave", labels=q)
+
+    Notes
+    -----
+    R: ``svyby(~I(trust %in% 2:3), ~sex + wave, design, svyciprop)`` per subgroup.
+    """
+    table = common.prepare(table, min_cell, REQUIRED, "plot_subgroups")
+    common.check_lang(lang)
+    if group is not None and group not in table.columns:
+        raise PerceptionError(f"group={group!r} is not a column of the table")
+    lab = common.Labeller(labels, lang)
+    subgroups = [c for c in common.domain_columns(table) if c != group]
+    keys: list = []
+    row_labels: list[str] = []
+    cells = {}
+    sep = "\u00a0: " if lang == "fr" else ": "
+    for _, r in table.iterrows():
+        filled = [c for c in subgroups if not pd.isna(r[c])]
+        key = (filled[0], r[filled[0]]) if filled else ("__all__", None)
+        if key not in keys:
+            keys.append(key)
+            row_labels.append(common.text("all", lang) if key[0] == "__all__" else
+                              f"{lab.variable(key[0])}{sep}{lab.value(key[0], key[1])}")
+        cells[(key, r[group] if group else None)] = drawing.cell_of(r)
+    groups = common.ordered_unique(table[group]) if group else [None]
+    group_labels = [lab.value(group, g) if group else "" for g in groups]
+    height = 1.5 + 0.28 * len(keys) * max(1, min(len(groups), 3)) ** 0.6 + (
+        0.3 if len(groups) > 1 else 0)
+    with style.house_style():
+        fig, ax = common.figure_and_axes(ax, height)
+        ax.set_xlabel(common.text("share_valid", lang))
+        suppressed = drawing.dot_whisker(
+            ax, keys, row_labels, groups, group_labels, cells, lang=lang, min_cell=min_cell,
+            scale=100.0, xlim=(0, 100))
+        variables = list(pd.unique(table["variable"]))
+        default = lab.variable(str(variables[0])) if len(variables) == 1 else ""
+        common.set_title(ax, title or default)
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
+                      min_cell, suppressed)
+    return fig
 
 
 def plot_index(
@@ -194,17 +263,22 @@ def plot_heatmap(
     source_note: str | None = None,
     min_cell: int = DEFAULT_MIN_CELL,
     row: str | None = None,
+    groups: Mapping[Any, str] | None = None,
     title: str | None = None,
 ) -> Figure:
     """Heat map of a share by domain (rows, e.g. cercle) × actor (columns).
 
-    Suppressed cells are grey, hatched and marked; each cell shows its percentage and
-    each row the range of its respondents.
+    Suppressed cells are grey, hatched and marked, with no value; cells of low precision
+    (coefficient of variation above 30% or fewer than 10 degrees of freedom, when the
+    table has ``se`` and ``df``) keep their value, in italics, under a light hatch; each
+    row shows the range of its published cells' respondents.
 
     Parameters
     ----------
     table : :func:`perception.top_box` by one domain column.
     row : the domain column of the rows (default the table's domain column).
+    groups : each row value's group (e.g. cercle -> region): rows are grouped under a
+        bold heading per group.
 
     Examples
     --------
@@ -231,23 +305,39 @@ def plot_heatmap(
     cols = list(pd.unique(table["variable"]))
     mean_by_col = table.groupby("variable", sort=False)["estimate"].mean()
     cols = sorted(cols, key=lambda c: -np.nan_to_num(mean_by_col.get(c, np.nan), nan=-1))
-    rows = common.ordered_unique(table[row_col])
-    values = np.full((len(rows), len(cols)), np.nan)
-    hidden = np.zeros((len(rows), len(cols)), dtype=bool)
+    values_of_rows = common.ordered_unique(table[row_col])
+    # the layout: a heading per group, then its rows
+    layout: list[tuple[str, Any]] = []
+    if groups:
+        order = list(dict.fromkeys(groups.get(v, "") for v in values_of_rows))
+        for name in order:
+            layout.append(("group", name))
+            layout += [("row", v) for v in values_of_rows if groups.get(v, "") == name]
+    else:
+        layout = [("row", v) for v in values_of_rows]
+    position = {v: i for i, (kind, v) in enumerate(layout) if kind == "row"}
+    values = np.full((len(layout), len(cols)), np.nan)
+    hidden = np.zeros((len(layout), len(cols)), dtype=bool)
+    low = np.zeros((len(layout), len(cols)), dtype=bool)
+    flags = reliability(table) if {"se", "df"} & set(table.columns) else None
     n_of_row: dict = {}
-    for _, r in table.iterrows():
-        i, j = rows.index(r[row_col]), cols.index(r["variable"])
+    for k, (_, r) in enumerate(table.iterrows()):
+        i, j = position[r[row_col]], cols.index(r["variable"])
         values[i, j] = r["estimate"] * 100
         hidden[i, j] = bool(r["suppressed"])
-        n_of_row.setdefault(i, []).append(float(r["n"]))
-    height = 1.9 + 0.34 * len(rows)
+        low[i, j] = flags is not None and flags.iloc[k] == "low"
+        if not hidden[i, j]:  # a suppressed cell's size is never shown
+            n_of_row.setdefault(i, []).append(float(r["n"]))
+    height = 1.9 + 0.34 * len(layout)
     with style.house_style(**{"axes.grid": False}):
         fig, ax = common.figure_and_axes(ax, height)
         masked = np.ma.masked_invalid(np.where(hidden, np.nan, values))
         image = ax.imshow(masked, cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=100, aspect="auto")
         image.set_gid("heatmap")
         cmap = image.get_cmap()
-        for i in range(len(rows)):
+        for i, (kind, _) in enumerate(layout):
+            if kind == "group":
+                continue
             for j in range(len(cols)):
                 if hidden[i, j] or not np.isfinite(values[i, j]):
                     patch = Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#EEEEEE",
@@ -258,10 +348,19 @@ def plot_heatmap(
                     continue
                 r, g, b, _ = cmap(values[i, j] / 100)
                 dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.55
+                if low[i, j]:
+                    cue = Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="none",
+                                    edgecolor="white" if dark else "#555555",
+                                    hatch="..", linewidth=0)
+                    cue.set_gid("low_precision")
+                    ax.add_patch(cue)
                 t = ax.text(j, i, common.fmt_number(values[i, j], lang), ha="center",
-                            va="center", fontsize=7.5, color="white" if dark else "black")
+                            va="center", fontsize=7.5, color="white" if dark else "black",
+                            style="italic" if low[i, j] else "normal")
                 t.set_gid("value")
-        for i in range(len(rows)):
+        for i, (kind, _) in enumerate(layout):
+            if kind == "group":
+                continue
             ns = n_of_row.get(i, [])
             label = (common.fmt_number(min(ns), lang) if ns and min(ns) == max(ns) else
                      f"{common.fmt_number(min(ns), lang)}–{common.fmt_number(max(ns), lang)}"
@@ -269,15 +368,21 @@ def plot_heatmap(
             t = ax.text(len(cols) - 0.5 + 0.12, i, label, ha="left", va="center", fontsize=7,
                         color="#555555", clip_on=False)
             t.set_gid("n")
-        head = ax.text(len(cols) - 0.5 + 0.12, len(rows) - 0.5 + 0.1, "n", ha="left",
-                       va="top", fontsize=7.5, fontweight="bold", color="#555555")
+        head = ax.text(len(cols) - 0.5 + 0.12, -0.5, "n", ha="left",
+                       va="bottom", fontsize=7.5, fontweight="bold", color="#555555")
         head.set_gid("n_header")
         ax.set_xticks(np.arange(len(cols)), [common.wrap(lab.variable(c), 24) for c in cols],
                       fontsize=7.5)
         ax.xaxis.tick_top()
         for tick in ax.get_xticklabels():
             tick.set(rotation=35, ha="left", va="bottom", rotation_mode="anchor")
-        ax.set_yticks(np.arange(len(rows)), [lab.value(row_col, r) for r in rows])
+        indent = "    " if groups else ""
+        ax.set_yticks(np.arange(len(layout)),
+                      [str(v) if kind == "group" else indent + lab.value(row_col, v)
+                       for kind, v in layout])
+        for tick, (kind, _) in zip(ax.get_yticklabels(), layout, strict=True):
+            if kind == "group":
+                tick.set_fontweight("bold")
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
@@ -286,8 +391,12 @@ def plot_heatmap(
         default = {"fr": "Confiance par cercle et par acteur (« partiellement » ou « beaucoup »)",
                    "en": "Trust by cercle and actor (\"somewhat\" or \"a lot\")"}[lang]
         common.set_title(ax, title or default)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
-                       min_cell, bool(hidden.any()))
+        shown_n = table.loc[~table["suppressed"].astype(bool), "n"]
+        note = common.n_summary(shown_n, lang)
+        if low.any():
+            note += (". ⁘ " + common.text("low_precision", lang))
+        common.finish(fig, ax, lang, source_note, note, min_cell, bool(hidden.any()),
+                      intervals=False)
     return fig
 
 
@@ -354,6 +463,6 @@ def plot_design_effects(
         default = {"fr": "Effets de plan des principales estimations",
                    "en": "Design effects of the main estimates"}[lang]
         common.set_title(ax, title or default)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
-                       min_cell, suppressed)
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
+                       min_cell, suppressed, intervals=False)
     return fig

@@ -141,9 +141,11 @@ def plot_likert(
                                    edgecolor="white", linewidth=0.5)
                     bars.patches[0].set_gid(f"missing:{c}")
                     left += share
-            t = ax.text(1.01, y, common.fmt_number(info["n"], lang), transform=trans,
-                        ha="left", va="center", fontsize=7, color="#555555", clip_on=False)
-            t.set_gid("n")
+            if not info["suppressed"]:  # a suppressed bar's size never shows
+                t = ax.text(1.01, y, common.fmt_number(info["n"], lang), transform=trans,
+                            ha="left", va="center", fontsize=7, color="#555555",
+                            clip_on=False)
+                t.set_gid("n")
         head = ax.text(1.01, 1.0, "n", transform=ax.transAxes, ha="left", va="bottom",
                        fontsize=7.5, fontweight="bold", color="#555555")
         head.set_gid("n_header")
@@ -187,8 +189,8 @@ def plot_likert(
         else:
             default = {"fr": "Répartition des réponses", "en": "Distribution of answers"}[lang]
         common.set_title(ax, title or default)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
-                       min_cell, any_suppressed)
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
+                       min_cell, any_suppressed, intervals=False)
     return fig
 
 
@@ -302,9 +304,10 @@ def plot_nonresponse(
                     left += share
                 ax.text(left * 100 + top * 100 * 0.01, y, common.fmt_pct(left, lang, 1),
                         ha="left", va="center", fontsize=7)
-            t = ax.text(1.01, y, common.fmt_number(n, lang), transform=trans, ha="left",
-                        va="center", fontsize=7, color="#555555", clip_on=False)
-            t.set_gid("n")
+            if not bool(sub["suppressed"].any()):  # a suppressed item's size never shows
+                t = ax.text(1.01, y, common.fmt_number(n, lang), transform=trans, ha="left",
+                            va="center", fontsize=7, color="#555555", clip_on=False)
+                t.set_gid("n")
         head = ax.text(1.01, 1.0, "n", transform=ax.transAxes, ha="left", va="bottom",
                        fontsize=7.5, fontweight="bold", color="#555555")
         head.set_gid("n_header")
@@ -321,6 +324,6 @@ def plot_nonresponse(
         default = {"fr": "Non-réponse partielle par question",
                    "en": "Item nonresponse by question"}[lang]
         common.set_title(ax, title or default)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
-                       min_cell, any_suppressed)
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
+                       min_cell, any_suppressed, intervals=False)
     return fig

@@ -67,7 +67,7 @@ def _bars_figure(
             min_cell=min_cell, colour_of=colour_of, hatch_of=hatch_of,
         )
         common.set_title(ax, title)
-        common.finish(fig, ax, lang, source_note, common.n_summary(table["n"], lang),
+        common.finish(fig, ax, lang, source_note, common.published_n(table, lang),
                        min_cell, suppressed)
     return fig
 
@@ -235,6 +235,7 @@ def plot_weight_distribution(
     lab = common.Labeller(labels, lang)
     groups = common.ordered_unique(table[group_col]) if group_col else [None]
     edges = sorted(set(table["bin_low"]).union(table["bin_high"]))
+    log = table.attrs.get("scale") == "log" and edges[0] > 0
     any_suppressed = False
     with style.house_style(**{"axes.grid.axis": "y"}):
         fig, ax = common.figure_and_axes(ax, 4.0)
@@ -243,16 +244,23 @@ def plot_weight_distribution(
         handles = []
         for g, grp in enumerate(groups):
             sub = table if group_col is None else table[table[group_col] == grp]
-            width = (sub["bin_high"] - sub["bin_low"]).to_numpy(dtype=float) / len(groups)
-            left = sub["bin_low"].to_numpy(dtype=float) + g * width
+            low = sub["bin_low"].to_numpy(dtype=float)
+            high = sub["bin_high"].to_numpy(dtype=float)
+            if log:  # equal widths on the drawn (logarithmic) axis
+                left = low * (high / low) ** (g / len(groups))
+                width = low * (high / low) ** ((g + 0.95) / len(groups)) - left
+            else:
+                width = (high - low) / len(groups)
+                left = low + g * width
+                width = width * 0.95
             heights = sub["estimate"].to_numpy(dtype=float) * 100
             hidden = sub["suppressed"].to_numpy(dtype=bool)
             colour = style.colour(g)
-            ax.bar(left[~hidden], heights[~hidden], width[~hidden] * 0.95, align="edge",
+            ax.bar(left[~hidden], heights[~hidden], width[~hidden], align="edge",
                    color=colour, edgecolor="white", linewidth=0.4, zorder=2)
             for x0, wd in zip(left[hidden], width[hidden], strict=True):
                 any_suppressed = True
-                stub = Rectangle((x0, 0), wd * 0.95, top * 0.05, facecolor="white",
+                stub = Rectangle((x0, 0), wd, top * 0.05, facecolor="white",
                                  edgecolor=style.SUPPRESSED_COLOUR, hatch=style.SUPPRESSED_HATCH,
                                  linewidth=0.6, zorder=2)
                 stub.set_gid("suppressed")
@@ -263,19 +271,22 @@ def plot_weight_distribution(
                 extra = _diagnostics_text(diagnostics, group_col, grp, lang)
                 label += f"\n{extra}" if extra else ""
             handles.append(Patch(facecolor=colour, label=label))
+        if log:
+            ax.set_xscale("log")
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0, top * 1.15)
-        ax.set_xlabel(common.text("weight", lang))
+        ax.set_xlabel(common.text("weight", lang) + (
+            {"fr": " (échelle logarithmique)", "en": " (logarithmic scale)"}[lang] if log else ""))
         common.number_axis(ax.xaxis, lang)
         common.number_axis(ax.yaxis, lang)
         ax.set_ylabel(common.text("respondents_share", lang))
-        ax.legend(handles=handles, loc="upper right", fontsize=7.5)
+        common.legend(ax, handles, ncol=len(handles), fontsize=7.5)  # below: never on a bar
         default = {"fr": "Distribution des poids de sondage",
                    "en": "Distribution of the survey weights"}[lang]
         common.set_title(ax, title or default)
         common.finish(fig, ax, lang, source_note, common.n_summary(
             table.groupby(group_col)["n"].sum() if group_col else [table["n"].sum()], lang),
-            min_cell, any_suppressed)
+            min_cell, any_suppressed, intervals=False)
     return fig
 
 
