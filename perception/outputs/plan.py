@@ -228,7 +228,8 @@ def run_plan(plan: Plan, data: pd.DataFrame, questionnaire: Any, *, lang: str = 
     for row in plan.rows:
         if row.top:
             name = _indicator_name(row.variable, row.top)
-            columns[name] = top_box_scores(data, row.variable, list(row.top), q=q)
+            columns[name] = top_box_scores(data, row.variable, top=list(row.top),
+                                           questionnaire=q)
             for lang_ in ("fr", "en"):
                 ql = lang_ if lang_ in q.languages else q.languages[0]
                 codes = q.labels(row.variable, ql) if row.variable in q else {}

@@ -83,7 +83,7 @@ def test_change_and_did_equal_the_library(wave_file, tmp_path, capsys):
     csv = pd.read_csv(out)
     q = pc.load_questionnaire(QUESTIONNAIRE)
     data = pc.read_wave(wave_file, q)
-    top = pc.top_box_scores(data, "trust_police", [2, 3], q=q)
+    top = pc.top_box_scores(data, "trust_police", top=[2, 3], questionnaire=q)
     design = pc.SurveyDesign(data.assign(trust_police=top), weights="w_final",
                              strata="stratum", psu="psu_id")
     expected = pc.change(design, "trust_police", over="wave", by="region", na_rm=True)
@@ -107,7 +107,7 @@ def test_where_is_a_domain_not_a_cut(wave_file, capsys):
     csv = pd.read_csv(__import__("io").StringIO(printed))
     q = pc.load_questionnaire(QUESTIONNAIRE)
     data = pc.read_wave(wave_file, q)
-    top = pc.top_box_scores(data, "trust_police", [2, 3], q=q)
+    top = pc.top_box_scores(data, "trust_police", top=[2, 3], questionnaire=q)
     design = pc.SurveyDesign(data.assign(trust_police=top), weights="w_final",
                              strata="stratum", psu="psu_id")
     mask = ((data["region"] == 1) & (data["sex"] == 2)).to_numpy()

@@ -30,7 +30,7 @@ def test_the_figure_draws_both_estimates_of_every_wave(table, demo):
     assert title_of(fig) == "Sensitive question: direct answer and list experiment"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["Direct question", "List experiment"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Baseline", "Wave 1"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Baseline", "Endline"]
     shown_n = [t.get_text() for t in ax.texts if t.get_gid() == "n"]
     smallest = table[["n_control", "n_treatment"]].min(axis=1).dropna().astype(int)
     assert f"{smallest.iloc[0]:,}" in shown_n

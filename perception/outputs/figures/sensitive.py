@@ -115,7 +115,7 @@ def plot_list_experiment(
         if low < 0:
             ax.axvline(0, color="#333333", linewidth=0.9, zorder=1)
         common.set_title(ax, title or _TEXT["title"][lang], subtitle)
-        n_note = common.n_summary([c.n for c in cells.values()], lang)
+        n_note = common.published_n(table, lang)
         common.finish(fig, ax, lang, source_note, f"{n_note} ({_TEXT['n'][lang]})",
                       min_cell, suppressed)
     return fig
