@@ -14,7 +14,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from _core_cases import REFERENCE, read_reference
+from _core_cases import REFERENCE, _stat, read_reference
 
 import perception as pc
 
@@ -85,22 +85,6 @@ def design(name: str) -> pc.SurveyDesign:
 
 
 # ------------------------------------------------------------------------ estimates --
-def _stat(table: pd.DataFrame, label=None, deff: bool = False, vcov: bool = False) -> dict:
-    names = [label(row) for _, row in table.iterrows()] if label else list(table["variable"])
-    out: dict[str, float] = {}
-    for name, (_, row) in zip(names, table.iterrows(), strict=True):
-        out[f"{name}:est"] = row["estimate"]
-        out[f"{name}:se"] = row["se"]
-        if deff:
-            out[f"{name}:deff"] = row["deff"]
-    if vcov:
-        matrix = table.attrs["vcov"]
-        for i, a in enumerate(names):
-            for j, b in enumerate(names):
-                out[f"vcov:{a}:{b}"] = matrix[i, j]
-    return out
-
-
 def _by(table: pd.DataFrame, by: list[str]) -> dict:
     out = {}
     for _, row in table.iterrows():

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from ..errors import EstimationError
 from ..survey import intervals
@@ -42,7 +42,7 @@ from ..survey.checks import check_design
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.fitting import influence_vcov
 from ..survey.formulas import model_frame
-from ..survey.models import glm, outcome_values
+from ..survey.models import coefficient_table, glm, outcome_values
 from ..survey.variance import replicate_vcov
 from .list_experiments import list_columns
 
@@ -482,8 +482,7 @@ def _maximum_likelihood(design, count: str, rhs: str, treatment: str, J: int, na
     df = float(fit_design.degf + 1 - n_par)
     terms = list(mf.terms)
     labels = [f"sensitive:{term}" for term in terms] + [f"control:{term}" for term in terms]
-    se = np.sqrt(np.clip(np.diag(vcov), 0, None))
-    table = _coefficients(params, se, df, level)
+    table = coefficient_table(params, vcov, labels, df, level)
     ll = list_log_likelihood(params, x, y, t, J, w)
     return ListRegression(
         sensitive=table.iloc[:p].set_axis(pd.Index(terms, name="term")),
@@ -506,16 +505,3 @@ def _replicate_vcov(design, rows, x, y, t, J, params) -> np.ndarray:
         if converged:
             estimates[r] = fitted
     return replicate_vcov(estimates, params, design.scale, design.rscales, design.mse)
-
-
-def _coefficients(estimate: np.ndarray, se: np.ndarray, df: float, level: float
-                  ) -> pd.DataFrame:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tval = estimate / se
-    if df > 0:
-        p = 2 * stats.t.sf(np.abs(tval), df)
-        low, high = intervals.t_interval(estimate, se, df, level)
-    else:
-        p = low = high = np.full(len(estimate), np.nan)
-    return pd.DataFrame({"estimate": estimate, "se": se, "t": tval, "p": p, "ci_low": low,
-                         "ci_high": high})

@@ -21,12 +21,11 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..disclosure.suppression import DEFAULT_MIN_CELL
 from ..errors import PerceptionError
-from .common import read_waves
+from .common import Messages, add_input_options, read_waves, where_domain
 
 FAMILIES = ("gaussian", "binomial", "poisson", "quasipoisson", "ordinal")
 OUTPUT_SUFFIXES = (".csv", ".xlsx")
@@ -48,8 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("wave", nargs="+", metavar="WAVE", type=Path,
                         help="wave file(s): .csv, .xlsx, .sav, .dta (several are stacked)")
-    parser.add_argument("-q", "--questionnaire", required=True, metavar="Q", type=Path,
-                        help="questionnaire file (.yaml)")
+    add_input_options(parser)
     parser.add_argument("--formula", required=True, metavar="F",
                         help='model formula, e.g. "trust_police ~ C(wave) * treated + sex"')
     parser.add_argument("--family", choices=FAMILIES, default="gaussian",
@@ -119,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     from ..survey.formulas import model_columns
 
     _check(args)
+    messages = Messages("model")
     q = pc.load_questionnaire(args.questionnaire)
-    data = read_waves("model", args.wave, q)
+    data = read_waves("model", args.wave, q, sheet=args.sheet, encoding=args.encoding,
+                      messages=messages)
     used = model_columns(args.formula, data)
     extra = [c for c in [args.offset, args.trials, *(args.margins or []), *(args.by or [])]
              if c is not None]
@@ -134,17 +134,17 @@ def run(args: argparse.Namespace) -> int:
     recoded, counts = pc.recode_missing(data[columns], q)
     if len(counts):
         listed = ", ".join(f"{r.column}={r.code}: {r.count}" for r in counts.itertuples())
-        print(f"perception model: left out {int(counts['count'].sum())} answer(s) with a "
-              f"missing-value code ({listed})", file=sys.stderr)
+        messages.say(f"left out {int(counts['count'].sum())} answer(s) with a missing-value "
+                     f"code ({listed})")
     # only the columns that had a missing-value code change (they become float)
     changed = sorted(set(counts["column"])) if len(counts) else []
     data = data.assign(**{c: recoded[c] for c in changed})
-    design = design_from_questionnaire(data, q, {})
+    design, _ = where_domain(design_from_questionnaire(data, q, {}), args.where, messages)
     fit = _fit(args, design)
     dropped = int(design.n - fit.n)
     if dropped:
-        print(f"perception model: {dropped} of {design.n} rows left out of the fit (a "
-              "model variable missing)", file=sys.stderr)
+        messages.say(f"{dropped} of {design.n} rows left out of the fit (a model variable "
+                     "missing)")
     tables: dict[str, pd.DataFrame] = {
         "coefficients": fit.coefficients.reset_index()}
     if args.margins:

@@ -69,6 +69,7 @@ SHARED: dict[str, str] = {
     "model_frame": "formulas",
     "influence_vcov": "fitting",
     "outcome_values": "models",
+    "coefficient_table": "models",
     "replicate_vcov": "variance",
     "check_formula": "formulas",
     "formula_environment": "formulas",

@@ -19,14 +19,6 @@ QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
 CSV_RTOL = 1e-12
 
 
-@pytest.fixture(scope="module")
-def wave_file(tmp_path_factory):
-    demo = pc.demo_survey(seed=2, n_per_wave=400)
-    path = tmp_path_factory.mktemp("waves") / "waves.csv"
-    demo.waves.to_csv(path, index=False, date_format="%Y-%m-%d")
-    return path
-
-
 def _library(path: Path, var: str, stat: str, by: str | None):
     q = pc.load_questionnaire(QUESTIONNAIRE)
     data = pc.read_wave(path, q)

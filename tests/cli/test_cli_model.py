@@ -19,14 +19,6 @@ CSV_RTOL = 1e-12
 FORMULA = "trust_police ~ C(wave) * treated + C(sex)"
 
 
-@pytest.fixture(scope="module")
-def wave_file(tmp_path_factory):
-    demo = pc.demo_survey(seed=2, n_per_wave=400)
-    path = tmp_path_factory.mktemp("waves") / "waves.csv"
-    demo.waves.to_csv(path, index=False, date_format="%Y-%m-%d")
-    return path
-
-
 def _library(path: Path):
     q = pc.load_questionnaire(QUESTIONNAIRE)
     data = pc.read_wave(path, q)
@@ -60,6 +52,24 @@ def test_ordinal_model_with_margins_effects_and_a_test(tmp_path, wave_file, caps
     tests = pd.read_csv(tmp_path / "model_tests.csv")
     assert tests["p"].iloc[0] == pytest.approx(
         pc.wald_test(fit, "C(wave):treated")["p"].iloc[0], rel=CSV_RTOL)
+
+
+def test_where_fits_the_model_on_a_domain_of_the_design(tmp_path, wave_file, capsys):
+    """--where (shared with the other analysis commands) keeps every PSU in the design:
+    the fit equals the library's on ``design.subset``, not on the cut rows."""
+    out = tmp_path / "domain.csv"
+    code = main(["model", str(wave_file), "-q", str(QUESTIONNAIRE), "--formula",
+                 "trust_police ~ C(wave) * treated", "--where", "${sex} = 2",
+                 "--out", str(out)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert "--where ${sex} = 2" in err
+    design = _library(wave_file)
+    fit = pc.glm(design.subset((design.data["sex"] == 2).to_numpy()),
+                 "trust_police ~ C(wave) * treated", na_rm=True)
+    table = pd.read_csv(out)
+    np.testing.assert_allclose(table["estimate"], fit.coefficients["estimate"], rtol=CSV_RTOL)
+    np.testing.assert_allclose(table["se"], fit.coefficients["se"], rtol=CSV_RTOL)
 
 
 def test_prints_a_binomial_model_and_writes_xlsx(tmp_path, wave_file, capsys):
