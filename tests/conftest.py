@@ -1,10 +1,12 @@
 """Shared pytest configuration of the test suite (the demo fixtures ``demo`` and
-``demo_factory``, shared with the docstring examples, are in ../conftest.py)."""
+``demo_factory``, shared with the docstring examples, are in ../conftest.py), and the
+wave file of the command-line tests."""
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # ---------------------------------------------------------------------------------
@@ -26,3 +28,13 @@ settings.register_profile(
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+
+@pytest.fixture(scope="module")
+def wave_file(tmp_path_factory, demo_factory):
+    """The demo's waves (seed 2, 400 adults a wave) written as one CSV file: the input of
+    the command-line tests."""
+    demo = demo_factory(seed=2, n_per_wave=400)
+    path = tmp_path_factory.mktemp("waves") / "waves.csv"
+    demo.waves.to_csv(path, index=False, date_format="%Y-%m-%d")
+    return path
