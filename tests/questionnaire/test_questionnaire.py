@@ -443,3 +443,20 @@ def test_questionnaire_file_untouched(tmp_path: Path) -> None:
     before = QUESTIONNAIRE.read_bytes()
     pc.load_questionnaire(QUESTIONNAIRE)
     assert QUESTIONNAIRE.read_bytes() == before
+
+
+def test_the_waves_key_names_the_waves_and_its_problems_are_reported_with_the_others():
+    base = {"id": "x", "languages": ["fr", "en"], "variables": [
+        {"name": "wave", "type": "integer", "role": "wave",
+         "label": {"fr": "Vague", "en": "Wave"}}]}
+    q = pc.Questionnaire.from_dict({**base, "waves": {
+        0: {"fr": "Situation de référence", "en": "Baseline"},
+        1: {"fr": "Fin de projet", "en": "Endline"}}})
+    assert (q.wave_label(0, "en"), q.wave_label(1.0, "fr"), q.wave_label(2)) == (
+        "Baseline", "Fin de projet", None)
+    with pytest.raises(QuestionnaireError) as caught:
+        pc.Questionnaire.from_dict({**base, "waves": {0: {"de": "Anfang"}},
+                                    "consistency": "not a list"})
+    message = str(caught.value)
+    assert "top level, key 'waves'" in message and "'de'" in message
+    assert "top level, key 'consistency'" in message
