@@ -39,6 +39,7 @@ from .engine import (
     uses_totals_path,
     zero_outside,
 )
+from .valid_values import prepare
 
 Design = SurveyDesign | ReplicateDesign
 
@@ -52,6 +53,7 @@ def mean(
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
+    missing_codes: str | None = None,
 ) -> pd.DataFrame:
     """Design-based means with Taylor or replicate standard errors.
 
@@ -68,6 +70,9 @@ def mean(
         missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+    missing_codes : {"exclude", "keep"}, optional
+        On a labelled design, leave the questionnaire's missing codes out (the design's
+        setting by default) or keep them as values.
 
     Returns
     -------
@@ -91,7 +96,7 @@ def mean(
     ``svyby(~api00, ~stype, design, svymean)``. With ``na_rm=True`` rows missing in any
     of the variables are left out of all of them, as in R.
     """
-    return _ratio_estimate(design, variables, None, by, na_rm, level, "mean")
+    return _ratio_estimate(design, variables, None, by, na_rm, level, "mean", missing_codes)
 
 
 @positional_deprecated("by", "na_rm", "level")
@@ -102,6 +107,7 @@ def total(
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
+    missing_codes: str | None = None,
 ) -> pd.DataFrame:
     """Design-based totals with Taylor or replicate standard errors (R's ``svytotal``).
 
@@ -118,6 +124,9 @@ def total(
         missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+    missing_codes : {"exclude", "keep"}, optional
+        On a labelled design, leave the questionnaire's missing codes out (the design's
+        setting by default) or keep them as values.
 
     Returns
     -------
@@ -136,7 +145,7 @@ def total(
     1     H   enroll   997129.0  69239.0
     2     M   enroll   847465.0  55503.0
     """
-    return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
+    return _ratio_estimate(design, variables, None, by, na_rm, level, "total", missing_codes)
 
 
 @positional_deprecated("by", "na_rm", "level")
@@ -148,6 +157,7 @@ def ratio(
     by: str | Sequence[str] | None = None,
     na_rm: bool = False,
     level: float = 0.95,
+    missing_codes: str | None = None,
 ) -> pd.DataFrame:
     """Ratio of two totals, e.g. ``api00/api99`` (R's ``svyratio``).
 
@@ -167,6 +177,9 @@ def ratio(
         otherwise a missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
+    missing_codes : {"exclude", "keep"}, optional
+        On a labelled design, leave the questionnaire's missing codes out (the design's
+        setting by default) or keep them as values.
 
     Returns
     -------
@@ -181,10 +194,12 @@ def ratio(
           variable  estimate      se
     0  api00/api99    1.0523  0.0036
     """
-    return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio")
+    return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio",
+                           missing_codes)
 
 
-def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> pd.DataFrame:
+def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind,
+                    missing_codes=None) -> pd.DataFrame:
     check_design(design)
     intervals.check_level(level)
     names = column_names(variables, "variables")
@@ -203,10 +218,14 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
     check_columns(design.data, names, "variables")
     check_columns(design.data, den_names, "denominator")
     check_columns(design.data, by_names, "by")
+    # the questionnaire's missing codes and skipped questions out, types checked
+    prepared = prepare(design, [*names, *den_names], by_names,
+                       missing_codes=missing_codes, purpose=kind)
+    design = prepared.design
     if kind != "ratio" and uses_totals_path(design):
         table = fast_estimate(design, names, by_names, kind, level)
         if table is not None:
-            return table
+            return prepared.finish(table)
     data = design.data
     num, missing = column_list(data, names)
     den: list[np.ndarray] | None = None
@@ -230,8 +249,8 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind) -> 
         labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
     else:
         labels = [{"variable": v} for v in names]
-    return assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
-                     result.n, level)
+    return prepared.finish(assemble(design, dom, labels, result.estimate, result.vcov,
+                                    result.deff, result.n, level))
 
 
 @positional_deprecated("by", "method", "na_rm", "level")
@@ -243,6 +262,7 @@ def proportion(
     method: intervals.PropMethod = "logit",
     na_rm: bool = False,
     level: float = 0.95,
+    missing_codes: str | None = None,
 ) -> pd.DataFrame:
     """Proportion of each level of categorical variable(s), one row per level.
 
@@ -262,6 +282,9 @@ def proportion(
         missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high``.
+    missing_codes : {"exclude", "keep"}, optional
+        On a labelled design, leave the questionnaire's missing codes out (the design's
+        setting by default) or keep them as values.
 
     Returns
     -------
@@ -302,6 +325,9 @@ def proportion(
     by_names = column_names(by, "by")
     check_columns(design.data, names, "variables")
     check_columns(design.data, by_names, "by")
+    prepared = prepare(design, names, by_names, missing_codes=missing_codes,
+                       purpose="proportion")
+    design = prepared.design
     data = design.data
     missing = data[names].isna().any(axis=1).to_numpy() | by_missing(design, by_names)
     active = active_rows(design, [*names, *by_names], missing, na_rm, "variables")
@@ -350,7 +376,7 @@ def proportion(
     table = assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
                       result.n, level, low, high, se, df=df)
     table.attrs["method"] = method
-    return table
+    return prepared.finish(table)
 
 
 def _domain_rows(design, by: list[str], dom: Domains) -> np.ndarray:

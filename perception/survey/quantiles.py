@@ -27,6 +27,7 @@ from .engine import (
     no_rows_error,
     ratio_engine,
 )
+from .valid_values import prepare
 
 Design = SurveyDesign | ReplicateDesign
 
@@ -82,6 +83,7 @@ def quantile(
     na_rm: bool = False,
     level: float = 0.95,
     interval_type: QuantileInterval = "mean",
+    missing_codes: str | None = None,
 ) -> pd.DataFrame:
     """Quantiles by the inverse weighted CDF, with Woodruff intervals.
 
@@ -104,6 +106,9 @@ def quantile(
         (Woodruff with that interval for F, as ``perception.proportion``), "score" (R's
         Francisco–Fuller score interval; linearisation designs) or "quantile" (replicate
         designs: the SE from the replicate quantiles).
+    missing_codes : {"exclude", "keep"}, optional
+        On a labelled design, leave the questionnaire's missing codes out (the design's
+        setting by default) or keep them as values.
 
     Returns
     -------
@@ -157,6 +162,9 @@ def quantile(
     by_names = column_names(by, "by")
     check_columns(design.data, names, "variables")
     check_columns(design.data, by_names, "by")
+    prepared = prepare(design, names, by_names, missing_codes=missing_codes,
+                       purpose="quantile")
+    design = prepared.design
     data = design.data
     values = np.column_stack([numeric_values(data, c) for c in names])
     missing = np.isnan(values).any(axis=1) | by_missing(design, by_names)
@@ -198,7 +206,7 @@ def quantile(
         low.reshape(D, k * P), high.reshape(D, k * P), se.reshape(D, k * P), df=df,
     )
     table.attrs["interval_type"] = interval_type
-    return table
+    return prepared.finish(table)
 
 
 def _woodruff_interval(design, values, dom, probs, qhat, cdfs, df, n_design, method, level):
