@@ -37,6 +37,7 @@ from ..survey.checks import (
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean
+from ..survey.valid_values import prepare
 from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
 __all__ = ["change", "linear_combination", "CHANGE_COLUMNS", "RELATIVE_COLUMNS"]
@@ -222,8 +223,11 @@ def change(
         )
     _check_several_waves(design, over, "over")
 
-    table = mean(design, names, by=[*by_names, over], na_rm=na_rm, level=level)
-    return _changes_from_table(table, by_names, over, reference, relative, level)
+    # the questionnaire's missing codes and skipped questions out (survey/valid_values)
+    prepared = prepare(design, names, [*by_names, over], purpose="mean")
+    table = mean(prepared.design, names, by=[*by_names, over], na_rm=na_rm, level=level)
+    changes = _changes_from_table(table, by_names, over, reference, relative, level)
+    return prepared.finish(changes, by=by_names, over=over)
 
 
 def _change_of_table(table: pd.DataFrame, variables, over, by, reference, relative, level

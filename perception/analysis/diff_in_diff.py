@@ -30,6 +30,7 @@ from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
+from ..survey.valid_values import prepare
 from ..survey.families import family
 from ..survey.fitting import fit_model
 from ..tables import smallest_count
@@ -512,6 +513,10 @@ def _check_cells(design, t: np.ndarray, periods_code: np.ndarray, periods: list,
 
 
 def _did_one(design, name, treated, period, by_names, cov_names, level, post_periods, na_rm):
+    # the questionnaire's missing codes and skipped questions out (survey/valid_values)
+    prepared = prepare(design, [name, *cov_names], [treated, period, *by_names],
+                       purpose="mean")
+    design = prepared.design
     data = design.data
     y = numeric_values(data, name)
     role_columns = [name, treated, period, *by_names, *cov_names]
@@ -565,8 +570,10 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
     spec = _did_tables(name, fit, effect_index, groups, by_names, periods, cell_rows,
                        cell_rows, period, level, post_periods)
-    spec["cells"] = mean(design.subset(active), name, by=[*by_names, treated, period],
-                         level=level)
+    # the cells on the caller's design, so that they count the left-out answers too
+    spec["cells"] = mean(prepared.original.subset(active | prepared.excluded), name,
+                         by=[*by_names, treated, period], level=level)
+    spec["effects"] = prepared.finish(spec["effects"], by=by_names)
     return spec
 
 

@@ -192,6 +192,8 @@ class ModelFrame:
     terms: list[str]
     outcome: str
     design_info: object
+    n_excluded: int = 0  # rows left out by the questionnaire (survey/valid_values)
+    excluded: str = ""  # why
 
 
 def split_formula(formula: str) -> tuple[str, str]:
@@ -220,12 +222,22 @@ def model_frame(
 
     Without ``na_rm`` a missing model variable raises an error naming the columns and
     rows. Categories absent from the rows of the fit are dropped, as R's ``glm`` does.
+    On a labelled design the questionnaire's missing codes and skipped questions are
+    left out whatever ``na_rm`` says (:mod:`perception.survey.valid_values`), and an
+    outcome that names categories (a nominal or identifier column) is refused.
     """
+    from .valid_values import check_quantity, prepare
+
+    columns = model_columns(formula, design.data)
+    columns += [c for c in also if c not in columns]
+    outcome_name = split_formula(formula)[0].strip()
+    if design.questionnaire is not None and outcome_name.isidentifier():
+        check_quantity(design.questionnaire, outcome_name, "model outcome")
+    prepared = prepare(design, columns)
+    design = prepared.design
     data = design.data
     n = len(data)
     inside = np.flatnonzero(design.in_domain)
-    columns = model_columns(formula, data)
-    columns += [c for c in also if c not in columns]
     frame = patsy_ready(data.iloc[inside].reset_index(drop=True), columns)
     y_frame, x_frame = dmatrices(formula, frame, na_drop=True)
     # a row is missing when patsy drops it, or when any column the formula uses is
@@ -277,7 +289,11 @@ def model_frame(
     x[positions] = x_frame.to_numpy(dtype=float)
     y = np.zeros(n)
     y[positions] = y_values
-    return ModelFrame(x, y, rows, list(x_frame.columns), name, x_frame.design_info)
+    return ModelFrame(x, y, rows, list(x_frame.columns), name, x_frame.design_info,
+                      int(prepared.excluded[prepared.original.in_domain].sum()),
+                      "; ".join(prepared.finish(pd.DataFrame({"variable": [outcome_name]}),
+                                                variables=False)["excluded"])
+                      if prepared.labelled else "")
 
 
 def new_matrix(design_info, formula: str, newdata: pd.DataFrame) -> pd.DataFrame:

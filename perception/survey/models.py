@@ -530,6 +530,8 @@ def glm(
     dispersion = _dispersion(model, frame, fam, design, trials_values)
     coefficients = coefficient_table(model.fit.coef, model.vcov, mf.terms,
                                      model.df_residual, level)
+    # answers the questionnaire left out (missing codes, skipped questions)
+    coefficients.attrs.update(n_excluded=mf.n_excluded, excluded=mf.excluded)
     index = coefficients.index
     fitted = pd.DataFrame(mf.x[mf.rows], index=design.data.index[mf.rows], columns=mf.terms)
     return GLMResult(

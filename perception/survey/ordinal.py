@@ -470,6 +470,8 @@ def olr(
     names = slopes + [f"{_label(levels[k])}|{_label(levels[k + 1])}" for k in range(q)]
     df_residual = df_design - len(slopes)
     coefficients = coefficient_table(fit.theta, vcov, names, df_residual, level)
+    # answers the questionnaire left out (missing codes, skipped questions)
+    coefficients.attrs.update(n_excluded=mf.n_excluded, excluded=mf.excluded)
     deviance = -2 * fit.loglik / w[rows].mean()
     return OLRResult(
         coefficients=coefficients,

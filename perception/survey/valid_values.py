@@ -86,26 +86,49 @@ class Prepared:
         """Whether the design knows its questionnaire (its tables get label columns)."""
         return self.original.questionnaire is not None
 
-    def finish(self, table: pd.DataFrame, *, variables: bool = True) -> pd.DataFrame:
+    def finish(self, table: pd.DataFrame, *, by: Sequence[str] | None = None,
+               over: str | None = None, variables: bool = True) -> pd.DataFrame:
         """``table`` with ``n_excluded``, ``excluded`` and the label columns added last
         (a labelled design), else ``table`` itself.
 
-        ``variables=False`` for a table without a ``variable`` column (a model's
-        coefficients): only ``n_excluded`` and ``excluded``.
+        Parameters
+        ----------
+        table : DataFrame
+            A result table of the prepared design.
+        by : sequence of str, optional
+            Its domain columns (default: those given to :func:`prepare`).
+        over : str, optional
+            The wave column of a change table: its rows count the left-out answers of
+            their ``from`` and ``to`` waves.
+        variables : bool
+            False for a table without a ``variable`` column (a model's coefficients):
+            only ``n_excluded`` and ``excluded``.
         """
         if not self.labelled:
             return table
+        by = list(self.by if by is None else by)
         out = table.copy()
-        counts = self._counts(out)
+        if over is None:
+            counts = self._counts(out, by)
+        else:
+            counts = []
+            ends = [self._counts(out.assign(**{over: out[end]}), [*by, over])
+                    for end in ("from", "to")]
+            for first, second in zip(*ends, strict=True):
+                both = dict(first)
+                for k, v in second.items():
+                    both[k] = both.get(k, 0) + v
+                counts.append(both)
         out["n_excluded"] = [sum(c.values()) for c in counts]
         out["excluded"] = ["; ".join(f"{self.reasons[k]}: {v}" for k, v in sorted(c.items()))
                            for c in counts]
         if variables:
-            add_labels(out, self.original, list(self.by))
+            add_labels(out, self.original, [*by, *([] if over is None else ["from", "to"])],
+                       over)
         out.attrs = dict(table.attrs)
         return out
 
-    def _counts(self, table: pd.DataFrame) -> list[dict[int, int]]:
+    def _counts(self, table: pd.DataFrame, by: list[str]) -> list[dict[int, int]]:
         """For each row of ``table``, the left-out rows of its domain by reason."""
         inside = self.original.in_domain & self.excluded
         if not inside.any():
@@ -113,16 +136,16 @@ class Prepared:
         data = self.original.data
         rows = np.flatnonzero(inside)
         reasons = self.codes[rows]
-        by = [c for c in self.by if c in table.columns]
+        by = [c for c in by if c in table.columns and c in data.columns]
         if not by:
             whole = dict(zip(*np.unique(reasons, return_counts=True), strict=True))
             return [{int(k): int(v) for k, v in whole.items()} for _ in range(len(table))]
-        keys = pd.MultiIndex.from_frame(data[by].iloc[rows].reset_index(drop=True))
         grouped: dict[tuple, dict[int, int]] = {}
+        keys = data[by].iloc[rows].itertuples(index=False, name=None)
         for key, reason in zip(keys, reasons, strict=True):
             cell = grouped.setdefault(_key(key), {})
             cell[int(reason)] = cell.get(int(reason), 0) + 1
-        return [dict(grouped.get(_key(tuple(row)), {}))
+        return [dict(grouped.get(_key(row), {}))
                 for row in table[by].itertuples(index=False, name=None)]
 
 
@@ -276,10 +299,12 @@ def check_quantity(q, name: str, purpose: str) -> None:
 
 
 # -------------------------------------------------------------------- labels --
-def add_labels(table: pd.DataFrame, design, by: list[str]) -> None:
+def add_labels(table: pd.DataFrame, design, by: list[str], over: str | None = None
+               ) -> None:
     """Add ``variable_label``, ``category_label`` (a table with a ``category`` column)
     and ``<by>_label`` for each ``by`` column to ``table``, in place, in the design's
-    language (a name the questionnaire does not know is its own label)."""
+    language (a name the questionnaire does not know is its own label); the values of
+    the columns ``from`` and ``to`` are those of the wave column ``over``."""
     q = design.questionnaire
     lang = design.lang
     if "variable" in table.columns:
@@ -293,7 +318,8 @@ def add_labels(table: pd.DataFrame, design, by: list[str]) -> None:
         ]
     for column in by:
         if column in table.columns:
-            table[f"{column}_label"] = [value_label(q, column, v, lang)
+            source = over if column in ("from", "to") and over else column
+            table[f"{column}_label"] = [value_label(q, source, v, lang)
                                         for v in table[column]]
 
 
