@@ -37,6 +37,7 @@ from ..survey.checks import check_columns, check_design, column_names, numeric_v
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows
+from ..survey.valid_values import prepare
 from ..survey.estimators import mean
 from .changes import plain_label
 
@@ -290,11 +291,15 @@ def list_experiment(
             f"by= holds the count or the list column ({by_names!r}): give the domains only "
             "(the two lists are compared within each domain)"
         )
+    # the questionnaire's missing codes and skipped questions out (survey/valid_values)
+    prepared = prepare(design, [count], [treatment, *by_names], purpose="mean")
+    design = prepared.design
     columns = list_columns(design, count, treatment, n_control_items, by_names, na_rm)
     arm_design: Any = design.subset(columns.rows) if not np.array_equal(
         columns.rows, design.in_domain) else design
     means = mean(arm_design, count, by=[*by_names, treatment], level=level)
-    return _prevalence_table(means, by_names, treatment, count, level)
+    return prepared.finish(_prevalence_table(means, by_names, treatment, count, level),
+                           by=by_names)
 
 
 def _prevalence_table(means: pd.DataFrame, by_names: list[str], treatment: str,

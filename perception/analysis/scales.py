@@ -23,6 +23,7 @@ from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey.attached import stack_tables
 from ..survey.checks import check_columns, check_design, is_design
+from ..survey.valid_values import LABELLED_COLUMNS, prepare, valid_frame
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.estimators import mean, proportion
 
@@ -61,6 +62,12 @@ def _item_list(items: str | Sequence[str], argument: str = "variables") -> list[
         dup = sorted({n for n in names if names.count(n) > 1})
         raise EstimationError(f"{argument} names {', '.join(map(repr, dup))} more than once")
     return names
+
+
+def _questionnaire_of(design, questionnaire: Any) -> Any:
+    """The questionnaire given, else the design's (a labelled design): its missing codes
+    are those left out, as every estimator of the design does."""
+    return questionnaire if questionnaire is not None else design.questionnaire
 
 
 def _missing_codes(item: str, q: Any, missing: Any) -> tuple[float, ...]:
@@ -249,7 +256,7 @@ def likert(
     tables = []
     for name in names:
         values = _numeric_codes(data, name)
-        miss_codes = _missing_codes(name, questionnaire, missing)
+        miss_codes = _missing_codes(name, _questionnaire_of(design, questionnaire), missing)
         is_missing_code = np.isin(values, miss_codes)
         is_nan = np.isnan(values)
         valid = ~is_missing_code & ~is_nan
@@ -383,7 +390,8 @@ def top_box(
     tables = []
     for name in names:
         indicator = top_box_scores(data, name, top=top, dont_know=dont_know,
-                                   questionnaire=questionnaire, missing=missing)
+                                   questionnaire=_questionnaire_of(design, questionnaire),
+                                   missing=missing)
         if not (indicator.notna().to_numpy() & design.in_domain).any():
             raise EstimationError(
                 f"item {name!r} has no substantive answer in the design's domain"
@@ -399,8 +407,13 @@ def top_box(
         table = table[table["category"].astype(float) == 1.0]
         # the covariance of the kept rows, now told apart without their category
         covariance = covariance_of(table).to_numpy()
-        table = table.drop(columns="category")
+        added = ("category", *LABELLED_COLUMNS, *(f"{b}_label" for b in by_names))
+        table = table.drop(columns=[c for c in added if c in table.columns])
         attach_covariance(table, covariance, [*by_names, "variable"])
+        # a labelled design: the answers left out of this item, and its labels
+        table = prepare(design, [name], by_names,
+                        missing_codes="keep" if dont_know == "separate" else None
+                        ).finish(table)
         tables.append(table)
     out = stack_tables(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know,
@@ -642,8 +655,11 @@ def index(
     _check_by(design, by_names)
     if not isinstance(name, str) or not name:
         raise EstimationError(f"name must be a non-empty column name, got {name!r}")
-    scores = index_scores(design.data, variables, min_items=min_items, scale=scale,
-                          reverse=reverse, questionnaire=questionnaire, missing=missing)
+    # a labelled design's missing codes blank, item by item (survey/valid_values)
+    scores = index_scores(valid_frame(design, _item_list(variables)), variables,
+                          min_items=min_items, scale=scale, reverse=reverse,
+                          questionnaire=_questionnaire_of(design, questionnaire),
+                          missing=missing)
     if not (scores.notna().to_numpy() & design.in_domain).any():
         raise EstimationError(
             "no respondent in the design's domain has enough valid items for the index; "

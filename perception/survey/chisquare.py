@@ -27,6 +27,7 @@ from ..deprecation import positional_deprecated, renamed_argument, warn_renamed_
 from ..errors import EstimationError, format_rows
 from .checks import check_columns, check_design
 from .engine import domains, ratio_engine
+from .valid_values import prepare
 
 ChisqTest = Literal["F", "Chisq", "Wald", "adjWald"]
 TESTS = ("F", "Chisq", "Wald", "adjWald")
@@ -248,6 +249,8 @@ def chisq(
     check_columns(design.data, [col], "col")
     if row == col:
         raise EstimationError(f"row and col are both {row!r}: give two different variables")
+    # the questionnaire's missing codes and skipped questions out (survey/valid_values)
+    design = prepare(design, [row, col]).design
     data = design.data
     inside = design.in_domain
     missing = data[[row, col]].isna().any(axis=1).to_numpy() & inside

@@ -27,6 +27,7 @@ from . import intervals
 from .checks import check_columns, check_design
 from .contrasts import contrast
 from .estimators import mean
+from .valid_values import prepare
 
 RankTest = Literal["wilcoxon", "vanderWaerden", "median"]
 RANK_TESTS = ("wilcoxon", "vanderWaerden", "median")
@@ -48,6 +49,8 @@ def _check(design, variable, group, na_rm: bool, caller: str):
         check_columns(design.data, [name], argument)
     if variable == group:
         raise EstimationError(f"variable and group are the same column {variable!r}")
+    # the questionnaire's missing codes and skipped questions out (survey/valid_values)
+    design = prepare(design, [variable], [group], purpose="mean").design
     data = design.data
     values = pd.to_numeric(data[variable], errors="coerce")
     bad = values.isna() & data[variable].notna()

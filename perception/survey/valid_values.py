@@ -45,6 +45,8 @@ from .labelling import check_missing_codes
 NOT_ASKED = {"fr": "non posée", "en": "not asked"}
 #: variable types whose codes name categories: never averaged or totalled
 NOMINAL_TYPES = frozenset({"categorical", "text", "select_multiple"})
+#: the columns :meth:`Prepared.finish` adds (with ``<by>_label`` for each ``by`` column)
+LABELLED_COLUMNS = ("n_excluded", "excluded", "variable_label", "category_label")
 #: the analyses that treat a column as a quantity
 QUANTITIES = frozenset({"mean", "total", "ratio", "quantile", "index", "model response"})
 
@@ -237,6 +239,35 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
     analysed = design.with_data(data.assign(**blanked)) if blanked else design
     analysed = analysed.subset(codes < 0)
     return Prepared(analysed, design, tuple(reasons), codes, tuple(by))
+
+
+def valid_frame(design, columns: Sequence[str], *, missing_codes: str | None = None
+                ) -> pd.DataFrame:
+    """The design's data with the questionnaire's missing codes of ``columns`` blank,
+    column by column (an index or a top-box share reads each item's valid answers).
+
+    A design without a questionnaire, or ``missing_codes="keep"``, gives its data as is.
+
+    Examples
+    --------
+    >>> d = pc.demo_survey(seed=1).design()
+    >>> valid = valid_frame(d, ["trust_police"])
+    >>> bool(valid["trust_police"].isin([8, 9]).any()), str(valid["trust_police"].dtype)
+    (False, 'Int64')
+    """
+    q = design.questionnaire
+    data = design.data
+    keep = check_missing_codes(missing_codes if missing_codes is not None
+                               else design.missing_codes) == "keep"
+    if q is None or keep:
+        return data
+    blanked = {}
+    for name in columns:
+        if name in q and name in data.columns and q.variable(name).missing:
+            coded = _equals_any(data[name], list(q.variable(name).missing))
+            if coded.any():
+                blanked[name] = _blank(data[name], coded)
+    return data.assign(**blanked) if blanked else data
 
 
 def _can_exclude(var) -> bool:
