@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         tables.append(result)
     statistic = analysis.statistic(names[0])
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    readable = readable_table(table, statistic=statistic,  # type: ignore[arg-type]
+    readable = readable_table(analysis.for_reading(table), statistic=statistic,  # type: ignore[arg-type]
                               labels=analysis.label_sources, lang=args.lang,
                               min_cell=args.min_cell, note=analysis.note(args.lang),
                               name="change", level=args.level)

@@ -168,30 +168,29 @@ def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire, *,
 
 
 # ------------------------------------------------------------------ left out --
-def left_out_lines(data: pd.DataFrame, recoded: pd.DataFrame, q: Questionnaire,
-                   names: Sequence[str], by: Sequence[str] = ()) -> list[str]:
+def left_out_lines(design: Any, names: Sequence[str], by: Sequence[str] = ()
+                   ) -> list[str]:
     """One line per variable that loses answers: how many of the rows, and why (each
-    missing-value code with its label, an empty answer, an empty ``--by`` column)."""
-    import pandas as pd
+    missing-value code with its label and skipped questions, as the labelled design
+    leaves them out of every estimate; an empty answer; an empty ``--by`` column)."""
+    import numpy as np
 
+    from ..survey.valid_values import prepare
+
+    data = design.data
     by = list(by)
-    by_empty = data[by].isna().any(axis=1) if by else None
+    by_empty = data[by].isna().any(axis=1).to_numpy() if by else np.zeros(len(data), bool)
     lines = []
     for name in names:
-        empty = data[name].isna()
-        reasons = []
-        if name in q:
-            numeric = pd.to_numeric(data[name], errors="coerce")
-            labels = q.labels(name, q.languages[0])
-            for code in q.missing_codes(name):
-                count = int((numeric == float(code)).sum())
-                if count:
-                    reasons.append(f"code {code} {labels.get(code, '')}: {count}".replace(
-                        " :", ":"))
+        prepared = prepare(design, [name], by)
+        excluded = prepared.excluded
+        reasons = [f"{reason}: {int((prepared.codes == k).sum())}"
+                   for k, reason in enumerate(prepared.reasons)]
+        empty = data[name].isna().to_numpy() & ~excluded
         if empty.any():
             reasons.append(f"empty: {int(empty.sum())}")
-        lost = recoded[name].isna()
-        if by_empty is not None and (by_empty & ~lost).any():
+        lost = excluded | empty
+        if (by_empty & ~lost).any():
             reasons.append(f"empty {', '.join(by)}: {int((by_empty & ~lost).sum())}")
             lost = lost | by_empty
         if lost.any():
@@ -257,6 +256,13 @@ class Analysis:
         questionnaire."""
         return [self.labels, self.questionnaire] if self.labels else [self.questionnaire]
 
+    def for_reading(self, table: Any) -> Any:
+        """``table`` ready for :func:`readable_table`: with ``--top`` its indicators are
+        named by the codes they count (``labels``), not by the item's wording."""
+        if self.labels and "variable_label" in table.columns:
+            return table.drop(columns="variable_label")
+        return table
+
     def statistic(self, name: str) -> str:
         """``proportion`` for a 0/1 indicator (``--top``, a binary variable), else ``mean``."""
         if self.top is not None:
@@ -302,14 +308,12 @@ def _top_labels(q: Questionnaire, names: Sequence[str], top: list[int]) -> dict:
 def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence[str],
                      by: Sequence[str] = (), *, strict: bool = False,
                      top: list[int] | None = None, outcomes: Sequence[str] = ()) -> Analysis:
-    """Read the waves, turn the missing-value codes of ``variables`` into NaN (the count
+    """Read the waves, build the labelled design from the questionnaire's roles (it
+    leaves the missing-value codes of ``variables`` out of the estimates: their count is
     said once per variable), turn each of ``outcomes`` into its 0/1 indicator of the
-    ``top`` codes when given, build the design from the questionnaire's roles and keep
-    the ``--where`` domain."""
+    ``top`` codes when given and keep the ``--where`` domain."""
     from ..outputs.report import design_from_questionnaire
     from ..questionnaire.loading import load_questionnaire
-    from ..waves.validation import recode_missing
-
     messages = Messages(command)
     q = load_questionnaire(args.questionnaire)
     data = read_waves(command, args.wave, q, sheet=args.sheet, encoding=args.encoding,
@@ -322,8 +326,12 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
             close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=2)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise PerceptionError(f"the data has no column {name!r}.{hint}")
-    recoded, _ = recode_missing(data[names], q)
-    lines = left_out_lines(data, recoded, q, names, by)
+    # a labelled design: the questionnaire's missing codes and skipped questions are
+    # left out of every estimate by the estimators themselves (survey/valid_values)
+    lang = getattr(args, "lang", None)
+    design = design_from_questionnaire(data, q, {}).with_labels(
+        q, lang=lang if lang in q.languages else None)
+    lines = left_out_lines(design, names, by)
     if lines and strict:
         raise PerceptionError(
             "--strict: answers would be left out of the estimates: " + "; ".join(lines)
@@ -332,17 +340,20 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
         )
     for line in lines:
         messages.say(line)
-    columns = {c: recoded[c] for c in names}
     labels: dict[str, dict[str, str]] = {}
     if top is not None:
         import numpy as np
 
+        from ..survey.valid_values import valid_frame
+
+        valid = valid_frame(design, list(outcomes))
+        columns = {}
         for name in outcomes:
-            values = columns[name]
+            values = valid[name]
             answered = values.notna()
             columns[name] = values.isin(top).astype(float).where(answered, np.nan)
         labels = _top_labels(q, outcomes, top)
-    design = design_from_questionnaire(data.assign(**columns), q, {})
+        design = design.with_data(data.assign(**columns))
     design, notes = where_domain(design, getattr(args, "where", None), messages)
     return Analysis(design, q, notes or {}, messages, labels, top)
 

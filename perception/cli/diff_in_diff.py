@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     statistic = analysis.statistic(names[0])
 
     def stacked(tables):
-        return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+        table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+        return analysis.for_reading(table)
 
     options = {"statistic": statistic, "labels": analysis.label_sources, "lang": args.lang,
                "min_cell": args.min_cell, "note": analysis.note(args.lang),
