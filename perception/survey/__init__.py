@@ -75,13 +75,9 @@ SHARED: dict[str, str] = {
     "formula_environment": "formulas",
     "patsy_ready": "formulas",
     "DIAGNOSTIC_COLUMNS": "weighting",
-    "Prepared": "valid_values",
     "prepare": "valid_values",
     "LABELLED_COLUMNS": "valid_values",
     "valid_frame": "valid_values",
-    "add_labels": "valid_values",
-    "variable_label": "valid_values",
-    "value_label": "valid_values",
 }
 
 __all__ = sorted(EXPORTS)

@@ -194,7 +194,7 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
     >>> prepare(d, ["commune"], purpose="mean")
     Traceback (most recent call last):
     ...
-    perception.errors.EstimationError: 'commune' is a categorical variable ...
+    perception.errors.EstimationError: 'commune' is a text variable ...
     """
     q = design.questionnaire
     if q is None:
@@ -361,7 +361,7 @@ def variable_label(q, name: Any, lang: str | None) -> str:
     --------
     >>> q = pc.demo_survey(seed=1).questionnaire
     >>> variable_label(q, "cercle", "en")
-    'Cercle'
+    'Cercle (2009 boundaries)'
     """
     name = str(name)
     if name in q:

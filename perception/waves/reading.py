@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..deprecation import renamed_argument
@@ -155,6 +156,7 @@ def read_wave(
             f"{report.summary(max_rows=None, max_groups=None)}",
             report,
         )
+    data = integer_codes(data, questionnaire)
     pii_columns = [c for c in questionnaire.pii if c in data.columns]
     if keep_pii == "drop":
         data = data.drop(columns=pii_columns)
@@ -177,9 +179,41 @@ def read_wave(
     }
     if recode:
         data, counts = recode_missing(data, questionnaire)
+        data = integer_codes(data, questionnaire)
         meta["missing_recoded"] = counts.to_dict("records")
     value_labels = raw.attrs.get("value_labels")
     data.attrs = {"perception": meta}
     if value_labels:
         data.attrs["value_labels"] = value_labels
     return data
+
+
+def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
+    """``data`` with its integer-coded and whole-number columns as pandas nullable
+    integers (``Int64``): a code read as 11.0 (a blank elsewhere in the column made it a
+    float) is the code 11 again. Columns holding a fraction stay as they are.
+
+    Examples
+    --------
+    >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
+    ...     {"name": "ok", "type": "binary", "label": "OK?"}]})
+    >>> integer_codes(pd.DataFrame({"ok": [1.0, None, 0.0]}), q)["ok"].tolist()
+    [1, <NA>, 0]
+    """
+    converted = {}
+    for var in questionnaire.variable_list:
+        name = var.name
+        if name not in data.columns:
+            continue
+        wanted = (var.type in ("categorical", "ordinal", "binary")
+                  and var.code_type == "integer") or var.type == "integer"
+        column = data[name]
+        if (not wanted or isinstance(column.dtype, pd.Int64Dtype)
+                or not pd.api.types.is_numeric_dtype(column)
+                or pd.api.types.is_bool_dtype(column)):
+            continue
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        if np.all(present == np.round(present)) and np.all(np.abs(present) < 2**53):
+            converted[name] = column.astype("Int64")
+    return data.assign(**converted) if converted else data
