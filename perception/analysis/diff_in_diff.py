@@ -30,9 +30,9 @@ from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
-from ..survey.valid_values import prepare
 from ..survey.families import family
 from ..survey.fitting import fit_model
+from ..survey.valid_values import prepare
 from ..tables import smallest_count
 from .changes import linear_combination, ordered_values, plain_label, two_sided_p
 

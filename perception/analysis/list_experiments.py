@@ -37,8 +37,8 @@ from ..survey.checks import check_columns, check_design, column_names, numeric_v
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows
-from ..survey.valid_values import prepare
 from ..survey.estimators import mean
+from ..survey.valid_values import prepare
 from .changes import plain_label
 
 __all__ = ["list_experiment", "list_columns", "ListColumns", "PREVALENCE_COLUMNS"]

@@ -23,9 +23,9 @@ from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from ..survey.attached import stack_tables
 from ..survey.checks import check_columns, check_design, is_design
-from ..survey.valid_values import LABELLED_COLUMNS, prepare, valid_frame
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.estimators import mean, proportion
+from ..survey.valid_values import LABELLED_COLUMNS, prepare, valid_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..questionnaire.model import Questionnaire
