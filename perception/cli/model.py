@@ -2,10 +2,10 @@
 from the command line, with predictive margins, marginal effects and term tests.
 
 The waves are read and validated (personal data dropped), the design is built from the
-questionnaire's roles (weight, stratum, psu), the declared missing-value codes of the
-model's variables are turned into NaN in one explicit step whose count is reported on
-stderr, and rows missing a model variable are left out of the fit (their count is
-reported too). ``--family ordinal`` fits a proportional-odds model (:func:`perception.olr`),
+questionnaire's roles (weight, stratum, psu) and labelled by the questionnaire: the
+declared missing-value codes and skipped questions of the model's variables are left out
+of the fit (their count is reported on stderr), and so are rows missing a model variable
+(their count is reported too). ``--family ordinal`` fits a proportional-odds model (:func:`perception.olr`),
 the others :func:`perception.glm`. Margins rest on the rows of each group: groups with
 fewer than --min-cell respondents are suppressed.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..disclosure.suppression import DEFAULT_MIN_CELL
 from ..errors import PerceptionError
-from .common import Messages, add_input_options, read_waves, where_domain
+from .common import Messages, add_input_options, left_out_lines, read_waves, where_domain
 
 FAMILIES = ("gaussian", "binomial", "poisson", "quasipoisson", "ordinal")
 OUTPUT_SUFFIXES = (".csv", ".xlsx")
@@ -131,20 +131,17 @@ def run(args: argparse.Namespace) -> int:
             "--offset/--trials/--margins/--by)"
         )
     columns = list(dict.fromkeys([*used, *extra]))
-    recoded, counts = pc.recode_missing(data[columns], q)
-    if len(counts):
-        listed = ", ".join(f"{r.column}={r.code}: {r.count}" for r in counts.itertuples())
-        messages.say(f"left out {int(counts['count'].sum())} answer(s) with a missing-value "
-                     f"code ({listed})")
-    # only the columns that had a missing-value code change (they become float)
-    changed = sorted(set(counts["column"])) if len(counts) else []
-    data = data.assign(**{c: recoded[c] for c in changed})
-    design, _ = where_domain(design_from_questionnaire(data, q, {}), args.where, messages)
+    # a labelled design: the model leaves the questionnaire's missing codes and skipped
+    # questions out itself (survey/valid_values), as every estimator does
+    design = design_from_questionnaire(data, q, {}).with_labels(q)
+    for line in left_out_lines(design, columns):
+        messages.say(line)
+    design, _ = where_domain(design, args.where, messages)
     fit = _fit(args, design)
     dropped = int(design.n - fit.n)
     if dropped:
         messages.say(f"{dropped} of {design.n} rows left out of the fit (a model variable "
-                     "missing)")
+                     "missing or left out)")
     tables: dict[str, pd.DataFrame] = {
         "coefficients": fit.coefficients.reset_index()}
     if args.margins:
