@@ -5,8 +5,8 @@ The waves are read and validated (personal data dropped), the design is built fr
 questionnaire's roles (weight, stratum, psu) and labelled by the questionnaire: the
 declared missing-value codes and skipped questions of the model's variables are left out
 of the fit (their count is reported on stderr), and so are rows missing a model variable
-(their count is reported too). ``--family ordinal`` fits a proportional-odds model (:func:`perception.olr`),
-the others :func:`perception.glm`. Margins rest on the rows of each group: groups with
+(their count is reported too). ``--family ordinal`` fits a proportional-odds model
+(:func:`perception.olr`), the others :func:`perception.glm`. Margins rest on the rows of each group: groups with
 fewer than --min-cell respondents are suppressed.
 
 Examples
