@@ -192,9 +192,9 @@ def change(
     >>> d = pc.demo_survey(seed=1).design()
     >>> t = pc.change(d, "trust_police", over="wave", by="treated")
     >>> t[["treated", "from", "to", "estimate", "se", "p"]].round(3)
-       treated  from  to  estimate     se      p
-    0        0     0   1     0.091  0.066  0.167
-    1        1     0   1     0.193  0.071  0.007
+       treated  from  to  estimate     se     p
+    0        0     0   1     0.059  0.031  0.06
+    1        1     0   1     0.261  0.040  0.00
 
     Notes
     -----

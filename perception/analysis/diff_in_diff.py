@@ -194,8 +194,8 @@ class DiDResult:
         Difference-in-differences: treated x wave (design-based linear model; reference period 0)
         <BLANKLINE>
         Effects (treated x period):
-            variable  period  estimate     se  ci95_low  ci95_high  df      p    n  n_min
-        trust_police       1    0.1021 0.0969   -0.0887     0.2929 289 0.2931 7989   1914
+            variable  period  estimate     se  ci95_low  ci95_high  df      p    n  n_min  n_excluded
+        trust_police       1    0.2014 0.0505    0.1019     0.3008 289 0.0001 7654   1841         335
         """
         pct = round(100 * self.level)
         lines = [
@@ -209,7 +209,9 @@ class DiDResult:
                 "Post-treatment periods: " + ", ".join(map(str, self.post_periods))
                 + "; earlier periods are placebo (pre-trend) estimates"
             )
-        effects = self.effects.copy()
+        # the labels and reasons are for tables; the summary keeps the count left out
+        effects = self.effects.drop(columns=[c for c in self.effects.columns
+                                             if c == "excluded" or str(c).endswith("_label")])
         effects = effects.rename(columns={"ci_low": f"ci{pct}_low", "ci_high": f"ci{pct}_high"})
         if self.post_periods is not None:
             effects.insert(
@@ -315,8 +317,8 @@ def did(
     >>> d = pc.demo_survey(seed=1).design()
     >>> res = pc.did(d, "trust_police", treated="treated", period="wave")
     >>> res.effects[["variable", "period", "estimate", "se", "p"]].round(3)
-           variable  period  estimate     se      p
-    0  trust_police       1     0.102  0.097  0.293
+           variable  period  estimate     se    p
+    0  trust_police       1     0.201  0.051  0.0
 
     Notes
     -----
