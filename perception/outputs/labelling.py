@@ -4,7 +4,9 @@ French or English, from the questionnaire (or a mapping).
 :func:`label_table` is the one place where a result table gets its label columns
 (``variable_label``, ``category_label``, ``<by>_label``) when the estimator did not
 give them. Tables of a labelled design (``SurveyDesign(..., questionnaire=q, lang=)``)
-come with these columns already; :func:`label_table` then keeps them as they are.
+come with these columns already (:mod:`perception.survey.valid_values`): outputs read
+them, and :func:`label_table` only fills the cells that repeat a value the design's
+questionnaire does not label (a derived indicator named by a mapping).
 
 Examples
 --------
@@ -133,7 +135,9 @@ def label_table(table: pd.DataFrame, labels: Any, lang: str = "fr") -> pd.DataFr
     ``variable_label`` after ``variable``, ``category_label`` after ``category``, the
     labels of the wave's ``from``/``to``/``period`` values (``from_label`` ...).
 
-    A label column the table already has is kept as it is. The input is not modified.
+    A label column the table already has (a labelled design's table) is kept, except
+    its cells that only repeat the value (a name the design's questionnaire does not
+    know): those get the labels of ``labels``. The input is not modified.
 
     Parameters
     ----------
@@ -159,14 +163,20 @@ def label_table(table: pd.DataFrame, labels: Any, lang: str = "fr") -> pd.DataFr
             plan.append((column, f"{column}_label",
                          lambda v: lab.value(wave_column, v) if wave_column else str(v)))
     for column, label_column, how in plan:
-        if label_column in out.columns:
-            continue
         if column == "category":
             values = [_category_label(lab, var, cat)
                       for var, cat in zip(variables if variables is not None
                                           else [None] * len(out), out["category"], strict=True)]
         else:
             values = [("" if _blank(v) else how(v)) for v in out[column]]
+        if label_column in out.columns:
+            # the labels of a labelled design's table are kept; where it could only
+            # repeat the value (a name its questionnaire does not know), ours are used
+            given = out[label_column].tolist()
+            out[label_column] = [
+                new if _blank(old) or str(old) == _plain(raw) else old
+                for old, new, raw in zip(given, values, out[column], strict=True)]
+            continue
         out.insert(list(out.columns).index(column) + 1, label_column, values)
     out.attrs = dict(table.attrs)
     return out
@@ -187,6 +197,13 @@ def _category_label(lab: Labeller, variable: Any, category: Any) -> str:
     if variable is None:
         return str(category)
     return lab.value(str(variable), category)
+
+
+def _plain(value: Any) -> str:
+    """A value as the label that only repeats it (11.0 reads 11)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def _blank(value: Any) -> bool:

@@ -69,7 +69,8 @@ def high_column(item: str) -> str:
 def design_from_questionnaire(data: pd.DataFrame, q: Any, config: Mapping[str, Any]
                               ) -> SurveyDesign:
     """The survey design of stacked waves from the questionnaire's design roles
-    (weight, stratum, psu) and the configuration's ``design`` options."""
+    (weight, stratum, psu) and the configuration's ``design`` options, labelled by the
+    questionnaire in the configuration's ``lang``."""
     roles = q.roles
     if "weight" not in roles:
         raise PerceptionError(
@@ -77,9 +78,13 @@ def design_from_questionnaire(data: pd.DataFrame, q: Any, config: Mapping[str, A
             "built; give the weight column role: weight in the questionnaire"
         )
     options = dict(config.get("design") or {})
+    lang = config.get("lang")
+    # labelled: every figure and table leaves the missing codes and skipped questions
+    # out and carries the questionnaire's labels (survey/valid_values)
     return SurveyDesign(data, weights=roles["weight"], strata=roles.get("stratum"),
                         psu=roles.get("psu"), nest=bool(options.get("nest", False)),
-                        lonely_psu=options.get("lonely_psu", "fail"))
+                        lonely_psu=options.get("lonely_psu", "fail"), questionnaire=q,
+                        lang=lang if lang in q.languages else None)
 
 
 def context_from_waves(
