@@ -142,11 +142,13 @@ class Prepared:
         if not by:
             whole = dict(zip(*np.unique(reasons, return_counts=True), strict=True))
             return [{int(k): int(v) for k, v in whole.items()} for _ in range(len(table))]
+        # one count per (domain, reason): a group-by, not a loop over the rows
+        left = data[by].iloc[rows].reset_index(drop=True).assign(_reason=reasons)
+        sizes = left.groupby([*by, "_reason"], dropna=True, observed=True).size()
         grouped: dict[tuple, dict[int, int]] = {}
-        keys = data[by].iloc[rows].itertuples(index=False, name=None)
-        for key, reason in zip(keys, reasons, strict=True):
-            cell = grouped.setdefault(_key(key), {})
-            cell[int(reason)] = cell.get(int(reason), 0) + 1
+        for key, size in sizes.items():
+            cell = grouped.setdefault(_key(key[:-1]), {})
+            cell[int(key[-1])] = int(size)
         return [dict(grouped.get(_key(row), {}))
                 for row in table[by].itertuples(index=False, name=None)]
 
