@@ -111,9 +111,9 @@ def test_tour_runs_from_any_folder(tmp_path, monkeypatch, capsys):
     for i, block in enumerate(code_blocks(page_tour(), "python"), start=1):
         exec(compile(block, f"docs/tour.md, python block {i}", "exec"), namespace)
     printed = capsys.readouterr().out
-    # what the tour's comments announce is what it shows: report.ok, then three tables
+    # what the tour's comments announce is what it shows: report.ok, then four tables
     assert printed.splitlines()[0] == "True"
-    assert printed.count("estimate") == 3, printed
+    assert printed.count("estimate") == 4, printed
     assert list(tmp_path.iterdir()) == [], "the tour wrote files into the working folder"
 
 

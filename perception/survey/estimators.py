@@ -70,9 +70,9 @@ def mean(
         missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
-    missing_codes : {"exclude", "keep"}, optional
-        On a labelled design, leave the questionnaire's missing codes out (the design's
-        setting by default) or keep them as values.
+    missing_codes : str, optional
+        On a labelled design, "exclude" leaves the questionnaire's missing codes out,
+        "keep" analyses them as values (default: the design's setting).
 
     Returns
     -------
@@ -124,9 +124,9 @@ def total(
         missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
-    missing_codes : {"exclude", "keep"}, optional
-        On a labelled design, leave the questionnaire's missing codes out (the design's
-        setting by default) or keep them as values.
+    missing_codes : str, optional
+        On a labelled design, "exclude" leaves the questionnaire's missing codes out,
+        "keep" analyses them as values (default: the design's setting).
 
     Returns
     -------
@@ -177,9 +177,9 @@ def ratio(
         otherwise a missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high`` (t with ``df = design.degf``).
-    missing_codes : {"exclude", "keep"}, optional
-        On a labelled design, leave the questionnaire's missing codes out (the design's
-        setting by default) or keep them as values.
+    missing_codes : str, optional
+        On a labelled design, "exclude" leaves the questionnaire's missing codes out,
+        "keep" analyses them as values (default: the design's setting).
 
     Returns
     -------
@@ -282,9 +282,9 @@ def proportion(
         missing value raises an error naming the column.
     level : float
         Confidence level of ``ci_low``/``ci_high``.
-    missing_codes : {"exclude", "keep"}, optional
-        On a labelled design, leave the questionnaire's missing codes out (the design's
-        setting by default) or keep them as values.
+    missing_codes : str, optional
+        On a labelled design, "exclude" leaves the questionnaire's missing codes out,
+        "keep" analyses them as values (default: the design's setting).
 
     Returns
     -------

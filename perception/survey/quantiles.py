@@ -106,9 +106,9 @@ def quantile(
         (Woodruff with that interval for F, as ``perception.proportion``), "score" (R's
         Francisco–Fuller score interval; linearisation designs) or "quantile" (replicate
         designs: the SE from the replicate quantiles).
-    missing_codes : {"exclude", "keep"}, optional
-        On a labelled design, leave the questionnaire's missing codes out (the design's
-        setting by default) or keep them as values.
+    missing_codes : str, optional
+        On a labelled design, "exclude" leaves the questionnaire's missing codes out,
+        "keep" analyses them as values (default: the design's setting).
 
     Returns
     -------

@@ -375,7 +375,7 @@ def test_read_wave_drops_pii_and_keeps_rows(q) -> None:
     raw = pd.read_csv(VALID, dtype=str)
     assert df["resp_id"].tolist() == raw["resp_id"].tolist()  # same rows, same order
     assert list(df.index) == list(range(len(raw)))
-    assert df["age"].dtype == "float64" and str(df["survey_date"].dtype).startswith("datetime64")
+    assert df["age"].dtype == "Int64" and str(df["survey_date"].dtype).startswith("datetime64")
     assert df.attrs["perception"]["pii_columns"] == q.pii
     # missing codes are kept unless recoding is asked for
     assert 999 in set(df["age"])
