@@ -489,7 +489,7 @@ CLI_CASES = [
         ("no column 'trust_polise'", "trust_police")),
     CliCase("estimate: --strict with rows left out", lambda t: [
         "estimate", _small(t), "-q", Q, "--var", "vict_reported", "--strict"],
-        ("--strict", "vict_reported: 8 of 12 answers", "empty: 7", "Fix:")),
+        ("--strict", "vict_reported: 8 of 12 answers", "non posée: 7", "Fix:")),
     CliCase("export: output not CSV", lambda t: [
         "export", _small(t), "-q", Q, "--out", str(t / "share.json")], ("must be a .csv",)),
     CliCase("simulate: too few respondents", lambda t: [

@@ -40,8 +40,8 @@ def test_estimate_counts_every_row_left_out(tmp_path, capsys):
                      "--var", "trust_police", "--stat", "proportion", "--by", "wave",
                      "--min-cell", "1", "--out", out)
     assert code == 0, err
-    assert "vict_reported: 8 of 12 answers left out of the estimates (code 8 Refus: 1; empty: 7)" in err
-    assert "trust_police: 4 of 12 answers left out of the estimates (code" in err
+    assert "vict_reported: 8 of 12 answers left out of the estimates (8 Refus: 1; non posée: 7)" in err
+    assert "trust_police: 4 of 12 answers left out of the estimates (8 Refus" in err
     table = pd.read_csv(out)
     used = table.drop_duplicates(["wave", "variable"]).groupby("variable")["n"].sum()
     assert used.to_dict() == {"trust_police": N_ROWS - 4, "vict_reported": N_ROWS - 8}

@@ -2,9 +2,9 @@
 command line, small cells suppressed.
 
 The wave is read and validated (personal data dropped), the design is built from the
-questionnaire's roles (weight, stratum, psu), the declared missing-value codes of the
-estimated variables are turned into NaN in one explicit step whose count is said once
-on stderr, and the estimates (``--stat mean|proportion|total``, optionally ``--by`` and
+questionnaire's roles (weight, stratum, psu) and labelled by it in ``--lang``: its
+estimators leave the declared missing-value codes and skipped questions out (their count
+is said once on stderr) and label the tables; the estimates (``--stat mean|proportion|total``, optionally ``--by`` and
 a ``--where`` domain) are printed for reading or written as CSV (full precision, with
 label columns), a formatted workbook or Markdown, small cells suppressed.
 
@@ -50,8 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="variable to estimate (repeat for several)")
     parser.add_argument("--by", action="append", metavar="COL",
                         help="domain column (repeat for several)")
-    parser.add_argument("--stat", choices=STATS, default="mean",
-                        help="mean (default), proportion (one row per answer) or total")
+    parser.add_argument("--stat", choices=STATS, default=None,
+                        help="mean, proportion (one row per answer) or total (default: "
+                        "proportion for a variable whose codes name categories, else mean)")
     add_output_options(parser)
     parser.add_argument("--strict", action="store_true",
                         help="stop with an error instead of leaving out any row (a "
@@ -72,18 +73,27 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(args.var))
     by = list(dict.fromkeys(args.by or []))
     analysis = prepare_analysis("estimate", args, names, by, strict=args.strict)
-    estimator = {"mean": pc.mean, "proportion": pc.proportion, "total": pc.total}[args.stat]
+    stat = args.stat or _default_stat(analysis.questionnaire, names)
+    estimator = {"mean": pc.mean, "proportion": pc.proportion, "total": pc.total}[stat]
     # one variable at a time: each keeps every respondent who answered it
     tables = [estimator(analysis.design, name, by=by or None, na_rm=True, level=args.level)
               for name in names]
     for t in tables:
         t.attrs = {}
     table = pd.concat(tables, ignore_index=True)
-    if args.stat != "total":
+    if stat != "total":
         table = add_weighted_n(table, analysis.design, analysis.questionnaire)
-    readable = readable_table(table, statistic=args.stat, labels=analysis.label_sources,
+    readable = readable_table(table, statistic=stat, labels=analysis.label_sources,
                               lang=args.lang, min_cell=args.min_cell,
-                              note=analysis.note(args.lang), name=args.stat,
+                              note=analysis.note(args.lang), name=stat,
                               level=args.level)
     emit([readable], args, analysis.messages)
     return 0
+
+
+def _default_stat(q, names: list[str]) -> str:
+    """``proportion`` when every variable's codes name categories (nominal, text), else
+    ``mean`` (a nominal variable among others is refused by the estimator, clearly)."""
+    nominal = [n in q and q.variable(n).type in ("categorical", "text", "select_multiple")
+               for n in names]
+    return "proportion" if all(nominal) else "mean"

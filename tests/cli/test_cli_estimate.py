@@ -37,7 +37,7 @@ def test_csv_equals_the_library(tmp_path, wave_file, capsys, stat):
     _, err = capsys.readouterr()
     assert code == 0, err
     # the recode is said once, with each code
-    assert err.count("trust_police: ") == 1 and "code 9" in err and "left out" in err
+    assert err.count("trust_police: ") == 1 and "9 Ne sait pas" in err and "left out" in err
     table = pd.read_csv(out)
     expected = _library(wave_file, "trust_police", stat, "cercle")
     assert len(table) == len(expected)
