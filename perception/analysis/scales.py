@@ -307,6 +307,8 @@ def likert(
         tables.append(table)
     out = stack_tables(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know}
+    if design.lang is not None:  # the language of the label columns
+        out.attrs["lang"] = design.lang
     # one item: the proportion table's covariance; items estimated apart have none
     _keep_covariance(out, tables, ["variable", "category"], by_names)
     return out
@@ -418,6 +420,8 @@ def top_box(
     out = stack_tables(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know,
                  "top": tuple(int(c) for c in np.atleast_1d(top))}
+    if design.lang is not None:  # the language of the label columns
+        out.attrs["lang"] = design.lang
     _keep_covariance(out, tables, ["variable"], by_names)
     return out
 

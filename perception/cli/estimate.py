@@ -4,9 +4,10 @@ command line, small cells suppressed.
 The wave is read and validated (personal data dropped), the design is built from the
 questionnaire's roles (weight, stratum, psu) and labelled by it in ``--lang``: its
 estimators leave the declared missing-value codes and skipped questions out (their count
-is said once on stderr) and label the tables; the estimates (``--stat mean|proportion|total``, optionally ``--by`` and
-a ``--where`` domain) are printed for reading or written as CSV (full precision, with
-label columns), a formatted workbook or Markdown, small cells suppressed.
+is said once on stderr) and label the tables; the estimates (``--stat
+mean|proportion|total``, optionally ``--by`` and a ``--where`` domain) are printed for
+reading or written as CSV (full precision, with label columns), a formatted workbook or
+Markdown, small cells suppressed.
 
 Examples
 --------

@@ -137,7 +137,8 @@ def label_table(table: pd.DataFrame, labels: Any, lang: str = "fr") -> pd.DataFr
 
     A label column the table already has (a labelled design's table) is kept, except
     its cells that only repeat the value (a name the design's questionnaire does not
-    know): those get the labels of ``labels``. The input is not modified.
+    know): those get the labels of ``labels``. A table labelled in another language
+    (``attrs["lang"]``) is labelled again. The input is not modified.
 
     Parameters
     ----------
@@ -148,6 +149,8 @@ def label_table(table: pd.DataFrame, labels: Any, lang: str = "fr") -> pd.DataFr
     """
     lab = labels if isinstance(labels, Labeller) else Labeller(labels, lang)
     out = table.copy()
+    if table.attrs.get("lang") not in (None, lang):  # labelled in another language
+        out = out.drop(columns=[c for c in out.columns if str(c).endswith("_label")])
     wave_column = _wave_column(labels)
     plan: list[tuple[str, str, Any]] = []  # (column, label column, labeller of a value)
     for column in domain_columns(table):

@@ -128,6 +128,7 @@ class Prepared:
             add_labels(out, self.original, [*by, *([] if over is None else ["from", "to"])],
                        over)
         out.attrs = dict(table.attrs)
+        out.attrs["lang"] = self.original.lang  # the language of its label columns
         return out
 
     def _counts(self, table: pd.DataFrame, by: list[str]) -> list[dict[int, int]]:
