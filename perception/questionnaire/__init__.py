@@ -25,6 +25,7 @@ SHARED: dict[str, str] = {
     "texts": "cells",
     "parse_expression": "expressions",
     "Variable": "model",
+    "Coarsening": "model",
     "CompiledRules": "schema",
     "compile_rules": "schema",
     "describe_codes": "schema",
