@@ -99,7 +99,7 @@ def _log_path(out: Path) -> Path:
 def _refusal(rare: pd.DataFrame, k: int, wave_path: Path) -> str:
     qi = rare.attrs["quasi_identifiers"]
     n, total = rare.attrs["records_at_risk"], rare.attrs["n_records"]
-    shown = rare.head(_SHOWN).to_string(index=False).replace("\n", "\n  ")
+    shown = _whole_numbers_as_integers(rare.head(_SHOWN)).to_string(index=False).replace("\n", "\n  ")
     return (
         f"perception export: refused: {n:,} of {total:,} records of {wave_path} are at "
         f"risk: their combination of the quasi-identifiers {', '.join(qi)} is shared by "

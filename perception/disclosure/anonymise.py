@@ -219,33 +219,6 @@ class _Release:
         return table
 
 
-class _Release:
-    """A wave on its way to being shared: the input (never modified), the working copy and
-    the report of every step."""
-
-    def __init__(self, original: pd.DataFrame) -> None:
-        self.original = original
-        self.data = original.copy()
-        self.notes: list[dict[str, Any]] = []
-
-    def note(self, step: str, column: str, action: str, detail: str,
-             rows: int | None = None) -> None:
-        """Report a step on ``column``; ``rows``: its non-empty cells in the input."""
-        if rows is None:
-            rows = int(self.original[column].notna().sum())
-        self.notes.append({"step": step, "column": column, "action": action,
-                           "rows": int(rows), "detail": detail})
-
-    def drop(self, step: str, column: str, detail: str) -> None:
-        self.data = self.data.drop(columns=[column])
-        self.note(step, str(column), "dropped", detail, int(self.original[column].notna().sum()))
-
-    def report(self) -> pd.DataFrame:
-        table = pd.DataFrame(self.notes, columns=ANONYMISATION_REPORT_COLUMNS)
-        table["rows"] = table["rows"].astype("int64")
-        return table
-
-
 def _checked_options(*, k: int, keep_pii: str, hash_key: str | bytes | None, gps: str,
                      dates: str) -> bytes | None:
     """The secret of the keyed hash (None with ``keep_pii="drop"``), after checking every

@@ -105,7 +105,8 @@ def coarsened(values: pd.Series, step: Coarsening, missing_codes: Sequence[Any])
         position = np.searchsorted(np.asarray(step.bands, dtype="float64"),
                                    numbers.to_numpy(dtype="float64"), side="right") - 1
         below = f"<{code_text(step.bands[0])}"
-        out[todo] = [below if i < 0 else labels[i] for i in position]
+        out[todo] = pd.Series([below if i < 0 else labels[i] for i in position],
+                              index=numbers.index, dtype="object")
     else:
         mapping = {code_text(c): v for c, v in (step.mapping or {}).items()}
         out[todo] = as_text[todo].map(mapping)

@@ -32,15 +32,15 @@ def check_roles(p: Problems, variables: Sequence[Fields]) -> None:
     """Each design role is given to one variable (disclosure roles to any number); the
     coarser variables of the coarsening ladders are declared."""
     holders: dict[str, list[str]] = {}
-    names = {v["name"] for v in variables}
+    declared = {v["name"] for v in variables}
     for v in variables:
         for i, step in enumerate(v.get("coarsen", ())):
-            if step.variable is not None and (step.variable not in names
+            if step.variable is not None and (step.variable not in declared
                                               or step.variable == v["name"]):
                 p.fail(where_variable(v["name"], v["module"], "coarsen") + f", step {i + 1}",
                        f"variable {step.variable!r} is "
                        + ("the variable itself" if step.variable == v["name"] else
-                          f"not declared{did_you_mean(step.variable, names)}"),
+                          f"not declared{did_you_mean(step.variable, declared)}"),
                        "name a coarser variable of the questionnaire (the cercle of a commune)")
         if v["role"] and v["role"] not in DISCLOSURE_ROLES:
             holders.setdefault(v["role"], []).append(v["name"])
