@@ -335,8 +335,8 @@ def _sensitive(release: _Release, questionnaire: Questionnaire, keep: bool) -> N
                          "restricted access only", int(release.data[var.name].notna().sum()))
         else:
             release.drop("sensitive", var.name,
-                         "sensitive answer (restricted access only; keep it with "
-                         "keep_sensitive=True)")
+                         "sensitive answer: restricted access only (kept by "
+                         "keep_sensitive=True, perception export --keep-sensitive)")
 
 
 def _coarsen_dates(release: _Release, questionnaire: Questionnaire, dates: str) -> None:
