@@ -247,12 +247,12 @@ def proportions_with_options(design, names: Sequence[str], by: Sequence[str], na
     return out
 
 
-def relabel_options(table: pd.DataFrame, columns: dict[str, object], name: str,
-                    key: Sequence[str] | None = None) -> pd.DataFrame:
+def relabel_options(table: pd.DataFrame, columns: dict[str, Any], name: str
+                    ) -> pd.DataFrame:
     """A table of indicator columns (``variable`` = ``ca_type/1`` ...) as option rows:
     ``variable`` = ``name`` and ``category`` = the option's code, inserted after
-    ``variable``; its covariance, keyed by ``key`` (columns with ``variable``), is
-    re-keyed with ``category``. The table is copied.
+    ``variable``; a covariance keyed by ``variable`` is keyed by ``category`` too. The
+    table is copied.
 
     Examples
     --------
@@ -262,22 +262,24 @@ def relabel_options(table: pd.DataFrame, columns: dict[str, object], name: str,
     0        q         1       0.2
     1        q         2       0.3
     """
-    out = table.copy()
-    attrs = dict(table.attrs)
-    out.attrs = {}
-    if "variable" not in out.columns:
+    if "variable" not in table.columns:
         raise EstimationError("relabel_options needs a table with a variable column")
-    codes = [columns.get(v) for v in out["variable"]]
+    out = table.copy()
+    out.attrs = {}
+    codes = pd.Series([columns[v] for v in table["variable"]], index=out.index)
     out.insert(list(out.columns).index("variable") + 1, "category", codes)
     out["variable"] = name
-    cov = attrs.get("vcov")
-    if key is not None and cov is not None:
-        matrix = covariance_of(table).to_numpy(dtype=float)
-        keys = list(key)
-        keys.insert(keys.index("variable") + 1, "category")
-        attach_covariance(out, matrix, keys)
-        attrs.pop("vcov")
-    elif cov is not None:
-        attrs["vcov"] = None
-    out.attrs.update({k: v for k, v in attrs.items() if k != "vcov" or "vcov" not in out.attrs})
-    return out
+    cov = table.attrs.get("vcov")
+    for key, value in table.attrs.items():
+        if key != "vcov":
+            out.attrs[key] = value
+    if cov is None:
+        if "vcov" in table.attrs:
+            out.attrs["vcov"] = None
+        return out
+    keys = list(cov.columns)
+    if "variable" not in keys:
+        out.attrs["vcov"] = None
+        return out
+    keys.insert(keys.index("variable") + 1, "category")
+    return attach_covariance(out, covariance_of(table).to_numpy(dtype=float), keys)
