@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import QuestionnaireError, format_rows
-from .cells import code_text
+from .cells import code_text, texts
 from .model import Code, Variable
 
 __all__ = ["OptionAnswers", "option_indicators", "option_columns", "NOT_ASKED",
@@ -128,8 +128,8 @@ def _tokens(data: pd.DataFrame, variable: Variable) -> pd.Series:
     name = variable.name
     options = option_columns(data.columns, variable)
     if name in data.columns:
-        answers = data[name].map(code_text, na_action="ignore")
-        answers = answers.where(answers.notna() & (answers != ""), None)
+        answers = texts(data[name])
+        answers = answers.where(answers.notna() & (answers != ""), None).astype(object)
         if options:  # both forms: they must say the same
             built = _answers_of_options(data, variable, options)
             stated = answers.map(lambda t: frozenset(t.split()), na_action="ignore")
@@ -151,7 +151,8 @@ def _tokens(data: pd.DataFrame, variable: Variable) -> pd.Series:
             f"as {name}/{code_text(next(iter(variable.codes), 1))}. Fix: give the "
             "space-separated answers or the 0/1 option columns of the export."
         )
-    return answers.map(lambda t: tuple(t.split()), na_action="ignore")
+    return pd.Series([tuple(t.split()) if isinstance(t, str) else None for t in answers],
+                     index=data.index, dtype=object)
 
 
 def _asked(data: pd.DataFrame, variable: Variable) -> np.ndarray | None:
