@@ -332,7 +332,8 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
         )
     for line in lines:
         messages.say(line)
-    columns = {c: recoded[c] for c in names}
+    # select-multiple answers keep their missing codes: their estimates count them
+    columns = {c: data[c] if _select_multiple(q, c) else recoded[c] for c in names}
     labels: dict[str, dict[str, str]] = {}
     if top is not None:
         import numpy as np
@@ -345,6 +346,10 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
     design = design_from_questionnaire(data.assign(**columns), q, {})
     design, notes = where_domain(design, getattr(args, "where", None), messages)
     return Analysis(design, q, notes or {}, messages, labels, top)
+
+
+def _select_multiple(q: Questionnaire, name: str) -> bool:
+    return name in q and q.variable(name).type == "select_multiple"
 
 
 # ------------------------------------------------------------------ emitting --
