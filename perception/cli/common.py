@@ -258,13 +258,23 @@ class Analysis:
         return [self.labels, self.questionnaire] if self.labels else [self.questionnaire]
 
     def statistic(self, name: str) -> str:
-        """``proportion`` for a 0/1 indicator (``--top``, a binary variable), else ``mean``."""
+        """``proportion`` for a 0/1 indicator (``--top``, a binary variable, the options of
+        a select-multiple question), else ``mean``."""
         if self.top is not None:
             return "proportion"
         q = self.questionnaire
-        if name in q and q.variable(name).type == "binary":
+        if name in q and q.variable(name).type in ("binary", "select_multiple"):
             return "proportion"
         return "mean"
+
+    def design_for(self, name: str, lang: str | None = None) -> Any:
+        """The design to estimate ``name`` on: for a select-multiple question, the design
+        labelled by the questionnaire (which knows its options, skip logic and missing
+        codes: one estimate per option), else the design."""
+        q = self.questionnaire
+        if self.top is None and _select_multiple(q, name):
+            return self.design.with_labels(q, lang=lang if lang in q.languages else None)
+        return self.design
 
 
 def parse_codes(text: str | None) -> list[int] | None:
