@@ -33,6 +33,7 @@ from ..questionnaire.multiple import NO_ANSWER, NOT_ASKED, OptionAnswers, option
 from .attached import stack_tables
 from .covariance import attach_covariance, covariance_of
 from .engine import by_missing
+from .labelling import check_missing_codes
 
 __all__ = ["is_select_multiple", "select_multiple_names", "option_design", "OptionDesign",
            "option_table", "proportions_with_options", "relabel_options",
@@ -90,7 +91,8 @@ class OptionDesign:
     answers: OptionAnswers
 
 
-def option_design(design, name: str, *, na_rm: bool = False) -> OptionDesign:
+def option_design(design, name: str, *, na_rm: bool = False,
+                  missing_codes: str | None = None) -> OptionDesign:
     """The option indicators of select-multiple ``name`` as columns of the design.
 
     Parameters
@@ -103,6 +105,9 @@ def option_design(design, name: str, *, na_rm: bool = False) -> OptionDesign:
         Leave out respondents who were asked but left the question blank; otherwise they
         are an error naming the rows (those not asked and missing codes are always
         left out, unless the design keeps missing codes).
+    missing_codes : {"exclude", "keep"}, optional
+        Overrides the design's setting: "keep" gives each missing code an indicator of
+        its own, its respondents among the answers.
 
     Returns
     -------
@@ -114,12 +119,13 @@ def option_design(design, name: str, *, na_rm: bool = False) -> OptionDesign:
     >>> options = option_design(d, "ca_type")
     >>> list(options.columns)[:3]
     ['ca_type/1', 'ca_type/2', 'ca_type/3']
-    >>> float(options.design.data["ca_type/1"].mean())
-    0.4635...
+    >>> options.design.data["ca_type/1"].value_counts(dropna=False).to_dict()
+    {nan: 6466, 1.0: 839, 0.0: 684}
     """
     q = design.questionnaire
-    answers = option_indicators(design.data, q.variable(name),
-                                keep_missing=design.missing_codes == "keep")
+    keep = check_missing_codes(missing_codes if missing_codes is not None
+                               else design.missing_codes) == "keep"
+    answers = option_indicators(design.data, q.variable(name), keep_missing=keep)
     blank = (answers.reason == NO_ANSWER).to_numpy() & design.in_domain
     if blank.any() and not na_rm:
         rows = design.data.index[blank]
@@ -142,7 +148,7 @@ def option_design(design, name: str, *, na_rm: bool = False) -> OptionDesign:
 
 
 def _excluded_text(reasons: pd.Series, variable, lang: str) -> str:
-    """``"98 refus: 3; non posée: 400"``: each reason and its count, in ``lang``."""
+    """``"98 Refus: 3; non posée: 400"``: each reason and its count, in ``lang``."""
     counts = reasons.value_counts()
     words = _REASON_WORDS.get(lang, _REASON_WORDS["en"])
     parts = []
@@ -150,8 +156,6 @@ def _excluded_text(reasons: pd.Series, variable, lang: str) -> str:
     for code in variable.missing:
         if code in counts.index:
             label = labels.get(code, "")
-            if label[:1].isupper() and not label[1:2].isupper():
-                label = label[:1].lower() + label[1:]
             parts.append(f"{code_text(code)} {label}".strip() + f": {int(counts[code])}")
     for reason in (NO_ANSWER, NOT_ASKED):
         if reason in counts.index:
@@ -175,16 +179,16 @@ def _domain_codes(design, table: pd.DataFrame, by: list[str]) -> tuple[np.ndarra
 
 
 def option_table(design, name: str, by: Sequence[str], na_rm: bool,
-                 estimate: Estimate) -> pd.DataFrame:
+                 estimate: Estimate, missing_codes: str | None = None) -> pd.DataFrame:
     """The share choosing each option of select-multiple ``name``, one row per option
     (and domain), with ``n_excluded`` and ``excluded``.
 
     ``estimate(design, columns, na_rm)`` is the proportion estimator the indicator
     columns go through (:func:`perception.proportion` with the caller's ``by``,
-    ``method`` and ``level``).
+    ``method`` and ``level``); ``missing_codes`` overrides the design's setting.
     """
     by = list(by)
-    options = option_design(design, name, na_rm=na_rm)
+    options = option_design(design, name, na_rm=na_rm, missing_codes=missing_codes)
     inner = options.design
     if not na_rm:  # a missing by value is an error, as in every estimator
         from .engine import active_rows
@@ -221,7 +225,8 @@ def option_table(design, name: str, by: Sequence[str], na_rm: bool,
 
 
 def proportions_with_options(design, names: Sequence[str], by: Sequence[str], na_rm: bool,
-                             estimate: Estimate) -> pd.DataFrame:
+                             estimate: Estimate, missing_codes: str | None = None
+                             ) -> pd.DataFrame:
     """:func:`perception.proportion` of ``names`` when some are select-multiple
     questions: their option rows, the other variables' levels as usual, in the order
     of ``names``. One select-multiple question keeps its covariance; the table of
@@ -234,7 +239,7 @@ def proportions_with_options(design, names: Sequence[str], by: Sequence[str], na
             if plain:
                 tables.append(estimate(design, plain, na_rm))
                 plain = []
-            tables.append(option_table(design, name, by, na_rm, estimate))
+            tables.append(option_table(design, name, by, na_rm, estimate, missing_codes))
         else:
             plain.append(name)
     if plain:

@@ -110,4 +110,4 @@ def test_select_multiple_gives_one_row_per_option(tmp_path, wave_file, capsys):
     expected = pc.proportion(design, "ca_type", na_rm=True)
     np.testing.assert_allclose(table["estimate"], expected["estimate"], rtol=CSV_RTOL)
     not_asked = int((data["ca_aware"] != 1).sum())
-    assert table["excluded"].iloc[0] == f"98 refused: 3; not asked: {not_asked}"
+    assert table["excluded"].iloc[0] == f"98 Refused: 3; not asked: {not_asked}"

@@ -92,10 +92,10 @@ def test_excluded_says_why_in_the_design_language(data, q):
               "blank": int(((data["aware"] == 1) & data["ca"].isna()).sum()),
               "not asked": int((data["aware"] != 1).sum())}
     en = pc.proportion(design(data, q, lang="en"), "ca", na_rm=True)["excluded"].iloc[0]
-    assert en == (f"98 refused: {counts['98']}; 99 don't know: {counts['99']}; "
+    assert en == (f"98 Refused: {counts['98']}; 99 Don't know: {counts['99']}; "
                   f"no answer: {counts['blank']}; not asked: {counts['not asked']}")
     fr = pc.proportion(design(data, q, lang="fr"), "ca", na_rm=True)["excluded"].iloc[0]
-    assert fr.endswith(f"non posée: {counts['not asked']}") and "98 refus:" in fr
+    assert fr.endswith(f"non posée: {counts['not asked']}") and "98 Refus:" in fr
 
 
 def test_equal_to_r_svymean_on_the_indicators(data, q, ref):
@@ -181,6 +181,15 @@ def test_missing_codes_keep_gives_them_rows(data, q):
     share_98 = float(w[data["ca"][kept] == "98"].sum() / w.sum())
     assert t.set_index("category").loc[98, "estimate"] == pytest.approx(share_98, rel=1e-12)
     assert "98" not in t["excluded"].iloc[0]
+
+
+def test_missing_codes_per_call_override_the_design(data, q):
+    from perception.survey.multiple_choice import option_design
+
+    keep = option_design(design(data, q), "ca", na_rm=True, missing_codes="keep")
+    assert "ca/98" in keep.columns
+    with pytest.raises(pc.DesignError, match="'exclude'"):
+        option_design(design(data, q), "ca", missing_codes="drop")
 
 
 def test_answer_where_not_asked_is_an_error(data, q):
