@@ -31,6 +31,10 @@ SHARED: dict[str, str] = {
     "describe_codes": "schema",
     "MAX_XLSFORM_BYTES": "xlsform",
     "convert_xlsform": "xlsform",
+    "option_indicators": "multiple",
+    "OptionAnswers": "multiple",
+    "NOT_ASKED": "multiple",
+    "NO_ANSWER": "multiple",
 }
 
 __all__ = sorted(EXPORTS)
