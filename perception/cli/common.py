@@ -264,13 +264,19 @@ class Analysis:
         return table
 
     def statistic(self, name: str) -> str:
-        """``proportion`` for a 0/1 indicator (``--top``, a binary variable), else ``mean``."""
+        """``proportion`` for a 0/1 indicator (``--top``, a binary variable, the options of
+        a select-multiple question), else ``mean``."""
         if self.top is not None:
             return "proportion"
         q = self.questionnaire
-        if name in q and q.variable(name).type == "binary":
+        if name in q and q.variable(name).type in ("binary", "select_multiple"):
             return "proportion"
         return "mean"
+
+    def design_for(self, name: str, lang: str | None = None) -> Any:
+        """The design to estimate ``name`` on: the labelled design (a select-multiple
+        question gets one estimate per option; ``lang`` is the design's already)."""
+        return self.design
 
 
 def parse_codes(text: str | None) -> list[int] | None:
@@ -314,6 +320,7 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
     ``top`` codes when given and keep the ``--where`` domain."""
     from ..outputs.report import design_from_questionnaire
     from ..questionnaire.loading import load_questionnaire
+
     messages = Messages(command)
     q = load_questionnaire(args.questionnaire)
     data = read_waves(command, args.wave, q, sheet=args.sheet, encoding=args.encoding,
@@ -356,6 +363,10 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
         design = design.with_data(data.assign(**columns))
     design, notes = where_domain(design, getattr(args, "where", None), messages)
     return Analysis(design, q, notes or {}, messages, labels, top)
+
+
+def _select_multiple(q: Questionnaire, name: str) -> bool:
+    return name in q and q.variable(name).type == "select_multiple"
 
 
 # ------------------------------------------------------------------ emitting --

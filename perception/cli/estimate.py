@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     analysis = prepare_analysis("estimate", args, names, by, strict=args.strict)
     stat = args.stat or _default_stat(analysis.questionnaire, names)
     estimator = {"mean": pc.mean, "proportion": pc.proportion, "total": pc.total}[stat]
-    # one variable at a time: each keeps every respondent who answered it
+    # one variable at a time: each keeps every respondent who answered it (a
+    # select-multiple question: the share choosing each option among those asked)
     tables = [estimator(analysis.design, name, by=by or None, na_rm=True, level=args.level)
               for name in names]
     for t in tables:
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     table = pd.concat(tables, ignore_index=True)
     if stat != "total":
         table = add_weighted_n(table, analysis.design, analysis.questionnaire)
-    readable = readable_table(table, statistic=stat, labels=analysis.label_sources,
+    readable = readable_table(table, statistic=stat,  # type: ignore[arg-type]
+                              labels=analysis.label_sources,
                               lang=args.lang, min_cell=args.min_cell,
                               note=analysis.note(args.lang), name=stat,
                               level=args.level)

@@ -78,6 +78,9 @@ SHARED: dict[str, str] = {
     "prepare": "valid_values",
     "LABELLED_COLUMNS": "valid_values",
     "valid_frame": "valid_values",
+    "is_select_multiple": "multiple_choice",
+    "option_design": "multiple_choice",
+    "relabel_options": "multiple_choice",
 }
 
 __all__ = sorted(EXPORTS)
