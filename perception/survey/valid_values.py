@@ -323,8 +323,8 @@ def check_quantity(q, name: str, purpose: str) -> None:
     if var.role == "id" or var.type in NOMINAL_TYPES:
         what = ("an identifier" if var.role == "id"
                 else f"a {var.type} variable")
-        fix = (f"use pc.proportion(design, {name!r}) for the share of each of its "
-               "categories" if var.role != "id" else "it names respondents: count "
+        fix = (f"use pc.proportion(design, {name!r}) (on the command line: --stat "
+               "proportion) for the share of each of its categories" if var.role != "id" else "it names respondents: count "
                "them with pc.total of a column of ones, or use it as psu=")
         raise EstimationError(
             f"{name!r} is {what} in questionnaire {q.id!r}: its values name categories, "

@@ -111,3 +111,32 @@ def test_select_multiple_gives_one_row_per_option(tmp_path, wave_file, capsys):
     np.testing.assert_allclose(table["estimate"], expected["estimate"], rtol=CSV_RTOL)
     not_asked = int((data["ca_aware"] != 1).sum())
     assert table["excluded"].iloc[0] == f"98 Refused: 3; not asked: {not_asked}"
+
+
+@pytest.mark.parametrize(("lang", "answer", "left_out"),
+                         [("en", "Not at all", "Refused"), ("fr", "Pas du tout", "Refus")])
+def test_labels_in_the_chosen_language(tmp_path, wave_file, capsys, lang, answer, left_out):
+    out = tmp_path / "table.csv"
+    code = main(["estimate", str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "trust_police",
+                 "--by", "cercle", "--stat", "proportion", "--lang", lang, "--out", str(out)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    table = pd.read_csv(out)
+    q = pc.load_questionnaire(QUESTIONNAIRE)
+    assert set(table["cercle_label"]) <= set(q.labels("cercle", lang).values())
+    assert answer in set(table["category_label"])
+    assert table["variable_label"].iloc[0] == q.label("trust_police", lang)
+    assert left_out in err and not {8, 9} & set(table["category"])
+
+
+def test_a_nominal_variable_gives_its_shares(wave_file, capsys):
+    code = main(["estimate", str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "cercle",
+                 "--format", "csv", "--min-cell", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert "category" in table.columns and table["estimate"].sum() == pytest.approx(1.0)
+    code = main(["estimate", str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "cercle",
+                 "--stat", "mean"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "categorical" in err and "Traceback" not in err
