@@ -4,6 +4,8 @@ estimator, nominal columns refused, tables labelled (survey/valid_values.py)."""
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import perception as pc
 from perception.errors import EstimationError
@@ -131,3 +133,34 @@ def test_caller_frame_untouched(design):
     before = design.data["trust_police"].copy()
     pc.mean(design, "trust_police")
     pd.testing.assert_series_equal(design.data["trust_police"], before)
+
+
+def test_excluded_and_used_rows_add_up(design):
+    """Every row of a domain is used, left out by the questionnaire, or missing."""
+    table = pc.proportion(design, "vict_reported", by="wave", na_rm=True)
+    first = table.drop_duplicates("wave")
+    for _, row in first.iterrows():
+        rows = int((design.data["wave"] == row["wave"]).sum())
+        assert row["n"] + row["n_excluded"] <= rows
+        counts = [int(part.rsplit(": ", 1)[1]) for part in row["excluded"].split("; ")]
+        assert sum(counts) == row["n_excluded"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(codes=st.lists(st.sampled_from([0, 1, 2, 3, 8, 9]), min_size=12, max_size=40),
+       weights=st.lists(st.floats(0.5, 5.0), min_size=40, max_size=40))
+def test_labelled_mean_is_the_mean_of_valid_codes(demo, codes, weights):
+    """Whatever the answers, the labelled mean is the weighted mean of the codes 0-3,
+    and n_excluded counts the 8s and 9s."""
+    if not any(c <= 3 for c in codes):
+        codes = [*codes, 1]
+    n = len(codes)
+    frame = pd.DataFrame({"trust_police": pd.array(codes, dtype="Int64"),
+                          "w": weights[:n]})
+    d = pc.SurveyDesign(frame, weights="w", questionnaire=demo.questionnaire)
+    table = pc.mean(d, "trust_police")
+    values, w = np.array(codes, dtype=float), np.array(weights[:n])
+    ok = values <= 3
+    assert table["estimate"].iloc[0] == pytest.approx(np.average(values[ok], weights=w[ok]))
+    assert table["n_excluded"].iloc[0] == int((~ok).sum())
+    assert table["n"].iloc[0] == int(ok.sum())
