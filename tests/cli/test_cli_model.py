@@ -35,7 +35,7 @@ def test_ordinal_model_with_margins_effects_and_a_test(tmp_path, wave_file, caps
                  "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 0, err
-    assert "trust_police=9" in err and "left out of the fit" in err
+    assert "trust_police: " in err and "9 Ne sait pas" in err and "left out of the fit" in err
     design = _library(wave_file)
     fit = pc.olr(design, FORMULA, na_rm=True)
     table = pd.read_csv(out)

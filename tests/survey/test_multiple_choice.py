@@ -80,7 +80,7 @@ def test_one_row_per_option_equal_to_a_hand_count(data, q):
     assert (t["variable"] == "ca").all()
     expected = hand_count(data)
     np.testing.assert_allclose(t["estimate"], [expected[k] for k in OPTIONS], rtol=1e-12)
-    assert list(t.columns)[-2:] == ["n_excluded", "excluded"]
+    assert list(t.columns)[-4:] == ["n_excluded", "excluded", "variable_label", "category_label"]
     answered = int(((data["aware"] == 1) & data["ca"].notna()
                     & ~data["ca"].isin(["98", "99"])).sum())
     assert (t["n"] == answered).all()
