@@ -471,7 +471,7 @@ CLI_CASES = [
     CliCase("figures: --strict with answers left out", lambda t: [
         "figures", "--data", _small(t), "-q", Q, "--out", str(t / "f"), "--only",
         "trust_actors", "--strict", "--no-progress"],
-        ("--strict", "trust_police: 4 of 12 answers", "code 9: 2", "Fix:")),
+        ("--strict", "trust_police: 4 of 12 answers", "9 Ne sait pas", "Fix:")),
     CliCase("weights: margins file not found", lambda t: [
         "weights", _small(t), "-q", Q, "--margins", str(t / "m.yaml"), "--out",
         str(t / "o.csv")], ("m.yaml", "not found")),

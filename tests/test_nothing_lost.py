@@ -72,7 +72,8 @@ def test_figures_count_the_answers_left_out(tmp_path, capsys):
     code, err = _run(capsys, "figures", "--data", WAVE, "-q", QUESTIONNAIRE, "--out",
                      tmp_path, "--only", "trust_actors", "--min-cell", "1", "--no-progress")
     assert code == 0, err
-    assert ("left out of the estimates: trust_police: 4 of 12 answers (code 8: 2, code 9: 2) "
+    assert ("left out of the estimates: trust_police: 4 of 12 answers (8 Refus: 2, "
+            "9 Ne sait pas / pas assez entendu parler: 2) "
             "in trust_actors") in err
     table = pd.read_csv(tmp_path / "tables" / "trust_actors.csv")
     police = table[table["variable"] == "trust_police"]

@@ -166,14 +166,12 @@ _SHOW_MISSING = frozenset({"trust_likert", "fsi_relations", "nonresponse", "weig
 
 def _left_out(ctx, names) -> list[str]:
     """One line per variable whose answers some of the figures ``names`` leave out of
-    their estimates: how many, why (each missing-value code, or empty), and which
-    figures."""
-    import pandas as pd
-
+    their estimates: how many, why (each missing-value code and skipped questions, as
+    the labelled design leaves them out; or empty), and which figures."""
     from ..outputs.report import FIGURES
+    from ..survey.valid_values import prepare
 
     data = ctx.design.data
-    q = ctx.questionnaire
     used: dict[str, list[str]] = {}
     for name in names:
         if name in _SHOW_MISSING:
@@ -186,18 +184,12 @@ def _left_out(ctx, names) -> list[str]:
                 used[column].append(name)
     lines = []
     for column, figures in used.items():
-        values = data[column]
-        empty = values.isna()
-        reasons = []
-        total = 0
-        codes = q.missing_codes(column) if column in q else []
-        if codes:
-            numeric = pd.to_numeric(values, errors="coerce")
-            for code in codes:
-                count = int((numeric == float(code)).sum())
-                if count:
-                    reasons.append(f"code {code}: {count}")
-                    total += count
+        # what the labelled design leaves out (survey/valid_values), then the blanks
+        prepared = prepare(ctx.design, [column])
+        reasons = [f"{reason}: {int((prepared.codes == k).sum())}"
+                   for k, reason in enumerate(prepared.reasons)]
+        total = int(prepared.excluded.sum())
+        empty = data[column].isna().to_numpy() & ~prepared.excluded
         if empty.any():
             reasons.append(f"empty: {int(empty.sum())}")
             total += int(empty.sum())
