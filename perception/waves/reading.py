@@ -104,7 +104,9 @@ def read_wave(
     -------
     DataFrame
         A new frame with the rows in file order; coded and numeric columns as float64,
-        dates as datetime64; ``df.attrs["perception"]`` records source and steps
+        dates as datetime64; then the questionnaire's derived variables (its
+        ``derived:`` section) that the file lacks, computed from the answers (``Int64``
+        codes, ``<NA>`` where a source is a missing code or not asked); ``df.attrs["perception"]`` records source and steps
         (including ``blank_rows_skipped``, entirely blank rows of the file, and the
         reader's ``notes``). For a questionnaire with repeat tables, the submission keys
         of a KoboToolbox export (``_uuid``, ``_index``) are kept as the last columns:
@@ -155,6 +157,8 @@ def read_wave(
             f"{report.summary(max_rows=None, max_groups=None)}",
             report,
         )
+    # the derived variables, computed before personal data go (they may use them)
+    data = questionnaire.derive(data)
     pii_columns = [c for c in questionnaire.pii if c in data.columns]
     if keep_pii == "drop":
         data = data.drop(columns=pii_columns)
