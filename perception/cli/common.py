@@ -188,7 +188,10 @@ def left_out_lines(data: pd.DataFrame, recoded: pd.DataFrame, q: Questionnaire,
                 if count:
                     reasons.append(f"code {code} {labels.get(code, '')}: {count}".replace(
                         " :", ":"))
-        if empty.any():
+        if empty.any() and name in q and q.variable(name).derived:
+            reasons.append("not computed, a source being a missing code, empty or not "
+                           f"asked: {int(empty.sum())}")
+        elif empty.any():
             reasons.append(f"empty: {int(empty.sum())}")
         lost = recoded[name].isna()
         if by_empty is not None and (by_empty & ~lost).any():
