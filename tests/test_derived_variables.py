@@ -84,3 +84,19 @@ def test_the_cli_estimates_a_derived_variable_under_its_label(wave_file, capsys)
     assert code == 0, err
     assert "Trust in the National Police (somewhat or a lot)" in out
     assert "trust_police_high:" in err and "not computed" in err
+
+
+def test_read_wave_recomputes_a_derived_column_of_the_file(tmp_path):
+    q = pc.load_questionnaire(QUESTIONNAIRE)
+    source = pd.read_csv(ROOT / "tests" / "data" / "centre_mali_wave_small.csv")
+    # the tablet's calculate gave 0 for "don't know" (ODK: 9 >= 2 is true, a blank false)
+    source["trust_police_high"] = (source["trust_police"].between(2, 3)).astype(int)
+    path = tmp_path / "wave.csv"
+    source.to_csv(path, index=False)
+    wave = pc.read_wave(path, q)
+    dk = ~source["trust_police"].between(0, 3)
+    assert dk.any() and wave.loc[dk.to_numpy(), "trust_police_high"].isna().all()
+    record = {r["variable"]: r for r in wave.attrs["perception"]["derived"]}
+    assert record["trust_police_high"] == {"variable": "trust_police_high", "in_file": True,
+                                           "changed": int(dk.sum())}
+    assert record["trust_fsi_any"]["in_file"] is False

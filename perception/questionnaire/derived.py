@@ -294,7 +294,8 @@ def _kind(node: Node, kinds: Mapping[str, str]) -> str:  # one branch per node t
 
 
 def derive(
-    data: pd.DataFrame, questionnaire: Questionnaire, names: Iterable[str] | None = None
+    data: pd.DataFrame, questionnaire: Questionnaire, names: Iterable[str] | None = None,
+    *, replace: bool = False,
 ) -> pd.DataFrame:
     """``data`` with the derived variables of ``questionnaire`` it lacks, as new columns.
 
@@ -308,6 +309,10 @@ def derive(
     names : iterable of str, optional
         The derived variables to add (default: every one whose sources are columns of
         ``data``; a named one whose sources are absent is an error).
+    replace : bool
+        Also compute those ``data`` already has, in place of its column (a form's
+        ``calculate`` columns, computed on the tablet with ODK's semantics, where a
+        blank source gives 0).
 
     Returns
     -------
@@ -325,8 +330,7 @@ def derive(
     Examples
     --------
     >>> demo = pc.demo_survey(seed=1)
-    >>> wave = demo.waves.drop(columns=["trust_police_high"], errors="ignore")
-    >>> derive(wave, demo.questionnaire)["trust_police_high"].dtype
+    >>> derive(demo.waves, demo.questionnaire)["trust_police_high"].dtype
     Int64Dtype()
     """
     derived = [v for v in questionnaire.variable_list if v.derived]
@@ -342,7 +346,7 @@ def derive(
                 )
         derived = [v for v in derived if v.name in wanted]
     out = data.copy(deep=False)
-    pending = [v for v in derived if v.name not in out.columns]
+    pending = [v for v in derived if replace or v.name not in out.columns]
     added: dict[str, pd.Series] = {}
     while pending:  # dependencies first: a derived variable may use another
         ready = [v for v in pending if not (_needs(v) & {p.name for p in pending})]

@@ -435,7 +435,8 @@ class Questionnaire:
         """Names of the derived variables (the ``derived:`` section), in order."""
         return [v.name for v in self.variable_list if v.derived]
 
-    def derive(self, data: pd.DataFrame, names: Iterable[str] | None = None) -> pd.DataFrame:
+    def derive(self, data: pd.DataFrame, names: Iterable[str] | None = None, *,
+               replace: bool = False) -> pd.DataFrame:
         """``data`` with the derived variables it lacks as new columns (never modified).
 
         Parameters
@@ -444,6 +445,8 @@ class Questionnaire:
             A wave of this questionnaire.
         names : iterable of str, optional
             The derived variables to add (default: each one whose sources are columns).
+        replace : bool
+            Also recompute those ``data`` already has, in place of its columns.
 
         Returns
         -------
@@ -462,7 +465,7 @@ class Questionnaire:
         """
         from .derived import derive
 
-        return derive(data, self, names)
+        return derive(data, self, names, replace=replace)
 
     @property
     def roles(self) -> dict[str, str]:
