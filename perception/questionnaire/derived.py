@@ -61,7 +61,7 @@ __all__ = ["DERIVED_KEYS", "DERIVED_TYPES", "derived_fields", "derive", "derived
            "expression_kind", "value_kind"]
 
 #: the fields of an entry of the ``derived:`` section
-DERIVED_KEYS = ("expression", "type", "label", "codes", "range", "module", "note")
+DERIVED_KEYS = ("expression", "type", "label", "codes", "range", "module", "sensitive", "note")
 #: the types a derived variable may have (its values are numbers)
 DERIVED_TYPES = ("binary", "ordinal", "categorical", "integer", "numeric")
 _MODULE = "derived"
@@ -137,10 +137,15 @@ def _entry_fields(p: Problems, ctx: Context, name: str, entry: Any, position: in
         return None
     module = str(entry.get("module", _MODULE))
     raw = {"name": name, "type": vtype, "required": False,
-           **{k: entry[k] for k in ("label", "codes", "range", "note") if k in entry}}
+           **{k: entry[k] for k in ("label", "codes", "range", "sensitive", "note")
+              if k in entry}}
     before = len(p)
     fields = variable_fields(p, ctx, raw, module, position)
     if fields is None or len(p) > before:
+        return None
+    if any(isinstance(c, str) for c in fields["codes"]):
+        p.fail(f"{where}, field 'codes'", "text codes: a derived variable holds numbers",
+               "give it integer codes (1: ..., 2: ...)")
         return None
     fields["expression"], fields["expression_expr"] = text, expr
     return fields

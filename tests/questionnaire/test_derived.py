@@ -137,10 +137,13 @@ def test_a_type_mismatch_is_named(expression, words):
 def test_fields_and_names_of_the_section_are_checked():
     message = _error({"a": {"expression": "${b}", "label": "A again"},
                       "z": {"expression": "${a}", "label": "Z", "relevant": "${b} = 1"},
-                      "t": {"expression": "${a}", "label": "T", "type": "text"}})
+                      "t": {"expression": "${a}", "label": "T", "type": "text"},
+                      "k": {"expression": "${a}", "label": "K", "type": "categorical",
+                            "codes": {"x": "X"}}})
     assert "derived variable 'a': also the name of a variable" in message
     assert "derived variable 'z', field 'relevant': unknown field" in message
     assert "type 'text' cannot be derived" in message
+    assert "derived variable 'k', field 'codes': text codes" in message
 
 
 def test_a_value_outside_the_codes_is_an_error_naming_the_rows():
