@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import QuestionnaireError
-from .derived import derived_fields
+from .derived import derived_fields, place_derived
 from .entries import Context, variable_fields
 from .fields import codes_of, defaults_of, labels_of, named_sets
 from .list_experiments import list_experiments_of
@@ -82,10 +82,10 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     )
     modules, entries = modules_and_entries(p, languages, data)
     variables = _variables(p, ctx, entries, set())
-    check_roles(p, variables)
     derived = derived_fields(p, ctx, data.get("derived"), variables)
     check_references(p, variables, [v["name"] for v in derived])
-    variables.extend(derived)
+    variables = place_derived(variables, derived)
+    check_roles(p, variables)
     consistency = consistency_fields(p, data.get("consistency", []), variables)
     experiments = list_experiments_of(p, languages, data.get("list_experiments"), variables)
     waves = (codes_of(p, languages, data["waves"], "top level, key 'waves'")

@@ -48,7 +48,7 @@ import pandas as pd
 
 from ..errors import QuestionnaireError, format_rows
 from .cells import numbers, texts
-from .entries import Context, variable_fields
+from .entries import DISCLOSURE_ROLES, Context, variable_fields
 from .expressions import BinOp, Call, Expr, Negate, Node, Var, sub_expression
 from .fields import expr_of
 from .logic import cycles
@@ -57,11 +57,12 @@ from .problems import Problems, did_you_mean, where_variable
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Questionnaire, Variable
 
-__all__ = ["DERIVED_KEYS", "DERIVED_TYPES", "derived_fields", "derive", "derived_values",
-           "expression_kind", "value_kind"]
+__all__ = ["DERIVED_KEYS", "DERIVED_TYPES", "derived_fields", "place_derived", "derive",
+           "derived_values", "expression_kind", "value_kind"]
 
 #: the fields of an entry of the ``derived:`` section
-DERIVED_KEYS = ("expression", "type", "label", "codes", "range", "module", "sensitive", "note")
+DERIVED_KEYS = ("expression", "type", "label", "codes", "range", "module", "sensitive", "role",
+                "coarsen", "note")
 #: the types a derived variable may have (its values are numbers)
 DERIVED_TYPES = ("binary", "ordinal", "categorical", "integer", "numeric")
 _MODULE = "derived"
@@ -115,7 +116,7 @@ def _entry_fields(p: Problems, ctx: Context, name: str, entry: Any, position: in
     for key in entry:
         if key not in DERIVED_KEYS:
             fix = (f"use only {', '.join(DERIVED_KEYS)} (a derived variable is computed, "
-                   "never asked: it has no skip logic, missing codes or design role)")
+                   "never asked: it has no skip logic or missing codes)")
             p.fail(f"{where}, field {key!r}", f"unknown field{did_you_mean(key, DERIVED_KEYS)}",
                    fix)
     vtype = entry.get("type", "numeric")
@@ -137,8 +138,13 @@ def _entry_fields(p: Problems, ctx: Context, name: str, entry: Any, position: in
         return None
     module = str(entry.get("module", _MODULE))
     raw = {"name": name, "type": vtype, "required": False,
-           **{k: entry[k] for k in ("label", "codes", "range", "sensitive", "note")
-              if k in entry}}
+           **{k: entry[k] for k in ("label", "codes", "range", "sensitive", "role", "coarsen",
+                                    "note") if k in entry}}
+    if raw.get("role") is not None and raw["role"] not in DISCLOSURE_ROLES:
+        p.fail(f"{where}, field 'role'", f"role {raw['role']!r} cannot be derived",
+               f"a derived variable may only be {' or '.join(DISCLOSURE_ROLES)}; give the "
+               "design role to a column of the data")
+        return None
     before = len(p)
     fields = variable_fields(p, ctx, raw, module, position)
     if fields is None or len(p) > before:
@@ -194,6 +200,34 @@ def _check_references(p: Problems, derived: list[dict[str, Any]],
                    f"type mismatch: {expr.text!r} gives {_KIND_WORDS[kind]}, and a {v['type']} "
                    "variable holds numbers",
                    "make the expression give numbers (e.g. if(selected(${q}, 'x'), 1, 0))")
+
+
+def place_derived(variables: Sequence[Mapping[str, Any]], derived: Sequence[Mapping[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """The variables in questionnaire order: a derived variable of a module of questions
+    after the last of its sources in that module (``age_grp`` right after ``age``), else
+    after the module's last question; the others last; positions numbered anew.
+
+    Examples
+    --------
+    >>> from perception.questionnaire.expressions import parse_expression
+    >>> v = [{"name": "a", "module": "m"}, {"name": "c", "module": "m"},
+    ...      {"name": "b", "module": "n"}]
+    >>> d = [{"name": "d", "module": "m", "expression_expr": parse_expression("${a}")},
+    ...      {"name": "e", "module": "derived", "expression_expr": parse_expression("${b}")}]
+    >>> [x["name"] for x in place_derived(v, d)]
+    ['a', 'd', 'c', 'b', 'e']
+    """
+    out = [dict(v) for v in variables]
+    for d in derived:
+        sources = d["expression_expr"].variables
+        in_module = [i for i, v in enumerate(out) if v["module"] == d["module"]]
+        after = [i for i in in_module if out[i]["name"] in sources] or in_module
+        last = max(after, default=None)
+        out.insert(len(out) if last is None else last + 1, dict(d))
+    for i, v in enumerate(out):
+        v["position"] = i
+    return out
 
 
 # ------------------------------------------------------------------- kinds --
