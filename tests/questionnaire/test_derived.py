@@ -146,6 +146,16 @@ def test_fields_and_names_of_the_section_are_checked():
     assert "derived variable 'k', field 'codes': text codes" in message
 
 
+def test_a_derived_variable_holds_disclosure_roles_only_and_sits_beside_its_sources():
+    message = _error({"w": {"expression": "${a} * 2", "label": "W", "role": "weight"}})
+    assert "derived variable 'w', field 'role': role 'weight' cannot be derived" in message
+    q = _questionnaire({"a2": {"expression": "${a} * 2", "label": "A2", "module": "main",
+                               "role": "quasi_identifier"},
+                        "late": {"expression": "${b}", "label": "Late"}})
+    assert q.names[:3] == ["a", "a2", "b"] and q.names[-1] == "late"
+    assert q.quasi_identifiers == ["a2"]
+
+
 def test_a_value_outside_the_codes_is_an_error_naming_the_rows():
     q = _questionnaire({"x": {"expression": "${a} + 1", "type": "binary", "label": "X"}})
     with pytest.raises(QuestionnaireError, match=r"'x' \('\$\{a\} \+ 1'\) gives 2, 3 in rows 1, 2"):
