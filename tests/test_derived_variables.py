@@ -100,3 +100,17 @@ def test_read_wave_recomputes_a_derived_column_of_the_file(tmp_path):
     assert record["trust_police_high"] == {"variable": "trust_police_high", "in_file": True,
                                            "changed": int(dk.sum())}
     assert record["trust_fsi_any"]["in_file"] is False
+
+
+def test_every_labelled_design_adds_them_and_only_a_labelled_one(demo):
+    waves = demo.waves
+    plain = pc.SurveyDesign(waves, weights="w_final", strata="stratum", psu="psu_id")
+    assert "trust_fsi_any" not in plain.data.columns
+    assert "trust_fsi_any" in plain.with_labels(demo.questionnaire).data.columns
+    frame = waves.assign(r0=waves["w_final"], r1=waves["w_final"])
+    rep = pc.ReplicateDesign(frame, weights="w_final", replicate_weights=["r0", "r1"],
+                             questionnaire=demo.questionnaire)
+    assert "trust_fsi_any" in rep.data.columns and "trust_fsi_any" not in frame.columns
+    jkn = demo.design().replicate("jkn")
+    assert pc.mean(jkn, "trust_fsi_any", na_rm=True)["estimate"].iloc[0] == pytest.approx(
+        pc.mean(demo.design(), "trust_fsi_any", na_rm=True)["estimate"].iloc[0])
