@@ -187,7 +187,11 @@ def left_out_lines(design: Any, names: Sequence[str], by: Sequence[str] = ()
         reasons = [f"{reason}: {int((prepared.codes == k).sum())}"
                    for k, reason in enumerate(prepared.reasons)]
         empty = data[name].isna().to_numpy() & ~excluded
-        if empty.any():
+        q = design.questionnaire
+        if empty.any() and q is not None and name in q and q.variable(name).derived:
+            reasons.append("not computed, a source being a missing code, empty or not "
+                           f"asked: {int(empty.sum())}")
+        elif empty.any():
             reasons.append(f"empty: {int(empty.sum())}")
         lost = excluded | empty
         if (by_empty & ~lost).any():

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         + (f", {repeats} repeat{'s' if repeats != 1 else ''} "
            f"({', '.join(f'{n}: {len(r)} variables' for n, r in q.repeats.items())})"
            if repeats else "")
+        + (f", derived: {', '.join(q.derived)}" if q.derived else "")
         + f", languages {', '.join(q.languages)}"
         + (f", pii: {', '.join(pii)}" if pii else ", no pii variable")
     )

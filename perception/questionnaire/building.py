@@ -11,7 +11,8 @@ into the immutable objects. Each step lives in a module of its own:
 3. :mod:`~perception.questionnaire.entries` -- each variable, field by field;
 4. :mod:`~perception.questionnaire.logic` -- roles, references and cycles of the skip
    logic, the consistency section;
-5. :mod:`~perception.questionnaire.list_experiments` -- the list experiments section.
+5. :mod:`~perception.questionnaire.derived` -- the derived variables (``derived:``);
+6. :mod:`~perception.questionnaire.list_experiments` -- the list experiments section.
 
 Every problem of every step is collected (:mod:`~perception.questionnaire.problems`) and
 reported in one :class:`~perception.errors.QuestionnaireError`.
@@ -30,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import QuestionnaireError
+from .derived import derived_fields, place_derived
 from .entries import Context, variable_fields
 from .fields import codes_of, defaults_of, labels_of, named_sets
 from .list_experiments import list_experiments_of
@@ -80,8 +82,10 @@ def build_parts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     )
     modules, entries = modules_and_entries(p, languages, data)
     variables = _variables(p, ctx, entries, set())
+    derived = derived_fields(p, ctx, data.get("derived"), variables)
+    check_references(p, variables, [v["name"] for v in derived])
+    variables = place_derived(variables, derived)
     check_roles(p, variables)
-    check_references(p, variables)
     consistency = consistency_fields(p, data.get("consistency", []), variables)
     experiments = list_experiments_of(p, languages, data.get("list_experiments"), variables)
     waves = (codes_of(p, languages, data["waves"], "top level, key 'waves'")

@@ -19,11 +19,13 @@ Examples
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..deprecation import REMOVAL
 from .fields import (
     expr_of,
     flag_of,
@@ -104,7 +106,7 @@ VARIABLE_KEYS = (
 )
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BINARY_DEFAULT = {0: {"fr": "Non", "en": "No"}, 1: {"fr": "Oui", "en": "Yes"}}
-_FLAGS = ("required", "pii", "sensitive", "unique", "derived")
+_FLAGS = ("required", "pii", "sensitive", "unique")
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ def variable_fields(
                               "position": position}
     fields["labels"] = labels_of(p, ctx.languages, raw.get("label"), where("label"))
     fields.update(_flags(p, ctx, raw, where))
+    if _derived_flag(p, raw, where("derived")) and "required" not in raw:
+        fields["required"] = False
     codes, missing = _codes_and_missing(p, ctx, raw, vtype, where)
     fields["codes"], fields["missing"] = codes, missing
     fields["min"], fields["max"] = _range(p, raw, vtype, missing, where)
@@ -226,6 +230,24 @@ def _type_of(p: Problems, raw: Mapping[str, Any], where) -> str | None:
 def _flags(p: Problems, ctx: Context, raw: Mapping[str, Any], where) -> dict[str, bool]:
     return {flag: flag_of(p, raw, flag, ctx.defaults.get(flag, False), where(flag))
             for flag in _FLAGS}
+
+
+def _derived_flag(p: Problems, raw: Mapping[str, Any], where: str) -> bool:
+    """The former ``derived: true`` flag: kept for one release (the column is then an
+    answer like the others, not required), with a DeprecationWarning pointing to the
+    ``derived:`` section, which computes the variable."""
+    if "derived" not in raw:
+        return False
+    value = flag_of(p, raw, "derived", False, where)
+    warnings.warn(
+        f"{where}: the flag derived: true {REMOVAL}; declare the variable in the "
+        "top-level derived: section with the expression that computes it "
+        '(derived: {name: {expression: "...", type: ..., label: ...}}, '
+        "docs/questionnaire_format.md, Derived variables)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return value
 
 
 def _code_type(p: Problems, raw: Mapping[str, Any], vtype: str, where) -> str | None:

@@ -80,6 +80,7 @@ __all__ = [
     "Expr",
     "ExpressionError",
     "parse_expression",
+    "sub_expression",
     "FUNCTIONS",
     "MAX_EXPRESSION_LENGTH",
 ]
@@ -1025,3 +1026,34 @@ def parse_expression(text: str, *, choice_filter: bool = False) -> Expr:
     uses_current = _collect(root, names, choices, calls)
     return Expr(text=text, root=root, variables=frozenset(names), uses_current=uses_current,
                 choice_columns=frozenset(choices), functions=frozenset(calls))
+
+
+def sub_expression(expr: Expr, node: Node) -> Expr:
+    """The part ``node`` of ``expr`` as an expression of its own (to evaluate a
+    condition inside it on its own).
+
+    Parameters
+    ----------
+    expr : Expr
+        A parsed expression.
+    node : Node
+        A node of its tree (``expr.root`` or below).
+
+    Returns
+    -------
+    Expr
+        The sub-expression, with the variables and functions it uses.
+
+    Examples
+    --------
+    >>> e = parse_expression("if(${a} >= 2, 1, ${b})")
+    >>> sorted(sub_expression(e, e.root.args[0]).variables)
+    ['a']
+    """
+    names: set[str] = set()
+    choices: set[str] = set()
+    calls: set[str] = set()
+    uses_current = _collect(node, names, choices, calls)
+    return Expr(text=expr.text, root=node, variables=frozenset(names),
+                uses_current=uses_current, choice_columns=frozenset(choices),
+                functions=frozenset(calls))

@@ -29,7 +29,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -94,9 +94,12 @@ class Variable:
         Valid codes and missing-value codes, each with its label by language.
     min, max : float, Timestamp or None
         Valid range (integer, numeric, date), bounds included.
-    required, pii, sensitive, unique, derived : bool
-        Answer required where relevant; personal data; sensitive; unique within wave;
-        computed from other variables.
+    required, pii, sensitive, unique : bool
+        Answer required where relevant; personal data; sensitive; unique within wave.
+    expression : str or None
+        For a derived variable (the ``derived:`` section), the expression that computes
+        it from other variables (:mod:`perception.questionnaire.derived`); see
+        :attr:`derived`.
     relevant, constraint, constraint_message : str or None
         Skip logic, value constraint (``.`` is the value) and its message.
     role : str or None
@@ -136,8 +139,8 @@ class Variable:
     sensitive: bool = False
     unique: bool = False
     role: str | None = None
+    expression: str | None = None
     coarsen: tuple[Coarsening, ...] = ()
-    derived: bool = False
     note: str | None = None
     choice_filter: str | None = None
     choice_columns: Mapping[str, Mapping[Code, Any]] = field(default_factory=dict)
@@ -145,6 +148,7 @@ class Variable:
     relevant_expr: Expr | None = field(default=None, repr=False, compare=False)
     constraint_expr: Expr | None = field(default=None, repr=False, compare=False)
     choice_filter_expr: Expr | None = field(default=None, repr=False, compare=False)
+    expression_expr: Expr | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
@@ -160,9 +164,17 @@ class Variable:
         if self.choice_filter is not None and self.choice_filter_expr is None:
             object.__setattr__(self, "choice_filter_expr",
                                parse_expression(self.choice_filter, choice_filter=True))
+        if self.expression is not None and self.expression_expr is None:
+            object.__setattr__(self, "expression_expr", parse_expression(self.expression))
 
     def __hash__(self) -> int:
         return hash((self.name, self.type, self.module, self.position))
+
+    @property
+    def derived(self) -> bool:
+        """Whether the variable is computed from others (the ``derived:`` section), not
+        asked."""
+        return self.expression is not None
 
     @property
     def is_coded(self) -> bool:
@@ -381,7 +393,7 @@ class Questionnaire:
         """One row per variable: name, type, module, label_fr, label_en, pii, sensitive, ...
 
         A new DataFrame on each access (changing it does not change the questionnaire).
-        Further columns: required, role, unique, derived, relevant, constraint,
+        Further columns: required, role, unique, derived, expression, relevant, constraint,
         choice_filter, code_type, codes, missing_codes, min, max and ``label_<lang>`` for
         other languages.
         """
@@ -402,6 +414,7 @@ class Questionnaire:
                 "coarsen": " > ".join(step.name for step in v.coarsen) or None,
                 "unique": v.unique,
                 "derived": v.derived,
+                "expression": v.expression,
                 "relevant": v.relevant,
                 "constraint": v.constraint,
                 "choice_filter": v.choice_filter,
@@ -431,6 +444,43 @@ class Questionnaire:
     def sensitive(self) -> list[str]:
         """Names of the variables flagged ``sensitive: true``."""
         return [v.name for v in self.variable_list if v.sensitive]
+
+    @property
+    def derived(self) -> list[str]:
+        """Names of the derived variables (the ``derived:`` section), in order."""
+        return [v.name for v in self.variable_list if v.derived]
+
+    def derive(self, data: pd.DataFrame, names: Iterable[str] | None = None, *,
+               replace: bool = False) -> pd.DataFrame:
+        """``data`` with the derived variables it lacks as new columns (never modified).
+
+        Parameters
+        ----------
+        data : DataFrame
+            A wave of this questionnaire.
+        names : iterable of str, optional
+            The derived variables to add (default: each one whose sources are columns).
+        replace : bool
+            Also recompute those ``data`` already has, in place of its columns.
+
+        Returns
+        -------
+        DataFrame
+            A new frame; a derived value is ``<NA>`` where a source is missing, a
+            missing code or not asked (:func:`perception.questionnaire.derived.derive`).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
+        ...     {"name": "a", "type": "integer", "label": "A", "missing": {99: "DK"}}],
+        ...     "derived": {"a2": {"expression": "${a} * 2", "label": "Twice A"}}})
+        >>> q.derive(pd.DataFrame({"a": [1, 99]}))["a2"].tolist()
+        [2.0, nan]
+        """
+        from .derived import derive
+
+        return derive(data, self, names, replace=replace)
 
     @property
     def roles(self) -> dict[str, str]:

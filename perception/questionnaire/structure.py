@@ -50,6 +50,7 @@ TOP_KEYS = (
     "variables",
     "repeats",
     "consistency",
+    "derived",
     "list_experiments",
     "waves",
 )

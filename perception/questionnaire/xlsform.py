@@ -32,8 +32,10 @@ pictures, recordings, files
 ``username``, ``email``, SIM ids         ``metadata``)
 ``start``, ``end``, ``today``            left out: the readers keep them aside as
                                          paradata
-``calculate``                            ``derived: true``; ``numeric`` when the
-                                         calculation is arithmetic, else ``text``
+``calculate``                            a derived variable (``derived:``,
+                                         ``numeric``) when the calculation is in the
+                                         expression language and gives a number;
+                                         else a column (``text``), noted
 ``begin group``                          the outermost group is the module of its
                                          questions; its ``relevant`` is joined with
                                          ``and`` to every question inside

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .derived import expression_kind, value_kind
 from .entries import DISCLOSURE_ROLES, ROLES
 from .expressions import ExpressionError, parse_expression
 from .inference import (
@@ -421,6 +422,9 @@ class _Mapper:
             self.pii.append(f"{name} (device or SIM metadata, row {row})")
             self.add(scope, entry, module="metadata")
             return
+        if kind == "calculate":
+            self.calculation(node, scope, row, name, label)
+            return
         choices = self.typed(node, kind, info, entry, where)
         if entry.get("type") is None:
             return
@@ -465,14 +469,6 @@ class _Mapper:
             if choices.missing:
                 entry["missing"] = key
             return choices
-        if kind == "calculate":
-            calculation = " ".join(str((node.get("bind") or {}).get("calculate", "")).split())
-            entry.update(type=_calculation_type(calculation), derived=True,
-                         note=f"XLSForm calculation: {calculation}" if calculation
-                         else "XLSForm calculation")
-            self.notes.add("calculations: imported as derived variables (numeric when the "
-                           "calculation is arithmetic, else text)", where)
-            return None
         if kind == "range":
             entry.update(_range_entry(node.get("parameters")))
             return None
@@ -491,6 +487,57 @@ class _Mapper:
                 self.notes.add("question types pyxform knows but the questionnaire does not: "
                                "imported as text", f"{where}: {kind}")
         return None
+
+    def calculation(self, node: Mapping[str, Any], scope: _Scope, row: int | None,
+                    name: str, label: dict[str, str]) -> None:
+        """A ``calculate`` field: a derived variable (``derived:``) when its calculation
+        is in the expression language and gives a number; else a column of the data,
+        not required, noted."""
+        raw = (node.get("bind") or {}).get("calculate")
+        calculation = " ".join(str(raw or "").split())
+        where = self.at(row, name)
+        entry: dict[str, Any] = {"name": name, "label": label,
+                                 "note": f"XLSForm calculation: {calculation}" if calculation
+                                 else "XLSForm calculation"}
+        text = (self.expression(raw, "calculate", scope, row, name)
+                if scope.table.name is None else None)
+        kind = None
+        if text is not None:
+            try:
+                kind = expression_kind(parse_expression(text), self.kinds(scope))
+            except TypeError as exc:
+                kind = "mixed"
+                self.notes.add("calculations mixing kinds of values (arithmetic on text, on "
+                               "the options of a select_multiple ...): imported as columns "
+                               "of the data, not computed", f"{where}: {exc}")
+        if kind == "mixed":
+            entry["type"] = _calculation_type(calculation)
+        elif kind == "num":
+            entry.update(type="numeric", expression=text, _derived=True)
+            self.notes.add("calculations: imported as derived variables (the derived: "
+                           "section, computed from the answers; a value computed from a "
+                           "missing code or a skipped answer is missing)", where)
+        else:
+            entry["type"] = _calculation_type(calculation)
+            why = ("in a repeat" if scope.table.name is not None
+                   else "giving true/false (write if(..., 1, 0) to derive a 0/1 variable)"
+                   if kind == "bool"
+                   else "giving text" if kind is not None
+                   else "outside the expression language or using later questions")
+            self.notes.add(f"calculations {why}: imported as columns of the data, not "
+                           "computed", where)
+        self.add(scope, entry)
+
+    def kinds(self, scope: _Scope) -> dict[str, str]:
+        """What each variable an expression of ``scope`` may use holds."""
+        tables = {t.name: t for t in self.tables}
+        table: _Table | None = scope.table
+        out: dict[str, str] = {}
+        while table is not None:
+            for _, e in table.entries:
+                out[e["name"]] = value_kind(e["type"], e.get("code_type") == "text")
+            table = tables[table.parent] if table.name is not None else None
+        return out
 
     def logic(self, node: Mapping[str, Any], scope: _Scope, row: int | None, name: str,
               entry: dict[str, Any], choices: _List | None) -> None:
@@ -513,7 +560,7 @@ class _Mapper:
             self.notes.add("questions inside a relevant that was dropped: imported as not "
                            "required (validation does not demand answers it cannot know "
                            "were asked)", where)
-        if required and not entry.get("derived"):
+        if required:
             entry["required"] = True
         constraint = self.expression(bind.get("constraint"), "constraint", scope, row, name,
                                      current=True)
@@ -606,7 +653,13 @@ class _Mapper:
         if choice_columns:
             data["choice_columns"] = choice_columns
         main = self.tables[0]
+        derived = {e["name"]: {k: v for k, v in e.items() if k in ("expression", "type",
+                                                                   "label", "note")}
+                   for _, e in main.entries if e.get("_derived")}
+        main.entries = [(m, e) for m, e in main.entries if not e.get("_derived")]
         data.update(_table_body(main))
+        if derived:
+            data["derived"] = derived
         repeats = []
         for table in self.tables[1:]:
             block: dict[str, Any] = {"name": table.name, "label": table.label}

@@ -60,9 +60,10 @@ class _BaseDesign:
         >>> d.lang, d.missing_codes
         ('en', 'exclude')
         """
-        from .labelling import labelling
+        from .labelling import labelling, with_derived
 
-        return self._with(_labelling=labelling(questionnaire, lang, missing_codes))
+        labels = labelling(questionnaire, lang, missing_codes)
+        return self._with(_labelling=labels, _data=with_derived(self._data, labels))
 
     @property
     def data(self) -> pd.DataFrame:

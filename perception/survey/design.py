@@ -99,7 +99,9 @@ class SurveyDesign(_BaseDesign):
     questionnaire : Questionnaire, optional
         The questionnaire of the data (``pc.load_questionnaire``): the design is then
         *labelled*, its estimators leave the declared missing codes and the blanks of skip
-        logic out, refuse to average nominal columns and label their tables.
+        logic out, refuse to average nominal columns and label their tables; the
+        questionnaire's derived variables (``derived:``) that the data lack are added
+        as columns (``pc.mean(d, "trust_police_high")``), the caller's frame unchanged.
     lang : str, optional
         The language of those labels: one of the questionnaire's (default its first).
     missing_codes : {"exclude", "keep"}
@@ -169,6 +171,7 @@ class SurveyDesign(_BaseDesign):
         missing_codes: MissingCodes = "exclude",
     ) -> None:
         labels = _labelling.labelling(questionnaire, lang, missing_codes)
+        data = _labelling.with_derived(data, labels)
         # the steps (survey/stages.py; pps: survey/pps_variance.py)
         columns = _stages.design_columns(data, weights, strata, psu, fpc)
         _check_lonely_psu(lonely_psu)
@@ -477,7 +480,9 @@ class ReplicateDesign(_BaseDesign):
     questionnaire : Questionnaire, optional
         The questionnaire of the data (``pc.load_questionnaire``): the design is then
         *labelled*, its estimators leave the declared missing codes and the blanks of skip
-        logic out, refuse to average nominal columns and label their tables.
+        logic out, refuse to average nominal columns and label their tables; the
+        questionnaire's derived variables (``derived:``) that the data lack are added
+        as columns (``pc.mean(d, "trust_police_high")``), the caller's frame unchanged.
     lang : str, optional
         The language of those labels: one of the questionnaire's (default its first).
     missing_codes : {"exclude", "keep"}
@@ -528,6 +533,7 @@ class ReplicateDesign(_BaseDesign):
         labels = _labelling.labelling(questionnaire, lang, missing_codes)
         if not isinstance(data, pd.DataFrame):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        data = _labelling.with_derived(data, labels)
         check_columns(data, [weights], "weights", DesignError)
         if isinstance(replicate_weights, str):
             if replicate_weights in data.columns:

@@ -5,13 +5,17 @@ A design built with ``questionnaire=`` is *labelled*: its estimators leave the d
 missing codes and the blanks of skip logic out (``missing_codes="exclude"``), refuse to
 average nominal columns and label their result tables in ``lang``. The settings are
 checked here, once, and carried unchanged by ``subset``, ``replicate`` and the weighting
-steps (designs copy them with the rest of their state).
+steps (designs copy them with the rest of their state). The derived variables of the
+questionnaire (its ``derived:`` section) that the data lack are added as columns when
+the design is built (:func:`with_derived`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
 
 from ..errors import DesignError
 
@@ -119,6 +123,22 @@ def labelling(questionnaire: Questionnaire | None, lang: str | None,
             f"use one of {', '.join(map(repr, questionnaire.languages))}"
         )
     return Labelling(questionnaire, lang, missing)
+
+
+def with_derived(data: pd.DataFrame, labels: Labelling) -> pd.DataFrame:
+    """``data`` with the questionnaire's derived variables it lacks (those whose sources
+    it has), so that a labelled design knows them by name; ``data`` itself unchanged.
+
+    Examples
+    --------
+    >>> demo = pc.demo_survey(seed=1)
+    >>> labels = labelling(demo.questionnaire, None, "exclude")
+    >>> "trust_fsi_any" in with_derived(demo.waves, labels).columns
+    True
+    """
+    if labels.questionnaire is None or not labels.questionnaire.derived:
+        return data
+    return labels.questionnaire.derive(data)
 
 
 #: the settings of a design built without a questionnaire

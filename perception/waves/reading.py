@@ -105,7 +105,11 @@ def read_wave(
     -------
     DataFrame
         A new frame with the rows in file order; coded and numeric columns as float64,
-        dates as datetime64; ``df.attrs["perception"]`` records source and steps
+        dates as datetime64; the questionnaire's derived variables (its ``derived:``
+        section) computed from the answers (``Int64`` codes, ``<NA>`` where a source is
+        a missing code or not asked), after the file's columns or in place of a column
+        of the file of the same name (``attrs["perception"]["derived"]``: each variable,
+        ``in_file`` and how many values ``changed``); ``df.attrs["perception"]`` records source and steps
         (including ``blank_rows_skipped``, entirely blank rows of the file, and the
         reader's ``notes``). For a questionnaire with repeat tables, the submission keys
         of a KoboToolbox export (``_uuid``, ``_index``) are kept as the last columns:
@@ -156,6 +160,9 @@ def read_wave(
             f"{report.summary(max_rows=None, max_groups=None)}",
             report,
         )
+    # the derived variables, computed before personal data go (they may use them); a
+    # column of the file (a form's calculate, computed with ODK's semantics) is replaced
+    data, derived = _derived(data, questionnaire)
     data = integer_codes(data, questionnaire)
     pii_columns = [c for c in questionnaire.pii if c in data.columns]
     if keep_pii == "drop":
@@ -176,6 +183,7 @@ def read_wave(
         "warnings": len(report.warnings),
         "blank_rows_skipped": int(raw.attrs.get("blank_rows_skipped", 0)),
         "notes": list(table_meta["notes"]),
+        "derived": derived,
     }
     if recode:
         data, counts = recode_missing(data, questionnaire)
@@ -217,3 +225,23 @@ def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFr
         if np.all(present == np.round(present)) and np.all(np.abs(present) < 2**53):
             converted[name] = column.astype("Int64")
     return data.assign(**converted) if converted else data
+
+
+def _derived(data: pd.DataFrame, questionnaire: Questionnaire
+             ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The wave with its derived variables computed, and one record per variable: its
+    name, whether the file had the column, and how many of its values changed."""
+    out = questionnaire.derive(data, replace=True)
+    records: list[dict[str, Any]] = []
+    for name in questionnaire.derived:
+        if name not in out.columns:
+            continue
+        record: dict[str, Any] = {"variable": name, "in_file": name in data.columns,
+                                  "changed": 0}
+        if record["in_file"]:
+            old = pd.to_numeric(data[name], errors="coerce").astype("float64")
+            new = pd.to_numeric(out[name], errors="coerce").astype("float64")
+            same = (old == new) | (old.isna() & new.isna())
+            record["changed"] = int((~same).sum())
+        records.append(record)
+    return out, records

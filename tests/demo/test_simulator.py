@@ -214,9 +214,12 @@ def test_weighted_estimates_agree_with_truth(demo, item):
 def test_waves_follow_the_questionnaire(demo):
     q = demo.questionnaire
     assert questionnaire_path().is_file()
-    assert set(q.names) <= set(demo.waves.columns)
+    # the waves hold every question; the derived variables are computed from them
+    assert set(q.names) - set(q.derived) <= set(demo.waves.columns)
+    data = q.derive(demo.waves)
+    assert set(q.names) <= set(data.columns)
     assert set(q.pii) == {"resp_name", "phone", "gps_lat", "gps_lon"}
-    report = pc.validate(demo.waves[q.names], q)
+    report = pc.validate(data[q.names], q)
     assert report.ok, report.errors.head(20).to_string()
 
 
@@ -227,7 +230,7 @@ def test_waves_with_design_columns_validate(demo):
 
 def test_panel_validates(panel):
     q = panel.questionnaire
-    report = pc.validate(panel.waves[q.names], q)
+    report = pc.validate(q.derive(panel.waves)[q.names], q)
     assert report.ok, report.errors.head(20).to_string()
 
 
@@ -272,6 +275,6 @@ def test_cli_writes_the_files(tmp_path, capsys):
     truth = pd.read_csv(out / "truth.csv")
     assert truth.columns.tolist() == ["quantity", "variable", "wave", "group", "value"]
     q = pc.load_questionnaire(questionnaire_path())
-    report = pc.validate(stacked[q.names], q)
+    report = pc.validate(q.derive(stacked)[q.names], q)
     assert report.ok, report.errors.head(20).to_string()
     assert "truth.csv" in (out / "README.txt").read_text(encoding="utf-8")

@@ -77,7 +77,7 @@ def test_names_of_the_brief_are_present(q: Questionnaire) -> None:
 
 
 def test_trust_items_share_one_scale(q: Questionnaire) -> None:
-    trust = [n for n in q.names if n.startswith("trust_")]
+    trust = q.module("trust")
     assert len(trust) == 10
     for name in trust:
         assert q.variable(name).type == "ordinal"

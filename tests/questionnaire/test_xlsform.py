@@ -154,7 +154,9 @@ def test_notes_say_each_thing_once_with_its_rows(conversion):
     assert len(timing) == 1 and "row 2 (start), row 3 (end), row 4 (today)" in timing[0]
     assert any(n.startswith("dynamic required") and "row 36 (ca_satisf): ${ca_benefit} > 0"
                in n for n in notes)
-    assert any(n.startswith("calculations") and "row 39 (trust_sum), row 40 (resp_tag)" in n
+    assert any(n.startswith("calculations: imported as derived variables")
+               and "row 39 (trust_sum)" in n for n in notes)
+    assert any(n.startswith("calculations giving text") and "row 40 (resp_tag)" in n
                for n in notes)
     assert any(n.startswith("repeat groups imported") and "row 41 (hh_members)" in n
                for n in notes)
