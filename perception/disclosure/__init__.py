@@ -28,6 +28,9 @@ SHARED: dict[str, str] = {
     "DEFAULT_MIN_CELL": "suppression",
     "DEFAULT_MAX_CV": "suppression",
     "check_count": "suppression",
+    "DEFAULT_MIN_COUNT": "suppression",
+    "COUNT_COLUMN": "suppression",
+    "publishable": "suppression",
 }
 
 __all__ = sorted(EXPORTS)

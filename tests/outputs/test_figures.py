@@ -220,11 +220,27 @@ def test_likert_diverging_bars_and_languages():
 
 
 def test_likert_suppressed_row_is_marked():
+    # wave 1 (20 respondents) is suppressed; its answers (4 to 6 respondents each) would
+    # follow from a margin over the waves minus wave 0: wave 0 is hidden with it
     fig = F.plot_likert(_likert_table(n_small=20), labels=Q, min_cell=MIN_CELL)
     ax = fig.axes[0]
     scale = [p for p in ax.patches if str(p.get_gid()).startswith("scale:")]
-    assert len(scale) == 4  # only the wave with enough respondents
-    assert _gid_count(fig, "suppressed") >= 1
+    assert scale == []
+    assert _gid_count(fig, "suppressed") >= 2
+
+
+def test_likert_hidden_answer_counts():
+    table = _likert_table(n_small=300)
+    table["n_category"] = (table["estimate"] * table["n"]).round().astype(int)
+    # wave 1: "refused" (code 8) given by 6 respondents: it and the next smallest answer
+    # of wave 1 (code 9, 12) are hidden, and both codes of wave 0 through the margin
+    out = F.plot_likert(table, labels=Q, min_cell=MIN_CELL)
+    ax = out.axes[0]
+    scale = [p for p in ax.patches if str(p.get_gid()).startswith("scale:")]
+    missing = [p.get_gid() for p in ax.patches if str(p.get_gid()).startswith("missing:")]
+    assert len(scale) == 2 * 4  # the scale of both waves is drawn
+    assert missing == []  # the hidden missing codes are left out of the bars
+    assert "0.02" not in _texts(out) and "masqué" in source_note_of(out)
 
 
 # ---------------------------------------------------------------------- heat map --

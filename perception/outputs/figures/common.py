@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ...disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
+from ...disclosure.suppression import DEFAULT_MIN_CELL, publishable
 from ...errors import PerceptionError
 from ..labelling import Labeller, check_lang
 from . import style
@@ -27,7 +27,7 @@ NON_DOMAIN_COLUMNS = frozenset({
     "variable", "category", "quantile", "estimate", "se", "ci_low", "ci_high", "df",
     "deff", "n", "p", "suppressed", "missing_code", "from", "to", "period", "count",
     "cv", "statistic", "label", "n_from", "n_to", "n_min", "relative", "relative_se",
-    "relative_ci_low", "relative_ci_high", "suppression", "flag",
+    "relative_ci_low", "relative_ci_high", "suppression", "flag", "n_category", "n_weighted",
 })
 
 #: the words of the figures, by language
@@ -154,10 +154,12 @@ def wrap(label: str, width: int = 28) -> str:
 # ---------------------------------------------------------------------- tables --
 def prepare(table: pd.DataFrame, min_cell: int, required: Sequence[str],
             figure: str) -> pd.DataFrame:
-    """Check a result table's columns and pass it through the small-cell suppression."""
+    """Check a result table's columns and pass it through the small-cell suppression
+    (groups under ``min_cell``, answers given by fewer than ``DEFAULT_MIN_COUNT`` with
+    the cells that would reveal them); a table published already stays as it is."""
     # a missing ``n`` is left to suppress_small_cells: a DisclosureError that says why
     check_table(table, [c for c in required if c != "n"], figure, required)
-    return suppress_small_cells(table, min_cell if min_cell is not None else DEFAULT_MIN_CELL)
+    return publishable(table, min_cell if min_cell is not None else DEFAULT_MIN_CELL)
 
 
 def check_table(table: Any, columns: Sequence[str], figure: str,
