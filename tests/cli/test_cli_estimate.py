@@ -11,6 +11,7 @@ import pytest
 
 import perception as pc
 from perception.cli import main
+from perception.disclosure.suppression import publishable
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
@@ -42,7 +43,13 @@ def test_csv_equals_the_library(tmp_path, wave_file, capsys, stat):
     expected = _library(wave_file, "trust_police", stat, "cercle")
     assert len(table) == len(expected)
     shown = ~table["suppressed"]
-    assert (table.loc[shown, "n"] >= 30).all() and (table.loc[~shown, "n"] < 30).all()
+    assert (table.loc[shown, "n"] >= 30).all() and table.loc[table["n"] < 30, "suppressed"].all()
+    # besides small groups, answers of fewer than 10 respondents and their complements
+    assert table["suppressed"].tolist() == publishable(expected)["suppressed"].tolist()
+    if stat == "proportion":
+        counts = expected["n_category"]
+        assert table.loc[((counts > 0) & (counts < 10)).to_numpy(), "suppressed"].all()
+        assert table.loc[~shown, "n_category"].isna().all()
     np.testing.assert_allclose(table.loc[shown, "estimate"],
                                expected.loc[shown.to_numpy(), "estimate"], rtol=CSV_RTOL)
     np.testing.assert_allclose(table.loc[shown, "se"], expected.loc[shown.to_numpy(), "se"],
