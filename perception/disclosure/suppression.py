@@ -458,7 +458,8 @@ def protect_table(
         else:
             flag[r["pos"]] = f"cv > {max_cv:.0%}"
     # a hidden cell's own count never shows either (n, the size of its group, stays)
-    counted = [count_column or COUNT_COLUMN]
+    counted = [count_column] if count_column else [COUNT_COLUMN, *(
+        ["count"] if "category" in out.columns else [])]
     for column in [*VALUE_COLUMNS, *counted]:
         if column in out.columns:
             out[column] = out[column].astype(float).where(~hide)
