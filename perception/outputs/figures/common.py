@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ...disclosure.suppression import DEFAULT_MIN_CELL, publishable
+from ...disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT, publishable
 from ...errors import PerceptionError
 from ..labelling import Labeller, check_lang
 from . import style
@@ -56,6 +56,11 @@ TEXT: dict[str, dict[str, str]] = {
     "ci": {"fr": "IC à 95 %", "en": "95% CI"},
     "n_range": {"fr": "n = {low} à {high}", "en": "n = {low} to {high}"},
     "n_eq": {"fr": "n = {n}", "en": "n = {n}"},
+    # why cells of groups large enough are hidden (their answer counts)
+    "hidden_counts": {"fr": "▨ aussi : réponses données par moins de {k} enquêtés et "
+                            "cellules qui permettraient de les retrouver",
+                      "en": "▨ also: answers given by fewer than {k} respondents and the "
+                            "cells that would reveal them"},
     # what the n of a change or a DiD effect counts (the cell the small-cell rule checks)
     "n_of_change": {"fr": "n : la plus petite des deux vagues comparées",
                     "en": "n: the smaller of the two waves compared"},
@@ -131,7 +136,14 @@ def published_n(table: pd.DataFrame, lang: str) -> str:
     shown = table
     if "suppressed" in table.columns:
         shown = table[~table["suppressed"].astype(bool)]
-    return n_summary(smallest_count(shown) if len(shown) else [], lang)
+    note = n_summary(smallest_count(shown) if len(shown) else [], lang)
+    if "suppression" in table.columns:
+        why = table["suppression"].astype(str)
+        small = why[why.str.startswith("count < ")]
+        if len(small) or why.eq("complementary").any():
+            k = small.iloc[0].removeprefix("count < ") if len(small) else DEFAULT_MIN_COUNT
+            note = "; ".join(p for p in (note, text("hidden_counts", lang, k=k)) if p)
+    return note
 
 
 def n_summary(n: Iterable[float], lang: str) -> str:
