@@ -29,7 +29,6 @@ SHARED: dict[str, str] = {
     "DEFAULT_MAX_CV": "suppression",
     "check_count": "suppression",
     "DEFAULT_MIN_COUNT": "suppression",
-    "COUNT_COLUMN": "suppression",
     "publishable": "suppression",
 }
 

@@ -342,7 +342,7 @@ def disclosure_check(
         The column of the respondents behind each estimate.
     count_column : str, optional
         The column of the respondents in each cell, when the table has one.
-    margins : bool or "counts"
+    margins : bool or str
         Whether the margins of the ``by`` columns (all domains together) are published
         too, so that domains need complementary suppression (default True). Pass False
         for domains that do not add up to a published margin; "counts" to protect
@@ -416,7 +416,7 @@ def protect_table(
         The column of the respondents behind each estimate.
     count_column : str, optional
         The column of the respondents in each cell, when the table has one.
-    margins : bool or "counts"
+    margins : bool or str
         Whether the margins of the ``by`` columns (all domains together) are published
         too, so that domains need complementary suppression (default True). Pass False
         for domains that do not add up to a published margin; "counts" to protect

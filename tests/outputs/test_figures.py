@@ -150,6 +150,18 @@ def test_trust_by_actor_structure_and_suppression(trust_by_wave):
     _check_common(fig, n_values=["900", "880", "910"])
 
 
+def test_a_share_of_few_answers_is_marked_without_a_size(trust_by_wave):
+    # 99.5% of 910: 5 respondents outside the top box; the same item of wave 0 is
+    # hidden with it (the margin over waves would tell it)
+    table = trust_by_wave.assign(estimate=[0.45, 0.55, 0.995, 0.60], n=[900, 880, 910, 500],
+                                 n_category=[405, 484, 905, 300])
+    fig = F.plot_trust_by_actor(table, labels=Q, lang="fr", min_cell=MIN_CELL)
+    marks = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "suppressed"]
+    assert marks == ["▨ masqué"] * 2
+    assert "moins de 10 enquêtés" in source_note_of(fig)
+    assert "99" not in _texts(fig) and "910" not in source_note_of(fig)
+
+
 def test_trust_by_actor_in_english(trust_by_wave):
     fig = F.plot_trust_by_actor(trust_by_wave, labels=Q, lang="en")
     ax = fig.axes[0]

@@ -42,6 +42,8 @@ TEXT: dict[str, dict[str, str]] = {
     "suppressed": {"fr": "masqué (n\u00a0<\u00a0{min_cell})",
                    "en": "suppressed (n\u00a0<\u00a0{min_cell})"},
     "suppressed_short": {"fr": "n\u00a0<\u00a0{min_cell}", "en": "n\u00a0<\u00a0{min_cell}"},
+    # a cell of a group large enough, hidden for its answer counts
+    "suppressed_count": {"fr": "masqué", "en": "suppressed"},
     "source": {
         "fr": "Source : enquête de perception, estimations pondérées (plan de sondage "
               "complexe).",
@@ -330,10 +332,14 @@ def source_note_of(fig: Figure) -> str:
 
 
 def mark_suppressed(ax: Axes, x: float, y: float, lang: str, min_cell: int, *,
-                    transform=None, ha: str = "left", fontsize: float = 7.5):
-    """The mark that stands in place of a suppressed value."""
+                    transform=None, ha: str = "left", fontsize: float = 7.5,
+                    n: float | None = None):
+    """The mark that stands in place of a suppressed value: ``n < 30``, or, for a cell
+    of ``n`` respondents hidden for its answer counts, ``masqué``."""
+    small = n is None or not n >= min_cell
     artist = ax.text(
-        x, y, "▨ " + text("suppressed_short", lang, min_cell=min_cell),
+        x, y, "▨ " + (text("suppressed_short", lang, min_cell=min_cell) if small
+                      else text("suppressed_count", lang)),
         ha=ha, va="center", fontsize=fontsize, color="#666666", style="italic",
         transform=transform if transform is not None else ax.transData,
     )

@@ -122,7 +122,7 @@ def plot_likert(
                                  linewidth=0.6)
                 stub.set_gid("suppressed")
                 ax.add_patch(stub)
-                common.mark_suppressed(ax, 0, y, lang, min_cell, ha="center")
+                common.mark_suppressed(ax, 0, y, lang, min_cell, ha="center", n=info["n"])
             else:
                 left = -info["neg"]
                 for c, colour in zip(scale_codes, colours, strict=True):
@@ -298,7 +298,7 @@ def plot_nonresponse(
             n = float(sub["n"].iloc[0])
             if bool(sub["suppressed"].any()):
                 any_suppressed = True
-                common.mark_suppressed(ax, 0, y, lang, min_cell)
+                common.mark_suppressed(ax, 0, y, lang, min_cell, n=n)
             else:
                 left = 0.0
                 for reason in reasons:
