@@ -33,6 +33,7 @@ VALUES = ["estimate", "se", "ci_low", "ci_high"]
 #: columns of a published table that do not tell its cells apart
 NOT_KEYS = {*VALUES, "df", "deff", "n", "p", "n_category", "count", "suppressed",
             "suppression", "reliability", "n_weighted", "missing_code", "cv", "flag",
+            "n_excluded", "excluded",
             *CELL_COUNT_COLUMNS}
 
 
@@ -42,7 +43,7 @@ def _answer_counts(table: pd.DataFrame) -> np.ndarray | None:
     reason of item nonresponse; None for tables of no answers."""
     if "n_category" in table.columns:
         count = pd.to_numeric(table["n_category"], errors="coerce").to_numpy(dtype=float)
-        if "category" not in table.columns:
+        if "category" not in table.columns or "n_excluded" in table.columns:
             count = np.minimum(count, table["n"].to_numpy(dtype=float) - count)
         return count
     if {"category", "count"} <= set(table.columns):
@@ -86,7 +87,9 @@ def assert_protected(published: pd.DataFrame, raw: pd.DataFrame, where: str) -> 
             shown = published.loc[~hidden, column].astype(float).dropna()
             assert ((shown == 0) | (shown >= MIN_COUNT)).all(), where
     by, keys = _keys(raw)
-    if "category" in raw.columns:  # the answers of a group: never one hidden alone
+    # the answers of a group (not the options of a select-multiple question, each a share
+    # of its own): never one hidden alone
+    if "category" in raw.columns and "n_excluded" not in raw.columns:
         for idx in _lines(raw, [*by, "variable"]):
             assert hidden[idx].sum() != 1 or len(idx) == 1, (
                 f"{where}: one hidden answer in {raw.iloc[idx[0]][[*by, 'variable']].to_dict()}")

@@ -151,7 +151,7 @@ DISCLOSURE_COLUMNS = ["rule", "value", "threshold", "action", "message"]
 # columns of an estimate table that do not identify its cell
 _NON_KEY = frozenset({*VALUE_COLUMNS, *CELL_COUNT_COLUMNS, "df", "n", "suppressed",
                       "suppression", "flag", "count",
-                      "n_category", "n_weighted", "reliability"})
+                      "n_category", "n_weighted", "reliability", "n_excluded", "excluded"})
 _RULE_ORDER = {"small_cell": 0, "small_count": 1, "complementary": 2, "high_cv": 3}
 
 
@@ -201,13 +201,18 @@ def _assess(
         count_column = COUNT_COLUMN
     elif count_column is None and {"category", "count"} <= set(table.columns):
         count_column = "count"  # the respondents of each reason of item_nonresponse
+    # the options of a select-multiple question (their exclusions counted): each is a
+    # share of its own, chosen or not; they do not sum to 1
+    options = "n_excluded" in table.columns
     if count_column is not None:
         count = pd.to_numeric(table[count_column], errors="coerce").to_numpy(dtype=float)
-        if "category" not in table.columns and count_column == COUNT_COLUMN:
-            # one answer of two kept (a top-box share): its share tells the other
-            # answer's count too (n - count), which must reach k as well
+        if ("category" not in table.columns or options) and count_column == COUNT_COLUMN:
+            # one answer of two kept (a top-box share, an option chosen): its share
+            # tells the other answer's count too (n - count), which must reach k as well
             count = np.minimum(count, n - count)
-    elif "category" in table.columns and estimate is not None:
+    elif ("category" in table.columns and estimate is not None
+          and not {"from", "to"} <= set(table.columns) and "period" not in table.columns):
+        # about estimate x n for a level's share (a change or an effect counts nobody)
         with np.errstate(invalid="ignore"):
             count = np.round(np.clip(estimate, 0, 1) * n)
         approx = True
@@ -247,7 +252,7 @@ def _assess(
     secret = (np.zeros(len(table), dtype=bool) if count is None
               else (count > 0) & (count < k))
     lines: list[tuple[list[str], str, bool]] = []
-    if "category" in keys and "variable" in keys:
+    if "category" in keys and "variable" in keys and not options:
         lines.append(([*by, "variable"], "the other categories of its variable (they sum to 1)",
                       False))
     for b in by if margins else []:

@@ -75,6 +75,19 @@ def test_a_top_box_share_protects_both_answers():
     assert out["suppression"].tolist() == [f"count < {DEFAULT_MIN_COUNT}", "complementary"]
 
 
+def test_the_options_of_a_select_multiple_question_are_shares_of_their_own(demo):
+    t = pc.proportion(demo.design(), "ca_type", by="wave", na_rm=True)
+    out = publishable(t)
+    counts = np.minimum(t["n_category"], t["n"] - t["n_category"])
+    small = ((counts > 0) & (counts < DEFAULT_MIN_COUNT)).to_numpy()
+    assert out["suppressed"].to_numpy()[small].all()
+    # the options do not sum to 1: no option is hidden for another of its wave alone
+    assert not out["suppression"].eq("complementary").any() or small.any()
+    for option, rows in out.groupby("category"):
+        hidden = rows["suppressed"].to_numpy()
+        assert hidden.sum() != 1 or not small[rows.index[hidden]].any(), option
+
+
 def test_already_published_tables_stay_as_they_are():
     t = _answers({(): [120, 86, 1]}, [])
     once = publishable(t)

@@ -15,6 +15,7 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
+from perception.disclosure.suppression import publishable
 from perception.errors import DisclosureError, PerceptionError
 from perception.outputs import figures as F
 from perception.outputs.figures.common import source_note_of as _source_note
@@ -520,7 +521,9 @@ def test_option_rows_are_drawn_one_each():
     fig = F.plot_subgroups(shares, group="wave", labels=q, lang="en", min_cell=1)
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks == [codes[c]["en"] for c in codes]
-    assert _points(fig) == len(shares)
+    # every option drawn but those given by fewer than 10 respondents (and their margin)
+    shown = ~publishable(shares, 1)["suppressed"]
+    assert 0 < shown.sum() < len(shares) and _points(fig) == shown.sum()
     change = pc.change(d, "ca_type", over="wave", by="treated")
     fig = F.plot_change(change, labels=q, lang="en", min_cell=1)
     ticks = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_yticklabels()]
