@@ -217,8 +217,9 @@ def likert(
     -------
     DataFrame
         The ``by`` columns, ``variable``, ``category`` (the answer code), ``estimate``,
-        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n`` and ``missing_code`` (True
-        for refused / don't know / not applicable / system missing). The scale's codes come
+        ``se``, ``ci_low``, ``ci_high``, ``df``, ``deff``, ``n``, ``missing_code`` (True
+        for refused / don't know / not applicable / system missing) and ``n_category``
+        (the respondents who gave the answer). The scale's codes come
         first in ascending order (all of them when the questionnaire lists them, with share
         0 when nobody chose one), then the missing codes. ``attrs["vcov"]`` holds the
         covariance when one item is given.
@@ -304,6 +305,8 @@ def likert(
         )
         table["category"] = table["category"].astype(float).astype(int)
         table["missing_code"] = table["category"].isin([int(c) for c in extra])
+        # new columns come last: the answer counts after missing_code
+        table = table[[*(c for c in table.columns if c != "n_category"), "n_category"]]
         tables.append(table)
     out = stack_tables(tables)
     out.attrs = {"level": level, "method": method, "dont_know": dont_know}
@@ -361,8 +364,9 @@ def top_box(
     -------
     DataFrame
         The ``by`` columns, ``variable``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
-        ``df``, ``deff``, ``n`` (respondents in the denominator). ``attrs["vcov"]`` holds
-        the covariance when one item is given.
+        ``df``, ``deff``, ``n`` (respondents in the denominator), ``n_category`` (those
+        among them in the top box). ``attrs["vcov"]`` holds the covariance when one item
+        is given.
 
     Examples
     --------

@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT
 from ..errors import PerceptionError
-from .common import Messages, add_input_options, read_waves
+from .common import Messages, add_input_options, check_min_count, read_waves
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,6 +47,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--min-cell", type=int, default=DEFAULT_MIN_CELL, metavar="N",
                         help=f"smallest number of respondents of a shown cell (default "
                         f"{DEFAULT_MIN_CELL})")
+    parser.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, metavar="K",
+                        help="smallest number of respondents of a shown answer: answers given "
+                        "by fewer (but some) are suppressed with the cells that would reveal "
+                        f"them (default {DEFAULT_MIN_COUNT})")
     parser.set_defaults(run=run)
     return parser
 
@@ -59,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_cell < 1:
         raise PerceptionError(f"--min-cell must be at least 1, got {args.min_cell}")
+    check_min_count(args)
     messages = Messages("analyse")
     q = load_questionnaire(args.questionnaire)
     entries, source = load_plan_entries(args.plan)
@@ -69,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         plan = type(plan)(tuple(type(r)(**{**r.__dict__, "where": " and ".join(
             f"({w})" for w in (args.where, r.where) if w)}) for r in plan.rows), plan.source)
     args.out.mkdir(parents=True, exist_ok=True)
-    tables = run_plan(plan, data, q, lang=args.lang, min_cell=args.min_cell)
+    tables = run_plan(plan, data, q, lang=args.lang, min_cell=args.min_cell,
+                      min_count=args.min_count)
     workbook = write_tables(tables, args.out / "analysis.xlsx")
     write_tables(tables, args.out / "analysis.csv")
     hidden = sum(int(t.data["suppressed"].sum()) for t in tables)

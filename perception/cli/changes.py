@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     readable = readable_table(analysis.for_reading(table), statistic=statistic,  # type: ignore[arg-type]
                               labels=analysis.label_sources, lang=args.lang,
-                              min_cell=args.min_cell, note=analysis.note(args.lang),
+                              min_cell=args.min_cell, min_count=args.min_count, note=analysis.note(args.lang),
                               name="change", level=args.level)
     emit([readable], args, analysis.messages)
     return 0

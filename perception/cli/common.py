@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT
 from ..errors import PerceptionError
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ def add_input_options(parser: argparse.ArgumentParser, *, questionnaire: bool = 
 
 def add_output_options(parser: argparse.ArgumentParser, *, out_help: str | None = None
                        ) -> None:
-    """``--lang``, ``--format``, ``--out``, ``--min-cell`` and ``--level``."""
+    """``--lang``, ``--format``, ``--out``, ``--min-cell``, ``--min-count`` and
+    ``--level``."""
     parser.add_argument("--lang", choices=("fr", "en"), default="fr",
                         help="language of the labels and numbers (default fr)")
     parser.add_argument("--format", choices=("csv", "xlsx", "md"), default=None,
@@ -59,6 +60,10 @@ def add_output_options(parser: argparse.ArgumentParser, *, out_help: str | None 
     parser.add_argument("--min-cell", type=int, default=DEFAULT_MIN_CELL, metavar="N",
                         help=f"smallest number of respondents of a shown cell (default "
                         f"{DEFAULT_MIN_CELL})")
+    parser.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, metavar="K",
+                        help="smallest number of respondents of a shown answer: answers given "
+                        "by fewer (but some) are suppressed with the cells that would reveal "
+                        f"them (default {DEFAULT_MIN_COUNT})")
     parser.add_argument("--level", type=float, default=0.95,
                         help="confidence level (default 0.95)")
 
@@ -67,6 +72,7 @@ def check_output_options(args: argparse.Namespace) -> None:
     """The output options are usable, before any computation."""
     if args.min_cell < 1:
         raise PerceptionError(f"--min-cell must be at least 1, got {args.min_cell}")
+    check_min_count(args)
     if not 0 < args.level < 1:
         raise PerceptionError(f"--level must be between 0 and 1 (e.g. 0.95), got {args.level}")
     if args.out is not None and args.table_format is None:
@@ -394,4 +400,17 @@ def emit(tables: Sequence[Any], args: argparse.Namespace, messages: Messages) ->
         sys.stdout.write("\n\n".join(to_text(t) for t in tables) + "\n")
     hidden = sum(int(t.data["suppressed"].sum()) for t in tables if "suppressed" in t.data)
     if hidden:
-        messages.say(f"{hidden} cell(s) with fewer than {args.min_cell} respondents suppressed")
+        messages.say(suppressed_message(hidden, args))
+
+
+def check_min_count(args: argparse.Namespace) -> None:
+    """``--min-count`` is a positive whole number."""
+    if args.min_count < 1:
+        raise PerceptionError(f"--min-count must be at least 1, got {args.min_count}")
+
+
+def suppressed_message(hidden: int, args: argparse.Namespace) -> str:
+    """What the suppressed cells of the tables are, for stderr."""
+    return (f"{hidden} cell(s) suppressed: fewer than {args.min_cell} respondents, or an "
+            f"answer given by fewer than {args.min_count} respondents (and the cells that "
+            "would reveal it)")

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     test = pc.chisq(design, args.row, args.col, na_rm=True)
     table = crosstab_table(shares, row=args.row, col=args.col, percent=args.percent,
                            labels=analysis.questionnaire, lang=args.lang,
-                           min_cell=args.min_cell, note=analysis.note(args.lang), test=test,
+                           min_cell=args.min_cell, min_count=args.min_count, note=analysis.note(args.lang), test=test,
                            name=f"{args.row}_x_{args.col}")
     emit([table], args, analysis.messages)
     return 0

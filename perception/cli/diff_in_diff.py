@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return analysis.for_reading(table)
 
     options = {"statistic": statistic, "labels": analysis.label_sources, "lang": args.lang,
-               "min_cell": args.min_cell, "note": analysis.note(args.lang),
+               "min_cell": args.min_cell, "min_count": args.min_count, "note": analysis.note(args.lang),
                "level": args.level}
     tables = [readable_table(stacked([r.effects for r in results]), name="did", **options)]
     if args.cells:

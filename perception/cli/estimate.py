@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         table = add_weighted_n(table, analysis.design, analysis.questionnaire)
     readable = readable_table(table, statistic=stat,  # type: ignore[arg-type]
                               labels=analysis.label_sources,
-                              lang=args.lang, min_cell=args.min_cell,
+                              lang=args.lang, min_cell=args.min_cell, min_count=args.min_count,
                               note=analysis.note(args.lang), name=stat,
                               level=args.level)
     emit([readable], args, analysis.messages)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT
 from ..errors import PerceptionError
 from .common import Messages, add_input_options, read_waves, show_progress, where_domain
 
@@ -57,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--min-cell", type=int, default=None, metavar="N",
                         help=f"smallest number of respondents a shown cell may rest on "
                         f"(default {DEFAULT_MIN_CELL})")
+    parser.add_argument("--min-count", type=int, default=None, metavar="K",
+                        help="smallest number of respondents of a shown answer: answers given "
+                        "by fewer (but some) are suppressed with the cells that would reveal "
+                        f"them (default {DEFAULT_MIN_COUNT})")
     parser.add_argument("--strict", action="store_true",
                         help="stop with an error instead of leaving any answer out of the "
                         "estimates (a missing-value code such as 9 don't know, or an empty "
@@ -86,7 +90,7 @@ def _demo_context(args, config):
     }
     lang = args.lang or config["lang"]
     return context_from_waves(
-        demo.waves, q, config, lang=lang, min_cell=args.min_cell,
+        demo.waves, q, config, lang=lang, min_cell=args.min_cell, min_count=args.min_count,
         source_note=None if config.get("source_note") else note[lang],
     )
 
@@ -102,7 +106,8 @@ def _data_context(args, config):
         )
     q = load_questionnaire(args.questionnaire)
     waves = read_waves("figures", args.data, q, sheet=args.sheet, encoding=args.encoding)
-    return context_from_waves(waves, q, config, lang=args.lang, min_cell=args.min_cell)
+    return context_from_waves(waves, q, config, lang=args.lang, min_cell=args.min_cell,
+                              min_count=args.min_count)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         raise PerceptionError("--out DIR is required: the folder to write the figures to")
     if args.min_cell is not None and args.min_cell < 1:
         raise PerceptionError(f"--min-cell must be at least 1, got {args.min_cell}")
+    if args.min_count is not None and args.min_count < 1:
+        raise PerceptionError(f"--min-count must be at least 1, got {args.min_count}")
     config = load_config(args.config)
     names = check_figure_names(args.only) if args.only else None
     formats = check_formats(args.format)

@@ -28,6 +28,8 @@ SHARED: dict[str, str] = {
     "DEFAULT_MIN_CELL": "suppression",
     "DEFAULT_MAX_CV": "suppression",
     "check_count": "suppression",
+    "DEFAULT_MIN_COUNT": "suppression",
+    "publishable": "suppression",
 }
 
 __all__ = sorted(EXPORTS)

@@ -19,7 +19,7 @@ published estimate on fewer than 30 respondents, no table cell counting fewer th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_MIN_CELL",
     "DEFAULT_K",
+    "DEFAULT_MIN_COUNT",
+    "COUNT_COLUMN",
     "DEFAULT_MAX_CV",
     "VALUE_COLUMNS",
     "CELL_COUNT_COLUMNS",
@@ -44,6 +46,7 @@ __all__ = [
     "smallest_count",
     "disclosure_check",
     "protect_table",
+    "publishable",
 ]
 
 #: smallest number of respondents a published estimate may rest on
@@ -51,6 +54,11 @@ DEFAULT_MIN_CELL = 30
 #: smallest number of respondents a published table cell (a count) may hold, and the k of
 #: k-anonymity
 DEFAULT_K = 10
+#: smallest number of respondents giving one answer (a category cell) that a published
+#: table may rest on: the ``min_count`` of the outputs
+DEFAULT_MIN_COUNT = DEFAULT_K
+#: the column of a proportion table holding the respondents who gave each answer
+COUNT_COLUMN = "n_category"
 #: largest coefficient of variation (se / |estimate|) of an estimate published unflagged
 DEFAULT_MAX_CV = 0.30
 #: columns that carry a number derived from the respondents of a cell (the ``relative*``
@@ -117,6 +125,8 @@ def suppress_small_cells(
     }
     counts = smallest_count(out, n_column)
     small = (counts < min_cell) | counts.isna()
+    if "suppressed" in table.columns:  # suppressed before (a small count, a complement)
+        small = small | table["suppressed"].fillna(True).astype(bool)
     for column in value_columns:
         if column in out.columns:
             out[column] = out[column].astype(float).where(~small)
@@ -140,7 +150,8 @@ def check_count(name: str, value: Any) -> None:
 DISCLOSURE_COLUMNS = ["rule", "value", "threshold", "action", "message"]
 # columns of an estimate table that do not identify its cell
 _NON_KEY = frozenset({*VALUE_COLUMNS, *CELL_COUNT_COLUMNS, "df", "n", "suppressed",
-                      "suppression", "flag", "count"})
+                      "suppression", "flag", "count",
+                      "n_category", "n_weighted", "reliability", "n_excluded", "excluded"})
 _RULE_ORDER = {"small_cell": 0, "small_count": 1, "complementary": 2, "high_cv": 3}
 
 
@@ -156,7 +167,7 @@ def _assess(
     max_cv: float | None,
     n_column: str,
     count_column: str | None,
-    margins: bool = True,
+    margins: bool | str = True,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The risky cells of an estimate table, with their positions (see disclosure_check)."""
     check_count("min_cell", min_cell)
@@ -171,21 +182,37 @@ def _assess(
             f"the table has no {n_column!r} column, so small cells cannot be found; keep the "
             "'n' column of estimate tables in every output table"
         )
+    if margins not in (True, False, "counts"):
+        raise DisclosureError(f"margins must be True, False or 'counts', got {margins!r}")
     if count_column is not None and count_column not in table.columns:
         raise DisclosureError(
             f"count_column={count_column!r} is not a column of the table (columns: "
             f"{', '.join(map(str, table.columns))})"
         )
-    keys = [c for c in table.columns if c not in _NON_KEY and c not in (n_column, count_column)]
+    keys = [c for c in table.columns if c not in _NON_KEY
+            and c not in (n_column, count_column, COUNT_COLUMN)]
     by = keys[: keys.index("variable")] if "variable" in keys else list(keys)
     n = smallest_count(table, n_column).to_numpy(dtype=float)
     estimate = (pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
                 if "estimate" in table.columns else None)
     count: np.ndarray | None = None
     approx = False
+    if count_column is None and COUNT_COLUMN in table.columns:
+        count_column = COUNT_COLUMN
+    elif count_column is None and {"category", "count"} <= set(table.columns):
+        count_column = "count"  # the respondents of each reason of item_nonresponse
+    # the options of a select-multiple question (their exclusions counted): each is a
+    # share of its own, chosen or not; they do not sum to 1
+    options = "n_excluded" in table.columns
     if count_column is not None:
         count = pd.to_numeric(table[count_column], errors="coerce").to_numpy(dtype=float)
-    elif "category" in table.columns and estimate is not None:
+        if ("category" not in table.columns or options) and count_column == COUNT_COLUMN:
+            # one answer of two kept (a top-box share, an option chosen): its share
+            # tells the other answer's count too (n - count), which must reach k as well
+            count = np.minimum(count, n - count)
+    elif ("category" in table.columns and estimate is not None
+          and not {"from", "to"} <= set(table.columns) and "period" not in table.columns):
+        # about estimate x n for a level's share (a change or an effect counts nobody)
         with np.errstate(invalid="ignore"):
             count = np.round(np.clip(estimate, 0, 1) * n)
         approx = True
@@ -209,7 +236,10 @@ def _assess(
             add(i, "small_cell", n[i], min_cell, "suppress",
                 f"{cell}: the estimate rests on {'an unknown number of' if np.isnan(n[i]) else int(n[i])} "
                 f"respondents, fewer than min_cell={min_cell}: suppress it")
-        if count is not None and not count[i] >= k:
+        # nobody gave the answer: no respondent to protect (a zero is published); no
+        # count: the row is no answer's cell (a list experiment stacked with a direct
+        # question), the rule is not for it
+        if count is not None and 0 < count[i] < k:
             suppressed[i] = True
             how = "about {} respondents (estimate x n)" if approx else "{} respondents"
             shown = "an unknown number of respondents" if np.isnan(count[i]) else how.format(
@@ -217,29 +247,41 @@ def _assess(
             add(i, "small_count", count[i], k, "suppress",
                 f"{cell}: the cell holds {shown}, fewer than k={k}: suppress it")
 
-    lines: list[tuple[list[str], str]] = []
-    if "category" in keys and "variable" in keys:
-        lines.append(([*by, "variable"], "the other categories of its variable (they sum to 1)"))
+    # cells whose answer count must stay secret: the small counts, and the cells hidden
+    # to protect them (with margins="counts", the only ones the margins protect)
+    secret = (np.zeros(len(table), dtype=bool) if count is None
+              else (count > 0) & (count < k))
+    lines: list[tuple[list[str], str, bool]] = []
+    if "category" in keys and "variable" in keys and not options:
+        lines.append(([*by, "variable"], "the other categories of its variable (they sum to 1)",
+                      False))
     for b in by if margins else []:
-        lines.append(([c for c in keys if c != b], f"the other {b} domains and their margin"))
+        lines.append(([c for c in keys if c != b], f"the other {b} domains and their margin",
+                      margins == "counts"))
     size = count if count is not None else n
     line_groups = [
         ([np.asarray(g) for g in table.groupby(columns, dropna=False, sort=False).indices.values()]
-         if columns else [np.arange(len(table))], what)
-        for columns, what in lines
+         if columns else [np.arange(len(table))], what, counts_only)
+        for columns, what, counts_only in lines
     ]
     changed = True
     while changed:
         changed = False
-        for groups, what in line_groups:
+        for groups, what, counts_only in line_groups:
             for idx in groups:
                 if len(idx) < 2 or suppressed[idx].sum() != 1:
                     continue
                 hidden = idx[suppressed[idx]][0]
+                if counts_only and not secret[hidden]:
+                    continue
                 candidates = idx[~suppressed[idx]]
+                # the next smallest cell; a zero only when no other is left (hiding a
+                # zero beside a small count protects nothing a reader cannot guess)
                 sizes = np.where(np.isnan(size[candidates]), np.inf, size[candidates])
+                sizes = np.where(sizes == 0, np.nextafter(np.inf, 0), sizes)
                 j = int(candidates[int(np.argmin(sizes))])
                 suppressed[j] = True
+                secret[j] = secret[j] or bool(secret[hidden])
                 changed = True
                 add(j, "complementary", size[j], float("nan"), "suppress",
                     f"{describe(j)}: {describe(hidden)} is "
@@ -266,7 +308,7 @@ def disclosure_check(
     max_cv: float | None = DEFAULT_MAX_CV,
     n_column: str = "n",
     count_column: str | None = None,
-    margins: bool = True,
+    margins: bool | Literal["counts"] = True,
 ) -> pd.DataFrame:
     """List the cells of an estimate table that must not be published as they are.
 
@@ -274,14 +316,19 @@ def disclosure_check(
 
     - ``small_cell`` (suppress): the estimate rests on fewer than ``min_cell``
       respondents (``n``).
-    - ``small_count`` (suppress): the cell counts fewer than ``k`` respondents: the
-      ``count_column`` when given; for a proportion table (a ``category`` column), about
-      ``estimate x n``.
+    - ``small_count`` (suppress): the cell counts fewer than ``k`` respondents (but
+      some: a zero reveals nobody and is published): the ``count_column`` when given,
+      else the table's ``n_category`` (the answers' counts of ``pc.proportion``,
+      ``pc.likert``, ``pc.top_box``; a table without ``category`` keeps one answer of
+      two, whose share tells the other's count ``n - n_category`` too), else the
+      ``count`` of each ``category`` (``pc.item_nonresponse``), else for a proportion
+      table (a ``category`` column) about ``estimate x n``.
     - ``complementary`` (suppress): a cell whose publication, with the margin, would
       reveal a suppressed one: the categories of a variable sum to 1, and the domains
       of a ``by`` column add up to their margin (``margins=True``); when exactly one
-      cell of such a line is suppressed, the smallest other cell of the line is
-      suppressed too (repeated until no line has a single suppressed cell).
+      cell of such a line is suppressed, the smallest other cell of the line (a zero
+      only when nothing else is left) is suppressed too (repeated until no line has a
+      single suppressed cell).
     - ``high_cv`` (flag): coefficient of variation ``se / |estimate|`` above ``max_cv``
       on a cell that is published: unreliable, publish with a warning.
 
@@ -300,10 +347,14 @@ def disclosure_check(
         The column of the respondents behind each estimate.
     count_column : str, optional
         The column of the respondents in each cell, when the table has one.
-    margins : bool
+    margins : bool or str
         Whether the margins of the ``by`` columns (all domains together) are published
         too, so that domains need complementary suppression (default True). Pass False
-        for domains that do not add up to a published margin.
+        for domains that do not add up to a published margin; "counts" to protect
+        through the margins only the cells hidden for their answer counts (``k``), as
+        the outputs do: a domain hidden for its size alone (``n`` below ``min_cell``)
+        publishes its ``n`` anyway, and its answer counts under ``k`` are protected as
+        small counts.
 
     Returns
     -------
@@ -348,7 +399,7 @@ def protect_table(
     max_cv: float | None = DEFAULT_MAX_CV,
     n_column: str = "n",
     count_column: str | None = None,
-    margins: bool = True,
+    margins: bool | Literal["counts"] = True,
 ) -> pd.DataFrame:
     """Apply ``disclosure_check`` to a table about to be published.
 
@@ -370,10 +421,14 @@ def protect_table(
         The column of the respondents behind each estimate.
     count_column : str, optional
         The column of the respondents in each cell, when the table has one.
-    margins : bool
-        Whether the margins of the ``by`` columns (all domains together) are published too,
-        so that domains need complementary suppression (default True). Pass False for
-        domains that do not add up to a published margin.
+    margins : bool or str
+        Whether the margins of the ``by`` columns (all domains together) are published
+        too, so that domains need complementary suppression (default True). Pass False
+        for domains that do not add up to a published margin; "counts" to protect
+        through the margins only the cells hidden for their answer counts (``k``), as
+        the outputs do: a domain hidden for its size alone (``n`` below ``min_cell``)
+        publishes its ``n`` anyway, and its answer counts under ``k`` are protected as
+        small counts.
 
     Returns
     -------
@@ -407,13 +462,48 @@ def protect_table(
             why[r["pos"]] = why[r["pos"]] or text[r["rule"]]
         else:
             flag[r["pos"]] = f"cv > {max_cv:.0%}"
-    for column in VALUE_COLUMNS:
+    # a hidden cell's own count never shows either (n, the size of its group, stays)
+    counted = [count_column] if count_column else [COUNT_COLUMN, *(
+        ["count"] if "category" in out.columns else [])]
+    for column in [*VALUE_COLUMNS, *counted]:
         if column in out.columns:
             out[column] = out[column].astype(float).where(~hide)
     out["suppressed"] = out["suppressed"].to_numpy() | hide
     out["suppression"] = why
     out["flag"] = flag
     return out
+
+
+def publishable(table: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
+                min_count: int | None = DEFAULT_MIN_COUNT) -> pd.DataFrame:
+    """The table as it may leave the process (every output passes through here).
+
+    Cells resting on fewer than ``min_cell`` respondents are suppressed
+    (:func:`suppress_small_cells`); in a table of answers (a ``category`` column, or the
+    answer counts ``n_category`` of ``pc.proportion``), cells answered by fewer than
+    ``min_count`` respondents too, with the complementary cells that would let them be
+    recomputed: another category of their group (the shares of a group sum to 1) and
+    the same answer in another domain of each ``by`` column (the domains add up to the
+    margin) (:func:`protect_table`). A table that already has a ``suppressed`` column
+    has been through it and is returned as it is; ``min_count=None`` applies the group
+    rule alone.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"variable": "trust", "category": [1, 2, 3],
+    ...                   "estimate": [0.6, 0.37, 0.03], "n": 207,
+    ...                   "n_category": [124, 77, 6]})
+    >>> out = publishable(t)
+    >>> out[["category", "estimate", "n_category", "suppression"]].values.tolist()
+    [[1, 0.6, 124.0, ''], [2, nan, nan, 'complementary'], [3, nan, nan, 'count < 10']]
+    """
+    if "suppressed" in table.columns:
+        return table
+    counted = "category" in table.columns or COUNT_COLUMN in table.columns
+    if min_count is None or not counted:
+        return suppress_small_cells(table, min_cell)
+    out = protect_table(table, min_cell=min_cell, k=min_count, max_cv=None, margins="counts")
+    return out.drop(columns=["flag"])
 
 
 # -------------------------------------------------------------------- k-anonymity --

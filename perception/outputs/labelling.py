@@ -34,7 +34,7 @@ STATISTIC_COLUMNS = frozenset({
     "deff", "n", "p", "suppressed", "missing_code", "from", "to", "period", "count",
     "cv", "statistic", "label", "n_from", "n_to", "n_min", "relative", "relative_se",
     "relative_ci_low", "relative_ci_high", "suppression", "flag", "n_excluded",
-    "excluded", "reliability", "n_weighted", "t",
+    "excluded", "reliability", "n_weighted", "t", "n_category",
 })
 
 

@@ -44,7 +44,7 @@ import pandas as pd
 from ..analysis.changes import change
 from ..analysis.diff_in_diff import did
 from ..analysis.scales import top_box_scores
-from ..disclosure.suppression import DEFAULT_MIN_CELL
+from ..disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT
 from ..errors import PerceptionError
 from ..questionnaire.expressions import parse_expression
 from ..survey.estimators import mean, proportion, total
@@ -212,8 +212,22 @@ def _indicator_name(variable: str, top: Sequence[int]) -> str:
     return f"{variable}__top_{'_'.join(map(str, top))}"
 
 
+def _with_top_count(table: pd.DataFrame, design: Any, indicator: str, by: list | None,
+                    level: float) -> pd.DataFrame:
+    """The share of a top-box indicator with ``n_category``: the respondents in the top
+    box of each row, which the small-count rule of the outputs reads."""
+    counts = proportion(design, indicator, by=by, na_rm=True, level=level)
+    counts = counts[counts["category"].astype(float) == 1.0]
+    keys = [*(by or []), "variable"]
+    merged = table.merge(counts[[*keys, "n_category"]], on=keys, how="left", validate="1:1")
+    merged["n_category"] = merged["n_category"].fillna(0).astype(int)  # nobody in the box
+    merged.attrs = dict(table.attrs)
+    return merged
+
+
 def run_plan(plan: Plan, data: pd.DataFrame, questionnaire: Any, *, lang: str = "fr",
-             min_cell: int = DEFAULT_MIN_CELL, level: float = 0.95) -> list[ReadableTable]:
+             min_cell: int = DEFAULT_MIN_CELL, level: float = 0.95,
+             min_count: int | None = DEFAULT_MIN_COUNT) -> list[ReadableTable]:
     """Run every analysis of ``plan`` on the waves ``data`` (one design from the
     questionnaire's roles; missing-value codes of the plan's variables left out) into
     labelled tables for reading, small cells suppressed."""
@@ -262,7 +276,8 @@ def run_plan(plan: Plan, data: pd.DataFrame, questionnaire: Any, *, lang: str = 
         elif row.statistic == "proportion":
             table = proportion(current, row.variable, by=by, na_rm=True, level=level)
         elif row.statistic == "top_box":
-            table = mean(current, target, by=by, na_rm=True, level=level)
+            table = _with_top_count(mean(current, target, by=by, na_rm=True, level=level),
+                                    current, target, by, level)
         elif row.statistic == "change":
             table = change(current, target, over=wave, by=by, na_rm=True, level=level)
             statistic = "proportion" if row.top else "mean"
@@ -276,5 +291,6 @@ def run_plan(plan: Plan, data: pd.DataFrame, questionnaire: Any, *, lang: str = 
         name = row.id or f"{row.number}_{row.variable}"
         tables.append(readable_table(table, statistic=statistic,  # type: ignore[arg-type]
                                      labels=sources, lang=lang, min_cell=min_cell,
+                                     min_count=min_count,
                                      title=row.title, note=note, name=name, level=level))
     return tables

@@ -35,8 +35,8 @@ import pandas as pd
 from ..disclosure.suppression import (
     DEFAULT_MAX_CV,
     DEFAULT_MIN_CELL,
-    protect_table,
-    suppress_small_cells,
+    DEFAULT_MIN_COUNT,
+    publishable,
 )
 from ..errors import PerceptionError
 from ..tables import smallest_count
@@ -142,22 +142,6 @@ class ReadableTable:
         return out
 
 
-# ------------------------------------------------------------------- disclosure --
-def publishable(table: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
-                min_count: int | None = None) -> pd.DataFrame:
-    """The table as it may leave the process: cells resting on fewer than ``min_cell``
-    respondents suppressed (and, with ``min_count``, category cells counting fewer
-    than ``min_count`` respondents with their complementary cells), by
-    :mod:`perception.disclosure`. A table that already has a ``suppressed`` column has
-    been through it and is returned as it is."""
-    if "suppressed" in table.columns:
-        return table
-    if min_count is None:
-        return suppress_small_cells(table, min_cell)
-    out = protect_table(table, min_cell=min_cell, k=min_count, max_cv=None, margins=False)
-    return out.drop(columns=[c for c in ("flag",) if c in out.columns])
-
-
 def reliability(table: pd.DataFrame, *, contrast: bool | None = None,
                 max_cv: float = DEFAULT_MAX_CV, min_df: int = MIN_DF) -> pd.Series:
     """``ok``, ``low`` or ``suppressed`` for each row of a published table.
@@ -173,7 +157,7 @@ def reliability(table: pd.DataFrame, *, contrast: bool | None = None,
     --------
     >>> t = pd.DataFrame({"estimate": [0.5, 0.05, 0.4], "se": [0.05, 0.02, 0.04],
     ...                   "df": [40, 40, 6], "n": [300, 300, 300]})
-    >>> reliability(suppress_small_cells(t)).tolist()
+    >>> reliability(publishable(t)).tolist()
     ['ok', 'low', 'low']
     """
     if contrast is None:
@@ -244,7 +228,7 @@ def readable_table(
     labels: Any = None,
     lang: str = "fr",
     min_cell: int = DEFAULT_MIN_CELL,
-    min_count: int | None = None,
+    min_count: int | None = DEFAULT_MIN_COUNT,
     title: str | None = None,
     note: str | None = None,
     name: str = "table",
@@ -265,7 +249,9 @@ def readable_table(
     labels : the questionnaire, a mapping or a list of these (the label columns of a
         labelled design's tables are used as they are).
     lang : "fr" or "en".
-    min_cell, min_count : the suppression thresholds (:func:`publishable`).
+    min_cell, min_count : the suppression thresholds (:func:`publishable`): groups of
+        fewer than ``min_cell`` respondents, answers given by fewer than ``min_count``
+        (with the cells that would reveal them).
     title, note : the title, and a sentence put before the generated note (the domain
         of a ``--where``, the answers left out ...).
     name : a short name for the file or sheet.
@@ -372,6 +358,8 @@ def readable_table(
         statistic=statistic, kind=kind, lang=lang, level=level, min_cell=min_cell,
         points=bool(points), weighted="n_weighted" in cells,
         any_suppressed=bool(hidden.any()), missing_codes="missing_code" in table.columns,
+        # cells of groups large enough, hidden for their answer counts
+        min_count=min_count if bool((hidden & (counts >= min_cell)).any()) else None,
     )) if p)
     return ReadableTable(
         name=name,
@@ -402,7 +390,7 @@ def _default_title(variables: list, lab: Labeller, lang: str) -> str:
 
 def table_note(*, statistic: str, kind: str, lang: str, level: float, min_cell: int,
                points: bool, weighted: bool, any_suppressed: bool,
-               missing_codes: bool = False) -> str:
+               missing_codes: bool = False, min_count: int | None = None) -> str:
     """The note under a table: what it counts, the interval, n and N, reliability and
     suppression."""
     pct = fmt_number(level * 100, lang)
@@ -440,7 +428,11 @@ def table_note(*, statistic: str, kind: str, lang: str, level: float, min_cell: 
              "Fiabilité faible : coefficient de variation supérieur à 30 % ou moins de 10 "
              "degrés de liberté ; à interpréter avec prudence."),
         ]
-        if any_suppressed:
+        if any_suppressed and min_count is not None:
+            parts.append(f"Masqué : estimation reposant sur moins de {min_cell} enquêtés, ou "
+                         f"réponse donnée par moins de {min_count} enquêtés et les cellules "
+                         "qui permettraient de la retrouver ; non publiée.")
+        elif any_suppressed:
             parts.append(f"Masqué : estimation reposant sur moins de {min_cell} enquêtés, non "
                          "publiée.")
     else:
@@ -475,7 +467,11 @@ def table_note(*, statistic: str, kind: str, lang: str, level: float, min_cell: 
              "Low reliability: coefficient of variation above 30% or fewer than 10 degrees "
              "of freedom; interpret with caution."),
         ]
-        if any_suppressed:
+        if any_suppressed and min_count is not None:
+            parts.append(f"Suppressed: the estimate rests on fewer than {min_cell} "
+                         f"respondents, or the answer was given by fewer than {min_count} "
+                         "respondents, with the cells that would reveal it; not published.")
+        elif any_suppressed:
             parts.append(f"Suppressed: the estimate rests on fewer than {min_cell} "
                          "respondents and is not published.")
     return " ".join(parts)
@@ -491,7 +487,7 @@ def crosstab_table(
     labels: Any = None,
     lang: str = "fr",
     min_cell: int = DEFAULT_MIN_CELL,
-    min_count: int | None = None,
+    min_count: int | None = DEFAULT_MIN_COUNT,
     title: str | None = None,
     note: str | None = None,
     test: Any = None,
@@ -551,13 +547,17 @@ def crosstab_table(
                 f"confiance à {pct} % entre crochets. * fiabilité faible (coefficient de "
                 "variation supérieur à 30 % ou moins de 10 degrés de liberté).")
         if long.data["suppressed"].any():
-            what += f" Masqué : moins de {min_cell} enquêtés."
+            what += f" Masqué : moins de {min_cell} enquêtés" + (
+                f", ou réponse donnée par moins de {min_count} enquêtés (et les cellules qui "
+                "permettraient de la retrouver)." if min_count is not None else ".")
     else:
         what = (f"Weighted row percentages (each line sums to 100%), {pct}% confidence "
                 "interval in brackets. * low reliability (coefficient of variation above "
                 "30% or fewer than 10 degrees of freedom).")
         if long.data["suppressed"].any():
-            what += f" Suppressed: fewer than {min_cell} respondents."
+            what += f" Suppressed: fewer than {min_cell} respondents" + (
+                f", or an answer given by fewer than {min_count} respondents (with the cells "
+                "that would reveal it)." if min_count is not None else ".")
     if percent == "col":
         what = what.replace("en ligne", "en colonne").replace("chaque ligne", "chaque colonne"
                             ).replace("row percentages", "column percentages").replace(

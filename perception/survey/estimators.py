@@ -291,7 +291,8 @@ def proportion(
     -------
     DataFrame
         The ``by`` columns, ``variable``, ``category``, ``estimate``, ``se``, ``ci_low``,
-        ``ci_high``, ``df``, ``deff``, ``n``. Levels are the categories of a categorical
+        ``ci_high``, ``df``, ``deff``, ``n``, ``n_category`` (the unweighted rows giving
+        the answer: what the outputs' small-count rule reads). Levels are the categories of a categorical
         column, otherwise the sorted values present in the data (also outside a subset, as R
         keeps a factor's levels). The intervals use the degrees of freedom and row count of
         each domain (R's ``svyciprop`` on ``subset(design, ...)``); the "logit" interval of
@@ -388,8 +389,23 @@ def proportion(
         )
     table = assemble(design, dom, labels, result.estimate, result.vcov, result.deff,
                       result.n, level, low, high, se, df=df)
+    table["n_category"] = _category_counts(dom, all_levels)
     table.attrs["method"] = method
     return prepared.finish(table)
+
+
+def _category_counts(dom: Domains, all_levels: list[tuple[list, np.ndarray]]) -> np.ndarray:
+    """Rows giving each answer in each domain, in the order of the table's rows (domain
+    by domain, the levels of each variable in turn): what the small-count rule of the
+    outputs reads (they sum to ``n`` over the levels of a variable)."""
+    inside = dom.codes >= 0
+    per_variable = []
+    for levels, codes in all_levels:
+        keep = inside & (codes >= 0)
+        bins = dom.codes[keep] * len(levels) + codes[keep]
+        counts = np.bincount(bins, minlength=dom.count * len(levels))
+        per_variable.append(counts.reshape(dom.count, len(levels)))
+    return np.concatenate(per_variable, axis=1).ravel().astype(int)
 
 
 def _domain_rows(design, by: list[str], dom: Domains) -> np.ndarray:

@@ -12,6 +12,7 @@ import pytest
 
 import perception as pc
 from perception.cli import main
+from perception.disclosure.suppression import publishable
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONNAIRE = ROOT / "questionnaires" / "centre_mali_trust.yaml"
@@ -43,7 +44,13 @@ def test_csv_equals_the_library(tmp_path, wave_file, capsys, stat):
     expected = _library(wave_file, "trust_police", stat, "cercle")
     assert len(table) == len(expected)
     shown = ~table["suppressed"]
-    assert (table.loc[shown, "n"] >= 30).all() and (table.loc[~shown, "n"] < 30).all()
+    assert (table.loc[shown, "n"] >= 30).all() and table.loc[table["n"] < 30, "suppressed"].all()
+    # besides small groups, answers of fewer than 10 respondents and their complements
+    assert table["suppressed"].tolist() == publishable(expected)["suppressed"].tolist()
+    if stat == "proportion":
+        counts = expected["n_category"]
+        assert table.loc[((counts > 0) & (counts < 10)).to_numpy(), "suppressed"].all()
+        assert table.loc[~shown, "n_category"].isna().all()
     np.testing.assert_allclose(table.loc[shown, "estimate"],
                                expected.loc[shown.to_numpy(), "estimate"], rtol=CSV_RTOL)
     np.testing.assert_allclose(table.loc[shown, "se"], expected.loc[shown.to_numpy(), "se"],
@@ -108,7 +115,12 @@ def test_select_multiple_gives_one_row_per_option(tmp_path, wave_file, capsys):
     design = pc.SurveyDesign(spaced, weights="w_final", strata="stratum", psu="psu_id",
                              questionnaire=q, lang="en")
     expected = pc.proportion(design, "ca_type", na_rm=True)
-    np.testing.assert_allclose(table["estimate"], expected["estimate"], rtol=CSV_RTOL)
+    # an option chosen by fewer than 10 respondents is hidden, the others are the library's
+    counts = np.minimum(expected["n_category"], expected["n"] - expected["n_category"])
+    shown = ~table["suppressed"]
+    assert (shown == ((counts == 0) | (counts >= 10))).all()
+    np.testing.assert_allclose(table.loc[shown, "estimate"], expected.loc[shown, "estimate"],
+                               rtol=CSV_RTOL)
     not_asked = int((data["ca_aware"] != 1).sum())
     assert table["excluded"].iloc[0] == f"98 Refused: 3; not asked: {not_asked}"
 

@@ -12,6 +12,7 @@ import pytest
 import perception as pc
 from perception.analysis import scales as indices
 from perception.cli import main
+from perception.disclosure.suppression import publishable
 from perception.outputs import report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,11 +57,21 @@ def _design(demo):
 
 
 def _compare(csv: pd.DataFrame, expected: pd.DataFrame, keys: list[str]) -> None:
-    """Every cell of the CSV equals the library's, suppressed cells are blank."""
+    """Every cell of the CSV equals the library's, suppressed cells are blank: those of
+    fewer than 30 respondents, of answers given by fewer than 10 (a top-box share tells
+    both answers' counts) and their complementary cells."""
     merged = csv.merge(expected, on=keys, suffixes=("", "_lib"), validate="one_to_one")
     assert len(merged) == len(expected) == len(csv)
     shown = ~merged["suppressed"].astype(bool)
-    assert (merged.loc[~shown, "n"] < 30).all() and (merged.loc[shown, "n"] >= 30).all()
+    assert (merged.loc[shown, "n"] >= 30).all() and not shown[merged["n"] < 30].any()
+    if "n_category" in expected.columns:
+        counts = merged["n_category_lib"]
+        small = np.minimum(counts, merged["n"] - counts)
+        assert not shown[(small > 0) & (small < 10)].any()
+        assert ((small[shown] == 0) | (small[shown] >= 10)).all()
+        protected = publishable(expected.sort_values(keys).reset_index(drop=True))
+        assert (merged.sort_values(keys)["suppressed"].to_numpy()
+                == protected["suppressed"].to_numpy()).all()
     for column in ["estimate", "se", "ci_low", "ci_high"]:
         if column not in expected.columns:
             continue

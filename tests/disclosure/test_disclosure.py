@@ -388,7 +388,10 @@ def test_no_pii_value_in_any_output(pii_wave, tmp_path, capsys, command):
         small = df["n"] < ESTIMATE_MIN_CELL
         assert small.any() and (~small).any()
         assert df.loc[small, ["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
-        assert df.loc[~small, "estimate"].notna().all()
+        assert df.loc[~df["suppressed"], "estimate"].notna().all()
+        # the others hidden are answers of fewer than 10 respondents and their complements
+        assert df.loc[~small & df["suppressed"], "suppression"].isin(
+            ["count < 10", "complementary"]).all()
     if command == "model":  # margins of small cercles suppressed
         df = pd.read_csv(tmp_path / "model_margins.csv")
         small = df["n"] < ESTIMATE_MIN_CELL

@@ -15,6 +15,7 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
+from perception.disclosure.suppression import publishable
 from perception.errors import DisclosureError, PerceptionError
 from perception.outputs import figures as F
 from perception.outputs.figures.common import source_note_of as _source_note
@@ -150,6 +151,18 @@ def test_trust_by_actor_structure_and_suppression(trust_by_wave):
     _check_common(fig, n_values=["900", "880", "910"])
 
 
+def test_a_share_of_few_answers_is_marked_without_a_size(trust_by_wave):
+    # 99.5% of 910: 5 respondents outside the top box; the same item of wave 0 is
+    # hidden with it (the margin over waves would tell it)
+    table = trust_by_wave.assign(estimate=[0.45, 0.55, 0.995, 0.60], n=[900, 880, 910, 500],
+                                 n_category=[405, 484, 905, 300])
+    fig = F.plot_trust_by_actor(table, labels=Q, lang="fr", min_cell=MIN_CELL)
+    marks = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "suppressed"]
+    assert marks == ["▨ masqué"] * 2
+    assert "moins de 10 enquêtés" in source_note_of(fig)
+    assert "99" not in _texts(fig) and "910" not in source_note_of(fig)
+
+
 def test_trust_by_actor_in_english(trust_by_wave):
     fig = F.plot_trust_by_actor(trust_by_wave, labels=Q, lang="en")
     ax = fig.axes[0]
@@ -220,11 +233,27 @@ def test_likert_diverging_bars_and_languages():
 
 
 def test_likert_suppressed_row_is_marked():
+    # wave 1 (20 respondents) is suppressed; its answers (4 to 6 respondents each) would
+    # follow from a margin over the waves minus wave 0: wave 0 is hidden with it
     fig = F.plot_likert(_likert_table(n_small=20), labels=Q, min_cell=MIN_CELL)
     ax = fig.axes[0]
     scale = [p for p in ax.patches if str(p.get_gid()).startswith("scale:")]
-    assert len(scale) == 4  # only the wave with enough respondents
-    assert _gid_count(fig, "suppressed") >= 1
+    assert scale == []
+    assert _gid_count(fig, "suppressed") >= 2
+
+
+def test_likert_hidden_answer_counts():
+    table = _likert_table(n_small=300)
+    table["n_category"] = (table["estimate"] * table["n"]).round().astype(int)
+    # wave 1: "refused" (code 8) given by 6 respondents: it and the next smallest answer
+    # of wave 1 (code 9, 12) are hidden, and both codes of wave 0 through the margin
+    out = F.plot_likert(table, labels=Q, min_cell=MIN_CELL)
+    ax = out.axes[0]
+    scale = [p for p in ax.patches if str(p.get_gid()).startswith("scale:")]
+    missing = [p.get_gid() for p in ax.patches if str(p.get_gid()).startswith("missing:")]
+    assert len(scale) == 2 * 4  # the scale of both waves is drawn
+    assert missing == []  # the hidden missing codes are left out of the bars
+    assert "0.02" not in _texts(out) and "masqué" in source_note_of(out)
 
 
 # ---------------------------------------------------------------------- heat map --
@@ -492,7 +521,9 @@ def test_option_rows_are_drawn_one_each():
     fig = F.plot_subgroups(shares, group="wave", labels=q, lang="en", min_cell=1)
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks == [codes[c]["en"] for c in codes]
-    assert _points(fig) == len(shares)
+    # every option drawn but those given by fewer than 10 respondents (and their margin)
+    shown = ~publishable(shares, 1)["suppressed"]
+    assert 0 < shown.sum() < len(shares) and _points(fig) == shown.sum()
     change = pc.change(d, "ca_type", over="wave", by="treated")
     fig = F.plot_change(change, labels=q, lang="en", min_cell=1)
     ticks = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_yticklabels()]

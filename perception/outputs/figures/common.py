@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ...disclosure.suppression import DEFAULT_MIN_CELL, suppress_small_cells
+from ...disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT, publishable
 from ...errors import PerceptionError
 from ..labelling import Labeller, check_lang
 from . import style
@@ -27,7 +27,7 @@ NON_DOMAIN_COLUMNS = frozenset({
     "variable", "category", "quantile", "estimate", "se", "ci_low", "ci_high", "df",
     "deff", "n", "p", "suppressed", "missing_code", "from", "to", "period", "count",
     "cv", "statistic", "label", "n_from", "n_to", "n_min", "relative", "relative_se",
-    "relative_ci_low", "relative_ci_high", "suppression", "flag",
+    "relative_ci_low", "relative_ci_high", "suppression", "flag", "n_category", "n_weighted",
 })
 
 #: the words of the figures, by language
@@ -42,6 +42,8 @@ TEXT: dict[str, dict[str, str]] = {
     "suppressed": {"fr": "masqué (n\u00a0<\u00a0{min_cell})",
                    "en": "suppressed (n\u00a0<\u00a0{min_cell})"},
     "suppressed_short": {"fr": "n\u00a0<\u00a0{min_cell}", "en": "n\u00a0<\u00a0{min_cell}"},
+    # a cell of a group large enough, hidden for its answer counts
+    "suppressed_count": {"fr": "masqué", "en": "suppressed"},
     "source": {
         "fr": "Source : enquête de perception, estimations pondérées (plan de sondage "
               "complexe).",
@@ -56,6 +58,11 @@ TEXT: dict[str, dict[str, str]] = {
     "ci": {"fr": "IC à 95 %", "en": "95% CI"},
     "n_range": {"fr": "n = {low} à {high}", "en": "n = {low} to {high}"},
     "n_eq": {"fr": "n = {n}", "en": "n = {n}"},
+    # why cells of groups large enough are hidden (their answer counts)
+    "hidden_counts": {"fr": "▨ aussi : réponses données par moins de {k} enquêtés et "
+                            "cellules qui permettraient de les retrouver",
+                      "en": "▨ also: answers given by fewer than {k} respondents and the "
+                            "cells that would reveal them"},
     # what the n of a change or a DiD effect counts (the cell the small-cell rule checks)
     "n_of_change": {"fr": "n : la plus petite des deux vagues comparées",
                     "en": "n: the smaller of the two waves compared"},
@@ -131,7 +138,14 @@ def published_n(table: pd.DataFrame, lang: str) -> str:
     shown = table
     if "suppressed" in table.columns:
         shown = table[~table["suppressed"].astype(bool)]
-    return n_summary(smallest_count(shown) if len(shown) else [], lang)
+    note = n_summary(smallest_count(shown) if len(shown) else [], lang)
+    if "suppression" in table.columns:
+        why = table["suppression"].astype(str)
+        small = why[why.str.startswith("count < ")]
+        if len(small) or why.eq("complementary").any():
+            k = small.iloc[0].removeprefix("count < ") if len(small) else DEFAULT_MIN_COUNT
+            note = "; ".join(p for p in (note, text("hidden_counts", lang, k=k)) if p)
+    return note
 
 
 def n_summary(n: Iterable[float], lang: str) -> str:
@@ -154,10 +168,12 @@ def wrap(label: str, width: int = 28) -> str:
 # ---------------------------------------------------------------------- tables --
 def prepare(table: pd.DataFrame, min_cell: int, required: Sequence[str],
             figure: str) -> pd.DataFrame:
-    """Check a result table's columns and pass it through the small-cell suppression."""
+    """Check a result table's columns and pass it through the small-cell suppression
+    (groups under ``min_cell``, answers given by fewer than ``DEFAULT_MIN_COUNT`` with
+    the cells that would reveal them); a table published already stays as it is."""
     # a missing ``n`` is left to suppress_small_cells: a DisclosureError that says why
     check_table(table, [c for c in required if c != "n"], figure, required)
-    return suppress_small_cells(table, min_cell if min_cell is not None else DEFAULT_MIN_CELL)
+    return publishable(table, min_cell if min_cell is not None else DEFAULT_MIN_CELL)
 
 
 def check_table(table: Any, columns: Sequence[str], figure: str,
@@ -316,10 +332,14 @@ def source_note_of(fig: Figure) -> str:
 
 
 def mark_suppressed(ax: Axes, x: float, y: float, lang: str, min_cell: int, *,
-                    transform=None, ha: str = "left", fontsize: float = 7.5):
-    """The mark that stands in place of a suppressed value."""
+                    transform=None, ha: str = "left", fontsize: float = 7.5,
+                    n: float | None = None):
+    """The mark that stands in place of a suppressed value: ``n < 30``, or, for a cell
+    of ``n`` respondents hidden for its answer counts, ``masqué``."""
+    small = n is None or not n >= min_cell
     artist = ax.text(
-        x, y, "▨ " + text("suppressed_short", lang, min_cell=min_cell),
+        x, y, "▨ " + (text("suppressed_short", lang, min_cell=min_cell) if small
+                      else text("suppressed_count", lang)),
         ha=ha, va="center", fontsize=fontsize, color="#666666", style="italic",
         transform=transform if transform is not None else ax.transData,
     )

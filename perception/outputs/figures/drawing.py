@@ -75,7 +75,8 @@ def dot_whisker(
             y = positions[r] - offsets[g]
             if cell.suppressed or not np.isfinite(cell.estimate):
                 any_suppressed = True
-                common.mark_suppressed(ax, 0.01, y, lang, min_cell, transform=right)
+                common.mark_suppressed(ax, 0.01, y, lang, min_cell, transform=right,
+                                       n=cell.n)
             else:
                 xs.append(cell.estimate * scale)
                 ys.append(y)
@@ -153,7 +154,8 @@ def grouped_bars(
             y = positions[r] - offsets[g]
             if cell.suppressed or not np.isfinite(cell.estimate):
                 any_suppressed = True
-                common.mark_suppressed(ax, top * 0.01, y, lang, min_cell, fontsize=6.5)
+                common.mark_suppressed(ax, top * 0.01, y, lang, min_cell, fontsize=6.5,
+                                       n=cell.n)
                 continue
             ys.append(y)
             widths.append(cell.estimate * scale)

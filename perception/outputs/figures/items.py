@@ -92,8 +92,13 @@ def plot_likert(
             sub = table[table["variable"] == v]
             if group_col is not None:
                 sub = sub[sub[group_col] == g]
-            shares = {c: float(e) for c, e in zip(sub["category"], sub["estimate"], strict=True)}
-            suppressed = bool(sub["suppressed"].any())
+            # a hidden cell has no share (a hidden missing code is left out of its bar); a
+            # bar with a hidden answer of the scale is not drawn (its geometry would tell it)
+            shares = {c: float(e) for c, e, h in zip(sub["category"], sub["estimate"],
+                                                     sub["suppressed"], strict=True) if not h}
+            on_scale = ~sub["missing_code"].astype(bool)
+            suppressed = bool(sub.loc[on_scale, "suppressed"].any())
+            any_suppressed = any_suppressed or bool(sub["suppressed"].any())
             n = float(sub["n"].iloc[0])
             if suppressed:
                 any_suppressed = True
@@ -117,7 +122,7 @@ def plot_likert(
                                  linewidth=0.6)
                 stub.set_gid("suppressed")
                 ax.add_patch(stub)
-                common.mark_suppressed(ax, 0, y, lang, min_cell, ha="center")
+                common.mark_suppressed(ax, 0, y, lang, min_cell, ha="center", n=info["n"])
             else:
                 left = -info["neg"]
                 for c, colour in zip(scale_codes, colours, strict=True):
@@ -293,7 +298,7 @@ def plot_nonresponse(
             n = float(sub["n"].iloc[0])
             if bool(sub["suppressed"].any()):
                 any_suppressed = True
-                common.mark_suppressed(ax, 0, y, lang, min_cell)
+                common.mark_suppressed(ax, 0, y, lang, min_cell, n=n)
             else:
                 left = 0.0
                 for reason in reasons:

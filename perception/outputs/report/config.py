@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...disclosure.suppression import DEFAULT_MIN_CELL
+from ...disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT
 from ...errors import PerceptionError
 
 #: the configuration keys and their defaults (a YAML config overrides any of them)
 DEFAULT_CONFIG: dict[str, Any] = {
     "lang": "fr",
     "min_cell": DEFAULT_MIN_CELL,
+    "min_count": DEFAULT_MIN_COUNT,  # answers given by fewer respondents are suppressed
     "figures": None,  # None: every figure of FIGURES, in order
     "wave": None,  # default: the questionnaire's role "wave"
     "treated": None,  # default: the questionnaire's role "treated"

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ...analysis.scales import top_box_scores
-from ...disclosure.suppression import DEFAULT_MIN_CELL
+from ...disclosure.suppression import DEFAULT_MIN_CELL, DEFAULT_MIN_COUNT
 from ...errors import PerceptionError
 from ...survey.design import SurveyDesign
 from .config import DEFAULT_CONFIG, merge_config
@@ -29,6 +29,7 @@ class ReportContext:
     config: dict[str, Any]
     lang: str = "fr"
     min_cell: int = DEFAULT_MIN_CELL
+    min_count: int = DEFAULT_MIN_COUNT
     source_note: str | None = None
     extra_labels: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +95,7 @@ def context_from_waves(
     *,
     lang: str | None = None,
     min_cell: int | None = None,
+    min_count: int | None = None,
     source_note: str | None = None,
     extra_labels: Mapping[str, Any] | None = None,
 ) -> ReportContext:
@@ -108,6 +110,8 @@ def context_from_waves(
         config["lang"] = lang
     if min_cell is not None:
         config["min_cell"] = min_cell
+    if min_count is not None:
+        config["min_count"] = min_count
     roles = q.roles
     if config["wave"] is None:
         if "wave" not in roles:
@@ -144,5 +148,6 @@ def context_from_waves(
         raw = config["source_note"]
         note = raw.get(config["lang"]) if isinstance(raw, Mapping) else str(raw)
     return ReportContext(design=design, questionnaire=q, config=config, lang=config["lang"],
-                         min_cell=int(config["min_cell"]), source_note=note,
+                         min_cell=int(config["min_cell"]),
+                         min_count=int(config["min_count"]), source_note=note,
                          extra_labels=labels)

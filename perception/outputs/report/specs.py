@@ -21,6 +21,7 @@ from ...analysis.changes import change
 from ...analysis.diff_in_diff import did
 from ...analysis.list_experiments import list_experiment
 from ...analysis.scales import index, item_nonresponse, likert, top_box
+from ...disclosure.suppression import DEFAULT_MIN_COUNT
 from ...errors import PerceptionError
 from ...survey.attached import stack_tables
 from ...survey.weighting import weight_diagnostics
@@ -486,14 +487,17 @@ def _require(ctx: ReportContext, name: str, columns: Sequence[str]) -> None:
             )
 
 
-def published(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """The table as it may leave the process: small cells suppressed, and nothing kept
+def published(table: pd.DataFrame, min_cell: int, min_count: int | None = None
+              ) -> pd.DataFrame:
+    """The table as it may leave the process: small cells (and answers given by fewer
+    than ``min_count`` respondents, default 10) suppressed, and nothing kept
     in ``attrs`` but plain settings (covariances and the unsuppressed tables some
     results carry there are dropped)."""
     if "n" not in table.columns:  # diagnostics: no estimate of respondents' answers
         out = table.copy()
     else:
-        out = publishable(table, min_cell)
+        out = publishable(table, min_cell, DEFAULT_MIN_COUNT if min_count is None
+                          else min_count)
     out.attrs = {k: v for k, v in out.attrs.items() if k in ("min_cell", "level", "scale")}
     return out
 
@@ -516,7 +520,8 @@ def build_figure(name: str, ctx: ReportContext) -> BuiltFigure:
     spec = FIGURES[name]
     _require(ctx, name, list(dict.fromkeys(spec.columns(ctx))))
     raw = spec.tables(ctx)
-    tables = {part: published(table, ctx.min_cell) for part, table in raw.items()}
+    tables = {part: published(table, ctx.min_cell, ctx.min_count)
+              for part, table in raw.items()}
     figure = spec.draw(ctx, tables)
     title = F.title_of(figure) or name
     readable = [readable_of(ctx, spec, part, raw[part], tables[part], title)
@@ -548,7 +553,7 @@ def readable_of(ctx: ReportContext, spec: FigureSpec, part: str, raw: pd.DataFra
     name = spec.name if not part else f"{spec.name}_{part}"
     return readable_table(
         shown, statistic=statistic,  # type: ignore[arg-type]
-        labels=ctx.labels, lang=ctx.lang, min_cell=ctx.min_cell,
+        labels=ctx.labels, lang=ctx.lang, min_cell=ctx.min_cell, min_count=ctx.min_count,
         title=f"{title} ({suffix})" if suffix else title, name=name,
         level=0.95, points=statistic == "proportion",
     )
