@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
@@ -60,7 +60,7 @@ def _wald_f(beta: np.ndarray, vcov: np.ndarray, ddf: float) -> tuple[float, int,
     except np.linalg.LinAlgError:
         chisq = float(beta @ np.linalg.pinv(vcov) @ beta)
     f = chisq / q
-    p = float(stats.f.sf(f, q, ddf)) if ddf > 0 else float("nan")
+    p = float(special.fdtrc(q, ddf, f)) if ddf > 0 else float("nan")
     return f, q, p
 
 
