@@ -341,6 +341,83 @@ def numpy_bootstrap_means(data: pd.DataFrame, items: list[str], factors: np.ndar
     return {"estimate": theta, "se": np.sqrt(var), "deff": var / vsrs}
 
 
+def numpy_rake_means(data: pd.DataFrame, items: list[str], margins: dict) -> dict:
+    """T5 in plain numpy: raking on the cells of the margins' cross-table, then the means
+    of ``items`` with the raking-residualised scores (R's ``rake`` + ``svymean``).
+
+    Raking multiplies every row of a cell (a combination of the margins' levels) by the
+    cell's factor, so iterative proportional fitting runs on the (C,) cell totals of the
+    weights: w = w0 * factor[cell]. The variance sweeps each score through the margins
+    (R's ``svyrecvar``, 10 passes): every row of a cell loses base * shift[cell], where
+    the shift comes from the cells' sums of score / base = factor * (y - theta) / W. So
+    two bincounts per item (w y by PSU, y by cell) and one of the base weights by
+    PSU x cell give everything.
+    """
+    w0 = data["w"].to_numpy()
+    psu = data["psu"].to_numpy()
+    psu_stratum, sampled = _psu_stratum(psu, data["stratum"].to_numpy())
+    names = list(RAKE_MARGINS)
+    sizes = [RAKE_MARGINS[name] for name in names]
+    C = math.prod(sizes)
+    cell = data[names[0]].to_numpy() - 1
+    for name, size in zip(names[1:], sizes[1:], strict=True):
+        cell = cell * size + (data[name].to_numpy() - 1)
+    level = np.array(np.unravel_index(np.arange(C), sizes)).T  # (C, M)
+    targets = [np.array([margins[name][lv + 1] for lv in range(size)])
+               for name, size in zip(names, sizes, strict=True)]
+    # iterative proportional fitting on the cell totals (R: maxit 100, epsilon 1e-8)
+    base = np.bincount(cell, weights=w0, minlength=C)
+    epsilon = 1e-8 * float(base.sum())
+    factor = np.ones(C)
+    after = np.empty((len(names), C))
+    old = base
+    for _ in range(100):
+        for m, size in enumerate(sizes):
+            totals = np.bincount(level[:, m], weights=factor * base, minlength=size)
+            factor = factor * (targets[m] / totals)[level[:, m]]
+            after[m] = factor
+        new = factor * base
+        converged = np.max(np.abs(old - new)) < epsilon
+        old = new
+        if converged:
+            break
+    w = w0 * factor[cell]
+    # the means and their scores' totals by PSU and by cell
+    n_c = np.bincount(cell, minlength=C).astype(float)
+    T_w = np.bincount(psu, weights=w, minlength=N_PSU)
+    T_wy = np.empty((N_PSU, len(items)))
+    S_y = np.empty((C, len(items)))
+    T_wyy = np.empty(len(items))
+    for j, name in enumerate(items):
+        y = data[name].to_numpy()
+        wy = w * y
+        T_wy[:, j] = np.bincount(psu, weights=wy, minlength=N_PSU)
+        S_y[:, j] = np.bincount(cell, weights=y, minlength=C)
+        T_wyy[j] = wy @ y
+    W = T_w.sum()
+    theta = T_wy.sum(axis=0) / W
+    scores = (T_wy - theta * T_w[:, None]) / W
+    # the sweeps on the cells' sums of score / base (psw = base * factor of the margin)
+    level_sums = factor[:, None] * (S_y - theta * n_c[:, None]) / W
+    shift = np.zeros_like(level_sums)
+    for _ in range(10):
+        for m, size in enumerate(sizes):
+            f = after[m]
+            sums = np.zeros((size, len(items)))
+            np.add.at(sums, level[:, m], level_sums / f[:, None])
+            rows = np.bincount(level[:, m], weights=n_c, minlength=size)
+            step = f[:, None] * (sums / rows[:, None])[level[:, m]]
+            level_sums -= n_c[:, None] * step
+            shift += step
+    B = np.bincount(psu * C + cell, weights=w0, minlength=N_PSU * C).reshape(N_PSU, C)
+    scores -= B @ shift
+    vcov = _stratified_vcov(scores, psu_stratum, sampled)
+    se = np.sqrt(np.diag(vcov))
+    vsrs = (T_wyy - theta**2 * W) / W / (len(w) - 1)
+    return {"estimate": theta, "se": se, "deff": se**2 / vsrs,
+            "df": np.repeat(_degf(psu, psu_stratum), len(items)).astype(float)}
+
+
 def numpy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
     if task == "T1":
         return lambda: numpy_means(data, ITEM_NAMES)
@@ -350,6 +427,8 @@ def numpy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
         return lambda: numpy_bootstrap_means(data, ITEM_NAMES, extra["factors"])
     if task == "T4":
         return lambda: numpy_proportions(data, CAT_NAMES, by="domain")
+    if task == "T5":
+        return lambda: numpy_rake_means(data, ITEM_NAMES, extra["margins"])
     return None
 
 
