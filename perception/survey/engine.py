@@ -224,12 +224,13 @@ class _Totals:
 def raking_step(design) -> Raking | None:
     """The raking of a design raked once (its only weighting step), whose variance then
     needs only first-stage cluster totals and raking-cell totals; else None."""
-    steps = getattr(design, "_calibration", ())
+    steps: tuple = tuple(getattr(design, "_calibration", ()))
     if design.is_replicate or len(steps) != 1 or not isinstance(steps[0], Raking):
         return None
     if len(design._stages) > 1 and design._multistage:
         return None
-    return steps[0]
+    step: Raking = steps[0]
+    return step
 
 
 def uses_totals_path(design, ratio_deff: bool = False) -> bool:
@@ -573,6 +574,7 @@ def finish(design, t: _Totals, dom: Domains) -> RatioResult:
             vcov = design._vcov_replicates(replicates, estimate.ravel())
         elif t.cells is not None:
             # a raked design: the cells' sums of scores / base, swept through the margins
+            assert t.cell_weights is not None  # collected with the cell sums
             cell_w = t.cell_weights[:, :, None]
             if t.den is None:
                 cell_scores = t.cells + t.shift * cell_w
