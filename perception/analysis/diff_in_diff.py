@@ -31,7 +31,7 @@ from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
 from ..survey.families import family
-from ..survey.fitting import fit_model
+from ..survey.fitting import fit_model, fit_weights
 from ..tables import smallest_count
 from .changes import linear_combination, ordered_values, plain_label, two_sided_p
 
@@ -95,6 +95,54 @@ def _fit_linear(design, X: np.ndarray, y: np.ndarray, active: np.ndarray,
             "R's svrVar does", UserWarning, stacklevel=3,
         )
     return _LinearFit(terms, model.fit.coef, model.vcov, int(model.df_residual))
+
+
+#: squared share of a column of the cells' design matrix left unexplained above which
+#: the Cholesky factor certifies full rank (as the model core's Gaussian fast path)
+_CERTAIN = 1e-8
+
+
+def _fit_cells(design, rows: np.ndarray, cell: np.ndarray, n_cells: int, M: np.ndarray,
+               y: np.ndarray, terms: list[str]) -> _LinearFit | None:
+    """The saturated DiD (no covariates) from per-(PSU, cell) totals: every row of a
+    treated x period (x subgroup) cell has the same row ``M[cell]`` of the design
+    matrix, so ``X'WX = M' diag(W_c) M``, ``X'Wy = M' S_c`` and the per-PSU totals of the
+    estimating functions ``x_i w_i (y_i - fitted_i)`` are ``(T_wy - fitted T_w) M``:
+    two sums over the rows instead of an (n, p) design matrix. The same numbers as
+    :func:`_fit_linear` (R's ``svyglm``) up to the order of the sums; None (the general
+    path decides, and words its errors) for a replicate design, weighting steps or a
+    design matrix whose rank the Cholesky factor cannot certify.
+
+    ``cell`` is the cell of each row of ``rows`` (a vector over those rows).
+    """
+    if design.is_replicate or not design.totals_path:
+        return None
+    prior = fit_weights(design)[rows]
+    group, n_groups = design.score_groups()
+    index = group[rows] * n_cells + cell
+    size = n_groups * n_cells
+    t_w = np.bincount(index, weights=prior, minlength=size).reshape(n_groups, n_cells)
+    t_wy = np.bincount(index, weights=prior * y[rows], minlength=size).reshape(n_groups,
+                                                                                n_cells)
+    w_c, s_c = t_w.sum(axis=0), t_wy.sum(axis=0)
+    gram = M.T @ (M * w_c[:, None])
+    diagonal = np.diag(gram).copy()
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        return None
+    if np.any(np.diag(chol) ** 2 <= _CERTAIN * diagonal) or np.any(diagonal <= 0):
+        return None
+    p = M.shape[1]
+    l_inv = np.linalg.solve(chol, np.eye(p))
+    bread = l_inv.T @ l_inv
+    beta = bread @ (M.T @ s_c)
+    beta = beta + bread @ (M.T @ (s_c - w_c * (M @ beta)))  # one step of refinement
+    scores = (t_wy - t_w * (M @ beta)) @ M  # (G, p) per-PSU estimating functions
+    fit_design = design if rows.all() or np.array_equal(rows, design.in_domain) \
+        else design.subset(rows)
+    vcov = fit_design.totals_vcov(scores @ bread)
+    return _LinearFit(terms, beta, vcov, int(fit_design.degf + 1 - p))
 
 
 def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
@@ -544,30 +592,49 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     G, K = len(groups), len(periods)
     later = list(range(1, K))
     period_terms = [f"{period}[T.{plain_label(periods[k])}]" for k in later]
-    columns, terms = [], []
+    terms = []
     effect_index: dict[tuple[int, int], int] = {}
     for g in range(G):
-        ind = (group_code == g).astype(float)
         prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
-        columns += [ind, ind * t]
         terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
+        terms += [f"{prefix}{pt}" for pt in period_terms]
         for k, pt in zip(later, period_terms, strict=True):
-            columns.append(ind * (period_code == k))
-            terms.append(f"{prefix}{pt}")
-        for k, pt in zip(later, period_terms, strict=True):
-            effect_index[g, k] = len(columns)
-            columns.append(ind * t * (period_code == k))
+            effect_index[g, k] = len(terms)
             terms.append(f"{prefix}{treated}:{pt}")
-    columns += cov_cols
-    terms += cov_terms
-    X = np.column_stack(columns)
-    fit = _fit_linear(design, X, y, active, terms, name)
-    cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
+    cell_of_row = ((group_code[active] * 2 + t[active].astype(np.int64)) * K
+                   + period_code[active])
+    fit = None
+    if not cov_cols:
+        # one row per cell (group, arm, period): the cells' design matrix, whose totals
+        # give the whole fit
+        cell_group, cell_arm, cell_period = np.unravel_index(np.arange(G * 2 * K), (G, 2, K))
+        M = np.column_stack(_design_columns(cell_group, cell_arm.astype(float), cell_period,
+                                            G, later))
+        fit = _fit_cells(design, active, cell_of_row, G * 2 * K, M, y, terms)
+    if fit is None:
+        columns = _design_columns(group_code, t, period_code, G, later) + cov_cols
+        fit = _fit_linear(design, np.column_stack(columns), y, active, terms + cov_terms,
+                          name)
+    cell_rows = np.bincount(cell_of_row, minlength=G * 2 * K).reshape(G, 2, K)
     spec = _did_tables(name, fit, effect_index, groups, by_names, periods, cell_rows,
                        cell_rows, period, level, post_periods)
-    spec["cells"] = mean(design.subset(active), name, by=[*by_names, treated, period],
-                         level=level)
+    # the rows of the fit (the design itself when they are its domain)
+    fit_rows = design if np.array_equal(active, design.in_domain) else design.subset(active)
+    spec["cells"] = mean(fit_rows, name, by=[*by_names, treated, period], level=level)
     return spec
+
+
+def _design_columns(group_code: np.ndarray, t: np.ndarray, period_code: np.ndarray,
+                    n_groups: int, later: list[int]) -> list[np.ndarray]:
+    """The columns of the DiD's design matrix (per subgroup: its indicator, treated,
+    the later periods, treated x later periods), in the order of its terms."""
+    columns = []
+    for g in range(n_groups):
+        ind = (group_code == g).astype(float)
+        columns += [ind, ind * t]
+        columns += [ind * (period_code == k) for k in later]
+        columns += [ind * t * (period_code == k) for k in later]
+    return columns
 
 
 def _did_tables(name: str, fit: _LinearFit, effect_index: dict[tuple[int, int], int],

@@ -194,8 +194,11 @@ class SurveyDesign(_BaseDesign):
             return hit[1]
         inset = self._w != 0
         first = self._stages[0]
-        n_psu = np.count_nonzero(np.bincount(first.cluster[inset], minlength=first.n_clusters))
-        n_strata = np.count_nonzero(np.bincount(first.stratum[inset], minlength=first.n_strata))
+        every = bool(inset.all())  # no row to leave out: no copy of the codes
+        clusters, strata = (first.cluster, first.stratum) if every else (
+            first.cluster[inset], first.stratum[inset])
+        n_psu = np.count_nonzero(np.bincount(clusters, minlength=first.n_clusters))
+        n_strata = np.count_nonzero(np.bincount(strata, minlength=first.n_strata))
         memo["degf"] = (self._w, int(n_psu - n_strata))
         return int(n_psu - n_strata)
 

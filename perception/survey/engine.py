@@ -159,8 +159,10 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
         offset, lowest, dtype = small
         present = np.bincount(offset if complete else offset[active]) > 0
         uniques = pd.Index((np.flatnonzero(present) + lowest).astype(dtype))
-        position = np.cumsum(present) - 1
-        codes = position[offset]
+        if present.all():  # the offsets are the codes already
+            codes = offset
+        else:
+            codes = (np.cumsum(present) - 1)[offset]
         if not complete:
             codes = np.where(active, codes, -1)
     else:
@@ -902,7 +904,11 @@ def _small_integers(values: pd.Series) -> tuple[np.ndarray, int, np.dtype] | Non
     lowest, highest = int(x.min()), int(x.max())
     if highest - lowest >= SMALL_INTEGER_RANGE:
         return None
-    return (x - lowest).astype(np.intp), lowest, x.dtype
+    if lowest == 0 and x.dtype == np.intp:  # the values are their offsets: no copy
+        view = x.view()
+        view.flags.writeable = False  # the data's own values: never written to
+        return view, lowest, x.dtype
+    return np.subtract(x, lowest, dtype=np.intp), lowest, x.dtype
 
 
 def factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
