@@ -207,10 +207,11 @@ class SurveyDesign(_BaseDesign):
         ``domain == d`` and a non-zero weight (R's ``degf`` of the design cut to them)."""
         first = self._stages[0]
         rows = (domain >= 0) & (self._w != 0)
-        d = domain[rows]
+        every = bool(rows.all())  # no row to leave out: no copies
+        d = domain if every else domain[rows]
 
         def distinct(codes: np.ndarray, size: int) -> np.ndarray:
-            pairs = d * size + codes[rows]
+            pairs = d * size + (codes if every else codes[rows])
             if n_domains * size > 4 * len(pairs) + 1024:  # sparse: avoid a huge table
                 return np.bincount(np.unique(pairs) // size, minlength=n_domains)
             present = np.bincount(pairs, minlength=n_domains * size) > 0

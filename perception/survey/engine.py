@@ -178,6 +178,17 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
     return codes.astype(np.int64, copy=False), uniques
 
 
+def rows_missing(data: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """Rows missing a value of any of the columns (numpy integer and boolean columns hold
+    none: not looked at)."""
+    missing = np.zeros(len(data), dtype=bool)
+    for name in dict.fromkeys(names):
+        column = data[name]
+        if not (isinstance(column.dtype, np.dtype) and column.dtype.kind in "iub"):
+            missing |= column.isna().to_numpy()
+    return missing
+
+
 def by_missing(design, by: list[str]) -> np.ndarray:
     missing = np.zeros(len(design.data), dtype=bool)
     for name in by:
@@ -922,6 +933,8 @@ def factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
         offset, lowest, dtype = small
         present = np.bincount(offset) > 0
         levels = list((np.flatnonzero(present) + lowest).astype(dtype))  # ascending
+        if present.all():  # the offsets are the positions already
+            return levels, offset.astype(np.int64, copy=False)
         return levels, (np.cumsum(present) - 1)[offset].astype(np.int64)
     codes, seen = pd.factorize(values, sort=False)
     try:
