@@ -468,6 +468,12 @@ def svy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
         return lambda: rep.estimation.mean(ITEM_NAMES, method="replication")
     if task == "T4":
         return lambda: [sample.estimation.prop(c, by="domain") for c in CAT_NAMES]
+    if task == "T5":  # svy's tol is on the margins' relative error
+        return lambda: sample.weighting.rake(controls=extra["margins"], tol=1e-8
+                                             ).estimation.mean(ITEM_NAMES)
+    if task == "T6":  # the DiD as the treated x wave interaction of a linear model
+        return lambda: sample.glm.fit("q1", x=["treated", svy.Cat("wave"),
+                                               svy.Cross("treated", svy.Cat("wave"))])
     return None
 
 

@@ -102,14 +102,33 @@ def domains(design, by: list[str], active: np.ndarray) -> Domains:
     # (the lexicographic order of DataFrame.sort_values(by))
     codes = np.zeros(n, dtype=np.int64)
     size = 1
+    values: list[pd.Index] | None = []  # each column's values, while codes are mixed-radix
     for name in by:
         column, uniques = _column_codes(data[name], active, complete)
         codes *= max(len(uniques), 1)
         codes += column
         size *= max(len(uniques), 1)
+        if values is not None:
+            values.append(uniques)
         if size > COMBINED_CODES_MAX:  # too many combinations: renumber the ones present
             codes = _renumber(codes, active)
             size = int(codes.max()) + 1
+            values = None
+    if values is not None and all(isinstance(data[name].dtype, np.dtype) for name in by):
+        # numpy columns: each combination's values decoded from its mixed-radix code
+        present = np.bincount(codes if complete else codes[active], minlength=size) > 0
+        if not present.all():
+            codes = (np.cumsum(present) - 1)[codes if complete else np.where(active, codes, 0)]
+        if not complete:
+            codes = np.where(active, codes, -1)
+        combination = np.flatnonzero(present)
+        decoded = {}
+        for name, uniques in zip(reversed(by), reversed(values), strict=True):
+            size = max(len(uniques), 1)
+            decoded[name] = np.asarray(uniques)[combination % size]
+            combination = combination // size
+        frame = pd.DataFrame({name: decoded[name] for name in by})
+        return Domains(codes, frame, len(frame), complete)
     codes = _renumber(codes, active, size)
     first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
     rows = np.flatnonzero(codes >= 0)
