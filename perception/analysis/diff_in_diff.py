@@ -501,9 +501,10 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
         return
     codes, labels = psu
     # t is 0/1 on the active rows: a PSU is mixed when some but not all of them are 1
-    used = codes[active]
+    every = bool(active.all())  # no row to leave out: no copies
+    used = codes if every else codes[active]
     rows = np.bincount(used, minlength=int(codes.max()) + 1)
-    ones = np.bincount(used, weights=t[active], minlength=rows.size)
+    ones = np.bincount(used, weights=t if every else t[active], minlength=rows.size)
     mixed = np.flatnonzero((ones > 0) & (ones < rows))
     if len(mixed):
         first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
@@ -518,20 +519,26 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
         )
 
 
-def _check_cells(design, t: np.ndarray, periods_code: np.ndarray, periods: list,
-                 group_code: np.ndarray, groups: pd.DataFrame, treated: str, period: str,
-                 active: np.ndarray) -> None:
-    """Every (group, treated, period) cell has rows, and at least two PSUs."""
+def _cell_of_rows(group_code: np.ndarray, t: np.ndarray, period_code: np.ndarray,
+                  n_periods: int, active: np.ndarray) -> np.ndarray:
+    """Cell (group, treated arm, period) of each active row (a vector over them)."""
+    if active.all():
+        return (group_code * 2 + t.astype(np.int64)) * n_periods + period_code
+    return ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
+            + period_code[active])
+
+
+def _check_cells(design, cell: np.ndarray, periods: list, groups: pd.DataFrame,
+                 treated: str, period: str, active: np.ndarray) -> None:
+    """Every (group, treated, period) cell has rows, and at least two PSUs (``cell``:
+    the cell of each active row, :func:`_cell_of_rows`)."""
     psu = _psu_labels(design)
     n_periods = len(periods)
     n_cells = len(groups) * 2 * n_periods
-    # cell (group, arm, period) of each active row, its rows and its PSUs
-    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
-            + periods_code[active])
     rows_in = np.bincount(cell, minlength=n_cells)
     if psu is not None:
         n_psu = int(psu[0].max()) + 1
-        pairs = cell * n_psu + psu[0][active]
+        pairs = cell * n_psu + (psu[0] if active.all() else psu[0][active])
         if n_cells * n_psu > 4 * len(pairs) + 1024:  # sparse: no table
             psus_in = np.bincount(np.unique(pairs) // n_psu, minlength=n_cells)
         else:
@@ -586,7 +593,8 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
         group_code = np.where(active, 0, -1)
         groups = pd.DataFrame(index=range(1))
     _check_treated_within_psu(design, t, treated, active)
-    _check_cells(design, t, period_code, periods, group_code, groups, treated, period, active)
+    cell_of_row = _cell_of_rows(group_code, t, period_code, len(periods), active)
+    _check_cells(design, cell_of_row, periods, groups, treated, period, active)
 
     # design matrix: per subgroup its intercept, treated, periods and interactions
     G, K = len(groups), len(periods)
@@ -601,8 +609,6 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
         for k, pt in zip(later, period_terms, strict=True):
             effect_index[g, k] = len(terms)
             terms.append(f"{prefix}{treated}:{pt}")
-    cell_of_row = ((group_code[active] * 2 + t[active].astype(np.int64)) * K
-                   + period_code[active])
     fit = None
     if not cov_cols:
         # one row per cell (group, arm, period): the cells' design matrix, whose totals
@@ -723,16 +729,6 @@ def _did_tables(name: str, fit: _LinearFit, effect_index: dict[tuple[int, int], 
     return {"effects": effects, "coefficients": coefficients, "vcov": vcov,
             "pretrend": pretrend, "heterogeneity": heterogeneity,
             "periods": [plain_label(p) for p in periods]}
-
-
-def _cell_counts(active: np.ndarray, group_code: np.ndarray, t: np.ndarray,
-                 period_code: np.ndarray, n_groups: int, n_periods: int) -> np.ndarray:
-    """Rows of each (subgroup, treated arm, period) cell, shape (groups, 2, periods): an
-    effect at period k rests on the cells of both arms at periods 0 and k."""
-    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
-            + period_code[active])
-    return np.bincount(cell, minlength=n_groups * 2 * n_periods).reshape(
-        n_groups, 2, n_periods)
 
 
 def _post_codes(periods: list, post_periods, period: str) -> set[int]:
