@@ -638,6 +638,8 @@ def _sums(values: np.ndarray, dom: Domains) -> np.ndarray:
 
 def _bins(dom: Domains) -> np.ndarray:
     """Domain codes with the rows outside every domain in an extra last bin."""
+    if dom.complete:  # every row is in a domain
+        return dom.codes
     return np.where(dom.codes >= 0, dom.codes, dom.count)
 
 
