@@ -464,11 +464,13 @@ def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _treated_indicator(design, treated: str, active: np.ndarray) -> np.ndarray:
     col = design.data[treated]
-    if pd.api.types.is_bool_dtype(col):
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":  # numbers already
+        values = col.to_numpy(dtype=float)
+    elif pd.api.types.is_bool_dtype(col):
         values = col.to_numpy(dtype=float, na_value=np.nan)
     else:
         values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = active & ~np.isin(values, [0.0, 1.0])
+    bad = active & (values != 0.0) & (values != 1.0)
     if bad.any():
         rows = design.data.index[bad]
         example = col[bad].iloc[0]
@@ -578,14 +580,23 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     if not active.any():
         raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
     t = _treated_indicator(design, treated, active)
-    periods = ordered_values(data[period], active)
+    if isinstance(data[period].dtype, np.dtype) and data[period].dtype.kind in "iu":
+        # integer periods (waves, years): coded in sorted order without hashing
+        period_domains = domains(design, [period], active)
+        periods = list(period_domains.frame[period])
+    else:
+        period_domains = None
+        periods = ordered_values(data[period], active)
     if len(periods) < 2:
         only = ", ".join(map(repr, map(plain_label, periods)))
         raise EstimationError(
             f"column {period!r} (period) has a single value ({only}) among the rows used: a "
             "DiD needs a baseline and at least one later period in the same design"
         )
-    period_code = np.where(active, pd.Index(periods).get_indexer(data[period]), -1)
+    if period_domains is not None:
+        period_code = period_domains.codes
+    else:
+        period_code = np.where(active, pd.Index(periods).get_indexer(data[period]), -1)
     if by_names:
         dom = domains(design, by_names, active)
         group_code, groups = dom.codes, dom.frame
