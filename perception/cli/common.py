@@ -316,7 +316,7 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
     said once per variable), turn each of ``outcomes`` into its 0/1 indicator of the
     ``top`` codes when given, build the design from the questionnaire's roles and keep
     the ``--where`` domain."""
-    from ..outputs.report.context import design_from_questionnaire
+    from ..outputs.report import design_from_questionnaire
     from ..questionnaire.loading import load_questionnaire
     from ..waves.validation import recode_missing
 
