@@ -7,10 +7,7 @@
 # of REPEAT; a task is not re-run once it has taken BUDGET seconds in all). The calls are
 # R's defaults (no deff, svyby without covmat), i.e. less work than perception does.
 # Writes OUT.csv with columns task, seconds.
-suppressPackageStartupMessages({
-  library(survey)
-  library(data.table)
-})
+suppressPackageStartupMessages(library(data.table))
 args <- commandArgs(trailingOnly = TRUE)
 data_csv <- args[1]
 margins_csv <- args[2]
@@ -19,6 +16,22 @@ repeats <- as.integer(args[4])
 out_csv <- args[5]
 budget <- as.numeric(args[6])
 n_rep <- as.integer(args[7])
+
+# A cold start (tasks = "cold"): in this new R process, after reading the data, time
+# library(survey), svydesign and the first svymean of the 15 items (T1); writes OUT.csv
+# with columns step (import, design, first), seconds.
+if (identical(tasks, "cold")) {
+  d <- as.data.frame(fread(data_csv))
+  f_items <- as.formula(paste("~", paste(paste0("q", 1:15), collapse = " + ")))
+  t_import <- system.time(suppressPackageStartupMessages(library(survey)))[["elapsed"]]
+  t_design <- system.time(
+    des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = d))[["elapsed"]]
+  t_first <- system.time(svymean(f_items, des))[["elapsed"]]
+  write.csv(data.frame(step = c("import", "design", "first"),
+                       seconds = c(t_import, t_design, t_first)), out_csv, row.names = FALSE)
+  quit(save = "no")
+}
+suppressPackageStartupMessages(library(survey))
 
 d <- as.data.frame(fread(data_csv))
 des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w, data = d)

@@ -68,7 +68,9 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import perception as pc  # noqa: E402 - the repository put on sys.path first
+# a cold run (--cold-worker) times the import of perception itself: not imported before
+if "--cold-worker" not in sys.argv:
+    import perception as pc  # noqa: E402 - the repository put on sys.path first
 
 STRATA, PSUS_PER_STRATUM, ITEMS, CATEGORICAL, DOMAINS, LEVELS = 20, 50, 15, 5, 20, 5
 N_PSU = STRATA * PSUS_PER_STRATUM
@@ -341,6 +343,83 @@ def numpy_bootstrap_means(data: pd.DataFrame, items: list[str], factors: np.ndar
     return {"estimate": theta, "se": np.sqrt(var), "deff": var / vsrs}
 
 
+def numpy_rake_means(data: pd.DataFrame, items: list[str], margins: dict) -> dict:
+    """T5 in plain numpy: raking on the cells of the margins' cross-table, then the means
+    of ``items`` with the raking-residualised scores (R's ``rake`` + ``svymean``).
+
+    Raking multiplies every row of a cell (a combination of the margins' levels) by the
+    cell's factor, so iterative proportional fitting runs on the (C,) cell totals of the
+    weights: w = w0 * factor[cell]. The variance sweeps each score through the margins
+    (R's ``svyrecvar``, 10 passes): every row of a cell loses base * shift[cell], where
+    the shift comes from the cells' sums of score / base = factor * (y - theta) / W. So
+    two bincounts per item (w y by PSU, y by cell) and one of the base weights by
+    PSU x cell give everything.
+    """
+    w0 = data["w"].to_numpy()
+    psu = data["psu"].to_numpy()
+    psu_stratum, sampled = _psu_stratum(psu, data["stratum"].to_numpy())
+    names = list(RAKE_MARGINS)
+    sizes = [RAKE_MARGINS[name] for name in names]
+    C = math.prod(sizes)
+    cell = data[names[0]].to_numpy() - 1
+    for name, size in zip(names[1:], sizes[1:], strict=True):
+        cell = cell * size + (data[name].to_numpy() - 1)
+    level = np.array(np.unravel_index(np.arange(C), sizes)).T  # (C, M)
+    targets = [np.array([margins[name][lv + 1] for lv in range(size)])
+               for name, size in zip(names, sizes, strict=True)]
+    # iterative proportional fitting on the cell totals (R: maxit 100, epsilon 1e-8)
+    base = np.bincount(cell, weights=w0, minlength=C)
+    epsilon = 1e-8 * float(base.sum())
+    factor = np.ones(C)
+    after = np.empty((len(names), C))
+    old = base
+    for _ in range(100):
+        for m, size in enumerate(sizes):
+            totals = np.bincount(level[:, m], weights=factor * base, minlength=size)
+            factor = factor * (targets[m] / totals)[level[:, m]]
+            after[m] = factor
+        new = factor * base
+        converged = np.max(np.abs(old - new)) < epsilon
+        old = new
+        if converged:
+            break
+    w = w0 * factor[cell]
+    # the means and their scores' totals by PSU and by cell
+    n_c = np.bincount(cell, minlength=C).astype(float)
+    T_w = np.bincount(psu, weights=w, minlength=N_PSU)
+    T_wy = np.empty((N_PSU, len(items)))
+    S_y = np.empty((C, len(items)))
+    T_wyy = np.empty(len(items))
+    for j, name in enumerate(items):
+        y = data[name].to_numpy()
+        wy = w * y
+        T_wy[:, j] = np.bincount(psu, weights=wy, minlength=N_PSU)
+        S_y[:, j] = np.bincount(cell, weights=y, minlength=C)
+        T_wyy[j] = wy @ y
+    W = T_w.sum()
+    theta = T_wy.sum(axis=0) / W
+    scores = (T_wy - theta * T_w[:, None]) / W
+    # the sweeps on the cells' sums of score / base (psw = base * factor of the margin)
+    level_sums = factor[:, None] * (S_y - theta * n_c[:, None]) / W
+    shift = np.zeros_like(level_sums)
+    for _ in range(10):
+        for m, size in enumerate(sizes):
+            f = after[m]
+            sums = np.zeros((size, len(items)))
+            np.add.at(sums, level[:, m], level_sums / f[:, None])
+            rows = np.bincount(level[:, m], weights=n_c, minlength=size)
+            step = f[:, None] * (sums / rows[:, None])[level[:, m]]
+            level_sums -= n_c[:, None] * step
+            shift += step
+    B = np.bincount(psu * C + cell, weights=w0, minlength=N_PSU * C).reshape(N_PSU, C)
+    scores -= B @ shift
+    vcov = _stratified_vcov(scores, psu_stratum, sampled)
+    se = np.sqrt(np.diag(vcov))
+    vsrs = (T_wyy - theta**2 * W) / W / (len(w) - 1)
+    return {"estimate": theta, "se": se, "deff": se**2 / vsrs,
+            "df": np.repeat(_degf(psu, psu_stratum), len(items)).astype(float)}
+
+
 def numpy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
     if task == "T1":
         return lambda: numpy_means(data, ITEM_NAMES)
@@ -350,17 +429,22 @@ def numpy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
         return lambda: numpy_bootstrap_means(data, ITEM_NAMES, extra["factors"])
     if task == "T4":
         return lambda: numpy_proportions(data, CAT_NAMES, by="domain")
+    if task == "T5":
+        return lambda: numpy_rake_means(data, ITEM_NAMES, extra["margins"])
     return None
 
 
 def compare(table: pd.DataFrame, reference: dict) -> float:
-    """Largest relative difference between a perception table and a numpy result."""
+    """Largest relative difference between a perception table and a numpy result (inf
+    when one of them is missing a value the other has)."""
     worst = 0.0
     for column, values in reference.items():
         ours = table[column].to_numpy(dtype=float)
         theirs = np.asarray(values, dtype=float)
+        if not np.array_equal(np.isnan(ours), np.isnan(theirs)):
+            return math.inf
         scale = np.maximum(np.abs(theirs), 1e-300)
-        worst = max(worst, float(np.max(np.abs(ours - theirs) / scale)))
+        worst = max(worst, float(np.nanmax(np.abs(ours - theirs) / scale)))
     return worst
 
 
@@ -384,6 +468,12 @@ def svy_task(task: str, data: pd.DataFrame, extra: dict) -> Callable | None:
         return lambda: rep.estimation.mean(ITEM_NAMES, method="replication")
     if task == "T4":
         return lambda: [sample.estimation.prop(c, by="domain") for c in CAT_NAMES]
+    if task == "T5":  # svy's tol is on the margins' relative error
+        return lambda: sample.weighting.rake(controls=extra["margins"], tol=1e-8
+                                             ).estimation.mean(ITEM_NAMES)
+    if task == "T6":  # the DiD as the treated x wave interaction of a linear model
+        return lambda: sample.glm.fit("q1", x=["treated", svy.Cat("wave"),
+                                               svy.Cross("treated", svy.Cat("wave"))])
     return None
 
 
@@ -575,6 +665,80 @@ def worker(task: str, n_rows: int, repeat: int, peers: list[str], budget: float,
     return result
 
 
+# ------------------------------------------------------------------------ cold --
+#: the tools timed from a cold start, and the rows of the cold runs' table
+COLD_TOOLS = ("perception", "svy", "R")
+
+
+def cold_worker(tool: str, n_rows: int) -> dict:
+    """A cold start in this new process (pandas and the data already there, as in a
+    user's session): import the tool, build the design, first estimate (T1). Returns
+    the seconds of each step and in all."""
+    data = make_data(n_rows, TASK_COLUMNS["T1"])
+    times: dict = {"tool": tool, "rows": n_rows}
+    start = time.perf_counter()
+    if tool == "perception":
+        import perception
+
+        imported = time.perf_counter()
+        design = perception.SurveyDesign(data, weights="w", strata="stratum", psu="psu")
+        built = time.perf_counter()
+        perception.mean(design, ITEM_NAMES)
+    elif tool == "svy":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import polars as pl
+            import svy
+
+        imported = time.perf_counter()
+        sample = svy.Sample(pl.from_pandas(data), svy.Design(stratum="stratum", psu="psu",
+                                                             wgt="w"))
+        built = time.perf_counter()
+        sample.estimation.mean(ITEM_NAMES)
+    else:
+        raise ValueError(f"no cold run of {tool!r} in Python")
+    done = time.perf_counter()
+    times.update(import_s=imported - start, design_s=built - imported,
+                 first_s=done - built, cold_s=done - start)
+    return times
+
+
+def run_cold(tool: str, n_rows: int, workdir: Path) -> dict | None:
+    """One cold run of ``tool`` in a new process (R: a new Rscript, timed inside R from
+    after reading the data: library(survey), svydesign, svymean); None when it failed."""
+    if tool == "R":
+        data = make_data(n_rows, TASK_COLUMNS["T1"])
+        csv = workdir / f"cold_{n_rows}.csv"
+        data.to_csv(csv, index=False)
+        out = workdir / f"cold_r_{n_rows}.csv"
+        done = subprocess.run(["Rscript", str(R_SCRIPT), str(csv), "-", "cold", "1",
+                               str(out), "0", "0"], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"  note: R cold run failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+            return None
+        table = pd.read_csv(out).set_index("step")["seconds"]
+        return {"tool": "R", "rows": n_rows, "import_s": float(table["import"]),
+                "design_s": float(table["design"]), "first_s": float(table["first"]),
+                "cold_s": float(table.sum())}
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--cold-worker",
+                           tool, str(n_rows)], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  note: {tool} cold run failed: {done.stderr.strip()[-300:]}",
+              file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+COLD_HEADER = (f"{'cold':4s} {'rows':>9s} {'tool':>10s} {'import s':>9s} {'design s':>9s} "
+               f"{'first s':>9s} {'cold s':>9s} {'/ours':>7s}")
+
+
+def format_cold(r: dict, ours: float | None) -> str:
+    ratio = (f"{r['cold_s'] / ours:.2f}x" if ours else "-")
+    return (f"{'T1':4s} {r['rows']:>9,d} {r['tool']:>10s} {r['import_s']:9.3f} "
+            f"{r['design_s']:9.3f} {r['first_s']:9.3f} {r['cold_s']:9.3f} {ratio:>7s}")
+
+
 # ------------------------------------------------------------------------- R peer --
 R_SCRIPT = HERE / "peers.R"
 
@@ -676,6 +840,32 @@ HEADER = (f"{'task':3s} {'rows':>9s} {'ours s':>9s} {'numpy s':>9s} {'/numpy':>7
           f"{'R/us':>7s} {'peakRSS':>8s} {'ours MiB':>8s} {'np MiB':>8s}")
 
 
+def cold_runs(args, peers: list[str], use_r: bool, workdir: Path) -> list[dict]:
+    """The cold runs of every size of ``--cold``, best of ``--repeat`` new processes per
+    tool, printed as a table; the results."""
+    sizes = [] if args.cold.strip().lower() == "none" else parse_rows(args.cold)
+    if not sizes:
+        return []
+    tools = ["perception", *(t for t in ("svy", "R") if t in peers)]
+    if "R" in tools and not use_r:
+        tools.remove("R")
+    print(COLD_HEADER)
+    out = []
+    for n_rows in sizes:
+        ours = None
+        for tool in tools:
+            runs = [run_cold(tool, n_rows, workdir) for _ in range(args.repeat)]
+            runs = [r for r in runs if r is not None]
+            if not runs:
+                continue
+            best = min(runs, key=lambda r: r["cold_s"])
+            if tool == "perception":
+                ours = best["cold_s"]
+            out.append(best)
+            print(format_cold(best, ours), flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1e4,1e5,1e6",
@@ -691,7 +881,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after which one run of a Python peer is stopped "
                              "(its time is then reported as a lower bound, '>')")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--cold", default="1e6",
+                        help="sizes of the cold runs (a new process: import, design, first "
+                             "T1; best of --repeat), or none")
     parser.add_argument("--worker", nargs=2, metavar=("TASK", "ROWS"), help=argparse.SUPPRESS)
+    parser.add_argument("--cold-worker", nargs=2, metavar=("TOOL", "ROWS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     peers = [] if args.peers.strip().lower() == "none" else [
         p.strip() for p in args.peers.split(",") if p.strip()]
@@ -699,6 +894,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown peer(s) {unknown}; choose among {', '.join(PEERS)} or none")
 
+    if args.cold_worker:
+        tool, rows = args.cold_worker
+        print(json.dumps(cold_worker(tool, int(float(rows)))))
+        return 0
     if args.worker:
         task, rows = args.worker
         print(json.dumps(worker(task, int(float(rows)), args.repeat, peers, args.budget,
@@ -750,8 +949,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(format_row(record), flush=True)
                 for note in record.get("notes", []):
                     print(f"    note: {note}")
+        cold = cold_runs(args, peers, use_r, Path(tmp))
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
+        args.json.write_text(json.dumps({"machine": info, "results": results, "cold": cold},
+                                        indent=1))
     return 1 if any(r.get("failed") for r in results) else 0
 
 

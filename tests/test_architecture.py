@@ -388,6 +388,37 @@ def test_import_perception_loads_no_heavy_library():
     assert out.stdout.strip() == "[]"
 
 
+#: libraries the first estimate must not load: slow to import (scipy.stats alone takes
+#: most of a second, its docstrings parsed) and not needed by the estimators' arithmetic
+HEAVY_FOR_ESTIMATES = ("scipy.stats", "scipy.optimize", "matplotlib", "statsmodels",
+                       "pyxform", "pandera", "openpyxl", "docx", "reportlab", "dask")
+
+
+def test_first_estimates_load_no_heavy_library():
+    """Means, proportions (logit intervals) and a difference-in-differences on a small
+    design take their distributions from scipy.special: a user's first call and every
+    CLI command stay fast (the times themselves are measured in benchmarks/)."""
+    code = textwrap.dedent(f"""
+        import sys
+        import pandas as pd
+        import perception as pc
+        data = pd.DataFrame({{"y": [1.0, 2, 3, 4, 2, 5, 3, 1],
+                             "c": ["a", "b", "a", "b", "b", "a", "a", "b"],
+                             "t": [0, 0, 1, 1, 0, 0, 1, 1], "p": [0, 1, 0, 1, 0, 1, 0, 1],
+                             "s": [1, 1, 1, 1, 2, 2, 2, 2], "u": [1, 2, 3, 4, 5, 6, 7, 8],
+                             "w": [1.0, 2, 1, 2, 1, 2, 1, 2]}})
+        d = pc.SurveyDesign(data, weights="w", strata="s", psu="u")
+        pc.mean(d, "y")
+        pc.mean(d, "y", by="c")
+        pc.proportion(d, "c")
+        pc.did(d, "y", treated="t", period="p")
+        print(sorted(m for m in {HEAVY_FOR_ESTIMATES!r} if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 VIOLATIONS = {
     "toy/__init__.py": "",
     "toy/errors.py": "",

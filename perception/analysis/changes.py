@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError
@@ -90,10 +90,10 @@ def two_sided_p(est: np.ndarray, se: np.ndarray, df: float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         tval = np.abs(np.asarray(est, dtype=float) / np.asarray(se, dtype=float))
     if df is None or not np.isfinite(df):
-        return 2 * stats.norm.sf(tval)
+        return 2 * special.ndtr(-tval)
     if df <= 0:
         return np.full_like(tval, np.nan)
-    return 2 * stats.t.sf(tval, df)
+    return 2 * special.stdtr(df, -tval)
 
 
 def ordered_values(values: pd.Series, active: np.ndarray) -> list:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
@@ -32,7 +32,7 @@ from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
 from ..survey.families import family
-from ..survey.fitting import fit_model
+from ..survey.fitting import fit_model, fit_weights
 from ..survey.multiple_choice import is_select_multiple, option_design, relabel_options
 from ..survey.valid_values import prepare
 from ..tables import smallest_count
@@ -63,7 +63,7 @@ def _wald_f(beta: np.ndarray, vcov: np.ndarray, ddf: float) -> tuple[float, int,
     except np.linalg.LinAlgError:
         chisq = float(beta @ np.linalg.pinv(vcov) @ beta)
     f = chisq / q
-    p = float(stats.f.sf(f, q, ddf)) if ddf > 0 else float("nan")
+    p = float(special.fdtrc(q, ddf, f)) if ddf > 0 else float("nan")
     return f, q, p
 
 
@@ -98,6 +98,54 @@ def _fit_linear(design, X: np.ndarray, y: np.ndarray, active: np.ndarray,
             "R's svrVar does", UserWarning, stacklevel=3,
         )
     return _LinearFit(terms, model.fit.coef, model.vcov, int(model.df_residual))
+
+
+#: squared share of a column of the cells' design matrix left unexplained above which
+#: the Cholesky factor certifies full rank (as the model core's Gaussian fast path)
+_CERTAIN = 1e-8
+
+
+def _fit_cells(design, rows: np.ndarray, cell: np.ndarray, n_cells: int, M: np.ndarray,
+               y: np.ndarray, terms: list[str]) -> _LinearFit | None:
+    """The saturated DiD (no covariates) from per-(PSU, cell) totals: every row of a
+    treated x period (x subgroup) cell has the same row ``M[cell]`` of the design
+    matrix, so ``X'WX = M' diag(W_c) M``, ``X'Wy = M' S_c`` and the per-PSU totals of the
+    estimating functions ``x_i w_i (y_i - fitted_i)`` are ``(T_wy - fitted T_w) M``:
+    two sums over the rows instead of an (n, p) design matrix. The same numbers as
+    :func:`_fit_linear` (R's ``svyglm``) up to the order of the sums; None (the general
+    path decides, and words its errors) for a replicate design, weighting steps or a
+    design matrix whose rank the Cholesky factor cannot certify.
+
+    ``cell`` is the cell of each row of ``rows`` (a vector over those rows).
+    """
+    if design.is_replicate or not design.totals_path:
+        return None
+    prior = fit_weights(design)[rows]
+    group, n_groups = design.score_groups()
+    index = group[rows] * n_cells + cell
+    size = n_groups * n_cells
+    t_w = np.bincount(index, weights=prior, minlength=size).reshape(n_groups, n_cells)
+    t_wy = np.bincount(index, weights=prior * y[rows], minlength=size).reshape(n_groups,
+                                                                                n_cells)
+    w_c, s_c = t_w.sum(axis=0), t_wy.sum(axis=0)
+    gram = M.T @ (M * w_c[:, None])
+    diagonal = np.diag(gram).copy()
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        return None
+    if np.any(np.diag(chol) ** 2 <= _CERTAIN * diagonal) or np.any(diagonal <= 0):
+        return None
+    p = M.shape[1]
+    l_inv = np.linalg.solve(chol, np.eye(p))
+    bread = l_inv.T @ l_inv
+    beta = bread @ (M.T @ s_c)
+    beta = beta + bread @ (M.T @ (s_c - w_c * (M @ beta)))  # one step of refinement
+    scores = (t_wy - t_w * (M @ beta)) @ M  # (G, p) per-PSU estimating functions
+    fit_design = design if rows.all() or np.array_equal(rows, design.in_domain) \
+        else design.subset(rows)
+    vcov = fit_design.totals_vcov(scores @ bread)
+    return _LinearFit(terms, beta, vcov, int(fit_design.degf + 1 - p))
 
 
 def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
@@ -460,11 +508,13 @@ def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _treated_indicator(design, treated: str, active: np.ndarray) -> np.ndarray:
     col = design.data[treated]
-    if pd.api.types.is_bool_dtype(col):
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":  # numbers already
+        values = col.to_numpy(dtype=float)
+    elif pd.api.types.is_bool_dtype(col):
         values = col.to_numpy(dtype=float, na_value=np.nan)
     else:
         values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = active & ~np.isin(values, [0.0, 1.0])
+    bad = active & (values != 0.0) & (values != 1.0)
     if bad.any():
         rows = design.data.index[bad]
         example = col[bad].iloc[0]
@@ -497,9 +547,10 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
         return
     codes, labels = psu
     # t is 0/1 on the active rows: a PSU is mixed when some but not all of them are 1
-    used = codes[active]
+    every = bool(active.all())  # no row to leave out: no copies
+    used = codes if every else codes[active]
     rows = np.bincount(used, minlength=int(codes.max()) + 1)
-    ones = np.bincount(used, weights=t[active], minlength=rows.size)
+    ones = np.bincount(used, weights=t if every else t[active], minlength=rows.size)
     mixed = np.flatnonzero((ones > 0) & (ones < rows))
     if len(mixed):
         first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
@@ -514,20 +565,26 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
         )
 
 
-def _check_cells(design, t: np.ndarray, periods_code: np.ndarray, periods: list,
-                 group_code: np.ndarray, groups: pd.DataFrame, treated: str, period: str,
-                 active: np.ndarray) -> None:
-    """Every (group, treated, period) cell has rows, and at least two PSUs."""
+def _cell_of_rows(group_code: np.ndarray, t: np.ndarray, period_code: np.ndarray,
+                  n_periods: int, active: np.ndarray) -> np.ndarray:
+    """Cell (group, treated arm, period) of each active row (a vector over them)."""
+    if active.all():
+        return (group_code * 2 + t.astype(np.int64)) * n_periods + period_code
+    return ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
+            + period_code[active])
+
+
+def _check_cells(design, cell: np.ndarray, periods: list, groups: pd.DataFrame,
+                 treated: str, period: str, active: np.ndarray) -> None:
+    """Every (group, treated, period) cell has rows, and at least two PSUs (``cell``:
+    the cell of each active row, :func:`_cell_of_rows`)."""
     psu = _psu_labels(design)
     n_periods = len(periods)
     n_cells = len(groups) * 2 * n_periods
-    # cell (group, arm, period) of each active row, its rows and its PSUs
-    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
-            + periods_code[active])
     rows_in = np.bincount(cell, minlength=n_cells)
     if psu is not None:
         n_psu = int(psu[0].max()) + 1
-        pairs = cell * n_psu + psu[0][active]
+        pairs = cell * n_psu + (psu[0] if active.all() else psu[0][active])
         if n_cells * n_psu > 4 * len(pairs) + 1024:  # sparse: no table
             psus_in = np.bincount(np.unique(pairs) // n_psu, minlength=n_cells)
         else:
@@ -571,14 +628,23 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
     if not active.any():
         raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
     t = _treated_indicator(design, treated, active)
-    periods = ordered_values(data[period], active)
+    if isinstance(data[period].dtype, np.dtype) and data[period].dtype.kind in "iu":
+        # integer periods (waves, years): coded in sorted order without hashing
+        period_domains = domains(design, [period], active)
+        periods = list(period_domains.frame[period])
+    else:
+        period_domains = None
+        periods = ordered_values(data[period], active)
     if len(periods) < 2:
         only = ", ".join(map(repr, map(plain_label, periods)))
         raise EstimationError(
             f"column {period!r} (period) has a single value ({only}) among the rows used: a "
             "DiD needs a baseline and at least one later period in the same design"
         )
-    period_code = np.where(active, pd.Index(periods).get_indexer(data[period]), -1)
+    if period_domains is not None:
+        period_code = period_domains.codes
+    else:
+        period_code = np.where(active, pd.Index(periods).get_indexer(data[period]), -1)
     if by_names:
         dom = domains(design, by_names, active)
         group_code, groups = dom.codes, dom.frame
@@ -586,31 +652,35 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
         group_code = np.where(active, 0, -1)
         groups = pd.DataFrame(index=range(1))
     _check_treated_within_psu(design, t, treated, active)
-    _check_cells(design, t, period_code, periods, group_code, groups, treated, period, active)
+    cell_of_row = _cell_of_rows(group_code, t, period_code, len(periods), active)
+    _check_cells(design, cell_of_row, periods, groups, treated, period, active)
 
     # design matrix: per subgroup its intercept, treated, periods and interactions
     G, K = len(groups), len(periods)
     later = list(range(1, K))
     period_terms = [f"{period}[T.{plain_label(periods[k])}]" for k in later]
-    columns, terms = [], []
+    terms = []
     effect_index: dict[tuple[int, int], int] = {}
     for g in range(G):
-        ind = (group_code == g).astype(float)
         prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
-        columns += [ind, ind * t]
         terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
+        terms += [f"{prefix}{pt}" for pt in period_terms]
         for k, pt in zip(later, period_terms, strict=True):
-            columns.append(ind * (period_code == k))
-            terms.append(f"{prefix}{pt}")
-        for k, pt in zip(later, period_terms, strict=True):
-            effect_index[g, k] = len(columns)
-            columns.append(ind * t * (period_code == k))
+            effect_index[g, k] = len(terms)
             terms.append(f"{prefix}{treated}:{pt}")
-    columns += cov_cols
-    terms += cov_terms
-    X = np.column_stack(columns)
-    fit = _fit_linear(design, X, y, active, terms, name)
-    cell_rows = _cell_counts(active, group_code, t, period_code, G, K)
+    fit = None
+    if not cov_cols:
+        # one row per cell (group, arm, period): the cells' design matrix, whose totals
+        # give the whole fit
+        cell_group, cell_arm, cell_period = np.unravel_index(np.arange(G * 2 * K), (G, 2, K))
+        M = np.column_stack(_design_columns(cell_group, cell_arm.astype(float), cell_period,
+                                            G, later))
+        fit = _fit_cells(design, active, cell_of_row, G * 2 * K, M, y, terms)
+    if fit is None:
+        columns = _design_columns(group_code, t, period_code, G, later) + cov_cols
+        fit = _fit_linear(design, np.column_stack(columns), y, active, terms + cov_terms,
+                          name)
+    cell_rows = np.bincount(cell_of_row, minlength=G * 2 * K).reshape(G, 2, K)
     spec = _did_tables(name, fit, effect_index, groups, by_names, periods, cell_rows,
                        cell_rows, period, level, post_periods)
     # the cells on the caller's design, so that they count the left-out answers too
@@ -618,6 +688,19 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
                          by=[*by_names, treated, period], level=level)
     spec["effects"] = prepared.finish(spec["effects"], by=by_names)
     return spec
+
+
+def _design_columns(group_code: np.ndarray, t: np.ndarray, period_code: np.ndarray,
+                    n_groups: int, later: list[int]) -> list[np.ndarray]:
+    """The columns of the DiD's design matrix (per subgroup: its indicator, treated,
+    the later periods, treated x later periods), in the order of its terms."""
+    columns = []
+    for g in range(n_groups):
+        ind = (group_code == g).astype(float)
+        columns += [ind, ind * t]
+        columns += [ind * (period_code == k) for k in later]
+        columns += [ind * t * (period_code == k) for k in later]
+    return columns
 
 
 def _did_tables(name: str, fit: _LinearFit, effect_index: dict[tuple[int, int], int],
@@ -706,16 +789,6 @@ def _did_tables(name: str, fit: _LinearFit, effect_index: dict[tuple[int, int], 
     return {"effects": effects, "coefficients": coefficients, "vcov": vcov,
             "pretrend": pretrend, "heterogeneity": heterogeneity,
             "periods": [plain_label(p) for p in periods]}
-
-
-def _cell_counts(active: np.ndarray, group_code: np.ndarray, t: np.ndarray,
-                 period_code: np.ndarray, n_groups: int, n_periods: int) -> np.ndarray:
-    """Rows of each (subgroup, treated arm, period) cell, shape (groups, 2, periods): an
-    effect at period k rests on the cells of both arms at periods 0 and k."""
-    cell = ((group_code[active] * 2 + t[active].astype(np.int64)) * n_periods
-            + period_code[active])
-    return np.bincount(cell, minlength=n_groups * 2 * n_periods).reshape(
-        n_groups, 2, n_periods)
 
 
 def _post_codes(periods: list, post_periods, period: str) -> set[int]:

@@ -64,6 +64,7 @@ SHARED: dict[str, str] = {
     "level_key": "margins",
     "family": "families",
     "fit_model": "fitting",
+    "fit_weights": "fitting",
     "aliased": "fitting",
     "model_columns": "formulas",
     "model_frame": "formulas",

@@ -91,18 +91,23 @@ class Raking:
     base: np.ndarray  # (n,) weights before raking
     factors: np.ndarray  # (M, C) factor of each cell after each margin's last step
 
-    def residualize(self, scores: np.ndarray) -> np.ndarray:
-        scores = np.asarray(scores, dtype=float)
-        n_cells = self.cell_levels.shape[0]
-        # rows without base weight have psw = 0: R leaves them out and unchanged
-        cells = np.where(self.base != 0, self.cells, -1)
-        counts = np.bincount(cells[cells >= 0], minlength=n_cells).astype(float)
-        divisor = np.where(self.base != 0, self.base, 1.0)
-        level_sums = np.empty((n_cells, scores.shape[1]))  # (C, k): sums of x / base
-        bins = np.where(cells >= 0, cells, n_cells)
-        for j in range(scores.shape[1]):
-            level_sums[:, j] = np.bincount(bins, weights=scores[:, j] / divisor,
-                                           minlength=n_cells + 1)[:n_cells]
+    @property
+    def used_cells(self) -> np.ndarray:
+        """(n,) cell of each row, -1 for rows without base weight (psw = 0: R leaves
+        them out and unchanged)."""
+        return np.where(self.base != 0, self.cells, -1)
+
+    def cell_counts(self) -> np.ndarray:
+        """(C,) rows with a base weight in each cell."""
+        cells = self.used_cells
+        return np.bincount(cells[cells >= 0], minlength=self.cell_levels.shape[0]
+                           ).astype(float)
+
+    def sweep(self, level_sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(C, k) shift of each cell's ``x / base`` from the (C, k) cell sums of
+        ``x / base`` and the (C,) rows of each cell: every row of cell ``c`` then loses
+        ``base * shift[c]`` (the sweeps of :meth:`residualize`, on cells only)."""
+        level_sums = np.array(level_sums, dtype=float)  # a copy: swept in place
         shift = np.zeros_like(level_sums)  # (C, k): what each cell's x / base has lost
         for _ in range(RAKING_VARIANCE_PASSES):
             for m, n_levels in enumerate(self.n_levels):
@@ -119,6 +124,19 @@ class Raking:
                                 0.0)
                 level_sums -= counts[:, None] * step
                 shift += step
+        return shift
+
+    def residualize(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=float)
+        n_cells = self.cell_levels.shape[0]
+        cells = self.used_cells
+        divisor = np.where(self.base != 0, self.base, 1.0)
+        level_sums = np.empty((n_cells, scores.shape[1]))  # (C, k): sums of x / base
+        bins = np.where(cells >= 0, cells, n_cells)
+        for j in range(scores.shape[1]):
+            level_sums[:, j] = np.bincount(bins, weights=scores[:, j] / divisor,
+                                           minlength=n_cells + 1)[:n_cells]
+        shift = self.sweep(level_sums, self.cell_counts())
         # rows without a cell (code -1) take the last row: zero; column by column, as the
         # engine's score matrices are column-major
         shift = np.vstack([shift, np.zeros((1, shift.shape[1]))])

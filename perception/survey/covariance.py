@@ -35,6 +35,11 @@ _FIX = (
 
 def _plain(value) -> object:
     """A hashable Python value for a cell of an identity column; missing is ``None``."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # most labels: nothing to look at
+        return value
+    if kind is float:
+        return None if value != value else value
     if isinstance(value, np.generic):
         value = value.item()
     try:

@@ -214,8 +214,11 @@ class SurveyDesign(_BaseDesign):
             return hit[1]
         inset = self._w != 0
         first = self._stages[0]
-        n_psu = np.count_nonzero(np.bincount(first.cluster[inset], minlength=first.n_clusters))
-        n_strata = np.count_nonzero(np.bincount(first.stratum[inset], minlength=first.n_strata))
+        every = bool(inset.all())  # no row to leave out: no copy of the codes
+        clusters, strata = (first.cluster, first.stratum) if every else (
+            first.cluster[inset], first.stratum[inset])
+        n_psu = np.count_nonzero(np.bincount(clusters, minlength=first.n_clusters))
+        n_strata = np.count_nonzero(np.bincount(strata, minlength=first.n_strata))
         memo["degf"] = (self._w, int(n_psu - n_strata))
         return int(n_psu - n_strata)
 
@@ -224,10 +227,11 @@ class SurveyDesign(_BaseDesign):
         ``domain == d`` and a non-zero weight (R's ``degf`` of the design cut to them)."""
         first = self._stages[0]
         rows = (domain >= 0) & (self._w != 0)
-        d = domain[rows]
+        every = bool(rows.all())  # no row to leave out: no copies
+        d = domain if every else domain[rows]
 
         def distinct(codes: np.ndarray, size: int) -> np.ndarray:
-            pairs = d * size + codes[rows]
+            pairs = d * size + (codes if every else codes[rows])
             if n_domains * size > 4 * len(pairs) + 1024:  # sparse: avoid a huge table
                 return np.bincount(np.unique(pairs) // size, minlength=n_domains)
             present = np.bincount(pairs, minlength=n_domains * size) > 0

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..errors import EstimationError, format_rows
 from . import intervals
+from .calibration import Raking
 from .checks import numeric_values
 from .covariance import attach_covariance
 from .design import ReplicateDesign, SurveyDesign
@@ -101,14 +102,33 @@ def domains(design, by: list[str], active: np.ndarray) -> Domains:
     # (the lexicographic order of DataFrame.sort_values(by))
     codes = np.zeros(n, dtype=np.int64)
     size = 1
+    values: list[pd.Index] | None = []  # each column's values, while codes are mixed-radix
     for name in by:
         column, uniques = _column_codes(data[name], active, complete)
         codes *= max(len(uniques), 1)
         codes += column
         size *= max(len(uniques), 1)
+        if values is not None:
+            values.append(uniques)
         if size > COMBINED_CODES_MAX:  # too many combinations: renumber the ones present
             codes = _renumber(codes, active)
             size = int(codes.max()) + 1
+            values = None
+    if values is not None and all(isinstance(data[name].dtype, np.dtype) for name in by):
+        # numpy columns: each combination's values decoded from its mixed-radix code
+        present = np.bincount(codes if complete else codes[active], minlength=size) > 0
+        if not present.all():
+            codes = (np.cumsum(present) - 1)[codes if complete else np.where(active, codes, 0)]
+        if not complete:
+            codes = np.where(active, codes, -1)
+        combination = np.flatnonzero(present)
+        decoded = {}
+        for name, uniques in zip(reversed(by), reversed(values), strict=True):
+            size = max(len(uniques), 1)
+            decoded[name] = np.asarray(uniques)[combination % size]
+            combination = combination // size
+        frame = pd.DataFrame({name: decoded[name] for name in by})
+        return Domains(codes, frame, len(frame), complete)
     codes = _renumber(codes, active, size)
     first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
     rows = np.flatnonzero(codes >= 0)
@@ -158,8 +178,10 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
         offset, lowest, dtype = small
         present = np.bincount(offset if complete else offset[active]) > 0
         uniques = pd.Index((np.flatnonzero(present) + lowest).astype(dtype))
-        position = np.cumsum(present) - 1
-        codes = position[offset]
+        if present.all():  # the offsets are the codes already
+            codes = offset
+        else:
+            codes = (np.cumsum(present) - 1)[offset]
         if not complete:
             codes = np.where(active, codes, -1)
     else:
@@ -173,6 +195,17 @@ def _column_codes(values: pd.Series, active: np.ndarray, complete: bool
         position[:-1][present] = uniques.get_indexer(seen[present])
         codes = np.where(active, position[first_codes], -1)
     return codes.astype(np.int64, copy=False), uniques
+
+
+def rows_missing(data: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """Rows missing a value of any of the columns (numpy integer and boolean columns hold
+    none: not looked at)."""
+    missing = np.zeros(len(data), dtype=bool)
+    for name in dict.fromkeys(names):
+        column = data[name]
+        if not (isinstance(column.dtype, np.dtype) and column.dtype.kind in "iub"):
+            missing |= column.isna().to_numpy()
+    return missing
 
 
 def by_missing(design, by: list[str]) -> np.ndarray:
@@ -212,11 +245,101 @@ class _Totals:
     den_sq: np.ndarray | None
     n_nonzero: np.ndarray  # (D,) rows with a non-zero weight
     n_rows: np.ndarray  # (D,) rows in the domain
+    # a raked design (:class:`CellSums`): (C, D, k) sums of (w / base)(x - c den) by
+    # (raking cell, domain), (C, D) sums of w / base and (C, D, k) of (w / base) den
+    # (ratios only); None otherwise
+    cells: np.ndarray | None = None
+    cell_weights: np.ndarray | None = None
+    cell_den: np.ndarray | None = None
+
+
+def raking_step(design) -> Raking | None:
+    """The raking of a design raked once (its only weighting step), whose variance then
+    needs only first-stage cluster totals and raking-cell totals; else None."""
+    steps: tuple = tuple(getattr(design, "_calibration", ()))
+    if design.is_replicate or len(steps) != 1 or not isinstance(steps[0], Raking):
+        return None
+    if len(design._stages) > 1 and design._multistage:
+        return None
+    step: Raking = steps[0]
+    return step
 
 
 def uses_totals_path(design, ratio_deff: bool = False) -> bool:
     """Can the estimate go through per-PSU totals (no (n, k) score matrix)?"""
+    if raking_step(design) is not None:
+        return True
     return design.totals_path and not (design.is_replicate and ratio_deff)
+
+
+class CellSums:
+    """Sums by (raking cell, domain) of ``values * w / base`` for a raked design.
+
+    The variance of a raked design sweeps the row scores ``x`` through the margins
+    (R's ``svyrecvar``); the sweeps act on the cells' sums of ``x / base`` only
+    (:meth:`~perception.survey.calibration.Raking.sweep`) and every row of a cell loses
+    ``base * shift[cell]``, so the first-stage cluster totals of the swept scores are the
+    clusters' score totals minus ``(cluster x cell totals of base) @ shift``: no (n, k)
+    score matrix, two sums per column over the rows.
+    """
+
+    def __init__(self, design, step: Raking, dom: Domains, w: np.ndarray) -> None:
+        self.step = step
+        self.n_cells = step.cell_levels.shape[0]
+        self.n_domains = dom.count
+        cells = step.used_cells
+        size = self.n_cells * self.n_domains
+        inside = (cells >= 0) & (dom.codes >= 0)
+        self._index = np.where(inside, cells * self.n_domains + dom.codes, size)
+        self._size = size + 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.ratio = np.where(inside, w / np.where(step.base != 0, step.base, 1.0), 0.0)
+
+    def __call__(self, values: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        """(C, D) sums of ``values`` (already multiplied by the ratio w / base)."""
+        out = np.bincount(self._index if index is None else index, weights=values,
+                          minlength=self._size)
+        return out[: self._size - 1].reshape(self.n_cells, self.n_domains)
+
+    def rows(self, start: int, stop: int) -> CellSums:
+        """The same sums over rows ``start:stop`` (views, no copy)."""
+        part = object.__new__(CellSums)
+        part.__dict__.update(self.__dict__)
+        part._index = self._index[start:stop]
+        part.ratio = self.ratio[start:stop]
+        return part
+
+    def by_level(self, codes: np.ndarray, n_levels: int) -> np.ndarray:
+        """(C, D, n_levels) sums of the ratio by cell, domain and level (``codes``
+        -1 left out)."""
+        size = self._size * n_levels
+        index = np.where(codes >= 0, self._index * n_levels + codes, size - 1)
+        out = np.bincount(index, weights=self.ratio, minlength=size)
+        return out[: (self._size - 1) * n_levels].reshape(self.n_cells, self.n_domains,
+                                                           n_levels)
+
+def _swept_totals(design, totals: np.ndarray, cell_scores: np.ndarray) -> np.ndarray:
+    """First-stage cluster totals (G, D * k) of a raked design's swept scores, from the
+    clusters' score totals and the (C, D * k) cell sums of ``scores / base``."""
+    step = raking_step(design)
+    assert step is not None  # only called with cell sums, which only a raking has
+    shift = step.sweep(cell_scores, step.cell_counts())
+    return totals - _cluster_cell_base(design, step) @ shift
+
+
+def _cluster_cell_base(design, step: Raking) -> np.ndarray:
+    """(G, C) sums of the raking's base weights by first-stage cluster and cell."""
+    group, n_groups = design.score_groups()
+    cells = step.used_cells
+    n_cells = step.cell_levels.shape[0]
+    index = np.where(cells >= 0, group * n_cells + cells, n_groups * n_cells)
+    out = np.bincount(index, weights=step.base, minlength=n_groups * n_cells + 1)
+    return out[: n_groups * n_cells].reshape(n_groups, n_cells)
+
+
+def _cell_sums(design, dom: Domains, w: np.ndarray) -> CellSums | None:
+    step = raking_step(design)
+    return None if step is None else CellSums(design, step, dom, w)
 
 
 def _group_sums(design, dom: Domains) -> tuple[GroupSums, np.ndarray, bool]:
@@ -261,6 +384,11 @@ def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
     r = np.empty(len(w))
     wr = np.empty(len(w))
     seen: dict[int, tuple] = {}  # a denominator shared by several columns is summed once
+    cs = _cell_sums(design, dom, w)
+    if cs is not None:
+        cell_num = np.empty((cs.n_cells, cs.n_domains, k))
+        cell_den = np.empty((cs.n_cells, cs.n_domains, k) if ratio else (0, 0, 0))
+        cell_seen: dict[int, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         for j, x in enumerate(num):
             if ratio:
@@ -279,6 +407,13 @@ def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
                 c = c if np.isfinite(c) else 0.0
                 np.subtract(x, c, out=r)
             shift[j] = c
+            if cs is not None:
+                np.multiply(cs.ratio, r, out=wr)
+                cell_num[:, :, j] = cs(wr)
+                if ratio:
+                    if id(den[j]) not in cell_seen:
+                        cell_seen[id(den[j])] = cs(cs.ratio * den[j])
+                    cell_den[:, :, j] = cell_seen[id(den[j])]
             np.multiply(w, r, out=wr)
             totals[:, :, j] = sums(wr)
             if ratio:
@@ -288,9 +423,11 @@ def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
             else:
                 np.multiply(wr, r, out=r)
                 sq[:, j] = sums.by_domain(r)
+    cells = {} if cs is None else dict(cells=cell_num, cell_weights=cs(cs.ratio),
+                                        cell_den=cell_den if ratio else None)
     return _Totals(shift, totals, den_totals if ratio else (None if den is None else weights),
                    weights, sq, cross if ratio else None, den_sq if ratio else None,
-                   n_nonzero, n_rows)
+                   n_nonzero, n_rows, **cells)
 
 
 #: rows per block of :func:`_block_sums`: a block's work vectors stay in the CPU cache,
@@ -336,23 +473,30 @@ def _pilot_shifts(num: list[np.ndarray], w: np.ndarray) -> np.ndarray:
 
 
 def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np.ndarray,
-                whole: bool) -> tuple[np.ndarray, np.ndarray] | None:
+                whole: bool, cs: CellSums | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """(G, D, k) sums of ``w (x - c)`` by (group, domain) and (D, k) sums of
     ``w (x - c)^2``, over blocks of BLOCK_ROWS rows (each column read once, its work
     vectors in cache). None as soon as a sum is not finite: a missing or infinite value
-    in a row of a domain, which the general path handles (``na_rm``, errors)."""
+    in a row of a domain, which the general path handles (``na_rm``, errors). A raked
+    design (``cs``) also gets the (C, D, k) cell sums of ``(w / base)(x - c)``."""
     n, k = len(w), len(num)
     totals = np.zeros((k, sums.n_groups, sums.n_domains))
     sq = np.zeros((k, sums.n_domains))
+    cells = None if cs is None else np.zeros((k, cs.n_cells, cs.n_domains))
     # a block spans several times the bins, so that bincount's output stays cheap
     size = min(n, max(BLOCK_ROWS, BLOCK_PER_BIN * sums.n_groups * sums.n_domains))
     r_buffer, wr_buffer = np.empty(size), np.empty(size)
     for start in range(0, n, size):
         stop = min(start + size, n)
         part = sums.rows(start, stop)
+        cell_part = None if cs is None else cs.rows(start, stop)
         w_block, r, wr = w[start:stop], r_buffer[: stop - start], wr_buffer[: stop - start]
         for j, x in enumerate(num):
             np.subtract(x[start:stop], shift[j], out=r)
+            if cell_part is not None and cells is not None:
+                np.multiply(cell_part.ratio, r, out=wr)
+                cells[j] += cell_part(wr)
             np.multiply(w_block, r, out=wr)
             totals[j] += part(wr)
             if whole:
@@ -362,7 +506,8 @@ def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np
                 sq[j] += part.by_domain(r)
         if not np.isfinite(sq.sum()):  # NaN * 0 is NaN: a weight of 0 hides nothing
             return None
-    return totals.transpose(1, 2, 0), sq.T
+    return (totals.transpose(1, 2, 0), sq.T,
+            None if cells is None else cells.transpose(1, 2, 0))
 
 
 def _float_view(data: pd.DataFrame, name: str) -> np.ndarray | None:
@@ -400,16 +545,18 @@ def fast_estimate(design, names: list[str], by: list[str], kind: str, level: flo
     weights = sums(w)
     if np.any(weights.sum(axis=0) <= 0):
         return None
+    cs = _cell_sums(design, dom, w)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: general path's error
         shift = _pilot_shifts(num, w)
-        blocks = _block_sums(sums, w, num, shift, whole)
+        blocks = _block_sums(sums, w, num, shift, whole, cs)
     if blocks is None:
         return None
-    totals, sq = blocks
+    totals, sq, cells = blocks
     n_nonzero, n_rows = _count_rows(dom, w, whole)
     den = weights if kind == "mean" else None
     result = finish(design, _Totals(shift, totals, den, weights, sq, None, None, n_nonzero,
-                                     n_rows), dom)
+                                     n_rows, cells, None if cs is None else cs(cs.ratio)),
+                    dom)
     return assemble(design, dom, [{"variable": v} for v in names], result.estimate,
                      result.vcov, result.deff, result.n, level)
 
@@ -457,6 +604,19 @@ def finish(design, t: _Totals, dom: Domains) -> RatioResult:
                     rep_den = np.repeat(rep_den, k, axis=1)
                 replicates = np.tile(t.shift, D) + rep_num / rep_den
             vcov = design._vcov_replicates(replicates, estimate.ravel())
+        elif t.cells is not None:
+            # a raked design: the cells' sums of scores / base, swept through the margins
+            assert t.cell_weights is not None  # collected with the cell sums
+            cell_w = t.cell_weights[:, :, None]
+            if t.den is None:
+                cell_scores = t.cells + t.shift * cell_w
+            else:
+                cell_den = cell_w if t.cell_den is None else t.cell_den
+                cell_scores = (t.cells - delta * cell_den) / den_total
+            swept = _swept_totals(design, scores.reshape(G, D * k),
+                                  cell_scores.reshape(-1, D * k))
+            # the sweeps spread a domain's scores over every row (no domain codes)
+            vcov = design.totals_vcov(swept, None, D)
         else:
             vcov = design.totals_vcov(scores.reshape(G, D * k), dom.codes, D)
         deff = np.diag(vcov).reshape(D, k) / vsrs
@@ -478,6 +638,8 @@ def _sums(values: np.ndarray, dom: Domains) -> np.ndarray:
 
 def _bins(dom: Domains) -> np.ndarray:
     """Domain codes with the rows outside every domain in an extra last bin."""
+    if dom.complete:  # every row is in a domain
+        return dom.codes
     return np.where(dom.codes >= 0, dom.codes, dom.count)
 
 
@@ -774,7 +936,11 @@ def _small_integers(values: pd.Series) -> tuple[np.ndarray, int, np.dtype] | Non
     lowest, highest = int(x.min()), int(x.max())
     if highest - lowest >= SMALL_INTEGER_RANGE:
         return None
-    return (x - lowest).astype(np.intp), lowest, x.dtype
+    if lowest == 0 and x.dtype == np.intp:  # the values are their offsets: no copy
+        view = x.view()
+        view.flags.writeable = False  # the data's own values: never written to
+        return view, lowest, x.dtype
+    return np.subtract(x, lowest, dtype=np.intp), lowest, x.dtype
 
 
 def factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
@@ -788,6 +954,8 @@ def factor_levels(values: pd.Series) -> tuple[list, np.ndarray]:
         offset, lowest, dtype = small
         present = np.bincount(offset) > 0
         levels = list((np.flatnonzero(present) + lowest).astype(dtype))  # ascending
+        if present.all():  # the offsets are the positions already
+            return levels, offset.astype(np.int64, copy=False)
         return levels, (np.cumsum(present) - 1)[offset].astype(np.int64)
     codes, seen = pd.factorize(values, sort=False)
     try:
@@ -808,8 +976,13 @@ def collect_levels(design, all_levels: list[tuple[list, np.ndarray]], dom: Domai
     blocks = [sums.by_level(codes, len(levels), w) for levels, codes in all_levels]
     totals = np.concatenate(blocks, axis=2)
     k = totals.shape[2]
+    cs = _cell_sums(design, dom, w)
+    cells = {} if cs is None else dict(
+        cells=np.concatenate([cs.by_level(codes, len(levels)) for levels, codes in all_levels],
+                             axis=2),
+        cell_weights=cs(cs.ratio))
     # an indicator is its own square: sum w x^2 = sum w x
     return _Totals(np.zeros(k), totals, weights, weights, totals.sum(axis=0), None, None,
-                   n_nonzero, n_rows)
+                   n_nonzero, n_rows, **cells)
 
 

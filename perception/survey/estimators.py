@@ -36,6 +36,7 @@ from .engine import (
     indicator,
     no_rows_error,
     ratio_engine,
+    rows_missing,
     uses_totals_path,
     zero_outside,
 )
@@ -343,7 +344,8 @@ def proportion(
                        purpose="proportion")
     design = prepared.design
     data = design.data
-    missing = data[names].isna().any(axis=1).to_numpy() | by_missing(design, by_names)
+    variables_missing = rows_missing(data, names)
+    missing = variables_missing | by_missing(design, by_names)
     active = active_rows(design, [*names, *by_names], missing, na_rm, "variables")
     if not active.any():
         raise no_rows_error(design, names, by_names)
@@ -377,7 +379,7 @@ def proportion(
     se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
     # R's svyciprop on the domain's design: df and nrow of the rows of the domain
     # (also those missing the variable, which svyciprop leaves to svymean's na.rm)
-    rows_codes = _domain_rows(design, by_names, dom)
+    rows_codes = _domain_rows(design, by_names, dom) if variables_missing.any() else dom.codes
     df = design._domain_degf(rows_codes, dom.count)
     n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
     if method == "logit" and design.is_replicate:

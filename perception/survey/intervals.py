@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..errors import EstimationError
 
@@ -31,13 +31,13 @@ def t_quantile(level: float, df):
         df = np.asarray(df, dtype=float)
         finite = np.isfinite(df)
         with np.errstate(invalid="ignore"):
-            t = stats.t.ppf((1 + level) / 2, np.where(finite & (df > 0), df, np.nan))
-        return np.where(finite, t, stats.norm.ppf((1 + level) / 2))
+            t = special.stdtrit(np.where(finite & (df > 0), df, np.nan), (1 + level) / 2)
+        return np.where(finite, t, special.ndtri((1 + level) / 2))
     if df is None or not np.isfinite(df):
-        return float(stats.norm.ppf((1 + level) / 2))
+        return float(special.ndtri((1 + level) / 2))
     if df <= 0:
         return float("nan")
-    return float(stats.t.ppf((1 + level) / 2, df))
+    return float(special.stdtrit(df, (1 + level) / 2))
 
 
 def check_level(level: float) -> None:
@@ -114,6 +114,8 @@ def proportion_interval(
             level, np.asarray(df if df is not None else np.inf, dtype=float) + 0 * p)
         n_eff = n_eff * ratio**2
         alpha = 1 - level
+        from scipy import stats  # only here: scipy.stats takes long to import
+
         low = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
         high = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
         return low, high

@@ -135,8 +135,10 @@ def _canonical_codes(data: pd.DataFrame, columns: list[str], idx: np.ndarray
     per column over the rows), never row by row.
     """
     codes_per_column, keys_per_column = [], []
+    every_row = len(idx) == len(data)
     for column in columns:
-        raw_codes, raw_values = pd.factorize(data[column].iloc[idx], sort=False)
+        values = data[column] if every_row else data[column].iloc[idx]
+        raw_codes, raw_values = _distinct_values(values)
         canon = pd.Series([level_key(v) for v in raw_values], dtype=object)
         canon_codes, canon_keys = pd.factorize(canon, sort=False)
         codes_per_column.append(canon_codes[raw_codes].astype(np.int64))
@@ -145,7 +147,10 @@ def _canonical_codes(data: pd.DataFrame, columns: list[str], idx: np.ndarray
     combined = codes_per_column[0]
     for codes, size in zip(codes_per_column[1:], sizes[1:], strict=True):
         combined = combined * size + codes
-    sample_code, joint = pd.factorize(combined, sort=False)
+    if len(columns) == 1:  # the canonical codes 0..K-1, all present
+        sample_code, joint = combined, np.arange(sizes[0])
+    else:
+        sample_code, joint = pd.factorize(combined, sort=False)
     sample_keys = []
     for value in np.asarray(joint, dtype=np.int64):
         parts = []
@@ -156,6 +161,29 @@ def _canonical_codes(data: pd.DataFrame, columns: list[str], idx: np.ndarray
         sample_keys.append(tuple(keys[p] for keys, p in zip(keys_per_column, parts,
                                                               strict=True)))
     return sample_code, sample_keys
+
+
+#: integer columns spanning at most this many values are coded by a lookup table
+SMALL_INTEGER_RANGE = 65_536
+
+
+def _distinct_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """Code of each value among the distinct values, and those values: a lookup table
+    for integer codes over a short range (levels such as sex or age group, in increasing
+    order), else one hashing pass (in order of first appearance)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" and len(values):
+        x = values.to_numpy()
+        lowest = int(x.min())
+        if int(x.max()) - lowest < SMALL_INTEGER_RANGE:
+            offset = x - lowest if lowest else x
+            present = np.bincount(offset) > 0
+            if present.all():
+                codes = offset
+            else:
+                codes = (np.cumsum(present) - 1)[offset]
+            uniques = (np.flatnonzero(present) + lowest).astype(x.dtype)
+            return codes.astype(np.int64, copy=False), uniques
+    return pd.factorize(values, sort=False)
 
 
 def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
@@ -183,7 +211,11 @@ def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
     data = design.data
     inside = design.in_domain
     n = len(data)
-    missing = data[columns].isna().any(axis=1).to_numpy() & inside
+    missing = np.zeros(n, dtype=bool)
+    for column in columns:  # numpy integer columns hold no missing value
+        if not (isinstance(data[column].dtype, np.dtype) and data[column].dtype.kind in "iub"):
+            missing |= data[column].isna().to_numpy()
+    missing &= inside
     if missing.any():
         raise WeightingError(
             f"column {label!r} (margin) has {int(missing.sum())} missing value(s) in rows "
@@ -207,7 +239,8 @@ def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
             "Add those levels with their population counts, or recode them."
         )
     n_sample = len(sample_keys)
-    weight_of = np.bincount(sample_code, design._w[idx], minlength=n_sample)
+    weight_of = np.bincount(sample_code, design._w if len(idx) == n else design._w[idx],
+                            minlength=n_sample)
     rows_of = np.bincount(sample_code, minlength=n_sample)
     position = {k: i for i, k in enumerate(sample_keys)}
     level_of_sample = np.full(n_sample, -1, dtype=np.int64)
@@ -242,9 +275,12 @@ def match_margin(design, columns: list[str], margin, argument: str) -> Margin:
             "No weight can be moved onto them: merge them with a neighbouring level in "
             "the margin and in the data, or drop them from the margin."
         )
-    codes = np.full(n, -1, dtype=np.int64)
     # rows of a level with zero weight only (present, count 0 excluded above) keep -1
-    codes[idx] = level_of_sample[sample_code]
+    if len(idx) == n:
+        codes = level_of_sample[sample_code]
+    else:
+        codes = np.full(n, -1, dtype=np.int64)
+        codes[idx] = level_of_sample[sample_code]
     return Margin(label, tuple(columns), codes, levels, np.asarray(targets, dtype=float))
 
 

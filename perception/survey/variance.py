@@ -206,6 +206,7 @@ class GroupSums:
         the values passed are then vectors of length ``stop - start``."""
         part = object.__new__(GroupSums)
         part.__dict__.update(self.__dict__)
+        part.__dict__.pop("_scaled", None)  # cached over every row
         part._index = self._index[start:stop]
         if self._domain is not None:
             part._domain = self._domain[start:stop]
@@ -215,7 +216,13 @@ class GroupSums:
         """(G, D, n_levels) totals of ``values`` by group, domain and level (``codes``
         0..n_levels-1, -1 left out): every level of a categorical variable in one pass."""
         size = (self._size + 1) * n_levels
-        index = np.where(codes >= 0, self._index * n_levels + codes, size - 1)
+        if len(codes) and codes.min() >= 0:  # no level to leave out (integer codes)
+            scaled = self.__dict__.setdefault("_scaled", {})  # variables share a level count
+            if n_levels not in scaled:
+                scaled[n_levels] = self._index * n_levels
+            index = scaled[n_levels] + codes
+        else:
+            index = np.where(codes >= 0, self._index * n_levels + codes, size - 1)
         out = np.bincount(index, weights=values, minlength=size)
         cells = self.n_groups * self.n_domains * n_levels
         return out[:cells].reshape(self.n_groups, self.n_domains, n_levels)

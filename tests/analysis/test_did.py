@@ -397,3 +397,29 @@ def test_demo_survey_did_is_near_the_truth():
     truth = demo.truth.set_index(["quantity", "variable", "group"])["value"]
     true_did = truth["did", "trust_police", "treated=1 - treated=0"]
     assert abs(effect["estimate"] - true_did) < 3 * effect["se"]
+
+
+@pytest.mark.parametrize("case", ["two waves", "three waves by region, missing", "subset"])
+def test_saturated_did_from_cell_totals_equals_the_row_fit(case, monkeypatch):
+    """Without covariates the DiD is fitted from per-(PSU, cell) totals; it equals the
+    weighted least squares on the rows (the path of models with covariates)."""
+    from perception.analysis import diff_in_diff
+
+    if case == "two waves":
+        design, kwargs = panel_design(2), {}
+    elif case == "subset":
+        design = panel_design(3)
+        design, kwargs = design.subset(design.data["sex"] == 1), {}
+    else:
+        design, kwargs = panel_design(3), {"by": "region", "na_rm": True}
+    variable = "trust_na" if kwargs.get("na_rm") else "trust"
+    fast = pc.did(design, variable, treated="treated", period="wave", **kwargs)
+    monkeypatch.setattr(diff_in_diff, "_fit_cells", lambda *args, **kw: None)
+    rows = pc.did(design, variable, treated="treated", period="wave", **kwargs)
+    for name in ("effects", "coefficients"):
+        ours, theirs = getattr(fast, name), getattr(rows, name)
+        pd.testing.assert_frame_equal(ours.select_dtypes(exclude="number"),
+                                      theirs.select_dtypes(exclude="number"))
+        np.testing.assert_allclose(ours.select_dtypes("number").to_numpy(float),
+                                   theirs.select_dtypes("number").to_numpy(float),
+                                   rtol=1e-9, atol=1e-12)

@@ -656,3 +656,43 @@ def test_raking_weights_and_sweeps_on_cells_equal_row_by_row():
     scores = np.random.default_rng(1).normal(size=(len(data), 3)) * raked.weight_array[:, None]
     np.testing.assert_allclose(step.residualize(scores), _row_sweeps(step, scores),
                                rtol=1e-10, atol=1e-12 * np.abs(scores).max())
+
+
+def _raked_survey(n: int = 600, seed: int = 4) -> tuple[pd.DataFrame, pc.SurveyDesign]:
+    rng = np.random.default_rng(seed)
+    psu = rng.integers(0, 40, n)
+    data = pd.DataFrame({
+        "stratum": psu // 10, "psu": psu, "w": rng.uniform(1, 3, n),
+        "y": rng.normal(size=n), "z": rng.uniform(1, 2, n),
+        "sex": rng.integers(1, 3, n), "age": rng.integers(1, 4, n),
+        "grp": rng.integers(0, 3, n), "c": rng.choice(["a", "b", "c"], n)})
+    design = pc.SurveyDesign(data, weights="w", strata="stratum", psu="psu")
+    population = {"sex": {1: 900.0, 2: 1000.0},
+                  "age": {1: 600.0, 2: 700.0, 3: 600.0}}
+    return data, pc.rake(design, population)
+
+
+@pytest.mark.parametrize("estimate", ["mean", "total", "ratio", "proportion", "subset"])
+def test_raked_totals_path_equals_row_scores(estimate, monkeypatch):
+    """A raked design's variance from PSU and raking-cell totals equals the sweep of the
+    row scores (the general path) to rounding, domains and subsets included."""
+    from perception.survey import engine
+
+    data, raked = _raked_survey()
+    calls = {
+        "mean": lambda d: pc.mean(d, ["y", "z"], by="grp"),
+        "total": lambda d: pc.total(d, ["y", "z"], by="grp"),
+        "ratio": lambda d: pc.ratio(d, "y", "z", by="grp"),
+        "proportion": lambda d: pc.proportion(d, "c", by="grp"),
+        "subset": lambda d: pc.mean(d.subset(data["grp"] > 0), "y", by="c"),
+    }
+    assert engine.uses_totals_path(raked)
+    fast = calls[estimate](raked)
+    monkeypatch.setattr(engine, "raking_step", lambda design: None)
+    assert not engine.uses_totals_path(raked)
+    rows = calls[estimate](raked)
+    numbers = ["estimate", "se", "ci_low", "ci_high", "deff"]
+    np.testing.assert_allclose(fast[numbers].to_numpy(float), rows[numbers].to_numpy(float),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fast.attrs["vcov"].matrix, rows.attrs["vcov"].matrix,
+                               rtol=1e-9, atol=1e-14)

@@ -16,6 +16,7 @@ the labels; the context (:mod:`.context`) holds the design of the stacked waves.
 
 Examples
 --------
+>>> from perception.outputs.report import context_from_waves, write_report
 >>> demo = pc.demo_survey(seed=1)
 >>> ctx = context_from_waves(demo.waves, demo.questionnaire)
 >>> result = write_report(ctx, "figures/")                               # doctest: +SKIP
@@ -23,19 +24,32 @@ Examples
 
 from __future__ import annotations
 
-from .config import DEFAULT_CONFIG, load_config, merge_config
-from .context import ReportContext, context_from_waves, design_from_questionnaire, high_column
-from .specs import (
-    FIGURES,
-    BuiltFigure,
-    FigureSpec,
-    available_figures,
-    build_figure,
-    check_figure_names,
-    figures_to_draw,
-    weight_distribution,
-)
-from .writing import FORMATS, ReportFiles, check_formats, prepare_output, write_report
+from ...exports import lazy_exports
+
+#: each name and the module of this package that defines it: a command that needs the
+#: design of a questionnaire (context) does not load the figures (matplotlib, scipy.stats)
+_MODULES: dict[str, str] = {
+    "DEFAULT_CONFIG": "config",
+    "load_config": "config",
+    "merge_config": "config",
+    "ReportContext": "context",
+    "context_from_waves": "context",
+    "design_from_questionnaire": "context",
+    "high_column": "context",
+    "FIGURES": "specs",
+    "BuiltFigure": "specs",
+    "FigureSpec": "specs",
+    "available_figures": "specs",
+    "build_figure": "specs",
+    "check_figure_names": "specs",
+    "figures_to_draw": "specs",
+    "weight_distribution": "specs",
+    "FORMATS": "writing",
+    "ReportFiles": "writing",
+    "check_formats": "writing",
+    "prepare_output": "writing",
+    "write_report": "writing",
+}
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -59,3 +73,4 @@ __all__ = [
     "weight_distribution",
     "write_report",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
