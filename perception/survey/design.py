@@ -140,6 +140,14 @@ class SurveyDesign(_BaseDesign):
     which estimators R supports for which form and how this package matches it.
     """
 
+    def __new__(cls, data=None, *args, **kwargs):
+        # a Dask DataFrame: the design whose estimators reduce the data with Dask
+        # (survey/distributed.py; dask is imported only then)
+        if cls is SurveyDesign and type(data).__module__.split(".")[0] == "dask":
+            from .distributed import DaskSurveyDesign
+            return DaskSurveyDesign(data, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(
         self,
         data: pd.DataFrame,

@@ -43,6 +43,12 @@ from .engine import (
 Design = SurveyDesign | ReplicateDesign
 
 
+def _dask():
+    """The estimators of designs on a Dask DataFrame (imported on first use)."""
+    from . import distributed
+    return distributed
+
+
 # ------------------------------------------------------------------- estimators --
 @positional_deprecated("by", "na_rm", "level")
 def mean(
@@ -91,6 +97,8 @@ def mean(
     ``svyby(~api00, ~stype, design, svymean)``. With ``na_rm=True`` rows missing in any
     of the variables are left out of all of them, as in R.
     """
+    if getattr(design, "is_dask", False):
+        return _dask().estimate(design, "mean", variables, by=by, na_rm=na_rm, level=level)
     return _ratio_estimate(design, variables, None, by, na_rm, level, "mean")
 
 
@@ -136,6 +144,8 @@ def total(
     1     H   enroll   997129.0  69239.0
     2     M   enroll   847465.0  55503.0
     """
+    if getattr(design, "is_dask", False):
+        return _dask().estimate(design, "total", variables, by=by, na_rm=na_rm, level=level)
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total")
 
 
@@ -181,6 +191,9 @@ def ratio(
           variable  estimate      se
     0  api00/api99    1.0523  0.0036
     """
+    if getattr(design, "is_dask", False):
+        return _dask().estimate(design, "ratio", numerator, denominator, by=by, na_rm=na_rm,
+                                level=level)
     return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio")
 
 
@@ -289,6 +302,9 @@ def proportion(
     R: ``svymean(~factor(x), design)`` for estimates and SEs and
     ``svyciprop(~I(x == level), design, method=)`` for each interval.
     """
+    if getattr(design, "is_dask", False):
+        return _dask().proportion(design, variables, by=by, method=method, na_rm=na_rm,
+                                  level=level)
     check_design(design)
     intervals.check_level(level)
     if method not in intervals.PROP_METHODS:

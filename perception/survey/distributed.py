@@ -1,0 +1,864 @@
+"""Designs on a Dask DataFrame: every estimate reduced to group totals by Dask, then the
+in-memory variance code.
+
+``pc.SurveyDesign(dask_frame, ...)`` returns a :class:`DaskSurveyDesign`. Its estimators
+(:func:`perception.mean`, ``total``, ``ratio``, ``proportion``) make one pass over the
+partitions (on the workers of a ``dask.distributed`` cluster when a client is active):
+each partition is reduced to sums by (design columns, domain, complete or not) group:
+the weights, the weighted shifted values, their squares and the row counts. The client
+adds up a few thousand such groups, builds an in-memory :class:`SurveyDesign` on them
+(one row per group: the same strata, PSUs at every stage and fpc, so the same stages,
+lonely PSUs and degrees of freedom), and hands the per-(PSU, domain) totals to the
+engine that the in-memory estimators use (:func:`perception.survey.engine.finish`). The
+tables equal the in-memory ones to rounding (partitions are summed in another order).
+
+A design without clusters (each row its own PSU) needs the spread of the rows within
+each stratum, so its groups also carry the weighted cross-products of the values
+(per-stratum moments); its variance is the one-stage formula on those moments.
+
+dask is an optional import (``pip install perception[dask]``): ``import perception``
+never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DesignError, EstimationError, format_rows
+from . import intervals
+from . import variance as _variance
+from .checks import check_columns, column_names
+from .design import SurveyDesign, _check_lonely_psu
+from .engine import (
+    Domains,
+    _Totals,
+    assemble,
+    check_domain_weights,
+    domains,
+    finish,
+)
+from .variance import GroupSums
+
+_PREFIX = "__pc_"
+_W, _ROWS, _NONZERO, _ACTIVE = (f"{_PREFIX}w", f"{_PREFIX}rows", f"{_PREFIX}nonzero",
+                                f"{_PREFIX}active")
+_ONE = f"{_PREFIX}row"  # the row id of a design without clusters (never a column)
+_SHOWN_ROWS = 10
+
+
+def _num(j: int) -> str:
+    return f"{_PREFIX}wr{j}"
+
+
+def _sq(j: int) -> str:
+    return f"{_PREFIX}wrr{j}"
+
+
+def _den(j: int) -> str:
+    return f"{_PREFIX}wd{j}"
+
+
+def _cross(j: int) -> str:
+    return f"{_PREFIX}wrd{j}"
+
+
+def _den_sq(j: int) -> str:
+    return f"{_PREFIX}wdd{j}"
+
+
+def _level(j: int, i: int) -> str:
+    return f"{_PREFIX}lv{j}_{i}"
+
+
+def _moment(a: int, b: int) -> str:
+    return f"{_PREFIX}m{a}_{b}"
+
+
+def is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (checked without importing dask).
+
+    Examples
+    --------
+    >>> is_dask_frame(pd.DataFrame({"a": [1]}))
+    False
+    """
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
+
+
+def _require_dask() -> Any:
+    try:
+        return importlib.import_module("dask")
+    except ImportError:  # pragma: no cover - dask is what made the frame
+        raise EstimationError(
+            "a design on a Dask DataFrame needs the optional package 'dask': install it "
+            "with pip install 'perception[dask]'"
+        ) from None
+
+
+class DaskSurveyDesign:
+    """A survey design on a Dask DataFrame (built by ``pc.SurveyDesign(dask_frame, ...)``).
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame
+        One row per respondent, in partitions (read with ``dd.read_parquet``, say).
+    weights : str, optional
+        Column of sampling weights; ``None`` gives every row a weight of 1.
+    strata : str or sequence of str, optional
+        Column (or one column per stage) of the strata.
+    psu : str or sequence of str, optional
+        Column of the primary sampling units, or one column per stage. ``None``: each
+        row is its own PSU.
+    fpc : str or sequence of str, optional
+        Column (or one per stage) of population sizes or sampling fractions.
+    nest : bool
+        PSU ids repeat across strata and must be read within their stratum.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in :class:`SurveyDesign`.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd                                    # doctest: +SKIP
+    >>> d = pc.SurveyDesign(dd.read_parquet("waves/"), weights="w", strata="stratum",
+    ...                     psu="village")                             # doctest: +SKIP
+    >>> pc.mean(d, ["q1", "q2"], by="region")                          # doctest: +SKIP
+
+    Notes
+    -----
+    The design's columns are checked for missing values, negative weights and the
+    structure of strata and PSUs on the first estimate (the data are read only then).
+    Weights are ``weights`` alone: weights derived from ``fpc`` and PPS designs need
+    the data in memory.
+    """
+
+    is_replicate = False
+    is_dask = True
+
+    def __init__(
+        self,
+        data: Any,
+        weights: str | None = None,
+        strata: str | Sequence[str] | None = None,
+        psu: str | Sequence[str] | None = None,
+        fpc: str | Sequence[str] | None = None,
+        nest: bool = False,
+        lonely_psu: str = "fail",
+        pps: Any = None,
+        psum: Any = None,
+        pps_tolerance: float = 1e-4,
+    ) -> None:
+        if pps is not None or psum is not None:
+            raise DesignError(
+                "pps= is not available on a Dask DataFrame: compute the design's data in "
+                "memory (ddf.compute()) for a PPS design"
+            )
+        if weights is not None and not isinstance(weights, str):
+            raise DesignError(f"weights must be one column name, got {weights!r}")
+        self._strata = column_names(strata, "strata", DesignError)
+        self._psu = column_names(psu, "psu", DesignError)
+        self._fpc = column_names(fpc, "fpc", DesignError)
+        self._weights = weights
+        columns = list(data.columns)
+        for names, argument in ((self._psu, "psu"), (self._strata, "strata"),
+                                (self._fpc, "fpc"), ([weights] if weights else [], "weights")):
+            check_columns(columns, names, argument, DesignError, where="the Dask DataFrame")
+        n_stages = max(len(self._psu), 1)
+        if len(self._strata) > n_stages or len(self._fpc) > n_stages:
+            raise DesignError(
+                f"{len(self._strata)} strata and {len(self._fpc)} fpc column(s) for "
+                f"{n_stages} stage(s): give at most one of each per stage of psu"
+            )
+        if weights is None and self._fpc:
+            raise DesignError(
+                "weights=None with fpc: on a Dask DataFrame give the weights column (weights "
+                "derived from the fpc need the sample sizes of every stage in memory)"
+            )
+        _check_lonely_psu(lonely_psu)
+        self._data = data
+        self._nest = bool(nest)
+        self._lonely_psu = lonely_psu
+
+    @property
+    def data(self) -> Any:
+        """The Dask DataFrame of the design."""
+        return self._data
+
+    @property
+    def lonely_psu(self) -> str:
+        """What a stratum with a single PSU does."""
+        return self._lonely_psu
+
+    @property
+    def design_columns(self) -> list[str]:
+        """The strata, PSU and fpc columns, once each."""
+        return list(dict.fromkeys([*self._strata, *self._psu, *self._fpc]))
+
+    def __repr__(self) -> str:
+        return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
+                f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
+                f"lonely_psu={self._lonely_psu!r})")
+
+    def group_design(self, groups: pd.DataFrame) -> SurveyDesign:
+        """The in-memory design on the reduced groups (one row per group, the group's
+        weight total as its weight)."""
+        return SurveyDesign(groups, weights=_W, strata=self._strata or None,
+                            psu=self._psu or None, fpc=self._fpc or None, nest=self._nest,
+                            lonely_psu=self._lonely_psu)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ the reduction --
+@dataclass(frozen=True)
+class _Plan:
+    """What one pass over the partitions sums, by group."""
+
+    weights: str | None
+    keys: tuple[str, ...]  # design columns and by columns (the group keys, with active)
+    design: tuple[str, ...]
+    by: tuple[str, ...]
+    variables: tuple[str, ...]  # numerators (or the categorical variables)
+    denominators: tuple[str, ...]  # ratios only
+    kind: str  # "mean", "total", "ratio" or "proportion"
+    shift: tuple[float, ...]
+    levels: tuple[tuple, ...]  # proportion: the levels of each variable
+    moments: bool  # a design without clusters: cross-products of the scores' parts
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys([*self.design, *self.by, *self.variables,
+                                   *self.denominators, *([self.weights] if self.weights else [])]))
+
+
+def _values(frame: pd.DataFrame, name: str, argument: str) -> np.ndarray:
+    column = frame[name]
+    try:
+        return pd.to_numeric(column, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise EstimationError(
+            f"column {name!r} ({argument}) is not numeric (dtype {column.dtype}); convert "
+            "it to numbers"
+        ) from None
+
+
+def _parts(frame: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per row: the weight and the parts each score is linear in (``x - c den`` and
+    ``den`` for every variable, or the level indicators), before the active mask."""
+    n = len(frame)
+    w = np.ones(n) if plan.weights is None else _values(frame, plan.weights, "weights")
+    parts: list[np.ndarray] = []
+    if plan.kind == "proportion":
+        for name, levels in zip(plan.variables, plan.levels, strict=True):
+            values = frame[name]
+            parts.extend((values == level).to_numpy(dtype=float) for level in levels)
+        return w, parts
+    for j, name in enumerate(plan.variables):
+        x = _values(frame, name, "variables")
+        if plan.kind == "ratio":
+            parts.append(x - plan.shift[j] * _values(frame, plan.denominators[j], "denominator"))
+        else:
+            parts.append(x - plan.shift[j])
+    return w, parts
+
+
+def _problems(frame: pd.DataFrame, plan: _Plan, w: np.ndarray, offset: int
+              ) -> list[tuple[str, str, list]]:
+    """Missing or invalid values of the partition: (column, what, global row numbers)."""
+    found: list[tuple[str, str, list]] = []
+    rows = np.arange(offset, offset + len(frame))
+
+    def add(column: str, what: str, mask: np.ndarray) -> None:
+        if mask.any():
+            found.append((column, what, rows[mask].tolist()))
+
+    if plan.weights is not None:
+        add(plan.weights, "missing", np.isnan(w))
+        add(plan.weights, "negative", w < 0)
+        add(plan.weights, "infinite", np.isinf(w))
+    for name in plan.design:
+        add(name, "design", frame[name].isna().to_numpy())
+    return found
+
+
+def _missing(frame: pd.DataFrame, plan: _Plan) -> dict[str, np.ndarray]:
+    names = [*plan.variables, *plan.denominators, *plan.by]
+    return {name: frame[name].isna().to_numpy() for name in dict.fromkeys(names)}
+
+
+def reduce_partition(frame: pd.DataFrame, plan: _Plan
+                     ) -> tuple[pd.DataFrame, list, dict[str, Any]]:
+    """One partition's group sums, its invalid design values and its missing values
+    (row numbers within the partition, and its length: the client makes them global)."""
+    offset = 0
+    w, parts = _parts(frame, plan)
+    found = _problems(frame, plan, w, offset)
+    missing = _missing(frame, plan)
+    gaps = {name: (offset + np.flatnonzero(mask)[: _SHOWN_ROWS + 1]).tolist()
+            for name, mask in missing.items() if mask.any()}
+    counts = {name: int(mask.sum()) for name, mask in missing.items() if mask.any()}
+    active = np.ones(len(frame), dtype=bool)
+    for mask in missing.values():
+        active &= ~mask
+    w = np.where(np.isfinite(w), w, 0.0)
+    wa = np.where(active, w, 0.0)
+    sums: dict[str, np.ndarray] = {
+        _W: w, _ROWS: np.ones(len(frame), dtype=np.int64),
+        _NONZERO: (w != 0).astype(np.int64),
+    }
+    scaled = [np.where(active, wa * np.nan_to_num(p), 0.0) for p in parts]
+    if plan.kind == "proportion":
+        for j, p in enumerate(scaled):
+            sums[_num(j)] = p
+    else:
+        for j, p in enumerate(scaled):
+            sums[_num(j)] = p
+            sums[_sq(j)] = p * np.nan_to_num(parts[j])
+            if plan.kind == "ratio":
+                d = np.nan_to_num(_values(frame, plan.denominators[j], "denominator"))
+                sums[_den(j)] = wa * d
+                sums[_cross(j)] = p * d
+                sums[_den_sq(j)] = wa * d * d
+    if plan.moments:
+        # w^2 a b for every pair of the score's parts (1 first, then each part; ratios:
+        # each denominator): the rows' spread within each stratum
+        pieces = _moment_parts(frame, plan, parts, active)
+        for a in range(len(pieces)):
+            for b in range(a, len(pieces)):
+                sums[_moment(a, b)] = wa * wa * pieces[a] * pieces[b]
+    keys = {name: frame[name].to_numpy() for name in plan.keys}
+    keys[_ACTIVE] = active
+    table = pd.DataFrame({**keys, **sums})
+    if plan.moments:
+        table[_ONE] = 0
+    grouped = table.groupby([*plan.keys, _ACTIVE], sort=False, dropna=False, observed=True)
+    out = grouped[list(sums)].sum().reset_index()
+    return out, found, {"gaps": gaps, "counts": counts, "length": len(frame)}
+
+
+def _moment_parts(frame: pd.DataFrame, plan: _Plan, parts: list[np.ndarray],
+                  active: np.ndarray) -> list[np.ndarray]:
+    pieces = [np.ones(len(frame))]
+    pieces.extend(np.where(active, np.nan_to_num(p), 0.0) for p in parts)
+    if plan.kind == "ratio":
+        pieces.extend(np.where(active, np.nan_to_num(_values(frame, name, "denominator")), 0.0)
+                      for name in plan.denominators)
+    return pieces
+
+
+def _combine(tables: list[pd.DataFrame], plan: _Plan) -> pd.DataFrame:
+    joined = pd.concat(tables, ignore_index=True)
+    keys = [*plan.keys, _ACTIVE]
+    sums = [c for c in joined.columns if c not in keys]
+    return joined.groupby(keys, sort=False, dropna=False, observed=True)[sums].sum(
+    ).reset_index()
+
+
+def _raise_found(found: list, missing: list[dict], plan: _Plan, na_rm: bool) -> None:
+    design_problem: dict[tuple[str, str], list] = {}
+    for column, what, rows in found:
+        design_problem.setdefault((column, what), []).extend(rows)
+    for (column, what), rows in design_problem.items():
+        where = f"{len(rows)} row(s): {format_rows(rows[:_SHOWN_ROWS])}"
+        if what == "design":
+            raise DesignError(
+                f"column {column!r} has missing values in {where}. Every row needs its "
+                "design columns: fill them in or drop those rows."
+            )
+        raise DesignError(
+            f"weights column {column!r} has {what} values in {where}. Every respondent "
+            "needs a weight >= 0: fix or drop those rows."
+        )
+    if na_rm:
+        return
+    for name in [*plan.variables, *plan.denominators, *plan.by]:
+        count = sum(m["counts"].get(name, 0) for m in missing)
+        if count:
+            rows = [r for m in missing for r in m["gaps"].get(name, [])][:_SHOWN_ROWS]
+            argument = "by" if name in plan.by else "variables"
+            raise EstimationError(
+                f"column {name!r} ({argument}) has {count} missing value(s) in rows "
+                f"{format_rows(rows)} (row numbers in the whole Dask DataFrame). Pass "
+                "na_rm=True to leave those rows out of this estimate (n reports how many "
+                "rows entered), or recode them first."
+            )
+
+
+def _globalise(results: list) -> tuple[list, list[dict]]:
+    """Row numbers of the partitions' problems made global (by the partitions' lengths)."""
+    found: list = []
+    missing: list[dict] = []
+    offset = 0
+    for _, part_found, part_missing in results:
+        found.extend((column, what, [offset + r for r in rows])
+                     for column, what, rows in part_found)
+        missing.append({"counts": part_missing["counts"],
+                        "gaps": {name: [offset + r for r in rows]
+                                 for name, rows in part_missing["gaps"].items()}})
+        offset += part_missing["length"]
+    return found, missing
+
+
+def _pilot_shift(ddf: Any, plan: _Plan) -> tuple[float, ...]:
+    """Provisional estimates (from the first non-empty partition) subtracted before
+    squares are summed, so the sums lose nothing to cancellation."""
+    for i in range(ddf.npartitions):
+        part = ddf.get_partition(i).compute()
+        if len(part):
+            break
+    else:
+        raise EstimationError("the Dask DataFrame has no rows")
+    w = np.ones(len(part)) if plan.weights is None else _values(part, plan.weights, "weights")
+    shift = []
+    for j, name in enumerate(plan.variables):
+        x = _values(part, name, "variables")
+        d = (_values(part, plan.denominators[j], "denominator") if plan.kind == "ratio"
+             else np.ones(len(part)))
+        ok = np.isfinite(x) & np.isfinite(d) & np.isfinite(w) & (w > 0)
+        c = float(w[ok] @ x[ok]) / float(w[ok] @ d[ok]) if ok.any() else 0.0
+        shift.append(c if np.isfinite(c) else 0.0)
+    return tuple(shift)
+
+
+def _levels(ddf: Any, names: Sequence[str]) -> tuple[tuple, ...]:
+    """The levels of each categorical variable over the whole data, as in memory: the
+    categories of a categorical column, else the sorted values present."""
+    dask = _require_dask()
+    out: list[tuple | None] = []
+    pending = {}
+    for name in names:
+        dtype = ddf[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
+                dtype.categories):
+            out.append(tuple(dtype.categories))
+        else:
+            out.append(None)
+            pending[name] = ddf[name].dropna().unique()
+    computed = dict(zip(pending, dask.compute(*pending.values()), strict=True))
+    result = []
+    for name, levels in zip(names, out, strict=True):
+        if levels is None:
+            seen = list(pd.unique(pd.Series(np.asarray(computed[name]))))
+            try:
+                levels = tuple(sorted(seen))
+            except TypeError:
+                levels = tuple(sorted(seen, key=str))
+        if not levels:
+            raise EstimationError(f"column {name!r} has no non-missing values in the domain")
+        result.append(levels)
+    return tuple(result)
+
+
+def reduce_design(design: DaskSurveyDesign, plan: _Plan, na_rm: bool) -> pd.DataFrame:
+    """The group sums of the whole Dask DataFrame (computed on the workers)."""
+    dask = _require_dask()
+    selected = design.data[plan.columns]
+    delayed = dask.delayed(reduce_partition)
+    results = dask.compute(*[delayed(part, plan) for part in selected.to_delayed()])
+    tables = [table for table, _, _ in results if len(table)]
+    found, missing = _globalise(list(results))
+    _raise_found(found, missing, plan, na_rm)
+    if not tables:
+        raise EstimationError("the Dask DataFrame has no rows")
+    return _combine(tables, plan)
+
+
+# ------------------------------------------------------------------ estimators --
+def _make_plan(design: DaskSurveyDesign, kind: str, names: list[str], den_names: list[str],
+               by: list[str], levels: tuple = ()) -> _Plan:
+    moments = not design._psu
+    keys = [*design.design_columns, *by]
+    plan = _Plan(design._weights, tuple(dict.fromkeys(keys)), tuple(design.design_columns),
+                 tuple(by), tuple(names), tuple(den_names), kind, (), levels, moments)
+    columns = list(design.data.columns)
+    for group, argument in ((names, "variables"), (den_names, "denominator"), (by, "by")):
+        check_columns(columns, group, argument, where="the Dask DataFrame")
+    return plan
+
+
+def _with_shift(design: DaskSurveyDesign, plan: _Plan) -> _Plan:
+    if plan.kind == "proportion":
+        return plan
+    shift = _pilot_shift(design.data[plan.columns], plan)
+    return _Plan(**{**plan.__dict__, "shift": shift})
+
+
+class _GroupRows:
+    """The group design seen by :func:`engine.finish` when its variance needs more than
+    first-stage totals (fpc at later stages): one "cluster" per group row, whose score
+    totals the design's own variance recursion then sums stage by stage."""
+
+    is_replicate = False
+
+    def __init__(self, design: SurveyDesign) -> None:
+        self._design = design
+
+    def totals_vcov(self, totals: np.ndarray, domain: np.ndarray, n_domains: int
+                    ) -> np.ndarray:
+        G = totals.shape[0]
+        k = totals.shape[1] // n_domains
+        own = totals.reshape(G, n_domains, k)[np.arange(G), np.maximum(domain, 0)]
+        own[domain < 0] = 0.0
+        return self._design.score_vcov(own, domain, n_domains)
+
+
+class _Moments:
+    """The variance of a design without clusters from per-(stratum, domain) moments:
+    each row is its own PSU, so the one-stage variance needs, in each stratum, the
+    total and the sum of outer products of the rows' scores."""
+
+    is_replicate = False
+
+    def __init__(self, groups: pd.DataFrame, group_design: SurveyDesign, plan: _Plan,
+                 dom_codes: np.ndarray) -> None:
+        self._groups = groups
+        self._design = group_design
+        self._plan = plan
+        self._codes = dom_codes
+        self.scores: np.ndarray | None = None  # set by the caller: (G, D, k) group scores
+        self.coefficients: tuple[np.ndarray, np.ndarray] | None = None
+
+    def totals_vcov(self, totals: np.ndarray, domain: np.ndarray, n_domains: int
+                    ) -> np.ndarray:
+        return _moment_vcov(self._groups, self._design, self._plan, domain, n_domains,
+                            totals, self.coefficients)
+
+
+def _stratum_stage(group_design: SurveyDesign, groups: pd.DataFrame) -> _variance.Stage:
+    """The one stage of a design without clusters, with its real sample sizes: one
+    pseudo-cluster per stratum, holding the stratum's rows."""
+    first = group_design._stages[0]
+    rows = groups[_ROWS].to_numpy(dtype=float)
+    n_h = np.bincount(first.stratum, weights=rows, minlength=first.n_strata)
+    H = first.n_strata
+    popsize = first.popsize
+    if group_design._fpc_columns:
+        # the population sizes from the fpc column and the real sample sizes (the group
+        # design's own counts are groups, not rows)
+        name = group_design._fpc_columns[0]
+        values = np.zeros(H)
+        values[first.stratum] = groups[name].to_numpy(dtype=float)
+        popsize = values if bool(np.any(values > 1)) else n_h / values
+        small = popsize < n_h - 1e-9
+        if small.any():
+            h = int(np.flatnonzero(small)[0])
+            raise DesignError(
+                f"fpc column {name!r} is smaller than the sample in stratum "
+                f"{first.stratum_labels[h]!r} ({popsize[h]:g} < {n_h[h]:g} rows): give the "
+                "population size of each stratum"
+            )
+    return _variance.Stage(
+        stratum=np.arange(H), cluster=np.arange(H), cluster_stratum=np.arange(H),
+        cluster_parent=np.zeros(H, dtype=np.int64), n_sampled=n_h, popsize=popsize,
+        stratum_labels=first.stratum_labels, description=first.description,
+    )
+
+
+def _moment_vcov(groups, group_design, plan, domain, n_domains, totals, coefficients):
+    """V = sum_h scale_h (S_h - s_h s_h' / n_h) with S_h the sum over the stratum's rows
+    of z z' (from the moments) and s_h its total; lonely strata as R's ``onestage``."""
+    a, b = coefficients  # score of a row in domain d, column j: a[d, j] + b[d, j] . part
+    D, k = a.shape
+    first = group_design._stages[0]
+    stage = _stratum_stage(group_design, groups)
+    H = stage.n_strata
+    scale, lonely = _variance.cluster_scales(stage)
+    lonely_psu = group_design.lonely_psu
+    if lonely.any() and lonely_psu == "fail":
+        bad = np.flatnonzero(lonely)
+        names = ", ".join(repr(stage.stratum_labels[h]) for h in bad[:5])
+        raise DesignError(
+            f"stratum {names} has only one PSU (sampled unit), so its variance cannot be "
+            "estimated. Fix: merge it with a similar stratum, or choose lonely_psu='adjust' "
+            "(centre at the grand mean), 'average', 'certainty' or 'remove' when building "
+            "the design."
+        )
+    P = b.shape[2] + 1  # the pieces: 1, then the parts
+    moments = np.zeros((len(groups), P, P))
+    for i in range(P):
+        for j in range(i, P):
+            m = groups[_moment(i, j)].to_numpy(dtype=float)
+            moments[:, i, j] = m
+            moments[:, j, i] = m
+    inside = domain >= 0
+    # per (stratum, domain): the sum of w^2 piece piece'
+    cells = np.zeros((H, D, P, P))
+    np.add.at(cells, (first.stratum[inside], domain[inside]), moments[inside])
+    # coefficient matrix of each domain: z_j = w (a_j + b_j . parts) -> C (k, P)
+    C = np.concatenate([a[:, :, None], b], axis=2)  # (D, k, P)
+    S = np.zeros((H, D * k, D * k))
+    for d in range(D):
+        block = np.einsum("jp,hpq,lq->hjl", C[d], cells[:, d], C[d])
+        S[:, d * k:(d + 1) * k, d * k:(d + 1) * k] = block
+    # the stratum totals of the scores: totals are (H, D*k), one pseudo-cluster a stratum
+    n_h = stage.n_sampled
+    outer = np.einsum("hi,hj->hij", totals, totals)
+    if lonely_psu == "adjust":
+        centred = np.where(lonely[:, None, None], S, S - outer / np.maximum(n_h, 1)[:, None, None])
+    else:
+        centred = S - outer / np.maximum(n_h, 1)[:, None, None]
+    if lonely_psu in ("remove", "certainty", "average"):
+        centred = np.where(lonely[:, None, None], 0.0, centred)
+    v = np.einsum("h,hij->ij", scale, centred)
+    if lonely_psu == "average" and lonely.any():
+        present = np.zeros((H, D), dtype=bool)
+        present[first.stratum[inside], domain[inside]] = True
+        n_str = present.sum(axis=0).astype(float)
+        n_ok = (present & ~lonely[:, None]).sum(axis=0).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(n_str == 0, 1.0, np.where(n_ok > 0, n_str / n_ok, np.nan))
+        factor = np.repeat(np.sqrt(ratio), k)
+        v = v * np.outer(factor, factor)
+    return v
+
+
+def _totals(groups: pd.DataFrame, plan: _Plan, cluster: np.ndarray, n_clusters: int,
+            dom: Domains, k: int) -> _Totals:
+    """The engine's totals by (cluster, domain) from the group sums."""
+    sums = GroupSums(cluster, n_clusters, dom.codes, dom.count)
+
+    def col(name: str) -> np.ndarray:
+        return groups[name].to_numpy(dtype=float)
+
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    weights = sums(np.where(active, col(_W), 0.0))
+    n_rows = sums.by_domain(np.where(active, col(_ROWS), 0.0))
+    n_nonzero = sums.by_domain(np.where(active, col(_NONZERO), 0.0))
+    num = np.stack([sums(col(_num(j))) for j in range(k)], axis=2)
+    if plan.kind == "proportion":
+        return _Totals(np.zeros(k), num, weights, weights, num.sum(axis=0), None, None,
+                       n_nonzero, n_rows)
+    sq = np.stack([sums.by_domain(col(_sq(j))) for j in range(k)], axis=1)
+    shift = np.asarray(plan.shift, dtype=float)
+    if plan.kind == "total":
+        return _Totals(shift, num, None, weights, sq, None, None, n_nonzero, n_rows)
+    if plan.kind == "mean":
+        return _Totals(shift, num, weights, weights, sq, None, None, n_nonzero, n_rows)
+    den = np.stack([sums(col(_den(j))) for j in range(k)], axis=2)
+    cross = np.stack([sums.by_domain(col(_cross(j))) for j in range(k)], axis=1)
+    den_sq = np.stack([sums.by_domain(col(_den_sq(j))) for j in range(k)], axis=1)
+    return _Totals(shift, num, den, weights, sq, cross, den_sq, n_nonzero, n_rows)
+
+
+def _score_coefficients(t: _Totals, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    """A row's score in domain d, column j, as ``w (a[d, j] + b[d, j] . parts)``: the
+    linearisation :func:`engine.finish` uses, written on the summed parts."""
+    D, k = t.sq.shape
+    n_parts = k if plan.kind != "ratio" else 2 * k
+    a = np.zeros((D, k))
+    b = np.zeros((D, k, n_parts))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if plan.kind == "total":  # w x = w (r + c)
+            a[:] = t.shift
+            for j in range(k):
+                b[:, j, j] = 1.0
+        elif plan.kind == "ratio":  # w (r - delta d) / den_total
+            den_total = t.den.sum(axis=0)  # type: ignore[union-attr]
+            delta = t.num.sum(axis=0) / den_total
+            for j in range(k):
+                b[:, j, j] = 1.0 / den_total[:, j]
+                b[:, j, k + j] = -delta[:, j] / den_total[:, j]
+        else:  # means and proportions: w (r - delta) / W
+            W = t.weights.sum(axis=0)
+            delta = t.num.sum(axis=0) / W[:, None]
+            a[:] = -delta / W[:, None]
+            for j in range(k):
+                b[:, j, j] = 1.0 / W
+    return a, b
+
+
+def _estimate(design: DaskSurveyDesign, plan: _Plan, na_rm: bool):
+    """Group sums, the group design, the domains and the engine's result."""
+    groups = reduce_design(design, plan, na_rm)
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    if not active.any():
+        raise EstimationError(
+            f"no rows to estimate {', '.join(map(repr, plan.variables))}: every row misses "
+            "a value of the variables or by columns"
+        )
+    if not (groups[_NONZERO].to_numpy() > 0).any():
+        raise DesignError(f"weights column {design._weights!r} sums to zero: at least one "
+                          "weight must be positive")
+    if plan.moments:
+        # each row its own PSU: one group per (stratum, domain); the group design's
+        # "PSUs" are only used for degf, so they are given the rows' count below
+        groups[_ONE] = np.arange(len(groups))
+        group_design = SurveyDesign(groups, weights=_W, strata=design._strata or None,
+                                    psu=_ONE, fpc=design._fpc or None,
+                                    lonely_psu=design.lonely_psu)  # type: ignore[arg-type]
+    else:
+        group_design = design.group_design(groups)
+    dom = domains(group_design, list(plan.by), active)
+    check_domain_weights(group_design, dom, list(plan.by))
+    k = len(plan.variables) if plan.kind != "proportion" else sum(map(len, plan.levels))
+    engine_design: Any
+    if plan.moments:
+        stratum = group_design._stages[0].stratum
+        t = _totals(groups, plan, stratum, group_design._stages[0].n_strata, dom, k)
+        moments = _Moments(groups, group_design, plan, dom.codes)
+        moments.coefficients = _score_coefficients(t, plan)
+        engine_design = moments
+    elif group_design.totals_path:
+        t = _totals(groups, plan, group_design.psu_codes, group_design.n_psu, dom, k)
+        engine_design = group_design
+    else:
+        t = _totals(groups, plan, np.arange(len(groups)), len(groups), dom, k)
+        engine_design = _GroupRows(group_design)
+    result = finish(engine_design, t, dom)
+    return groups, group_design, dom, result
+
+
+def _degf(groups: pd.DataFrame, plan: _Plan, group_design: SurveyDesign,
+          rows: np.ndarray | None = None, n_domains: int = 1) -> Any:
+    """Degrees of freedom as in memory: PSUs minus strata among rows with a non-zero
+    weight (each row a PSU in a design without clusters)."""
+    if not plan.moments:
+        if rows is None:
+            return group_design.degf
+        return group_design._domain_degf(rows, n_domains)
+    if rows is None:
+        return int(_degf(groups, plan, group_design, np.zeros(len(groups), dtype=np.int64))[0])
+    first = group_design._stages[0]
+    nonzero = groups[_NONZERO].to_numpy(dtype=float)
+    inside = rows >= 0
+    n_psu = np.bincount(rows[inside], weights=nonzero[inside], minlength=n_domains)
+    present = np.zeros((first.n_strata, n_domains), dtype=bool)
+    used = inside & (nonzero > 0)
+    present[first.stratum[used], rows[used]] = True
+    return (n_psu - present.sum(axis=0)).astype(int)
+
+
+def estimate(design: DaskSurveyDesign, kind: str, variables, denominators=None, *, by=None,
+             na_rm: bool = False, level: float = 0.95) -> pd.DataFrame:
+    """``mean``, ``total`` or ``ratio`` of a design on a Dask DataFrame: the table the
+    in-memory estimator returns (called by :func:`perception.mean` and the others).
+
+    Parameters
+    ----------
+    design : DaskSurveyDesign
+        The design.
+    kind : {"mean", "total", "ratio"}
+        The estimator.
+    variables : str or sequence of str
+        Numeric column(s) (the numerators of a ratio).
+    denominators : str or sequence of str, optional
+        The denominators of a ratio: one, or one per numerator.
+    by : str or sequence of str, optional
+        Domain column(s).
+    na_rm : bool
+        Leave out rows missing a value of the variables or by columns.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        The in-memory estimator's table.
+
+    Examples
+    --------
+    >>> estimate(d, "mean", ["q1", "q2"], by="region")                 # doctest: +SKIP
+    """
+    intervals.check_level(level)
+    names = column_names(variables, "variables")
+    if not names:
+        raise EstimationError("give at least one variable to estimate")
+    den_names = column_names(denominators, "denominator") if kind == "ratio" else []
+    if kind == "ratio":
+        if len(den_names) == 1 and len(names) > 1:
+            den_names = den_names * len(names)
+        if len(den_names) != len(names):
+            raise EstimationError(
+                f"{len(names)} numerator(s) but {len(den_names)} denominator(s): give one "
+                "denominator, or one per numerator"
+            )
+    by_names = column_names(by, "by")
+    plan = _with_shift(design, _make_plan(design, kind, names, den_names, by_names))
+    groups, group_design, dom, result = _estimate(design, plan, na_rm)
+    if kind == "ratio":
+        labels = [{"variable": f"{a}/{b}"} for a, b in zip(names, den_names, strict=True)]
+    else:
+        labels = [{"variable": v} for v in names]
+    df = None
+    if plan.moments:
+        df = np.full(dom.count, _degf(groups, plan, group_design))
+    return assemble(group_design, dom, labels, result.estimate, result.vcov, result.deff,
+                    result.n, level, df=df)
+
+
+def proportion(design: DaskSurveyDesign, variables, *, by=None,
+               method: intervals.PropMethod = "logit",
+               na_rm: bool = False, level: float = 0.95) -> pd.DataFrame:
+    """Proportions of each level of categorical variable(s) of a design on a Dask
+    DataFrame: the table of :func:`perception.proportion`.
+
+    Parameters
+    ----------
+    design : DaskSurveyDesign
+        The design.
+    variables : str or sequence of str
+        Categorical column(s).
+    by : str or sequence of str, optional
+        Domain column(s).
+    method : {"logit", "beta", "mean", "xlogit", "asin"}
+        The interval of each level.
+    na_rm : bool
+        Leave out rows missing a value of the variables or by columns.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        The in-memory table.
+
+    Examples
+    --------
+    >>> proportion(d, "trust_police", by="region")                     # doctest: +SKIP
+    """
+    intervals.check_level(level)
+    if method not in intervals.PROP_METHODS:
+        raise EstimationError(
+            f"method={method!r} is not a proportion interval; choose one of "
+            f"{', '.join(intervals.PROP_METHODS)}"
+        )
+    names = column_names(variables, "variables")
+    if not names:
+        raise EstimationError("give at least one variable")
+    by_names = column_names(by, "by")
+    plan = _make_plan(design, "proportion", names, [], by_names)
+    levels = _levels(design.data, names)
+    plan = _Plan(**{**plan.__dict__, "levels": levels})
+    groups, group_design, dom, result = _estimate(design, plan, na_rm)
+    labels = [{"variable": name, "category": value}
+              for name, values in zip(names, levels, strict=True) for value in values]
+    k = len(labels)
+    se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
+    rows_codes = _domain_rows(groups, by_names, dom)
+    df = _degf(groups, plan, group_design, rows_codes, dom.count)
+    df = np.broadcast_to(np.asarray(df), (dom.count,))
+    counts = groups[_ROWS].to_numpy(dtype=float)
+    inside = rows_codes >= 0
+    n_design = np.bincount(rows_codes[inside], weights=counts[inside], minlength=dom.count)
+    low, high = intervals.proportion_interval(result.estimate, se, df[:, None],
+                                              n_design[:, None], method, level)
+    table = assemble(group_design, dom, labels, result.estimate, result.vcov, result.deff,
+                     result.n, level, low, high, se, df=df)
+    table.attrs["method"] = method
+    return table
+
+
+def _domain_rows(groups: pd.DataFrame, by: list[str], dom: Domains) -> np.ndarray:
+    """Domain code of every group whatever its missing variables (by present)."""
+    if not by:
+        return np.zeros(len(groups), dtype=np.int64)
+    present = ~groups[by].isna().any(axis=1).to_numpy()
+    if len(by) == 1:
+        codes = pd.Index(dom.frame[by[0]]).get_indexer(groups[by[0]])
+    else:
+        codes = pd.MultiIndex.from_frame(dom.frame).get_indexer(
+            pd.MultiIndex.from_frame(groups[by]))
+    return np.where(present, codes, -1).astype(np.int64)
