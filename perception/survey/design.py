@@ -142,9 +142,9 @@ class SurveyDesign(_BaseDesign):
 
     def __new__(cls, data=None, *args, **kwargs):
         # a Dask DataFrame: the design whose estimators reduce the data with Dask
-        # (survey/distributed.py; dask is imported only then)
+        # (survey/dask_design.py; its estimators in survey/distributed.py import dask)
         if cls is SurveyDesign and type(data).__module__.split(".")[0] == "dask":
-            from .distributed import DaskSurveyDesign
+            from .dask_design import DaskSurveyDesign
             return DaskSurveyDesign(data, *args, **kwargs)
         return super().__new__(cls)
 

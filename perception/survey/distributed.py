@@ -1,7 +1,8 @@
-"""Designs on a Dask DataFrame: every estimate reduced to group totals by Dask, then the
-in-memory variance code.
+"""Estimates of designs on a Dask DataFrame: every estimate reduced to group totals by
+Dask, then the in-memory variance code.
 
-``pc.SurveyDesign(dask_frame, ...)`` returns a :class:`DaskSurveyDesign`. Its estimators
+``pc.SurveyDesign(dask_frame, ...)`` returns a
+:class:`~perception.survey.dask_design.DaskSurveyDesign`. Its estimators
 (:func:`perception.mean`, ``total``, ``ratio``, ``proportion``) make one pass over the
 partitions (on the workers of a ``dask.distributed`` cluster when a client is active):
 each partition is reduced to sums by (design columns, domain, complete or not) group:
@@ -34,7 +35,8 @@ from ..errors import DesignError, EstimationError, format_rows
 from . import intervals
 from . import variance as _variance
 from .checks import check_columns, column_names
-from .design import SurveyDesign, _check_lonely_psu
+from .dask_design import DaskSurveyDesign
+from .design import SurveyDesign
 from .engine import (
     Domains,
     _Totals,
@@ -72,23 +74,8 @@ def _den_sq(j: int) -> str:
     return f"{_PREFIX}wdd{j}"
 
 
-def _level(j: int, i: int) -> str:
-    return f"{_PREFIX}lv{j}_{i}"
-
-
 def _moment(a: int, b: int) -> str:
     return f"{_PREFIX}m{a}_{b}"
-
-
-def is_dask_frame(data: Any) -> bool:
-    """Whether ``data`` is a Dask DataFrame (checked without importing dask).
-
-    Examples
-    --------
-    >>> is_dask_frame(pd.DataFrame({"a": [1]}))
-    False
-    """
-    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
 
 
 def _require_dask() -> Any:
@@ -99,117 +86,6 @@ def _require_dask() -> Any:
             "a design on a Dask DataFrame needs the optional package 'dask': install it "
             "with pip install 'perception[dask]'"
         ) from None
-
-
-class DaskSurveyDesign:
-    """A survey design on a Dask DataFrame (built by ``pc.SurveyDesign(dask_frame, ...)``).
-
-    Parameters
-    ----------
-    data : dask.dataframe.DataFrame
-        One row per respondent, in partitions (read with ``dd.read_parquet``, say).
-    weights : str, optional
-        Column of sampling weights; ``None`` gives every row a weight of 1.
-    strata : str or sequence of str, optional
-        Column (or one column per stage) of the strata.
-    psu : str or sequence of str, optional
-        Column of the primary sampling units, or one column per stage. ``None``: each
-        row is its own PSU.
-    fpc : str or sequence of str, optional
-        Column (or one per stage) of population sizes or sampling fractions.
-    nest : bool
-        PSU ids repeat across strata and must be read within their stratum.
-    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
-        What a stratum with a single PSU does, as in :class:`SurveyDesign`.
-
-    Examples
-    --------
-    >>> import dask.dataframe as dd                                    # doctest: +SKIP
-    >>> d = pc.SurveyDesign(dd.read_parquet("waves/"), weights="w", strata="stratum",
-    ...                     psu="village")                             # doctest: +SKIP
-    >>> pc.mean(d, ["q1", "q2"], by="region")                          # doctest: +SKIP
-
-    Notes
-    -----
-    The design's columns are checked for missing values, negative weights and the
-    structure of strata and PSUs on the first estimate (the data are read only then).
-    Weights are ``weights`` alone: weights derived from ``fpc`` and PPS designs need
-    the data in memory.
-    """
-
-    is_replicate = False
-    is_dask = True
-
-    def __init__(
-        self,
-        data: Any,
-        weights: str | None = None,
-        strata: str | Sequence[str] | None = None,
-        psu: str | Sequence[str] | None = None,
-        fpc: str | Sequence[str] | None = None,
-        nest: bool = False,
-        lonely_psu: str = "fail",
-        pps: Any = None,
-        psum: Any = None,
-        pps_tolerance: float = 1e-4,
-    ) -> None:
-        if pps is not None or psum is not None:
-            raise DesignError(
-                "pps= is not available on a Dask DataFrame: compute the design's data in "
-                "memory (ddf.compute()) for a PPS design"
-            )
-        if weights is not None and not isinstance(weights, str):
-            raise DesignError(f"weights must be one column name, got {weights!r}")
-        self._strata = column_names(strata, "strata", DesignError)
-        self._psu = column_names(psu, "psu", DesignError)
-        self._fpc = column_names(fpc, "fpc", DesignError)
-        self._weights = weights
-        columns = list(data.columns)
-        for names, argument in ((self._psu, "psu"), (self._strata, "strata"),
-                                (self._fpc, "fpc"), ([weights] if weights else [], "weights")):
-            check_columns(columns, names, argument, DesignError, where="the Dask DataFrame")
-        n_stages = max(len(self._psu), 1)
-        if len(self._strata) > n_stages or len(self._fpc) > n_stages:
-            raise DesignError(
-                f"{len(self._strata)} strata and {len(self._fpc)} fpc column(s) for "
-                f"{n_stages} stage(s): give at most one of each per stage of psu"
-            )
-        if weights is None and self._fpc:
-            raise DesignError(
-                "weights=None with fpc: on a Dask DataFrame give the weights column (weights "
-                "derived from the fpc need the sample sizes of every stage in memory)"
-            )
-        _check_lonely_psu(lonely_psu)
-        self._data = data
-        self._nest = bool(nest)
-        self._lonely_psu = lonely_psu
-
-    @property
-    def data(self) -> Any:
-        """The Dask DataFrame of the design."""
-        return self._data
-
-    @property
-    def lonely_psu(self) -> str:
-        """What a stratum with a single PSU does."""
-        return self._lonely_psu
-
-    @property
-    def design_columns(self) -> list[str]:
-        """The strata, PSU and fpc columns, once each."""
-        return list(dict.fromkeys([*self._strata, *self._psu, *self._fpc]))
-
-    def __repr__(self) -> str:
-        return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
-                f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
-                f"lonely_psu={self._lonely_psu!r})")
-
-    def group_design(self, groups: pd.DataFrame) -> SurveyDesign:
-        """The in-memory design on the reduced groups (one row per group, the group's
-        weight total as its weight)."""
-        return SurveyDesign(groups, weights=_W, strata=self._strata or None,
-                            psu=self._psu or None, fpc=self._fpc or None, nest=self._nest,
-                            lonely_psu=self._lonely_psu)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ the reduction --
@@ -467,6 +343,14 @@ def reduce_design(design: DaskSurveyDesign, plan: _Plan, na_rm: bool) -> pd.Data
 
 
 # ------------------------------------------------------------------ estimators --
+def _group_design(design: DaskSurveyDesign, groups: pd.DataFrame) -> SurveyDesign:
+    """The in-memory design on the reduced groups (one row per group, the group's
+    weight total as its weight)."""
+    return SurveyDesign(groups, weights=_W, strata=design._strata or None,
+                        psu=design._psu or None, fpc=design._fpc or None, nest=design._nest,
+                        lonely_psu=design.lonely_psu)  # type: ignore[arg-type]
+
+
 def _make_plan(design: DaskSurveyDesign, kind: str, names: list[str], den_names: list[str],
                by: list[str], levels: tuple = ()) -> _Plan:
     moments = not design._psu
@@ -690,7 +574,7 @@ def _estimate(design: DaskSurveyDesign, plan: _Plan, na_rm: bool):
                                     psu=_ONE, fpc=design._fpc or None,
                                     lonely_psu=design.lonely_psu)  # type: ignore[arg-type]
     else:
-        group_design = design.group_design(groups)
+        group_design = _group_design(design, groups)
     dom = domains(group_design, list(plan.by), active)
     check_domain_weights(group_design, dom, list(plan.by))
     k = len(plan.variables) if plan.kind != "proportion" else sum(map(len, plan.levels))

@@ -1,0 +1,137 @@
+"""The design of a Dask DataFrame: its columns and options, checked without reading
+the data (``pc.SurveyDesign(dask_frame, ...)`` returns it; its estimators are in
+:mod:`perception.survey.distributed`).
+
+dask is an optional import: this module never imports it (a Dask DataFrame is
+recognised by its type's module), so ``import perception`` does not load dask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd  # noqa: F401  (the doctest namespace)
+
+from ..errors import DesignError
+from .checks import check_columns, column_names
+from .variance import LONELY_PSU_OPTIONS
+
+
+def is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (checked without importing dask).
+
+    Examples
+    --------
+    >>> is_dask_frame(pd.DataFrame({"a": [1]}))
+    False
+    """
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
+
+
+class DaskSurveyDesign:
+    """A survey design on a Dask DataFrame (built by ``pc.SurveyDesign(dask_frame, ...)``).
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame
+        One row per respondent, in partitions (read with ``dd.read_parquet``, say).
+    weights : str, optional
+        Column of sampling weights; ``None`` gives every row a weight of 1.
+    strata : str or sequence of str, optional
+        Column (or one column per stage) of the strata.
+    psu : str or sequence of str, optional
+        Column of the primary sampling units, or one column per stage. ``None``: each
+        row is its own PSU.
+    fpc : str or sequence of str, optional
+        Column (or one per stage) of population sizes or sampling fractions.
+    nest : bool
+        PSU ids repeat across strata and must be read within their stratum.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in :class:`SurveyDesign`.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd                                    # doctest: +SKIP
+    >>> d = pc.SurveyDesign(dd.read_parquet("waves/"), weights="w", strata="stratum",
+    ...                     psu="village")                             # doctest: +SKIP
+    >>> pc.mean(d, ["q1", "q2"], by="region")                          # doctest: +SKIP
+
+    Notes
+    -----
+    The design's columns are checked for missing values, negative weights and the
+    structure of strata and PSUs on the first estimate (the data are read only then).
+    Weights are ``weights`` alone: weights derived from ``fpc`` and PPS designs need
+    the data in memory.
+    """
+
+    is_replicate = False
+    is_dask = True
+
+    def __init__(
+        self,
+        data: Any,
+        weights: str | None = None,
+        strata: str | Sequence[str] | None = None,
+        psu: str | Sequence[str] | None = None,
+        fpc: str | Sequence[str] | None = None,
+        nest: bool = False,
+        lonely_psu: str = "fail",
+        pps: Any = None,
+        psum: Any = None,
+        pps_tolerance: float = 1e-4,
+    ) -> None:
+        if pps is not None or psum is not None:
+            raise DesignError(
+                "pps= is not available on a Dask DataFrame: compute the design's data in "
+                "memory (ddf.compute()) for a PPS design"
+            )
+        if weights is not None and not isinstance(weights, str):
+            raise DesignError(f"weights must be one column name, got {weights!r}")
+        self._strata = column_names(strata, "strata", DesignError)
+        self._psu = column_names(psu, "psu", DesignError)
+        self._fpc = column_names(fpc, "fpc", DesignError)
+        self._weights = weights
+        columns = list(data.columns)
+        for names, argument in ((self._psu, "psu"), (self._strata, "strata"),
+                                (self._fpc, "fpc"), ([weights] if weights else [], "weights")):
+            check_columns(columns, names, argument, DesignError, where="the Dask DataFrame")
+        n_stages = max(len(self._psu), 1)
+        if len(self._strata) > n_stages or len(self._fpc) > n_stages:
+            raise DesignError(
+                f"{len(self._strata)} strata and {len(self._fpc)} fpc column(s) for "
+                f"{n_stages} stage(s): give at most one of each per stage of psu"
+            )
+        if weights is None and self._fpc:
+            raise DesignError(
+                "weights=None with fpc: on a Dask DataFrame give the weights column (weights "
+                "derived from the fpc need the sample sizes of every stage in memory)"
+            )
+        if lonely_psu not in LONELY_PSU_OPTIONS:
+            raise DesignError(
+                f"lonely_psu={lonely_psu!r} is not an option; choose one of "
+                f"{', '.join(LONELY_PSU_OPTIONS)}"
+            )
+        self._data = data
+        self._nest = bool(nest)
+        self._lonely_psu = lonely_psu
+
+    @property
+    def data(self) -> Any:
+        """The Dask DataFrame of the design."""
+        return self._data
+
+    @property
+    def lonely_psu(self) -> str:
+        """What a stratum with a single PSU does."""
+        return self._lonely_psu
+
+    @property
+    def design_columns(self) -> list[str]:
+        """The strata, PSU and fpc columns, once each."""
+        return list(dict.fromkeys([*self._strata, *self._psu, *self._fpc]))
+
+    def __repr__(self) -> str:
+        return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
+                f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
+                f"lonely_psu={self._lonely_psu!r})")
