@@ -135,3 +135,138 @@ class DaskSurveyDesign:
         return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
                 f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
                 f"lonely_psu={self._lonely_psu!r})")
+
+    def replicate(
+        self,
+        method: str = "jkn",
+        replicates: int | None = None,
+        seed: Any = None,
+        fay_rho: float = 0.3,
+        mse: bool = False,
+    ) -> DaskReplicateDesign:
+        """Replicate-weight version of this design (R's ``as.svrepdesign``): per-PSU
+        factors times per-PSU totals, as ``SurveyDesign.replicate``.
+
+        Parameters
+        ----------
+        method : {"jkn", "jk1", "bootstrap", "brr", "fay"}
+            As ``SurveyDesign.replicate``.
+        replicates : int, optional
+            Number of bootstrap replicates (default 200).
+        seed : int or Generator, optional
+            Seed of the bootstrap; PSUs are met in the order of the data, so the same
+            seed draws the same replicates as in memory.
+        fay_rho : float
+            Fay's perturbation factor.
+        mse : bool
+            Centre the variance at the full-sample estimate.
+
+        Returns
+        -------
+        DaskReplicateDesign
+            The design whose estimates use the replicates.
+
+        Examples
+        --------
+        >>> d.replicate("jkn")                                           # doctest: +SKIP
+        """
+        if not self._psu:
+            raise DesignError(
+                "replicates of a design without clusters need one factor per row: on a Dask "
+                "DataFrame give the PSU column (psu=), or replicate weights as columns "
+                "(pc.ReplicateDesign(dask_frame, ...))"
+            )
+        options = {"method": method, "replicates": replicates, "seed": seed,
+                   "fay_rho": fay_rho, "mse": mse}
+        return DaskReplicateDesign(self, options)
+
+
+class DaskReplicateDesign:
+    """A replicate design on a Dask DataFrame: built from a design
+    (:meth:`DaskSurveyDesign.replicate`) or from replicate-weight columns
+    (``pc.ReplicateDesign(dask_frame, ...)``, see :func:`from_columns`).
+
+    Parameters
+    ----------
+    base : DaskSurveyDesign or None
+        The design whose PSUs carry the replicate factors (None: replicate-weight
+        columns).
+    options : dict
+        The arguments of ``SurveyDesign.replicate``, or of ``ReplicateDesign`` (without
+        ``data``) for replicate-weight columns.
+    data : dask.dataframe.DataFrame, optional
+        The data, with replicate-weight columns.
+
+    Examples
+    --------
+    >>> pc.SurveyDesign(ddf, weights="w", strata="s", psu="v").replicate("jkn")  # doctest: +SKIP
+    """
+
+    is_replicate = True
+    is_dask = True
+
+    def __init__(self, base: DaskSurveyDesign | None, options: dict, data: Any = None
+                 ) -> None:
+        self.base = base
+        self.options = dict(options)
+        self._data = base.data if base is not None else data
+
+    @property
+    def data(self) -> Any:
+        """The Dask DataFrame of the design."""
+        return self._data
+
+    def __repr__(self) -> str:
+        source = "factors of the design's PSUs" if self.base is not None else "columns"
+        return (f"DaskReplicateDesign({self._data.npartitions} partitions, replicates from "
+                f"{source}, method={self.options.get('method')!r})")
+
+
+def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str],
+                 scale: float | None = None, rscales: Any = 1.0, mse: bool = False,
+                 degf: int | None = None, method: str = "other") -> DaskReplicateDesign:
+    """``pc.ReplicateDesign(dask_frame, ...)``: replicate weights given as columns.
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame
+        The respondents.
+    weights : str
+        Column of full-sample weights.
+    replicate_weights : str or sequence of str
+        Replicate-weight columns, or a regular expression that selects them.
+    scale, rscales, mse, degf, method
+        As :class:`perception.ReplicateDesign`.
+
+    Returns
+    -------
+    DaskReplicateDesign
+        The design.
+
+    Examples
+    --------
+    >>> pc.ReplicateDesign(ddf, weights="w", replicate_weights="rw[0-9]+")  # doctest: +SKIP
+    """
+    import re
+
+    columns = list(data.columns)
+    check_columns(columns, [weights], "weights", DesignError, where="the Dask DataFrame")
+    if isinstance(replicate_weights, str):
+        if replicate_weights in columns:
+            cols = [replicate_weights]
+        else:
+            pattern = re.compile(replicate_weights)
+            cols = [c for c in columns if pattern.fullmatch(str(c))]
+            if not cols:
+                raise DesignError(
+                    f"replicate_weights={replicate_weights!r} matches no column; give a list "
+                    "of columns or a regular expression such as 'rw[0-9]+'"
+                )
+    else:
+        cols = list(replicate_weights)
+    check_columns(columns, cols, "replicate_weights", DesignError, where="the Dask DataFrame")
+    if len(cols) < 2:
+        raise DesignError("a replicate design needs at least two replicate-weight columns")
+    options = {"weights": weights, "replicate_weights": cols, "scale": scale,
+               "rscales": rscales, "mse": mse, "degf": degf, "method": method}
+    return DaskReplicateDesign(None, options, data)

@@ -491,6 +491,13 @@ class ReplicateDesign(_BaseDesign):
     _factor_index: np.ndarray | None
 
     @renamed_argument("type", "method")
+    def __new__(cls, data=None, *args, **kwargs):
+        # a Dask DataFrame: replicate-weight columns summed with Dask (survey/dask_design.py)
+        if cls is ReplicateDesign and type(data).__module__.split(".")[0] == "dask":
+            from .dask_design import from_columns
+            return from_columns(data, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(
         self,
         data: pd.DataFrame,

@@ -35,22 +35,27 @@ from ..errors import DesignError, EstimationError, format_rows
 from . import intervals
 from . import variance as _variance
 from .checks import check_columns, column_names
-from .dask_design import DaskSurveyDesign
-from .design import SurveyDesign
+from .dask_design import DaskReplicateDesign, DaskSurveyDesign
+from .design import ReplicateDesign, SurveyDesign
 from .engine import (
     Domains,
+    RatioResult,
+    _spread,
     _Totals,
     assemble,
     check_domain_weights,
     domains,
     finish,
+    replicate_logit_interval,
 )
+from .replicates import qr_rank
 from .variance import GroupSums
 
 _PREFIX = "__pc_"
 _W, _ROWS, _NONZERO, _ACTIVE = (f"{_PREFIX}w", f"{_PREFIX}rows", f"{_PREFIX}nonzero",
                                 f"{_PREFIX}active")
 _ONE = f"{_PREFIX}row"  # the row id of a design without clusters (never a column)
+_FIRST = f"{_PREFIX}first"  # a group's first row in the data
 _SHOWN_ROWS = 10
 
 
@@ -78,6 +83,26 @@ def _moment(a: int, b: int) -> str:
     return f"{_PREFIX}m{a}_{b}"
 
 
+def _rw(r: int) -> str:
+    return f"{_PREFIX}rw{r}"
+
+
+def _rwa(r: int) -> str:
+    return f"{_PREFIX}rwa{r}"
+
+
+def _rwn(r: int, j: int) -> str:
+    return f"{_PREFIX}rwn{r}_{j}"
+
+
+def _rwd(r: int, j: int) -> str:
+    return f"{_PREFIX}rwd{r}_{j}"
+
+
+def _gram(r: int, q: int) -> str:
+    return f"{_PREFIX}g{r}_{q}"
+
+
 def _require_dask() -> Any:
     try:
         return importlib.import_module("dask")
@@ -103,11 +128,14 @@ class _Plan:
     shift: tuple[float, ...]
     levels: tuple[tuple, ...]  # proportion: the levels of each variable
     moments: bool  # a design without clusters: cross-products of the scores' parts
+    replicate_weights: tuple[str, ...] = ()  # replicate-weight columns
+    gram: bool = False  # and their cross-products (the rank behind degf)
 
     @property
     def columns(self) -> list[str]:
         return list(dict.fromkeys([*self.design, *self.by, *self.variables,
-                                   *self.denominators, *([self.weights] if self.weights else [])]))
+                                   *self.denominators, *([self.weights] if self.weights else []),
+                                   *self.replicate_weights]))
 
 
 def _values(frame: pd.DataFrame, name: str, argument: str) -> np.ndarray:
@@ -155,6 +183,11 @@ def _problems(frame: pd.DataFrame, plan: _Plan, w: np.ndarray, offset: int
         add(plan.weights, "missing", np.isnan(w))
         add(plan.weights, "negative", w < 0)
         add(plan.weights, "infinite", np.isinf(w))
+    for name in plan.replicate_weights:
+        values = _values(frame, name, "replicate_weights")
+        add(name, "missing", np.isnan(values))
+        add(name, "negative", values < 0)
+        add(name, "infinite", np.isinf(values))
     for name in plan.design:
         add(name, "design", frame[name].isna().to_numpy())
     return found
@@ -205,14 +238,40 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
         for a in range(len(pieces)):
             for b in range(a, len(pieces)):
                 sums[_moment(a, b)] = wa * wa * pieces[a] * pieces[b]
+    replicate = [np.nan_to_num(_values(frame, name, "replicate_weights"), posinf=0.0)
+                 for name in plan.replicate_weights]
+    for r, wr in enumerate(replicate):
+        # replicate totals of the same parts (the full-sample parts' shifts included)
+        wra = np.where(active, wr, 0.0)
+        sums[_rw(r)] = wr
+        sums[_rwa(r)] = wra
+        for j, p in enumerate(parts):
+            sums[_rwn(r, j)] = wra * np.nan_to_num(p)
+            if plan.kind == "ratio":
+                sums[_rwd(r, j)] = wra * np.nan_to_num(
+                    _values(frame, plan.denominators[j], "denominator"))
     keys = {name: frame[name].to_numpy() for name in plan.keys}
     keys[_ACTIVE] = active
     table = pd.DataFrame({**keys, **sums})
-    if plan.moments:
-        table[_ONE] = 0
+    # each group's first row: the groups are then put in the order of the data, so PSUs
+    # and strata are numbered as in memory (replicate factors follow that order)
+    table[_FIRST] = np.arange(len(frame))
     grouped = table.groupby([*plan.keys, _ACTIVE], sort=False, dropna=False, observed=True)
-    out = grouped[list(sums)].sum().reset_index()
-    return out, found, {"gaps": gaps, "counts": counts, "length": len(frame)}
+    out = grouped[list(sums)].sum()
+    out[_FIRST] = grouped[_FIRST].min()
+    if plan.gram:
+        # cross-products of the replicate weights of rows with a non-zero weight
+        codes = grouped.ngroup().to_numpy()
+        matrix = np.column_stack(replicate) * (w != 0)[:, None]
+        R = matrix.shape[1]
+        gram = np.zeros((len(out), R, R))
+        for g in range(len(out)):
+            rows = matrix[codes == g]
+            gram[g] = rows.T @ rows
+        upper = {_gram(int(a), int(b)): gram[:, a, b]
+                 for a, b in zip(*np.triu_indices(R), strict=True)}
+        out = pd.concat([out, pd.DataFrame(upper, index=out.index)], axis=1)
+    return out.reset_index(), found, {"gaps": gaps, "counts": counts, "length": len(frame)}
 
 
 def _moment_parts(frame: pd.DataFrame, plan: _Plan, parts: list[np.ndarray],
@@ -228,9 +287,11 @@ def _moment_parts(frame: pd.DataFrame, plan: _Plan, parts: list[np.ndarray],
 def _combine(tables: list[pd.DataFrame], plan: _Plan) -> pd.DataFrame:
     joined = pd.concat(tables, ignore_index=True)
     keys = [*plan.keys, _ACTIVE]
-    sums = [c for c in joined.columns if c not in keys]
-    return joined.groupby(keys, sort=False, dropna=False, observed=True)[sums].sum(
-    ).reset_index()
+    sums = [c for c in joined.columns if c not in (*keys, _FIRST)]
+    grouped = joined.groupby(keys, sort=False, dropna=False, observed=True)
+    out = grouped[sums].sum()
+    out[_FIRST] = grouped[_FIRST].min()
+    return out.reset_index().sort_values(_FIRST, kind="stable").reset_index(drop=True)
 
 
 def _raise_found(found: list, missing: list[dict], plan: _Plan, na_rm: bool) -> None:
@@ -299,42 +360,52 @@ def _pilot_shift(ddf: Any, plan: _Plan) -> tuple[float, ...]:
     return tuple(shift)
 
 
+def _partition_values(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
+    """The distinct non-missing values of each column of one partition."""
+    return [pd.unique(frame[name].dropna()) for name in names]
+
+
 def _levels(ddf: Any, names: Sequence[str]) -> tuple[tuple, ...]:
     """The levels of each categorical variable over the whole data, as in memory: the
-    categories of a categorical column, else the sorted values present."""
+    categories of a categorical column, else the sorted values present (one pass over
+    the variables' columns, each partition's distinct values added up here)."""
     dask = _require_dask()
-    out: list[tuple | None] = []
-    pending = {}
+    known: dict[str, tuple] = {}
     for name in names:
         dtype = ddf[name].dtype
         if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
                 dtype.categories):
-            out.append(tuple(dtype.categories))
-        else:
-            out.append(None)
-            pending[name] = ddf[name].dropna().unique()
-    computed = dict(zip(pending, dask.compute(*pending.values()), strict=True))
-    result = []
-    for name, levels in zip(names, out, strict=True):
-        if levels is None:
-            seen = list(pd.unique(pd.Series(np.asarray(computed[name]))))
+            known[name] = tuple(dtype.categories)
+    pending = [name for name in names if name not in known]
+    if pending:
+        delayed = dask.delayed(_partition_values)
+        parts = dask.compute(*[delayed(part, pending)
+                               for part in ddf[pending].to_delayed()])
+        for i, name in enumerate(pending):
+            values = [part[i] for part in parts]
+            seen = list(pd.unique(pd.Series(np.concatenate(values) if values else [])))
             try:
-                levels = tuple(sorted(seen))
+                known[name] = tuple(sorted(seen))
             except TypeError:
-                levels = tuple(sorted(seen, key=str))
-        if not levels:
+                known[name] = tuple(sorted(seen, key=str))
+    for name in names:
+        if not known[name]:
             raise EstimationError(f"column {name!r} has no non-missing values in the domain")
-        result.append(levels)
-    return tuple(result)
+    return tuple(known[name] for name in names)
 
 
-def reduce_design(design: DaskSurveyDesign, plan: _Plan, na_rm: bool) -> pd.DataFrame:
+def reduce_design(design: Any, plan: _Plan, na_rm: bool) -> pd.DataFrame:
     """The group sums of the whole Dask DataFrame (computed on the workers)."""
     dask = _require_dask()
     selected = design.data[plan.columns]
     delayed = dask.delayed(reduce_partition)
     results = dask.compute(*[delayed(part, plan) for part in selected.to_delayed()])
-    tables = [table for table, _, _ in results if len(table)]
+    offset = 0
+    tables = []
+    for table, _, found in results:
+        if len(table):
+            tables.append(table.assign(**{_FIRST: table[_FIRST] + offset}))
+        offset += found["length"]
     found, missing = _globalise(list(results))
     _raise_found(found, missing, plan, na_rm)
     if not tables:
@@ -351,19 +422,33 @@ def _group_design(design: DaskSurveyDesign, groups: pd.DataFrame) -> SurveyDesig
                         lonely_psu=design.lonely_psu)  # type: ignore[arg-type]
 
 
-def _make_plan(design: DaskSurveyDesign, kind: str, names: list[str], den_names: list[str],
+def _make_plan(design: Any, kind: str, names: list[str], den_names: list[str],
                by: list[str], levels: tuple = ()) -> _Plan:
+    replicate_weights: tuple[str, ...] = ()
+    if isinstance(design, DaskReplicateDesign):
+        if design.base is None:  # replicate-weight columns: no strata nor PSUs
+            keys = list(by)
+            plan = _Plan(design.options["weights"], tuple(dict.fromkeys(keys)), (),
+                         tuple(by), tuple(names), tuple(den_names), kind, (), levels, False,
+                         tuple(design.options["replicate_weights"]), True)
+            columns = list(design.data.columns)
+            for group, argument in ((names, "variables"), (den_names, "denominator"),
+                                    (by, "by")):
+                check_columns(columns, group, argument, where="the Dask DataFrame")
+            return plan
+        design = design.base
     moments = not design._psu
     keys = [*design.design_columns, *by]
     plan = _Plan(design._weights, tuple(dict.fromkeys(keys)), tuple(design.design_columns),
-                 tuple(by), tuple(names), tuple(den_names), kind, (), levels, moments)
+                 tuple(by), tuple(names), tuple(den_names), kind, (), levels, moments,
+                 replicate_weights)
     columns = list(design.data.columns)
     for group, argument in ((names, "variables"), (den_names, "denominator"), (by, "by")):
         check_columns(columns, group, argument, where="the Dask DataFrame")
     return plan
 
 
-def _with_shift(design: DaskSurveyDesign, plan: _Plan) -> _Plan:
+def _with_shift(design: Any, plan: _Plan) -> _Plan:
     if plan.kind == "proportion":
         return plan
     shift = _pilot_shift(design.data[plan.columns], plan)
@@ -554,8 +639,10 @@ def _score_coefficients(t: _Totals, plan: _Plan) -> tuple[np.ndarray, np.ndarray
     return a, b
 
 
-def _estimate(design: DaskSurveyDesign, plan: _Plan, na_rm: bool):
+def _estimate(design: Any, plan: _Plan, na_rm: bool):
     """Group sums, the group design, the domains and the engine's result."""
+    if isinstance(design, DaskReplicateDesign):
+        return _estimate_replicates(design, plan, na_rm)
     groups = reduce_design(design, plan, na_rm)
     active = groups[_ACTIVE].to_numpy(dtype=bool)
     if not active.any():
@@ -563,16 +650,14 @@ def _estimate(design: DaskSurveyDesign, plan: _Plan, na_rm: bool):
             f"no rows to estimate {', '.join(map(repr, plan.variables))}: every row misses "
             "a value of the variables or by columns"
         )
-    if not (groups[_NONZERO].to_numpy() > 0).any():
-        raise DesignError(f"weights column {design._weights!r} sums to zero: at least one "
-                          "weight must be positive")
+    _check_some(groups, plan)
     if plan.moments:
         # each row its own PSU: one group per (stratum, domain); the group design's
         # "PSUs" are only used for degf, so they are given the rows' count below
         groups[_ONE] = np.arange(len(groups))
         group_design = SurveyDesign(groups, weights=_W, strata=design._strata or None,
                                     psu=_ONE, fpc=design._fpc or None,
-                                    lonely_psu=design.lonely_psu)  # type: ignore[arg-type]
+                                    lonely_psu=design.lonely_psu)
     else:
         group_design = _group_design(design, groups)
     dom = domains(group_design, list(plan.by), active)
@@ -595,6 +680,167 @@ def _estimate(design: DaskSurveyDesign, plan: _Plan, na_rm: bool):
     return groups, group_design, dom, result
 
 
+def _check_some(groups: pd.DataFrame, plan: _Plan) -> None:
+    if not groups[_ACTIVE].to_numpy(dtype=bool).any():
+        raise EstimationError(
+            f"no rows to estimate {', '.join(map(repr, plan.variables))}: every row misses "
+            "a value of the variables or by columns"
+        )
+    if not (groups[_NONZERO].to_numpy() > 0).any():
+        raise DesignError(f"weights column {plan.weights!r} sums to zero: at least one "
+                          "weight must be positive")
+
+
+class _Columns:
+    """Replicate-weight columns seen by :func:`engine.finish`: the covariance of the
+    replicate estimates summed by Dask (computed before, handed back here)."""
+
+    is_replicate = False
+
+    def __init__(self, vcov: np.ndarray) -> None:
+        self._vcov = vcov
+
+    def totals_vcov(self, totals: np.ndarray, domain: np.ndarray, n_domains: int
+                    ) -> np.ndarray:
+        return self._vcov
+
+
+def _full_estimate(t: _Totals, plan: _Plan) -> np.ndarray:
+    """(D, k) estimates from the totals, as :func:`engine.finish` computes them."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if plan.kind == "total":
+            return (t.num + t.shift * t.weights[:, :, None]).sum(axis=0)
+        assert t.den is not None  # means and ratios
+        den = t.den if t.den.ndim == 3 else t.den[:, :, None]
+        return t.shift + t.num.sum(axis=0) / den.sum(axis=0)
+
+
+def _group_scores(t: _Totals, plan: _Plan) -> np.ndarray:
+    """(G, D * k) linearised scores of a ratio (its residual totals), per group."""
+    G, D, k = t.num.shape
+    assert t.den is not None and t.cross is not None and t.den_sq is not None  # ratios
+    den = t.den if t.den.ndim == 3 else t.den[:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den_total = den.sum(axis=0)
+        delta = t.num.sum(axis=0) / den_total
+        return ((t.num - delta * den) / den_total).reshape(G, D * k)
+
+
+def _ratio_deff(result, t: _Totals, rep_resid: np.ndarray, full: np.ndarray, design
+                ) -> np.ndarray:
+    """R's deff of a ratio on a replicate design: the replicate variance of the
+    residual totals over the SRS variance (as :func:`engine.ratio_engine`)."""
+    D, k = t.sq.shape
+    assert t.den is not None and t.cross is not None and t.den_sq is not None  # ratios
+    den = t.den if t.den.ndim == 3 else t.den[:, :, None]
+    W = t.weights.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den_total = den.sum(axis=0)
+        delta = t.num.sum(axis=0) / den_total
+        spread = _spread(t.sq, 2 * delta * t.cross - delta**2 * t.den_sq)
+        vsrs = spread / den_total**2 * (W / (t.n_nonzero - 1))[:, None]
+        deff_var = np.diag(design._vcov_replicates(rep_resid, full))
+        return deff_var.reshape(D, k) / vsrs
+
+
+def _estimate_replicates(design: DaskReplicateDesign, plan: _Plan, na_rm: bool):
+    """A replicate design: per-PSU factors times per-PSU totals (built from a design),
+    or the replicate weights' own totals by domain (columns)."""
+    groups = reduce_design(design, plan, na_rm)
+    _check_some(groups, plan)
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    k = len(plan.variables) if plan.kind != "proportion" else sum(map(len, plan.levels))
+    if design.base is not None:
+        rep = _group_design(design.base, groups).replicate(**design.options)
+        dom = domains(rep, list(plan.by), active)
+        check_domain_weights(rep, dom, list(plan.by))
+        codes, n_groups = rep.score_groups()
+        t = _totals(groups, plan, codes, n_groups, dom, k)
+        result = finish(rep, t, dom)
+        if plan.kind == "ratio":
+            scores = _group_scores(t, plan)
+            deff = _ratio_deff(result, t, rep._replicates_from_totals(scores),
+                               scores.sum(axis=0), rep)
+            result = RatioResult(result.estimate, result.vcov, deff, result.n,
+                                 result.replicates)
+        return groups, rep, dom, result
+    options = design.options
+    R = len(plan.replicate_weights)
+    rep = ReplicateDesign(groups, weights=_W, replicate_weights=[_rw(r) for r in range(R)],
+                          scale=options["scale"], rscales=options["rscales"],
+                          mse=options["mse"], degf=options["degf"], method=options["method"])
+    dom = domains(rep, list(plan.by), active)
+    check_domain_weights(rep, dom, list(plan.by))
+    t = _totals(groups, plan, np.zeros(len(groups), dtype=np.int64), 1, dom, k)
+    estimate = _full_estimate(t, plan)
+    D = dom.count
+    inside = dom.codes >= 0
+    bins = np.where(inside, dom.codes, D)
+
+    def by_domain(name: str) -> np.ndarray:
+        return np.bincount(bins, weights=groups[name].to_numpy(dtype=float),
+                           minlength=D + 1)[:D]
+
+    n_parts = len(plan.variables) if plan.kind != "proportion" else k
+    rw = np.stack([by_domain(_rwa(r)) for r in range(R)])  # (R, D)
+    rn = np.stack([np.stack([by_domain(_rwn(r, j)) for j in range(n_parts)], axis=1)
+                   for r in range(R)])  # (R, D, k)
+    shift = np.asarray(plan.shift if plan.shift else np.zeros(k), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if plan.kind == "total":
+            reps = rn + shift * rw[:, :, None]
+        elif plan.kind == "ratio":
+            rd = np.stack([np.stack([by_domain(_rwd(r, j)) for j in range(k)], axis=1)
+                           for r in range(R)])
+            reps = shift + rn / rd
+        else:
+            reps = shift + rn / rw[:, :, None]
+    reps = reps.reshape(R, D * k)
+    vcov = rep._vcov_replicates(reps, estimate.ravel())
+    result = finish(_Columns(vcov), t, dom)
+    result = RatioResult(result.estimate, result.vcov, result.deff, result.n, reps)
+    if plan.kind == "ratio":
+        assert t.den is not None  # a ratio
+        den_total = t.den.sum(axis=0)
+        delta = estimate - shift
+        rep_resid = ((rn - delta * rd) / den_total).reshape(R, D * k)
+        scores = _group_scores(t, plan)
+        deff = _ratio_deff(result, t, rep_resid, scores.sum(axis=0), rep)
+        result = RatioResult(result.estimate, result.vcov, deff, result.n, reps)
+    return groups, rep, dom, result
+
+
+def _gram_degf(groups: pd.DataFrame, plan: _Plan, rows: np.ndarray) -> int:
+    """R's degf of replicate-weight columns on the groups ``rows``: the rank of the
+    replicate weights (from their cross-products) minus one."""
+    R = len(plan.replicate_weights)
+    gram = np.zeros((R, R))
+    for a, b in zip(*np.triu_indices(R), strict=True):
+        value = float(groups.loc[rows, _gram(int(a), int(b))].sum())
+        gram[a, b] = gram[b, a] = value
+    if not gram.any():
+        return -1
+    # a matrix with the same cross-products as the rows' weights: its R factor (and so
+    # R's pivoted QR rank) is theirs
+    values, vectors = np.linalg.eigh(gram)
+    matrix = np.sqrt(np.clip(values, 0, None))[:, None] * vectors.T
+    return qr_rank(np.asarray(np.linalg.qr(matrix, mode="r"))) - 1
+
+
+def _replicate_degf(design: DaskReplicateDesign, groups: pd.DataFrame, plan: _Plan, rep,
+                    rows_codes: np.ndarray | None, n_domains: int) -> np.ndarray:
+    """Degrees of freedom of a replicate design (by domain, when ``rows_codes``)."""
+    if design.base is not None:
+        if rows_codes is None:
+            return np.array([rep.degf])
+        return rep._domain_degf(rows_codes, n_domains)
+    given = design.options["degf"]
+    if rows_codes is None or (n_domains == 1 and (rows_codes >= 0).all()):
+        whole = np.ones(len(groups), dtype=bool)
+        return np.array([given if given is not None else _gram_degf(groups, plan, whole)])
+    return np.array([_gram_degf(groups, plan, rows_codes == d) for d in range(n_domains)])
+
+
 def _degf(groups: pd.DataFrame, plan: _Plan, group_design: SurveyDesign,
           rows: np.ndarray | None = None, n_domains: int = 1) -> Any:
     """Degrees of freedom as in memory: PSUs minus strata among rows with a non-zero
@@ -615,7 +861,7 @@ def _degf(groups: pd.DataFrame, plan: _Plan, group_design: SurveyDesign,
     return (n_psu - present.sum(axis=0)).astype(int)
 
 
-def estimate(design: DaskSurveyDesign, kind: str, variables, denominators=None, *, by=None,
+def estimate(design: Any, kind: str, variables, denominators=None, *, by=None,
              na_rm: bool = False, level: float = 0.95) -> pd.DataFrame:
     """``mean``, ``total`` or ``ratio`` of a design on a Dask DataFrame: the table the
     in-memory estimator returns (called by :func:`perception.mean` and the others).
@@ -669,11 +915,13 @@ def estimate(design: DaskSurveyDesign, kind: str, variables, denominators=None, 
     df = None
     if plan.moments:
         df = np.full(dom.count, _degf(groups, plan, group_design))
+    elif isinstance(design, DaskReplicateDesign):
+        df = np.full(dom.count, _replicate_degf(design, groups, plan, group_design, None, 1)[0])
     return assemble(group_design, dom, labels, result.estimate, result.vcov, result.deff,
                     result.n, level, df=df)
 
 
-def proportion(design: DaskSurveyDesign, variables, *, by=None,
+def proportion(design: Any, variables, *, by=None,
                method: intervals.PropMethod = "logit",
                na_rm: bool = False, level: float = 0.95) -> pd.DataFrame:
     """Proportions of each level of categorical variable(s) of a design on a Dask
@@ -722,13 +970,20 @@ def proportion(design: DaskSurveyDesign, variables, *, by=None,
     k = len(labels)
     se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
     rows_codes = _domain_rows(groups, by_names, dom)
-    df = _degf(groups, plan, group_design, rows_codes, dom.count)
+    if isinstance(design, DaskReplicateDesign):
+        df = _replicate_degf(design, groups, plan, group_design, rows_codes, dom.count)
+    else:
+        df = _degf(groups, plan, group_design, rows_codes, dom.count)
     df = np.broadcast_to(np.asarray(df), (dom.count,))
     counts = groups[_ROWS].to_numpy(dtype=float)
     inside = rows_codes >= 0
     n_design = np.bincount(rows_codes[inside], weights=counts[inside], minlength=dom.count)
-    low, high = intervals.proportion_interval(result.estimate, se, df[:, None],
-                                              n_design[:, None], method, level)
+    if method == "logit" and isinstance(design, DaskReplicateDesign):
+        low, high = replicate_logit_interval(group_design, None, None, dom, result.estimate,
+                                             df, level, result.replicates)
+    else:
+        low, high = intervals.proportion_interval(result.estimate, se, df[:, None],
+                                                  n_design[:, None], method, level)
     table = assemble(group_design, dom, labels, result.estimate, result.vcov, result.deff,
                      result.n, level, low, high, se, df=df)
     table.attrs["method"] = method

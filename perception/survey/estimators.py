@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from ..deprecation import positional_deprecated
 from ..errors import EstimationError
@@ -36,6 +35,7 @@ from .engine import (
     indicator,
     no_rows_error,
     ratio_engine,
+    replicate_logit_interval,
     uses_totals_path,
     zero_outside,
 )
@@ -357,7 +357,7 @@ def proportion(
     df = design._domain_degf(rows_codes, dom.count)
     n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
     if method == "logit" and design.is_replicate:
-        low, high = _replicate_logit_interval(design, num, den, dom, result.estimate, df,
+        low, high = replicate_logit_interval(design, num, den, dom, result.estimate, df,
                                               level, result.replicates)
     else:
         low, high = intervals.proportion_interval(
@@ -386,21 +386,3 @@ def _domain_rows(design, by: list[str], dom: Domains) -> np.ndarray:
         codes = lookup.get_indexer(pd.MultiIndex.from_frame(design.data[by]))
     return np.where(rows, codes, -1).astype(np.int64)
 
-
-def _replicate_logit_interval(design, num, den, dom, estimate, df, level, reps=None):
-    """R's logit interval on a replicate design: SE of logit(p) from its replicates
-    (``reps``, the replicate proportions, when already computed).
-
-    R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
-    replicate is logit of the replicate's proportion.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if reps is None:
-            reps = design._replicate_totals(num, dom.codes, dom.count) / \
-                design._replicate_totals(den, dom.codes, dom.count)
-        logit_reps = special.logit(reps)
-        centre = special.logit(estimate)
-    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
-    se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
-    crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
-    return special.expit(centre - crit * se), special.expit(centre + crit * se)

@@ -153,3 +153,60 @@ def test_design_column_errors(client, parquet):
 def test_dask_not_imported_with_perception():
     code = "import sys, perception; perception.mean; assert 'dask' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+REPLICATES = [
+    ("apistrat", {"weights": "pw", "strata": "stype", "psu": "dnum", "nest": True,
+                  "lonely_psu": "adjust"}, {"method": "jkn"}),
+    ("apiclus1", {"weights": "pw", "psu": "dnum", "fpc": "fpc"},
+     {"method": "bootstrap", "replicates": 20, "seed": 3}),
+    ("apiclus2", {"weights": "pw", "psu": ["dnum", "snum"], "fpc": ["fpc1", "fpc2"]},
+     {"method": "jk1", "mse": True}),
+]
+
+
+def _all_estimators(spread, memory, by) -> None:
+    assert_same(pc.mean(spread, ["api00", "api99"], by=by),
+                pc.mean(memory, ["api00", "api99"], by=by))
+    assert_same(pc.total(spread, "enroll", by=by, na_rm=True),
+                pc.total(memory, "enroll", by=by, na_rm=True))
+    assert_same(pc.ratio(spread, ["api00", "api99"], "enroll", by=by, na_rm=True),
+                pc.ratio(memory, ["api00", "api99"], "enroll", by=by, na_rm=True))
+    for method in ("logit", "beta"):
+        assert_same(pc.proportion(spread, ["sch_wide", "awards"], by=by, method=method),
+                    pc.proportion(memory, ["sch_wide", "awards"], by=by, method=method))
+
+
+@pytest.mark.parametrize(("name", "arguments", "options"), REPLICATES)
+def test_replicates_of_a_design(client, parquet, name, arguments, options):
+    # per-PSU factors times per-PSU totals; PSUs in the order of the data, so the
+    # bootstrap's seed draws the same replicates as in memory
+    data, ddf = _frames(parquet, name)
+    memory = pc.SurveyDesign(data, **arguments).replicate(**options)
+    spread = pc.SurveyDesign(ddf, **arguments).replicate(**options)
+    for by in (None, "stype"):
+        _all_estimators(spread, memory, by)
+
+
+@pytest.mark.parametrize("options", [{"method": "jk1"},
+                                     {"method": "other", "scale": 0.9, "mse": True},
+                                     {"method": "jk1", "degf": 10}])
+def test_replicate_weight_columns(client, parquet, tmp_path, options):
+    data, _ = _frames(parquet, "apiclus1")
+    weights = pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc").replicate(
+        "jk1").replicate_weights
+    weights.columns = [f"rw{i}" for i in range(weights.shape[1])]
+    data = pd.concat([data, weights.reset_index(drop=True)], axis=1)
+    dd.from_pandas(data, npartitions=3).to_parquet(tmp_path / "rw", write_index=False)
+    memory = pc.ReplicateDesign(data, weights="pw", replicate_weights="rw[0-9]+", **options)
+    spread = pc.ReplicateDesign(dd.read_parquet(tmp_path / "rw"), weights="pw",
+                                replicate_weights="rw[0-9]+", **options)
+    assert type(spread).__name__ == "DaskReplicateDesign"
+    for by in (None, "stype"):
+        _all_estimators(spread, memory, by)
+
+
+def test_replicates_need_clusters(parquet):
+    _, ddf = _frames(parquet, "apistrat")
+    with pytest.raises(DesignError, match="one factor per row"):
+        pc.SurveyDesign(ddf, weights="pw", strata="stype").replicate("jkn")
