@@ -57,6 +57,8 @@ _W, _ROWS, _NONZERO, _ACTIVE = (f"{_PREFIX}w", f"{_PREFIX}rows", f"{_PREFIX}nonz
 _ONE = f"{_PREFIX}row"  # the row id of a design without clusters (never a column)
 _FIRST = f"{_PREFIX}first"  # a group's first row in the data
 _SHOWN_ROWS = 10
+#: rows of the first partition that give the provisional estimates (the shifts)
+PILOT_ROWS = 10_000
 
 
 def _num(j: int) -> str:
@@ -198,90 +200,99 @@ def _missing(frame: pd.DataFrame, plan: _Plan) -> dict[str, np.ndarray]:
     return {name: frame[name].isna().to_numpy() for name in dict.fromkeys(names)}
 
 
+def _group_codes(frame: pd.DataFrame, keys: Sequence[str], active: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each row's group (its key values and ``active``), numbered in the order
+    the groups first appear, and each group's first row."""
+    combined = active.astype(np.int64)
+    size = 2
+    for name in keys:
+        codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
+        combined = combined * max(len(uniques), 1) + codes
+        size *= max(len(uniques), 1)
+        if size > 1 << 40:  # renumber before the combined codes could overflow
+            combined, seen = pd.factorize(combined)
+            size = len(seen)
+    codes, seen = pd.factorize(combined)
+    _, first = np.unique(codes, return_index=True)
+    return codes.astype(np.intp), first
+
+
 def reduce_partition(frame: pd.DataFrame, plan: _Plan
                      ) -> tuple[pd.DataFrame, list, dict[str, Any]]:
     """One partition's group sums, its invalid design values and its missing values
     (row numbers within the partition, and its length: the client makes them global)."""
-    offset = 0
     w, parts = _parts(frame, plan)
-    found = _problems(frame, plan, w, offset)
+    found = _problems(frame, plan, w, 0)
     missing = _missing(frame, plan)
-    gaps = {name: (offset + np.flatnonzero(mask)[: _SHOWN_ROWS + 1]).tolist()
+    gaps = {name: np.flatnonzero(mask)[: _SHOWN_ROWS + 1].tolist()
             for name, mask in missing.items() if mask.any()}
     counts = {name: int(mask.sum()) for name, mask in missing.items() if mask.any()}
     active = np.ones(len(frame), dtype=bool)
     for mask in missing.values():
         active &= ~mask
+    codes, first = _group_codes(frame, plan.keys, active)
+    G = len(first)
+    # each group's key values (dtypes kept) and its first row: the groups are later put
+    # in the order of the data, so PSUs and strata are numbered as in memory
+    out: dict[str, Any] = {name: frame[name].iloc[first].to_numpy() for name in plan.keys}
+    out[_ACTIVE] = active[first]
+    out[_FIRST] = first
+
+    def add(name: str, values: np.ndarray) -> None:
+        out[name] = np.bincount(codes, weights=values, minlength=G)
+
     w = np.where(np.isfinite(w), w, 0.0)
     wa = np.where(active, w, 0.0)
-    sums: dict[str, np.ndarray] = {
-        _W: w, _ROWS: np.ones(len(frame), dtype=np.int64),
-        _NONZERO: (w != 0).astype(np.int64),
-    }
-    scaled = [np.where(active, wa * np.nan_to_num(p), 0.0) for p in parts]
-    if plan.kind == "proportion":
-        for j, p in enumerate(scaled):
-            sums[_num(j)] = p
-    else:
-        for j, p in enumerate(scaled):
-            sums[_num(j)] = p
-            sums[_sq(j)] = p * np.nan_to_num(parts[j])
-            if plan.kind == "ratio":
-                d = np.nan_to_num(_values(frame, plan.denominators[j], "denominator"))
-                sums[_den(j)] = wa * d
-                sums[_cross(j)] = p * d
-                sums[_den_sq(j)] = wa * d * d
+    add(_W, w)
+    out[_ROWS] = np.bincount(codes, minlength=G).astype(float)
+    add(_NONZERO, (w != 0).astype(float))
+    # the parts of active rows (missing values elsewhere do not reach a sum)
+    inside = [np.where(active, p, 0.0) for p in parts]
+    dens = [np.where(active, _values(frame, name, "denominator"), 0.0)
+            for name in plan.denominators]
+    for j, p in enumerate(inside):
+        wp = wa * p
+        add(_num(j), wp)
+        if plan.kind == "proportion":
+            continue
+        add(_sq(j), wp * p)
+        if plan.kind == "ratio":
+            d = dens[j]
+            add(_den(j), wa * d)
+            add(_cross(j), wp * d)
+            add(_den_sq(j), wa * d * d)
     if plan.moments:
-        # w^2 a b for every pair of the score's parts (1 first, then each part; ratios:
+        # w^2 a b for every pair of the score's pieces (1 first, then each part; ratios:
         # each denominator): the rows' spread within each stratum
-        pieces = _moment_parts(frame, plan, parts, active)
+        pieces = [np.ones(len(frame)), *inside, *dens]
+        w2 = wa * wa
         for a in range(len(pieces)):
             for b in range(a, len(pieces)):
-                sums[_moment(a, b)] = wa * wa * pieces[a] * pieces[b]
-    replicate = [np.nan_to_num(_values(frame, name, "replicate_weights"), posinf=0.0)
-                 for name in plan.replicate_weights]
+                add(_moment(a, b), w2 * pieces[a] * pieces[b])
+    replicate = [np.where(np.isfinite(v), v, 0.0) for v in
+                 (_values(frame, name, "replicate_weights") for name in plan.replicate_weights)]
     for r, wr in enumerate(replicate):
         # replicate totals of the same parts (the full-sample parts' shifts included)
         wra = np.where(active, wr, 0.0)
-        sums[_rw(r)] = wr
-        sums[_rwa(r)] = wra
-        for j, p in enumerate(parts):
-            sums[_rwn(r, j)] = wra * np.nan_to_num(p)
+        add(_rw(r), wr)
+        add(_rwa(r), wra)
+        for j, p in enumerate(inside):
+            add(_rwn(r, j), wra * p)
             if plan.kind == "ratio":
-                sums[_rwd(r, j)] = wra * np.nan_to_num(
-                    _values(frame, plan.denominators[j], "denominator"))
-    keys = {name: frame[name].to_numpy() for name in plan.keys}
-    keys[_ACTIVE] = active
-    table = pd.DataFrame({**keys, **sums})
-    # each group's first row: the groups are then put in the order of the data, so PSUs
-    # and strata are numbered as in memory (replicate factors follow that order)
-    table[_FIRST] = np.arange(len(frame))
-    grouped = table.groupby([*plan.keys, _ACTIVE], sort=False, dropna=False, observed=True)
-    out = grouped[list(sums)].sum()
-    out[_FIRST] = grouped[_FIRST].min()
+                add(_rwd(r, j), wra * dens[j])
     if plan.gram:
         # cross-products of the replicate weights of rows with a non-zero weight
-        codes = grouped.ngroup().to_numpy()
         matrix = np.column_stack(replicate) * (w != 0)[:, None]
         R = matrix.shape[1]
-        gram = np.zeros((len(out), R, R))
-        for g in range(len(out)):
+        gram = np.zeros((G, R, R))
+        for g in range(G):
             rows = matrix[codes == g]
             gram[g] = rows.T @ rows
-        upper = {_gram(int(a), int(b)): gram[:, a, b]
-                 for a, b in zip(*np.triu_indices(R), strict=True)}
-        out = pd.concat([out, pd.DataFrame(upper, index=out.index)], axis=1)
-    return out.reset_index(), found, {"gaps": gaps, "counts": counts, "length": len(frame)}
-
-
-def _moment_parts(frame: pd.DataFrame, plan: _Plan, parts: list[np.ndarray],
-                  active: np.ndarray) -> list[np.ndarray]:
-    pieces = [np.ones(len(frame))]
-    pieces.extend(np.where(active, np.nan_to_num(p), 0.0) for p in parts)
-    if plan.kind == "ratio":
-        pieces.extend(np.where(active, np.nan_to_num(_values(frame, name, "denominator")), 0.0)
-                      for name in plan.denominators)
-    return pieces
+        for a, b in zip(*np.triu_indices(R), strict=True):
+            out[_gram(int(a), int(b))] = gram[:, a, b]
+    table = pd.DataFrame(out)
+    return table, found, {"gaps": gaps, "counts": counts, "length": len(frame)}
 
 
 def _combine(tables: list[pd.DataFrame], plan: _Plan) -> pd.DataFrame:
@@ -340,14 +351,14 @@ def _globalise(results: list) -> tuple[list, list[dict]]:
 
 
 def _pilot_shift(ddf: Any, plan: _Plan) -> tuple[float, ...]:
-    """Provisional estimates (from the first non-empty partition) subtracted before
-    squares are summed, so the sums lose nothing to cancellation."""
-    for i in range(ddf.npartitions):
-        part = ddf.get_partition(i).compute()
-        if len(part):
-            break
-    else:
-        raise EstimationError("the Dask DataFrame has no rows")
+    """Provisional estimates (from the first rows) subtracted before squares are
+    summed, so the sums lose nothing to cancellation; any value gives the same
+    estimates, a close one keeps the sums of squares exact to rounding."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fewer rows than asked in the first partition
+        part = ddf.head(PILOT_ROWS, npartitions=1)
     w = np.ones(len(part)) if plan.weights is None else _values(part, plan.weights, "weights")
     shift = []
     for j, name in enumerate(plan.variables):
