@@ -75,6 +75,7 @@ def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
                                    np.asarray(want.attrs["vcov"], float), rtol=1e-9,
                                    atol=1e-12)
     assert got.attrs.get("method") == want.attrs.get("method")
+    assert got.attrs.get("interval_type") == want.attrs.get("interval_type")
 
 
 DESIGNS = [
@@ -210,3 +211,22 @@ def test_replicates_need_clusters(parquet):
     _, ddf = _frames(parquet, "apistrat")
     with pytest.raises(DesignError, match="one factor per row"):
         pc.SurveyDesign(ddf, weights="pw", strata="stype").replicate("jkn")
+
+
+@pytest.mark.parametrize(("name", "arguments"), [DESIGNS[0], DESIGNS[3]])
+def test_quantiles_equal_in_memory(client, parquet, name, arguments):
+    # the grid pass, the exact values around each quantile, Woodruff's share and bounds
+    data, ddf = _frames(parquet, name)
+    memory = pc.SurveyDesign(data, **arguments)
+    spread = pc.SurveyDesign(ddf, **arguments)
+    probs = [0, 0.1, 0.5, 0.9, 1]
+    for by, interval in ((None, "mean"), ("stype", "beta")):
+        assert_same(pc.quantile(spread, ["api00", "enroll"], probs, by=by, na_rm=True,
+                                interval_type=interval),
+                    pc.quantile(memory, ["api00", "enroll"], probs, by=by, na_rm=True,
+                                interval_type=interval))
+    if "psu" in arguments:
+        assert_same(pc.quantile(spread.replicate("jk1"), "api00", by="stype"),
+                    pc.quantile(memory.replicate("jk1"), "api00", by="stype"))
+    with pytest.raises(EstimationError, match="not available on a Dask"):
+        pc.quantile(spread, "api00", interval_type="score")
