@@ -24,7 +24,7 @@ never loads it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,12 +166,17 @@ def _values(frame: pd.DataFrame, name: str, argument: str) -> np.ndarray:
         ) from None
 
 
-def _parts(frame: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, list[np.ndarray]]:
+def _parts(frame: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, Iterator[np.ndarray]]:
     """Per row: the weight and the parts each score is linear in (``x - c den`` and
     ``den`` for every variable, or the level indicators), before the active mask."""
     n = len(frame)
     w = np.ones(n) if plan.weights is None else _values(frame, plan.weights, "weights")
-    parts: list[np.ndarray] = []
+    return w, _each_part(frame, plan)
+
+
+def _each_part(frame: pd.DataFrame, plan: _Plan) -> Iterator[np.ndarray]:
+    """The parts one at a time (a partition holds one or two of them at once)."""
+    n = len(frame)
     if plan.kind == "below":
         # x <= the quantile estimate of the row's domain (rows of no domain: 0)
         frame_by, limits = plan.thresholds
@@ -184,20 +189,20 @@ def _parts(frame: pd.DataFrame, plan: _Plan) -> tuple[np.ndarray, list[np.ndarra
         for j, name in enumerate(plan.variables):
             x = _values(frame, name, "variables")
             for q in range(limits.shape[2]):
-                parts.append(((x <= limits[safe, j, q]) & (codes >= 0)).astype(float))
-        return w, parts
+                yield ((x <= limits[safe, j, q]) & (codes >= 0)).astype(float)
+        return
     if plan.kind == "proportion":
         for name, levels in zip(plan.variables, plan.levels, strict=True):
             values = frame[name]
-            parts.extend((values == level).to_numpy(dtype=float) for level in levels)
-        return w, parts
+            for level in levels:
+                yield (values == level).to_numpy(dtype=float)
+        return
     for j, name in enumerate(plan.variables):
         x = _values(frame, name, "variables")
         if plan.kind == "ratio":
-            parts.append(x - plan.shift[j] * _values(frame, plan.denominators[j], "denominator"))
+            yield x - plan.shift[j] * _values(frame, plan.denominators[j], "denominator")
         else:
-            parts.append(x - plan.shift[j])
-    return w, parts
+            yield x - plan.shift[j]
 
 
 def _problems(frame: pd.DataFrame, plan: _Plan, w: np.ndarray, offset: int
@@ -276,11 +281,16 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     add(_W, w)
     out[_ROWS] = np.bincount(codes, minlength=G).astype(float)
     add(_NONZERO, (w != 0).astype(float))
-    # the parts of active rows (missing values elsewhere do not reach a sum)
-    inside = [np.where(active, p, 0.0) for p in parts]
     dens = [np.where(active, _values(frame, name, "denominator"), 0.0)
             for name in plan.denominators]
-    for j, p in enumerate(inside):
+    # the parts of active rows (missing values elsewhere do not reach a sum), one at a
+    # time unless the moments or the replicates need them all
+    keep_all = plan.moments or bool(plan.replicate_weights)
+    inside: list[np.ndarray] = []
+    for j, part in enumerate(parts):
+        p = np.where(active, part, 0.0)
+        if keep_all:
+            inside.append(p)
         wp = wa * p
         add(_num(j), wp)
         if plan.indicators:
@@ -318,8 +328,8 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
         for g in range(G):
             rows = matrix[codes == g]
             gram[g] = rows.T @ rows
-        for a, b in zip(*np.triu_indices(R), strict=True):
-            out[_gram(int(a), int(b))] = gram[:, a, b]
+        for first_r, second_r in zip(*np.triu_indices(R), strict=True):
+            out[_gram(int(first_r), int(second_r))] = gram[:, first_r, second_r]
     table = pd.DataFrame(out)
     return table, found, {"gaps": gaps, "counts": counts, "length": len(frame)}
 
@@ -402,7 +412,7 @@ def _pilot_shift(ddf: Any, plan: _Plan) -> tuple[float, ...]:
 
 def _partition_values(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
     """The distinct non-missing values of each column of one partition."""
-    return [pd.unique(frame[name].dropna()) for name in names]
+    return [np.asarray(pd.unique(frame[name].dropna())) for name in names]
 
 
 def _levels(ddf: Any, names: Sequence[str]) -> tuple[tuple, ...]:
