@@ -136,6 +136,25 @@ class DaskSurveyDesign:
                 f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
                 f"lonely_psu={self._lonely_psu!r})")
 
+    def subset(self, *args: Any, **kwargs: Any) -> None:
+        """Not available on a Dask DataFrame yet: estimate by domain (``by=``) instead.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The arguments of ``SurveyDesign.subset``.
+
+        Examples
+        --------
+        >>> d.subset(d.data["region"] == "Mopti")                      # doctest: +SKIP
+        """
+        raise DesignError(
+            "subset() is not available on a design on a Dask DataFrame: estimate by domain "
+            "(by=...) and keep the domain's rows of the table, or filter the Dask "
+            "DataFrame before building the design (which drops the other rows' PSUs "
+            "from the variance)"
+        )
+
     def replicate(
         self,
         method: str = "jkn",

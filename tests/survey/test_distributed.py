@@ -230,3 +230,12 @@ def test_quantiles_equal_in_memory(client, parquet, name, arguments):
                     pc.quantile(memory.replicate("jk1"), "api00", by="stype"))
     with pytest.raises(EstimationError, match="not available on a Dask"):
         pc.quantile(spread, "api00", interval_type="score")
+
+
+def test_functions_not_on_dask_say_so(parquet):
+    _, ddf = _frames(parquet, "apiclus1")
+    design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
+    with pytest.raises(EstimationError, match="Dask DataFrame, which this function"):
+        pc.glm(design, "api00 ~ ell")
+    with pytest.raises(DesignError, match="not available on a design on a Dask"):
+        design.subset(ddf["stype"] == "E")
