@@ -1442,11 +1442,12 @@ class DemoSurvey:
         Examples
         --------
         >>> pc.demo_survey(seed=1).design()
-        SurveyDesign(7989 rows in domain of 7989, 30 strata, 322 PSUs, 1 stage(s), degf=292, lonely_psu='fail')
+        SurveyDesign(7989 rows in domain of 7989, 30 strata, 322 PSUs, 1 stage(s), degf=292, lonely_psu='fail', questionnaire='centre_mali_trust', lang='fr', missing_codes='exclude')
         """
         from ..survey.design import SurveyDesign
 
-        return SurveyDesign(self.waves, weights="w_final", strata="stratum", psu="psu_id")
+        return SurveyDesign(self.waves, weights="w_final", strata="stratum", psu="psu_id",
+                            questionnaire=self.questionnaire)
 
 
 def _check(name: str, value: Any, ok: bool, allowed: str) -> None:

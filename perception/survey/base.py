@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DesignError, format_rows
+from .labelling import UNLABELLED, Labelling
 
 
 class _BaseDesign:
@@ -24,6 +25,44 @@ class _BaseDesign:
     _in_domain: np.ndarray
 
     is_replicate: bool = False
+    #: the questionnaire settings (survey/labelling.py); a class default for designs
+    #: built without them
+    _labelling: Labelling = UNLABELLED
+
+    @property
+    def questionnaire(self) -> Any:
+        """The questionnaire of a labelled design (``questionnaire=``), else None."""
+        return self._labelling.questionnaire
+
+    @property
+    def lang(self) -> str | None:
+        """The language of the labels in result tables (None: an unlabelled design)."""
+        return self._labelling.lang
+
+    @property
+    def missing_codes(self) -> str:
+        """What estimators do with the questionnaire's missing codes: "exclude" or "keep"."""
+        return self._labelling.missing_codes
+
+    @property
+    def labelling(self) -> Labelling:
+        """The questionnaire, language and missing-code setting, together."""
+        return self._labelling
+
+    def with_labels(self, questionnaire: Any, lang: str | None = None,
+                    missing_codes: str = "exclude") -> Self:
+        """The same design, labelled by ``questionnaire`` (or unlabelled with None).
+
+        Examples
+        --------
+        >>> demo = pc.demo_survey(seed=1)
+        >>> d = demo.design().with_labels(demo.questionnaire, lang="en")
+        >>> d.lang, d.missing_codes
+        ('en', 'exclude')
+        """
+        from .labelling import labelling
+
+        return self._with(_labelling=labelling(questionnaire, lang, missing_codes))
 
     @property
     def data(self) -> pd.DataFrame:

@@ -9,18 +9,20 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..deprecation import renamed_argument, warn_renamed_attribute
 from ..errors import DesignError, format_rows
+from . import labelling as _labelling
 from . import pps_variance as _pps_variance
 from . import stages as _stages
 from . import variance as _variance
 from .base import _BaseDesign
 from .checks import check_columns
+from .labelling import MissingCodes
 from .replicates import factors_from_design, replicate_degf
 from .stages import design_numbers as _design_numbers
 
@@ -94,6 +96,15 @@ class SurveyDesign(_BaseDesign):
         With a matrix of joint probabilities, the entries ``1 - p_i p_j / p_ij`` smaller
         than this in absolute value count as zero (R's ``ppsmat(tolerance = 1e-4)``); 0
         keeps them all.
+    questionnaire : Questionnaire, optional
+        The questionnaire of the data (``pc.load_questionnaire``): the design is then
+        *labelled*, its estimators leave the declared missing codes and the blanks of skip
+        logic out, refuse to average nominal columns and label their tables.
+    lang : str, optional
+        The language of those labels: one of the questionnaire's (default its first).
+    missing_codes : {"exclude", "keep"}
+        "keep" analyses the declared missing codes as categories (a table of the
+        "don't know" share); also a per-call argument of the estimators.
 
     Examples
     --------
@@ -160,7 +171,12 @@ class SurveyDesign(_BaseDesign):
         pps: PPS | None = None,
         psum: float | str | Mapping | None = None,
         pps_tolerance: float = 1e-4,
+        *,
+        questionnaire: Any = None,
+        lang: str | None = None,
+        missing_codes: MissingCodes = "exclude",
     ) -> None:
+        labels = _labelling.labelling(questionnaire, lang, missing_codes)
         # the steps (survey/stages.py; pps: survey/pps_variance.py)
         columns = _stages.design_columns(data, weights, strata, psu, fpc)
         _check_lonely_psu(lonely_psu)
@@ -189,6 +205,7 @@ class SurveyDesign(_BaseDesign):
         self._joint = joint  # the Horvitz-Thompson variance (Overton, HR, joint matrix)
         self._w = w
         self._in_domain = np.ones(len(data), dtype=bool)
+        self._labelling = labels
 
     # ------------------------------------------------------------------ properties --
     @property
@@ -262,7 +279,8 @@ class SurveyDesign(_BaseDesign):
         return (
             f"SurveyDesign({self.n} rows in domain of {len(self._data)}, "
             f"{first.n_strata} strata, {first.n_clusters} PSUs, {len(self._stages)} stage(s), "
-            f"degf={self.degf}, lonely_psu={self._lonely_psu!r}{pps})"
+            f"degf={self.degf}, lonely_psu={self._lonely_psu!r}{pps}"
+            f"{self._labelling.describe()})"
         )
 
     # ------------------------------------------------------------------ variance --
@@ -433,7 +451,7 @@ class SurveyDesign(_BaseDesign):
         rep = ReplicateDesign._from_factors(
             self._data, self._w, factors, self.psu_codes, scale, rscales, mse, method, None
         )
-        return rep._with(_in_domain=self._in_domain.copy())
+        return rep._with(_in_domain=self._in_domain.copy(), _labelling=self._labelling)
 
 
 class ReplicateDesign(_BaseDesign):
@@ -464,6 +482,15 @@ class ReplicateDesign(_BaseDesign):
         "other", "bootstrap", "jk1", "jkn", "brr" or "fay" (R's ``type``); it only chooses
         the default ``scale``. (Named ``type`` before; ``type=`` still works, with a
         DeprecationWarning, until the next release.)
+    questionnaire : Questionnaire, optional
+        The questionnaire of the data (``pc.load_questionnaire``): the design is then
+        *labelled*, its estimators leave the declared missing codes and the blanks of skip
+        logic out, refuse to average nominal columns and label their tables.
+    lang : str, optional
+        The language of those labels: one of the questionnaire's (default its first).
+    missing_codes : {"exclude", "keep"}
+        "keep" analyses the declared missing codes as categories (a table of the
+        "don't know" share); also a per-call argument of the estimators.
 
     Examples
     --------
@@ -508,7 +535,12 @@ class ReplicateDesign(_BaseDesign):
         mse: bool = False,
         degf: int | None = None,
         method: str = "other",
+        *,
+        questionnaire: Any = None,
+        lang: str | None = None,
+        missing_codes: MissingCodes = "exclude",
     ) -> None:
+        labels = _labelling.labelling(questionnaire, lang, missing_codes)
         if not isinstance(data, pd.DataFrame):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         check_columns(data, [weights], "weights", DesignError)
@@ -568,6 +600,7 @@ class ReplicateDesign(_BaseDesign):
         self.method = method
         self._degf = degf
         self._replicate_columns = cols
+        self._labelling = labels
 
     @classmethod
     def _from_factors(
@@ -752,7 +785,7 @@ class ReplicateDesign(_BaseDesign):
         return (
             f"ReplicateDesign({self.n} rows in domain of {len(self._data)}, "
             f"{self.n_replicates} replicates, method={self.method!r}, scale={self.scale:g}, "
-            f"mse={self.mse})"
+            f"mse={self.mse}{self._labelling.describe()})"
         )
 
 

@@ -1,0 +1,125 @@
+"""What a design knows of its questionnaire: the questionnaire, the label language and
+what to do with declared missing codes.
+
+A design built with ``questionnaire=`` is *labelled*: its estimators leave the declared
+missing codes and the blanks of skip logic out (``missing_codes="exclude"``), refuse to
+average nominal columns and label their result tables in ``lang``. The settings are
+checked here, once, and carried unchanged by ``subset``, ``replicate`` and the weighting
+steps (designs copy them with the rest of their state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import DesignError
+
+if TYPE_CHECKING:
+    from ..questionnaire.model import Questionnaire
+
+MissingCodes = Literal["exclude", "keep"]
+MISSING_CODE_OPTIONS: tuple[str, ...] = ("exclude", "keep")
+
+
+@dataclass(frozen=True)
+class Labelling:
+    """The questionnaire settings of a design.
+
+    Attributes
+    ----------
+    questionnaire : Questionnaire or None
+        The questionnaire of the design's data (None: an unlabelled design).
+    lang : str or None
+        The language of labels in result tables (the questionnaire's first language
+        when not given; None without a questionnaire).
+    missing_codes : {"exclude", "keep"}
+        Leave the declared missing codes out of every estimate (the default) or analyse
+        them as categories.
+
+    Examples
+    --------
+    >>> q = pc.demo_survey(seed=1).questionnaire
+    >>> labelling(q, "en", "exclude").lang
+    'en'
+    >>> labelling(None, None, "exclude").questionnaire is None
+    True
+    """
+
+    questionnaire: Questionnaire | None
+    lang: str | None
+    missing_codes: MissingCodes
+
+    def describe(self) -> str:
+        """The settings as the end of a design's repr ('' for an unlabelled design)."""
+        if self.questionnaire is None:
+            return "" if self.missing_codes == "exclude" else ", missing_codes='keep'"
+        return (f", questionnaire={self.questionnaire.id!r}, lang={self.lang!r}, "
+                f"missing_codes={self.missing_codes!r}")
+
+
+def check_missing_codes(missing_codes: object) -> MissingCodes:
+    """``missing_codes`` checked: "exclude" or "keep".
+
+    Examples
+    --------
+    >>> check_missing_codes("keep")
+    'keep'
+    """
+    if missing_codes not in MISSING_CODE_OPTIONS:
+        raise DesignError(
+            f"missing_codes must be 'exclude' (leave the questionnaire's missing codes out "
+            f"of every estimate) or 'keep' (analyse them as categories); got {missing_codes!r}"
+        )
+    return missing_codes  # type: ignore[return-value]
+
+
+def labelling(questionnaire: Questionnaire | None, lang: str | None,
+              missing_codes: object) -> Labelling:
+    """Check the questionnaire settings of a design and return them.
+
+    Parameters
+    ----------
+    questionnaire : Questionnaire or None
+        The questionnaire of the data, from ``pc.load_questionnaire``.
+    lang : str, optional
+        One of the questionnaire's languages (default: its first).
+    missing_codes : {"exclude", "keep"}
+        What estimators do with declared missing codes.
+
+    Returns
+    -------
+    Labelling
+
+    Examples
+    --------
+    >>> labelling(None, None, "keep").missing_codes
+    'keep'
+    """
+    from ..questionnaire.model import Questionnaire
+
+    missing = check_missing_codes(missing_codes)
+    if questionnaire is None:
+        if lang is not None:
+            raise DesignError(
+                f"lang={lang!r} labels tables with a questionnaire's labels: give the "
+                "questionnaire too (questionnaire=pc.load_questionnaire(path))"
+            )
+        return Labelling(None, None, missing)
+    if not isinstance(questionnaire, Questionnaire):
+        raise DesignError(
+            f"questionnaire must be a Questionnaire (pc.load_questionnaire(path) or "
+            f"pc.questionnaire_from_xlsform(path)), got {type(questionnaire).__name__}"
+        )
+    if lang is None:
+        lang = questionnaire.languages[0]
+    elif lang not in questionnaire.languages:
+        raise DesignError(
+            f"lang={lang!r} is not a language of questionnaire {questionnaire.id!r}; "
+            f"use one of {', '.join(map(repr, questionnaire.languages))}"
+        )
+    return Labelling(questionnaire, lang, missing)
+
+
+#: the settings of a design built without a questionnaire
+UNLABELLED = Labelling(None, None, "exclude")
