@@ -49,6 +49,10 @@ class DaskSurveyDesign:
         PSU ids repeat across strata and must be read within their stratum.
     lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
         What a stratum with a single PSU does, as in :class:`SurveyDesign`.
+    pps, psum, pps_tolerance
+        PPS designs are not available on a Dask DataFrame (an error).
+    questionnaire, lang, missing_codes
+        Labelled designs are not available on a Dask DataFrame yet (an error).
 
     Examples
     --------
@@ -80,7 +84,22 @@ class DaskSurveyDesign:
         pps: Any = None,
         psum: Any = None,
         pps_tolerance: float = 1e-4,
+        *,
+        questionnaire: Any = None,
+        lang: str | None = None,
+        missing_codes: str = "exclude",
     ) -> None:
+        if questionnaire is not None or lang is not None:
+            raise DesignError(
+                "questionnaire= (a labelled design) is not available on a Dask DataFrame "
+                "yet: recode the declared missing codes to missing values in the Dask "
+                "DataFrame (ddf.mask(...)) and pass na_rm=True to the estimators"
+            )
+        if missing_codes not in ("exclude", "keep"):
+            raise DesignError(
+                f"missing_codes={missing_codes!r} is not an option; choose 'exclude' or "
+                "'keep'"
+            )
         if pps is not None or psum is not None:
             raise DesignError(
                 "pps= is not available on a Dask DataFrame: compute the design's data in "
@@ -243,7 +262,9 @@ class DaskReplicateDesign:
 
 def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str],
                  scale: float | None = None, rscales: Any = 1.0, mse: bool = False,
-                 degf: int | None = None, method: str = "other") -> DaskReplicateDesign:
+                 degf: int | None = None, method: str = "other", *,
+                 questionnaire: Any = None, lang: str | None = None,
+                 missing_codes: str = "exclude") -> DaskReplicateDesign:
     """``pc.ReplicateDesign(dask_frame, ...)``: replicate weights given as columns.
 
     Parameters
@@ -256,6 +277,8 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
         Replicate-weight columns, or a regular expression that selects them.
     scale, rscales, mse, degf, method
         As :class:`perception.ReplicateDesign`.
+    questionnaire, lang, missing_codes
+        Labelled designs are not available on a Dask DataFrame yet (an error).
 
     Returns
     -------
@@ -268,6 +291,12 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
     """
     import re
 
+    if questionnaire is not None or lang is not None or missing_codes != "exclude":
+        raise DesignError(
+            "questionnaire= (a labelled design) is not available on a Dask DataFrame yet: "
+            "recode the declared missing codes to missing values in the Dask DataFrame "
+            "and pass na_rm=True to the estimators"
+        )
     columns = list(data.columns)
     check_columns(columns, [weights], "weights", DesignError, where="the Dask DataFrame")
     if isinstance(replicate_weights, str):

@@ -239,3 +239,9 @@ def test_functions_not_on_dask_say_so(parquet):
         pc.glm(design, "api00 ~ ell")
     with pytest.raises(DesignError, match="not available on a design on a Dask"):
         design.subset(ddf["stype"] == "E")
+
+
+def test_labelled_design_refused(parquet):
+    _, ddf = _frames(parquet, "apiclus1")
+    with pytest.raises(DesignError, match="labelled design"):
+        pc.SurveyDesign(ddf, weights="pw", psu="dnum", questionnaire=object())
