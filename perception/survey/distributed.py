@@ -205,11 +205,11 @@ def _each_part(frame: pd.DataFrame, plan: _Plan) -> Iterator[np.ndarray]:
             yield x - plan.shift[j]
 
 
-def _problems(frame: pd.DataFrame, plan: _Plan, w: np.ndarray, offset: int
+def _problems(frame: pd.DataFrame, plan: _Plan, w: np.ndarray
               ) -> list[tuple[str, str, list]]:
     """Missing or invalid values of the partition: (column, what, global row numbers)."""
     found: list[tuple[str, str, list]] = []
-    rows = np.arange(offset, offset + len(frame))
+    rows = np.arange(len(frame))
 
     def add(column: str, what: str, mask: np.ndarray) -> None:
         if mask.any():
@@ -257,7 +257,7 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     """One partition's group sums, its invalid design values and its missing values
     (row numbers within the partition, and its length: the client makes them global)."""
     w, parts = _parts(frame, plan)
-    found = _problems(frame, plan, w, 0)
+    found = _problems(frame, plan, w)
     missing = _missing(frame, plan)
     gaps = {name: np.flatnonzero(mask)[: _SHOWN_ROWS + 1].tolist()
             for name, mask in missing.items() if mask.any()}
@@ -531,19 +531,15 @@ class _Moments:
 
     is_replicate = False
 
-    def __init__(self, groups: pd.DataFrame, group_design: SurveyDesign, plan: _Plan,
-                 dom_codes: np.ndarray) -> None:
+    def __init__(self, groups: pd.DataFrame, group_design: SurveyDesign,
+                 coefficients: tuple[np.ndarray, np.ndarray]) -> None:
         self._groups = groups
         self._design = group_design
-        self._plan = plan
-        self._codes = dom_codes
-        self.scores: np.ndarray | None = None  # set by the caller: (G, D, k) group scores
-        self.coefficients: tuple[np.ndarray, np.ndarray] | None = None
+        self._coefficients = coefficients  # a row's score: w (a + b . parts)
 
     def totals_vcov(self, totals: np.ndarray, domain: np.ndarray, n_domains: int
                     ) -> np.ndarray:
-        return _moment_vcov(self._groups, self._design, self._plan, domain, n_domains,
-                            totals, self.coefficients)
+        return _moment_vcov(self._groups, self._design, domain, totals, self._coefficients)
 
 
 def _stratum_stage(group_design: SurveyDesign, groups: pd.DataFrame) -> _variance.Stage:
@@ -576,7 +572,9 @@ def _stratum_stage(group_design: SurveyDesign, groups: pd.DataFrame) -> _varianc
     )
 
 
-def _moment_vcov(groups, group_design, plan, domain, n_domains, totals, coefficients):
+def _moment_vcov(groups: pd.DataFrame, group_design: SurveyDesign, domain: np.ndarray,
+                 totals: np.ndarray, coefficients: tuple[np.ndarray, np.ndarray]
+                 ) -> np.ndarray:
     """V = sum_h scale_h (S_h - s_h s_h' / n_h) with S_h the sum over the stratum's rows
     of z z' (from the moments) and s_h its total; lonely strata as R's ``onestage``."""
     a, b = coefficients  # score of a row in domain d, column j: a[d, j] + b[d, j] . part
@@ -720,9 +718,7 @@ def _estimate(design: Any, plan: _Plan, na_rm: bool):
     if plan.moments:
         stratum = group_design._stages[0].stratum
         t = _totals(groups, plan, stratum, group_design._stages[0].n_strata, dom, k)
-        moments = _Moments(groups, group_design, plan, dom.codes)
-        moments.coefficients = _score_coefficients(t, plan)
-        engine_design = moments
+        engine_design = _Moments(groups, group_design, _score_coefficients(t, plan))
     elif group_design.totals_path:
         t = _totals(groups, plan, group_design.psu_codes, group_design.n_psu, dom, k)
         engine_design = group_design
@@ -1091,7 +1087,7 @@ def _cdf_partition(frame: pd.DataFrame, plan: _Plan, edges: list[np.ndarray],
     for the values inside each domain's windows of bins."""
     w = np.ones(len(frame)) if plan.weights is None else _values(frame, plan.weights,
                                                                   "weights")
-    found = _problems(frame, plan, w, 0)
+    found = _problems(frame, plan, w)
     missing = _missing(frame, plan)
     info = {"gaps": {name: np.flatnonzero(mask)[: _SHOWN_ROWS + 1].tolist()
                      for name, mask in missing.items() if mask.any()},
