@@ -8,6 +8,7 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -790,3 +791,9 @@ class ReplicateDesign(_BaseDesign):
 
 
 Design = SurveyDesign | ReplicateDesign
+
+
+# the constructors' signatures are those of __init__ (__new__ only routes a Dask
+# DataFrame to survey/dask_design.py), for help() and the documentation
+SurveyDesign.__new__.__signature__ = inspect.signature(SurveyDesign.__init__)  # type: ignore[attr-defined]
+ReplicateDesign.__new__.__signature__ = inspect.signature(ReplicateDesign.__init__)  # type: ignore[attr-defined]
