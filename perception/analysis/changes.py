@@ -28,15 +28,17 @@ from scipy import stats
 from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError
 from ..survey import intervals
-from ..survey.attached import attach
+from ..survey.attached import attach, stack_tables
 from ..survey.checks import (
     check_columns,
+    check_design,
     check_variables,
     column_names,
 )
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.design import ReplicateDesign, SurveyDesign
-from ..survey.estimators import mean
+from ..survey.estimators import mean, proportion
+from ..survey.multiple_choice import is_select_multiple
 from ..tables import CELL_COUNT_COLUMNS, smallest_count
 
 __all__ = ["change", "linear_combination", "CHANGE_COLUMNS", "RELATIVE_COLUMNS"]
@@ -177,6 +179,11 @@ def change(
         ``estimate`` (keyed by the ``by`` columns, ``variable``, ``from`` and ``to``: read
         it with ``perception.vcov``, combine rows with ``perception.contrast``) and
         ``attrs["estimates"]`` the per-wave table it was computed from.
+        A select-multiple question of a labelled design gives one change per option: the
+        share of respondents asked who chose it (``perception.proportion``), with a
+        ``category`` column (the option's code) after ``variable``; so does the table of
+        a proportion. Several variables of which one is a select-multiple question are
+        estimated one by one: their stacked table carries no joint covariance.
 
     Raises
     ------
@@ -205,7 +212,12 @@ def change(
         return _change_of_table(design, variables, over, by, reference, relative, level)
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
-    check_variables(design, names, "variables")
+    # select-multiple questions of a labelled design: their options, from proportion()
+    plain = [n for n in names if not is_select_multiple(design, n)]
+    if plain or not names:
+        check_variables(design, plain, "variables")
+    else:
+        check_design(design)
     intervals.check_level(level)
     if not isinstance(over, str):
         raise EstimationError(f"over must be the name of the wave column, got {over!r}")
@@ -222,8 +234,32 @@ def change(
         )
     _check_several_waves(design, over, "over")
 
-    table = mean(design, names, by=[*by_names, over], na_rm=na_rm, level=level)
-    return _changes_from_table(table, by_names, over, reference, relative, level)
+    if len(plain) == len(names):
+        table = mean(design, names, by=[*by_names, over], na_rm=na_rm, level=level)
+        return _changes_from_table(table, by_names, over, reference, relative, level)
+    changes = []
+    for name in names:  # each select-multiple question: a change per option
+        if name in plain:
+            continue
+        table = proportion(design, name, by=[*by_names, over], na_rm=na_rm, level=level)
+        table["df"] = design.degf  # the change's t test: the design's df, as for a mean
+        changes.append(_changes_from_table(table, by_names, over, reference, relative, level))
+    if plain:
+        table = mean(design, plain, by=[*by_names, over], na_rm=na_rm, level=level)
+        changes.insert(0, _changes_from_table(table, by_names, over, reference, relative,
+                                              level))
+    if len(changes) == 1:
+        return changes[0]
+    for table in changes:
+        if "category" in table.columns:  # codes stay codes beside the rows without one
+            table["category"] = table["category"].astype(object)
+    out = stack_tables(changes)  # rows of different tables: no joint covariance
+    out["category"] = out["category"].astype(object).where(out["category"].notna(), None)
+    order = [c for c in out.columns if c != "category"]
+    order.insert(order.index("variable") + 1, "category")
+    out = out[order]
+    out.attrs = {"level": level, "vcov": None}
+    return out
 
 
 def _change_of_table(table: pd.DataFrame, variables, over, by, reference, relative, level
@@ -241,7 +277,8 @@ def _change_of_table(table: pd.DataFrame, variables, over, by, reference, relati
             f"the table's rows are identified by {identity!r}, without the wave column "
             f"{over!r}: estimate it by the wave (by=[..., {over!r}]) to compare waves"
         )
-    group = [c for c in identity if c not in (over, "variable")]
+    group = [c for c in identity if c not in (over, "variable", "category")]
+    ids = [*group, "variable", *(["category"] if "category" in identity else [])]
     by_names = column_names(by, "by")
     if by_names and set(by_names) != set(group):
         raise EstimationError(
@@ -263,16 +300,15 @@ def _change_of_table(table: pd.DataFrame, variables, over, by, reference, relati
         )
     # rows of each group in wave order (the order the pairs are read in)
     rank = pd.Index(waves).get_indexer(rows[over])
-    keys = rows[[*group, "variable"]].astype(object).apply(tuple, axis=1)
+    keys = rows[ids].astype(object).apply(tuple, axis=1)
     first = pd.Series(range(len(rows))).groupby(pd.factorize(keys)[0]).transform("min")
     order = np.lexsort((rank, first.to_numpy()))
     out = _changes_from_table(rows.iloc[order], group, over, reference, relative, level)
     if any(c in rows.columns for c in CELL_COUNT_COLUMNS):
         # the estimates rest on several cells each (a list experiment's two lists): the
         # change rests on the smallest of them at either wave
-        smallest = dict(zip(_row_keys(rows, [*group, "variable", over]),
+        smallest = dict(zip(_row_keys(rows, [*ids, over]),
                             smallest_count(rows).to_numpy(), strict=True))
-        ids = [*group, "variable"]
         earlier = _row_keys(out, [*ids, "from"])
         later = _row_keys(out, [*ids, "to"])
         out.insert(list(out.columns).index("n_to") + 1, "n_min",
@@ -310,7 +346,10 @@ def _changes_from_table(
     theta = table["estimate"].to_numpy(dtype=float)
     V = covariance_of(table).to_numpy(dtype=float)
     df = float(table["df"].iloc[0])
-    group_cols = [*by_names, "variable"]
+    # the options of a select-multiple question (and the levels of a proportion table)
+    # change one by one: their category is part of the group
+    labels_cols = ["variable", *(["category"] if "category" in table.columns else [])]
+    group_cols = [*by_names, *labels_cols]
     keys = table[group_cols].astype(object).apply(tuple, axis=1)
     pairs: list[tuple[int, int]] = []
     labels: list[dict] = []
@@ -342,7 +381,7 @@ def _changes_from_table(
     se = np.sqrt(np.clip(np.diag(vcov), 0, None))
     low, high = intervals.t_interval(est, se, df, level)
     out = pd.DataFrame(labels)
-    out = out[[*by_names, "variable", "from", "to"]]
+    out = out[[*group_cols, "from", "to"]]
     out["estimate"] = est
     out["se"] = se
     out["ci_low"] = low
@@ -369,7 +408,7 @@ def _changes_from_table(
         out["relative_se"] = rel_se
         out["relative_ci_low"] = rel_low
         out["relative_ci_high"] = rel_high
-    attach_covariance(out, vcov, [*by_names, "variable", "from", "to"])
+    attach_covariance(out, vcov, [*group_cols, "from", "to"])
     out.attrs["level"] = level
     out.attrs["estimates"] = attach(table)
     return out

@@ -22,6 +22,7 @@ from ..errors import EstimationError, format_rows
 from ..survey import intervals
 from ..survey.checks import (
     check_columns,
+    check_design,
     check_variables,
     column_names,
     numeric_values,
@@ -32,6 +33,7 @@ from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
 from ..survey.families import family
 from ..survey.fitting import fit_model
+from ..survey.multiple_choice import is_select_multiple, option_design, relabel_options
 from ..tables import smallest_count
 from .changes import linear_combination, ordered_values, plain_label, two_sided_p
 
@@ -333,7 +335,12 @@ def did(
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
-    check_variables(design, names, "variables")
+    # select-multiple questions of a labelled design: one outcome per option
+    plain = [n for n in names if not is_select_multiple(design, n)]
+    if plain or not names:
+        check_variables(design, plain, "variables")
+    else:
+        check_design(design)
     intervals.check_level(level)
     for value, argument in ((treated, "treated"), (period, "period")):
         if not isinstance(value, str):
@@ -351,20 +358,23 @@ def did(
         )
     post_periods = _period_list(post_periods)
 
-    effects, cells, pretrends, hetero, coefs, vcovs = [], [], [], [], [], {}
+    effects: list[pd.DataFrame] = []
+    cells: list[pd.DataFrame] = []
+    pretrends: list[pd.DataFrame] = []
+    hetero: list[pd.DataFrame] = []
+    coefs: list[pd.DataFrame] = []
+    vcovs: dict[str, pd.DataFrame] = {}
     periods: list = []
     for name in names:
-        spec = _did_one(design, name, treated, period, by_names, cov_names, level,
-                        post_periods, na_rm)
-        periods = spec["periods"]
-        effects.append(spec["effects"])
-        cells.append(spec["cells"])
-        coefs.append(spec["coefficients"])
-        vcovs[name] = spec["vcov"]
-        if spec["pretrend"] is not None:
-            pretrends.append(spec["pretrend"])
-        if spec["heterogeneity"] is not None:
-            hetero.append(spec["heterogeneity"])
+        for target, outcome, option in _outcomes(design, name, roles[len(names):], na_rm):
+            spec = _did_one(target, outcome, treated, period, by_names, cov_names, level,
+                            post_periods, na_rm or option is not None)
+            if option is not None:  # the indicator column as the question's option
+                spec = {key: relabel_options(value, option, name)
+                        if key in _OPTION_TABLES and value is not None else value
+                        for key, value in spec.items()}
+            _add_spec(spec, outcome, effects, cells, coefs, vcovs, pretrends, hetero)
+            periods = spec["periods"]
     cells_table = _concat_tables(cells)
     return DiDResult(
         effects=_stack(effects),
@@ -382,6 +392,37 @@ def did(
             p for p in periods if p in {plain_label(q) for q in post_periods}),
         level=level,
     )
+
+
+#: the tables of a DiD spec that name the outcome in a variable column
+_OPTION_TABLES = ("effects", "cells", "coefficients", "pretrend", "heterogeneity")
+
+
+def _outcomes(design, name: str, roles: list[str], na_rm: bool):
+    """The outcomes of variable ``name``: itself, or for a select-multiple question of a
+    labelled design each option's indicator (1 chosen, 0 not; the respondents not asked
+    or answering with a missing code left out, as in ``proportion``), as (design,
+    column, {column: code}) triples."""
+    if not is_select_multiple(design, name):
+        return [(design, name, None)]
+    if not na_rm:  # the indicators leave rows out: other missing values stay errors
+        missing = design.data[roles].isna().any(axis=1).to_numpy()
+        active_rows(design, roles, missing, False, "did")
+    options = option_design(design, name, na_rm=na_rm)
+    return [(options.design, column, {column: code})
+            for column, code in options.columns.items()]
+
+
+def _add_spec(spec: dict, outcome: str, effects: list, cells: list, coefs: list,
+              vcovs: dict, pretrends: list, hetero: list) -> None:
+    effects.append(spec["effects"])
+    cells.append(spec["cells"])
+    coefs.append(spec["coefficients"])
+    vcovs[outcome] = spec["vcov"]
+    if spec["pretrend"] is not None:
+        pretrends.append(spec["pretrend"])
+    if spec["heterogeneity"] is not None:
+        hetero.append(spec["heterogeneity"])
 
 
 def _period_list(post_periods):

@@ -85,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
                                 top=top, outcomes=names)
     tables = []
     for name in names:
-        result = pc.change(analysis.design, name, over=over, by=by or None,
+        result = pc.change(analysis.design_for(name, args.lang), name, over=over, by=by or None,
                            reference=args.reference, level=args.level, na_rm=True)
         tables.append(result)
     statistic = analysis.statistic(names[0])
+    if len(tables) > 1:  # option codes stay codes beside the rows without a category
+        tables = [t.astype({"category": object}) if "category" in t else t for t in tables]
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     readable = readable_table(table, statistic=statistic,  # type: ignore[arg-type]
                               labels=analysis.label_sources, lang=args.lang,

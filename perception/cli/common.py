@@ -258,13 +258,23 @@ class Analysis:
         return [self.labels, self.questionnaire] if self.labels else [self.questionnaire]
 
     def statistic(self, name: str) -> str:
-        """``proportion`` for a 0/1 indicator (``--top``, a binary variable), else ``mean``."""
+        """``proportion`` for a 0/1 indicator (``--top``, a binary variable, the options of
+        a select-multiple question), else ``mean``."""
         if self.top is not None:
             return "proportion"
         q = self.questionnaire
-        if name in q and q.variable(name).type == "binary":
+        if name in q and q.variable(name).type in ("binary", "select_multiple"):
             return "proportion"
         return "mean"
+
+    def design_for(self, name: str, lang: str | None = None) -> Any:
+        """The design to estimate ``name`` on: for a select-multiple question, the design
+        labelled by the questionnaire (which knows its options, skip logic and missing
+        codes: one estimate per option), else the design."""
+        q = self.questionnaire
+        if self.top is None and _select_multiple(q, name):
+            return self.design.with_labels(q, lang=lang if lang in q.languages else None)
+        return self.design
 
 
 def parse_codes(text: str | None) -> list[int] | None:
@@ -332,7 +342,8 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
         )
     for line in lines:
         messages.say(line)
-    columns = {c: recoded[c] for c in names}
+    # select-multiple answers keep their missing codes: their estimates count them
+    columns = {c: data[c] if _select_multiple(q, c) else recoded[c] for c in names}
     labels: dict[str, dict[str, str]] = {}
     if top is not None:
         import numpy as np
@@ -345,6 +356,10 @@ def prepare_analysis(command: str, args: argparse.Namespace, variables: Sequence
     design = design_from_questionnaire(data.assign(**columns), q, {})
     design, notes = where_domain(design, getattr(args, "where", None), messages)
     return Analysis(design, q, notes or {}, messages, labels, top)
+
+
+def _select_multiple(q: Questionnaire, name: str) -> bool:
+    return name in q and q.variable(name).type == "select_multiple"
 
 
 # ------------------------------------------------------------------ emitting --

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     period = args.period or roles.get("wave", "wave")
     analysis = prepare_analysis("did", args, names, [*by, treated, period],
                                 strict=args.strict, top=top, outcomes=names)
-    results = [pc.did(analysis.design, name, treated=treated, period=period, by=by or None,
+    results = [pc.did(analysis.design_for(name, args.lang), name, treated=treated, period=period, by=by or None,
                       level=args.level, na_rm=True) for name in names]
     statistic = analysis.statistic(names[0])
 

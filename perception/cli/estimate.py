@@ -73,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
     by = list(dict.fromkeys(args.by or []))
     analysis = prepare_analysis("estimate", args, names, by, strict=args.strict)
     estimator = {"mean": pc.mean, "proportion": pc.proportion, "total": pc.total}[args.stat]
-    # one variable at a time: each keeps every respondent who answered it
-    tables = [estimator(analysis.design, name, by=by or None, na_rm=True, level=args.level)
+    # one variable at a time: each keeps every respondent who answered it (a
+    # select-multiple question: the share choosing each option among those asked)
+    tables = [estimator(analysis.design_for(name, args.lang) if args.stat == "proportion"
+                        else analysis.design, name, by=by or None, na_rm=True,
+                        level=args.level)
               for name in names]
     for t in tables:
         t.attrs = {}

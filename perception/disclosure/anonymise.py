@@ -1,11 +1,14 @@
 """Anonymised exports: a wave made shareable, and the k-anonymity of its quasi-identifiers.
 
 Data files that leave the project go through :func:`anonymise_wave`: personal data
-(``pii: true`` in the questionnaire) removed or replaced by a keyed hash
-(:mod:`perception.disclosure.pii`), GPS removed (or coarsened to the commune), the
-commune coarsened to the cercle, age to bands, dates to months, free text and columns
-the questionnaire does not declare removed, and combinations of quasi-identifiers shared
-by fewer than ``k`` records flagged (:func:`k_anonymity`).
+(``pii: true``) and identifiers (``role: identifier``) removed or replaced by a keyed
+hash (:mod:`perception.disclosure.pii`), GPS removed (or coarsened to the commune), free
+text, sensitive answers and columns the questionnaire does not declare removed, dates
+coarsened to months, and the combinations of quasi-identifiers (``role:
+quasi_identifier``) shared by fewer than ``k`` records found (:func:`k_anonymity`) and,
+on request, resolved by coarsening along the ladders the questionnaire declares
+(:mod:`perception.disclosure.ladders`). Nothing about which columns describe a person
+is written here: the questionnaire says it.
 
 The thresholds follow the project's practice for respondents in Central Mali (after the
 OCHA Centre for Humanitarian Data guidance on statistical disclosure control): no
@@ -20,11 +23,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from ..deprecation import positional_deprecated, renamed_argument, warn_renamed_attribute
 from ..errors import DisclosureError
+from .ladders import combination_sizes, resolve_k_anonymity
 from .pii import check_frame, hash_columns, secret_key
 from .suppression import DEFAULT_K, check_count
 
@@ -35,24 +38,30 @@ __all__ = [
     "k_anonymity",
     "anonymise_wave",
     "Anonymised",
-    "DEFAULT_QUASI_IDENTIFIERS",
-    "DEFAULT_AGE_BANDS",
     "ANONYMISATION_REPORT_COLUMNS",
 ]
 
-#: quasi-identifiers of the Central Mali questionnaire (columns that are absent are skipped)
-DEFAULT_QUASI_IDENTIFIERS = ("sex", "age_grp", "ethnic", "activity", "displaced", "commune")
 
-
-def _quasi_identifiers(df: pd.DataFrame, quasi_identifiers: Sequence[str] | None) -> list[str]:
+def _quasi_identifiers(df: pd.DataFrame, quasi_identifiers: Sequence[str] | None,
+                       questionnaire: Questionnaire | None) -> list[str]:
     if quasi_identifiers is None:
-        chosen = [c for c in DEFAULT_QUASI_IDENTIFIERS if c in df.columns]
+        if questionnaire is None:
+            raise DisclosureError(
+                "k_anonymity needs the quasi-identifiers. Fix: pass quasi_identifiers=[...] "
+                "naming the columns that describe a person (sex, age band, ethnicity, "
+                "occupation, displacement, place), or questionnaire=q whose variables say "
+                "role: quasi_identifier."
+            )
+        declared = questionnaire.quasi_identifiers
+        chosen = [c for c in declared if c in df.columns]
         if not chosen:
             raise DisclosureError(
-                "none of the default quasi-identifiers "
-                f"({', '.join(DEFAULT_QUASI_IDENTIFIERS)}) is a column of the data. Fix: "
-                "pass quasi_identifiers=[...] naming the columns that describe a person "
-                "(sex, age band, ethnicity, occupation, displacement, place)."
+                f"questionnaire {questionnaire.id!r} declares "
+                + (f"quasi-identifiers ({', '.join(declared)}) none of which is a column of "
+                   "the data" if declared else "no quasi-identifier")
+                + ". Fix: mark the variables that describe a person (sex, age, ethnicity, "
+                "occupation, displacement, place) role: quasi_identifier in the "
+                "questionnaire (docs/questionnaire_format.md), or pass quasi_identifiers=[...]."
             )
         return chosen
     if isinstance(quasi_identifiers, str):
@@ -69,12 +78,6 @@ def _quasi_identifiers(df: pd.DataFrame, quasi_identifiers: Sequence[str] | None
     return chosen
 
 
-def _combination_sizes(df: pd.DataFrame, qi: Sequence[str]) -> np.ndarray:
-    """For each row, the number of rows sharing its quasi-identifier values."""
-    groups = df.groupby(list(qi), dropna=False, sort=False).ngroup().to_numpy()
-    return np.bincount(groups)[groups]
-
-
 @positional_deprecated("k")
 @renamed_argument("df", "data")
 def k_anonymity(
@@ -82,6 +85,7 @@ def k_anonymity(
     quasi_identifiers: Sequence[str] | None = None,
     *,
     k: int = DEFAULT_K,
+    questionnaire: Questionnaire | None = None,
 ) -> pd.DataFrame:
     """Combinations of quasi-identifiers shared by fewer than ``k`` records.
 
@@ -93,18 +97,23 @@ def k_anonymity(
     Parameters
     ----------
     data : DataFrame
-        The records; never modified. Band ages (and coarsen places) first: raw ages make
-        almost every record unique.
+        The records; never modified. Raw ages make almost every record unique: coarsen
+        them first (``anonymise_wave(..., resolve=True)`` does it along the ladders).
     quasi_identifiers : list of str, optional
-        Default: the columns of ``DEFAULT_QUASI_IDENTIFIERS`` present in ``data``.
+        The columns; default: the questionnaire's ``role: quasi_identifier`` variables
+        present in ``data``.
     k : int
         Smallest number of records a combination must be shared by (10).
+    questionnaire : Questionnaire, optional
+        Says which variables are quasi-identifiers (when ``quasi_identifiers`` is not
+        given).
 
     Returns
     -------
     DataFrame
         One row per rare combination: the quasi-identifier columns and ``count``, rarest
-        first; a missing value is a value of its own. ``attrs``: ``k``,
+        first; a missing value is a value of its own, but a combination whose values are
+        all missing describes no one and is never rare. ``attrs``: ``k``,
         ``quasi_identifiers``, ``records_at_risk``, ``combinations`` (all),
         ``n_records``.
 
@@ -123,16 +132,17 @@ def k_anonymity(
         raise DisclosureError(
             f"k_anonymity needs a pandas DataFrame, got {type(data).__name__}")
     check_count("k", k)
-    qi = _quasi_identifiers(data, quasi_identifiers)
+    qi = _quasi_identifiers(data, quasi_identifiers, questionnaire)
     if data.empty:
         table = pd.DataFrame(columns=[*qi, "count"])
         n_comb = 0
     else:
-        counts = data.groupby(qi, dropna=False, sort=True).size()
+        counts = data.groupby(qi, dropna=False, sort=False).size()
         n_comb = len(counts)
         table = counts.rename("count").reset_index()
-        table = table[table["count"] < k].sort_values("count", kind="stable").reset_index(
-            drop=True)
+        blank = table[qi].isna().all(axis=1)
+        table = table[(table["count"] < k) & ~blank].sort_values(
+            "count", kind="stable").reset_index(drop=True)
     table["count"] = table["count"].astype("int64")
     table.attrs = {
         "k": int(k),
@@ -146,10 +156,6 @@ def k_anonymity(
 
 #: columns of :func:`anonymise_wave`'s report
 ANONYMISATION_REPORT_COLUMNS = ["step", "column", "action", "rows", "detail"]
-
-
-#: default age bands (lower bounds): 18-24, 25-34, 35-44, 45-54, 55+
-DEFAULT_AGE_BANDS = (18, 25, 35, 45, 55)
 
 
 _GPS_RE = re.compile(
@@ -213,16 +219,10 @@ class _Release:
         return table
 
 
-def _age_labels(bands: Sequence[int]) -> list[str]:
-    return [f"{lo}-{hi - 1}" for lo, hi in zip(bands[:-1], bands[1:], strict=True)] + [
-        f"{bands[-1]}+"]
-
-
 def _checked_options(*, k: int, keep_pii: str, hash_key: str | bytes | None, gps: str,
-                     keep_commune: bool, age_bands: Sequence[int], dates: str
-                     ) -> tuple[bytes | None, list[int]]:
-    """The secret of the keyed hash (None with ``keep_pii="drop"``) and the age bands,
-    after checking every option before any work is done."""
+                     dates: str) -> bytes | None:
+    """The secret of the keyed hash (None with ``keep_pii="drop"``), after checking every
+    option before any work is done."""
     check_count("k", k)
     if keep_pii not in ("drop", "hash"):
         raise DisclosureError(f"keep_pii must be 'drop' or 'hash', got {keep_pii!r}")
@@ -236,17 +236,26 @@ def _checked_options(*, k: int, keep_pii: str, hash_key: str | bytes | None, gps
         raise DisclosureError(f"gps must be 'drop' or 'commune', got {gps!r}")
     if dates not in ("month", "keep", "drop"):
         raise DisclosureError(f"dates must be 'month', 'keep' or 'drop', got {dates!r}")
-    bands = [int(b) for b in age_bands]
-    if not bands or any(b2 <= b1 for b1, b2 in zip(bands, bands[1:], strict=False)):
-        raise DisclosureError(f"age_bands must be increasing lower bounds, got {age_bands!r}")
-    if gps == "commune" and not keep_commune:
+    return secret_key(hash_key) if keep_pii == "hash" else None
+
+
+def _check_gps_commune(data: pd.DataFrame, questionnaire: Questionnaire, gps: str,
+                       commune_column: str, keep_sensitive: bool) -> None:
+    """Commune centroids reveal the commune: only when the commune itself is shared."""
+    if gps != "commune":
+        return
+    if commune_column not in data.columns:
         raise DisclosureError(
-            "gps='commune' replaces positions by commune centroids, which reveal the "
-            "commune that keep_commune=False removes. Fix: pass keep_commune=True, or "
-            "gps='drop'."
+            f"gps='commune' needs the commune column {commune_column!r}, absent from the "
+            "data. Fix: pass commune_column=..., or gps='drop'."
         )
-    secret = secret_key(hash_key) if keep_pii == "hash" else None
-    return secret, bands
+    if (commune_column in questionnaire and questionnaire.variable(commune_column).sensitive
+            and not keep_sensitive):
+        raise DisclosureError(
+            f"gps='commune' replaces positions by commune centroids, which reveal the "
+            f"commune {commune_column!r} that the export drops as sensitive. Fix: pass "
+            "keep_sensitive=True (restricted release), or gps='drop'."
+        )
 
 
 def _gps_columns(release: _Release, questionnaire: Questionnaire) -> list[str]:
@@ -283,17 +292,19 @@ def _remove_gps(release: _Release, columns: list[str], gps: str, commune_column:
 
 def _remove_pii(release: _Release, questionnaire: Questionnaire, gps_columns: list[str],
                 secret: bytes | None) -> None:
-    """Step 2: drop the ``pii: true`` columns, or replace them by their keyed hash."""
-    columns = [c for c in questionnaire.pii
-               if c in release.data.columns and c not in gps_columns]
+    """Step 2: drop the ``pii: true`` and ``role: identifier`` columns, or replace them by
+    their keyed hash."""
+    pii = [c for c in questionnaire.pii if c in release.data.columns and c not in gps_columns]
+    ids = [c for c in questionnaire.identifiers if c in release.data.columns]
+    why = {**{c: "personal data (pii: true in the questionnaire)" for c in pii},
+           **{c: "identifier (role: identifier in the questionnaire)" for c in ids}}
     if secret is None:
-        for column in columns:
-            release.drop("pii", column, "personal data (pii: true in the questionnaire)")
+        for column, reason in why.items():
+            release.drop("pii", column, reason)
         return
-    release.data = hash_columns(release.data, columns, secret)
-    for column in columns:
-        release.note("pii", column, "hashed",
-                     "personal data replaced by its keyed HMAC-SHA256 hash")
+    release.data = hash_columns(release.data, list(why), secret)
+    for column, reason in why.items():
+        release.note("pii", column, "hashed", f"{reason} replaced by its keyed HMAC-SHA256 hash")
 
 
 def _drop_undeclared(release: _Release, questionnaire: Questionnaire) -> None:
@@ -303,56 +314,33 @@ def _drop_undeclared(release: _Release, questionnaire: Questionnaire) -> None:
                      "not in the questionnaire: may hold personal data or paradata")
 
 
-def _drop_free_text(release: _Release, questionnaire: Questionnaire,
-                    commune_column: str) -> None:
-    """Step 4: drop the text answers that have no design role."""
+def _drop_free_text(release: _Release, questionnaire: Questionnaire) -> None:
+    """Step 4: drop the text answers that have no role (design, identifier or
+    quasi-identifier)."""
     for var in questionnaire.variable_list:
         if (var.type == "text" and var.role is None and not var.pii
-                and var.name != commune_column and var.name in release.data.columns):
+                and var.name in release.data.columns):
             release.drop("free_text", var.name,
                          "text answers (free text, codes) may name or describe people")
 
 
-def _drop_commune(release: _Release, commune_column: str) -> None:
-    """Step 5: coarsen the commune to the cercle (the commune column goes)."""
-    if commune_column not in release.data.columns:
-        return
-    release.data = release.data.drop(columns=[commune_column])
-    to = "the cercle (kept)" if "cercle" in release.data.columns else "nothing finer"
-    release.note("geography", commune_column, "dropped", f"commune coarsened to {to}")
-
-
-def _band_age(release: _Release, questionnaire: Questionnaire, age_column: str,
-              bands: list[int]) -> str | None:
-    """Step 6: replace the age by its band; the name of the band column, if any."""
-    data = release.data
-    if age_column not in data.columns:
-        return None
-    existing = next((c for c in (f"{age_column}_grp", f"{age_column}_band")
-                     if c in data.columns), None)
-    if existing is not None:
-        release.drop("age", age_column, f"exact age removed; the age band {existing!r} stays")
-        return existing
-    missing = set(questionnaire.missing_codes(age_column)) if age_column in questionnaire \
-        else set()
-    ages = pd.to_numeric(data[age_column], errors="coerce")
-    ages = ages.where(~ages.isin([float(m) for m in missing]))
-    labels = _age_labels(bands)
-    banded = pd.cut(ages, bins=[*bands, np.inf], right=False, labels=labels)
-    position = list(data.columns).index(age_column)
-    release.data = data = data.drop(columns=[age_column])
-    data.insert(position, "age_band", banded.astype("str").where(banded.notna()))
-    given = int(release.original[age_column].notna().sum())
-    empty = given - int(banded.notna().sum())
-    release.note("age", age_column, "banded",
-                 f"replaced by age_band ({', '.join(labels)})"
-                 + (f"; {empty} missing codes or ages under {bands[0]} left empty"
-                    if empty else ""))
-    return "age_band"
+def _sensitive(release: _Release, questionnaire: Questionnaire, keep: bool) -> None:
+    """Step 5: the sensitive variables are dropped, or kept and listed."""
+    for var in questionnaire.variable_list:
+        if not var.sensitive or var.name not in release.data.columns:
+            continue
+        if keep:
+            release.note("sensitive", var.name, "kept",
+                         "sensitive answer kept (--keep-sensitive): release under "
+                         "restricted access only", int(release.data[var.name].notna().sum()))
+        else:
+            release.drop("sensitive", var.name,
+                         "sensitive answer: restricted access only (kept by "
+                         "keep_sensitive=True, perception export --keep-sensitive)")
 
 
 def _coarsen_dates(release: _Release, questionnaire: Questionnaire, dates: str) -> None:
-    """Step 7: dates (without a design role) to the month, or dropped."""
+    """Step 6: dates (without a design role) to the month, or dropped."""
     if dates == "keep":
         return
     for var in questionnaire.variable_list:
@@ -367,37 +355,45 @@ def _coarsen_dates(release: _Release, questionnaire: Questionnaire, dates: str) 
         release.note("dates", var.name, "coarsened", "date coarsened to the month (YYYY-MM)")
 
 
-def _list_sensitive(release: _Release, questionnaire: Questionnaire) -> None:
-    """Step 8: the sensitive variables stay, and are listed."""
-    for var in questionnaire.variable_list:
-        if var.sensitive and var.name in release.data.columns:
-            release.note("sensitive", var.name, "kept",
-                         "sensitive answer: release under restricted access only",
-                         int(release.data[var.name].notna().sum()))
-
-
-def _flag_rare(release: _Release, quasi_identifiers: Sequence[str] | None,
-               band_column: str | None, commune_column: str, keep_commune: bool,
-               k: int) -> pd.DataFrame:
-    """Step 9: the combinations of quasi-identifiers shared by fewer than ``k`` records
-    (flagged in the report, not removed)."""
+def _k_anonymity_step(release: _Release, questionnaire: Questionnaire,
+                      quasi_identifiers: Sequence[str] | None, k: int, resolve: bool,
+                      gps_columns: list[str], commune_column: str) -> pd.DataFrame:
+    """Step 7: the combinations of quasi-identifiers shared by fewer than ``k`` records;
+    with ``resolve``, coarsened along their ladders and blanked until there are none."""
     data = release.data
-    if quasi_identifiers is None:
-        place = commune_column if keep_commune else None
-        candidates = ["sex", band_column, "ethnic", "activity", "displaced", place]
-        qi = [c for c in dict.fromkeys(candidates) if c and c in data.columns]
-        if not qi:
-            raise DisclosureError(
-                "none of the default quasi-identifiers is left in the data. Fix: pass "
-                "quasi_identifiers=[...]."
-            )
+    if quasi_identifiers is None and questionnaire.quasi_identifiers:
+        qi = [c for c in questionnaire.quasi_identifiers if c in data.columns]
     else:
-        qi = _quasi_identifiers(data, quasi_identifiers)
+        qi = _quasi_identifiers(data, quasi_identifiers, questionnaire)
+    if not qi:
+        release.note("k_anonymity", "(none)", "checked",
+                     "no quasi-identifier is left in the shareable data", 0)
+        empty = pd.DataFrame({"count": pd.Series([], dtype="int64")})
+        empty.attrs = {"k": int(k), "quasi_identifiers": [], "records_at_risk": 0,
+                       "combinations": 0, "n_records": len(data)}
+        return empty
+    if resolve:
+        ladders = {c: questionnaire.variable(c).coarsen for c in qi if c in questionnaire}
+        missing = {c: questionnaire.missing_codes(c) for c in qi if c in questionnaire}
+        before = combination_sizes(data, qi) < k
+        resolved, changes = resolve_k_anonymity(data, qi, ladders, missing, k=k)
+        if before.any():
+            release.note("resolve", " + ".join(qi), "resolved",
+                         f"{int(before.sum())} record(s) were at risk before", int(before.sum()))
+        for change in changes:
+            detail = (f"coarsened to level {change.level!r}" if change.action == "coarsened"
+                      else "blanked (still at risk after the coarsening)")
+            release.note("resolve", change.column, change.action, detail, change.rows)
+        if gps_columns and commune_column in data.columns:
+            lost = data[commune_column].notna() & resolved[commune_column].isna()
+            for column in [c for c in gps_columns if c in resolved.columns]:
+                resolved.loc[lost, column] = float("nan")
+        release.data = data = resolved
     rare = k_anonymity(data, qi, k=k)
     at_risk = rare.attrs["records_at_risk"]
     release.note("k_anonymity", " + ".join(qi), "flagged" if at_risk else "checked",
                  f"{len(rare)} of {rare.attrs['combinations']} combinations shared by fewer "
-                 f"than {k} records (flagged, not removed)" if at_risk
+                 f"than {k} records" if at_risk
                  else f"every combination is shared by at least {k} records", at_risk)
     return rare
 
@@ -411,19 +407,19 @@ def anonymise_wave(
     questionnaire: Questionnaire,
     *,
     k: int = DEFAULT_K,
+    resolve: bool = False,
+    keep_sensitive: bool = False,
     quasi_identifiers: Sequence[str] | None = None,
     keep_pii: Literal["drop", "hash"] = "drop",
     hash_key: str | bytes | None = None,
     gps: Literal["drop", "commune"] = "drop",
-    keep_commune: bool = False,
     commune_column: str = "commune",
-    age_column: str = "age",
-    age_bands: Sequence[int] = DEFAULT_AGE_BANDS,
     dates: Literal["month", "keep", "drop"] = "month",
     drop_free_text: bool = True,
     drop_unknown: bool = True,
 ) -> Anonymised:
-    """Make a wave shareable: remove personal data, coarsen, flag rare combinations.
+    """Make a wave shareable: remove personal data and sensitive answers, then find (and
+    with ``resolve=True`` remove) the rare combinations of quasi-identifiers.
 
     Steps, in order (each reported):
 
@@ -431,56 +427,60 @@ def anonymise_wave(
        ``geopoint`` ...; never a design column) are dropped, or with ``gps="commune"``
        replaced by the mean position of the respondents of the same commune (2
        decimals), left empty for communes with fewer than ``k`` respondents.
-    2. Personal data: the ``pii: true`` columns are dropped, or with ``keep_pii="hash"``
-       replaced by their keyed hash (``hash_pii``).
+    2. Personal data and identifiers: the ``pii: true`` and ``role: identifier`` columns
+       (a household id) are dropped, or with ``keep_pii="hash"`` replaced by their keyed
+       hash (``hash_pii``).
     3. Columns the questionnaire does not declare are dropped (they may hold personal
        data or paradata) unless ``drop_unknown=False``.
-    4. Free text: ``text`` variables without a design role are dropped unless
+    4. Free text: ``text`` variables without a role are dropped unless
        ``drop_free_text=False`` (answers such as "other, specify" name people).
-    5. The commune (``commune_column``) is dropped -- coarsened to the cercle, which
-       stays -- unless ``keep_commune=True``.
-    6. Age: replaced by ``age_band`` (``age_bands``' lower bounds: 18-24, 25-34, 35-44,
-       45-54, 55+); dropped when the data already hold ``age_grp``. Missing-value codes
-       (998/999) leave the band empty.
-    7. Dates (``date`` variables) become months (``"2024-03"``), or are kept or dropped.
-    8. Sensitive variables are kept and listed (restricted release).
-    9. k-anonymity: combinations of quasi-identifiers (default: ``sex``, the age band,
-       ``ethnic``, ``activity``, ``displaced``, and the commune when it is kept) shared
-       by fewer than ``k`` records are **flagged** in the report and in
-       ``rare_combinations``, not removed: coarsen or suppress them before sharing if
-       needed. Export one wave at a time (a panel respondent appears once per wave).
+    5. Sensitive variables (``sensitive: true``: restricted access only) are dropped
+       unless ``keep_sensitive=True``.
+    6. Dates (``date`` variables) become months (``"2024-03"``), or are kept or dropped.
+    7. k-anonymity: the combinations of the quasi-identifiers left (``role:
+       quasi_identifier`` in the questionnaire) shared by fewer than ``k`` records are
+       found. With ``resolve=True`` they are removed: the quasi-identifiers are
+       coarsened, for every record, one level of their ``coarsen`` ladder at a time
+       (each time the variable whose next level takes the most records out of risk),
+       then the values of the records still at risk are blanked, variable by variable,
+       until every combination is shared by at least ``k`` records (a record whose
+       quasi-identifiers are all blank describes no one). Each change is reported
+       (``step == "resolve"``: variable, records changed, level reached). Without
+       ``resolve`` the data keep the rare combinations: do not share them (``perception
+       export`` refuses to). Export one wave at a time (a panel respondent appears once
+       per wave).
 
     Parameters
     ----------
     data : DataFrame
         A wave (validated); never modified.
     questionnaire : Questionnaire
-        The questionnaire of the wave: its ``pii``, ``text``, ``date`` and
-        ``sensitive`` variables and design roles.
+        The questionnaire of the wave: its ``pii``, ``text``, ``date`` and ``sensitive``
+        variables, its roles (design, ``identifier``, ``quasi_identifier``) and the
+        coarsening ladders.
     k : int
         k of k-anonymity, and the fewest respondents of a commune centroid (10).
+    resolve : bool
+        Coarsen and blank quasi-identifiers until the data are k-anonymous (step 7).
+    keep_sensitive : bool
+        Keep the sensitive variables (for a restricted-access release).
     quasi_identifiers : sequence of str, optional
-        The columns whose combinations are checked (step 9).
+        The columns whose combinations are checked, instead of the questionnaire's
+        quasi-identifiers (their ladders, if any, are the questionnaire's).
     keep_pii : {"drop", "hash"}
-        Drop the ``pii: true`` columns (default), or replace each value by its keyed
-        hash.
+        Drop the ``pii: true`` and identifier columns (default), or replace each value
+        by its keyed hash.
     hash_key : str or bytes, optional
         The secret for ``keep_pii="hash"`` (at least 16 bytes); never stored.
     gps : {"drop", "commune"}
         Drop the positions (default), or replace them by the commune's mean position
-        (needs ``keep_commune=True``).
-    keep_commune : bool
-        Keep the commune column (default: dropped, coarsened to the cercle).
+        (only when the commune is shared; emptied where ``resolve`` blanks the commune).
     commune_column : str
-        The commune column.
-    age_column : str
-        The column of the age in years.
-    age_bands : sequence of int
-        Lower bounds of the age bands, increasing.
+        The commune column of ``gps="commune"``.
     dates : {"month", "keep", "drop"}
         Dates coarsened to the month (default), kept, or dropped.
     drop_free_text : bool
-        Drop the ``text`` variables without a design role (default).
+        Drop the ``text`` variables without a role (default).
     drop_unknown : bool
         Drop the columns the questionnaire does not declare (default).
 
@@ -488,30 +488,40 @@ def anonymise_wave(
     -------
     Anonymised
         ``(data, report, rare_combinations)``: the shareable wave (rows in the same
-        order, none removed), the report (``step, column, action, rows, detail``) and
-        the rare combinations.
+        order, none removed), the report (``step, column, action, rows, detail``; the
+        changes of ``resolve`` included) and the combinations still shared by fewer than
+        ``k`` records (empty after ``resolve``).
+
+    Raises
+    ------
+    DisclosureError
+        For an invalid option, or a questionnaire that declares no quasi-identifier
+        present in the data (and no ``quasi_identifiers`` given).
 
     Examples
     --------
     >>> demo = pc.demo_survey(seed=1)
     >>> shared, report, rare = pc.anonymise_wave(demo.waves, demo.questionnaire)
-    >>> len(shared) == len(demo.waves)
-    True
-    >>> report.loc[report["action"] == "dropped", "column"].tolist()
-    ['gps_lat', 'gps_lon', 'resp_name', 'phone', 'hh_id', 'commune', 'age']
-    >>> print(report.loc[report["column"] == "age", "detail"].iloc[0])
-    exact age removed; the age band 'age_grp' stays
+    >>> len(shared) == len(demo.waves), rare.attrs["records_at_risk"] > 0
+    (True, True)
+    >>> report.loc[report["action"] == "dropped", "column"].tolist()[:6]
+    ['gps_lat', 'gps_lon', 'resp_name', 'phone', 'hh_id', 'commune']
+    >>> shared, report, rare = pc.anonymise_wave(demo.waves, demo.questionnaire,
+    ...                                          resolve=True)
+    >>> rare.empty, shared["age"].iloc[0] in ("18-24", "25-34", "35-44", "45-54", "55+")
+    (True, True)
 
     Notes
     -----
     Follows the OCHA Centre for Humanitarian Data guidance on statistical disclosure
     control, with the thresholds of this module's docstring. R: ``sdcMicro``
-    (``globalRecode``, ``kAnon``).
+    (``globalRecode``, ``localSuppression``, ``kAnon``).
     """
     check_frame(data, questionnaire, "anonymise_wave")
-    secret, bands = _checked_options(k=k, keep_pii=keep_pii, hash_key=hash_key, gps=gps,
-                                     keep_commune=keep_commune, age_bands=age_bands,
-                                     dates=dates)
+    secret = _checked_options(k=k, keep_pii=keep_pii, hash_key=hash_key, gps=gps, dates=dates)
+    _check_gps_commune(data, questionnaire, gps, commune_column, keep_sensitive)
+    if quasi_identifiers is None and not questionnaire.quasi_identifiers:
+        _quasi_identifiers(data, None, questionnaire)  # raises: the fix is in the questionnaire
     release = _Release(data)
     gps_columns = _gps_columns(release, questionnaire)
     _remove_gps(release, gps_columns, gps, commune_column, k)
@@ -519,12 +529,10 @@ def anonymise_wave(
     if drop_unknown:
         _drop_undeclared(release, questionnaire)
     if drop_free_text:
-        _drop_free_text(release, questionnaire, commune_column)
-    if not keep_commune:
-        _drop_commune(release, commune_column)
-    band_column = _band_age(release, questionnaire, age_column, bands)
+        _drop_free_text(release, questionnaire)
+    _sensitive(release, questionnaire, keep_sensitive)
     _coarsen_dates(release, questionnaire, dates)
-    _list_sensitive(release, questionnaire)
-    rare = _flag_rare(release, quasi_identifiers, band_column, commune_column, keep_commune, k)
+    rare = _k_anonymity_step(release, questionnaire, quasi_identifiers, k, resolve,
+                             gps_columns, commune_column)
     release.data.attrs = {}
     return Anonymised(release.data, release.report(), rare)

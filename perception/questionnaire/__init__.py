@@ -25,11 +25,16 @@ SHARED: dict[str, str] = {
     "texts": "cells",
     "parse_expression": "expressions",
     "Variable": "model",
+    "Coarsening": "model",
     "CompiledRules": "schema",
     "compile_rules": "schema",
     "describe_codes": "schema",
     "MAX_XLSFORM_BYTES": "xlsform",
     "convert_xlsform": "xlsform",
+    "option_indicators": "multiple",
+    "OptionAnswers": "multiple",
+    "NOT_ASKED": "multiple",
+    "NO_ANSWER": "multiple",
 }
 
 __all__ = sorted(EXPORTS)

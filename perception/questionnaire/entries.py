@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .fields import (
@@ -42,6 +43,8 @@ __all__ = [
     "ROLES",
     "ROLE_TYPES",
     "CODE_TYPES",
+    "DISCLOSURE_ROLES",
+    "Coarsening",
 ]
 
 #: the variable types a questionnaire may declare
@@ -58,6 +61,10 @@ VARIABLE_TYPES: tuple[str, ...] = (
 CODED_TYPES = ("categorical", "ordinal", "binary", "select_multiple")
 #: the design roles a variable may play (each at most once)
 ROLES: tuple[str, ...] = ("id", "wave", "stratum", "psu", "weight", "treated")
+#: the disclosure roles: a column that names a person (``identifier``: dropped or hashed
+#: on export, as personal data) or that describes one (``quasi_identifier``: checked for
+#: k-anonymity on export, coarsened along its ``coarsen`` ladder); any number of variables
+DISCLOSURE_ROLES: tuple[str, ...] = ("identifier", "quasi_identifier")
 #: which types a design role may take
 ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "id": ("text", "integer"),
@@ -66,7 +73,11 @@ ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "psu": ("text", "integer", "categorical"),
     "weight": ("numeric", "integer"),
     "treated": ("binary",),
+    "identifier": ("text", "integer", "categorical"),
+    "quasi_identifier": ("categorical", "ordinal", "binary", "integer", "numeric", "text"),
 }
+#: the keys of one step of a ``coarsen`` ladder (``name`` and one of the others)
+COARSEN_KEYS = ("name", "bands", "map", "variable")
 #: the kinds of codes a coded variable may have
 CODE_TYPES = ("integer", "text")
 VARIABLE_KEYS = (
@@ -87,12 +98,51 @@ VARIABLE_KEYS = (
     "sensitive",
     "unique",
     "role",
+    "coarsen",
     "derived",
     "note",
 )
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BINARY_DEFAULT = {0: {"fr": "Non", "en": "No"}, 1: {"fr": "Oui", "en": "Yes"}}
 _FLAGS = ("required", "pii", "sensitive", "unique", "derived")
+
+
+@dataclass(frozen=True)
+class Coarsening:
+    """One step of the coarsening ladder of a quasi-identifier (``coarsen:``). Immutable.
+
+    Exactly one of ``bands``, ``mapping`` and ``variable`` is set; each step applies to
+    the original value, so a later step is coarser than an earlier one.
+
+    Attributes
+    ----------
+    name : str
+        The level reached, as reports name it (``"age band"``, ``"cercle"``).
+    bands : tuple of float, optional
+        Lower bounds of numeric bands: ``(18, 25)`` gives ``"18-24"`` and ``"25+"``.
+    mapping : Mapping[code, str], optional
+        Each valid code -> its coarser category (text).
+    variable : str, optional
+        A coarser variable the record keeps (``cercle`` for ``commune``): the value is
+        blanked, the coarser variable stays.
+
+    Examples
+    --------
+    >>> Coarsening(name="age band", bands=(18, 25)).bands
+    (18, 25)
+    """
+
+    name: str
+    bands: tuple[float, ...] | None = None
+    mapping: Mapping[Any, str] | None = None
+    variable: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mapping is not None:
+            object.__setattr__(self, "mapping", MappingProxyType(dict(self.mapping)))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.bands, self.variable))
 
 
 @dataclass(frozen=True)
@@ -136,6 +186,7 @@ def variable_fields(
     fields["codes"], fields["missing"] = codes, missing
     fields["min"], fields["max"] = _range(p, raw, vtype, missing, where)
     fields["role"] = _role(p, ctx, raw, vtype, fields["pii"], where)
+    fields["coarsen"] = _coarsen(p, raw, vtype, fields["role"], codes, where)
     fields.update(_logic(p, raw, where))
     fields.update(_choice_filter(p, ctx, raw, vtype, codes, where))
     if len(p) > before:
@@ -275,18 +326,116 @@ def _role(p: Problems, ctx: Context, raw: Mapping[str, Any], vtype: str, pii: bo
         p.fail(where("role"), "a variable of a repeat table cannot play a design role",
                "give design roles to variables of the main table")
         return None
-    if role not in ROLES:
-        p.fail(where("role"), f"unknown role {role!r}{did_you_mean(role, ROLES)}",
-               f"use one of {', '.join(ROLES)}")
+    known = (*ROLES, *DISCLOSURE_ROLES)
+    if role not in known:
+        p.fail(where("role"), f"unknown role {role!r}{did_you_mean(role, known)}",
+               f"use one of {', '.join(known)}")
         return None
     if vtype not in ROLE_TYPES[role]:
         p.fail(where("role"), f"role {role!r} needs type {' or '.join(ROLE_TYPES[role])}, "
                f"not {vtype}", "change the type or the role")
-    if pii:
+    if pii and role in DISCLOSURE_ROLES:
+        p.fail(where("pii"), f"a variable with role {role!r} cannot also be pii",
+               "keep one: pii (always dropped or hashed) or the role")
+    elif pii:
         p.fail(where("pii"),
                f"a design variable (role {role!r}) cannot be pii: it would be dropped",
                "use a pseudonymous code for design variables")
     return role
+
+
+def _coarsen(p: Problems, raw: Mapping[str, Any], vtype: str, role: str | None,
+             codes: Mapping, where) -> tuple[Coarsening, ...]:
+    """The coarsening ladder of a quasi-identifier: each step checked against the type
+    and the codes of the variable (references to other variables: logic.check_ladders)."""
+    ladder = raw.get("coarsen")
+    if ladder is None:
+        return ()
+    if role != "quasi_identifier":
+        p.fail(where("coarsen"), "only a quasi-identifier has a coarsening ladder",
+               "add role: quasi_identifier, or remove coarsen")
+        return ()
+    if not isinstance(ladder, list) or not ladder:
+        p.fail(where("coarsen"), f"must be a non-empty list of steps, got {ladder!r}",
+               "write coarsen: [{name: cercle, variable: cercle}] or "
+               "[{name: age band, bands: [18, 25, 35, 45, 55]}]")
+        return ()
+    steps: list[Coarsening] = []
+    for i, raw_step in enumerate(ladder):
+        step = _coarsening(p, raw_step, vtype, codes, f"{where('coarsen')}, step {i + 1}")
+        if step is None:
+            continue
+        if step.name in {s.name for s in steps}:
+            p.fail(f"{where('coarsen')}, step {i + 1}", f"level {step.name!r} named twice",
+                   "give each step of the ladder its own name")
+        steps.append(step)
+    return tuple(steps)
+
+
+def _coarsening(p: Problems, raw: Any, vtype: str, codes: Mapping, where: str
+                ) -> Coarsening | None:
+    example = ("write {name: age band, bands: [18, 25, 35]}, {name: group, map: {1: a, "
+               "2: a, 3: b}} or {name: cercle, variable: cercle}")
+    if not isinstance(raw, Mapping):
+        p.fail(where, f"must be a mapping, got {raw!r}", example)
+        return None
+    unknown = [k for k in raw if k not in COARSEN_KEYS]
+    kinds = [k for k in ("bands", "map", "variable") if k in raw]
+    name = raw.get("name")
+    if unknown or len(kinds) != 1 or not isinstance(name, str) or not name.strip():
+        problem = (f"unknown key(s) {', '.join(map(repr, unknown))}" if unknown
+                   else "needs a name" if not isinstance(name, str) or not name.strip()
+                   else f"needs exactly one of bands, map, variable (got {kinds or 'none'})")
+        p.fail(where, problem, example)
+        return None
+    kind, value = kinds[0], raw[kinds[0]]
+    if kind == "bands":
+        return _bands_step(p, name, value, vtype, where)
+    if kind == "map":
+        return _map_step(p, name, value, vtype, codes, where)
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        p.fail(where, f"variable must be a variable name, got {value!r}",
+               "name the coarser variable the record keeps, e.g. variable: cercle")
+        return None
+    return Coarsening(name=name, variable=value)
+
+
+def _bands_step(p: Problems, name: str, value: Any, vtype: str, where: str
+                ) -> Coarsening | None:
+    if vtype not in ("integer", "numeric"):
+        p.fail(where, f"bands apply to integer and numeric variables, not {vtype}",
+               "use map: {code: coarser category} for coded variables")
+        return None
+    ok = (isinstance(value, list) and value
+          and all(isinstance(b, int | float) and not isinstance(b, bool) for b in value))
+    if not ok or any(b2 <= b1 for b1, b2 in zip(value, value[1:], strict=False)):
+        p.fail(where, f"bands must be increasing lower bounds, got {value!r}",
+               "write bands: [18, 25, 35, 45, 55] (18-24, 25-34, ..., 55+)")
+        return None
+    return Coarsening(name=name, bands=tuple(value))
+
+
+def _map_step(p: Problems, name: str, value: Any, vtype: str, codes: Mapping, where: str
+              ) -> Coarsening | None:
+    if vtype not in ("categorical", "ordinal", "binary"):
+        p.fail(where, f"map applies to coded variables, not {vtype}",
+               "use bands for numbers, or variable: <coarser variable>")
+        return None
+    if not isinstance(value, Mapping) or not value:
+        p.fail(where, f"map must be a mapping code -> coarser category, got {value!r}",
+               "write map: {1: farming, 2: farming, 3: trade}")
+        return None
+    by_text = {str(k): v for k, v in value.items()}
+    unknown = [k for k in by_text if k not in {str(c) for c in codes}]
+    absent = [str(c) for c in codes if str(c) not in by_text]
+    bad = [k for k, v in by_text.items() if not isinstance(v, str | int) or isinstance(v, bool)]
+    if unknown or absent or bad:
+        problem = (f"code(s) {', '.join(unknown)} are not codes of the variable" if unknown
+                   else f"code(s) {', '.join(absent)} are not mapped" if absent
+                   else f"code(s) {', '.join(bad)} map to something that is not a category")
+        p.fail(where, problem, "map every valid code, and only those, to a category (text)")
+        return None
+    return Coarsening(name=name, mapping={c: str(by_text[str(c)]) for c in codes})
 
 
 def _logic(p: Problems, raw: Mapping[str, Any], where) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .entries import DISCLOSURE_ROLES
 from .fields import code_of, expr_of
 from .problems import Problems, did_you_mean, where_variable
 
@@ -28,10 +29,20 @@ Fields = Mapping[str, Any]
 
 
 def check_roles(p: Problems, variables: Sequence[Fields]) -> None:
-    """Each design role is given to one variable."""
+    """Each design role is given to one variable (disclosure roles to any number); the
+    coarser variables of the coarsening ladders are declared."""
     holders: dict[str, list[str]] = {}
+    declared = {v["name"] for v in variables}
     for v in variables:
-        if v["role"]:
+        for i, step in enumerate(v.get("coarsen", ())):
+            if step.variable is not None and (step.variable not in declared
+                                              or step.variable == v["name"]):
+                p.fail(where_variable(v["name"], v["module"], "coarsen") + f", step {i + 1}",
+                       f"variable {step.variable!r} is "
+                       + ("the variable itself" if step.variable == v["name"] else
+                          f"not declared{did_you_mean(step.variable, declared)}"),
+                       "name a coarser variable of the questionnaire (the cercle of a commune)")
+        if v["role"] and v["role"] not in DISCLOSURE_ROLES:
             holders.setdefault(v["role"], []).append(v["name"])
     for role, names in holders.items():
         if len(names) > 1:

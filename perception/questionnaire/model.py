@@ -38,7 +38,14 @@ import pandas as pd
 
 from ..errors import QuestionnaireError
 from .building import build_parts
-from .entries import CODED_TYPES, ROLES, VARIABLE_KEYS, VARIABLE_TYPES
+from .entries import (
+    CODED_TYPES,
+    DISCLOSURE_ROLES,
+    ROLES,
+    VARIABLE_KEYS,
+    VARIABLE_TYPES,
+    Coarsening,
+)
 from .expressions import Expr, parse_expression
 from .list_experiments import ListExperiment
 from .problems import did_you_mean
@@ -54,6 +61,8 @@ __all__ = [
     "VARIABLE_TYPES",
     "VARIABLE_KEYS",
     "ROLES",
+    "DISCLOSURE_ROLES",
+    "Coarsening",
     "FORMAT",
 ]
 
@@ -91,7 +100,10 @@ class Variable:
     relevant, constraint, constraint_message : str or None
         Skip logic, value constraint (``.`` is the value) and its message.
     role : str or None
-        Design role, one of :data:`ROLES`.
+        Design role, one of :data:`ROLES`, or disclosure role, one of
+        :data:`DISCLOSURE_ROLES` (``identifier``, ``quasi_identifier``).
+    coarsen : tuple of Coarsening
+        The coarsening ladder of a quasi-identifier, finest level first.
     choice_filter : str or None
         The expression that selects, for each row, the codes that may be answered
         (cascading lists); bare names in it are columns of the choices.
@@ -124,6 +136,7 @@ class Variable:
     sensitive: bool = False
     unique: bool = False
     role: str | None = None
+    coarsen: tuple[Coarsening, ...] = ()
     derived: bool = False
     note: str | None = None
     choice_filter: str | None = None
@@ -135,6 +148,7 @@ class Variable:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        object.__setattr__(self, "coarsen", tuple(self.coarsen))
         object.__setattr__(self, "codes", _freeze_codes(self.codes))
         object.__setattr__(self, "missing", _freeze_codes(self.missing))
         object.__setattr__(self, "choice_columns", MappingProxyType(
@@ -385,6 +399,7 @@ class Questionnaire:
                 "sensitive": v.sensitive,
                 "required": v.required,
                 "role": v.role,
+                "coarsen": " > ".join(step.name for step in v.coarsen) or None,
                 "unique": v.unique,
                 "derived": v.derived,
                 "relevant": v.relevant,
@@ -419,8 +434,33 @@ class Questionnaire:
 
     @property
     def roles(self) -> dict[str, str]:
-        """Design roles -> column names, e.g. ``{"weight": "w_final", "psu": "psu_id"}``."""
-        return {v.role: v.name for v in self.variable_list if v.role}
+        """Design roles -> column names, e.g. ``{"weight": "w_final", "psu": "psu_id"}``
+        (the disclosure roles, held by many variables, are in ``identifiers`` and
+        ``quasi_identifiers``)."""
+        return {v.role: v.name for v in self.variable_list
+                if v.role and v.role not in DISCLOSURE_ROLES}
+
+    @property
+    def identifiers(self) -> list[str]:
+        """Names of the variables with ``role: identifier`` (a household id ...): dropped
+        or hashed on export, as personal data."""
+        return [v.name for v in self.variable_list if v.role == "identifier"]
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        """Names of the variables with ``role: quasi_identifier``, in questionnaire order:
+        the columns whose combinations an export checks for k-anonymity.
+
+        Examples
+        --------
+        >>> q = Questionnaire.from_dict({"id": "x", "languages": ["en"], "variables": [
+        ...     {"name": "age", "type": "integer", "label": "Age",
+        ...      "role": "quasi_identifier",
+        ...      "coarsen": [{"name": "age band", "bands": [18, 35, 55]}]}]})
+        >>> q.quasi_identifiers, q.variable("age").coarsen[0].bands
+        (['age'], (18, 35, 55))
+        """
+        return [v.name for v in self.variable_list if v.role == "quasi_identifier"]
 
     def variable(self, name: str) -> Variable:
         """The ``Variable`` called ``name``.

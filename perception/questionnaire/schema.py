@@ -660,7 +660,7 @@ def compile_rules(q: Questionnaire) -> CompiledRules:
             checks=[pa.Check(_column_check(r), name=r.key, ignore_na=False) for r in col_rules],
             nullable=True,
             coerce=dtype is not None,
-            required=var.required or var.role is not None,
+            required=var.required or var.role in q.roles,
             title=var.label(q.default_language) or None,
         )
     extra = [r for var in q.variable_list for r in _frame_rules(var, q)]

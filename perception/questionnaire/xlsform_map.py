@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .entries import ROLES
+from .entries import DISCLOSURE_ROLES, ROLES
 from .expressions import ExpressionError, parse_expression
 from .inference import (
     Notes,
@@ -550,11 +550,11 @@ class _Mapper:
         role = cells.get("role")
         if role is not None:
             role = str(role).strip().lower()
-            if role in ROLES and not entry.get("pii"):
+            if role in (*ROLES, *DISCLOSURE_ROLES) and not entry.get("pii"):
                 entry["role"] = role
             else:
-                self.notes.add("role cells that are not a design role (or on personal data): "
-                               "ignored", f"{where}: {role}")
+                self.notes.add("role cells that are not a design or disclosure role (or on "
+                               "personal data): ignored", f"{where}: {role}")
 
     def add(self, scope: _Scope, entry: dict[str, Any], module: str | None = None) -> None:
         module = module or scope.module or (scope.table.name or "main")

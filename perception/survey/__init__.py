@@ -75,6 +75,9 @@ SHARED: dict[str, str] = {
     "formula_environment": "formulas",
     "patsy_ready": "formulas",
     "DIAGNOSTIC_COLUMNS": "weighting",
+    "is_select_multiple": "multiple_choice",
+    "option_design": "multiple_choice",
+    "relabel_options": "multiple_choice",
 }
 
 __all__ = sorted(EXPORTS)

@@ -39,6 +39,7 @@ from .engine import (
     uses_totals_path,
     zero_outside,
 )
+from .multiple_choice import proportions_with_options, select_multiple_names
 
 Design = SurveyDesign | ReplicateDesign
 
@@ -285,7 +286,10 @@ def proportion(
         keeps a factor's levels). The intervals use the degrees of freedom and row count of
         each domain (R's ``svyciprop`` on ``subset(design, ...)``); the "logit" interval of
         a replicate design takes the SE of logit(p) from the replicates, as R's ``svyglm``
-        does.
+        does. A select-multiple question of a labelled design (``questionnaire=``) gives
+        one row per option, ``category`` its code: the share of the respondents asked who
+        chose it, then ``n_excluded`` and ``excluded`` (not asked, missing codes, blanks
+        left out with ``na_rm=True``; see :mod:`perception.survey.multiple_choice`).
 
     Examples
     --------
@@ -316,6 +320,13 @@ def proportion(
     if not names:
         raise EstimationError("give at least one variable")
     by_names = column_names(by, "by")
+    if select_multiple_names(design, names):
+        # select-multiple questions: one row per option (survey/multiple_choice.py)
+        def estimate(d, columns, rm):
+            return proportion(d, columns, by=by, method=method, na_rm=rm, level=level)
+
+        check_columns(design.data, by_names, "by")
+        return proportions_with_options(design, names, by_names, na_rm, estimate)
     check_columns(design.data, names, "variables")
     check_columns(design.data, by_names, "by")
     data = design.data

@@ -3,6 +3,7 @@ with missing-value codes left out explicitly and small cells suppressed."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,35 @@ def test_errors(tmp_path, wave_file, capsys):
                  "--out", str(tmp_path / "t.json")])
     _, err = capsys.readouterr()
     assert code == 2 and ".csv, .xlsx or .md" in err
+
+
+def test_select_multiple_gives_one_row_per_option(tmp_path, wave_file, capsys):
+    q = pc.load_questionnaire(QUESTIONNAIRE)
+    data = pc.read_wave(wave_file, q)
+    refused = data.index[data["ca_aware"] == 1][:3]
+    spaced = data.astype({"ca_type": object})
+    spaced.loc[refused, "ca_type"] = "98"
+    tokens = spaced["ca_type"].str.split()
+    kobo = spaced.drop(columns="ca_type")
+    for code in [*q.variable("ca_type").codes, 98, 99]:
+        kobo[f"ca_type/{code}"] = tokens.map(lambda row, c=str(code): float(c in row),
+                                             na_action="ignore")
+    tables = []
+    for name, frame in (("spaced", spaced), ("kobo", kobo)):
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path, index=False, date_format="%Y-%m-%d")
+        code = main(["estimate", str(path), "-q", str(QUESTIONNAIRE), "--var", "ca_type",
+                     "--stat", "proportion", "--lang", "en", "--format", "csv"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        tables.append(pd.read_csv(io.StringIO(out)))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    table = tables[0]
+    assert table["category"].tolist() == list(q.variable("ca_type").codes)
+    assert table["category_label"].iloc[0] == "Water"
+    design = pc.SurveyDesign(spaced, weights="w_final", strata="stratum", psu="psu_id",
+                             questionnaire=q, lang="en")
+    expected = pc.proportion(design, "ca_type", na_rm=True)
+    np.testing.assert_allclose(table["estimate"], expected["estimate"], rtol=CSV_RTOL)
+    not_asked = int((data["ca_aware"] != 1).sum())
+    assert table["excluded"].iloc[0] == f"98 Refused: 3; not asked: {not_asked}"

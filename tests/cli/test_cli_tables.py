@@ -4,6 +4,7 @@ reader; each message is said once."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,23 @@ def test_markdown_and_workbook(wave_file, tmp_path, capsys):
     assert sheet.freeze_panes is not None and sheet["A3"].font.bold
     header = [c.value for c in sheet[3] if c.value]
     assert header[-1] == "Fiabilité" and "IC à 95 %" in header
+
+
+@pytest.mark.parametrize("command", ["change", "did"])
+def test_select_multiple_changes_per_option(wave_file, capsys, command):
+    code = main([command, str(wave_file), "-q", str(QUESTIONNAIRE), "--var", "ca_type",
+                 "--lang", "en", "--format", "csv", "--min-cell", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    q = pc.load_questionnaire(QUESTIONNAIRE)
+    design = pc.SurveyDesign(pc.read_wave(wave_file, q), weights="w_final",
+                             strata="stratum", psu="psu_id", questionnaire=q, lang="en")
+    if command == "change":
+        expected = pc.change(design, "ca_type", over="wave", na_rm=True)
+    else:
+        expected = pc.did(design, "ca_type", treated="treated", period="wave",
+                          na_rm=True).effects
+    assert table["category"].tolist() == expected["category"].tolist()
+    assert table["category_label"].iloc[0] == "Water"
+    np.testing.assert_allclose(table["estimate"], expected["estimate"], rtol=1e-12)

@@ -211,15 +211,25 @@ def test_k_anonymity_by_hand():
     assert k_anonymity(df, ["sex"], k=3).empty
 
 
-def test_k_anonymity_errors():
+def test_k_anonymity_errors(q):
     df = pd.DataFrame({"x": [1]})
     with pytest.raises(pc.DisclosureError, match="'sex' is not a column"):
         k_anonymity(df, ["sex"])
-    with pytest.raises(pc.DisclosureError, match="none of the default quasi-identifiers"):
+    with pytest.raises(pc.DisclosureError, match="needs the quasi-identifiers"):
         k_anonymity(df)
+    with pytest.raises(pc.DisclosureError, match="none of which is a column"):
+        k_anonymity(df, questionnaire=q)
+
+
+def test_k_anonymity_from_the_questionnaire_and_all_blank_records(q, small):
+    rare = k_anonymity(small, questionnaire=q, k=2)
+    assert rare.attrs["quasi_identifiers"] == [c for c in q.quasi_identifiers if c in small]
+    blank = pd.DataFrame({"sex": [1] * 10 + [None, None], "age": [30] * 10 + [None, None]})
+    assert k_anonymity(blank, ["sex", "age"], k=10).empty  # the blank pair describes no one
 
 
 # -------------------------------------------------------------- anonymise_wave --
+# (the refusal, --resolve and the ladders: tests/disclosure/test_anonymise.py)
 
 
 def test_anonymise_wave(q, small):
@@ -227,36 +237,26 @@ def test_anonymise_wave(q, small):
     shared, report, rare = anonymise_wave(small, q, k=3)
     pd.testing.assert_frame_equal(small, before)
     assert len(shared) == len(small)  # no row removed
-    gone = {"resp_name", "phone", "gps_lat", "gps_lon", "commune", "age"}
+    gone = {"resp_name", "phone", "gps_lat", "gps_lon", "hh_id", "commune", "ethnic",
+            "displaced"}
     assert not gone & set(shared.columns)
     assert shared["survey_date"].iloc[0] == small["survey_date"].iloc[0].strftime("%Y-%m")
     assert {"resp_id", "psu_id", "stratum", "w_final", "cercle", "age_grp"} <= set(shared.columns)
     steps = dict(zip(report["column"], report["action"], strict=False))
     assert steps["phone"] == "dropped" and steps["gps_lat"] == "dropped"
-    assert steps["ethnic"] == "kept" and steps["survey_date"] == "coarsened"
-    assert rare.attrs["quasi_identifiers"] == ["sex", "age_grp", "ethnic", "activity",
-                                              "displaced"]
+    assert steps["ethnic"] == "dropped" and steps["survey_date"] == "coarsened"
+    assert rare.attrs["quasi_identifiers"] == ["region", "cercle", "sex", "age", "age_grp",
+                                              "activity"]
     assert report["step"].iloc[-1] == "k_anonymity"
     assert report["rows"].iloc[-1] == rare.attrs["records_at_risk"] > 0
-
-
-def test_anonymise_wave_bands_age_without_age_grp(q, small):
-    shared, report, _ = anonymise_wave(small.drop(columns="age_grp").assign(
-        age=[19, 34, 999, 25, 55, 44, 18, 70, 24, 35, 45, 998]), q)
-    assert shared["age_band"].fillna("").tolist() == [
-        "18-24", "25-34", "", "25-34", "55+", "35-44", "18-24", "55+", "18-24", "35-44",
-        "45-54", ""]
-    columns = list(shared.columns)
-    position = columns.index("age_band")
-    assert columns[position - 1: position + 2] == ["sex", "age_band", "educ"]  # where age was
-    assert "2 missing codes" in report.loc[report["column"] == "age", "detail"].iloc[0]
+    assert (shared["age"] == small["age"]).all()  # nothing coarsened without resolve
 
 
 def test_anonymise_wave_options(q, small):
     shared, report, _ = anonymise_wave(small, q, keep_pii="hash", hash_key=KEY,
-                                       gps="commune", keep_commune=True, k=2, dates="drop")
+                                       gps="commune", keep_sensitive=True, k=2, dates="drop")
     assert shared["phone"].equals(hash_pii(small, q, KEY)["phone"])
-    assert "commune" in shared and "survey_date" not in shared
+    assert "commune" in shared and "ethnic" in shared and "survey_date" not in shared
     mopti = small["commune"] == "Mopti"
     assert shared.loc[mopti, "gps_lat"].unique().tolist() == [
         round(small.loc[mopti, "gps_lat"].mean(), 2)]
@@ -334,7 +334,8 @@ def _output_commands(wave: Path, invalid: Path, out: Path) -> dict[str, tuple[li
     q = str(DEMO_Q_PATH)
     return {
         "validate": (["validate", str(invalid), "-q", q], 1),
-        "export": (["export", str(wave), "-q", q, "--out", str(out / "shared.csv")], 0),
+        "export": (["export", str(wave), "-q", q, "--out", str(out / "shared.csv"),
+                    "--resolve"], 0),
         "weights": (["weights", str(wave), "-q", q, "--margins", str(MARGINS), "--out",
                      str(out / "weighted.csv")], 0),
         "estimate": (["estimate", str(wave), "-q", q, "--var", "trust_police", "--stat",
@@ -405,11 +406,12 @@ def test_no_pii_value_in_any_output(pii_wave, tmp_path, capsys, command):
 
 def test_export_cli_report(tmp_path, capsys):
     out = tmp_path / "shared.csv"
-    code = cli.main(["export", str(SMALL_WAVE), "-q", str(Q_PATH), "--out", str(out), "--k", "5"])
+    code = cli.main(["export", str(SMALL_WAVE), "-q", str(Q_PATH), "--out", str(out), "--k", "5",
+                     "--resolve"])
     printed = capsys.readouterr().out
     assert code == 0
     assert "dropped    phone (12 non-empty)" in printed
-    assert "k-anonymity (k=5) on sex + age_grp + ethnic + activity + displaced" in printed
+    assert "k-anonymity (k=5) on region + cercle + sex + age + age_grp + activity" in printed
     shared = pd.read_csv(out)
     assert len(shared) == 12 and "resp_name" not in shared
     assert cli.main(["export", str(SMALL_WAVE), "-q", str(Q_PATH), "--out", str(out)]) == 2

@@ -477,3 +477,24 @@ def test_figures_never_import_the_estimators():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_option_rows_are_drawn_one_each():
+    """The options of a select-multiple question (or a proportion's levels): each its
+    own row in the subgroup and change figures, labelled by the option, none drawn over
+    another."""
+    import perception as pc
+
+    demo = pc.demo_survey(seed=1, n_per_wave=400)
+    d, q = demo.design(), demo.questionnaire
+    codes = q.variable("ca_type").codes
+    shares = pc.proportion(d, "ca_type", by="wave")
+    fig = F.plot_subgroups(shares, group="wave", labels=q, lang="en", min_cell=1)
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks == [codes[c]["en"] for c in codes]
+    assert _points(fig) == len(shares)
+    change = pc.change(d, "ca_type", over="wave", by="treated")
+    fig = F.plot_change(change, labels=q, lang="en", min_cell=1)
+    ticks = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_yticklabels()]
+    assert len(ticks) == len(change) == 2 * len(codes)
+    assert any(t.endswith("— Water") for t in ticks)

@@ -575,3 +575,13 @@ def test_every_form_pyxform_converts_imports_with_its_codes_and_labels(tmp_path,
                      for name in choices["list_name"].dropna().unique()]
             # the variable keeps every code of its list, as valid or missing code
             assert any(names <= kept and kept - {"other"} <= names for names in lists), v.name
+
+
+def test_the_role_column_takes_the_disclosure_roles(tmp_path):
+    survey = [{"type": "text", "name": "hh", "label": "Household", "role": "identifier"},
+              {"type": "integer", "name": "age", "label": "Age", "role": "quasi_identifier"},
+              {"type": "integer", "name": "n", "label": "N", "role": "no_such_role"}]
+    conversion = convert_xlsform(_form(tmp_path, survey))
+    q = conversion.questionnaire()
+    assert q.identifiers == ["hh"] and q.quasi_identifiers == ["age"] and q.roles == {}
+    assert "row 4 (n): no_such_role" in _notes(conversion)

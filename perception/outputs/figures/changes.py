@@ -50,18 +50,20 @@ def _forest_rows(table: pd.DataFrame, lab: common.Labeller, lang: str,
     keys, labels = [], []
     for _, r in table.iterrows():
         key = _row_key(r, domains, stacked)
-        if key in keys:
-            continue
-        keys.append(key)
         if not domains:
-            labels.append(lab.variable(key[1]))
+            label = lab.variable(key[1])
         elif stacked:
             col, value = key
             sep = " : " if lang == "fr" else ": "
-            labels.append(common.text("all", lang) if col == "__all__"
-                          else f"{lab.variable(col)}{sep}{lab.value(col, value)}")
+            label = (common.text("all", lang) if col == "__all__"
+                     else f"{lab.variable(col)}{sep}{lab.value(col, value)}")
         else:
-            labels.append(" — ".join(lab.value(c, v) for c, v in key))
+            label = " — ".join(lab.value(c, v) for c, v in key)
+        key, label = common.option_key(r, key, label, lab, alone=not domains)
+        if key in keys:
+            continue
+        keys.append(key)
+        labels.append(label)
     return keys, labels, domains, stacked
 
 
@@ -84,7 +86,7 @@ def _forest(
     groups = common.ordered_unique(table[group_col]) if group_col else [None]
     cells = {}
     for _, r in table.iterrows():
-        key = _row_key(r, domains, stacked)
+        key, _ = common.option_key(r, _row_key(r, domains, stacked), "", lab, True)
         cells[(key, r[group_col] if group_col else None)] = drawing.cell_of(r)
     if overall is not None:
         overall = common.prepare(overall, min_cell, FOREST_REQUIRED, "overall")

@@ -325,3 +325,23 @@ def mark_suppressed(ax: Axes, x: float, y: float, lang: str, min_cell: int, *,
     )
     artist.set_gid("suppressed")
     return artist
+
+
+def option_key(row: pd.Series, key: Any, label: str, lab: Labeller, alone: bool
+               ) -> tuple[Any, str]:
+    """A figure row's key and label with the row's ``category`` when the table has one
+    (the levels of a proportion, the options of a select-multiple question): each
+    category is a row of its own, labelled by its code's label (``alone``: the label is
+    the category's only), never drawn over another.
+
+    Examples
+    --------
+    >>> row = pd.Series({"variable": "ca_type", "category": 1})
+    >>> option_key(row, ("variable", "ca_type"), "Lesquelles ?", Labeller(), True)
+    ((('variable', 'ca_type'), 1), '1')
+    """
+    if "category" not in row.index or row["category"] is None or (
+            isinstance(row["category"], float) and pd.isna(row["category"])):
+        return key, label
+    option = lab.value(str(row["variable"]), row["category"])
+    return (key, row["category"]), option if alone else f"{label} — {option}"

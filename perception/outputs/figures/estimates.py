@@ -176,10 +176,13 @@ def plot_subgroups(
     for _, r in table.iterrows():
         filled = [c for c in subgroups if not pd.isna(r[c])]
         key = (filled[0], r[filled[0]]) if filled else ("__all__", None)
+        label = (common.text("all", lang) if key[0] == "__all__" else
+                 f"{lab.variable(key[0])}{sep}{lab.value(key[0], key[1])}")
+        # the options of a select-multiple question (a proportion's levels): a row each
+        key, label = common.option_key(r, key, label, lab, alone=not filled)
         if key not in keys:
             keys.append(key)
-            row_labels.append(common.text("all", lang) if key[0] == "__all__" else
-                              f"{lab.variable(key[0])}{sep}{lab.value(key[0], key[1])}")
+            row_labels.append(label)
         cells[(key, r[group] if group else None)] = drawing.cell_of(r)
     groups = common.ordered_unique(table[group]) if group else [None]
     group_labels = [lab.value(group, g) if group else "" for g in groups]
