@@ -518,14 +518,14 @@ class ReplicateDesign(_BaseDesign):
     _factors: np.ndarray | None
     _factor_index: np.ndarray | None
 
-    @renamed_argument("type", "method")
     def __new__(cls, data=None, *args, **kwargs):
         # a Dask DataFrame: replicate-weight columns summed with Dask (survey/dask_design.py)
         if cls is ReplicateDesign and type(data).__module__.split(".")[0] == "dask":
             from .dask_design import from_columns
-            return from_columns(data, *args, **kwargs)
+            return renamed_argument("type", "method")(from_columns)(data, *args, **kwargs)
         return super().__new__(cls)
 
+    @renamed_argument("type", "method")
     def __init__(
         self,
         data: pd.DataFrame,
