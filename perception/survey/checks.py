@@ -50,6 +50,12 @@ def check_design(
     """
     if not is_design(design):
         what = "design" if function is None else f"the design given to {function}()"
+        if getattr(design, "is_dask", False):
+            raise error(
+                f"{what} is a design on a Dask DataFrame, which this function does not "
+                "take yet (pc.mean, total, ratio, proportion and quantile do): build the "
+                "design on the data in memory (ddf.compute()), or on a sample of it"
+            )
         raise error(
             f"{what} must be a perception.SurveyDesign or ReplicateDesign, got "
             f"{type(design).__name__}; build one with pc.SurveyDesign(data, weights=..., "

@@ -8,6 +8,7 @@ every PSU stays in the variance (R's ``subset.survey.design``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -152,6 +153,14 @@ class SurveyDesign(_BaseDesign):
     them (or drops the probabilities, for BRR and Fay). The guide ``docs/pps.md`` says
     which estimators R supports for which form and how this package matches it.
     """
+
+    def __new__(cls, data=None, *args, **kwargs):
+        # a Dask DataFrame: the design whose estimators reduce the data with Dask
+        # (survey/dask_design.py; its estimators in survey/distributed.py import dask)
+        if cls is SurveyDesign and type(data).__module__.split(".")[0] == "dask":
+            from .dask_design import DaskSurveyDesign
+            return DaskSurveyDesign(data, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -518,6 +527,13 @@ class ReplicateDesign(_BaseDesign):
     _factors: np.ndarray | None
     _factor_index: np.ndarray | None
 
+    def __new__(cls, data=None, *args, **kwargs):
+        # a Dask DataFrame: replicate-weight columns summed with Dask (survey/dask_design.py)
+        if cls is ReplicateDesign and type(data).__module__.split(".")[0] == "dask":
+            from .dask_design import from_columns
+            return renamed_argument("type", "method")(from_columns)(data, *args, **kwargs)
+        return super().__new__(cls)
+
     @renamed_argument("type", "method")
     def __init__(
         self,
@@ -785,3 +801,9 @@ class ReplicateDesign(_BaseDesign):
 
 
 Design = SurveyDesign | ReplicateDesign
+
+
+# the constructors' signatures are those of __init__ (__new__ only routes a Dask
+# DataFrame to survey/dask_design.py), for help() and the documentation
+SurveyDesign.__new__.__signature__ = inspect.signature(SurveyDesign.__init__)  # type: ignore[attr-defined]
+ReplicateDesign.__new__.__signature__ = inspect.signature(ReplicateDesign.__init__)  # type: ignore[attr-defined]

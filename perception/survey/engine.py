@@ -986,3 +986,22 @@ def collect_levels(design, all_levels: list[tuple[list, np.ndarray]], dom: Domai
                    n_nonzero, n_rows, **cells)
 
 
+def replicate_logit_interval(design, num, den, dom, estimate, df, level, reps=None):
+    """R's logit interval of proportions on a replicate design: SE of logit(p) from its
+    replicates (``reps``, the replicate proportions, when already computed).
+
+    R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
+    replicate is logit of the replicate's proportion.
+    """
+    from scipy import special as _special  # light, and only for replicate designs
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if reps is None:
+            reps = design._replicate_totals(num, dom.codes, dom.count) / \
+                design._replicate_totals(den, dom.codes, dom.count)
+        logit_reps = _special.logit(reps)
+        centre = _special.logit(estimate)
+    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
+    se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
+    crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
+    return _special.expit(centre - crit * se), _special.expit(centre + crit * se)

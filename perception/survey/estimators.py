@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from ..deprecation import positional_deprecated
 from ..errors import EstimationError
@@ -36,6 +35,7 @@ from .engine import (
     indicator,
     no_rows_error,
     ratio_engine,
+    replicate_logit_interval,
     rows_missing,
     uses_totals_path,
     zero_outside,
@@ -44,6 +44,12 @@ from .multiple_choice import proportions_with_options, select_multiple_names
 from .valid_values import add_labels, prepare
 
 Design = SurveyDesign | ReplicateDesign
+
+
+def _dask():
+    """The estimators of designs on a Dask DataFrame (imported on first use)."""
+    from . import distributed
+    return distributed
 
 
 # ------------------------------------------------------------------- estimators --
@@ -98,6 +104,8 @@ def mean(
     ``svyby(~api00, ~stype, design, svymean)``. With ``na_rm=True`` rows missing in any
     of the variables are left out of all of them, as in R.
     """
+    if getattr(design, "is_dask", False):
+        return _dask().estimate(design, "mean", variables, by=by, na_rm=na_rm, level=level)
     return _ratio_estimate(design, variables, None, by, na_rm, level, "mean", missing_codes)
 
 
@@ -147,6 +155,8 @@ def total(
     1     H   enroll   997129.0  69239.0
     2     M   enroll   847465.0  55503.0
     """
+    if getattr(design, "is_dask", False):
+        return _dask().estimate(design, "total", variables, by=by, na_rm=na_rm, level=level)
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total", missing_codes)
 
 
@@ -196,6 +206,9 @@ def ratio(
           variable  estimate      se
     0  api00/api99    1.0523  0.0036
     """
+    if getattr(design, "is_dask", False):
+        return _dask().estimate(design, "ratio", numerator, denominator, by=by, na_rm=na_rm,
+                                level=level)
     return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio",
                            missing_codes)
 
@@ -318,6 +331,9 @@ def proportion(
     R: ``svymean(~factor(x), design)`` for estimates and SEs and
     ``svyciprop(~I(x == level), design, method=)`` for each interval.
     """
+    if getattr(design, "is_dask", False):
+        return _dask().proportion(design, variables, by=by, method=method, na_rm=na_rm,
+                                  level=level)
     check_design(design)
     intervals.check_level(level)
     if method not in intervals.PROP_METHODS:
@@ -383,7 +399,7 @@ def proportion(
     df = design._domain_degf(rows_codes, dom.count)
     n_design = np.bincount(rows_codes[rows_codes >= 0], minlength=dom.count)
     if method == "logit" and design.is_replicate:
-        low, high = _replicate_logit_interval(design, num, den, dom, result.estimate, df,
+        low, high = replicate_logit_interval(design, num, den, dom, result.estimate, df,
                                               level, result.replicates)
     else:
         low, high = intervals.proportion_interval(
@@ -427,21 +443,3 @@ def _domain_rows(design, by: list[str], dom: Domains) -> np.ndarray:
         codes = lookup.get_indexer(pd.MultiIndex.from_frame(design.data[by]))
     return np.where(rows, codes, -1).astype(np.int64)
 
-
-def _replicate_logit_interval(design, num, den, dom, estimate, df, level, reps=None):
-    """R's logit interval on a replicate design: SE of logit(p) from its replicates
-    (``reps``, the replicate proportions, when already computed).
-
-    R fits ``svyglm(I(x) ~ 1, family = quasibinomial)``, whose coefficient in each
-    replicate is logit of the replicate's proportion.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if reps is None:
-            reps = design._replicate_totals(num, dom.codes, dom.count) / \
-                design._replicate_totals(den, dom.codes, dom.count)
-        logit_reps = special.logit(reps)
-        centre = special.logit(estimate)
-    var = np.diag(design._vcov_replicates(logit_reps, centre.ravel()))
-    se = np.sqrt(np.clip(var, 0, None)).reshape(estimate.shape)
-    crit = intervals.t_quantile(level, np.asarray(df, dtype=float))[:, None]
-    return special.expit(centre - crit * se), special.expit(centre + crit * se)

@@ -139,6 +139,10 @@ def quantile(
     with F(x) >= p, except that R returns the second smallest value when p is below
     the first cumulative weight (``survey:::qs``); this is kept so numbers equal R's.
     """
+    if getattr(design, "is_dask", False):  # a Dask DataFrame: survey/dask_quantiles.py
+        from . import dask_quantiles
+        return dask_quantiles.quantile(design, variables, quantiles, by=by, na_rm=na_rm,
+                                    level=level, interval_type=interval_type)
     check_design(design)
     intervals.check_level(level)
     if interval_type == "mixed":

@@ -1,0 +1,320 @@
+"""The design of a Dask DataFrame: its columns and options, checked without reading
+the data (``pc.SurveyDesign(dask_frame, ...)`` returns it; its estimators are in
+:mod:`perception.survey.distributed`).
+
+dask is an optional import: this module never imports it (a Dask DataFrame is
+recognised by its type's module), so ``import perception`` does not load dask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd  # noqa: F401  (the doctest namespace)
+
+from ..errors import DesignError
+from .checks import check_columns, column_names
+from .variance import LONELY_PSU_OPTIONS
+
+
+def is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (checked without importing dask).
+
+    Examples
+    --------
+    >>> is_dask_frame(pd.DataFrame({"a": [1]}))
+    False
+    """
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
+
+
+class DaskSurveyDesign:
+    """A survey design on a Dask DataFrame (built by ``pc.SurveyDesign(dask_frame, ...)``).
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame
+        One row per respondent, in partitions (read with ``dd.read_parquet``, say).
+    weights : str, optional
+        Column of sampling weights; ``None`` gives every row a weight of 1.
+    strata : str or sequence of str, optional
+        Column (or one column per stage) of the strata.
+    psu : str or sequence of str, optional
+        Column of the primary sampling units, or one column per stage. ``None``: each
+        row is its own PSU.
+    fpc : str or sequence of str, optional
+        Column (or one per stage) of population sizes or sampling fractions.
+    nest : bool
+        PSU ids repeat across strata and must be read within their stratum.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What a stratum with a single PSU does, as in :class:`SurveyDesign`.
+    pps, psum, pps_tolerance
+        PPS designs are not available on a Dask DataFrame (an error).
+    questionnaire, lang, missing_codes
+        Labelled designs are not available on a Dask DataFrame yet (an error).
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd                                    # doctest: +SKIP
+    >>> d = pc.SurveyDesign(dd.read_parquet("waves/"), weights="w", strata="stratum",
+    ...                     psu="village")                             # doctest: +SKIP
+    >>> pc.mean(d, ["q1", "q2"], by="region")                          # doctest: +SKIP
+
+    Notes
+    -----
+    The design's columns are checked for missing values, negative weights and the
+    structure of strata and PSUs on the first estimate (the data are read only then).
+    Weights are ``weights`` alone: weights derived from ``fpc`` and PPS designs need
+    the data in memory.
+    """
+
+    is_replicate = False
+    is_dask = True
+
+    def __init__(
+        self,
+        data: Any,
+        weights: str | None = None,
+        strata: str | Sequence[str] | None = None,
+        psu: str | Sequence[str] | None = None,
+        fpc: str | Sequence[str] | None = None,
+        nest: bool = False,
+        lonely_psu: str = "fail",
+        pps: Any = None,
+        psum: Any = None,
+        pps_tolerance: float = 1e-4,
+        *,
+        questionnaire: Any = None,
+        lang: str | None = None,
+        missing_codes: str = "exclude",
+    ) -> None:
+        if questionnaire is not None or lang is not None:
+            raise DesignError(
+                "questionnaire= (a labelled design) is not available on a Dask DataFrame "
+                "yet: recode the declared missing codes to missing values in the Dask "
+                "DataFrame (ddf.mask(...)) and pass na_rm=True to the estimators"
+            )
+        if missing_codes not in ("exclude", "keep"):
+            raise DesignError(
+                f"missing_codes={missing_codes!r} is not an option; choose 'exclude' or "
+                "'keep'"
+            )
+        if pps is not None or psum is not None:
+            raise DesignError(
+                "pps= is not available on a Dask DataFrame: compute the design's data in "
+                "memory (ddf.compute()) for a PPS design"
+            )
+        if weights is not None and not isinstance(weights, str):
+            raise DesignError(f"weights must be one column name, got {weights!r}")
+        self._strata = column_names(strata, "strata", DesignError)
+        self._psu = column_names(psu, "psu", DesignError)
+        self._fpc = column_names(fpc, "fpc", DesignError)
+        self._weights = weights
+        columns = list(data.columns)
+        for names, argument in ((self._psu, "psu"), (self._strata, "strata"),
+                                (self._fpc, "fpc"), ([weights] if weights else [], "weights")):
+            check_columns(columns, names, argument, DesignError, where="the Dask DataFrame")
+        n_stages = max(len(self._psu), 1)
+        if len(self._strata) > n_stages or len(self._fpc) > n_stages:
+            raise DesignError(
+                f"{len(self._strata)} strata and {len(self._fpc)} fpc column(s) for "
+                f"{n_stages} stage(s): give at most one of each per stage of psu"
+            )
+        if weights is None and self._fpc:
+            raise DesignError(
+                "weights=None with fpc: on a Dask DataFrame give the weights column (weights "
+                "derived from the fpc need the sample sizes of every stage in memory)"
+            )
+        if lonely_psu not in LONELY_PSU_OPTIONS:
+            raise DesignError(
+                f"lonely_psu={lonely_psu!r} is not an option; choose one of "
+                f"{', '.join(LONELY_PSU_OPTIONS)}"
+            )
+        self._data = data
+        self._nest = bool(nest)
+        self._lonely_psu = lonely_psu
+
+    @property
+    def data(self) -> Any:
+        """The Dask DataFrame of the design."""
+        return self._data
+
+    @property
+    def lonely_psu(self) -> str:
+        """What a stratum with a single PSU does."""
+        return self._lonely_psu
+
+    @property
+    def design_columns(self) -> list[str]:
+        """The strata, PSU and fpc columns, once each."""
+        return list(dict.fromkeys([*self._strata, *self._psu, *self._fpc]))
+
+    def __repr__(self) -> str:
+        return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
+                f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
+                f"lonely_psu={self._lonely_psu!r})")
+
+    def subset(self, *args: Any, **kwargs: Any) -> None:
+        """Not available on a Dask DataFrame yet: estimate by domain (``by=``) instead.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The arguments of ``SurveyDesign.subset``.
+
+        Examples
+        --------
+        >>> d.subset(d.data["region"] == "Mopti")                      # doctest: +SKIP
+        """
+        raise DesignError(
+            "subset() is not available on a design on a Dask DataFrame: estimate by domain "
+            "(by=...) and keep the domain's rows of the table, or filter the Dask "
+            "DataFrame before building the design (which drops the other rows' PSUs "
+            "from the variance)"
+        )
+
+    def replicate(
+        self,
+        method: str = "jkn",
+        replicates: int | None = None,
+        seed: Any = None,
+        fay_rho: float = 0.3,
+        mse: bool = False,
+    ) -> DaskReplicateDesign:
+        """Replicate-weight version of this design (R's ``as.svrepdesign``): per-PSU
+        factors times per-PSU totals, as ``SurveyDesign.replicate``.
+
+        Parameters
+        ----------
+        method : {"jkn", "jk1", "bootstrap", "brr", "fay"}
+            As ``SurveyDesign.replicate``.
+        replicates : int, optional
+            Number of bootstrap replicates (default 200).
+        seed : int or Generator, optional
+            Seed of the bootstrap; PSUs are met in the order of the data, so the same
+            seed draws the same replicates as in memory.
+        fay_rho : float
+            Fay's perturbation factor.
+        mse : bool
+            Centre the variance at the full-sample estimate.
+
+        Returns
+        -------
+        DaskReplicateDesign
+            The design whose estimates use the replicates.
+
+        Examples
+        --------
+        >>> d.replicate("jkn")                                           # doctest: +SKIP
+        """
+        if not self._psu:
+            raise DesignError(
+                "replicates of a design without clusters need one factor per row: on a Dask "
+                "DataFrame give the PSU column (psu=), or replicate weights as columns "
+                "(pc.ReplicateDesign(dask_frame, ...))"
+            )
+        options = {"method": method, "replicates": replicates, "seed": seed,
+                   "fay_rho": fay_rho, "mse": mse}
+        return DaskReplicateDesign(self, options)
+
+
+class DaskReplicateDesign:
+    """A replicate design on a Dask DataFrame: built from a design
+    (:meth:`DaskSurveyDesign.replicate`) or from replicate-weight columns
+    (``pc.ReplicateDesign(dask_frame, ...)``, see :func:`from_columns`).
+
+    Parameters
+    ----------
+    base : DaskSurveyDesign or None
+        The design whose PSUs carry the replicate factors (None: replicate-weight
+        columns).
+    options : dict
+        The arguments of ``SurveyDesign.replicate``, or of ``ReplicateDesign`` (without
+        ``data``) for replicate-weight columns.
+    data : dask.dataframe.DataFrame, optional
+        The data, with replicate-weight columns.
+
+    Examples
+    --------
+    >>> pc.SurveyDesign(ddf, weights="w", strata="s", psu="v").replicate("jkn")  # doctest: +SKIP
+    """
+
+    is_replicate = True
+    is_dask = True
+
+    def __init__(self, base: DaskSurveyDesign | None, options: dict, data: Any = None
+                 ) -> None:
+        self.base = base
+        self.options = dict(options)
+        self._data = base.data if base is not None else data
+
+    @property
+    def data(self) -> Any:
+        """The Dask DataFrame of the design."""
+        return self._data
+
+    def __repr__(self) -> str:
+        source = "factors of the design's PSUs" if self.base is not None else "columns"
+        return (f"DaskReplicateDesign({self._data.npartitions} partitions, replicates from "
+                f"{source}, method={self.options.get('method')!r})")
+
+
+def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str],
+                 scale: float | None = None, rscales: Any = 1.0, mse: bool = False,
+                 degf: int | None = None, method: str = "other", *,
+                 questionnaire: Any = None, lang: str | None = None,
+                 missing_codes: str = "exclude") -> DaskReplicateDesign:
+    """``pc.ReplicateDesign(dask_frame, ...)``: replicate weights given as columns.
+
+    Parameters
+    ----------
+    data : dask.dataframe.DataFrame
+        The respondents.
+    weights : str
+        Column of full-sample weights.
+    replicate_weights : str or sequence of str
+        Replicate-weight columns, or a regular expression that selects them.
+    scale, rscales, mse, degf, method
+        As :class:`perception.ReplicateDesign`.
+    questionnaire, lang, missing_codes
+        Labelled designs are not available on a Dask DataFrame yet (an error).
+
+    Returns
+    -------
+    DaskReplicateDesign
+        The design.
+
+    Examples
+    --------
+    >>> pc.ReplicateDesign(ddf, weights="w", replicate_weights="rw[0-9]+")  # doctest: +SKIP
+    """
+    import re
+
+    if questionnaire is not None or lang is not None or missing_codes != "exclude":
+        raise DesignError(
+            "questionnaire= (a labelled design) is not available on a Dask DataFrame yet: "
+            "recode the declared missing codes to missing values in the Dask DataFrame "
+            "and pass na_rm=True to the estimators"
+        )
+    columns = list(data.columns)
+    check_columns(columns, [weights], "weights", DesignError, where="the Dask DataFrame")
+    if isinstance(replicate_weights, str):
+        if replicate_weights in columns:
+            cols = [replicate_weights]
+        else:
+            pattern = re.compile(replicate_weights)
+            cols = [c for c in columns if pattern.fullmatch(str(c))]
+            if not cols:
+                raise DesignError(
+                    f"replicate_weights={replicate_weights!r} matches no column; give a list "
+                    "of columns or a regular expression such as 'rw[0-9]+'"
+                )
+    else:
+        cols = list(replicate_weights)
+    check_columns(columns, cols, "replicate_weights", DesignError, where="the Dask DataFrame")
+    if len(cols) < 2:
+        raise DesignError("a replicate design needs at least two replicate-weight columns")
+    options = {"weights": weights, "replicate_weights": cols, "scale": scale,
+               "rscales": rscales, "mse": mse, "degf": degf, "method": method}
+    return DaskReplicateDesign(None, options, data)
