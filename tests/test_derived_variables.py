@@ -114,3 +114,23 @@ def test_every_labelled_design_adds_them_and_only_a_labelled_one(demo):
     jkn = demo.design().replicate("jkn")
     assert pc.mean(jkn, "trust_fsi_any", na_rm=True)["estimate"].iloc[0] == pytest.approx(
         pc.mean(demo.design(), "trust_fsi_any", na_rm=True)["estimate"].iloc[0])
+
+
+def test_labelled_design_leaves_out_blank_derived_values_without_na_rm():
+    """A derived value left blank by a missing source is left out like the source's
+    codes, whatever na_rm says, and counted."""
+    import numpy as np
+
+    import perception as pc
+
+    d = pc.demo_survey(seed=1, n_per_wave=600).design()
+    t = pc.mean(d, "trust_police_high", by="wave")
+    data = d.data
+    for _, row in t.iterrows():
+        rows = (data["wave"] == row["wave"]) & data["trust_police"].isin([0, 1, 2, 3])
+        hand = np.average((data.loc[rows, "trust_police"] >= 2).astype(float),
+                          weights=data.loc[rows, "w_final"])
+        assert abs(row["estimate"] - hand) < 1e-12
+        blank = int(((data["wave"] == row["wave"]) & data["trust_police_high"].isna()).sum())
+        assert row["n_excluded"] == blank > 0
+        assert row["n"] == int(rows.sum())

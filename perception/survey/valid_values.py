@@ -43,6 +43,9 @@ from .labelling import check_missing_codes
 
 #: what a blank left by skip logic is called in each language
 NOT_ASKED = {"fr": "non posée", "en": "not asked"}
+#: why a derived variable is blank: a source was a missing code, blank or not asked
+NOT_COMPUTED = {"fr": "non calculée (source manquante ou non posée)",
+                "en": "not computed (a source missing or not asked)"}
 #: variable types whose codes name categories: never averaged or totalled
 NOMINAL_TYPES = frozenset({"categorical", "text", "select_multiple"})
 #: the columns :meth:`Prepared.finish` adds (with ``<by>_label`` for each ``by`` column)
@@ -237,6 +240,12 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
                 if hit.any():
                     codes[hit] = len(reasons)
                     reasons.append(f"{prefix}{NOT_ASKED.get(lang or 'en', 'not asked')}")
+        if getattr(var, "derived", False):
+            # missing in, missing out: a blank derived value is left out like its source
+            hit = column.isna().to_numpy() & (codes < 0)
+            if hit.any():
+                codes[hit] = len(reasons)
+                reasons.append(f"{prefix}{NOT_COMPUTED.get(lang or 'en', NOT_COMPUTED['en'])}")
     if not reasons:
         return Prepared(design, design, (), codes, tuple(by))
     analysed = design.with_data(data.assign(**blanked)) if blanked else design
@@ -274,7 +283,8 @@ def valid_frame(design, columns: Sequence[str], *, missing_codes: str | None = N
 
 
 def _can_exclude(var) -> bool:
-    return bool(var.missing) or var.relevant_expr is not None
+    return (bool(var.missing) or var.relevant_expr is not None
+            or bool(getattr(var, "derived", False)))
 
 
 def _equals(column: pd.Series, code: Any) -> np.ndarray:

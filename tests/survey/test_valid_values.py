@@ -96,9 +96,11 @@ def test_labels_in_the_design_language(design, demo):
     assert first["cercle_label"] == "Mopti"
     assert first["variable_label"] == demo.questionnaire.label("trust_police", "en")
     assert first["category_label"] == demo.questionnaire.labels("trust_police", "en")[0]
-    # the columns of api.md section 3 come first, in their order
-    assert list(table.columns[:11]) == ["cercle", "variable", "category", "estimate", "se",
-                                        "ci_low", "ci_high", "df", "deff", "n", "n_excluded"]
+    # the columns of api.md section 3 come first, in their order, then the answer count,
+    # then what the labelled design adds
+    assert list(table.columns[:12]) == ["cercle", "variable", "category", "estimate", "se",
+                                        "ci_low", "ci_high", "df", "deff", "n", "n_category",
+                                        "n_excluded"]
 
 
 def test_unlabelled_design_tables_unchanged(design):
