@@ -155,6 +155,20 @@ _NON_KEY = frozenset({*VALUE_COLUMNS, *CELL_COUNT_COLUMNS, "df", "n", "suppresse
 _RULE_ORDER = {"small_cell": 0, "small_count": 1, "complementary": 2, "high_cv": 3}
 
 
+def _option_rows(table: pd.DataFrame, keys: Sequence[str],
+                 estimate: np.ndarray | None) -> np.ndarray:
+    """Rows that are options of a select-multiple question: a labelled table's rows (they
+    carry ``n_excluded``) whose group's shares do not sum to 1."""
+    rows = np.zeros(len(table), dtype=bool)
+    if ("n_excluded" not in table.columns or estimate is None
+            or not {"category", "variable"} <= set(keys)):
+        return rows
+    group = [c for c in keys if c != "category"]
+    sums = pd.Series(estimate, index=table.index).groupby(
+        [table[c] for c in group], dropna=False, sort=False).transform("sum")
+    return ~np.isclose(sums.to_numpy(dtype=float), 1.0, rtol=0, atol=1e-6)
+
+
 def _describe_cell(values: Sequence[Any], keys: Sequence[str], label: Any) -> str:
     parts = [f"{k}={v}" for k, v in zip(keys, values, strict=True)]
     return ", ".join(parts) if parts else f"row {label}"
@@ -189,8 +203,10 @@ def _assess(
             f"count_column={count_column!r} is not a column of the table (columns: "
             f"{', '.join(map(str, table.columns))})"
         )
+    # a label column (<by>_label, variable_label ...) names a key, it is not one
     keys = [c for c in table.columns if c not in _NON_KEY
-            and c not in (n_column, count_column, COUNT_COLUMN)]
+            and c not in (n_column, count_column, COUNT_COLUMN)
+            and not str(c).endswith("_label")]
     by = keys[: keys.index("variable")] if "variable" in keys else list(keys)
     n = smallest_count(table, n_column).to_numpy(dtype=float)
     estimate = (pd.to_numeric(table["estimate"], errors="coerce").to_numpy(dtype=float)
@@ -201,15 +217,17 @@ def _assess(
         count_column = COUNT_COLUMN
     elif count_column is None and {"category", "count"} <= set(table.columns):
         count_column = "count"  # the respondents of each reason of item_nonresponse
-    # the options of a select-multiple question (their exclusions counted): each is a
-    # share of its own, chosen or not; they do not sum to 1
-    options = "n_excluded" in table.columns
+    # the options of a select-multiple question: each is a share of its own, chosen or
+    # not; they do not sum to 1 as the answers of a single-choice question do (the rows
+    # of a labelled design carry n_excluded either way, so the sums tell them apart)
+    options = _option_rows(table, keys, estimate)
     if count_column is not None:
         count = pd.to_numeric(table[count_column], errors="coerce").to_numpy(dtype=float)
-        if ("category" not in table.columns or options) and count_column == COUNT_COLUMN:
+        if count_column == COUNT_COLUMN:
             # one answer of two kept (a top-box share, an option chosen): its share
             # tells the other answer's count too (n - count), which must reach k as well
-            count = np.minimum(count, n - count)
+            one_of_two = options | ("category" not in table.columns)
+            count = np.where(one_of_two, np.minimum(count, n - count), count)
     elif ("category" in table.columns and estimate is not None
           and not {"from", "to"} <= set(table.columns) and "period" not in table.columns):
         # about estimate x n for a level's share (a change or an effect counts nobody)
@@ -252,7 +270,7 @@ def _assess(
     secret = (np.zeros(len(table), dtype=bool) if count is None
               else (count > 0) & (count < k))
     lines: list[tuple[list[str], str, bool]] = []
-    if "category" in keys and "variable" in keys and not options:
+    if "category" in keys and "variable" in keys and not options.all():
         lines.append(([*by, "variable"], "the other categories of its variable (they sum to 1)",
                       False))
     for b in by if margins else []:
@@ -264,6 +282,10 @@ def _assess(
          if columns else [np.arange(len(table))], what, counts_only)
         for columns, what, counts_only in lines
     ]
+    if lines and lines[0][1].startswith("the other categories"):
+        # the options of a select-multiple question do not sum to 1: no complement there
+        groups0, what0, counts0 = line_groups[0]
+        line_groups[0] = ([idx for idx in groups0 if not options[idx].any()], what0, counts0)
     changed = True
     while changed:
         changed = False

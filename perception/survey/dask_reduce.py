@@ -35,6 +35,11 @@ def _num(j: int) -> str:
     return f"{_PREFIX}wr{j}"
 
 
+def _cnt(j: int) -> str:
+    """The rows giving answer ``j`` (a proportion's unweighted count of the level)."""
+    return f"{_PREFIX}cnt{j}"
+
+
 def _sq(j: int) -> str:
     return f"{_PREFIX}wrr{j}"
 
@@ -264,6 +269,8 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
         wp = wa * p
         add(_num(j), wp)
         if plan.indicators:
+            if plan.kind == "proportion":
+                add(_cnt(j), p)
             continue
         add(_sq(j), wp * p)
         if plan.kind == "ratio":

@@ -40,6 +40,7 @@ from .dask_reduce import (
     _ONE,
     _ROWS,
     _W,
+    _cnt,
     _cross,
     _den,
     _den_sq,
@@ -643,6 +644,11 @@ def proportion(design: Any, variables, *, by=None,
                                                   n_design[:, None], method, level)
     table = assemble(group_design, dom, labels, result.estimate, result.vcov, result.deff,
                      result.n, level, low, high, se, df=df)
+    # the rows giving each answer in each domain (the outputs' small-count rule)
+    active = groups[_ACTIVE].to_numpy(dtype=bool) & (dom.codes >= 0)
+    table["n_category"] = np.stack([
+        np.bincount(dom.codes[active], weights=groups[_cnt(j)].to_numpy(dtype=float)[active],
+                    minlength=dom.count) for j in range(k)], axis=1).ravel().round().astype(int)
     table.attrs["method"] = method
     return table
 

@@ -172,3 +172,19 @@ def test_readable_tables_show_nothing_of_a_hidden_answer(case):
 
 def test_defaults():
     assert DEFAULT_MIN_COUNT == 10 and DEFAULT_MIN_CELL == 30
+
+
+def test_a_labelled_single_choice_table_keeps_its_complements(demo):
+    """The answers of a labelled design's single-choice question sum to 1 like any other
+    (its n_excluded and label columns do not make it a select-multiple table): a group
+    never has exactly one hidden answer, and the label columns are not keys."""
+    d = demo.design()
+    t = pc.proportion(d.subset(d.data["wave"] == 0), "trust_police", by="cercle", na_rm=True)
+    assert {"n_excluded", "cercle_label", "category_label"} <= set(t.columns)
+    out = publishable(t)
+    assert out["suppressed"].any()
+    for _, rows in out.groupby("cercle"):
+        assert rows["suppressed"].sum() != 1
+    # the margin across cercles: an answer hidden for its count never stands alone
+    for _, rows in out.groupby("category"):
+        assert rows["suppressed"].sum() != 1
