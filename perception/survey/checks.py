@@ -174,3 +174,28 @@ def numeric_values(
             )
         col = converted
     return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def estimate_names(variables: Any, denominators: Any, kind: str
+                   ) -> tuple[list[str], list[str]]:
+    """The analysed columns of a mean, total or ratio, and a ratio's denominators (one
+    per numerator; a single one serves them all).
+
+    Examples
+    --------
+    >>> estimate_names(["api00", "api99"], "enroll", "ratio")
+    (['api00', 'api99'], ['enroll', 'enroll'])
+    """
+    names = column_names(variables, "variables")
+    if not names:
+        raise EstimationError("give at least one variable to estimate")
+    den_names = column_names(denominators, "denominator") if kind == "ratio" else []
+    if kind == "ratio":
+        if len(den_names) == 1 and len(names) > 1:
+            den_names = den_names * len(names)
+        if len(den_names) != len(names):
+            raise EstimationError(
+                f"{len(names)} numerator(s) but {len(den_names)} denominator(s): give one "
+                "denominator, or one per numerator"
+            )
+    return names, den_names

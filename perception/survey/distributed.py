@@ -32,7 +32,7 @@ import pandas as pd
 from ..errors import DesignError, EstimationError
 from . import intervals
 from . import variance as _variance
-from .checks import check_columns, column_names
+from .checks import check_columns, column_names, estimate_names
 from .dask_design import DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import (
     _ACTIVE,
@@ -551,18 +551,7 @@ def estimate(design: Any, kind: str, variables, denominators=None, *, by=None,
     >>> estimate(d, "mean", ["q1", "q2"], by="region")                 # doctest: +SKIP
     """
     intervals.check_level(level)
-    names = column_names(variables, "variables")
-    if not names:
-        raise EstimationError("give at least one variable to estimate")
-    den_names = column_names(denominators, "denominator") if kind == "ratio" else []
-    if kind == "ratio":
-        if len(den_names) == 1 and len(names) > 1:
-            den_names = den_names * len(names)
-        if len(den_names) != len(names):
-            raise EstimationError(
-                f"{len(names)} numerator(s) but {len(den_names)} denominator(s): give one "
-                "denominator, or one per numerator"
-            )
+    names, den_names = estimate_names(variables, denominators, kind)
     by_names = column_names(by, "by")
     plan = _with_shift(design, _make_plan(design, kind, names, den_names, by_names))
     groups, group_design, dom, result = _estimate(design, plan, na_rm)
@@ -610,11 +599,7 @@ def proportion(design: Any, variables, *, by=None,
     >>> proportion(d, "trust_police", by="region")                     # doctest: +SKIP
     """
     intervals.check_level(level)
-    if method not in intervals.PROP_METHODS:
-        raise EstimationError(
-            f"method={method!r} is not a proportion interval; choose one of "
-            f"{', '.join(intervals.PROP_METHODS)}"
-        )
+    intervals.check_prop_method(method)
     names = column_names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable")

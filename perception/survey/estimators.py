@@ -18,7 +18,7 @@ import pandas as pd
 from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from . import intervals
-from .checks import check_columns, check_design, column_names
+from .checks import check_columns, check_design, column_names, estimate_names
 from .design import ReplicateDesign, SurveyDesign
 from .engine import (
     Domains,
@@ -217,18 +217,7 @@ def _ratio_estimate(design, variables, denominators, by, na_rm, level, kind,
                     missing_codes=None) -> pd.DataFrame:
     check_design(design)
     intervals.check_level(level)
-    names = column_names(variables, "variables")
-    if not names:
-        raise EstimationError("give at least one variable to estimate")
-    den_names = column_names(denominators, "denominator") if kind == "ratio" else []
-    if kind == "ratio":
-        if len(den_names) == 1 and len(names) > 1:
-            den_names = den_names * len(names)
-        if len(den_names) != len(names):
-            raise EstimationError(
-                f"{len(names)} numerator(s) but {len(den_names)} denominator(s): give one "
-                "denominator, or one per numerator"
-            )
+    names, den_names = estimate_names(variables, denominators, kind)
     by_names = column_names(by, "by")
     check_columns(design.data, names, "variables")
     check_columns(design.data, den_names, "denominator")
@@ -336,11 +325,7 @@ def proportion(
                                   level=level)
     check_design(design)
     intervals.check_level(level)
-    if method not in intervals.PROP_METHODS:
-        raise EstimationError(
-            f"method={method!r} is not a proportion interval; choose one of "
-            f"{', '.join(intervals.PROP_METHODS)}"
-        )
+    intervals.check_prop_method(method)
     names = column_names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable")

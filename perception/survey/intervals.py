@@ -45,6 +45,15 @@ def check_level(level: float) -> None:
         raise EstimationError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}")
 
 
+def check_prop_method(method: object) -> None:
+    """``method`` must be one of the proportion intervals (:data:`PROP_METHODS`)."""
+    if method not in PROP_METHODS:
+        raise EstimationError(
+            f"method={method!r} is not a proportion interval; choose one of "
+            f"{', '.join(PROP_METHODS)}"
+        )
+
+
 def t_interval(estimate, se, df: float | np.ndarray, level: float = 0.95):
     """Wald interval ``estimate ± t(df)·se``: returns (low, high) arrays (``df`` a scalar
     or an array that broadcasts against ``estimate``)."""
@@ -86,11 +95,7 @@ def proportion_interval(
     linearisation design; for replicate designs R's logit SE comes from the replicates
     of logit(p) (see :func:`perception.proportion`).
     """
-    if method not in PROP_METHODS:
-        raise EstimationError(
-            f"method={method!r} is not a proportion interval; choose one of "
-            f"{', '.join(PROP_METHODS)}"
-        )
+    check_prop_method(method)
     p = np.asarray(p, dtype=float)
     se = np.asarray(se, dtype=float)
     q = t_quantile(level, df)
