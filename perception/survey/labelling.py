@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ..questionnaire.model import Questionnaire
 
 MissingCodes = Literal["exclude", "keep"]
+#: what a blank left by skip logic is called in each language (the ``excluded`` column)
+NOT_ASKED = {"fr": "non posée", "en": "not asked"}
 MISSING_CODE_OPTIONS: tuple[str, ...] = ("exclude", "keep")
 
 
@@ -139,6 +141,19 @@ def with_derived(data: pd.DataFrame, labels: Labelling) -> pd.DataFrame:
     if labels.questionnaire is None or not labels.questionnaire.derived:
         return data
     return labels.questionnaire.derive(data)
+
+
+def code_reason(code: object, labels: dict, lang: str | None) -> str:
+    """A missing code as a reason of the ``excluded`` column: the code and its label.
+
+    Examples
+    --------
+    >>> code_reason(9, {"fr": "Ne sait pas", "en": "Don't know"}, "en")
+    "9 Don't know"
+    """
+    from ..questionnaire.cells import code_text
+
+    return f"{code_text(code)} {labels.get(lang, '')}".rstrip()
 
 
 #: the settings of a design built without a questionnaire

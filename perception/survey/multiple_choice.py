@@ -30,6 +30,7 @@ import pandas as pd
 from ..errors import EstimationError, format_rows
 from ..questionnaire.cells import code_text
 from ..questionnaire.multiple import NO_ANSWER, NOT_ASKED, OptionAnswers, option_indicators
+from . import labelling
 from .attached import stack_tables
 from .covariance import attach_covariance, covariance_of
 from .engine import by_missing
@@ -44,8 +45,8 @@ EXCLUDED_COLUMNS = ["n_excluded", "excluded"]
 
 #: the reasons of ``excluded`` in each language (missing codes take their own labels)
 _REASON_WORDS = {
-    "fr": {NOT_ASKED: "non posée", NO_ANSWER: "sans réponse"},
-    "en": {NOT_ASKED: "not asked", NO_ANSWER: "no answer"},
+    "fr": {NOT_ASKED: labelling.NOT_ASKED["fr"], NO_ANSWER: "sans réponse"},
+    "en": {NOT_ASKED: labelling.NOT_ASKED["en"], NO_ANSWER: "no answer"},
 }
 
 #: estimates the proportions of the named 0/1 columns of a design, na_rm as given
@@ -152,11 +153,9 @@ def _excluded_text(reasons: pd.Series, variable, lang: str) -> str:
     counts = reasons.value_counts()
     words = _REASON_WORDS.get(lang, _REASON_WORDS["en"])
     parts = []
-    labels = variable.code_labels(lang)
-    for code in variable.missing:
+    for code, labels in variable.missing.items():
         if code in counts.index:
-            label = labels.get(code, "")
-            parts.append(f"{code_text(code)} {label}".strip() + f": {int(counts[code])}")
+            parts.append(f"{labelling.code_reason(code, labels, lang)}: {int(counts[code])}")
     for reason in (NO_ANSWER, NOT_ASKED):
         if reason in counts.index:
             parts.append(f"{words[reason]}: {int(counts[reason])}")

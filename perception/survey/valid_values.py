@@ -39,10 +39,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
-from .labelling import check_missing_codes
+from .labelling import NOT_ASKED, check_missing_codes, code_reason
 
-#: what a blank left by skip logic is called in each language
-NOT_ASKED = {"fr": "non posée", "en": "not asked"}
 #: why a derived variable is blank: a source was a missing code, blank or not asked
 NOT_COMPUTED = {"fr": "non calculée (source manquante ou non posée)",
                 "en": "not computed (a source missing or not asked)"}
@@ -228,7 +226,7 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
                 hit = _equals(column, code) & (codes < 0)
                 if hit.any():
                     codes[hit] = len(reasons)
-                    reasons.append(f"{prefix}{code} {labels.get(lang, '')}".rstrip())
+                    reasons.append(f"{prefix}{code_reason(code, labels, lang)}")
             coded = _equals_any(column, list(var.missing))
             if coded.any():
                 blanked[name] = _blank(column, coded)
