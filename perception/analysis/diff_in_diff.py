@@ -467,7 +467,8 @@ def _outcomes(design, name: str, roles: list[str], na_rm: bool):
 def _add_spec(spec: dict, outcome: str, effects: list, cells: list, coefs: list,
               vcovs: dict, pretrends: list, hetero: list) -> None:
     effects.append(spec["effects"])
-    cells.append(spec["cells"])
+    if "cells" in spec:  # a DiD of estimate tables has no cells of its own
+        cells.append(spec["cells"])
     coefs.append(spec["coefficients"])
     vcovs[outcome] = spec["vcov"]
     if spec["pretrend"] is not None:
@@ -877,7 +878,11 @@ def _did_of_table(table: pd.DataFrame, variables, treated: str, period: str, by,
     counts_all = table["n"].to_numpy(dtype=np.int64)
     smallest_all = smallest_count(table).to_numpy(dtype=float)
     period_code = pd.Index(periods).get_indexer(table[period])
-    effects, coefs, pretrends, hetero, vcovs = [], [], [], [], {}
+    effects: list[pd.DataFrame] = []
+    coefs: list[pd.DataFrame] = []
+    pretrends: list[pd.DataFrame] = []
+    hetero: list[pd.DataFrame] = []
+    vcovs: dict[str, pd.DataFrame] = {}
     for name in names:
         rows = np.flatnonzero((table["variable"] == name).to_numpy())
         if by_names:
@@ -930,13 +935,7 @@ def _did_of_table(table: pd.DataFrame, variables, treated: str, period: str, by,
         fit = _LinearFit(terms, beta, vcov, df)
         spec = _did_tables(name, fit, effect_index, groups, by_names, periods,
                            counts_all[cell], smallest_all[cell], period, level, post_periods)
-        effects.append(spec["effects"])
-        coefs.append(spec["coefficients"])
-        vcovs[name] = spec["vcov"]
-        if spec["pretrend"] is not None:
-            pretrends.append(spec["pretrend"])
-        if spec["heterogeneity"] is not None:
-            hetero.append(spec["heterogeneity"])
+        _add_spec(spec, name, effects, [], coefs, vcovs, pretrends, hetero)
     selected = table[table["variable"].isin(names).to_numpy()]
     return DiDResult(
         effects=_stack(effects),

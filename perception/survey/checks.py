@@ -199,3 +199,20 @@ def estimate_names(variables: Any, denominators: Any, kind: str
                 "denominator, or one per numerator"
             )
     return names, den_names
+
+
+def check_probabilities(quantiles: Any) -> list[float]:
+    """The probabilities of a quantile call, each between 0 and 1.
+
+    Examples
+    --------
+    >>> check_probabilities(0.5), check_probabilities([0.25, 0.75])
+    ([0.5], [0.25, 0.75])
+    """
+    probs = [float(q) for q in np.atleast_1d(quantiles)]
+    bad = [q for q in probs if not 0 <= q <= 1]
+    if bad or not probs:
+        raise EstimationError(
+            f"quantiles must be probabilities between 0 and 1, got {bad or probs}"
+        )
+    return probs

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import EstimationError
 from . import intervals
-from .checks import column_names
+from .checks import check_probabilities, column_names
 from .dask_design import DaskReplicateDesign
 from .dask_reduce import (
     _PREFIX,
@@ -270,11 +270,7 @@ def quantile(design: Any, variables, quantiles=(0.5,), *, by=None, na_rm: bool =
     names = column_names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable")
-    probs = [float(q) for q in np.atleast_1d(quantiles)]
-    bad = [q for q in probs if not 0 <= q <= 1]
-    if bad or not probs:
-        raise EstimationError(f"quantiles must be probabilities between 0 and 1, got "
-                              f"{bad or probs}")
+    probs = check_probabilities(quantiles)
     by_names = column_names(by, "by")
     plan = _make_plan(design, "mean", names, [], by_names)
     edges = _grid(design.data, names)

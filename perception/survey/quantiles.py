@@ -14,7 +14,7 @@ import pandas as pd
 from ..deprecation import positional_deprecated
 from ..errors import EstimationError
 from . import intervals
-from .checks import check_columns, check_design, column_names, numeric_values
+from .checks import check_columns, check_design, check_probabilities, column_names, numeric_values
 from .design import ReplicateDesign, SurveyDesign
 from .engine import (
     Domains,
@@ -157,12 +157,7 @@ def quantile(
     names = column_names(variables, "variables")
     if not names:
         raise EstimationError("give at least one variable")
-    probs = [float(q) for q in np.atleast_1d(quantiles)]
-    bad = [q for q in probs if not 0 <= q <= 1]
-    if bad or not probs:
-        raise EstimationError(
-            f"quantiles must be probabilities between 0 and 1, got {bad or probs}"
-        )
+    probs = check_probabilities(quantiles)
     by_names = column_names(by, "by")
     check_columns(design.data, names, "variables")
     check_columns(design.data, by_names, "by")
