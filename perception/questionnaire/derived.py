@@ -50,7 +50,7 @@ from ..errors import QuestionnaireError, format_rows
 from .cells import numbers, texts
 from .entries import DISCLOSURE_ROLES, Context, variable_fields
 from .expressions import BinOp, Call, Expr, Negate, Node, Var, sub_expression
-from .fields import expr_of
+from .fields import expression_entry
 from .logic import cycles
 from .problems import Problems, did_you_mean, where_variable
 
@@ -124,17 +124,9 @@ def _entry_fields(p: Problems, ctx: Context, name: str, entry: Any, position: in
         p.fail(f"{where}, field 'type'", f"type {vtype!r} cannot be derived",
                f"use one of {', '.join(DERIVED_TYPES)}")
         return None
-    text = entry.get("expression")
-    if not isinstance(text, str) or not text.strip():
-        p.fail(f"{where}, field 'expression'", f"missing or not text ({text!r})",
-               'write expression: "if(${trust_police} >= 2, 1, 0)"')
-        return None
-    expr = expr_of(p, text, f"{where}, field 'expression'")
+    expr = expression_entry(p, entry, "expression", where, "if(${trust_police} >= 2, 1, 0)",
+                            "a derived variable")
     if expr is None:
-        return None
-    if expr.uses_current:
-        p.fail(f"{where}, field 'expression'", f"'.' has no meaning in {text!r}",
-               "refer to variables as ${name}")
         return None
     module = str(entry.get("module", _MODULE))
     raw = {"name": name, "type": vtype, "required": False,
@@ -153,7 +145,7 @@ def _entry_fields(p: Problems, ctx: Context, name: str, entry: Any, position: in
         p.fail(f"{where}, field 'codes'", "text codes: a derived variable holds numbers",
                "give it integer codes (1: ..., 2: ...)")
         return None
-    fields["expression"], fields["expression_expr"] = text, expr
+    fields["expression"], fields["expression_expr"] = entry["expression"], expr
     return fields
 
 

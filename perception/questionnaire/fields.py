@@ -283,3 +283,21 @@ def expr_of(
     except QuestionnaireError as exc:
         p.add(f"{where}: {exc}")
         return None
+
+
+def expression_entry(p: Problems, entry: Any, key: str, where: str, example: str,
+                     about: str) -> Expr | None:
+    """The expression written under ``key`` of a questionnaire entry (a derived
+    variable's ``expression``, a consistency rule's ``condition``), compiled; None after
+    reporting it when it is missing, not text, not of the language or uses ``.`` (the
+    current answer, meaningless in ``about``)."""
+    text = entry.get(key)
+    place = f"{where}, field {key!r}"
+    if not isinstance(text, str) or not text.strip():
+        p.fail(place, f"missing or not text ({text!r})", f"write {key}: {example!r}")
+        return None
+    expr = expr_of(p, text, place)
+    if expr is not None and expr.uses_current:
+        p.fail(place, f"'.' has no meaning in {about}", "refer to variables as ${name}")
+        return None
+    return expr

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .entries import DISCLOSURE_ROLES
-from .fields import code_of, expr_of
+from .fields import code_of, expression_entry
 from .problems import Problems, did_you_mean, where_variable
 
 __all__ = ["check_roles", "check_references", "consistency_fields", "cycles",
@@ -223,17 +223,9 @@ def _code_like(p: Problems, raw: Any, var: Fields, where: str) -> Any:
 
 
 def _condition_rule(p: Problems, entry, where, index, name, message) -> dict[str, Any] | None:
-    text = entry.get("condition")
-    if not isinstance(text, str):
-        p.fail(f"{where}, key 'condition'", "missing or not text",
-               'write condition: "${a} <= ${b}"')
-        return None
-    expr = expr_of(p, text, f"{where}, key 'condition'")
+    expr = expression_entry(p, entry, "condition", where, "${a} <= ${b}",
+                            "a consistency rule")
     if expr is None:
-        return None
-    if expr.uses_current:
-        p.fail(f"{where}, key 'condition'", "'.' has no meaning in a consistency rule",
-               "refer to variables as ${name}")
         return None
     unknown = sorted(r for r in expr.variables if r not in index)
     if unknown:
@@ -251,4 +243,4 @@ def _condition_rule(p: Problems, entry, where, index, name, message) -> dict[str
                "report on one of the variables of the condition")
         return None
     return {"name": name, "kind": "rule", "column": column, "message": message,
-            "condition": text, "condition_expr": expr}
+            "condition": entry["condition"], "condition_expr": expr}
