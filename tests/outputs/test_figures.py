@@ -143,7 +143,8 @@ def test_trust_by_actor_structure_and_suppression(trust_by_wave):
     assert _points(fig) == 3
     assert _whisker_segments(fig) == 3
     assert _gid_count(fig, "suppressed") == 1
-    assert "masqué (n < 30)" in source_note_of(fig)
+    assert ("masqué (n < 30, ou réponse donnée par moins de 10 enquêtés, et les cellules "
+            "qui permettraient de la retrouver)") in source_note_of(fig)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert set(labels) == {"La Police", "La Gendarmerie"}
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -169,7 +170,8 @@ def test_trust_by_actor_in_english(trust_by_wave):
     assert ax.get_xlabel() == "Share of substantive answers (%)"
     assert {t.get_text() for t in ax.get_yticklabels()} == {"The Police", "The Gendarmerie"}
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Baseline", "Endline"]
-    assert "suppressed (n < 30)" in source_note_of(fig)
+    assert ("suppressed (n < 30, or an answer given by fewer than 10 respondents, and the "
+            "cells that would reveal it)") in source_note_of(fig)
     assert "Trust" in _title(fig)
 
 

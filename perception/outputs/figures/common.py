@@ -41,6 +41,12 @@ TEXT: dict[str, dict[str, str]] = {
     "index": {"fr": "Indice (0–100)", "en": "Index (0–100)"},
     "suppressed": {"fr": "masqué (n\u00a0<\u00a0{min_cell})",
                    "en": "suppressed (n\u00a0<\u00a0{min_cell})"},
+    # the key at the foot of a figure: both rules of the suppression
+    "suppressed_key": {
+        "fr": "masqué (n\u00a0<\u00a0{min_cell}, ou réponse donnée par moins de {min_count} "
+              "enquêtés, et les cellules qui permettraient de la retrouver)",
+        "en": "suppressed (n\u00a0<\u00a0{min_cell}, or an answer given by fewer than "
+              "{min_count} respondents, and the cells that would reveal it)"},
     "suppressed_short": {"fr": "n\u00a0<\u00a0{min_cell}", "en": "n\u00a0<\u00a0{min_cell}"},
     # a cell of a group large enough, hidden for its answer counts
     "suppressed_count": {"fr": "masqué", "en": "suppressed"},
@@ -318,7 +324,8 @@ def finish(fig: Figure, ax: Axes, lang: str, source_note: str | None, n_note: st
     if n_note:
         parts.append(n_note + ".")
     if any_suppressed:
-        parts.append("▨ " + text("suppressed", lang, min_cell=min_cell) + ".")
+        parts.append("▨ " + text("suppressed_key", lang, min_cell=min_cell,
+                                 min_count=DEFAULT_MIN_COUNT) + ".")
     footer = wrap(" ".join(parts), 130)
     if not source_note_of(fig):
         artist = fig.supxlabel(footer, x=0.01, ha="left", fontsize=7, color="#555555")
