@@ -55,13 +55,13 @@ TEXT: dict[str, dict[str, str]] = {
               "complexe).",
         "en": "Source: perception survey, weighted estimates (complex sampling design).",
     },
-    "intervals": {"fr": "Barres : intervalles de confiance à 95 %.",
+    "intervals": {"fr": "Barres : intervalles de confiance à 95\u00a0%.",
                   "en": "Bars: 95% confidence intervals."},
     "low_precision": {"fr": "pointillés et italique : précision faible (coefficient de "
-                            "variation > 30 % ou moins de 10 degrés de liberté)",
+                            "variation > 30\u00a0% ou moins de 10 degrés de liberté)",
                       "en": "dotted and italic: low precision (coefficient of variation > 30% "
                             "or fewer than 10 degrees of freedom)"},
-    "ci": {"fr": "IC à 95 %", "en": "95% CI"},
+    "ci": {"fr": "IC à 95\u00a0%", "en": "95% CI"},
     "n_range": {"fr": "n = {low} à {high}", "en": "n = {low} to {high}"},
     "n_eq": {"fr": "n = {n}", "en": "n = {n}"},
     # why cells of groups large enough are hidden (their answer counts)
