@@ -71,18 +71,35 @@ def _table_flowables(table: ReadableTable, styles: dict[str, Any], width: float)
     for values in table.text.astype(str).values.tolist():
         rows.append([Paragraph(_escape(v), styles["cell" if c.kind == "text" else "cellr"])
                      for c, v in zip(table.columns, values, strict=True)])
-    # numbers keep their width (never broken over lines); text columns share the rest
-    char = 4.3  # points per character at 7.5 pt
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    # numbers keep their width (never broken over lines): their widest text measured in
+    # the table's font, plus the cell's padding (6 pt a side); text columns share the rest
     longest = [max([len(c.header) if c.kind != "text" else min(len(c.header), 12),
                     *(len(str(v)) for v in table.text.iloc[:, j])], default=4)
                for j, c in enumerate(table.columns)]
-    widths = [n * char + 8 if c.kind != "text" else 0.0
-              for n, c in zip(longest, table.columns, strict=True)]
+    widths = [max([stringWidth(str(v), FONT, 7.5) for v in table.text.iloc[:, j]]
+                  + [stringWidth(word, FONT_BOLD, 7.5) for word in c.header.split()]) + 13
+              if c.kind != "text" else 0.0
+              for j, c in enumerate(table.columns)]
     rest = max(width - sum(widths), width * 0.25)
     text_total = sum(min(n, 45) for n, c in zip(longest, table.columns, strict=True)
                      if c.kind == "text") or 1
-    widths = [w if c.kind != "text" else rest * min(n, 45) / text_total
-              for w, n, c in zip(widths, longest, table.columns, strict=True)]
+    # a text column is never narrower than its longest word (a name is not broken)
+    word = [max([stringWidth(x, FONT, 7.5) for v in table.text.iloc[:, j]
+                 for x in str(v).split()] or [0.0]) + 13 if c.kind == "text" else 0.0
+            for j, c in enumerate(table.columns)]
+    shares = [rest * min(n, 45) / text_total if c.kind == "text" else 0.0
+              for n, c in zip(longest, table.columns, strict=True)]
+    short = sum(max(m - x, 0.0) for m, x, c in zip(word, shares, table.columns, strict=True)
+                if c.kind == "text")
+    wide = sum(x for m, x, c in zip(word, shares, table.columns, strict=True)
+               if c.kind == "text" and x > m)
+    # what the narrow columns need is taken from the wider ones, in proportion
+    shares = [max(m, x - short * x / wide) if c.kind == "text" and wide else max(m, x)
+              for m, x, c in zip(word, shares, table.columns, strict=True)]
+    widths = [w if c.kind != "text" else x
+              for w, x, c in zip(widths, shares, table.columns, strict=True)]
     if sum(widths) > width:  # too wide: shrink every column alike
         widths = [w * width / sum(widths) for w in widths]
     grid = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
