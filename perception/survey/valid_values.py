@@ -200,11 +200,11 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
     ...
     perception.errors.EstimationError: 'commune' is a text variable ...
     """
+    keep = check_missing_codes(missing_codes if missing_codes is not None
+                               else design.missing_codes) == "keep"
     q = design.questionnaire
     if q is None:
         return Prepared(design, design, (), np.full(len(design.data), -1), tuple(by))
-    keep = check_missing_codes(missing_codes if missing_codes is not None
-                               else design.missing_codes) == "keep"
     lang = design.lang
     data = design.data
     names = list(dict.fromkeys([*columns, *by]))

@@ -60,3 +60,10 @@ def test_with_labels_keeps_the_design(demo):
     assert en.lang == "en" and d.lang == "fr"
     assert en.weight_array is d.weight_array
     assert d.with_labels(None).questionnaire is None
+
+
+def test_a_bad_missing_codes_argument_is_named_on_any_design():
+    api = pc.datasets.load("apistrat")
+    d = pc.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    with pytest.raises(DesignError, match="'exclude'.*'keep'"):
+        pc.mean(d, "api00", missing_codes="drop")
