@@ -15,6 +15,7 @@ import pandas as pd  # noqa: F401  (the doctest namespace)
 
 from ..errors import DesignError
 from .checks import check_columns, column_names
+from .labelling import UNLABELLED, Labelling, labelling, with_derived
 from .variance import LONELY_PSU_OPTIONS
 
 
@@ -51,8 +52,15 @@ class DaskSurveyDesign:
         What a stratum with a single PSU does, as in :class:`SurveyDesign`.
     pps, psum, pps_tolerance
         PPS designs are not available on a Dask DataFrame (an error).
-    questionnaire, lang, missing_codes
-        Labelled designs are not available on a Dask DataFrame yet (an error).
+    questionnaire : Questionnaire, optional
+        The questionnaire of the data: the design is then *labelled*, as in memory
+        (declared missing codes and skip-logic blanks left out of every estimate and
+        counted in ``n_excluded``/``excluded``, label columns, derived variables added
+        partition by partition; :mod:`perception.survey.dask_labelling`).
+    lang : str, optional
+        The language of the labels (default: the questionnaire's first).
+    missing_codes : {"exclude", "keep"}
+        What estimators do with declared missing codes.
 
     Examples
     --------
@@ -89,17 +97,7 @@ class DaskSurveyDesign:
         lang: str | None = None,
         missing_codes: str = "exclude",
     ) -> None:
-        if questionnaire is not None or lang is not None:
-            raise DesignError(
-                "questionnaire= (a labelled design) is not available on a Dask DataFrame "
-                "yet: recode the declared missing codes to missing values in the Dask "
-                "DataFrame (ddf.mask(...)) and pass na_rm=True to the estimators"
-            )
-        if missing_codes not in ("exclude", "keep"):
-            raise DesignError(
-                f"missing_codes={missing_codes!r} is not an option; choose 'exclude' or "
-                "'keep'"
-            )
+        labels = labelling(questionnaire, lang, missing_codes)
         if pps is not None or psum is not None:
             raise DesignError(
                 "pps= is not available on a Dask DataFrame: compute the design's data in "
@@ -131,7 +129,9 @@ class DaskSurveyDesign:
                 f"lonely_psu={lonely_psu!r} is not an option; choose one of "
                 f"{', '.join(LONELY_PSU_OPTIONS)}"
             )
-        self._data = data
+        self._source = data  # without the derived variables (dask_labelling reads it)
+        self._data = with_derived(data, labels)
+        self._labelling = labels
         self._nest = bool(nest)
         self._lonely_psu = lonely_psu
 
@@ -146,6 +146,26 @@ class DaskSurveyDesign:
         return self._lonely_psu
 
     @property
+    def labelling(self) -> Labelling:
+        """The questionnaire, language and missing-code setting, together."""
+        return self._labelling
+
+    @property
+    def questionnaire(self) -> Any:
+        """The questionnaire of a labelled design (``questionnaire=``), else None."""
+        return self._labelling.questionnaire
+
+    @property
+    def lang(self) -> str | None:
+        """The language of the labels in result tables (None: an unlabelled design)."""
+        return self._labelling.lang
+
+    @property
+    def missing_codes(self) -> str:
+        """What estimators do with the questionnaire's missing codes."""
+        return self._labelling.missing_codes
+
+    @property
     def design_columns(self) -> list[str]:
         """The strata, PSU and fpc columns, once each."""
         return list(dict.fromkeys([*self._strata, *self._psu, *self._fpc]))
@@ -153,7 +173,7 @@ class DaskSurveyDesign:
     def __repr__(self) -> str:
         return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
                 f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
-                f"lonely_psu={self._lonely_psu!r})")
+                f"lonely_psu={self._lonely_psu!r}{self._labelling.describe()})")
 
     def subset(self, *args: Any, **kwargs: Any) -> None:
         """Not available on a Dask DataFrame yet: estimate by domain (``by=``) instead.
@@ -243,21 +263,44 @@ class DaskReplicateDesign:
     is_replicate = True
     is_dask = True
 
-    def __init__(self, base: DaskSurveyDesign | None, options: dict, data: Any = None
-                 ) -> None:
+    def __init__(self, base: DaskSurveyDesign | None, options: dict, data: Any = None,
+                 labels: Labelling = UNLABELLED) -> None:
         self.base = base
         self.options = dict(options)
-        self._data = base.data if base is not None else data
+        self._labelling = base.labelling if base is not None else labels
+        self._source = base._source if base is not None else data
+        self._data = base.data if base is not None else with_derived(data, labels)
 
     @property
     def data(self) -> Any:
         """The Dask DataFrame of the design."""
         return self._data
 
+    @property
+    def labelling(self) -> Labelling:
+        """The questionnaire, language and missing-code setting, together."""
+        return self._labelling
+
+    @property
+    def questionnaire(self) -> Any:
+        """The questionnaire of a labelled design (``questionnaire=``), else None."""
+        return self._labelling.questionnaire
+
+    @property
+    def lang(self) -> str | None:
+        """The language of the labels in result tables (None: an unlabelled design)."""
+        return self._labelling.lang
+
+    @property
+    def missing_codes(self) -> str:
+        """What estimators do with the questionnaire's missing codes."""
+        return self._labelling.missing_codes
+
     def __repr__(self) -> str:
         source = "factors of the design's PSUs" if self.base is not None else "columns"
         return (f"DaskReplicateDesign({self._data.npartitions} partitions, replicates from "
-                f"{source}, method={self.options.get('method')!r})")
+                f"{source}, method={self.options.get('method')!r}"
+                f"{self._labelling.describe()})")
 
 
 def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str],
@@ -278,7 +321,7 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
     scale, rscales, mse, degf, method
         As :class:`perception.ReplicateDesign`.
     questionnaire, lang, missing_codes
-        Labelled designs are not available on a Dask DataFrame yet (an error).
+        A labelled design, as :class:`DaskSurveyDesign`.
 
     Returns
     -------
@@ -291,12 +334,7 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
     """
     import re
 
-    if questionnaire is not None or lang is not None or missing_codes != "exclude":
-        raise DesignError(
-            "questionnaire= (a labelled design) is not available on a Dask DataFrame yet: "
-            "recode the declared missing codes to missing values in the Dask DataFrame "
-            "and pass na_rm=True to the estimators"
-        )
+    labels = labelling(questionnaire, lang, missing_codes)
     columns = list(data.columns)
     check_columns(columns, [weights], "weights", DesignError, where="the Dask DataFrame")
     if isinstance(replicate_weights, str):
@@ -317,4 +355,4 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
         raise DesignError("a replicate design needs at least two replicate-weight columns")
     options = {"weights": weights, "replicate_weights": cols, "scale": scale,
                "rscales": rscales, "mse": mse, "degf": degf, "method": method}
-    return DaskReplicateDesign(None, options, data)
+    return DaskReplicateDesign(None, options, data, labels)

@@ -23,6 +23,7 @@ from .dask_reduce import (
     PILOT_ROWS,
     _domain_index,
     _globalise,
+    _inside,
     _missing,
     _Plan,
     _problems,
@@ -69,7 +70,7 @@ def _cdf_partition(frame: pd.DataFrame, plan: _Plan, edges: list[np.ndarray],
                      for name, mask in missing.items() if mask.any()},
             "counts": {name: int(mask.sum()) for name, mask in missing.items() if mask.any()},
             "length": len(frame)}
-    active = np.ones(len(frame), dtype=bool)
+    active = _inside(frame, plan)
     for mask in missing.values():
         active &= ~mask
     keep = active & np.isfinite(w) & (w != 0)

@@ -25,6 +25,7 @@ _PREFIX = "__pc_"
 _W, _ROWS, _NONZERO, _ACTIVE = (f"{_PREFIX}w", f"{_PREFIX}rows", f"{_PREFIX}nonzero",
                                 f"{_PREFIX}active")
 _ONE = f"{_PREFIX}row"  # the row id of a design without clusters (never a column)
+_IN = f"{_PREFIX}in"  # the rows inside the design's domain (a labelled design's kept rows)
 _FIRST = f"{_PREFIX}first"  # a group's first row in the data
 _SHOWN_ROWS = 10
 #: rows of the first partition that give the provisional estimates (the shifts)
@@ -109,6 +110,9 @@ class _Plan:
     gram: bool = False  # and their cross-products (the rank behind degf)
     #: quantiles ("below"): the domains' by values and the (domains, k, P) thresholds
     thresholds: Any = None
+    #: a boolean column: False for the rows a labelled design leaves out (outside its
+    #: domain, as ``subset``: weight zero, never missing; survey/dask_labelling.py)
+    kept: str | None = None
 
     @property
     def indicators(self) -> bool:
@@ -127,7 +131,7 @@ class _Plan:
     def columns(self) -> list[str]:
         return list(dict.fromkeys([*self.design, *self.by, *self.variables,
                                    *self.denominators, *([self.weights] if self.weights else []),
-                                   *self.replicate_weights]))
+                                   *self.replicate_weights, *([self.kept] if self.kept else [])]))
 
 
 def _values(frame: pd.DataFrame, name: str, argument: str) -> np.ndarray:
@@ -204,9 +208,18 @@ def _problems(frame: pd.DataFrame, plan: _Plan, w: np.ndarray
     return found
 
 
+def _inside(frame: pd.DataFrame, plan: _Plan) -> np.ndarray:
+    """The rows inside the design's domain (all but those a labelled design leaves out)."""
+    if plan.kept is None:
+        return np.ones(len(frame), dtype=bool)
+    return np.array(frame[plan.kept].to_numpy(dtype=bool))  # a copy: callers narrow it
+
+
 def _missing(frame: pd.DataFrame, plan: _Plan) -> dict[str, np.ndarray]:
+    """The rows of the domain missing a value of each column (outside it, none is)."""
     names = [*plan.variables, *plan.denominators, *plan.by]
-    return {name: frame[name].isna().to_numpy() for name in dict.fromkeys(names)}
+    inside = _inside(frame, plan)
+    return {name: frame[name].isna().to_numpy() & inside for name in dict.fromkeys(names)}
 
 
 def _group_codes(frame: pd.DataFrame, keys: Sequence[str], active: np.ndarray
@@ -237,7 +250,8 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     gaps = {name: np.flatnonzero(mask)[: _SHOWN_ROWS + 1].tolist()
             for name, mask in missing.items() if mask.any()}
     counts = {name: int(mask.sum()) for name, mask in missing.items() if mask.any()}
-    active = np.ones(len(frame), dtype=bool)
+    inside = _inside(frame, plan)
+    active = inside.copy()  # inside stays the domain
     for mask in missing.values():
         active &= ~mask
     codes, first = _group_codes(frame, plan.keys, active)
@@ -251,10 +265,12 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     def add(name: str, values: np.ndarray) -> None:
         out[name] = np.bincount(codes, weights=values, minlength=G)
 
-    w = np.where(np.isfinite(w), w, 0.0)
+    w = np.where(np.isfinite(w) & inside, w, 0.0)  # weight zero outside the domain
     wa = np.where(active, w, 0.0)
     add(_W, w)
     out[_ROWS] = np.bincount(codes, minlength=G).astype(float)
+    if plan.kept is not None:
+        add(_IN, inside.astype(float))
     add(_NONZERO, (w != 0).astype(float))
     dens = [np.where(active, _values(frame, name, "denominator"), 0.0)
             for name in plan.denominators]
@@ -286,7 +302,7 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
         for a in range(len(pieces)):
             for b in range(a, len(pieces)):
                 add(_moment(a, b), w2 * pieces[a] * pieces[b])
-    replicate = [np.where(np.isfinite(v), v, 0.0) for v in
+    replicate = [np.where(np.isfinite(v) & inside, v, 0.0) for v in
                  (_values(frame, name, "replicate_weights") for name in plan.replicate_weights)]
     for r, wr in enumerate(replicate):
         # replicate totals of the same parts (the full-sample parts' shifts included)

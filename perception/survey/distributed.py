@@ -36,6 +36,7 @@ from .checks import check_columns, column_names, estimate_names
 from .dask_design import DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import (
     _ACTIVE,
+    _IN,
     _NONZERO,
     _ONE,
     _ROWS,
@@ -84,12 +85,13 @@ def _group_design(design: DaskSurveyDesign, groups: pd.DataFrame) -> SurveyDesig
 def _make_plan(design: Any, kind: str, names: list[str], den_names: list[str],
                by: list[str], levels: tuple = ()) -> _Plan:
     replicate_weights: tuple[str, ...] = ()
+    kept = getattr(design, "kept_column", None)  # a labelled design's rows (dask_labelling)
     if isinstance(design, DaskReplicateDesign):
         if design.base is None:  # replicate-weight columns: no strata nor PSUs
             keys = list(by)
             plan = _Plan(design.options["weights"], tuple(dict.fromkeys(keys)), (),
                          tuple(by), tuple(names), tuple(den_names), kind, (), levels, False,
-                         tuple(design.options["replicate_weights"]), True)
+                         tuple(design.options["replicate_weights"]), True, kept=kept)
             columns = list(design.data.columns)
             for group, argument in ((names, "variables"), (den_names, "denominator"),
                                     (by, "by")):
@@ -100,7 +102,7 @@ def _make_plan(design: Any, kind: str, names: list[str], den_names: list[str],
     keys = [*design.design_columns, *by]
     plan = _Plan(design._weights, tuple(dict.fromkeys(keys)), tuple(design.design_columns),
                  tuple(by), tuple(names), tuple(den_names), kind, (), levels, moments,
-                 replicate_weights)
+                 replicate_weights, kept=kept)
     columns = list(design.data.columns)
     for group, argument in ((names, "variables"), (den_names, "denominator"), (by, "by")):
         check_columns(columns, group, argument, where="the Dask DataFrame")
@@ -613,12 +615,15 @@ def proportion(design: Any, variables, *, by=None,
     k = len(labels)
     se = np.sqrt(np.clip(np.diag(result.vcov), 0, None)).reshape(dom.count, k)
     rows_codes = _domain_rows(groups, by_names, dom)
+    counts = groups[_ROWS].to_numpy(dtype=float)
+    if plan.kept is not None:  # the rows a labelled design leaves out are outside its domain
+        counts = groups[_IN].to_numpy(dtype=float)
+        rows_codes = np.where(counts > 0, rows_codes, -1)
     if isinstance(design, DaskReplicateDesign):
         df = _replicate_degf(design, groups, plan, group_design, rows_codes, dom.count)
     else:
         df = _degf(groups, plan, group_design, rows_codes, dom.count)
     df = np.broadcast_to(np.asarray(df), (dom.count,))
-    counts = groups[_ROWS].to_numpy(dtype=float)
     inside = rows_codes >= 0
     n_design = np.bincount(rows_codes[inside], weights=counts[inside], minlength=dom.count)
     if method == "logit" and isinstance(design, DaskReplicateDesign):

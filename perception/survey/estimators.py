@@ -47,9 +47,10 @@ Design = SurveyDesign | ReplicateDesign
 
 
 def _dask():
-    """The estimators of designs on a Dask DataFrame (imported on first use)."""
-    from . import distributed
-    return distributed
+    """The estimators of designs on a Dask DataFrame, labelled or not (imported on
+    first use)."""
+    from . import dask_labelling
+    return dask_labelling
 
 
 # ------------------------------------------------------------------- estimators --
@@ -105,7 +106,8 @@ def mean(
     of the variables are left out of all of them, as in R.
     """
     if getattr(design, "is_dask", False):
-        return _dask().estimate(design, "mean", variables, by=by, na_rm=na_rm, level=level)
+        return _dask().estimate(design, "mean", variables, by=by, na_rm=na_rm, level=level,
+                                missing_codes=missing_codes)
     return _ratio_estimate(design, variables, None, by, na_rm, level, "mean", missing_codes)
 
 
@@ -156,7 +158,8 @@ def total(
     2     M   enroll   847465.0  55503.0
     """
     if getattr(design, "is_dask", False):
-        return _dask().estimate(design, "total", variables, by=by, na_rm=na_rm, level=level)
+        return _dask().estimate(design, "total", variables, by=by, na_rm=na_rm, level=level,
+                                missing_codes=missing_codes)
     return _ratio_estimate(design, variables, None, by, na_rm, level, "total", missing_codes)
 
 
@@ -208,7 +211,7 @@ def ratio(
     """
     if getattr(design, "is_dask", False):
         return _dask().estimate(design, "ratio", numerator, denominator, by=by, na_rm=na_rm,
-                                level=level)
+                                level=level, missing_codes=missing_codes)
     return _ratio_estimate(design, numerator, denominator, by, na_rm, level, "ratio",
                            missing_codes)
 
@@ -322,7 +325,7 @@ def proportion(
     """
     if getattr(design, "is_dask", False):
         return _dask().proportion(design, variables, by=by, method=method, na_rm=na_rm,
-                                  level=level)
+                                  level=level, missing_codes=missing_codes)
     check_design(design)
     intervals.check_level(level)
     intervals.check_prop_method(method)

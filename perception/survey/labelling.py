@@ -129,7 +129,8 @@ def labelling(questionnaire: Questionnaire | None, lang: str | None,
 
 def with_derived(data: pd.DataFrame, labels: Labelling) -> pd.DataFrame:
     """``data`` with the questionnaire's derived variables it lacks (those whose sources
-    it has), so that a labelled design knows them by name; ``data`` itself unchanged.
+    it has), so that a labelled design knows them by name; ``data`` itself unchanged (a
+    Dask DataFrame gets them lazily, partition by partition).
 
     Examples
     --------
@@ -140,6 +141,11 @@ def with_derived(data: pd.DataFrame, labels: Labelling) -> pd.DataFrame:
     """
     if labels.questionnaire is None or not labels.questionnaire.derived:
         return data
+    if hasattr(data, "map_partitions"):
+        # a Dask DataFrame: derived values are row-wise, so each partition computes its
+        # own, lazily (the empty frame of its columns gives their dtypes)
+        return data.map_partitions(labels.questionnaire.derive,
+                                   meta=labels.questionnaire.derive(data._meta))
     return labels.questionnaire.derive(data)
 
 

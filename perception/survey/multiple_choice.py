@@ -148,9 +148,9 @@ def option_design(design, name: str, *, na_rm: bool = False,
     return OptionDesign(inner, columns, answers)
 
 
-def _excluded_text(reasons: pd.Series, variable, lang: str) -> str:
-    """``"98 Refus: 3; non posée: 400"``: each reason and its count, in ``lang``."""
-    counts = reasons.value_counts()
+def _excluded_text(counts: pd.Series, variable, lang: str) -> str:
+    """``"98 Refus: 3; non posée: 400"``: each reason and its count (``counts``, indexed
+    by reason), in ``lang``."""
     words = _REASON_WORDS.get(lang, _REASON_WORDS["en"])
     parts = []
     for code, labels in variable.missing.items():
@@ -212,7 +212,7 @@ def option_table(design, name: str, by: Sequence[str], na_rm: bool,
     for k in range(len(keys)):
         left_out = reasons[(codes == k) & reasons.notna().to_numpy()]
         n_excluded.append(len(left_out))
-        excluded.append(_excluded_text(left_out, variable, lang))
+        excluded.append(_excluded_text(left_out.value_counts(), variable, lang))
     position = [keys.index(row) for row in out[by].itertuples(index=False, name=None)] \
         if by else [0] * len(out)
     out["n_excluded"] = np.asarray(n_excluded, dtype=np.int64)[position]

@@ -140,9 +140,10 @@ def quantile(
     the first cumulative weight (``survey:::qs``); this is kept so numbers equal R's.
     """
     if getattr(design, "is_dask", False):  # a Dask DataFrame: survey/dask_quantiles.py
-        from . import dask_quantiles
-        return dask_quantiles.quantile(design, variables, quantiles, by=by, na_rm=na_rm,
-                                    level=level, interval_type=interval_type)
+        from . import dask_labelling
+        return dask_labelling.quantile(design, variables, quantiles, by=by, na_rm=na_rm,
+                                       level=level, interval_type=interval_type,
+                                       missing_codes=missing_codes)
     check_design(design)
     intervals.check_level(level)
     if interval_type == "mixed":

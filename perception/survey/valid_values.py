@@ -141,18 +141,35 @@ class Prepared:
         rows = np.flatnonzero(inside)
         reasons = self.codes[rows]
         by = [c for c in by if c in table.columns and c in data.columns]
-        if not by:
-            whole = dict(zip(*np.unique(reasons, return_counts=True), strict=True))
-            return [{int(k): int(v) for k, v in whole.items()} for _ in range(len(table))]
-        # one count per (domain, reason): a group-by, not a loop over the rows
         left = data[by].iloc[rows].reset_index(drop=True).assign(_reason=reasons)
-        sizes = left.groupby([*by, "_reason"], dropna=True, observed=True).size()
-        grouped: dict[tuple, dict[int, int]] = {}
+        return counts_by_row(left.groupby([*by, "_reason"], dropna=True, observed=True).size(),
+                             table, by)
+
+
+def counts_by_row(sizes: pd.Series, table: pd.DataFrame, by: list[str]
+                  ) -> list[dict[int, int]]:
+    """For each row of ``table``, the left-out rows of its domain by reason, from
+    ``sizes``: the left-out rows counted by (``by`` values, reason) -- one count per
+    (domain, reason), so a group-by of the rows, not a loop over them.
+
+    Examples
+    --------
+    >>> sizes = pd.Series([3, 4], index=pd.MultiIndex.from_tuples([(1, 0), (2, 1)]))
+    >>> counts_by_row(sizes, pd.DataFrame({"g": [1, 2, 3]}), ["g"])
+    [{0: 3}, {1: 4}, {}]
+    """
+    if not by:
+        whole: dict[int, int] = {}
         for key, size in sizes.items():
-            cell = grouped.setdefault(_key(key[:-1]), {})
-            cell[int(key[-1])] = int(size)
-        return [dict(grouped.get(_key(row), {}))
-                for row in table[by].itertuples(index=False, name=None)]
+            reason = key[-1] if isinstance(key, tuple) else key
+            whole[int(reason)] = whole.get(int(reason), 0) + int(size)
+        return [dict(whole) for _ in range(len(table))]
+    grouped: dict[tuple, dict[int, int]] = {}
+    for key, size in sizes.items():
+        cell = grouped.setdefault(_key(key[:-1]), {})
+        cell[int(key[-1])] = cell.get(int(key[-1]), 0) + int(size)
+    return [dict(grouped.get(_key(row), {}))
+            for row in table[by].itertuples(index=False, name=None)]
 
 
 def _key(values: tuple) -> tuple:
@@ -211,12 +228,69 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
     if purpose in QUANTITIES:
         for name in columns:
             check_quantity(q, name, purpose)
-    several = sum(name in q and _can_exclude(q.variable(name)) for name in names) > 1
+    codes, candidates, blanked = exclusions(q, lang, data, names, keep)
+    present = np.unique(codes[codes >= 0])
+    if not present.size:
+        return Prepared(design, design, (), codes, tuple(by))
+    # the reasons met, in the order of the candidates (each variable in turn)
+    position = np.full(len(candidates), -1, dtype=np.int64)
+    position[present] = np.arange(present.size)
+    codes = np.where(codes >= 0, position[np.maximum(codes, 0)], -1)
+    reasons = tuple(candidates[i] for i in present)
+    analysed = design.with_data(data.assign(**blanked)) if blanked else design
+    analysed = analysed.subset(codes < 0)
+    return Prepared(analysed, design, reasons, codes, tuple(by))
+
+
+def exclusions(q, lang: str | None, data: pd.DataFrame, names: Sequence[str], keep: bool
+               ) -> tuple[np.ndarray, list[str], dict[str, pd.Series]]:
+    """Why each row of ``data`` is left out of an analysis of ``names``, row by row.
+
+    Every reason the questionnaire allows for ``names`` is a candidate, in a fixed
+    order (each variable in turn: its missing codes, "not asked", "not computed"), so
+    that the rows of several pieces of the data (the partitions of a Dask DataFrame)
+    number their reasons alike. A row takes the first reason that applies.
+
+    Parameters
+    ----------
+    q : Questionnaire
+        The design's questionnaire.
+    lang : str or None
+        The language of the reasons.
+    data : DataFrame
+        The rows (with the columns the skip logic reads).
+    names : sequence of str
+        The analysed and domain columns.
+    keep : bool
+        Keep the missing codes as values (only skipped questions and blank derived
+        values are left out).
+
+    Returns
+    -------
+    codes : ndarray of int
+        Each row's reason among the candidates (-1: kept).
+    candidates : list of str
+        The reasons, labelled in ``lang``.
+    blanked : dict
+        The columns holding missing codes, with those codes blank.
+
+    Examples
+    --------
+    >>> demo = pc.demo_survey(seed=1)
+    >>> codes, reasons, _ = exclusions(demo.questionnaire, "en", demo.waves,
+    ...                                ["trust_police"], False)
+    >>> reasons
+    ['8 Refused', "9 Don't know / haven't heard enough"]
+    >>> int((codes == 1).sum()) == int((demo.waves["trust_police"] == 9).sum())
+    True
+    """
+    names = [name for name in names if name in q]
+    several = sum(_can_exclude(q.variable(name)) for name in names) > 1
     codes = np.full(len(data), -1, dtype=np.int64)
-    reasons: list[str] = []
+    candidates: list[str] = []
     blanked: dict[str, pd.Series] = {}
     for name in names:
-        if name not in q or name not in data.columns:
+        if name not in data.columns:
             continue
         var = q.variable(name)
         prefix = f"{name} " if several else ""
@@ -224,9 +298,8 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
         if not keep and var.missing:
             for code, labels in var.missing.items():
                 hit = _equals(column, code) & (codes < 0)
-                if hit.any():
-                    codes[hit] = len(reasons)
-                    reasons.append(f"{prefix}{code_reason(code, labels, lang)}")
+                codes[hit] = len(candidates)
+                candidates.append(f"{prefix}{code_reason(code, labels, lang)}")
             coded = _equals_any(column, list(var.missing))
             if coded.any():
                 blanked[name] = _blank(column, coded)
@@ -234,21 +307,14 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
             skipped = column.isna().to_numpy() & (codes < 0)
             if skipped.any():
                 applies = var.relevant_expr.evaluate(data).to_numpy(dtype=bool)
-                hit = skipped & ~applies
-                if hit.any():
-                    codes[hit] = len(reasons)
-                    reasons.append(f"{prefix}{NOT_ASKED.get(lang or 'en', 'not asked')}")
+                codes[skipped & ~applies] = len(candidates)
+            candidates.append(f"{prefix}{NOT_ASKED.get(lang or 'en', 'not asked')}")
         if getattr(var, "derived", False):
             # missing in, missing out: a blank derived value is left out like its source
             hit = column.isna().to_numpy() & (codes < 0)
-            if hit.any():
-                codes[hit] = len(reasons)
-                reasons.append(f"{prefix}{NOT_COMPUTED.get(lang or 'en', NOT_COMPUTED['en'])}")
-    if not reasons:
-        return Prepared(design, design, (), codes, tuple(by))
-    analysed = design.with_data(data.assign(**blanked)) if blanked else design
-    analysed = analysed.subset(codes < 0)
-    return Prepared(analysed, design, tuple(reasons), codes, tuple(by))
+            codes[hit] = len(candidates)
+            candidates.append(f"{prefix}{NOT_COMPUTED.get(lang or 'en', NOT_COMPUTED['en'])}")
+    return codes, candidates, blanked
 
 
 def valid_frame(design, columns: Sequence[str], *, missing_codes: str | None = None
