@@ -39,6 +39,7 @@ from ..errors import EstimationError, format_rows
 from ..questionnaire.cells import code_text
 from ..questionnaire.multiple import NO_ANSWER, option_indicators
 from . import dask_quantiles, distributed
+from .attached import stack_tables
 from .checks import column_names, estimate_names
 from .covariance import attach_covariance, covariance_of
 from .dask_design import DaskReplicateDesign
@@ -287,17 +288,31 @@ def proportion(design: Any, variables, *, by=None, method: Any = "logit",
     if not names:
         raise EstimationError("give at least one variable")
     by_names = column_names(by, "by")
-    multiple = [name for name in names if is_select_multiple(design, name)]
-    if multiple:
-        if len(names) > 1:
-            raise EstimationError(
-                f"on a Dask DataFrame, estimate select-multiple question {multiple[0]!r} "
-                "on its own: pc.proportion(design, " f"{multiple[0]!r}, ...), then the "
-                "other variables in another call"
-            )
-        table = _option_table(design, names[0], by_names, na_rm, method, level,
-                              missing_codes)
-        add_labels(table, design, by_names)
+    if any(is_select_multiple(design, name) for name in names):
+        # as in memory (multiple_choice.proportions_with_options): the option rows of
+        # each select-multiple question, the other variables' levels between them
+        tables = []
+        plain: list[str] = []
+        for name in names:
+            if is_select_multiple(design, name):
+                if plain:
+                    tables.append(proportion(design, plain, by=by_names, method=method,
+                                             na_rm=na_rm, level=level))
+                    plain = []
+                tables.append(_option_table(design, name, by_names, na_rm, method, level,
+                                            None))
+            else:
+                plain.append(name)
+        if plain:
+            tables.append(proportion(design, plain, by=by_names, method=method, na_rm=na_rm,
+                                     level=level))
+        if len(tables) == 1:
+            table = tables[0]
+        else:
+            level_, method_ = tables[0].attrs.get("level"), tables[0].attrs.get("method")
+            table = stack_tables(tables)
+            table.attrs = {"level": level_, "method": method_, "vcov": None}
+        add_labels(table, design, by_names)  # after its n_excluded and excluded
         return table
     prepared = _prepare(design, names, by_names, missing_codes, None)
     table = distributed.proportion(prepared.design, names, by=by_names, method=method,

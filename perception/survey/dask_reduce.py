@@ -250,8 +250,8 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     gaps = {name: np.flatnonzero(mask)[: _SHOWN_ROWS + 1].tolist()
             for name, mask in missing.items() if mask.any()}
     counts = {name: int(mask.sum()) for name, mask in missing.items() if mask.any()}
-    inside = _inside(frame, plan)
-    active = inside.copy()  # inside stays the domain
+    domain = _inside(frame, plan)
+    active = domain.copy()
     for mask in missing.values():
         active &= ~mask
     codes, first = _group_codes(frame, plan.keys, active)
@@ -265,12 +265,12 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     def add(name: str, values: np.ndarray) -> None:
         out[name] = np.bincount(codes, weights=values, minlength=G)
 
-    w = np.where(np.isfinite(w) & inside, w, 0.0)  # weight zero outside the domain
+    w = np.where(np.isfinite(w) & domain, w, 0.0)  # weight zero outside the domain
     wa = np.where(active, w, 0.0)
     add(_W, w)
     out[_ROWS] = np.bincount(codes, minlength=G).astype(float)
     if plan.kept is not None:
-        add(_IN, inside.astype(float))
+        add(_IN, domain.astype(float))
     add(_NONZERO, (w != 0).astype(float))
     dens = [np.where(active, _values(frame, name, "denominator"), 0.0)
             for name in plan.denominators]
@@ -302,7 +302,7 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
         for a in range(len(pieces)):
             for b in range(a, len(pieces)):
                 add(_moment(a, b), w2 * pieces[a] * pieces[b])
-    replicate = [np.where(np.isfinite(v) & inside, v, 0.0) for v in
+    replicate = [np.where(np.isfinite(v) & domain, v, 0.0) for v in
                  (_values(frame, name, "replicate_weights") for name in plan.replicate_weights)]
     for r, wr in enumerate(replicate):
         # replicate totals of the same parts (the full-sample parts' shifts included)

@@ -375,7 +375,7 @@ def proportion(
         j = 0
         for name, (levels, _) in zip(names, all_levels, strict=True):
             for level_value in levels:
-                num[:, j] = (data[name] == level_value).to_numpy(dtype=bool) & active
+                num[:, j] = (data[name] == level_value).to_numpy(dtype=bool, na_value=False) & active
                 j += 1
         den = indicator(active, num.shape[1])
         result = ratio_engine(design, num, den, dom)

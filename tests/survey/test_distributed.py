@@ -241,7 +241,8 @@ def test_functions_not_on_dask_say_so(parquet):
         design.subset(ddf["stype"] == "E")
 
 
-def test_labelled_design_refused(parquet):
+def test_labelled_design_needs_a_questionnaire(parquet):
+    # labelled designs on a Dask DataFrame: tests/survey/test_distributed_labelled.py
     _, ddf = _frames(parquet, "apiclus1")
-    with pytest.raises(DesignError, match="labelled design"):
+    with pytest.raises(DesignError, match="must be a Questionnaire"):
         pc.SurveyDesign(ddf, weights="pw", psu="dnum", questionnaire=object())

@@ -1,0 +1,199 @@
+"""Labelled designs on a Dask DataFrame: the same tables as the in-memory labelled design.
+
+The demo's waves (with the Central Mali questionnaire: declared missing codes, skip
+logic, derived variables, a select-multiple question) are written as a Parquet dataset
+of three files, read with dask, and every estimator runs on a ``dask.distributed``
+LocalCluster of two worker processes. Each table -- estimates, covariance, and the
+columns a labelled design adds (``n_excluded``, ``excluded``, ``variable_label``,
+``category_label``, ``<by>_label``) -- must equal the in-memory one to 1e-10.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perception as pc
+from perception.errors import DesignError, EstimationError
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+from test_distributed import assert_same  # noqa: E402  (after the importorskip)
+
+REPLICATES = [f"rw{r}" for r in range(6)]
+DESIGN = {"weights": "w_final", "strata": "stratum", "psu": "psu_id"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    # two worker processes, one thread each: a partition is prepared in another process
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as connected:
+            yield connected
+
+
+@pytest.fixture(scope="module")
+def waves(tmp_path_factory):
+    """The demo's waves (600 adults a wave), with replicate-weight columns, as a Parquet
+    dataset of three files; and its questionnaire."""
+    demo = pc.demo_survey(seed=1, n_per_wave=600)
+    data = demo.waves.copy()
+    rng = np.random.default_rng(3)
+    for name in REPLICATES:
+        data[name] = data["w_final"] * rng.uniform(0.5, 1.5, len(data))
+    path = tmp_path_factory.mktemp("labelled") / "waves"
+    dd.from_pandas(data, npartitions=3).to_parquet(path, write_index=False)
+    return path, demo.questionnaire
+
+
+def _frames(waves, change=None) -> tuple[pd.DataFrame, object]:
+    path, _ = waves
+    ddf = dd.read_parquet(path)
+    data = ddf.compute().reset_index(drop=True)
+    if change is not None:
+        data = change(data)
+        ddf = dd.from_pandas(data, npartitions=3)
+    return data, ddf
+
+
+def _designs(waves, kind: str, **labels):
+    """The in-memory and the Dask design of one kind, labelled alike."""
+    data, ddf = _frames(waves)
+    q = waves[1]
+    if kind == "columns":
+        arguments = {"weights": "w_final", "replicate_weights": "rw[0-9]", "method": "jk1",
+                     "questionnaire": q, **labels}
+        return (pc.ReplicateDesign(data, **arguments),
+                pc.ReplicateDesign(ddf, **arguments))
+    arguments = {**DESIGN, "questionnaire": q, **labels}
+    if kind == "rows":  # each row its own PSU: the per-stratum moments
+        arguments.pop("psu")
+    memory, spread = pc.SurveyDesign(data, **arguments), pc.SurveyDesign(ddf, **arguments)
+    if kind == "jkn":
+        return memory.replicate("jkn"), spread.replicate("jkn")
+    return memory, spread
+
+
+@pytest.mark.parametrize("kind", ["clusters", "rows", "jkn", "columns"])
+def test_labelled_estimators_equal_in_memory(client, waves, kind):
+    memory, spread = _designs(waves, kind)
+    assert spread.questionnaire is memory.questionnaire
+    calls = [
+        # missing codes, and skip logic (req_help_bribe is asked if req_help = 1)
+        (pc.mean, (["trust_police", "req_help_bribe"],), {"by": "wave"}),
+        # derived variables, computed partition by partition
+        (pc.total, ("trust_police_high",), {"by": "region"}),
+        (pc.mean, ("trust_fsi_mean",), {"by": ["wave", "sex"]}),
+        (pc.ratio, ("trust_police", "hh_size"), {"by": "wave"}),
+        (pc.proportion, (["trust_police", "ca_participated"],),
+         {"by": "wave", "method": "beta"}),
+        # a by column with missing codes: its coded rows are left out too
+        (pc.proportion, ("sec_change",), {"by": "educ"}),
+        (pc.quantile, ("age", [0.25, 0.5]), {"by": "wave"}),
+    ]
+    for function, arguments, options in calls:
+        want = function(memory, *arguments, **options)
+        got = function(spread, *arguments, **options)
+        assert {"n_excluded", "excluded", "variable_label"} <= set(got.columns)
+        assert_same(got, want)
+        assert got.attrs.get("lang") == want.attrs.get("lang")
+
+
+def test_excluded_counts_and_labels(client, waves):
+    data, _ = _frames(waves)
+    memory, spread = _designs(waves, "clusters", lang="en")
+    got = pc.proportion(spread, "trust_police", by="wave")
+    assert_same(got, pc.proportion(memory, "trust_police", by="wave"))
+    first = got[got["wave"] == got["wave"].iloc[0]].iloc[0]
+    coded = data[data["wave"] == first["wave"]]["trust_police"]
+    assert first["n_excluded"] == int(coded.isin([8, 9]).sum()) > 0
+    assert first["excluded"].startswith("8 Refused: ")
+    assert first["category_label"] and first["wave_label"] and first["variable_label"]
+    # skip logic: "not asked" counts the rows where req_help is not 1
+    table = pc.mean(spread, "req_help_bribe")
+    asked = data["req_help"] == 1
+    assert table["excluded"].iloc[0].endswith(f"not asked: {int((~asked).sum())}")
+
+
+def test_missing_codes_kept(client, waves):
+    memory, spread = _designs(waves, "clusters", missing_codes="keep")
+    for options in ({}, {"missing_codes": "exclude"}):
+        assert_same(pc.proportion(spread, "req_help_bribe", by="wave", **options),
+                    pc.proportion(memory, "req_help_bribe", by="wave", **options))
+    memory, spread = _designs(waves, "clusters")
+    assert_same(pc.proportion(spread, "trust_police", missing_codes="keep"),
+                pc.proportion(memory, "trust_police", missing_codes="keep"))
+
+
+@pytest.mark.parametrize("kind", ["clusters", "jkn"])
+def test_select_multiple_one_row_per_option(client, waves, kind):
+    memory, spread = _designs(waves, kind)
+    for names in ("ca_type", ["trust_police", "ca_type", "ca_participated"]):
+        want = pc.proportion(memory, names, by="wave", na_rm=True)
+        got = pc.proportion(spread, names, by="wave", na_rm=True)
+        assert_same(got, want)
+    options = got[got["variable"] == "ca_type"]
+    assert len(options) == 2 * len(waves[1].variable("ca_type").codes)
+
+
+def test_select_multiple_blank_where_asked(client, waves):
+    def blank(data):
+        data = data.copy()
+        rows = data.index[(data["ca_aware"] == 1).to_numpy()][[3, -2]]
+        data.loc[rows, "ca_type"] = None
+        return data
+
+    data, ddf = _frames(waves, blank)
+    q = waves[1]
+    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=q)
+    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=q)
+    with pytest.raises(EstimationError, match="blank in 2 row"):
+        pc.proportion(memory, "ca_type")
+    with pytest.raises(EstimationError, match="blank in 2 row.*whole Dask DataFrame"):
+        pc.proportion(spread, "ca_type")
+    assert_same(pc.proportion(spread, "ca_type", by="region", na_rm=True),
+                pc.proportion(memory, "ca_type", by="region", na_rm=True))
+
+
+def test_quantities_of_categories_refused(waves):
+    _, spread = _designs(waves, "clusters")
+    for function, name, kind in ((pc.mean, "ca_participated", "categorical"),
+                                 (pc.total, "ca_type", "select_multiple"),
+                                 (pc.mean, "commune", "text"),
+                                 (pc.quantile, "region", "categorical")):
+        with pytest.raises(EstimationError, match=f"'{name}' is a {kind} variable"):
+            function(spread, name)
+
+
+def test_other_missing_values_still_follow_na_rm(client, waves):
+    def gaps(data):
+        data = data.copy()
+        data.loc[[5, len(data) - 2], "trust_army"] = np.nan
+        return data
+
+    data, ddf = _frames(waves, gaps)
+    q = waves[1]
+    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=q)
+    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=q)
+    with pytest.raises(EstimationError, match=f"2 missing value.*5, {len(data) - 2}"):
+        pc.mean(spread, "trust_army")
+    assert_same(pc.mean(spread, "trust_army", by="wave", na_rm=True),
+                pc.mean(memory, "trust_army", by="wave", na_rm=True))
+    assert_same(pc.proportion(spread, "trust_army", na_rm=True),
+                pc.proportion(memory, "trust_army", na_rm=True))
+
+
+def test_labelled_design_is_lazy_and_says_so(waves):
+    _, ddf = _frames(waves)
+    q = waves[1]
+    design = pc.SurveyDesign(ddf, **DESIGN, questionnaire=q, lang="en")
+    assert "trust_fsi_mean" in design.data.columns  # derived, not computed yet
+    assert "questionnaire='centre_mali_trust', lang='en'" in repr(design)
+    assert design.replicate("jkn").lang == "en"
+    with pytest.raises(DesignError, match="missing_codes"):
+        pc.SurveyDesign(ddf, **DESIGN, questionnaire=q, missing_codes="drop")
+    with pytest.raises(DesignError, match="not a language"):
+        pc.SurveyDesign(ddf, **DESIGN, questionnaire=q, lang="bm")
