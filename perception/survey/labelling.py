@@ -13,7 +13,7 @@ the design is built (:func:`with_derived`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -144,8 +144,9 @@ def with_derived(data: pd.DataFrame, labels: Labelling) -> pd.DataFrame:
     if hasattr(data, "map_partitions"):
         # a Dask DataFrame: derived values are row-wise, so each partition computes its
         # own, lazily (the empty frame of its columns gives their dtypes)
-        return data.map_partitions(labels.questionnaire.derive,
-                                   meta=labels.questionnaire.derive(data._meta))
+        frame: Any = data
+        return frame.map_partitions(labels.questionnaire.derive,
+                                    meta=labels.questionnaire.derive(frame._meta))
     return labels.questionnaire.derive(data)
 
 

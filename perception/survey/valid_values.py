@@ -161,11 +161,12 @@ def counts_by_row(sizes: pd.Series, table: pd.DataFrame, by: list[str]
     if not by:
         whole: dict[int, int] = {}
         for key, size in sizes.items():
-            reason = key[-1] if isinstance(key, tuple) else key
-            whole[int(reason)] = whole.get(int(reason), 0) + int(size)
+            reason = int(key[-1] if isinstance(key, tuple) else key)  # type: ignore[arg-type]
+            whole[reason] = whole.get(reason, 0) + int(size)
         return [dict(whole) for _ in range(len(table))]
     grouped: dict[tuple, dict[int, int]] = {}
     for key, size in sizes.items():
+        assert isinstance(key, tuple)  # (by values ..., reason)
         cell = grouped.setdefault(_key(key[:-1]), {})
         cell[int(key[-1])] = cell.get(int(key[-1]), 0) + int(size)
     return [dict(grouped.get(_key(row), {}))
