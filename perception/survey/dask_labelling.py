@@ -40,7 +40,7 @@ from ..questionnaire.cells import code_text
 from ..questionnaire.multiple import NO_ANSWER, option_indicators
 from . import dask_quantiles, distributed
 from .attached import stack_tables
-from .checks import column_names, estimate_names
+from .checks import check_columns, column_names, estimate_names
 from .covariance import attach_covariance, covariance_of
 from .dask_design import DaskReplicateDesign
 from .dask_reduce import _PREFIX, _require_dask
@@ -125,10 +125,20 @@ class _Preparation:
                          self.by, sizes)
 
 
+def _check(design: Any, columns: Sequence[str], by: Sequence[str],
+           denominators: Sequence[str] = ()) -> None:
+    """Unknown columns named among the design's (derived variables included)."""
+    available = list(design.data.columns)
+    for names, argument in ((columns, "variables"), (denominators, "denominator"),
+                            (by, "by")):
+        check_columns(available, list(names), argument, where="the Dask DataFrame")
+
+
 def _prepare(design: Any, columns: Sequence[str], by: Sequence[str],
              missing_codes: str | None, purpose: str | None) -> _Preparation:
     """The lazy frame of one analysis and the design that reads it (unlabelled, its
     left-out rows marked in the column ``_KEPT``)."""
+    _check(design, columns, by)
     keep = check_missing_codes(missing_codes if missing_codes is not None
                                else design.missing_codes) == "keep"
     q = design.questionnaire
@@ -211,6 +221,7 @@ def estimate(design: Any, kind: str, variables, denominators=None, *, by=None,
                                     na_rm=na_rm, level=level)
     names, den_names = estimate_names(variables, denominators, kind)
     by_names = column_names(by, "by")
+    _check(design, names, by_names, den_names)
     prepared = _prepare(design, [*names, *den_names], by_names, missing_codes, kind)
     table = distributed.estimate(prepared.design, kind, names, den_names or None,
                                  by=by_names, na_rm=na_rm, level=level)
@@ -360,6 +371,7 @@ def _option_table(design: Any, name: str, by: list[str], na_rm: bool, method: An
     q = design.questionnaire
     keep = check_missing_codes(missing_codes if missing_codes is not None
                                else design.missing_codes) == "keep"
+    _check(design, [], by)
     variable = q.variable(name)
     options = [*variable.codes, *(variable.missing if keep else [])]
     columns = {f"{name}/{code_text(code)}": code for code in options}

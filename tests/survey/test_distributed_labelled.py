@@ -203,6 +203,11 @@ def test_labelled_design_is_lazy_and_says_so(waves):
     assert "trust_fsi_mean" in design.data.columns  # derived, not computed yet
     assert "questionnaire='centre_mali_trust', lang='en'" in repr(design)
     assert design.replicate("jkn").lang == "en"
+    # unknown columns are named among the design's (derived variables included)
+    with pytest.raises(EstimationError, match="'nope' given as denominator"):
+        pc.ratio(design, "trust_police", "nope")
+    with pytest.raises(EstimationError, match="'nope' given as by"):
+        pc.proportion(design, "ca_type", by="nope")
     with pytest.raises(DesignError, match="missing_codes"):
         pc.SurveyDesign(ddf, **DESIGN, questionnaire=q, missing_codes="drop")
     with pytest.raises(DesignError, match="not a language"):
