@@ -13,9 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import perception as pc
 from perception.errors import DesignError, EstimationError
+from perception.survey.valid_values import counts_by_row, exclusions
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -212,3 +215,50 @@ def test_labelled_design_is_lazy_and_says_so(waves):
         pc.SurveyDesign(ddf, **DESIGN, questionnaire=q, missing_codes="drop")
     with pytest.raises(DesignError, match="not a language"):
         pc.SurveyDesign(ddf, **DESIGN, questionnaire=q, lang="bm")
+
+
+@pytest.fixture(scope="module")
+def small_demo():
+    demo = pc.demo_survey(seed=1, n_per_wave=300)
+    return demo.questionnaire.derive(demo.waves), demo.questionnaire
+
+
+NAMES = ["trust_police", "req_help_bribe", "trust_fsi_mean", "educ"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(cuts=st.lists(st.integers(0, 599), max_size=4), keep=st.booleans(),
+       lang=st.sampled_from(["fr", "en"]))
+def test_reasons_do_not_depend_on_the_partitions(small_demo, cuts, keep, lang):
+    """Whatever the partitions, each row gets the reason it gets in the whole frame, and
+    the left-out rows counted piece by piece add up to the whole frame's counts."""
+    data, q = small_demo
+    whole, candidates, _ = exclusions(q, lang, data, NAMES, keep)
+    bounds = [0, *sorted(cuts), len(data)]
+    pieces = [data.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    codes = []
+    sizes = []
+    for piece in pieces:
+        piece_codes, piece_candidates, _ = exclusions(q, lang, piece, NAMES, keep)
+        assert piece_candidates == candidates
+        codes.append(piece_codes)
+        left = piece.loc[piece_codes >= 0, ["wave"]].assign(reason=piece_codes[piece_codes >= 0])
+        sizes.append(left.groupby(["wave", "reason"]).size())
+    np.testing.assert_array_equal(np.concatenate(codes), whole)
+    table = pd.DataFrame({"wave": sorted(data["wave"].unique())})
+    left = data.loc[whole >= 0, ["wave"]].assign(reason=whole[whole >= 0])
+    assert (counts_by_row(pd.concat(sizes), table, ["wave"])
+            == counts_by_row(left.groupby(["wave", "reason"]).size(), table, ["wave"]))
+
+
+def test_proportion_of_blanked_codes_on_replicate_weight_columns(small_demo):
+    """In memory too: a replicate design given by columns reads a column whose missing
+    codes were blanked (an Int64 column with <NA>)."""
+    data, q = small_demo
+    data = data.assign(rw0=data["w_final"] * 0.9, rw1=data["w_final"] * 1.1)
+    design = pc.ReplicateDesign(data, weights="w_final", replicate_weights=["rw0", "rw1"],
+                                questionnaire=q)
+    table = pc.proportion(design, "trust_police")
+    valid = data["trust_police"].isin([0, 1, 2, 3])
+    assert table["n"].iloc[0] == int(valid.sum())
+    assert table["estimate"].sum() == pytest.approx(1.0)
