@@ -39,10 +39,10 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def waves(tmp_path_factory):
+def waves(tmp_path_factory, demo_factory):
     """The demo's waves (600 adults a wave), with replicate-weight columns, as a Parquet
     dataset of three files; and its questionnaire."""
-    demo = pc.demo_survey(seed=1, n_per_wave=600)
+    demo = demo_factory(seed=1, n_per_wave=600)
     data = demo.waves.copy()
     rng = np.random.default_rng(3)
     for name in REPLICATES:
@@ -218,16 +218,17 @@ def test_labelled_design_is_lazy_and_says_so(waves):
 
 
 @pytest.fixture(scope="module")
-def small_demo():
-    demo = pc.demo_survey(seed=1, n_per_wave=300)
-    return demo.questionnaire.derive(demo.waves), demo.questionnaire
+def small_demo(waves):
+    """The waves in memory, with their derived variables, and the questionnaire."""
+    data = pd.read_parquet(waves[0])
+    return waves[1].derive(data), waves[1]
 
 
 NAMES = ["trust_police", "req_help_bribe", "trust_fsi_mean", "educ"]
 
 
 @settings(max_examples=30, deadline=None)
-@given(cuts=st.lists(st.integers(0, 599), max_size=4), keep=st.booleans(),
+@given(cuts=st.lists(st.integers(0, 1199), max_size=4), keep=st.booleans(),
        lang=st.sampled_from(["fr", "en"]))
 def test_reasons_do_not_depend_on_the_partitions(small_demo, cuts, keep, lang):
     """Whatever the partitions, each row gets the reason it gets in the whole frame, and
