@@ -479,7 +479,9 @@ def glm(
     reports ``NA``. For replicate designs with trials, the replicate refits keep the
     trials in their weights (R's ``svyglm.svyrep.design`` loses them).
     """
-    check_design(design)
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design)
     split_formula(formula)
     if family not in FAMILIES:
         raise EstimationError(
@@ -496,6 +498,11 @@ def glm(
             f"trials= goes with family='binomial' (counts of successes), not {family!r}"
         )
     intervals.check_level(level)
+    if on_dask:
+        from .dask_models import glm as dask_glm
+
+        return dask_glm(design, formula, family=family, link=link, na_rm=na_rm, level=level,
+                        offset=offset, trials=trials)
     fam = make_family(family, link)
     extra = [c for c in (offset, trials) if c is not None]
     for argument, name in (("offset", offset), ("trials", trials)):

@@ -1,0 +1,810 @@
+"""Design-based GLMs (``pc.glm``) of designs on a Dask DataFrame: the in-memory fit
+(:mod:`perception.survey.fitting`) with its sums over rows made on the partitions.
+
+Every quantity of the in-memory fit is a sum over rows, so each step is one pass over
+the partitions (on the workers) and a small combination on the client:
+
+1. a first pass sums the weights by group of the design columns (as the estimators'
+   reduction, :mod:`perception.survey.dask_reduce`), reports missing values with their
+   row numbers in the whole Dask DataFrame, and collects the levels of the categorical
+   columns among the complete rows, so every partition builds the same model matrix
+   (the levels the in-memory ``patsy`` call would find, in its order);
+2. each iteration of R's ``glm.fit`` is one pass: every partition gives the deviance at
+   the current coefficients and the triangular factor of its rows' weighted least
+   squares (``[sqrt(w) X | sqrt(w) z]``); the factors of the partitions are stacked and
+   factored again (a tall-skinny QR), so the solution is the QR solution of the
+   in-memory fit, with its rank check, step halving and stopping rule;
+3. a last pass sums the estimating functions ``U_i`` by group of the design columns;
+   the in-memory design built on the groups (one row per group) turns their per-PSU
+   totals into the sandwich, so strata, multistage fpc and lonely PSUs are handled by
+   the in-memory variance code. A design without clusters sums the cross-products
+   ``U_i U_i'`` per stratum instead (the rows' spread within each stratum).
+
+Replicate designs refit the model per replicate as R's ``svyglm.svyrep.design`` does,
+from the full-sample coefficients: all replicates iterate in the same passes (each
+stops at its own convergence), their weights the full-sample weights times the
+replicate factor of the row's PSU, or the replicate-weight columns.
+
+What comes back to the client is O(groups + replicates * p^2) per pass, never O(rows).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import linalg
+
+from ..errors import DesignError, EstimationError, format_rows
+from .dask_design import DaskReplicateDesign, DaskSurveyDesign
+from .dask_reduce import (
+    _ACTIVE,
+    _NONZERO,
+    _ONE,
+    _ROWS,
+    _W,
+    _combine,
+    _globalise,
+    _moment,
+    _Plan,
+    _raise_found,
+    _require_dask,
+    _rw,
+    _rwa,
+    reduce_partition,
+)
+from .design import ReplicateDesign, SurveyDesign
+from .families import Family
+from .families import family as make_family
+from .fitting import EPSILON, MAXIT, WLS, check_rank
+from .formulas import (
+    check_formula,
+    dmatrices,
+    formula_names,
+    model_columns,
+    patsy_ready,
+)
+
+#: the stateful transforms of patsy, which learn from all rows at once
+_STATEFUL = ("center", "standardize", "scale", "bs", "cr", "cc", "te")
+#: complete rows each partition sends for the client's dry run of the formula
+_SAMPLE_ROWS = 5
+
+
+# ------------------------------------------------------------------ the model --
+@dataclass(frozen=True)
+class _Spec:
+    """What every partition needs to build its rows of the model (sent to the workers)."""
+
+    formula: str
+    family: str
+    link: str
+    columns: tuple[str, ...]  # the model's columns (offset and trials included)
+    levels: dict[str, tuple] = field(default_factory=dict)  # categorical columns
+    weights: str | None = None
+    design: tuple[str, ...] = ()
+    offset: str | None = None
+    trials: str | None = None
+    terms: tuple[str, ...] = ()
+    outcome: str = ""
+    #: replicate weights: "columns" (replicate_weights), "factors" (per-PSU factors)
+    replicates: str = ""
+    replicate_weights: tuple[str, ...] = ()
+    psu_keys: Any = None  # DataFrame: design column values -> PSU code
+    factors: Any = None  # (P, R) replicate factors
+
+    @property
+    def fam(self) -> Family:
+        return make_family(self.family, self.link)
+
+    @property
+    def read(self) -> list[str]:
+        names = [*self.columns, *self.design, *self.replicate_weights,
+                 *([self.weights] if self.weights else [])]
+        return list(dict.fromkeys(names))
+
+
+@dataclass
+class _Rows:
+    """One partition's rows in the fit (complete in every model column)."""
+
+    x: np.ndarray
+    y: np.ndarray  # the outcome (successes over trials with trials)
+    w: np.ndarray  # design weights
+    offset: np.ndarray
+    trials: np.ndarray | None
+    frame: pd.DataFrame  # the complete rows (design and replicate columns)
+    positions: np.ndarray  # their row numbers in the partition
+
+
+def _as_categories(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFrame:
+    """The categorical columns with the levels of the whole data (in the order the
+    in-memory formula would use), so every partition codes them alike."""
+    changes = {name: pd.Categorical(frame[name].to_numpy(dtype=object), categories=list(values))
+               for name, values in levels.items()}
+    return frame.assign(**changes) if changes else frame
+
+
+def _complete(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    active = np.ones(len(frame), dtype=bool)
+    for name in columns:
+        active &= ~frame[name].isna().to_numpy()
+    return active
+
+
+def _numbers(frame: pd.DataFrame, name: str, argument: str, start: int) -> np.ndarray:
+    values = pd.to_numeric(frame[name], errors="coerce")
+    bad = values.isna().to_numpy() & frame[name].notna().to_numpy()
+    if bad.any():
+        raise EstimationError(
+            f"column {name!r} ({argument}) is not numeric: rows "
+            f"{format_rows((start + np.flatnonzero(bad)).tolist())} (row numbers in the "
+            "whole Dask DataFrame)"
+        )
+    return values.to_numpy(dtype=float)
+
+
+def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
+    """The model matrix and outcome of the partition's complete rows (``start``: the
+    partition's first row number in the whole data, for messages)."""
+    from .models import outcome_values
+
+    active = _complete(frame, spec.columns)
+    positions = np.flatnonzero(active)
+    rows = frame.iloc[positions].reset_index(drop=True)
+    p = len(spec.terms)
+    w = (np.ones(len(rows)) if spec.weights is None
+         else pd.to_numeric(rows[spec.weights]).to_numpy(dtype=float))
+    if not len(rows):
+        return _Rows(np.zeros((0, p)), np.zeros(0), w, np.zeros(0),
+                     None if spec.trials is None else np.zeros(0), rows, positions)
+    ready = _as_categories(patsy_ready(rows, list(spec.columns)), spec.levels)
+    y_frame, x_frame = dmatrices(spec.formula, ready, na_drop=False)
+    if tuple(x_frame.columns) != spec.terms:  # pragma: no cover - the levels are global
+        raise EstimationError(
+            f"the model matrix of {spec.formula!r} differs between partitions: "
+            f"{list(x_frame.columns)} and {list(spec.terms)}"
+        )
+    y, _ = outcome_values(y_frame, spec.family, spec.formula)
+    x = x_frame.to_numpy(dtype=float)
+    bad = ~np.isfinite(x).all(axis=1) | np.isnan(y)
+    if bad.any():
+        raise EstimationError(
+            f"the formula {spec.formula!r} gives a missing or infinite value in rows "
+            f"{format_rows((start + positions[bad]).tolist())} (row numbers in the whole "
+            "Dask DataFrame), whose columns are complete: compute the variable in the "
+            "data first and mask those values, then pass na_rm=True"
+        )
+    if not np.all(np.isfinite(y)):
+        raise EstimationError(f"the outcome {spec.outcome!r} has infinite values")
+    offset = (np.zeros(len(rows)) if spec.offset is None
+              else _numbers(rows, spec.offset, "offset", start))
+    trials = None
+    if spec.trials is not None:
+        trials = _numbers(rows, spec.trials, "trials", start)
+        negative = trials < 0
+        if negative.any():
+            raise EstimationError(
+                f"trials {spec.trials!r} are negative in rows "
+                f"{format_rows((start + positions[negative]).tolist())}"
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.where(trials > 0, y / trials, 0.0)
+    _check_outcome(y, spec, trials, start + positions)
+    return _Rows(x, y, w, offset, trials, rows, positions)
+
+
+def _check_outcome(y: np.ndarray, spec: _Spec, trials, labels: np.ndarray) -> None:
+    """The in-memory checks of the outcome (``fitting._outcome_checks``), row numbers
+    of the whole data."""
+    if spec.family == "binomial":
+        bad = (y < 0) | (y > 1)
+        if bad.any():
+            rows_bad = format_rows(labels[bad].tolist())
+            if trials is None:
+                shown = ", ".join(f"{v:g}" for v in sorted(set(y[bad]))[:5])
+                raise EstimationError(
+                    f"family='binomial' needs an outcome between 0 and 1, but "
+                    f"{spec.outcome!r} takes the value(s) {shown} in rows {rows_bad} (row "
+                    "numbers in the whole Dask DataFrame). Recode it to 0/1, for example "
+                    f"I({spec.outcome} == 1) for a yes/no item coded 1/2, or give the "
+                    "number of trials (trials=) for counts of successes."
+                )
+            raise EstimationError(
+                f"the successes {spec.outcome!r} are negative or exceed the trials in rows "
+                f"{rows_bad}"
+            )
+    if spec.family in ("poisson", "quasipoisson") and np.any(y < 0):
+        raise EstimationError(
+            f"family={spec.family!r} needs counts or rates of 0 or more, but "
+            f"{spec.outcome!r} is negative in rows {format_rows(labels[y < 0].tolist())} "
+            "(row numbers in the whole Dask DataFrame)"
+        )
+
+
+def _priors(rows: _Rows, spec: _Spec, which: str, scales: np.ndarray) -> np.ndarray:
+    """(K, n) prior weights of the fits: the design weights over their mean (``main``)
+    or each replicate's weights over their sum, times the trials."""
+    if which == "main":
+        base = (rows.w / scales[0])[None, :]
+        return base if rows.trials is None else base * rows.trials[None, :]
+    if spec.replicates == "columns":
+        reps = np.stack([pd.to_numeric(rows.frame[name]).to_numpy(dtype=float)
+                         for name in spec.replicate_weights])
+    else:
+        codes = _psu_codes(rows.frame, spec)
+        reps = rows.w[None, :] * spec.factors[codes].T
+    if rows.trials is None:
+        return reps / scales[:, None]
+    return reps * rows.trials[None, :] / scales[:, None]
+
+
+def _psu_codes(frame: pd.DataFrame, spec: _Spec) -> np.ndarray:
+    keys = spec.psu_keys
+    names = [c for c in keys.columns if c != "__pc_psu"]
+    index = pd.MultiIndex.from_frame(keys[names])
+    codes = index.get_indexer(pd.MultiIndex.from_frame(frame[names]))
+    return keys["__pc_psu"].to_numpy()[codes]
+
+
+def _triangle(xw: np.ndarray, zw: np.ndarray) -> np.ndarray:
+    """The (p+1, p+1) triangular factor of ``[xw | zw]`` (zero rows when none)."""
+    p = xw.shape[1]
+    stacked = np.column_stack([xw, zw])
+    if stacked.shape[0] < p + 1:
+        stacked = np.vstack([stacked, np.zeros((p + 1 - stacked.shape[0], p + 1))])
+    return linalg.qr(stacked, mode="r", check_finite=False)[0][: p + 1]
+
+
+def _eta(rows: _Rows, fam: Family, y: np.ndarray, prior: np.ndarray, point) -> np.ndarray:
+    if point is None:  # R's mustart
+        return fam.linkfun(fam.mustart(y, prior, rows.trials))
+    return rows.x @ point + rows.offset
+
+
+def _fit_y(rows: _Rows, fam: Family, prior: np.ndarray) -> np.ndarray:
+    return np.where(prior == 0, 0.0, rows.y) if fam.name == "binomial" else rows.y
+
+
+def _working(fam: Family, rows: _Rows, y, prior, eta, mu) -> tuple[np.ndarray, np.ndarray]:
+    """The working response and weights of ``glm.fit`` at ``eta`` (0 where not good)."""
+    mu_eta = fam.mu_eta(eta)
+    good = (prior > 0) & (mu_eta != 0)
+    n = len(y)
+    z = np.zeros(n)
+    z[good] = (eta - rows.offset)[good] + (y - mu)[good] / mu_eta[good]
+    wt = np.zeros(n)
+    wt[good] = prior[good] * mu_eta[good] ** 2 / fam.variance(mu)[good]
+    return z, wt
+
+
+def _irls_partition(frame: pd.DataFrame, spec: _Spec, start: int, which: str,
+                    scales: np.ndarray, points: dict[int, Any]) -> dict[int, tuple]:
+    """For each fit ``k`` of ``points``: the deviance and validity of the mean at its
+    point, and the triangular factor of the weighted least squares there."""
+    rows = _model_rows(frame, spec, start)
+    fam = spec.fam
+    priors = _priors(rows, spec, which, scales)
+    p = len(spec.terms)
+    out: dict[int, tuple] = {}
+    for k, point in points.items():
+        prior = priors[k]
+        y = _fit_y(rows, fam, prior)
+        eta = _eta(rows, fam, y, prior, point)
+        mu = fam.linkinv(eta)
+        valid = fam.valid_mu(mu[prior > 0])
+        dev = float(np.sum(fam.dev_resids(y, mu, prior)))
+        z, wt = _working(fam, rows, y, prior, eta, mu)
+        root = np.sqrt(wt)
+        xw = rows.x * root[:, None]
+        out[k] = (dev, valid, _triangle(xw, z * root) if len(y) else np.zeros((p + 1, p + 1)),
+                  np.einsum("ij,ij->j", xw, xw))
+    return out
+
+
+def _solve(triangles: list[np.ndarray], normsq: np.ndarray, p: int) -> WLS:
+    """The weighted least squares from the partitions' triangular factors: one more QR
+    of their stack (R's ``glm.fit`` solution by the QR decomposition)."""
+    r_aug = linalg.qr(np.vstack(triangles), mode="r", check_finite=False)[0][: p + 1]
+    r, qz = r_aug[:p, :p], r_aug[:p, p]
+    norms = np.sqrt(normsq)
+    solution = WLS(np.full(p, np.nan), np.full((p, p), np.nan), np.abs(np.diag(r)), norms)
+    if solution.aliased().size:
+        return solution
+    r_inv = linalg.solve_triangular(r, np.eye(p), check_finite=False)
+    return WLS(r_inv @ qz, r_inv @ r_inv.T, solution.r_diag, norms)
+
+
+@dataclass
+class _Fit:
+    """The state of one IRLS (the full sample, or a replicate)."""
+
+    point: Any  # where the next pass evaluates (None: R's mustart)
+    stage: str = "init"
+    coefold: Any = None
+    devold: float = np.nan
+    dev: float = np.nan
+    iteration: int = 0
+    halvings: int = 0
+    converged: bool = False
+    done: bool = False
+    wls_point: Any = None  # where the weighted least squares of the last step was built
+    solution: WLS | None = None
+    failed: str = ""
+
+
+def _step(state: _Fit, dev: float, valid: bool, solution_here, linear: bool) -> None:
+    """One pass's worth of R's ``glm.fit`` for one fit (see :func:`fitting.irls`)."""
+    if state.stage == "init":
+        if not valid:
+            state.failed = "cannot find valid starting values for the model: give start="
+            state.done = True
+            return
+        state.devold, state.coefold = dev, state.point
+        solution = solution_here()
+        if solution.aliased().size:
+            state.failed, state.solution, state.done = "aliased", solution, True
+            return
+        state.wls_point, state.solution = state.point, solution
+        state.point, state.iteration, state.halvings, state.stage = solution.coef, 1, 0, "check"
+        if linear:
+            state.converged, state.done = True, True
+        return
+    if (not np.isfinite(dev) or not valid) and state.halvings < MAXIT:
+        if state.coefold is None:
+            state.failed = ("no valid set of coefficients has been found (the fit left the "
+                            "range of the mean): give starting values")
+            state.done = True
+            return
+        state.point = (state.point + state.coefold) / 2
+        state.halvings += 1
+        return
+    state.dev = dev
+    if abs(dev - state.devold) / (abs(dev) + 0.1) < EPSILON:
+        state.converged, state.done = True, True
+        return
+    if state.iteration >= MAXIT:
+        state.done = True
+        return
+    state.devold, state.coefold = dev, state.point
+    solution = solution_here()
+    state.wls_point, state.solution = state.point, solution
+    state.point, state.iteration, state.halvings = solution.coef, state.iteration + 1, 0
+
+
+def _map(ddf: Any, function, *args) -> list:
+    """``function(partition, *args, start)`` on every partition (on the workers)."""
+    dask = _require_dask()
+    lengths = _lengths_of(ddf)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    delayed = dask.delayed(function)
+    return list(dask.compute(*[delayed(part, args[0], int(s), *args[1:])
+                               for part, s in zip(ddf.to_delayed(), starts, strict=True)]))
+
+
+def _lengths_of(ddf: Any) -> list[int]:
+    lengths = getattr(ddf, "_pc_lengths", None)
+    if lengths is None:  # pragma: no cover - set by the first pass
+        raise RuntimeError("the partitions' lengths are not known")
+    return lengths
+
+
+def _run(ddf: Any, spec: _Spec, which: str, scales: np.ndarray, states: list[_Fit],
+         linear: bool) -> None:
+    """Iterate the fits ``states`` together, one pass per iteration."""
+    p = len(spec.terms)
+    while True:
+        todo = {k: s.point for k, s in enumerate(states) if not s.done}
+        if not todo:
+            return
+        parts = _map(ddf, _irls_partition, spec, which, scales, todo)
+        for k in todo:
+            pieces = [part[k] for part in parts]
+            dev = float(np.sum([piece[0] for piece in pieces]))
+            valid = all(piece[1] for piece in pieces)
+            normsq = np.sum([piece[3] for piece in pieces], axis=0)
+
+            def solution_here(pieces=pieces, normsq=normsq) -> WLS:
+                return _solve([piece[2] for piece in pieces], normsq, p)
+
+            _step(states[k], dev, valid, solution_here, linear)
+
+
+# ------------------------------------------------------------- the last pass --
+def _final_partition(frame: pd.DataFrame, spec: _Spec, start: int, scale: float,
+                     point: np.ndarray, wls_point: Any, linear: bool, moments: bool,
+                     factor: float) -> dict[str, Any]:
+    """The estimating functions summed by group of the design columns, the sums of the
+    dispersion and of the separation check, and the deviance at ``point``."""
+    rows = _model_rows(frame, spec, start)
+    fam = spec.fam
+    prior = _priors(rows, spec, "main", np.array([scale]))[0]
+    y = _fit_y(rows, fam, prior)
+    eta = rows.x @ point + rows.offset
+    mu = fam.linkinv(eta)
+    if linear:
+        ww = np.where(prior > 0, prior, 0.0)
+        residuals = y - eta
+    else:
+        before = _eta(rows, fam, y, prior, wls_point)
+        _, wt = _working(fam, rows, y, prior, before, fam.linkinv(before))
+        ww = np.sqrt(wt) ** 2  # as glm.fit's w^2
+        residuals = (y - mu) / fam.mu_eta(eta)
+    scores = rows.x * (residuals * ww)[:, None]
+    p = scores.shape[1]
+    sums: dict[str, Any] = {f"__pc_u{j}": scores[:, j] for j in range(p)}
+    if moments:
+        for a in range(p):
+            for b in range(a, p):
+                sums[_moment(a + 1, b + 1)] = scores[:, a] * scores[:, b]
+    keys = list(spec.design)
+    if keys:
+        table = pd.concat([rows.frame[keys], pd.DataFrame(sums)], axis=1)
+        grouped = table.groupby(keys, sort=False, dropna=False, observed=True).sum()
+        grouped = grouped.reset_index()
+    else:
+        grouped = pd.DataFrame({name: [float(np.sum(v))] for name, v in sums.items()})
+    # R's dispersion: the design-weighted variance of the Pearson residuals
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pearson = (rows.y - mu) / np.sqrt(fam.variance(mu)) * np.sqrt(
+            factor if rows.trials is None else factor * rows.trials)
+    w = rows.w
+    eps = 10 * np.finfo(float).eps
+    used = prior > 0
+    return {
+        "groups": grouped,
+        "deviance": float(np.sum(fam.dev_resids(y, mu, prior))),
+        "disp": np.array([w.sum(), (w * pearson).sum(), (w * pearson**2).sum()]),
+        "nonzero": int(np.sum(w != 0)),
+        "extreme": int(np.sum(used & ((mu < eps) | (mu > 1 - eps)))),
+        "x": np.array([rows.x[used].sum(axis=0), (rows.x[used] ** 2).sum(axis=0)]),
+        "used": int(used.sum()),
+    }
+
+
+# -------------------------------------------------------------- the first pass --
+def _scan_partition(frame: pd.DataFrame, plan: _Plan, start: int, categorical: tuple
+                    ) -> tuple:
+    """The group sums of the weights (dask_reduce), the levels of the categorical
+    columns among the complete rows, and a few complete rows (the client's dry run)."""
+    table, found, missing = reduce_partition(frame, plan)
+    active = _complete(frame, plan.variables)
+    levels = [np.asarray(pd.unique(frame[name][active].dropna())) for name in categorical]
+    sample = frame.loc[active, list(plan.variables)].head(_SAMPLE_ROWS)
+    return table, found, missing, levels, sample
+
+
+def _level_order(ddf: Any, name: str, values: list) -> tuple:
+    """The levels in the order the in-memory formula uses: a categorical column's
+    categories, else patsy's sort."""
+    from patsy.util import SortAnythingKey
+
+    dtype = ddf[name].dtype
+    if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
+            dtype.categories):
+        present = set(values)
+        return tuple(c for c in dtype.categories if c in present)
+    return tuple(sorted(set(values), key=SortAnythingKey))
+
+
+def _categorical_columns(ddf: Any, formula: str, columns: list[str]) -> list[str]:
+    """The columns patsy codes as categories (text, categorical dtype; numbers inside
+    ``C()``); bool columns keep patsy's fixed levels."""
+    names = formula_names(formula)
+    out = []
+    for name in columns:
+        dtype = ddf[name].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            continue
+        if not pd.api.types.is_numeric_dtype(dtype):
+            out.append(name)
+            continue
+        quoted = re.escape(name)
+        inside = len(re.findall(rf"\bC\(\s*(?:{quoted}|Q\(\s*['\"]{quoted}['\"]\s*\))\s*[,)]",
+                                formula))
+        if inside and inside == names.count(name):
+            out.append(name)
+        elif inside:
+            raise EstimationError(
+                f"column {name!r} is used both inside C() and as a number in {formula!r}: on "
+                "a Dask DataFrame make a text copy of it for C() (ddf.assign(...))"
+            )
+    return out
+
+
+# -------------------------------------------------------------------- glm --
+def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool,
+        level: float, offset: str | None, trials: str | None):
+    """``pc.glm`` of a design on a Dask DataFrame (arguments checked by the caller):
+    the in-memory :class:`~perception.survey.models.GLMResult`."""
+    from .models import GLMResult, coefficient_table, outcome_values
+
+    ddf = design.data
+    fam = make_family(family, link)
+    check_formula(formula, ddf.columns, table="the Dask DataFrame")
+    for name in _STATEFUL:
+        if re.search(rf"\b{name}\s*\(", formula):
+            raise EstimationError(
+                f"{name}() in a formula learns from all rows at once, which a design on a "
+                "Dask DataFrame does not do: compute the variable in the Dask DataFrame "
+                "first (ddf.assign(...)) and use its column"
+            )
+    for argument, name in (("offset", offset), ("trials", trials)):
+        if name is not None and (not isinstance(name, str) or name not in ddf.columns):
+            raise EstimationError(f"{argument}={name!r} is not a column of the design's data")
+    columns = model_columns(formula, ddf)
+    columns += [c for c in (offset, trials) if c is not None and c not in columns]
+    replicate = isinstance(design, DaskReplicateDesign)
+    base = design.base if replicate else design
+    by_columns = replicate and base is None
+    weights = design.options["weights"] if by_columns else base._weights
+    design_columns = () if by_columns else tuple(base.design_columns)
+    rep_columns = tuple(design.options["replicate_weights"]) if by_columns else ()
+    plan = _Plan(weights, design_columns, design_columns, (), tuple(columns), (),
+                 "proportion", (), tuple(() for _ in columns), False, rep_columns,
+                 by_columns)
+    categorical = _categorical_columns(ddf, formula, columns)
+    read = list(dict.fromkeys([*plan.columns, *columns]))
+    selected = ddf[read]
+    dask = _require_dask()
+    delayed = dask.delayed(_scan_partition)
+    scanned = dask.compute(*[delayed(part, plan, 0, tuple(categorical))
+                             for part in selected.to_delayed()])
+    tables, offset_rows = [], 0
+    lengths = []
+    for table, _, found, _, _ in scanned:
+        if len(table):
+            tables.append(table.assign(__pc_first=table["__pc_first"] + offset_rows))
+        offset_rows += found["length"]
+        lengths.append(found["length"])
+    found_all, missing = _globalise([(t, f, m) for t, f, m, _, _ in scanned])
+    _raise_found(found_all, missing, plan, na_rm)
+    if not tables:
+        raise EstimationError("the Dask DataFrame has no rows")
+    groups = _combine(tables, plan)
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    if not active.any():
+        raise EstimationError(
+            f"no complete rows left for {formula!r}: every row in the design's domain "
+            "has a missing model variable"
+        )
+    levels = {}
+    for i, name in enumerate(categorical):
+        values = [v for part in scanned for v in part[3][i].tolist()]
+        levels[name] = _level_order(ddf, name, values)
+    sample = pd.concat([part[4] for part in scanned], ignore_index=True)
+    ready = _as_categories(patsy_ready(sample, columns), levels)
+    y_frame, x_frame = dmatrices(formula, ready, na_drop=False)
+    _, outcome = outcome_values(y_frame, family, formula)
+    terms = tuple(x_frame.columns)
+    p = len(terms)
+    spec = _Spec(formula, family, fam.link, tuple(columns), levels, weights, design_columns,
+                 offset, trials, terms, outcome)
+    work = _Partitions(selected, lengths)
+    # the prior weights: the design weights over their mean in the domain (all rows)
+    w_all = groups[_W].to_numpy(dtype=float)
+    n_all = groups[_ROWS].to_numpy(dtype=float)
+    mean_w = w_all.sum() / n_all.sum()
+    linear = fam.canonical_identity and offset is None
+    main = [_Fit(None)]
+    _run(work, spec, "main", np.array([mean_w]), main, linear)
+    state = main[0]
+    if state.failed == "aliased":
+        assert state.solution is not None
+        check_rank(np.zeros((0, p)), np.zeros(0), list(terms), repr(formula),
+                   state.solution.aliased())
+    if state.failed:
+        raise EstimationError(state.failed)
+    assert state.solution is not None
+    coef, bread = state.point, state.solution.bread
+    # the ratio of the mean weight of the rows in the fit to that of all rows (R's
+    # Pearson residuals of a fit without some rows)
+    factor = (w_all[active].sum() / n_all[active].sum()) / mean_w
+    moments = not by_columns and not replicate and not base._psu
+    final = _map(work, _final_partition, spec, mean_w, coef, state.wls_point,
+                 linear, moments, factor)
+    deviance = float(np.sum([part["deviance"] for part in final]))
+    n_fit = int(n_all[active].sum())
+    iterations = state.iteration
+    if linear:
+        iterations = 1 if deviance / (deviance + 0.1) < EPSILON else 2
+    if fam.name == "binomial":
+        _separation(state, final, coef, terms, formula, fam)
+    discarded = 0
+    if replicate:
+        vcov, df_design, discarded = _replicate_vcov(design, groups, spec, work, coef, mean_w,
+                                                     active, by_columns, linear, plan)
+    else:
+        vcov, df_design = _taylor_vcov(base, groups, final, bread, terms, active, moments,
+                                       plan)
+    if discarded:
+        warnings.warn(
+            f"{discarded} replicate(s) gave NA results (a term of {formula!r} has no "
+            "weight in them) and were discarded from the variance, as R's svrVar does",
+            UserWarning, stacklevel=3,
+        )
+    df_residual = df_design + 1 - p
+    disp = np.sum([part["disp"] for part in final], axis=0)
+    n_disp = n_fit if replicate else int(np.sum([part["nonzero"] for part in final]))
+    mean_r = disp[1] / disp[0]
+    dispersion = float((disp[2] / disp[0] - mean_r**2) * n_disp / (n_disp - 1))
+    coefficients = coefficient_table(coef, vcov, list(terms), df_residual, level)
+    coefficients.attrs.update(n_excluded=0, excluded="")
+    index = coefficients.index
+    return GLMResult(
+        coefficients=coefficients,
+        vcov=pd.DataFrame(vcov, index=index, columns=index.copy()),
+        df_residual=df_residual, family=family, formula=formula, n=n_fit,
+        dispersion=dispersion, iterations=iterations, level=level,
+        design_repr=repr(design), link=fam.link, deviance=deviance, offset=offset,
+        trials=trials, _design_info=x_frame.design_info,
+        _fitted=pd.DataFrame(columns=list(terms)), _design=design,
+    )
+
+
+class _Partitions:
+    """The Dask DataFrame of the model's columns, with its partitions' lengths (known
+    from the first pass: the row numbers of messages)."""
+
+    def __init__(self, ddf: Any, lengths: list[int]) -> None:
+        self._ddf = ddf
+        self._pc_lengths = lengths
+
+    def to_delayed(self) -> list:
+        return self._ddf.to_delayed()
+
+
+def _separation(state: _Fit, final: list, coef, terms, formula: str, fam: Family) -> None:
+    """R's separation check (``fitting.check_separation``) from the partitions' sums."""
+    extreme = int(np.sum([part["extreme"] for part in final]))
+    if fam.link != "logit":
+        extreme = 0
+    if state.converged and not extreme:
+        return
+    x_sums = np.sum([part["x"] for part in final], axis=0)
+    used = int(np.sum([part["used"] for part in final]))
+    mean = x_sums[0] / used
+    sd = np.sqrt(np.clip(x_sums[1] / used - mean**2, 0, None))
+    # the in-memory message, from the same pieces
+    size = np.abs(coef) * np.where(sd > 0, sd, 1.0)
+    size[[i for i, t in enumerate(terms) if t == "Intercept"]] = -np.inf
+    worst = terms[int(np.argmax(size))] if len(terms) > 1 else terms[0]
+    why = (f"fitted probabilities are numerically 0 or 1 for {extreme} row(s)" if extreme
+           else f"the fit did not converge in {MAXIT} iterations")
+    raise EstimationError(
+        f"perfect separation in {formula!r}: {why}, so the outcome is (almost) fully "
+        f"determined by the predictors and the coefficients diverge (largest: {worst!r}). "
+        "Drop or merge that term, or collapse categories that have only 0s or only 1s."
+    )
+
+
+# ---------------------------------------------------------------- the variance --
+def _group_scores(groups: pd.DataFrame, final: list, keys: list[str], names: list[str]
+                  ) -> np.ndarray:
+    """(G, m) sums ``names`` of the last pass on the rows of each group of ``groups``
+    (zero for the groups of rows outside the fit)."""
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    out = np.zeros((len(groups), len(names)))
+    tables = [part["groups"] for part in final if len(part["groups"])]
+    if not keys:
+        # one group of the rows in the fit
+        out[np.flatnonzero(active)[0]] = np.sum(
+            [t[names].to_numpy(dtype=float).sum(axis=0) for t in tables], axis=0)
+        return out
+    joined = pd.concat(tables, ignore_index=True)
+    summed = joined.groupby(keys, sort=False, dropna=False, observed=True)[names].sum()
+    index = summed.index if len(keys) > 1 else pd.MultiIndex.from_arrays([summed.index])
+    where = index.get_indexer(pd.MultiIndex.from_frame(groups.loc[active, keys]))
+    out[np.flatnonzero(active)] = summed.to_numpy(dtype=float)[where]
+    return out
+
+
+def _taylor_vcov(base: DaskSurveyDesign, groups: pd.DataFrame, final: list,
+                 bread: np.ndarray, terms, active: np.ndarray, moments: bool, plan: _Plan
+                 ) -> tuple[np.ndarray, int]:
+    """The sandwich of a design (R's ``svy.varcoef``) and the design df, from the
+    estimating functions summed by group: the in-memory design on the groups (cut to
+    the groups of the fit, as ``design[-nas, ]``)."""
+    from .distributed import _degf, _group_design, _moment_vcov
+
+    p = len(terms)
+    keys = list(base.design_columns)
+    scores = _group_scores(groups, final, keys, [f"__pc_u{j}" for j in range(p)])
+    if not moments:
+        group_design = _group_design(base, groups)
+        fit_design = group_design if active.all() else group_design.subset(active)
+        if fit_design.totals_path:
+            codes, n_groups = fit_design.score_groups()
+            totals = np.zeros((n_groups, p))
+            for j in range(p):
+                totals[:, j] = np.bincount(codes, weights=scores[:, j], minlength=n_groups)
+            return fit_design.totals_vcov(totals @ bread), int(fit_design.degf)
+        return fit_design.score_vcov(scores @ bread), int(fit_design.degf)
+    # each row its own PSU: the cross-products of the rows' estimating functions per
+    # stratum (pieces 1..p; the constant piece 0 has coefficient 0)
+    pairs = [(a, b) for a in range(p) for b in range(a, p)]
+    products = _group_scores(groups, final, keys, [_moment(a + 1, b + 1) for a, b in pairs])
+    groups = groups.copy()
+    if len(groups) == 1:
+        # one group (no strata, every row in the fit): a second, empty group lets the
+        # in-memory design be built on the groups; it adds nothing to any sum
+        empty = groups.copy()
+        sums = [c for c in groups.columns if c.startswith("__pc_") and c != _ACTIVE]
+        empty[sums] = 0.0
+        empty[_ACTIVE] = False
+        groups = pd.concat([groups, empty], ignore_index=True)
+        scores = np.vstack([scores, np.zeros((1, p))])
+        products = np.vstack([products, np.zeros((1, products.shape[1]))])
+        active = np.append(active, False)
+    for i in range(p + 1):
+        groups[_moment(0, i)] = 0.0
+    for column, (a, b) in enumerate(pairs):
+        groups[_moment(a + 1, b + 1)] = products[:, column]
+    groups[_ONE] = np.arange(len(groups))
+    group_design = SurveyDesign(groups, weights=_W, strata=base._strata or None, psu=_ONE,
+                                fpc=base._fpc or None, lonely_psu=base.lonely_psu)
+    first = group_design._stages[0]
+    totals = np.zeros((first.n_strata, p))
+    np.add.at(totals, first.stratum, scores @ bread)
+    domain = np.where(active, 0, -1).astype(np.int64)
+    vcov = _moment_vcov(groups, group_design, domain, totals,
+                        (np.zeros((1, p)), bread[None, :, :]))
+    moment_plan = _Plan(**{**plan.__dict__, "moments": True})
+    df = int(np.asarray(_degf(groups, moment_plan, group_design, domain, 1))[0])
+    return vcov, df
+
+
+def _replicate_vcov(design: DaskReplicateDesign, groups: pd.DataFrame, spec: _Spec,
+                    work: _Partitions, coef: np.ndarray, mean_w: float, active: np.ndarray,
+                    by_columns: bool, linear: bool, plan: _Plan
+                    ) -> tuple[np.ndarray, int, int]:
+    """Refits per replicate from the full-sample coefficients (R's
+    ``svyglm.svyrep.design``), all replicates in the same passes; the replicate
+    covariance, the design df and the number of replicates discarded."""
+    from .distributed import _gram_degf, _group_design
+
+    if by_columns:
+        options = design.options
+        R = len(plan.replicate_weights)
+        rep: Any = ReplicateDesign(groups, weights=_W,
+                                   replicate_weights=[_rw(r) for r in range(R)],
+                                   scale=options["scale"], rscales=options["rscales"],
+                                   mse=options["mse"], degf=options["degf"],
+                                   method=options["method"])
+        sums = np.array([groups.loc[active, _rwa(r)].sum() for r in range(R)])
+        given = options["degf"]
+        df = int(given) if given is not None else _gram_degf(
+            groups, plan, np.ones(len(groups), dtype=bool))
+        rep_spec = _Spec(**{**spec.__dict__, "replicates": "columns",
+                            "replicate_weights": tuple(plan.replicate_weights)})
+    else:
+        assert design.base is not None
+        rep = _group_design(design.base, groups).replicate(**design.options)
+        codes, _ = rep.score_groups()
+        factors = rep.replicate_factors
+        R = factors.shape[1]
+        w = np.where(active, groups[_W].to_numpy(dtype=float), 0.0)
+        sums = (w[:, None] * factors[codes]).sum(axis=0)
+        keys = list(design.base.design_columns)
+        lookup = groups[keys].assign(__pc_psu=codes).drop_duplicates(keys)
+        df = int(rep.degf)
+        rep_spec = _Spec(**{**spec.__dict__, "replicates": "factors", "psu_keys": lookup,
+                            "factors": factors})
+    states = [_Fit(coef.copy()) for _ in range(R)]
+    for r in range(R):
+        if not sums[r] > 0:
+            states[r].done, states[r].failed = True, "empty"
+    _run(work, rep_spec, "rep", np.where(sums > 0, sums, 1.0), states, linear)
+    betas = np.full((R, len(coef)), np.nan)
+    for r, state in enumerate(states):
+        if state.failed in ("empty", "aliased"):
+            continue
+        if state.failed:
+            raise EstimationError(state.failed)
+        betas[r] = state.point
+    discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
+    return rep._vcov_replicates(betas, coef), df, discarded
