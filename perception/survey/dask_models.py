@@ -97,6 +97,9 @@ class _Spec:
     psu_keys: Any = None  # DataFrame: design column values -> PSU code
     factors: Any = None  # (P, R) replicate factors
 
+    #: an ordinal outcome: its values among the rows of the fit (numeric outcomes)
+    ordinal: tuple = ()
+
     @property
     def fam(self) -> Family:
         return make_family(self.family, self.link)
@@ -169,7 +172,10 @@ def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
             f"the model matrix of {spec.formula!r} differs between partitions: "
             f"{list(x_frame.columns)} and {list(spec.terms)}"
         )
-    y, _ = outcome_values(y_frame, spec.family, spec.formula)
+    if spec.family == "ordinal":
+        y = _ordinal_codes(y_frame, spec)
+    else:
+        y, _ = outcome_values(y_frame, spec.family, spec.formula)
     x = x_frame.to_numpy(dtype=float)
     bad = ~np.isfinite(x).all(axis=1) | np.isnan(y)
     if bad.any():
@@ -181,6 +187,8 @@ def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
         )
     if not np.all(np.isfinite(y)):
         raise EstimationError(f"the outcome {spec.outcome!r} has infinite values")
+    if spec.family == "ordinal":
+        return _Rows(x, y, w, np.zeros(len(rows)), None, rows, positions)
     offset = (np.zeros(len(rows)) if spec.offset is None
               else _numbers(rows, spec.offset, "offset", start))
     trials = None
@@ -196,6 +204,19 @@ def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
             y = np.where(trials > 0, y / trials, 0.0)
     _check_outcome(y, spec, trials, start + positions)
     return _Rows(x, y, w, offset, trials, rows, positions)
+
+
+def _ordinal_codes(y_frame: pd.DataFrame, spec: _Spec) -> np.ndarray:
+    """An ordinal outcome's category codes (the in-memory ``_ordinal_outcome``): a
+    numeric outcome's values coded by the values of the whole fit (``spec.ordinal``;
+    the raw values while they are collected), a categorical's level positions."""
+    if y_frame.shape[1] == 1:
+        values = y_frame.iloc[:, 0].to_numpy(dtype=float)
+    else:
+        values = np.argmax(y_frame.to_numpy(dtype=float), axis=1).astype(float)
+    if not spec.ordinal:
+        return values
+    return np.searchsorted(np.asarray(spec.ordinal, dtype=float), values).astype(float)
 
 
 def _check_outcome(y: np.ndarray, spec: _Spec, trials, labels: np.ndarray) -> None:
@@ -415,6 +436,24 @@ def _run(ddf: Any, spec: _Spec, which: str, scales: np.ndarray, states: list[_Fi
 
 
 # ------------------------------------------------------------- the last pass --
+def _by_design(rows: _Rows, spec: _Spec, scores: np.ndarray, moments: bool
+               ) -> pd.DataFrame:
+    """The rows' estimating functions (and their cross-products, for a design without
+    clusters) summed by group of the design columns."""
+    p = scores.shape[1]
+    sums: dict[str, Any] = {f"__pc_u{j}": scores[:, j] for j in range(p)}
+    if moments:
+        for a in range(p):
+            for b in range(a, p):
+                sums[_moment(a + 1, b + 1)] = scores[:, a] * scores[:, b]
+    keys = list(spec.design)
+    if keys:
+        table = pd.concat([rows.frame[keys], pd.DataFrame(sums)], axis=1)
+        grouped = table.groupby(keys, sort=False, dropna=False, observed=True).sum()
+        return grouped.reset_index()
+    return pd.DataFrame({name: [float(np.sum(v))] for name, v in sums.items()})
+
+
 def _final_partition(frame: pd.DataFrame, spec: _Spec, start: int, scale: float,
                      point: np.ndarray, wls_point: Any, linear: bool, moments: bool,
                      factor: float) -> dict[str, Any]:
@@ -434,20 +473,7 @@ def _final_partition(frame: pd.DataFrame, spec: _Spec, start: int, scale: float,
         _, wt = _working(fam, rows, y, prior, before, fam.linkinv(before))
         ww = np.sqrt(wt) ** 2  # as glm.fit's w^2
         residuals = (y - mu) / fam.mu_eta(eta)
-    scores = rows.x * (residuals * ww)[:, None]
-    p = scores.shape[1]
-    sums: dict[str, Any] = {f"__pc_u{j}": scores[:, j] for j in range(p)}
-    if moments:
-        for a in range(p):
-            for b in range(a, p):
-                sums[_moment(a + 1, b + 1)] = scores[:, a] * scores[:, b]
-    keys = list(spec.design)
-    if keys:
-        table = pd.concat([rows.frame[keys], pd.DataFrame(sums)], axis=1)
-        grouped = table.groupby(keys, sort=False, dropna=False, observed=True).sum()
-        grouped = grouped.reset_index()
-    else:
-        grouped = pd.DataFrame({name: [float(np.sum(v))] for name, v in sums.items()})
+    grouped = _by_design(rows, spec, rows.x * (residuals * ww)[:, None], moments)
     # R's dispersion: the design-weighted variance of the Pearson residuals
     with np.errstate(divide="ignore", invalid="ignore"):
         pearson = (rows.y - mu) / np.sqrt(fam.variance(mu)) * np.sqrt(
@@ -517,14 +543,44 @@ def _categorical_columns(ddf: Any, formula: str, columns: list[str]) -> list[str
 
 
 # -------------------------------------------------------------------- glm --
-def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool,
-        level: float, offset: str | None, trials: str | None):
-    """``pc.glm`` of a design on a Dask DataFrame (arguments checked by the caller):
-    the in-memory :class:`~perception.survey.models.GLMResult`."""
-    from .models import GLMResult, coefficient_table, outcome_values
+@dataclass
+class _Prepared:
+    """The first pass's results: what the fits of a model need."""
 
+    spec: _Spec
+    work: _Partitions
+    groups: pd.DataFrame
+    plan: _Plan
+    y_frame: pd.DataFrame
+    design_info: Any
+    replicate: bool
+    by_columns: bool
+    base: Any
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.groups[_ACTIVE].to_numpy(dtype=bool)
+
+    @property
+    def moments(self) -> bool:
+        """A design without clusters (each row its own PSU)."""
+        return not self.replicate and not self.base._psu
+
+    def mean_weight(self, rows: bool = False) -> float:
+        """The mean design weight of all rows (or of the rows in the fit)."""
+        keep = self.active if rows else np.ones(len(self.groups), dtype=bool)
+        return float(self.groups.loc[keep, _W].sum() / self.groups.loc[keep, _ROWS].sum())
+
+    @property
+    def n(self) -> int:
+        return int(self.groups.loc[self.active, _ROWS].sum())
+
+
+def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
+             offset: str | None = None, trials: str | None = None) -> _Prepared:
+    """The first pass: the design's group sums, missing values, the levels of the
+    categorical columns; the model's spec for the later passes."""
     ddf = design.data
-    fam = make_family(family, link)
     check_formula(formula, ddf.columns, table="the Dask DataFrame")
     for name in _STATEFUL:
         if re.search(rf"\b{name}\s*\(", formula):
@@ -566,12 +622,14 @@ def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool
     if not tables:
         raise EstimationError("the Dask DataFrame has no rows")
     groups = _combine(tables, plan)
-    active = groups[_ACTIVE].to_numpy(dtype=bool)
-    if not active.any():
+    if not groups[_ACTIVE].to_numpy(dtype=bool).any():
         raise EstimationError(
             f"no complete rows left for {formula!r}: every row in the design's domain "
             "has a missing model variable"
         )
+    if not (groups[_NONZERO].to_numpy() > 0).any():
+        raise DesignError(f"weights column {weights!r} sums to zero: at least one weight "
+                          "must be positive")
     levels = {}
     for i, name in enumerate(categorical):
         values = [v for part in scanned for v in part[3][i].tolist()]
@@ -579,15 +637,29 @@ def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool
     sample = pd.concat([part[4] for part in scanned], ignore_index=True)
     ready = _as_categories(patsy_ready(sample, columns), levels)
     y_frame, x_frame = dmatrices(formula, ready, na_drop=False)
-    _, outcome = outcome_values(y_frame, family, formula)
-    terms = tuple(x_frame.columns)
+    spec = _Spec(formula, family, link, tuple(columns), levels, weights, design_columns,
+                 offset, trials, tuple(x_frame.columns))
+    return _Prepared(spec, _Partitions(selected, lengths), groups, plan, y_frame,
+                     x_frame.design_info, replicate, by_columns, base)
+
+
+def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool,
+        level: float, offset: str | None, trials: str | None):
+    """``pc.glm`` of a design on a Dask DataFrame (arguments checked by the caller):
+    the in-memory :class:`~perception.survey.models.GLMResult`."""
+    from .models import GLMResult, coefficient_table, outcome_values
+
+    fam = make_family(family, link)
+    prepared = _prepare(design, formula, family, fam.link, na_rm, offset, trials)
+    _, outcome = outcome_values(prepared.y_frame, family, formula)
+    spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome})
+    terms, work, groups, plan = spec.terms, prepared.work, prepared.groups, prepared.plan
+    replicate, by_columns, base = prepared.replicate, prepared.by_columns, prepared.base
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
     p = len(terms)
-    spec = _Spec(formula, family, fam.link, tuple(columns), levels, weights, design_columns,
-                 offset, trials, terms, outcome)
-    work = _Partitions(selected, lengths)
-    # the prior weights: the design weights over their mean in the domain (all rows)
     w_all = groups[_W].to_numpy(dtype=float)
     n_all = groups[_ROWS].to_numpy(dtype=float)
+    # the prior weights: the design weights over their mean in the domain (all rows)
     mean_w = w_all.sum() / n_all.sum()
     linear = fam.canonical_identity and offset is None
     main = [_Fit(None)]
@@ -604,7 +676,7 @@ def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool
     # the ratio of the mean weight of the rows in the fit to that of all rows (R's
     # Pearson residuals of a fit without some rows)
     factor = (w_all[active].sum() / n_all[active].sum()) / mean_w
-    moments = not by_columns and not replicate and not base._psu
+    moments = prepared.moments
     final = _map(work, _final_partition, spec, mean_w, coef, state.wls_point,
                  linear, moments, factor)
     deviance = float(np.sum([part["deviance"] for part in final]))
@@ -641,7 +713,7 @@ def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool
         df_residual=df_residual, family=family, formula=formula, n=n_fit,
         dispersion=dispersion, iterations=iterations, level=level,
         design_repr=repr(design), link=fam.link, deviance=deviance, offset=offset,
-        trials=trials, _design_info=x_frame.design_info,
+        trials=trials, _design_info=prepared.design_info,
         _fitted=pd.DataFrame(columns=list(terms)), _design=design,
     )
 
@@ -765,12 +837,36 @@ def _replicate_vcov(design: DaskReplicateDesign, groups: pd.DataFrame, spec: _Sp
     """Refits per replicate from the full-sample coefficients (R's
     ``svyglm.svyrep.design``), all replicates in the same passes; the replicate
     covariance, the design df and the number of replicates discarded."""
+    rep, rep_spec, df, sums = _replicate_setup(design, groups, spec, active, by_columns, plan)
+    R = len(sums)
+    states = [_Fit(coef.copy()) for _ in range(R)]
+    for r in range(R):
+        if not sums[r] > 0:
+            states[r].done, states[r].failed = True, "empty"
+    _run(work, rep_spec, "rep", np.where(sums > 0, sums, 1.0), states, linear)
+    betas = np.full((R, len(coef)), np.nan)
+    for r, state in enumerate(states):
+        if state.failed in ("empty", "aliased"):
+            continue
+        if state.failed:
+            raise EstimationError(state.failed)
+        betas[r] = state.point
+    discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
+    return rep._vcov_replicates(betas, coef), df, discarded
+
+
+def _replicate_setup(design: DaskReplicateDesign, groups: pd.DataFrame, spec: _Spec,
+                     active: np.ndarray, by_columns: bool, plan: _Plan
+                     ) -> tuple[Any, _Spec, int, np.ndarray]:
+    """The in-memory replicate design on the groups (its variance formula), the spec
+    of the replicate passes, the design df and each replicate's weight total in the
+    fit."""
     from .distributed import _gram_degf, _group_design
 
     if by_columns:
         options = design.options
         R = len(plan.replicate_weights)
-        rep: Any = ReplicateDesign(groups, weights=_W,
+        rep = ReplicateDesign(groups, weights=_W,
                                    replicate_weights=[_rw(r) for r in range(R)],
                                    scale=options["scale"], rscales=options["rscales"],
                                    mse=options["mse"], degf=options["degf"],
@@ -786,7 +882,6 @@ def _replicate_vcov(design: DaskReplicateDesign, groups: pd.DataFrame, spec: _Sp
         rep = _group_design(design.base, groups).replicate(**design.options)
         codes, _ = rep.score_groups()
         factors = rep.replicate_factors
-        R = factors.shape[1]
         w = np.where(active, groups[_W].to_numpy(dtype=float), 0.0)
         sums = (w[:, None] * factors[codes]).sum(axis=0)
         keys = list(design.base.design_columns)
@@ -794,17 +889,215 @@ def _replicate_vcov(design: DaskReplicateDesign, groups: pd.DataFrame, spec: _Sp
         df = int(rep.degf)
         rep_spec = _Spec(**{**spec.__dict__, "replicates": "factors", "psu_keys": lookup,
                             "factors": factors})
-    states = [_Fit(coef.copy()) for _ in range(R)]
-    for r in range(R):
-        if not sums[r] > 0:
-            states[r].done, states[r].failed = True, "empty"
-    _run(work, rep_spec, "rep", np.where(sums > 0, sums, 1.0), states, linear)
-    betas = np.full((R, len(coef)), np.nan)
-    for r, state in enumerate(states):
-        if state.failed in ("empty", "aliased"):
+    return rep, rep_spec, df, sums
+
+
+# -------------------------------------------------------------------- olr --
+def _outcome_partition(frame: pd.DataFrame, spec: _Spec, start: int) -> tuple:
+    """An ordinal outcome's values (or level positions) and their weights, and the
+    triangular factor of the weighted model matrix with an intercept (the rank check)."""
+    rows = _model_rows(frame, spec, start)
+    weights = pd.Series(rows.w).groupby(rows.y).sum()
+    x = _slopes(rows, spec)
+    xw = np.column_stack([np.ones(len(rows.y)), x]) * np.sqrt(rows.w)[:, None]
+    triangle = _triangle(xw, np.zeros(len(rows.y))) if len(rows.y) else np.zeros(
+        (xw.shape[1] + 1, xw.shape[1] + 1))
+    return dict(zip(weights.index.tolist(), weights.tolist(), strict=True)), triangle, \
+        np.einsum("ij,ij->j", xw, xw)
+
+
+def _slopes(rows: _Rows, spec: _Spec) -> np.ndarray:
+    keep = [j for j, t in enumerate(spec.terms) if t != "Intercept"]
+    return rows.x[:, keep]
+
+
+def _olr_partition(frame: pd.DataFrame, spec: _Spec, start: int, which: str,
+                   points: dict[int, Any]) -> dict[int, tuple]:
+    """For each fit ``k``: the weighted log-likelihood, its gradient and Hessian at its
+    point (``cumulative_link``'s, summed over the partition's rows)."""
+    from . import cumulative_link as kernel
+
+    rows = _model_rows(frame, spec, start)
+    x, y = _slopes(rows, spec), rows.y.astype(int)
+    R = spec.factors.shape[1] if spec.replicates == "factors" else len(spec.replicate_weights)
+    priors = _priors(rows, spec, which, np.ones(max(R, 1)))
+    out: dict[int, tuple] = {}
+    for k, theta in points.items():
+        w = priors[k]
+        if not len(y):
+            out[k] = (0.0, np.zeros(len(theta)), np.zeros((len(theta), len(theta))))
             continue
-        if state.failed:
-            raise EstimationError(state.failed)
-        betas[r] = state.point
-    discarded = int(np.sum(~np.all(np.isfinite(betas), axis=1)))
-    return rep._vcov_replicates(betas, coef), df, discarded
+        out[k] = (kernel.loglik(theta, x, y, w, spec.link),
+                  kernel.scores(theta, x, y, w, spec.link).sum(axis=0),
+                  kernel.hessian(theta, x, y, w, spec.link))
+    return out
+
+
+def _olr_final_partition(frame: pd.DataFrame, spec: _Spec, start: int, theta: np.ndarray,
+                         moments: bool) -> dict[str, Any]:
+    from . import cumulative_link as kernel
+
+    rows = _model_rows(frame, spec, start)
+    x, y = _slopes(rows, spec), rows.y.astype(int)
+    scores = kernel.scores(theta, x, y, rows.w, spec.link) if len(y) else np.zeros(
+        (0, len(theta)))
+    return {"groups": _by_design(rows, spec, scores, moments)}
+
+
+@dataclass
+class _Newton:
+    """The state of one Newton fit of the ordinal model (``cumulative_link.fit``)."""
+
+    point: np.ndarray
+    theta: Any = None
+    value: float = np.nan
+    gradient: Any = None
+    hessian: Any = None
+    step: Any = None
+    factor: float = 1.0
+    iteration: int = 0
+    stage: str = "init"
+    converged: bool = False
+    done: bool = False
+    failed: bool = False
+
+
+def _newton_next(state: _Newton, maxit: int) -> None:
+    if state.iteration >= maxit:
+        state.done = True
+        return
+    state.iteration += 1
+    try:
+        state.step = np.linalg.solve(-state.hessian, state.gradient)
+    except np.linalg.LinAlgError:
+        state.done = True
+        return
+    state.factor, state.point, state.stage = 1.0, state.theta + state.step, "line"
+
+
+def _newton_step(state: _Newton, value: float, gradient, hessian, maxit: int,
+                 tol: float) -> None:
+    """One pass's worth of ``cumulative_link.fit`` for one fit."""
+    if state.stage == "init":
+        if not np.isfinite(value):
+            state.failed = state.done = True
+            return
+        state.theta, state.value = state.point, value
+        state.gradient, state.hessian = gradient, hessian
+        _newton_next(state, maxit)
+        return
+    if not (np.isfinite(value) and value >= state.value - 1e-12 * abs(state.value)):
+        state.factor /= 2
+        if state.factor >= 1e-10:
+            state.point = state.theta + state.factor * state.step
+            return
+        candidate, value = state.theta, state.value
+        gradient, hessian = state.gradient, state.hessian
+    else:
+        candidate = state.point
+    small = np.max(np.abs(candidate - state.theta) / (1 + np.abs(state.theta))) <= tol
+    state.theta, state.value = candidate, value
+    state.gradient, state.hessian = gradient, hessian
+    if small:
+        state.converged = state.done = True
+        return
+    _newton_next(state, maxit)
+
+
+def _newton(work: _Partitions, spec: _Spec, which: str, states: list[_Newton]) -> None:
+    """Newton's method with step halving for the fits ``states``, one pass per step."""
+    from . import cumulative_link as kernel
+
+    while True:
+        todo = {k: s.point for k, s in enumerate(states) if not s.done}
+        if not todo:
+            return
+        parts = _map(work, _olr_partition, spec, which, todo)
+        for k in todo:
+            pieces = [part[k] for part in parts]
+            value = float(np.sum([piece[0] for piece in pieces]))
+            gradient = np.sum([piece[1] for piece in pieces], axis=0)
+            hessian = np.sum([piece[2] for piece in pieces], axis=0)
+            _newton_step(states[k], value, gradient, hessian, kernel._MAXIT, 1e-10)
+
+
+def olr(design: Any, formula: str, *, link: str, na_rm: bool, level: float):
+    """``pc.olr`` of a design on a Dask DataFrame (arguments checked by the caller): the
+    in-memory :class:`~perception.survey.ordinal.OLRResult`."""
+    from . import cumulative_link as kernel
+    from .models import coefficient_table
+    from .ordinal import OLRResult, _label, _ordinal_outcome
+
+    prepared = _prepare(design, formula, "ordinal", link, na_rm)
+    _, outcome, sample_levels = _ordinal_outcome(prepared.y_frame, formula)
+    spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome})
+    work = prepared.work
+    parts = _map(work, _outcome_partition, spec)
+    weights: dict[float, float] = {}
+    for found, _, _ in parts:
+        for value, total in found.items():
+            weights[value] = weights.get(value, 0.0) + total
+    used = sorted(weights)
+    numeric = prepared.y_frame.shape[1] == 1
+    levels = used if numeric else [sample_levels[int(c)] for c in used]
+    lhs = formula.split("~", 1)[0].strip()
+    if len(levels) < 3:
+        raise EstimationError(
+            f"the outcome {lhs!r} has {len(levels)} categories among the rows used "
+            f"({', '.join(map(_label, levels))}): an ordinal model needs three or more; use "
+            "pc.glm(..., family='binomial') for two"
+        )
+    spec = _Spec(**{**spec.__dict__, "ordinal": tuple(float(v) for v in used)})
+    slopes = [t for t in spec.terms if t != "Intercept"]
+    if slopes:
+        rank = _solve([part[1] for part in parts], np.sum([part[2] for part in parts], axis=0),
+                      len(slopes) + 1)
+        check_rank(np.zeros((0, 0)), np.zeros(0), ["Intercept", *slopes], repr(formula),
+                   rank.aliased())
+    q = len(levels) - 1
+    # cumulative_link.start from the category weights
+    totals = np.array([weights[v] for v in used])
+    shares = np.clip(np.cumsum(totals)[:q] / totals.sum(), 1e-6, 1 - 1e-6)
+    zeta = np.maximum.accumulate(kernel.quantile(shares, link) + np.arange(q) * 1e-6)
+    main = [_Newton(np.concatenate([np.zeros(len(slopes)), zeta]))]
+    _newton(work, spec, "main", main)
+    fit = main[0]
+    if fit.failed or not fit.converged:
+        raise EstimationError(
+            f"the ordinal model {formula!r} did not converge: a category may be fully "
+            "determined by the terms (separation); merge sparse categories or drop terms"
+        )
+    theta = fit.theta
+    bread = np.linalg.inv(-fit.hessian)
+    names = slopes + [f"{_label(levels[k])}|{_label(levels[k + 1])}" for k in range(q)]
+    groups, active, plan = prepared.groups, prepared.active, prepared.plan
+    if prepared.replicate:
+        rep, rep_spec, df_design, sums = _replicate_setup(
+            design, groups, spec, active, prepared.by_columns, plan)
+        states = [_Newton(theta.copy()) for _ in sums]
+        for r, total in enumerate(sums):
+            if not total > 0:
+                states[r].done = True
+        _newton(work, rep_spec, "rep", states)
+        betas = np.full((len(sums), len(theta)), np.nan)
+        for r, state in enumerate(states):
+            if state.converged:
+                betas[r] = state.theta
+        vcov = rep._vcov_replicates(betas, theta)
+    else:
+        final = _map(work, _olr_final_partition, spec, theta, prepared.moments)
+        vcov, df_design = _taylor_vcov(prepared.base, groups, final, bread, names, active,
+                                       prepared.moments, plan)
+    df_residual = df_design - len(slopes)
+    coefficients = coefficient_table(theta, vcov, names, df_residual, level)
+    coefficients.attrs.update(n_excluded=0, excluded="")
+    deviance = -2 * fit.value / prepared.mean_weight(rows=True)
+    return OLRResult(
+        coefficients=coefficients,
+        vcov=pd.DataFrame(vcov, index=coefficients.index, columns=coefficients.index.copy()),
+        df_residual=df_residual, link=link, formula=formula,
+        categories=tuple(_label(v) for v in levels), n=prepared.n, deviance=deviance,
+        iterations=fit.iteration, level=level, design_repr=repr(design),
+        _design=design, _hessian=fit.hessian, _design_info=prepared.design_info,
+        _slopes=tuple(slopes),
+    )

@@ -411,11 +411,17 @@ def olr(
     differences; here Newton's method reaches the maximum and the Hessian is exact (they
     equal R's run with a tight ``control``, ``tests/reference/make_models_more.R``).
     """
-    check_design(design, function="olr")
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design, function="olr")
     lhs, _ = split_formula(formula)
     if link not in kernel.LINKS:
         raise EstimationError(f"link={link!r} is unknown; choose 'logit' or 'probit'")
     intervals.check_level(level)
+    if on_dask:
+        from .dask_models import olr as dask_olr
+
+        return dask_olr(design, formula, link=link, na_rm=na_rm, level=level)
     levels_of: dict[str, Any] = {}
 
     def outcome(y_frame: pd.DataFrame) -> tuple[np.ndarray, str]:
