@@ -499,22 +499,28 @@ def _scan_partition(frame: pd.DataFrame, plan: _Plan, start: int, categorical: t
     columns among the complete rows, and a few complete rows (the client's dry run)."""
     table, found, missing = reduce_partition(frame, plan)
     active = _complete(frame, plan.variables)
-    levels = [np.asarray(pd.unique(frame[name][active].dropna())) for name in categorical]
+    levels = [(np.asarray(pd.unique(frame[name][active].dropna())),
+               list(frame[name].cat.categories)
+               if isinstance(frame[name].dtype, pd.CategoricalDtype) else [])
+              for name in categorical]
     sample = frame.loc[active, list(plan.variables)].head(_SAMPLE_ROWS)
     return table, found, missing, levels, sample
 
 
-def _level_order(ddf: Any, name: str, values: list) -> tuple:
+def _level_order(ddf: Any, name: str, values: list, categories: list) -> tuple:
     """The levels in the order the in-memory formula uses: a categorical column's
-    categories, else patsy's sort."""
+    categories (those of its dtype, or, when the Dask DataFrame does not know them, the
+    partitions' categories in order, as ``ddf.compute()`` unites them), else patsy's
+    sort; only the levels of the rows in the fit."""
     from patsy.util import SortAnythingKey
 
     dtype = ddf[name].dtype
-    if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
-            dtype.categories):
-        present = set(values)
-        return tuple(c for c in dtype.categories if c in present)
-    return tuple(sorted(set(values), key=SortAnythingKey))
+    present = set(values)
+    if isinstance(dtype, pd.CategoricalDtype):
+        known = list(dtype.categories)
+        order = categories if "__UNKNOWN_CATEGORIES__" in known else known
+        return tuple(dict.fromkeys(c for c in order if c in present))
+    return tuple(sorted(present, key=SortAnythingKey))
 
 
 def _categorical_columns(ddf: Any, formula: str, columns: list[str]) -> list[str]:
@@ -632,8 +638,9 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
                           "must be positive")
     levels = {}
     for i, name in enumerate(categorical):
-        values = [v for part in scanned for v in part[3][i].tolist()]
-        levels[name] = _level_order(ddf, name, values)
+        values = [v for part in scanned for v in part[3][i][0].tolist()]
+        categories = [c for part in scanned for c in part[3][i][1]]
+        levels[name] = _level_order(ddf, name, values, categories)
     sample = pd.concat([part[4] for part in scanned], ignore_index=True)
     ready = _as_categories(patsy_ready(sample, columns), levels)
     y_frame, x_frame = dmatrices(formula, ready, na_drop=False)

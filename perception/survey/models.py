@@ -32,6 +32,7 @@ from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from . import intervals
 from .checks import check_design
+from .dask_design import refuse_rows
 from .design import ReplicateDesign, SurveyDesign
 from .families import FAMILY_NAMES, LINKS, Family
 from .families import family as make_family
@@ -150,6 +151,7 @@ class GLMResult(FittedModel):
             One column per term, indexed like the rows.
         """
         if newdata is None:
+            refuse_rows(self._design, "model_matrix() or predict() of the rows used")
             return self._fitted
         return new_matrix(self._design_info, self.formula, newdata)
 

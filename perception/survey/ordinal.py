@@ -29,6 +29,7 @@ from ..errors import EstimationError
 from . import cumulative_link as kernel
 from . import intervals
 from .checks import check_design
+from .dask_design import refuse_rows
 from .families import family as make_family
 from .fitted import FittedModel
 from .fitting import (
@@ -153,6 +154,7 @@ class OLRResult(FittedModel):
             One column per slope, indexed like the rows.
         """
         if newdata is None:
+            refuse_rows(self._design, "model_matrix() of the rows used")
             return pd.DataFrame(self._x[self._rows], index=self._design.data.index[self._rows],
                                 columns=self.slopes)
         matrix = new_matrix(self._design_info, self.formula, newdata)
@@ -251,6 +253,7 @@ class OLRResult(FittedModel):
         ``svyglm(I(y > k) ~ ..., family = quasibinomial(link))`` fits, their influence
         functions and ``svyrecvar`` (``tests/reference/make_models_more.R``).
         """
+        refuse_rows(self._design, "proportional_odds_test()")
         design = self._design
         rows = self._rows
         q = len(self.categories) - 1
