@@ -397,14 +397,33 @@ def _step(state: _Fit, dev: float, valid: bool, solution_here, linear: bool) -> 
     state.point, state.iteration, state.halvings = solution.coef, state.iteration + 1, 0
 
 
+def _guarded(function, part: pd.DataFrame, *args) -> Any:
+    """``function`` on a partition, its error (bad input) returned to the client."""
+    try:
+        return function(part, *args)
+    except (EstimationError, DesignError) as error:
+        return _Failure(error)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: Exception
+
+
 def _map(ddf: Any, function, *args) -> list:
-    """``function(partition, *args, start)`` on every partition (on the workers)."""
+    """``function(partition, spec, start, *rest)`` on every partition (on the
+    workers); bad input raises the error of the first partition that has some, so
+    the rows it names are the first ones, whatever the order the workers finish in."""
     dask = _require_dask()
     lengths = _lengths_of(ddf)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
-    delayed = dask.delayed(function)
-    return list(dask.compute(*[delayed(part, args[0], int(s), *args[1:])
-                               for part, s in zip(ddf.to_delayed(), starts, strict=True)]))
+    delayed = dask.delayed(_guarded)
+    results = list(dask.compute(*[delayed(function, part, args[0], int(s), *args[1:])
+                                  for part, s in zip(ddf.to_delayed(), starts, strict=True)]))
+    for result in results:
+        if isinstance(result, _Failure):
+            raise result.error
+    return results
 
 
 def _lengths_of(ddf: Any) -> list[int]:
@@ -732,9 +751,14 @@ class _Partitions:
     def __init__(self, ddf: Any, lengths: list[int]) -> None:
         self._ddf = ddf
         self._pc_lengths = lengths
+        self._delayed: list | None = None
 
     def to_delayed(self) -> list:
-        return self._ddf.to_delayed()
+        """The partitions as delayed objects (the graph optimised once; each pass reads
+        the partitions again, so the workers hold no more than a partition)."""
+        if self._delayed is None:
+            self._delayed = self._ddf.to_delayed()
+        return self._delayed
 
 
 def _separation(state: _Fit, final: list, coef, terms, formula: str, fam: Family) -> None:
