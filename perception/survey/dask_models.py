@@ -614,9 +614,9 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
                 "Dask DataFrame does not do: compute the variable in the Dask DataFrame "
                 "first (ddf.assign(...)) and use its column"
             )
-    for argument, name in (("offset", offset), ("trials", trials)):
-        if name is not None and (not isinstance(name, str) or name not in ddf.columns):
-            raise EstimationError(f"{argument}={name!r} is not a column of the design's data")
+    for argument, given in (("offset", offset), ("trials", trials)):
+        if given is not None and (not isinstance(given, str) or given not in ddf.columns):
+            raise EstimationError(f"{argument}={given!r} is not a column of the design's data")
     columns = model_columns(formula, ddf)
     columns += [c for c in (offset, trials) if c is not None and c not in columns]
     replicate = isinstance(design, DaskReplicateDesign)
@@ -819,7 +819,7 @@ def _taylor_vcov(base: DaskSurveyDesign, groups: pd.DataFrame, final: list,
     scores = _group_scores(groups, final, keys, [f"__pc_u{j}" for j in range(p)])
     if not moments:
         group_design = _group_design(base, groups)
-        fit_design = group_design if active.all() else group_design.subset(active)
+        fit_design: Any = group_design if active.all() else group_design.subset(active)
         if fit_design.totals_path:
             codes, n_groups = fit_design.score_groups()
             totals = np.zeros((n_groups, p))
@@ -849,7 +849,8 @@ def _taylor_vcov(base: DaskSurveyDesign, groups: pd.DataFrame, final: list,
         groups[_moment(a + 1, b + 1)] = products[:, column]
     groups[_ONE] = np.arange(len(groups))
     group_design = SurveyDesign(groups, weights=_W, strata=base._strata or None, psu=_ONE,
-                                fpc=base._fpc or None, lonely_psu=base.lonely_psu)
+                                fpc=base._fpc or None,
+                                lonely_psu=base.lonely_psu)  # type: ignore[arg-type]
     first = group_design._stages[0]
     totals = np.zeros((first.n_strata, p))
     np.add.at(totals, first.stratum, scores @ bread)
@@ -913,6 +914,7 @@ def _replicate_setup(design: DaskReplicateDesign, groups: pd.DataFrame, spec: _S
         rep = _group_design(design.base, groups).replicate(**design.options)
         codes, _ = rep.score_groups()
         factors = rep.replicate_factors
+        assert factors is not None  # replicates of a design
         w = np.where(active, groups[_W].to_numpy(dtype=float), 0.0)
         sums = (w[:, None] * factors[codes]).sum(axis=0)
         keys = list(design.base.design_columns)

@@ -75,7 +75,9 @@ def parquet(tmp_path_factory):
 
 
 def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:
-    ddf = dd.read_parquet(parquet[name])
+    # persisted on the workers, as one would for an iterative fit: each IRLS or Newton
+    # step then sums the partitions without reading the files again
+    ddf = dd.read_parquet(parquet[name]).persist()
     return ddf.compute().reset_index(drop=True), ddf
 
 
@@ -127,9 +129,9 @@ def test_glm_equals_in_memory(client, parquet, name, arguments):
     memory = pc.SurveyDesign(data, **arguments)
     spread = pc.SurveyDesign(ddf, **arguments)
     # every family on the design without clusters; the others (whose variance is the
-    # same group design's) with three of them
+    # same group design's) with two of them
     every = (name, arguments) == DESIGNS[0]
-    for formula, options in MODELS if every else [MODELS[1], MODELS[3], MODELS[4]]:
+    for formula, options in MODELS if every else [MODELS[1], MODELS[4]]:
         assert_same_fit(pc.glm(spread, formula, **options),
                         pc.glm(memory, formula, **options))
 
