@@ -99,6 +99,8 @@ class _Spec:
 
     #: an ordinal outcome: its values among the rows of the fit (numeric outcomes)
     ordinal: tuple = ()
+    #: a GLM's outcome from patsy's outcome columns (``models.outcome_values``)
+    reader: Any = None
 
     @property
     def fam(self) -> Family:
@@ -154,8 +156,6 @@ def _numbers(frame: pd.DataFrame, name: str, argument: str, start: int) -> np.nd
 def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
     """The model matrix and outcome of the partition's complete rows (``start``: the
     partition's first row number in the whole data, for messages)."""
-    from .models import outcome_values
-
     active = _complete(frame, spec.columns)
     positions = np.flatnonzero(active)
     rows = frame.iloc[positions].reset_index(drop=True)
@@ -175,7 +175,7 @@ def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
     if spec.family == "ordinal":
         y = _ordinal_codes(y_frame, spec)
     else:
-        y, _ = outcome_values(y_frame, spec.family, spec.formula)
+        y, _ = spec.reader(y_frame)
     x = x_frame.to_numpy(dtype=float)
     bad = ~np.isfinite(x).all(axis=1) | np.isnan(y)
     if bad.any():
@@ -669,16 +669,33 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
                      x_frame.design_info, replicate, by_columns, base)
 
 
-def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool,
-        level: float, offset: str | None, trials: str | None):
-    """``pc.glm`` of a design on a Dask DataFrame (arguments checked by the caller):
-    the in-memory :class:`~perception.survey.models.GLMResult`."""
-    from .models import GLMResult, coefficient_table, outcome_values
+@dataclass(frozen=True)
+class DaskFit:
+    """A model fitted on a design on a Dask DataFrame: what the in-memory result
+    objects (``GLMResult``, ``OLRResult``) are built from."""
 
+    coef: np.ndarray
+    vcov: np.ndarray
+    terms: list[str]
+    df_residual: float
+    n: int
+    deviance: float
+    iterations: int
+    design_info: Any
+    link: str
+    dispersion: float = np.nan  # a GLM's
+    levels: tuple = ()  # an ordinal outcome's categories
+    hessian: Any = None  # an ordinal model's
+
+
+def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool,
+        offset: str | None, trials: str | None, reader) -> DaskFit:
+    """``pc.glm`` of a design on a Dask DataFrame (arguments checked by the caller;
+    ``reader(y_frame)`` gives the outcome and its name from patsy's outcome columns)."""
     fam = make_family(family, link)
     prepared = _prepare(design, formula, family, fam.link, na_rm, offset, trials)
-    _, outcome = outcome_values(prepared.y_frame, family, formula)
-    spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome})
+    _, outcome = reader(prepared.y_frame)
+    spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome, "reader": reader})
     terms, work, groups, plan = spec.terms, prepared.work, prepared.groups, prepared.plan
     replicate, by_columns, base = prepared.replicate, prepared.by_columns, prepared.base
     active = groups[_ACTIVE].to_numpy(dtype=bool)
@@ -730,18 +747,8 @@ def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool
     n_disp = n_fit if replicate else int(np.sum([part["nonzero"] for part in final]))
     mean_r = disp[1] / disp[0]
     dispersion = float((disp[2] / disp[0] - mean_r**2) * n_disp / (n_disp - 1))
-    coefficients = coefficient_table(coef, vcov, list(terms), df_residual, level)
-    coefficients.attrs.update(n_excluded=0, excluded="")
-    index = coefficients.index
-    return GLMResult(
-        coefficients=coefficients,
-        vcov=pd.DataFrame(vcov, index=index, columns=index.copy()),
-        df_residual=df_residual, family=family, formula=formula, n=n_fit,
-        dispersion=dispersion, iterations=iterations, level=level,
-        design_repr=repr(design), link=fam.link, deviance=deviance, offset=offset,
-        trials=trials, _design_info=prepared.design_info,
-        _fitted=pd.DataFrame(columns=list(terms)), _design=design,
-    )
+    return DaskFit(coef, vcov, list(terms), df_residual, n_fit, deviance, iterations,
+                   prepared.design_info, fam.link, dispersion=dispersion)
 
 
 class _Partitions:
@@ -1054,15 +1061,14 @@ def _newton(work: _Partitions, spec: _Spec, which: str, states: list[_Newton]) -
             _newton_step(states[k], value, gradient, hessian, kernel._MAXIT, 1e-10)
 
 
-def olr(design: Any, formula: str, *, link: str, na_rm: bool, level: float):
-    """``pc.olr`` of a design on a Dask DataFrame (arguments checked by the caller): the
-    in-memory :class:`~perception.survey.ordinal.OLRResult`."""
+def olr(design: Any, formula: str, *, link: str, na_rm: bool, reader, label) -> DaskFit:
+    """``pc.olr`` of a design on a Dask DataFrame (arguments checked by the caller;
+    ``reader(y_frame, formula)`` gives the outcome's codes, name and levels from patsy's
+    outcome columns, ``label`` prints a level)."""
     from . import cumulative_link as kernel
-    from .models import coefficient_table
-    from .ordinal import OLRResult, _label, _ordinal_outcome
 
     prepared = _prepare(design, formula, "ordinal", link, na_rm)
-    _, outcome, sample_levels = _ordinal_outcome(prepared.y_frame, formula)
+    _, outcome, sample_levels = reader(prepared.y_frame, formula)
     spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome})
     work = prepared.work
     parts = _map(work, _outcome_partition, spec)
@@ -1077,7 +1083,7 @@ def olr(design: Any, formula: str, *, link: str, na_rm: bool, level: float):
     if len(levels) < 3:
         raise EstimationError(
             f"the outcome {lhs!r} has {len(levels)} categories among the rows used "
-            f"({', '.join(map(_label, levels))}): an ordinal model needs three or more; use "
+            f"({', '.join(map(label, levels))}): an ordinal model needs three or more; use "
             "pc.glm(..., family='binomial') for two"
         )
     spec = _Spec(**{**spec.__dict__, "ordinal": tuple(float(v) for v in used)})
@@ -1102,7 +1108,7 @@ def olr(design: Any, formula: str, *, link: str, na_rm: bool, level: float):
         )
     theta = fit.theta
     bread = np.linalg.inv(-fit.hessian)
-    names = slopes + [f"{_label(levels[k])}|{_label(levels[k + 1])}" for k in range(q)]
+    names = slopes + [f"{label(levels[k])}|{label(levels[k + 1])}" for k in range(q)]
     groups, active, plan = prepared.groups, prepared.active, prepared.plan
     if prepared.replicate:
         rep, rep_spec, df_design, sums = _replicate_setup(
@@ -1121,16 +1127,7 @@ def olr(design: Any, formula: str, *, link: str, na_rm: bool, level: float):
         final = _map(work, _olr_final_partition, spec, theta, prepared.moments)
         vcov, df_design = _taylor_vcov(prepared.base, groups, final, bread, names, active,
                                        prepared.moments, plan)
-    df_residual = df_design - len(slopes)
-    coefficients = coefficient_table(theta, vcov, names, df_residual, level)
-    coefficients.attrs.update(n_excluded=0, excluded="")
     deviance = -2 * fit.value / prepared.mean_weight(rows=True)
-    return OLRResult(
-        coefficients=coefficients,
-        vcov=pd.DataFrame(vcov, index=coefficients.index, columns=coefficients.index.copy()),
-        df_residual=df_residual, link=link, formula=formula,
-        categories=tuple(_label(v) for v in levels), n=prepared.n, deviance=deviance,
-        iterations=fit.iteration, level=level, design_repr=repr(design),
-        _design=design, _hessian=fit.hessian, _design_info=prepared.design_info,
-        _slopes=tuple(slopes),
-    )
+    return DaskFit(theta, vcov, names, df_design - len(slopes), prepared.n, deviance,
+                   fit.iteration, prepared.design_info, link, levels=tuple(levels),
+                   hessian=fit.hessian)

@@ -349,6 +349,27 @@ class OLRResult(FittedModel):
         return self.summary()
 
 
+def _dask_olr(design, formula: str, link: str, na_rm: bool, level: float) -> OLRResult:
+    """``olr`` of a design on a Dask DataFrame: the sums made on the partitions
+    (:mod:`perception.survey.dask_models`), the same result object."""
+    from .dask_models import olr as dask_olr
+
+    fit = dask_olr(design, formula, link=link, na_rm=na_rm, reader=_ordinal_outcome,
+                   label=_label)
+    coefficients = coefficient_table(fit.coef, fit.vcov, fit.terms, fit.df_residual, level)
+    coefficients.attrs.update(n_excluded=0, excluded="")
+    return OLRResult(
+        coefficients=coefficients,
+        vcov=pd.DataFrame(fit.vcov, index=coefficients.index,
+                          columns=coefficients.index.copy()),
+        df_residual=fit.df_residual, link=link, formula=formula,
+        categories=tuple(_label(v) for v in fit.levels), n=fit.n, deviance=fit.deviance,
+        iterations=fit.iterations, level=level, design_repr=repr(design), _design=design,
+        _hessian=fit.hessian, _design_info=fit.design_info,
+        _slopes=tuple(fit.terms[: len(fit.terms) - len(fit.levels) + 1]),
+    )
+
+
 def olr(
     design,
     formula: str,
@@ -422,9 +443,7 @@ def olr(
         raise EstimationError(f"link={link!r} is unknown; choose 'logit' or 'probit'")
     intervals.check_level(level)
     if on_dask:
-        from .dask_models import olr as dask_olr
-
-        return dask_olr(design, formula, link=link, na_rm=na_rm, level=level)
+        return _dask_olr(design, formula, link, na_rm, level)
     levels_of: dict[str, Any] = {}
 
     def outcome(y_frame: pd.DataFrame) -> tuple[np.ndarray, str]:
