@@ -226,6 +226,8 @@ def test_what_needs_the_rows_is_refused_and_the_rest_works(client, parquet):
     pd.testing.assert_frame_equal(spread.predict(new), memory.predict(new), rtol=1e-9)
     pd.testing.assert_frame_equal(pc.wald_test(spread, "stype"),
                                   pc.wald_test(memory, "stype"), rtol=1e-9)
+    pd.testing.assert_frame_equal(pc.contrast(spread, {"ell": 1, "meals": -1}),
+                                  pc.contrast(memory, {"ell": 1, "meals": -1}), rtol=1e-9)
     with pytest.raises(EstimationError, match="rows of the fit.*Dask"):
         spread.predict()
     with pytest.raises(EstimationError, match="rows of the fit"):
