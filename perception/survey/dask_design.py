@@ -356,3 +356,22 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
     options = {"weights": weights, "replicate_weights": cols, "scale": scale,
                "rscales": rscales, "mse": mse, "degf": degf, "method": method}
     return DaskReplicateDesign(None, options, data, labels)
+
+
+def refuse_rows(design: Any, what: str) -> None:
+    """Raise for ``what`` of a model fitted on a design on a Dask DataFrame when it
+    needs the fit's rows (the fit keeps only coefficients, covariance and sums).
+
+    Examples
+    --------
+    >>> refuse_rows(None, "predict()")
+    """
+    from ..errors import EstimationError
+
+    if getattr(design, "is_dask", False):
+        raise EstimationError(
+            f"{what} needs the rows of the fit, which a model fitted on a design on a Dask "
+            "DataFrame does not keep (its coefficients, covariance and degrees of freedom "
+            "are those of the in-memory fit): use wald_test(method='Wald'), contrast() or "
+            "predict(newdata=...), or fit the model on the data in memory (ddf.compute())"
+        )

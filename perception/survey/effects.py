@@ -32,6 +32,7 @@ from . import cumulative_link as kernel
 from . import intervals
 from .checks import column_names
 from .covariance import attach_covariance
+from .dask_design import refuse_rows
 from .fitting import ModelFit, influence_vcov, replicate_coefficients
 from .formulas import ModelFrame, model_columns
 from .models import FamilyName, GLMResult, glm
@@ -307,6 +308,7 @@ def _check_fit(fit, function: str) -> _Model:
         raise EstimationError(
             f"{function} takes a model fitted by pc.glm or pc.olr, got {type(fit).__name__}"
         )
+    refuse_rows(fit._design, function)
     return _Model(fit)
 
 

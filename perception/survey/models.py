@@ -20,6 +20,7 @@ Families: gaussian, binomial (R's quasibinomial; logit or probit link; with
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,7 @@ from ..deprecation import positional_deprecated, renamed_argument
 from ..errors import EstimationError, format_rows
 from . import intervals
 from .checks import check_design
+from .dask_design import refuse_rows
 from .design import ReplicateDesign, SurveyDesign
 from .families import FAMILY_NAMES, LINKS, Family
 from .families import family as make_family
@@ -150,6 +152,7 @@ class GLMResult(FittedModel):
             One column per term, indexed like the rows.
         """
         if newdata is None:
+            refuse_rows(self._design, "model_matrix() or predict() of the rows used")
             return self._fitted
         return new_matrix(self._design_info, self.formula, newdata)
 
@@ -383,6 +386,29 @@ def _column_values(design, mf_rows: np.ndarray, name: str, argument: str) -> np.
     return np.where(mf_rows, out, 0.0)
 
 
+def _dask_glm(design, formula: str, family: str, link: str | None, na_rm: bool,
+              level: float, offset: str | None, trials: str | None) -> GLMResult:
+    """``glm`` of a design on a Dask DataFrame: the sums made on the partitions
+    (:mod:`perception.survey.dask_models`), the same result object."""
+    from .dask_models import glm as dask_glm
+
+    fit = dask_glm(design, formula, family=family, link=link, na_rm=na_rm, offset=offset,
+                   trials=trials,
+                   reader=functools.partial(outcome_values, family=family, formula=formula))
+    coefficients = coefficient_table(fit.coef, fit.vcov, fit.terms, fit.df_residual, level)
+    coefficients.attrs.update(n_excluded=0, excluded="")
+    index = coefficients.index
+    return GLMResult(
+        coefficients=coefficients,
+        vcov=pd.DataFrame(fit.vcov, index=index, columns=index.copy()),
+        df_residual=fit.df_residual, family=family, formula=formula, n=fit.n,
+        dispersion=fit.dispersion, iterations=fit.iterations, level=level,
+        design_repr=repr(design), link=fit.link, deviance=fit.deviance, offset=offset,
+        trials=trials, _design_info=fit.design_info,
+        _fitted=pd.DataFrame(columns=fit.terms), _design=design,
+    )
+
+
 @positional_deprecated("family", "na_rm", "level")
 def glm(
     design: SurveyDesign | ReplicateDesign,
@@ -479,7 +505,9 @@ def glm(
     reports ``NA``. For replicate designs with trials, the replicate refits keep the
     trials in their weights (R's ``svyglm.svyrep.design`` loses them).
     """
-    check_design(design)
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design)
     split_formula(formula)
     if family not in FAMILIES:
         raise EstimationError(
@@ -496,6 +524,8 @@ def glm(
             f"trials= goes with family='binomial' (counts of successes), not {family!r}"
         )
     intervals.check_level(level)
+    if on_dask:
+        return _dask_glm(design, formula, family, link, na_rm, level, offset, trials)
     fam = make_family(family, link)
     extra = [c for c in (offset, trials) if c is not None]
     for argument, name in (("offset", offset), ("trials", trials)):

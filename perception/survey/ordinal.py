@@ -29,6 +29,7 @@ from ..errors import EstimationError
 from . import cumulative_link as kernel
 from . import intervals
 from .checks import check_design
+from .dask_design import refuse_rows
 from .families import family as make_family
 from .fitted import FittedModel
 from .fitting import (
@@ -153,6 +154,7 @@ class OLRResult(FittedModel):
             One column per slope, indexed like the rows.
         """
         if newdata is None:
+            refuse_rows(self._design, "model_matrix() of the rows used")
             return pd.DataFrame(self._x[self._rows], index=self._design.data.index[self._rows],
                                 columns=self.slopes)
         matrix = new_matrix(self._design_info, self.formula, newdata)
@@ -251,6 +253,7 @@ class OLRResult(FittedModel):
         ``svyglm(I(y > k) ~ ..., family = quasibinomial(link))`` fits, their influence
         functions and ``svyrecvar`` (``tests/reference/make_models_more.R``).
         """
+        refuse_rows(self._design, "proportional_odds_test()")
         design = self._design
         rows = self._rows
         q = len(self.categories) - 1
@@ -346,6 +349,27 @@ class OLRResult(FittedModel):
         return self.summary()
 
 
+def _dask_olr(design, formula: str, link: str, na_rm: bool, level: float) -> OLRResult:
+    """``olr`` of a design on a Dask DataFrame: the sums made on the partitions
+    (:mod:`perception.survey.dask_models`), the same result object."""
+    from .dask_models import olr as dask_olr
+
+    fit = dask_olr(design, formula, link=link, na_rm=na_rm, reader=_ordinal_outcome,
+                   label=_label)
+    coefficients = coefficient_table(fit.coef, fit.vcov, fit.terms, fit.df_residual, level)
+    coefficients.attrs.update(n_excluded=0, excluded="")
+    return OLRResult(
+        coefficients=coefficients,
+        vcov=pd.DataFrame(fit.vcov, index=coefficients.index,
+                          columns=coefficients.index.copy()),
+        df_residual=fit.df_residual, link=link, formula=formula,
+        categories=tuple(_label(v) for v in fit.levels), n=fit.n, deviance=fit.deviance,
+        iterations=fit.iterations, level=level, design_repr=repr(design), _design=design,
+        _hessian=fit.hessian, _design_info=fit.design_info,
+        _slopes=tuple(fit.terms[: len(fit.terms) - len(fit.levels) + 1]),
+    )
+
+
 def olr(
     design,
     formula: str,
@@ -411,11 +435,15 @@ def olr(
     differences; here Newton's method reaches the maximum and the Hessian is exact (they
     equal R's run with a tight ``control``, ``tests/reference/make_models_more.R``).
     """
-    check_design(design, function="olr")
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design, function="olr")
     lhs, _ = split_formula(formula)
     if link not in kernel.LINKS:
         raise EstimationError(f"link={link!r} is unknown; choose 'logit' or 'probit'")
     intervals.check_level(level)
+    if on_dask:
+        return _dask_olr(design, formula, link, na_rm, level)
     levels_of: dict[str, Any] = {}
 
     def outcome(y_frame: pd.DataFrame) -> tuple[np.ndarray, str]:

@@ -23,6 +23,7 @@ from scipy import stats
 
 from ..errors import EstimationError
 from . import cumulative_link as kernel
+from .dask_design import refuse_rows
 from .fitting import irls, linear
 from .models import GLMResult
 from .ordinal import OLRResult
@@ -197,6 +198,7 @@ def wald_test(
         table = pd.DataFrame([{"terms": label, "method": method, "chisq": chisq, "ndf": k,
                                "ddf": ddf, "statistic": statistic, "p": p}])
         return table[COLUMNS]
+    refuse_rows(fit._design, "wald_test(method='LRT') (it refits the smaller model)")
     chisq, v0 = _lrt_pieces(fit, positions)
     lam = np.sort(np.linalg.eigvals(np.linalg.solve(v0, v)).real)[::-1]
     p = (f_sum_sf(chisq, lam, ddf, approximation) if np.isfinite(ddf)

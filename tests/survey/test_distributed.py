@@ -236,7 +236,7 @@ def test_functions_not_on_dask_say_so(parquet):
     _, ddf = _frames(parquet, "apiclus1")
     design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
     with pytest.raises(EstimationError, match="Dask DataFrame, which this function"):
-        pc.glm(design, "api00 ~ ell")
+        pc.chisq(design, "stype", "sch_wide")
     with pytest.raises(DesignError, match="not available on a design on a Dask"):
         design.subset(ddf["stype"] == "E")
 
