@@ -349,7 +349,7 @@ def _check_several_waves(design, over: str, argument: str) -> list:
     else:
         waves = ordered_values(design.data[over], design.in_domain)
     if len(waves) < 2:
-        only = ", ".join(map(repr, waves)) or "no value"
+        only = ", ".join(repr(plain_label(w)) for w in waves) or "no value"
         raise EstimationError(
             f"column {over!r} ({argument}) has a single value ({only}) among the rows of the "
             "design: a change needs two waves or more. Build one design from the stacked "

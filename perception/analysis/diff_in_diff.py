@@ -560,7 +560,7 @@ def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: lis
         ones = np.bincount(found.psu, weights=found.rows * t, minlength=n_psu)
         mixed = np.flatnonzero((ones > 0) & (ones < rows))
         if len(mixed):
-            _warn_mixed([(found.psu_labels or [])[c] for c in mixed], treated, 6)
+            _warn_mixed([(found.psu_labels or [])[c] for c in mixed], treated, 7)
     cell = (group_code * 2 + t.astype(np.int64)) * K + period_code
     rows_in = np.bincount(cell, weights=found.rows, minlength=G * 2 * K).astype(np.int64)
     psus_in = None
@@ -704,11 +704,12 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
     mixed = np.flatnonzero((ones > 0) & (ones < rows))
     if len(mixed):
         first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
-        _warn_mixed([labels.iloc[int(first_row[c])] for c in mixed], treated, 5)
+        _warn_mixed([labels.iloc[int(first_row[c])] for c in mixed], treated, 7)
 
 
 def _warn_mixed(labels: list, treated: str, stacklevel: int) -> None:
-    """Warn that ``treated`` varies within the PSUs ``labels``."""
+    """Warn that ``treated`` varies within the PSUs ``labels`` (``stacklevel``: the
+    caller of ``did``, past its argument wrappers)."""
     names = [repr(plain_label(label)) for label in labels]
     warnings.warn(
         f"column {treated!r} (treated) is not constant within {len(names)} PSU(s): "
