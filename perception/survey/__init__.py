@@ -63,7 +63,6 @@ SHARED: dict[str, str] = {
     "domains": "engine",
     "distinct_values": "dask_domains",
     "flagged_rows": "dask_domains",
-    "missing_error": "dask_domains",
     "domain_groups": "dask_domains",
     "with_degf": "dask_domains",
     "level_key": "margins",

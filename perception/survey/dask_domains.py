@@ -116,7 +116,7 @@ Check = Callable[..., dict[str, tuple[np.ndarray, str | None]]]
 
 def _flag_partition(frame: pd.DataFrame, check: Check, args: tuple
                     ) -> tuple[dict[str, tuple[int, list, list]], int]:
-    found = {}
+    found: dict[str, tuple[int, list, list]] = {}
     for name, (mask, shown) in check(frame, *args).items():
         mask = np.asarray(mask, dtype=bool)
         count = int(mask.sum())
@@ -293,6 +293,7 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
         degf_used = int(np.asarray(_degf(groups, plan, group_design, codes, 1))[0])
     else:
         base = design.base if isinstance(design, DaskReplicateDesign) else design
+        assert base is not None  # replicate-weight columns are the branch above
         group_design = _group_design(base, groups)
         codes_all = group_design.psu_codes
         psu = codes_all[active]

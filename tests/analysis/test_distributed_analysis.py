@@ -180,7 +180,7 @@ def test_replicates_of_a_design(client, parquet, name, arguments, options):
                 pc.list_experiment(memory, count=count, treatment=arm))
 
 
-@pytest.mark.parametrize("options", [{"method": "jk1"}, {"method": "jk1", "degf": 10}])
+@pytest.mark.parametrize("options", [{"method": "jk1", "degf": 10}])  # degf: the design's, given
 def test_replicate_weight_columns(client, parquet, options):
     data, ddf = _frames(parquet, "api")
     data.loc[[3, 50, 97], "api00"] = np.nan  # rows left out: the rank of the rows used
