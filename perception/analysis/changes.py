@@ -145,7 +145,9 @@ def change(
         Or an estimate table by the wave column that carries its covariance, such as the
         prevalence of a list experiment (``pc.list_experiment(d, count=..., treatment=...,
         by="wave")``): the changes are then contrasts of its rows (``by`` defaults to its
-        other domain columns).
+        other domain columns). A design on a Dask DataFrame (``pc.SurveyDesign(ddf,
+        ...)``, its ``.replicate()`` or replicate-weight columns) gives the same table: the
+        per-wave means are summed on the workers, the waves found in one pass.
     variables : str or sequence of str
         Numeric or 0/1 column(s); for a table, the value(s) of its ``variable`` column.
     over : str

@@ -238,7 +238,9 @@ def list_experiment(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-        The survey design.
+        The survey design; on a Dask DataFrame (``pc.SurveyDesign(ddf, ...)``, its
+        ``.replicate()`` or replicate-weight columns) the same table, the counts checked
+        in one pass and the means of the two lists summed on the workers.
     count : str
         Column of the counts (how many items apply).
     treatment : str

@@ -262,3 +262,19 @@ def test_cells_and_psus_checked_as_in_memory(client, parquet):
         on_dask, in_memory = _messages(pc.did, spread, memory, variables="api00", by="stype")
     assert "has 1 PSU" in on_dask
     assert on_dask == in_memory
+
+
+def test_categorical_waves(client, parquet):
+    # waves as an ordered categorical whose order is not the sorted one: the changes,
+    # the cells and the periods follow the categories, as in memory
+    data, _ = _frames(parquet, "api")
+    data["round"] = pd.Categorical(data["wave"].map({0: "start", 1: "middle", 2: "end"}),
+                                   categories=["start", "middle", "end"], ordered=True)
+    arguments = {"weights": "pw", "psu": "dnum"}
+    memory = pc.SurveyDesign(data, **arguments)
+    spread = pc.SurveyDesign(dd.from_pandas(data, npartitions=3), **arguments)
+    got = pc.change(spread, "api00", over="round", reference="consecutive")
+    assert got["from"].tolist() == ["start", "middle"]
+    assert_same(got, pc.change(memory, "api00", over="round", reference="consecutive"))
+    assert_same_did(pc.did(spread, "api00", period="round", post_periods="end"),
+                    pc.did(memory, "api00", period="round", post_periods="end"))
