@@ -532,6 +532,16 @@ def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: lis
                           argument="did", order=roles)
     if not len(found.rows):
         raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
+    if found.lonely and design.lonely_psu == "average":
+        # R's svyglm scales the whole fit's variance by the strata it holds, svyby each
+        # cell's by its own: the cells' covariance does not give the fit's
+        raise EstimationError(
+            "lonely_psu='average' with a stratum of a single PSU: the DiD's variance is "
+            "scaled by the strata of the whole fit, not of each treated x period cell, "
+            "and on a Dask DataFrame it is built from the cells. Choose lonely_psu="
+            "'adjust', 'certainty' or 'remove' for this design, or compute the DiD on the "
+            "data in memory (ddf.compute())"
+        )
     t = _arm_values(found.by[treated])
     if np.any((t != 0.0) & (t != 1.0)):
         bad = flagged_rows(design, roles, _bad_treated, treated, roles)["treated"]

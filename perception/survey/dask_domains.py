@@ -33,7 +33,8 @@ from .dask_reduce import (
     reduce_design,
 )
 from .design import SurveyDesign
-from .distributed import _degf, _group_design, _make_plan, _replicate_degf
+from .distributed import _degf, _group_design, _make_plan, _replicate_degf, _stratum_stage
+from .variance import cluster_scales
 
 #: how many distinct values of the flagged rows a message shows
 _SHOWN_VALUES = 5
@@ -224,6 +225,8 @@ class DomainGroups:
         The degrees of freedom of the rows used (R's ``degf`` of the design cut to them).
     complete : bool
         Every row of the data is used.
+    lonely : bool
+        A stratum of some stage has a single PSU (a design without replicates).
     """
 
     by: pd.DataFrame
@@ -234,6 +237,7 @@ class DomainGroups:
     degf: int
     degf_used: int
     complete: bool
+    lonely: bool = False
 
 
 def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
@@ -281,6 +285,7 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
     codes = np.where(active, 0, -1)
     psu: np.ndarray | None = None
     labels: list | None = None
+    lonely = False
     if isinstance(design, DaskReplicateDesign) and design.base is None:
         degf = int(_replicate_degf(design, groups, plan, None, None, 1)[0])
         degf_used = int(_replicate_degf(design, groups, plan, None, codes, 1)[0])
@@ -291,6 +296,7 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
                                     lonely_psu=design.lonely_psu)
         degf = int(_degf(groups, plan, group_design))
         degf_used = int(np.asarray(_degf(groups, plan, group_design, codes, 1))[0])
+        lonely = bool(cluster_scales(_stratum_stage(group_design, groups))[1].any())
     else:
         base = design.base if isinstance(design, DaskReplicateDesign) else design
         assert base is not None  # replicate-weight columns are the branch above
@@ -305,6 +311,8 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
         else:
             degf = int(group_design.degf)
             degf_used = int(np.asarray(_degf(groups, plan, group_design, codes, 1))[0])
+            lonely = any(bool(cluster_scales(stage)[1].any())
+                         for stage in group_design._stages)
             first = pd.Series(np.arange(len(groups))).groupby(codes_all).first()
             column = groups[base._psu[0]]
             labels = [column.iloc[int(i)] for i in first.to_numpy()]
@@ -313,7 +321,7 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
         by=used[list(by)], psu=psu, psu_labels=labels,
         rows=used[_ROWS].to_numpy(dtype=float).round().astype(np.int64),
         rows_are_psus=bool(plan.moments and not isinstance(design, DaskReplicateDesign)),
-        degf=degf, degf_used=degf_used, complete=bool(active.all()),
+        degf=degf, degf_used=degf_used, complete=bool(active.all()), lonely=lonely,
     )
 
 

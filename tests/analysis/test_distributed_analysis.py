@@ -278,3 +278,27 @@ def test_categorical_waves(client, parquet):
     assert_same(got, pc.change(memory, "api00", over="round", reference="consecutive"))
     assert_same_did(pc.did(spread, "api00", period="round", post_periods="end"),
                     pc.did(memory, "api00", period="round", post_periods="end"))
+
+
+def test_lonely_psu_options(client):
+    # a stratum with a single district: every option but "average" gives the in-memory
+    # DiD; "average" scales the fit's variance by the strata of the whole fit, which
+    # the cells' covariance cannot give, so it is refused (changes are domain means: kept)
+    data = pc.datasets.load("apistrat").copy()
+    data["st_lonely"] = data["stype"].astype(str)
+    data.loc[data["dnum"] == data["dnum"].iloc[0], "st_lonely"] = "alone"
+    data["treated"] = (data["dnum"] % 2).astype(np.int64)
+    data["wave"] = np.random.default_rng(3).integers(0, 2, len(data))
+    ddf = dd.from_pandas(data, npartitions=3)
+    for lonely in ("remove", "certainty", "adjust", "average"):
+        arguments = {"weights": "pw", "strata": "st_lonely", "psu": "dnum", "nest": True,
+                     "lonely_psu": lonely}
+        memory = pc.SurveyDesign(data, **arguments)
+        spread = pc.SurveyDesign(ddf, **arguments)
+        assert_same(pc.change(spread, "api00", over="wave", by="awards"),
+                    pc.change(memory, "api00", over="wave", by="awards"))
+        if lonely == "average":
+            with pytest.raises(EstimationError, match="lonely_psu='average' with a stratum"):
+                pc.did(spread, "api00")
+        else:
+            assert_same_did(pc.did(spread, "api00"), pc.did(memory, "api00"))
