@@ -36,6 +36,7 @@ from ..survey.checks import (
     column_names,
 )
 from ..survey.covariance import attach_covariance, covariance_of
+from ..survey.dask_domains import distinct_values
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean, proportion
 from ..survey.multiple_choice import is_select_multiple
@@ -144,7 +145,9 @@ def change(
         Or an estimate table by the wave column that carries its covariance, such as the
         prevalence of a list experiment (``pc.list_experiment(d, count=..., treatment=...,
         by="wave")``): the changes are then contrasts of its rows (``by`` defaults to its
-        other domain columns).
+        other domain columns). A design on a Dask DataFrame (``pc.SurveyDesign(ddf,
+        ...)``, its ``.replicate()`` or replicate-weight columns) gives the same table: the
+        per-wave means are summed on the workers, the waves found in one pass.
     variables : str or sequence of str
         Numeric or 0/1 column(s); for a table, the value(s) of its ``variable`` column.
     over : str
@@ -213,17 +216,24 @@ def change(
         return _change_of_table(design, variables, over, by, reference, relative, level)
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
+    on_dask = getattr(design, "is_dask", False)
     # select-multiple questions of a labelled design: their options, from proportion()
+    # (a design on a Dask DataFrame is never labelled)
     plain = [n for n in names if not is_select_multiple(design, n)]
-    if plain or not names:
+    columns = list(design.data.columns) if on_dask else design.data
+    if on_dask:
+        if not names:
+            raise EstimationError("give at least one column name as variables")
+        check_columns(columns, names, "variables")
+    elif plain or not names:
         check_variables(design, plain, "variables")
     else:
         check_design(design)
     intervals.check_level(level)
     if not isinstance(over, str):
         raise EstimationError(f"over must be the name of the wave column, got {over!r}")
-    check_columns(design.data, [over], "over")
-    check_columns(design.data, by_names, "by")
+    check_columns(columns, [over], "over")
+    check_columns(columns, by_names, "by")
     if over in by_names:
         raise EstimationError(
             f"column {over!r} is both over= and in by=; give the wave column only as over="
@@ -235,6 +245,9 @@ def change(
         )
     _check_several_waves(design, over, "over")
 
+    if on_dask:  # the per-wave means from the Dask estimators (group sums by domain)
+        table = mean(design, names, by=[*by_names, over], na_rm=na_rm, level=level)
+        return _changes_from_table(table, by_names, over, reference, relative, level)
     if len(plain) == len(names):
         return _plain_changes(design, names, by_names, over, reference, relative, level,
                               na_rm)
@@ -332,10 +345,13 @@ def _row_keys(table: pd.DataFrame, columns: list[str]) -> list[tuple]:
 
 
 def _check_several_waves(design, over: str, argument: str) -> list:
-    values = design.data[over]
-    waves = ordered_values(values, design.in_domain)
+    if getattr(design, "is_dask", False):  # one pass: each partition's distinct values
+        values = distinct_values(design, over)
+        waves = ordered_values(values, np.ones(len(values), dtype=bool))
+    else:
+        waves = ordered_values(design.data[over], design.in_domain)
     if len(waves) < 2:
-        only = ", ".join(map(repr, waves)) or "no value"
+        only = ", ".join(repr(plain_label(w)) for w in waves) or "no value"
         raise EstimationError(
             f"column {over!r} ({argument}) has a single value ({only}) among the rows of the "
             "design: a change needs two waves or more. Build one design from the stacked "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from ..survey.checks import (
     numeric_values,
 )
 from ..survey.covariance import attach_covariance, covariance_of
+from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
@@ -315,7 +317,12 @@ def did(
         by=["treated", "wave"])``): the effects are then contrasts of its cells (the
         saturated model's coefficients, R's ``svyby(covmat = TRUE)`` + ``svycontrast``),
         with the table's degrees of freedom; ``by`` defaults to its other domain columns,
-        ``cells`` is the table, and covariates are not available.
+        ``cells`` is the table, and covariates are not available. A design on a Dask
+        DataFrame (``pc.SurveyDesign(ddf, ...)``, its ``.replicate()`` or
+        replicate-weight columns) gives the same result without covariates: the
+        saturated model's coefficients are contrasts of the cell means summed on the
+        workers, the cells and their PSUs checked in one pass; ``covariates=`` is refused
+        there.
     variables : str or sequence of str
         Numeric or 0/1 outcome column(s); one model per outcome. For a table, the value(s)
         of its ``variable`` column.
@@ -386,9 +393,16 @@ def did(
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
-    # select-multiple questions of a labelled design: one outcome per option
+    on_dask = getattr(design, "is_dask", False)
+    # select-multiple questions of a labelled design: one outcome per option (a design
+    # on a Dask DataFrame is never labelled)
     plain = [n for n in names if not is_select_multiple(design, n)]
-    if plain or not names:
+    columns = list(design.data.columns) if on_dask else design.data
+    if on_dask:
+        if not names:
+            raise EstimationError("give at least one column name as variables")
+        check_columns(columns, names, "variables")
+    elif plain or not names:
         check_variables(design, plain, "variables")
     else:
         check_design(design)
@@ -396,10 +410,10 @@ def did(
     for value, argument in ((treated, "treated"), (period, "period")):
         if not isinstance(value, str):
             raise EstimationError(f"{argument} must be a column name, got {value!r}")
-    check_columns(design.data, [treated], "treated")
-    check_columns(design.data, [period], "period")
-    check_columns(design.data, by_names, "by")
-    check_columns(design.data, cov_names, "covariates")
+    check_columns(columns, [treated], "treated")
+    check_columns(columns, [period], "period")
+    check_columns(columns, by_names, "by")
+    check_columns(columns, cov_names, "covariates")
     roles = [*names, treated, period, *by_names, *cov_names]
     clash = sorted({c for c in roles if roles.count(c) > 1})
     if clash:
@@ -408,6 +422,9 @@ def did(
             "treated=, period=, by=, covariates=; each column has one role"
         )
     post_periods = _period_list(post_periods)
+    if on_dask:
+        return _did_on_dask(design, names, treated, period, by_names, cov_names, level,
+                            post_periods, na_rm)
 
     effects: list[pd.DataFrame] = []
     cells: list[pd.DataFrame] = []
@@ -443,6 +460,153 @@ def did(
             p for p in periods if p in {plain_label(q) for q in post_periods}),
         level=level,
     )
+
+
+def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: list[str],
+                 cov_names: list[str], level: float, post_periods, na_rm: bool) -> DiDResult:
+    """``did`` of a design on a Dask DataFrame: the saturated model's coefficients as
+    contrasts of the treated x period cell means (the Dask estimators' domain means and
+    their covariance), which are the in-memory fit's to rounding."""
+    if cov_names:
+        raise EstimationError(
+            "covariates= is not available on a design on a Dask DataFrame yet: the DiD "
+            "without covariates (the saturated model, its cell means reduced on the "
+            "workers) is; for covariates, build the design on the data in memory "
+            "(ddf.compute()) or on a sample of it"
+        )
+    effects: list[pd.DataFrame] = []
+    cells: list[pd.DataFrame] = []
+    pretrends: list[pd.DataFrame] = []
+    hetero: list[pd.DataFrame] = []
+    coefs: list[pd.DataFrame] = []
+    vcovs: dict[str, pd.DataFrame] = {}
+    periods: list = []
+    for name in names:
+        spec = _did_one_on_dask(design, name, treated, period, by_names, level,
+                                post_periods, na_rm)
+        _add_spec(spec, name, effects, cells, coefs, vcovs, pretrends, hetero)
+        periods = spec["periods"]
+    return DiDResult(
+        effects=_stack(effects),
+        cells=_concat_tables(cells),
+        pretrend=_stack(pretrends) if pretrends else None,
+        heterogeneity=_stack(hetero) if hetero else None,
+        coefficients=_stack(coefs),
+        vcov=vcovs,
+        treated=treated,
+        period=period,
+        by=tuple(by_names),
+        covariates=(),
+        periods=tuple(periods),
+        post_periods=None if post_periods is None else tuple(
+            p for p in periods if p in {plain_label(q) for q in post_periods}),
+        level=level,
+    )
+
+
+def _arm_values(values: pd.Series) -> np.ndarray:
+    """The treated column as numbers, as :func:`_treated_indicator` reads it."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
+        return values.to_numpy(dtype=float)
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    if values.dtype == object:
+        values = values.map(lambda v: int(v) if isinstance(v, bool | np.bool_) else v)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _bad_treated(frame: pd.DataFrame, treated: str, roles: list[str]
+                 ) -> dict[str, tuple[np.ndarray, str | None]]:
+    """A partition's rows used whose treated value is not 0/1 (run on the workers)."""
+    used = ~frame[roles].isna().any(axis=1).to_numpy()
+    values = _arm_values(frame[treated])
+    return {"treated": (used & (values != 0.0) & (values != 1.0), treated)}
+
+
+def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: list[str],
+                     level: float, post_periods, na_rm: bool) -> dict:
+    """One outcome's DiD on a Dask DataFrame: the checks of the in-memory DiD on the
+    groups of one pass, then the cell means of the Dask estimators."""
+    roles = [name, treated, period, *by_names]
+    found = domain_groups(design, [name], [*by_names, treated, period], na_rm=na_rm,
+                          argument="did", order=roles)
+    if not len(found.rows):
+        raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
+    if found.lonely and design.lonely_psu == "average":
+        # R's svyglm scales the whole fit's variance by the strata it holds, svyby each
+        # cell's by its own: the cells' covariance does not give the fit's
+        raise EstimationError(
+            "lonely_psu='average' with a stratum of a single PSU: the DiD's variance is "
+            "scaled by the strata of the whole fit, not of each treated x period cell, "
+            "and on a Dask DataFrame it is built from the cells. Choose lonely_psu="
+            "'adjust', 'certainty' or 'remove' for this design, or compute the DiD on the "
+            "data in memory (ddf.compute())"
+        )
+    t = _arm_values(found.by[treated])
+    if np.any((t != 0.0) & (t != 1.0)):
+        bad = flagged_rows(design, roles, _bad_treated, treated, roles)["treated"]
+        raise EstimationError(
+            f"column {treated!r} (treated) must be 0/1 (or True/False), but rows "
+            f"{bad.text} hold {bad.values[0]!r}; recode it as 1 = area with community "
+            "actions, 0 = comparison area"
+        )
+    column = found.by[period]
+    dtype = design.data[period].dtype
+    if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
+            dtype.categories):
+        column = column.astype(dtype)
+    periods = ordered_values(column, np.ones(len(column), dtype=bool))
+    if len(periods) < 2:
+        only = ", ".join(map(repr, map(plain_label, periods)))
+        raise EstimationError(
+            f"column {period!r} (period) has a single value ({only}) among the rows used: a "
+            "DiD needs a baseline and at least one later period in the same design"
+        )
+    period_code = pd.Index(periods).get_indexer(column)
+    if by_names:
+        dom = domains(SimpleNamespace(data=found.by), by_names, np.ones(len(t), dtype=bool))
+        group_code, groups = dom.codes, dom.frame
+    else:
+        group_code, groups = np.zeros(len(t), dtype=np.int64), pd.DataFrame(index=range(1))
+    G, K = len(groups), len(periods)
+    if found.psu is not None:  # treated within PSU: the rows of each PSU that are treated
+        n_psu = len(found.psu_labels or [])
+        rows = np.bincount(found.psu, weights=found.rows, minlength=n_psu)
+        ones = np.bincount(found.psu, weights=found.rows * t, minlength=n_psu)
+        mixed = np.flatnonzero((ones > 0) & (ones < rows))
+        if len(mixed):
+            _warn_mixed([(found.psu_labels or [])[c] for c in mixed], treated, 7)
+    cell = (group_code * 2 + t.astype(np.int64)) * K + period_code
+    rows_in = np.bincount(cell, weights=found.rows, minlength=G * 2 * K).astype(np.int64)
+    psus_in = None
+    if found.rows_are_psus:
+        psus_in = rows_in
+    elif found.psu is not None:
+        psus_in = _distinct_per_cell(cell, found.psu, len(found.psu_labels or []), G * 2 * K)
+    _check_cell_counts(rows_in, psus_in, periods, groups, treated, period)
+
+    # the cell means (on the rows used: their degrees of freedom, as the in-memory
+    # design cut to them) and the saturated model's coefficients from them
+    table = mean(design, name, by=[*by_names, treated, period], na_rm=na_rm, level=level)
+    if not found.complete:
+        with_degf(table, found.degf_used, level)
+    positions = np.full((G, 2, K), -1, dtype=np.int64)
+    keys = {tuple(plain_label(v) for v in row): g
+            for g, row in enumerate(groups.itertuples(index=False, name=None))}
+    table_arm = _arm_values(table[treated].astype(object)).astype(np.int64)
+    table_period = pd.Index(periods).get_indexer(table[period])
+    for position in range(len(table)):
+        key = tuple(plain_label(v) for v in table[by_names].iloc[position]) if by_names else ()
+        positions[keys[key], table_arm[position], table_period[position]] = position
+    df = (found.degf if design.is_replicate else found.degf_used) + 1 - G * 2 * K
+    fit, effect_index = _saturated_fit(table["estimate"].to_numpy(dtype=float),
+                                       covariance_of(table).to_numpy(dtype=float), positions,
+                                       groups, periods, treated, period, int(df))
+    cell_rows = rows_in.reshape(G, 2, K)
+    spec = _did_tables(name, fit, effect_index, groups, by_names, periods, cell_rows,
+                       cell_rows, period, level, post_periods)
+    spec["cells"] = table
+    return spec
 
 
 #: the tables of a DiD spec that name the outcome in a variable column
@@ -555,15 +719,21 @@ def _check_treated_within_psu(design, t: np.ndarray, treated: str, active: np.nd
     mixed = np.flatnonzero((ones > 0) & (ones < rows))
     if len(mixed):
         first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
-        names = [repr(plain_label(labels.iloc[int(first_row[c])])) for c in mixed]
-        warnings.warn(
-            f"column {treated!r} (treated) is not constant within {len(mixed)} PSU(s): "
-            f"{format_rows(names)}. Treatment is assigned to areas, so every respondent of "
-            "a village should share it; check the treated codes of those PSUs (the DiD is "
-            "still computed, with respondents classified by their own code).",
-            UserWarning,
-            stacklevel=4,
-        )
+        _warn_mixed([labels.iloc[int(first_row[c])] for c in mixed], treated, 7)
+
+
+def _warn_mixed(labels: list, treated: str, stacklevel: int) -> None:
+    """Warn that ``treated`` varies within the PSUs ``labels`` (``stacklevel``: the
+    caller of ``did``, past its argument wrappers)."""
+    names = [repr(plain_label(label)) for label in labels]
+    warnings.warn(
+        f"column {treated!r} (treated) is not constant within {len(names)} PSU(s): "
+        f"{format_rows(names)}. Treatment is assigned to areas, so every respondent of "
+        "a village should share it; check the treated codes of those PSUs (the DiD is "
+        "still computed, with respondents classified by their own code).",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _cell_of_rows(group_code: np.ndarray, t: np.ndarray, period_code: np.ndarray,
@@ -583,14 +753,27 @@ def _check_cells(design, cell: np.ndarray, periods: list, groups: pd.DataFrame,
     n_periods = len(periods)
     n_cells = len(groups) * 2 * n_periods
     rows_in = np.bincount(cell, minlength=n_cells)
+    psus_in = None
     if psu is not None:
-        n_psu = int(psu[0].max()) + 1
-        pairs = cell * n_psu + (psu[0] if active.all() else psu[0][active])
-        if n_cells * n_psu > 4 * len(pairs) + 1024:  # sparse: no table
-            psus_in = np.bincount(np.unique(pairs) // n_psu, minlength=n_cells)
-        else:
-            psus_in = (np.bincount(pairs, minlength=n_cells * n_psu) > 0).reshape(
-                n_cells, n_psu).sum(axis=1)
+        psus_in = _distinct_per_cell(cell, psu[0] if active.all() else psu[0][active],
+                                     int(psu[0].max()) + 1, n_cells)
+    _check_cell_counts(rows_in, psus_in, periods, groups, treated, period)
+
+
+def _distinct_per_cell(cell: np.ndarray, psu: np.ndarray, n_psu: int, n_cells: int
+                       ) -> np.ndarray:
+    """The number of distinct PSUs of each cell (``cell`` and ``psu``: per row or group)."""
+    pairs = cell * n_psu + psu
+    if n_cells * n_psu > 4 * len(pairs) + 1024:  # sparse: no table
+        return np.bincount(np.unique(pairs) // n_psu, minlength=n_cells)
+    return (np.bincount(pairs, minlength=n_cells * n_psu) > 0).reshape(
+        n_cells, n_psu).sum(axis=1)
+
+
+def _check_cell_counts(rows_in: np.ndarray, psus_in: np.ndarray | None, periods: list,
+                       groups: pd.DataFrame, treated: str, period: str) -> None:
+    """Every (group, treated, period) cell has rows and (``psus_in`` given) two PSUs."""
+    n_periods = len(periods)
     for g in range(len(groups)):
         where = "" if groups.shape[1] == 0 else " in subgroup " + ", ".join(
             f"{c}={plain_label(v)!r}" for c, v in groups.iloc[g].items())
@@ -604,7 +787,7 @@ def _check_cells(design, cell: np.ndarray, periods: list, groups: pd.DataFrame,
                         "both groups must be observed at every period for a DiD. Drop that "
                         "period (design.subset) or check the treated and period codes."
                     )
-                if psu is not None and psus_in[index] < 2:
+                if psus_in is not None and psus_in[index] < 2:
                     raise EstimationError(
                         f"the cell {treated}={int(arm)}, {period}={plain_label(value)!r}{where} "
                         f"has {psus_in[index]} PSU: a design-based DiD needs at least two "
@@ -792,6 +975,43 @@ def _did_tables(name: str, fit: _LinearFit, effect_index: dict[tuple[int, int], 
             "periods": [plain_label(p) for p in periods]}
 
 
+def _saturated_fit(theta: np.ndarray, V: np.ndarray, cell: np.ndarray, groups: pd.DataFrame,
+                   periods: list, treated: str, period: str, df: int
+                   ) -> tuple[_LinearFit, dict[tuple[int, int], int]]:
+    """The coefficients of the saturated model ``y ~ treated * factor(period)`` (per
+    subgroup) as contrasts of the cell means ``theta`` (covariance ``V``; ``cell[g, arm,
+    k]`` the position of each cell): intercept C0, treated T0 - C0, period k Ck - C0,
+    treated x period k (Tk - T0) - (Ck - C0), and where each effect is among them."""
+    G, K = cell.shape[0], len(periods)
+    later = list(range(1, K))
+    terms: list[str] = []
+    L_rows: list[np.ndarray] = []
+    effect_index: dict[tuple[int, int], int] = {}
+    size = len(theta)
+
+    def combination(*weights: tuple[int, float]) -> np.ndarray:
+        row = np.zeros(size)
+        for position, weight in weights:
+            row[position] += weight
+        return row
+
+    for g in range(G):
+        prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
+        c0, t0 = cell[g, 0, 0], cell[g, 1, 0]
+        terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
+        L_rows += [combination((c0, 1.0)), combination((t0, 1.0), (c0, -1.0))]
+        for k in later:
+            terms.append(f"{prefix}{period}[T.{plain_label(periods[k])}]")
+            L_rows.append(combination((cell[g, 0, k], 1.0), (c0, -1.0)))
+        for k in later:
+            effect_index[g, k] = len(terms)
+            terms.append(f"{prefix}{treated}:{period}[T.{plain_label(periods[k])}]")
+            L_rows.append(combination((cell[g, 1, k], 1.0), (t0, -1.0),
+                                      (cell[g, 0, k], -1.0), (c0, 1.0)))
+    beta, vcov = linear_combination(theta, V, np.vstack(L_rows))
+    return _LinearFit(terms, beta, vcov, df), effect_index
+
+
 def _post_codes(periods: list, post_periods, period: str) -> set[int]:
     post_list = list(post_periods)
     lookup = {plain_label(p): k for k, p in enumerate(periods)}
@@ -905,34 +1125,9 @@ def _did_of_table(table: pd.DataFrame, variables, treated: str, period: str, by,
                 f"{plain_label(periods[k_empty])!r}{where} ({name!r}): a DiD needs both "
                 "groups at every period"
             )
-        later = list(range(1, K))
-        terms: list[str] = []
-        L_rows: list[np.ndarray] = []
-        effect_index: dict[tuple[int, int], int] = {}
-        size = len(theta_all)
-
-        def combination(*weights: tuple[int, float], size: int = size) -> np.ndarray:
-            row = np.zeros(size)
-            for position, weight in weights:
-                row[position] += weight
-            return row
-
-        for g in range(G):
-            prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
-            c0, t0 = cell[g, 0, 0], cell[g, 1, 0]
-            terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
-            L_rows += [combination((c0, 1.0)), combination((t0, 1.0), (c0, -1.0))]
-            for k in later:
-                terms.append(f"{prefix}{period}[T.{plain_label(periods[k])}]")
-                L_rows.append(combination((cell[g, 0, k], 1.0), (c0, -1.0)))
-            for k in later:
-                effect_index[g, k] = len(terms)
-                terms.append(f"{prefix}{treated}:{period}[T.{plain_label(periods[k])}]")
-                L_rows.append(combination((cell[g, 1, k], 1.0), (t0, -1.0),
-                                          (cell[g, 0, k], -1.0), (c0, 1.0)))
-        beta, vcov = linear_combination(theta_all, V_all, np.vstack(L_rows))
         df = int(np.min(table["df"].to_numpy(dtype=float)[rows]))  # the design's df
-        fit = _LinearFit(terms, beta, vcov, df)
+        fit, effect_index = _saturated_fit(theta_all, V_all, cell, groups, periods, treated,
+                                           period, df)
         spec = _did_tables(name, fit, effect_index, groups, by_names, periods,
                            counts_all[cell], smallest_all[cell], period, level, post_periods)
         _add_spec(spec, name, effects, [], coefs, vcovs, pretrends, hetero)

@@ -35,6 +35,7 @@ from ..survey import intervals
 from ..survey.attached import attach
 from ..survey.checks import check_columns, check_design, column_names, numeric_values
 from ..survey.covariance import attach_covariance, covariance_of
+from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows
 from ..survey.estimators import mean
@@ -109,21 +110,7 @@ def list_columns(
     ...
     perception.errors.EstimationError: column 'y' (count) holds counts above J + 1 = 3 on the treatment list (t = 1) in rows 2 (value 4): the treatment list has J + 1 = 3 items. Check n_control_items (J), or correct the counts (a missing-value code such as 8 or 9 must be recoded to missing first: pc.recode_missing).
     """
-    if n_control_items is not None and (
-            isinstance(n_control_items, bool)
-            or not isinstance(n_control_items, int | np.integer) or n_control_items < 1):
-        raise EstimationError(
-            f"n_control_items must be the number of control items J (a whole number >= 1), "
-            f"got {n_control_items!r}"
-        )
-    for name, argument in ((count, "count"), (treatment, "treatment")):
-        if not isinstance(name, str):
-            raise EstimationError(f"{argument} must be the name of a column, got {name!r}")
-    if count == treatment:
-        raise EstimationError(
-            f"count and treatment are the same column {count!r}: give the column of the "
-            "counts and the column saying which list the respondent heard"
-        )
+    _check_arguments(count, treatment, n_control_items)
     others = [c for c in other if c not in (count, treatment)]
     check_columns(design.data, [count, treatment, *others], "count, treatment or by")
     data = design.data
@@ -142,23 +129,53 @@ def list_columns(
     return ListColumns(np.where(rows, y, np.nan), np.where(rows, t, np.nan), rows)
 
 
-def _list_values(data: pd.DataFrame, treatment: str) -> np.ndarray:
-    """The list column as 1.0 (treatment list), 0.0 (control list) or NaN."""
-    col = data[treatment]
+def _check_arguments(count: str, treatment: str, n_control_items: int | None) -> None:
+    if n_control_items is not None and (
+            isinstance(n_control_items, bool)
+            or not isinstance(n_control_items, int | np.integer) or n_control_items < 1):
+        raise EstimationError(
+            f"n_control_items must be the number of control items J (a whole number >= 1), "
+            f"got {n_control_items!r}"
+        )
+    for name, argument in ((count, "count"), (treatment, "treatment")):
+        if not isinstance(name, str):
+            raise EstimationError(f"{argument} must be the name of a column, got {name!r}")
+    if count == treatment:
+        raise EstimationError(
+            f"count and treatment are the same column {count!r}: give the column of the "
+            "counts and the column saying which list the respondent heard"
+        )
+
+
+def _list_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The list column as 1.0 (treatment list), 0.0 (control list) or NaN, and the rows
+    holding something else."""
     if pd.api.types.is_bool_dtype(col) or isinstance(col.dtype, pd.BooleanDtype):
         values = col.astype("boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     else:
         values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isnan(values) & ~np.isin(values, [0.0, 1.0])
     bad |= np.isnan(values) & col.notna().to_numpy()
+    return values, bad
+
+
+def _list_message(treatment: str, rows: str, values: list) -> str:
+    shown = ", ".join(map(repr, values[:5]))
+    return (
+        f"column {treatment!r} (treatment) must say which list each respondent heard, "
+        f"1 (or True) for the treatment list with the sensitive item and 0 (or False) for "
+        f"the control list, but rows {rows} hold {shown}. "
+        "Recode it to 0/1 (a missing-value code must be recoded to missing first)"
+    )
+
+
+def _list_values(data: pd.DataFrame, treatment: str) -> np.ndarray:
+    """The list column as 1.0 (treatment list), 0.0 (control list) or NaN."""
+    col = data[treatment]
+    values, bad = _list_codes(col)
     if bad.any():
-        shown = ", ".join(map(repr, pd.unique(col[bad])[:5]))
-        raise EstimationError(
-            f"column {treatment!r} (treatment) must say which list each respondent heard, "
-            f"1 (or True) for the treatment list with the sensitive item and 0 (or False) for "
-            f"the control list, but rows {format_rows(data.index[bad])} hold {shown}. "
-            "Recode it to 0/1 (a missing-value code must be recoded to missing first)"
-        )
+        raise EstimationError(_list_message(treatment, format_rows(data.index[bad]),
+                                            list(pd.unique(col[bad]))))
     return values
 
 
@@ -178,14 +195,20 @@ def _check_counts(data, count, treatment, y, t, rows, n_control_items) -> None:
     for arm, limit, name in ((0.0, J, "control"), (1.0, J + 1, "treatment")):
         over = used & (t == arm) & (y > limit)
         if over.any():
-            bound = f"J = {J}" if arm == 0.0 else f"J + 1 = {J + 1}"
-            raise EstimationError(
-                f"column {count!r} (count) holds counts above {bound} on the {name} list "
-                f"({treatment} = {int(arm)}) in rows {format_rows(data.index[over])} (value "
-                f"{_values(y, over)}): the {name} list has {bound} items. Check "
-                "n_control_items (J), or correct the counts (a missing-value code such as 8 "
-                "or 9 must be recoded to missing first: pc.recode_missing)."
-            )
+            raise EstimationError(_over_message(count, treatment, J, arm, name,
+                                                format_rows(data.index[over]),
+                                                _values(y, over)))
+
+
+def _over_message(count: str, treatment: str, J: int, arm: float, name: str, rows: str,
+                  values: str) -> str:
+    bound = f"J = {J}" if arm == 0.0 else f"J + 1 = {J + 1}"
+    return (
+        f"column {count!r} (count) holds counts above {bound} on the {name} list "
+        f"({treatment} = {int(arm)}) in rows {rows} (value {values}): the {name} list has "
+        f"{bound} items. Check n_control_items (J), or correct the counts (a missing-value "
+        "code such as 8 or 9 must be recoded to missing first: pc.recode_missing)."
+    )
 
 
 def _values(values: np.ndarray, mask: np.ndarray) -> str:
@@ -215,7 +238,9 @@ def list_experiment(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-        The survey design.
+        The survey design; on a Dask DataFrame (``pc.SurveyDesign(ddf, ...)``, its
+        ``.replicate()`` or replicate-weight columns) the same table, the counts checked
+        in one pass and the means of the two lists summed on the workers.
     count : str
         Column of the counts (how many items apply).
     treatment : str
@@ -283,7 +308,9 @@ def list_experiment(
     "lm")``) gives the same estimate without the design: weights, strata and clusters
     are ignored there.
     """
-    check_design(design)
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design)
     intervals.check_level(level)
     by_names = column_names(by, "by")
     if treatment in by_names or count in by_names:
@@ -291,6 +318,10 @@ def list_experiment(
             f"by= holds the count or the list column ({by_names!r}): give the domains only "
             "(the two lists are compared within each domain)"
         )
+    if on_dask:  # a design on a Dask DataFrame (never labelled): the checks in one pass
+        means = _list_means_on_dask(design, count, treatment, by_names, n_control_items,
+                                    na_rm, level)
+        return _prevalence_table(means, by_names, treatment, count, level)
     # the questionnaire's missing codes and skipped questions out (survey/valid_values)
     prepared = prepare(design, [count], [treatment, *by_names], purpose="mean")
     design = prepared.design
@@ -300,6 +331,92 @@ def list_experiment(
     means = mean(arm_design, count, by=[*by_names, treatment], level=level)
     return prepared.finish(_prevalence_table(means, by_names, treatment, count, level),
                            by=by_names)
+
+
+def _list_problems(frame: pd.DataFrame, count: str, treatment: str, others: list[str],
+                   n_control_items: int | None) -> dict[str, tuple[np.ndarray, str | None]]:
+    """A partition's rows that fail the checks of :func:`list_columns` (run on the
+    workers): a count or list that is not a number or a list, missing values, counts
+    that are not whole numbers from 0 or are above J (control) or J + 1 (treatment)."""
+    raw = frame[count]
+    y = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    t, bad_list = _list_codes(frame[treatment])
+    found: dict[str, tuple[np.ndarray, str | None]] = {
+        "count": (np.isnan(y) & raw.notna().to_numpy(), count),
+        "list": (bad_list, treatment),
+    }
+    missing = np.isnan(y) | np.isnan(t)
+    for name in [count, treatment, *others]:
+        column_missing = frame[name].isna().to_numpy()
+        found[f"missing {name}"] = (column_missing, None)
+        missing = missing | column_missing
+    used = ~missing
+    found["used"] = (used, None)
+    with np.errstate(invalid="ignore"):
+        found["whole"] = (used & ((y < 0) | (y != np.floor(y)) | ~np.isfinite(y)), count)
+        if n_control_items is not None:
+            J = int(n_control_items)
+            found["over 0"] = (used & (t == 0.0) & (y > J), count)
+            found["over 1"] = (used & (t == 1.0) & (y > J + 1), count)
+    return found
+
+
+def _list_means_on_dask(design, count: str, treatment: str, by_names: list[str],
+                        n_control_items: int | None, na_rm: bool, level: float
+                        ) -> pd.DataFrame:
+    """The mean count of each list by domain on a Dask DataFrame, after the checks of
+    :func:`list_columns` (one pass that brings back the rows at fault, not the rows)."""
+    _check_arguments(count, treatment, n_control_items)
+    others = [c for c in by_names if c not in (count, treatment)]
+    check_columns(list(design.data.columns), [count, treatment, *others],
+                  "count, treatment or by")
+    found = flagged_rows(design, [count, treatment, *others], _list_problems, count,
+                         treatment, others, n_control_items)
+    if found["count"].count:
+        raise EstimationError(
+            f"column {count!r} (count) is not numeric: rows {found['count'].text} hold "
+            f"values such as {found['count'].values[0]!r}. Give the count as a number of "
+            "items."
+        )
+    if found["list"].count:
+        raise EstimationError(_list_message(treatment, found["list"].text,
+                                            found["list"].values))
+    if not na_rm:
+        for name in [count, treatment, *others]:
+            gaps = found[f"missing {name}"]
+            if gaps.count:
+                raise EstimationError(
+                    f"column {name!r} (list experiment) has {gaps.count} missing value(s) "
+                    f"in rows {gaps.text}. Pass na_rm=True to leave those rows out of this "
+                    "estimate (n reports how many rows entered), or recode them first."
+                )
+    if not found["used"].count:
+        raise EstimationError(
+            f"no rows left for the list experiment on {count!r}: every row of the design's "
+            f"domain misses the count, the list ({treatment!r}) or a by column"
+        )
+    if found["whole"].count:
+        raise EstimationError(
+            f"column {count!r} (count) must hold whole numbers of items from 0, but rows "
+            f"{found['whole'].text} hold {', '.join(f'{v:g}' for v in found['whole'].values)}."
+            " Correct those counts (a missing-value code must be recoded to missing first: "
+            "pc.recode_missing)"
+        )
+    if n_control_items is not None:
+        for arm, name in ((0.0, "control"), (1.0, "treatment")):
+            over = found[f"over {int(arm)}"]
+            if over.count:
+                raise EstimationError(_over_message(
+                    count, treatment, int(n_control_items), arm, name, over.text,
+                    ", ".join(f"{v:g}" for v in over.values)))
+    means = mean(design, count, by=[*by_names, treatment], na_rm=True, level=level)
+    if any(found[f"missing {name}"].count for name in [count, treatment, *others]):
+        # rows left out: the in-memory estimate is on the design cut to the rows used,
+        # whose degrees of freedom are those of the rows used
+        groups = domain_groups(design, [count], [*by_names, treatment], na_rm=True,
+                               argument="list experiment")
+        with_degf(means, groups.degf_used, level)
+    return means
 
 
 def _prevalence_table(means: pd.DataFrame, by_names: list[str], treatment: str,

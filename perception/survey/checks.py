@@ -53,8 +53,9 @@ def check_design(
         if getattr(design, "is_dask", False):
             raise error(
                 f"{what} is a design on a Dask DataFrame, which this function does not "
-                "take yet (pc.mean, total, ratio, proportion, quantile, glm and olr do): build the "
-                "design on the data in memory (ddf.compute()), or on a sample of it"
+                "take yet (pc.mean, total, ratio, proportion, quantile, glm, olr, change, "
+                "did without covariates and list_experiment do): build the design on the "
+                "data in memory (ddf.compute()), or on a sample of it"
             )
         raise error(
             f"{what} must be a perception.SurveyDesign or ReplicateDesign, got "

@@ -240,6 +240,14 @@ def _group_codes(frame: pd.DataFrame, keys: Sequence[str], active: np.ndarray
     return codes.astype(np.intp), first
 
 
+def _key_values(column: pd.Series, first: np.ndarray) -> Any:
+    """The values of a group key at the groups' first rows; a categorical column stays
+    categorical, so its domains keep the order of its categories, as in memory."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical(column.iloc[first], dtype=column.dtype)
+    return column.iloc[first].to_numpy()
+
+
 def reduce_partition(frame: pd.DataFrame, plan: _Plan
                      ) -> tuple[pd.DataFrame, list, dict[str, Any]]:
     """One partition's group sums, its invalid design values and its missing values
@@ -258,7 +266,7 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     G = len(first)
     # each group's key values (dtypes kept) and its first row: the groups are later put
     # in the order of the data, so PSUs and strata are numbered as in memory
-    out: dict[str, Any] = {name: frame[name].iloc[first].to_numpy() for name in plan.keys}
+    out: dict[str, Any] = {name: _key_values(frame[name], first) for name in plan.keys}
     out[_ACTIVE] = active[first]
     out[_FIRST] = first
 
