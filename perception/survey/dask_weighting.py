@@ -30,6 +30,7 @@ variance of the group design.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -323,6 +324,10 @@ def adjusted_weights(frame: pd.DataFrame, spec: Any) -> pd.Series:
     return pd.Series(w, index=frame.index, name=ADJUSTED)
 
 
+def _with_weights(frame: pd.DataFrame, spec: _Weighting) -> pd.DataFrame:
+    return frame.assign(**{ADJUSTED: adjusted_weights(frame, spec).to_numpy()})
+
+
 class DaskWeightedDesign(DaskSurveyDesign):
     """A design on a Dask DataFrame whose weights were post-stratified, raked or
     calibrated (returned by ``pc.poststratify``, ``rake`` and ``calibrate``).
@@ -344,8 +349,12 @@ class DaskWeightedDesign(DaskSurveyDesign):
 
     def __init__(self, design: DaskSurveyDesign, spec: _Weighting) -> None:
         data = design.data
-        weights = data.map_partitions(adjusted_weights, spec, meta=(ADJUSTED, "f8"))
-        super().__init__(data.assign(**{ADJUSTED: weights}), weights=ADJUSTED,
+        # the partitions with their weights in one task each (an assign of a separate
+        # series could be split otherwise once dask fuses the Parquet files it reads);
+        # a partial, as dask would take the spec's pandas frame for a collection
+        meta = data._meta.assign(**{ADJUSTED: np.zeros(0)})
+        adjusted = data.map_partitions(partial(_with_weights, spec=spec), meta=meta)
+        super().__init__(adjusted, weights=ADJUSTED,
                          strata=design._strata or None, psu=design._psu or None,
                          fpc=design._fpc or None, nest=design._nest,
                          lonely_psu=design.lonely_psu)
