@@ -176,7 +176,9 @@ def cell_design(design: Any, columns: list[str], function: str,
         [design._weights] if design._weights else [])]))]
     results = dask.compute(*[delayed(part, columns, design._weights)
                              for part in selected.to_delayed()])
-    tables, problems, offset = [], {}, 0
+    tables: list[pd.DataFrame] = []
+    problems: dict[tuple[str, str], tuple[int, list]] = {}
+    offset = 0
     for table, found, n in results:
         tables.append(table.assign(**{_FIRST: table[_FIRST] + offset}))
         for key, (count, rows) in found.items():
@@ -379,10 +381,10 @@ class DaskWeightedDesign(DaskSurveyDesign):
         >>> weighted.replicate("jkn")                                    # doctest: +SKIP
         """
         raise DesignError(
-            "replicate() of a weighted design on a Dask DataFrame is not available: "
-            "replicate the design first is not available either on Dask; use the "
-            "weighted design's linearised variance, or compute the data in memory "
-            "(ddf.compute()) for replicate weights adjusted replicate by replicate"
+            "replicate() of a weighted design on a Dask DataFrame is not available: use "
+            "the weighted design's linearised variance (its estimators take the "
+            "adjustment into account), or compute the data in memory (ddf.compute()) "
+            "for replicate weights adjusted replicate by replicate"
         )
 
     def weighted_estimate(self, plan: _Plan, na_rm: bool):
@@ -409,8 +411,7 @@ class DaskWeightedDesign(DaskSurveyDesign):
 
 
 # ------------------------------------------------------------ the adjustments --
-def poststratified(design: DaskSurveyDesign, cells: SurveyDesign, result: SurveyDesign
-                   ) -> DaskWeightedDesign:
+def poststratified(design: Any, cells: Any, result: Any) -> Any:
     """The Dask design post-stratified as the in-memory ``result`` of its cells.
 
     Parameters
@@ -439,8 +440,7 @@ def poststratified(design: DaskSurveyDesign, cells: SurveyDesign, result: Survey
     return DaskWeightedDesign(design, spec)
 
 
-def raked(design: DaskSurveyDesign, cells: SurveyDesign, result: SurveyDesign
-          ) -> DaskWeightedDesign:
+def raked(design: Any, cells: Any, result: Any) -> Any:
     """The Dask design raked as the in-memory ``result`` of its cells.
 
     Parameters
@@ -510,9 +510,9 @@ def _sum_partitions(design: DaskSurveyDesign, function, *args) -> list:
     return list(dask.compute(*[delayed(part, *args) for part in selected.to_delayed()]))
 
 
-def calibrated(design: DaskSurveyDesign, cells: SurveyDesign, model: np.ndarray,
-               totals: np.ndarray, names: list[str], numeric: list[str], method: str,
-               lower: float, upper: float, tol: float, max_iter: int) -> DaskWeightedDesign:
+def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.ndarray,
+               names: list[str], numeric: list[str], method: str, lower: float,
+               upper: float, tol: float, max_iter: int) -> Any:
     """The Dask design calibrated to ``totals``: the in-memory model of the cells, the
     Gram matrix summed over the partitions, R's ``regcalibrate`` (linear, no bounds) or
     ``grake`` (one pass over the partitions per Newton step).
@@ -549,7 +549,8 @@ def calibrated(design: DaskSurveyDesign, cells: SurveyDesign, model: np.ndarray,
                       model=np.asarray(model, dtype=float), numeric=positions, method=method,
                       lower=lower, upper=upper)
     if positions:
-        offset, gram, sample_total, problems = 0, 0.0, 0.0, {}
+        offset, gram, sample_total = 0, 0.0, 0.0
+        problems: dict[str, tuple[int, list]] = {}
         for part_gram, part_total, found, n in _sum_partitions(design, _gram_partition, spec):
             gram = gram + part_gram
             sample_total = sample_total + part_total
@@ -566,8 +567,10 @@ def calibrated(design: DaskSurveyDesign, cells: SurveyDesign, model: np.ndarray,
     else:
         w0 = cells._w
         whalf = np.sqrt(w0)
-        gram = (spec.model * whalf[:, None]).T @ (spec.model * whalf[:, None])
-        sample_total = spec.model.T @ w0
+        cell_model = np.asarray(model, dtype=float)
+        scaled = cell_model * whalf[:, None]
+        gram = scaled.T @ scaled
+        sample_total = cell_model.T @ w0
     closed_form = method == "linear" and not np.isfinite(lower) and not np.isfinite(upper)
     scale = None
     if closed_form:
@@ -578,16 +581,16 @@ def calibrated(design: DaskSurveyDesign, cells: SurveyDesign, model: np.ndarray,
                 parts = _sum_partitions(design, _newton_partition, spec, eta, factor)
                 return (sum(p[0] for p in parts), sum(p[1] for p in parts),
                         all(p[2] for p in parts))
-        else:
-            cell_spec = spec
+        else:  # categorical margins only: the cells' rows, in memory
+            cell_model, cell_w = np.asarray(model, dtype=float), cells._w
 
             def evaluate(eta: np.ndarray, factor: float):
-                assert cell_spec.model is not None  # a calibration
-                mm, weights = cell_spec.model, cells._w * factor
+                weights = cell_w * factor
                 fm1, df = _c.calfun(method, lower, upper)
-                xeta = mm @ eta
+                xeta = cell_model @ eta
                 g, deriv = 1 + fm1(xeta), df(xeta)
-                return ((mm * (weights * deriv)[:, None]).T @ mm, mm.T @ (weights * fm1(xeta)),
+                return ((cell_model * (weights * deriv)[:, None]).T @ cell_model,
+                        cell_model.T @ (weights * fm1(xeta)),
                         bool(np.all(np.isfinite(g)) and np.all(np.isfinite(deriv))))
         coef, failed, _, scale = _c.grake_newton(np.asarray(sample_total, dtype=float),
                                                  totals, evaluate, tol, max_iter)

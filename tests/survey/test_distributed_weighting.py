@@ -99,8 +99,13 @@ def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert got.attrs.get("interval_type") == want.attrs.get("interval_type")
 
 
-@pytest.mark.parametrize("adjustment", list(ADJUSTMENTS))
-@pytest.mark.parametrize(("name", "arguments"), DESIGNS)
+# every adjustment on the cluster sample, a few on the stratified and two-stage ones
+CASES = [(*DESIGNS[0], adjustment) for adjustment in ADJUSTMENTS] + [
+    (*DESIGNS[1], adjustment) for adjustment in ("poststratify", "rake", "logit")] + [
+    (*DESIGNS[2], adjustment) for adjustment in ("poststratify2", "rake", "linear")]
+
+
+@pytest.mark.parametrize(("name", "arguments", "adjustment"), CASES)
 def test_weighted_estimates_equal_in_memory(client, parquet, name, arguments, adjustment):
     data, ddf = _frames(parquet, name)
     adjust = ADJUSTMENTS[adjustment]
@@ -121,7 +126,7 @@ def test_weighted_estimates_equal_in_memory(client, parquet, name, arguments, ad
                 pc.ratio(memory, "api00", "enroll", by="stype", na_rm=True))
     assert_same(pc.proportion(spread, ["sch_wide", "awards"], by="stype"),
                 pc.proportion(memory, ["sch_wide", "awards"], by="stype"))
-    if adjustment in ("rake", "logit"):
+    if name == "apiclus1" and adjustment in ("rake", "logit"):
         assert_same(pc.quantile(spread, "api00", [0.25, 0.5], by="stype"),
                     pc.quantile(memory, "api00", [0.25, 0.5], by="stype"))
 
@@ -182,4 +187,4 @@ def test_errors_name_rows_of_the_dask_frame(client, parquet):
         pc.poststratify(clean, "stype", {"E": 4421, "H": 755})
     with pytest.raises(WeightingError, match="cannot meet the bounds"):
         pc.calibrate(clean, {"stype": POP["stype"], "api99": POP["api99"]},
-                     bounds=(0.99, 1.01))
+                     bounds=(0.99, 1.01), max_iter=3)
