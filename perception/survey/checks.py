@@ -53,7 +53,8 @@ def check_design(
         if getattr(design, "is_dask", False):
             raise error(
                 f"{what} is a design on a Dask DataFrame, which this function does not "
-                "take yet (pc.mean, total, ratio, proportion and quantile do): build the "
+                "take yet (pc.mean, total, ratio, proportion, quantile, poststratify, rake and "
+                "calibrate do): build the "
                 "design on the data in memory (ddf.compute()), or on a sample of it"
             )
         raise error(

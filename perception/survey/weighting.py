@@ -14,6 +14,10 @@ as R's do:
 - ``ReplicateDesign``: every replicate's weights are adjusted the same way (R's
   ``postStratify``/``rake``/``calibrate`` methods for ``svyrep.design``), and the result
   holds the materialised replicate weights.
+- A design on a Dask DataFrame (``poststratify``, ``rake``, ``calibrate``): the cells'
+  weight totals and the calibration sums are reduced by Dask and solved here; the
+  result's weights and variance residuals are computed partition by partition
+  (:mod:`perception.survey.dask_weighting`).
 
 Margins are given as ``{column: {level: population count}}``; numeric calibration totals
 as ``{column: total}``. Levels are matched to the data by value, so ``{1: 120, 2: 130}``
