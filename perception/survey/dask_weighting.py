@@ -212,7 +212,18 @@ def cell_design(design: Any, columns: list[str], function: str,
     for name in numeric:
         if name not in columns:
             cells[name] = 0.0
+    if len(cells) == 1:
+        # one cell: two halves (an in-memory design needs two rows; halving is exact,
+        # so every total is the cell's to the last bit)
+        cells = pd.concat([cells, cells])
+        cells[_CELL_W] = cells[_CELL_W] / 2
     return SurveyDesign(cells, weights=_CELL_W)
+
+
+def _n_cells(cells: SurveyDesign) -> int:
+    """The cells of a cell design (its two halves are one cell)."""
+    index = cells.data.index
+    return 1 if len(index) == 2 and index[0] == index[1] else len(index)
 
 
 def _cell_columns(cells: SurveyDesign, numeric: Any = ()) -> tuple[str, ...]:
@@ -433,10 +444,12 @@ def poststratified(design: Any, cells: Any, result: Any) -> Any:
     >>> poststratified(d, cells, pc.poststratify(cells, "stype", pop))  # doctest: +SKIP
     """
     step = result._calibration[-1]
+    n = _n_cells(cells)
     factor = np.where(step.codes >= 0, _c.safe_divide(step.weights, step.oldweights), 1.0)
     columns = _cell_columns(cells)
-    spec = _Weighting("poststratify", design._weights, columns, cells.data[list(columns)],
-                      factor=factor, level=np.asarray(step.codes))
+    spec = _Weighting("poststratify", design._weights, columns,
+                      cells.data[list(columns)].iloc[:n], factor=factor[:n],
+                      level=np.asarray(step.codes)[:n])
     return DaskWeightedDesign(design, spec)
 
 
@@ -463,10 +476,11 @@ def raked(design: Any, cells: Any, result: Any) -> Any:
     """
     step = result._calibration[-1]
     # the factor after the last margin of the last pass: the final factor of each cell
+    n = _n_cells(cells)
     factor = step.factors[-1][step.cells]
     columns = _cell_columns(cells)
-    spec = _Weighting("rake", design._weights, columns, cells.data[list(columns)],
-                      factor=factor, level=np.asarray(step.cells), raking=step)
+    spec = _Weighting("rake", design._weights, columns, cells.data[list(columns)].iloc[:n],
+                      factor=factor[:n], level=np.asarray(step.cells)[:n], raking=step)
     return DaskWeightedDesign(design, spec)
 
 
@@ -545,8 +559,10 @@ def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.n
     """
     positions = tuple((names.index(name), name) for name in numeric)
     columns = _cell_columns(cells, numeric)
-    spec = _Weighting("calibrate", design._weights, columns, cells.data[list(columns)],
-                      model=np.asarray(model, dtype=float), numeric=positions, method=method,
+    n = _n_cells(cells)
+    spec = _Weighting("calibrate", design._weights, columns,
+                      cells.data[list(columns)].iloc[:n],
+                      model=np.asarray(model, dtype=float)[:n], numeric=positions, method=method,
                       lower=lower, upper=upper)
     if positions:
         offset, gram, sample_total = 0, 0.0, 0.0

@@ -72,6 +72,8 @@ ADJUSTMENTS = {
                                     method="logit", bounds=(0.7, 1.7)),
     "raking": lambda d: pc.calibrate(d, {"stype": POP["stype"], "sch_wide": POP["sch_wide"]},
                                      method="raking"),
+    "numeric": lambda d: pc.calibrate(d, {"(Intercept)": 6194.0, "api99": POP["api99"],
+                                          "enroll": 3_811_472.0}, method="raking"),
     "bounded": lambda d: pc.calibrate(d, {"sch_wide": POP["sch_wide"],
                                           "api99": POP["api99"]}, bounds=(0.5, 2)),
 }
@@ -141,6 +143,24 @@ def test_rows_as_psus_equal_the_design_without_clusters(client, parquet):
                      {"stype": POP["stype"], "awards": POP["awards"]})
     assert_same(pc.mean(spread, "api00", by="sch_wide"),
                 pc.mean(memory, "api00", by="sch_wide"))
+
+
+def test_zero_weights_and_a_single_cell(client, parquet):
+    # rows of weight 0 (R's post-stratification residual gives them psw = 1), and a
+    # margin of one level (a single cell)
+    data, _ = _frames(parquet, "apiclus1")
+    data = data.assign(everyone="all")
+    data.loc[[3, 4, 120], "pw"] = 0.0
+    ddf = dd.from_pandas(data, npartitions=3)
+    arguments = {"weights": "pw", "psu": "dnum", "fpc": "fpc"}
+    for adjust in (lambda d: pc.poststratify(d, "stype", POP["stype"]),
+                   lambda d: pc.rake(d, {"everyone": {"all": 6194}, "stype": POP["stype"]}),
+                   lambda d: pc.calibrate(d, {"everyone": {"all": 6194},
+                                              "api99": POP["api99"]}, bounds=(0.5, 2))):
+        memory = adjust(pc.SurveyDesign(data, **arguments))
+        spread = adjust(pc.SurveyDesign(ddf, **arguments))
+        assert_same(pc.mean(spread, "api00", by="sch_wide"),
+                    pc.mean(memory, "api00", by="sch_wide"))
 
 
 def test_input_untouched_and_weights_lazy(client, parquet):
