@@ -659,20 +659,22 @@ def _weighted_partition(frame: pd.DataFrame, plan: _Plan, spec: _Weighting
     w = _values(frame, plan.weights, "weights")
     w = np.where(np.isfinite(w), w, 0.0)
     multipliers, bases = _multipliers(frame, spec, w, _base(frame, spec))
-    parts = [np.where(active, p, 0.0) for p in _each_part(frame, plan)]
-    dens = [np.where(active, _values(frame, name, "denominator"), 0.0)
-            for name in plan.denominators]
     sums: dict[str, np.ndarray] = {}
 
     def add(name: str, values: np.ndarray) -> None:
         sums[name] = np.bincount(codes, weights=values, minlength=G)
 
-    for q, e in enumerate(multipliers):
-        ea = np.where(active, e, 0.0)
+    masked = [np.where(active, e, 0.0) for e in multipliers]
+    for q, ea in enumerate(masked):
         add(_xw(q), ea)
-        for j, p in enumerate(parts):
+    # one part (and one denominator) at a time, as reduce_partition reads them
+    for j, part in enumerate(_each_part(frame, plan)):
+        p = np.where(active, part, 0.0)
+        for q, ea in enumerate(masked):
             add(_xn(q, j), ea * p)
-        for j, d in enumerate(dens):
+    for j, name in enumerate(plan.denominators):
+        d = np.where(active, _values(frame, name, "denominator"), 0.0)
+        for q, ea in enumerate(masked):
             add(_xd(q, j), ea * d)
     for b, values in enumerate(bases):
         add(_xb(b), values)
