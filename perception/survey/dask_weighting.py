@@ -56,14 +56,15 @@ from .dask_reduce import (
     _values,
     reduce_partition,
 )
-from .design import SurveyDesign
-from .distributed import _check_some, _group_design, _totals
+from .design import ReplicateDesign, SurveyDesign
+from .distributed import _check_some, _group_design, _group_scores, _ratio_deff, _totals
 from .engine import RatioResult, _Totals, check_domain_weights, domains, finish
 from .variance import GroupSums
 
 #: the column of the adjusted weights added to the Dask DataFrame
 ADJUSTED = f"{_PREFIX}adjusted_w"
 _CELL_W, _CELL_ROWS = f"{_PREFIX}cell_w", f"{_PREFIX}cell_rows"
+_W0 = f"{_PREFIX}w0"  # a group's weights before the adjustment
 _SHOWN = 10
 
 
@@ -86,12 +87,20 @@ def _xb(b: int) -> str:
 # ---------------------------------------------------------------- the cells --
 def _check_weighable(design: Any, function: str) -> None:
     if isinstance(design, DaskReplicateDesign):
-        raise WeightingError(
-            f"{function}() of a replicate design on a Dask DataFrame is not available: "
-            f"weight the design first ({function}(pc.SurveyDesign(ddf, ...), ...)) and "
-            "estimate with its linearised variance, or compute the data in memory "
-            "(ddf.compute()) for replicate weights adjusted replicate by replicate"
-        )
+        if design.base is None:
+            raise WeightingError(
+                f"{function}() of replicate-weight columns on a Dask DataFrame is not "
+                "available (each replicate's cells would need its own pass): weight a "
+                "design with its PSUs (pc.SurveyDesign(ddf, ...).replicate(...)), or "
+                "compute the data in memory (ddf.compute())"
+            )
+        if isinstance(design, DaskWeightedReplicateDesign):
+            raise WeightingError(
+                f"{function}() of a replicate design on a Dask DataFrame that is already "
+                "weighted: a Dask design takes one adjustment. Give all the margins to "
+                "one call (rake or calibrate take several)"
+            )
+        design = design.base
     if isinstance(design, DaskWeightedDesign):
         raise WeightingError(
             f"{function}() of a design on a Dask DataFrame that is already "
@@ -167,6 +176,8 @@ def cell_design(design: Any, columns: list[str], function: str,
     >>> cell_design(d, ["stype"], "poststratify")                       # doctest: +SKIP
     """
     _check_weighable(design, function)
+    if isinstance(design, DaskReplicateDesign):
+        design = design.base  # the full-sample weights' cells
     columns = list(dict.fromkeys(columns))
     check_columns(list(design.data.columns), [*columns, *numeric], "population",
                   WeightingError, where="the Dask DataFrame")
@@ -421,8 +432,78 @@ class DaskWeightedDesign(DaskSurveyDesign):
         return _estimate(self, plan, na_rm)
 
 
+def _base_design(design: Any) -> Any:
+    return design.base if isinstance(design, DaskReplicateDesign) else design
+
+
+def _weighted(design: Any, spec: _Weighting, replicates: Any) -> Any:
+    """The weighted design, or the weighted replicate design of a replicate design
+    (``replicates`` adjusts an in-memory replicate design the same way)."""
+    if not isinstance(design, DaskReplicateDesign):
+        return DaskWeightedDesign(design, spec)
+    assert replicates is not None  # given with a replicate design
+    assert design.base is not None  # checked by cell_design
+    return DaskWeightedReplicateDesign(DaskWeightedDesign(design.base, spec),
+                                       design.options, replicates)
+
+
+class DaskWeightedReplicateDesign(DaskReplicateDesign):
+    """A replicate design on a Dask DataFrame, built from a design, whose full-sample
+    weights and every replicate were post-stratified, raked or calibrated (categorical
+    margins), as the in-memory ``ReplicateDesign`` methods do.
+
+    The replicates are per-PSU factors; the adjustment of each replicate acts by cell,
+    so the groups (PSU x cell x domain) carry everything: the in-memory replicate design
+    of the groups is adjusted in memory, and each group's replicate weights over its
+    full-sample weight become its factors.
+
+    Parameters
+    ----------
+    base : DaskWeightedDesign
+        The weighted design (full-sample weights).
+    options : dict
+        The arguments of ``SurveyDesign.replicate``.
+    adjust : callable
+        The in-memory adjustment of a replicate design (``pc.rake(rep, margins)``...).
+
+    Examples
+    --------
+    >>> pc.rake(pc.SurveyDesign(ddf, weights="w", psu="v").replicate("jkn"), margins)  # doctest: +SKIP
+    """
+
+    def __init__(self, base: DaskWeightedDesign, options: dict, adjust: Any) -> None:
+        super().__init__(base, options)
+        self._adjust = adjust
+
+    def __repr__(self) -> str:
+        assert isinstance(self.base, DaskWeightedDesign)  # set by __init__
+        return (f"DaskWeightedReplicateDesign({self.base._weighting.kind}, "
+                f"{self._data.npartitions} partitions, method={self.options.get('method')!r})")
+
+    def weighted_estimate(self, plan: _Plan, na_rm: bool):
+        """As :meth:`DaskWeightedDesign.weighted_estimate`, with the replicates.
+
+        Parameters
+        ----------
+        plan : _Plan
+            What the estimate sums.
+        na_rm : bool
+            Leave out rows missing a value.
+
+        Returns
+        -------
+        tuple
+            As ``distributed._estimate``.
+
+        Examples
+        --------
+        >>> weighted.weighted_estimate(plan, False)                      # doctest: +SKIP
+        """
+        return _estimate_replicates(self, plan, na_rm)
+
+
 # ------------------------------------------------------------ the adjustments --
-def poststratified(design: Any, cells: Any, result: Any) -> Any:
+def poststratified(design: Any, cells: Any, result: Any, replicates: Any = None) -> Any:
     """The Dask design post-stratified as the in-memory ``result`` of its cells.
 
     Parameters
@@ -447,13 +528,13 @@ def poststratified(design: Any, cells: Any, result: Any) -> Any:
     n = _n_cells(cells)
     factor = np.where(step.codes >= 0, _c.safe_divide(step.weights, step.oldweights), 1.0)
     columns = _cell_columns(cells)
-    spec = _Weighting("poststratify", design._weights, columns,
+    spec = _Weighting("poststratify", _base_design(design)._weights, columns,
                       cells.data[list(columns)].iloc[:n], factor=factor[:n],
                       level=np.asarray(step.codes)[:n])
-    return DaskWeightedDesign(design, spec)
+    return _weighted(design, spec, replicates)
 
 
-def raked(design: Any, cells: Any, result: Any) -> Any:
+def raked(design: Any, cells: Any, result: Any, replicates: Any = None) -> Any:
     """The Dask design raked as the in-memory ``result`` of its cells.
 
     Parameters
@@ -479,9 +560,10 @@ def raked(design: Any, cells: Any, result: Any) -> Any:
     n = _n_cells(cells)
     factor = step.factors[-1][step.cells]
     columns = _cell_columns(cells)
-    spec = _Weighting("rake", design._weights, columns, cells.data[list(columns)].iloc[:n],
-                      factor=factor[:n], level=np.asarray(step.cells)[:n], raking=step)
-    return DaskWeightedDesign(design, spec)
+    spec = _Weighting("rake", _base_design(design)._weights, columns,
+                      cells.data[list(columns)].iloc[:n], factor=factor[:n],
+                      level=np.asarray(step.cells)[:n], raking=step)
+    return _weighted(design, spec, replicates)
 
 
 def _gram_partition(frame: pd.DataFrame, spec: _Weighting) -> tuple[np.ndarray, np.ndarray,
@@ -526,7 +608,7 @@ def _sum_partitions(design: DaskSurveyDesign, function, *args) -> list:
 
 def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.ndarray,
                names: list[str], numeric: list[str], method: str, lower: float,
-               upper: float, tol: float, max_iter: int) -> Any:
+               upper: float, tol: float, max_iter: int, replicates: Any = None) -> Any:
     """The Dask design calibrated to ``totals``: the in-memory model of the cells, the
     Gram matrix summed over the partitions, R's ``regcalibrate`` (linear, no bounds) or
     ``grake`` (one pass over the partitions per Newton step).
@@ -558,8 +640,18 @@ def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.n
     >>> calibrated(d, cells, mm, totals, names, ["api99"], "linear", -inf, inf, 1e-7, 50)  # doctest: +SKIP
     """
     positions = tuple((names.index(name), name) for name in numeric)
+    if positions and isinstance(design, DaskReplicateDesign):
+        raise WeightingError(
+            "calibrate() of a replicate design on a Dask DataFrame takes categorical "
+            f"margins only: numeric totals ({', '.join(numeric)}) would need a Newton "
+            "pass over the data per replicate. Calibrate the design itself (its "
+            "linearised variance accounts for the calibration), or compute the data in "
+            "memory (ddf.compute())"
+        )
     columns = _cell_columns(cells, numeric)
     n = _n_cells(cells)
+    base = design
+    design = _base_design(design)
     spec = _Weighting("calibrate", design._weights, columns,
                       cells.data[list(columns)].iloc[:n],
                       model=np.asarray(model, dtype=float)[:n], numeric=positions, method=method,
@@ -623,7 +715,7 @@ def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.n
             )
     spec = replace(spec, coef=np.asarray(coef, dtype=float), closed_form=closed_form,
                    scale=scale, gram=np.asarray(gram, dtype=float))
-    return DaskWeightedDesign(design, spec)
+    return _weighted(base, spec, replicates)
 
 
 # ---------------------------------------------------------------- estimates --
@@ -678,6 +770,7 @@ def _weighted_partition(frame: pd.DataFrame, plan: _Plan, spec: _Weighting
             add(_xd(q, j), ea * d)
     for b, values in enumerate(bases):
         add(_xb(b), values)
+    add(_W0, _base(frame, spec))
     return pd.concat([table, pd.DataFrame(sums)], axis=1), found, info
 
 
@@ -789,6 +882,38 @@ class _Residuals:
         # one "cluster" per group: the totals are each group's scores, in the columns of
         # its domain; the residuals spread them over every group (no domain codes)
         return self._design.score_vcov(self.residuals(totals))
+
+
+def _estimate_replicates(design: DaskWeightedReplicateDesign, plan: _Plan, na_rm: bool):
+    """As ``distributed._estimate_replicates`` for replicates built from a design, the
+    in-memory replicate design of the groups adjusted in memory."""
+    base: DaskWeightedDesign = design.base  # type: ignore[assignment]
+    spec = base._weighting
+    plan = replace(plan, keys=tuple(dict.fromkeys([*plan.keys, *spec.columns])))
+    groups = _reduce(base, plan, na_rm)
+    _check_some(groups, plan)
+    before = _group_design(base, groups.assign(**{_W: groups[_W0]})).replicate(
+        **design.options)
+    adjusted = design._adjust(before)
+    G = len(groups)
+    factors = _c.safe_divide(adjusted.replicate_matrix(), adjusted._w[:, None])
+    rep = ReplicateDesign._from_factors(
+        groups, adjusted._w, factors, np.arange(G), adjusted.scale, adjusted.rscales,
+        adjusted.mse, adjusted.method, adjusted._degf)
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    dom = domains(rep, list(plan.by), active)
+    check_domain_weights(rep, dom, list(plan.by))
+    k = plan.n_parts
+    codes, n_groups = rep.score_groups()
+    t = _totals(groups, plan, codes, n_groups, dom, k)
+    result = finish(rep, t, dom)
+    if plan.kind == "ratio":
+        scores = _group_scores(t, plan)
+        deff = _ratio_deff(result, t, rep._replicates_from_totals(scores),
+                           scores.sum(axis=0), rep)
+        result = RatioResult(result.estimate, result.vcov, deff, result.n,
+                             result.replicates)
+    return groups, rep, dom, result
 
 
 def _estimate(design: DaskWeightedDesign, plan: _Plan, na_rm: bool):

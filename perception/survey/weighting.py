@@ -174,7 +174,8 @@ def poststratify(
         from . import dask_weighting as _dw
 
         cells = _dw.cell_design(design, columns, "poststratify")
-        return _dw.poststratified(design, cells, poststratify(cells, columns, population))
+        return _dw.poststratified(design, cells, poststratify(cells, columns, population),
+                                  lambda rep: poststratify(rep, columns, population))
     check_design(design, WeightingError, "poststratify")
     margin = _m.match_margin(design, columns, population, "population")
     w = design._w
@@ -344,7 +345,8 @@ def rake(
 
         columns = [c for cols, _ in _m.margin_spec(population, "rake") for c in cols]
         cells = _dw.cell_design(design, columns, "rake")
-        return _dw.raked(design, cells, rake(cells, population, tol=tol, max_iter=max_iter))
+        return _dw.raked(design, cells, rake(cells, population, tol=tol, max_iter=max_iter),
+                         lambda rep: rake(rep, population, tol=tol, max_iter=max_iter))
     check_design(design, WeightingError, "rake")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
@@ -640,7 +642,7 @@ def calibrate(
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
         raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
     if getattr(design, "is_dask", False):  # Gram and Newton steps summed by Dask
-        return _dask_calibrate(design, population, method, lower, upper, tol, max_iter)
+        return _dask_calibrate(design, population, method, bounds, tol, max_iter)
     mm = _model_matrix(design, population)
     w0 = design._w
     g = _calibration_factors(mm, w0, method, lower, upper, tol, max_iter, "the sample")
@@ -659,7 +661,7 @@ def calibrate(
     return design._with(_w=new_w, _calibration=_c.append_step(design, step))
 
 
-def _dask_calibrate(design, population: Mapping, method: str, lower: float, upper: float,
+def _dask_calibrate(design, population: Mapping, method: CalibrationMethod, bounds,
                     tol: float, max_iter: int):
     """``calibrate`` of a design on a Dask DataFrame: the model of its cells here, the
     sums over the rows by Dask (:mod:`perception.survey.dask_weighting`)."""
@@ -678,8 +680,11 @@ def _dask_calibrate(design, population: Mapping, method: str, lower: float, uppe
             numeric.extend(columns)
     cells = _dw.cell_design(design, categorical, "calibrate", tuple(numeric))
     mm = _model_matrix(cells, population)
+    lower, upper = _check_bounds(method, bounds)
     return _dw.calibrated(design, cells, mm.matrix, mm.totals, mm.names, numeric, method,
-                          lower, upper, tol, max_iter)
+                          lower, upper, tol, max_iter,
+                          lambda rep: calibrate(rep, population, method=method, bounds=bounds,
+                                                tol=tol, max_iter=max_iter))
 
 
 # ===================================================================== trim_weights
