@@ -25,6 +25,12 @@ needs -- ``w0 x`` for calibration (the regression of the scores on the calibrati
 variables, with the Gram matrix ``sum w0 x x'``), ``w / w0`` for raking (the sweeps of
 R's raking variance) -- and the residual is taken group by group before the in-memory
 variance of the group design.
+
+A replicate design built from a design (:class:`DaskWeightedReplicateDesign`) has every
+replicate adjusted like the full-sample weights: the replicates are per-PSU factors and
+the adjustment acts by cell, so the in-memory replicate design of the (PSU, cell,
+domain) groups is adjusted in memory and each group's replicate weights over its
+full-sample weight are its factors.
 """
 
 from __future__ import annotations
