@@ -253,41 +253,61 @@ def grake(mm: np.ndarray, ww: np.ndarray, method: str, lower: float, upper: floa
           population: np.ndarray, tol: float, max_iter: int) -> GrakeResult:
     """Port of R's ``grake`` (Newton-Raphson with step halving, sigma2 = 1)."""
     fm1, df = calfun(method, lower, upper)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        sample_total = mm.T @ ww
-        eta = np.zeros(mm.shape[1])
+
+    def evaluate(eta: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        weights = ww * scale
         xeta = mm @ eta
         g = 1 + fm1(xeta)
         deriv = df(xeta)
+        tmat = (mm * (weights * deriv)[:, None]).T @ mm
+        return tmat, mm.T @ (weights * fm1(xeta)), bool(
+            np.all(np.isfinite(g)) and np.all(np.isfinite(deriv)))
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        eta, failed, iteration, scale = grake_newton(mm.T @ ww, population, evaluate, tol,
+                                                     max_iter)
+        g = 1 + fm1(mm @ eta)
+    if scale is not None:
+        g = g * scale
+    return GrakeResult(g, failed, iteration)
+
+
+def grake_newton(sample_total: np.ndarray, population: np.ndarray, evaluate, tol: float,
+                 max_iter: int) -> tuple[np.ndarray, float | None, int, float | None]:
+    """The Newton-Raphson iterations of R's ``grake`` on totals only.
+
+    ``evaluate(eta, scale)`` returns, for the weights times ``scale``, the matrix
+    ``sum w F'(x'eta) x x'``, the totals ``sum w (F(x'eta) - 1) x`` and whether every
+    g-weight and derivative is finite: sums over the rows, so the rows may live
+    elsewhere (the partitions of a Dask DataFrame). Returns ``eta``, the largest relative
+    misfit when not converged (else None), the iterations and the rescaling of the
+    weights (R's ``SOMETHRESHOLD``; None when not rescaled).
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        eta = np.zeros(len(sample_total))
         iteration = 1
         scales = population / sample_total
         scale = None
         if np.min(scales) > GRAKE_RESCALE_THRESHOLD:
             scale = float(np.mean(scales))
-            ww = ww * scale
             sample_total = sample_total * scale
+        factor = 1.0 if scale is None else scale
+        tmat, fitted, _ = evaluate(eta, factor)
         failed = None
         while True:
-            tmat = (mm * (ww * deriv)[:, None]).T @ mm
-            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
+            misfit = population - sample_total - fitted
             if not (np.all(np.isfinite(tmat)) and np.all(np.isfinite(misfit))):
                 failed = float("inf")
                 break
             deta = np.linalg.pinv(tmat, rtol=GINV_RTOL) @ misfit
             eta = eta + deta
-            xeta = mm @ eta
-            g = 1 + fm1(xeta)
-            deriv = df(xeta)
-            while iteration < max_iter and not (
-                np.all(np.isfinite(g)) and np.all(np.isfinite(deriv))
-            ):
+            tmat, fitted, finite = evaluate(eta, factor)
+            while iteration < max_iter and not finite:
                 iteration += 1
                 deta = deta / 2
                 eta = eta - deta
-                xeta = mm @ eta
-                g = 1 + fm1(xeta)
-                deriv = df(xeta)
-            misfit = population - sample_total - mm.T @ (ww * fm1(xeta))
+                tmat, fitted, finite = evaluate(eta, factor)
+            misfit = population - sample_total - fitted
             relative = np.abs(misfit) / (1 + np.abs(population))
             if np.all(relative < tol):
                 break
@@ -296,9 +316,7 @@ def grake(mm: np.ndarray, ww: np.ndarray, method: str, lower: float, upper: floa
                 failed = float(np.nanmax(relative)) if np.any(np.isfinite(relative)) else float(
                     "inf")
                 break
-    if scale is not None:
-        g = g * scale
-    return GrakeResult(g, failed, iteration)
+    return eta, failed, iteration, scale
 
 
 def regcalibrate(mm: np.ndarray, ww: np.ndarray, population: np.ndarray,
@@ -307,18 +325,24 @@ def regcalibrate(mm: np.ndarray, ww: np.ndarray, population: np.ndarray,
     whalf = np.sqrt(ww)
     sample_total = mm.T @ ww
     tmat = (mm * whalf[:, None]).T @ (mm * whalf[:, None])
+    return 1 + mm @ regcalibrate_coef(tmat, sample_total, population, names)
+
+
+def regcalibrate_coef(tmat: np.ndarray, sample_total: np.ndarray, population: np.ndarray,
+                      names: list[str]) -> np.ndarray:
+    """The coefficients of ``regcalibrate`` from ``sum w x x'`` and ``sum w x``: the
+    g-weights are ``1 + x' coef``."""
     try:
         # R's solve() refuses a matrix whose reciprocal condition number is below eps
         if 1.0 / np.linalg.cond(tmat, 1) < np.finfo(float).eps:
             raise np.linalg.LinAlgError
-        coef = np.linalg.solve(tmat, population - sample_total)
+        return np.linalg.solve(tmat, population - sample_total)
     except np.linalg.LinAlgError:
         raise WeightingError(
             "the calibration variables are collinear in the sample "
             f"({', '.join(names)}): one is a combination of the others (e.g. a numeric "
             "total that is constant within a categorical margin's levels). Drop one."
         ) from None
-    return 1 + mm @ coef
 
 
 def orthonormal_basis(matrix: np.ndarray) -> np.ndarray:

@@ -54,8 +54,9 @@ def check_design(
             raise error(
                 f"{what} is a design on a Dask DataFrame, which this function does not "
                 "take yet (pc.mean, total, ratio, proportion, quantile, glm, olr, change, "
-                "did without covariates and list_experiment do): build the design on the "
-                "data in memory (ddf.compute()), or on a sample of it"
+                "did without covariates, list_experiment, poststratify, rake and calibrate "
+                "do): build the design on the data in memory (ddf.compute()), or on a sample "
+                "of it"
             )
         raise error(
             f"{what} must be a perception.SurveyDesign or ReplicateDesign, got "

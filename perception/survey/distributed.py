@@ -303,6 +303,9 @@ def _score_coefficients(t: _Totals, plan: _Plan) -> tuple[np.ndarray, np.ndarray
 
 def _estimate(design: Any, plan: _Plan, na_rm: bool):
     """Group sums, the group design, the domains and the engine's result."""
+    weighted = getattr(design, "weighted_estimate", None)
+    if weighted is not None:  # post-stratified, raked, calibrated: dask_weighting.py
+        return weighted(plan, na_rm)
     if isinstance(design, DaskReplicateDesign):
         return _estimate_replicates(design, plan, na_rm)
     groups = reduce_design(design, plan, na_rm)

@@ -14,6 +14,10 @@ as R's do:
 - ``ReplicateDesign``: every replicate's weights are adjusted the same way (R's
   ``postStratify``/``rake``/``calibrate`` methods for ``svyrep.design``), and the result
   holds the materialised replicate weights.
+- A design on a Dask DataFrame (``poststratify``, ``rake``, ``calibrate``): the cells'
+  weight totals and the calibration sums are reduced by Dask and solved here; the
+  result's weights and variance residuals are computed partition by partition
+  (:mod:`perception.survey.dask_weighting`).
 
 Margins are given as ``{column: {level: population count}}``; numeric calibration totals
 as ``{column: total}``. Levels are matched to the data by value, so ``{1: 120, 2: 130}``
@@ -165,8 +169,14 @@ def poststratify(
     R: ``postStratify(design, ~stype, data.frame(stype=c("E","H","M"),
     Freq=c(4421,755,1018)))``.
     """
-    check_design(design, WeightingError, "poststratify")
     columns = column_names(strata, "strata", WeightingError, required=True)
+    if getattr(design, "is_dask", False):  # the cells' totals from Dask, solved here
+        from . import dask_weighting as _dw
+
+        cells = _dw.cell_design(design, columns, "poststratify")
+        return _dw.poststratified(design, cells, poststratify(cells, columns, population),
+                                  lambda rep: poststratify(rep, columns, population))
+    check_design(design, WeightingError, "poststratify")
     margin = _m.match_margin(design, columns, population, "population")
     w = design._w
     new_w = _poststratify_vector(w, margin)
@@ -330,6 +340,13 @@ def rake(
     R: ``rake(design, list(~stype, ~sch.wide), list(pop.types, pop.schwide),
     control=list(maxit=100, epsilon=1e-8))``.
     """
+    if getattr(design, "is_dask", False):  # the cells' totals from Dask, raked here
+        from . import dask_weighting as _dw
+
+        columns = [c for cols, _ in _m.margin_spec(population, "rake") for c in cols]
+        cells = _dw.cell_design(design, columns, "rake")
+        return _dw.raked(design, cells, rake(cells, population, tol=tol, max_iter=max_iter),
+                         lambda rep: rake(rep, population, tol=tol, max_iter=max_iter))
     check_design(design, WeightingError, "rake")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
@@ -612,7 +629,8 @@ def calibrate(
     ``grake``, when every population total exceeds 20 times its sample estimate the
     weights are first rescaled, and the bounds then apply to the rescaled weights.
     """
-    check_design(design, WeightingError, "calibrate")
+    if not getattr(design, "is_dask", False):
+        check_design(design, WeightingError, "calibrate")
     if method not in ("linear", "raking", "logit"):
         raise WeightingError(
             f"method={method!r} is not a calibration method; choose 'linear', 'raking' or "
@@ -623,6 +641,8 @@ def calibrate(
         raise WeightingError(f"tol must be a positive number, got {tol!r}")
     if not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
         raise WeightingError(f"max_iter must be a whole number >= 1, got {max_iter!r}")
+    if getattr(design, "is_dask", False):  # Gram and Newton steps summed by Dask
+        return _dask_calibrate(design, population, method, bounds, tol, max_iter)
     mm = _model_matrix(design, population)
     w0 = design._w
     g = _calibration_factors(mm, w0, method, lower, upper, tol, max_iter, "the sample")
@@ -639,6 +659,32 @@ def calibrate(
     whalf = np.sqrt(w0)
     step = _c.GregCalibration(_c.orthonormal_basis(mm.matrix * whalf[:, None]), g * whalf)
     return design._with(_w=new_w, _calibration=_c.append_step(design, step))
+
+
+def _dask_calibrate(design, population: Mapping, method: CalibrationMethod, bounds,
+                    tol: float, max_iter: int):
+    """``calibrate`` of a design on a Dask DataFrame: the model of its cells here, the
+    sums over the rows by Dask (:mod:`perception.survey.dask_weighting`)."""
+    from . import dask_weighting as _dw
+
+    if not isinstance(population, Mapping) or not population:
+        _model_matrix(design, population)  # its error
+    categorical, numeric = [], []
+    for key, value in population.items():
+        if key == INTERCEPT:
+            continue
+        columns = list(key) if isinstance(key, tuple) else [key]
+        if isinstance(value, Mapping | pd.Series | pd.DataFrame):
+            categorical.extend(columns)
+        else:
+            numeric.extend(columns)
+    cells = _dw.cell_design(design, categorical, "calibrate", tuple(numeric))
+    mm = _model_matrix(cells, population)
+    lower, upper = _check_bounds(method, bounds)
+    return _dw.calibrated(design, cells, mm.matrix, mm.totals, mm.names, numeric, method,
+                          lower, upper, tol, max_iter,
+                          lambda rep: calibrate(rep, population, method=method, bounds=bounds,
+                                                tol=tol, max_iter=max_iter))
 
 
 # ===================================================================== trim_weights

@@ -1,0 +1,243 @@
+"""Post-stratification, raking and calibration of designs on a Dask DataFrame.
+
+R's api samples are written as Parquet datasets of three files, read with dask and
+weighted on a ``dask.distributed`` LocalCluster of two worker processes, to the
+population margins of ``apipop``. The weighted Dask design must give every estimator's
+table of the in-memory weighted design to 1e-10, standard errors included (the
+adjustment's residuals are taken from group sums on Dask, row by row in memory).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perception as pc
+from perception.errors import DesignError, WeightingError
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+from perception.survey.dask_weighting import ADJUSTED  # noqa: E402  (after dask)
+
+
+@pytest.fixture(scope="module")
+def client():
+    # two worker processes, one thread each: a partition is summed in another process
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as connected:
+            yield connected
+
+
+@pytest.fixture(scope="module")
+def parquet(tmp_path_factory):
+    """Each api sample as a Parquet dataset of three files."""
+    root = tmp_path_factory.mktemp("weighting")
+    paths = {}
+    for name in ("apistrat", "apiclus1", "apiclus2"):
+        path = root / name
+        dd.from_pandas(pc.datasets.load(name), npartitions=3).to_parquet(
+            path, write_index=False)
+        paths[name] = path
+    return paths
+
+
+def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:
+    ddf = dd.read_parquet(parquet[name])
+    return ddf.compute().reset_index(drop=True), ddf
+
+
+def _margins() -> dict:
+    population = pc.datasets.load("apipop")
+    count = {column: population[column].value_counts().to_dict()
+             for column in ("stype", "sch_wide", "awards")}
+    return {**count, "api99": float(population["api99"].sum())}
+
+
+POP = _margins()
+
+ADJUSTMENTS = {
+    "poststratify": lambda d: pc.poststratify(d, "stype", POP["stype"]),
+    "poststratify2": lambda d: pc.poststratify(
+        d, ["stype", "sch_wide"],
+        pd.DataFrame({"stype": ["E", "E", "H", "H", "M", "M"],
+                      "sch_wide": ["No", "Yes"] * 3,
+                      "Freq": [500, 3921, 300, 455, 272, 746]})),
+    "rake": lambda d: pc.rake(d, {"stype": POP["stype"], "sch_wide": POP["sch_wide"],
+                                  "awards": POP["awards"]}),
+    "linear": lambda d: pc.calibrate(d, {"stype": POP["stype"], "api99": POP["api99"]}),
+    "logit": lambda d: pc.calibrate(d, {"stype": POP["stype"], "api99": POP["api99"]},
+                                    method="logit", bounds=(0.7, 1.7)),
+    "raking": lambda d: pc.calibrate(d, {"stype": POP["stype"], "sch_wide": POP["sch_wide"]},
+                                     method="raking"),
+    "numeric": lambda d: pc.calibrate(d, {"(Intercept)": 6194.0, "api99": POP["api99"],
+                                          "enroll": 3_811_472.0}, method="raking"),
+    "bounded": lambda d: pc.calibrate(d, {"sch_wide": POP["sch_wide"],
+                                          "api99": POP["api99"]}, bounds=(0.5, 2)),
+}
+
+DESIGNS = [
+    ("apiclus1", {"weights": "pw", "psu": "dnum", "fpc": "fpc"}),
+    ("apistrat", {"weights": "pw", "strata": "stype", "psu": "snum", "fpc": "fpc"}),
+    ("apiclus2", {"weights": "pw", "psu": ["dnum", "snum"], "fpc": ["fpc1", "fpc2"]}),
+]
+
+
+def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
+    assert list(got.columns) == list(want.columns)
+    for column in want.columns:
+        if want[column].dtype.kind in "fiu":
+            np.testing.assert_allclose(got[column].to_numpy(float),
+                                       want[column].to_numpy(float), rtol=1e-10,
+                                       atol=1e-12, err_msg=column)
+        else:
+            assert got[column].astype(str).tolist() == want[column].astype(str).tolist()
+    if want.attrs.get("vcov") is not None:
+        np.testing.assert_allclose(np.asarray(got.attrs["vcov"], float),
+                                   np.asarray(want.attrs["vcov"], float), rtol=1e-9,
+                                   atol=1e-12)
+    assert got.attrs.get("method") == want.attrs.get("method")
+    assert got.attrs.get("interval_type") == want.attrs.get("interval_type")
+
+
+# every adjustment on the cluster sample, a few on the stratified and two-stage ones
+CASES = [(*DESIGNS[0], adjustment) for adjustment in ADJUSTMENTS] + [
+    (*DESIGNS[1], adjustment) for adjustment in ("poststratify", "rake", "logit")] + [
+    (*DESIGNS[2], adjustment) for adjustment in ("poststratify2", "rake", "linear")]
+
+
+@pytest.mark.parametrize(("name", "arguments", "adjustment"), CASES)
+def test_weighted_estimates_equal_in_memory(client, parquet, name, arguments, adjustment):
+    data, ddf = _frames(parquet, name)
+    adjust = ADJUSTMENTS[adjustment]
+    memory = adjust(pc.SurveyDesign(data, **arguments))
+    spread = adjust(pc.SurveyDesign(ddf, **arguments))
+    assert type(spread).__name__ == "DaskWeightedDesign"
+    # the weights: a lazy column of the Dask DataFrame, equal to the in-memory ones
+    assert spread.data.npartitions == ddf.npartitions
+    np.testing.assert_allclose(spread.data[ADJUSTED].compute().to_numpy(),
+                               memory.weights.to_numpy(), rtol=1e-12)
+    by = ["stype", "awards"]
+    assert_same(pc.mean(spread, ["api00", "enroll"], na_rm=True),
+                pc.mean(memory, ["api00", "enroll"], na_rm=True))
+    assert_same(pc.mean(spread, "api00", by=by), pc.mean(memory, "api00", by=by))
+    assert_same(pc.total(spread, ["enroll", "api00"], by="sch_wide", na_rm=True),
+                pc.total(memory, ["enroll", "api00"], by="sch_wide", na_rm=True))
+    assert_same(pc.ratio(spread, "api00", "enroll", by="stype", na_rm=True),
+                pc.ratio(memory, "api00", "enroll", by="stype", na_rm=True))
+    assert_same(pc.proportion(spread, ["sch_wide", "awards"], by="stype"),
+                pc.proportion(memory, ["sch_wide", "awards"], by="stype"))
+    if name == "apiclus1" and adjustment in ("rake", "logit"):
+        assert_same(pc.quantile(spread, "api00", [0.25, 0.5], by="stype"),
+                    pc.quantile(memory, "api00", [0.25, 0.5], by="stype"))
+
+
+REPLICATES = [
+    ("apiclus1", DESIGNS[0][1], "jk1", "rake"),
+    ("apiclus1", DESIGNS[0][1], "bootstrap", "raking"),
+    ("apistrat", DESIGNS[1][1], "jkn", "poststratify"),
+]
+
+
+@pytest.mark.parametrize(("name", "arguments", "method", "adjustment"), REPLICATES)
+def test_weighted_replicates_equal_in_memory(client, parquet, name, arguments, method,
+                                             adjustment):
+    # every replicate adjusted as the full-sample weights (R's methods for svyrep.design)
+    data, ddf = _frames(parquet, name)
+    options = {"replicates": 30, "seed": 7} if method == "bootstrap" else {}
+    adjust = ADJUSTMENTS[adjustment]
+    memory = adjust(pc.SurveyDesign(data, **arguments).replicate(method, **options))
+    spread = adjust(pc.SurveyDesign(ddf, **arguments).replicate(method, **options))
+    assert type(spread).__name__ == "DaskWeightedReplicateDesign"
+    assert_same(pc.mean(spread, ["api00", "enroll"], by="stype", na_rm=True),
+                pc.mean(memory, ["api00", "enroll"], by="stype", na_rm=True))
+    assert_same(pc.ratio(spread, "api00", "enroll"), pc.ratio(memory, "api00", "enroll"))
+    assert_same(pc.proportion(spread, "awards", by="stype"),
+                pc.proportion(memory, "awards", by="stype"))
+
+
+def test_rows_as_psus_equal_the_design_without_clusters(client, parquet):
+    # R's stratified sample: each school its own PSU, given as psu= on Dask
+    data, ddf = _frames(parquet, "apistrat")
+    memory = pc.rake(pc.SurveyDesign(data, weights="pw", strata="stype", fpc="fpc"),
+                     {"stype": POP["stype"], "awards": POP["awards"]})
+    spread = pc.rake(pc.SurveyDesign(ddf, weights="pw", strata="stype", psu="snum",
+                                     fpc="fpc"),
+                     {"stype": POP["stype"], "awards": POP["awards"]})
+    assert_same(pc.mean(spread, "api00", by="sch_wide"),
+                pc.mean(memory, "api00", by="sch_wide"))
+
+
+def test_zero_weights_and_a_single_cell(client, parquet):
+    # rows of weight 0 (R's post-stratification residual gives them psw = 1), and a
+    # margin of one level (a single cell)
+    data, _ = _frames(parquet, "apiclus1")
+    data = data.assign(everyone="all")
+    data.loc[[3, 4, 120], "pw"] = 0.0
+    ddf = dd.from_pandas(data, npartitions=3)
+    arguments = {"weights": "pw", "psu": "dnum", "fpc": "fpc"}
+    for adjust in (lambda d: pc.poststratify(d, "stype", POP["stype"]),
+                   lambda d: pc.rake(d, {"everyone": {"all": 6194}, "stype": POP["stype"]}),
+                   lambda d: pc.calibrate(d, {"everyone": {"all": 6194},
+                                              "api99": POP["api99"]}, bounds=(0.5, 2))):
+        memory = adjust(pc.SurveyDesign(data, **arguments))
+        spread = adjust(pc.SurveyDesign(ddf, **arguments))
+        assert_same(pc.mean(spread, "api00", by="sch_wide"),
+                    pc.mean(memory, "api00", by="sch_wide"))
+
+
+def test_input_untouched_and_weights_lazy(client, parquet):
+    _, ddf = _frames(parquet, "apiclus1")
+    design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
+    columns = list(ddf.columns)
+    raked = pc.rake(design, {"stype": POP["stype"], "sch_wide": POP["sch_wide"]})
+    assert list(design.data.columns) == columns and design._weights == "pw"
+    assert type(raked.data).__module__.split(".")[0] == "dask"
+    assert "rake" in repr(raked)
+
+
+def test_refusals(client, parquet):
+    _, ddf = _frames(parquet, "apiclus1")
+    design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
+    post = pc.poststratify(design, "stype", POP["stype"])
+    with pytest.raises(WeightingError, match="takes one adjustment"):
+        pc.rake(post, {"sch_wide": POP["sch_wide"]})
+    with pytest.raises(DesignError, match="replicate\\(\\) of a weighted design"):
+        post.replicate("jkn")
+    with pytest.raises(WeightingError, match="categorical margins only"):
+        pc.calibrate(design.replicate("jk1"), {"stype": POP["stype"], "api99": POP["api99"]})
+    columns = pc.ReplicateDesign(ddf.assign(r1=ddf["pw"], r2=ddf["pw"] * 2), weights="pw",
+                                 replicate_weights=["r1", "r2"])
+    with pytest.raises(WeightingError, match="replicate-weight columns on a Dask"):
+        pc.rake(columns, {"stype": POP["stype"]})
+    raked = pc.rake(design.replicate("jk1"), {"stype": POP["stype"]})
+    with pytest.raises(WeightingError, match="already weighted"):
+        pc.rake(raked, {"sch_wide": POP["sch_wide"]})
+    without = pc.SurveyDesign(ddf, weights="pw", fpc="fpc")
+    with pytest.raises(WeightingError, match="needs its PSU column"):
+        pc.calibrate(without, {"stype": POP["stype"]})
+
+
+def test_errors_name_rows_of_the_dask_frame(client, parquet):
+    data, _ = _frames(parquet, "apiclus1")
+    data = data.copy()
+    data.loc[[5, 150], "stype"] = None
+    data.loc[[7], "api99"] = np.nan
+    ddf = dd.from_pandas(data, npartitions=3)
+    design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
+    with pytest.raises(WeightingError, match=r"'stype' \(margin\) has missing values in 2 "
+                                             r"row\(s\): 5, 150"):
+        pc.poststratify(design, "stype", POP["stype"])
+    with pytest.raises(WeightingError, match=r"'api99' \(calibration total\) has 1 missing"
+                                             r".* rows 7 "):
+        pc.calibrate(design, {"sch_wide": POP["sch_wide"], "api99": POP["api99"]})
+    clean = pc.SurveyDesign(dd.from_pandas(pc.datasets.load("apiclus1"), npartitions=3),
+                            weights="pw", psu="dnum", fpc="fpc")
+    with pytest.raises(WeightingError, match="level\\(s\\) 'M'"):
+        pc.poststratify(clean, "stype", {"E": 4421, "H": 755})
+    with pytest.raises(WeightingError, match="cannot meet the bounds"):
+        pc.calibrate(clean, {"stype": POP["stype"], "api99": POP["api99"]},
+                     bounds=(0.99, 1.01), max_iter=3)
