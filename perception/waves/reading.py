@@ -34,9 +34,9 @@ from ..disclosure.pii import MIN_KEY_BYTES, hash_value
 from ..errors import PerceptionError, WaveValidationError
 from ..questionnaire.model import Questionnaire
 from .files import MAX_WAVE_BYTES, read_table
-from .validation import recode_missing, validate_with_data
+from .validation import is_dask_frame, recode_missing, validate_with_data
 
-__all__ = ["read_wave"]
+__all__ = ["read_wave", "integer_codes", "integer_candidates", "derive_columns"]
 
 
 def key_bytes(hash_key: str | bytes | None) -> bytes:
@@ -80,8 +80,14 @@ def read_wave(
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or dask.dataframe.DataFrame
         ``.csv`` (UTF-8), ``.xlsx``, ``.sav``/``.zsav`` or ``.dta``. Never modified.
+        A wave larger than memory: a directory of Parquet files (the parts of one wave,
+        same columns, read in name order) or a Dask DataFrame; it is validated partition
+        by partition (the same report as in memory, rows numbered across the
+        partitions; identifiers unique across them) and the result is a lazy **Dask
+        DataFrame** (see Returns) that ``pc.SurveyDesign`` takes. ``max_bytes``,
+        ``sheet`` and ``encoding`` are for files only.
     questionnaire : Questionnaire
         The questionnaire the wave follows.
     keep_pii : {"drop", "hash"}
@@ -114,6 +120,11 @@ def read_wave(
         reader's ``notes``). For a questionnaire with repeat tables, the submission keys
         of a KoboToolbox export (``_uuid``, ``_index``) are kept as the last columns:
         ``perception.attach_repeat`` links the repeat rows with them.
+        For a Parquet directory or a Dask DataFrame: a lazy Dask DataFrame of the same
+        columns and dtypes, one partition per file (or per partition), rows numbered
+        0, 1, ... across them (the report's row numbers), each partition coerced and its
+        derived variables computed when it is computed; ``attrs["perception"]`` as
+        above (no ``missing_recoded`` counts: they would need a pass over the data).
 
     Raises
     ------
@@ -149,6 +160,15 @@ def read_wave(
             f"read_wave needs a Questionnaire, got {type(questionnaire).__name__}. Fix: pass "
             "pc.load_questionnaire(path)."
         )
+    if is_dask_frame(path) or Path(path).is_dir():
+        from .partitions import read_parquet_dataset, read_partitioned
+
+        if is_dask_frame(path):
+            frame, source = path, f"a Dask DataFrame of {path.npartitions} partitions"
+        else:
+            frame, source = read_parquet_dataset(path), str(path)
+        return read_partitioned(frame, questionnaire, source=source, keep_pii=keep_pii,
+                                key=key, recode=recode)
     path = Path(path)
     raw, table_meta = read_table(path, questionnaire, max_bytes=max_bytes, sheet=sheet,
                                  encoding=encoding)
@@ -162,7 +182,7 @@ def read_wave(
         )
     # the derived variables, computed before personal data go (they may use them); a
     # column of the file (a form's calculate, computed with ODK's semantics) is replaced
-    data, derived = _derived(data, questionnaire)
+    data, derived = derive_columns(data, questionnaire)
     data = integer_codes(data, questionnaire)
     pii_columns = [c for c in questionnaire.pii if c in data.columns]
     if keep_pii == "drop":
@@ -209,16 +229,9 @@ def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFr
     [1, <NA>, 0]
     """
     converted = {}
-    for var in questionnaire.variable_list:
-        name = var.name
-        if name not in data.columns:
-            continue
-        wanted = (var.type in ("categorical", "ordinal", "binary")
-                  and var.code_type == "integer") or var.type == "integer"
+    for name in integer_candidates(data, questionnaire):
         column = data[name]
-        if (not wanted or isinstance(column.dtype, pd.Int64Dtype)
-                or not pd.api.types.is_numeric_dtype(column)
-                or pd.api.types.is_bool_dtype(column)):
+        if isinstance(column.dtype, pd.Int64Dtype):
             continue
         values = column.to_numpy(dtype=float, na_value=np.nan)
         present = values[~np.isnan(values)]
@@ -227,8 +240,24 @@ def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFr
     return data.assign(**converted) if converted else data
 
 
-def _derived(data: pd.DataFrame, questionnaire: Questionnaire
-             ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def integer_candidates(data: pd.DataFrame, questionnaire: Questionnaire) -> list[str]:
+    """The columns of ``data`` that :func:`integer_codes` turns into ``Int64`` when their
+    values are whole numbers: integer codes and integers held as numbers."""
+    names = []
+    for var in questionnaire.variable_list:
+        if var.name not in data.columns:
+            continue
+        wanted = (var.type in ("categorical", "ordinal", "binary")
+                  and var.code_type == "integer") or var.type == "integer"
+        column = data[var.name]
+        if (wanted and pd.api.types.is_numeric_dtype(column)
+                and not pd.api.types.is_bool_dtype(column)):
+            names.append(var.name)
+    return names
+
+
+def derive_columns(data: pd.DataFrame, questionnaire: Questionnaire
+                   ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The wave with its derived variables computed, and one record per variable: its
     name, whether the file had the column, and how many of its values changed."""
     out = questionnaire.derive(data, replace=True)

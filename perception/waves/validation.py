@@ -56,6 +56,11 @@ __all__ = [
     "ValidationReport",
     "validate",
     "validate_with_data",
+    "collect_failures",
+    "failure_table",
+    "Failures",
+    "Failure",
+    "is_dask_frame",
     "recode_missing",
     "ERROR_COLUMNS",
     "REDACTED",
@@ -219,9 +224,15 @@ def validate(
 
     Parameters
     ----------
-    data : DataFrame
+    data : DataFrame or dask.dataframe.DataFrame
         The wave, one row per respondent, columns named as in the questionnaire. Never
-        modified.
+        modified. A Dask DataFrame (a wave larger than memory, e.g.
+        ``dd.read_parquet("waves/")``) is validated partition by partition, never whole
+        in memory: the report is the one of the whole data in memory, its rows numbered
+        0, 1, ... across the partitions (the rows of
+        ``data.compute().reset_index(drop=True)``), the identifiers' uniqueness and the
+        PSUs' strata checked across the partitions
+        (:mod:`perception.waves.partitions`).
     questionnaire : Questionnaire
         The questionnaire the wave follows.
     source : str, optional
@@ -243,7 +254,17 @@ def validate(
     >>> validate(pd.DataFrame({"ok": [0, 1]}), q).ok
     True
     """
+    if is_dask_frame(data):
+        from .partitions import validate_partitions
+
+        return validate_partitions(data, questionnaire, source=source).report
     return validate_with_data(data, questionnaire, source=source)[0]
+
+
+def is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (told without importing dask)."""
+    return (type(data).__module__.split(".")[0] in ("dask", "dask_expr")
+            and hasattr(data, "npartitions") and hasattr(data, "columns"))
 
 
 def validate_with_data(
@@ -259,9 +280,40 @@ def validate_with_data(
         raise TypeError(f"validate() needs a pandas DataFrame, got {type(df).__name__}")
     if not isinstance(q, Questionnaire):
         raise TypeError(f"validate() needs a Questionnaire, got {type(q).__name__}")
+    found = collect_failures(df, q)
+    labels = df.index
+    report = ValidationReport(
+        _to_table(found.errors, q, found.data, labels),
+        _to_table(found.warnings, q, found.data, labels),
+        n_rows=len(df),
+        n_columns=df.shape[1],
+        source=source,
+    )
+    if found.coerced is not None and report.ok:
+        coerced = found.coerced
+        coerced.index = labels
+        return report, coerced
+    return report, None
+
+
+@dataclass(frozen=True)
+class Failures:
+    """What the validation of one frame found, before the report is written: the
+    failures (row positions 0..n-1), the data as checked (positional index, blanks made
+    missing) and pandera's coerced copy when nothing failed."""
+
+    errors: list[Failure]
+    warnings: list[Failure]
+    data: pd.DataFrame
+    coerced: pd.DataFrame | None
+
+
+def collect_failures(df: pd.DataFrame, q: Questionnaire) -> Failures:
+    """Every failure of ``df`` against ``q`` with row positions (the report's rows are
+    the index labels at those positions: :func:`failure_table`)."""
     compiled = compile_rules(q)
-    errors: list[_Failure] = []
-    warnings: list[_Failure] = []
+    errors: list[Failure] = []
+    warnings: list[Failure] = []
     labels = df.index
     data = df.copy(deep=True)
 
@@ -270,7 +322,7 @@ def validate_with_data(
         counts = pd.Series(names).value_counts()
         for col in counts[counts > 1].index:
             errors.append(
-                _Failure(
+                Failure(
                     None,
                     col,
                     "duplicate_column",
@@ -285,7 +337,7 @@ def validate_with_data(
     data, number_cells = _numbers_in_dates(data, q, errors)
     if not labels.is_unique:
         warnings.append(
-            _Failure(
+            Failure(
                 None,
                 "(index)",
                 "index",
@@ -297,7 +349,7 @@ def validate_with_data(
     for col in data.columns:
         if col not in q:
             warnings.append(
-                _Failure(
+                Failure(
                     None,
                     col,
                     "unknown_column",
@@ -310,7 +362,7 @@ def validate_with_data(
         absent = sorted(c for c in rule.needs if c not in data.columns)
         if rule.frame_level and absent and rule.column in data.columns:
             warnings.append(
-                _Failure(
+                Failure(
                     None,
                     rule.column,
                     rule.check,
@@ -329,20 +381,20 @@ def validate_with_data(
                       if (f.column, f.pos) not in number_cells)
     except SchemaError as exc:  # pragma: no cover - lazy mode collects errors
         errors.append(
-            _Failure(None, "(data)", "schema", None, str(exc).splitlines()[0], "correct the data")
+            Failure(None, "(data)", "schema", None, str(exc).splitlines()[0], "correct the data")
         )
 
-    report = ValidationReport(
-        _to_table(errors, q, data, labels),
-        _to_table(warnings, q, data, labels),
-        n_rows=len(df),
-        n_columns=df.shape[1],
-        source=source,
-    )
-    if coerced is not None and report.ok:
-        coerced.index = labels
-        return report, coerced
-    return report, None
+    if errors:
+        coerced = None
+    return Failures(errors, warnings, data, coerced)
+
+
+def failure_table(failures: list[Failure], q: Questionnaire, columns: list[str],
+                  labels: pd.Index) -> pd.DataFrame:
+    """The errors or warnings table of a report: ``failures`` (row positions) with the
+    row labels ``labels`` at those positions, the data's ``columns`` ordering the
+    columns the questionnaire does not declare."""
+    return _to_table(failures, q, pd.DataFrame(columns=columns), labels)
 
 
 _NUMBER_TEXT = r"^\s*[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?\s*$"
@@ -380,7 +432,7 @@ def _numbers_in_dates(data: pd.DataFrame, q: Questionnaire, errors: list
             continue
         for pos in np.flatnonzero(number):
             found.add((column, int(pos)))
-            errors.append(_Failure(
+            errors.append(Failure(
                 int(pos), column, "date_number", series.iloc[pos],
                 "a bare number, not a date (pandas would read it as a time on 1 January "
                 "1970); an Excel date exported without its date format becomes a serial "
@@ -412,7 +464,7 @@ def _blank_to_missing(data: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class _Failure:
+class Failure:
     pos: int | None  # row position, None for a whole column
     column: str
     check: str
@@ -455,9 +507,9 @@ def _translate(
     data: pd.DataFrame,
     labels: pd.Index,
     q: Questionnaire,
-) -> list[_Failure]:
+) -> list[Failure]:
     """Turn pandera's failure cases into report entries (values from the input data)."""
-    out: list[_Failure] = []
+    out: list[Failure] = []
     failures = failures.assign(check=failures["check"].astype(str))
     # pandera lists every cell of a row failing a frame-level check: keep the rule's column
     # before reading the records (a wide wave fails with millions of cells otherwise)
@@ -481,7 +533,7 @@ def _translate(
             module = f" (module {var.module!r})" if var else ""
             label = f": {var.label(lang)}" if var and var.label(lang) else ""
             out.append(
-                _Failure(
+                Failure(
                     None,
                     name,
                     "column_missing",
@@ -508,13 +560,13 @@ def _translate(
                 coerce_failed.add((column, p))
                 value = original(column, p, rec["failure_case"])
                 if var.type == "date" and isinstance(value, pd.Timestamp | np.datetime64):
-                    out.append(_Failure(
+                    out.append(Failure(
                         p, column, "dtype", value,
                         "a date outside 1677-09-22 .. 2262-04-11, the range of the "
                         "package's dates (a default date such as 1583-01-01, or a mistyped "
                         "year?)", "correct the date, or leave the cell empty"))
                     continue
-                out.append(_Failure(p, column, "dtype", value, problem, fix))
+                out.append(Failure(p, column, "dtype", value, problem, fix))
 
     details: dict[str, dict[int, str]] = {}
     for rec in records:
@@ -524,7 +576,7 @@ def _translate(
         if check.startswith("dtype("):
             if (column, pos) not in coerce_failed:
                 out.append(
-                    _Failure(
+                    Failure(
                         pos,
                         str(column),
                         "dtype",
@@ -537,14 +589,14 @@ def _translate(
         rule = compiled.rules.get(check)
         if rule is None:  # pragma: no cover - every check is ours
             out.append(
-                _Failure(pos, str(column), check, rec["failure_case"], "failed check", "correct it")
+                Failure(pos, str(column), check, rec["failure_case"], "failed check", "correct it")
             )
             continue
         if rule.frame_level and column != rule.column:
             continue  # pandera lists every cell of a failing row; keep the rule's column
         if pos is None:  # the check function itself raised
             out.append(
-                _Failure(
+                Failure(
                     None,
                     rule.column,
                     rule.check,
@@ -571,7 +623,7 @@ def _translate(
             extra = details[rule.key].get(pos)
             if extra:
                 problem = f"{problem} ({extra})"
-        out.append(_Failure(pos, rule.column, rule.check, value, problem, rule.fix))
+        out.append(Failure(pos, rule.column, rule.check, value, problem, rule.fix))
     return out
 
 
@@ -583,7 +635,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def _to_table(
-    failures: list[_Failure], q: Questionnaire, data: pd.DataFrame, labels: pd.Index
+    failures: list[Failure], q: Questionnaire, data: pd.DataFrame, labels: pd.Index
 ) -> pd.DataFrame:
     """Build the errors/warnings table: messages, redaction, de-duplication, order."""
     if not failures:

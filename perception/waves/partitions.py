@@ -1,0 +1,496 @@
+"""Waves larger than memory: a Parquet dataset or a Dask DataFrame, validated partition
+by partition.
+
+:func:`perception.read_wave` on a directory of Parquet files (or on a Dask DataFrame)
+and :func:`perception.validate` on a Dask DataFrame come here. Each partition is
+validated on a worker by the in-memory validation (so every check, message and value is
+the same); what comes back to the client is its failures, its number of rows and the
+distinct (wave, PSU, stratum) triples. The checks across rows are made across the
+partitions:
+
+- uniqueness of identifier columns: a hash-partitioned ``groupby(...).size(split_out=)``
+  of the identifiers in Dask finds the duplicated values (only they come back), then a
+  second pass, run only when there are duplicates, finds their rows;
+- a PSU in one stratum: from the distinct triples (their number is that of the PSUs),
+  then the same second pass for the rows of a PSU in two strata.
+
+Rows are numbered as in the in-memory validation of the whole dataset: 0, 1, ... in
+partition order (the rows of ``frame.compute().reset_index(drop=True)``; for a Parquet
+directory, its files in name order). Dask is imported here only: ``import perception``
+never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..disclosure.pii import hash_value
+from ..errors import FileReadError, WaveValidationError
+from ..questionnaire.cells import present, texts
+from ..questionnaire.model import Questionnaire
+from ..questionnaire.schema import compile_rules
+from .reading import derive_columns, integer_candidates
+from .validation import (
+    Failure,
+    ValidationReport,
+    collect_failures,
+    failure_table,
+    recode_missing,
+)
+
+__all__ = ["PARQUET_SUFFIXES", "parquet_files", "read_parquet_dataset",
+           "validate_partitions", "read_partitioned"]
+
+#: the file names read as Parquet in a dataset directory
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+#: the checks made across partitions (the others are made within each row)
+_ACROSS = ("unique", "psu_in_stratum")
+#: the key of a missing wave in the identifiers' groups (a text no cell gives)
+_NO_WAVE = "\x00"
+
+
+# ------------------------------------------------------------------ the dataset
+def parquet_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a dataset directory, in name order (hidden files and
+    ``_metadata`` left out); a clear error when there are none."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileReadError(f"{path} is not a directory of Parquet files.")
+    entries = sorted(path.iterdir())
+    files = [p for p in entries if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES
+             and not p.name.startswith((".", "_"))]
+    if not files:
+        nested = [p.name for p in entries if p.is_dir()]
+        where = (f" (it holds the folders {', '.join(nested[:3])}: a partitioned "
+                 "dataset written with partition_on is not read, its columns being in "
+                 "the folder names)" if nested else "")
+        raise FileReadError(
+            f"{path} is a directory without Parquet files (*.parquet){where}. Fix: give a "
+            "wave file (.csv, .xlsx, .sav, .dta), or a directory of .parquet files "
+            "holding the wave's columns (e.g. written by dask's to_parquet)."
+        )
+    return files
+
+
+def _read_piece(piece: tuple[str, int]) -> pd.DataFrame:
+    """One file of the dataset, its rows numbered from ``offset``."""
+    path, offset = piece
+    frame = pd.read_parquet(path).reset_index(drop=True)
+    frame.index = pd.RangeIndex(offset, offset + len(frame))
+    return frame
+
+
+def read_parquet_dataset(path: str | Path) -> Any:
+    """A directory of Parquet files as a lazy Dask DataFrame: one partition per file
+    (in name order), its rows numbered 0, 1, ... across the files (known divisions).
+    The files must have the same columns; only their metadata is read here."""
+    import dask.dataframe as dd
+    import pyarrow.parquet as pq
+
+    files = parquet_files(path)
+    counts, columns = [], None
+    for file in files:
+        try:
+            schema = pq.read_schema(file)
+            counts.append(pq.read_metadata(file).num_rows)
+        except Exception as exc:  # pyarrow raises several kinds on a damaged file
+            raise FileReadError(f"{file} cannot be read as Parquet ({exc}). Fix: rewrite "
+                                "the file, or remove it from the directory.") from None
+        names = [n for n in schema.names if not n.startswith("__index_level_")]
+        if columns is None:
+            columns, first, empty = names, file, schema.empty_table().to_pandas()
+        elif names != columns:
+            extra = sorted(set(names) - set(columns))
+            lacking = sorted(set(columns) - set(names))
+            said = "; ".join(part for part in (
+                f"has {', '.join(extra)} in addition" if extra else "",
+                f"lacks {', '.join(lacking)}" if lacking else "",
+                "has them in another order" if not extra and not lacking else "") if part)
+            raise FileReadError(
+                f"{file} does not have the columns of {first.name} ({said}): the files of "
+                f"a Parquet dataset are parts of one wave. Fix: write every file with the "
+                "same columns in the same order."
+            )
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    pieces = [(str(f), int(o)) for f, o, c in zip(files, offsets[:-1], counts, strict=True) if c]
+    meta = empty.reset_index(drop=True).iloc[:0]
+    if not pieces:  # every file empty: one empty partition
+        return dd.from_pandas(meta, npartitions=1)
+    kept = [int(o) for o, c in zip(offsets[:-1], counts, strict=True) if c]
+    divisions = (*kept, int(offsets[-1]) - 1)
+    return dd.from_map(_read_piece, pieces, meta=meta, divisions=divisions,
+                       enforce_metadata=False)
+
+
+def _as_read(part: pd.DataFrame) -> pd.DataFrame:
+    """A partition as pandas reads a Parquet file: positional rows, text columns with
+    NaN as their missing value (Dask gives pd.NA, which the checks see otherwise)."""
+    part = part.reset_index(drop=True)
+    converted = {}
+    for name in part.columns:
+        dtype = part[name].dtype
+        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+            converted[name] = part[name].astype(
+                pd.StringDtype(storage=dtype.storage, na_value=np.nan))
+    return part.assign(**converted) if converted else part
+
+
+# ------------------------------------------------------------ the checks across rows
+@dataclass(frozen=True)
+class _Across:
+    """The checks across rows of a questionnaire, on the columns of the data."""
+
+    wave: str | None  # the wave column, when the data has it
+    unique: tuple[str, ...]  # identifier columns in the data
+    psu: str | None  # psu and stratum, when the data has both
+    stratum: str | None
+    dtypes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, q: Questionnaire, columns: Sequence[str]) -> _Across:
+        roles = q.roles
+        wave = roles.get("wave") if roles.get("wave") in columns else None
+        unique = tuple(v.name for v in q.variable_list if v.unique and v.name in columns)
+        psu, stratum = roles.get("psu"), roles.get("stratum")
+        both = bool(psu and stratum and psu in columns and stratum in columns)
+        return cls(wave, unique, psu if both else None, stratum if both else None,
+                   dict(compile_rules(q).dtypes))
+
+    def keys(self, data: pd.DataFrame, column: str) -> pd.Series:
+        """The column as the check reads it: coerced to the questionnaire's type where
+        it can be, then as text (a missing cell stays missing)."""
+        series = data[column].where(present(data[column]))
+        dtype = self.dtypes.get(column)
+        if dtype == "float64":
+            number = pd.to_numeric(series, errors="coerce")
+            series = series.astype(object).where(number.isna(), number)
+        elif dtype is not None and dtype.startswith("datetime"):
+            when = pd.to_datetime(series, errors="coerce")
+            series = series.astype(object).where(when.isna(), when)
+        return texts(series)
+
+    def waves(self, data: pd.DataFrame) -> pd.Series:
+        if self.wave is None:
+            return pd.Series(_NO_WAVE, index=data.index, dtype=object)
+        return self.keys(data, self.wave).fillna(_NO_WAVE)
+
+
+def _identifiers(part: pd.DataFrame, across: _Across) -> pd.DataFrame:
+    """The identifiers of a partition (one row per identifier given): which column,
+    the wave, the value as text."""
+    part = _as_read(part)
+    wave = across.waves(part)
+    frames = []
+    for k, name in enumerate(across.unique):
+        key = across.keys(part, name)
+        given = key.notna()
+        frames.append(pd.DataFrame({"rule": k, "wave": wave[given].to_numpy(dtype=object),
+                                    "key": key[given].to_numpy(dtype=object)}))
+    if not frames:
+        return _identifier_meta()
+    return pd.concat(frames, ignore_index=True).astype({"rule": "int64"})
+
+
+def _identifier_buckets(part: pd.DataFrame, across: _Across, buckets: int
+                        ) -> list[pd.DataFrame]:
+    """A partition's identifiers counted, split by the hash of (column, wave, value)."""
+    counts = (_identifiers(part, across).groupby(["rule", "wave", "key"]).size()
+              .rename("count").reset_index())
+    bucket = (pd.util.hash_pandas_object(counts[["rule", "wave", "key"]], index=False)
+              .to_numpy() % np.uint64(buckets))
+    return [counts[bucket == b] for b in range(buckets)]
+
+
+def _duplicated(*pieces: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """The (column, wave, value) given more than once in the partitions' counts."""
+    total = pd.concat(pieces).groupby(["rule", "wave", "key"])["count"].sum()
+    return [(int(r), str(w), str(k)) for r, w, k in total[total > 1].index]
+
+
+def _identifier_meta() -> pd.DataFrame:
+    return pd.DataFrame({"rule": pd.Series(dtype="int64"), "wave": pd.Series(dtype=object),
+                         "key": pd.Series(dtype=object)})
+
+
+def _psu_triples(data: pd.DataFrame, across: _Across) -> set[tuple[str, str, str]]:
+    """The distinct (wave, PSU, stratum) of a partition, rows with one of them missing
+    left out (as the in-memory check leaves them out)."""
+    if across.psu is None or across.stratum is None:
+        return set()
+    frame = pd.DataFrame({"w": _psu_waves(data, across), "p": across.keys(data, across.psu),
+                          "s": across.keys(data, across.stratum)}).dropna()
+    return set(frame.drop_duplicates().itertuples(index=False, name=None))
+
+
+def _psu_waves(data: pd.DataFrame, across: _Across) -> pd.Series:
+    """The wave of each row for the PSU check: missing when the wave is missing."""
+    if across.wave is None:
+        return pd.Series(_NO_WAVE, index=data.index, dtype=object)
+    return across.keys(data, across.wave)
+
+
+# ------------------------------------------------------------------ one partition
+def _check_partition(part: pd.DataFrame, q: Questionnaire, across: _Across,
+                     prepare: bool) -> dict[str, Any]:
+    """The in-memory validation of one partition: its failures within rows (row
+    positions in the partition), its size, its PSU triples; with ``prepare``, what the
+    read wave needs (dtypes of the partition once read, whole-number columns, the
+    derived variables' changed values)."""
+    part = _as_read(part)
+    found = collect_failures(part, q)
+    out: dict[str, Any] = {
+        "n": len(part),
+        "errors": [f for f in found.errors if f.check not in _ACROSS],
+        "warnings": found.warnings,
+        "psu": _psu_triples(found.data, across),
+    }
+    if prepare and found.coerced is not None:
+        data, records = derive_columns(found.coerced, q)
+        out["empty"] = data.iloc[:0]
+        out["whole"] = {name: _whole(data[name]) for name in integer_candidates(data, q)}
+        out["derived"] = records
+    return out
+
+
+def _whole(column: pd.Series) -> bool:
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    kept = values[~np.isnan(values)]
+    return bool(np.all(kept == np.round(kept)) and np.all(np.abs(kept) < 2**53))
+
+
+def _rows_across(part: pd.DataFrame, q: Questionnaire, across: _Across,
+                 duplicates: dict[int, set[tuple[str, str]]],
+                 split_psus: set[tuple[str, str]]) -> list[tuple]:
+    """The rows of a partition with a duplicated identifier or in a PSU of two strata:
+    (check, column, position, value, wave, key)."""
+    data = _blank_missing(_as_read(part))
+    wave = across.waves(data)
+    rows: list[tuple] = []
+    for k, name in enumerate(across.unique):
+        wanted = duplicates.get(k)
+        if not wanted:
+            continue
+        key = across.keys(data, name)
+        pairs = list(zip(wave, key, strict=True))
+        for pos in np.flatnonzero([p in wanted for p in pairs]):
+            rows.append(("unique", name, int(pos), data[name].iloc[pos], *pairs[pos]))
+    if split_psus and across.psu is not None and across.stratum is not None:
+        psu, stratum = across.keys(data, across.psu), across.keys(data, across.stratum)
+        psu_wave = _psu_waves(data, across)
+        for pos in range(len(data)):
+            pair = (psu_wave.iloc[pos], psu.iloc[pos])
+            if pd.notna(stratum.iloc[pos]) and pair in split_psus:
+                rows.append(("psu_in_stratum", across.psu, pos,
+                             data[across.psu].iloc[pos], *pair))
+    return rows
+
+
+def _blank_missing(part: pd.DataFrame) -> pd.DataFrame:
+    """Blank text cells as missing (as the validation sees them)."""
+    out = part.copy()
+    for name in out.columns:
+        series = out[name]
+        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+            out[name] = series.astype(object).where(present(series), np.nan)
+    return out
+
+
+# ------------------------------------------------------------------ the dataset
+@dataclass
+class _Scan:
+    """What the validation of every partition found."""
+
+    report: ValidationReport
+    offsets: list[int]
+    checks: list[dict[str, Any]]
+
+
+def validate_partitions(frame: Any, q: Questionnaire, *, source: str | None = None,
+                        prepare: bool = False) -> _Scan:
+    """Validate a Dask DataFrame partition by partition (see the module's docstring)."""
+    import dask
+
+    if not isinstance(q, Questionnaire):
+        raise TypeError(f"validate() needs a Questionnaire, got {type(q).__name__}")
+    columns = [str(c) for c in frame.columns]
+    across = _Across.of(q, columns)
+    parts = frame.to_delayed()
+    checks = [dask.delayed(_check_partition)(p, q, across, prepare) for p in parts]
+    # the identifiers, hash-partitioned into buckets: each bucket's counts are added up
+    # in one task, and only the duplicated values come back
+    buckets = max(1, min(len(parts), 64)) if across.unique else 0
+    pieces = [dask.delayed(_identifier_buckets, nout=buckets)(p, across, buckets)
+              for p in parts] if buckets else []
+    repeated = [dask.delayed(_duplicated)(*[piece[b] for piece in pieces])
+                for b in range(buckets)]
+    results, found = dask.compute(checks, repeated)
+    duplicates: dict[int, set[tuple[str, str]]] = {}
+    for rule, wave, key in (entry for bucket in found for entry in bucket):
+        duplicates.setdefault(int(rule), set()).add((str(wave), str(key)))
+
+    offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results])]).astype(int)
+    errors: list[Failure] = []
+    warnings: list[Failure] = []
+    seen: set[tuple[str, str]] = set()
+    for offset, result in zip(offsets, results, strict=False):
+        errors += [_shift(f, offset) for f in result["errors"]]
+        for f in result["warnings"]:  # column-wide warnings: said once
+            if f.pos is None and (f.column, f.check) in seen:
+                continue
+            seen.add((f.column, f.check))
+            warnings.append(_shift(f, offset))
+
+    strata: dict[tuple[str, str], set[str]] = {}
+    for result in results:
+        for wave, psu, stratum in result["psu"]:
+            strata.setdefault((wave, psu), set()).add(stratum)
+    split = {pair for pair, found in strata.items() if len(found) > 1}
+    if duplicates or split:
+        found_rows = dask.compute(*[dask.delayed(_rows_across)(p, q, across, duplicates, split)
+                                    for p in parts])
+        failed = {(f.column, f.pos) for f in errors if f.check == "dtype"}
+        errors += _across_failures(q, across, offsets, found_rows, strata, failed)
+    labels = pd.RangeIndex(int(offsets[-1]))
+    report = ValidationReport(failure_table(errors, q, columns, labels),
+                              failure_table(warnings, q, columns, labels),
+                              n_rows=int(offsets[-1]), n_columns=len(columns), source=source)
+    return _Scan(report, [int(o) for o in offsets], results)
+
+
+def _shift(failure: Failure, offset: int) -> Failure:
+    if failure.pos is None:
+        return failure
+    return Failure(failure.pos + int(offset), failure.column, failure.check, failure.value,
+                   failure.problem, failure.fix)
+
+
+def _across_failures(q: Questionnaire, across: _Across, offsets: Sequence[int],
+                     found: Sequence[list[tuple]], strata: dict[tuple[str, str], set[str]],
+                     failed: set[tuple[str, int]]) -> list[Failure]:
+    """The failures of the checks across rows, worded as the in-memory validation words
+    them (the rule's problem, the rows of the group, the wave)."""
+    from ..errors import format_rows
+
+    rules = compile_rules(q).rules
+    members: dict[tuple[str, str, str, str], list[int]] = {}
+    rows = [(check, column, int(offsets[i]) + pos, value, wave, key)
+            for i, part in enumerate(found) for check, column, pos, value, wave, key in part]
+    for check, column, pos, _value, wave, key in rows:
+        members.setdefault((check, column, wave, key), []).append(pos)
+    out = []
+    for check, column, pos, value, wave, key in rows:
+        if (column, pos) in failed:
+            continue  # reported as a dtype error
+        rule = rules[f"{check}:{column}"]
+        has_wave = across.wave is not None and wave != _NO_WAVE
+        if check == "unique":
+            if across.wave is not None and wave == _NO_WAVE:
+                detail = ""  # no group without its wave
+            else:
+                detail = ("appears in rows "
+                          f"{format_rows(sorted(members[(check, column, wave, key)]), 6)}")
+                detail += f" of {across.wave} {wave}" if has_wave else ""
+        else:
+            detail = f"this PSU is in strata {', '.join(sorted(strata[(wave, key)]))}"
+            detail += f" in {across.wave} {wave!s}" if has_wave else ""
+        problem = f"{rule.problem} ({detail})" if detail else rule.problem
+        out.append(Failure(pos, column, check, value, problem, rule.fix))
+    return out
+
+
+# ------------------------------------------------------------------ the wave read
+def read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: str,
+                     key: bytes, recode: bool) -> Any:
+    """Validate a Dask DataFrame (raise :class:`WaveValidationError` listing every
+    failure) and return the read wave as a lazy Dask DataFrame: each partition coerced,
+    its derived variables computed, personal data dropped or hashed, rows numbered
+    across the partitions."""
+    import dask
+    import dask.dataframe as dd
+
+    scan = validate_partitions(frame, q, source=source, prepare=True)
+    report = scan.report
+    if not report.ok:
+        raise WaveValidationError(
+            f"{source} does not match questionnaire {q.id!r}: {len(report.errors)} "
+            f"error{'s' if len(report.errors) != 1 else ''}.\n"
+            f"{report.summary(max_rows=None, max_groups=None)}",
+            report,
+        )
+    checks = scan.checks
+    integers = sorted({name for c in checks for name in c["whole"]}
+                      - {name for c in checks for name, ok in c["whole"].items() if not ok})
+    empty = pd.concat([c["empty"] for c in checks]) if checks else pd.DataFrame()
+    pii_columns = [c for c in q.pii if c in empty.columns]
+    meta = _finish(empty, q, integers, pii_columns, keep_pii, key, recode, None)
+    parts = frame.to_delayed()
+    prepared = [dask.delayed(_prepare_partition)(p, q, scan.offsets[i], integers,
+                                                 pii_columns, keep_pii, key, recode, meta)
+                for i, p in enumerate(parts)]
+    nonempty = [o for o, c in zip(scan.offsets, checks, strict=False) if c["n"]]
+    divisions: tuple | None = (*nonempty, scan.offsets[-1] - 1) if (
+        len(nonempty) == len(parts) and scan.offsets[-1]) else None
+    out = dd.from_delayed(prepared, meta=meta, divisions=divisions, verify_meta=False)
+    changed: dict[str, int] = {}
+    in_file: dict[str, bool] = {}
+    for c in checks:
+        for record in c["derived"]:
+            changed[record["variable"]] = changed.get(record["variable"], 0) + record["changed"]
+            in_file[record["variable"]] = record["in_file"]
+    out.attrs = {"perception": {
+        "source": source, "questionnaire": q.id, "pii": keep_pii,
+        "pii_columns": pii_columns, "warnings": len(report.warnings),
+        "blank_rows_skipped": 0, "notes": [], "partitions": len(parts),
+        "derived": [{"variable": n, "in_file": in_file[n], "changed": changed[n]}
+                    for n in changed],
+    }}
+    return out
+
+
+def _prepare_partition(part: pd.DataFrame, q: Questionnaire, offset: int,
+                       integers: list[str], pii_columns: list[str], keep_pii: str,
+                       key: bytes, recode: bool, meta: pd.DataFrame) -> pd.DataFrame:
+    """One partition read as :func:`perception.read_wave` reads a file."""
+    part = _as_read(part)
+    found = collect_failures(part, q)
+    if found.coerced is None:  # the data changed since it was validated
+        raise WaveValidationError(
+            f"a partition of rows {offset}.. no longer matches questionnaire {q.id!r} "
+            f"({len(found.errors)} errors): the data changed after it was read. Fix: read "
+            "the wave again.")
+    data, _ = derive_columns(found.coerced, q)
+    out = _finish(data, q, integers, pii_columns, keep_pii, key, recode, meta)
+    out.index = pd.RangeIndex(offset, offset + len(out))
+    return out
+
+
+def _finish(data: pd.DataFrame, q: Questionnaire, integers: list[str],
+            pii_columns: list[str], keep_pii: str, key: bytes, recode: bool,
+            meta: pd.DataFrame | None) -> pd.DataFrame:
+    """Integer codes (decided on the whole dataset), personal data, missing codes, and
+    the dtypes of ``meta`` (every partition alike)."""
+    data = _integers(data, integers)
+    if keep_pii == "drop":
+        data = data.drop(columns=pii_columns)
+    else:
+        data = data.assign(**{c: data[c].map(lambda v: hash_value(v, key)).astype(object)
+                              for c in pii_columns})
+    if recode:
+        data, _ = recode_missing(data, q)
+        data = _integers(data, integers)
+    if meta is not None:
+        differ = {c: meta[c].dtype for c in meta.columns if data[c].dtype != meta[c].dtype}
+        data = data.astype(differ) if differ else data
+    return data
+
+
+def _integers(data: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    converted = {n: data[n].astype("Int64") for n in names
+                 if n in data.columns and not isinstance(data[n].dtype, pd.Int64Dtype)}
+    return data.assign(**converted) if converted else data
