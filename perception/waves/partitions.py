@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..disclosure.pii import hash_value
-from ..errors import FileReadError, WaveValidationError
+from ..errors import FileReadError, PerceptionError, WaveValidationError
 from ..questionnaire.cells import present, texts
 from ..questionnaire.model import Questionnaire
 from ..questionnaire.schema import compile_rules
@@ -44,7 +44,7 @@ from .validation import (
     recode_missing,
 )
 
-__all__ = ["PARQUET_SUFFIXES", "parquet_files", "read_parquet_dataset",
+__all__ = ["PARQUET_SUFFIXES", "parquet_files", "need_dask", "dataset_bytes", "read_parquet_dataset",
            "validate_partitions", "read_partitioned"]
 
 #: the file names read as Parquet in a dataset directory
@@ -78,6 +78,28 @@ def parquet_files(path: str | Path) -> list[Path]:
     return files
 
 
+def need_dask() -> None:
+    """A clear error when dask is not installed (it is an optional dependency)."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("dask", "pyarrow")):
+        raise PerceptionError(
+            "reading a wave larger than memory (a directory of Parquet files) needs dask "
+            "and pyarrow. Fix: pip install 'perception[dask]'.")
+
+
+def dataset_bytes(path: str | Path) -> int:
+    """The size of a Parquet dataset's data once read (uncompressed, from the files'
+    metadata): what reading it into memory costs, about."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for file in parquet_files(path):
+        meta = pq.read_metadata(file)
+        total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return total
+
+
 def _read_piece(piece: tuple[str, int]) -> pd.DataFrame:
     """One file of the dataset, its rows numbered from ``offset``."""
     path, offset = piece
@@ -90,10 +112,11 @@ def read_parquet_dataset(path: str | Path) -> Any:
     """A directory of Parquet files as a lazy Dask DataFrame: one partition per file
     (in name order), its rows numbered 0, 1, ... across the files (known divisions).
     The files must have the same columns; only their metadata is read here."""
+    files = parquet_files(path)
+    need_dask()
     import dask.dataframe as dd
     import pyarrow.parquet as pq
 
-    files = parquet_files(path)
     counts, columns = [], None
     for file in files:
         try:
@@ -436,7 +459,9 @@ def read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: str
     nonempty = [o for o, c in zip(scan.offsets, checks, strict=False) if c["n"]]
     divisions: tuple | None = (*nonempty, scan.offsets[-1] - 1) if (
         len(nonempty) == len(parts) and scan.offsets[-1]) else None
-    out = dd.from_delayed(prepared, meta=meta, divisions=divisions, verify_meta=False)
+    # the partitions' dtypes are the in-memory read's (dask would turn text into pd.NA)
+    with dask.config.set({"dataframe.convert-string": False}):
+        out = dd.from_delayed(prepared, meta=meta, divisions=divisions, verify_meta=False)
     changed: dict[str, int] = {}
     in_file: dict[str, bool] = {}
     for c in checks:
