@@ -194,7 +194,7 @@ def parquet_wave(command: str, path: Path, q: Questionnaire) -> pd.DataFrame:
             f"Dask DataFrame: wave = pc.read_wave({str(path)!r}, q); d = "
             "pc.SurveyDesign(wave, weights=..., strata=..., psu=...); pc.mean(d, ...) "
             "(mean, total, ratio, proportion and quantile run partition by partition).")
-    lazy = read_wave(path, q)
+    lazy: Any = read_wave(path, q)  # a Dask DataFrame
     frame = lazy.compute().reset_index(drop=True)
     frame.attrs = dict(lazy.attrs)
     return frame

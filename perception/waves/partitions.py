@@ -22,7 +22,7 @@ never loads it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,22 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..disclosure.pii import hash_value
-from ..errors import FileReadError, PerceptionError, WaveValidationError
+from ..errors import FileReadError, PerceptionError
 from ..questionnaire.cells import present, texts
 from ..questionnaire.model import Questionnaire
 from ..questionnaire.schema import compile_rules
-from .reading import derive_columns, integer_candidates
-from .validation import (
-    Failure,
-    ValidationReport,
-    collect_failures,
-    failure_table,
-    recode_missing,
-)
+from .failures import Failure, collect_failures, failure_table
 
-__all__ = ["PARQUET_SUFFIXES", "parquet_files", "need_dask", "dataset_bytes", "read_parquet_dataset",
-           "validate_partitions", "read_partitioned"]
+__all__ = ["PARQUET_SUFFIXES", "parquet_files", "need_dask", "dataset_bytes",
+           "read_parquet_dataset", "PartitionScan", "validate_partitions", "map_numbered"]
 
 #: the file names read as Parquet in a dataset directory
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
@@ -91,7 +83,7 @@ def need_dask() -> None:
 def dataset_bytes(path: str | Path) -> int:
     """The size of a Parquet dataset's data once read (uncompressed, from the files'
     metadata): what reading it into memory costs, about."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     total = 0
     for file in parquet_files(path):
@@ -260,34 +252,23 @@ def _psu_waves(data: pd.DataFrame, across: _Across) -> pd.Series:
 
 # ------------------------------------------------------------------ one partition
 def _check_partition(part: pd.DataFrame, q: Questionnaire, across: _Across,
-                     prepare: bool) -> dict[str, Any]:
+                     summarise: Callable[[pd.DataFrame], Any] | None) -> dict[str, Any]:
     """The in-memory validation of one partition: its failures within rows (row
-    positions in the partition), its size, its PSU triples; with ``prepare``, what the
-    read wave needs (dtypes of the partition once read, whole-number columns, the
-    derived variables' changed values)."""
+    positions in the partition), its size, its PSU triples; with ``summarise``, what it
+    says of the coerced partition when the partition is valid."""
     part = _as_read(part)
     found = collect_failures(part, q)
-    out: dict[str, Any] = {
+    return {
         "n": len(part),
         "errors": [f for f in found.errors if f.check not in _ACROSS],
         "warnings": found.warnings,
         "psu": _psu_triples(found.data, across),
+        "summary": (summarise(found.coerced)
+                    if summarise is not None and found.coerced is not None else None),
     }
-    if prepare and found.coerced is not None:
-        data, records = derive_columns(found.coerced, q)
-        out["empty"] = data.iloc[:0]
-        out["whole"] = {name: _whole(data[name]) for name in integer_candidates(data, q)}
-        out["derived"] = records
-    return out
 
 
-def _whole(column: pd.Series) -> bool:
-    values = column.to_numpy(dtype=float, na_value=np.nan)
-    kept = values[~np.isnan(values)]
-    return bool(np.all(kept == np.round(kept)) and np.all(np.abs(kept) < 2**53))
-
-
-def _rows_across(part: pd.DataFrame, q: Questionnaire, across: _Across,
+def _rows_across(part: pd.DataFrame, across: _Across,
                  duplicates: dict[int, set[tuple[str, str]]],
                  split_psus: set[tuple[str, str]]) -> list[tuple]:
     """The rows of a partition with a duplicated identifier or in a PSU of two strata:
@@ -306,11 +287,11 @@ def _rows_across(part: pd.DataFrame, q: Questionnaire, across: _Across,
     if split_psus and across.psu is not None and across.stratum is not None:
         psu, stratum = across.keys(data, across.psu), across.keys(data, across.stratum)
         psu_wave = _psu_waves(data, across)
-        for pos in range(len(data)):
-            pair = (psu_wave.iloc[pos], psu.iloc[pos])
-            if pd.notna(stratum.iloc[pos]) and pair in split_psus:
-                rows.append(("psu_in_stratum", across.psu, pos,
-                             data[across.psu].iloc[pos], *pair))
+        for row in range(len(data)):
+            pair = (psu_wave.iloc[row], psu.iloc[row])
+            if pd.notna(stratum.iloc[row]) and pair in split_psus:
+                rows.append(("psu_in_stratum", across.psu, row,
+                             data[across.psu].iloc[row], *pair))
     return rows
 
 
@@ -326,17 +307,28 @@ def _blank_missing(part: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ the dataset
 @dataclass
-class _Scan:
-    """What the validation of every partition found."""
+class PartitionScan:
+    """What the validation of every partition found: the report's tables (rows numbered
+    across the partitions), the size of the data, where each partition starts, and
+    what ``summarise`` said of each partition (None for an invalid one)."""
 
-    report: ValidationReport
+    errors: pd.DataFrame
+    warnings: pd.DataFrame
+    n_rows: int
+    n_columns: int
     offsets: list[int]
-    checks: list[dict[str, Any]]
+    summaries: list[Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.errors.empty
 
 
-def validate_partitions(frame: Any, q: Questionnaire, *, source: str | None = None,
-                        prepare: bool = False) -> _Scan:
-    """Validate a Dask DataFrame partition by partition (see the module's docstring)."""
+def validate_partitions(frame: Any, q: Questionnaire, *,
+                        summarise: Callable[[pd.DataFrame], Any] | None = None
+                        ) -> PartitionScan:
+    """Validate a Dask DataFrame partition by partition (see the module's docstring);
+    ``summarise`` is applied on the workers to each valid partition, coerced."""
     import dask
 
     if not isinstance(q, Questionnaire):
@@ -344,7 +336,7 @@ def validate_partitions(frame: Any, q: Questionnaire, *, source: str | None = No
     columns = [str(c) for c in frame.columns]
     across = _Across.of(q, columns)
     parts = frame.to_delayed()
-    checks = [dask.delayed(_check_partition)(p, q, across, prepare) for p in parts]
+    checks = [dask.delayed(_check_partition)(p, q, across, summarise) for p in parts]
     # the identifiers, hash-partitioned into buckets: each bucket's counts are added up
     # in one task, and only the duplicated values come back
     buckets = max(1, min(len(parts), 64)) if across.unique else 0
@@ -357,7 +349,7 @@ def validate_partitions(frame: Any, q: Questionnaire, *, source: str | None = No
     for rule, wave, key in (entry for bucket in found for entry in bucket):
         duplicates.setdefault(int(rule), set()).add((str(wave), str(key)))
 
-    offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results])]).astype(int)
+    offsets = [int(o) for o in np.concatenate([[0], np.cumsum([r["n"] for r in results])])]
     errors: list[Failure] = []
     warnings: list[Failure] = []
     seen: set[tuple[str, str]] = set()
@@ -375,15 +367,14 @@ def validate_partitions(frame: Any, q: Questionnaire, *, source: str | None = No
             strata.setdefault((wave, psu), set()).add(stratum)
     split = {pair for pair, found in strata.items() if len(found) > 1}
     if duplicates or split:
-        found_rows = dask.compute(*[dask.delayed(_rows_across)(p, q, across, duplicates, split)
+        found_rows = dask.compute(*[dask.delayed(_rows_across)(p, across, duplicates, split)
                                     for p in parts])
         failed = {(f.column, f.pos) for f in errors if f.check == "dtype"}
         errors += _across_failures(q, across, offsets, found_rows, strata, failed)
-    labels = pd.RangeIndex(int(offsets[-1]))
-    report = ValidationReport(failure_table(errors, q, columns, labels),
-                              failure_table(warnings, q, columns, labels),
-                              n_rows=int(offsets[-1]), n_columns=len(columns), source=source)
-    return _Scan(report, [int(o) for o in offsets], results)
+    labels = pd.RangeIndex(offsets[-1])
+    return PartitionScan(failure_table(errors, q, columns, labels),
+                         failure_table(warnings, q, columns, labels), offsets[-1],
+                         len(columns), offsets, [r["summary"] for r in results])
 
 
 def _shift(failure: Failure, offset: int) -> Failure:
@@ -395,7 +386,7 @@ def _shift(failure: Failure, offset: int) -> Failure:
 
 def _across_failures(q: Questionnaire, across: _Across, offsets: Sequence[int],
                      found: Sequence[list[tuple]], strata: dict[tuple[str, str], set[str]],
-                     failed: set[tuple[str, int]]) -> list[Failure]:
+                     failed: set[tuple[str, int | None]]) -> list[Failure]:
     """The failures of the checks across rows, worded as the in-memory validation words
     them (the rule's problem, the rows of the group, the wave)."""
     from ..errors import format_rows
@@ -428,94 +419,27 @@ def _across_failures(q: Questionnaire, across: _Across, offsets: Sequence[int],
 
 
 # ------------------------------------------------------------------ the wave read
-def read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: str,
-                     key: bytes, recode: bool) -> Any:
-    """Validate a Dask DataFrame (raise :class:`WaveValidationError` listing every
-    failure) and return the read wave as a lazy Dask DataFrame: each partition coerced,
-    its derived variables computed, personal data dropped or hashed, rows numbered
-    across the partitions."""
+def map_numbered(frame: Any, prepare: Callable[[pd.DataFrame], pd.DataFrame],
+                 offsets: Sequence[int], meta: pd.DataFrame) -> Any:
+    """A lazy Dask DataFrame: ``prepare`` applied to each partition (as pandas reads it)
+    when it is computed, its rows numbered from the partition's offset, so that the
+    rows are numbered 0, 1, ... across the partitions (known divisions)."""
     import dask
     import dask.dataframe as dd
 
-    scan = validate_partitions(frame, q, source=source, prepare=True)
-    report = scan.report
-    if not report.ok:
-        raise WaveValidationError(
-            f"{source} does not match questionnaire {q.id!r}: {len(report.errors)} "
-            f"error{'s' if len(report.errors) != 1 else ''}.\n"
-            f"{report.summary(max_rows=None, max_groups=None)}",
-            report,
-        )
-    checks = scan.checks
-    integers = sorted({name for c in checks for name in c["whole"]}
-                      - {name for c in checks for name, ok in c["whole"].items() if not ok})
-    empty = pd.concat([c["empty"] for c in checks]) if checks else pd.DataFrame()
-    pii_columns = [c for c in q.pii if c in empty.columns]
-    meta = _finish(empty, q, integers, pii_columns, keep_pii, key, recode, None)
     parts = frame.to_delayed()
-    prepared = [dask.delayed(_prepare_partition)(p, q, scan.offsets[i], integers,
-                                                 pii_columns, keep_pii, key, recode, meta)
+    prepared = [dask.delayed(_numbered)(p, prepare, int(offsets[i]))
                 for i, p in enumerate(parts)]
-    nonempty = [o for o, c in zip(scan.offsets, checks, strict=False) if c["n"]]
-    divisions: tuple | None = (*nonempty, scan.offsets[-1] - 1) if (
-        len(nonempty) == len(parts) and scan.offsets[-1]) else None
+    sizes = np.diff(np.asarray(offsets))
+    divisions: tuple | None = (*[int(o) for o in offsets[:-1]], int(offsets[-1]) - 1) if (
+        len(sizes) and (sizes > 0).all()) else None
     # the partitions' dtypes are the in-memory read's (dask would turn text into pd.NA)
     with dask.config.set({"dataframe.convert-string": False}):
-        out = dd.from_delayed(prepared, meta=meta, divisions=divisions, verify_meta=False)
-    changed: dict[str, int] = {}
-    in_file: dict[str, bool] = {}
-    for c in checks:
-        for record in c["derived"]:
-            changed[record["variable"]] = changed.get(record["variable"], 0) + record["changed"]
-            in_file[record["variable"]] = record["in_file"]
-    out.attrs = {"perception": {
-        "source": source, "questionnaire": q.id, "pii": keep_pii,
-        "pii_columns": pii_columns, "warnings": len(report.warnings),
-        "blank_rows_skipped": 0, "notes": [], "partitions": len(parts),
-        "derived": [{"variable": n, "in_file": in_file[n], "changed": changed[n]}
-                    for n in changed],
-    }}
-    return out
+        return dd.from_delayed(prepared, meta=meta, divisions=divisions, verify_meta=False)
 
 
-def _prepare_partition(part: pd.DataFrame, q: Questionnaire, offset: int,
-                       integers: list[str], pii_columns: list[str], keep_pii: str,
-                       key: bytes, recode: bool, meta: pd.DataFrame) -> pd.DataFrame:
-    """One partition read as :func:`perception.read_wave` reads a file."""
-    part = _as_read(part)
-    found = collect_failures(part, q)
-    if found.coerced is None:  # the data changed since it was validated
-        raise WaveValidationError(
-            f"a partition of rows {offset}.. no longer matches questionnaire {q.id!r} "
-            f"({len(found.errors)} errors): the data changed after it was read. Fix: read "
-            "the wave again.")
-    data, _ = derive_columns(found.coerced, q)
-    out = _finish(data, q, integers, pii_columns, keep_pii, key, recode, meta)
+def _numbered(part: pd.DataFrame, prepare: Callable[[pd.DataFrame], pd.DataFrame],
+              offset: int) -> pd.DataFrame:
+    out = prepare(_as_read(part))
     out.index = pd.RangeIndex(offset, offset + len(out))
     return out
-
-
-def _finish(data: pd.DataFrame, q: Questionnaire, integers: list[str],
-            pii_columns: list[str], keep_pii: str, key: bytes, recode: bool,
-            meta: pd.DataFrame | None) -> pd.DataFrame:
-    """Integer codes (decided on the whole dataset), personal data, missing codes, and
-    the dtypes of ``meta`` (every partition alike)."""
-    data = _integers(data, integers)
-    if keep_pii == "drop":
-        data = data.drop(columns=pii_columns)
-    else:
-        data = data.assign(**{c: data[c].map(lambda v: hash_value(v, key)).astype(object)
-                              for c in pii_columns})
-    if recode:
-        data, _ = recode_missing(data, q)
-        data = _integers(data, integers)
-    if meta is not None:
-        differ = {c: meta[c].dtype for c in meta.columns if data[c].dtype != meta[c].dtype}
-        data = data.astype(differ) if differ else data
-    return data
-
-
-def _integers(data: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    converted = {n: data[n].astype("Int64") for n in names
-                 if n in data.columns and not isinstance(data[n].dtype, pd.Int64Dtype)}
-    return data.assign(**converted) if converted else data

@@ -23,6 +23,7 @@ False
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from ..disclosure.pii import MIN_KEY_BYTES, hash_value
 from ..errors import PerceptionError, WaveValidationError
 from ..questionnaire.model import Questionnaire
 from .files import MAX_WAVE_BYTES, read_table
-from .validation import is_dask_frame, recode_missing, validate_with_data
+from .validation import ValidationReport, is_dask_frame, recode_missing, validate_with_data
 
 __all__ = ["read_wave", "integer_codes", "integer_candidates", "derive_columns"]
 
@@ -161,25 +162,23 @@ def read_wave(
             "pc.load_questionnaire(path)."
         )
     if is_dask_frame(path) or Path(path).is_dir():
-        from .partitions import read_parquet_dataset, read_partitioned
+        from .partitions import read_parquet_dataset
 
+        frame: Any
         if is_dask_frame(path):
-            frame, source = path, f"a Dask DataFrame of {path.npartitions} partitions"
+            frame = path
+            source = f"a Dask DataFrame of {frame.npartitions} partitions"
         else:
-            frame, source = read_parquet_dataset(path), str(path)
-        return read_partitioned(frame, questionnaire, source=source, keep_pii=keep_pii,
-                                key=key, recode=recode)
+            frame = read_parquet_dataset(path)
+            source = str(path)
+        return _read_partitioned(frame, questionnaire, source=source, keep_pii=keep_pii,
+                                 key=key, recode=recode)
     path = Path(path)
     raw, table_meta = read_table(path, questionnaire, max_bytes=max_bytes, sheet=sheet,
                                  encoding=encoding)
     report, data = validate_with_data(raw, questionnaire, source=str(path))
     if not report.ok or data is None:
-        raise WaveValidationError(
-            f"{path} does not match questionnaire {questionnaire.id!r}: {len(report.errors)} "
-            f"error{'s' if len(report.errors) != 1 else ''}.\n"
-            f"{report.summary(max_rows=None, max_groups=None)}",
-            report,
-        )
+        raise _invalid(str(path), questionnaire, report)
     # the derived variables, computed before personal data go (they may use them); a
     # column of the file (a form's calculate, computed with ODK's semantics) is replaced
     data, derived = derive_columns(data, questionnaire)
@@ -214,6 +213,106 @@ def read_wave(
     if value_labels:
         data.attrs["value_labels"] = value_labels
     return data
+
+
+def _invalid(source: str, questionnaire: Questionnaire, report: ValidationReport
+             ) -> WaveValidationError:
+    return WaveValidationError(
+        f"{source} does not match questionnaire {questionnaire.id!r}: {len(report.errors)} "
+        f"error{'s' if len(report.errors) != 1 else ''}.\n"
+        f"{report.summary(max_rows=None, max_groups=None)}",
+        report,
+    )
+
+
+def _read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: str,
+                      key: bytes, recode: bool) -> Any:
+    """A Dask DataFrame validated partition by partition (raise listing every failure),
+    read as a lazy Dask DataFrame: each partition as :func:`read_wave` reads a file,
+    the integer columns decided on the whole data, rows numbered across partitions."""
+    from .partitions import map_numbered, validate_partitions
+
+    scan = validate_partitions(frame, q, summarise=partial(_summarise, q=q))
+    report = ValidationReport(scan.errors, scan.warnings, scan.n_rows, scan.n_columns,
+                              source=source)
+    if not report.ok:
+        raise _invalid(source, q, report)
+    summaries = scan.summaries
+    integers = sorted({n for s in summaries for n in s["whole"]}
+                      - {n for s in summaries for n, ok in s["whole"].items() if not ok})
+    empty = pd.concat([s["empty"] for s in summaries])
+    pii_columns = [c for c in q.pii if c in empty.columns]
+    steps: dict[str, Any] = dict(q=q, integers=integers, pii_columns=pii_columns, keep_pii=keep_pii,
+                 key=key, recode=recode)
+    meta = _finish(empty, meta=None, **steps)
+    out = map_numbered(frame, partial(_prepare_partition, meta=meta, **steps),
+                       scan.offsets, meta)
+    changed: dict[str, int] = {}
+    in_file: dict[str, bool] = {}
+    for s in summaries:
+        for record in s["derived"]:
+            changed[record["variable"]] = changed.get(record["variable"], 0) + record["changed"]
+            in_file[record["variable"]] = record["in_file"]
+    out.attrs = {"perception": {
+        "source": source, "questionnaire": q.id, "pii": keep_pii,
+        "pii_columns": pii_columns, "warnings": len(report.warnings),
+        "blank_rows_skipped": 0, "notes": [], "partitions": len(summaries),
+        "derived": [{"variable": n, "in_file": in_file[n], "changed": changed[n]}
+                    for n in changed],
+    }}
+    return out
+
+
+def _summarise(coerced: pd.DataFrame, q: Questionnaire) -> dict[str, Any]:
+    """What the read of a valid partition needs to know of the others: its dtypes once
+    read, its whole-number columns, its derived variables' changed values."""
+    data, records = derive_columns(coerced, q)
+    whole = {}
+    for name in integer_candidates(data, q):
+        values = data[name].to_numpy(dtype=float, na_value=np.nan)
+        kept = values[~np.isnan(values)]
+        whole[name] = bool(np.all(kept == np.round(kept)) and np.all(np.abs(kept) < 2**53))
+    return {"empty": data.iloc[:0], "whole": whole, "derived": records}
+
+
+def _prepare_partition(part: pd.DataFrame, q: Questionnaire, integers: list[str],
+                       pii_columns: list[str], keep_pii: str, key: bytes, recode: bool,
+                       meta: pd.DataFrame) -> pd.DataFrame:
+    """One partition read as :func:`read_wave` reads a file."""
+    report, data = validate_with_data(part, q)
+    if data is None:  # the data changed since they were validated
+        raise WaveValidationError(
+            f"a partition no longer matches questionnaire {q.id!r} ({len(report.errors)} "
+            "errors): the data changed after they were read. Fix: read the wave again.",
+            report)
+    data, _ = derive_columns(data, q)
+    return _finish(data, q, integers, pii_columns, keep_pii, key, recode, meta)
+
+
+def _finish(data: pd.DataFrame, q: Questionnaire, integers: list[str],
+            pii_columns: list[str], keep_pii: str, key: bytes, recode: bool,
+            meta: pd.DataFrame | None) -> pd.DataFrame:
+    """Integer codes (decided on the whole data), personal data, missing codes, and
+    the dtypes of ``meta`` (every partition alike)."""
+    data = _as_integers(data, integers)
+    if keep_pii == "drop":
+        data = data.drop(columns=pii_columns)
+    else:
+        data = data.assign(**{c: data[c].map(lambda v: hash_value(v, key)).astype(object)
+                              for c in pii_columns})
+    if recode:
+        data, _ = recode_missing(data, q)
+        data = _as_integers(data, integers)
+    if meta is not None:
+        differ = {c: meta[c].dtype for c in meta.columns if data[c].dtype != meta[c].dtype}
+        data = data.astype(differ) if differ else data
+    return data
+
+
+def _as_integers(data: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    converted = {n: data[n].astype("Int64") for n in names
+                 if n in data.columns and not isinstance(data[n].dtype, pd.Int64Dtype)}
+    return data.assign(**converted) if converted else data
 
 
 def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
