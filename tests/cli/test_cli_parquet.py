@@ -100,3 +100,17 @@ def test_estimate_refuses_a_dataset_too_large_for_memory(waves, capsys, monkeypa
                          "trust_police")
     assert code == 2 and out == ""
     assert "bytes of data, more than the 1,000" in err and "pc.SurveyDesign(wave" in err
+
+
+def test_weights_refuses_a_dataset_before_reading_it(waves, capsys, monkeypatch):
+    import perception.cli.weights as weights
+
+    def never(*args, **kwargs):
+        raise AssertionError("the dataset was read")
+
+    monkeypatch.setattr(weights, "read_wave", never)
+    code, out, err = run(capsys, "weights", waves["ok"], "-q", QUESTIONNAIRE, "--margins",
+                         ROOT / "questionnaires" / "margins_centre_mali_2009.yaml",
+                         "--out", waves["ok"].parent / "weighted.csv")
+    assert code == 2 and out == ""
+    assert "is a directory (a Parquet dataset)" in err and "Fix: give a wave file" in err
