@@ -4,19 +4,23 @@ by partition.
 :func:`perception.read_wave` on a directory of Parquet files (or on a Dask DataFrame)
 and :func:`perception.validate` on a Dask DataFrame come here. Each partition is
 validated on a worker by the in-memory validation (so every check, message and value is
-the same); what comes back to the client is its failures, its number of rows and the
-distinct (wave, PSU, stratum) triples. The checks across rows are made across the
-partitions:
+the same); what comes back to the client is its failures, its number of rows and its
+distinct (wave, PSU, stratum). The checks across rows are made across the partitions:
 
-- uniqueness of identifier columns: a hash-partitioned ``groupby(...).size(split_out=)``
-  of the identifiers in Dask finds the duplicated values (only they come back), then a
-  second pass, run only when there are duplicates, finds their rows;
-- a PSU in one stratum: from the distinct triples (their number is that of the PSUs),
-  then the same second pass for the rows of a PSU in two strata.
+- uniqueness of identifier columns: each partition counts its identifiers (column,
+  wave, value as text) and splits the counts by their hash into buckets; one task per
+  bucket adds up the counts of every partition (a hash-partitioned count with Dask: the
+  identifiers pass through the workers, never through the client) and only the values
+  given more than once come back; a second pass, run only when there are duplicates,
+  finds their rows (the report names every row of each duplicate);
+- a PSU in one stratum: from the distinct (wave, PSU, stratum) of the partitions (as many
+  as the PSUs), then the same second pass for the rows of a PSU in two strata.
 
 Rows are numbered as in the in-memory validation of the whole dataset: 0, 1, ... in
-partition order (the rows of ``frame.compute().reset_index(drop=True)``; for a Parquet
-directory, its files in name order). Dask is imported here only: ``import perception``
+partition order (the rows of ``frame.compute().reset_index(drop=True)``: a Dask index is
+not a row label here; for a Parquet directory, its files in name order).
+:func:`map_numbered` gives the lazy frame of the read wave, each partition prepared
+when it is computed and its rows numbered the same way. Dask is imported here only: ``import perception``
 never loads it.
 """
 
@@ -217,8 +221,9 @@ def _identifier_buckets(part: pd.DataFrame, across: _Across, buckets: int
     """A partition's identifiers counted, split by the hash of (column, wave, value)."""
     counts = (_identifiers(part, across).groupby(["rule", "wave", "key"]).size()
               .rename("count").reset_index())
-    bucket = (pd.util.hash_pandas_object(counts[["rule", "wave", "key"]], index=False)
-              .to_numpy() % np.uint64(buckets))
+    keys = counts[["rule", "wave", "key"]].astype({"wave": object, "key": object})
+    bucket = (pd.util.hash_pandas_object(keys, index=False).to_numpy()
+              % np.uint64(buckets))
     return [counts[bucket == b] for b in range(buckets)]
 
 
@@ -339,7 +344,7 @@ def validate_partitions(frame: Any, q: Questionnaire, *,
     checks = [dask.delayed(_check_partition)(p, q, across, summarise) for p in parts]
     # the identifiers, hash-partitioned into buckets: each bucket's counts are added up
     # in one task, and only the duplicated values come back
-    buckets = max(1, min(len(parts), 64)) if across.unique else 0
+    buckets = max(1, min(len(parts), 256)) if across.unique else 0
     pieces = [dask.delayed(_identifier_buckets, nout=buckets)(p, across, buckets)
               for p in parts] if buckets else []
     repeated = [dask.delayed(_duplicated)(*[piece[b] for piece in pieces])
