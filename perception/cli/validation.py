@@ -32,7 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(YAML) and print every failing row, column and check. Exit code 0: valid; "
         "1: failures found; 2: a file cannot be read.",
     )
-    parser.add_argument("wave", metavar="WAVE", help="wave file: .csv, .xlsx, .sav or .dta, or a directory of .parquet files")
+    parser.add_argument("wave", metavar="WAVE",
+                        help="wave file: .csv, .xlsx, .sav or .dta, or a directory of "
+                        ".parquet files")
     parser.add_argument(
         "-q",
         "--questionnaire",
