@@ -125,7 +125,7 @@ def read_wave(
         columns and dtypes, one partition per file (or per partition), rows numbered
         0, 1, ... across them (the report's row numbers), each partition coerced and its
         derived variables computed when it is computed; ``attrs["perception"]`` as
-        above (no ``missing_recoded`` counts: they would need a pass over the data).
+        above (counted over every partition).
 
     Raises
     ------
@@ -232,7 +232,8 @@ def _read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: st
     the integer columns decided on the whole data, rows numbered across partitions."""
     from .partitions import map_numbered, validate_partitions
 
-    scan = validate_partitions(frame, q, summarise=partial(_summarise, q=q))
+    scan = validate_partitions(frame, q, summarise=partial(
+        _summarise, q=q, keep_pii=keep_pii, key=key, recode=recode))
     report = ValidationReport(scan.errors, scan.warnings, scan.n_rows, scan.n_columns,
                               source=source)
     if not report.ok:
@@ -253,26 +254,51 @@ def _read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: st
         for record in s["derived"]:
             changed[record["variable"]] = changed.get(record["variable"], 0) + record["changed"]
             in_file[record["variable"]] = record["in_file"]
-    out.attrs = {"perception": {
+    meta_attrs: dict[str, Any] = {
         "source": source, "questionnaire": q.id, "pii": keep_pii,
         "pii_columns": pii_columns, "warnings": len(report.warnings),
         "blank_rows_skipped": 0, "notes": [], "partitions": len(summaries),
         "derived": [{"variable": n, "in_file": in_file[n], "changed": changed[n]}
                     for n in changed],
-    }}
+    }
+    if recode:
+        meta_attrs["missing_recoded"] = _recoded_counts(
+            q, [s["recoded"] for s in summaries])
+    out.attrs = {"perception": meta_attrs}
     return out
 
 
-def _summarise(coerced: pd.DataFrame, q: Questionnaire) -> dict[str, Any]:
+def _recoded_counts(q: Questionnaire, tables: list[pd.DataFrame]) -> list[dict[str, Any]]:
+    """The partitions' counts of recoded missing codes added up, in the order
+    :func:`recode_missing` gives them (variables, then their codes)."""
+    order = {(v.name, code): (i, j) for i, v in enumerate(q.variable_list)
+             for j, code in enumerate(v.missing)}
+    total: dict[tuple[str, Any], dict[str, Any]] = {}
+    for table in tables:
+        for record in table.to_dict("records"):
+            entry = total.setdefault((record["column"], record["code"]),
+                                     {str(k): v for k, v in record.items()} | {"count": 0})
+            entry["count"] += int(record["count"])
+    return [total[k] for k in sorted(total, key=lambda k: order[k])]
+
+
+def _summarise(coerced: pd.DataFrame, q: Questionnaire, keep_pii: str, key: bytes,
+               recode: bool) -> dict[str, Any]:
     """What the read of a valid partition needs to know of the others: its dtypes once
-    read, its whole-number columns, its derived variables' changed values."""
+    read, its whole-number columns, its derived variables' changed values and, with
+    ``recode``, its counts of recoded missing codes."""
     data, records = derive_columns(coerced, q)
     whole = {}
     for name in integer_candidates(data, q):
         values = data[name].to_numpy(dtype=float, na_value=np.nan)
         kept = values[~np.isnan(values)]
         whole[name] = bool(np.all(kept == np.round(kept)) and np.all(np.abs(kept) < 2**53))
-    return {"empty": data.iloc[:0], "whole": whole, "derived": records}
+    out: dict[str, Any] = {"empty": data.iloc[:0], "whole": whole, "derived": records}
+    if recode:  # counted after personal data go, as read_wave counts them
+        pii_columns = [c for c in q.pii if c in data.columns]
+        kept_data = _finish(data, q, [], pii_columns, keep_pii, key, False, None)
+        out["recoded"] = recode_missing(kept_data, q)[1]
+    return out
 
 
 def _prepare_partition(part: pd.DataFrame, q: Questionnaire, integers: list[str],

@@ -145,8 +145,12 @@ def test_options_as_on_a_file(small_demo, tmp_path, options):
     path = write(waves, tmp_path / "waves", 2)
     csv = tmp_path / "waves.csv"
     whole(path).to_csv(csv, index=False, date_format="%Y-%m-%d")
-    pd.testing.assert_frame_equal(pc.read_wave(path, q, **options).compute(),
-                                  pc.read_wave(csv, q, **options))
+    lazy, memory = pc.read_wave(path, q, **options), pc.read_wave(csv, q, **options)
+    pd.testing.assert_frame_equal(lazy.compute(), memory)
+    for name in ("missing_recoded", "pii_columns", "derived"):
+        assert lazy.attrs["perception"].get(name) == memory.attrs["perception"].get(name)
+    if options.get("recode"):
+        assert sum(r["count"] for r in lazy.attrs["perception"]["missing_recoded"]) > 0
 
 
 def test_a_dask_frame_is_read_too(small_demo):
