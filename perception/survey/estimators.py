@@ -402,10 +402,17 @@ def _category_counts(dom: Domains, all_levels: list[tuple[list, np.ndarray]]) ->
     by domain, the levels of each variable in turn): what the small-count rule of the
     outputs reads (they sum to ``n`` over the levels of a variable)."""
     inside = dom.codes >= 0
+    everywhere = bool(inside.all())
+    scaled: dict[int, np.ndarray] = {}  # variables with as many levels share the product
     per_variable = []
     for levels, codes in all_levels:
-        keep = inside & (codes >= 0)
-        bins = dom.codes[keep] * len(levels) + codes[keep]
+        if everywhere and (not len(codes) or codes.min() >= 0):  # no row to leave out
+            if len(levels) not in scaled:
+                scaled[len(levels)] = dom.codes * len(levels)
+            bins = scaled[len(levels)] + codes
+        else:
+            keep = inside & (codes >= 0)
+            bins = dom.codes[keep] * len(levels) + codes[keep]
         counts = np.bincount(bins, minlength=dom.count * len(levels))
         per_variable.append(counts.reshape(dom.count, len(levels)))
     return np.concatenate(per_variable, axis=1).ravel().astype(int)

@@ -102,8 +102,6 @@ def labelling(questionnaire: Questionnaire | None, lang: str | None,
     >>> labelling(None, None, "keep").missing_codes
     'keep'
     """
-    from ..questionnaire.model import Questionnaire
-
     missing = check_missing_codes(missing_codes)
     if questionnaire is None:
         if lang is not None:
@@ -112,6 +110,9 @@ def labelling(questionnaire: Questionnaire | None, lang: str | None,
                 "questionnaire too (questionnaire=pc.load_questionnaire(path))"
             )
         return Labelling(None, None, missing)
+    # imported only for a labelled design: an unlabelled one never loads the questionnaire
+    from ..questionnaire.model import Questionnaire
+
     if not isinstance(questionnaire, Questionnaire):
         raise DesignError(
             f"questionnaire must be a Questionnaire (pc.load_questionnaire(path) or "

@@ -98,7 +98,7 @@ def row_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
         return np.zeros(len(frame), dtype=np.int64), [()]
     if frame.shape[1] == 1:
         codes, uniques = pd.factorize(frame.iloc[:, 0], sort=False)
-        return codes.astype(np.int64), list(uniques)
+        return codes.astype(np.int64, copy=False), list(uniques)
     # combine the columns' codes pairwise, renumbering by first appearance each time
     codes = np.zeros(len(frame), dtype=np.int64)
     for j in range(frame.shape[1]):
@@ -106,7 +106,7 @@ def row_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
         codes, _ = pd.factorize(codes * max(len(uniques), 1) + column, sort=False)
     first = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return codes.astype(np.int64), list(frame.iloc[first].itertuples(index=False, name=None))
+    return codes.astype(np.int64, copy=False), list(frame.iloc[first].itertuples(index=False, name=None))
 
 
 def first_rows(codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -182,36 +182,77 @@ def _stratum_labels(data, columns: DesignColumns, stage, codes, n_strata) -> tup
     return tuple(" ".join(row) for row in zip(*parts, strict=True))
 
 
-def _cluster_keys(data: pd.DataFrame, columns: DesignColumns, nest: bool) -> list[pd.DataFrame]:
-    """The key of each stage's clusters: the PSU columns up to that stage (R's
+class _Codes:
+    """The integer codes of the design's column tuples, each factorised once per design
+    (the stages share their strata and PSU columns)."""
+
+    def __init__(self, data: pd.DataFrame) -> None:
+        self._data = data
+        self._done: dict[tuple[str, ...], tuple[np.ndarray, int]] = {}
+
+    def of(self, names: Sequence[str]) -> tuple[np.ndarray, int]:
+        """Codes (0..G-1, in order of first appearance) of the row tuples of the columns
+        ``names``, and G."""
+        key = tuple(names)
+        if key not in self._done:
+            if len(key) <= 1:
+                codes, uniques = row_codes(self._data[list(key)])
+                self._done[key] = codes, len(uniques)
+            else:  # the tuple of the first columns, then the last one
+                head, n_head = self.of(key[:-1])
+                last, n_last = self.of(key[-1:])
+                self._done[key] = combine_codes(head, last, n_last)
+        return self._done[key]
+
+
+def combine_codes(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, int]:
+    """Codes (in order of first appearance) of the pairs of codes ``(a, b)``, and their
+    number."""
+    codes, uniques = pd.factorize(a * max(n_b, 1) + b, sort=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def _cluster_codes(codes: _Codes, columns: DesignColumns, nest: bool, stage: int,
+                   n_rows: int) -> tuple[np.ndarray, int]:
+    """The codes of a stage's clusters: the PSU columns up to that stage (R's
     interaction of the ids), preceded by the strata with ``nest``; each row its own
     cluster without PSU columns."""
-    row_ids = pd.DataFrame({"__row__": np.arange(len(data))}, index=data.index)
-    keys = []
-    for s in range(columns.n_stages):
-        key = data[columns.psu[: s + 1]] if columns.psu else row_ids
-        if nest and columns.strata:
-            key = pd.concat([data[columns.strata[: min(s + 1, len(columns.strata))]], key],
-                            axis=1)
-        keys.append(key.set_axis(range(key.shape[1]), axis=1))
-    return keys
+    if not columns.psu:
+        return np.arange(n_rows, dtype=np.int64), n_rows
+    strata = (list(columns.strata[: min(stage + 1, len(columns.strata))])
+              if nest and columns.strata else [])
+    return codes.of([*strata, *columns.psu[: stage + 1]])
 
 
-def _check_psu_in_one_stratum(data: pd.DataFrame, columns: DesignColumns, nest: bool) -> None:
+def _units_per_stratum(stratum: np.ndarray, n_strata: int, cluster: np.ndarray,
+                       n_clusters: int) -> np.ndarray:
+    """The number of distinct clusters in each stratum."""
+    first = first_rows(cluster, n_clusters)
+    home = stratum[first]
+    if np.array_equal(home[cluster], stratum):  # each cluster in one stratum
+        return np.bincount(home, minlength=n_strata)
+    pairs = pd.unique(stratum * max(n_clusters, 1) + cluster)
+    return np.bincount(pairs // max(n_clusters, 1), minlength=n_strata)
+
+
+def _check_psu_in_one_stratum(data: pd.DataFrame, codes: _Codes, columns: DesignColumns,
+                              nest: bool) -> None:
     """Without ``nest``, a PSU id must belong to one first-stage stratum (R's
     ``check.strata``)."""
     if not (columns.psu and columns.strata) or nest:
         return
     psu, stratum = columns.psu[0], columns.strata[0]
-    first = pd.DataFrame({"psu": data[psu], "stratum": data[stratum]})
-    n_strata_per_psu = first.groupby("psu", sort=False, dropna=False)["stratum"].nunique()
-    crossing = n_strata_per_psu[n_strata_per_psu > 1]
-    if len(crossing):
-        example = crossing.index[0]
-        where = first.loc[first["psu"] == example, "stratum"].unique()
+    psu_codes, n_psu = codes.of([psu])
+    stratum_codes, _ = codes.of([stratum])
+    home = stratum_codes[first_rows(psu_codes, n_psu)]
+    away = stratum_codes != home[psu_codes]
+    if away.any():
+        crossing = np.unique(psu_codes[away])  # in order of the PSUs' first appearance
+        example = data[psu].iloc[int(np.argmax(psu_codes == crossing[0]))]
+        where = data[stratum][psu_codes == crossing[0]].unique()
         raise DesignError(
             f"PSU {plain(example)!r} of column {psu!r} appears in strata "
-            f"{', '.join(map(repr, where[:5]))} of column {stratum!r} "
+            f"{', '.join(repr(plain(v)) for v in where[:5])} of column {stratum!r} "
             f"({len(crossing)} PSU id(s) cross strata). If PSU ids are only unique "
             "within a stratum, pass nest=True; otherwise fix the PSU or stratum codes."
         )
@@ -220,39 +261,37 @@ def _check_psu_in_one_stratum(data: pd.DataFrame, columns: DesignColumns, nest: 
 def stage_layouts(data: pd.DataFrame, columns: DesignColumns, nest: bool) -> list[StageLayout]:
     """Code every stage's clusters and strata (a later stage's strata are nested in the
     previous stage's clusters), as R's ``svydesign`` nests them."""
-    keys = _cluster_keys(data, columns, nest)
-    _check_psu_in_one_stratum(data, columns, nest)
-    first_codes, _ = row_codes(keys[0])
-    if first_codes.max() == 0 and not (nest and columns.strata):
+    codes = _Codes(data)
+    _check_psu_in_one_stratum(data, codes, columns, nest)
+    first_codes, n_first = _cluster_codes(codes, columns, nest, 0, len(data))
+    if n_first == 1 and not (nest and columns.strata):
         raise DesignError(
             "the design has only one primary sampling unit, so no variance can be "
             "estimated: check the psu column"
         )
     layouts = []
-    parent = np.zeros(len(data), dtype=np.int64)
+    parent, n_parent = np.zeros(len(data), dtype=np.int64), 1
     for s in range(columns.n_stages):
-        cluster_codes, _ = row_codes(keys[s])
+        cluster_codes, n_clusters = _cluster_codes(codes, columns, nest, s, len(data))
         stratum_column = columns.stratum_column(s)
-        stratum_key = (data[[stratum_column]] if stratum_column
-                       else pd.DataFrame(index=data.index))
-        stratum_key = stratum_key.set_axis(range(stratum_key.shape[1]), axis=1)
+        if stratum_column:
+            stratum_codes, n_strata = codes.of([stratum_column])
+        else:
+            stratum_codes, n_strata = np.zeros(len(data), dtype=np.int64), 1
         if s > 0:
-            stratum_key = pd.concat(
-                [stratum_key, pd.DataFrame({"__parent__": parent}, index=data.index)], axis=1
-            )
-        stratum_codes, stratum_uniques = row_codes(stratum_key)
-        labels = _stratum_labels(data, columns, s, stratum_codes, len(stratum_uniques))
-        n_sampled = pd.Series(cluster_codes).groupby(stratum_codes).nunique()
+            stratum_codes, n_strata = combine_codes(stratum_codes, parent, n_parent)
+        labels = _stratum_labels(data, columns, s, stratum_codes, n_strata)
+        n_sampled = _units_per_stratum(stratum_codes, n_strata, cluster_codes, n_clusters)
         what = [f"stage {s + 1}"]
         if stratum_column:
             what.append(f"strata column {stratum_column!r}")
         what.append(f"PSU column {columns.psu[s]!r}" if columns.psu else "each row its own PSU")
         layouts.append(StageLayout(
             stratum=stratum_codes, cluster=cluster_codes, labels=labels,
-            sampsize=n_sampled.to_numpy(dtype=float)[stratum_codes],
+            sampsize=n_sampled.astype(float)[stratum_codes],
             description=", ".join(what),
         ))
-        parent = cluster_codes
+        parent, n_parent = cluster_codes, n_clusters
     return layouts
 
 

@@ -255,3 +255,30 @@ def test_replicate_design_type_is_the_old_name_of_method():
     with pytest.raises(TypeError, match="both type= and method="):
         pc.ReplicateDesign(frame, weights="w", replicate_weights=["r1", "r2"],
                            type="jk1", method="jk1")
+
+
+def test_psu_crossing_strata_is_named_with_its_strata():
+    data = pd.DataFrame({"s": [1, 1, 2, 2, 2, 3], "p": [1, 2, 2, 3, 4, 4],
+                         "w": 1.0, "y": [1.0, 2, 3, 4, 5, 6]})
+    with pytest.raises(pc.DesignError,
+                       match=r"PSU 2 of column 'p' appears in strata 1, 2 of column 's' "
+                             r"\(2 PSU id\(s\) cross strata\).*nest=True"):
+        pc.SurveyDesign(data, weights="w", strata="s", psu="p")
+    # PSU ids reused across strata are distinct PSUs under nest=True
+    design = pc.SurveyDesign(data, weights="w", strata="s", psu="p", nest=True)
+    assert "6 PSUs" in repr(design)
+
+
+def test_second_stage_units_reusing_ids_across_psus():
+    # second-stage ids 1, 2 reused in every PSU: the stage's strata are the PSUs, its
+    # sample sizes 2, 2, 2, 3; R 4.2 survey 4.1:
+    # svymean(~y, svydesign(ids=~p+ssu, strata=~s, fpc=~f1+f2, weights=~w, data=d))
+    data = pd.DataFrame({"s": ["a"] * 4 + ["b"] * 5, "p": [1, 1, 2, 2, 3, 3, 4, 4, 4],
+                         "ssu": [1, 2, 1, 2, 1, 2, 1, 2, 3], "w": 2.0,
+                         "y": [1.0, 2, 3, 4, 5, 6, 7, 8, 10],
+                         "f1": [5.0] * 4 + [6.0] * 5, "f2": [4.0, 4, 3, 3, 5, 5, 6, 6, 6]})
+    design = pc.SurveyDesign(data, weights="w", strata="s", psu=["p", "ssu"],
+                             fpc=["f1", "f2"])
+    got = pc.mean(design, "y")
+    np.testing.assert_allclose(got["estimate"], 5.111111111111, rtol=1e-11)
+    np.testing.assert_allclose(got["se"], 0.888714546231, rtol=1e-10)
