@@ -164,6 +164,10 @@ def read_wave(
     if is_dask_frame(path) or Path(path).is_dir():
         from .partitions import read_parquet_dataset
 
+        if sheet is not None or encoding is not None:
+            raise PerceptionError(
+                "sheet= and encoding= are options of a wave file; a Parquet dataset or a "
+                "Dask DataFrame has neither. Fix: leave them out.")
         frame: Any
         if is_dask_frame(path):
             frame = path

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import perception as pc
-from perception.errors import FileReadError, WaveValidationError
+from perception.errors import FileReadError, PerceptionError, WaveValidationError
 from perception.waves.partitions import dataset_bytes, read_parquet_dataset
 
 dask = pytest.importorskip("dask")
@@ -111,8 +111,11 @@ def test_two_worker_cluster(small_demo, tmp_path):
     memory = pc.validate(whole(path), q)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
-            distributed.Client(cluster), dask.config.set(scheduler=None):
+            distributed.Client(cluster) as client:
+        assert dask.base.get_scheduler() == client.get  # the workers validate
         assert_same_report(memory, pc.validate(read_parquet_dataset(path), q))
+        tasks = client.run(lambda dask_worker: dask_worker.state.executed_count)
+        assert all(n > 0 for n in tasks.values())
 
 
 def test_valid_dataset_reads_as_the_file(small_demo, tmp_path):
@@ -166,6 +169,12 @@ def test_directory_without_parquet_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileReadError, match=r"without Parquet files.*Fix:"):
         pc.read_wave(tmp_path / "empty", q)
+
+
+def test_file_options_are_refused(small_demo):
+    waves, q = small_demo
+    with pytest.raises(PerceptionError, match="sheet= and encoding= are options of a wave"):
+        pc.read_wave(dd.from_pandas(waves, npartitions=2), q, encoding="latin-1")
 
 
 def test_files_with_other_columns_are_refused(tmp_path):
