@@ -7,12 +7,14 @@ validated on a worker by the in-memory validation (so every check, message and v
 the same); what comes back to the client is its failures, its number of rows and its
 distinct (wave, PSU, stratum). The checks across rows are made across the partitions:
 
-- uniqueness of identifier columns: each partition counts its identifiers (column,
-  wave, value as text) and splits the counts by their hash into buckets; one task per
-  bucket adds up the counts of every partition (a hash-partitioned count with Dask: the
-  identifiers pass through the workers, never through the client) and only the values
-  given more than once come back; a second pass, run only when there are duplicates,
-  finds their rows (the report names every row of each duplicate);
+- uniqueness of identifier columns: each partition hashes its identifiers (column, wave,
+  value as text: 64 bits, 8 bytes an identifier whatever its length), counts the hashes
+  and splits them into buckets by hash; one task per bucket adds up the counts of every
+  partition (a hash-partitioned count with Dask: the hashes pass through the workers,
+  never through the client) and only the hashes given more than once come back; a
+  second pass, run only then, finds their rows and compares the values themselves (two
+  values sharing a hash are not duplicates), so the report names every row of each
+  duplicate;
 - a PSU in one stratum: from the distinct (wave, PSU, stratum) of the partitions (as many
   as the PSUs), then the same second pass for the rows of a PSU in two strata.
 
@@ -200,42 +202,45 @@ class _Across:
         return self.keys(data, self.wave).fillna(_NO_WAVE)
 
 
-def _identifiers(part: pd.DataFrame, across: _Across) -> pd.DataFrame:
-    """The identifiers of a partition (one row per identifier given): which column,
-    the wave, the value as text."""
-    part = _as_read(part)
-    wave = across.waves(part)
+def _identifiers(data: pd.DataFrame, across: _Across) -> pd.DataFrame:
+    """The identifiers of a partition as read (one row per identifier given): which
+    column, the row, the wave and the value as text, and a 64-bit hash of the three."""
+    wave = across.waves(data)
     frames = []
     for k, name in enumerate(across.unique):
-        key = across.keys(part, name)
-        given = key.notna()
-        frames.append(pd.DataFrame({"rule": k, "wave": wave[given].to_numpy(dtype=object),
-                                    "key": key[given].to_numpy(dtype=object)}))
+        key = across.keys(data, name)
+        given = key.notna().to_numpy()
+        frames.append(pd.DataFrame({
+            "rule": np.full(int(given.sum()), k, dtype=np.int64),
+            "pos": np.flatnonzero(given),
+            "wave": pd.Series(wave.to_numpy(dtype=object)[given], dtype=object),
+            "key": pd.Series(key.to_numpy(dtype=object)[given], dtype=object)}))
     if not frames:
-        return _identifier_meta()
-    return pd.concat(frames, ignore_index=True).astype({"rule": "int64"})
+        return pd.DataFrame({"rule": [], "pos": [], "wave": [], "key": [], "hash": []})
+    out = pd.concat(frames, ignore_index=True)
+    keys = out[["rule", "wave", "key"]].astype({"wave": object, "key": object})
+    return out.assign(hash=pd.util.hash_pandas_object(keys, index=False).to_numpy())
 
 
 def _identifier_buckets(part: pd.DataFrame, across: _Across, buckets: int
-                        ) -> list[pd.DataFrame]:
-    """A partition's identifiers counted, split by the hash of (column, wave, value)."""
-    counts = (_identifiers(part, across).groupby(["rule", "wave", "key"]).size()
-              .rename("count").reset_index())
-    keys = counts[["rule", "wave", "key"]].astype({"wave": object, "key": object})
-    bucket = (pd.util.hash_pandas_object(keys, index=False).to_numpy()
-              % np.uint64(buckets))
-    return [counts[bucket == b] for b in range(buckets)]
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A partition's identifiers as hashes with their counts, split by hash into
+    buckets (8 bytes an identifier, whatever its length)."""
+    hashes = _identifiers(_as_read(part), across)["hash"].to_numpy(dtype=np.uint64)
+    values, counts = np.unique(hashes, return_counts=True)
+    bucket = values % np.uint64(buckets)
+    return [(values[bucket == b], counts[bucket == b]) for b in range(buckets)]
 
 
-def _duplicated(*pieces: pd.DataFrame) -> list[tuple[int, str, str]]:
-    """The (column, wave, value) given more than once in the partitions' counts."""
-    total = pd.concat(pieces).groupby(["rule", "wave", "key"])["count"].sum()
-    return [(int(r), str(w), str(k)) for r, w, k in total[total > 1].index]
-
-
-def _identifier_meta() -> pd.DataFrame:
-    return pd.DataFrame({"rule": pd.Series(dtype="int64"), "wave": pd.Series(dtype=object),
-                         "key": pd.Series(dtype=object)})
+def _duplicated(*pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The hashes given more than once in the partitions' counts."""
+    if not pieces:
+        return np.zeros(0, dtype=np.uint64)
+    values = np.concatenate([p[0] for p in pieces])
+    counts = np.concatenate([p[1] for p in pieces])
+    unique, where = np.unique(values, return_inverse=True)
+    total = np.bincount(where, weights=counts, minlength=len(unique))
+    return unique[total > 1]
 
 
 def _psu_triples(data: pd.DataFrame, across: _Across) -> set[tuple[str, str, str]]:
@@ -273,22 +278,20 @@ def _check_partition(part: pd.DataFrame, q: Questionnaire, across: _Across,
     }
 
 
-def _rows_across(part: pd.DataFrame, across: _Across,
-                 duplicates: dict[int, set[tuple[str, str]]],
+def _rows_across(part: pd.DataFrame, across: _Across, repeated: np.ndarray,
                  split_psus: set[tuple[str, str]]) -> list[tuple]:
-    """The rows of a partition with a duplicated identifier or in a PSU of two strata:
-    (check, column, position, value, wave, key)."""
-    data = _blank_missing(_as_read(part))
-    wave = across.waves(data)
+    """The rows of a partition whose identifier's hash is repeated, or in a PSU of two
+    strata: (check, column, position, value, wave, key)."""
+    part = _as_read(part)
+    data = _blank_missing(part)
     rows: list[tuple] = []
-    for k, name in enumerate(across.unique):
-        wanted = duplicates.get(k)
-        if not wanted:
-            continue
-        key = across.keys(data, name)
-        pairs = list(zip(wave, key, strict=True))
-        for pos in np.flatnonzero([p in wanted for p in pairs]):
-            rows.append(("unique", name, int(pos), data[name].iloc[pos], *pairs[pos]))
+    if len(repeated):
+        ids = _identifiers(part, across)
+        ids = ids[np.isin(ids["hash"].to_numpy(dtype=np.uint64), repeated)]
+        for k, pos, wave, key in ids[["rule", "pos", "wave", "key"]].itertuples(
+                index=False, name=None):
+            name = across.unique[int(k)]
+            rows.append(("unique", name, int(pos), data[name].iloc[int(pos)], wave, key))
     if split_psus and across.psu is not None and across.stratum is not None:
         psu, stratum = across.keys(data, across.psu), across.keys(data, across.stratum)
         psu_wave = _psu_waves(data, across)
@@ -350,9 +353,7 @@ def validate_partitions(frame: Any, q: Questionnaire, *,
     repeated = [dask.delayed(_duplicated)(*[piece[b] for piece in pieces])
                 for b in range(buckets)]
     results, found = dask.compute(checks, repeated)
-    duplicates: dict[int, set[tuple[str, str]]] = {}
-    for rule, wave, key in (entry for bucket in found for entry in bucket):
-        duplicates.setdefault(int(rule), set()).add((str(wave), str(key)))
+    hashes = np.concatenate([np.zeros(0, dtype=np.uint64), *found])
 
     offsets = [int(o) for o in np.concatenate([[0], np.cumsum([r["n"] for r in results])])]
     errors: list[Failure] = []
@@ -371,8 +372,8 @@ def validate_partitions(frame: Any, q: Questionnaire, *,
         for wave, psu, stratum in result["psu"]:
             strata.setdefault((wave, psu), set()).add(stratum)
     split = {pair for pair, found in strata.items() if len(found) > 1}
-    if duplicates or split:
-        found_rows = dask.compute(*[dask.delayed(_rows_across)(p, across, duplicates, split)
+    if len(hashes) or split:
+        found_rows = dask.compute(*[dask.delayed(_rows_across)(p, across, hashes, split)
                                     for p in parts])
         failed = {(f.column, f.pos) for f in errors if f.check == "dtype"}
         errors += _across_failures(q, across, offsets, found_rows, strata, failed)
@@ -404,6 +405,8 @@ def _across_failures(q: Questionnaire, across: _Across, offsets: Sequence[int],
         members.setdefault((check, column, wave, key), []).append(pos)
     out = []
     for check, column, pos, value, wave, key in rows:
+        if check == "unique" and len(members[(check, column, wave, key)]) < 2:
+            continue  # another value with the same hash: not a duplicate
         if (column, pos) in failed:
             continue  # reported as a dtype error
         rule = rules[f"{check}:{column}"]

@@ -297,7 +297,11 @@ def _summarise(coerced: pd.DataFrame, q: Questionnaire, keep_pii: str, key: byte
         values = data[name].to_numpy(dtype=float, na_value=np.nan)
         kept = values[~np.isnan(values)]
         whole[name] = bool(np.all(kept == np.round(kept)) and np.all(np.abs(kept) < 2**53))
-    out: dict[str, Any] = {"empty": data.iloc[:0], "whole": whole, "derived": records}
+    # built from the dtypes: an empty slice (even copied) of a text column backed by
+    # pyarrow keeps the partition's buffers alive
+    empty = pd.DataFrame({name: pd.Series([], dtype=data[name].dtype)
+                          for name in data.columns})
+    out: dict[str, Any] = {"empty": empty, "whole": whole, "derived": records}
     if recode:  # counted after personal data go, as read_wave counts them
         pii_columns = [c for c in q.pii if c in data.columns]
         kept_data = _finish(data, q, [], pii_columns, keep_pii, key, False, None)
