@@ -153,7 +153,8 @@ def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire, *,
                sheet: str | None = None, encoding: str | None = None,
                messages: Messages | None = None) -> pd.DataFrame:
     """The validated waves ``paths`` (:func:`perception.read_wave`), stacked in order, each
-    file's skipped blank rows reported on stderr."""
+    file's skipped blank rows reported on stderr; a directory of Parquet files is one
+    wave (:func:`parquet_wave`)."""
     import pandas as pd
 
     from ..waves.reading import read_wave
@@ -161,6 +162,9 @@ def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire, *,
     chosen = _sheet_argument(sheet)
     frames = []
     for path in paths:
+        if Path(path).is_dir():
+            frames.append(parquet_wave(command, Path(path), q))
+            continue
         check_sheets(Path(path), chosen)
         options: dict[str, Any] = {}
         if chosen is not None and Path(path).suffix.lower() == ".xlsx":
@@ -171,6 +175,29 @@ def read_waves(command: str, paths: Sequence[str | Path], q: Questionnaire, *,
     for path, frame in zip(paths, frames, strict=True):
         blank_rows_note(command, path, frame, messages)
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def parquet_wave(command: str, path: Path, q: Questionnaire) -> pd.DataFrame:
+    """A Parquet dataset (a directory), validated file by file, then read into memory
+    when its data fit in the size a wave file may have: the command's labelled tables
+    are computed in memory; a larger one is refused with what to do instead."""
+    from ..waves.files import MAX_WAVE_BYTES
+    from ..waves.partitions import dataset_bytes
+    from ..waves.reading import read_wave
+
+    size = dataset_bytes(path)
+    if size > MAX_WAVE_BYTES:
+        raise PerceptionError(
+            f"{path}: its Parquet files hold {size:,} bytes of data, more than the "
+            f"{MAX_WAVE_BYTES:,} that 'perception {command}' reads into memory (its "
+            "labelled tables are computed in memory). Fix: estimate it in Python on the "
+            f"Dask DataFrame: wave = pc.read_wave({str(path)!r}, q); d = "
+            "pc.SurveyDesign(wave, weights=..., strata=..., psu=...); pc.mean(d, ...) "
+            "(mean, total, ratio, proportion and quantile run partition by partition).")
+    lazy: Any = read_wave(path, q)  # a Dask DataFrame
+    frame = lazy.compute().reset_index(drop=True)
+    frame.attrs = dict(lazy.attrs)
+    return frame
 
 
 # ------------------------------------------------------------------ left out --

@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "out and counted; small cells are suppressed.",
     )
     parser.add_argument("wave", nargs="+", metavar="WAVE", type=Path,
-                        help="wave file(s): .csv, .xlsx, .sav, .dta (several are stacked)")
+                        help="wave file(s): .csv, .xlsx, .sav, .dta, or a directory of "
+                        ".parquet files (several are stacked)")
     add_input_options(parser)
     parser.add_argument("--row", required=True, metavar="VAR",
                         help="the variable of the lines of the table")

@@ -45,7 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "respondents are suppressed.",
     )
     parser.add_argument("wave", nargs="+", metavar="WAVE", type=Path,
-                        help="wave file(s): .csv, .xlsx, .sav, .dta (several are stacked)")
+                        help="wave file(s): .csv, .xlsx, .sav, .dta, or a directory of "
+                        ".parquet files (several are stacked)")
     add_input_options(parser)
     parser.add_argument("--var", required=True, action="append", metavar="V",
                         help="variable to estimate (repeat for several)")

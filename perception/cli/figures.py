@@ -38,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     source.add_argument("--list", action="store_true",
                         help="list the figures of the set and exit")
     source.add_argument("--data", nargs="+", metavar="WAVE", type=Path,
-                        help="wave files (.csv, .xlsx, .sav, .dta), one per wave or stacked")
+                        help="wave files (.csv, .xlsx, .sav, .dta, or a directory of "
+                        ".parquet files), one per wave or stacked")
     source.add_argument("--demo", action="store_true",
                         help="use the built-in Central Mali example (seed 1)")
     parser.add_argument("-q", "--questionnaire", metavar="Q", type=Path,

@@ -46,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "terms (--test).",
     )
     parser.add_argument("wave", nargs="+", metavar="WAVE", type=Path,
-                        help="wave file(s): .csv, .xlsx, .sav, .dta (several are stacked)")
+                        help="wave file(s): .csv, .xlsx, .sav, .dta, or a directory of "
+                        ".parquet files (several are stacked)")
     add_input_options(parser)
     parser.add_argument("--formula", required=True, metavar="F",
                         help='model formula, e.g. "trust_police ~ C(wave) * treated + sex"')

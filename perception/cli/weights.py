@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _read(path: str, questionnaire) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The validated wave (``pc.read_wave``), the file as it will be written out (the
     table as read, without the questionnaire's pii columns) and the pii columns dropped."""
+    if Path(path).is_dir():  # refused before a pass over the dataset
+        raise WeightingError(
+            f"{path} is a directory (a Parquet dataset): 'perception weights' writes the "
+            "wave back as one file with its weights. Fix: give a wave file (.csv, .xlsx, "
+            ".sav, .dta).")
     data = read_wave(path, questionnaire)
     blank_rows_note("weights", path, data)
     raw, _ = read_table(path, questionnaire)

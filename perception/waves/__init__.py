@@ -24,6 +24,8 @@ EXPORTS: dict[str, str] = {
 SHARED: dict[str, str] = {
     "MAX_WAVE_BYTES": "files",
     "read_table": "files",
+    "read_parquet_dataset": "partitions",
+    "dataset_bytes": "partitions",
     "changed_columns": "cleaning",
     "read_cleaning_log": "cleaning",
     "identifying_paradata": "cleaning",

@@ -23,6 +23,7 @@ False
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,9 +35,9 @@ from ..disclosure.pii import MIN_KEY_BYTES, hash_value
 from ..errors import PerceptionError, WaveValidationError
 from ..questionnaire.model import Questionnaire
 from .files import MAX_WAVE_BYTES, read_table
-from .validation import recode_missing, validate_with_data
+from .validation import ValidationReport, is_dask_frame, recode_missing, validate_with_data
 
-__all__ = ["read_wave"]
+__all__ = ["read_wave", "integer_codes", "integer_candidates", "derive_columns"]
 
 
 def key_bytes(hash_key: str | bytes | None) -> bytes:
@@ -80,8 +81,14 @@ def read_wave(
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or dask.dataframe.DataFrame
         ``.csv`` (UTF-8), ``.xlsx``, ``.sav``/``.zsav`` or ``.dta``. Never modified.
+        A wave larger than memory: a directory of Parquet files (the parts of one wave,
+        same columns, read in name order) or a Dask DataFrame; it is validated partition
+        by partition (the same report as in memory, rows numbered across the
+        partitions; identifiers unique across them) and the result is a lazy **Dask
+        DataFrame** (see Returns) that ``pc.SurveyDesign`` takes. ``max_bytes``,
+        ``sheet`` and ``encoding`` are for files only.
     questionnaire : Questionnaire
         The questionnaire the wave follows.
     keep_pii : {"drop", "hash"}
@@ -114,6 +121,11 @@ def read_wave(
         reader's ``notes``). For a questionnaire with repeat tables, the submission keys
         of a KoboToolbox export (``_uuid``, ``_index``) are kept as the last columns:
         ``perception.attach_repeat`` links the repeat rows with them.
+        For a Parquet directory or a Dask DataFrame: a lazy Dask DataFrame of the same
+        columns and dtypes, one partition per file (or per partition), rows numbered
+        0, 1, ... across them (the report's row numbers), each partition coerced and its
+        derived variables computed when it is computed; ``attrs["perception"]`` as
+        above (counted over every partition).
 
     Raises
     ------
@@ -149,20 +161,31 @@ def read_wave(
             f"read_wave needs a Questionnaire, got {type(questionnaire).__name__}. Fix: pass "
             "pc.load_questionnaire(path)."
         )
+    if is_dask_frame(path) or Path(path).is_dir():
+        from .partitions import read_parquet_dataset
+
+        if sheet is not None or encoding is not None:
+            raise PerceptionError(
+                "sheet= and encoding= are options of a wave file; a Parquet dataset or a "
+                "Dask DataFrame has neither. Fix: leave them out.")
+        frame: Any
+        if is_dask_frame(path):
+            frame = path
+            source = f"a Dask DataFrame of {frame.npartitions} partitions"
+        else:
+            frame = read_parquet_dataset(path)
+            source = str(path)
+        return _read_partitioned(frame, questionnaire, source=source, keep_pii=keep_pii,
+                                 key=key, recode=recode)
     path = Path(path)
     raw, table_meta = read_table(path, questionnaire, max_bytes=max_bytes, sheet=sheet,
                                  encoding=encoding)
     report, data = validate_with_data(raw, questionnaire, source=str(path))
     if not report.ok or data is None:
-        raise WaveValidationError(
-            f"{path} does not match questionnaire {questionnaire.id!r}: {len(report.errors)} "
-            f"error{'s' if len(report.errors) != 1 else ''}.\n"
-            f"{report.summary(max_rows=None, max_groups=None)}",
-            report,
-        )
+        raise _invalid(str(path), questionnaire, report)
     # the derived variables, computed before personal data go (they may use them); a
     # column of the file (a form's calculate, computed with ODK's semantics) is replaced
-    data, derived = _derived(data, questionnaire)
+    data, derived = derive_columns(data, questionnaire)
     data = integer_codes(data, questionnaire)
     pii_columns = [c for c in questionnaire.pii if c in data.columns]
     if keep_pii == "drop":
@@ -196,6 +219,136 @@ def read_wave(
     return data
 
 
+def _invalid(source: str, questionnaire: Questionnaire, report: ValidationReport
+             ) -> WaveValidationError:
+    return WaveValidationError(
+        f"{source} does not match questionnaire {questionnaire.id!r}: {len(report.errors)} "
+        f"error{'s' if len(report.errors) != 1 else ''}.\n"
+        f"{report.summary(max_rows=None, max_groups=None)}",
+        report,
+    )
+
+
+def _read_partitioned(frame: Any, q: Questionnaire, *, source: str, keep_pii: str,
+                      key: bytes, recode: bool) -> Any:
+    """A Dask DataFrame validated partition by partition (raise listing every failure),
+    read as a lazy Dask DataFrame: each partition as :func:`read_wave` reads a file,
+    the integer columns decided on the whole data, rows numbered across partitions."""
+    from .partitions import map_numbered, validate_partitions
+
+    scan = validate_partitions(frame, q, summarise=partial(
+        _summarise, q=q, keep_pii=keep_pii, key=key, recode=recode))
+    report = ValidationReport(scan.errors, scan.warnings, scan.n_rows, scan.n_columns,
+                              source=source)
+    if not report.ok:
+        raise _invalid(source, q, report)
+    summaries = scan.summaries
+    integers = sorted({n for s in summaries for n in s["whole"]}
+                      - {n for s in summaries for n, ok in s["whole"].items() if not ok})
+    empty = pd.concat([s["empty"] for s in summaries])
+    pii_columns = [c for c in q.pii if c in empty.columns]
+    steps: dict[str, Any] = dict(q=q, integers=integers, pii_columns=pii_columns, keep_pii=keep_pii,
+                 key=key, recode=recode)
+    meta = _finish(empty, meta=None, **steps)
+    out = map_numbered(frame, partial(_prepare_partition, meta=meta, **steps),
+                       scan.offsets, meta)
+    changed: dict[str, int] = {}
+    in_file: dict[str, bool] = {}
+    for s in summaries:
+        for record in s["derived"]:
+            changed[record["variable"]] = changed.get(record["variable"], 0) + record["changed"]
+            in_file[record["variable"]] = record["in_file"]
+    meta_attrs: dict[str, Any] = {
+        "source": source, "questionnaire": q.id, "pii": keep_pii,
+        "pii_columns": pii_columns, "warnings": len(report.warnings),
+        "blank_rows_skipped": 0, "notes": [], "partitions": len(summaries),
+        "derived": [{"variable": n, "in_file": in_file[n], "changed": changed[n]}
+                    for n in changed],
+    }
+    if recode:
+        meta_attrs["missing_recoded"] = _recoded_counts(
+            q, [s["recoded"] for s in summaries])
+    out.attrs = {"perception": meta_attrs}
+    return out
+
+
+def _recoded_counts(q: Questionnaire, tables: list[pd.DataFrame]) -> list[dict[str, Any]]:
+    """The partitions' counts of recoded missing codes added up, in the order
+    :func:`recode_missing` gives them (variables, then their codes)."""
+    order = {(v.name, code): (i, j) for i, v in enumerate(q.variable_list)
+             for j, code in enumerate(v.missing)}
+    total: dict[tuple[str, Any], dict[str, Any]] = {}
+    for table in tables:
+        for record in table.to_dict("records"):
+            entry = total.setdefault((record["column"], record["code"]),
+                                     {str(k): v for k, v in record.items()} | {"count": 0})
+            entry["count"] += int(record["count"])
+    return [total[k] for k in sorted(total, key=lambda k: order[k])]
+
+
+def _summarise(coerced: pd.DataFrame, q: Questionnaire, keep_pii: str, key: bytes,
+               recode: bool) -> dict[str, Any]:
+    """What the read of a valid partition needs to know of the others: its dtypes once
+    read, its whole-number columns, its derived variables' changed values and, with
+    ``recode``, its counts of recoded missing codes."""
+    data, records = derive_columns(coerced, q)
+    whole = {}
+    for name in integer_candidates(data, q):
+        values = data[name].to_numpy(dtype=float, na_value=np.nan)
+        kept = values[~np.isnan(values)]
+        whole[name] = bool(np.all(kept == np.round(kept)) and np.all(np.abs(kept) < 2**53))
+    # built from the dtypes: an empty slice (even copied) of a text column backed by
+    # pyarrow keeps the partition's buffers alive
+    empty = pd.DataFrame({name: pd.Series([], dtype=data[name].dtype)
+                          for name in data.columns})
+    out: dict[str, Any] = {"empty": empty, "whole": whole, "derived": records}
+    if recode:  # counted after personal data go, as read_wave counts them
+        pii_columns = [c for c in q.pii if c in data.columns]
+        kept_data = _finish(data, q, [], pii_columns, keep_pii, key, False, None)
+        out["recoded"] = recode_missing(kept_data, q)[1]
+    return out
+
+
+def _prepare_partition(part: pd.DataFrame, q: Questionnaire, integers: list[str],
+                       pii_columns: list[str], keep_pii: str, key: bytes, recode: bool,
+                       meta: pd.DataFrame) -> pd.DataFrame:
+    """One partition read as :func:`read_wave` reads a file."""
+    report, data = validate_with_data(part, q)
+    if data is None:  # the data changed since they were validated
+        raise WaveValidationError(
+            f"a partition no longer matches questionnaire {q.id!r} ({len(report.errors)} "
+            "errors): the data changed after they were read. Fix: read the wave again.",
+            report)
+    data, _ = derive_columns(data, q)
+    return _finish(data, q, integers, pii_columns, keep_pii, key, recode, meta)
+
+
+def _finish(data: pd.DataFrame, q: Questionnaire, integers: list[str],
+            pii_columns: list[str], keep_pii: str, key: bytes, recode: bool,
+            meta: pd.DataFrame | None) -> pd.DataFrame:
+    """Integer codes (decided on the whole data), personal data, missing codes, and
+    the dtypes of ``meta`` (every partition alike)."""
+    data = _as_integers(data, integers)
+    if keep_pii == "drop":
+        data = data.drop(columns=pii_columns)
+    else:
+        data = data.assign(**{c: data[c].map(lambda v: hash_value(v, key)).astype(object)
+                              for c in pii_columns})
+    if recode:
+        data, _ = recode_missing(data, q)
+        data = _as_integers(data, integers)
+    if meta is not None:
+        differ = {c: meta[c].dtype for c in meta.columns if data[c].dtype != meta[c].dtype}
+        data = data.astype(differ) if differ else data
+    return data
+
+
+def _as_integers(data: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    converted = {n: data[n].astype("Int64") for n in names
+                 if n in data.columns and not isinstance(data[n].dtype, pd.Int64Dtype)}
+    return data.assign(**converted) if converted else data
+
+
 def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
     """``data`` with its integer-coded and whole-number columns as pandas nullable
     integers (``Int64``): a code read as 11.0 (a blank elsewhere in the column made it a
@@ -209,16 +362,9 @@ def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFr
     [1, <NA>, 0]
     """
     converted = {}
-    for var in questionnaire.variable_list:
-        name = var.name
-        if name not in data.columns:
-            continue
-        wanted = (var.type in ("categorical", "ordinal", "binary")
-                  and var.code_type == "integer") or var.type == "integer"
+    for name in integer_candidates(data, questionnaire):
         column = data[name]
-        if (not wanted or isinstance(column.dtype, pd.Int64Dtype)
-                or not pd.api.types.is_numeric_dtype(column)
-                or pd.api.types.is_bool_dtype(column)):
+        if isinstance(column.dtype, pd.Int64Dtype):
             continue
         values = column.to_numpy(dtype=float, na_value=np.nan)
         present = values[~np.isnan(values)]
@@ -227,8 +373,24 @@ def integer_codes(data: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFr
     return data.assign(**converted) if converted else data
 
 
-def _derived(data: pd.DataFrame, questionnaire: Questionnaire
-             ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def integer_candidates(data: pd.DataFrame, questionnaire: Questionnaire) -> list[str]:
+    """The columns of ``data`` that :func:`integer_codes` turns into ``Int64`` when their
+    values are whole numbers: integer codes and integers held as numbers."""
+    names = []
+    for var in questionnaire.variable_list:
+        if var.name not in data.columns:
+            continue
+        wanted = (var.type in ("categorical", "ordinal", "binary")
+                  and var.code_type == "integer") or var.type == "integer"
+        column = data[var.name]
+        if (wanted and pd.api.types.is_numeric_dtype(column)
+                and not pd.api.types.is_bool_dtype(column)):
+            names.append(var.name)
+    return names
+
+
+def derive_columns(data: pd.DataFrame, questionnaire: Questionnaire
+                   ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The wave with its derived variables computed, and one record per variable: its
     name, whether the file had the column, and how many of its values changed."""
     out = questionnaire.derive(data, replace=True)
