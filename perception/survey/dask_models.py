@@ -56,6 +56,7 @@ from .dask_reduce import (
     _rw,
     _rwa,
     reduce_partition,
+    with_empty_group,
 )
 from .design import ReplicateDesign, SurveyDesign
 from .families import Family
@@ -840,13 +841,8 @@ def _taylor_vcov(base: DaskSurveyDesign, groups: pd.DataFrame, final: list,
     products = _group_scores(groups, final, keys, [_moment(a + 1, b + 1) for a, b in pairs])
     groups = groups.copy()
     if len(groups) == 1:
-        # one group (no strata, every row in the fit): a second, empty group lets the
-        # in-memory design be built on the groups; it adds nothing to any sum
-        empty = groups.copy()
-        sums = [c for c in groups.columns if c.startswith("__pc_") and c != _ACTIVE]
-        empty[sums] = 0.0
-        empty[_ACTIVE] = False
-        groups = pd.concat([groups, empty], ignore_index=True)
+        # one group (no strata, every row in the fit): see with_empty_group
+        groups = with_empty_group(groups)
         scores = np.vstack([scores, np.zeros((1, p))])
         products = np.vstack([products, np.zeros((1, products.shape[1]))])
         active = np.append(active, False)

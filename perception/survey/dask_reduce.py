@@ -465,6 +465,26 @@ def reduce_design(design: Any, plan: _Plan, na_rm: bool) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ estimators --
+def with_empty_group(groups: pd.DataFrame) -> pd.DataFrame:
+    """``groups`` with a second, empty group when it has one only (no strata, no
+    clusters, no domains): the in-memory design on the groups then has two "PSUs" and
+    can be built; the empty group adds nothing to any sum and is outside every domain.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({_W: [2.0], _ACTIVE: [True]})
+    >>> with_empty_group(g)[_W].tolist(), with_empty_group(g)[_ACTIVE].tolist()
+    ([2.0, 0.0], [True, False])
+    """
+    if len(groups) != 1:
+        return groups
+    empty = groups.copy()
+    sums = [c for c in groups.columns if c.startswith(_PREFIX) and c != _ACTIVE]
+    empty[sums] = 0
+    empty[_ACTIVE] = False
+    return pd.concat([groups, empty], ignore_index=True)
+
+
 def _domain_index(frame: pd.DataFrame, by: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(frame[by])
 

@@ -57,6 +57,7 @@ from .dask_reduce import (
     _rwn,
     _sq,
     reduce_design,
+    with_empty_group,
 )
 from .design import ReplicateDesign, SurveyDesign
 from .engine import (
@@ -309,6 +310,8 @@ def _estimate(design: Any, plan: _Plan, na_rm: bool):
     if isinstance(design, DaskReplicateDesign):
         return _estimate_replicates(design, plan, na_rm)
     groups = reduce_design(design, plan, na_rm)
+    if plan.moments:
+        groups = with_empty_group(groups)
     active = groups[_ACTIVE].to_numpy(dtype=bool)
     if not active.any():
         raise EstimationError(

@@ -84,6 +84,7 @@ DESIGNS = [
     ("apiclus1", {"weights": "pw", "psu": "dnum", "fpc": "fpc"}),
     ("apiclus2", {"weights": "pw", "psu": ["dnum", "snum"], "fpc": ["fpc1", "fpc2"]}),
     ("apiclus2", {"weights": "pw", "psu": ["dnum", "snum"]}),
+    ("apistrat", {"weights": "pw"}),  # weights only: one group without domains
 ]
 
 
