@@ -36,7 +36,7 @@ from ..survey.checks import (
     column_names,
 )
 from ..survey.covariance import attach_covariance, covariance_of
-from ..survey.dask_domains import distinct_values
+from ..survey.dask_domains import distinct_values, domain_groups
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean, proportion
 from ..survey.multiple_choice import is_select_multiple
@@ -218,7 +218,6 @@ def change(
     by_names = column_names(by, "by")
     on_dask = getattr(design, "is_dask", False)
     # select-multiple questions of a labelled design: their options, from proportion()
-    # (a design on a Dask DataFrame is never labelled)
     plain = [n for n in names if not is_select_multiple(design, n)]
     columns = list(design.data.columns) if on_dask else design.data
     if on_dask:
@@ -245,9 +244,8 @@ def change(
         )
     _check_several_waves(design, over, "over")
 
-    if on_dask:  # the per-wave means from the Dask estimators (group sums by domain)
-        table = mean(design, names, by=[*by_names, over], na_rm=na_rm, level=level)
-        return _changes_from_table(table, by_names, over, reference, relative, level)
+    # (on a Dask DataFrame the per-wave means and proportions come from the Dask
+    # estimators: group sums by domain)
     if len(plain) == len(names):
         return _plain_changes(design, names, by_names, over, reference, relative, level,
                               na_rm)
@@ -256,7 +254,8 @@ def change(
         if name in plain:
             continue
         table = proportion(design, name, by=[*by_names, over], na_rm=na_rm, level=level)
-        table["df"] = design.degf  # the change's t test: the design's df, as for a mean
+        # the change's t test: the design's df, as for a mean
+        table["df"] = _design_degf(design, over)
         changes.append(_changes_from_table(table, by_names, over, reference, relative, level))
     if plain:
         changes.insert(0, _plain_changes(design, plain, by_names, over, reference, relative,
@@ -273,6 +272,13 @@ def change(
     out = out[order]
     out.attrs = {"level": level, "vcov": None}
     return out
+
+
+def _design_degf(design, over: str) -> int:
+    """The design's degrees of freedom (R's ``degf``; one pass on a Dask DataFrame)."""
+    if not getattr(design, "is_dask", False):
+        return int(design.degf)
+    return domain_groups(design, [], [over], na_rm=True, argument="change").degf
 
 
 def _plain_changes(design, names, by_names, over, reference, relative, level, na_rm

@@ -394,8 +394,7 @@ def did(
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
     on_dask = getattr(design, "is_dask", False)
-    # select-multiple questions of a labelled design: one outcome per option (a design
-    # on a Dask DataFrame is never labelled)
+    # select-multiple questions of a labelled design: one outcome per option
     plain = [n for n in names if not is_select_multiple(design, n)]
     columns = list(design.data.columns) if on_dask else design.data
     if on_dask:
@@ -482,8 +481,20 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
     vcovs: dict[str, pd.DataFrame] = {}
     periods: list = []
     for name in names:
-        spec = _did_one_on_dask(design, name, treated, period, by_names, level,
+        if is_select_multiple(design, name):
+            raise EstimationError(
+                f"{name!r} is a select-multiple question: its DiD per option is not "
+                "available on a design on a Dask DataFrame yet; add its options' 0/1 "
+                "columns to the Dask DataFrame and give them as variables, or compute the "
+                "DiD on the data in memory (ddf.compute())"
+            )
+        # a labelled design: the questionnaire's missing codes and skipped questions
+        # out, partition by partition (survey/dask_labelling.py), counted by domain
+        prepared = prepare(design, [name], [treated, period, *by_names], purpose="mean")
+        spec = _did_one_on_dask(prepared.design, name, treated, period, by_names, level,
                                 post_periods, na_rm)
+        spec["cells"] = prepared.finish(spec["cells"], by=[*by_names, treated, period])
+        spec["effects"] = prepared.finish(spec["effects"], by=by_names)
         _add_spec(spec, name, effects, cells, coefs, vcovs, pretrends, hetero)
         periods = spec["periods"]
     return DiDResult(

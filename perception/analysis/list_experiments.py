@@ -318,12 +318,14 @@ def list_experiment(
             f"by= holds the count or the list column ({by_names!r}): give the domains only "
             "(the two lists are compared within each domain)"
         )
-    if on_dask:  # a design on a Dask DataFrame (never labelled): the checks in one pass
-        means = _list_means_on_dask(design, count, treatment, by_names, n_control_items,
-                                    na_rm, level)
-        return _prevalence_table(means, by_names, treatment, count, level)
-    # the questionnaire's missing codes and skipped questions out (survey/valid_values)
+    # the questionnaire's missing codes and skipped questions out (survey/valid_values;
+    # on a Dask DataFrame partition by partition, survey/dask_labelling.py)
     prepared = prepare(design, [count], [treatment, *by_names], purpose="mean")
+    if on_dask:  # a design on a Dask DataFrame: the checks in one pass
+        means = _list_means_on_dask(prepared.design, count, treatment, by_names,
+                                    n_control_items, na_rm, level)
+        return prepared.finish(_prevalence_table(means, by_names, treatment, count, level),
+                               by=by_names)
     design = prepared.design
     columns = list_columns(design, count, treatment, n_control_items, by_names, na_rm)
     arm_design: Any = design.subset(columns.rows) if not np.array_equal(

@@ -24,6 +24,7 @@ from . import intervals
 from .dask_design import DaskReplicateDesign
 from .dask_reduce import (
     _ACTIVE,
+    _IN,
     _ONE,
     _ROWS,
     _SHOWN_ROWS,
@@ -115,11 +116,14 @@ class Flagged:
 Check = Callable[..., dict[str, tuple[np.ndarray, str | None]]]
 
 
-def _flag_partition(frame: pd.DataFrame, check: Check, args: tuple
+def _flag_partition(frame: pd.DataFrame, check: Check, args: tuple, kept: str | None
                     ) -> tuple[dict[str, tuple[int, list, list]], int]:
     found: dict[str, tuple[int, list, list]] = {}
+    inside = None if kept is None else frame[kept].to_numpy(dtype=bool)
     for name, (mask, shown) in check(frame, *args).items():
         mask = np.asarray(mask, dtype=bool)
+        if inside is not None:  # rows a labelled design leaves out are never at fault
+            mask = mask & inside
         count = int(mask.sum())
         if not count:
             found[name] = (0, [], [])
@@ -158,8 +162,9 @@ def flagged_rows(design: Any, columns: Sequence[str], check: Check, *args: Any
     0
     """
     dask = _require_dask()
-    selected = design.data[list(dict.fromkeys(columns))]
-    results = dask.compute(*[dask.delayed(_flag_partition)(part, check, args)
+    kept = getattr(design, "kept_column", None)  # a labelled design's (dask_labelling)
+    selected = design.data[list(dict.fromkeys([*columns, *([kept] if kept else [])]))]
+    results = dask.compute(*[dask.delayed(_flag_partition)(part, check, args, kept)
                              for part in selected.to_delayed()])
     counts: dict[str, int] = {}
     rows: dict[str, list] = {}
@@ -224,7 +229,8 @@ class DomainGroups:
     degf_used : int
         The degrees of freedom of the rows used (R's ``degf`` of the design cut to them).
     complete : bool
-        Every row of the data is used.
+        Every row of the data is used (a labelled design's left-out rows aside: no row
+        misses a value).
     lonely : bool
         A stratum of some stage has a single PSU (a design without replicates).
     """
@@ -280,7 +286,10 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
                     "gram": bool(plan.replicate_weights)})
     groups = reduce_design(design, plan, True)
     active = groups[_ACTIVE].to_numpy(dtype=bool)
-    if not na_rm and not active.all():
+    missing = ~active
+    if plan.kept is not None:  # the rows a labelled design leaves out are not missing
+        missing &= groups[_IN].to_numpy(dtype=float) > 0
+    if not na_rm and missing.any():
         raise missing_error(design, list(order or [*variables, *by]), argument)
     codes = np.where(active, 0, -1)
     psu: np.ndarray | None = None
@@ -321,7 +330,7 @@ def domain_groups(design: Any, variables: Sequence[str], by: Sequence[str], *,
         by=used[list(by)], psu=psu, psu_labels=labels,
         rows=used[_ROWS].to_numpy(dtype=float).round().astype(np.int64),
         rows_are_psus=bool(plan.moments and not isinstance(design, DaskReplicateDesign)),
-        degf=degf, degf_used=degf_used, complete=bool(active.all()), lonely=lonely,
+        degf=degf, degf_used=degf_used, complete=not bool(missing.any()), lonely=lonely,
     )
 
 

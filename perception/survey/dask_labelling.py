@@ -63,7 +63,14 @@ class _Excluded(Prepared):
     def _counts(self, table: pd.DataFrame, by: list[str]) -> list[dict[int, int]]:
         if self.sizes is None or self.sizes.empty:
             return [{} for _ in range(len(table))]
-        return counts_by_row(self.sizes, table, [c for c in by if c in table.columns])
+        shown = [c for c in by if c in table.columns]
+        sizes = self.sizes
+        if shown and shown != list(self.by):
+            # counted by all the analysis' by columns (a DiD's treated and period too):
+            # added up over those the table does not show
+            levels = [list(self.by).index(c) for c in shown] + [len(self.by)]
+            sizes = sizes.groupby(level=levels).sum()
+        return counts_by_row(sizes, table, shown)
 
 
 # ------------------------------------------------------------ the partitions --
@@ -123,6 +130,24 @@ class _Preparation:
         sizes = _reason_sizes(self.design.data, list(self.by))
         return _Excluded(self.design, self.original, self.reasons, np.empty(0, dtype=np.int64),
                          self.by, sizes)
+
+
+def prepare(design: Any, columns: Sequence[str], by: Sequence[str] = (), *,
+            missing_codes: str | None = None, purpose: str | None = None) -> Prepared:
+    """:func:`perception.survey.valid_values.prepare` of a design on a Dask DataFrame:
+    the design that reads the prepared partitions (its left-out rows outside its
+    domain) and the left-out rows counted by (``by`` values, reason), one pass.
+
+    Examples
+    --------
+    >>> p = prepare(dask_design, ["trust_police"], ["wave"])           # doctest: +SKIP
+    >>> p.finish(pc.change(p.design, "trust_police", over="wave"), over="wave")  # doctest: +SKIP
+    """
+    if design.questionnaire is None:
+        check_missing_codes(missing_codes if missing_codes is not None
+                            else design.missing_codes)
+        return Prepared(design, design, (), np.empty(0, dtype=np.int64), tuple(by))
+    return _prepare(design, columns, by, missing_codes, purpose).excluded()
 
 
 def _check(design: Any, columns: Sequence[str], by: Sequence[str],

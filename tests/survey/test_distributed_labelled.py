@@ -199,6 +199,56 @@ def test_other_missing_values_still_follow_na_rm(client, waves):
                 pc.proportion(memory, "trust_army", na_rm=True))
 
 
+ANALYSES = {
+    # a change per wave pair: the left-out answers of both waves counted
+    "change": lambda d: pc.change(d, ["trust_police", "req_help_bribe", "ca_type"],
+                                  over="wave", by="region"),
+    "did": lambda d: pc.did(d, ["trust_police", "req_help_bribe"], treated="treated",
+                            period="wave", by="region"),
+    # the by column's missing codes leave rows out
+    "list_experiment": lambda d: pc.list_experiment(d, count="le_count",
+                                                    treatment="le_list", by="educ"),
+}
+
+
+@pytest.mark.parametrize("analysis", list(ANALYSES))
+def test_labelled_analyses_equal_in_memory(client, waves, analysis):
+    # the analyses leave the questionnaire's missing codes and skipped questions out
+    # (their rows, their degrees of freedom) and count them, as in memory
+    memory, spread = _designs(waves, "clusters")
+    want, got = ANALYSES[analysis](memory), ANALYSES[analysis](spread)
+    if analysis == "did":
+        for part in ("cells", "coefficients"):
+            assert_same(getattr(got, part), getattr(want, part))
+        want, got = want.effects, got.effects
+    assert {"n_excluded", "excluded", "variable_label"} <= set(got.columns)
+    if analysis != "list_experiment":  # its by codes leave whole domains out
+        assert got["n_excluded"].sum() > 0
+    assert_same(got, want)
+
+
+def test_labelled_did_with_gaps_and_select_multiple(client, waves):
+    def gaps(data):
+        data = data.copy()
+        data.loc[[7, len(data) - 3], "trust_police"] = np.nan
+        return data
+
+    data, ddf = _frames(waves, gaps)
+    q = waves[1]
+    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=q)
+    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=q)
+    # a blank answer is missing, a missing code is left out: only the blanks are named
+    with pytest.raises(EstimationError, match=f"2 missing value.*7, {len(data) - 3}"):
+        pc.did(spread, "trust_police", treated="treated", period="wave")
+    options = {"treated": "treated", "period": "wave", "na_rm": True}
+    want = pc.did(memory, "trust_police", **options)
+    got = pc.did(spread, "trust_police", **options)
+    assert_same(got.effects, want.effects)
+    assert_same(got.cells, want.cells)
+    with pytest.raises(EstimationError, match="'ca_type' is a select-multiple question"):
+        pc.did(spread, "ca_type", treated="treated", period="wave")
+
+
 def test_labelled_design_is_lazy_and_says_so(waves):
     _, ddf = _frames(waves)
     q = waves[1]
