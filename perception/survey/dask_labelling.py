@@ -84,7 +84,8 @@ def _needed_columns(design: Any, names: Sequence[str]) -> list[str]:
     if isinstance(design, DaskReplicateDesign) and design.base is None:
         wanted += [design.options["weights"], *design.options["replicate_weights"]]
     else:
-        wanted += [*base.design_columns, *([base._weights] if base._weights else [])]
+        wanted += [*base.design_columns, *([base._weights] if base._weights else []),
+                   *getattr(base, "weighting_columns", ())]  # a weighted design's
     todo = list(names)
     seen: set[str] = set()
     while todo:

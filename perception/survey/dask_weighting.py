@@ -49,12 +49,14 @@ from .dask_design import DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import (
     _ACTIVE,
     _FIRST,
+    _IN,
     _PREFIX,
     _W,
     _combine,
     _each_part,
     _globalise,
     _group_codes,
+    _inside,
     _missing,
     _Plan,
     _raise_found,
@@ -65,12 +67,17 @@ from .dask_reduce import (
 from .design import ReplicateDesign, SurveyDesign
 from .distributed import _check_some, _group_design, _group_scores, _ratio_deff, _totals
 from .engine import RatioResult, _Totals, check_domain_weights, domains, finish
+from .replicates import replicate_degf
 from .variance import GroupSums
 
 #: the column of the adjusted weights added to the Dask DataFrame
 ADJUSTED = f"{_PREFIX}adjusted_w"
 _CELL_W, _CELL_ROWS = f"{_PREFIX}cell_w", f"{_PREFIX}cell_rows"
 _W0 = f"{_PREFIX}w0"  # a group's weights before the adjustment
+# a group's adjusted weights, rows outside the domain too (a labelled design's left-out
+# rows): the post-strata residuals act on every row, as in memory
+_WALL = f"{_PREFIX}wall"
+_WSQ = f"{_PREFIX}wsq"  # a group's sum of squared adjusted weights (replicate degf)
 _SHOWN = 10
 
 
@@ -387,8 +394,16 @@ class DaskWeightedDesign(DaskSurveyDesign):
         super().__init__(adjusted, weights=ADJUSTED,
                          strata=design._strata or None, psu=design._psu or None,
                          fpc=design._fpc or None, nest=design._nest,
-                         lonely_psu=design.lonely_psu)
+                         lonely_psu=design.lonely_psu, questionnaire=design.questionnaire,
+                         lang=design.lang, missing_codes=design.missing_codes)
         self._weighting = spec
+
+    @property
+    def weighting_columns(self) -> list[str]:
+        """The columns the adjustment reads in each partition (the cells' columns, the
+        weights before it, the numeric calibration variables): a labelled design's
+        analyses keep them in the partitions they prepare (dask_labelling.py)."""
+        return self._weighting.frame_columns
 
     def __repr__(self) -> str:
         return (f"DaskWeightedDesign({self._weighting.kind}, {self._data.npartitions} "
@@ -748,7 +763,7 @@ def _weighted_partition(frame: pd.DataFrame, plan: _Plan, spec: _Weighting
     """The estimators' group sums of one partition, and the sums the residuals need."""
     table, found, info = reduce_partition(frame, plan)
     missing = _missing(frame, plan)
-    active = np.ones(len(frame), dtype=bool)
+    active = _inside(frame, plan)  # as reduce_partition: the same groups
     for mask in missing.values():
         active &= ~mask
     codes, first = _group_codes(frame, plan.keys, active)
@@ -777,6 +792,8 @@ def _weighted_partition(frame: pd.DataFrame, plan: _Plan, spec: _Weighting
     for b, values in enumerate(bases):
         add(_xb(b), values)
     add(_W0, _base(frame, spec))
+    add(_WALL, w)
+    add(_WSQ, w * w)
     return pd.concat([table, pd.DataFrame(sums)], axis=1), found, info
 
 
@@ -867,7 +884,7 @@ class _Residuals:
             num = _c.group_sums(level, companion, n_levels)
             den = _c.group_sums(level, w0[:, None], n_levels)[:, 0]
             means = _c.safe_divide(num, den[:, None])
-            psw = self._col(_W) + self._col(_xb(1))
+            psw = self._col(_WALL) + self._col(_xb(1))
             out = scores.copy()
             inside = level >= 0
             out[inside] -= means[level[inside]] * psw[inside, None]
@@ -903,9 +920,14 @@ def _estimate_replicates(design: DaskWeightedReplicateDesign, plan: _Plan, na_rm
     adjusted = design._adjust(before)
     G = len(groups)
     factors = _c.safe_divide(adjusted.replicate_matrix(), adjusted._w[:, None])
-    rep = ReplicateDesign._from_factors(
+    rep: Any = _GroupReplicates._from_factors(
         groups, adjusted._w, factors, np.arange(G), adjusted.scale, adjusted.rscales,
         adjusted.mse, adjusted.method, adjusted._degf)
+    rep._row_mass = np.sqrt(groups[_WSQ].to_numpy(dtype=float))
+    if plan.kept is not None:
+        # a labelled design's left-out rows: adjusted with every row, then outside the
+        # domain (as subset() in memory: the degrees of freedom of the domain's rows)
+        rep = rep.subset(groups[_IN].to_numpy(dtype=float) > 0)
     active = groups[_ACTIVE].to_numpy(dtype=bool)
     dom = domains(rep, list(plan.by), active)
     check_domain_weights(rep, dom, list(plan.by))
@@ -920,6 +942,21 @@ def _estimate_replicates(design: DaskWeightedReplicateDesign, plan: _Plan, na_rm
         result = RatioResult(result.estimate, result.vcov, deff, result.n,
                              result.replicates)
     return groups, rep, dom, result
+
+
+class _GroupReplicates(ReplicateDesign):
+    """The in-memory replicate design of the groups of a weighted replicate design,
+    whose degrees of freedom are those of the rows: the rank of the replicate weights
+    is taken on a matrix with the rows' cross-products, each group's factors scaled by
+    the root of its rows' sum of squared weights (not by the group's weight: a rank
+    with a tolerance depends on that scaling)."""
+
+    _row_mass: np.ndarray
+
+    def _rows_degf(self, rows: np.ndarray) -> int:
+        memo = self.__dict__.setdefault("_degf_memo", {})
+        return replicate_degf(memo, self._row_mass, self._factors, self._factor_index,
+                              self._repw, rows & (self._w != 0))
 
 
 def _estimate(design: DaskWeightedDesign, plan: _Plan, na_rm: bool):
