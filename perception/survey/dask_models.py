@@ -95,6 +95,8 @@ class _Spec:
     #: replicate weights: "columns" (replicate_weights), "factors" (per-PSU factors)
     replicates: str = ""
     replicate_weights: tuple[str, ...] = ()
+    #: a labelled design's column of the rows it keeps (dask_labelling.py), else None
+    usable: str | None = None
     psu_keys: Any = None  # DataFrame: design column values -> PSU code
     factors: Any = None  # (P, R) replicate factors
 
@@ -135,8 +137,11 @@ def _as_categories(frame: pd.DataFrame, levels: dict[str, tuple]) -> pd.DataFram
     return frame.assign(**changes) if changes else frame
 
 
-def _complete(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    active = np.ones(len(frame), dtype=bool)
+def _complete(frame: pd.DataFrame, columns: tuple[str, ...], usable: str | None = None
+              ) -> np.ndarray:
+    """The rows in the fit: complete in ``columns``, and kept by a labelled design."""
+    active = (np.ones(len(frame), dtype=bool) if usable is None
+              else frame[usable].to_numpy(dtype=bool).copy())
     for name in columns:
         active &= ~frame[name].isna().to_numpy()
     return active
@@ -157,7 +162,7 @@ def _numbers(frame: pd.DataFrame, name: str, argument: str, start: int) -> np.nd
 def _model_rows(frame: pd.DataFrame, spec: _Spec, start: int) -> _Rows:
     """The model matrix and outcome of the partition's complete rows (``start``: the
     partition's first row number in the whole data, for messages)."""
-    active = _complete(frame, spec.columns)
+    active = _complete(frame, spec.columns, spec.usable)
     positions = np.flatnonzero(active)
     rows = frame.iloc[positions].reset_index(drop=True)
     p = len(spec.terms)
@@ -518,7 +523,7 @@ def _scan_partition(frame: pd.DataFrame, plan: _Plan, start: int, categorical: t
     """The group sums of the weights (dask_reduce), the levels of the categorical
     columns among the complete rows, and a few complete rows (the client's dry run)."""
     table, found, missing = reduce_partition(frame, plan)
-    active = _complete(frame, plan.variables)
+    active = _complete(frame, plan.variables, plan.usable)
     levels = [(np.asarray(pd.unique(frame[name][active].dropna())),
                list(frame[name].cat.categories)
                if isinstance(frame[name].dtype, pd.CategoricalDtype) else [])
@@ -626,9 +631,10 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
     weights = design.options["weights"] if by_columns else base._weights
     design_columns = () if by_columns else tuple(base.design_columns)
     rep_columns = tuple(design.options["replicate_weights"]) if by_columns else ()
+    # a labelled design's left-out rows: out of the fit, in the domain (as in memory)
     plan = _Plan(weights, design_columns, design_columns, (), tuple(columns), (),
                  "proportion", (), tuple(() for _ in columns), False, rep_columns,
-                 by_columns)
+                 by_columns, usable=getattr(design, "kept_column", None))
     categorical = _categorical_columns(ddf, formula, columns)
     read = list(dict.fromkeys([*plan.columns, *columns]))
     selected = ddf[read]
@@ -665,7 +671,7 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
     ready = _as_categories(patsy_ready(sample, columns), levels)
     y_frame, x_frame = dmatrices(formula, ready, na_drop=False)
     spec = _Spec(formula, family, link, tuple(columns), levels, weights, design_columns,
-                 offset, trials, tuple(x_frame.columns))
+                 offset, trials, tuple(x_frame.columns), usable=plan.usable)
     return _Prepared(spec, _Partitions(selected, lengths), groups, plan, y_frame,
                      x_frame.design_info, replicate, by_columns, base)
 

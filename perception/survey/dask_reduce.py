@@ -113,6 +113,9 @@ class _Plan:
     #: a boolean column: False for the rows a labelled design leaves out (outside its
     #: domain, as ``subset``: weight zero, never missing; survey/dask_labelling.py)
     kept: str | None = None
+    #: the same column in a model: the rows left out stay in the domain (their weights
+    #: and PSUs count, as the rows a model leaves out in memory) but not in the fit
+    usable: str | None = None
 
     @property
     def indicators(self) -> bool:
@@ -131,7 +134,8 @@ class _Plan:
     def columns(self) -> list[str]:
         return list(dict.fromkeys([*self.design, *self.by, *self.variables,
                                    *self.denominators, *([self.weights] if self.weights else []),
-                                   *self.replicate_weights, *([self.kept] if self.kept else [])]))
+                                   *self.replicate_weights, *([self.kept] if self.kept else []),
+                                   *([self.usable] if self.usable else [])]))
 
 
 def _values(frame: pd.DataFrame, name: str, argument: str) -> np.ndarray:
@@ -216,9 +220,12 @@ def _inside(frame: pd.DataFrame, plan: _Plan) -> np.ndarray:
 
 
 def _missing(frame: pd.DataFrame, plan: _Plan) -> dict[str, np.ndarray]:
-    """The rows of the domain missing a value of each column (outside it, none is)."""
+    """The rows of the domain missing a value of each column (outside it, or left out
+    of a model by a labelled design, none is)."""
     names = [*plan.variables, *plan.denominators, *plan.by]
     inside = _inside(frame, plan)
+    if plan.usable is not None:
+        inside &= frame[plan.usable].to_numpy(dtype=bool)
     return {name: frame[name].isna().to_numpy() & inside for name in dict.fromkeys(names)}
 
 
@@ -260,6 +267,8 @@ def reduce_partition(frame: pd.DataFrame, plan: _Plan
     counts = {name: int(mask.sum()) for name, mask in missing.items() if mask.any()}
     domain = _inside(frame, plan)
     active = domain.copy()
+    if plan.usable is not None:
+        active &= frame[plan.usable].to_numpy(dtype=bool)
     for mask in missing.values():
         active &= ~mask
     codes, first = _group_codes(frame, plan.keys, active)

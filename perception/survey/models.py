@@ -390,13 +390,16 @@ def _dask_glm(design, formula: str, family: str, link: str | None, na_rm: bool,
               level: float, offset: str | None, trials: str | None) -> GLMResult:
     """``glm`` of a design on a Dask DataFrame: the sums made on the partitions
     (:mod:`perception.survey.dask_models`), the same result object."""
+    from .dask_labelling import model_design
     from .dask_models import glm as dask_glm
 
-    fit = dask_glm(design, formula, family=family, link=link, na_rm=na_rm, offset=offset,
-                   trials=trials,
+    fitted_on, excluded = model_design(design, formula,
+                                       [c for c in (offset, trials) if c is not None])
+    fit = dask_glm(fitted_on, formula, family=family, link=link, na_rm=na_rm,
+                   offset=offset, trials=trials,
                    reader=functools.partial(outcome_values, family=family, formula=formula))
     coefficients = coefficient_table(fit.coef, fit.vcov, fit.terms, fit.df_residual, level)
-    coefficients.attrs.update(n_excluded=0, excluded="")
+    coefficients.attrs.update(excluded)  # answers the questionnaire left out
     index = coefficients.index
     return GLMResult(
         coefficients=coefficients,

@@ -278,6 +278,51 @@ def test_labelled_weighted_designs_equal_in_memory(client, waves, kind, weightin
         assert_same(got, function(weighted_memory, *arguments, **options))
 
 
+MODELS = {
+    # missing codes of the outcome and skip logic of a covariate: out of the fit
+    "gaussian": lambda d: pc.glm(d, "trust_police ~ C(region) + treated + req_help_bribe",
+                                 na_rm=True),
+    "binomial": lambda d: pc.glm(d, "trust_police_high ~ C(region) + treated",
+                                 family="binomial"),
+    "olr": lambda d: pc.olr(d, "trust_police ~ C(region) + treated"),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_labelled_models_equal_in_memory(client, waves, kind):
+    # the rows the questionnaire leaves out are out of the fit but in the design (their
+    # weights and PSUs count), as in memory; n_excluded and excluded as in memory
+    memory, spread = _designs(waves, kind)
+    for name in (MODELS if kind == "clusters" else ["gaussian", "olr"]):
+        want, got = MODELS[name](memory), MODELS[name](spread)
+        np.testing.assert_allclose(got.coefficients[["estimate", "se"]].to_numpy(),
+                                   want.coefficients[["estimate", "se"]].to_numpy(),
+                                   rtol=1e-8, err_msg=name)
+        assert got.df_residual == want.df_residual and got.n == want.n
+        np.testing.assert_allclose(got.deviance, want.deviance, rtol=1e-10)
+        for key in ("n_excluded", "excluded"):
+            assert got.coefficients.attrs[key] == want.coefficients.attrs[key]
+        assert got.coefficients.attrs["n_excluded"] > 0
+
+
+def test_labelled_model_missing_values(client, waves):
+    def gaps(data):
+        data = data.copy()
+        data.loc[[4, len(data) - 6], "treated"] = np.nan
+        return data
+
+    data, ddf = _frames(waves, gaps)
+    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=waves[1])
+    # a blank is missing, a missing code of the outcome is not: only the blanks named
+    with pytest.raises(EstimationError, match=f"2 missing value.*4, {len(data) - 6}"):
+        pc.glm(spread, "trust_police ~ treated")
+    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=waves[1])
+    want = pc.glm(memory, "trust_police ~ treated", na_rm=True)
+    got = pc.glm(spread, "trust_police ~ treated", na_rm=True)
+    np.testing.assert_allclose(got.coefficients[["estimate", "se"]].to_numpy(),
+                               want.coefficients[["estimate", "se"]].to_numpy(), rtol=1e-8)
+
+
 def test_labelled_design_is_lazy_and_says_so(waves):
     _, ddf = _frames(waves)
     q = waves[1]
