@@ -29,6 +29,7 @@ from ..survey.checks import (
     numeric_values,
 )
 from ..survey.covariance import attach_covariance, covariance_of
+from ..survey.dask_design import with_frame
 from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
@@ -150,19 +151,26 @@ def _fit_cells(design, rows: np.ndarray, cell: np.ndarray, n_cells: int, M: np.n
     return _LinearFit(terms, beta, vcov, int(fit_design.degf + 1 - p))
 
 
-def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray
+def _is_numeric(dtype) -> bool:
+    """A covariate entered as it is (else as treatment-coded dummies)."""
+    return (pd.api.types.is_numeric_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype)) or pd.api.types.is_bool_dtype(dtype)
+
+
+def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray,
+                       levels_of: dict[str, list] | None = None
                        ) -> tuple[list[np.ndarray], list[str]]:
-    """Numeric covariates as they are; categorical ones as treatment-coded dummies."""
+    """Numeric covariates as they are; categorical ones as treatment-coded dummies (of
+    the levels among the ``active`` rows, or of ``levels_of``: those of every partition
+    of a Dask DataFrame)."""
     columns, terms = [], []
     for name in names:
         col = data[name]
-        numeric = (pd.api.types.is_numeric_dtype(col) and not isinstance(
-            col.dtype, pd.CategoricalDtype)) or pd.api.types.is_bool_dtype(col)
-        if numeric:
+        if _is_numeric(col.dtype):
             columns.append(col.to_numpy(dtype=float, na_value=np.nan))
             terms.append(name)
             continue
-        levels = ordered_values(col, active)
+        levels = levels_of[name] if levels_of is not None else ordered_values(col, active)
         for level_value in levels[1:]:
             columns.append((col == level_value).to_numpy(dtype=float, na_value=0.0))
             terms.append(f"{name}[T.{level_value}]")
@@ -466,13 +474,6 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
     """``did`` of a design on a Dask DataFrame: the saturated model's coefficients as
     contrasts of the treated x period cell means (the Dask estimators' domain means and
     their covariance), which are the in-memory fit's to rounding."""
-    if cov_names:
-        raise EstimationError(
-            "covariates= is not available on a design on a Dask DataFrame yet: the DiD "
-            "without covariates (the saturated model, its cell means reduced on the "
-            "workers) is; for covariates, build the design on the data in memory "
-            "(ddf.compute()) or on a sample of it"
-        )
     effects: list[pd.DataFrame] = []
     cells: list[pd.DataFrame] = []
     pretrends: list[pd.DataFrame] = []
@@ -490,10 +491,14 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
             )
         # a labelled design: the questionnaire's missing codes and skipped questions
         # out, partition by partition (survey/dask_labelling.py), counted by domain
-        prepared = prepare(design, [name], [treated, period, *by_names], purpose="mean")
+        prepared = prepare(design, [name, *cov_names], [treated, period, *by_names],
+                           purpose="mean")
         spec = _did_one_on_dask(prepared.design, name, treated, period, by_names, level,
-                                post_periods, na_rm)
-        spec["cells"] = prepared.finish(spec["cells"], by=[*by_names, treated, period])
+                                post_periods, na_rm, cov_names)
+        # the cells are means of the outcome: its own reasons (as in memory)
+        cells_prepared = prepare(design, [name], [treated, period, *by_names]) \
+            if cov_names and prepared.labelled else prepared
+        spec["cells"] = cells_prepared.finish(spec["cells"], by=[*by_names, treated, period])
         spec["effects"] = prepared.finish(spec["effects"], by=by_names)
         _add_spec(spec, name, effects, cells, coefs, vcovs, pretrends, hetero)
         periods = spec["periods"]
@@ -507,7 +512,7 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
         treated=treated,
         period=period,
         by=tuple(by_names),
-        covariates=(),
+        covariates=tuple(cov_names),
         periods=tuple(periods),
         post_periods=None if post_periods is None else tuple(
             p for p in periods if p in {plain_label(q) for q in post_periods}),
@@ -535,11 +540,19 @@ def _bad_treated(frame: pd.DataFrame, treated: str, roles: list[str]
 
 
 def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: list[str],
-                     level: float, post_periods, na_rm: bool) -> dict:
+                     level: float, post_periods, na_rm: bool,
+                     cov_names: Sequence[str] = ()) -> dict:
     """One outcome's DiD on a Dask DataFrame: the checks of the in-memory DiD on the
-    groups of one pass, then the cell means of the Dask estimators."""
-    roles = [name, treated, period, *by_names]
-    found = domain_groups(design, [name], [*by_names, treated, period], na_rm=na_rm,
+    groups of one pass, then the cell means of the Dask estimators (with covariates,
+    the regression of the Dask ``glm``)."""
+    roles = [name, treated, period, *by_names, *cov_names]
+    dtypes = design.data.dtypes
+    numeric_covs = [c for c in cov_names if _is_numeric(dtypes[c])]
+    categorical_covs = [c for c in cov_names if c not in numeric_covs]
+    # numeric covariates only leave their missing rows out; categorical ones are group
+    # keys (their levels are needed)
+    found = domain_groups(design, [name, *numeric_covs],
+                          [*by_names, treated, period, *categorical_covs], na_rm=na_rm,
                           argument="did", order=roles)
     if not len(found.rows):
         raise EstimationError(f"no rows left to estimate the DiD of {name!r}")
@@ -598,7 +611,14 @@ def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: lis
 
     # the cell means (on the rows used: their degrees of freedom, as the in-memory
     # design cut to them) and the saturated model's coefficients from them
-    table = mean(design, name, by=[*by_names, treated, period], na_rm=na_rm, level=level)
+    cells_design = design
+    if cov_names and not found.complete:  # rows missing a covariate: not in the cells
+        data = design.data
+        cells_design = with_frame(design, data.map_partitions(
+            _without_covariates, name, list(cov_names),
+            meta=_without_covariates(data._meta, name, list(cov_names))))
+    table = mean(cells_design, name, by=[*by_names, treated, period], na_rm=na_rm,
+                 level=level)
     if not found.complete:
         with_degf(table, found.degf_used, level)
     positions = np.full((G, 2, K), -1, dtype=np.int64)
@@ -609,15 +629,120 @@ def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: lis
     for position in range(len(table)):
         key = tuple(plain_label(v) for v in table[by_names].iloc[position]) if by_names else ()
         positions[keys[key], table_arm[position], table_period[position]] = position
-    df = (found.degf if design.is_replicate else found.degf_used) + 1 - G * 2 * K
-    fit, effect_index = _saturated_fit(table["estimate"].to_numpy(dtype=float),
-                                       covariance_of(table).to_numpy(dtype=float), positions,
-                                       groups, periods, treated, period, int(df))
+    if cov_names:
+        levels_of = {c: _levels_on_dask(design, found.by[c], c) for c in categorical_covs}
+        fit, effect_index = _covariate_fit_on_dask(
+            design, name, treated, period, by_names, list(cov_names), periods, groups,
+            levels_of)
+    else:
+        df = (found.degf if design.is_replicate else found.degf_used) + 1 - G * 2 * K
+        fit, effect_index = _saturated_fit(table["estimate"].to_numpy(dtype=float),
+                                           covariance_of(table).to_numpy(dtype=float),
+                                           positions, groups, periods, treated, period,
+                                           int(df))
     cell_rows = rows_in.reshape(G, 2, K)
     spec = _did_tables(name, fit, effect_index, groups, by_names, periods, cell_rows,
                        cell_rows, period, level, post_periods)
     spec["cells"] = table
     return spec
+
+
+def _without_covariates(frame: pd.DataFrame, name: str, cov_names: list[str]
+                        ) -> pd.DataFrame:
+    """One partition with the outcome blank where a covariate is missing."""
+    complete = frame[cov_names].notna().all(axis=1)
+    values = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    return frame.assign(**{name: values.where(complete)})
+
+
+def _levels_on_dask(design, values: pd.Series, name: str) -> list:
+    """A categorical covariate's levels among the rows used, in the in-memory order
+    (the column's categories when the Dask DataFrame knows them, else sorted)."""
+    dtype = design.data[name].dtype
+    if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
+            dtype.categories):
+        values = values.astype(dtype)
+    return ordered_values(values, np.ones(len(values), dtype=bool))
+
+
+#: prefix of the columns of the DiD's model matrix added to the Dask DataFrame
+_COLUMN = "__pc_did_"
+
+
+def _did_matrix(frame: pd.DataFrame, name: str, treated: str, period: str,
+                by_names: list[str], cov_names: list[str], periods: list,
+                keys: dict[tuple, int], levels_of: dict[str, list]) -> pd.DataFrame:
+    """One partition with the DiD's outcome and model-matrix columns (run on the
+    workers): the in-memory design matrix of each row, missing where a role is."""
+    roles = [name, treated, period, *by_names, *cov_names]
+    used = ~frame[roles].isna().any(axis=1).to_numpy()
+    t = np.nan_to_num(_arm_values(frame[treated]))
+    period_code = pd.Index(periods).get_indexer(frame[period])
+    if by_names:
+        group_code = np.array([keys.get(tuple(plain_label(v) for v in row), -1)
+                               for row in frame[by_names].itertuples(index=False, name=None)],
+                              dtype=np.int64)
+    else:
+        group_code = np.zeros(len(frame), dtype=np.int64)
+    later = list(range(1, len(periods)))
+    columns = _design_columns(group_code, t, period_code, len(keys), later)
+    columns += _covariate_columns(frame, cov_names, used, levels_of)[0]
+    y = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+    added = {f"{_COLUMN}y": np.where(used, y, np.nan)}
+    for i, column in enumerate(columns):
+        added[f"{_COLUMN}x{i}"] = np.where(used, column, np.nan)
+    return frame.assign(**added)
+
+
+def _covariate_fit_on_dask(design, name: str, treated: str, period: str,
+                           by_names: list[str], cov_names: list[str], periods: list,
+                           groups: pd.DataFrame, levels_of: dict[str, list]
+                           ) -> tuple[_LinearFit, dict[tuple[int, int], int]]:
+    """The DiD with covariates on a Dask DataFrame: the in-memory design matrix built
+    partition by partition, fitted by the Dask ``glm`` (Gaussian: one pass for the
+    least squares, one for the sandwich), on the rows used (the others stay in the
+    design with weight zero, as in memory)."""
+    from ..survey.models import glm
+
+    G, K = len(groups), len(periods)
+    later = list(range(1, K))
+    terms: list[str] = []
+    effect_index: dict[tuple[int, int], int] = {}
+    for g in range(G):
+        prefix = "" if G == 1 else _group_term(groups.iloc[g]) + ":"
+        terms += ["Intercept" if G == 1 else prefix.rstrip(":"), f"{prefix}{treated}"]
+        terms += [f"{prefix}{period}[T.{plain_label(periods[k])}]" for k in later]
+        for k in later:
+            effect_index[g, k] = len(terms)
+            terms.append(f"{prefix}{treated}:{period}[T.{plain_label(periods[k])}]")
+    for cov in cov_names:
+        terms += [cov] if cov not in levels_of else [f"{cov}[T.{v}]" for v in levels_of[cov][1:]]
+    keys = {tuple(plain_label(v) for v in row): g
+            for g, row in enumerate(groups[by_names].itertuples(index=False, name=None))} \
+        if by_names else {(): 0}
+    data = design.data
+    meta = _did_matrix(data._meta, name, treated, period, by_names, cov_names, periods,
+                       keys, levels_of)
+    frame = data.map_partitions(_did_matrix, name, treated, period, by_names, cov_names,
+                                periods, keys, levels_of, meta=meta)
+    names = [f"{_COLUMN}x{i}" for i in range(len(terms))]
+    formula = f"{_COLUMN}y ~ 0 + " + " + ".join(names)
+    def worded(message: str) -> str:  # the model's names, not the work columns'
+        message = message.replace(repr(formula), f"the DiD of {name!r}")
+        for column, term in sorted(zip(names, terms, strict=True), key=lambda p: -len(p[0])):
+            message = message.replace(column, term)
+        return message.replace(f"{_COLUMN}y", name)
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = glm(with_frame(design, frame), formula, na_rm=True)
+    except EstimationError as error:
+        raise EstimationError(worded(str(error))) from None
+    for warning in caught:
+        warnings.warn(worded(str(warning.message)), warning.category, stacklevel=7)
+    return (_LinearFit(terms, fit.coefficients["estimate"].to_numpy(dtype=float),
+                       fit.vcov.to_numpy(dtype=float), int(fit.df_residual)), effect_index)
 
 
 #: the tables of a DiD spec that name the outcome in a variable column

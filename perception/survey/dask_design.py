@@ -8,6 +8,7 @@ recognised by its type's module), so ``import perception`` does not load dask.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -356,6 +357,25 @@ def from_columns(data: Any, weights: str, replicate_weights: str | Sequence[str]
     options = {"weights": weights, "replicate_weights": cols, "scale": scale,
                "rscales": rscales, "mse": mse, "degf": degf, "method": method}
     return DaskReplicateDesign(None, options, data, labels)
+
+
+def with_frame(design: Any, frame: Any, labelling: Labelling | None = None) -> Any:
+    """A copy of ``design`` (and of the design its replicates are built from) over the
+    Dask DataFrame ``frame`` (the design's columns and more, partition by partition),
+    with ``labelling`` if given; ``design`` itself unchanged.
+
+    Examples
+    --------
+    >>> with_frame(dask_design, dask_design.data.assign(z=1)).data.columns  # doctest: +SKIP
+    """
+    out = copy.copy(design)
+    out._data = frame
+    if labelling is not None:
+        out._labelling = labelling
+    base = getattr(design, "base", None)
+    if isinstance(design, DaskReplicateDesign) and base is not None:
+        out.base = with_frame(base, frame, labelling)
+    return out
 
 
 def refuse_rows(design: Any, what: str) -> None:

@@ -27,7 +27,6 @@ dask is an optional import: this module never imports it at import time.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,7 @@ from . import dask_quantiles, distributed
 from .attached import stack_tables
 from .checks import check_columns, column_names, estimate_names
 from .covariance import attach_covariance, covariance_of
-from .dask_design import DaskReplicateDesign
+from .dask_design import DaskReplicateDesign, with_frame
 from .dask_reduce import _PREFIX, _require_dask
 from .labelling import UNLABELLED, check_missing_codes
 from .multiple_choice import _excluded_text, is_select_multiple
@@ -212,14 +211,8 @@ def _prepare(design: Any, columns: Sequence[str], by: Sequence[str],
 def _reading(design: Any, frame: Any) -> Any:
     """A copy of ``design`` over ``frame``, unlabelled, whose reduction leaves out the
     rows marked in ``_KEPT``."""
-    out = copy.copy(design)
-    out._data = frame
-    out._labelling = UNLABELLED
+    out = with_frame(design, frame, UNLABELLED)
     out.kept_column = _KEPT
-    if isinstance(design, DaskReplicateDesign) and design.base is not None:
-        out.base = copy.copy(design.base)
-        out.base._data = frame
-        out.base._labelling = UNLABELLED
     return out
 
 

@@ -33,11 +33,13 @@ def client():
 
 
 def _demo() -> pd.DataFrame:
-    """Two waves of the example survey; the trust score without its missing codes (a
-    design on a Dask DataFrame is never labelled), a population size per stratum."""
+    """Two waves of the example survey, unlabelled; the trust score without its
+    missing codes, a population size per stratum, sex as text, a few ages missing."""
     waves = pc.demo_survey(seed=1, n_per_wave=800).waves
     data = waves[["wave", "treated", "region", "stratum", "psu_id", "w_final",
-                  "trust_police", "le_count", "le_list"]].copy()
+                  "trust_police", "le_count", "le_list", "age", "sex"]].copy()
+    data["sex"] = data["sex"].map({1: "man", 2: "woman"})
+    data.loc[[3, 50, 900], "age"] = np.nan
     data["y"] = data["trust_police"].where(data["trust_police"] < 8).astype(float)
     data["pop"] = data.groupby("stratum")["w_final"].transform("size") * 40.0
     return data
@@ -140,6 +142,25 @@ def test_demo_designs(client, parquet, arguments):
                                        by=by, n_control_items=4))
 
 
+@pytest.mark.parametrize("replicates", [None, "jkn"])
+def test_did_with_covariates(client, parquet, replicates):
+    # the regression of the Dask glm on the in-memory design matrix (a numeric and a
+    # text covariate, subgroups); rows missing a covariate out of the fit and the cells
+    data, ddf = _frames(parquet, "demo")
+    arguments = DEMO_DESIGNS[0]
+    memory, spread = pc.SurveyDesign(data, **arguments), pc.SurveyDesign(ddf, **arguments)
+    if replicates:
+        memory, spread = memory.replicate(replicates), spread.replicate(replicates)
+    options = {"covariates": ["age", "sex"], "by": "region", "na_rm": True}
+    assert_same_did(pc.did(spread, "y", **options), pc.did(memory, "y", **options))
+    # a covariate that repeats the treatment: the error names the model's terms
+    data["again"] = data["treated"]
+    spread = pc.SurveyDesign(dd.from_pandas(data, npartitions=3), **arguments)
+    with pytest.raises(EstimationError) as caught:
+        pc.did(spread, "y", covariates="again", na_rm=True)
+    assert "again" in str(caught.value) and "__pc_did" not in str(caught.value)
+
+
 def test_multistage_with_fpc(client, parquet):
     # two stages with fpc (the group design's recursion), three waves: an event study
     # with a pre-trend test, consecutive changes
@@ -226,8 +247,6 @@ def test_errors_name_the_rows(client, parquet):
     on_dask, in_memory = _messages(pc.did, spread, memory, variables="y", na_rm=True)
     assert on_dask.replace(" (row numbers in the whole Dask DataFrame)", "") == in_memory
     assert "rows 11 " in on_dask
-    with pytest.raises(EstimationError, match="covariates= is not available on a design on"):
-        pc.did(spread, "trust_police", covariates="region")
     data["round"] = 1
     spread = pc.SurveyDesign(dd.from_pandas(data, npartitions=3), **arguments)
     on_dask, in_memory = _messages(pc.change, spread, pc.SurveyDesign(data, **arguments),
