@@ -327,10 +327,11 @@ def did(
         with the table's degrees of freedom; ``by`` defaults to its other domain columns,
         ``cells`` is the table, and covariates are not available. A design on a Dask
         DataFrame (``pc.SurveyDesign(ddf, ...)``, its ``.replicate()`` or
-        replicate-weight columns) gives the same result without covariates: the
-        saturated model's coefficients are contrasts of the cell means summed on the
-        workers, the cells and their PSUs checked in one pass; ``covariates=`` is refused
-        there.
+        replicate-weight columns, labelled or not) gives the same result: without
+        covariates the saturated model's coefficients are contrasts of the cell means
+        summed on the workers, the cells and their PSUs checked in one pass; with them
+        the design matrix is built partition by partition and fitted by the Dask
+        ``glm``.
     variables : str or sequence of str
         Numeric or 0/1 outcome column(s); one model per outcome. For a table, the value(s)
         of its ``variable`` column.
