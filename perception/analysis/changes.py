@@ -37,6 +37,7 @@ from ..survey.checks import (
 )
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.dask_domains import distinct_values, domain_groups
+from ..survey.dask_labelling import prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean, proportion
 from ..survey.multiple_choice import is_select_multiple
@@ -274,6 +275,12 @@ def change(
     return out
 
 
+def _prepare(design):
+    """The preparation of a labelled design's rows: in memory, or partition by
+    partition on a Dask DataFrame."""
+    return prepare_partitions if getattr(design, "is_dask", False) else prepare
+
+
 def _design_degf(design, over: str) -> int:
     """The design's degrees of freedom (R's ``degf``; one pass on a Dask DataFrame)."""
     if not getattr(design, "is_dask", False):
@@ -285,7 +292,7 @@ def _plain_changes(design, names, by_names, over, reference, relative, level, na
                    ) -> pd.DataFrame:
     """The changes of the means of ``names``; a labelled design leaves the missing codes
     and skipped questions out and counts them (survey/valid_values)."""
-    prepared = prepare(design, names, [*by_names, over], purpose="mean")
+    prepared = _prepare(design)(design, names, [*by_names, over], purpose="mean")
     table = mean(prepared.design, names, by=[*by_names, over], na_rm=na_rm, level=level)
     changes = _changes_from_table(table, by_names, over, reference, relative, level)
     return prepared.finish(changes, by=by_names, over=over)

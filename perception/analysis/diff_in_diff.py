@@ -31,6 +31,7 @@ from ..survey.checks import (
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.dask_design import with_frame
 from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
+from ..survey.dask_labelling import prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
@@ -492,12 +493,12 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
             )
         # a labelled design: the questionnaire's missing codes and skipped questions
         # out, partition by partition (survey/dask_labelling.py), counted by domain
-        prepared = prepare(design, [name, *cov_names], [treated, period, *by_names],
-                           purpose="mean")
+        prepared = prepare_partitions(design, [name, *cov_names],
+                                      [treated, period, *by_names], purpose="mean")
         spec = _did_one_on_dask(prepared.design, name, treated, period, by_names, level,
                                 post_periods, na_rm, cov_names)
         # the cells are means of the outcome: its own reasons (as in memory)
-        cells_prepared = prepare(design, [name], [treated, period, *by_names]) \
+        cells_prepared = prepare_partitions(design, [name], [treated, period, *by_names]) \
             if cov_names and prepared.labelled else prepared
         spec["cells"] = cells_prepared.finish(spec["cells"], by=[*by_names, treated, period])
         spec["effects"] = prepared.finish(spec["effects"], by=by_names)

@@ -36,6 +36,7 @@ from ..survey.attached import attach
 from ..survey.checks import check_columns, check_design, column_names, numeric_values
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
+from ..survey.dask_labelling import prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows
 from ..survey.estimators import mean
@@ -320,7 +321,8 @@ def list_experiment(
         )
     # the questionnaire's missing codes and skipped questions out (survey/valid_values;
     # on a Dask DataFrame partition by partition, survey/dask_labelling.py)
-    prepared = prepare(design, [count], [treatment, *by_names], purpose="mean")
+    prepared = (prepare_partitions if on_dask else prepare)(
+        design, [count], [treatment, *by_names], purpose="mean")
     if on_dask:  # a design on a Dask DataFrame: the checks in one pass
         means = _list_means_on_dask(prepared.design, count, treatment, by_names,
                                     n_control_items, na_rm, level)

@@ -49,6 +49,8 @@ EXPORTS: dict[str, str] = {
 }
 #: names the other subpackages use: name -> module
 SHARED: dict[str, str] = {
+    "with_frame": "dask_design",
+    "prepare_partitions": "dask_labelling",
     "attach": "attached",
     "stack_tables": "attached",
     "check_columns": "checks",

@@ -150,32 +150,8 @@ def prepare(design: Any, columns: Sequence[str], by: Sequence[str] = (), *,
     return _prepare(design, columns, by, missing_codes, purpose).excluded()
 
 
-def model_design(design: Any, formula: str, also: Sequence[str] = ()
-                 ) -> tuple[Any, dict[str, Any]]:
-    """The design a model of ``formula`` is fitted on (a labelled design: its partitions
-    prepared, the questionnaire's missing codes and skipped questions outside its
-    domain, whatever ``na_rm`` says, as in memory) and the coefficient table's
-    ``n_excluded`` and ``excluded``.
-
-    Examples
-    --------
-    >>> fitted_on, attrs = model_design(dask_design, "trust_police ~ sex")  # doctest: +SKIP
-    >>> attrs["n_excluded"]                                            # doctest: +SKIP
-    54
-    """
-    from .formulas import model_columns, split_formula
-
-    if design.questionnaire is None:
-        return design, {"n_excluded": 0, "excluded": ""}
-    columns = model_columns(formula, design.data)
-    columns += [c for c in also if c not in columns]
-    outcome = split_formula(formula)[0].strip()
-    if outcome.isidentifier():
-        check_quantity(design.questionnaire, outcome, "model outcome")
-    prepared = prepare(design, columns)
-    counted = prepared.finish(pd.DataFrame({"variable": [outcome]}), variables=False)
-    return prepared.design, {"n_excluded": int(counted["n_excluded"].iloc[0]),
-                             "excluded": str(counted["excluded"].iloc[0])}
+#: the name the analyses import it by (beside valid_values.prepare, the in-memory one)
+prepare_partitions = prepare
 
 
 def _check(design: Any, columns: Sequence[str], by: Sequence[str],

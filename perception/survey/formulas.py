@@ -296,6 +296,35 @@ def model_frame(
                       if prepared.labelled else "")
 
 
+def dask_model_design(design: Any, formula: str, also: Sequence[str] = ()
+                      ) -> tuple[Any, dict[str, Any]]:
+    """The design on a Dask DataFrame a model of ``formula`` is fitted on (a labelled
+    design: its partitions prepared, the questionnaire's missing codes and skipped
+    questions out of the fit whatever ``na_rm`` says, as in memory) and the coefficient
+    table's ``n_excluded`` and ``excluded``.
+
+    Examples
+    --------
+    >>> fitted_on, attrs = dask_model_design(dask_design, "trust_police ~ sex")  # doctest: +SKIP
+    >>> attrs["n_excluded"]                                            # doctest: +SKIP
+    54
+    """
+    from .dask_labelling import prepare
+    from .valid_values import check_quantity
+
+    if design.questionnaire is None:
+        return design, {"n_excluded": 0, "excluded": ""}
+    columns = model_columns(formula, design.data)
+    columns += [c for c in also if c not in columns]
+    outcome = split_formula(formula)[0].strip()
+    if outcome.isidentifier():
+        check_quantity(design.questionnaire, outcome, "model outcome")
+    prepared = prepare(design, columns)
+    counted = prepared.finish(pd.DataFrame({"variable": [outcome]}), variables=False)
+    return prepared.design, {"n_excluded": int(counted["n_excluded"].iloc[0]),
+                             "excluded": str(counted["excluded"].iloc[0])}
+
+
 def new_matrix(design_info, formula: str, newdata: pd.DataFrame) -> pd.DataFrame:
     """The model matrix of a fitted formula's right-hand side on ``newdata`` (rows kept
     in order; levels coded as in the fit)."""

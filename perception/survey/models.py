@@ -390,10 +390,10 @@ def _dask_glm(design, formula: str, family: str, link: str | None, na_rm: bool,
               level: float, offset: str | None, trials: str | None) -> GLMResult:
     """``glm`` of a design on a Dask DataFrame: the sums made on the partitions
     (:mod:`perception.survey.dask_models`), the same result object."""
-    from .dask_labelling import model_design
     from .dask_models import glm as dask_glm
+    from .formulas import dask_model_design
 
-    fitted_on, excluded = model_design(design, formula,
+    fitted_on, excluded = dask_model_design(design, formula,
                                        [c for c in (offset, trials) if c is not None])
     fit = dask_glm(fitted_on, formula, family=family, link=link, na_rm=na_rm,
                    offset=offset, trials=trials,

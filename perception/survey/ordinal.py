@@ -352,10 +352,10 @@ class OLRResult(FittedModel):
 def _dask_olr(design, formula: str, link: str, na_rm: bool, level: float) -> OLRResult:
     """``olr`` of a design on a Dask DataFrame: the sums made on the partitions
     (:mod:`perception.survey.dask_models`), the same result object."""
-    from .dask_labelling import model_design
     from .dask_models import olr as dask_olr
+    from .formulas import dask_model_design
 
-    fitted_on, excluded = model_design(design, formula)
+    fitted_on, excluded = dask_model_design(design, formula)
     fit = dask_olr(fitted_on, formula, link=link, na_rm=na_rm, reader=_ordinal_outcome,
                    label=_label)
     coefficients = coefficient_table(fit.coef, fit.vcov, fit.terms, fit.df_residual, level)

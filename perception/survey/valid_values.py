@@ -218,11 +218,6 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
     ...
     perception.errors.EstimationError: 'commune' is a text variable ...
     """
-    if getattr(design, "is_dask", False):  # its partitions prepared on the workers
-        from .dask_labelling import prepare as prepare_partitions
-
-        return prepare_partitions(design, columns, by, missing_codes=missing_codes,
-                                  purpose=purpose if purpose in QUANTITIES else None)
     keep = check_missing_codes(missing_codes if missing_codes is not None
                                else design.missing_codes) == "keep"
     q = design.questionnaire
