@@ -435,13 +435,7 @@ def did(
         return _did_on_dask(design, names, treated, period, by_names, cov_names, level,
                             post_periods, na_rm)
 
-    effects: list[pd.DataFrame] = []
-    cells: list[pd.DataFrame] = []
-    pretrends: list[pd.DataFrame] = []
-    hetero: list[pd.DataFrame] = []
-    coefs: list[pd.DataFrame] = []
-    vcovs: dict[str, pd.DataFrame] = {}
-    periods: list = []
+    specs: list[tuple[dict, str]] = []
     for name in names:
         for target, outcome, option in _outcomes(design, name, roles[len(names):], na_rm):
             spec = _did_one(target, outcome, treated, period, by_names, cov_names, level,
@@ -450,12 +444,27 @@ def did(
                 spec = {key: relabel_options(value, option, name)
                         if key in _OPTION_TABLES and value is not None else value
                         for key, value in spec.items()}
-            _add_spec(spec, outcome, effects, cells, coefs, vcovs, pretrends, hetero)
-            periods = spec["periods"]
-    cells_table = _concat_tables(cells)
+            specs.append((spec, outcome))
+    return _did_result(specs, treated, period, by_names, cov_names, level, post_periods)
+
+
+def _did_result(specs: list[tuple[dict, str]], treated: str, period: str,
+                by_names: list[str], cov_names: list[str], level: float,
+                post_periods) -> DiDResult:
+    """The result of the DiDs of each (spec, outcome), stacked outcome after outcome."""
+    effects: list[pd.DataFrame] = []
+    cells: list[pd.DataFrame] = []
+    pretrends: list[pd.DataFrame] = []
+    hetero: list[pd.DataFrame] = []
+    coefs: list[pd.DataFrame] = []
+    vcovs: dict[str, pd.DataFrame] = {}
+    periods: list = []
+    for spec, outcome in specs:
+        _add_spec(spec, outcome, effects, cells, coefs, vcovs, pretrends, hetero)
+        periods = spec["periods"]
     return DiDResult(
         effects=_stack(effects),
-        cells=cells_table,
+        cells=_concat_tables(cells),
         pretrend=_stack(pretrends) if pretrends else None,
         heterogeneity=_stack(hetero) if hetero else None,
         coefficients=_stack(coefs),
@@ -476,13 +485,7 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
     """``did`` of a design on a Dask DataFrame: the saturated model's coefficients as
     contrasts of the treated x period cell means (the Dask estimators' domain means and
     their covariance), which are the in-memory fit's to rounding."""
-    effects: list[pd.DataFrame] = []
-    cells: list[pd.DataFrame] = []
-    pretrends: list[pd.DataFrame] = []
-    hetero: list[pd.DataFrame] = []
-    coefs: list[pd.DataFrame] = []
-    vcovs: dict[str, pd.DataFrame] = {}
-    periods: list = []
+    specs: list[tuple[dict, str]] = []
     for name in names:
         if is_select_multiple(design, name):
             raise EstimationError(
@@ -502,24 +505,8 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
             if cov_names and prepared.labelled else prepared
         spec["cells"] = cells_prepared.finish(spec["cells"], by=[*by_names, treated, period])
         spec["effects"] = prepared.finish(spec["effects"], by=by_names)
-        _add_spec(spec, name, effects, cells, coefs, vcovs, pretrends, hetero)
-        periods = spec["periods"]
-    return DiDResult(
-        effects=_stack(effects),
-        cells=_concat_tables(cells),
-        pretrend=_stack(pretrends) if pretrends else None,
-        heterogeneity=_stack(hetero) if hetero else None,
-        coefficients=_stack(coefs),
-        vcov=vcovs,
-        treated=treated,
-        period=period,
-        by=tuple(by_names),
-        covariates=tuple(cov_names),
-        periods=tuple(periods),
-        post_periods=None if post_periods is None else tuple(
-            p for p in periods if p in {plain_label(q) for q in post_periods}),
-        level=level,
-    )
+        specs.append((spec, name))
+    return _did_result(specs, treated, period, by_names, cov_names, level, post_periods)
 
 
 def _arm_values(values: pd.Series) -> np.ndarray:

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DesignError, format_rows
-from .labelling import UNLABELLED, Labelling
+from .labelling import LabelledDesign
 
 
-class _BaseDesign:
+class _BaseDesign(LabelledDesign):
     """What every design shares: data, weights, domain membership, degrees of freedom."""
 
     _data: pd.DataFrame
@@ -25,29 +25,7 @@ class _BaseDesign:
     _in_domain: np.ndarray
 
     is_replicate: bool = False
-    #: the questionnaire settings (survey/labelling.py); a class default for designs
-    #: built without them
-    _labelling: Labelling = UNLABELLED
 
-    @property
-    def questionnaire(self) -> Any:
-        """The questionnaire of a labelled design (``questionnaire=``), else None."""
-        return self._labelling.questionnaire
-
-    @property
-    def lang(self) -> str | None:
-        """The language of the labels in result tables (None: an unlabelled design)."""
-        return self._labelling.lang
-
-    @property
-    def missing_codes(self) -> str:
-        """What estimators do with the questionnaire's missing codes: "exclude" or "keep"."""
-        return self._labelling.missing_codes
-
-    @property
-    def labelling(self) -> Labelling:
-        """The questionnaire, language and missing-code setting, together."""
-        return self._labelling
 
     def with_labels(self, questionnaire: Any, lang: str | None = None,
                     missing_codes: str = "exclude") -> Self:

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: F401  (the doctest namespace)
 
 from ..errors import DesignError
 from .checks import check_columns, column_names
-from .labelling import UNLABELLED, Labelling, labelling, with_derived
+from .labelling import UNLABELLED, LabelledDesign, Labelling, labelling, with_derived
 from .variance import LONELY_PSU_OPTIONS
 
 
@@ -31,7 +31,7 @@ def is_dask_frame(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
 
 
-class DaskSurveyDesign:
+class DaskSurveyDesign(LabelledDesign):
     """A survey design on a Dask DataFrame (built by ``pc.SurveyDesign(dask_frame, ...)``).
 
     Parameters
@@ -147,26 +147,6 @@ class DaskSurveyDesign:
         return self._lonely_psu
 
     @property
-    def labelling(self) -> Labelling:
-        """The questionnaire, language and missing-code setting, together."""
-        return self._labelling
-
-    @property
-    def questionnaire(self) -> Any:
-        """The questionnaire of a labelled design (``questionnaire=``), else None."""
-        return self._labelling.questionnaire
-
-    @property
-    def lang(self) -> str | None:
-        """The language of the labels in result tables (None: an unlabelled design)."""
-        return self._labelling.lang
-
-    @property
-    def missing_codes(self) -> str:
-        """What estimators do with the questionnaire's missing codes."""
-        return self._labelling.missing_codes
-
-    @property
     def design_columns(self) -> list[str]:
         """The strata, PSU and fpc columns, once each."""
         return list(dict.fromkeys([*self._strata, *self._psu, *self._fpc]))
@@ -240,7 +220,7 @@ class DaskSurveyDesign:
         return DaskReplicateDesign(self, options)
 
 
-class DaskReplicateDesign:
+class DaskReplicateDesign(LabelledDesign):
     """A replicate design on a Dask DataFrame: built from a design
     (:meth:`DaskSurveyDesign.replicate`) or from replicate-weight columns
     (``pc.ReplicateDesign(dask_frame, ...)``, see :func:`from_columns`).
@@ -276,26 +256,6 @@ class DaskReplicateDesign:
     def data(self) -> Any:
         """The Dask DataFrame of the design."""
         return self._data
-
-    @property
-    def labelling(self) -> Labelling:
-        """The questionnaire, language and missing-code setting, together."""
-        return self._labelling
-
-    @property
-    def questionnaire(self) -> Any:
-        """The questionnaire of a labelled design (``questionnaire=``), else None."""
-        return self._labelling.questionnaire
-
-    @property
-    def lang(self) -> str | None:
-        """The language of the labels in result tables (None: an unlabelled design)."""
-        return self._labelling.lang
-
-    @property
-    def missing_codes(self) -> str:
-        """What estimators do with the questionnaire's missing codes."""
-        return self._labelling.missing_codes
 
     def __repr__(self) -> str:
         source = "factors of the design's PSUs" if self.base is not None else "columns"

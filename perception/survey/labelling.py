@@ -166,3 +166,31 @@ def code_reason(code: object, labels: dict, lang: str | None) -> str:
 
 #: the settings of a design built without a questionnaire
 UNLABELLED = Labelling(None, None, "exclude")
+
+
+class LabelledDesign:
+    """What every design (in memory or on a Dask DataFrame) says of its questionnaire
+    settings."""
+
+    #: the questionnaire settings; a class default for designs built without them
+    _labelling: Labelling = UNLABELLED
+
+    @property
+    def questionnaire(self) -> Any:
+        """The questionnaire of a labelled design (``questionnaire=``), else None."""
+        return self._labelling.questionnaire
+
+    @property
+    def lang(self) -> str | None:
+        """The language of the labels in result tables (None: an unlabelled design)."""
+        return self._labelling.lang
+
+    @property
+    def missing_codes(self) -> str:
+        """What estimators do with the questionnaire's missing codes: "exclude" or "keep"."""
+        return self._labelling.missing_codes
+
+    @property
+    def labelling(self) -> Labelling:
+        """The questionnaire, language and missing-code setting, together."""
+        return self._labelling

@@ -23,15 +23,6 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    # two worker processes, one thread each: a partition is summed in another process
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
-
-
 def _demo() -> pd.DataFrame:
     """Two waves of the example survey, unlabelled; the trust score without its
     missing codes, a population size per stratum, sex as text, a few ages missing."""

@@ -22,15 +22,6 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    # two worker processes, one thread each: a partition is summed in another process
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
-
-
 def _api(name: str) -> pd.DataFrame:
     data = pc.datasets.load(name).copy()
     # a stratum with one PSU (lonely) and one with a single row, for the lonely options
@@ -41,17 +32,20 @@ def _api(name: str) -> pd.DataFrame:
     return data
 
 
-@pytest.fixture(scope="module")
-def parquet(tmp_path_factory):
-    """Each api data set as a Parquet dataset of three files."""
-    root = tmp_path_factory.mktemp("waves")
+def api_parquet(root, make=_api) -> dict:
+    """Each api data set (as ``make(name)`` gives it) as a Parquet dataset of three
+    files in ``root``: their paths by name."""
     paths = {}
     for name in ("apistrat", "apiclus1", "apiclus2"):
-        data = _api(name)
         path = root / name
-        dd.from_pandas(data, npartitions=3).to_parquet(path, write_index=False)
+        dd.from_pandas(make(name), npartitions=3).to_parquet(path, write_index=False)
         paths[name] = path
     return paths
+
+
+@pytest.fixture(scope="module")
+def parquet(tmp_path_factory):
+    return api_parquet(tmp_path_factory.mktemp("waves"))
 
 
 def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:

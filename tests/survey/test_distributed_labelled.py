@@ -30,15 +30,6 @@ DESIGN = {"weights": "w_final", "strata": "stratum", "psu": "psu_id"}
 
 
 @pytest.fixture(scope="module")
-def client():
-    # two worker processes, one thread each: a partition is prepared in another process
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
-
-
-@pytest.fixture(scope="module")
 def waves(tmp_path_factory, demo_factory):
     """The demo's waves (600 adults a wave), with replicate-weight columns, as a Parquet
     dataset of three files; and its questionnaire."""

@@ -25,15 +25,10 @@ from perception.errors import DesignError, EstimationError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from test_distributed import _api as api_with_lonely_strata  # noqa: E402  (after dask)
+from test_distributed import api_parquet  # noqa: E402
+
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
 
 
 #: rows of apistrat given a missing 'ell_na' (in the first and the last partition)
@@ -41,11 +36,7 @@ MISSING_ROWS = [3, 197]
 
 
 def _api(name: str) -> pd.DataFrame:
-    data = pc.datasets.load(name).copy()
-    data["st_lonely"] = data["stype"].astype(str)
-    data.loc[data["dnum"] == data["dnum"].iloc[0], "st_lonely"] = "alone"
-    data["st_row"] = data["stype"].astype(str)
-    data.loc[data.index[0], "st_row"] = "alone"
+    data = api_with_lonely_strata(name)
     data["y01"] = (data["sch_wide"] == "Yes").astype(float)
     data["log_enroll"] = np.log(data["enroll"].astype(float))
     data["n_trials"] = 10.0
@@ -65,13 +56,7 @@ def _api(name: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def parquet(tmp_path_factory):
-    """Each api data set as a Parquet dataset of three files."""
-    root = tmp_path_factory.mktemp("models")
-    paths = {}
-    for name in ("apistrat", "apiclus1", "apiclus2"):
-        dd.from_pandas(_api(name), npartitions=3).to_parquet(root / name, write_index=False)
-        paths[name] = root / name
-    return paths
+    return api_parquet(tmp_path_factory.mktemp("models"), _api)
 
 
 def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:

@@ -19,34 +19,14 @@ from perception.errors import DesignError, WeightingError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from perception.survey.dask_weighting import ADJUSTED  # noqa: E402  (after dask)
+from test_distributed import _frames, api_parquet  # noqa: E402  (after dask)
 
-
-@pytest.fixture(scope="module")
-def client():
-    # two worker processes, one thread each: a partition is summed in another process
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
+from perception.survey.dask_weighting import ADJUSTED  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def parquet(tmp_path_factory):
-    """Each api sample as a Parquet dataset of three files."""
-    root = tmp_path_factory.mktemp("weighting")
-    paths = {}
-    for name in ("apistrat", "apiclus1", "apiclus2"):
-        path = root / name
-        dd.from_pandas(pc.datasets.load(name), npartitions=3).to_parquet(
-            path, write_index=False)
-        paths[name] = path
-    return paths
-
-
-def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:
-    ddf = dd.read_parquet(parquet[name])
-    return ddf.compute().reset_index(drop=True), ddf
+    return api_parquet(tmp_path_factory.mktemp("weighting"), pc.datasets.load)
 
 
 def _margins() -> dict:
