@@ -19,7 +19,7 @@ re-interviews of a panel in :mod:`perception.analysis.panel`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -217,18 +217,8 @@ def change(
         return _change_of_table(design, variables, over, by, reference, relative, level)
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
-    on_dask = getattr(design, "is_dask", False)
     # select-multiple questions of a labelled design: their options, from proportion()
-    plain = [n for n in names if not is_select_multiple(design, n)]
-    columns = list(design.data.columns) if on_dask else design.data
-    if on_dask:
-        if not names:
-            raise EstimationError("give at least one column name as variables")
-        check_columns(columns, names, "variables")
-    elif plain or not names:
-        check_variables(design, plain, "variables")
-    else:
-        check_design(design)
+    on_dask, plain, columns = checked_outcomes(design, names)
     intervals.check_level(level)
     if not isinstance(over, str):
         raise EstimationError(f"over must be the name of the wave column, got {over!r}")
@@ -273,6 +263,24 @@ def change(
     out = out[order]
     out.attrs = {"level": level, "vcov": None}
     return out
+
+
+def checked_outcomes(design, names: list[str]) -> tuple[bool, list[str], Any]:
+    """The checks of the outcome columns of a change or DiD: whether the design is on a
+    Dask DataFrame, the outcomes that are not select-multiple questions, and what the
+    other columns are checked against (the Dask DataFrame's columns, or the data)."""
+    on_dask = getattr(design, "is_dask", False)
+    plain = [n for n in names if not is_select_multiple(design, n)]
+    columns = list(design.data.columns) if on_dask else design.data
+    if on_dask:
+        if not names:
+            raise EstimationError("give at least one column name as variables")
+        check_columns(columns, names, "variables")
+    elif plain or not names:
+        check_variables(design, plain, "variables")
+    else:
+        check_design(design)
+    return on_dask, plain, columns
 
 
 def _prepare(design):

@@ -23,8 +23,6 @@ from ..errors import EstimationError, format_rows
 from ..survey import intervals
 from ..survey.checks import (
     check_columns,
-    check_design,
-    check_variables,
     column_names,
     numeric_values,
 )
@@ -40,7 +38,13 @@ from ..survey.fitting import fit_model, fit_weights
 from ..survey.multiple_choice import is_select_multiple, option_design, relabel_options
 from ..survey.valid_values import prepare
 from ..tables import smallest_count
-from .changes import linear_combination, ordered_values, plain_label, two_sided_p
+from .changes import (
+    checked_outcomes,
+    linear_combination,
+    ordered_values,
+    plain_label,
+    two_sided_p,
+)
 
 __all__ = ["did", "DiDResult", "EFFECT_COLUMNS", "TEST_COLUMNS", "COEFFICIENT_COLUMNS"]
 
@@ -403,18 +407,8 @@ def did(
     names = column_names(variables, "variables")
     by_names = column_names(by, "by")
     cov_names = column_names(covariates, "covariates")
-    on_dask = getattr(design, "is_dask", False)
     # select-multiple questions of a labelled design: one outcome per option
-    plain = [n for n in names if not is_select_multiple(design, n)]
-    columns = list(design.data.columns) if on_dask else design.data
-    if on_dask:
-        if not names:
-            raise EstimationError("give at least one column name as variables")
-        check_columns(columns, names, "variables")
-    elif plain or not names:
-        check_variables(design, plain, "variables")
-    else:
-        check_design(design)
+    on_dask, _, columns = checked_outcomes(design, names)
     intervals.check_level(level)
     for value, argument in ((treated, "treated"), (period, "period")):
         if not isinstance(value, str):

@@ -144,14 +144,19 @@ def prepare(design: Any, columns: Sequence[str], by: Sequence[str] = (), *,
     >>> p.finish(pc.change(p.design, "trust_police", over="wave"), over="wave")  # doctest: +SKIP
     """
     if design.questionnaire is None:
-        check_missing_codes(missing_codes if missing_codes is not None
-                            else design.missing_codes)
+        _setting(design, missing_codes)
         return Prepared(design, design, (), np.empty(0, dtype=np.int64), tuple(by))
     return _prepare(design, columns, by, missing_codes, purpose).excluded()
 
 
 #: the name the analyses import it by (beside valid_values.prepare, the in-memory one)
 prepare_partitions = prepare
+
+
+def _setting(design: Any, missing_codes: str | None) -> str:
+    """The missing-code setting of one analysis (the call's, else the design's), checked."""
+    return check_missing_codes(missing_codes if missing_codes is not None
+                               else design.missing_codes)
 
 
 def _check(design: Any, columns: Sequence[str], by: Sequence[str],
@@ -168,8 +173,7 @@ def _prepare(design: Any, columns: Sequence[str], by: Sequence[str],
     """The lazy frame of one analysis and the design that reads it (unlabelled, its
     left-out rows marked in the column ``_KEPT``)."""
     _check(design, columns, by)
-    keep = check_missing_codes(missing_codes if missing_codes is not None
-                               else design.missing_codes) == "keep"
+    keep = _setting(design, missing_codes) == "keep"
     q = design.questionnaire
     lang = design.lang
     names = list(dict.fromkeys([*columns, *by]))
@@ -238,8 +242,7 @@ def estimate(design: Any, kind: str, variables, denominators=None, *, by=None,
     >>> estimate(d, "mean", "trust_police", by="region")               # doctest: +SKIP
     """
     if design.questionnaire is None:
-        check_missing_codes(missing_codes if missing_codes is not None
-                            else design.missing_codes)
+        _setting(design, missing_codes)
         return distributed.estimate(design, kind, variables, denominators, by=by,
                                     na_rm=na_rm, level=level)
     names, den_names = estimate_names(variables, denominators, kind)
@@ -276,8 +279,7 @@ def quantile(design: Any, variables, quantiles=(0.5,), *, by=None, na_rm: bool =
     >>> quantile(d, "age", [0.25, 0.5], by="region")                    # doctest: +SKIP
     """
     if design.questionnaire is None:
-        check_missing_codes(missing_codes if missing_codes is not None
-                            else design.missing_codes)
+        _setting(design, missing_codes)
         return dask_quantiles.quantile(design, variables, quantiles, by=by, na_rm=na_rm,
                                        level=level, interval_type=interval_type)
     names = column_names(variables, "variables")
@@ -314,8 +316,7 @@ def proportion(design: Any, variables, *, by=None, method: Any = "logit",
     >>> proportion(d, "trust_police", by="region")                     # doctest: +SKIP
     """
     if design.questionnaire is None:
-        check_missing_codes(missing_codes if missing_codes is not None
-                            else design.missing_codes)
+        _setting(design, missing_codes)
         return distributed.proportion(design, variables, by=by, method=method, na_rm=na_rm,
                                       level=level)
     names = column_names(variables, "variables")
@@ -392,8 +393,7 @@ def _option_table(design: Any, name: str, by: list[str], na_rm: bool, method: An
     """:func:`perception.survey.multiple_choice.option_table` on a Dask DataFrame."""
     dask = _require_dask()
     q = design.questionnaire
-    keep = check_missing_codes(missing_codes if missing_codes is not None
-                               else design.missing_codes) == "keep"
+    keep = _setting(design, missing_codes) == "keep"
     _check(design, [], by)
     variable = q.variable(name)
     options = [*variable.codes, *(variable.missing if keep else [])]
