@@ -22,6 +22,8 @@ from perception.errors import EstimationError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from same_tables import assert_same_columns  # noqa: E402  (after the importorskip)
+
 
 def _demo() -> pd.DataFrame:
     """Two waves of the example survey, unlabelled; the trust score without its
@@ -72,15 +74,7 @@ def _same_matrix(got: np.ndarray, want: np.ndarray) -> None:
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
-    assert list(got.columns) == list(want.columns)
-    for column in want.columns:
-        if want[column].dtype.kind in "fiu":
-            np.testing.assert_allclose(got[column].to_numpy(float),
-                                       want[column].to_numpy(float), rtol=1e-10,
-                                       atol=1e-12, err_msg=column)
-        else:
-            assert got[column].astype(str).tolist() == want[column].astype(str).tolist()
+    assert_same_columns(got, want)
     assert set(got.attrs) == set(want.attrs)
     if want.attrs.get("vcov") is not None:
         _same_matrix(np.asarray(got.attrs["vcov"], float), np.asarray(want.attrs["vcov"], float))

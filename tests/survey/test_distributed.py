@@ -21,6 +21,8 @@ from perception.errors import DesignError, EstimationError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from same_tables import assert_same_columns  # noqa: E402  (after the importorskip)
+
 
 def _api(name: str) -> pd.DataFrame:
     data = pc.datasets.load(name).copy()
@@ -55,15 +57,7 @@ def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:
 
 
 def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
-    assert list(got.columns) == list(want.columns)
-    for column in want.columns:
-        if want[column].dtype.kind in "fiu":
-            np.testing.assert_allclose(got[column].to_numpy(float),
-                                       want[column].to_numpy(float), rtol=1e-10,
-                                       atol=1e-12, err_msg=column)
-        else:
-            assert got[column].astype(str).tolist() == want[column].astype(str).tolist()
+    assert_same_columns(got, want)
     if "vcov" in want.attrs:
         expected = np.asarray(want.attrs["vcov"], float)
         # covariances near zero are compared on the scale of the table's variances

@@ -19,7 +19,7 @@ from perception.errors import DesignError, WeightingError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from test_distributed import _frames, api_parquet  # noqa: E402  (after dask)
+from test_distributed import _frames, api_parquet, assert_same  # noqa: E402  (after dask)
 
 from perception.survey.dask_weighting import ADJUSTED  # noqa: E402
 
@@ -63,24 +63,6 @@ DESIGNS = [
     ("apistrat", {"weights": "pw", "strata": "stype", "psu": "snum", "fpc": "fpc"}),
     ("apiclus2", {"weights": "pw", "psu": ["dnum", "snum"], "fpc": ["fpc1", "fpc2"]}),
 ]
-
-
-def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
-    assert list(got.columns) == list(want.columns)
-    for column in want.columns:
-        if want[column].dtype.kind in "fiu":
-            np.testing.assert_allclose(got[column].to_numpy(float),
-                                       want[column].to_numpy(float), rtol=1e-10,
-                                       atol=1e-12, err_msg=column)
-        else:
-            assert got[column].astype(str).tolist() == want[column].astype(str).tolist()
-    if want.attrs.get("vcov") is not None:
-        np.testing.assert_allclose(np.asarray(got.attrs["vcov"], float),
-                                   np.asarray(want.attrs["vcov"], float), rtol=1e-9,
-                                   atol=1e-12)
-    assert got.attrs.get("method") == want.attrs.get("method")
-    assert got.attrs.get("interval_type") == want.attrs.get("interval_type")
 
 
 # every adjustment on the cluster sample, a few on the stratified and two-stage ones
