@@ -65,7 +65,7 @@ from .dask_reduce import (
     reduce_partition,
 )
 from .design import ReplicateDesign, SurveyDesign
-from .distributed import _check_some, _group_design, _group_scores, _ratio_deff, _totals
+from .distributed import _check_some, _group_design, _totals, finish_factors
 from .engine import RatioResult, _Totals, check_domain_weights, domains, finish
 from .replicates import replicate_degf
 from .variance import GroupSums
@@ -928,20 +928,7 @@ def _estimate_replicates(design: DaskWeightedReplicateDesign, plan: _Plan, na_rm
         # a labelled design's left-out rows: adjusted with every row, then outside the
         # domain (as subset() in memory: the degrees of freedom of the domain's rows)
         rep = rep.subset(groups[_IN].to_numpy(dtype=float) > 0)
-    active = groups[_ACTIVE].to_numpy(dtype=bool)
-    dom = domains(rep, list(plan.by), active)
-    check_domain_weights(rep, dom, list(plan.by))
-    k = plan.n_parts
-    codes, n_groups = rep.score_groups()
-    t = _totals(groups, plan, codes, n_groups, dom, k)
-    result = finish(rep, t, dom)
-    if plan.kind == "ratio":
-        scores = _group_scores(t, plan)
-        deff = _ratio_deff(result, t, rep._replicates_from_totals(scores),
-                           scores.sum(axis=0), rep)
-        result = RatioResult(result.estimate, result.vcov, deff, result.n,
-                             result.replicates)
-    return groups, rep, dom, result
+    return finish_factors(rep, groups, plan)
 
 
 class _GroupReplicates(ReplicateDesign):

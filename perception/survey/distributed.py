@@ -409,6 +409,25 @@ def _ratio_deff(result, t: _Totals, rep_resid: np.ndarray, full: np.ndarray, des
         return deff_var.reshape(D, k) / vsrs
 
 
+def finish_factors(rep: ReplicateDesign, groups: pd.DataFrame, plan: _Plan):
+    """The estimate of replicates built as per-group factors (``rep``, the in-memory
+    replicate design of the groups): group totals, the domains and the engine's result,
+    with the design effect of a ratio."""
+    active = groups[_ACTIVE].to_numpy(dtype=bool)
+    dom = domains(rep, list(plan.by), active)
+    check_domain_weights(rep, dom, list(plan.by))
+    codes, n_groups = rep.score_groups()
+    t = _totals(groups, plan, codes, n_groups, dom, plan.n_parts)
+    result = finish(rep, t, dom)
+    if plan.kind == "ratio":
+        scores = _group_scores(t, plan)
+        deff = _ratio_deff(result, t, rep._replicates_from_totals(scores),
+                           scores.sum(axis=0), rep)
+        result = RatioResult(result.estimate, result.vcov, deff, result.n,
+                             result.replicates)
+    return groups, rep, dom, result
+
+
 def _estimate_replicates(design: DaskReplicateDesign, plan: _Plan, na_rm: bool):
     """A replicate design: per-PSU factors times per-PSU totals (built from a design),
     or the replicate weights' own totals by domain (columns)."""
@@ -418,18 +437,7 @@ def _estimate_replicates(design: DaskReplicateDesign, plan: _Plan, na_rm: bool):
     k = plan.n_parts
     if design.base is not None:
         rep = _group_design(design.base, groups).replicate(**design.options)
-        dom = domains(rep, list(plan.by), active)
-        check_domain_weights(rep, dom, list(plan.by))
-        codes, n_groups = rep.score_groups()
-        t = _totals(groups, plan, codes, n_groups, dom, k)
-        result = finish(rep, t, dom)
-        if plan.kind == "ratio":
-            scores = _group_scores(t, plan)
-            deff = _ratio_deff(result, t, rep._replicates_from_totals(scores),
-                               scores.sum(axis=0), rep)
-            result = RatioResult(result.estimate, result.vcov, deff, result.n,
-                                 result.replicates)
-        return groups, rep, dom, result
+        return finish_factors(rep, groups, plan)
     options = design.options
     R = len(plan.replicate_weights)
     rep = ReplicateDesign(groups, weights=_W, replicate_weights=[_rw(r) for r in range(R)],

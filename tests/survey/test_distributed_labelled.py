@@ -172,16 +172,22 @@ def test_quantities_of_categories_refused(waves):
             function(spread, name)
 
 
-def test_other_missing_values_still_follow_na_rm(client, waves):
+def _with_gaps(waves, column: str, rows: list[int]):
+    """The data (``rows`` of ``column`` blank, not a missing code) and their in-memory
+    and Dask labelled designs."""
     def gaps(data):
         data = data.copy()
-        data.loc[[5, len(data) - 2], "trust_army"] = np.nan
+        data.loc[[r % len(data) for r in rows], column] = np.nan
         return data
 
     data, ddf = _frames(waves, gaps)
     q = waves[1]
-    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=q)
-    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=q)
+    return (data, pc.SurveyDesign(data, **DESIGN, questionnaire=q),
+            pc.SurveyDesign(ddf, **DESIGN, questionnaire=q))
+
+
+def test_other_missing_values_still_follow_na_rm(client, waves):
+    data, memory, spread = _with_gaps(waves, "trust_army", [5, -2])
     with pytest.raises(EstimationError, match=f"2 missing value.*5, {len(data) - 2}"):
         pc.mean(spread, "trust_army")
     assert_same(pc.mean(spread, "trust_army", by="wave", na_rm=True),
@@ -221,15 +227,7 @@ def test_labelled_analyses_equal_in_memory(client, waves, analysis):
 
 
 def test_labelled_did_with_gaps_and_select_multiple(client, waves):
-    def gaps(data):
-        data = data.copy()
-        data.loc[[7, len(data) - 3], "trust_police"] = np.nan
-        return data
-
-    data, ddf = _frames(waves, gaps)
-    q = waves[1]
-    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=q)
-    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=q)
+    data, memory, spread = _with_gaps(waves, "trust_police", [7, -3])
     # a blank answer is missing, a missing code is left out: only the blanks are named
     with pytest.raises(EstimationError, match=f"2 missing value.*7, {len(data) - 3}"):
         pc.did(spread, "trust_police", treated="treated", period="wave")
@@ -299,17 +297,10 @@ def test_labelled_models_equal_in_memory(client, waves, kind):
 
 
 def test_labelled_model_missing_values(client, waves):
-    def gaps(data):
-        data = data.copy()
-        data.loc[[4, len(data) - 6], "treated"] = np.nan
-        return data
-
-    data, ddf = _frames(waves, gaps)
-    spread = pc.SurveyDesign(ddf, **DESIGN, questionnaire=waves[1])
+    data, memory, spread = _with_gaps(waves, "treated", [4, -6])
     # a blank is missing, a missing code of the outcome is not: only the blanks named
     with pytest.raises(EstimationError, match=f"2 missing value.*4, {len(data) - 6}"):
         pc.glm(spread, "trust_police ~ treated")
-    memory = pc.SurveyDesign(data, **DESIGN, questionnaire=waves[1])
     want = pc.glm(memory, "trust_police ~ treated", na_rm=True)
     got = pc.glm(spread, "trust_police ~ treated", na_rm=True)
     np.testing.assert_allclose(got.coefficients[["estimate", "se"]].to_numpy(),
