@@ -454,12 +454,15 @@ def _levels(ddf: Any, names: Sequence[str]) -> tuple[tuple, ...]:
     return tuple(known[name] for name in names)
 
 
-def reduce_design(design: Any, plan: _Plan, na_rm: bool) -> pd.DataFrame:
-    """The group sums of the whole Dask DataFrame (computed on the workers)."""
+def reduce_design(design: Any, plan: _Plan, na_rm: bool, reducer: Any = None,
+                  args: tuple = (), columns: Sequence[str] = ()) -> pd.DataFrame:
+    """The group sums of the whole Dask DataFrame (computed on the workers), each
+    partition reduced by ``reducer(part, plan, *args)`` (default
+    :func:`reduce_partition`; it may read ``columns`` besides the plan's)."""
     dask = _require_dask()
-    selected = design.data[plan.columns]
-    delayed = dask.delayed(reduce_partition)
-    results = dask.compute(*[delayed(part, plan) for part in selected.to_delayed()])
+    selected = design.data[list(dict.fromkeys([*plan.columns, *columns]))]
+    delayed = dask.delayed(reducer or reduce_partition)
+    results = dask.compute(*[delayed(part, plan, *args) for part in selected.to_delayed()])
     offset = 0
     tables = []
     for table, _, found in results:

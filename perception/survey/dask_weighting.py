@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, EstimationError, WeightingError, format_rows
+from ..errors import DesignError, WeightingError, format_rows
 from . import calibration as _c
 from .checks import check_columns
 from .dask_design import DaskReplicateDesign, DaskSurveyDesign
@@ -52,16 +52,14 @@ from .dask_reduce import (
     _IN,
     _PREFIX,
     _W,
-    _combine,
     _each_part,
-    _globalise,
     _group_codes,
     _inside,
     _missing,
     _Plan,
-    _raise_found,
     _require_dask,
     _values,
+    reduce_design,
     reduce_partition,
 )
 from .design import ReplicateDesign, SurveyDesign
@@ -798,23 +796,9 @@ def _weighted_partition(frame: pd.DataFrame, plan: _Plan, spec: _Weighting
 
 
 def _reduce(design: DaskWeightedDesign, plan: _Plan, na_rm: bool) -> pd.DataFrame:
-    dask = _require_dask()
     spec = design._weighting
-    columns = list(dict.fromkeys([*plan.columns, *plan.keys, *spec.frame_columns]))
-    delayed = dask.delayed(_weighted_partition)
-    results = dask.compute(*[delayed(part, plan, spec)
-                             for part in design.data[columns].to_delayed()])
-    offset = 0
-    tables = []
-    for table, _, info in results:
-        if len(table):
-            tables.append(table.assign(**{_FIRST: table[_FIRST] + offset}))
-        offset += info["length"]
-    found, missing = _globalise(list(results))
-    _raise_found(found, missing, plan, na_rm)
-    if not tables:
-        raise EstimationError("the Dask DataFrame has no rows")
-    return _combine(tables, plan)
+    return reduce_design(design, plan, na_rm, _weighted_partition, (spec,),
+                         [*plan.keys, *spec.frame_columns])
 
 
 class _Residuals:
