@@ -336,10 +336,12 @@ def proportion(
     if select_multiple_names(design, names):
         # select-multiple questions: one row per option (survey/multiple_choice.py)
         def estimate(d, columns, rm):
-            return proportion(d, columns, by=by, method=method, na_rm=rm, level=level)
+            return proportion(d, columns, by=by, method=method, na_rm=rm, level=level,
+                              missing_codes=missing_codes)
 
         check_columns(design.data, by_names, "by")
-        options = proportions_with_options(design, names, by_names, na_rm, estimate)
+        options = proportions_with_options(design, names, by_names, na_rm, estimate,
+                                           missing_codes)
         add_labels(options, design, by_names)  # after its n_excluded and excluded
         return options
     check_columns(design.data, names, "variables")

@@ -190,6 +190,14 @@ def test_missing_codes_per_call_override_the_design(data, q):
     assert "ca/98" in keep.columns
     with pytest.raises(pc.DesignError, match="'exclude'"):
         option_design(design(data, q), "ca", missing_codes="drop")
+    # pc.proportion's own missing_codes= reaches the options, either way
+    per_call = pc.proportion(design(data, q), "ca", na_rm=True, missing_codes="keep")
+    on_design = pc.proportion(design(data, q, missing_codes="keep"), "ca", na_rm=True)
+    assert per_call["category"].tolist() == [*OPTIONS, 98, 99]
+    np.testing.assert_allclose(per_call["estimate"], on_design["estimate"], rtol=1e-12)
+    dropped = pc.proportion(design(data, q, missing_codes="keep"), "ca", na_rm=True,
+                            missing_codes="exclude")
+    assert dropped["category"].tolist() == OPTIONS
 
 
 def test_answer_where_not_asked_is_an_error(data, q):
