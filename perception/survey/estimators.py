@@ -363,7 +363,7 @@ def proportion(
         values = data[name]
         # the levels of the whole data, as an R factor keeps its levels in a subset or
         # a domain: a level absent from a domain gets a proportion of 0 there
-        levels, codes = factor_levels(values)
+        levels, codes = _levels_of(design, name, values)
         if len(levels) == 0:
             raise EstimationError(f"column {name!r} has no non-missing values in the domain")
         all_levels.append((levels, codes))
@@ -400,6 +400,26 @@ def proportion(
     table["n_category"] = _category_counts(dom, all_levels)
     table.attrs["method"] = method
     return prepared.finish(table)
+
+
+def _levels_of(design, name: str, values: pd.Series) -> tuple[list, np.ndarray]:
+    """:func:`factor_levels` of a column of the design's data, kept on the design for
+    number columns (the design is immutable and never modifies its data): a proportion
+    of the same column again (another ``by``, the next figure of a report) does not
+    find its levels again. The entry is the column's buffer (kept alive with it), so a
+    column replaced in the data is coded anew; codes are stored as small integers."""
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"):
+        return factor_levels(values)  # categories are coded already; text is hashed
+    array = values.to_numpy()
+    key = (array.__array_interface__["data"][0], array.shape, array.dtype.str)
+    memo = design.__dict__.setdefault("_levels_cache", {})
+    hit = memo.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[2]
+    levels, codes = factor_levels(values)
+    small = codes.astype(np.int16) if len(levels) < np.iinfo(np.int16).max else codes
+    memo[name] = (key, array, (levels, small))
+    return levels, small
 
 
 def _category_counts(dom: Domains, all_levels: list[tuple[list, np.ndarray]]) -> np.ndarray:

@@ -172,3 +172,22 @@ def test_weighted_designs_keep_the_score_matrix_path():
                                 strata="stratum", psu=["village", "hh"], fpc=["N", "N2"],
                                 lonely_psu="adjust")
     assert not engine.uses_totals_path(two_stage)
+
+
+def test_levels_kept_on_the_design_follow_the_data():
+    # the levels of a number column are found once per design; a column replaced in the
+    # design's data (another buffer) is coded anew, and every call equals a new design's
+    rng = np.random.default_rng(4)
+    data = pd.DataFrame({"c": rng.integers(1, 4, 300), "g": rng.integers(0, 2, 300),
+                         "w": rng.uniform(1, 2, 300), "s": np.repeat([0, 1, 2], 100),
+                         "p": np.repeat(np.arange(30), 10)})
+    d = pc.SurveyDesign(data, weights="w", strata="s", psu="p")
+    first = pc.proportion(d, "c", by="g")
+    pd.testing.assert_frame_equal(pc.proportion(d, "c", by="g"), first)
+    assert "c" in d.__dict__["_levels_cache"]
+    d.data["c"] = rng.integers(2, 6, 300)  # a new column in the same frame
+    fresh = pc.SurveyDesign(d.data.copy(), weights="w", strata="s", psu="p")
+    again = pc.proportion(d, "c", by="g")
+    assert again["category"].tolist() == pc.proportion(fresh, "c", by="g")["category"].tolist()
+    np.testing.assert_allclose(again["estimate"], pc.proportion(fresh, "c", by="g")["estimate"])
+    assert again["category"].tolist() != first["category"].tolist()
