@@ -90,7 +90,9 @@ def domains(design, by: list[str], active: np.ndarray) -> Domains:
     n = len(design.data)
     complete = bool(active.all())
     if not by:
-        codes = np.zeros(n, dtype=np.int64) if complete else np.where(active, 0, -1)
+        # every row in the one domain: a read-only view of one 0, not a vector to fill
+        codes = (np.broadcast_to(np.int64(0), n) if complete
+                 else np.where(active, 0, -1).astype(np.int64))
         return Domains(codes, pd.DataFrame(index=range(1)), 1, complete)
     data = design.data
     if len(by) == 1:
@@ -432,7 +434,7 @@ def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
 
 #: rows per block of :func:`_block_sums`: a block's work vectors stay in the CPU cache,
 #: so each column is read from memory once
-BLOCK_ROWS = 1 << 16
+BLOCK_ROWS = 1 << 15
 #: and at least this many rows per (group, domain) bin
 BLOCK_PER_BIN = 8
 #: rows whose weighted mean shifts each column (:func:`_pilot_shifts`), read as
@@ -452,12 +454,21 @@ def _pilot_rows(n: int) -> slice | np.ndarray:
     return (starts[:, None] + np.arange(run)).ravel()
 
 
+#: a column whose pilot mean lies within this many pilot standard deviations of 0 is
+#: summed unshifted: the shift would save fewer than 2 * log2(SHIFT_FREE) = 10 bits of
+#: its squares' 52, and costs a pass over the column
+SHIFT_FREE = 32.0
+
+
 def _pilot_shifts(num: list[np.ndarray], w: np.ndarray) -> np.ndarray:
     """A provisional estimate of each column's mean: the shift ``c`` of :class:`_Totals`.
 
     Any value near the mean keeps the shifted sums free of cancellation, so a weighted
     mean over the pilot rows serves; a pilot without weight (a domain elsewhere in the
-    data) falls back to every row, a non-finite value to 0.
+    data) falls back to every row, a non-finite value to 0. A column whose mean is small
+    next to its spread (``|c| <= SHIFT_FREE`` pilot standard deviations, as most items
+    are) gets 0: its unshifted squares lose nothing that matters, and
+    :func:`_block_sums` skips the subtraction.
     """
     pilot = _pilot_rows(len(w))
     w_pilot = w[pilot]
@@ -465,10 +476,15 @@ def _pilot_shifts(num: list[np.ndarray], w: np.ndarray) -> np.ndarray:
     shift = np.zeros(len(num))
     for j, x in enumerate(num):
         if w_sum > 0:
-            c = float(w_pilot @ x[pilot]) / w_sum
+            x_pilot = x[pilot]
+            c = float(w_pilot @ x_pilot) / w_sum
+            spread = float(w_pilot @ (x_pilot - c) ** 2) / w_sum
         else:
             c = float(w @ x) / float(w.sum())
-        shift[j] = c if np.isfinite(c) else 0.0
+            spread = 0.0
+        if not np.isfinite(c) or (spread > 0 and c * c <= SHIFT_FREE**2 * spread):
+            c = 0.0
+        shift[j] = c
     return shift
 
 
@@ -481,7 +497,7 @@ def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np
     in a row of a domain, which the general path handles (``na_rm``, errors). A raked
     design (``cs``) also gets the (C, D, k) cell sums of ``(w / base)(x - c)``."""
     n, k = len(w), len(num)
-    totals = np.zeros((k, sums.n_groups, sums.n_domains))
+    totals = np.zeros((k, sums.n_bins))  # flat: a block's sums are added unshaped
     sq = np.zeros((k, sums.n_domains))
     cells = None if cs is None else np.zeros((k, cs.n_cells, cs.n_domains))
     # a block spans several times the bins, so that bincount's output stays cheap
@@ -491,22 +507,25 @@ def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np
         stop = min(start + size, n)
         part = sums.rows(start, stop)
         cell_part = None if cs is None else cs.rows(start, stop)
-        w_block, r, wr = w[start:stop], r_buffer[: stop - start], wr_buffer[: stop - start]
+        w_block, wr = w[start:stop], wr_buffer[: stop - start]
         for j, x in enumerate(num):
-            np.subtract(x[start:stop], shift[j], out=r)
+            if shift[j]:
+                r = np.subtract(x[start:stop], shift[j], out=r_buffer[: stop - start])
+            else:  # the column itself, read only
+                r = x[start:stop]
             if cell_part is not None and cells is not None:
                 np.multiply(cell_part.ratio, r, out=wr)
                 cells[j] += cell_part(wr)
             np.multiply(w_block, r, out=wr)
-            totals[j] += part(wr)
+            part.add_to(totals[j], wr)
             if whole:
                 sq[j, 0] += wr @ r
             else:
-                np.multiply(wr, r, out=r)
-                sq[j] += part.by_domain(r)
+                np.multiply(wr, r, out=wr)
+                sq[j] += part.by_domain(wr)
         if not np.isfinite(sq.sum()):  # NaN * 0 is NaN: a weight of 0 hides nothing
             return None
-    return (totals.transpose(1, 2, 0), sq.T,
+    return (sums.shaped(totals).transpose(1, 2, 0), sq.T,
             None if cells is None else cells.transpose(1, 2, 0))
 
 

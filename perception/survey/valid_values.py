@@ -222,7 +222,9 @@ def prepare(design, columns: Sequence[str], by: Sequence[str] = (), *,
                                else design.missing_codes) == "keep"
     q = design.questionnaire
     if q is None:
-        return Prepared(design, design, (), np.full(len(design.data), -1), tuple(by))
+        # no row left out: a read-only view of one -1 rather than a vector to fill
+        return Prepared(design, design, (), np.broadcast_to(np.int64(-1), len(design.data)),
+                        tuple(by))
     lang = design.lang
     data = design.data
     names = list(dict.fromkeys([*columns, *by]))

@@ -201,6 +201,22 @@ class GroupSums:
         out = np.bincount(self._index, weights=values, minlength=self._size)
         return out[: self.n_groups * self.n_domains].reshape(self.n_groups, self.n_domains)
 
+    @property
+    def n_bins(self) -> int:
+        """Length of the flat sums of :meth:`add_to` (the (G, D) cells and a bin for
+        the rows left out)."""
+        return self._size
+
+    def add_to(self, out: np.ndarray, values: np.ndarray) -> None:
+        """Add the flat (:attr:`n_bins`,) sums of ``values`` to ``out``: the inner step
+        of a blocked pass, without reshaping each block's sums (:meth:`shaped` after)."""
+        out += np.bincount(self._index, weights=values, minlength=self._size)
+
+    def shaped(self, flat: np.ndarray) -> np.ndarray:
+        """(..., G, D) totals from (..., :attr:`n_bins`) flat sums."""
+        cells = self.n_groups * self.n_domains
+        return flat[..., :cells].reshape(*flat.shape[:-1], self.n_groups, self.n_domains)
+
     def rows(self, start: int, stop: int) -> GroupSums:
         """The same sums over rows ``start:stop`` only (views of the codes, no copy):
         the values passed are then vectors of length ``stop - start``."""

@@ -162,6 +162,31 @@ def test_blocked_pass_leaves_missing_values_to_the_general_path(monkeypatch):
                                expected[VALUES].to_numpy(float), rtol=PATHS_RTOL)
 
 
+@pytest.mark.parametrize("offset", [0.0, 25.0, 1e8])
+def test_blocked_pass_keeps_its_precision_far_from_zero(offset, monkeypatch):
+    # an item within SHIFT_FREE standard deviations of 0 is summed unshifted (25 sd),
+    # one far from it (1e8 sd) shifted by its pilot mean: either way its SE and deff
+    # equal those of the same values less the offset (an exact subtraction here)
+    frame = _complete_survey()
+    z = (frame["x"] - frame["x"].mean()) / frame["x"].std() + offset
+    frame = frame.assign(z=z, centred=z - offset)
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    calls = _small_blocks(monkeypatch)
+    w = frame["w"].to_numpy(float)
+    shift = engine._pilot_shifts([frame["z"].to_numpy()], w)[0]
+    assert (shift == 0.0) == (offset < engine.SHIFT_FREE)
+    for by in (None, "sex"):
+        table = pc.mean(design, ["z", "centred"], by=by)
+        far, near = table[table["variable"] == "z"], table[table["variable"] == "centred"]
+        for column in ("se", "deff"):
+            np.testing.assert_allclose(far[column], near[column], rtol=1e-12,
+                                       err_msg=f"{column} by {by}")
+        np.testing.assert_allclose(far["estimate"] - offset, near["estimate"],
+                                   atol=4 * np.spacing(offset + 1.0), rtol=0)
+    assert len(calls) == 2
+
+
 def test_weighted_designs_keep_the_score_matrix_path():
     frame = _survey(3)
     design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
