@@ -365,15 +365,32 @@ def _count_rows(dom: Domains, w: np.ndarray, whole: bool) -> tuple[np.ndarray, n
     return (n_rows - n_zero).astype(float), n_rows
 
 
+def _weight_sums(design, sums: GroupSums, dom: Domains, w: np.ndarray, whole: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(G, D) weight totals and :func:`_count_rows`. Those of the whole sample are kept
+    on the (immutable) design, keyed by its weight and group vectors: every estimate of
+    the whole sample needs them, and they cost a pass over the rows."""
+    if not whole:
+        return (sums(w), *_count_rows(dom, w, whole))
+    group = design.score_groups()[0]
+    hit = design.__dict__.get("_whole_weight_sums")
+    if hit is not None and hit[0] is w and hit[1] is group:
+        return hit[2]
+    found = (sums(w), *_count_rows(dom, w, whole))
+    for array in found:
+        array.setflags(write=False)  # shared by every later estimate
+    design.__dict__["_whole_weight_sums"] = (w, group, found)
+    return found
+
+
 def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
     """One pass per column over the rows: shifted totals by (PSU, domain) and the
     per-domain sums of squares. ``den``: None (totals), "mean" (the domain indicator) or
     a list of denominator columns (ratios)."""
     sums, w, whole = _group_sums(design, dom)
     k = len(num)
-    weights = sums(w)
+    weights, n_nonzero, n_rows = _weight_sums(design, sums, dom, w, whole)
     w_total = float(weights.sum())
-    n_nonzero, n_rows = _count_rows(dom, w, whole)
     shape = (sums.n_groups, sums.n_domains)
     totals = np.empty((*shape, k))
     sq = np.empty((sums.n_domains, k))
@@ -561,7 +578,7 @@ def fast_estimate(design, names: list[str], by: list[str], kind: str, level: flo
         return None
     dom = domains(design, by, active)
     sums, w, whole = _group_sums(design, dom)
-    weights = sums(w)
+    weights, n_nonzero, n_rows = _weight_sums(design, sums, dom, w, whole)
     if np.any(weights.sum(axis=0) <= 0):
         return None
     cs = _cell_sums(design, dom, w)
@@ -571,7 +588,6 @@ def fast_estimate(design, names: list[str], by: list[str], kind: str, level: flo
     if blocks is None:
         return None
     totals, sq, cells = blocks
-    n_nonzero, n_rows = _count_rows(dom, w, whole)
     den = weights if kind == "mean" else None
     result = finish(design, _Totals(shift, totals, den, weights, sq, None, None, n_nonzero,
                                      n_rows, cells, None if cs is None else cs(cs.ratio)),

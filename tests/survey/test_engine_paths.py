@@ -216,3 +216,22 @@ def test_levels_kept_on_the_design_follow_the_data():
     assert again["category"].tolist() == pc.proportion(fresh, "c", by="g")["category"].tolist()
     np.testing.assert_allclose(again["estimate"], pc.proportion(fresh, "c", by="g")["estimate"])
     assert again["category"].tolist() != first["category"].tolist()
+
+
+def test_whole_sample_weight_sums_kept_on_the_design():
+    # the PSU weight totals of the whole sample are found once per design, read-only,
+    # and only for its own weights: a design weighted from it finds its own
+    frame = _complete_survey()
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    first = pc.mean(design, ["x", "y"])
+    kept = design.__dict__["_whole_weight_sums"][2]
+    assert not any(array.flags.writeable for array in kept)
+    pd.testing.assert_frame_equal(pc.total(design, ["x"]), pc.total(
+        pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                        lonely_psu="adjust"), ["x"]))
+    pd.testing.assert_frame_equal(pc.mean(design, ["x", "y"]), first)
+    scaled = pc.SurveyDesign(frame.assign(w=2 * frame["w"]), weights="w", strata="stratum",
+                             psu="village", lonely_psu="adjust")
+    np.testing.assert_allclose(pc.total(scaled, ["x"])["estimate"],
+                               2 * pc.total(design, ["x"])["estimate"], rtol=1e-12)
