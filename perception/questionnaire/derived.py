@@ -391,13 +391,33 @@ def derive(
                         "or leave this derived variable out."
                     )
                 continue
-            frame = out.assign(**added) if added else out
+            frame = with_columns(out, added)
             added[var.name] = derived_values(frame, questionnaire, var.name)
         if not ready:  # pragma: no cover - cycles are refused when the questionnaire is built
             break
         done = {v.name for v in ready}
         pending = [v for v in pending if v.name not in done]
-    return out.assign(**added) if added else out
+    return with_columns(out, added)
+
+
+def with_columns(frame: pd.DataFrame, added: dict) -> pd.DataFrame:
+    """``frame`` with the ``added`` columns: those it has replaced in place, the others
+    appended together (one concatenation: inserted one by one into a wide frame, pandas
+    warns that it is fragmented); ``frame`` itself unchanged.
+
+    Examples
+    --------
+    >>> with_columns(pd.DataFrame({"a": [1], "b": [2]}), {"b": [3], "c": [4]}).to_dict("list")
+    {'a': [1], 'b': [3], 'c': [4]}
+    """
+    if not added:
+        return frame
+    replaced = {name: values for name, values in added.items() if name in frame.columns}
+    out = frame.assign(**replaced) if replaced else frame
+    new = {name: values for name, values in added.items() if name not in frame.columns}
+    if not new:
+        return out
+    return pd.concat([out, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
 def _needs(var: Variable) -> set[str]:

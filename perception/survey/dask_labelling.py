@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..errors import EstimationError, format_rows
 from ..questionnaire.cells import code_text
+from ..questionnaire.derived import with_columns
 from ..questionnaire.multiple import NO_ANSWER, option_indicators
 from . import dask_quantiles, distributed
 from .attached import stack_tables
@@ -108,10 +109,7 @@ def _prepare_partition(frame: pd.DataFrame, q: Any, lang: str | None, names: lis
     if q.derived:
         frame = q.derive(frame)
     codes, _, blanked = exclusions(q, lang, frame, names, keep)
-    out = frame.assign(**blanked) if blanked else frame.copy(deep=False)
-    out[_KEPT] = codes < 0
-    out[_REASON] = codes
-    return out
+    return with_columns(frame, {**blanked, _KEPT: codes < 0, _REASON: codes})
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from .design import ReplicateDesign, SurveyDesign
 from .distributed import _check_some, _group_design, _totals, finish_factors
 from .engine import RatioResult, _Totals, check_domain_weights, domains, finish
 from .replicates import replicate_degf
+from .dask_weighted_columns import weighted_columns
 from .variance import GroupSums
 
 #: the column of the adjusted weights added to the Dask DataFrame
@@ -98,13 +99,8 @@ def _xb(b: int) -> str:
 # ---------------------------------------------------------------- the cells --
 def _check_weighable(design: Any, function: str) -> None:
     if isinstance(design, DaskReplicateDesign):
-        if design.base is None:
-            raise WeightingError(
-                f"{function}() of replicate-weight columns on a Dask DataFrame is not "
-                "available (each replicate's cells would need its own pass): weight a "
-                "design with its PSUs (pc.SurveyDesign(ddf, ...).replicate(...)), or "
-                "compute the data in memory (ddf.compute())"
-            )
+        if design.base is None:  # replicate-weight columns: adjusted column by column
+            return
         if isinstance(design, DaskWeightedReplicateDesign):
             raise WeightingError(
                 f"{function}() of a replicate design on a Dask DataFrame that is already "
@@ -127,10 +123,16 @@ def _check_weighable(design: Any, function: str) -> None:
         )
 
 
-def _cell_partition(frame: pd.DataFrame, columns: list[str], weights: str | None
-                    ) -> tuple[pd.DataFrame, dict, int]:
-    """One partition's weight total and row count by cell, with its invalid weights and
-    missing margin values (row numbers within the partition)."""
+def _cell_r(j: int) -> str:
+    """A cell's total of replicate-weight column ``j``."""
+    return f"{_PREFIX}cell_r{j}"
+
+
+def _cell_partition(frame: pd.DataFrame, columns: list[str], weights: str | None,
+                    replicates: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict, int]:
+    """One partition's weight total and row count by cell (and the totals of the
+    ``replicates`` weight columns), with its invalid weights and missing margin values
+    (row numbers within the partition)."""
     n = len(frame)
     w = np.ones(n) if weights is None else _values(frame, weights, "weights")
     problems: dict[tuple[str, str], tuple[int, list]] = {}
@@ -146,17 +148,34 @@ def _cell_partition(frame: pd.DataFrame, columns: list[str], weights: str | None
         note(weights, "infinite", np.isinf(w))
     for column in columns:
         note(column, "margin", frame[column].isna().to_numpy())
-    table = frame[columns].copy() if columns else pd.DataFrame(index=frame.index)
-    table[_CELL_W] = np.where(np.isfinite(w), w, 0.0)
-    table[_CELL_ROWS] = 1.0
-    table[_FIRST] = np.arange(n)
+    added = {_CELL_W: np.where(np.isfinite(w), w, 0.0)}
+    for j, name in enumerate(replicates):
+        values = _values(frame, name, "replicate_weights")
+        note(name, "missing", np.isnan(values))
+        note(name, "negative", values < 0)
+        note(name, "infinite", np.isinf(values))
+        added[_cell_r(j)] = np.where(np.isfinite(values), values, 0.0)
+    added[_CELL_ROWS] = np.ones(n)
+    added[_FIRST] = np.arange(n)
+    # the columns added at once (one by one, many replicates fragment the frame)
+    table = pd.concat([frame[columns].reset_index(drop=True),
+                       pd.DataFrame(added)], axis=1)
+    sums = {_CELL_W: "sum", **{_cell_r(j): "sum" for j in range(len(replicates))},
+            _CELL_ROWS: "sum"}
     if columns:
-        grouped = table.groupby(columns, sort=False, dropna=False, observed=True)
-        table = grouped.agg({_CELL_W: "sum", _CELL_ROWS: "sum", _FIRST: "min"}).reset_index()
+        table = _by_cell(table, columns, list(sums))
     else:
-        table = pd.DataFrame({_CELL_W: [table[_CELL_W].sum()], _CELL_ROWS: [float(n)],
+        table = pd.DataFrame({**{name: [table[name].sum()] for name in sums},
                               _FIRST: [0]}) if n else table.iloc[:0]
     return table, problems, n
+
+
+def _by_cell(table: pd.DataFrame, columns: list[str], sums: list[str]) -> pd.DataFrame:
+    """The ``sums`` columns summed by cell of ``columns``, and each cell's first row
+    (one block of sums: many replicate columns aggregated one by one would fragment
+    the frame)."""
+    grouped = table.groupby(columns, sort=False, dropna=False, observed=True)
+    return pd.concat([grouped[sums].sum(), grouped[_FIRST].min()], axis=1).reset_index()
 
 
 def cell_design(design: Any, columns: list[str], function: str,
@@ -187,16 +206,31 @@ def cell_design(design: Any, columns: list[str], function: str,
     >>> cell_design(d, ["stype"], "poststratify")                       # doctest: +SKIP
     """
     _check_weighable(design, function)
-    if isinstance(design, DaskReplicateDesign):
-        design = design.base  # the full-sample weights' cells
+    replicates: tuple[str, ...] = ()
+    options: dict = {}
+    if isinstance(design, DaskReplicateDesign) and design.base is None:
+        if numeric:
+            raise WeightingError(
+                f"{function}() of replicate-weight columns on a Dask DataFrame takes "
+                f"categorical margins only (numeric totals: {', '.join(numeric)}): each "
+                "replicate's calibration would need its own passes over the rows. Give "
+                "the totals by level, or compute the data in memory (ddf.compute())"
+            )
+        options = design.options
+        replicates = tuple(options["replicate_weights"])
+        weights: str | None = options["weights"]
+    else:
+        if isinstance(design, DaskReplicateDesign):
+            design = design.base  # the full-sample weights' cells
+        weights = design._weights
     columns = list(dict.fromkeys(columns))
     check_columns(list(design.data.columns), [*columns, *numeric], "population",
                   WeightingError, where="the Dask DataFrame")
     dask = _require_dask()
     delayed = dask.delayed(_cell_partition)
-    selected = design.data[list(dict.fromkeys([*columns, *(
-        [design._weights] if design._weights else [])]))]
-    results = dask.compute(*[delayed(part, columns, design._weights)
+    selected = design.data[list(dict.fromkeys([*columns, *([weights] if weights else []),
+                                               *replicates]))]
+    results = dask.compute(*[delayed(part, columns, weights, replicates)
                              for part in selected.to_delayed()])
     tables: list[pd.DataFrame] = []
     problems: dict[tuple[str, str], tuple[int, list]] = {}
@@ -216,19 +250,20 @@ def cell_design(design: Any, columns: list[str], function: str,
                 "recode them (e.g. a level 'unknown' with its own population count), or "
                 "leave those rows out of the Dask DataFrame."
             )
+        kind = "replicate-weight" if column in replicates else "weights"
         raise WeightingError(
-            f"weights column {column!r} has {what} values in {where}. Every respondent "
+            f"{kind} column {column!r} has {what} values in {where}. Every respondent "
             "needs a weight >= 0: fix or drop those rows."
         )
     if not offset:
         raise WeightingError("the Dask DataFrame has no rows")
     joined = pd.concat(tables, ignore_index=True)
+    sums = [_CELL_W, *(_cell_r(j) for j in range(len(replicates))), _CELL_ROWS]
     if columns:
-        grouped = joined.groupby(columns, sort=False, dropna=False, observed=True)
-        cells = grouped.agg({_CELL_W: "sum", _CELL_ROWS: "sum", _FIRST: "min"}).reset_index()
+        cells = _by_cell(joined, columns, sums)
     else:
-        cells = pd.DataFrame({_CELL_W: [joined[_CELL_W].sum()],
-                              _CELL_ROWS: [joined[_CELL_ROWS].sum()], _FIRST: [0]})
+        cells = pd.DataFrame({**{name: [joined[name].sum()] for name in sums},
+                              _FIRST: [0]})
     cells = cells.sort_values(_FIRST, kind="stable").set_index(_FIRST)
     cells.index.name = None
     for name in numeric:
@@ -238,7 +273,13 @@ def cell_design(design: Any, columns: list[str], function: str,
         # one cell: two halves (an in-memory design needs two rows; halving is exact,
         # so every total is the cell's to the last bit)
         cells = pd.concat([cells, cells])
-        cells[_CELL_W] = cells[_CELL_W] / 2
+        for name in sums[:-1]:
+            cells[name] = cells[name] / 2
+    if replicates:  # the replicate design of the cells, as the rows'
+        return ReplicateDesign(cells, weights=_CELL_W, replicate_weights=list(sums[1:-1]),
+                               scale=options["scale"], rscales=options["rscales"],
+                               mse=options["mse"], degf=options["degf"],
+                               method=options["method"])
     return SurveyDesign(cells, weights=_CELL_W)
 
 
@@ -250,7 +291,8 @@ def _n_cells(cells: SurveyDesign) -> int:
 
 def _cell_columns(cells: SurveyDesign, numeric: Any = ()) -> tuple[str, ...]:
     """The margins' columns of a cell design (not its sums, nor numeric placeholders)."""
-    return tuple(c for c in cells.data.columns if c not in (_CELL_W, _CELL_ROWS, *numeric))
+    return tuple(c for c in cells.data.columns
+                 if c not in numeric and not str(c).startswith(_PREFIX))
 
 
 # ---------------------------------------------------------- the adjustment --
@@ -289,14 +331,28 @@ class _Weighting:
 
 
 def _cell_index(frame: pd.DataFrame, spec: _Weighting) -> np.ndarray:
-    if not spec.columns:
+    return cell_index(frame, spec.columns, spec.cells)
+
+
+def cell_index(frame: pd.DataFrame, columns: tuple[str, ...], cells: pd.DataFrame
+               ) -> np.ndarray:
+    """The cell of each row of ``frame``: its position in ``cells`` (one row per
+    combination of ``columns``); an error for a combination that is not there.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"s": ["a", "b"]})
+    >>> cell_index(pd.DataFrame({"s": ["b", "a", "b"]}), ("s",), cells).tolist()
+    [1, 0, 1]
+    """
+    if not columns:
         return np.zeros(len(frame), dtype=np.int64)
-    columns = list(spec.columns)
+    columns = tuple(columns)
     if len(columns) == 1:
-        index = pd.Index(spec.cells[columns[0]]).get_indexer(frame[columns[0]])
+        index = pd.Index(cells[columns[0]]).get_indexer(frame[columns[0]])
     else:
-        index = pd.MultiIndex.from_frame(spec.cells[columns]).get_indexer(
-            pd.MultiIndex.from_frame(frame[columns]))
+        index = pd.MultiIndex.from_frame(cells[list(columns)]).get_indexer(
+            pd.MultiIndex.from_frame(frame[list(columns)]))
     if (index < 0).any():  # the data changed since the weighting: never a silent weight
         row = int(np.flatnonzero(index < 0)[0])
         raise WeightingError(
@@ -543,6 +599,8 @@ def poststratified(design: Any, cells: Any, result: Any, replicates: Any = None)
     --------
     >>> poststratified(d, cells, pc.poststratify(cells, "stype", pop))  # doctest: +SKIP
     """
+    if isinstance(result, ReplicateDesign):  # replicate-weight columns
+        return weighted_columns(design, cells, result, recompute_degf=True)
     step = result._calibration[-1]
     n = _n_cells(cells)
     factor = np.where(step.codes >= 0, _c.safe_divide(step.weights, step.oldweights), 1.0)
@@ -574,6 +632,8 @@ def raked(design: Any, cells: Any, result: Any, replicates: Any = None) -> Any:
     --------
     >>> raked(d, cells, pc.rake(cells, margins))                         # doctest: +SKIP
     """
+    if isinstance(result, ReplicateDesign):  # replicate-weight columns
+        return weighted_columns(design, cells, result, recompute_degf=True)
     step = result._calibration[-1]
     # the factor after the last margin of the last pass: the final factor of each cell
     n = _n_cells(cells)
@@ -667,6 +727,11 @@ def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.n
             "linearised variance accounts for the calibration), or compute the data in "
             "memory (ddf.compute())"
         )
+    if isinstance(design, DaskReplicateDesign) and design.base is None:
+        assert replicates is not None  # given with a replicate design
+        # R recomputes degf after a calibration in closed form only (linear, no bounds)
+        closed = method == "linear" and not (np.isfinite(lower) or np.isfinite(upper))
+        return weighted_columns(design, cells, replicates(cells), recompute_degf=closed)
     columns = _cell_columns(cells, numeric)
     n = _n_cells(cells)
     base = design

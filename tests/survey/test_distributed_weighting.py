@@ -161,6 +161,70 @@ def test_input_untouched_and_weights_lazy(client, parquet):
     assert "rake" in repr(raked)
 
 
+def _replicate_columns(data: pd.DataFrame) -> pd.DataFrame:
+    """The cluster sample with its jackknife replicate weights as columns rw1..rw15."""
+    rep = pc.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc").replicate("jk1")
+    weights = rep.replicate_weights.to_numpy()
+    columns = {f"rw{r + 1}": weights[:, r] for r in range(weights.shape[1])}
+    return data.assign(**columns)
+
+
+COLUMN_ADJUSTMENTS = ["poststratify", "poststratify2", "rake", "raking"]
+
+
+@pytest.mark.parametrize("adjustment", COLUMN_ADJUSTMENTS + ["categorical", "logit",
+                                                            "chained"])
+def test_replicate_weight_columns_weighted_as_in_memory(client, parquet, adjustment):
+    # every weight column adjusted by cell as in memory (R: postStratify, rake and
+    # calibrate of a svrep.design), degf recomputed where R recomputes it
+    data, _ = _frames(parquet, "apiclus1")
+    data = _replicate_columns(data)
+    ddf = dd.from_pandas(data, npartitions=3)
+    options = {"weights": "pw", "replicate_weights": "rw[0-9]+", "method": "jk1"}
+    adjust = {
+        **{name: ADJUSTMENTS[name] for name in COLUMN_ADJUSTMENTS},
+        "categorical": lambda d: pc.calibrate(d, {"stype": POP["stype"],
+                                                  "sch_wide": POP["sch_wide"]}),
+        "logit": lambda d: pc.calibrate(d, {"stype": POP["stype"]}, method="logit",
+                                        bounds=(0.5, 2.5)),
+        "chained": lambda d: pc.poststratify(
+            pc.rake(d, {"stype": POP["stype"], "awards": POP["awards"]}),
+            "sch_wide", POP["sch_wide"]),
+    }[adjustment]
+    memory = adjust(pc.ReplicateDesign(data, **options))
+    spread = adjust(pc.ReplicateDesign(ddf, **options))
+    assert type(spread).__name__ == "DaskReplicateDesign"
+    assert spread.data.npartitions == ddf.npartitions
+    np.testing.assert_allclose(spread.data["pw"].compute().to_numpy(),
+                               memory.weights.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(spread.data[[f"rw{r}" for r in range(1, 16)]].compute(),
+                               memory.replicate_weights.to_numpy(), rtol=1e-12)
+    assert spread.options["degf"] == memory._degf
+    assert_same(pc.mean(spread, ["api00", "enroll"], na_rm=True),
+                pc.mean(memory, ["api00", "enroll"], na_rm=True))
+    assert_same(pc.mean(spread, "api00", by="stype"), pc.mean(memory, "api00", by="stype"))
+    assert_same(pc.total(spread, "enroll", by="sch_wide", na_rm=True),
+                pc.total(memory, "enroll", by="sch_wide", na_rm=True))
+    assert_same(pc.ratio(spread, "api00", "enroll"), pc.ratio(memory, "api00", "enroll"))
+    assert_same(pc.proportion(spread, "awards", by="stype"),
+                pc.proportion(memory, "awards", by="stype"))
+    assert list(ddf.columns) == list(data.columns)  # the input frame untouched
+
+
+def test_replicate_weight_columns_refused_clearly(client, parquet):
+    data, _ = _frames(parquet, "apiclus1")
+    data = _replicate_columns(data)
+    data.loc[[4, 150], "rw3"] = np.nan
+    ddf = dd.from_pandas(data, npartitions=3)
+    design = pc.ReplicateDesign(ddf, weights="pw", replicate_weights="rw[0-9]+",
+                                method="jk1")
+    with pytest.raises(WeightingError, match=r"replicate-weight column 'rw3' has missing "
+                                             r"values in 2 row\(s\): 4, 150"):
+        pc.poststratify(design, "stype", POP["stype"])
+    with pytest.raises(WeightingError, match="categorical margins only.*api99"):
+        pc.calibrate(design, {"stype": POP["stype"], "api99": POP["api99"]})
+
+
 def test_refusals(client, parquet):
     _, ddf = _frames(parquet, "apiclus1")
     design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
@@ -171,10 +235,6 @@ def test_refusals(client, parquet):
         post.replicate("jkn")
     with pytest.raises(WeightingError, match="categorical margins only"):
         pc.calibrate(design.replicate("jk1"), {"stype": POP["stype"], "api99": POP["api99"]})
-    columns = pc.ReplicateDesign(ddf.assign(r1=ddf["pw"], r2=ddf["pw"] * 2), weights="pw",
-                                 replicate_weights=["r1", "r2"])
-    with pytest.raises(WeightingError, match="replicate-weight columns on a Dask"):
-        pc.rake(columns, {"stype": POP["stype"]})
     raked = pc.rake(design.replicate("jk1"), {"stype": POP["stype"]})
     with pytest.raises(WeightingError, match="already weighted"):
         pc.rake(raked, {"sch_wide": POP["sch_wide"]})
