@@ -62,11 +62,11 @@ from .dask_reduce import (
     reduce_design,
     reduce_partition,
 )
+from .dask_weighted_columns import weighted_columns
 from .design import ReplicateDesign, SurveyDesign
 from .distributed import _check_some, _group_design, _totals, finish_factors
 from .engine import RatioResult, _Totals, check_domain_weights, domains, finish
 from .replicates import replicate_degf
-from .dask_weighted_columns import weighted_columns
 from .variance import GroupSums
 
 #: the column of the adjusted weights added to the Dask DataFrame
@@ -179,11 +179,13 @@ def _by_cell(table: pd.DataFrame, columns: list[str], sums: list[str]) -> pd.Dat
 
 
 def cell_design(design: Any, columns: list[str], function: str,
-                numeric: tuple[str, ...] = ()) -> SurveyDesign:
+                numeric: tuple[str, ...] = ()) -> SurveyDesign | ReplicateDesign:
     """The in-memory design of the cells of ``columns``: one row per combination present
     in the Dask DataFrame, weighted by the sum of its weights, indexed by its first row
     (so the in-memory checks name rows of the Dask DataFrame). ``numeric`` columns are
-    added as zeros: only their names matter to the model of a calibration.
+    added as zeros: only their names matter to the model of a calibration. A design of
+    replicate-weight columns gives the replicate design of its cells (each column's
+    sum by cell).
 
     Parameters
     ----------
@@ -198,7 +200,7 @@ def cell_design(design: Any, columns: list[str], function: str,
 
     Returns
     -------
-    SurveyDesign
+    SurveyDesign or ReplicateDesign
         The design of the cells.
 
     Examples
@@ -685,7 +687,7 @@ def _sum_partitions(design: DaskSurveyDesign, function, *args) -> list:
     return list(dask.compute(*[delayed(part, *args) for part in selected.to_delayed()]))
 
 
-def calibrated(design: Any, cells: SurveyDesign, model: np.ndarray, totals: np.ndarray,
+def calibrated(design: Any, cells: Any, model: np.ndarray, totals: np.ndarray,
                names: list[str], numeric: list[str], method: str, lower: float,
                upper: float, tol: float, max_iter: int, replicates: Any = None) -> Any:
     """The Dask design calibrated to ``totals``: the in-memory model of the cells, the
