@@ -128,13 +128,13 @@ def _fit_cells(design, rows: np.ndarray, cell: np.ndarray, n_cells: int, M: np.n
     """
     if design.is_replicate or not design.totals_path:
         return None
-    prior = fit_weights(design)[rows]
-    group, n_groups = design.score_groups()
-    index = group[rows] * n_cells + cell
+    prior, (group, n_groups) = fit_weights(design), design.score_groups()
+    if not rows.all():  # every row used: no copies
+        prior, group, y = prior[rows], group[rows], y[rows]
+    index = group * n_cells + cell
     size = n_groups * n_cells
     t_w = np.bincount(index, weights=prior, minlength=size).reshape(n_groups, n_cells)
-    t_wy = np.bincount(index, weights=prior * y[rows], minlength=size).reshape(n_groups,
-                                                                                n_cells)
+    t_wy = np.bincount(index, weights=prior * y, minlength=size).reshape(n_groups, n_cells)
     w_c, s_c = t_w.sum(axis=0), t_wy.sum(axis=0)
     gram = M.T @ (M * w_c[:, None])
     diagonal = np.diag(gram).copy()

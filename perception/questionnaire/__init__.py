@@ -21,6 +21,7 @@ SHARED: dict[str, str] = {
     "cell_text": "cells",
     "code_text": "cells",
     "numbers": "cells",
+    "with_columns": "derived",
     "present": "cells",
     "texts": "cells",
     "parse_expression": "expressions",

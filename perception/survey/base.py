@@ -153,4 +153,6 @@ class _BaseDesign(LabelledDesign):
         0    api00    674.43  12.38
         """
         keep = self._mask(mask) & self._in_domain
+        if np.array_equal(keep, self._in_domain) and not self._w[~keep].any():
+            return self  # nothing left out: the (immutable) design itself, its caches kept
         return self._with(_in_domain=keep, _w=np.where(keep, self._w, 0.0))

@@ -26,9 +26,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import WeightingError
 from . import calibration as _c
 from .dask_design import DaskReplicateDesign
 from .dask_reduce import _require_dask
+
+
+def cell_index(frame: pd.DataFrame, columns: tuple[str, ...], cells: pd.DataFrame
+               ) -> np.ndarray:
+    """The cell of each row of ``frame``: its position in ``cells`` (one row per
+    combination of ``columns``); an error for a combination that is not there.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"s": ["a", "b"]})
+    >>> cell_index(pd.DataFrame({"s": ["b", "a", "b"]}), ("s",), cells).tolist()
+    [1, 0, 1]
+    """
+    if not columns:
+        return np.zeros(len(frame), dtype=np.int64)
+    columns = tuple(columns)
+    if len(columns) == 1:
+        index = pd.Index(cells[columns[0]]).get_indexer(frame[columns[0]])
+    else:
+        index = pd.MultiIndex.from_frame(cells[list(columns)]).get_indexer(
+            pd.MultiIndex.from_frame(frame[list(columns)]))
+    if (index < 0).any():  # the data changed since the weighting: never a silent weight
+        row = int(np.flatnonzero(index < 0)[0])
+        raise WeightingError(
+            f"row {row} of a partition has a combination of {', '.join(columns)} that was "
+            "not in the data when the design was weighted; weight the design again"
+        )
+    return index
 
 
 def _adjusted_partition(frame: pd.DataFrame, derive: Any, columns: tuple[str, ...],
@@ -36,8 +65,6 @@ def _adjusted_partition(frame: pd.DataFrame, derive: Any, columns: tuple[str, ..
                         ) -> pd.DataFrame:
     """One partition with its weight columns times their cells' factors (margins that
     are derived variables computed from the partition, as the design does)."""
-    from .dask_weighting import cell_index
-
     keys = frame if all(c in frame.columns for c in columns) else derive(frame)
     index = cell_index(keys, columns, cells)
     adjusted = {name: pd.to_numeric(frame[name]).to_numpy(dtype=float) * factors[index, j]
@@ -76,19 +103,23 @@ def _rank_degf(frame: Any, columns: list[str]) -> int:
     return int(np.linalg.matrix_rank(stacked, tol=1e-5 * top)) - 1
 
 
-def weighted_columns(design: DaskReplicateDesign, cells: Any, result: Any,
+def weighted_columns(design: DaskReplicateDesign, columns: tuple[str, ...],
+                     cells: pd.DataFrame, before: np.ndarray, after: np.ndarray,
                      recompute_degf: bool) -> DaskReplicateDesign:
-    """The replicate-weight-column design ``design`` with its weight columns adjusted
-    as the in-memory ``result`` adjusted its ``cells``.
+    """The replicate-weight-column design ``design`` with each weight column multiplied
+    by its cell's factor ``after / before``.
 
     Parameters
     ----------
     design : DaskReplicateDesign
         A design of replicate-weight columns (``base`` None).
-    cells : ReplicateDesign
-        The replicate design of its cells (``dask_weighting.cell_design``).
-    result : ReplicateDesign
-        ``cells`` post-stratified, raked or calibrated in memory.
+    columns : tuple of str
+        The margins' columns.
+    cells : DataFrame
+        Their values, one row per cell.
+    before, after : ndarray
+        (C, 1 + R) totals of the full-sample and replicate weights of each cell, before
+        and after the in-memory adjustment of the cells' replicate design.
     recompute_degf : bool
         Whether the adjustment recomputes the degrees of freedom (as R does after a
         post-stratification, a raking or a linear calibration without bounds).
@@ -101,23 +132,16 @@ def weighted_columns(design: DaskReplicateDesign, cells: Any, result: Any,
 
     Examples
     --------
-    >>> weighted_columns(rep, cells, pc.rake(cells, margins), True)      # doctest: +SKIP
+    >>> weighted_columns(rep, ("stype",), cells, before, after, True)  # doctest: +SKIP
     """
-    from .dask_weighting import _cell_columns, _n_cells
-
     options = dict(design.options)
     weights = [options["weights"], *options["replicate_weights"]]
-    n = _n_cells(cells)
-    before = np.column_stack([cells._w, cells.replicate_matrix()])[:n]
-    after = np.column_stack([result._w, result.replicate_matrix()])[:n]
     factors = _c.safe_divide(after, before)  # a cell of weight 0 keeps its 0
-    columns = _cell_columns(cells)
-    keys = cells.data[list(columns)].iloc[:n].reset_index(drop=True)
     q = design.questionnaire
     derive = q.derive if q is not None else None
     source = design._source
-    meta = _adjusted_partition(source._meta, derive, columns, keys, factors, weights)
-    frame = source.map_partitions(_adjusted_partition, derive, columns, keys, factors,
+    meta = _adjusted_partition(source._meta, derive, columns, cells, factors, weights)
+    frame = source.map_partitions(_adjusted_partition, derive, columns, cells, factors,
                                   weights, meta=meta)
     out = DaskReplicateDesign(None, options, frame, design.labelling)
     if recompute_degf:

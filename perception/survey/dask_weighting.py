@@ -62,7 +62,7 @@ from .dask_reduce import (
     reduce_design,
     reduce_partition,
 )
-from .dask_weighted_columns import weighted_columns
+from .dask_weighted_columns import cell_index, weighted_columns
 from .design import ReplicateDesign, SurveyDesign
 from .distributed import _check_some, _group_design, _totals, finish_factors
 from .engine import RatioResult, _Totals, check_domain_weights, domains, finish
@@ -285,13 +285,24 @@ def cell_design(design: Any, columns: list[str], function: str,
     return SurveyDesign(cells, weights=_CELL_W)
 
 
-def _n_cells(cells: SurveyDesign) -> int:
+def _columns_weighted(design: DaskReplicateDesign, cells: ReplicateDesign,
+                      result: ReplicateDesign, recompute_degf: bool) -> DaskReplicateDesign:
+    """A design of replicate-weight columns adjusted as ``result`` adjusted its cells."""
+    n = _n_cells(cells)
+    columns = _cell_columns(cells)
+    before = np.column_stack([cells._w, cells.replicate_matrix()])[:n]
+    after = np.column_stack([result._w, result.replicate_matrix()])[:n]
+    keys = cells.data[list(columns)].iloc[:n].reset_index(drop=True)
+    return weighted_columns(design, columns, keys, before, after, recompute_degf)
+
+
+def _n_cells(cells: SurveyDesign | ReplicateDesign) -> int:
     """The cells of a cell design (its two halves are one cell)."""
     index = cells.data.index
     return 1 if len(index) == 2 and index[0] == index[1] else len(index)
 
 
-def _cell_columns(cells: SurveyDesign, numeric: Any = ()) -> tuple[str, ...]:
+def _cell_columns(cells: SurveyDesign | ReplicateDesign, numeric: Any = ()) -> tuple[str, ...]:
     """The margins' columns of a cell design (not its sums, nor numeric placeholders)."""
     return tuple(c for c in cells.data.columns
                  if c not in numeric and not str(c).startswith(_PREFIX))
@@ -334,34 +345,6 @@ class _Weighting:
 
 def _cell_index(frame: pd.DataFrame, spec: _Weighting) -> np.ndarray:
     return cell_index(frame, spec.columns, spec.cells)
-
-
-def cell_index(frame: pd.DataFrame, columns: tuple[str, ...], cells: pd.DataFrame
-               ) -> np.ndarray:
-    """The cell of each row of ``frame``: its position in ``cells`` (one row per
-    combination of ``columns``); an error for a combination that is not there.
-
-    Examples
-    --------
-    >>> cells = pd.DataFrame({"s": ["a", "b"]})
-    >>> cell_index(pd.DataFrame({"s": ["b", "a", "b"]}), ("s",), cells).tolist()
-    [1, 0, 1]
-    """
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    columns = tuple(columns)
-    if len(columns) == 1:
-        index = pd.Index(cells[columns[0]]).get_indexer(frame[columns[0]])
-    else:
-        index = pd.MultiIndex.from_frame(cells[list(columns)]).get_indexer(
-            pd.MultiIndex.from_frame(frame[list(columns)]))
-    if (index < 0).any():  # the data changed since the weighting: never a silent weight
-        row = int(np.flatnonzero(index < 0)[0])
-        raise WeightingError(
-            f"row {row} of a partition has a combination of {', '.join(columns)} that was "
-            "not in the data when the design was weighted; weight the design again"
-        )
-    return index
 
 
 def _base(frame: pd.DataFrame, spec: _Weighting) -> np.ndarray:
@@ -602,7 +585,7 @@ def poststratified(design: Any, cells: Any, result: Any, replicates: Any = None)
     >>> poststratified(d, cells, pc.poststratify(cells, "stype", pop))  # doctest: +SKIP
     """
     if isinstance(result, ReplicateDesign):  # replicate-weight columns
-        return weighted_columns(design, cells, result, recompute_degf=True)
+        return _columns_weighted(design, cells, result, recompute_degf=True)
     step = result._calibration[-1]
     n = _n_cells(cells)
     factor = np.where(step.codes >= 0, _c.safe_divide(step.weights, step.oldweights), 1.0)
@@ -635,7 +618,7 @@ def raked(design: Any, cells: Any, result: Any, replicates: Any = None) -> Any:
     >>> raked(d, cells, pc.rake(cells, margins))                         # doctest: +SKIP
     """
     if isinstance(result, ReplicateDesign):  # replicate-weight columns
-        return weighted_columns(design, cells, result, recompute_degf=True)
+        return _columns_weighted(design, cells, result, recompute_degf=True)
     step = result._calibration[-1]
     # the factor after the last margin of the last pass: the final factor of each cell
     n = _n_cells(cells)
@@ -733,7 +716,7 @@ def calibrated(design: Any, cells: Any, model: np.ndarray, totals: np.ndarray,
         assert replicates is not None  # given with a replicate design
         # R recomputes degf after a calibration in closed form only (linear, no bounds)
         closed = method == "linear" and not (np.isfinite(lower) or np.isfinite(upper))
-        return weighted_columns(design, cells, replicates(cells), recompute_degf=closed)
+        return _columns_weighted(design, cells, replicates(cells), recompute_degf=closed)
     columns = _cell_columns(cells, numeric)
     n = _n_cells(cells)
     base = design

@@ -96,7 +96,7 @@ def domains(design, by: list[str], active: np.ndarray) -> Domains:
         return Domains(codes, pd.DataFrame(index=range(1)), 1, complete)
     data = design.data
     if len(by) == 1:
-        codes, uniques = _column_codes(data[by[0]], active, complete)
+        codes, uniques = _codes_of(design, by[0], active, complete)
         frame = pd.DataFrame({by[0]: np.asarray(uniques)})
         return Domains(codes, frame, len(frame), complete)
     # several columns: each column's codes (in sorted order of its values), combined
@@ -106,7 +106,7 @@ def domains(design, by: list[str], active: np.ndarray) -> Domains:
     size = 1
     values: list[pd.Index] | None = []  # each column's values, while codes are mixed-radix
     for name in by:
-        column, uniques = _column_codes(data[name], active, complete)
+        column, uniques = _codes_of(design, name, active, complete)
         codes *= max(len(uniques), 1)
         codes += column
         size *= max(len(uniques), 1)
@@ -163,6 +163,51 @@ def _renumber(codes: np.ndarray, active: np.ndarray, size: int | None = None) ->
         # inactive rows hold no valid code: look up 0 for them, then drop it
         out = (np.cumsum(present) - 1)[np.where(active, codes, 0)]
     return np.where(active, out, -1)
+
+
+def kept_on_design(design, cache: str, name: str, values: pd.Series, compute):
+    """``compute(values)``, kept on the (immutable) design for a numpy number column of
+    its data: an analysis of the same column again (another item's DiD, the next figure
+    of a report) does not compute it again. The entry is keyed by the column's buffer
+    (kept alive with it), so a column replaced in the data is computed anew; other
+    columns (categories, text) are computed each time.
+
+    Examples
+    --------
+    >>> d = pc.SurveyDesign(pd.DataFrame({"x": [1, 2, 2], "w": [1.0, 1.0, 1.0]}), weights="w")
+    >>> kept_on_design(d, "_demo", "x", d.data["x"], lambda v: int(v.nunique()))
+    2
+    >>> d.__dict__["_demo"]["x"][2]
+    2
+    """
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"):
+        return compute(values)
+    array = values.to_numpy()
+    key = (array.__array_interface__["data"][0], array.shape, array.dtype.str)
+    memo = design.__dict__.setdefault(cache, {})
+    hit = memo.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[2]
+    result = compute(values)
+    memo[name] = (key, array, result)
+    return result
+
+
+def _codes_of(design, name: str, active: np.ndarray, complete: bool
+              ) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_column_codes` of a column of the design's data; those of every row
+    (``complete``) kept on the design (:func:`kept_on_design`), read-only."""
+    values = design.data[name]
+    if not complete:
+        return _column_codes(values, active, complete)
+
+    def every_row(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+        codes, uniques = _column_codes(column, active, True)
+        codes = codes.view()
+        codes.setflags(write=False)  # shared by every later analysis
+        return codes, uniques
+
+    return kept_on_design(design, "_codes_cache", name, values, every_row)
 
 
 def _column_codes(values: pd.Series, active: np.ndarray, complete: bool

@@ -33,6 +33,7 @@ from .engine import (
     fast_estimate,
     finish,
     indicator,
+    kept_on_design,
     no_rows_error,
     ratio_engine,
     replicate_logit_interval,
@@ -404,22 +405,16 @@ def proportion(
 
 def _levels_of(design, name: str, values: pd.Series) -> tuple[list, np.ndarray]:
     """:func:`factor_levels` of a column of the design's data, kept on the design for
-    number columns (the design is immutable and never modifies its data): a proportion
-    of the same column again (another ``by``, the next figure of a report) does not
-    find its levels again. The entry is the column's buffer (kept alive with it), so a
-    column replaced in the data is coded anew; codes are stored as small integers."""
+    number columns (:func:`~perception.survey.engine.kept_on_design`); codes stored as
+    small integers."""
+    def coded(column: pd.Series) -> tuple[list, np.ndarray]:
+        levels, codes = factor_levels(column)
+        return levels, codes.astype(np.int16) if len(levels) < np.iinfo(np.int16).max \
+            else codes
+
     if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"):
         return factor_levels(values)  # categories are coded already; text is hashed
-    array = values.to_numpy()
-    key = (array.__array_interface__["data"][0], array.shape, array.dtype.str)
-    memo = design.__dict__.setdefault("_levels_cache", {})
-    hit = memo.get(name)
-    if hit is not None and hit[0] == key:
-        return hit[2]
-    levels, codes = factor_levels(values)
-    small = codes.astype(np.int16) if len(levels) < np.iinfo(np.int16).max else codes
-    memo[name] = (key, array, (levels, small))
-    return levels, small
+    return kept_on_design(design, "_levels_cache", name, values, coded)
 
 
 def _category_counts(dom: Domains, all_levels: list[tuple[list, np.ndarray]]) -> np.ndarray:
