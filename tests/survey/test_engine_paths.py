@@ -235,3 +235,24 @@ def test_whole_sample_weight_sums_kept_on_the_design():
                              psu="village", lonely_psu="adjust")
     np.testing.assert_allclose(pc.total(scaled, ["x"])["estimate"],
                                2 * pc.total(design, ["x"])["estimate"], rtol=1e-12)
+
+
+def test_domain_codes_kept_on_the_design_follow_the_data():
+    # the codes of a number column over every row are found once per design, read-only;
+    # a column replaced in the data is coded anew; a subset leaving no row out is the
+    # design itself (its caches with it)
+    frame = _complete_survey()
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    assert design.subset(np.ones(len(frame), dtype=bool)) is design
+    assert design.subset(frame["sex"] == "f") is not design
+    first = pc.mean(design, "x", by="likert")
+    codes, _ = design.__dict__["_codes_cache"]["likert"][2]
+    assert not codes.flags.writeable
+    pd.testing.assert_frame_equal(pc.mean(design, "x", by="likert"), first)
+    design.data["likert"] = design.data["likert"] % 2  # another buffer, other levels
+    fresh = pc.SurveyDesign(design.data.copy(), weights="w", strata="stratum",
+                            psu="village", lonely_psu="adjust")
+    pd.testing.assert_frame_equal(pc.mean(design, "x", by="likert"),
+                                  pc.mean(fresh, "x", by="likert"))
+    assert len(pc.mean(design, "x", by="likert")) == 2 != len(first)
