@@ -250,7 +250,7 @@ def _weightings(data: pd.DataFrame) -> dict:
     }
 
 
-@pytest.mark.parametrize("kind", ["clusters", "jkn"])
+@pytest.mark.parametrize("kind", ["clusters", "jkn", "columns"])
 @pytest.mark.parametrize("weighting", ["poststratify", "rake", "calibrate"])
 def test_labelled_weighted_designs_equal_in_memory(client, waves, kind, weighting):
     # a weighted labelled design stays labelled; its left-out rows keep their weights
@@ -267,6 +267,24 @@ def test_labelled_weighted_designs_equal_in_memory(client, waves, kind, weightin
         got = function(weighted, *arguments, **options)
         assert got["n_excluded"].sum() > 0
         assert_same(got, function(weighted_memory, *arguments, **options))
+
+
+def test_replicate_weight_columns_weighted_on_a_derived_margin(client, waves):
+    # a margin that is a derived variable (age_grp, from age): each partition derives
+    # it to find its rows' cells, as the design does
+    data, ddf = _frames(waves, change=lambda d: d.drop(columns="age_grp"))
+    arguments = {"weights": "w_final", "replicate_weights": "rw[0-9]", "method": "jk1",
+                 "questionnaire": waves[1]}
+    memory = pc.ReplicateDesign(data, **arguments)
+    spread = pc.ReplicateDesign(ddf, **arguments)
+    groups = memory.data["age_grp"].value_counts().to_dict()
+    population = {level: 10 * count for level, count in groups.items()}
+    weighted_memory = pc.poststratify(memory, "age_grp", population)
+    weighted = pc.poststratify(spread, "age_grp", population)
+    assert "age_grp" not in weighted._source.columns
+    function, arguments, options = CALLS["mean"]
+    assert_same(function(weighted, *arguments, **options),
+                function(weighted_memory, *arguments, **options))
 
 
 MODELS = {
