@@ -162,16 +162,41 @@ def _is_numeric(dtype) -> bool:
         dtype, pd.CategoricalDtype)) or pd.api.types.is_bool_dtype(dtype)
 
 
+def _factor_covariates(design, names: Sequence[str]) -> frozenset[str]:
+    """The covariates a labelled design's questionnaire says name categories (coded by
+    numbers or not): entered as dummies, as R's factors. A text, select-multiple or
+    identifier covariate is refused."""
+    q = design.questionnaire
+    if q is None:
+        return frozenset()
+    factors = set()
+    for name in names:
+        if name not in q:
+            continue
+        var = q.variable(name)
+        if var.role == "id" or var.type in ("text", "select_multiple"):
+            what = "an identifier" if var.role == "id" else f"a {var.type} variable"
+            raise EstimationError(
+                f"covariate {name!r} is {what} in questionnaire {q.id!r}: it cannot adjust "
+                "a DiD. Fix: give a categorical or numeric question instead (a "
+                "select-multiple question's options are 0/1 columns: give those)."
+            )
+        if var.type == "categorical":
+            factors.add(name)
+    return frozenset(factors)
+
+
 def _covariate_columns(data: pd.DataFrame, names: list[str], active: np.ndarray,
-                       levels_of: dict[str, list] | None = None
+                       levels_of: dict[str, list] | None = None,
+                       factors: frozenset[str] = frozenset()
                        ) -> tuple[list[np.ndarray], list[str]]:
-    """Numeric covariates as they are; categorical ones as treatment-coded dummies (of
-    the levels among the ``active`` rows, or of ``levels_of``: those of every partition
-    of a Dask DataFrame)."""
+    """Numeric covariates as they are; categorical ones (and the ``factors``, whatever
+    their dtype) as treatment-coded dummies (of the levels among the ``active`` rows, or
+    of ``levels_of``: those of every partition of a Dask DataFrame)."""
     columns, terms = [], []
     for name in names:
         col = data[name]
-        if _is_numeric(col.dtype):
+        if _is_numeric(col.dtype) and name not in factors:
             columns.append(col.to_numpy(dtype=float, na_value=np.nan))
             terms.append(name)
             continue
@@ -490,10 +515,12 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
             )
         # a labelled design: the questionnaire's missing codes and skipped questions
         # out, partition by partition (survey/dask_labelling.py), counted by domain
-        prepared = prepare_partitions(design, [name, *cov_names],
-                                      [treated, period, *by_names], purpose="mean")
+        prepared = prepare_partitions(design, [name],
+                                      [treated, period, *by_names, *cov_names],
+                                      purpose="mean")
         spec = _did_one_on_dask(prepared.design, name, treated, period, by_names, level,
-                                post_periods, na_rm, cov_names)
+                                post_periods, na_rm, cov_names,
+                                _factor_covariates(design, cov_names))
         # the cells are means of the outcome: its own reasons (as in memory)
         cells_prepared = prepare_partitions(design, [name], [treated, period, *by_names]) \
             if cov_names and prepared.labelled else prepared
@@ -524,13 +551,14 @@ def _bad_treated(frame: pd.DataFrame, treated: str, roles: list[str]
 
 def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: list[str],
                      level: float, post_periods, na_rm: bool,
-                     cov_names: Sequence[str] = ()) -> dict:
+                     cov_names: Sequence[str] = (),
+                     factors: frozenset[str] = frozenset()) -> dict:
     """One outcome's DiD on a Dask DataFrame: the checks of the in-memory DiD on the
     groups of one pass, then the cell means of the Dask estimators (with covariates,
-    the regression of the Dask ``glm``)."""
+    the regression of the Dask ``glm``; ``factors``: covariates entered as dummies)."""
     roles = [name, treated, period, *by_names, *cov_names]
     dtypes = design.data.dtypes
-    numeric_covs = [c for c in cov_names if _is_numeric(dtypes[c])]
+    numeric_covs = [c for c in cov_names if _is_numeric(dtypes[c]) and c not in factors]
     categorical_covs = [c for c in cov_names if c not in numeric_covs]
     # numeric covariates only leave their missing rows out; categorical ones are group
     # keys (their levels are needed)
@@ -669,7 +697,8 @@ def _did_matrix(frame: pd.DataFrame, name: str, treated: str, period: str,
         group_code = np.zeros(len(frame), dtype=np.int64)
     later = list(range(1, len(periods)))
     columns = _design_columns(group_code, t, period_code, len(keys), later)
-    columns += _covariate_columns(frame, cov_names, used, levels_of)[0]
+    columns += _covariate_columns(frame, cov_names, used, levels_of,
+                                  frozenset(levels_of))[0]
     y = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
     added = {f"{_COLUMN}y": np.where(used, y, np.nan)}
     for i, column in enumerate(columns):
@@ -917,13 +946,17 @@ def _check_cell_counts(rows_in: np.ndarray, psus_in: np.ndarray | None, periods:
 
 def _did_one(design, name, treated, period, by_names, cov_names, level, post_periods, na_rm):
     # the questionnaire's missing codes and skipped questions out (survey/valid_values)
-    prepared = prepare(design, [name, *cov_names], [treated, period, *by_names],
+    # (covariates as domain columns: their codes out too, without the check that the
+    # outcome is a quantity; categorical questions enter as dummies)
+    factors = _factor_covariates(design, cov_names)
+    prepared = prepare(design, [name], [treated, period, *by_names, *cov_names],
                        purpose="mean")
     design = prepared.design
     data = design.data
     y = numeric_values(data, name)
     role_columns = [name, treated, period, *by_names, *cov_names]
-    cov_cols, cov_terms = _covariate_columns(data, cov_names, design.in_domain)
+    cov_cols, cov_terms = _covariate_columns(data, cov_names, design.in_domain,
+                                             factors=factors)
     missing = np.isnan(y)
     for column in (treated, period, *by_names, *cov_names):
         missing |= data[column].isna().to_numpy()

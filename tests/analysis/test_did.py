@@ -423,3 +423,19 @@ def test_saturated_did_from_cell_totals_equals_the_row_fit(case, monkeypatch):
         np.testing.assert_allclose(ours.select_dtypes("number").to_numpy(float),
                                    theirs.select_dtypes("number").to_numpy(float),
                                    rtol=1e-9, atol=1e-12)
+
+
+def test_labelled_categorical_covariate_enters_as_dummies():
+    # a categorical question coded by numbers (sex 1/2) is a factor: the DiD equals the
+    # interaction of the labelled glm with C(sex); a text question is refused
+    demo = pc.demo_survey(seed=1)
+    design = demo.design()
+    effect = pc.did(design, "trust_police", covariates=["sex", "age"]).effects
+    fit = pc.glm(design, "trust_police ~ treated * C(wave) + C(sex) + age")
+    row = fit.coefficients.loc["treated:C(wave)[T.1]"]
+    np.testing.assert_allclose(effect["estimate"].iloc[0], row["estimate"], rtol=1e-10)
+    np.testing.assert_allclose(effect["se"].iloc[0], row["se"], rtol=1e-8)
+    assert effect["n_excluded"].iloc[0] > 0  # the codes of sex and the outcome left out
+    with pytest.raises(pc.PerceptionError, match="'commune' is a text variable.*cannot "
+                                                 "adjust a DiD"):
+        pc.did(design, "trust_police", covariates=["commune"])

@@ -204,6 +204,9 @@ ANALYSES = {
                             period="wave", by="region"),
     "did_covariates": lambda d: pc.did(d, "trust_police", treated="treated",
                                        period="wave", covariates=["age", "hh_size"]),
+    # a categorical question (sex, coded 1/2) enters as dummies, as C(sex) would
+    "did_categorical": lambda d: pc.did(d, "trust_police", treated="treated",
+                                        period="wave", covariates=["sex", "age"]),
     # the by column's missing codes leave rows out
     "list_experiment": lambda d: pc.list_experiment(d, count="le_count",
                                                     treatment="le_list", by="educ"),
