@@ -376,7 +376,8 @@ def did(
         ``heterogeneity`` tests that they are equal.
     covariates : str or sequence of str, optional
         Column(s) entering the model additively (common slopes); text or categorical columns
-        are treatment-coded (first level dropped).
+        are treatment-coded (first level dropped), as are a labelled design's categorical
+        questions coded by numbers (``sex`` 1/2 enters as ``C(sex)``).
     level : float
         Confidence level of the intervals (t with the model's residual df).
     post_periods : sequence, optional
