@@ -774,7 +774,9 @@ def trim_weights(
     full-sample weights untrimmed, whereas here the full-sample weights and every
     replicate are trimmed.
     """
-    check_design(design, WeightingError, "trim_weights")
+    dask = getattr(design, "is_dask", False)
+    if not dask:
+        check_design(design, WeightingError, "trim_weights")
     if upper is None and lower is None:
         raise WeightingError("trim_weights() needs upper=, lower= or both")
     hi = np.inf if upper is None else float(upper)
@@ -783,6 +785,10 @@ def trim_weights(
         raise WeightingError(f"trim_weights(): lower={lower!r} must be below upper={upper!r}")
     if hi <= 0:
         raise WeightingError(f"trim_weights(): upper={upper!r} must be positive")
+    if dask:  # one pass over the partitions per trimming pass
+        from .dask_trimming import trimmed
+
+        return trimmed(design, lo, hi, strict, MAX_TRIM_PASSES)
     inside = design.in_domain
     new_w = _trim_vector(design._w, inside, lo, hi, strict, "the weights")
     if isinstance(design, ReplicateDesign):

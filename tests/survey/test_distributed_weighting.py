@@ -263,3 +263,60 @@ def test_errors_name_rows_of_the_dask_frame(client, parquet):
     with pytest.raises(WeightingError, match="cannot meet the bounds"):
         pc.calibrate(clean, {"stype": POP["stype"], "api99": POP["api99"]},
                      bounds=(0.99, 1.01), max_iter=3)
+
+
+TRIMS = [{"upper": 60}, {"upper": 60, "lower": 12}, {"upper": 55, "lower": 12, "strict": True}]
+
+
+@pytest.mark.parametrize("limits", TRIMS)
+def test_trimmed_weights_equal_in_memory(client, parquet, limits):
+    # R's trimWeights: cap, share the cut equally among the others (strict: repeat,
+    # one pass over the partitions each); the weights and estimates of the in-memory
+    # trimmed design, the input frame untouched
+    data, _ = _frames(parquet, "apistrat")
+    data = data.assign(w2=data["pw"] * np.random.default_rng(2).uniform(0.3, 2.5, len(data)))
+    ddf = dd.from_pandas(data, npartitions=3)
+    arguments = {"weights": "w2", "strata": "stype", "fpc": "fpc"}
+    memory = pc.trim_weights(pc.SurveyDesign(data, **arguments), **limits)
+    spread = pc.trim_weights(pc.SurveyDesign(ddf, **arguments), **limits)
+    assert type(spread).__name__ == "DaskSurveyDesign"
+    np.testing.assert_allclose(spread.data["w2"].compute().to_numpy(),
+                               memory.weights.to_numpy(), rtol=1e-12)
+    assert_same(pc.mean(spread, "api00", by="awards"), pc.mean(memory, "api00", by="awards"))
+    assert_same(pc.total(spread, "enroll", na_rm=True), pc.total(memory, "enroll", na_rm=True))
+    np.testing.assert_array_equal(ddf["w2"].compute().to_numpy(), data["w2"].to_numpy())
+
+
+def test_trimmed_replicate_weight_columns_equal_in_memory(client, parquet):
+    # each replicate column trimmed among its rows of positive weight, as in memory
+    data, _ = _frames(parquet, "apiclus1")
+    data = _replicate_columns(data.assign(
+        pw=data["pw"] * np.random.default_rng(5).uniform(0.5, 2.0, len(data))))
+    options = {"weights": "pw", "replicate_weights": "rw[0-9]+", "method": "jk1"}
+    limits = {"upper": 80, "lower": 20, "strict": True}
+    memory = pc.trim_weights(pc.ReplicateDesign(data, **options), **limits)
+    spread = pc.trim_weights(pc.ReplicateDesign(dd.from_pandas(data, npartitions=3),
+                                                **options), **limits)
+    np.testing.assert_allclose(spread.data[[f"rw{r}" for r in range(1, 16)]].compute(),
+                               memory.replicate_weights.to_numpy(), rtol=1e-12)
+    assert_same(pc.mean(spread, "api00", by="stype"), pc.mean(memory, "api00", by="stype"))
+
+
+def test_trimming_refused_clearly(client, parquet):
+    data, ddf = _frames(parquet, "apistrat")
+    design = pc.SurveyDesign(ddf, weights="pw", strata="stype", fpc="fpc")
+    message = r"upper=5 is impossible for the weights: 200 rows capped at 5"
+    with pytest.raises(WeightingError, match=message):
+        pc.trim_weights(design, upper=5)
+    with pytest.raises(WeightingError, match=message):  # the in-memory message
+        pc.trim_weights(pc.SurveyDesign(data, weights="pw", strata="stype", fpc="fpc"),
+                        upper=5)
+    with pytest.raises(WeightingError, match="Trim the design, then build its replicates"):
+        pc.trim_weights(pc.SurveyDesign(ddf, weights="pw", psu="dnum").replicate("jk1"),
+                        upper=40)
+    with pytest.raises(WeightingError, match="trim the weights before the adjustment"):
+        pc.trim_weights(pc.poststratify(pc.SurveyDesign(ddf, weights="pw", psu="snum"),
+                                        "stype", POP["stype"]), upper=40)
+    bad = dd.from_pandas(data.assign(pw=data["pw"].where(data.index != 7)), npartitions=3)
+    with pytest.raises(WeightingError, match="'pw' has 1 missing, infinite or negative"):
+        pc.trim_weights(pc.SurveyDesign(bad, weights="pw", strata="stype"), upper=60)
