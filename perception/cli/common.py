@@ -189,11 +189,11 @@ def parquet_wave(command: str, path: Path, q: Questionnaire) -> pd.DataFrame:
     if size > MAX_WAVE_BYTES:
         raise PerceptionError(
             f"{path}: its Parquet files hold {size:,} bytes of data, more than the "
-            f"{MAX_WAVE_BYTES:,} that 'perception {command}' reads into memory (its "
-            "labelled tables are computed in memory). Fix: estimate it in Python on the "
-            f"Dask DataFrame: wave = pc.read_wave({str(path)!r}, q); d = "
-            "pc.SurveyDesign(wave, weights=..., strata=..., psu=...); pc.mean(d, ...) "
-            "(mean, total, ratio, proportion and quantile run partition by partition).")
+            f"{MAX_WAVE_BYTES:,} that 'perception {command}' reads into memory. Fix: "
+            "estimate it in Python on the Dask DataFrame, labelled as here: wave = "
+            f"pc.read_wave({str(path)!r}, q); d = pc.SurveyDesign(wave, weights=..., "
+            "strata=..., psu=..., questionnaire=q); pc.mean(d, ...) (every estimator, "
+            "model and analysis runs partition by partition; docs/scale.md).")
     lazy: Any = read_wave(path, q)  # a Dask DataFrame
     frame = lazy.compute().reset_index(drop=True)
     frame.attrs = dict(lazy.attrs)

@@ -100,6 +100,7 @@ def test_estimate_refuses_a_dataset_too_large_for_memory(waves, capsys, monkeypa
                          "trust_police")
     assert code == 2 and out == ""
     assert "bytes of data, more than the 1,000" in err and "pc.SurveyDesign(wave" in err
+    assert "questionnaire=q" in err and "Traceback" not in err
 
 
 def test_weights_refuses_a_dataset_before_reading_it(waves, capsys, monkeypatch):
