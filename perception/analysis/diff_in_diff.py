@@ -29,7 +29,7 @@ from ..survey.checks import (
 from ..survey.covariance import attach_covariance, covariance_of
 from ..survey.dask_design import with_frame
 from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
-from ..survey.dask_labelling import prepare_partitions
+from ..survey.dask_labelling import option_outcomes, prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows, domains
 from ..survey.estimators import mean
@@ -506,14 +506,21 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
     contrasts of the treated x period cell means (the Dask estimators' domain means and
     their covariance), which are the in-memory fit's to rounding."""
     specs: list[tuple[dict, str]] = []
+    roles = [treated, period, *by_names, *cov_names]
     for name in names:
         if is_select_multiple(design, name):
-            raise EstimationError(
-                f"{name!r} is a select-multiple question: its DiD per option is not "
-                "available on a design on a Dask DataFrame yet; add its options' 0/1 "
-                "columns to the Dask DataFrame and give them as variables, or compute the "
-                "DiD on the data in memory (ddf.compute())"
-            )
+            # each option's 0/1 indicator an outcome, as in memory (_outcomes)
+            if not na_rm:  # the indicators leave rows out: other missing values stay errors
+                domain_groups(design, [], roles, na_rm=False, argument="did", order=roles)
+            inner, columns = option_outcomes(design, name, roles, na_rm)
+            for column, code in columns.items():
+                # (the options' design is unlabelled, as in memory: covariates as numbers)
+                spec = _did_one_on_dask(inner, column, treated, period, by_names, level,
+                                        post_periods, True, cov_names)
+                specs.append(({key: relabel_options(value, {column: code}, name)
+                               if key in _OPTION_TABLES and value is not None else value
+                               for key, value in spec.items()}, column))
+            continue
         # a labelled design: the questionnaire's missing codes and skipped questions
         # out, partition by partition (survey/dask_labelling.py), counted by domain
         prepared = prepare_partitions(design, [name],

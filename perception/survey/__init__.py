@@ -51,6 +51,7 @@ EXPORTS: dict[str, str] = {
 SHARED: dict[str, str] = {
     "with_frame": "dask_design",
     "prepare_partitions": "dask_labelling",
+    "option_outcomes": "dask_labelling",
     "attach": "attached",
     "stack_tables": "attached",
     "check_columns": "checks",

@@ -358,17 +358,50 @@ _OPTION_REASON = f"{_PREFIX}option_reason"
 
 
 def _option_partition(frame: pd.DataFrame, q: Any, name: str, keep: bool,
-                      columns: dict[str, Any]) -> pd.DataFrame:
-    """One partition with the option indicators of ``name`` (categorical 0/1, NaN for
-    a row without an answer) and each row's reason to have none."""
+                      columns: dict[str, Any], numbers: bool = False) -> pd.DataFrame:
+    """One partition with the option indicators of ``name`` (categorical 0/1, or
+    numbers 0/1 with ``numbers``; NaN for a row without an answer) and each row's
+    reason to have none."""
     if q.derived:
         frame = q.derive(frame)
     answers = option_indicators(frame, q.variable(name), keep_missing=keep)
-    values = {column: pd.Categorical(answers.indicators[code_text(code)],
-                                     categories=[0.0, 1.0])
+    values = {column: answers.indicators[code_text(code)].to_numpy(dtype=float)
+              if numbers else pd.Categorical(answers.indicators[code_text(code)],
+                                             categories=[0.0, 1.0])
               for column, code in columns.items()}
     reason = answers.reason.map(lambda r: None if r is None else str(r)).astype(object)
-    return frame.assign(**values, **{_OPTION_REASON: reason})
+    return with_columns(frame, {**values, _OPTION_REASON: reason})
+
+
+def option_outcomes(design: Any, name: str, roles: list[str], na_rm: bool
+                    ) -> tuple[Any, dict[str, Any]]:
+    """The 0/1 indicators of select-multiple ``name`` as outcomes (a DiD per option), as
+    the in-memory ``option_design``: an unlabelled Dask design with one number column
+    per option (NaN where the respondent was not asked or answered with a missing
+    code, and where the question was left blank although asked: an error naming the
+    rows unless ``na_rm``), and each column's option code.
+
+    Examples
+    --------
+    >>> inner, columns = option_outcomes(d, "ca_type", ["treated", "wave"], False)  # doctest: +SKIP
+    """
+    dask = _require_dask()
+    q = design.questionnaire
+    keep = _setting(design, None) == "keep"
+    variable = q.variable(name)
+    options = [*variable.codes, *(variable.missing if keep else [])]
+    columns = {f"{name}/{code_text(code)}": code for code in options}
+    needed = [c for c in _needed_columns(design, [name, *roles])]
+    needed += [c for c in design._source.columns
+               if c not in needed and any(c.startswith(f"{name}{s}") for s in "/.-")]
+    raw = design._source[needed]
+    meta = _option_partition(raw._meta, q, name, keep, columns, True)
+    frame = raw.map_partitions(_option_partition, q, name, keep, columns, True, meta=meta)
+    delayed = dask.delayed(_option_reasons)
+    parts = dask.compute(*[delayed(part, []) for part in frame[[_OPTION_REASON]].to_delayed()])
+    _check_blanks(parts, name, variable, [], na_rm)
+    inner = with_frame(design, frame, UNLABELLED)  # rows without an answer: NaN
+    return inner, columns
 
 
 def _option_reasons(frame: pd.DataFrame, by: list[str]) -> tuple[pd.Series, list, dict]:

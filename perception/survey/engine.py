@@ -699,6 +699,14 @@ def finish(design, t: _Totals, dom: Domains) -> RatioResult:
             vcov = design.totals_vcov(swept, None, D)
         else:
             vcov = design.totals_vcov(scores.reshape(G, D * k), dom.codes, D)
+        if t.den is not None and np.any(vsrs == 0):
+            # a mean or ratio of values constant in its domain: every score is 0, so its
+            # variance and covariances are 0 (and its deff 0/0, R's NaN), not the
+            # rounding that sums in another order leave (Dask partitions)
+            constant = (vsrs == 0).ravel()
+            vcov = np.array(vcov, dtype=float)
+            vcov[constant, :] = 0.0
+            vcov[:, constant] = 0.0
         deff = np.diag(vcov).reshape(D, k) / vsrs
     return RatioResult(estimate, vcov, deff, t.n_rows.astype(int), replicates)
 

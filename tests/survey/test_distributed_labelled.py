@@ -239,7 +239,33 @@ def test_labelled_did_with_gaps_and_select_multiple(client, waves):
     got = pc.did(spread, "trust_police", **options)
     assert_same(got.effects, want.effects)
     assert_same(got.cells, want.cells)
-    with pytest.raises(EstimationError, match="'ca_type' is a select-multiple question"):
+
+
+def test_did_of_a_select_multiple_question_per_option(client, waves):
+    # one DiD per option of ca_type (its 0/1 indicator; not asked and missing codes
+    # left out), stacked under the question's name, as in memory
+    memory, spread = _designs(waves, "clusters")
+    options = {"treated": "treated", "period": "wave", "by": "region"}
+    want = pc.did(memory, ["ca_type", "trust_police"], **options)
+    got = pc.did(spread, ["ca_type", "trust_police"], **options)
+    assert (got.effects["variable"] == "ca_type").sum() > 2 and "category" in got.effects
+    for part in ("effects", "cells"):
+        assert_same(getattr(got, part), getattr(want, part))
+    # an option never chosen in a region: its coefficient is 0 with an SE of 0 (Dask,
+    # from the cell means) or of 1e-16 (in memory, the rounding of the fit), so its t
+    # and p are NaN or anything: compared where the SE is not 0
+    zero = want.coefficients["se"].to_numpy() < 1e-12
+    same = got.coefficients.assign(t=np.where(zero, 0.0, got.coefficients["t"]),
+                                   p=np.where(zero, 1.0, got.coefficients["p"]))
+    assert_same(same, want.coefficients.assign(
+        t=np.where(zero, 0.0, want.coefficients["t"]),
+        p=np.where(zero, 1.0, want.coefficients["p"])))
+    # a question left blank although asked: the rows named, as in memory
+    asked = int(np.flatnonzero(_frames(waves)[0]["ca_type"].notna().to_numpy())[0])
+    data, memory, spread = _with_gaps(waves, "ca_type", [asked])
+    with pytest.raises(EstimationError, match="blank in 1 row"):
+        pc.did(memory, "ca_type", treated="treated", period="wave")
+    with pytest.raises(EstimationError, match=f"blank in 1 row.*rows {asked} "):
         pc.did(spread, "ca_type", treated="treated", period="wave")
 
 
