@@ -256,3 +256,19 @@ def test_domain_codes_kept_on_the_design_follow_the_data():
     pd.testing.assert_frame_equal(pc.mean(design, "x", by="likert"),
                                   pc.mean(fresh, "x", by="likert"))
     assert len(pc.mean(design, "x", by="likert")) == 2 != len(first)
+
+
+def test_constant_domain_has_no_variance():
+    # values constant in a domain: every score is 0, so the SE is exactly 0, the
+    # covariances with the other domains 0 and the deff NaN (R's 0/0), on every path
+    frame = _complete_survey()
+    frame = frame.assign(z=np.where(frame["sex"] == frame["sex"].iloc[0], 0.3,
+                                    frame["x"]))
+    design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
+                             lonely_psu="adjust")
+    table = pc.mean(design, "z", by="sex")
+    constant = (table["sex"] == frame["sex"].iloc[0]).to_numpy()
+    assert (table.loc[constant, "se"] == 0).all() and table.loc[constant, "deff"].isna().all()
+    assert (table.loc[~constant, "se"] > 0).all()
+    vcov = np.asarray(table.attrs["vcov"], float)
+    assert (vcov[constant] == 0).all() and (vcov[:, constant] == 0).all()
