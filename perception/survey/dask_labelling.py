@@ -373,6 +373,25 @@ def _option_partition(frame: pd.DataFrame, q: Any, name: str, keep: bool,
     return with_columns(frame, {**values, _OPTION_REASON: reason})
 
 
+def _option_frame(design: Any, name: str, columns_used: list[str],
+                  missing_codes: str | None, numbers: bool) -> tuple[Any, dict[str, Any]]:
+    """The Dask DataFrame of the columns ``name`` and ``columns_used`` need, with the
+    option indicators of select-multiple ``name`` (:func:`_option_partition`), and each
+    indicator column's option code."""
+    q = design.questionnaire
+    keep = _setting(design, missing_codes) == "keep"
+    variable = q.variable(name)
+    options = [*variable.codes, *(variable.missing if keep else [])]
+    columns = {f"{name}/{code_text(code)}": code for code in options}
+    needed = [c for c in _needed_columns(design, [name, *columns_used])]
+    needed += [c for c in design._source.columns
+               if c not in needed and any(c.startswith(f"{name}{s}") for s in "/.-")]
+    raw = design._source[needed]
+    meta = _option_partition(raw._meta, q, name, keep, columns, numbers)
+    return raw.map_partitions(_option_partition, q, name, keep, columns, numbers,
+                              meta=meta), columns
+
+
 def option_outcomes(design: Any, name: str, roles: list[str], na_rm: bool
                     ) -> tuple[Any, dict[str, Any]]:
     """The 0/1 indicators of select-multiple ``name`` as outcomes (a DiD per option), as
@@ -386,17 +405,8 @@ def option_outcomes(design: Any, name: str, roles: list[str], na_rm: bool
     >>> inner, columns = option_outcomes(d, "ca_type", ["treated", "wave"], False)  # doctest: +SKIP
     """
     dask = _require_dask()
-    q = design.questionnaire
-    keep = _setting(design, None) == "keep"
-    variable = q.variable(name)
-    options = [*variable.codes, *(variable.missing if keep else [])]
-    columns = {f"{name}/{code_text(code)}": code for code in options}
-    needed = [c for c in _needed_columns(design, [name, *roles])]
-    needed += [c for c in design._source.columns
-               if c not in needed and any(c.startswith(f"{name}{s}") for s in "/.-")]
-    raw = design._source[needed]
-    meta = _option_partition(raw._meta, q, name, keep, columns, True)
-    frame = raw.map_partitions(_option_partition, q, name, keep, columns, True, meta=meta)
+    variable = design.questionnaire.variable(name)
+    frame, columns = _option_frame(design, name, roles, None, numbers=True)
     delayed = dask.delayed(_option_reasons)
     parts = dask.compute(*[delayed(part, []) for part in frame[[_OPTION_REASON]].to_delayed()])
     _check_blanks(parts, name, variable, [], na_rm)
@@ -424,17 +434,9 @@ def _option_table(design: Any, name: str, by: list[str], na_rm: bool, method: An
     """:func:`perception.survey.multiple_choice.option_table` on a Dask DataFrame."""
     dask = _require_dask()
     q = design.questionnaire
-    keep = _setting(design, missing_codes) == "keep"
     _check(design, [], by)
     variable = q.variable(name)
-    options = [*variable.codes, *(variable.missing if keep else [])]
-    columns = {f"{name}/{code_text(code)}": code for code in options}
-    needed = [c for c in _needed_columns(design, [name, *by])]
-    needed += [c for c in design._source.columns
-               if c not in needed and any(c.startswith(f"{name}{s}") for s in "/.-")]
-    raw = design._source[needed]
-    meta = _option_partition(raw._meta, q, name, keep, columns)
-    frame = raw.map_partitions(_option_partition, q, name, keep, columns, meta=meta)
+    frame, columns = _option_frame(design, name, by, missing_codes, numbers=False)
     # the rows without an answer: counted by domain and reason, blanks and missing by
     # values found (one pass, what comes back is O(domains x reasons))
     delayed = dask.delayed(_option_reasons)
