@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import WeightingError
+from ..errors import WeightingError, format_rows
 from . import margins as _m
 from .dask_design import DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import _require_dask, _values
 from .labelling import with_derived
+
+_SHOWN = 10  # rows named in a message
 
 
 def _trimmed_values(frame: pd.DataFrame, columns: list[str], positive: list[bool],
@@ -33,8 +35,9 @@ def _trimmed_values(frame: pd.DataFrame, columns: list[str], positive: list[bool
     """(rows, C) weights of a partition after the passes whose shares are ``shares``
     (one (C,) array per pass), and which rows take part in each column (all rows, or
     those of positive weight for a replicate column)."""
-    values = np.column_stack([_values(frame, name, "weights") for name in columns]) \
-        if len(frame) else np.zeros((0, len(columns)))
+    values = np.column_stack([
+        _values(frame, name, "replicate_weights" if positive[j] else "weights")
+        for j, name in enumerate(columns)]) if len(frame) else np.zeros((0, len(columns)))
     active = np.where(np.asarray(positive)[None, :], values > 0, True)
     for share in shares:
         outside = (values < lower) | (values > upper)
@@ -45,16 +48,20 @@ def _trimmed_values(frame: pd.DataFrame, columns: list[str], positive: list[bool
 
 
 def _trim_pass(frame: pd.DataFrame, columns: list[str], positive: list[bool],
-               lower: float, upper: float, shares: list[np.ndarray]) -> np.ndarray:
-    """One partition's (6, C) sums after ``shares``: rows, weights, rows outside the
-    limits, amount cut, rows inside, and invalid weights (run on the workers)."""
+               lower: float, upper: float, shares: list[np.ndarray]
+               ) -> tuple[np.ndarray, int, list[list[int]]]:
+    """One partition's (6, C) sums after ``shares`` (rows, weights, rows outside the
+    limits, amount cut, rows inside, invalid weights), its length and the first rows
+    of invalid weight of each column (run on the workers)."""
     values, active = _trimmed_values(frame, columns, positive, lower, upper, shares)
     invalid = ~np.isfinite(values) | (values < 0)
     outside = active & ((values < lower) | (values > upper))
     cut = np.where(outside, values - np.clip(values, lower, upper), 0.0)
-    return np.vstack([active.sum(axis=0), np.where(active, values, 0.0).sum(axis=0),
+    sums = np.vstack([active.sum(axis=0), np.where(active, values, 0.0).sum(axis=0),
                       outside.sum(axis=0), cut.sum(axis=0), (active & ~outside).sum(axis=0),
                       invalid.sum(axis=0)])
+    return sums, len(frame), [np.flatnonzero(invalid[:, j])[:_SHOWN].tolist()
+                              for j in range(len(columns))]
 
 
 def _trimmed_partition(frame: pd.DataFrame, columns: list[str], positive: list[bool],
@@ -68,12 +75,20 @@ def _trimmed_partition(frame: pd.DataFrame, columns: list[str], positive: list[b
 
 
 def _sums(design: Any, columns: list[str], positive: list[bool], lower: float,
-          upper: float, shares: list[np.ndarray]) -> np.ndarray:
+          upper: float, shares: list[np.ndarray]) -> tuple[np.ndarray, list[list[int]]]:
+    """The (6, C) sums of :func:`_trim_pass` over the partitions, and each column's
+    first rows of invalid weight numbered in the whole Dask DataFrame."""
     dask = _require_dask()
     delayed = dask.delayed(_trim_pass)
     parts = dask.compute(*[delayed(part, columns, positive, lower, upper, shares)
                            for part in design._source[columns].to_delayed()])
-    return np.sum(parts, axis=0)
+    invalid: list[list[int]] = [[] for _ in columns]
+    offset = 0
+    for _, length, rows in parts:
+        for j, first in enumerate(rows):
+            invalid[j] += [offset + r for r in first]
+        offset += length
+    return np.sum([sums for sums, _, _ in parts], axis=0), invalid
 
 
 def trimmed(design: Any, lower: float, upper: float, strict: bool, max_passes: int) -> Any:
@@ -100,14 +115,15 @@ def trimmed(design: Any, lower: float, upper: float, strict: bool, max_passes: i
     """
     columns, positive, names = _weight_columns(design)
     shares: list[np.ndarray] = []
-    first = _sums(design, columns, positive, lower, upper, shares)
+    first, invalid = _sums(design, columns, positive, lower, upper, shares)
     n, total = first[0], first[1]
     for j, name in enumerate(columns):
         if first[5, j]:
             raise WeightingError(
                 f"weights column {name!r} has {int(first[5, j])} missing, infinite or "
-                "negative value(s); every respondent needs a weight >= 0: fix or drop "
-                "those rows (the design's first estimate names them) before trimming"
+                f"negative value(s) in rows {format_rows(invalid[j][:_SHOWN])} (row numbers "
+                "in the whole Dask DataFrame); every respondent needs a weight >= 0: fix "
+                "or drop those rows before trimming"
             )
     for j, what in enumerate(names):  # in memory's order: the weights, then replicates
         if upper * n[j] < total[j] * (1 - 1e-12):
@@ -131,7 +147,7 @@ def trimmed(design: Any, lower: float, upper: float, strict: bool, max_passes: i
                                cut / np.where(inside > 0, inside, 1.0), 0.0))
         if not strict:
             break
-        sums = _sums(design, columns, positive, lower, upper, shares)
+        sums, _ = _sums(design, columns, positive, lower, upper, shares)
     else:
         what = names[int(np.flatnonzero(sums[2] > 0)[0])]
         raise WeightingError(

@@ -198,8 +198,7 @@ class GroupSums:
             self._domain = np.where(inside, domain, self.n_domains)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        out = np.bincount(self._index, weights=values, minlength=self._size)
-        return out[: self.n_groups * self.n_domains].reshape(self.n_groups, self.n_domains)
+        return self.shaped(np.bincount(self._index, weights=values, minlength=self._size))
 
     @property
     def n_bins(self) -> int:

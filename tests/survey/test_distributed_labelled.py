@@ -261,6 +261,12 @@ def test_did_of_a_select_multiple_question_per_option(client, waves):
         t=np.where(zero, 0.0, want.coefficients["t"]),
         p=np.where(zero, 1.0, want.coefficients["p"])))
     # a question left blank although asked: the rows named, as in memory
+    # another role's missing value stays an error naming its rows, as in memory
+    data, memory, spread = _with_gaps(waves, "treated", [5, -2])
+    for design in (memory, spread):
+        with pytest.raises(EstimationError, match=f"'treated'.*2 missing value.*5, "
+                                                  f"{len(data) - 2}"):
+            pc.did(design, "ca_type", treated="treated", period="wave")
     asked = int(np.flatnonzero(_frames(waves)[0]["ca_type"].notna().to_numpy())[0])
     data, memory, spread = _with_gaps(waves, "ca_type", [asked])
     with pytest.raises(EstimationError, match="blank in 1 row"):

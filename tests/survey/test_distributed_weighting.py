@@ -318,5 +318,6 @@ def test_trimming_refused_clearly(client, parquet):
         pc.trim_weights(pc.poststratify(pc.SurveyDesign(ddf, weights="pw", psu="snum"),
                                         "stype", POP["stype"]), upper=40)
     bad = dd.from_pandas(data.assign(pw=data["pw"].where(data.index != 7)), npartitions=3)
-    with pytest.raises(WeightingError, match="'pw' has 1 missing, infinite or negative"):
+    with pytest.raises(WeightingError, match=r"'pw' has 1 missing, infinite or negative "
+                                             r"value\(s\) in rows 7 "):
         pc.trim_weights(pc.SurveyDesign(bad, weights="pw", strata="stype"), upper=60)
