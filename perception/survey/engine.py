@@ -11,10 +11,11 @@ Designs without weighting steps reduce to per-PSU totals: one pass per column ov
 rows gives the (PSU, domain) totals of the shifted weighted values, every domain at
 once, and the variance is computed on those totals (:func:`_collect`, :func:`finish`);
 no (n, k) score matrix is formed. Means and totals of columns without missing values
-go further (:func:`fast_estimate`): the rows are read in blocks that stay in the CPU
-cache, so each column is read from memory once and nothing is checked beforehand (a
-missing value shows up as a non-finite sum and sends the estimate to the general
-path). Weighted designs form the row scores, which their weighting steps transform.
+go further (:func:`fast_estimate`, :mod:`~perception.survey.blocked`): the rows are
+read in blocks that stay in the CPU cache, so each column is read from memory once
+(several threads share the columns of a large survey) and nothing is checked
+beforehand (a missing value shows up as a non-finite sum and sends the estimate to the
+general path). Weighted designs form the row scores, which their weighting steps transform.
 
 :func:`assemble` writes the result table, which carries the covariance of its
 ``estimate`` column in ``table.attrs["vcov"]``, keyed by each row's identity (its ``by``
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError, format_rows
-from . import intervals
+from . import blocked, intervals
 from .calibration import Raking
 from .checks import numeric_values
 from .covariance import attach_covariance
@@ -494,103 +495,6 @@ def _collect(design, num: list[np.ndarray], den, dom: Domains) -> _Totals:
                    n_nonzero, n_rows, **cells)
 
 
-#: rows per block of :func:`_block_sums`: a block's work vectors stay in the CPU cache,
-#: so each column is read from memory once
-BLOCK_ROWS = 1 << 15
-#: and at least this many rows per (group, domain) bin
-BLOCK_PER_BIN = 8
-#: rows whose weighted mean shifts each column (:func:`_pilot_shifts`), read as
-#: PILOT_RUNS runs spread over the data
-PILOT_ROWS = 1 << 14
-PILOT_RUNS = 16
-
-
-def _pilot_rows(n: int) -> slice | np.ndarray:
-    """Rows of the pilot sample: every row of a small survey, else PILOT_RUNS runs of
-    contiguous rows evenly spread over the data (cheap to read, and not just the first
-    rows when the file is sorted)."""
-    if n <= PILOT_ROWS:
-        return slice(None)
-    run = PILOT_ROWS // PILOT_RUNS
-    starts = np.linspace(0, n - run, PILOT_RUNS).astype(np.int64)
-    return (starts[:, None] + np.arange(run)).ravel()
-
-
-#: a column whose pilot mean lies within this many pilot standard deviations of 0 is
-#: summed unshifted: the shift would save fewer than 2 * log2(SHIFT_FREE) = 10 bits of
-#: its squares' 52, and costs a pass over the column
-SHIFT_FREE = 32.0
-
-
-def _pilot_shifts(num: list[np.ndarray], w: np.ndarray) -> np.ndarray:
-    """A provisional estimate of each column's mean: the shift ``c`` of :class:`_Totals`.
-
-    Any value near the mean keeps the shifted sums free of cancellation, so a weighted
-    mean over the pilot rows serves; a pilot without weight (a domain elsewhere in the
-    data) falls back to every row, a non-finite value to 0. A column whose mean is small
-    next to its spread (``|c| <= SHIFT_FREE`` pilot standard deviations, as most items
-    are) gets 0: its unshifted squares lose nothing that matters, and
-    :func:`_block_sums` skips the subtraction.
-    """
-    pilot = _pilot_rows(len(w))
-    w_pilot = w[pilot]
-    w_sum = float(w_pilot.sum())
-    shift = np.zeros(len(num))
-    for j, x in enumerate(num):
-        if w_sum > 0:
-            x_pilot = x[pilot]
-            c = float(w_pilot @ x_pilot) / w_sum
-            spread = float(w_pilot @ (x_pilot - c) ** 2) / w_sum
-        else:
-            c = float(w @ x) / float(w.sum())
-            spread = 0.0
-        if not np.isfinite(c) or (spread > 0 and c * c <= SHIFT_FREE**2 * spread):
-            c = 0.0
-        shift[j] = c
-    return shift
-
-
-def _block_sums(sums: GroupSums, w: np.ndarray, num: list[np.ndarray], shift: np.ndarray,
-                whole: bool, cs: CellSums | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """(G, D, k) sums of ``w (x - c)`` by (group, domain) and (D, k) sums of
-    ``w (x - c)^2``, over blocks of BLOCK_ROWS rows (each column read once, its work
-    vectors in cache). None as soon as a sum is not finite: a missing or infinite value
-    in a row of a domain, which the general path handles (``na_rm``, errors). A raked
-    design (``cs``) also gets the (C, D, k) cell sums of ``(w / base)(x - c)``."""
-    n, k = len(w), len(num)
-    totals = np.zeros((k, sums.n_bins))  # flat: a block's sums are added unshaped
-    sq = np.zeros((k, sums.n_domains))
-    cells = None if cs is None else np.zeros((k, cs.n_cells, cs.n_domains))
-    # a block spans several times the bins, so that bincount's output stays cheap
-    size = min(n, max(BLOCK_ROWS, BLOCK_PER_BIN * sums.n_groups * sums.n_domains))
-    r_buffer, wr_buffer = np.empty(size), np.empty(size)
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        part = sums.rows(start, stop)
-        cell_part = None if cs is None else cs.rows(start, stop)
-        w_block, wr = w[start:stop], wr_buffer[: stop - start]
-        for j, x in enumerate(num):
-            if shift[j]:
-                r = np.subtract(x[start:stop], shift[j], out=r_buffer[: stop - start])
-            else:  # the column itself, read only
-                r = x[start:stop]
-            if cell_part is not None and cells is not None:
-                np.multiply(cell_part.ratio, r, out=wr)
-                cells[j] += cell_part(wr)
-            np.multiply(w_block, r, out=wr)
-            part.add_to(totals[j], wr)
-            if whole:
-                sq[j, 0] += wr @ r
-            else:
-                np.multiply(wr, r, out=wr)
-                sq[j] += part.by_domain(wr)
-        if not np.isfinite(sq.sum()):  # NaN * 0 is NaN: a weight of 0 hides nothing
-            return None
-    return (sums.shaped(totals).transpose(1, 2, 0), sq.T,
-            None if cells is None else cells.transpose(1, 2, 0))
-
-
 def _float_view(data: pd.DataFrame, name: str) -> np.ndarray | None:
     """The column as a numpy array without conversion when it is a plain numpy number
     column (float or integer: the arithmetic promotes it to float64 exactly as
@@ -604,9 +508,9 @@ def _float_view(data: pd.DataFrame, name: str) -> np.ndarray | None:
 def fast_estimate(design, names: list[str], by: list[str], kind: str, level: float
                    ) -> pd.DataFrame | None:
     """Means or totals of a design on the totals path in one blocked pass over the rows
-    (:func:`_block_sums`), or None when the general path of :func:`_ratio_estimate` must
-    run: a column to convert, a missing value among the rows used (``na_rm``, errors),
-    a domain without weight (its error).
+    (:func:`~perception.survey.blocked.block_sums`), or None when the general path of
+    :func:`_ratio_estimate` must run: a column to convert, a missing value among the
+    rows used (``na_rm``, errors), a domain without weight (its error).
 
     Nothing is checked beforehand: missing values show up as non-finite sums, so data
     without them are read once.
@@ -628,8 +532,8 @@ def fast_estimate(design, names: list[str], by: list[str], kind: str, level: flo
         return None
     cs = _cell_sums(design, dom, w)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: general path's error
-        shift = _pilot_shifts(num, w)
-        blocks = _block_sums(sums, w, num, shift, whole, cs)
+        shift = blocked.pilot_shifts(num, w)
+        blocks = blocked.block_sums(sums, w, num, shift, whole, cs)
     if blocks is None:
         return None
     totals, sq, cells = blocks

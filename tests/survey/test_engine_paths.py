@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception.survey import engine, estimators
+from perception.survey import blocked, engine, estimators
 
 PATHS_RTOL = 1e-12  # same sums in another order (and shifted): rounding only
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
@@ -107,21 +107,24 @@ def _complete_survey() -> pd.DataFrame:
                         likert=frame["likert"].fillna(3).astype(np.int64))
 
 
-def _small_blocks(monkeypatch) -> list:
-    """Blocks and pilot runs of a few rows, so that 600 rows span many of each; returns
-    the list of the block passes made."""
-    monkeypatch.setattr(engine, "BLOCK_ROWS", 64)
-    monkeypatch.setattr(engine, "BLOCK_PER_BIN", 0)
-    monkeypatch.setattr(engine, "PILOT_ROWS", 40)
-    monkeypatch.setattr(engine, "PILOT_RUNS", 4)
+def _small_blocks(monkeypatch, threads: int = 1) -> list:
+    """Blocks and pilot runs of a few rows, so that 600 rows span many of each, summed
+    by ``threads`` threads; returns the list of the block passes made."""
+    monkeypatch.setattr(blocked, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(blocked, "THREAD_BLOCK_ROWS", 64)
+    monkeypatch.setattr(blocked, "BLOCK_PER_BIN", 0)
+    monkeypatch.setattr(blocked, "THREAD_ROWS", 0 if threads > 1 else 10**9)
+    monkeypatch.setattr(blocked, "available_cores", lambda: threads)
+    monkeypatch.setattr(blocked, "PILOT_ROWS", 40)
+    monkeypatch.setattr(blocked, "PILOT_RUNS", 4)
     calls = []
-    block_sums = engine._block_sums
+    block_sums = blocked.block_sums
 
     def spy(*args):
         calls.append(args)
         return block_sums(*args)
 
-    monkeypatch.setattr(engine, "_block_sums", spy)
+    monkeypatch.setattr(blocked, "block_sums", spy)
     return calls
 
 
@@ -135,8 +138,9 @@ def _mean_total_tables(design) -> dict[str, pd.DataFrame]:
 
 @pytest.mark.parametrize("name, design", list(_designs(_complete_survey())),
                          ids=lambda v: v if isinstance(v, str) else "")
-def test_blocked_pass_equals_score_matrix_path(name, design, monkeypatch):
-    calls = _small_blocks(monkeypatch)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocked_pass_equals_score_matrix_path(name, design, threads, monkeypatch):
+    calls = _small_blocks(monkeypatch, threads)
     fast = _mean_total_tables(design)
     assert len(calls) == len(fast)  # every table took the blocked pass
     _general_path_only(monkeypatch)
@@ -147,12 +151,13 @@ def test_blocked_pass_equals_score_matrix_path(name, design, monkeypatch):
         _assert_values_close(table, expected, key)
 
 
-def test_blocked_pass_leaves_missing_values_to_the_general_path(monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocked_pass_leaves_missing_values_to_the_general_path(threads, monkeypatch):
     frame = _complete_survey()
     frame.loc[590, "y"] = np.nan  # in the last block: found after the others were summed
     design = pc.SurveyDesign(frame, weights="w", strata="stratum", psu="village",
                              lonely_psu="adjust")
-    calls = _small_blocks(monkeypatch)
+    calls = _small_blocks(monkeypatch, threads)
     with pytest.raises(pc.PerceptionError, match="'y'.*missing"):
         pc.mean(design, ["x", "y"])
     table = pc.mean(design, ["x", "y"], by="sex", na_rm=True)
@@ -174,8 +179,8 @@ def test_blocked_pass_keeps_its_precision_far_from_zero(offset, monkeypatch):
                              lonely_psu="adjust")
     calls = _small_blocks(monkeypatch)
     w = frame["w"].to_numpy(float)
-    shift = engine._pilot_shifts([frame["z"].to_numpy()], w)[0]
-    assert (shift == 0.0) == (offset < engine.SHIFT_FREE)
+    shift = blocked.pilot_shifts([frame["z"].to_numpy()], w)[0]
+    assert (shift == 0.0) == (offset < blocked.SHIFT_FREE)
     for by in (None, "sex"):
         table = pc.mean(design, ["z", "centred"], by=by)
         far, near = table[table["variable"] == "z"], table[table["variable"] == "centred"]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import perception as pc
-from perception.survey import engine, estimators
+from perception.survey import blocked, engine, estimators
 
 RTOL = 1e-12
 VALUES = ["estimate", "se", "ci_low", "ci_high", "deff"]
@@ -81,23 +81,23 @@ def test_integer_by_over_a_wide_range_is_hashed_in_the_same_order():
 
 def test_pilot_rows_without_weight_fall_back_to_every_row(monkeypatch):
     frame = _survey()
-    monkeypatch.setattr(engine, "PILOT_ROWS", 40)
-    monkeypatch.setattr(engine, "PILOT_RUNS", 4)
-    monkeypatch.setattr(engine, "BLOCK_ROWS", 64)
-    monkeypatch.setattr(engine, "BLOCK_PER_BIN", 0)
-    pilot = engine._pilot_rows(len(frame))
+    monkeypatch.setattr(blocked, "PILOT_ROWS", 40)
+    monkeypatch.setattr(blocked, "PILOT_RUNS", 4)
+    monkeypatch.setattr(blocked, "BLOCK_ROWS", 64)
+    monkeypatch.setattr(blocked, "BLOCK_PER_BIN", 0)
+    pilot = blocked.pilot_rows(len(frame))
     keep = np.ones(len(frame), dtype=bool)
     keep[pilot] = False  # the subset holds no pilot row: the pilot has no weight
     design = _design(frame).subset(keep)
     calls = []
-    shifts = engine._pilot_shifts
+    shifts = blocked.pilot_shifts
 
     def spy(num, w):
         assert w[pilot].sum() == 0
         calls.append(1)
         return shifts(num, w)
 
-    monkeypatch.setattr(engine, "_pilot_shifts", spy)
+    monkeypatch.setattr(blocked, "pilot_shifts", spy)
     fast = pc.mean(design, ["y", "x"], by="sex")
     assert calls  # the blocked pass ran
     _general_path_only(monkeypatch)
