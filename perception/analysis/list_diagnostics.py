@@ -51,10 +51,12 @@ from scipy import optimize, stats
 from ..errors import EstimationError
 from ..survey.checks import check_design, column_names
 from ..survey.covariance import covariance_of
+from ..survey.dask_labelling import prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean
+from ..survey.valid_values import prepare
 from .changes import plain_label
-from .list_experiments import list_columns
+from .list_experiments import check_arguments, list_columns
 
 __all__ = ["list_design_test", "ListDesignTest", "list_floor_ceiling", "chi_bar_weights",
            "orthant_probability"]
@@ -273,17 +275,90 @@ def list_design_test(
     weights of the chi-bar-square are exact orthant probabilities, and the
     Bonferroni p-value is capped at 1.
     """
-    check_design(design)
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design)
     by_names = column_names(by, "by")
     if not isinstance(gms, bool):
         raise EstimationError(f"gms must be True or False, got {gms!r}")
-    columns = list_columns(design, count, treatment, n_control_items, by_names, na_rm)
-    J = int(n_control_items)
-    names = [f"{count}<={y}" for y in range(J + 1)]
-    indicators = {name: np.where(columns.rows, (columns.count <= y).astype(float), np.nan)
-                  for y, name in enumerate(names)}
+    J = _control_items(count, treatment, n_control_items)
+    names = {f"{count}<={y}": ("<=", y) for y in range(J + 1)}
+    means, _ = _indicator_means(design, count, treatment, J, by_names, na_rm, names)
+    return _design_test(means, list(names), by_names, treatment, J, gms, count)
+
+
+def _control_items(count: str, treatment: str, n_control_items: int) -> int:
+    """J, checked (the diagnostics need it)."""
+    check_arguments(count, treatment, n_control_items)
+    if n_control_items is None:
+        raise EstimationError(
+            "n_control_items must be the number of control items J (a whole number >= 1), "
+            "got None"
+        )
+    return int(n_control_items)
+
+
+def _indicator_means(design: Any, count: str, treatment: str, J: int, by_names: list[str],
+                     na_rm: bool, tests: dict[str, tuple[str, int]], counted: bool = False
+                     ) -> tuple[pd.DataFrame, dict[tuple, int]]:
+    """Domain means by (``by``, list) of the indicators ``tests`` of the count (name ->
+    ("<=" or "==", value)) among the rows that enter the experiment, with their
+    covariance; the questionnaire's missing codes left out (as ``list_experiment``).
+    With ``counted``, also the rows that enter by (``by`` values, list, count):
+    :func:`count_table`."""
+    on_dask = getattr(design, "is_dask", False)
+    prepared = (prepare_partitions if on_dask else prepare)(
+        design, [count], [treatment, *by_names], purpose="mean")
+    if on_dask:  # the checks in one pass, the indicators summed on the workers
+        from .dask_list_models import indicator_means
+
+        return indicator_means(prepared.design, count, treatment, by_names, J, na_rm, tests,
+                               counted)
+    design = prepared.design
+    columns = list_columns(design, count, treatment, J, by_names, na_rm)
+    indicators = {name: np.where(columns.rows, count_indicator(columns.count, test), np.nan)
+                  for name, test in tests.items()}
     work: Any = design.with_data(design.data.assign(**indicators)).subset(columns.rows)
-    means = mean(work, names, by=[*by_names, treatment])
+    means = mean(work, list(tests), by=[*by_names, treatment])
+    rows = columns.rows
+    counts = count_table(design.data.loc[rows, by_names], columns.treatment[rows],
+                         columns.count[rows]) if counted else {}
+    return means, counts
+
+
+def count_table(by_frame: pd.DataFrame, lists: np.ndarray, counts: np.ndarray
+                ) -> dict[tuple, int]:
+    """The rows by (``by`` values, list, count), keyed by plain values.
+
+    Examples
+    --------
+    >>> count_table(pd.DataFrame(index=range(3)), np.array([0.0, 1.0, 1.0]),
+    ...             np.array([2.0, 3.0, 3.0]))
+    {(0.0, 2.0): 1, (1.0, 3.0): 2}
+    """
+    frame = by_frame.reset_index(drop=True).assign(__pc_list=lists, __pc_count=counts)
+    sizes = frame.value_counts(dropna=False, sort=False)
+    return {tuple(plain_label(v) for v in (key if isinstance(key, tuple) else (key,))):
+            int(size) for key, size in sizes.items()}
+
+
+def count_indicator(values: np.ndarray, test: tuple[str, int]) -> np.ndarray:
+    """1.0 where the counts pass ``test`` (``("<=", y)`` or ``("==", y)``), else 0.0.
+
+    Examples
+    --------
+    >>> count_indicator(np.array([0.0, 2.0, 3.0]), ("<=", 2)).tolist()
+    [1.0, 1.0, 0.0]
+    """
+    operator, value = test
+    with np.errstate(invalid="ignore"):
+        hits = values <= value if operator == "<=" else values == value
+    return hits.astype(float)
+
+
+def _design_test(means: pd.DataFrame, names: list[str], by_names: list[str], treatment: str,
+                 J: int, gms: bool, count: str) -> ListDesignTest:
+    """The test from the means of ``count <= y`` by (``by``, list) and their covariance."""
     theta = means["estimate"].to_numpy(dtype=float)
     V = covariance_of(means).to_numpy(dtype=float)
     arm = pd.to_numeric(means[treatment].astype(object)).to_numpy(dtype=float)
@@ -434,27 +509,23 @@ def list_floor_ceiling(
     2  treatment      0          214  0.054        True
     3  treatment      5           68  0.019        True
     """
-    check_design(design)
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design)
     by_names = column_names(by, "by")
-    columns = list_columns(design, count, treatment, n_control_items, by_names, na_rm)
-    J = int(n_control_items)
+    J = _control_items(count, treatment, n_control_items)
     cases = [(0.0, 0, "every control item: no"), (0.0, J, "every control item: yes"),
              (1.0, 0, "the sensitive item: no (and every control item: no)"),
              (1.0, J + 1, "the sensitive item: yes (and every control item: yes)")]
     names = {(arm, value): f"{count}=={value}:{int(arm)}" for arm, value, _ in cases}
-    indicators = {name: np.where(columns.rows, (columns.count == value).astype(float), np.nan)
-                  for (arm, value), name in names.items()}
-    work: Any = design.with_data(design.data.assign(**indicators)).subset(columns.rows)
-    means = mean(work, list(dict.fromkeys(names.values())), by=[*by_names, treatment])
+    tests = {name: ("==", value) for (_, value), name in names.items()}
+    means, counts = _indicator_means(design, count, treatment, J, by_names, na_rm, tests,
+                                     counted=True)
     arm_of = pd.to_numeric(means[treatment].astype(object)).to_numpy(dtype=float)
     keys = _group_keys(means, by_names)
     rows = []
-    data_rows = columns.rows
     for key in dict.fromkeys(keys):
         labels = dict(zip(by_names, key, strict=True))
-        in_group = data_rows.copy()
-        for c, v in labels.items():
-            in_group &= (design.data[c] == v).to_numpy()
         for arm, value, reveals in cases:
             match = np.flatnonzero([(k == key) and (a == arm) and (v == names[arm, value])
                                     for k, a, v in zip(keys, arm_of, means["variable"],
@@ -466,10 +537,12 @@ def list_floor_ceiling(
                     + "".join(f", {c}={v!r}" for c, v in labels.items()) + ")"
                 )
             row = means.iloc[int(match[0])]
-            on_list = in_group & (columns.treatment == arm)
-            respondents = int(np.sum(on_list & (columns.count == value)))
+            on_list = {y: size for (*k, a, y), size in counts.items()
+                       if tuple(k) == key and a == arm}
+            respondents = on_list.get(float(value), 0)
             rows.append({**labels, "list": "treatment" if arm else "control", "count": value,
                          "respondents": respondents, "share": float(row["estimate"]),
-                         "se": float(row["se"]), "n": int(on_list.sum()), "reveals": reveals,
+                         "se": float(row["se"]), "n": sum(on_list.values()),
+                         "reveals": reveals,
                          "disclosure": bool(arm == 1.0 and respondents > 0)})
     return pd.DataFrame(rows, columns=[*by_names, *FLOOR_CEILING_COLUMNS])

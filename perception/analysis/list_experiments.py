@@ -35,7 +35,7 @@ from ..survey import intervals
 from ..survey.attached import attach
 from ..survey.checks import check_columns, check_design, column_names, numeric_values
 from ..survey.covariance import attach_covariance, covariance_of
-from ..survey.dask_domains import domain_groups, flagged_rows, with_degf
+from ..survey.dask_domains import Flagged, domain_groups, flagged_rows, with_degf
 from ..survey.dask_labelling import prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.engine import active_rows
@@ -111,7 +111,7 @@ def list_columns(
     ...
     perception.errors.EstimationError: column 'y' (count) holds counts above J + 1 = 3 on the treatment list (t = 1) in rows 2 (value 4): the treatment list has J + 1 = 3 items. Check n_control_items (J), or correct the counts (a missing-value code such as 8 or 9 must be recoded to missing first: pc.recode_missing).
     """
-    _check_arguments(count, treatment, n_control_items)
+    check_arguments(count, treatment, n_control_items)
     others = [c for c in other if c not in (count, treatment)]
     check_columns(design.data, [count, treatment, *others], "count, treatment or by")
     data = design.data
@@ -130,7 +130,16 @@ def list_columns(
     return ListColumns(np.where(rows, y, np.nan), np.where(rows, t, np.nan), rows)
 
 
-def _check_arguments(count: str, treatment: str, n_control_items: int | None) -> None:
+def check_arguments(count: str, treatment: str, n_control_items: int | None) -> None:
+    """The count and list are two column names; J, when given, a whole number >= 1.
+
+    Examples
+    --------
+    >>> check_arguments("y", "y", None)
+    Traceback (most recent call last):
+    ...
+    perception.errors.EstimationError: count and treatment are the same column 'y': give the column of the counts and the column saying which list the respondent heard
+    """
     if n_control_items is not None and (
             isinstance(n_control_items, bool)
             or not isinstance(n_control_items, int | np.integer) or n_control_items < 1):
@@ -370,8 +379,47 @@ def _list_means_on_dask(design, count: str, treatment: str, by_names: list[str],
                         ) -> pd.DataFrame:
     """The mean count of each list by domain on a Dask DataFrame, after the checks of
     :func:`list_columns` (one pass that brings back the rows at fault, not the rows)."""
-    _check_arguments(count, treatment, n_control_items)
-    others = [c for c in by_names if c not in (count, treatment)]
+    found = check_on_dask(design, count, treatment, by_names, n_control_items, na_rm)
+    means = mean(design, count, by=[*by_names, treatment], na_rm=True, level=level)
+    if rows_left_out(found, [count, treatment, *by_names]):
+        # rows left out: the in-memory estimate is on the design cut to the rows used,
+        # whose degrees of freedom are those of the rows used
+        groups = domain_groups(design, [count], [*by_names, treatment], na_rm=True,
+                               argument="list experiment")
+        with_degf(means, groups.degf_used, level)
+    return means
+
+
+def rows_left_out(found: dict[str, Flagged], columns: Sequence[str]) -> bool:
+    """Whether :func:`check_on_dask` found rows missing one of ``columns`` (left out with
+    ``na_rm``)."""
+    return any(found[f"missing {name}"].count for name in dict.fromkeys(columns))
+
+
+def check_on_dask(design, count: str, treatment: str, others: Sequence[str],
+                  n_control_items: int | None, na_rm: bool) -> dict[str, Flagged]:
+    """The checks of :func:`list_columns` on a design on a Dask DataFrame: one pass
+    that brings back the rows at fault (numbered across the partitions), not the rows;
+    the same errors as in memory.
+
+    Parameters
+    ----------
+    design : DaskSurveyDesign or DaskReplicateDesign
+        The design (a labelled design's left-out rows are never at fault).
+    count, treatment, others, n_control_items, na_rm
+        As :func:`list_columns`.
+
+    Returns
+    -------
+    dict of str to Flagged
+        What each check found (``"missing <column>"``: the rows missing that column).
+
+    Examples
+    --------
+    >>> found = check_on_dask(dask_design, "le_count", "le_list", [], 4, False)  # doctest: +SKIP
+    """
+    check_arguments(count, treatment, n_control_items)
+    others = [c for c in others if c not in (count, treatment)]
     check_columns(list(design.data.columns), [count, treatment, *others],
                   "count, treatment or by")
     found = flagged_rows(design, [count, treatment, *others], _list_problems, count,
@@ -413,14 +461,7 @@ def _list_means_on_dask(design, count: str, treatment: str, by_names: list[str],
                 raise EstimationError(_over_message(
                     count, treatment, int(n_control_items), arm, name, over.text,
                     ", ".join(f"{v:g}" for v in over.values)))
-    means = mean(design, count, by=[*by_names, treatment], na_rm=True, level=level)
-    if any(found[f"missing {name}"].count for name in [count, treatment, *others]):
-        # rows left out: the in-memory estimate is on the design cut to the rows used,
-        # whose degrees of freedom are those of the rows used
-        groups = domain_groups(design, [count], [*by_names, treatment], na_rm=True,
-                               argument="list experiment")
-        with_degf(means, groups.degf_used, level)
-    return means
+    return found
 
 
 def _prevalence_table(means: pd.DataFrame, by_names: list[str], treatment: str,

@@ -39,10 +39,12 @@ from scipy import special
 from ..errors import EstimationError
 from ..survey import intervals
 from ..survey.checks import check_design
+from ..survey.dask_labelling import prepare_partitions
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.fitting import influence_vcov
-from ..survey.formulas import model_frame
+from ..survey.formulas import model_columns, model_frame
 from ..survey.models import coefficient_table, glm, outcome_values
+from ..survey.valid_values import prepare
 from ..survey.variance import replicate_vcov
 from .list_experiments import list_columns
 
@@ -210,7 +212,9 @@ def list_regression(
     strata or clusters (its SEs assume simple random sampling). With equal weights and
     one row per PSU the estimates here equal the unweighted ML estimates.
     """
-    check_design(design)
+    on_dask = getattr(design, "is_dask", False)
+    if not on_dask:
+        check_design(design)
     intervals.check_level(level)
     if method not in ("ml", "linear"):
         raise EstimationError(f"method={method!r} is not a model; choose 'ml' or 'linear'")
@@ -235,16 +239,39 @@ def list_regression(
             f"the covariates of {formula!r} include the list column {treatment!r}: the models "
             "are interacted with it already; leave it out of the formula"
         )
-    columns = list_columns(design, lhs, treatment, n_control_items, (), na_rm)
-    # the list column as 0.0/1.0 floats (patsy reads it as a number), rows outside NaN
-    work: Any = design.with_data(design.data.assign(**{treatment: columns.treatment}))
-    work = work.subset(columns.rows)
+    # the questionnaire's missing codes and skipped questions out (as list_experiment
+    # and the models: survey/valid_values, on a Dask DataFrame survey/dask_labelling.py)
+    covariates = [c for c in model_columns(f"{lhs} ~ {rhs or '1'}", design.data) if c != lhs]
+    prepared = (prepare_partitions if on_dask else prepare)(
+        design, [lhs], [treatment, *covariates], purpose="model response")
+    if on_dask:  # the checks in one pass, the fits summed on the workers
+        from . import dask_list_models
+
+        work = dask_list_models.regression_design(prepared.design, lhs, treatment,
+                                                  n_control_items, na_rm)
+    else:
+        design = prepared.design
+        columns = list_columns(design, lhs, treatment, n_control_items, (), na_rm)
+        # the list column as 0.0/1.0 floats (patsy reads it as a number), rows outside NaN
+        work = design.with_data(design.data.assign(**{treatment: columns.treatment}))
+        work = work.subset(columns.rows)
     if method == "linear":
         return _linear(work, lhs, rhs or "1", treatment, n_control_items, na_rm, level,
                        formula)
     assert n_control_items is not None  # checked above
-    return _maximum_likelihood(work, lhs, rhs or "1", treatment, int(n_control_items),
-                               na_rm, level, formula)
+    J = int(n_control_items)
+    if on_dask:
+        fit = dask_list_models.fit_ml(work, lhs, rhs or "1", treatment, J, na_rm)
+    else:
+        fit = _maximum_likelihood(work, lhs, rhs or "1", treatment, J, na_rm)
+    if not fit.converged:
+        raise EstimationError(
+            f"the ML list-experiment model {formula!r} did not converge ({fit.steps}): the "
+            "sensitive item may be (nearly) absent or present for a group of the covariates, "
+            "or the covariates separate the lists. Drop or merge covariates, or use "
+            "method='linear'"
+        )
+    return _ml_result(fit, formula, treatment, J, level)
 
 
 def _linear(design, count: str, rhs: str, treatment: str, J, na_rm: bool, level: float,
@@ -352,17 +379,38 @@ def _information(x: np.ndarray, parts: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.block([[xa, xc], [xc, xb]])
 
 
-def _logistic_step(x, successes, trials, w, beta, iterations: int = 25) -> np.ndarray:
-    """Weighted (binomial) logistic regression by Newton-Raphson from ``beta``."""
+def logistic_moments(x: np.ndarray, successes: np.ndarray, trials: np.ndarray | float,
+                     w: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient and the information of a weighted (binomial) logistic regression at
+    ``beta`` (sums over the rows: a partition's add up)."""
+    mu = special.expit(x @ beta)
+    grad = x.T @ (w * (successes - trials * mu))
+    hess = x.T @ (x * (w * trials * mu * (1 - mu))[:, None])
+    return grad, hess
+
+
+def logistic_newton(moments, beta: np.ndarray, iterations: int = 25) -> np.ndarray:
+    """Newton-Raphson of a logistic regression from ``beta``: ``moments(beta)`` gives
+    its gradient and information (over the rows in memory, or the partitions)."""
     for _ in range(iterations):
-        mu = special.expit(x @ beta)
-        grad = x.T @ (w * (successes - trials * mu))
-        hess = x.T @ (x * (w * trials * mu * (1 - mu))[:, None])
+        grad, hess = moments(beta)
         step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10:
             break
     return beta
+
+
+def _logistic_step(x, successes, trials, w, beta, iterations: int = 25) -> np.ndarray:
+    """Weighted (binomial) logistic regression by Newton-Raphson from ``beta``."""
+    return logistic_newton(lambda b: logistic_moments(x, successes, trials, w, b), beta,
+                           iterations)
+
+
+def start_excess(x: np.ndarray, y: np.ndarray, psi: np.ndarray, J: int) -> np.ndarray:
+    """The treatment list's counts minus their expected control count, clipped to
+    0.02..0.98: the outcome of the sensitive item's starting regression."""
+    return np.clip(y - J * special.expit(x @ psi), 0.02, 0.98)
 
 
 def _start(x, y, t, J, w) -> np.ndarray:
@@ -374,7 +422,7 @@ def _start(x, y, t, J, w) -> np.ndarray:
     psi = _logistic_step(x[control], y[control], np.full(control.sum(), float(J)),
                          w[control], np.zeros(p))
     treated = ~control
-    excess = np.clip(y[treated] - J * special.expit(x[treated] @ psi), 0.02, 0.98)
+    excess = start_excess(x[treated], y[treated], psi, J)
     delta = _logistic_step(x[treated], excess, np.ones(treated.sum()), w[treated], np.zeros(p))
     return np.concatenate([delta, psi])
 
@@ -446,8 +494,43 @@ def fit_list_ml(x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int, w: np.ndarr
     return params, em, newton, converged
 
 
-def _maximum_likelihood(design, count: str, rhs: str, treatment: str, J: int, na_rm: bool,
-                        level: float, formula: str) -> ListRegression:
+@dataclass(frozen=True)
+class MLFit:
+    """A fit of the ML model (in memory or on the partitions of a Dask DataFrame).
+
+    Attributes
+    ----------
+    params : (2p,) the sensitive model's coefficients, then the control items' model's.
+    vcov : (2p, 2p) their design-based covariance (None when not converged).
+    terms : the covariates' terms.
+    df_residual : design df + 1 - 2p.
+    n : rows in the fit.
+    log_likelihood : the weighted pseudo-log-likelihood, weights over their mean.
+    iterations : (EM iterations, Newton steps); on a Dask DataFrame (EM-gradient steps,
+        Newton steps).
+    converged : whether the iterations converged.
+    first : the first count of ``iterations`` in words (``{}`` the count), for messages.
+    """
+
+    params: np.ndarray
+    vcov: np.ndarray | None
+    terms: list[str]
+    df_residual: float
+    n: int
+    log_likelihood: float
+    iterations: tuple[int, int]
+    converged: bool
+    first: str = "EM {} iterations"
+
+    @property
+    def steps(self) -> str:
+        """The iterations done, for a message."""
+        em, newton = self.iterations
+        return f"{self.first.format(em)}, Newton {newton} steps"
+
+
+def _maximum_likelihood(design, count: str, rhs: str, treatment: str, J: int, na_rm: bool
+                        ) -> MLFit:
     model_formula = f"{count} ~ {rhs}"
     mf = model_frame(design, model_formula, na_rm,
                      lambda y: outcome_values(y, "gaussian", model_formula))
@@ -458,13 +541,10 @@ def _maximum_likelihood(design, count: str, rhs: str, treatment: str, J: int, na
     w_all = design.weight_array
     w = w_all[rows] / w_all[rows].mean()
     params, em, newton, converged = fit_list_ml(x, y, t, J, w)
+    terms = list(mf.terms)
+    ll = list_log_likelihood(params, x, y, t, J, w)
     if not converged:
-        raise EstimationError(
-            f"the ML list-experiment model {formula!r} did not converge (EM {em} iterations, "
-            f"Newton {newton} steps): the sensitive item may be (nearly) absent or present "
-            "for a group of the covariates, or the covariates separate the lists. Drop or "
-            "merge covariates, or use method='linear'"
-        )
+        return MLFit(params, None, terms, np.nan, int(rows.sum()), ll, (em, newton), False)
     p = x.shape[1]
     n_par = 2 * p
     fit_design = design if rows.all() or np.array_equal(rows, design.in_domain) \
@@ -480,17 +560,24 @@ def _maximum_likelihood(design, count: str, rhs: str, treatment: str, J: int, na
         influence[rows] = (scores * w_raw[:, None]) @ bread
         vcov = influence_vcov(fit_design, influence)
     df = float(fit_design.degf + 1 - n_par)
-    terms = list(mf.terms)
+    return MLFit(params, vcov, terms, df, int(rows.sum()), ll, (em, newton), True)
+
+
+def _ml_result(fit: MLFit, formula: str, treatment: str, J: int, level: float
+               ) -> ListRegression:
+    """The result of a converged ML fit: the two models' coefficient tables."""
+    assert fit.vcov is not None  # converged
+    terms = fit.terms
+    p = len(terms)
     labels = [f"sensitive:{term}" for term in terms] + [f"control:{term}" for term in terms]
-    table = coefficient_table(params, vcov, labels, df, level)
-    ll = list_log_likelihood(params, x, y, t, J, w)
+    table = coefficient_table(fit.params, fit.vcov, labels, fit.df_residual, level)
     return ListRegression(
         sensitive=table.iloc[:p].set_axis(pd.Index(terms, name="term")),
         control=table.iloc[p:].set_axis(pd.Index(terms, name="term")),
-        vcov=pd.DataFrame(vcov, index=labels, columns=labels),
+        vcov=pd.DataFrame(fit.vcov, index=labels, columns=labels),
         method="ml", formula=formula, treatment=treatment, n_control_items=J,
-        n=int(rows.sum()), df_residual=df, level=level, log_likelihood=ll,
-        iterations=(em, newton),
+        n=fit.n, df_residual=fit.df_residual, level=level, log_likelihood=fit.log_likelihood,
+        iterations=fit.iterations,
     )
 
 
