@@ -11,22 +11,23 @@ in-memory results, with every sum over rows made on the partitions.
 - :func:`regression_design` -- the design the regressions fit: the counts and lists
   checked in one pass, the list column as 0/1 numbers partition by partition. The
   linear model is then the Dask ``glm`` (:mod:`perception.survey.dask_models`).
-- :func:`fit_ml` -- Imai's ML model, with the passes of the Dask ``glm`` and ``olr``
-  (:mod:`perception.survey.dask_models`): its first pass (groups of the design columns,
-  missing values, the levels of categorical covariates), its model matrix built on each
-  partition, its Newton state with step halving, its sandwich from the estimating
-  functions summed by group of the design columns and its replicate refits. Each step
-  is one pass that sums the weighted log-likelihood, its gradient and information over
-  the partitions.
-
-The ML iterations differ from the in-memory ones (EM, then Newton): EM's slow steps
-would be one pass each. The start is the in-memory one (R's ``ictreg`` start, one pass
-per Newton step of its two logistic regressions), then Newton-Raphson on the observed
-likelihood, each step halved until the likelihood does not fall; where the observed
-information is not positive definite (far from the optimum) the step uses the
-complete-data information instead (an EM-gradient step, Lange 1995: always uphill).
-Both stop when a Newton step is below ``NEWTON_TOL`` (1e-10; relative to ``1 + |b|``
-here), so both are within about that distance of the same optimum.
+- :func:`fit_ml` -- Imai's ML model. Its iterations are the in-memory ones
+  (``list_models.ml_iterations``: R's ``ictreg`` start, EM, then Newton-Raphson with
+  step halving), written once as a generator of requests for sums over the rows. The
+  likelihood of a row depends on its covariates, count and list only, so one pass
+  groups the rows in the fit by those values and sums their weights (and replicate
+  weights) per group; when there are at most ``MAX_PATTERNS`` groups (categorical
+  covariates, ages in years), the in-memory fit runs on the groups, each a row weighted
+  by its sum (the same sums, added in another order). Otherwise each request is one
+  pass over the partitions (an EM iteration takes as many passes as its M-steps' Newton
+  steps, about three near the optimum: persist the Dask DataFrame first), all
+  replicates refitted in the same passes. Either way the fit uses the pieces of the Dask
+  ``glm`` and ``olr`` (:mod:`perception.survey.dask_models`): their first pass (groups
+  of the design columns, missing values, the levels of categorical covariates), the
+  model matrix built on each partition, the sandwich from the estimating functions
+  summed by group of the design columns in a last pass, and the replicate setup. The
+  iterates are the in-memory ones but for the order of the sums, so the fit stops after
+  the same iterations at the same optimum.
 
 dask is imported only when a pass runs (``import perception`` never loads it).
 """
@@ -40,15 +41,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError
-from ..survey.dask_design import with_frame
+from ..survey.dask_design import DaskReplicateDesign, with_frame
 from ..survey.dask_domains import domain_groups, with_degf
 from ..survey.dask_models import (
     _by_design,
     _map,
     _model_rows,
-    _Newton,
-    _newton_step,
     _prepare,
     _priors,
     _replicate_setup,
@@ -56,26 +54,33 @@ from ..survey.dask_models import (
     _taylor_vcov,
 )
 from ..survey.dask_reduce import _require_dask
+from ..survey.distributed import _replicate_degf
 from ..survey.estimators import mean
 from ..survey.models import outcome_values
 from .list_diagnostics import count_indicator, count_table
 from .list_experiments import _list_codes, check_on_dask, rows_left_out
 from .list_models import (
-    NEWTON_TOL,
     MLFit,
+    Request,
+    Sums,
     _information,
     _observed,
     _scores,
-    logistic_moments,
-    logistic_newton,
-    start_excess,
+    add_sums,
+    fit_list_ml,
+    list_log_likelihood,
+    ml_iterations,
+    ml_sums,
+    replicate_refits,
 )
 
-__all__ = ["indicator_means", "regression_design", "fit_ml", "MAX_STEPS"]
+__all__ = ["indicator_means", "regression_design", "replicate_degf", "fit_ml",
+           "MAX_PATTERNS"]
 
-#: steps of the ML fit on a Dask DataFrame (EM-gradient and Newton steps, one pass each,
-#: step halvings included) before it gives up
-MAX_STEPS = 200
+#: up to this many distinct rows in the fit (covariates, count, list: categorical
+#: covariates give few), the ML iterations run on them in memory after one pass; beyond,
+#: each request of the iterations is one pass over the partitions
+MAX_PATTERNS = 100_000
 
 
 # ---------------------------------------------------------------- diagnostics --
@@ -208,109 +213,145 @@ def regression_design(design: Any, count: str, treatment: str, n_control_items: 
     return with_frame(design, frame.map_partitions(_list_numbers, treatment, meta=meta))
 
 
-def _ml_sums(theta: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int,
-             w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """The weighted log-likelihood, its gradient, the observed information and the
-    complete-data information (EM's: the blocks of the two regressions, no cross block)
-    at ``theta``, summed over rows."""
-    rows_ll, _ = _observed(theta, x, y, t, J)
-    ll = float(np.sum(np.where(w != 0, w * rows_ll, 0.0)))
-    scores, parts, _ = _scores(theta, x, y, t, J)
-    complete = np.column_stack([parts[:, 0] + parts[:, 2], parts[:, 1] + parts[:, 2],
-                                np.zeros(len(y))])
-    return ll, scores.T @ w, _information(x, parts, w), _information(x, complete, w)
+def replicate_degf(design: Any, count: str, treatment: str) -> int | None:
+    """The degrees of freedom of a replicate design cut to the rows with a count and a
+    list (the in-memory linear model's; one pass), None for another design.
+
+    Examples
+    --------
+    >>> replicate_degf(jackknife, "le_count", "le_list")               # doctest: +SKIP
+    39
+    """
+    if not isinstance(design, DaskReplicateDesign):
+        return None
+    groups = domain_groups(design, [count, treatment], [], na_rm=True,
+                           argument="list experiment")
+    return groups.degf_used
 
 
 def _ml_partition(frame: pd.DataFrame, spec: _Spec, start: int, which: str,
-                  scales: np.ndarray, J: int, points: dict[int, np.ndarray]) -> dict[int, tuple]:
-    """For each fit ``k`` of ``points``: :func:`_ml_sums` over the partition's rows in
-    the fit (the list heard rides in the model's offset column)."""
+                  scales: np.ndarray, J: int, requests: dict[int, Request]) -> dict[int, Sums]:
+    """For each fit ``k``: the sums its request asks for (``list_models.ml_sums``) over
+    the partition's rows in the fit (the list heard rides in the model's offset
+    column)."""
     rows = _model_rows(frame, spec, start)
     priors = _priors(rows, spec, which, scales)
-    return {k: _ml_sums(theta, rows.x, rows.y, rows.offset, J, priors[k])
-            for k, theta in points.items()}
+    return {k: ml_sums(request, rows.x, rows.y, rows.offset, J, priors[k])
+            for k, request in requests.items()}
 
 
-def _start_partition(frame: pd.DataFrame, spec: _Spec, start: int, scales: np.ndarray,
-                     J: int, psi: np.ndarray | None, beta: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The gradient and information of a starting regression at ``beta`` over the
-    partition's rows: the control items' (control list, ``psi`` None) or the sensitive
-    item's (treatment list, the excess over the control items' expected count)."""
+def _iterate(work: Any, spec: _Spec, which: str, scales: np.ndarray, J: int,
+             fits: dict[int, Any]) -> dict[int, Any]:
+    """Run the ML iterations ``fits`` (generators of ``list_models.ml_iterations``)
+    together: one pass answers every fit's request; each fit's result."""
+    requests = {k: next(steps) for k, steps in fits.items()}
+    results: dict[int, Any] = {}
+    while requests:
+        parts = _map(work, _ml_partition, spec, which, scales, J, requests)
+        following = {}
+        for k in requests:
+            answer = functools.reduce(add_sums, [part[k] for part in parts])
+            try:
+                following[k] = fits[k].send(answer)
+            except StopIteration as stop:
+                results[k] = stop.value
+        requests = following
+    return results
+
+
+def _ml_final_partition(frame: pd.DataFrame, spec: _Spec, start: int, scale: float,
+                        theta: np.ndarray, J: int, moments: bool, taylor: bool
+                        ) -> dict[str, Any]:
+    """At the estimate: the pseudo-log-likelihood (weights over their mean) and, for
+    the sandwich, the weighted scores summed by group of the design columns and the
+    observed information (design weights)."""
     rows = _model_rows(frame, spec, start)
-    w = _priors(rows, spec, "main", scales)[0]
-    x, y, t = rows.x, rows.y, rows.offset
-    if psi is None:
-        keep = t == 0
-        return logistic_moments(x[keep], y[keep], float(J), w[keep], beta)
-    keep = t == 1
-    return logistic_moments(x[keep], start_excess(x[keep], y[keep], psi, J), 1.0, w[keep],
-                            beta)
+    x, y, t, w = rows.x, rows.y, rows.offset, rows.w
+    ll_rows, _ = _observed(theta, x, y, t, J)
+    out: dict[str, Any] = {"loglik": float((w / scale) @ ll_rows)}
+    if taylor:
+        scores, parts, _ = _scores(theta, x, y, t, J)
+        out["groups"] = _by_design(rows, spec, scores * w[:, None], moments)
+        out["info"] = _information(x, parts, w)
+    return out
 
 
-def _start(work: Any, spec: _Spec, scales: np.ndarray, J: int) -> np.ndarray:
-    """The in-memory starting values (``list_models._start``), one pass per Newton step
-    of each starting regression."""
-    p = len(spec.terms)
-
-    def moments(psi: np.ndarray | None):
-        def summed(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            parts = _map(work, _start_partition, spec, scales, J, psi, beta)
-            return (np.sum([g for g, _ in parts], axis=0),
-                    np.sum([h for _, h in parts], axis=0))
-        return summed
-
-    psi = logistic_newton(moments(None), np.zeros(p))
-    delta = logistic_newton(moments(psi), np.zeros(p))
-    return np.concatenate([delta, psi])
+def _distinct_rows(key: np.ndarray, weights: np.ndarray, limit: int
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows of ``key`` and the sums of ``weights`` over each (None: more
+    than ``limit``)."""
+    if not len(key):
+        return key, weights
+    distinct, inverse = np.unique(key, axis=0, return_inverse=True)
+    if len(distinct) > limit:
+        return None
+    inverse = inverse.reshape(-1)
+    sums = np.column_stack([np.bincount(inverse, weights=weights[:, j], minlength=len(distinct))
+                            for j in range(weights.shape[1])])
+    return distinct, sums
 
 
-def _positive_definite(matrix: np.ndarray) -> bool:
-    try:
-        np.linalg.cholesky(matrix)
-    except np.linalg.LinAlgError:
-        return False
-    return bool(np.all(np.isfinite(matrix)))
-
-
-def _maximise(work: Any, spec: _Spec, which: str, scales: np.ndarray, J: int,
-              states: list[_Newton]) -> list[list[int]]:
-    """Newton-Raphson with step halving for the fits ``states`` together, one pass per
-    step (``dask_models``' Newton state); the complete-data information replaces the
-    observed one where that is not positive definite. Returns each fit's (EM-gradient,
-    Newton) steps."""
-    steps = [[0, 0] for _ in states]
-    while True:
-        todo = {k: s.point for k, s in enumerate(states) if not s.done}
-        if not todo:
-            return steps
-        parts = _map(work, _ml_partition, spec, which, scales, J, todo)
-        for k in todo:
-            pieces = [part[k] for part in parts]
-            value = float(np.sum([piece[0] for piece in pieces]))
-            gradient = np.sum([piece[1] for piece in pieces], axis=0)
-            observed = np.sum([piece[2] for piece in pieces], axis=0)
-            newton = _positive_definite(observed)
-            information = observed if newton else np.sum([piece[3] for piece in pieces],
-                                                         axis=0)
-            before = states[k].iteration
-            _newton_step(states[k], value, gradient, -information, MAX_STEPS, NEWTON_TOL)
-            if states[k].iteration > before:  # a new step, from this point's information
-                steps[k][int(newton)] += 1
-    return steps
-
-
-def _ml_final_partition(frame: pd.DataFrame, spec: _Spec, start: int, theta: np.ndarray,
-                        J: int, moments: bool) -> dict[str, Any]:
-    """The weighted scores summed by group of the design columns and the observed
-    information (design weights) at the estimate."""
+def _pattern_partition(frame: pd.DataFrame, spec: _Spec, start: int, rep_spec: _Spec | None,
+                       limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The partition's rows in the fit grouped by their values (covariates, count,
+    list), with their design weights and replicate weights summed."""
     rows = _model_rows(frame, spec, start)
-    scores, parts, _ = _scores(theta, rows.x, rows.y, rows.offset, J)
-    return {"groups": _by_design(rows, spec, scores * rows.w[:, None], moments),
-            "info": _information(rows.x, parts, rows.w)}
+    weights = rows.w[:, None]
+    if rep_spec is not None:
+        R = (rep_spec.factors.shape[1] if rep_spec.replicates == "factors"
+             else len(rep_spec.replicate_weights))
+        weights = np.column_stack([weights, _priors(rows, rep_spec, "rep", np.ones(R)).T])
+    return _distinct_rows(np.column_stack([rows.x, rows.y, rows.offset]), weights, limit)
 
 
-def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: bool) -> MLFit:
+def _patterns(work: Any, spec: _Spec, rep_spec: _Spec | None, limit: int
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows in the fit grouped by their values over all partitions (one pass), None
+    when there are more than ``limit`` groups."""
+    parts = _map(work, _pattern_partition, spec, rep_spec, limit)
+    if any(part is None for part in parts):
+        return None
+    return _distinct_rows(np.vstack([key for key, _ in parts]),
+                          np.vstack([sums for _, sums in parts]), limit)
+
+
+def _fit_patterns(patterns: tuple[np.ndarray, np.ndarray], p: int, J: int, n: int,
+                  replicate: bool) -> tuple[tuple, float, np.ndarray | None]:
+    """The in-memory fit (``list_models.fit_list_ml``) on the groups of identical rows:
+    the fit, the pseudo-log-likelihood and the replicates' refits."""
+    key, sums = patterns
+    x, y, t = key[:, :p], key[:, p], key[:, p + 1]
+    w = sums[:, 0] / (sums[:, 0].sum() / n)  # over their mean in the fit, as in memory
+    fit = fit_list_ml(x, y, t, J, w)
+    loglik = list_log_likelihood(fit[0], x, y, t, J, w)
+    betas = None
+    if replicate and fit[3]:
+        betas = replicate_refits((sums[:, 1 + r] for r in range(sums.shape[1] - 1)),
+                                 sums.shape[1] - 1, x, y, t, J, fit[0], n)
+    return fit, loglik, betas
+
+
+def _fit_passes(work: Any, spec: _Spec, rep_spec: _Spec | None, sums: np.ndarray | None,
+                scale: float, p: int, J: int, n: int) -> tuple[tuple, np.ndarray | None]:
+    """The fit with one pass per request of its iterations (all replicates refitted in
+    the same passes)."""
+    fit = _iterate(work, spec, "main", np.array([scale]), J, {0: ml_iterations(p)})[0]
+    betas = None
+    if rep_spec is not None and fit[3]:
+        assert sums is not None  # with rep_spec
+        # each replicate refitted from the estimate, its weights over their mean in the
+        # fit (a replicate without weight there: NA, as in memory)
+        fits = {r: ml_iterations(p, fit[0]) for r in range(len(sums)) if sums[r] > 0}
+        refits = _iterate(work, rep_spec, "rep", np.where(sums > 0, sums / n, 1.0), J, fits)
+        betas = np.full((len(sums), 2 * p), np.nan)
+        for r, (params, _, _, converged) in refits.items():
+            if converged:
+                betas[r] = params
+    return fit, betas
+
+
+def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: bool,
+           max_patterns: int | None = None) -> MLFit:
     """Imai's ML model on a design on a Dask DataFrame (see the module notes): the
     estimates, their design-based covariance (the sandwich of the design, or the
     replicate refits) and degrees of freedom of the in-memory fit.
@@ -329,6 +370,10 @@ def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: boo
         The number of control items.
     na_rm : bool
         Leave rows with a missing covariate, count or list out of the fit.
+    max_patterns : int, optional
+        Up to this many distinct rows (covariates, count, list), the iterations run on
+        them in memory; beyond, one pass over the partitions per request (default
+        ``MAX_PATTERNS``).
 
     Returns
     -------
@@ -349,37 +394,38 @@ def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: boo
     spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome, "reader": reader})
     work, groups, active, plan = prepared.work, prepared.groups, prepared.active, prepared.plan
     terms = list(spec.terms)
-    n_par = 2 * len(terms)
-    # the weights over their mean in the fit, as in memory (the likelihood's scale)
-    scale = np.array([prepared.mean_weight(rows=True)])
-    main = [_Newton(_start(work, spec, scale, J))]
-    em, newton = _maximise(work, spec, "main", scale, J, main)[0]
-    state = main[0]
-    theta = state.theta if state.theta is not None else state.point
-    converged = bool(state.converged and not state.failed)
-    if converged and prepared.replicate:
-        rep, rep_spec, df_design, sums = _replicate_setup(
-            design, groups, spec, active, prepared.by_columns, plan)
-        states = [_Newton(theta.copy()) for _ in sums]
-        for r, total in enumerate(sums):
-            if not total > 0:  # no weight in the fit: NA, as in memory
-                states[r].done = True
-        _maximise(work, rep_spec, "rep", np.where(sums > 0, sums, 1.0), J, states)
-        betas = np.full((len(sums), n_par), np.nan)
-        for r, fitted in enumerate(states):
-            if fitted.converged and not fitted.failed:
-                betas[r] = fitted.theta
-        vcov: np.ndarray | None = rep._vcov_replicates(betas, theta)
-    elif converged:
-        final = _map(work, _ml_final_partition, spec, theta, J, prepared.moments)
-        information = np.sum([part["info"] for part in final], axis=0)
-        converged = _positive_definite(information)  # a maximum, not a saddle
-        vcov, df_design = (_taylor_vcov(prepared.base, groups, final,
-                                        np.linalg.inv(information), [*terms, *terms],
-                                        active, prepared.moments, plan)
-                           if converged else (None, 0))
+    p, n = len(terms), prepared.n
+    rep = rep_spec = sums = None
+    if prepared.replicate:
+        rep, rep_spec, _, sums = _replicate_setup(design, groups, spec, active,
+                                                  prepared.by_columns, plan)
+    patterns = _patterns(work, spec, rep_spec,
+                         MAX_PATTERNS if max_patterns is None else max_patterns)
+    loglik = np.nan
+    if patterns is not None:
+        fit, loglik, betas = _fit_patterns(patterns, p, J, n, prepared.replicate)
+    else:
+        # the weights over their mean in the fit, as in memory
+        fit, betas = _fit_passes(work, spec, rep_spec, sums, prepared.mean_weight(rows=True),
+                                 p, J, n)
+    theta, em, newton, converged = fit
+    taylor = converged and not prepared.replicate
+    if taylor or patterns is None:
+        final = _map(work, _ml_final_partition, spec, prepared.mean_weight(rows=True), theta,
+                     J, prepared.moments, taylor)
+        if patterns is None:
+            loglik = float(np.sum([part["loglik"] for part in final]))
     if not converged:
-        return MLFit(theta, None, terms, np.nan, prepared.n, float(state.value), (em, newton),
-                     False, first="EM-gradient {} steps")
-    return MLFit(theta, vcov, terms, float(df_design + 1 - n_par), prepared.n,
-                 float(state.value), (em, newton), True, first="EM-gradient {} steps")
+        return MLFit(theta, None, terms, np.nan, n, loglik, (em, newton), False)
+    if rep is not None:
+        assert betas is not None  # converged
+        vcov = rep._vcov_replicates(betas, theta)
+        # the degrees of freedom of the rows in the fit (the in-memory design cut to them)
+        df_design = int(_replicate_degf(design, groups, plan, rep,
+                                        np.where(active, 0, -1), 1)[0])
+    else:
+        information = np.sum([part["info"] for part in final], axis=0)
+        vcov, df_design = _taylor_vcov(prepared.base, groups, final, np.linalg.inv(information),
+                                       [*terms, *terms], active, prepared.moments, plan)
+    return MLFit(theta, vcov, terms, float(df_design + 1 - 2 * p), n, loglik, (em, newton),
+                 True)

@@ -29,6 +29,7 @@ experiment to covariates x:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -249,6 +250,10 @@ def list_regression(
 
         work = dask_list_models.regression_design(prepared.design, lhs, treatment,
                                                   n_control_items, na_rm)
+        # a replicate design's df: of the rows with a count and a list, as the
+        # in-memory design cut to them (the Dask glm's are those of the whole design)
+        df_design = (dask_list_models.replicate_degf(work, lhs, treatment)
+                     if method == "linear" else None)
     else:
         design = prepared.design
         columns = list_columns(design, lhs, treatment, n_control_items, (), na_rm)
@@ -257,7 +262,7 @@ def list_regression(
         work = work.subset(columns.rows)
     if method == "linear":
         return _linear(work, lhs, rhs or "1", treatment, n_control_items, na_rm, level,
-                       formula)
+                       formula, df_design if on_dask else None)
     assert n_control_items is not None  # checked above
     J = int(n_control_items)
     if on_dask:
@@ -275,10 +280,18 @@ def list_regression(
 
 
 def _linear(design, count: str, rhs: str, treatment: str, J, na_rm: bool, level: float,
-            formula: str) -> ListRegression:
+            formula: str, df_design: int | None = None) -> ListRegression:
+    """The linear model by ``glm`` (``df_design``: the design df of the rows with a
+    count and a list, when it is not the fit's)."""
     full = f"{count} ~ {treatment}" if rhs == "1" else f"{count} ~ ({rhs}) * {treatment}"
     fit = glm(design, full, family="gaussian", na_rm=na_rm, level=level)
     coef = fit.coefficients
+    df_residual = float(fit.df_residual)
+    if df_design is not None and df_design + 1 - len(coef) != df_residual:
+        df_residual = float(df_design + 1 - len(coef))
+        coef = coefficient_table(coef["estimate"].to_numpy(dtype=float),
+                                 fit.vcov.to_numpy(dtype=float), list(coef.index),
+                                 df_residual, level)
     sensitive_terms, control_terms, names = [], [], {}
     for term in coef.index:
         factors = term.split(":")
@@ -300,7 +313,7 @@ def _linear(design, count: str, rhs: str, treatment: str, J, na_rm: bool, level:
     return ListRegression(
         sensitive=part(sensitive_terms), control=part(control_terms), vcov=vcov,
         method="linear", formula=formula, treatment=treatment, n_control_items=J,
-        n=fit.n, df_residual=float(fit.df_residual), level=level,
+        n=fit.n, df_residual=df_residual, level=level,
     )
 
 
@@ -379,32 +392,14 @@ def _information(x: np.ndarray, parts: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.block([[xa, xc], [xc, xb]])
 
 
-def logistic_moments(x: np.ndarray, successes: np.ndarray, trials: np.ndarray | float,
-                     w: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def logistic_moments(x: np.ndarray, successes: np.ndarray, trials: float, w: np.ndarray,
+                     beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The gradient and the information of a weighted (binomial) logistic regression at
-    ``beta`` (sums over the rows: a partition's add up)."""
+    ``beta``: sums over the rows (a partition's add up)."""
     mu = special.expit(x @ beta)
     grad = x.T @ (w * (successes - trials * mu))
     hess = x.T @ (x * (w * trials * mu * (1 - mu))[:, None])
     return grad, hess
-
-
-def logistic_newton(moments, beta: np.ndarray, iterations: int = 25) -> np.ndarray:
-    """Newton-Raphson of a logistic regression from ``beta``: ``moments(beta)`` gives
-    its gradient and information (over the rows in memory, or the partitions)."""
-    for _ in range(iterations):
-        grad, hess = moments(beta)
-        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta
-
-
-def _logistic_step(x, successes, trials, w, beta, iterations: int = 25) -> np.ndarray:
-    """Weighted (binomial) logistic regression by Newton-Raphson from ``beta``."""
-    return logistic_newton(lambda b: logistic_moments(x, successes, trials, w, b), beta,
-                           iterations)
 
 
 def start_excess(x: np.ndarray, y: np.ndarray, psi: np.ndarray, J: int) -> np.ndarray:
@@ -413,18 +408,202 @@ def start_excess(x: np.ndarray, y: np.ndarray, psi: np.ndarray, J: int) -> np.nd
     return np.clip(y - J * special.expit(x @ psi), 0.02, 0.98)
 
 
-def _start(x, y, t, J, w) -> np.ndarray:
-    """Starting values: the control items' binomial regression on the control list, the
-    sensitive item's logistic regression on the treatment list's counts minus their
-    expected control count (clipped to 0..1), as R's ``ictreg`` starts."""
-    p = x.shape[1]
-    control = t == 0
-    psi = _logistic_step(x[control], y[control], np.full(control.sum(), float(J)),
-                         w[control], np.zeros(p))
-    treated = ~control
-    excess = start_excess(x[treated], y[treated], psi, J)
-    delta = _logistic_step(x[treated], excess, np.ones(treated.sum()), w[treated], np.zeros(p))
-    return np.concatenate([delta, psi])
+# The iterations of the ML fit are written once, as a generator: it yields what it needs
+# summed over the rows -- a request -- and receives the sums. ``fit_list_ml`` answers
+# from the arrays in memory; on a Dask DataFrame each answer is one pass over the
+# partitions (``dask_list_models``), several fits (the replicates) in the same passes.
+# A request is a tuple: ("control", beta) and ("treated", psi, beta), the starting
+# regressions; ("em", theta, delta, psi), the log-likelihood at theta and the M-steps'
+# regressions at delta and psi (None: not needed) with the posterior at theta;
+# ("newton", theta), the log-likelihood, its gradient and the observed information.
+Request = tuple
+Sums = tuple
+
+
+def ml_sums(request: Request, x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int,
+            w: np.ndarray, cache: dict | None = None) -> Sums:
+    """The sums over rows that ``request`` asks for (see :func:`ml_iterations`).
+
+    Parameters
+    ----------
+    request : tuple
+        What to sum, and where.
+    x, y, t, J, w
+        The rows: covariates, counts, lists (0/1), J, weights.
+    cache : dict, optional
+        Keeps the posterior of the last ``theta`` of an "em" request (the M-steps ask
+        several times at one theta).
+
+    Returns
+    -------
+    tuple
+        "control", "treated": (gradient, information) of the regression; "em":
+        (log-likelihood, weight total, the sensitive item's M-step moments or None, the
+        control items' or None); "newton": (log-likelihood, gradient, information).
+
+    Examples
+    --------
+    >>> x = np.ones((3, 1)); y = np.array([0.0, 1, 2]); t = np.array([0.0, 1, 1])
+    >>> round(ml_sums(("newton", np.zeros(2)), x, y, t, 1, np.ones(3))[0], 4)
+    -2.7726
+    """
+    kind = request[0]
+    if kind == "control":
+        keep = t == 0
+        return logistic_moments(x[keep], y[keep], float(J), w[keep], request[1])
+    if kind == "treated":
+        keep = t == 1
+        return logistic_moments(x[keep], start_excess(x[keep], y[keep], request[1], J), 1.0,
+                                w[keep], request[2])
+    theta = request[1]
+    if kind == "em":
+        if cache is not None and cache.get("theta") is theta:
+            rows, r = cache["rows"], cache["r"]
+        else:
+            rows, r = _observed(theta, x, y, t, J)
+            if cache is not None:
+                cache.update(theta=theta, rows=rows, r=r)
+        delta, psi = request[2], request[3]
+        keep = t == 1
+        return (float(w @ rows), float(w.sum()),
+                None if delta is None else logistic_moments(x[keep], r[keep], 1.0, w[keep],
+                                                            delta),
+                None if psi is None else logistic_moments(x, y - t * r, float(J), w, psi))
+    rows, _ = _observed(theta, x, y, t, J)
+    scores, parts, _ = _scores(theta, x, y, t, J)
+    return float(w @ rows), scores.T @ w, _information(x, parts, w)
+
+
+def add_sums(a: Any, b: Any) -> Any:
+    """Two answers to one request added (a partition's to the others').
+
+    Examples
+    --------
+    >>> add_sums((1.0, None, np.ones(2)), (2.0, None, np.ones(2)))
+    (3.0, None, array([2., 2.]))
+    """
+    if a is None:
+        return None
+    if isinstance(a, tuple):
+        return tuple(add_sums(u, v) for u, v in zip(a, b, strict=True))
+    return a + b
+
+
+def _logistic(request, beta: np.ndarray):
+    """Newton-Raphson of a starting regression from ``beta`` (``request(beta)`` its
+    request); at most 25 steps, until a step is below 1e-10."""
+    for _ in range(25):
+        grad, hess = yield request(beta)
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta
+
+
+def _m_steps(theta: np.ndarray, p: int, first: Sums):
+    """The two M-steps of an EM iteration from ``theta`` (the posterior at theta): the
+    sensitive item's logistic regression of the posterior on the treatment list and the
+    control items' binomial regression of ``y - t r``, each Newton-Raphson from its part
+    of theta (at most 25 steps, until a step is below 1e-10), both in the same requests."""
+    betas = [theta[:p].copy(), theta[p:].copy()]
+    steps = [0, 0]
+    done = [False, False]
+    sums = first
+    while True:
+        for k in range(2):
+            if done[k]:
+                continue
+            grad, hess = sums[2 + k]
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+            betas[k] = betas[k] + step
+            steps[k] += 1
+            done[k] = steps[k] >= 25 or np.max(np.abs(step)) < 1e-10
+        if all(done):
+            return betas
+        sums = yield ("em", theta, None if done[0] else betas[0], None if done[1] else betas[1])
+
+
+def ml_iterations(p: int, start: np.ndarray | None = None):
+    """The iterations of the ML fit (a generator of requests, see :func:`ml_sums`): the
+    starting values (R's ``ictreg`` start) unless ``start``; EM until the
+    pseudo-log-likelihood per unit of weight gains less than ``EM_TOL``; then
+    Newton-Raphson on the observed likelihood with step halving, until a step is below
+    ``NEWTON_TOL``. Returns ``(params, EM iterations, Newton steps, converged)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> x = np.ones((2000, 1)); t = (rng.random(2000) < 0.5).astype(float)
+    >>> y = rng.binomial(3, 0.4, 2000) + t * (rng.random(2000) < 0.3)
+    >>> answer = lambda request: ml_sums(request, x, y, t, 3, np.ones(2000))
+    >>> params, em, newton, converged = run_iterations(ml_iterations(1), answer)
+    >>> converged, em > 0
+    (True, True)
+    """
+    if start is None:
+        # the control items on the control list; the sensitive item on the treatment
+        # list's counts minus their expected control count
+        psi = yield from _logistic(lambda beta: ("control", beta), np.zeros(p))
+        delta = yield from _logistic(lambda beta: ("treated", psi, beta), np.zeros(p))
+        params = np.concatenate([delta, psi])
+    else:
+        params = np.array(start, dtype=float)
+    # the log-likelihood here and the first steps of the M-steps, in one request
+    sums = yield ("em", params, params[:p], params[p:])
+    ll_old = sums[0] / sums[1]
+    em = 0  # the iterations done, reported
+    for em in range(1, EM_MAX_ITER + 1):  # noqa: B007 (em is the count returned)
+        delta, psi = yield from _m_steps(params, p, sums)
+        params = np.concatenate([delta, psi])
+        sums = yield ("em", params, params[:p], params[p:])
+        ll = sums[0] / sums[1]
+        if abs(ll - ll_old) < EM_TOL:
+            break
+        ll_old = ll
+    converged = False
+    newton = 0
+    here = yield ("newton", params)
+    for newton in range(1, NEWTON_MAX_ITER + 1):  # noqa: B007 (returned)
+        base, grad, info = here
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            break
+        size = 1.0
+        trial = None
+        while size > 1e-6:  # step halving: the likelihood must not fall
+            trial = yield ("newton", params + size * step)
+            if trial[0] >= base - 1e-12 * abs(base):
+                break
+            trial = None
+            size /= 2
+        params = params + size * step
+        if np.max(np.abs(size * step)) < NEWTON_TOL:
+            converged = True
+            break
+        here = trial if trial is not None else (yield ("newton", params))
+    return params, em, newton, converged
+
+
+def run_iterations(steps, answer) -> Any:
+    """Run the generator ``steps`` to its end, ``answer(request)`` answering each
+    request; its return value.
+
+    Examples
+    --------
+    >>> def steps():
+    ...     total = yield "a request"
+    ...     return total + 1
+    >>> run_iterations(steps(), lambda request: 41)
+    42
+    """
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(answer(request))
+    except StopIteration as stop:
+        return stop.value
 
 
 def fit_list_ml(x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int, w: np.ndarray,
@@ -435,7 +614,8 @@ def fit_list_ml(x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int, w: np.ndarr
     sensitive item; the M-steps: a weighted logistic regression of ``r`` for the
     sensitive item, a weighted binomial regression of ``y - t r`` out of J for the
     control items) until the likelihood gains less than ``EM_TOL``, then Newton-Raphson
-    on the observed likelihood with step halving.
+    on the observed likelihood with step halving (:func:`ml_iterations`, its sums over
+    the rows in memory).
 
     Returns
     -------
@@ -452,46 +632,9 @@ def fit_list_ml(x: np.ndarray, y: np.ndarray, t: np.ndarray, J: int, w: np.ndarr
     >>> np.round(special.expit(params), 2).tolist(), converged
     ([0.31, 0.39], True)
     """
-    p = x.shape[1]
-    params = _start(x, y, t, J, w) if start is None else np.array(start, dtype=float)
-    scale = w.sum()
-    rows, r = _observed(params, x, y, t, J)
-    ll_old = w @ rows / scale
-    em = 0  # the iterations done, reported
-    treated = t == 1
-    x_treated, w_treated, ones = x[treated], w[treated], np.ones(int(treated.sum()))
-    trials = np.full(len(y), float(J))
-    for em in range(1, EM_MAX_ITER + 1):  # noqa: B007 (em is the count returned)
-        delta = _logistic_step(x_treated, r[treated], ones, w_treated, params[:p])
-        psi = _logistic_step(x, y - t * r, trials, w, params[p:])
-        params = np.concatenate([delta, psi])
-        rows, r = _observed(params, x, y, t, J)
-        ll = w @ rows / scale
-        if abs(ll - ll_old) < EM_TOL:
-            break
-        ll_old = ll
-    converged = False
-    newton = 0
-    for newton in range(1, NEWTON_MAX_ITER + 1):  # noqa: B007 (returned)
-        scores, parts, _ = _scores(params, x, y, t, J)
-        info = _information(x, parts, w)
-        grad = scores.T @ w
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            break
-        base = list_log_likelihood(params, x, y, t, J, w)
-        size = 1.0
-        while size > 1e-6:  # step halving: the likelihood must not fall
-            trial = params + size * step
-            if list_log_likelihood(trial, x, y, t, J, w) >= base - 1e-12 * abs(base):
-                break
-            size /= 2
-        params = params + size * step
-        if np.max(np.abs(size * step)) < NEWTON_TOL:
-            converged = True
-            break
-    return params, em, newton, converged
+    cache: dict = {}
+    return run_iterations(ml_iterations(x.shape[1], start),
+                          lambda request: ml_sums(request, x, y, t, J, w, cache))
 
 
 @dataclass(frozen=True)
@@ -583,12 +726,45 @@ def _ml_result(fit: MLFit, formula: str, treatment: str, J: int, level: float
 
 def _replicate_vcov(design, rows, x, y, t, J, params) -> np.ndarray:
     """Replicate covariance of the ML estimates: refit with each replicate's weights."""
-    estimates = np.full((design.n_replicates, len(params)), np.nan)
-    for r, column in enumerate(design.replicate_weight_columns()):
-        wr = column[rows]
-        if wr.sum() <= 0:
+    estimates = replicate_refits((column[rows] for column in design.replicate_weight_columns()),
+                                 design.n_replicates, x, y, t, J, params, len(y))
+    return replicate_vcov(estimates, params, design.scale, design.rscales, design.mse)
+
+
+def replicate_refits(weights: Iterable[np.ndarray], R: int, x: np.ndarray, y: np.ndarray,
+                     t: np.ndarray, J: int, params: np.ndarray, n_rows: int) -> np.ndarray:
+    """The ML fit of each replicate from ``params`` (R's refits of a replicate design):
+    (R, 2p), NaN for a replicate without weight in the fit or that does not converge.
+
+    Parameters
+    ----------
+    weights : iterable of (m,) arrays
+        Each replicate's weights of the rows (or of groups of identical rows).
+    R : int
+        The number of replicates.
+    x, y, t, J
+        The rows (or groups): covariates, counts, lists, J.
+    params : (2p,) array
+        The full-sample estimates, where each refit starts.
+    n_rows : int
+        The rows in the fit (the weights are scaled to a mean of 1 over them).
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> x = np.ones((4, 1)); y = np.array([0.0, 1, 1, 2]); t = np.array([0.0, 0, 1, 1])
+    >>> replicate_refits([np.zeros(4)], 1, x, y, t, 1, np.zeros(2), 4).tolist()
+    [[nan, nan]]
+    """
+    estimates = np.full((R, len(params)), np.nan)
+    for r, wr in enumerate(weights):
+        total = wr.sum()
+        if total <= 0:
             continue
-        fitted, _, _, converged = fit_list_ml(x, y, t, J, wr / wr.mean(), start=params)
+        fitted, _, _, converged = fit_list_ml(x, y, t, J, wr / (total / n_rows), start=params)
         if converged:
             estimates[r] = fitted
-    return replicate_vcov(estimates, params, design.scale, design.rscales, design.mse)
+    return estimates
