@@ -36,7 +36,7 @@ from ..survey.estimators import mean
 from ..survey.families import family
 from ..survey.fitting import fit_model, fit_weights
 from ..survey.multiple_choice import is_select_multiple, option_design, relabel_options
-from ..survey.valid_values import prepare
+from ..survey.valid_values import add_labels, prepare
 from ..tables import smallest_count
 from .changes import (
     checked_outcomes,
@@ -461,9 +461,7 @@ def did(
             spec = _did_one(target, outcome, treated, period, by_names, cov_names, level,
                             post_periods, na_rm or option is not None)
             if option is not None:  # the indicator column as the question's option
-                spec = {key: relabel_options(value, option, name)
-                        if key in _OPTION_TABLES and value is not None else value
-                        for key, value in spec.items()}
+                spec = _option_spec(spec, option, name, design)
             specs.append((spec, outcome))
     return _did_result(specs, treated, period, by_names, cov_names, level, post_periods)
 
@@ -512,30 +510,68 @@ def _did_on_dask(design, names: list[str], treated: str, period: str, by_names: 
             # each option's 0/1 indicator an outcome, as in memory (_outcomes)
             if not na_rm:  # the indicators leave rows out: other missing values stay errors
                 domain_groups(design, [], roles, na_rm=False, argument="did", order=roles)
+            # the indicators join the caller's labelled design, as in memory
+            # (_outcomes): the other roles keep their labels (covariates' missing codes
+            # out, categories as dummies)
             inner, columns = option_outcomes(design, name, roles, na_rm)
             for column, code in columns.items():
-                # (the options' design is unlabelled, as in memory: covariates as numbers)
-                spec = _did_one_on_dask(inner, column, treated, period, by_names, level,
-                                        post_periods, True, cov_names)
-                specs.append(({key: relabel_options(value, {column: code}, name)
-                               if key in _OPTION_TABLES and value is not None else value
-                               for key, value in spec.items()}, column))
+                spec = _labelled_did_on_dask(inner, column, treated, period, by_names,
+                                             cov_names, level, post_periods, True,
+                                             _factor_covariates(design, cov_names))
+                specs.append((_option_spec(spec, {column: code}, name, design), column))
             continue
-        # a labelled design: the questionnaire's missing codes and skipped questions
-        # out, partition by partition (survey/dask_labelling.py), counted by domain
-        prepared = prepare_partitions(design, [name],
-                                      [treated, period, *by_names, *cov_names],
-                                      purpose="mean")
-        spec = _did_one_on_dask(prepared.design, name, treated, period, by_names, level,
-                                post_periods, na_rm, cov_names,
-                                _factor_covariates(design, cov_names))
-        # the cells are means of the outcome: its own reasons (as in memory)
-        cells_prepared = prepare_partitions(design, [name], [treated, period, *by_names]) \
-            if cov_names and prepared.labelled else prepared
-        spec["cells"] = cells_prepared.finish(spec["cells"], by=[*by_names, treated, period])
-        spec["effects"] = prepared.finish(spec["effects"], by=by_names)
-        specs.append((spec, name))
+        specs.append((_labelled_did_on_dask(design, name, treated, period, by_names,
+                                            cov_names, level, post_periods, na_rm,
+                                            _factor_covariates(design, cov_names)), name))
     return _did_result(specs, treated, period, by_names, cov_names, level, post_periods)
+
+
+def _labelled_did_on_dask(design, name: str, treated: str, period: str,
+                          by_names: list[str], cov_names: list[str], level: float,
+                          post_periods, na_rm: bool, factors: frozenset[str]) -> dict:
+    """The DiD spec of outcome ``name`` of a (labelled) Dask design: the
+    questionnaire's missing codes and skipped questions out, partition by partition
+    (survey/dask_labelling.py), counted by domain."""
+    prepared = prepare_partitions(design, [name], [treated, period, *by_names, *cov_names],
+                                  purpose="mean")
+    spec = _did_one_on_dask(prepared.design, name, treated, period, by_names, level,
+                            post_periods, na_rm, cov_names, factors)
+    cells_by = [*by_names, treated, period]
+    if cov_names and prepared.labelled:
+        # the cells are means of the outcome over the model's rows and those it leaves
+        # out for a reason (a covariate's missing code), counting the outcome's own
+        # reasons: the in-memory cells, of the design's subset to those rows
+        cells_prepared = prepare_partitions(design, [name], [treated, period, *by_names],
+                                            within=cov_names)
+        spec["cells"] = cells_prepared.finish(
+            mean(cells_prepared.design, name, by=cells_by, na_rm=na_rm, level=level),
+            by=cells_by)
+    else:
+        spec["cells"] = prepared.finish(spec["cells"], by=cells_by)
+    spec["effects"] = prepared.finish(spec["effects"], by=by_names)
+    return spec
+
+
+def _option_spec(spec: dict, option: dict, name: str, design) -> dict:
+    """A DiD spec of an option's indicator column as rows of select-multiple ``name``
+    (``variable`` the question, ``category`` the option's code) and, on a labelled
+    design, the question's wording and the option's label as labels."""
+    out = {}
+    for key, value in spec.items():
+        if key not in _OPTION_TABLES or value is None:
+            out[key] = value
+            continue
+        table = relabel_options(value, option, name)
+        labels = [c for c in table.columns if c.endswith("_label")]
+        if "variable_label" in labels:  # written for the indicator column: rewritten
+            by = [c[: -len("_label")] for c in labels
+                  if c not in ("variable_label", "category_label")]
+            attrs = table.attrs
+            table = table.drop(columns=labels)
+            table.attrs = attrs
+            add_labels(table, design, by)
+        out[key] = table
+    return out
 
 
 def _arm_values(values: pd.Series) -> np.ndarray:
@@ -618,7 +654,7 @@ def _did_one_on_dask(design, name: str, treated: str, period: str, by_names: lis
         ones = np.bincount(found.psu, weights=found.rows * t, minlength=n_psu)
         mixed = np.flatnonzero((ones > 0) & (ones < rows))
         if len(mixed):
-            _warn_mixed([(found.psu_labels or [])[c] for c in mixed], treated, 7)
+            _warn_mixed([(found.psu_labels or [])[c] for c in mixed], treated, 8)
     cell = (group_code * 2 + t.astype(np.int64)) * K + period_code
     rows_in = np.bincount(cell, weights=found.rows, minlength=G * 2 * K).astype(np.int64)
     psus_in = None
@@ -681,6 +717,10 @@ def _levels_on_dask(design, values: pd.Series, name: str) -> list:
     if isinstance(dtype, pd.CategoricalDtype) and "__UNKNOWN_CATEGORIES__" not in list(
             dtype.categories):
         values = values.astype(dtype)
+    elif pd.api.types.is_integer_dtype(dtype) and pd.api.types.is_float_dtype(values):
+        # an integer column's group keys come back as floats when a group of other rows
+        # had it blank: its levels are the integers (named "1", not "1.0", as in memory)
+        values = values.astype("Int64")
     return ordered_values(values, np.ones(len(values), dtype=bool))
 
 
@@ -780,8 +820,10 @@ def _outcomes(design, name: str, roles: list[str], na_rm: bool):
         missing = design.data[roles].isna().any(axis=1).to_numpy()
         active_rows(design, roles, missing, False, "did")
     options = option_design(design, name, na_rm=na_rm)
-    return [(options.design, column, {column: code})
-            for column, code in options.columns.items()]
+    # the indicators join the caller's labelled design, so that the other roles keep
+    # their labels (covariates' missing codes out, categorical ones as dummies)
+    target = design.with_data(options.design.data)
+    return [(target, column, {column: code}) for column, code in options.columns.items()]
 
 
 def _add_spec(spec: dict, outcome: str, effects: list, cells: list, coefs: list,
@@ -1029,7 +1071,7 @@ def _did_one(design, name, treated, period, by_names, cov_names, level, post_per
                        cell_rows, period, level, post_periods)
     # the cells on the caller's design, so that they count the left-out answers too
     spec["cells"] = mean(prepared.original.subset(active | prepared.excluded), name,
-                         by=[*by_names, treated, period], level=level)
+                         by=[*by_names, treated, period], level=level, na_rm=na_rm)
     spec["effects"] = prepared.finish(spec["effects"], by=by_names)
     return spec
 

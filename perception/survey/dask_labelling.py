@@ -103,13 +103,21 @@ def _needed_columns(design: Any, names: Sequence[str]) -> list[str]:
 
 
 def _prepare_partition(frame: pd.DataFrame, q: Any, lang: str | None, names: list[str],
-                       keep: bool) -> pd.DataFrame:
+                       keep: bool, within: list[str] | None = None) -> pd.DataFrame:
     """One partition ready for the reduction: derived variables computed, missing codes
-    blank, and each row's reason to be left out (the in-memory code, row by row)."""
+    blank, and each row's reason to be left out (the in-memory code, row by row).
+    ``within``: the other columns of a model: a row blank in one of its columns or of
+    ``names`` without a reason of the questionnaire leaves the domain uncounted (a row
+    the model could not use)."""
     if q.derived:
         frame = q.derive(frame)
     codes, _, blanked = exclusions(q, lang, frame, names, keep)
-    return with_columns(frame, {**blanked, _KEPT: codes < 0, _REASON: codes})
+    inside = np.ones(len(frame), dtype=bool)  # rows in the domain
+    if within:  # a row the model leaves out for a reason stays (counted); a blank one goes
+        model_codes = exclusions(q, lang, frame, [*names, *within], keep)[0]
+        inside &= (model_codes >= 0) | frame[[*names, *within]].notna().all(axis=1).to_numpy()
+    return with_columns(frame, {**blanked, _KEPT: (codes < 0) & inside,
+                                _REASON: np.where(inside, codes, -1)})
 
 
 @dataclass(frozen=True)
@@ -131,10 +139,14 @@ class _Preparation:
 
 
 def prepare(design: Any, columns: Sequence[str], by: Sequence[str] = (), *,
-            missing_codes: str | None = None, purpose: str | None = None) -> Prepared:
+            missing_codes: str | None = None, purpose: str | None = None,
+            within: Sequence[str] = ()) -> Prepared:
     """:func:`perception.survey.valid_values.prepare` of a design on a Dask DataFrame:
     the design that reads the prepared partitions (its left-out rows outside its
     domain) and the left-out rows counted by (``by`` values, reason), one pass.
+    ``within``: the other columns of a model, whose blank rows (without a reason of
+    their own) leave the domain uncounted, as the in-memory subset of the model's rows
+    and its left-out rows.
 
     Examples
     --------
@@ -144,7 +156,7 @@ def prepare(design: Any, columns: Sequence[str], by: Sequence[str] = (), *,
     if design.questionnaire is None:
         _setting(design, missing_codes)
         return Prepared(design, design, (), np.empty(0, dtype=np.int64), tuple(by))
-    return _prepare(design, columns, by, missing_codes, purpose).excluded()
+    return _prepare(design, columns, by, missing_codes, purpose, list(within)).excluded()
 
 
 #: the name the analyses import it by (beside valid_values.prepare, the in-memory one)
@@ -167,7 +179,8 @@ def _check(design: Any, columns: Sequence[str], by: Sequence[str],
 
 
 def _prepare(design: Any, columns: Sequence[str], by: Sequence[str],
-             missing_codes: str | None, purpose: str | None) -> _Preparation:
+             missing_codes: str | None, purpose: str | None,
+             within: list[str] | None = None) -> _Preparation:
     """The lazy frame of one analysis and the design that reads it (unlabelled, its
     left-out rows marked in the column ``_KEPT``)."""
     _check(design, columns, by)
@@ -178,10 +191,10 @@ def _prepare(design: Any, columns: Sequence[str], by: Sequence[str],
     if purpose is not None:
         for name in columns:
             check_quantity(q, name, purpose)
-    raw = design._source[_needed_columns(design, names)]
-    meta = _prepare_partition(raw._meta, q, lang, names, keep)
+    raw = design._source[_needed_columns(design, [*names, *(within or [])])]
+    meta = _prepare_partition(raw._meta, q, lang, names, keep, within)
     _, candidates, _ = exclusions(q, lang, meta, names, keep)
-    frame = raw.map_partitions(_prepare_partition, q, lang, names, keep, meta=meta)
+    frame = raw.map_partitions(_prepare_partition, q, lang, names, keep, within, meta=meta)
     return _Preparation(_reading(design, frame), design, tuple(candidates), tuple(names),
                         tuple(by))
 
@@ -197,7 +210,9 @@ def _reading(design: Any, frame: Any) -> Any:
 def _reason_partition(frame: pd.DataFrame, by: list[str]) -> pd.Series:
     """One partition's left-out rows counted by (``by`` values, reason)."""
     left = frame.loc[frame[_REASON].to_numpy() >= 0, [*by, _REASON]]
-    return left.groupby([*by, _REASON], dropna=True, observed=True).size()
+    # a row blank in a column the table does not show (a DiD's covariate left out for
+    # its own missing code) still counts in the rows of the table, as in memory
+    return left.groupby([*by, _REASON], dropna=False, observed=True).size()
 
 
 def _reason_sizes(frame: Any, by: list[str]) -> pd.Series:
@@ -208,7 +223,7 @@ def _reason_sizes(frame: Any, by: list[str]) -> pd.Series:
     if not parts:
         return pd.Series(dtype=float)
     joined = pd.concat(parts)
-    return joined.groupby(level=list(range(joined.index.nlevels))).sum()
+    return joined.groupby(level=list(range(joined.index.nlevels)), dropna=False).sum()
 
 
 # ------------------------------------------------------------------ estimators --
@@ -395,10 +410,11 @@ def _option_frame(design: Any, name: str, columns_used: list[str],
 def option_outcomes(design: Any, name: str, roles: list[str], na_rm: bool
                     ) -> tuple[Any, dict[str, Any]]:
     """The 0/1 indicators of select-multiple ``name`` as outcomes (a DiD per option), as
-    the in-memory ``option_design``: an unlabelled Dask design with one number column
-    per option (NaN where the respondent was not asked or answered with a missing
-    code, and where the question was left blank although asked: an error naming the
-    rows unless ``na_rm``), and each column's option code.
+    the in-memory ``option_design``: the design (still labelled, so that the other
+    columns keep their missing codes and types) with one number column per option (NaN
+    where the respondent was not asked or answered with a missing code, and where the
+    question was left blank although asked: an error naming the rows unless
+    ``na_rm``), and each column's option code.
 
     Examples
     --------
@@ -410,7 +426,8 @@ def option_outcomes(design: Any, name: str, roles: list[str], na_rm: bool
     delayed = dask.delayed(_option_reasons)
     parts = dask.compute(*[delayed(part, []) for part in frame[[_OPTION_REASON]].to_delayed()])
     _check_blanks(parts, name, variable, [], na_rm)
-    inner = with_frame(design, frame, UNLABELLED)  # rows without an answer: NaN
+    inner = with_frame(design, frame)  # rows without an answer: NaN
+    inner._source = frame  # the indicators are columns of the labelled design's data
     return inner, columns
 
 

@@ -439,3 +439,32 @@ def test_labelled_categorical_covariate_enters_as_dummies():
     with pytest.raises(pc.PerceptionError, match="'commune' is a text variable.*cannot "
                                                  "adjust a DiD"):
         pc.did(design, "trust_police", covariates=["commune"])
+
+
+def test_select_multiple_did_keeps_the_labels_of_the_other_roles():
+    # each option's DiD with covariates equals the labelled glm of its 0/1 indicator:
+    # the covariates' missing codes left out (displaced and educ 8/9), the categorical
+    # displaced as dummies; the rows carry the question's wording and the option's label
+    from perception.survey.multiple_choice import option_design
+    from perception.survey.valid_values import value_label
+
+    design = pc.demo_survey(seed=1).design()
+    result = pc.did(design, "ca_type", covariates=["displaced", "educ"])
+    effects = result.effects
+    options = option_design(design, "ca_type")
+    assert len(effects) == len(options.columns)
+    q = design.questionnaire
+    for (column, code), (_, row) in zip(options.columns.items(), effects.iterrows(),
+                                        strict=True):
+        labelled = design.with_data(options.design.data.assign(option=lambda d, c=column:
+                                                                   d[c]))
+        fit = pc.glm(labelled, "option ~ treated * C(wave) + C(displaced) + educ",
+                     na_rm=True)
+        want = fit.coefficients.loc["treated:C(wave)[T.1]"]
+        assert (row["variable"], row["category"]) == ("ca_type", code)
+        np.testing.assert_allclose(row["estimate"], want["estimate"], rtol=1e-10)
+        np.testing.assert_allclose(row["se"], want["se"], rtol=1e-8)
+        assert row["category_label"] == value_label(q, "ca_type", code, design.lang)
+    assert (effects["n_excluded"] > 0).all()  # the covariates' codes, counted
+    assert set(effects["variable_label"]) == {q.label("ca_type", design.lang)}
+    assert "category_label" in result.cells and "wave_label" in result.cells

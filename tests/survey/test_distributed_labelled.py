@@ -260,6 +260,22 @@ def test_did_of_a_select_multiple_question_per_option(client, waves):
     assert_same(same, want.coefficients.assign(
         t=np.where(zero, 0.0, want.coefficients["t"]),
         p=np.where(zero, 1.0, want.coefficients["p"])))
+    # covariates keep their labels (missing codes out, a categorical one as dummies)
+    # and the option rows the question's and the options' labels, as in memory
+    # (and the cells: the outcome's means over the model's rows and those left out for
+    # a covariate's missing code; a covariate left blank takes its row out, na_rm)
+    options = {"treated": "treated", "period": "wave", "covariates": ["displaced", "educ"]}
+    want = pc.did(memory, ["ca_type", "trust_police"], **options)
+    got = pc.did(spread, ["ca_type", "trust_police"], **options)
+    assert {"category_label", "n_excluded"} <= set(got.effects.columns)
+    assert (got.effects["n_excluded"] > 0).all()
+    for part in ("effects", "cells", "coefficients"):
+        assert_same(getattr(got, part), getattr(want, part))
+    _, memory, spread = _with_gaps(waves, "educ", [4, -6])
+    want = pc.did(memory, ["ca_type", "trust_police"], **options, na_rm=True)
+    got = pc.did(spread, ["ca_type", "trust_police"], **options, na_rm=True)
+    for part in ("effects", "cells"):
+        assert_same(getattr(got, part), getattr(want, part))
     # a question left blank although asked: the rows named, as in memory
     # another role's missing value stays an error naming its rows, as in memory
     data, memory, spread = _with_gaps(waves, "treated", [5, -2])
