@@ -41,10 +41,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import EstimationError
 from ..survey.dask_design import DaskReplicateDesign, with_frame
 from ..survey.dask_domains import domain_groups, with_degf
 from ..survey.dask_models import (
     _by_design,
+    _Failure,
+    _guarded,
+    _lengths_of,
     _map,
     _model_rows,
     _prepare,
@@ -54,6 +58,7 @@ from ..survey.dask_models import (
     _taylor_vcov,
 )
 from ..survey.dask_reduce import _require_dask
+from ..survey.dask_weighting import DaskWeightedDesign
 from ..survey.distributed import _replicate_degf
 from ..survey.estimators import mean
 from ..survey.models import outcome_values
@@ -81,6 +86,8 @@ __all__ = ["indicator_means", "regression_design", "replicate_degf", "fit_ml",
 #: covariates give few), the ML iterations run on them in memory after one pass; beyond,
 #: each request of the iterations is one pass over the partitions
 MAX_PATTERNS = 100_000
+#: how many partitions' groups one task merges
+_FAN_IN = 8
 
 
 # ---------------------------------------------------------------- diagnostics --
@@ -203,10 +210,25 @@ def regression_design(design: Any, count: str, treatment: str, n_control_items: 
     -------
     DaskSurveyDesign or DaskReplicateDesign
 
+    Raises
+    ------
+    EstimationError
+        The counts or lists fail a check; a post-stratified, raked or calibrated design
+        (the Dask models' SEs leave its adjustment out).
+
     Examples
     --------
     >>> work = regression_design(d, "le_count", "le_list", 4, False)   # doctest: +SKIP
     """
+    base = design.base if isinstance(design, DaskReplicateDesign) else design
+    if isinstance(base, DaskWeightedDesign):
+        raise EstimationError(
+            "list_regression of a post-stratified, raked or calibrated design on a Dask "
+            "DataFrame is not available: the models on a Dask DataFrame (pc.glm) leave the "
+            "adjustment's residuals out of their standard errors. Fit it on the data in "
+            "memory (ddf.compute()), or estimate the prevalence by domain with "
+            "pc.list_experiment, which takes them in"
+        )
     check_on_dask(design, count, treatment, (), n_control_items, na_rm)
     frame = design.data
     meta = _list_numbers(frame._meta, treatment)
@@ -304,15 +326,35 @@ def _pattern_partition(frame: pd.DataFrame, spec: _Spec, start: int, rep_spec: _
     return _distinct_rows(np.column_stack([rows.x, rows.y, rows.offset]), weights, limit)
 
 
-def _patterns(work: Any, spec: _Spec, rep_spec: _Spec | None, limit: int
-              ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The rows in the fit grouped by their values over all partitions (one pass), None
-    when there are more than ``limit`` groups."""
-    parts = _map(work, _pattern_partition, spec, rep_spec, limit)
+def _merged(parts: list, limit: int) -> Any:
+    """Several partitions' groups merged (on a worker): the first failure among them
+    passed on, None when one has or all have more than ``limit`` groups."""
+    for part in parts:
+        if isinstance(part, _Failure):
+            return part
     if any(part is None for part in parts):
         return None
     return _distinct_rows(np.vstack([key for key, _ in parts]),
                           np.vstack([sums for _, sums in parts]), limit)
+
+
+def _patterns(work: Any, spec: _Spec, rep_spec: _Spec | None, limit: int
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows in the fit grouped by their values over all partitions (one pass, the
+    partitions' groups merged _FAN_IN at a time on the workers, so the client receives
+    at most ``limit`` groups), None when there are more than ``limit`` groups."""
+    dask = _require_dask()
+    starts = np.concatenate([[0], np.cumsum(_lengths_of(work))[:-1]]).astype(int)
+    level = [dask.delayed(_guarded)(_pattern_partition, part, spec, int(start), rep_spec,
+                                    limit)
+             for part, start in zip(work.to_delayed(), starts, strict=True)]
+    while len(level) > 1:
+        level = [dask.delayed(_merged)(level[i:i + _FAN_IN], limit)
+                 for i in range(0, len(level), _FAN_IN)]
+    (result,) = dask.compute(level[0])
+    if isinstance(result, _Failure):  # bad input: the rows of the first partition at fault
+        raise result.error
+    return result
 
 
 def _fit_patterns(patterns: tuple[np.ndarray, np.ndarray], p: int, J: int, n: int,

@@ -236,7 +236,11 @@ def list_design_test(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-        The survey design.
+        The survey design; on a Dask DataFrame (``pc.SurveyDesign(ddf, ...)``, its
+        ``.replicate()`` or replicate-weight columns) the same result, the counts checked
+        in one pass and the indicators' means summed on the workers. A labelled design
+        (``questionnaire=``) leaves the declared missing codes of the count, the list and
+        the ``by`` columns out, as ``list_experiment`` does.
     count : str
         The count column.
     treatment : str
@@ -264,6 +268,14 @@ def list_design_test(
     >>> res.p.round(3)
          p
     0  1.0
+
+    On a Dask DataFrame (a directory of Parquet files), the same result:
+
+    >>> import dask.dataframe as dd                                    # doctest: +SKIP
+    >>> big = pc.SurveyDesign(dd.read_parquet("waves/"), weights="w_final",
+    ...                       strata="stratum", psu="psu_id")          # doctest: +SKIP
+    >>> pc.list_design_test(big, count="le_count", treatment="le_list",
+    ...                     n_control_items=4, by="wave").p           # doctest: +SKIP
 
     Notes
     -----
@@ -474,7 +486,9 @@ def list_floor_ceiling(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-        The survey design.
+        The survey design; on a Dask DataFrame the same table (the counts checked and
+        the respondents counted in a pass each, the shares summed on the workers). A
+        labelled design leaves the declared missing codes out, as ``list_experiment``.
     count : str
         The count column.
     treatment : str
@@ -508,6 +522,8 @@ def list_floor_ceiling(
     1    control      4          344  0.085       False
     2  treatment      0          214  0.054        True
     3  treatment      5           68  0.019        True
+    >>> pc.list_floor_ceiling(big, count="le_count", treatment="le_list",
+    ...                       n_control_items=4, by="wave")            # doctest: +SKIP
     """
     on_dask = getattr(design, "is_dask", False)
     if not on_dask:

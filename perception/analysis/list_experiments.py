@@ -170,7 +170,7 @@ def _list_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _list_message(treatment: str, rows: str, values: list) -> str:
-    shown = ", ".join(map(repr, values[:5]))
+    shown = ", ".join(repr(plain_label(v)) for v in values[:5])  # 2, not np.int64(2)
     return (
         f"column {treatment!r} (treatment) must say which list each respondent heard, "
         f"1 (or True) for the treatment list with the sensitive item and 0 (or False) for "

@@ -168,7 +168,13 @@ def list_regression(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-        The survey design.
+        The survey design; on a Dask DataFrame (``pc.SurveyDesign(ddf, ...)``, its
+        ``.replicate()`` or replicate-weight columns) the same fit: the linear model by
+        the Dask ``glm``, the ML model's iterations on the rows grouped by their values
+        after one pass (one pass per step beyond ``dask_list_models.MAX_PATTERNS``
+        groups), its sandwich from the PSU totals of a last pass. A labelled design
+        (``questionnaire=``) leaves the declared missing codes of the count, the list
+        and the covariates out.
     formula : str
         ``"count ~ covariates"`` (patsy, as ``perception.glm``): the count column, then
         the covariates of both models (``"le_count ~ 1"``: no covariates).
@@ -204,6 +210,14 @@ def list_regression(
     term
     Intercept          -0.79  0.18
     C(region)[T.2]     -0.44  0.27
+
+    The same fit of the waves stored as Parquet files, on a Dask cluster:
+
+    >>> import dask.dataframe as dd                                    # doctest: +SKIP
+    >>> big = pc.SurveyDesign(dd.read_parquet("waves/"), weights="w_final",
+    ...                       strata="stratum", psu="psu_id")          # doctest: +SKIP
+    >>> pc.list_regression(big, "le_count ~ C(region)", treatment="le_list",
+    ...                    n_control_items=4).sensitive                # doctest: +SKIP
 
     Notes
     -----

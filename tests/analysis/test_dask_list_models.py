@@ -175,11 +175,22 @@ def test_replicate_df_given_when_every_row_enters(client, parquet):
                                                 n_control_items=J, method=method))
 
 
+def test_ml_groups_merged_across_many_partitions(client, parquet):
+    # the partitions' groups of identical rows are merged eight at a time on the workers
+    data, _ = _frames(parquet, "api")
+    spread = pc.SurveyDesign(dd.from_pandas(data, npartitions=20), **CLUSTERS)
+    options = {"treatment": "arm", "n_control_items": J, "na_rm": True}
+    assert_same_fit(pc.list_regression(spread, "items ~ C(stype)", **options),
+                    pc.list_regression(pc.SurveyDesign(data, **CLUSTERS), "items ~ C(stype)",
+                                       **options))
+
+
 def test_ml_one_pass_per_request(parquet, monkeypatch):
-    # beyond MAX_PATTERNS distinct rows the iterations sum the partitions at every
-    # request (here forced); the replicates refit in the same passes. Dask's own
-    # scheduler in this process: a hundred passes, each partition still summed alone
-    monkeypatch.setattr(dask_list_models, "MAX_PATTERNS", 0)
+    # beyond MAX_PATTERNS distinct rows (here each partition has fewer, all of them
+    # more) the iterations sum the partitions at every request; the replicates refit
+    # in the same passes. Dask's own scheduler in this process: a hundred passes, each
+    # partition still summed alone
+    monkeypatch.setattr(dask_list_models, "MAX_PATTERNS", 60)
     data, _ = _frames(parquet, "api")
     ddf = dd.from_pandas(data, npartitions=3)
     options = {"treatment": "arm", "n_control_items": J, "na_rm": True}
@@ -217,6 +228,24 @@ def test_labelled_design_leaves_the_codes_out(client, parquet):
         assert_same_fit(pc.list_regression(spread, "le_count ~ C(region) + age",
                                            treatment="le_list", n_control_items=4,
                                            method=method), fit)
+
+
+def test_raked_design(client, parquet):
+    # the diagnostics are domain means of the raked design (its residuals in their
+    # variance, as in memory); the regressions of a raked design on Dask are refused,
+    # since the Dask models leave the raking out of their SEs
+    data, ddf = _frames(parquet, "api")
+    margins = {"stype": {"E": 4000, "H": 800, "M": 1400}}
+    memory = pc.rake(pc.SurveyDesign(data, **CLUSTERS), margins)
+    spread = pc.rake(pc.SurveyDesign(ddf, **CLUSTERS), margins)
+    options = {"count": "items", "treatment": "arm", "n_control_items": J, "na_rm": True}
+    assert_same_test(pc.list_design_test(spread, **options),
+                     pc.list_design_test(memory, **options))
+    for replicates in (False, True):
+        with pytest.raises(EstimationError, match="raked or calibrated design on a Dask"):
+            pc.list_regression(pc.rake(pc.SurveyDesign(ddf, **CLUSTERS).replicate("jk1"),
+                                       margins) if replicates else spread, "items ~ 1",
+                               treatment="arm", n_control_items=J, na_rm=True)
 
 
 # ------------------------------------------------------------------- the errors --
