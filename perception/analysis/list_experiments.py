@@ -16,9 +16,10 @@ the two means (R's ``svyby(~count, ~list, design, svymean, covmat = TRUE)`` foll
 several waves or domains are compared with :func:`perception.contrast`,
 :func:`perception.change` and :func:`perception.did`.
 
-The checks of the count and list columns (:func:`list_columns`) are shared with the
-diagnostics (:mod:`perception.analysis.list_diagnostics`) and the regressions
-(:mod:`perception.analysis.list_models`).
+The checks of the count and list columns (:func:`list_columns`, and
+:func:`check_on_dask` for a design on a Dask DataFrame) are shared with the diagnostics
+(:mod:`perception.analysis.list_diagnostics`) and the regressions
+(:mod:`perception.analysis.list_models`, :mod:`perception.analysis.dask_list_models`).
 """
 
 from __future__ import annotations

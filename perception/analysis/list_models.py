@@ -24,6 +24,11 @@ experiment to covariates x:
   design covariance of the total of the per-respondent scores ``w_i s_i`` (computed by
   the design's variance engine: strata, clusters, fpc, calibration), or, for a
   replicate design, the replicate variance of the refits with each replicate's weights.
+
+The iterations of the ML fit are written once (:func:`ml_iterations`, a generator of
+requests for sums over the rows): :func:`fit_list_ml` answers them from the rows in
+memory, :mod:`perception.analysis.dask_list_models` from the partitions of a Dask
+DataFrame, so both paths take the same steps.
 """
 
 from __future__ import annotations
@@ -259,6 +264,7 @@ def list_regression(
     covariates = [c for c in model_columns(f"{lhs} ~ {rhs or '1'}", design.data) if c != lhs]
     prepared = (prepare_partitions if on_dask else prepare)(
         design, [lhs], [treatment, *covariates], purpose="model response")
+    df_design: int | None = None
     if on_dask:  # the checks in one pass, the fits summed on the workers
         from . import dask_list_models
 
@@ -276,7 +282,7 @@ def list_regression(
         work = work.subset(columns.rows)
     if method == "linear":
         return _linear(work, lhs, rhs or "1", treatment, n_control_items, na_rm, level,
-                       formula, df_design if on_dask else None)
+                       formula, df_design)
     assert n_control_items is not None  # checked above
     J = int(n_control_items)
     if on_dask:
@@ -663,10 +669,8 @@ class MLFit:
     df_residual : design df + 1 - 2p.
     n : rows in the fit.
     log_likelihood : the weighted pseudo-log-likelihood, weights over their mean.
-    iterations : (EM iterations, Newton steps); on a Dask DataFrame (EM-gradient steps,
-        Newton steps).
+    iterations : (EM iterations, Newton steps).
     converged : whether the iterations converged.
-    first : the first count of ``iterations`` in words (``{}`` the count), for messages.
     """
 
     params: np.ndarray
@@ -677,13 +681,12 @@ class MLFit:
     log_likelihood: float
     iterations: tuple[int, int]
     converged: bool
-    first: str = "EM {} iterations"
 
     @property
     def steps(self) -> str:
         """The iterations done, for a message."""
         em, newton = self.iterations
-        return f"{self.first.format(em)}, Newton {newton} steps"
+        return f"EM {em} iterations, Newton {newton} steps"
 
 
 def _maximum_likelihood(design, count: str, rhs: str, treatment: str, J: int, na_rm: bool
