@@ -1021,12 +1021,19 @@ def weight_diagnostics(
     R: ``w <- weights(design); length(w) * sum(w^2) / sum(w)^2`` (Kish 1965), within
     ``split(w, stratum)`` for the rows by stratum.
     """
-    check_design(design, WeightingError, "weight_diagnostics")
+    dask = getattr(design, "is_dask", False)
+    if not dask:
+        check_design(design, WeightingError, "weight_diagnostics")
     if by is None:
-        by_names = list(getattr(design, "_strata_columns", [])[:1])
+        strata = getattr(design, "_strata" if dask else "_strata_columns", [])
+        by_names = [] if dask and design.is_replicate else list(strata[:1])
     else:
         by_names = column_names(by, "by", WeightingError, required=True)
-        check_columns(design.data, by_names, "by", WeightingError)
+        check_columns(list(design.data.columns), by_names, "by", WeightingError)
+    if dask:  # one pass over the partitions
+        from .dask_diagnostics import weight_diagnostics as on_dask
+
+        return on_dask(design, by_names, OVERALL, DIAGNOSTIC_COLUMNS)
     inside = design.in_domain
     w = design._w[inside]
     rows = [{**{b: OVERALL for b in by_names}, **_weight_summary(w)}]
