@@ -627,6 +627,18 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
     columns += [c for c in (offset, trials) if c is not None and c not in columns]
     replicate = isinstance(design, DaskReplicateDesign)
     base = design.base if replicate else design
+    if getattr(base, "_weighting", None) is not None:
+        # the adjustment's residuals are summed for the estimators only
+        # (dask_weighting._Residuals): a model's SEs would leave them out
+        raise EstimationError(
+            "a model (glm, olr, a DiD with covariates) of a post-stratified, raked or "
+            "calibrated design on a Dask DataFrame is not available yet: its standard "
+            "errors would leave out the adjustment. Fit it on the data in memory "
+            "(ddf.compute()), or weight a design of replicate-weight columns "
+            "(pc.ReplicateDesign(ddf, weights=..., replicate_weights=...)), whose "
+            "adjusted columns the models refit; the estimators (mean, proportion, ...) "
+            "and a DiD without covariates take the adjustment in"
+        )
     by_columns = replicate and base is None
     weights = design.options["weights"] if by_columns else base._weights
     design_columns = () if by_columns else tuple(base.design_columns)
