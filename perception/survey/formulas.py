@@ -59,8 +59,10 @@ def model_columns(formula: str, data: pd.DataFrame) -> list[str]:
 def patsy_ready(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Nullable columns (``Int64``, ``Float64``, ``boolean``) as patsy understands them.
 
-    patsy cannot test ``pd.NA``: integers and floats become float64 with NaN, nullable
-    booleans become objects True/False/None (categorical, like a plain bool column).
+    patsy cannot test ``pd.NA``: integers become int64 (float64 with NaN where some are
+    missing) and floats float64 with NaN, so that ``C(educ)`` names its levels ``1``,
+    not ``1.0``; nullable booleans become objects True/False/None (categorical, like a
+    plain bool column).
     """
     changes: dict[str, pd.Series | np.ndarray] = {}
     for column in columns:
@@ -71,7 +73,10 @@ def patsy_ready(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and (
             pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype)
         ):
-            changes[column] = values.to_numpy(dtype=float, na_value=np.nan)
+            if pd.api.types.is_integer_dtype(dtype) and not values.isna().any():
+                changes[column] = values.to_numpy(dtype=np.int64)
+            else:
+                changes[column] = values.to_numpy(dtype=float, na_value=np.nan)
     return frame.assign(**changes) if changes else frame
 
 

@@ -351,3 +351,12 @@ def test_predict_newdata_not_a_frame_is_an_estimation_error():
     fit = pc.glm(design(STRAT), "api00 ~ ell + meals")
     with pytest.raises(EstimationError, match="newdata must be a pandas DataFrame, got list"):
         fit.predict([[10, 50]])
+
+
+def test_coded_integer_factor_names_its_levels_as_integers():
+    # a labelled design blanks the codes of educ (Int64 with NA); the rows of the fit
+    # have none, so C(educ) names its levels 1, 2, ... as on the raw integer column
+    design = pc.demo_survey(seed=1).design()
+    fit = pc.glm(design, "trust_police ~ C(educ) + treated")
+    assert [t for t in fit.coefficients.index if t.startswith("C(educ)")] == [
+        f"C(educ)[T.{k}]" for k in range(1, 5)]
