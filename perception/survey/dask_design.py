@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
-import pandas as pd  # noqa: F401  (the doctest namespace)
+import numpy as np
+import pandas as pd
 
-from ..errors import DesignError
+from ..errors import DesignError, format_rows
 from .checks import check_columns, column_names
 from .labelling import UNLABELLED, LabelledDesign, Labelling, labelling, with_derived
 from .variance import LONELY_PSU_OPTIONS
+
+#: the boolean column of the rows inside a subset's domain (:meth:`_Domain.subset`):
+#: the estimators read it as the rows a labelled design keeps (``dask_reduce._inside``)
+SUBSET = "__pc_subset"
+#: the weights of a subset of a design without a weights column: 1 inside, 0 outside
+SUBSET_WEIGHTS = "__pc_subset_w"
+_SHOWN_ROWS = 10
 
 
 def is_dask_frame(data: Any) -> bool:
@@ -31,7 +39,71 @@ def is_dask_frame(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
 
 
-class DaskSurveyDesign(LabelledDesign):
+class _Domain(LabelledDesign):
+    """The domain of a design on a Dask DataFrame: every row, or those of a subset
+    (the column :data:`SUBSET` of its frame), and ``subset`` itself."""
+
+    _data: Any
+    _source: Any
+
+    @property
+    def subset_column(self) -> str | None:
+        """The column of the rows inside the design's subset (None: every row)."""
+        return SUBSET if SUBSET in self._data.columns else None
+
+    @property
+    def kept_column(self) -> str | None:
+        """The boolean column of the rows an estimate keeps in the design's domain: the
+        subset's, or the column a labelled design's analysis sets on the copy it reads
+        (:mod:`perception.survey.dask_labelling`, which folds the subset into it)."""
+        return self.__dict__.get("_kept_column", self.subset_column)
+
+    @kept_column.setter
+    def kept_column(self, name: str | None) -> None:
+        self.__dict__["_kept_column"] = name
+
+    @kept_column.deleter
+    def kept_column(self) -> None:
+        self.__dict__.pop("_kept_column", None)  # back to the subset's rows
+
+    def subset(self, mask: Any) -> Self:
+        """Restrict to a domain while keeping the full design (R's ``subset``), as
+        ``SurveyDesign.subset`` does in memory.
+
+        Rows outside the mask get weight zero and leave the domain: every PSU and
+        stratum still enters the variance, the degrees of freedom are those of the PSUs
+        with rows of non-zero weight in the subset, and every estimator, analysis,
+        model and weighting step gives the table of the in-memory subset. Nothing is
+        read but the mask's own columns, and only when it may hold missing values (a
+        nullable boolean column).
+
+        Parameters
+        ----------
+        mask : dask Series of bool, or str
+            A boolean Dask Series computed from the design's data (the same partitions),
+            such as ``d.data["region"] == "Mopti"``, or the name of a boolean column of
+            the data. A subset of a subset keeps the rows inside both.
+
+        Returns
+        -------
+        The same kind of design, restricted to the domain.
+
+        Raises
+        ------
+        DesignError
+            For a mask that is not a boolean Series of the design's data (a numpy array,
+            a pandas Series, a Series of another Dask DataFrame or of other partitions),
+            or that has missing values (their rows named).
+
+        Examples
+        --------
+        >>> mopti = d.subset(d.data["region"] == "Mopti")              # doctest: +SKIP
+        >>> pc.mean(mopti, "trust_police", by="wave")                  # doctest: +SKIP
+        """
+        return _with_subset(self, subset_mask(self, mask))
+
+
+class DaskSurveyDesign(_Domain):
     """A survey design on a Dask DataFrame (built by ``pc.SurveyDesign(dask_frame, ...)``).
 
     Parameters
@@ -154,26 +226,8 @@ class DaskSurveyDesign(LabelledDesign):
     def __repr__(self) -> str:
         return (f"DaskSurveyDesign({self._data.npartitions} partitions, weights="
                 f"{self._weights!r}, strata={self._strata}, psu={self._psu}, fpc={self._fpc}, "
-                f"lonely_psu={self._lonely_psu!r}{self._labelling.describe()})")
-
-    def subset(self, *args: Any, **kwargs: Any) -> None:
-        """Not available on a Dask DataFrame yet: estimate by domain (``by=``) instead.
-
-        Parameters
-        ----------
-        *args, **kwargs
-            The arguments of ``SurveyDesign.subset``.
-
-        Examples
-        --------
-        >>> d.subset(d.data["region"] == "Mopti")                      # doctest: +SKIP
-        """
-        raise DesignError(
-            "subset() is not available on a design on a Dask DataFrame: estimate by domain "
-            "(by=...) and keep the domain's rows of the table, or filter the Dask "
-            "DataFrame before building the design (which drops the other rows' PSUs "
-            "from the variance)"
-        )
+                f"lonely_psu={self._lonely_psu!r}{_described(self)}"
+                f"{self._labelling.describe()})")
 
     def replicate(
         self,
@@ -220,7 +274,7 @@ class DaskSurveyDesign(LabelledDesign):
         return DaskReplicateDesign(self, options)
 
 
-class DaskReplicateDesign(LabelledDesign):
+class DaskReplicateDesign(_Domain):
     """A replicate design on a Dask DataFrame: built from a design
     (:meth:`DaskSurveyDesign.replicate`) or from replicate-weight columns
     (``pc.ReplicateDesign(dask_frame, ...)``, see :func:`from_columns`).
@@ -260,7 +314,7 @@ class DaskReplicateDesign(LabelledDesign):
     def __repr__(self) -> str:
         source = "factors of the design's PSUs" if self.base is not None else "columns"
         return (f"DaskReplicateDesign({self._data.npartitions} partitions, replicates from "
-                f"{source}, method={self.options.get('method')!r}"
+                f"{source}, method={self.options.get('method')!r}{_described(self)}"
                 f"{self._labelling.describe()})")
 
 
@@ -355,3 +409,159 @@ def refuse_rows(design: Any, what: str) -> None:
             "are those of the in-memory fit): use wald_test(method='Wald'), contrast() or "
             "predict(newdata=...), or fit the model on the data in memory (ddf.compute())"
         )
+
+
+# ------------------------------------------------------------------- subsets --
+def _described(design: Any) -> str:
+    return ", subset" if design.subset_column else ""
+
+
+def _is_dask_series(value: Any) -> bool:
+    return is_dask_frame(value) and getattr(value, "ndim", 0) == 1
+
+
+def _co_aligned(frame: Any, series: Any) -> bool:
+    """Whether ``series`` has the partitions of ``frame`` (is computed from it, or from
+    the data it is read from, partition by partition), so that it can be one of its
+    columns without a shuffle or a silent misalignment."""
+    if series.npartitions != frame.npartitions:
+        return False
+    if frame.known_divisions and series.known_divisions and (
+            tuple(frame.divisions) != tuple(series.divisions)):
+        return False
+    try:  # dask's own test (dask >= 2025: every collection is an expression)
+        from dask.dataframe.dask_expr._expr import are_co_aligned
+    except ImportError:  # pragma: no cover - older dask: the partitions' count and bounds
+        return True
+    return bool(are_co_aligned(frame.expr, series.expr))
+
+
+def _missing_partition(part: pd.Series) -> tuple[int, list[int], int]:
+    missing = part.isna().to_numpy()
+    return int(missing.sum()), np.flatnonzero(missing)[:_SHOWN_ROWS].tolist(), len(part)
+
+
+def _check_no_missing(series: Any, what: str) -> None:
+    """Raise for the missing values of a nullable boolean mask (one pass over its
+    partitions; rows numbered in the whole Dask DataFrame)."""
+    import dask
+
+    parts = dask.compute(*[dask.delayed(_missing_partition)(part)
+                           for part in series.to_delayed()])
+    count, rows, offset = 0, [], 0
+    for n, first, length in parts:
+        count += n
+        rows += [offset + r for r in first]
+        offset += length
+    if count:
+        raise DesignError(
+            f"{what} is missing for {count} row(s): rows {format_rows(rows[:_SHOWN_ROWS])}"
+            " (row numbers in the whole Dask DataFrame); give True or False for every row "
+            "of the design's data (mask.fillna(False) leaves them out of the domain)"
+        )
+
+
+def subset_mask(design: Any, mask: Any) -> Any:
+    """The boolean Dask Series (numpy ``bool``, no missing value, the partitions of the
+    design's data) that ``design.subset(mask)`` keeps; a clear error for any other mask.
+
+    Parameters
+    ----------
+    design : DaskSurveyDesign or DaskReplicateDesign
+        The design.
+    mask : dask Series or str
+        A boolean Series of the design's data, or the name of a boolean column.
+
+    Returns
+    -------
+    dask Series
+        The mask.
+
+    Examples
+    --------
+    >>> subset_mask(d, "adult").dtype                                  # doctest: +SKIP
+    dtype('bool')
+    """
+    frame = design.data
+    how = ("such as d.subset(d.data['region'] == 'Mopti'), or the name of a boolean "
+           "column of the data")
+    if isinstance(mask, str):
+        check_columns(list(frame.columns), [mask], "subset", DesignError,
+                      where="the Dask DataFrame")
+        series, what = frame[mask], f"column {mask!r} (subset)"
+    elif _is_dask_series(mask):
+        if not _co_aligned(frame, mask):
+            raise DesignError(
+                "the subset mask does not have the partitions of the design's data (it "
+                "comes from another Dask DataFrame, or was repartitioned): build it from "
+                f"the design's data, {how}"
+            )
+        series, what = mask, "the subset mask"
+    else:
+        kind = type(mask).__module__.split(".")[0] + "." + type(mask).__name__
+        raise DesignError(
+            "subset() of a design on a Dask DataFrame takes a boolean Dask Series of the "
+            f"design's data, {how}; got a {kind}, which has no partitions (a mask "
+            "computed in memory cannot be matched to the rows of the partitions)"
+        )
+    dtype = series.dtype
+    if not pd.api.types.is_bool_dtype(dtype):
+        raise DesignError(
+            f"subset() needs a boolean mask, got dtype {dtype} ({what}); build it with a "
+            "comparison such as d.data['wave'] == 1"
+        )
+    if dtype != np.dtype(bool):  # a nullable boolean: its missing values are refused
+        _check_no_missing(series, what)
+        series = series.astype(bool)
+    return series
+
+
+def _zeroed(weights: Any, inside: Any) -> Any:
+    """The weights column with 0 outside ``inside``; invalid weights (missing, negative,
+    infinite) left as they are, so the estimates still name their rows."""
+    if not pd.api.types.is_numeric_dtype(weights.dtype):
+        return weights  # refused as "not numeric" by the first estimate
+    valid = (weights >= 0) & (weights < np.inf)
+    return weights.where(inside | ~valid, 0.0)
+
+
+def _weight_columns(design: Any) -> list[str]:
+    """The weight columns a subset sets to zero outside its rows, as ``subset`` does in
+    memory: a design's weights, or the full-sample and replicate-weight columns. A
+    weighted design keeps its adjusted weights (its adjustment's residuals read them on
+    every row, as in memory): its subset leaves the domain only."""
+    if isinstance(design, DaskReplicateDesign):
+        return [design.options["weights"], *design.options["replicate_weights"]]
+    if type(design) is not DaskSurveyDesign:
+        return []
+    return [design._weights or SUBSET_WEIGHTS]
+
+
+def _with_subset(design: Any, mask: Any) -> Any:
+    """A copy of ``design`` whose frames (``_source`` and ``_data``) hold the rows
+    inside both its subset and ``mask`` in the column :data:`SUBSET`, and whose weights
+    are zero outside them; ``design`` itself unchanged."""
+    if isinstance(design, DaskReplicateDesign) and design.base is not None:
+        base = _with_subset(design.base, mask)  # the replicates are factors of its PSUs
+        out = copy.copy(design)
+        out.base, out._source, out._data = base, base._source, base._data
+        out.__dict__.pop("_kept_column", None)
+        return out
+    out = copy.copy(design)
+    out.__dict__.pop("_kept_column", None)
+    names = _weight_columns(design)
+    for attribute in ("_source", "_data"):
+        frame = getattr(design, attribute)
+        inside = frame[SUBSET] & mask if SUBSET in frame.columns else mask
+        columns = {SUBSET: inside}
+        for name in names:
+            columns[name] = (inside.astype(float) if name == SUBSET_WEIGHTS
+                             else _zeroed(frame[name], inside))
+        setattr(out, attribute, frame.assign(**columns))
+    if SUBSET_WEIGHTS in names:
+        out._weights = SUBSET_WEIGHTS
+    if isinstance(design, DaskReplicateDesign):
+        # R's degf of the subset: the rank of its rows' replicate weights (recomputed in
+        # memory whenever the domain is not every row)
+        out.options = {**design.options, "degf": None}
+    return out

@@ -42,7 +42,7 @@ from . import dask_quantiles, distributed
 from .attached import stack_tables
 from .checks import check_columns, column_names, estimate_names
 from .covariance import attach_covariance, covariance_of
-from .dask_design import DaskReplicateDesign, with_frame
+from .dask_design import SUBSET, DaskReplicateDesign, with_frame
 from .dask_reduce import _PREFIX, _require_dask
 from .labelling import UNLABELLED, check_missing_codes
 from .multiple_choice import _excluded_text, is_select_multiple
@@ -86,6 +86,7 @@ def _needed_columns(design: Any, names: Sequence[str]) -> list[str]:
     else:
         wanted += [*base.design_columns, *([base._weights] if base._weights else []),
                    *getattr(base, "weighting_columns", ())]  # a weighted design's
+    wanted.append(SUBSET)  # a subset's rows (when it is one)
     todo = list(names)
     seen: set[str] = set()
     while todo:
@@ -113,6 +114,8 @@ def _prepare_partition(frame: pd.DataFrame, q: Any, lang: str | None, names: lis
         frame = q.derive(frame)
     codes, _, blanked = exclusions(q, lang, frame, names, keep)
     inside = np.ones(len(frame), dtype=bool)  # rows in the domain
+    if SUBSET in frame.columns:  # rows outside a subset: out of the domain, not counted
+        inside &= frame[SUBSET].to_numpy(dtype=bool)
     if within:  # a row the model leaves out for a reason stays (counted); a blank one goes
         model_codes = exclusions(q, lang, frame, [*names, *within], keep)[0]
         inside &= (model_codes >= 0) | frame[[*names, *within]].notna().all(axis=1).to_numpy()
@@ -385,6 +388,8 @@ def _option_partition(frame: pd.DataFrame, q: Any, name: str, keep: bool,
                                              categories=[0.0, 1.0])
               for column, code in columns.items()}
     reason = answers.reason.map(lambda r: None if r is None else str(r)).astype(object)
+    if SUBSET in frame.columns:  # rows outside a subset are neither counted nor blank
+        reason = reason.where(frame[SUBSET].to_numpy(dtype=bool), None)
     return with_columns(frame, {**values, _OPTION_REASON: reason})
 
 
@@ -439,8 +444,10 @@ def _option_reasons(frame: pd.DataFrame, by: list[str]) -> tuple[pd.Series, list
     sizes = left.groupby([*by, _OPTION_REASON], dropna=False, observed=True).size()
     blank = np.flatnonzero((reason == NO_ANSWER).to_numpy(dtype=bool, na_value=False))
     gaps = {}
+    inside = (frame[SUBSET].to_numpy(dtype=bool) if SUBSET in frame.columns
+              else np.ones(len(frame), dtype=bool))  # a subset's rows only
     for column in by:
-        rows = np.flatnonzero(frame[column].isna().to_numpy())
+        rows = np.flatnonzero(frame[column].isna().to_numpy() & inside)
         if rows.size:
             gaps[column] = (int(rows.size), rows[:_SHOWN_ROWS].tolist())
     return sizes, [len(frame), int(blank.size), blank[:_SHOWN_ROWS].tolist()], gaps
@@ -457,8 +464,8 @@ def _option_table(design: Any, name: str, by: list[str], na_rm: bool, method: An
     # the rows without an answer: counted by domain and reason, blanks and missing by
     # values found (one pass, what comes back is O(domains x reasons))
     delayed = dask.delayed(_option_reasons)
-    parts = dask.compute(*[delayed(part, by) for part in
-                           frame[[*by, _OPTION_REASON]].to_delayed()])
+    read = [*by, _OPTION_REASON, *([SUBSET] if SUBSET in frame.columns else [])]
+    parts = dask.compute(*[delayed(part, by) for part in frame[read].to_delayed()])
     _check_blanks(parts, name, variable, by, na_rm)
     inner = _reading(design, frame)
     del inner.kept_column  # unlabelled: rows without an answer are missing (na_rm=True)

@@ -43,6 +43,7 @@ from ..errors import DesignError, EstimationError, format_rows
 from .dask_design import DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import (
     _ACTIVE,
+    _IN,
     _NONZERO,
     _ONE,
     _ROWS,
@@ -643,10 +644,12 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
     weights = design.options["weights"] if by_columns else base._weights
     design_columns = () if by_columns else tuple(base.design_columns)
     rep_columns = tuple(design.options["replicate_weights"]) if by_columns else ()
-    # a labelled design's left-out rows: out of the fit, in the domain (as in memory)
+    # a labelled design's left-out rows: out of the fit, in the domain (as in memory);
+    # a subset's other rows: out of the domain (zero weight, as in memory)
     plan = _Plan(weights, design_columns, design_columns, (), tuple(columns), (),
                  "proportion", (), tuple(() for _ in columns), False, rep_columns,
-                 by_columns, usable=getattr(design, "kept_column", None))
+                 by_columns, kept=getattr(design, "subset_column", None),
+                 usable=getattr(design, "kept_column", None))
     categorical = _categorical_columns(ddf, formula, columns)
     read = list(dict.fromkeys([*plan.columns, *columns]))
     selected = ddf[read]
@@ -720,7 +723,7 @@ def glm(design: Any, formula: str, *, family: str, link: str | None, na_rm: bool
     active = groups[_ACTIVE].to_numpy(dtype=bool)
     p = len(terms)
     w_all = groups[_W].to_numpy(dtype=float)
-    n_all = groups[_ROWS].to_numpy(dtype=float)
+    n_all = groups[_IN if plan.kept else _ROWS].to_numpy(dtype=float)
     # the prior weights: the design weights over their mean in the domain (all rows)
     mean_w = w_all.sum() / n_all.sum()
     linear = fam.canonical_identity and offset is None

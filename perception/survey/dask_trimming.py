@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import WeightingError, format_rows
 from . import margins as _m
-from .dask_design import DaskReplicateDesign, DaskSurveyDesign
+from .dask_design import SUBSET, DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import _require_dask, _values
 from .labelling import with_derived
 
@@ -39,6 +39,8 @@ def _trimmed_values(frame: pd.DataFrame, columns: list[str], positive: list[bool
         _values(frame, name, "replicate_weights" if positive[j] else "weights")
         for j, name in enumerate(columns)]) if len(frame) else np.zeros((0, len(columns)))
     active = np.where(np.asarray(positive)[None, :], values > 0, True)
+    if SUBSET in frame.columns:  # only the rows of a subset take part, as in memory
+        active &= frame[SUBSET].to_numpy(dtype=bool)[:, None]
     for share in shares:
         outside = (values < lower) | (values > upper)
         clipped = np.clip(values, lower, upper)
@@ -80,8 +82,9 @@ def _sums(design: Any, columns: list[str], positive: list[bool], lower: float,
     first rows of invalid weight numbered in the whole Dask DataFrame."""
     dask = _require_dask()
     delayed = dask.delayed(_trim_pass)
+    read = [*columns, *([SUBSET] if SUBSET in design._source.columns else [])]
     parts = dask.compute(*[delayed(part, columns, positive, lower, upper, shares)
-                           for part in design._source[columns].to_delayed()])
+                           for part in design._source[read].to_delayed()])
     invalid: list[list[int]] = [[] for _ in columns]
     offset = 0
     for _, length, rows in parts:

@@ -45,7 +45,7 @@ import pandas as pd
 from ..errors import DesignError, WeightingError, format_rows
 from . import calibration as _c
 from .checks import check_columns
-from .dask_design import DaskReplicateDesign, DaskSurveyDesign
+from .dask_design import SUBSET, DaskReplicateDesign, DaskSurveyDesign
 from .dask_reduce import (
     _ACTIVE,
     _FIRST,
@@ -793,8 +793,12 @@ def _multipliers(frame: pd.DataFrame, spec: _Weighting, w: np.ndarray, w0: np.nd
     """Per row: what multiplies each score part in the sums the residuals need, and the
     bases the residuals are taken along (summed over every row of a group)."""
     if spec.kind == "poststratify":
-        # R: psw of rows without weight before and after is 1
-        return [w0], [w0, ((w0 == 0) & (w == 0)).astype(float)]
+        # R: psw of rows without weight before and after is 1 (rows of the domain: those
+        # outside a subset have no post-stratum, as in memory)
+        zero = (w0 == 0) & (w == 0)
+        if SUBSET in frame.columns:
+            zero &= frame[SUBSET].to_numpy(dtype=bool)
+        return [w0], [w0, zero.astype(float)]
     if spec.kind == "rake":
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(w0 != 0, w / np.where(w0 != 0, w0, 1.0), 0.0)
@@ -847,8 +851,9 @@ def _weighted_partition(frame: pd.DataFrame, plan: _Plan, spec: _Weighting
 
 def _reduce(design: DaskWeightedDesign, plan: _Plan, na_rm: bool) -> pd.DataFrame:
     spec = design._weighting
+    subset = [SUBSET] if SUBSET in design.data.columns else []
     return reduce_design(design, plan, na_rm, _weighted_partition, (spec,),
-                         [*plan.keys, *spec.frame_columns])
+                         [*plan.keys, *spec.frame_columns, *subset])
 
 
 class _Residuals:

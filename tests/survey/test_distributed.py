@@ -229,8 +229,6 @@ def test_functions_not_on_dask_say_so(parquet):
     design = pc.SurveyDesign(ddf, weights="pw", psu="dnum", fpc="fpc")
     with pytest.raises(EstimationError, match="Dask DataFrame, which this function"):
         pc.chisq(design, "stype", "sch_wide")
-    with pytest.raises(DesignError, match="not available on a design on a Dask"):
-        design.subset(ddf["stype"] == "E")
 
 
 def test_labelled_design_needs_a_questionnaire(parquet):
