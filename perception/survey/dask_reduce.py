@@ -252,6 +252,11 @@ def _key_values(column: pd.Series, first: np.ndarray) -> Any:
     categorical, so its domains keep the order of its categories, as in memory."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return pd.Categorical(column.iloc[first], dtype=column.dtype)
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and \
+            pd.api.types.is_integer_dtype(column.dtype):
+        # a coded column with its codes blank (Int64): integers, not floats, once the
+        # partitions' groups are stacked, so its domains read 1, 2 as in memory
+        return column.iloc[first].array
     return column.iloc[first].to_numpy()
 
 

@@ -440,3 +440,14 @@ def test_proportion_of_blanked_codes_on_replicate_weight_columns(small_demo):
     valid = data["trust_police"].isin([0, 1, 2, 3])
     assert table["n"].iloc[0] == int(valid.sum())
     assert table["estimate"].sum() == pytest.approx(1.0)
+
+
+def test_by_a_coded_column_gives_integer_domains(client, waves):
+    # displaced has codes 8/9, blank in the prepared partitions (Int64 with NA): its
+    # domains are the integers 0, 1, 2, as in memory, not 0.0, 1.0, 2.0
+    memory, spread = _designs(waves, "clusters")
+    for call in (lambda d: pc.mean(d, "trust_police", by="displaced"),
+                 lambda d: pc.change(d, "trust_police", over="wave", by="displaced")):
+        got, want = call(spread), call(memory)
+        assert got["displaced"].dtype == want["displaced"].dtype
+        assert_same(got, want)
