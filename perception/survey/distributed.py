@@ -495,8 +495,10 @@ def _gram_degf(groups: pd.DataFrame, plan: _Plan, rows: np.ndarray) -> int:
     if not gram.any():
         return -1
     # a matrix with the same cross-products as the rows' weights: its R factor (and so
-    # R's pivoted QR rank) is theirs
+    # R's pivoted QR rank) is theirs; eigenvalues at the rounding level of the sums are
+    # 0 (a null direction's rounding, once a square root, could pass R's tolerance)
     values, vectors = np.linalg.eigh(gram)
+    values = np.where(values > len(values) * np.finfo(float).eps * values.max(), values, 0.0)
     matrix = np.sqrt(np.clip(values, 0, None))[:, None] * vectors.T
     return qr_rank(np.asarray(np.linalg.qr(matrix, mode="r"))) - 1
 

@@ -895,6 +895,10 @@ def adjust_nonresponse(
     method on ``svytotal`` of the class totals (``svycontrast`` of
     ``sum_c N_c * Y_c / R_c``), or ``withReplicates`` redoing the adjustment.
     """
+    if getattr(design, "is_dask", False):  # class sums from Dask, the weights lazily
+        from .dask_nonresponse import adjusted
+
+        return adjusted(design, responded, classes)
     check_design(design, WeightingError, "adjust_nonresponse")
     columns = column_names(classes, "classes", WeightingError, required=True)
     check_columns(design.data, columns, "classes", WeightingError)
