@@ -79,10 +79,10 @@ class _Domain(LabelledDesign):
 
         Parameters
         ----------
-        mask : dask Series of bool, or str
+        mask : dask Series of bool
             A boolean Dask Series computed from the design's data (the same partitions),
-            such as ``d.data["region"] == "Mopti"``, or the name of a boolean column of
-            the data. A subset of a subset keeps the rows inside both.
+            such as ``d.data["region"] == "Mopti"`` (a boolean column: ``d.data[name]``).
+            A subset of a subset keeps the rows inside both.
 
         Returns
         -------
@@ -469,8 +469,8 @@ def subset_mask(design: Any, mask: Any) -> Any:
     ----------
     design : DaskSurveyDesign or DaskReplicateDesign
         The design.
-    mask : dask Series or str
-        A boolean Series of the design's data, or the name of a boolean column.
+    mask : dask Series
+        A boolean Series of the design's data.
 
     Returns
     -------
@@ -479,17 +479,17 @@ def subset_mask(design: Any, mask: Any) -> Any:
 
     Examples
     --------
-    >>> subset_mask(d, "adult").dtype                                  # doctest: +SKIP
+    >>> subset_mask(d, d.data["adult"]).dtype                          # doctest: +SKIP
     dtype('bool')
     """
     frame = design.data
-    how = ("such as d.subset(d.data['region'] == 'Mopti'), or the name of a boolean "
-           "column of the data")
-    if isinstance(mask, str):
-        check_columns(list(frame.columns), [mask], "subset", DesignError,
-                      where="the Dask DataFrame")
-        series, what = frame[mask], f"column {mask!r} (subset)"
-    elif _is_dask_series(mask):
+    how = "such as d.subset(d.data['region'] == 'Mopti')"
+    if isinstance(mask, str):  # as in memory
+        raise DesignError(
+            f"subset() takes a boolean mask such as d.data[{mask!r}] == 2, not a string "
+            "(for a boolean column, give d.data[name])"
+        )
+    if _is_dask_series(mask):
         if not _co_aligned(frame, mask):
             raise DesignError(
                 "the subset mask does not have the partitions of the design's data (it "

@@ -632,8 +632,9 @@ def _prepare(design: Any, formula: str, family: str, link: str, na_rm: bool,
         # the adjustment's residuals are summed for the estimators only
         # (dask_weighting._Residuals): a model's SEs would leave them out
         raise EstimationError(
-            "a model (glm, olr, a DiD with covariates) of a post-stratified, raked or "
-            "calibrated design on a Dask DataFrame is not available yet: its standard "
+            "a model (glm, olr, a DiD with covariates) of a post-stratified, raked, "
+            "calibrated or nonresponse-adjusted design on a Dask DataFrame is not "
+            "available yet: its standard "
             "errors would leave out the adjustment. Fit it on the data in memory "
             "(ddf.compute()), or weight a design of replicate-weight columns "
             "(pc.ReplicateDesign(ddf, weights=..., replicate_weights=...)), whose "

@@ -103,9 +103,9 @@ def _positive(j: int) -> str:
 class _Nonresponse:
     """The adjustment, as each partition needs it: the classes and their factors."""
 
-    #: read as ``kind + "d"`` by the messages of dask_weighting (a Dask design takes
-    #: one adjustment: a further weighting is refused there)
-    kind: ClassVar[str] = "nonresponse-adjuste"
+    #: named by the messages of dask_weighting (a Dask design takes one adjustment: a
+    #: further weighting is refused there)
+    kind: ClassVar[str] = "nonresponse"
 
     base: str | None  # the weights before the adjustment (None: 1)
     columns: tuple[str, ...]  # the classes' columns

@@ -97,6 +97,11 @@ def _xb(b: int) -> str:
 
 
 # ---------------------------------------------------------------- the cells --
+#: each adjustment's kind as the messages say it
+_DONE = {"poststratify": "post-stratified", "rake": "raked", "calibrate": "calibrated",
+         "nonresponse": "nonresponse-adjusted"}
+
+
 def _check_weighable(design: Any, function: str) -> None:
     if isinstance(design, DaskReplicateDesign):
         if design.base is None:  # replicate-weight columns: adjusted column by column
@@ -111,7 +116,8 @@ def _check_weighable(design: Any, function: str) -> None:
     if isinstance(design, DaskWeightedDesign):
         raise WeightingError(
             f"{function}() of a design on a Dask DataFrame that is already "
-            f"{design._weighting.kind}d: a Dask design takes one adjustment. Give all the "
+            f"{_DONE.get(design._weighting.kind, design._weighting.kind)}: a Dask design "
+            "takes one adjustment. Give all the "
             "margins to one call (rake or calibrate take several), or compute the data in "
             "memory (ddf.compute()) to chain adjustments"
         )

@@ -41,7 +41,7 @@ def test_models_of_weighted_replicate_columns_equal_in_memory(client):
     assert got.df_residual == want.df_residual
 
 
-@pytest.mark.parametrize("call", ["glm", "olr", "did", "replicates"])
+@pytest.mark.parametrize("call", ["glm", "olr", "did", "replicates", "nonresponse"])
 def test_models_of_weighted_designs_are_refused(client, call):
     data, ddf = _with_replicates()
     design = pc.SurveyDesign(ddf.assign(wave=ddf["snum"] % 2, treated=ddf["dnum"] % 2),
@@ -54,7 +54,10 @@ def test_models_of_weighted_designs_are_refused(client, call):
                               covariates=["ell"]),
         "replicates": lambda: pc.glm(pc.rake(design.replicate("jkn"), {"stype": STYPE}),
                                      "api00 ~ ell"),
+        "nonresponse": lambda: pc.glm(pc.adjust_nonresponse(
+            design, design.data["api00"] > 500, "stype"), "api00 ~ ell"),
     }
-    with pytest.raises(EstimationError, match="post-stratified, raked or calibrated "
-                                              "design on a Dask DataFrame.*ddf.compute"):
+    with pytest.raises(EstimationError, match="post-stratified, raked, calibrated or "
+                                              "nonresponse-adjusted design on a Dask "
+                                              "DataFrame.*ddf.compute"):
         calls[call]()
