@@ -54,9 +54,9 @@ def check_design(
             raise error(
                 f"{what} is a design on a Dask DataFrame, which this function does not "
                 "take yet (pc.mean, total, ratio, proportion, quantile, glm, olr, change, "
-                "did, list_experiment, poststratify, rake, calibrate and trim_weights "
-                "do): build the design on the data in memory (ddf.compute()), or on a sample "
-                "of it"
+                "did, the list-experiment functions, poststratify, rake, calibrate, "
+                "adjust_nonresponse, trim_weights and weight_diagnostics do): build the "
+                "design on the data in memory (ddf.compute()), or on a sample of it"
             )
         raise error(
             f"{what} must be a perception.SurveyDesign or ReplicateDesign, got "
