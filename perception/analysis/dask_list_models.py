@@ -12,7 +12,7 @@ in-memory results, with every sum over rows made on the partitions.
   checked in one pass, the list column as 0/1 numbers partition by partition. The
   linear model is then the Dask ``glm`` (:mod:`perception.survey.dask_models`).
 - :func:`fit_ml` -- Imai's ML model. Its iterations are the in-memory ones
-  (``list_models.ml_iterations``: R's ``ictreg`` start, EM, then Newton-Raphson with
+  (``list_ml.ml_iterations``: R's ``ictreg`` start, EM, then Newton-Raphson with
   step halving), written once as a generator of requests for sums over the rows. The
   likelihood of a row depends on its covariates, count and list only, so one pass
   groups the rows in the fit by those values and sums their weights (and replicate
@@ -45,26 +45,32 @@ from ..errors import EstimationError
 from ..survey.dask_design import DaskReplicateDesign, with_frame
 from ..survey.dask_domains import domain_groups, with_degf
 from ..survey.dask_models import (
-    _by_design,
-    _Failure,
-    _guarded,
-    _lengths_of,
-    _map,
-    _model_rows,
-    _prepare,
-    _priors,
-    _replicate_setup,
-    _Spec,
-    _taylor_vcov,
+    ModelSpec,
+    PartitionFailure,
+    group_by_design,
+    guarded,
+    map_partitions,
+    model_rows,
+    partition_lengths,
+    prepare_model,
+    prior_weights,
+    replicate_setup,
+    taylor_vcov,
 )
-from ..survey.dask_reduce import _require_dask
+from ..survey.dask_reduce import require_dask
 from ..survey.dask_weighting import DaskWeightedDesign
-from ..survey.distributed import _replicate_degf
+from ..survey.distributed import dask_replicate_degf
 from ..survey.estimators import mean
 from ..survey.models import outcome_values
-from .list_diagnostics import count_indicator, count_table
-from .list_experiments import _list_codes, check_on_dask, rows_left_out
-from .list_models import (
+from ..survey.variance import replicate_vcov
+from .list_experiments import (
+    _list_codes,
+    check_on_dask,
+    count_indicator,
+    count_table,
+    rows_left_out,
+)
+from .list_ml import (
     MLFit,
     Request,
     Sums,
@@ -170,7 +176,7 @@ def indicator_means(design: Any, count: str, treatment: str, by_names: list[str]
         with_degf(means, groups.degf_used, means.attrs.get("level", 0.95))
     counts: dict[tuple, int] = {}
     if counted:
-        dask = _require_dask()
+        dask = require_dask()
         kept = getattr(design, "kept_column", None)
         read = list(dict.fromkeys([count, treatment, *others, *([kept] if kept else [])]))
         delayed = dask.delayed(_count_partition)
@@ -251,25 +257,25 @@ def replicate_degf(design: Any, count: str, treatment: str) -> int | None:
     return groups.degf_used
 
 
-def _ml_partition(frame: pd.DataFrame, spec: _Spec, start: int, which: str,
+def _ml_partition(frame: pd.DataFrame, spec: ModelSpec, start: int, which: str,
                   scales: np.ndarray, J: int, requests: dict[int, Request]) -> dict[int, Sums]:
-    """For each fit ``k``: the sums its request asks for (``list_models.ml_sums``) over
+    """For each fit ``k``: the sums its request asks for (``list_ml.ml_sums``) over
     the partition's rows in the fit (the list heard rides in the model's offset
     column)."""
-    rows = _model_rows(frame, spec, start)
-    priors = _priors(rows, spec, which, scales)
+    rows = model_rows(frame, spec, start)
+    priors = prior_weights(rows, spec, which, scales)
     return {k: ml_sums(request, rows.x, rows.y, rows.offset, J, priors[k])
             for k, request in requests.items()}
 
 
-def _iterate(work: Any, spec: _Spec, which: str, scales: np.ndarray, J: int,
+def _iterate(work: Any, spec: ModelSpec, which: str, scales: np.ndarray, J: int,
              fits: dict[int, Any]) -> dict[int, Any]:
-    """Run the ML iterations ``fits`` (generators of ``list_models.ml_iterations``)
+    """Run the ML iterations ``fits`` (generators of ``list_ml.ml_iterations``)
     together: one pass answers every fit's request; each fit's result."""
     requests = {k: next(steps) for k, steps in fits.items()}
     results: dict[int, Any] = {}
     while requests:
-        parts = _map(work, _ml_partition, spec, which, scales, J, requests)
+        parts = map_partitions(work, _ml_partition, spec, which, scales, J, requests)
         following = {}
         for k in requests:
             answer = functools.reduce(add_sums, [part[k] for part in parts])
@@ -281,19 +287,19 @@ def _iterate(work: Any, spec: _Spec, which: str, scales: np.ndarray, J: int,
     return results
 
 
-def _ml_final_partition(frame: pd.DataFrame, spec: _Spec, start: int, scale: float,
+def _ml_final_partition(frame: pd.DataFrame, spec: ModelSpec, start: int, scale: float,
                         theta: np.ndarray, J: int, moments: bool, taylor: bool
                         ) -> dict[str, Any]:
     """At the estimate: the pseudo-log-likelihood (weights over their mean) and, for
     the sandwich, the weighted scores summed by group of the design columns and the
     observed information (design weights)."""
-    rows = _model_rows(frame, spec, start)
+    rows = model_rows(frame, spec, start)
     x, y, t, w = rows.x, rows.y, rows.offset, rows.w
     ll_rows, _ = _observed(theta, x, y, t, J)
     out: dict[str, Any] = {"loglik": float((w / scale) @ ll_rows)}
     if taylor:
         scores, parts, _ = _scores(theta, x, y, t, J)
-        out["groups"] = _by_design(rows, spec, scores * w[:, None], moments)
+        out["groups"] = group_by_design(rows, spec, scores * w[:, None], moments)
         out["info"] = _information(x, parts, w)
     return out
 
@@ -313,16 +319,16 @@ def _distinct_rows(key: np.ndarray, weights: np.ndarray, limit: int
     return distinct, sums
 
 
-def _pattern_partition(frame: pd.DataFrame, spec: _Spec, start: int, rep_spec: _Spec | None,
+def _pattern_partition(frame: pd.DataFrame, spec: ModelSpec, start: int, rep_spec: ModelSpec | None,
                        limit: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The partition's rows in the fit grouped by their values (covariates, count,
     list), with their design weights and replicate weights summed."""
-    rows = _model_rows(frame, spec, start)
+    rows = model_rows(frame, spec, start)
     weights = rows.w[:, None]
     if rep_spec is not None:
         R = (rep_spec.factors.shape[1] if rep_spec.replicates == "factors"
              else len(rep_spec.replicate_weights))
-        weights = np.column_stack([weights, _priors(rows, rep_spec, "rep", np.ones(R)).T])
+        weights = np.column_stack([weights, prior_weights(rows, rep_spec, "rep", np.ones(R)).T])
     return _distinct_rows(np.column_stack([rows.x, rows.y, rows.offset]), weights, limit)
 
 
@@ -330,7 +336,7 @@ def _merged(parts: list, limit: int) -> Any:
     """Several partitions' groups merged (on a worker): the first failure among them
     passed on, None when one has or all have more than ``limit`` groups."""
     for part in parts:
-        if isinstance(part, _Failure):
+        if isinstance(part, PartitionFailure):
             return part
     if any(part is None for part in parts):
         return None
@@ -338,28 +344,28 @@ def _merged(parts: list, limit: int) -> Any:
                           np.vstack([sums for _, sums in parts]), limit)
 
 
-def _patterns(work: Any, spec: _Spec, rep_spec: _Spec | None, limit: int
+def _patterns(work: Any, spec: ModelSpec, rep_spec: ModelSpec | None, limit: int
               ) -> tuple[np.ndarray, np.ndarray] | None:
     """The rows in the fit grouped by their values over all partitions (one pass, the
     partitions' groups merged _FAN_IN at a time on the workers, so the client receives
     at most ``limit`` groups), None when there are more than ``limit`` groups."""
-    dask = _require_dask()
-    starts = np.concatenate([[0], np.cumsum(_lengths_of(work))[:-1]]).astype(int)
-    level = [dask.delayed(_guarded)(_pattern_partition, part, spec, int(start), rep_spec,
+    dask = require_dask()
+    starts = np.concatenate([[0], np.cumsum(partition_lengths(work))[:-1]]).astype(int)
+    level = [dask.delayed(guarded)(_pattern_partition, part, spec, int(start), rep_spec,
                                     limit)
              for part, start in zip(work.to_delayed(), starts, strict=True)]
     while len(level) > 1:
         level = [dask.delayed(_merged)(level[i:i + _FAN_IN], limit)
                  for i in range(0, len(level), _FAN_IN)]
     (result,) = dask.compute(level[0])
-    if isinstance(result, _Failure):  # bad input: the rows of the first partition at fault
+    if isinstance(result, PartitionFailure):  # bad input: the rows of the first partition at fault
         raise result.error
     return result
 
 
 def _fit_patterns(patterns: tuple[np.ndarray, np.ndarray], p: int, J: int, n: int,
                   replicate: bool) -> tuple[tuple, float, np.ndarray | None]:
-    """The in-memory fit (``list_models.fit_list_ml``) on the groups of identical rows:
+    """The in-memory fit (``list_ml.fit_list_ml``) on the groups of identical rows:
     the fit, the pseudo-log-likelihood and the replicates' refits."""
     key, sums = patterns
     x, y, t = key[:, :p], key[:, p], key[:, p + 1]
@@ -373,7 +379,7 @@ def _fit_patterns(patterns: tuple[np.ndarray, np.ndarray], p: int, J: int, n: in
     return fit, loglik, betas
 
 
-def _fit_passes(work: Any, spec: _Spec, rep_spec: _Spec | None, sums: np.ndarray | None,
+def _fit_passes(work: Any, spec: ModelSpec, rep_spec: ModelSpec | None, sums: np.ndarray | None,
                 scale: float, p: int, J: int, n: int) -> tuple[tuple, np.ndarray | None]:
     """The fit with one pass per request of its iterations (all replicates refitted in
     the same passes)."""
@@ -430,16 +436,16 @@ def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: boo
     formula = f"{count} ~ {rhs}"
     # the list column is read as the model's offset: every partition brings it with
     # the model matrix, and a row without it is out of the fit as a missing covariate
-    prepared = _prepare(design, formula, "gaussian", "identity", na_rm, offset=treatment)
+    prepared = prepare_model(design, formula, "gaussian", "identity", na_rm, offset=treatment)
     reader = functools.partial(outcome_values, family="gaussian", formula=formula)
     _, outcome = reader(prepared.y_frame)
-    spec = _Spec(**{**prepared.spec.__dict__, "outcome": outcome, "reader": reader})
+    spec = ModelSpec(**{**prepared.spec.__dict__, "outcome": outcome, "reader": reader})
     work, groups, active, plan = prepared.work, prepared.groups, prepared.active, prepared.plan
     terms = list(spec.terms)
     p, n = len(terms), prepared.n
     rep = rep_spec = sums = None
     if prepared.replicate:
-        rep, rep_spec, _, sums = _replicate_setup(design, groups, spec, active,
+        rep, rep_spec, _, sums = replicate_setup(design, groups, spec, active,
                                                   prepared.by_columns, plan)
     patterns = _patterns(work, spec, rep_spec,
                          MAX_PATTERNS if max_patterns is None else max_patterns)
@@ -453,7 +459,7 @@ def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: boo
     theta, em, newton, converged = fit
     taylor = converged and not prepared.replicate
     if taylor or patterns is None:
-        final = _map(work, _ml_final_partition, spec, prepared.mean_weight(rows=True), theta,
+        final = map_partitions(work, _ml_final_partition, spec, prepared.mean_weight(rows=True), theta,
                      J, prepared.moments, taylor)
         if patterns is None:
             loglik = float(np.sum([part["loglik"] for part in final]))
@@ -461,13 +467,13 @@ def fit_ml(design: Any, count: str, rhs: str, treatment: str, J: int, na_rm: boo
         return MLFit(theta, None, terms, np.nan, n, loglik, (em, newton), False)
     if rep is not None:
         assert betas is not None  # converged
-        vcov = rep._vcov_replicates(betas, theta)
+        vcov = replicate_vcov(betas, theta, rep.scale, rep.rscales, rep.mse)
         # the degrees of freedom of the rows in the fit (the in-memory design cut to them)
-        df_design = int(_replicate_degf(design, groups, plan, rep,
+        df_design = int(dask_replicate_degf(design, groups, plan, rep,
                                         np.where(active, 0, -1), 1)[0])
     else:
         information = np.sum([part["info"] for part in final], axis=0)
-        vcov, df_design = _taylor_vcov(prepared.base, groups, final, np.linalg.inv(information),
+        vcov, df_design = taylor_vcov(prepared.base, groups, final, np.linalg.inv(information),
                                        [*terms, *terms], active, prepared.moments, plan)
     return MLFit(theta, vcov, terms, float(df_design + 1 - 2 * p), n, loglik, (em, newton),
                  True)

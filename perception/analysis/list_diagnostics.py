@@ -56,7 +56,7 @@ from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import mean
 from ..survey.valid_values import prepare
 from .changes import plain_label
-from .list_experiments import check_arguments, list_columns
+from .list_experiments import check_arguments, count_indicator, count_table, list_columns
 
 __all__ = ["list_design_test", "ListDesignTest", "list_floor_ceiling", "chi_bar_weights",
            "orthant_probability"]
@@ -336,36 +336,6 @@ def _indicator_means(design: Any, count: str, treatment: str, J: int, by_names: 
     counts = count_table(design.data.loc[rows, by_names], columns.treatment[rows],
                          columns.count[rows]) if counted else {}
     return means, counts
-
-
-def count_table(by_frame: pd.DataFrame, lists: np.ndarray, counts: np.ndarray
-                ) -> dict[tuple, int]:
-    """The rows by (``by`` values, list, count), keyed by plain values.
-
-    Examples
-    --------
-    >>> count_table(pd.DataFrame(index=range(3)), np.array([0.0, 1.0, 1.0]),
-    ...             np.array([2.0, 3.0, 3.0]))
-    {(0.0, 2.0): 1, (1.0, 3.0): 2}
-    """
-    frame = by_frame.reset_index(drop=True).assign(__pc_list=lists, __pc_count=counts)
-    sizes = frame.value_counts(dropna=False, sort=False)
-    return {tuple(plain_label(v) for v in (key if isinstance(key, tuple) else (key,))):
-            int(size) for key, size in sizes.items()}
-
-
-def count_indicator(values: np.ndarray, test: tuple[str, int]) -> np.ndarray:
-    """1.0 where the counts pass ``test`` (``("<=", y)`` or ``("==", y)``), else 0.0.
-
-    Examples
-    --------
-    >>> count_indicator(np.array([0.0, 2.0, 3.0]), ("<=", 2)).tolist()
-    [1.0, 1.0, 0.0]
-    """
-    operator, value = test
-    with np.errstate(invalid="ignore"):
-        hits = values <= value if operator == "<=" else values == value
-    return hits.astype(float)
 
 
 def _design_test(means: pd.DataFrame, names: list[str], by_names: list[str], treatment: str,

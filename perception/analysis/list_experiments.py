@@ -520,3 +520,33 @@ def _prevalence_table(means: pd.DataFrame, by_names: list[str], treatment: str,
     out.attrs["level"] = level
     out.attrs["estimates"] = attach(means)
     return out
+
+
+def count_table(by_frame: pd.DataFrame, lists: np.ndarray, counts: np.ndarray
+                ) -> dict[tuple, int]:
+    """The rows by (``by`` values, list, count), keyed by plain values.
+
+    Examples
+    --------
+    >>> count_table(pd.DataFrame(index=range(3)), np.array([0.0, 1.0, 1.0]),
+    ...             np.array([2.0, 3.0, 3.0]))
+    {(0.0, 2.0): 1, (1.0, 3.0): 2}
+    """
+    frame = by_frame.reset_index(drop=True).assign(__pc_list=lists, __pc_count=counts)
+    sizes = frame.value_counts(dropna=False, sort=False)
+    return {tuple(plain_label(v) for v in (key if isinstance(key, tuple) else (key,))):
+            int(size) for key, size in sizes.items()}
+
+
+def count_indicator(values: np.ndarray, test: tuple[str, int]) -> np.ndarray:
+    """1.0 where the counts pass ``test`` (``("<=", y)`` or ``("==", y)``), else 0.0.
+
+    Examples
+    --------
+    >>> count_indicator(np.array([0.0, 2.0, 3.0]), ("<=", 2)).tolist()
+    [1.0, 1.0, 0.0]
+    """
+    operator, value = test
+    with np.errstate(invalid="ignore"):
+        hits = values <= value if operator == "<=" else values == value
+    return hits.astype(float)

@@ -1149,3 +1149,19 @@ def olr(design: Any, formula: str, *, link: str, na_rm: bool, reader, label) -> 
     return DaskFit(theta, vcov, names, df_design - len(slopes), prepared.n, deviance,
                    fit.iteration, prepared.design_info, link, levels=tuple(levels),
                    hessian=fit.hessian)
+
+
+# ------------------------------------------- shared with the list experiments --
+# The pieces of the models' passes that the ML model of a list experiment reuses
+# (perception/analysis/dask_list_models.py), under names other subpackages may import.
+ModelSpec = _Spec
+PartitionFailure = _Failure
+group_by_design = _by_design
+guarded = _guarded
+partition_lengths = _lengths_of
+map_partitions = _map
+model_rows = _model_rows
+prepare_model = _prepare
+prior_weights = _priors
+replicate_setup = _replicate_setup
+taylor_vcov = _taylor_vcov

@@ -314,7 +314,7 @@ def _by_class(sums: pd.DataFrame, codes: np.ndarray, name: str, n: int,
 
 
 # ------------------------------------------------------------ the adjustment --
-def adjusted(design: Any, responded: Any, classes: Any) -> Any:
+def adjusted(design: Any, responded: Any, classes: Any, adjust: Any) -> Any:
     """``pc.adjust_nonresponse`` of a design on a Dask DataFrame.
 
     Parameters
@@ -326,6 +326,9 @@ def adjusted(design: Any, responded: Any, classes: Any) -> Any:
         the design's data.
     classes : str or sequence of str
         The classes' columns.
+    adjust : callable
+        The in-memory ``adjust_nonresponse``, which adjusts the replicates of a design
+        on its groups at each estimate (passed in: this module is below it).
 
     Returns
     -------
@@ -361,7 +364,7 @@ def adjusted(design: Any, responded: Any, classes: Any) -> Any:
     spec = _Nonresponse(base._weights, tuple(columns), cells, name, factor[:, None])
     adjusted_design = DaskNonresponseDesign(base, spec, data)
     if isinstance(design, DaskReplicateDesign):
-        return DaskNonresponseReplicateDesign(adjusted_design, design.options)
+        return DaskNonresponseReplicateDesign(adjusted_design, design.options, adjust)
     return adjusted_design
 
 
@@ -579,14 +582,16 @@ class DaskNonresponseReplicateDesign(DaskWeightedReplicateDesign):
         The adjusted design (the full-sample weights).
     options : dict
         The arguments of ``SurveyDesign.replicate``.
+    adjust : callable
+        The in-memory ``adjust_nonresponse`` (applied to the groups' replicate design).
 
     Examples
     --------
     >>> pc.adjust_nonresponse(d.replicate("jkn"), "resp", "region")    # doctest: +SKIP
     """
 
-    def __init__(self, base: DaskNonresponseDesign, options: dict) -> None:
-        super().__init__(base, options, None)
+    def __init__(self, base: DaskNonresponseDesign, options: dict, adjust: Any) -> None:
+        super().__init__(base, options, adjust)
 
     def __repr__(self) -> str:
         assert isinstance(self.base, DaskNonresponseDesign)  # set by __init__
@@ -682,8 +687,6 @@ def _estimate(design: DaskNonresponseDesign, plan: _Plan, na_rm: bool):
 def _estimate_replicates(design: DaskNonresponseReplicateDesign, plan: _Plan, na_rm: bool):
     """The in-memory replicate design of the groups (PSU x class x response) adjusted
     in memory; each group's replicate weights over its weight become its factors."""
-    from .weighting import adjust_nonresponse
-
     base: DaskNonresponseDesign = design.base  # type: ignore[assignment]
     spec = base._weighting
     keys = [*plan.keys, *spec.columns, spec.responded, SAMPLED]
@@ -694,8 +697,8 @@ def _estimate_replicates(design: DaskNonresponseReplicateDesign, plan: _Plan, na
     before = _group_design(base, groups.assign(**{_W: groups[_BASE]})).replicate(
         **design.options)
     sampled = groups[SAMPLED].to_numpy(dtype=bool)
-    after = adjust_nonresponse(cast(ReplicateDesign, before.subset(sampled)), spec.responded,
-                               list(spec.columns))
+    after = design._adjust(cast(ReplicateDesign, before.subset(sampled)), spec.responded,
+                           list(spec.columns))
     assert isinstance(after, ReplicateDesign)  # the replicates adjusted in memory
     G = len(groups)
     factors = _c.safe_divide(after.replicate_matrix(), after._w[:, None])

@@ -506,3 +506,5 @@ def _domain_index(frame: pd.DataFrame, by: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(frame[by])
 
 
+#: the import of dask with its message, for other subpackages
+require_dask = _require_dask

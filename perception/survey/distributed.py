@@ -672,3 +672,5 @@ def _domain_rows(groups: pd.DataFrame, by: list[str], dom: Domains) -> np.ndarra
     return np.where(present, codes, -1).astype(np.int64)
 
 
+#: the replicate degrees of freedom of groups, for other subpackages
+dask_replicate_degf = _replicate_degf

@@ -898,7 +898,7 @@ def adjust_nonresponse(
     if getattr(design, "is_dask", False):  # class sums from Dask, the weights lazily
         from .dask_nonresponse import adjusted
 
-        return adjusted(design, responded, classes)
+        return adjusted(design, responded, classes, adjust_nonresponse)
     check_design(design, WeightingError, "adjust_nonresponse")
     columns = column_names(classes, "classes", WeightingError, required=True)
     check_columns(design.data, columns, "classes", WeightingError)

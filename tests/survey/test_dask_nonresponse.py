@@ -21,7 +21,7 @@ from perception.errors import EstimationError, WeightingError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from test_distributed import api_parquet, assert_same  # noqa: E402  (after dask)
+from test_distributed import api_parquet, assert_same, design_pair  # noqa: E402
 
 from perception.survey.dask_nonresponse import ADJUSTED  # noqa: E402
 
@@ -56,21 +56,7 @@ DESIGNS = {
 def _designs(parquet, kind: str, change=None):
     """The in-memory and the Dask design of one kind (``change`` alters the data)."""
     name, arguments = DESIGNS[kind]
-    ddf = dd.read_parquet(parquet[name])
-    data = ddf.compute().reset_index(drop=True)
-    if change is not None:
-        data = change(data)
-        ddf = dd.from_pandas(data, npartitions=3)
-    memory, spread = pc.SurveyDesign(data, **arguments), pc.SurveyDesign(ddf, **arguments)
-    if kind in ("jk1", "jkn"):
-        return memory.replicate(kind), spread.replicate(kind)
-    if kind == "columns":  # the jackknife's weights as columns of the data
-        weights = memory.replicate("jk1").replicate_weights
-        data = pd.concat([data, weights], axis=1)
-        ddf = dd.from_pandas(data, npartitions=3)
-        options = {"weights": "pw", "replicate_weights": "rep[0-9]+", "method": "jk1"}
-        return pc.ReplicateDesign(data, **options), pc.ReplicateDesign(ddf, **options)
-    return memory, spread
+    return design_pair(parquet, name, arguments, kind, change)
 
 
 ESTIMATES = {

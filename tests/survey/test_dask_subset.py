@@ -20,7 +20,13 @@ from perception.errors import DesignError
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from test_distributed import _frames, api_parquet, assert_same  # noqa: E402  (after dask)
+from test_distributed import (  # noqa: E402  (after dask)
+    _frames,
+    api_parquet,
+    assert_same,
+    design_pair,
+)
+from test_distributed_labelled import labelled_waves  # noqa: E402
 
 from perception.survey.dask_design import SUBSET  # noqa: E402
 
@@ -56,17 +62,7 @@ DESIGNS = {
 def _designs(parquet, kind: str):
     """The in-memory and the Dask design of one kind."""
     name, arguments = DESIGNS[kind]
-    data, ddf = _frames(parquet, name)
-    memory, spread = pc.SurveyDesign(data, **arguments), pc.SurveyDesign(ddf, **arguments)
-    if kind == "jkn":
-        return memory.replicate("jkn"), spread.replicate("jkn")
-    if kind == "columns":  # the jackknife's weights as columns of the data
-        weights = memory.replicate("jk1").replicate_weights
-        data = pd.concat([data, weights], axis=1)
-        ddf = dd.from_pandas(data, npartitions=3)
-        options = {"weights": "pw", "replicate_weights": "rep[0-9]+", "method": "jk1"}
-        return pc.ReplicateDesign(data, **options), pc.ReplicateDesign(ddf, **options)
-    return memory, spread
+    return design_pair(parquet, name, arguments, kind)
 
 
 ESTIMATES = {
@@ -151,22 +147,13 @@ def test_trimming_a_subset(client, parquet):
 
 
 # ------------------------------------------------------------ labelled designs --
-REPLICATES = [f"rw{r}" for r in range(6)]
 LABELLED = {"weights": "w_final", "strata": "stratum", "psu": "psu_id"}
 
 
 @pytest.fixture(scope="module")
 def waves(tmp_path_factory, demo_factory):
-    """The demo's waves (200 adults a wave), with replicate-weight columns, as a Parquet
-    dataset of three files; and its questionnaire."""
-    demo = demo_factory(seed=1, n_per_wave=200)
-    data = demo.waves.copy()
-    rng = np.random.default_rng(3)
-    for name in REPLICATES:
-        data[name] = data["w_final"] * rng.uniform(0.5, 1.5, len(data))
-    path = tmp_path_factory.mktemp("labelled") / "waves"
-    dd.from_pandas(data, npartitions=3).to_parquet(path, write_index=False)
-    return path, demo.questionnaire
+    """The demo's waves (200 adults a wave) as a labelled Parquet dataset."""
+    return labelled_waves(tmp_path_factory.mktemp("labelled"), demo_factory, 200)
 
 
 def _labelled(waves, kind: str):

@@ -56,6 +56,26 @@ def _frames(parquet, name: str) -> tuple[pd.DataFrame, object]:
     return data, ddf
 
 
+def design_pair(parquet, name: str, arguments: dict, kind: str, change=None):
+    """The in-memory and the Dask design of data set ``name`` (``change`` alters its
+    data): plain, their ``kind`` replicates ("jk1", "jkn"), or a design of the
+    jackknife's weights as columns of the data ("columns")."""
+    data, ddf = _frames(parquet, name)
+    if change is not None:
+        data = change(data)
+        ddf = dd.from_pandas(data, npartitions=3)
+    memory, spread = pc.SurveyDesign(data, **arguments), pc.SurveyDesign(ddf, **arguments)
+    if kind in ("jk1", "jkn"):
+        return memory.replicate(kind), spread.replicate(kind)
+    if kind == "columns":
+        weights = memory.replicate("jk1").replicate_weights
+        data = pd.concat([data, weights], axis=1)
+        ddf = dd.from_pandas(data, npartitions=3)
+        options = {"weights": "pw", "replicate_weights": "rep[0-9]+", "method": "jk1"}
+        return pc.ReplicateDesign(data, **options), pc.ReplicateDesign(ddf, **options)
+    return memory, spread
+
+
 def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert_same_columns(got, want)
     if "vcov" in want.attrs:

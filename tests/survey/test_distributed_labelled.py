@@ -29,18 +29,22 @@ REPLICATES = [f"rw{r}" for r in range(6)]
 DESIGN = {"weights": "w_final", "strata": "stratum", "psu": "psu_id"}
 
 
-@pytest.fixture(scope="module")
-def waves(tmp_path_factory, demo_factory):
-    """The demo's waves (600 adults a wave), with replicate-weight columns, as a Parquet
-    dataset of three files; and its questionnaire."""
-    demo = demo_factory(seed=1, n_per_wave=600)
+def labelled_waves(root, demo_factory, n_per_wave: int):
+    """The demo's waves (``n_per_wave`` adults a wave), with replicate-weight columns,
+    as a Parquet dataset of three files in ``root``; and its questionnaire."""
+    demo = demo_factory(seed=1, n_per_wave=n_per_wave)
     data = demo.waves.copy()
     rng = np.random.default_rng(3)
     for name in REPLICATES:
         data[name] = data["w_final"] * rng.uniform(0.5, 1.5, len(data))
-    path = tmp_path_factory.mktemp("labelled") / "waves"
+    path = root / "waves"
     dd.from_pandas(data, npartitions=3).to_parquet(path, write_index=False)
     return path, demo.questionnaire
+
+
+@pytest.fixture(scope="module")
+def waves(tmp_path_factory, demo_factory):
+    return labelled_waves(tmp_path_factory.mktemp("labelled"), demo_factory, 600)
 
 
 def _frames(waves, change=None) -> tuple[pd.DataFrame, object]:
