@@ -549,26 +549,8 @@ class DaskNonresponseDesign(DaskWeightedDesign):
                 f"{list(spec.columns)}, base weights={spec.base!r}, strata={self._strata}, "
                 f"psu={self._psu}, fpc={self._fpc}, lonely_psu={self._lonely_psu!r})")
 
-    def weighted_estimate(self, plan: _Plan, na_rm: bool):
-        """Group sums, the group design, the domains and the engine's result of an
-        estimate (called by :func:`perception.survey.distributed._estimate`).
-
-        Parameters
-        ----------
-        plan : _Plan
-            What the estimate sums.
-        na_rm : bool
-            Leave out rows missing a value.
-
-        Returns
-        -------
-        tuple
-            As ``distributed._estimate``.
-
-        Examples
-        --------
-        >>> adjusted.weighted_estimate(plan, False)                      # doctest: +SKIP
-        """
+    def _groups_estimate(self, plan: _Plan, na_rm: bool):
+        """The nonresponse adjustment's estimate."""
         return _estimate(self, plan, na_rm)
 
 
@@ -599,25 +581,8 @@ class DaskNonresponseReplicateDesign(DaskWeightedReplicateDesign):
                 f"classes={list(self.base._weighting.columns)}, "
                 f"method={self.options.get('method')!r})")
 
-    def weighted_estimate(self, plan: _Plan, na_rm: bool):
-        """As :meth:`DaskNonresponseDesign.weighted_estimate`, with the replicates.
-
-        Parameters
-        ----------
-        plan : _Plan
-            What the estimate sums.
-        na_rm : bool
-            Leave out rows missing a value.
-
-        Returns
-        -------
-        tuple
-            As ``distributed._estimate``.
-
-        Examples
-        --------
-        >>> adjusted.weighted_estimate(plan, False)                      # doctest: +SKIP
-        """
+    def _groups_estimate(self, plan: _Plan, na_rm: bool):
+        """The nonresponse adjustment's estimate of the replicates."""
         return _estimate_replicates(self, plan, na_rm)
 
 

@@ -495,6 +495,11 @@ class DaskWeightedDesign(DaskSurveyDesign):
         --------
         >>> weighted.weighted_estimate(plan, False)                      # doctest: +SKIP
         """
+        return self._groups_estimate(plan, na_rm)
+
+    def _groups_estimate(self, plan: _Plan, na_rm: bool):
+        """The adjustment's own estimate (a subclass with another adjustment has its
+        own)."""
         return _estimate(self, plan, na_rm)
 
 
@@ -565,6 +570,11 @@ class DaskWeightedReplicateDesign(DaskReplicateDesign):
         --------
         >>> weighted.weighted_estimate(plan, False)                      # doctest: +SKIP
         """
+        return self._groups_estimate(plan, na_rm)
+
+    def _groups_estimate(self, plan: _Plan, na_rm: bool):
+        """The adjustment's own estimate of the replicates (a subclass with another
+        adjustment has its own)."""
         return _estimate_replicates(self, plan, na_rm)
 
 

@@ -32,6 +32,7 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
 from same_tables import assert_same_columns  # noqa: E402  (after the importorskip)
+from test_distributed_analysis import _messages  # noqa: E402
 
 J = 3
 #: the Dask path's mark on row numbers (the rest of a message is the in-memory one)
@@ -249,15 +250,6 @@ def test_raked_design(client, parquet):
 
 
 # ------------------------------------------------------------------- the errors --
-def _messages(function, designs, **arguments) -> list[str]:
-    messages = []
-    for design in designs:
-        with pytest.raises(EstimationError) as caught:
-            function(design, **arguments)
-        messages.append(str(caught.value))
-    return messages
-
-
 def test_errors_name_the_rows_across_partitions(client, parquet):
     data, _ = _frames(parquet, "api")
     control = data.index[data["arm"] == 0][[5, 50]]
@@ -269,7 +261,7 @@ def test_errors_name_the_rows_across_partitions(client, parquet):
             (pc.list_design_test, {"count": "items", **options}),
             (pc.list_floor_ceiling, {"count": "items", **options}),
             (pc.list_regression, {"formula": "items ~ ell", **options})):
-        on_dask, in_memory = _messages(function, designs, **arguments)
+        on_dask, in_memory = _messages(function, *designs, **arguments)
         assert f"rows {control[0]}, {control[1]}{ACROSS} (value 7)" in on_dask
         assert on_dask.replace(ACROSS, "") == in_memory
     # missing lists without na_rm: named in the rows of the whole data
@@ -279,7 +271,7 @@ def test_errors_name_the_rows_across_partitions(client, parquet):
             (pc.list_design_test, {"count": "items", "treatment": "arm", "n_control_items": J}),
             (pc.list_regression, {"formula": "items ~ 1", "treatment": "arm",
                                   "n_control_items": J, "method": "linear"})):
-        on_dask, in_memory = _messages(function, designs, **arguments)
+        on_dask, in_memory = _messages(function, *designs, **arguments)
         assert "column 'items' (list experiment) has 2 missing value(s) in rows 3, 70" \
             in on_dask
         assert on_dask.replace(ACROSS, "") == in_memory
@@ -293,8 +285,8 @@ def test_a_model_that_does_not_converge_is_refused(client):
                          "psu": np.arange(600) % 30})
     data["y"] = rng.binomial(4, 0.5, 600) + data["t"] * (data["x1"] > 0)
     messages = _messages(pc.list_regression,
-                         [pc.SurveyDesign(dd.from_pandas(data, npartitions=3), psu="psu"),
-                          pc.SurveyDesign(data, psu="psu")],
+                         pc.SurveyDesign(dd.from_pandas(data, npartitions=3), psu="psu"),
+                         pc.SurveyDesign(data, psu="psu"),
                          formula="y ~ x1", treatment="t", n_control_items=4)
     steps = re.compile(r"Newton \d+ steps")
     assert steps.sub("", messages[0]) == steps.sub("", messages[1])
@@ -309,7 +301,7 @@ def test_a_domain_without_a_list_is_refused(client, parquet):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for function in (pc.list_design_test, pc.list_floor_ceiling):
-            on_dask, in_memory = _messages(function, designs, count="items", treatment="arm",
+            on_dask, in_memory = _messages(function, *designs, count="items", treatment="arm",
                                            n_control_items=J, by="wave", na_rm=True)
             assert "no respondent heard the control list (arm = 0, wave=1" in on_dask
             assert on_dask == in_memory
