@@ -29,10 +29,11 @@ settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client():
     """A ``dask.distributed`` LocalCluster of two worker processes, one thread each, and
-    its client, for the tests of one module: a partition is summed in another process."""
+    its client, shared by the test session (each module starting its own cost about 3 s
+    a module): a partition is summed in another process."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
