@@ -126,11 +126,12 @@ def _raise_problems(results: tuple, by_names: list[str], weights: str | None) ->
     if "weights" in found:
         raise WeightingError(
             f"column {weights!r} (weights) has {counts['weights']} missing value(s) in "
-            f"rows {format_rows(pd.Index(found['weights']))}: give every row of the "
-            "design a weight"
+            f"rows {format_rows(pd.Index(found['weights']))} (row numbers in the whole "
+            "Dask DataFrame): give every row of the design a weight"
         )
     if "by" in found:
         raise WeightingError(
             f"by column(s) {', '.join(by_names)} have missing values in rows "
-            f"{format_rows(pd.Index(found['by']))}"
+            f"{format_rows(pd.Index(found['by']))} (row numbers in the whole Dask "
+            "DataFrame): fill them, or summarise by other columns"
         )
